@@ -1,0 +1,109 @@
+/**
+ * Reverse-mode backpropagation over the recorded nodes. Gradients are summed back to each
+ * input's shape here, in one place, so rules may return broadcast-shaped gradients.
+ */
+import { engine, noGrad } from '../engine.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import type { Node } from './graph.js';
+import { gradRules } from './rules.js';
+import { onesLike } from '../ops/creation.js';
+
+/** Sums a broadcast gradient back to `shape`. */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  if (lead < 0) throw new ShapeError(`backward: gradient of shape ${fmt(g.shape)} cannot be summed to ${fmt(shape)}`);
+  const axes: number[] = [];
+  for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const s = axes.length ? g.sum(axes, true) : g;
+  const out = s.reshape([...shape]);
+  if (s !== g) s.dispose();
+  return out;
+}
+
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  const stack: [Node, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1]++;
+      const child = node.inputs[i].gradFn;
+      if (child && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      order.push(node);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
+  if (!prev) return g;
+  const s = prev.add(g);
+  prev.dispose();
+  g.dispose();
+  return s;
+}
+
+/** Backpropagates from `root`; see Tensor.backward. */
+export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
+  root._check('backward');
+  if (!root.requiresGrad) throw new ArgumentError('backward: the tensor does not require grad (no input had requiresGrad set)');
+  if (!gradient && root.numel() !== 1) {
+    throw new ShapeError(`backward: a gradient argument is required for a non-scalar output of shape ${fmt(root.shape)}`);
+  }
+  if (gradient && !shapesEqual(gradient.shape, root.shape)) {
+    throw new ShapeError(`backward: gradient shape ${fmt(gradient.shape)} does not match the output shape ${fmt(root.shape)}`);
+  }
+  noGrad(() => {
+    const seed = gradient ? gradient._viewAs(gradient.shape, gradient.strides, gradient.offset) : onesLike(root);
+    if (!root.gradFn) {
+      root.grad = accumulate(root.grad, seed);
+      engine.untrack(root.grad);
+      return;
+    }
+    const grads = new Map<Node, Tensor>([[root.gradFn, seed]]);
+    for (const node of topoOrder(root.gradFn)) {
+      const g = grads.get(node);
+      grads.delete(node);
+      if (!g) continue;
+      if (node.isReleased) {
+        g.dispose();
+        throw new ArgumentError('backward: trying to backward through the graph a second time; pass { retainGraph: true } the first time');
+      }
+      const rule = gradRules[node.op] as (n: Node, g: Tensor) => (Tensor | null)[];
+      const ins = rule(node, g);
+      node.inputs.forEach((x, i) => {
+        let gi = ins[i];
+        if (!gi) return;
+        if (!x.requiresGrad || x.dtype !== 'float32') {
+          gi.dispose();
+          return;
+        }
+        if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
+        const fitted = sumToShape(gi, x.shape);
+        if (fitted !== gi) gi.dispose();
+        if (x.gradFn) grads.set(x.gradFn, accumulate(grads.get(x.gradFn), fitted));
+        else if (x.isDisposed) fitted.dispose();
+        else {
+          const c = fitted.isContiguous() ? fitted : fitted.contiguous();
+          if (c !== fitted) fitted.dispose();
+          x.grad = accumulate(x.grad, c);
+          engine.untrack(x.grad);
+        }
+      });
+      g.dispose();
+      if (!retainGraph) node.freeSaved();
+    }
+    for (const g of grads.values()) g.dispose();
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Autograd graph nodes. Each differentiable op that sees an input requiring grad records one
+ * Node: which rule to run, its inputs, the tensors the rule needs (held by reference count so a
+ * `tidy` that disposes intermediates cannot free them), and op-specific metadata.
+ */
+import { engine } from '../engine.js';
+import type { Tensor } from '../tensor.js';
+import type { OpMeta, OpName } from './ops.js';
+
+export class Node<K extends OpName = OpName> {
+  /** tensors and child nodes that point at this node */
+  refs = 1;
+  private released = false;
+  constructor(
+    readonly op: K,
+    /** the op's inputs; a leaf input gets its gradient accumulated into `.grad` */
+    readonly inputs: readonly Tensor[],
+    /** private handles on tensors the rule reads (inputs and/or output) */
+    public saved: Tensor[],
+    readonly meta: OpMeta[K],
+    /** shape and dtype of the output */
+    readonly shape: readonly number[],
+  ) {
+    for (const t of inputs) t.gradFn?.retain();
+  }
+  retain(): void {
+    this.refs++;
+  }
+  /** Drops one reference; at zero frees the saved tensors and releases the inputs' nodes. */
+  release(): void {
+    if (--this.refs > 0) return;
+    this.freeSaved();
+    for (const t of this.inputs) t.gradFn?.release();
+  }
+  freeSaved(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const s of this.saved) s.dispose();
+    this.saved = [];
+  }
+  get isReleased(): boolean {
+    return this.released;
+  }
+}
+
+/** True when an op on these inputs must be recorded. */
+export function needsGrad(inputs: readonly Tensor[]): boolean {
+  return engine.gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * Records op `op` producing `out` from `inputs` when any input requires grad. `save` lists the
+ * tensors the gradient rule will read, in order (available as `node.saved`).
+ */
+export function record<K extends OpName>(op: K, inputs: readonly Tensor[], out: Tensor, save: readonly Tensor[], meta: OpMeta[K]): Tensor {
+  if (!needsGrad(inputs)) return out;
+  const saved = save.map((t) => t._alias());
+  out._setGradFn(new Node(op, inputs, saved, meta, out.shape));
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * Every differentiable op, with the metadata its gradient rule needs. `rules.ts` must hold one
+ * rule per key here: the compiler refuses a missing one.
+ */
+import type { Pair } from '../kernel/kernel.js';
+import type { ElementwiseName } from '../ops/elementwise.js';
+
+export interface OpMeta {
+  /** any expression op of src/ops/elementwise.ts; saved: its inputs, then the output if used */
+  elementwise: { def: ElementwiseName; scalars: readonly number[]; nInputs: number; operands: readonly (number | null)[] };
+  sum: { axes: number[]; keepdim: boolean };
+  mean: { axes: number[]; keepdim: boolean };
+  /** max / min / prod over axes; saved: input, output */
+  max: { axes: number[]; keepdim: boolean };
+  min: { axes: number[]; keepdim: boolean };
+  prod: { axes: number[]; keepdim: boolean };
+  reshape: null;
+  permute: { perm: number[] };
+  expand: null;
+  /** a strided sub-view (slice/narrow/select/indexing); its gradient pads the gradient back */
+  slice: { starts: number[]; steps: number[] };
+  cat: { dim: number; sizes: number[] };
+  pad: { pads: number[] };
+  matmul: null;
+  conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
+  convTranspose2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
+  maxPool2d: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair };
+  avgPool2d: { kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean };
+  softmax: { dim: number; log: boolean };
+  crossEntropy: { ignoreIndex: number; reduction: 'mean' | 'sum' | 'none' };
+  layerNorm: { eps: number; affine: boolean };
+  gather: { dim: number };
+  indexSelect: { dim: number };
+  scatterAdd: { dim: number };
+}
+export type OpName = keyof OpMeta;

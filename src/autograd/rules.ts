@@ -1,0 +1,101 @@
+/**
+ * The gradient rules: one per op of OpMeta, written in terms of other ops so the backward pass
+ * runs on the same backend as the forward pass. `node.saved` holds what the op chose to save.
+ */
+import type { Tensor } from '../tensor.js';
+import type { Node } from './graph.js';
+import type { OpMeta, OpName } from './ops.js';
+import { elementwiseBackward } from '../ops/elementwise.js';
+import { zeros } from '../ops/creation.js';
+import { copyInto } from '../ops/run.js';
+import { linalgGrads } from '../ops/linalg.js';
+import { convGrads } from '../ops/conv.js';
+import { normGrads } from '../ops/norm.js';
+import { indexGrads } from '../ops/indexing.js';
+
+export type GradRule<K extends OpName> = (node: Node<K>, g: Tensor) => (Tensor | null)[];
+export type GradTable<K extends OpName> = { [P in K]: GradRule<P> };
+
+/** g reshaped so it broadcasts against the input of a reduction (reduced dims as size 1). */
+function keepDims(g: Tensor, shape: readonly number[], axes: readonly number[], keepdim: boolean): Tensor {
+  return keepdim ? g.view(g.shape as number[]) : g.reshape(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+}
+
+function extremumGrad(node: Node<'max' | 'min'>, g: Tensor): Tensor[] {
+  const [x, y] = node.saved;
+  const { axes, keepdim } = node.meta;
+  const gk = keepDims(g, x.shape, axes, keepdim), yk = keepDims(y, x.shape, axes, keepdim);
+  const mask = x.eq(yk).float();
+  const count = mask.sum(axes, true);
+  const r = gk.mul(mask).div(count);
+  [gk, yk, mask, count].forEach((t) => t.dispose());
+  return [r];
+}
+
+export const gradRules: GradTable<OpName> = {
+  elementwise: (n, g) => elementwiseBackward(n.meta.def, n.saved, n.meta.nInputs, n.meta.scalars, n.meta.operands, g, n.inputs.map((t) => t.requiresGrad)),
+  sum: (n, g) => {
+    const k = keepDims(g, n.inputs[0].shape, n.meta.axes, n.meta.keepdim);
+    const r = k.expand([...n.inputs[0].shape]);
+    k.dispose();
+    return [r];
+  },
+  mean: (n, g) => {
+    const x = n.inputs[0];
+    const count = n.meta.axes.reduce((a, d) => a * x.shape[d], 1);
+    const k = keepDims(g, x.shape, n.meta.axes, n.meta.keepdim);
+    const r = k.div(count);
+    k.dispose();
+    return [r];
+  },
+  max: extremumGrad,
+  min: extremumGrad,
+  prod: (n, g) => {
+    const [x, y] = n.saved;
+    const gk = keepDims(g, x.shape, n.meta.axes, n.meta.keepdim), yk = keepDims(y, x.shape, n.meta.axes, n.meta.keepdim);
+    const t = gk.mul(yk);
+    const r = t.div(x);
+    [gk, yk, t].forEach((z) => z.dispose());
+    return [r];
+  },
+  reshape: (n, g) => [g.reshape([...n.inputs[0].shape])],
+  permute: (n, g) => {
+    const inv = new Array<number>(n.meta.perm.length);
+    n.meta.perm.forEach((p, i) => (inv[p] = i));
+    return [g.permute(inv)];
+  },
+  expand: (_n, g) => [g],
+  slice: (n, g) => {
+    const x = n.inputs[0];
+    const z = zeros([...x.shape]);
+    const zv = z._view();
+    let offset = 0;
+    n.meta.starts.forEach((s, i) => (offset += s * zv.strides[i]));
+    if (g.numel() > 0) copyInto(g, { ...zv, shape: g.shape, strides: n.meta.steps.map((s, i) => s * zv.strides[i]), offset });
+    return [z];
+  },
+  cat: (n, g) => {
+    let off = 0;
+    return n.meta.sizes.map((s) => {
+      const r = g.narrow(n.meta.dim, off, s);
+      off += s;
+      return r;
+    });
+  },
+  pad: (n, g) => {
+    const x = n.inputs[0];
+    let t: Tensor = g;
+    x.shape.forEach((d, i) => {
+      const nt = t.narrow(i, n.meta.pads[2 * i], d);
+      if (t !== g) t.dispose();
+      t = nt;
+    });
+    return [t === g ? g.view(g.shape as number[]) : t];
+  },
+  ...linalgGrads,
+  ...convGrads,
+  ...normGrads,
+  ...indexGrads,
+};
+
+export type { OpMeta };

@@ -1,0 +1,205 @@
+/**
+ * The CPU interpreter of the kernel IR. An expression is flattened once (common subexpressions
+ * shared) and then evaluated a block of elements at a time, each instruction a tight loop over
+ * the block, so the per-element cost is a few array reads rather than a tree walk.
+ */
+import type { DType, StorageArray } from '../../dtype.js';
+import { BINARY, UNARY, exprKey, type BinaryOp, type Expr, type Op, type UnaryOp } from '../../kernel/ir.js';
+import type { ReduceOp } from '../../kernel/kernel.js';
+import { philox, wordToUniform } from '../../kernel/philox.js';
+import { fillOffsets, isDense } from './strided.js';
+
+export const BLOCK = 2048;
+
+interface Instr {
+  op: Op;
+  dtype: DType;
+  args: number[];
+  value: number;
+  lane: number;
+  argDType: DType;
+}
+
+export interface Program {
+  instrs: Instr[];
+  loads: number[];
+}
+
+/** Flattens an expression into instructions in evaluation order, sharing repeated subtrees. */
+export function compile(expr: Expr): Program {
+  const instrs: Instr[] = [];
+  const seen = new Map<string, number>();
+  const loads = new Set<number>();
+  const visit = (e: Expr): number => {
+    const key = exprKey(e);
+    const hit = seen.get(key);
+    if (hit !== undefined) return hit;
+    const args = e.args.map(visit);
+    if (e.op === 'load') loads.add(e.value!);
+    instrs.push({ op: e.op, dtype: e.dtype, args, value: e.value ?? 0, lane: e.lane ?? 0, argDType: e.args[0]?.dtype ?? e.dtype });
+    seen.set(key, instrs.length - 1);
+    return instrs.length - 1;
+  };
+  visit(expr);
+  return { instrs, loads: [...loads] };
+}
+
+export interface InputView {
+  data: StorageArray;
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
+}
+
+const words = new Uint32Array(4);
+
+/**
+ * Evaluates the program for the row-major positions start..start+n of the iteration space
+ * `shape`; returns the register holding the result (valid for [0, n)).
+ */
+export class Evaluator {
+  private regs: Float64Array[];
+  private offs: Int32Array[];
+  private dense: boolean[];
+  constructor(private prog: Program, private inputs: readonly InputView[], total: number, private scalars: readonly number[], private f64 = false) {
+    const size = Math.min(BLOCK, Math.max(total, 1));
+    this.regs = prog.instrs.map(() => new Float64Array(size));
+    this.offs = inputs.map(() => new Int32Array(size));
+    this.dense = inputs.map((v) => isDense(v.shape, v.strides));
+  }
+
+  run(start: number, n: number): Float64Array {
+    const { instrs } = this.prog;
+    for (const i of this.prog.loads) {
+      const v = this.inputs[i];
+      if (!this.dense[i]) fillOffsets(v.shape, v.strides, v.offset, start, n, this.offs[i]);
+    }
+    for (let k = 0; k < instrs.length; k++) {
+      const ins = instrs[k];
+      const r = this.regs[k];
+      const a = this.regs[ins.args[0]], b = this.regs[ins.args[1]], c = this.regs[ins.args[2]];
+      switch (ins.op) {
+        case 'load': {
+          const v = this.inputs[ins.value];
+          const d = v.data;
+          if (this.dense[ins.value]) {
+            const base = v.offset + start;
+            for (let j = 0; j < n; j++) r[j] = d[base + j];
+          } else {
+            const o = this.offs[ins.value];
+            for (let j = 0; j < n; j++) r[j] = d[o[j]];
+          }
+          break;
+        }
+        case 'scalar': {
+          const s = this.scalars[ins.value];
+          r.fill(ins.dtype === 'float32' ? (this.f64 ? s : Math.fround(s)) : ins.dtype === 'bool' ? (s ? 1 : 0) : s | 0, 0, n);
+          break;
+        }
+        case 'const':
+          r.fill(ins.dtype === 'float32' && !this.f64 ? Math.fround(ins.value) : ins.value, 0, n);
+          break;
+        case 'index':
+          for (let j = 0; j < n; j++) r[j] = start + j;
+          break;
+        case 'rand': {
+          const k0 = this.scalars[ins.value] >>> 0, k1 = this.scalars[ins.value + 1] >>> 0, st = this.scalars[ins.value + 2] >>> 0;
+          for (let j = 0; j < n; j++) {
+            philox((start + j) >>> 0, st, 0, 0, k0, k1, words);
+            r[j] = wordToUniform(words[ins.lane]);
+          }
+          break;
+        }
+        case 'cast':
+          castInto(r, a, n, ins.dtype, this.f64);
+          break;
+        case 'where':
+          for (let j = 0; j < n; j++) r[j] = a[j] ? b[j] : c[j];
+          break;
+        default:
+          if (ins.args.length === 1) {
+            const f = UNARY[ins.op as UnaryOp].cpu;
+            for (let j = 0; j < n; j++) r[j] = f(a[j]);
+          } else {
+            const def = BINARY[ins.op as BinaryOp];
+            const f = ins.argDType !== 'float32' && def.int ? def.int : def.cpu;
+            for (let j = 0; j < n; j++) r[j] = f(a[j], b[j]);
+          }
+          // float32 results are rounded per op, as the GPU computes them
+          if (ins.dtype === 'float32' && !this.f64) for (let j = 0; j < n; j++) r[j] = Math.fround(r[j]);
+      }
+    }
+    return this.regs[instrs.length - 1];
+  }
+}
+
+function castInto(r: Float64Array, a: Float64Array, n: number, to: DType, f64: boolean): void {
+  if (to === 'bool') for (let j = 0; j < n; j++) r[j] = a[j] !== 0 ? 1 : 0;
+  else if (to === 'int32') for (let j = 0; j < n; j++) r[j] = Number.isFinite(a[j]) ? Math.trunc(a[j]) | 0 : 0;
+  else if (f64) r.set(a.subarray(0, n));
+  else for (let j = 0; j < n; j++) r[j] = Math.fround(a[j]);
+}
+
+/** Writes vals[0..n) to the positions start..start+n of an output view. */
+export function store(out: InputView, start: number, n: number, vals: Float64Array, dense: boolean, offs: Int32Array): void {
+  const d = out.data;
+  if (dense) {
+    const base = out.offset + start;
+    for (let j = 0; j < n; j++) d[base + j] = vals[j];
+  } else {
+    fillOffsets(out.shape, out.strides, out.offset, start, n, offs);
+    for (let j = 0; j < n; j++) d[offs[j]] = vals[j];
+  }
+}
+
+/** Runs an elementwise kernel. */
+export function runElementwise(prog: Program, inputs: readonly InputView[], out: InputView, scalars: readonly number[], f64 = false): void {
+  const total = out.shape.reduce((a, b) => a * b, 1);
+  const ev = new Evaluator(prog, inputs, total, scalars, f64);
+  const dense = isDense(out.shape, out.strides);
+  const offs = new Int32Array(dense ? 0 : Math.min(BLOCK, total));
+  for (let s = 0; s < total; s += BLOCK) {
+    const n = Math.min(BLOCK, total - s);
+    store(out, s, n, ev.run(s, n), dense, offs);
+  }
+}
+
+/** Runs a reduce kernel: inputs span [outer..., reduced...]; out spans [outer...]. */
+export function runReduce(prog: Program, op: ReduceOp, nReduce: number, inputs: readonly InputView[], fullShape: readonly number[], out: InputView, scalars: readonly number[], f64 = false): void {
+  const nd = fullShape.length;
+  const R = fullShape.slice(nd - nReduce).reduce((a, b) => a * b, 1);
+  const O = fullShape.slice(0, nd - nReduce).reduce((a, b) => a * b, 1);
+  const isArg = op === 'argmax' || op === 'argmin';
+  const init = op === 'sum' || op === 'mean' ? 0 : op === 'prod' ? 1 : op === 'max' || op === 'argmax' ? -Infinity : Infinity;
+  const acc = new Float64Array(O).fill(init);
+  const arg = new Float64Array(isArg ? O : 0);
+  const ev = new Evaluator(prog, inputs, O * R, scalars, f64);
+  const total = O * R;
+  for (let s = 0; s < total; s += BLOCK) {
+    const n = Math.min(BLOCK, total - s);
+    const v = ev.run(s, n);
+    let o = Math.floor(s / R), r = s - o * R;
+    for (let j = 0; j < n; j++) {
+      const x = v[j];
+      const cur = acc[o];
+      switch (op) {
+        case 'sum': case 'mean': acc[o] = cur + x; break;
+        case 'prod': acc[o] = cur * x; break;
+        // NaN wins, as in PyTorch
+        case 'max': if (x > cur || x !== x) { if (cur === cur) acc[o] = x; } break;
+        case 'min': if (x < cur || x !== x) { if (cur === cur) acc[o] = x; } break;
+        case 'argmax': if ((x > cur || (x !== x)) && cur === cur) { acc[o] = x; arg[o] = r; } else if (r === 0) arg[o] = 0; break;
+        case 'argmin': if ((x < cur || (x !== x)) && cur === cur) { acc[o] = x; arg[o] = r; } else if (r === 0) arg[o] = 0; break;
+      }
+      if (++r === R) { r = 0; o++; }
+    }
+  }
+  if (op === 'mean') for (let i = 0; i < O; i++) acc[i] /= R;
+  const res = isArg ? arg : acc;
+  const dense = isDense(out.shape, out.strides);
+  const offs = new Int32Array(BLOCK);
+  for (let s = 0; s < O; s += BLOCK) {
+    const n = Math.min(BLOCK, O - s);
+    store(out, s, n, res.subarray(s, s + n), dense, offs);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * webtensor: tensors on WebGPU with a PyTorch-like API.
+ *
+ * @example
+ * import * as wt from 'webtensor';
+ * await wt.init();
+ * const x = wt.randn([4, 3], { requiresGrad: true });
+ * x.square().sum().backward();
+ */
+export { Tensor, type NestedArray } from './tensor.js';
+export type { DType, DataArray } from './dtype.js';
+export * from './errors.js';
+export { init, setBackend, getBackend, type InitOptions } from './init.js';
+export { tidy, keep, dispose, memory, type MemoryInfo } from './memory.js';
+export { noGrad, manualSeed } from './engine.js';
+export { gradcheck, GradcheckError, type GradcheckOptions } from './autograd/gradcheck.js';
+export { CpuBackend } from './backend/cpu/index.js';
+export type { Backend, BackendBuffer, View, Executable, BackendMemory } from './backend/backend.js';
+export {
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye,
+  rand, randn, randint, normal, uniform, type CreateOptions, type RandomOptions,
+} from './ops/creation.js';
+export { cat, stack, split, chunk, pad, flip } from './ops/movement.js';
+export * from './ops/functions.js';

@@ -1,0 +1,133 @@
+/**
+ * The kernel IR for expression kernels (elementwise and reductions).
+ *
+ * An Expr is a tree evaluated once per output element. Leaves read inputs at the current index
+ * (`load`), runtime scalars (`scalar`, passed in uniforms so one pipeline serves every value),
+ * constants, the linear output index, or Philox random numbers. The WGSL codegen and the CPU
+ * interpreter both read the tables in this file, so adding a primitive is one entry here.
+ */
+import type { DType } from '../dtype.js';
+import { erf } from './math.js';
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'sin' | 'cos' | 'tanh' | 'erf' | 'floor' | 'ceil'
+  | 'round' | 'sign' | 'log1p' | 'expm1' | 'recip' | 'not' | 'isnan';
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'idiv'
+  | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
+export type LeafOp = 'load' | 'scalar' | 'const' | 'index' | 'rand';
+export type Op = LeafOp | UnaryOp | BinaryOp | 'where' | 'cast';
+
+/**
+ * One IR node. `value` is the input index (load), the scalar-parameter index (scalar), the
+ * constant (const), or for `rand` the index of its first of three scalar parameters
+ * (key0, key1, stream); `lane` picks one of Philox's four output words.
+ */
+export interface Expr {
+  readonly op: Op;
+  readonly dtype: DType;
+  readonly args: readonly Expr[];
+  readonly value?: number;
+  readonly lane?: number;
+}
+
+/** CPU semantics and WGSL spelling of each unary primitive (float unless the dtype says so). */
+export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; wgsl: (x: string, t: string) => string; keepsInt?: boolean } } = {
+  neg: { cpu: (x) => -x, wgsl: (x) => `(-${x})`, keepsInt: true },
+  abs: { cpu: Math.abs, wgsl: (x) => `abs(${x})`, keepsInt: true },
+  exp: { cpu: Math.exp, wgsl: (x) => `exp(${x})` },
+  log: { cpu: Math.log, wgsl: (x) => `log(${x})` },
+  sqrt: { cpu: Math.sqrt, wgsl: (x) => `sqrt(${x})` },
+  sin: { cpu: Math.sin, wgsl: (x) => `sin(${x})` },
+  cos: { cpu: Math.cos, wgsl: (x) => `cos(${x})` },
+  // WGSL's tanh overflows to NaN on some drivers for large |x|: clamp first (tanh(±15) is ±1 in f32)
+  tanh: { cpu: Math.tanh, wgsl: (x) => `tanh(clamp(${x}, -15.0, 15.0))` },
+  erf: { cpu: erf, wgsl: (x) => `wt_erf(${x})` },
+  floor: { cpu: Math.floor, wgsl: (x) => `floor(${x})` },
+  ceil: { cpu: Math.ceil, wgsl: (x) => `ceil(${x})` },
+  // round half to even, as PyTorch and WGSL's round()
+  round: { cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, wgsl: (x) => `round(${x})` },
+  sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN), wgsl: (x) => `sign(${x})`, keepsInt: true },
+  log1p: { cpu: Math.log1p, wgsl: (x) => `wt_log1p(${x})` },
+  expm1: { cpu: Math.expm1, wgsl: (x) => `wt_expm1(${x})` },
+  recip: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / ${x})` },
+  not: { cpu: (x) => (x ? 0 : 1), wgsl: (x) => `select(1u, 0u, ${x} != 0u)`, keepsInt: true },
+  isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isnan(${x}))` },
+};
+
+/** Comparison and logical ops produce bool. */
+export const COMPARE: ReadonlySet<BinaryOp> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or']);
+
+/** CPU semantics of each binary primitive for float and for int operands. */
+export const BINARY: { [K in BinaryOp]: { cpu: (a: number, b: number) => number; int?: (a: number, b: number) => number } } = {
+  add: { cpu: (a, b) => a + b, int: (a, b) => (a + b) | 0 },
+  sub: { cpu: (a, b) => a - b, int: (a, b) => (a - b) | 0 },
+  mul: { cpu: (a, b) => a * b, int: Math.imul },
+  div: { cpu: (a, b) => a / b, int: (a, b) => (b === 0 ? a : (a / b) | 0) },
+  pow: { cpu: Math.pow, int: (a, b) => Math.pow(a, b) | 0 },
+  max: { cpu: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b) },
+  min: { cpu: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b) },
+  // floor modulo and floor division, as PyTorch's remainder and floor_divide
+  mod: { cpu: (a, b) => a - Math.floor(a / b) * b, int: (a, b) => (b === 0 ? 0 : (a - Math.floor(a / b) * b) | 0) },
+  idiv: { cpu: (a, b) => Math.floor(a / b), int: (a, b) => (b === 0 ? 0 : Math.floor(a / b) | 0) },
+  lt: { cpu: (a, b) => (a < b ? 1 : 0) },
+  le: { cpu: (a, b) => (a <= b ? 1 : 0) },
+  gt: { cpu: (a, b) => (a > b ? 1 : 0) },
+  ge: { cpu: (a, b) => (a >= b ? 1 : 0) },
+  eq: { cpu: (a, b) => (a === b ? 1 : 0) },
+  ne: { cpu: (a, b) => (a !== b ? 1 : 0) },
+  and: { cpu: (a, b) => (a && b ? 1 : 0) },
+  or: { cpu: (a, b) => (a || b ? 1 : 0) },
+};
+
+// ---- builders -------------------------------------------------------------------------------
+
+const node = (op: Op, dtype: DType, args: Expr[] = [], value?: number, lane?: number): Expr =>
+  lane === undefined ? (value === undefined ? { op, dtype, args } : { op, dtype, args, value }) : { op, dtype, args, value, lane };
+
+/** Builders for IR trees; binary builders cast both sides to a common dtype first. */
+export const E = {
+  load: (input: number, dtype: DType): Expr => node('load', dtype, [], input),
+  scalar: (index: number, dtype: DType = 'float32'): Expr => node('scalar', dtype, [], index),
+  const: (value: number, dtype: DType = 'float32'): Expr => node('const', dtype, [], value),
+  index: (): Expr => node('index', 'int32'),
+  /** Uniform [0,1) from Philox word `lane`; scalars p, p+1, p+2 hold key0, key1 and the stream. */
+  rand: (p: number, lane = 0): Expr => node('rand', 'float32', [], p, lane),
+  cast: (a: Expr, dtype: DType): Expr => (a.dtype === dtype ? a : node('cast', dtype, [a])),
+  unary: (op: UnaryOp, a: Expr): Expr => {
+    if (op === 'not') return node(op, 'bool', [E.cast(a, 'bool')]);
+    if (op === 'isnan') return node(op, 'bool', [a]);
+    const dt = UNARY[op].keepsInt && a.dtype !== 'bool' ? a.dtype : 'float32';
+    return node(op, dt, [E.cast(a, dt)]);
+  },
+  binary: (op: BinaryOp, a: Expr, b: Expr): Expr => {
+    if (op === 'and' || op === 'or') return node(op, 'bool', [E.cast(a, 'bool'), E.cast(b, 'bool')]);
+    let dt: DType = a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
+    if (op === 'div' || op === 'pow') dt = 'float32';
+    const args = [E.cast(a, dt), E.cast(b, dt)];
+    return node(op, COMPARE.has(op) ? 'bool' : dt, args);
+  },
+  where: (c: Expr, a: Expr, b: Expr): Expr => {
+    const dt: DType = a.dtype === b.dtype ? a.dtype : a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
+    return node('where', dt, [E.cast(c, 'bool'), E.cast(a, dt), E.cast(b, dt)]);
+  },
+};
+
+/** A stable string key of an expression: equal keys mean the same generated code. */
+export function exprKey(e: Expr): string {
+  const head = e.value === undefined ? `${e.op}:${e.dtype}` : `${e.op}:${e.dtype}:${e.op === 'const' ? e.value : e.value}${e.lane ? '.' + e.lane : ''}`;
+  return e.args.length ? `${head}(${e.args.map(exprKey).join(',')})` : head;
+}
+
+/** How many inputs and scalar parameters an expression reads. */
+export function exprArity(e: Expr): { inputs: number; scalars: number } {
+  let inputs = 0, scalars = 0;
+  const walk = (x: Expr): void => {
+    if (x.op === 'load') inputs = Math.max(inputs, x.value! + 1);
+    if (x.op === 'scalar') scalars = Math.max(scalars, x.value! + 1);
+    if (x.op === 'rand') scalars = Math.max(scalars, x.value! + 3);
+    x.args.forEach(walk);
+  };
+  walk(e);
+  return { inputs, scalars };
+}

@@ -1,0 +1,102 @@
+/**
+ * Kernel requests: what the front end asks a backend to run. Either an expression kernel
+ * (elementwise or reduce, described by IR) or a routine (matmul, conv, softmax, ...) named in
+ * the typed `Routines` table below, which every backend must implement in full.
+ *
+ * Shapes, strides and offsets travel with the views at dispatch time, never in the kernel,
+ * so one compiled program serves every shape.
+ */
+import type { DType } from '../dtype.js';
+import { exprKey, type Expr } from './ir.js';
+
+/** out[i] = expr(inputs at i), over an `ndim`-dimensional output; inputs may be strided/broadcast. */
+export interface ElementwiseKernel {
+  readonly kind: 'elementwise';
+  readonly expr: Expr;
+  readonly ndim: number;
+}
+
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
+
+/**
+ * Reduction over the trailing `nReduce` dims of an `ndim`-dim iteration space: every input view
+ * has the full iteration shape (outer dims first, reduced dims last); the output has the outer dims.
+ * `expr` is evaluated per element before reducing (so x*x, or a cast, folds into the reduction).
+ */
+export interface ReduceKernel {
+  readonly kind: 'reduce';
+  readonly op: ReduceOp;
+  readonly expr: Expr;
+  readonly ndim: number;
+  readonly nReduce: number;
+}
+
+export type Activation = 'none' | 'relu' | 'gelu' | 'sigmoid' | 'tanh';
+export type Pair = readonly [number, number];
+
+/**
+ * Routines: name → static configuration. Comments give inputs → outputs; every view is
+ * contiguous unless noted. Legend: B batch, M/N/K matmul dims, N batch (conv), C channels in,
+ * O channels out, H/W spatial, R rows, D row length.
+ */
+export interface Routines {
+  /** a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias) */
+  matmul: { bias: boolean; activation: Activation };
+  /** x[N,C,H,W], w[O,C/g,kh,kw], bias?[O] → y[N,O,Ho,Wo] */
+  conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
+  /** gy[N,O,Ho,Wo], w[O,C/g,kh,kw] → gx[N,C,H,W] (H, W from the output view; also convTranspose2d) */
+  conv2dBackwardInput: { stride: Pair; padding: Pair; dilation: Pair; groups: number };
+  /** x[N,C,H,W], gy[N,O,Ho,Wo] → gw[O,C/g,kh,kw] (kh, kw from the output view) */
+  conv2dBackwardWeight: { stride: Pair; padding: Pair; dilation: Pair; groups: number };
+  /** x[N,C,H,W] → y[N,C,Ho,Wo], argmax int32[N,C,Ho,Wo] (flat index into H*W) */
+  maxPool2d: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair };
+  /** gy[N,C,Ho,Wo], argmax int32[N,C,Ho,Wo] → gx[N,C,H,W] */
+  maxPool2dBackward: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair };
+  /** x[N,C,H,W] → y[N,C,Ho,Wo] */
+  avgPool2d: { kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean };
+  /** gy[N,C,Ho,Wo] → gx[N,C,H,W] */
+  avgPool2dBackward: { kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean };
+  /** x[R,D] → y[R,D], softmax or log-softmax of each row */
+  softmax: { log: boolean };
+  /** y[R,D] (the forward output), gy[R,D] → gx[R,D] */
+  softmaxBackward: { log: boolean };
+  /** logits[R,D], target int32[R] → loss[R] = logsumexp(row) - row[target] (0 where target == ignoreIndex) */
+  crossEntropy: { ignoreIndex: number };
+  /** logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss */
+  crossEntropyBackward: { ignoreIndex: number };
+  /** x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R] */
+  layerNorm: { eps: number; affine: boolean };
+  /** x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine */
+  layerNormBackward: { affine: boolean };
+  /** x[...], index int32[...] (same rank) → out[...index shape] gathered along dim */
+  gather: { dim: number };
+  /** x[..., S, ...], index int32[L] → out[..., L, ...]: rows of x picked along dim (embedding) */
+  indexSelect: { dim: number };
+  /** index int32[...], src[...] (same shape) → out (read-write, accumulated): out[..index..] += src */
+  scatterAdd: { dim: number };
+  /** index int32[L], src[..., L, ...] → out[..., S, ...] (read-write, accumulated) along dim */
+  indexAdd: { dim: number };
+}
+export type RoutineName = keyof Routines;
+
+export interface RoutineKernel<K extends RoutineName = RoutineName> {
+  readonly kind: 'routine';
+  readonly name: K;
+  readonly config: Routines[K];
+}
+
+export type Kernel = ElementwiseKernel | ReduceKernel | RoutineKernel;
+
+/** A stable key for caching compiled kernels. */
+export function kernelKey(k: Kernel): string {
+  switch (k.kind) {
+    case 'elementwise': return `ew${k.ndim}|${exprKey(k.expr)}`;
+    case 'reduce': return `red:${k.op}${k.ndim}/${k.nReduce}|${exprKey(k.expr)}`;
+    case 'routine': return `${k.name}|${JSON.stringify(k.config)}`;
+  }
+}
+
+/** Output dtype of a reduce kernel. */
+export function reduceDType(op: ReduceOp, body: DType): DType {
+  return op === 'argmax' || op === 'argmin' ? 'int32' : op === 'mean' ? 'float32' : body;
+}

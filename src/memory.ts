@@ -1,0 +1,66 @@
+/** Memory ownership: tidy scopes, keep, dispose and the memory report. */
+import { engine, type Disposable } from './engine.js';
+import { ArgumentError } from './errors.js';
+import { Tensor } from './tensor.js';
+
+function collect(x: unknown, out: Set<Tensor>, depth = 0): void {
+  if (x instanceof Tensor) out.add(x);
+  else if (depth < 3 && Array.isArray(x)) for (const y of x) collect(y, out, depth + 1);
+  else if (depth < 3 && x && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) for (const y of Object.values(x)) collect(y, out, depth + 1);
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it except the ones it returns (in a
+ * tensor, an array or a plain object), which move to the enclosing scope.
+ *
+ * @example const y = wt.tidy(() => x.mul(2).add(1)); // the x.mul(2) temporary is freed
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError('tidy: expected a function');
+  const scope = new Set<Disposable>();
+  engine.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    engine.scopes.pop();
+  }
+  if (result instanceof Promise) throw new ArgumentError('tidy: fn must be synchronous (it returned a Promise)');
+  const kept = new Set<Tensor>();
+  collect(result, kept);
+  for (const t of scope) if (!kept.has(t as Tensor)) t.dispose();
+  for (const t of kept) if (scope.has(t)) engine.track(t);
+  return result;
+}
+
+/** Exempts a tensor from the enclosing tidy scopes; returns it. */
+export function keep<T extends Tensor>(t: T): T {
+  engine.untrack(t);
+  return t;
+}
+
+/** Disposes tensors (or arrays / objects of them). */
+export function dispose(x: unknown): void {
+  const s = new Set<Tensor>();
+  collect(x, s);
+  for (const t of s) t.dispose();
+}
+
+export interface MemoryInfo {
+  /** live tensor handles created by the user or ops (views count) */
+  tensors: number;
+  /** bytes of storage held by live tensors and autograd */
+  bytes: number;
+  /** bytes held by the backend, including buffers it still holds for queued work */
+  bytesInUse: number;
+  /** bytes kept in the buffer pool */
+  bytesPooled: number;
+  poolHits: number;
+  poolMisses: number;
+}
+
+/** Live tensors and bytes, plus the backend's pool statistics. */
+export function memory(): MemoryInfo {
+  const b = engine.backend?.memory() ?? { bytesInUse: 0, bytesPooled: 0, poolHits: 0, poolMisses: 0 };
+  return { tensors: engine.liveTensors, bytes: engine.liveBytes, ...b };
+}

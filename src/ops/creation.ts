@@ -1,0 +1,169 @@
+/**
+ * Tensor creation: from data, constant fills, ranges, identity and seeded random numbers.
+ * Random numbers come from Philox (`rand` IR leaves), so a seed gives the same uniform bits on
+ * every backend.
+ */
+import { isDType, type DType } from '../dtype.js';
+import { engine, Storage } from '../engine.js';
+import { ArgumentError, DTypeError } from '../errors.js';
+import { E, type Expr } from '../kernel/ir.js';
+import { seedToKey } from '../kernel/philox.js';
+import { checkShape, contiguousStrides, numel } from '../shape.js';
+import { Tensor, type NestedArray } from '../tensor.js';
+import { runElementwise } from './run.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+function finish(t: Tensor, opts: CreateOptions): Tensor {
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+function checkDType(op: string, d: unknown): DType {
+  if (d === undefined) return 'float32';
+  if (!isDType(d)) throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(d)} (expected float32, int32 or bool)`);
+  return d;
+}
+
+type TensorData = NestedArray | Float32Array | Float64Array | Int32Array | Uint8Array | readonly number[];
+
+/** Creates a tensor from nested arrays, a typed array or a number. Default dtype: float32 (bool for booleans). */
+export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[] } = {}): Tensor {
+  let shape: number[];
+  let flat: ArrayLike<number>;
+  let inferred: DType = 'float32';
+  if (ArrayBuffer.isView(data)) {
+    flat = data as ArrayLike<number>;
+    shape = opts.shape ?? [flat.length];
+    inferred = data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'bool' : 'float32';
+  } else if (typeof data === 'number' || typeof data === 'boolean') {
+    flat = [Number(data)];
+    shape = [];
+    if (typeof data === 'boolean') inferred = 'bool';
+  } else if (Array.isArray(data)) {
+    shape = [];
+    let probe: unknown = data;
+    while (Array.isArray(probe)) {
+      shape.push(probe.length);
+      probe = probe[0];
+    }
+    if (typeof probe === 'boolean') inferred = 'bool';
+    const out: number[] = [];
+    const walk = (x: unknown, dim: number): void => {
+      if (dim === shape.length) {
+        if (typeof x !== 'number' && typeof x !== 'boolean') throw new ArgumentError(`tensor: expected a number at depth ${dim}, got ${JSON.stringify(x)}`);
+        out.push(Number(x));
+        return;
+      }
+      if (!Array.isArray(x) || x.length !== shape[dim]) throw new ArgumentError(`tensor: ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(x) ? x.length : typeof x}`);
+      for (const y of x) walk(y, dim + 1);
+    };
+    walk(data, 0);
+    flat = out;
+    if (opts.shape) shape = opts.shape;
+  } else {
+    throw new ArgumentError(`tensor: data must be a number, a (nested) array or a typed array, got ${typeof data}`);
+  }
+  if (numel(shape) !== flat.length) throw new ArgumentError(`tensor: ${flat.length} values do not fill shape [${shape.join(',')}]`);
+  const dtype = opts.dtype === undefined ? inferred : checkDType('tensor', opts.dtype);
+  const backend = engine.requireBackend();
+  const buf = backend.alloc(flat.length, dtype);
+  if (flat.length) {
+    const conv = dtype === 'float32' ? flat : dtype === 'int32' ? Int32Array.from(flat, (v) => Math.trunc(v)) : Int32Array.from(flat, (v) => (v ? 1 : 0));
+    backend.write(buf, conv);
+  }
+  return finish(Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype), opts);
+}
+
+function generate(op: string, shape: readonly number[], expr: Expr, scalars: number[], opts: CreateOptions): Tensor {
+  checkShape(op, shape);
+  const dtype = checkDType(op, opts.dtype ?? expr.dtype);
+  return finish(runElementwise(op, E.cast(expr, dtype), [], shape, scalars), opts);
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: readonly number[], value: number | boolean, opts: CreateOptions = {}): Tensor {
+  const dtype = checkDType('full', opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'));
+  return generate('full', shape, E.scalar(0, dtype), [Number(value)], { ...opts, dtype });
+}
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 0, { dtype: t.dtype, ...opts });
+export const onesLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 1, { dtype: t.dtype, ...opts });
+export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}) => full(t.shape, value, { dtype: t.dtype, ...opts });
+
+/** Values start, start+step, ... below end. int32 when all arguments are integers. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be finite and non-zero, got ${step}`);
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const isInt = [start, end, step].every(Number.isInteger);
+  const dt: DType = opts.dtype ?? (isInt ? 'int32' : 'float32');
+  const expr = E.binary('add', E.scalar(0, isInt ? 'int32' : 'float32'), E.binary('mul', E.cast(E.index(), isInt ? 'int32' : 'float32'), E.scalar(1, isInt ? 'int32' : 'float32')));
+  return generate('arange', [n], expr, [start, step], { ...opts, dtype: dt });
+}
+
+/** `steps` values evenly spaced from start to end inclusive. */
+export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  const expr = E.binary('add', E.scalar(0), E.binary('mul', E.cast(E.index(), 'float32'), E.scalar(1)));
+  return generate('linspace', [steps], expr, [start, step], opts);
+}
+
+/** The n×m identity matrix. */
+export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  const i = E.index(), cols = E.scalar(0, 'int32');
+  const expr = E.cast(E.binary('eq', E.binary('idiv', i, cols), E.binary('mod', i, cols)), 'float32');
+  return generate('eye', [n, m], expr, [Math.max(m, 1)], opts);
+}
+
+export interface RandomOptions extends CreateOptions {
+  /** fixes the stream; without it the global generator (wt.manualSeed) advances */
+  seed?: number;
+}
+
+function keyScalars(seed: number | undefined): number[] {
+  const [k0, k1] = seedToKey(seed ?? engine.rngSeed);
+  return [k0, k1, seed === undefined ? ++engine.rngStream : 0];
+}
+
+/** Uniform numbers in [0, 1). */
+export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  return generate('rand', shape, E.rand(0), keyScalars(opts.seed), opts);
+}
+
+/** Standard normal numbers (Box–Muller on two Philox words). */
+export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  const u1 = E.binary('sub', E.const(1), E.rand(0, 0)); // in (0, 1]
+  const u2 = E.rand(0, 1);
+  const r = E.unary('sqrt', E.binary('mul', E.const(-2), E.unary('log', u1)));
+  const expr = E.binary('mul', r, E.unary('cos', E.binary('mul', E.const(2 * Math.PI), u2)));
+  return generate('randn', shape, expr, keyScalars(opts.seed), opts);
+}
+
+/** Integers uniformly in [low, high). */
+export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
+  const expr = E.binary('add', E.scalar(3, 'int32'), E.cast(E.unary('floor', E.binary('mul', E.rand(0), E.scalar(4))), 'int32'));
+  return generate('randint', shape, expr, [...keyScalars(opts.seed), low, high - low], { dtype: 'int32', ...opts });
+}
+
+/** Normal numbers with the given mean and std. */
+export function normal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): Tensor {
+  const z = randn(shape, { seed: opts.seed });
+  const out = z.mul(std).add(mean);
+  z.dispose();
+  return finish(out, opts);
+}
+
+/** Uniform numbers in [low, high). */
+export function uniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): Tensor {
+  const u = rand(shape, { seed: opts.seed });
+  const out = u.mul(high - low).add(low);
+  u.dispose();
+  return finish(out, opts);
+}

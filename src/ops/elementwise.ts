@@ -1,0 +1,232 @@
+/**
+ * Elementwise ops, each defined once as an IR expression and the IR of its gradient.
+ *
+ * An op's forward is one fused kernel whatever its size (gelu is one kernel, not eight), and so
+ * is the gradient of each input. Inputs may be tensors or plain numbers (which become runtime
+ * scalars, so changing a number never compiles a new kernel). Broadcasting follows numpy.
+ */
+import { E, type Expr } from '../kernel/ir.js';
+import type { DType } from '../dtype.js';
+import { DTypeError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { broadcastShapes } from '../shape.js';
+import { record } from '../autograd/graph.js';
+import { runElementwise, scalarDType, checkSameBackend } from './run.js';
+import { engine } from '../engine.js';
+import { seedToKey } from '../kernel/philox.js';
+
+type X = readonly Expr[];
+interface Def {
+  /** number of tensor-or-number operands */
+  arity: number;
+  /** forward: operands x, extra scalar parameters p → output */
+  f: (x: X, p: X) => Expr;
+  /** gradient of each operand given operands x, output y, upstream gradient g; null = none */
+  grad: ((x: X, y: Expr, g: Expr, p: X) => (Expr | null)[]) | null;
+  /** the gradient reads the output y (so it is saved) */
+  usesOut?: boolean;
+  /** operands must be float (ints are cast first) */
+  float?: boolean;
+}
+
+const c = (v: number): Expr => E.const(v);
+const add = (a: Expr, b: Expr) => E.binary('add', a, b);
+const sub = (a: Expr, b: Expr) => E.binary('sub', a, b);
+const mul = (a: Expr, b: Expr) => E.binary('mul', a, b);
+const div = (a: Expr, b: Expr) => E.binary('div', a, b);
+const gt = (a: Expr, b: Expr) => E.binary('gt', a, b);
+const where = E.where;
+const u = E.unary;
+const sigmoid = (x: Expr) => u('recip', add(c(1), u('exp', u('neg', x))));
+const SQRT1_2 = Math.SQRT1_2, GELU_C = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const zeroGrad = (n: number) => () => new Array<null>(n).fill(null);
+/** max/min gradient: all of g to the winner, half each on a tie (as PyTorch) */
+const pickGrad = (op: 'gt' | 'lt') => (x: X, _y: Expr, g: Expr): Expr[] => [
+  mul(g, add(E.cast(E.binary(op, x[0], x[1]), 'float32'), mul(c(0.5), E.cast(E.binary('eq', x[0], x[1]), 'float32')))),
+  mul(g, add(E.cast(E.binary(op, x[1], x[0]), 'float32'), mul(c(0.5), E.cast(E.binary('eq', x[0], x[1]), 'float32')))),
+];
+
+const DEFS = {
+  neg: { arity: 1, f: (x) => u('neg', x[0]), grad: (_x, _y, g) => [u('neg', g)] },
+  abs: { arity: 1, f: (x) => u('abs', x[0]), grad: (x, _y, g) => [mul(g, u('sign', E.cast(x[0], 'float32')))] },
+  exp: { arity: 1, f: (x) => u('exp', x[0]), grad: (_x, y, g) => [mul(g, y)], usesOut: true },
+  log: { arity: 1, f: (x) => u('log', x[0]), grad: (x, _y, g) => [div(g, x[0])] },
+  sqrt: { arity: 1, f: (x) => u('sqrt', x[0]), grad: (_x, y, g) => [div(mul(c(0.5), g), y)], usesOut: true },
+  rsqrt: { arity: 1, f: (x) => u('recip', u('sqrt', x[0])), grad: (_x, y, g) => [mul(mul(c(-0.5), g), mul(y, mul(y, y)))], usesOut: true },
+  sin: { arity: 1, f: (x) => u('sin', x[0]), grad: (x, _y, g) => [mul(g, u('cos', x[0]))] },
+  cos: { arity: 1, f: (x) => u('cos', x[0]), grad: (x, _y, g) => [u('neg', mul(g, u('sin', x[0])))] },
+  tanh: { arity: 1, f: (x) => u('tanh', x[0]), grad: (_x, y, g) => [mul(g, sub(c(1), mul(y, y)))], usesOut: true },
+  sigmoid: { arity: 1, f: (x) => sigmoid(x[0]), grad: (_x, y, g) => [mul(g, mul(y, sub(c(1), y)))], usesOut: true },
+  // NOTE: where(x < 0, 0, x) rather than max(x, 0): NaN must propagate, as in PyTorch
+  relu: { arity: 1, f: (x) => where(E.binary('lt', x[0], c(0)), E.const(0, x[0].dtype), x[0]), grad: (x, _y, g) => [where(gt(x[0], c(0)), g, c(0))] },
+  leakyRelu: { arity: 1, f: (x, p) => where(gt(x[0], c(0)), x[0], mul(x[0], p[0])), grad: (x, _y, g, p) => [where(gt(x[0], c(0)), g, mul(g, p[0]))], float: true },
+  elu: { arity: 1, f: (x, p) => where(gt(x[0], c(0)), x[0], mul(p[0], u('expm1', x[0]))), grad: (x, _y, g, p) => [where(gt(x[0], c(0)), g, mul(g, mul(p[0], u('exp', x[0]))))], float: true },
+  gelu: {
+    arity: 1,
+    f: (x) => mul(mul(c(0.5), x[0]), add(c(1), u('erf', mul(x[0], c(SQRT1_2))))),
+    grad: (x, _y, g) => [mul(g, add(mul(c(0.5), add(c(1), u('erf', mul(x[0], c(SQRT1_2))))), mul(x[0], mul(c(INV_SQRT_2PI), u('exp', mul(c(-0.5), mul(x[0], x[0])))))))],
+    float: true,
+  },
+  geluTanh: {
+    arity: 1,
+    f: (x) => mul(mul(c(0.5), x[0]), add(c(1), u('tanh', mul(c(GELU_C), add(x[0], mul(c(0.044715), mul(x[0], mul(x[0], x[0])))))))),
+    grad: (x, _y, g) => {
+      const t = u('tanh', mul(c(GELU_C), add(x[0], mul(c(0.044715), mul(x[0], mul(x[0], x[0]))))));
+      const dt = mul(sub(c(1), mul(t, t)), mul(c(GELU_C), add(c(1), mul(c(3 * 0.044715), mul(x[0], x[0])))));
+      return [mul(g, add(mul(c(0.5), add(c(1), t)), mul(mul(c(0.5), x[0]), dt)))];
+    },
+    float: true,
+  },
+  silu: { arity: 1, f: (x) => mul(x[0], sigmoid(x[0])), grad: (x, _y, g) => { const s = sigmoid(x[0]); return [mul(g, mul(s, add(c(1), mul(x[0], sub(c(1), s)))))]; }, float: true },
+  // p = [beta, threshold]; linear above the threshold, as PyTorch
+  softplus: {
+    arity: 1,
+    f: (x, p) => where(gt(mul(x[0], p[0]), p[1]), x[0], div(u('log1p', u('exp', mul(x[0], p[0]))), p[0])),
+    grad: (x, _y, g, p) => [where(gt(mul(x[0], p[0]), p[1]), g, mul(g, sigmoid(mul(x[0], p[0]))))],
+    float: true,
+  },
+  sign: { arity: 1, f: (x) => u('sign', x[0]), grad: zeroGrad(1) },
+  floor: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('floor', x[0]) : x[0]), grad: zeroGrad(1) },
+  ceil: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('ceil', x[0]) : x[0]), grad: zeroGrad(1) },
+  round: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('round', x[0]) : x[0]), grad: zeroGrad(1) },
+  // p = [min, max] (±Infinity when absent)
+  clamp: {
+    arity: 1,
+    f: (x, p) => E.binary('min', E.binary('max', x[0], p[0]), p[1]),
+    grad: (x, _y, g, p) => [where(E.binary('and', E.binary('ge', x[0], p[0]), E.binary('le', x[0], p[1])), g, c(0))],
+  },
+  square: { arity: 1, f: (x) => mul(x[0], x[0]), grad: (x, _y, g) => [mul(mul(c(2), g), x[0])] },
+  reciprocal: { arity: 1, f: (x) => u('recip', x[0]), grad: (_x, y, g) => [u('neg', mul(g, mul(y, y)))], usesOut: true },
+  log1p: { arity: 1, f: (x) => u('log1p', x[0]), grad: (x, _y, g) => [div(g, add(c(1), x[0]))] },
+  expm1: { arity: 1, f: (x) => u('expm1', x[0]), grad: (_x, y, g) => [mul(g, add(y, c(1)))], usesOut: true },
+  erf: { arity: 1, f: (x) => u('erf', x[0]), grad: (x, _y, g) => [mul(g, mul(c(2 / Math.sqrt(Math.PI)), u('exp', u('neg', mul(x[0], x[0])))))] },
+  logicalNot: { arity: 1, f: (x) => u('not', x[0]), grad: null },
+  isNan: { arity: 1, f: (x) => u('isnan', x[0]), grad: null },
+  /** cast to the dtype in p[0]'s expression (used by `toType`); differentiable float→float only */
+  identity: { arity: 1, f: (x) => x[0], grad: (_x, _y, g) => [g] },
+
+  add: { arity: 2, f: (x) => add(x[0], x[1]), grad: (_x, _y, g) => [g, g] },
+  sub: { arity: 2, f: (x) => sub(x[0], x[1]), grad: (_x, _y, g) => [g, u('neg', g)] },
+  mul: { arity: 2, f: (x) => mul(x[0], x[1]), grad: (x, _y, g) => [mul(g, x[1]), mul(g, x[0])] },
+  div: { arity: 2, f: (x) => div(x[0], x[1]), grad: (x, _y, g) => [div(g, x[1]), u('neg', div(mul(g, x[0]), mul(x[1], x[1])))] },
+  pow: {
+    arity: 2,
+    f: (x) => E.binary('pow', x[0], x[1]),
+    grad: (x, y, g) => [
+      mul(g, mul(x[1], E.binary('pow', x[0], sub(x[1], c(1))))),
+      where(gt(x[0], c(0)), mul(g, mul(y, u('log', x[0]))), c(0)),
+    ],
+    usesOut: true,
+  },
+  maximum: { arity: 2, f: (x) => E.binary('max', x[0], x[1]), grad: pickGrad('gt') },
+  minimum: { arity: 2, f: (x) => E.binary('min', x[0], x[1]), grad: pickGrad('lt') },
+  remainder: { arity: 2, f: (x) => E.binary('mod', x[0], x[1]), grad: (x, _y, g) => [g, u('neg', mul(g, u('floor', div(x[0], x[1]))))] },
+  floorDivide: { arity: 2, f: (x) => E.binary('idiv', x[0], x[1]), grad: null },
+  eq: { arity: 2, f: (x) => E.binary('eq', x[0], x[1]), grad: null },
+  ne: { arity: 2, f: (x) => E.binary('ne', x[0], x[1]), grad: null },
+  lt: { arity: 2, f: (x) => E.binary('lt', x[0], x[1]), grad: null },
+  le: { arity: 2, f: (x) => E.binary('le', x[0], x[1]), grad: null },
+  gt: { arity: 2, f: (x) => E.binary('gt', x[0], x[1]), grad: null },
+  ge: { arity: 2, f: (x) => E.binary('ge', x[0], x[1]), grad: null },
+  logicalAnd: { arity: 2, f: (x) => E.binary('and', x[0], x[1]), grad: null },
+  logicalOr: { arity: 2, f: (x) => E.binary('or', x[0], x[1]), grad: null },
+  where: { arity: 3, f: (x) => where(x[0], x[1], x[2]), grad: (x, _y, g) => [null, where(x[0], g, c(0)), where(x[0], c(0), g)] },
+  // p = [key0, key1, stream, p, 1/(1-p)]: the mask is regenerated from the seed in backward
+  dropout: {
+    arity: 1,
+    f: (x, p) => where(E.binary('lt', E.rand(0), p[3]), c(0), mul(x[0], p[4])),
+    grad: (_x, _y, g, p) => [where(E.binary('lt', E.rand(0), p[3]), c(0), mul(g, p[4]))],
+    float: true,
+  },
+} satisfies Record<string, Def>;
+
+export type ElementwiseName = keyof typeof DEFS;
+export const ELEMENTWISE: { readonly [K in ElementwiseName]: Def } = DEFS;
+
+type Operand = Tensor | number | boolean;
+
+/**
+ * Runs elementwise op `name` on tensors/numbers with extra scalar parameters `params`
+ * (the expression's `p`), recording its gradient.
+ */
+export function elementwise(name: ElementwiseName, operands: readonly Operand[], params: readonly number[] = []): Tensor {
+  const def = ELEMENTWISE[name];
+  const tensors = operands.filter((o): o is Tensor => o instanceof Tensor);
+  if (tensors.length === 0) throw new DTypeError(`${name}: needs at least one tensor operand`);
+  checkSameBackend(name, tensors);
+  const tdt = tensors.map((t) => t.dtype);
+  // plain numbers become runtime scalars after the tensor inputs; then the op's own params
+  const scalars: number[] = [];
+  let ti = 0;
+  const xs: Expr[] = operands.map((o) => {
+    if (o instanceof Tensor) {
+      const dt = def.float && o.dtype !== 'float32' ? 'float32' : o.dtype;
+      return E.cast(E.load(ti++, o.dtype), dt);
+    }
+    scalars.push(Number(o));
+    return E.scalar(scalars.length - 1, scalarDType(o, tdt));
+  });
+  const pBase = scalars.length;
+  scalars.push(...params);
+  const ps = params.map((_, i) => E.scalar(pBase + i, 'float32'));
+  const expr = def.f(xs, ps);
+  const shape = broadcastShapes(name, ...tensors.map((t) => t.shape));
+  const out = runElementwise(name, expr, tensors, shape, scalars);
+  if (def.grad && out.dtype === 'float32') {
+    const save = def.usesOut ? [...tensors, out] : tensors;
+    record('elementwise', tensors, out, save, { def: name, scalars, nInputs: tensors.length, operands: operands.map((o) => (o instanceof Tensor ? null : Number(o))) });
+  }
+  return out;
+}
+
+/**
+ * The gradient kernels of an elementwise node: one fused kernel per input that needs one.
+ * `saved` holds the tensor inputs (then the output when the op uses it).
+ */
+export function elementwiseBackward(name: ElementwiseName, saved: readonly Tensor[], nInputs: number, scalars: readonly number[], operands: readonly (number | null)[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
+  const def = ELEMENTWISE[name];
+  const ins = saved.slice(0, nInputs);
+  const tensors = [...ins, g];
+  const outSlot = def.usesOut ? saved[nInputs] : null;
+  if (outSlot) tensors.push(outSlot);
+  let ti = 0, si = 0;
+  const xs: Expr[] = operands.map((o) => {
+    if (o === null) {
+      const t = ins[ti];
+      const dt = def.float && t.dtype !== 'float32' ? 'float32' : t.dtype;
+      return E.cast(E.load(ti++, t.dtype), dt);
+    }
+    return E.scalar(si++, 'float32');
+  });
+  const ps = scalars.slice(si).map((_, i) => E.scalar(si + i, 'float32'));
+  const gExpr = E.load(nInputs, g.dtype);
+  const yExpr = outSlot ? E.load(nInputs + 1, outSlot.dtype) : E.const(0);
+  const grads = def.grad!(xs, yExpr, gExpr, ps);
+  // map operand-grads back to tensor-input grads
+  const out: (Tensor | null)[] = [];
+  let k = 0;
+  operands.forEach((o, i) => {
+    if (o !== null) return;
+    const ge = grads[i];
+    out.push(ge && want[k] ? runElementwise(`${name} backward`, E.cast(ge, 'float32'), tensors, g.shape as number[], scalars as number[]) : null);
+    k++;
+  });
+  return out;
+}
+
+/** Cast to a dtype (no copy when already of that dtype). */
+export function toType(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
+  if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [x], { def: 'identity', scalars: [], nInputs: 1, operands: [null] });
+  return out;
+}
+
+/** Dropout: zeroes each element with probability p and scales the rest by 1/(1-p). */
+export function dropout(x: Tensor, p = 0.5, training = true, seed?: number): Tensor {
+  if (!training || p === 0) return x;
+  if (p === 1) return elementwise('mul', [x, 0]);
+  const [k0, k1] = seedToKey(seed ?? engine.rngSeed);
+  const stream = seed === undefined ? ++engine.rngStream : 0;
+  return elementwise('dropout', [x], [k0, k1, stream, p, 1 / (1 - p)]);
+}

@@ -1,0 +1,270 @@
+/**
+ * Movement ops. reshape/view, permute/transpose, expand, squeeze/unsqueeze, flatten, slice,
+ * narrow, select and flip are views (no copy) whenever the strides allow; cat, stack, pad and
+ * contiguous copy through one strided copy kernel.
+ */
+import { record } from '../autograd/graph.js';
+import { engine } from '../engine.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { E } from '../kernel/ir.js';
+import { contiguousStrides, inferShape, normAxes, normAxis, shapesEqual, viewStrides, broadcastShapes } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { elementwise, type ElementwiseName } from './elementwise.js';
+import { copyInto, empty, runElementwise, checkSameBackend, scalarDType } from './run.js';
+
+export function view(x: Tensor, shape: readonly number[]): Tensor {
+  x._check('view');
+  const to = inferShape('view', x.shape, shape);
+  const st = viewStrides(x.shape, x.strides, to);
+  if (!st) throw new ShapeError(`view: a tensor of shape ${fmt(x.shape)} with strides ${fmt(x.strides)} cannot be viewed as ${fmt(to)} without a copy; use reshape()`);
+  return record('reshape', [x], x._viewAs(to, st, x.offset), [], null);
+}
+
+/** A view when the strides allow it, else a contiguous copy. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  x._check('reshape');
+  const to = inferShape('reshape', x.shape, shape);
+  if (viewStrides(x.shape, x.strides, to)) return view(x, to);
+  const c = clone(x);
+  const out = view(c, to);
+  c.dispose();
+  return out;
+}
+
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  x._check('permute');
+  if (perm.length !== x.ndim) throw new ShapeError(`permute: got ${perm.length} dims ${fmt(perm)} for a tensor of shape ${fmt(x.shape)}`);
+  const p = perm.map((d) => normAxis('permute', d, x.ndim));
+  if (new Set(p).size !== p.length) throw new ArgumentError(`permute: repeated dim in ${fmt(perm)}`);
+  return record('permute', [x], x._viewAs(p.map((d) => x.shape[d]), p.map((d) => x.strides[d]), x.offset), [], { perm: p });
+}
+
+export function transpose(x: Tensor, d0: number, d1: number): Tensor {
+  if (x.ndim < 2 && x.ndim === 0) return view(x, []);
+  const a = normAxis('transpose', d0, x.ndim), b = normAxis('transpose', d1, x.ndim);
+  const p = x.shape.map((_, i) => i);
+  [p[a], p[b]] = [p[b], p[a]];
+  return permute(x, p);
+}
+
+/** Broadcasts size-1 dims (and new leading dims) to `shape`; -1 keeps a dim. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  x._check('expand');
+  if (shape.length < x.ndim) throw new ShapeError(`expand: target ${fmt(shape)} has fewer dims than the tensor's ${fmt(x.shape)}`);
+  const lead = shape.length - x.ndim;
+  const to = shape.map((d, i) => (d === -1 ? (i < lead ? NaN : x.shape[i - lead]) : d));
+  const st = to.map((d, i) => {
+    if (i < lead) return 0;
+    const s = x.shape[i - lead];
+    if (s === d) return x.strides[i - lead];
+    if (s === 1) return 0;
+    throw new ShapeError(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)} (dim ${i}: ${s} to ${d})`);
+  });
+  if (to.some((d) => !Number.isInteger(d) || d < 0)) throw new ShapeError(`expand: invalid target ${fmt(shape)} for shape ${fmt(x.shape)}`);
+  return record('expand', [x], x._viewAs(to, st, x.offset), [], null);
+}
+
+export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  const axes = dim === undefined ? x.shape.map((_, i) => i) : normAxes('squeeze', dim, x.ndim);
+  return view(x, x.shape.filter((d, i) => !(d === 1 && axes.includes(i))));
+}
+
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normAxis('unsqueeze', dim, x.ndim + 1);
+  const s = [...x.shape];
+  s.splice(d, 0, 1);
+  return view(x, s);
+}
+
+export function flatten(x: Tensor, start = 0, end = -1): Tensor {
+  if (x.ndim === 0) return reshape(x, [1]);
+  const a = normAxis('flatten', start, x.ndim, 'startDim'), b = normAxis('flatten', end, x.ndim, 'endDim');
+  if (a > b) throw new ArgumentError(`flatten: startDim ${start} comes after endDim ${end} for shape ${fmt(x.shape)}`);
+  const s = [...x.shape.slice(0, a), x.shape.slice(a, b + 1).reduce((p, d) => p * d, 1), ...x.shape.slice(b + 1)];
+  return reshape(x, s);
+}
+
+/** The general strided sub-view: per-dim start, step (may be negative) and output shape. */
+function subview(x: Tensor, starts: number[], steps: number[], shape: number[]): Tensor {
+  let offset = x.offset;
+  starts.forEach((s, i) => (offset += s * x.strides[i]));
+  const v = x._viewAs(shape, steps.map((s, i) => s * x.strides[i]), shape.some((d) => d === 0) ? x.offset : offset);
+  return record('slice', [x], v, [], { starts, steps });
+}
+
+export function slice(x: Tensor, dim: number, start?: number, end?: number, step = 1): Tensor {
+  x._check('slice');
+  const d = normAxis('slice', dim, x.ndim);
+  if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(`slice: step must be a positive integer, got ${step}`);
+  const n = x.shape[d];
+  const norm = (v: number | undefined, dflt: number) => (v === undefined ? dflt : Math.min(Math.max(v < 0 ? v + n : v, 0), n));
+  const s = norm(start, 0), e = norm(end, n);
+  const len = Math.max(0, Math.ceil((e - s) / step));
+  const starts = x.shape.map(() => 0), steps = x.shape.map(() => 1), shape = [...x.shape];
+  starts[d] = len > 0 ? s : 0;
+  steps[d] = step;
+  shape[d] = len;
+  return subview(x, starts, steps, shape);
+}
+
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normAxis('narrow', dim, x.ndim);
+  const s = start < 0 ? start + x.shape[d] : start;
+  if (!Number.isInteger(length) || s < 0 || length < 0 || s + length > x.shape[d]) {
+    throw new ShapeError(`narrow: start ${start} and length ${length} are out of range for dim ${dim} of shape ${fmt(x.shape)}`);
+  }
+  return slice(x, d, s, s + length);
+}
+
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  const d = normAxis('select', dim, x.ndim);
+  const n = x.shape[d];
+  const i = index < 0 ? index + n : index;
+  if (!Number.isInteger(i) || i < 0 || i >= n) throw new ShapeError(`select: index ${index} is out of range for dim ${dim} of shape ${fmt(x.shape)}`);
+  const s = slice(x, d, i, i + 1);
+  const out = squeeze(s, d);
+  s.dispose();
+  return out;
+}
+
+export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
+  const axes = normAxes('flip', dims, x.ndim);
+  const starts = x.shape.map((n, i) => (axes.includes(i) ? Math.max(n - 1, 0) : 0));
+  const steps = x.shape.map((_, i) => (axes.includes(i) ? -1 : 1));
+  return subview(x, starts, steps, [...x.shape]);
+}
+
+/** A contiguous copy, recorded by autograd. */
+export function clone(x: Tensor): Tensor {
+  return elementwise('identity', [x]);
+}
+
+/** x itself when contiguous, else a contiguous copy. */
+export function contiguous(x: Tensor): Tensor {
+  x._check('contiguous');
+  return x.isContiguous() ? x : clone(x);
+}
+
+/** Concatenates tensors along an existing dim. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new ArgumentError('cat: expected a non-empty list of tensors');
+  const backend = checkSameBackend('cat', tensors);
+  const ref = tensors.find((t) => !(t.ndim === 1 && t.shape[0] === 0)) ?? tensors[0];
+  const d = normAxis('cat', dim, ref.ndim);
+  const parts = tensors.filter((t) => t === ref || !(t.ndim === 1 && t.shape[0] === 0));
+  for (const t of parts) {
+    if (t.ndim !== ref.ndim || t.shape.some((s, i) => i !== d && s !== ref.shape[i])) {
+      throw new ShapeError(`cat: shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} do not match except in dim ${dim}`);
+    }
+    if (t.dtype !== ref.dtype) throw new DTypeError(`cat: dtypes differ (${ref.dtype} and ${t.dtype})`);
+  }
+  const sizes = parts.map((t) => t.shape[d]);
+  const shape = [...ref.shape];
+  shape[d] = sizes.reduce((a, b) => a + b, 0);
+  const out = empty(shape, ref.dtype, backend);
+  let off = 0;
+  const ov = out._view();
+  for (const t of parts) {
+    const s = [...shape];
+    s[d] = t.shape[d];
+    copyInto(t, { ...ov, shape: s, offset: off * ov.strides[d] });
+    off += t.shape[d];
+  }
+  return record('cat', parts, out, [], { dim: d, sizes });
+}
+
+/** Stacks same-shape tensors along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new ArgumentError('stack: expected a non-empty list of tensors');
+  const s0 = tensors[0].shape;
+  for (const t of tensors) if (!shapesEqual(t.shape, s0)) throw new ShapeError(`stack: all tensors must have the same shape, got ${tensors.map((x) => fmt(x.shape)).join(', ')}`);
+  const d = normAxis('stack', dim, s0.length + 1);
+  const us = tensors.map((t) => unsqueeze(t, d));
+  const out = cat(us, d);
+  us.forEach((u) => u.dispose());
+  return out;
+}
+
+/** Splits into pieces of `size` (the last may be smaller) or of the listed sizes, as views. */
+export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  const d = normAxis('split', dim, x.ndim);
+  const n = x.shape[d];
+  let sizes: number[];
+  if (typeof sizeOrSections === 'number') {
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ArgumentError(`split: size must be a positive integer, got ${sizeOrSections}`);
+    sizes = [];
+    for (let i = 0; i < n; i += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - i));
+    if (n === 0) sizes = [0];
+  } else {
+    sizes = [...sizeOrSections];
+    if (sizes.reduce((a, b) => a + b, 0) !== n) throw new ShapeError(`split: sizes ${fmt(sizes)} do not add up to ${n}, dim ${dim} of shape ${fmt(x.shape)}`);
+  }
+  let off = 0;
+  return sizes.map((s) => {
+    const t = narrow(x, d, off, s);
+    off += s;
+    return t;
+  });
+}
+
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError(`chunk: chunks must be a positive integer, got ${chunks}`);
+  const d = normAxis('chunk', dim, x.ndim);
+  return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
+}
+
+/** Constant padding; `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad. */
+export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+  x._check('pad');
+  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
+  }
+  const full = x.shape.map((_, i) => 0);
+  for (let k = 0; k < pads.length / 2; k++) {
+    full[2 * (x.ndim - 1 - k)] = pads[2 * k];
+    full[2 * (x.ndim - 1 - k) + 1] = pads[2 * k + 1];
+  }
+  const shape = x.shape.map((d, i) => d + full[2 * i] + full[2 * i + 1]);
+  const out = empty(shape, x.dtype, x.backend);
+  const ov = out._view();
+  runElementwise('pad', E.scalar(0, x.dtype), [], shape, [value], ov);
+  let off = 0;
+  x.shape.forEach((_, i) => (off += full[2 * i] * ov.strides[i]));
+  copyInto(x, { ...ov, shape: x.shape, offset: off });
+  return record('pad', [x], out, [], { pads: full });
+}
+
+function checkInplace(op: string, dst: Tensor): void {
+  dst._check(op);
+  if (engine.gradEnabled && dst.requiresGrad) {
+    throw new ArgumentError(`${op}: in-place update of a tensor that requires grad (shape ${fmt(dst.shape)}); wrap it in wt.noGrad(() => ...)`);
+  }
+}
+
+/** dst[...] = src (broadcast), in place. */
+export function assign(dst: Tensor, src: Tensor | number): void {
+  checkInplace('copy_', dst);
+  if (typeof src === 'number') {
+    runElementwise('fill_', E.cast(E.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
+    return;
+  }
+  broadcastShapes('copy_', dst.shape, src.shape);
+  if (!shapesEqual(broadcastShapes('copy_', dst.shape, src.shape), dst.shape)) throw new ShapeError(`copy_: source ${fmt(src.shape)} does not broadcast to ${fmt(dst.shape)}`);
+  copyInto(src, dst._view());
+}
+
+/** dst = dst op (alpha * o), in place. */
+export function inplace(dst: Tensor, op: 'add' | 'sub' | 'mul' | 'div', o: Tensor | number, alpha: number): void {
+  checkInplace(`${op}_`, dst);
+  const x = E.load(0, dst.dtype);
+  const y = typeof o === 'number' ? E.scalar(0, scalarDType(o * alpha, [dst.dtype])) : E.binary('mul', E.load(1, o.dtype), E.scalar(0));
+  const expr = E.cast(E.binary(op, x, y), dst.dtype);
+  const inputs = typeof o === 'number' ? [dst] : [dst, o];
+  if (typeof o !== 'number' && !shapesEqual(broadcastShapes(`${op}_`, dst.shape, o.shape), dst.shape)) {
+    throw new ShapeError(`${op}_: operand ${fmt(o.shape)} does not broadcast to ${fmt(dst.shape)}`);
+  }
+  runElementwise(`${op}_`, expr, inputs, dst.shape, [typeof o === 'number' ? o * alpha : alpha], dst._view());
+}
+
+export type { ElementwiseName };
+void contiguousStrides;

@@ -1,0 +1,114 @@
+/**
+ * Reductions over any set of axes, with keepdim. sum/mean/max/min/prod are one reduce kernel
+ * each; var, std and logsumexp are compositions (so their gradients come for free).
+ */
+import { record } from '../autograd/graph.js';
+import { ShapeError, fmt } from '../errors.js';
+import { E } from '../kernel/ir.js';
+import type { ReduceOp } from '../kernel/kernel.js';
+import { normAxes, normAxis, numel } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { noGrad } from '../engine.js';
+import { runReduce } from './run.js';
+import { elementwise } from './elementwise.js';
+
+type Dims = number | readonly number[] | undefined;
+
+function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  x._check(name);
+  const axes = normAxes(name, dim, x.ndim);
+  if ((name === 'max' || name === 'min') && axes.some((a) => x.shape[a] === 0)) {
+    throw new ShapeError(`${name}: cannot reduce over a zero-size dim of a tensor of shape ${fmt(x.shape)}`);
+  }
+  const body = name === 'mean' || x.dtype === 'float32' ? 'float32' : name === 'max' || name === 'min' ? x.dtype : 'int32';
+  const out = runReduce(name, name as ReduceOp, E.cast(E.load(0, x.dtype), body), [x], x.shape, axes, keepdim);
+  return record(name, [x], out, name === 'sum' || name === 'mean' ? [] : [x, out], { axes, keepdim });
+}
+
+export const sum = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('sum', x, dim, keepdim);
+export const mean = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('mean', x, dim, keepdim);
+export const max = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('max', x, dim, keepdim);
+export const min = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('min', x, dim, keepdim);
+export const prod = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('prod', x, dim, keepdim);
+
+function countOf(x: Tensor, axes: number[]): number {
+  return axes.reduce((n, a) => n * x.shape[a], 1);
+}
+
+/** Variance with Bessel's `correction` (1 = unbiased, as PyTorch's default). */
+export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Tensor {
+  const axes = normAxes('var', dim, x.ndim);
+  const n = countOf(x, axes);
+  const m = x.mean(axes, true);
+  const d = x.sub(m);
+  const out = d.square().sum(axes, keepdim).div(Math.max(n - correction, 0));
+  m.dispose();
+  d.dispose();
+  return out;
+}
+
+export function std(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Tensor {
+  const v = variance(x, dim, keepdim, correction);
+  const out = v.sqrt();
+  v.dispose();
+  return out;
+}
+
+/** log(sum(exp(x))) computed stably by subtracting the max first. */
+export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  const axes = normAxes('logsumexp', dim, x.ndim);
+  // the shift is a constant for autograd; infinite maxima (all -inf) are replaced by 0
+  const m = noGrad(() => {
+    const mx = x.max(axes, true);
+    const fin = mx.abs().lt(Infinity);
+    const r = elementwise('where', [fin, mx, 0]);
+    mx.dispose();
+    fin.dispose();
+    return r;
+  });
+  const s = x.sub(m);
+  const e = s.exp();
+  const t = e.sum(axes, true);
+  const l = t.log();
+  let out = l.add(m);
+  [s, e, t, l, m].forEach((z) => z.dispose());
+  if (!keepdim) {
+    const sq = out.reshape(out.shape.filter((_, i) => !axes.includes(i)));
+    out.dispose();
+    out = sq;
+  }
+  return out;
+}
+
+function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+  x._check(name);
+  if (x.numel() === 0) throw new ShapeError(`${name}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
+  if (dim === undefined) {
+    const flat = x.reshape([numel(x.shape)]);
+    const out = runReduce(name, name, E.load(0, x.dtype), [flat], flat.shape, [0], false);
+    flat.dispose();
+    if (keepdim) {
+      const r = out.reshape(x.shape.map(() => 1));
+      out.dispose();
+      return r;
+    }
+    return out;
+  }
+  const a = normAxis(name, dim, x.ndim);
+  return runReduce(name, name, E.load(0, x.dtype), [x], x.shape, [a], keepdim);
+}
+
+export const argmax = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmax', x, dim, keepdim);
+export const argmin = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmin', x, dim, keepdim);
+
+/** True where every element along the axes is non-zero. */
+export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  const axes = normAxes('all', dim, x.ndim);
+  return runReduce('all', 'min', E.cast(E.cast(E.load(0, x.dtype), 'bool'), 'bool'), [x], x.shape, axes, keepdim);
+}
+
+/** True where any element along the axes is non-zero. */
+export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  const axes = normAxes('any', dim, x.ndim);
+  return runReduce('any', 'max', E.cast(E.load(0, x.dtype), 'bool'), [x], x.shape, axes, keepdim);
+}

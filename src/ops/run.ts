@@ -1,0 +1,97 @@
+/**
+ * How ops turn into kernel dispatches: allocate outputs, build views (broadcast by stride 0,
+ * reductions by permuting reduced axes last), prepare and dispatch on the tensors' backend.
+ */
+import type { Backend, View } from '../backend/backend.js';
+import type { DType } from '../dtype.js';
+import { engine, Storage } from '../engine.js';
+import { BackendError } from '../errors.js';
+import { E, type Expr } from '../kernel/ir.js';
+import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
+import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/** The backend all tensors live on (the current one when there are none), or a BackendError. */
+export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backend {
+  let b: Backend | null = null;
+  for (const t of tensors) {
+    t._check(op);
+    if (b && t.backend !== b) throw new BackendError(`${op}: tensors live on different backends (${b.name} and ${t.backend.name})`);
+    b = t.backend;
+  }
+  return b ?? engine.requireBackend();
+}
+
+/** A fresh contiguous tensor of the given shape (contents undefined). */
+export function empty(shape: readonly number[], dtype: DType, backend: Backend = engine.requireBackend()): Tensor {
+  const buf = backend.alloc(numel(shape), dtype);
+  return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype);
+}
+
+/** The dtype a plain-number operand takes next to tensors of these dtypes. */
+export function scalarDType(v: number | boolean, tensorDTypes: readonly DType[]): DType {
+  if (typeof v === 'boolean') return 'bool';
+  if (tensorDTypes.some((d) => d === 'float32') || !Number.isInteger(v)) return 'float32';
+  return 'int32';
+}
+
+/** A view of t read as if broadcast to `shape`. */
+export function broadcastView(t: Tensor, shape: readonly number[]): View {
+  const v = t._view();
+  return { ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) };
+}
+
+/** Runs an elementwise expression over `shape`, into a new tensor or into the view `into`. */
+export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[] = [], into?: View): Tensor {
+  const backend = checkSameBackend(op, inputs);
+  const out = into ? null : empty(shape, expr.dtype, backend);
+  if (numel(shape) > 0) {
+    const exe = backend.prepare({ kind: 'elementwise', expr, ndim: shape.length });
+    backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), [into ?? out!._view()], scalars);
+  }
+  return out!;
+}
+
+/** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
+export function copyInto(src: Tensor, dst: View): void {
+  runElementwise('copy', E.cast(E.load(0, src.dtype), dst.dtype), [src], dst.shape, [], dst);
+}
+
+/**
+ * Reduces `expr` (over inputs broadcast to `shape`) across `axes`. Inputs are permuted so the
+ * reduced axes come last; the result has the kept dims (and size-1 reduced dims with keepdim).
+ */
+export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], axes: readonly number[], keepdim: boolean, scalars: readonly number[] = []): Tensor {
+  const backend = checkSameBackend(op, inputs);
+  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const perm = [...kept, ...axes];
+  const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
+  const out = empty(outShape, reduceDType(rop, expr.dtype), backend);
+  if (numel(outShape) > 0) {
+    const exe = backend.prepare({ kind: 'reduce', op: rop, expr, ndim: shape.length, nReduce: axes.length });
+    const views = inputs.map((t) => {
+      const v = broadcastView(t, shape);
+      return { ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) };
+    });
+    const ov = out._view();
+    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], scalars);
+  }
+  return out;
+}
+
+export interface OutSpec {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/**
+ * Runs a routine. `outs` are new outputs to allocate, or existing tensors to accumulate into
+ * (read-write, e.g. scatterAdd). Inputs must already be in the layout the routine documents.
+ */
+export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly Tensor[], outs: readonly (OutSpec | Tensor)[]): Tensor[] {
+  const backend = checkSameBackend(name, inputs);
+  const outputs = outs.map((o) => (o instanceof Tensor ? o : empty(o.shape, o.dtype, backend)));
+  const exe = backend.prepare({ kind: 'routine', name, config });
+  backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
+  return outputs;
+}

@@ -1,0 +1,318 @@
+/**
+ * The Tensor: a strided view onto reference-counted device storage, plus autograd state.
+ * Methods delegate to the op functions in src/ops/ (each op is defined there once).
+ */
+import type { Backend, View } from './backend/backend.js';
+import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
+import { engine, type Storage } from './engine.js';
+import { DisposedError, DTypeError } from './errors.js';
+import { isContiguous, numel } from './shape.js';
+import type { Node } from './autograd/graph.js';
+import { formatTensor } from './format.js';
+import * as ew from './ops/elementwise.js';
+import * as red from './ops/reduce.js';
+import * as mv from './ops/movement.js';
+import { backward } from './autograd/backward.js';
+
+type Operand = Tensor | number;
+export type NestedArray = number | boolean | NestedArray[];
+
+let nextId = 0;
+
+export class Tensor {
+  readonly id = nextId++;
+  /** autograd node that produced this tensor (null for leaves and constants) */
+  gradFn: Node | null = null;
+  /** accumulated gradient after `backward()` */
+  grad: Tensor | null = null;
+  private _requiresGrad = false;
+  private _disposed = false;
+
+  private constructor(
+    private readonly _storage: Storage,
+    readonly shape: readonly number[],
+    readonly strides: readonly number[],
+    readonly offset: number,
+    readonly dtype: DType,
+    private readonly _tracked: boolean,
+  ) {}
+
+  /** @internal Wraps storage (taking over one reference) as a new tensor in the current scope. */
+  static _make(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number, dtype: DType): Tensor {
+    const t = new Tensor(storage, [...shape], [...strides], offset, dtype, true);
+    engine.liveTensors++;
+    engine.track(t);
+    return t;
+  }
+
+  /** @internal A new view sharing this tensor's storage. */
+  _viewAs(shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+    this._check('view');
+    return Tensor._make(this._storage.retain(), shape, strides, offset, this.dtype);
+  }
+
+  /** @internal A private handle on the same storage, outside scopes (autograd's saved tensors). */
+  _alias(): Tensor {
+    this._check('save');
+    const t = new Tensor(this._storage.retain(), this.shape, this.strides, this.offset, this.dtype, false);
+    t._requiresGrad = this._requiresGrad;
+    return t;
+  }
+
+  /** @internal */
+  _setGradFn(node: Node): void {
+    this.gradFn = node;
+    this._requiresGrad = true;
+  }
+
+  /** @internal Throws a DisposedError naming the op if this tensor was disposed. */
+  _check(op: string): void {
+    if (this._disposed) throw new DisposedError(`${op}: tensor #${this.id} of shape [${this.shape.join(',')}] was disposed`);
+  }
+
+  /** @internal The backend view of this tensor. */
+  _view(): View {
+    return { buf: this._storage.buf, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  get backend(): Backend {
+    return this._storage.backend;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  numel(): number {
+    return numel(this.shape);
+  }
+  /** The shape, or one dim of it (negative counts from the end). */
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number | number[] {
+    if (dim === undefined) return [...this.shape];
+    return this.shape[dim < 0 ? dim + this.ndim : dim];
+  }
+  dim(): number {
+    return this.ndim;
+  }
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+  isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    if (v && this.dtype !== 'float32') throw new DTypeError(`requiresGrad: only float32 tensors can require gradients, got ${this.dtype}`);
+    if (!v && this.gradFn) throw new DTypeError('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this._requiresGrad = v;
+  }
+  /** Sets requiresGrad in place and returns this (PyTorch's requires_grad_). */
+  requiresGrad_(v = true): this {
+    this.requiresGrad = v;
+    return this;
+  }
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** Frees this tensor's handle; the storage goes when no view or autograd node needs it. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    if (this._tracked) {
+      engine.liveTensors--;
+      engine.untrack(this);
+    }
+    this.gradFn?.release();
+    this.gradFn = null;
+    this._storage.release();
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
+  async _read(): Promise<StorageArray> {
+    this._check('data');
+    if (this.isContiguous()) return this.backend.read(this._storage.buf, this.dtype, this.offset, this.numel());
+    const c = mv.contiguous(this);
+    try {
+      return await this.backend.read(c._storage.buf, this.dtype, 0, this.numel());
+    } finally {
+      c.dispose();
+    }
+  }
+
+  /** The values as a flat typed array (Float32Array, Int32Array, or Uint8Array for bool). */
+  async data(): Promise<DataArray> {
+    return toDataArray(await this._read(), this.dtype);
+  }
+
+  /** The values as nested arrays (numbers; booleans for bool tensors). */
+  async array(): Promise<NestedArray> {
+    const d = await this._read();
+    const conv = this.dtype === 'bool' ? (x: number) => x !== 0 : this.dtype === 'float32' ? (x: number) => Math.fround(x) : (x: number) => x;
+    let i = 0;
+    const build = (dim: number): NestedArray => {
+      if (dim === this.ndim) return conv(d[i++]);
+      return Array.from({ length: this.shape[dim] }, () => build(dim + 1));
+    };
+    return build(0);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.numel() !== 1) throw new DTypeError(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(',')}]`);
+    const d = await this._read();
+    return this.dtype === 'float32' ? Math.fround(d[0]) : d[0];
+  }
+
+  /** PyTorch-style text of the values, e.g. `tensor([[1., 2.], [3., 4.]])`. */
+  async format(): Promise<string> {
+    return formatTensor(await this._read(), this.shape, this.dtype, this.requiresGrad);
+  }
+
+  /** PyTorch-style text; the values are shown when the backend can read synchronously (CPU). */
+  toString(): string {
+    if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(',')}])`;
+    if (this.backend.readSync) {
+      const c = this.isContiguous() ? this : mv.contiguous(this);
+      const vals = this.backend.readSync(c._storage.buf, this.dtype, c.offset, this.numel());
+      if (c !== this) c.dispose();
+      return formatTensor(vals, this.shape, this.dtype, this.requiresGrad);
+    }
+    return `tensor(shape=[${this.shape.join(',')}], dtype=${this.dtype}, backend=${this.backend.name})`;
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------
+
+  /** Backpropagates from this tensor; `gradient` is required for non-scalars. */
+  backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    backward(this, gradient, opts.retainGraph ?? false);
+  }
+  /** A tensor sharing storage with this one but cut from the graph. */
+  detach(): Tensor {
+    return this._viewAs(this.shape, this.strides, this.offset);
+  }
+  /** Clears `.grad`. */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------------
+
+  add(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('add', [this, o]) : ew.elementwise('add', [this, typeof o === 'number' ? o * alpha : ew.elementwise('mul', [o, alpha])]); }
+  sub(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('sub', [this, o]) : ew.elementwise('sub', [this, typeof o === 'number' ? o * alpha : ew.elementwise('mul', [o, alpha])]); }
+  mul(o: Operand): Tensor { return ew.elementwise('mul', [this, o]); }
+  div(o: Operand): Tensor { return ew.elementwise('div', [this, o]); }
+  pow(o: Operand): Tensor { return ew.elementwise('pow', [this, o]); }
+  maximum(o: Operand): Tensor { return ew.elementwise('maximum', [this, o]); }
+  minimum(o: Operand): Tensor { return ew.elementwise('minimum', [this, o]); }
+  remainder(o: Operand): Tensor { return ew.elementwise('remainder', [this, o]); }
+  floorDivide(o: Operand): Tensor { return ew.elementwise('floorDivide', [this, o]); }
+  eq(o: Operand): Tensor { return ew.elementwise('eq', [this, o]); }
+  ne(o: Operand): Tensor { return ew.elementwise('ne', [this, o]); }
+  lt(o: Operand): Tensor { return ew.elementwise('lt', [this, o]); }
+  le(o: Operand): Tensor { return ew.elementwise('le', [this, o]); }
+  gt(o: Operand): Tensor { return ew.elementwise('gt', [this, o]); }
+  ge(o: Operand): Tensor { return ew.elementwise('ge', [this, o]); }
+  logicalAnd(o: Operand): Tensor { return ew.elementwise('logicalAnd', [this, o]); }
+  logicalOr(o: Operand): Tensor { return ew.elementwise('logicalOr', [this, o]); }
+  logicalNot(): Tensor { return ew.elementwise('logicalNot', [this]); }
+  isNan(): Tensor { return ew.elementwise('isNan', [this]); }
+  neg(): Tensor { return ew.elementwise('neg', [this]); }
+  abs(): Tensor { return ew.elementwise('abs', [this]); }
+  exp(): Tensor { return ew.elementwise('exp', [this]); }
+  log(): Tensor { return ew.elementwise('log', [this]); }
+  sqrt(): Tensor { return ew.elementwise('sqrt', [this]); }
+  rsqrt(): Tensor { return ew.elementwise('rsqrt', [this]); }
+  sin(): Tensor { return ew.elementwise('sin', [this]); }
+  cos(): Tensor { return ew.elementwise('cos', [this]); }
+  tanh(): Tensor { return ew.elementwise('tanh', [this]); }
+  sigmoid(): Tensor { return ew.elementwise('sigmoid', [this]); }
+  relu(): Tensor { return ew.elementwise('relu', [this]); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [negativeSlope]); }
+  elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [alpha]); }
+  /** GELU; `approximate: 'tanh'` for the tanh form. */
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.elementwise(approximate === 'tanh' ? 'geluTanh' : 'gelu', [this]); }
+  silu(): Tensor { return ew.elementwise('silu', [this]); }
+  softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [beta, threshold]); }
+  sign(): Tensor { return ew.elementwise('sign', [this]); }
+  floor(): Tensor { return ew.elementwise('floor', [this]); }
+  ceil(): Tensor { return ew.elementwise('ceil', [this]); }
+  round(): Tensor { return ew.elementwise('round', [this]); }
+  clamp(min?: number | null, max?: number | null): Tensor { return ew.elementwise('clamp', [this], [min ?? -Infinity, max ?? Infinity]); }
+  square(): Tensor { return ew.elementwise('square', [this]); }
+  reciprocal(): Tensor { return ew.elementwise('reciprocal', [this]); }
+  log1p(): Tensor { return ew.elementwise('log1p', [this]); }
+  expm1(): Tensor { return ew.elementwise('expm1', [this]); }
+  erf(): Tensor { return ew.elementwise('erf', [this]); }
+  /** Cast to a dtype. */
+  to(dtype: DType): Tensor { return ew.toType(this, dtype); }
+  float(): Tensor { return ew.toType(this, 'float32'); }
+  int(): Tensor { return ew.toType(this, 'int32'); }
+  bool(): Tensor { return ew.toType(this, 'bool'); }
+
+  // ---- reductions -----------------------------------------------------------------------------
+
+  sum(dim?: number | number[], keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
+  mean(dim?: number | number[], keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
+  max(dim?: number | number[], keepdim = false): Tensor { return red.max(this, dim, keepdim); }
+  min(dim?: number | number[], keepdim = false): Tensor { return red.min(this, dim, keepdim); }
+  prod(dim?: number | number[], keepdim = false): Tensor { return red.prod(this, dim, keepdim); }
+  /** Variance; `correction` 1 (default) is the unbiased estimator, as PyTorch. */
+  var(dim?: number | number[], keepdim = false, correction = 1): Tensor { return red.variance(this, dim, keepdim, correction); }
+  std(dim?: number | number[], keepdim = false, correction = 1): Tensor { return red.std(this, dim, keepdim, correction); }
+  argmax(dim?: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
+  logsumexp(dim?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dim, keepdim); }
+  all(dim?: number | number[], keepdim = false): Tensor { return red.all(this, dim, keepdim); }
+  any(dim?: number | number[], keepdim = false): Tensor { return red.any(this, dim, keepdim); }
+
+  // ---- movement -------------------------------------------------------------------------------
+
+  reshape(...shape: number[] | [number[]]): Tensor { return mv.reshape(this, flatArgs(shape)); }
+  view(...shape: number[] | [number[]]): Tensor { return mv.view(this, flatArgs(shape)); }
+  transpose(dim0 = -2, dim1 = -1): Tensor { return mv.transpose(this, dim0, dim1); }
+  /** Transpose of a 2-D tensor (reverses dims for other ranks). */
+  get T(): Tensor { return mv.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)); }
+  permute(...dims: number[] | [number[]]): Tensor { return mv.permute(this, flatArgs(dims)); }
+  expand(...shape: number[] | [number[]]): Tensor { return mv.expand(this, flatArgs(shape)); }
+  expandAs(other: Tensor): Tensor { return mv.expand(this, [...other.shape]); }
+  squeeze(dim?: number | number[]): Tensor { return mv.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return mv.unsqueeze(this, dim); }
+  flatten(startDim = 0, endDim = -1): Tensor { return mv.flatten(this, startDim, endDim); }
+  /** Elements start..end (exclusive) with `step` along dim, as a view (Python's t[:, start:end:step]). */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return mv.slice(this, dim, start ?? undefined, end ?? undefined, step); }
+  narrow(dim: number, start: number, length: number): Tensor { return mv.narrow(this, dim, start, length); }
+  /** Picks index `i` along dim, removing it (t[i] for dim 0). */
+  select(dim: number, index: number): Tensor { return mv.select(this, dim, index); }
+  contiguous(): Tensor { return mv.contiguous(this); }
+  /** A contiguous copy, recorded by autograd. */
+  clone(): Tensor { return mv.clone(this); }
+  split(sizeOrSections: number | number[], dim = 0): Tensor[] { return mv.split(this, sizeOrSections, dim); }
+  chunk(chunks: number, dim = 0): Tensor[] { return mv.chunk(this, chunks, dim); }
+  /** Constant padding; `pads` pairs from the last dim backwards, as torch.nn.functional.pad. */
+  pad(pads: number[], value = 0): Tensor { return mv.pad(this, pads, value); }
+  flip(dims: number | number[]): Tensor { return mv.flip(this, dims); }
+
+  // ---- in place (not recorded by autograd) ----------------------------------------------------
+
+  /** Copies src (broadcast) into this tensor in place. */
+  copy_(src: Tensor | number): this { mv.assign(this, src); return this; }
+  zero_(): this { mv.assign(this, 0); return this; }
+  fill_(v: number): this { mv.assign(this, v); return this; }
+  add_(o: Operand, alpha = 1): this { mv.inplace(this, 'add', o, alpha); return this; }
+  sub_(o: Operand, alpha = 1): this { mv.inplace(this, 'sub', o, alpha); return this; }
+  mul_(o: Operand): this { mv.inplace(this, 'mul', o, 1); return this; }
+  div_(o: Operand): this { mv.inplace(this, 'div', o, 1); return this; }
+}
+
+function flatArgs(a: number[] | [number[]]): number[] {
+  return Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]);
+}
