@@ -33,7 +33,7 @@ function topoOrder(root: Node): Node[] {
     const [node, i] = top;
     if (i < node.inputs.length) {
       top[1]++;
-      const child = node.inputs[i].gradFn;
+      const child = node.parents[i];
       if (child && !seen.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
@@ -92,7 +92,8 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
         if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
         const fitted = sumToShape(gi, x.shape);
         if (fitted !== gi) gi.dispose();
-        if (x.gradFn) grads.set(x.gradFn, accumulate(grads.get(x.gradFn), fitted));
+        const parent = node.parents[i];
+        if (parent) grads.set(parent, accumulate(grads.get(parent), fitted));
         else if (x.isDisposed) fitted.dispose();
         else {
           const c = fitted.isContiguous() ? fitted : fitted.contiguous();

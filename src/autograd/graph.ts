@@ -11,6 +11,8 @@ export class Node<K extends OpName = OpName> {
   /** tensors and child nodes that point at this node */
   refs = 1;
   private released = false;
+  /** the nodes that produced the inputs (null for leaves), captured now: a disposed input keeps its place */
+  readonly parents: readonly (Node | null)[];
   constructor(
     readonly op: K,
     /** the op's inputs; a leaf input gets its gradient accumulated into `.grad` */
@@ -21,7 +23,8 @@ export class Node<K extends OpName = OpName> {
     /** shape and dtype of the output */
     readonly shape: readonly number[],
   ) {
-    for (const t of inputs) t.gradFn?.retain();
+    this.parents = inputs.map((t) => t.gradFn);
+    for (const p of this.parents) p?.retain();
   }
   retain(): void {
     this.refs++;
@@ -30,7 +33,7 @@ export class Node<K extends OpName = OpName> {
   release(): void {
     if (--this.refs > 0) return;
     this.freeSaved();
-    for (const t of this.inputs) t.gradFn?.release();
+    for (const p of this.parents) p?.release();
   }
   freeSaved(): void {
     if (this.released) return;

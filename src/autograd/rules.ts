@@ -44,8 +44,10 @@ export const gradRules: GradTable<OpName> = {
     const x = n.inputs[0];
     const count = n.meta.axes.reduce((a, d) => a * x.shape[d], 1);
     const k = keepDims(g, x.shape, n.meta.axes, n.meta.keepdim);
-    const r = k.div(count);
+    const d = k.div(count);
+    const r = d.expand([...x.shape]);
     k.dispose();
+    d.dispose();
     return [r];
   },
   max: extremumGrad,

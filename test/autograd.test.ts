@@ -1,0 +1,133 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as wt from '../src/index.js';
+
+beforeAll(async () => {
+  await wt.init({ backend: 'cpu' });
+});
+
+const arr = async (t: wt.Tensor | null) => Array.from(await t!.data());
+
+describe('autograd', () => {
+  it('accumulates into .grad across backward calls, zeroGrad clears', async () => {
+    const x = wt.tensor([1, 2, 3], { requiresGrad: true });
+    x.mul(x).sum().backward();
+    expect(await arr(x.grad)).toEqual([2, 4, 6]);
+    x.mul(3).sum().backward();
+    expect(await arr(x.grad)).toEqual([5, 7, 9]);
+    x.zeroGrad();
+    expect(x.grad).toBeNull();
+  });
+
+  it('sums gradients of a tensor used twice and of broadcast operands', async () => {
+    const a = wt.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const b = wt.tensor([10, 20], { requiresGrad: true });
+    a.mul(a).add(a.mul(b)).sum().backward();
+    expect(await a.grad!.array()).toEqual([[12, 24], [16, 28]]);
+    expect(await arr(b.grad)).toEqual([4, 6]);
+  });
+
+  it('takes a gradient argument for non-scalar outputs and refuses none', async () => {
+    const x = wt.tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2);
+    expect(() => y.backward()).toThrow(wt.ShapeError);
+    y.backward(wt.tensor([1, 10]));
+    expect(await arr(x.grad)).toEqual([2, 20]);
+  });
+
+  it('a second backward needs retainGraph', async () => {
+    const x = wt.tensor([2], { requiresGrad: true });
+    const y = x.exp().sum();
+    y.backward(undefined, { retainGraph: true });
+    y.backward();
+    expect((await arr(x.grad))[0]).toBeCloseTo(2 * Math.exp(2), 4);
+    expect(() => y.backward()).toThrow(/second time/);
+  });
+
+  it('noGrad and detach stop recording', () => {
+    const x = wt.ones([2], { requiresGrad: true });
+    const y = wt.noGrad(() => x.mul(2));
+    expect(y.requiresGrad).toBe(false);
+    expect(x.detach().requiresGrad).toBe(false);
+    expect(x.mul(2).requiresGrad).toBe(true);
+    expect(x.mul(2).isLeaf).toBe(false);
+  });
+
+  it('only float tensors require grad', () => {
+    expect(() => wt.ones([2], { dtype: 'int32', requiresGrad: true })).toThrow(wt.DTypeError);
+  });
+
+  it('the graph survives tidy disposing the intermediates', async () => {
+    const w = wt.tensor([1, 2, 3], { requiresGrad: true });
+    const loss = wt.tidy(() => w.mul(2).exp().log().square().sum());
+    loss.backward();
+    expect(await arr(w.grad)).toEqual([8, 16, 24]);
+  });
+
+  it('second-order products of a composite op (gelu through tanh) pass gradcheck', async () => {
+    await wt.gradcheck((x) => x.tanh().mul(x).sigmoid().sum(0), [wt.randn([3, 2], { seed: 3 })]);
+  });
+});
+
+describe('memory', () => {
+  it('tidy frees temporaries and keeps the result; keep() exempts', () => {
+    const before = wt.memory().tensors;
+    let kept: wt.Tensor | null = null;
+    const r = wt.tidy(() => {
+      const a = wt.ones([10]);
+      kept = wt.keep(a.mul(3));
+      return a.add(1).mul(2);
+    });
+    expect(wt.memory().tensors).toBe(before + 2);
+    r.dispose();
+    kept!.dispose();
+    expect(wt.memory().tensors).toBe(before);
+  });
+
+  it('tidy nests and returns arrays and objects', () => {
+    const before = wt.memory().tensors;
+    const { a, b } = wt.tidy(() => {
+      const inner = wt.tidy(() => [wt.ones([2]).mul(2), wt.zeros([1]).add(1)]);
+      return { a: inner[0], b: inner[1].mul(5) };
+    });
+    expect(wt.memory().tensors).toBe(before + 2);
+    wt.dispose([a, b]);
+    expect(wt.memory().tensors).toBe(before);
+  });
+
+  it('a disposed tensor throws DisposedError naming the op', () => {
+    const t = wt.ones([2, 3]);
+    t.dispose();
+    expect(() => t.add(1)).toThrow(wt.DisposedError);
+    expect(() => t.add(1)).toThrow(/add: tensor #\d+ of shape \[2,3\] was disposed/);
+    expect(t.toString()).toContain('disposed');
+  });
+
+  it('a training loop in tidy stays flat in tensors and bytes', async () => {
+    const w = wt.randn([8, 4], { seed: 1, requiresGrad: true });
+    const x = wt.randn([16, 8], { seed: 2 });
+    const step = () => {
+      wt.tidy(() => {
+        const loss = x.unsqueeze(2).mul(w).sum(1).tanh().square().mean();
+        loss.backward();
+      });
+      wt.noGrad(() => w.sub_(w.grad!, 0.1));
+      w.zeroGrad();
+    };
+    step();
+    const m0 = wt.memory();
+    for (let i = 0; i < 20; i++) step();
+    const m1 = wt.memory();
+    expect(m1.tensors).toBe(m0.tensors);
+    expect(m1.bytes).toBe(m0.bytes);
+  });
+
+  it('views keep storage alive until the last handle goes', async () => {
+    const bytes = wt.memory().bytes;
+    const a = wt.ones([100]);
+    const v = a.slice(0, 10, 20);
+    a.dispose();
+    expect(Array.from(await v.data())).toEqual(new Array(10).fill(1));
+    v.dispose();
+    expect(wt.memory().bytes).toBe(bytes);
+  });
+});

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+import { readFileSync } from 'node:fs';
+
+export default defineConfig({
+  plugins: [
+    {
+      // shaders/*.wgsl are imported as text, as esbuild's `text` loader does in the build
+      name: 'wgsl-text',
+      enforce: 'pre',
+      load(id) {
+        if (id.endsWith('.wgsl')) return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+        return null;
+      },
+    },
+  ],
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    env: {
+      VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+    },
+  },
+});
