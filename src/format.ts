@@ -17,7 +17,7 @@ function formatter(vals: ArrayLike<number>, dtype: DType): (v: number) => string
   }
   const fin = (v: number) => (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf');
   if (allInt && maxAbs < 1e8) return (v) => (Number.isFinite(v) ? `${v}.` : fin(v));
-  if (maxAbs >= 1e8 || (minAbs < 1e-4 && maxAbs / minAbs > 1e3)) return (v) => (Number.isFinite(v) ? v.toExponential(4) : fin(v));
+  if (maxAbs >= 1e8 || (maxAbs > 0 && maxAbs < 1e-4) || (minAbs < 1e-4 && maxAbs / minAbs > 1e3)) return (v) => (Number.isFinite(v) ? v.toExponential(4) : fin(v));
   return (v) => (Number.isFinite(v) ? Math.fround(v).toFixed(4) : fin(v));
 }
 

@@ -22,3 +22,6 @@ export {
 } from './ops/creation.js';
 export { cat, stack, split, chunk, pad, flip } from './ops/movement.js';
 export * from './ops/functions.js';
+export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
+export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
+export * as optim from './optim/index.js';

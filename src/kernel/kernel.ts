@@ -14,6 +14,12 @@ export interface ElementwiseKernel {
   readonly kind: 'elementwise';
   readonly expr: Expr;
   readonly ndim: number;
+  /**
+   * Further outputs of the same shape, written at the same index (outputs[1..]). Every output
+   * is computed from the inputs as they were before the kernel: fused optimizer updates write
+   * a parameter and its state in one pass this way.
+   */
+  readonly more?: readonly Expr[];
 }
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
@@ -90,7 +96,7 @@ export type Kernel = ElementwiseKernel | ReduceKernel | RoutineKernel;
 /** A stable key for caching compiled kernels. */
 export function kernelKey(k: Kernel): string {
   switch (k.kind) {
-    case 'elementwise': return `ew${k.ndim}|${exprKey(k.expr)}`;
+    case 'elementwise': return `ew${k.ndim}|${[k.expr, ...(k.more ?? [])].map(exprKey).join(';')}`;
     case 'reduce': return `red:${k.op}${k.ndim}/${k.nReduce}|${exprKey(k.expr)}`;
     case 'routine': return `${k.name}|${JSON.stringify(k.config)}`;
   }

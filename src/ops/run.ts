@@ -52,6 +52,18 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   return out!;
 }
 
+/**
+ * Runs a multi-output elementwise kernel writing exprs[i] into the view outs[i] (all of
+ * `shape`); every output is computed from the inputs as they were before (fused updates).
+ */
+export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: readonly Tensor[], outs: readonly View[], scalars: readonly number[] = []): void {
+  const backend = checkSameBackend(op, inputs);
+  const shape = outs[0].shape;
+  if (numel(shape) === 0) return;
+  const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: shape.length });
+  backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), outs, scalars);
+}
+
 /** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
 export function copyInto(src: Tensor, dst: View): void {
   runElementwise('copy', E.cast(E.load(0, src.dtype), dst.dtype), [src], dst.shape, [], dst);

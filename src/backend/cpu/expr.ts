@@ -23,10 +23,12 @@ interface Instr {
 export interface Program {
   instrs: Instr[];
   loads: number[];
+  /** the register holding each output */
+  results: number[];
 }
 
 /** Flattens an expression into instructions in evaluation order, sharing repeated subtrees. */
-export function compile(expr: Expr): Program {
+export function compile(exprs: Expr | readonly Expr[]): Program {
   const instrs: Instr[] = [];
   const seen = new Map<string, number>();
   const loads = new Set<number>();
@@ -40,8 +42,8 @@ export function compile(expr: Expr): Program {
     seen.set(key, instrs.length - 1);
     return instrs.length - 1;
   };
-  visit(expr);
-  return { instrs, loads: [...loads] };
+  const results = (Array.isArray(exprs) ? exprs : [exprs as Expr]).map(visit);
+  return { instrs, loads: [...loads], results };
 }
 
 export interface InputView {
@@ -68,6 +70,7 @@ export class Evaluator {
     this.dense = inputs.map((v) => isDense(v.shape, v.strides));
   }
 
+  /** Evaluates every instruction; results are in `result(k)`. */
   run(start: number, n: number): Float64Array {
     const { instrs } = this.prog;
     for (const i of this.prog.loads) {
@@ -129,7 +132,11 @@ export class Evaluator {
           if (ins.dtype === 'float32' && !this.f64) for (let j = 0; j < n; j++) r[j] = Math.fround(r[j]);
       }
     }
-    return this.regs[instrs.length - 1];
+    return this.regs[this.prog.results[0]];
+  }
+
+  result(k: number): Float64Array {
+    return this.regs[this.prog.results[k]];
   }
 }
 
@@ -152,15 +159,16 @@ export function store(out: InputView, start: number, n: number, vals: Float64Arr
   }
 }
 
-/** Runs an elementwise kernel. */
-export function runElementwise(prog: Program, inputs: readonly InputView[], out: InputView, scalars: readonly number[], f64 = false): void {
-  const total = out.shape.reduce((a, b) => a * b, 1);
+/** Runs an elementwise kernel with one output per program result. */
+export function runElementwise(prog: Program, inputs: readonly InputView[], outs: readonly InputView[], scalars: readonly number[], f64 = false): void {
+  const total = outs[0].shape.reduce((a, b) => a * b, 1);
   const ev = new Evaluator(prog, inputs, total, scalars, f64);
-  const dense = isDense(out.shape, out.strides);
-  const offs = new Int32Array(dense ? 0 : Math.min(BLOCK, total));
+  const dense = outs.map((o) => isDense(o.shape, o.strides));
+  const offs = new Int32Array(dense.every(Boolean) ? 0 : Math.min(BLOCK, total));
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
-    store(out, s, n, ev.run(s, n), dense, offs);
+    ev.run(s, n);
+    outs.forEach((o, k) => store(o, s, n, ev.result(k), dense[k], offs));
   }
 }
 

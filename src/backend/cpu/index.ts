@@ -70,7 +70,7 @@ export class CpuBackend implements Backend {
     const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
-      exe = kernel.kind === 'routine' ? { kernel } : { kernel, program: compile(kernel.expr) };
+      exe = kernel.kind === 'routine' ? { kernel } : { kernel, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
       if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, exe);
     }
@@ -84,7 +84,7 @@ export class CpuBackend implements Backend {
     const prog = (exe as CpuExecutable).program!;
     switch (k.kind) {
       case 'elementwise':
-        return runElementwise(prog, ins, outs[0], scalars, this.float64);
+        return runElementwise(prog, ins, outs, scalars, this.float64);
       case 'reduce':
         return runReduce(prog, k.op, k.nReduce, ins, inputs.length ? inputs[0].shape : [...outputs[0].shape, ...new Array(k.nReduce).fill(1)], outs[0], scalars, this.float64);
       case 'routine': {

@@ -1,0 +1,172 @@
+/**
+ * nn.Module: the base of every layer. Like PyTorch, sub-modules and parameters are found by
+ * looking at the module's own properties, so a model is written as a plain class:
+ *
+ * @example
+ * class Net extends nn.Module {
+ *   fc1 = new nn.Linear(784, 128);
+ *   fc2 = new nn.Linear(128, 10);
+ *   forward(x: Tensor) { return this.fc2.forward(this.fc1.forward(x).relu()); }
+ * }
+ *
+ * Parameters are tensors marked with `parameter()` (every layer's weights are); buffers (e.g.
+ * BatchNorm's running statistics) are registered with `registerBuffer`. A module owns both:
+ * they live outside `tidy` scopes until `dispose()`.
+ */
+import { noGrad } from '../engine.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { keep } from '../memory.js';
+import { Tensor } from '../tensor.js';
+
+const PARAMS = new WeakSet<Tensor>();
+
+/** Marks a tensor as a parameter (requiresGrad on, kept out of tidy scopes); returns it. */
+export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  if (requiresGrad) t.requiresGrad = true;
+  PARAMS.add(keep(t));
+  return t;
+}
+
+export function isParameter(t: unknown): t is Tensor {
+  return t instanceof Tensor && PARAMS.has(t);
+}
+
+export abstract class Module {
+  /** true in training mode (dropout active, batch norm uses batch statistics) */
+  training = true;
+  private _buffers = new Set<string>();
+
+  /** The computation; subclasses define it. `call` is an alias. */
+  abstract forward(...args: unknown[]): unknown;
+
+  /** Same as forward (PyTorch's `model(x)`). */
+  call(...args: unknown[]): unknown {
+    return this.forward(...args);
+  }
+
+  /** Registers a non-parameter tensor (saved in stateDict, owned by the module). */
+  registerBuffer(name: string, t: Tensor | null): void {
+    this._buffers.add(name);
+    if (t) keep(t);
+    (this as unknown as Record<string, unknown>)[name] = t;
+  }
+
+  /** Direct sub-modules with their property names (arrays of modules are named name.i). */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [k, v] of Object.entries(this)) {
+      if (v instanceof Module) out.push([k, v]);
+      else if (Array.isArray(v)) v.forEach((m, i) => { if (m instanceof Module) out.push([`${k}.${i}`, m]); });
+    }
+    return out;
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and all descendants, depth first, with dotted names. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    return out;
+  }
+
+  /** Parameters with dotted names, each once. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (isParameter(v) && !seen.has(v)) {
+          seen.add(v);
+          out.push([prefix ? `${prefix}.${k}` : k, v]);
+        }
+      }
+    }
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [prefix, m] of this.namedModules()) {
+      for (const k of m._buffers) {
+        const v = (m as unknown as Record<string, unknown>)[k];
+        if (v instanceof Tensor) out.push([prefix ? `${prefix}.${k}` : k, v]);
+      }
+    }
+    return out;
+  }
+
+  /** Sets training mode here and in every descendant. */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears the gradients of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies values from a state dict into this module's tensors (in place, so optimizers keep
+   * working). With strict, missing or unexpected keys throw.
+   */
+  loadStateDict(state: Record<string, Tensor>, strict = true): { missing: string[]; unexpected: string[] } {
+    const own = this.stateDict();
+    const missing = Object.keys(own).filter((k) => !(k in state));
+    const unexpected = Object.keys(state).filter((k) => !(k in own));
+    if (strict && (missing.length || unexpected.length)) {
+      throw new ArgumentError(`loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`);
+    }
+    noGrad(() => {
+      for (const [k, t] of Object.entries(own)) {
+        const src = state[k];
+        if (!src) continue;
+        if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
+          throw new ShapeError(`loadStateDict: ${k} has shape ${fmt(src.shape)} in the state dict but ${fmt(t.shape)} in the model`);
+        }
+        t.copy_(src);
+      }
+    });
+    return { missing, unexpected };
+  }
+
+  /** Number of parameter elements (trainable only with `trainable`). */
+  numParameters(trainable = false): number {
+    return this.parameters().filter((p) => !trainable || p.requiresGrad).reduce((n, p) => n + p.numel(), 0);
+  }
+
+  /** Frees parameters and buffers. */
+  dispose(): void {
+    for (const p of this.parameters()) { p.zeroGrad(); p.dispose(); }
+    for (const [, b] of this.namedBuffers()) b.dispose();
+  }
+
+  /** One-line description used by summary() and toString(). */
+  extraRepr(): string {
+    return '';
+  }
+
+  toString(): string {
+    const kids = this.namedChildren();
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (!kids.length) return `${head})`;
+    const body = kids.map(([k, m]) => `  (${k}): ${m.toString().replace(/\n/g, '\n  ')}`).join('\n');
+    return `${head}\n${body}\n)`;
+  }
+}

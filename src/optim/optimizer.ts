@@ -1,0 +1,137 @@
+/**
+ * Optimizers. Each one's update is written once as IR expressions over (param, grad, state...)
+ * with hyperparameters as runtime scalars, so a learning-rate change never recompiles and the
+ * whole update of a parameter is one fused elementwise kernel per written tensor.
+ */
+import { engine, noGrad } from '../engine.js';
+import { ArgumentError } from '../errors.js';
+import { E, type Expr } from '../kernel/ir.js';
+import { keep } from '../memory.js';
+import { zerosLike, fullLike } from '../ops/creation.js';
+import { runElementwiseInto } from '../ops/run.js';
+import type { Tensor } from '../tensor.js';
+
+export interface ParamGroup {
+  params: Tensor[];
+  lr: number;
+  [hyper: string]: unknown;
+}
+
+/** What an update reads: p, g, then the optimizer's state tensors, as IR loads. */
+export interface UpdateInputs {
+  p: Expr;
+  g: Expr;
+  s: Expr[];
+  /** hyperparameter scalars by name */
+  h: Record<string, Expr>;
+}
+
+const f = (i: number) => E.load(i, 'float32');
+export const ops = {
+  add: (a: Expr, b: Expr) => E.binary('add', a, b),
+  sub: (a: Expr, b: Expr) => E.binary('sub', a, b),
+  mul: (a: Expr, b: Expr) => E.binary('mul', a, b),
+  div: (a: Expr, b: Expr) => E.binary('div', a, b),
+  sqrt: (a: Expr) => E.unary('sqrt', a),
+  c: (v: number) => E.const(v),
+};
+
+export abstract class Optimizer {
+  readonly paramGroups: ParamGroup[];
+  /** per-parameter state tensors and step counts */
+  protected state = new Map<Tensor, { step: number; tensors: Tensor[] }>();
+
+  constructor(params: Tensor[] | ParamGroup[] | Iterable<Tensor>, defaults: { lr: number; [hyper: string]: unknown }) {
+    const list = [...(params as Iterable<Tensor | ParamGroup>)];
+    if (list.length === 0) throw new ArgumentError(`${this.constructor.name}: got an empty parameter list`);
+    const groups: ParamGroup[] = 'params' in (list[0] as object) && !(list[0] as Tensor).shape ? (list as ParamGroup[]) : [{ params: list as Tensor[], lr: defaults.lr as number }];
+    this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup);
+    for (const g of this.paramGroups) {
+      if (!(typeof g.lr === 'number' && g.lr >= 0)) throw new ArgumentError(`${this.constructor.name}: lr must be a non-negative number, got ${g.lr}`);
+    }
+  }
+
+  /** Names of the state tensors each parameter keeps (e.g. ['expAvg', 'expAvgSq']). */
+  protected abstract stateNames(group: ParamGroup): string[];
+  /** The new values of [param, ...state] as expressions of the old ones. */
+  protected abstract update(x: UpdateInputs, group: ParamGroup): Expr[];
+  /** Hyperparameter scalars for this step (names used by `update`). */
+  protected abstract hypers(group: ParamGroup, step: number): Record<string, number>;
+  /** Initial value of each state tensor. */
+  protected initState(_name: string, p: Tensor, _group: ParamGroup): Tensor {
+    return zerosLike(p);
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        const names = this.stateNames(group);
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let st = this.state.get(p);
+          if (!st) {
+            st = { step: 0, tensors: names.map((n) => keep(this.initState(n, p, group))) };
+            this.state.set(p, st);
+          }
+          st.step++;
+          const hv = this.hypers(group, st.step);
+          const hnames = Object.keys(hv);
+          const h = Object.fromEntries(hnames.map((k, i) => [k, E.scalar(i)]));
+          const exprs = this.update({ p: f(0), g: f(1), s: st.tensors.map((_, i) => f(2 + i)), h }, group);
+          const inputs = [p, p.grad, ...st.tensors];
+          const targets = [p, ...st.tensors];
+          // one fused kernel writes the parameter and its state, all computed from the old values
+          runElementwiseInto(`${this.constructor.name}.step`, exprs, inputs, targets.map((t) => t._view()), hnames.map((k) => hv[k]));
+        }
+      }
+    });
+  }
+
+  /** Clears every parameter's gradient. */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) for (const p of g.params) p.zeroGrad();
+  }
+
+  /** Learning rate of the first group (schedulers set every group). */
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+
+  /** State for checkpoints: hyperparameters and per-parameter state, keyed by parameter index. */
+  stateDict(): { paramGroups: Omit<ParamGroup, 'params'>[]; state: Record<string, { step: number; tensors: Tensor[] }> } {
+    const all = this.paramGroups.flatMap((g) => g.params);
+    const state: Record<string, { step: number; tensors: Tensor[] }> = {};
+    all.forEach((p, i) => {
+      const s = this.state.get(p);
+      if (s) state[i] = s;
+    });
+    return { paramGroups: this.paramGroups.map(({ params: _p, ...rest }) => rest), state };
+  }
+
+  loadStateDict(sd: ReturnType<Optimizer['stateDict']>): void {
+    const all = this.paramGroups.flatMap((g) => g.params);
+    sd.paramGroups.forEach((h, i) => Object.assign(this.paramGroups[i], h));
+    noGrad(() => {
+      for (const [k, s] of Object.entries(sd.state)) {
+        const p = all[Number(k)];
+        if (!p) throw new ArgumentError(`loadStateDict: state for parameter ${k} but the optimizer has ${all.length}`);
+        const mine = this.state.get(p);
+        const tensors = s.tensors.map((t, j) => {
+          const dst = mine?.tensors[j] ?? keep(zerosLike(p));
+          dst.copy_(t);
+          return dst;
+        });
+        this.state.set(p, { step: s.step, tensors });
+      }
+    });
+  }
+
+  /** Frees the state tensors. */
+  dispose(): void {
+    for (const s of this.state.values()) s.tensors.forEach((t) => t.dispose());
+    this.state.clear();
+  }
+}
+
+export { fullLike, engine };

@@ -1,0 +1,141 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as wt from '../src/index.js';
+import { expectClose } from './helpers.js';
+
+beforeAll(async () => {
+  await wt.init({ backend: 'cpu' });
+});
+
+const P0 = [0.5, -1.0, 2.0];
+const GRADS = [[0.1, -0.2, 0.3], [0.05, 0.4, -0.1], [-0.3, 0.1, 0.2]];
+
+/** Runs 3 steps with the given gradients and returns the parameter values after each. */
+async function run(make: (ps: wt.Tensor[]) => wt.optim.Optimizer): Promise<number[][]> {
+  const p = wt.tensor(P0, { requiresGrad: true });
+  const opt = make([p]);
+  const out: number[][] = [];
+  for (const g of GRADS) {
+    p.grad = wt.tensor(g);
+    opt.step();
+    out.push(Array.from(await p.data()));
+  }
+  return out;
+}
+
+/** Float64 references written from PyTorch's documented algorithms. */
+function refSGD(lr: number, momentum = 0, dampening = 0, wd = 0, nesterov = false): number[][] {
+  const p = [...P0], buf = [0, 0, 0], out: number[][] = [];
+  GRADS.forEach((gr, t) => {
+    for (let i = 0; i < 3; i++) {
+      let g = gr[i] + wd * p[i];
+      if (momentum) {
+        buf[i] = t === 0 ? g : momentum * buf[i] + (1 - dampening) * g;
+        g = nesterov ? g + momentum * buf[i] : buf[i];
+      }
+      p[i] -= lr * g;
+    }
+    out.push([...p]);
+  });
+  return out;
+}
+
+function refAdam(lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, amsgrad = false): number[][] {
+  const p = [...P0], m = [0, 0, 0], v = [0, 0, 0], vmax = [0, 0, 0], out: number[][] = [];
+  GRADS.forEach((gr, t) => {
+    const step = t + 1;
+    for (let i = 0; i < 3; i++) {
+      let g = gr[i];
+      if (decoupled) p[i] *= 1 - lr * wd;
+      else g += wd * p[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      vmax[i] = Math.max(vmax[i], v[i]);
+      const mhat = m[i] / (1 - b1 ** step), vhat = (amsgrad ? vmax[i] : v[i]) / (1 - b2 ** step);
+      p[i] -= (lr * mhat) / (Math.sqrt(vhat) + eps);
+    }
+    out.push([...p]);
+  });
+  return out;
+}
+
+function refRMSprop(lr: number, alpha: number, eps: number, momentum: number, centered: boolean): number[][] {
+  const p = [...P0], sq = [0, 0, 0], buf = [0, 0, 0], ga = [0, 0, 0], out: number[][] = [];
+  GRADS.forEach((gr) => {
+    for (let i = 0; i < 3; i++) {
+      const g = gr[i];
+      sq[i] = alpha * sq[i] + (1 - alpha) * g * g;
+      let avg: number;
+      if (centered) {
+        ga[i] = alpha * ga[i] + (1 - alpha) * g;
+        avg = Math.sqrt(sq[i] - ga[i] * ga[i]) + eps;
+      } else avg = Math.sqrt(sq[i]) + eps;
+      if (momentum > 0) {
+        buf[i] = momentum * buf[i] + g / avg;
+        p[i] -= lr * buf[i];
+      } else p[i] -= (lr * g) / avg;
+    }
+    out.push([...p]);
+  });
+  return out;
+}
+
+function refAdagrad(lr: number, lrDecay: number, eps: number, init: number): number[][] {
+  const p = [...P0], s = [init, init, init], out: number[][] = [];
+  GRADS.forEach((gr, t) => {
+    const clr = lr / (1 + t * lrDecay);
+    for (let i = 0; i < 3; i++) {
+      s[i] += gr[i] * gr[i];
+      p[i] -= (clr * gr[i]) / (Math.sqrt(s[i]) + eps);
+    }
+    out.push([...p]);
+  });
+  return out;
+}
+
+const close = (a: number[][], b: number[][]) => a.forEach((row, i) => expectClose(row, b[i], 1e-6, 1e-5, `step ${i + 1}`));
+
+describe('optimizers match PyTorch formulas step by step', () => {
+  it('SGD plain, with weight decay, momentum, dampening and nesterov', async () => {
+    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1 })), refSGD(0.1));
+    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 })), refSGD(0.1, 0, 0, 0.01));
+    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9 })), refSGD(0.1, 0.9));
+    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, dampening: 0.5 })), refSGD(0.1, 0.9, 0.5));
+    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 })), refSGD(0.1, 0.9, 0, 0.1, true));
+  });
+  it('Adam, with L2 weight decay and amsgrad', async () => {
+    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false));
+    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.99] })), refAdam(0.01, 0.8, 0.99, 1e-8, 0.1, false));
+    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, amsgrad: true })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false, true));
+  });
+  it('AdamW decouples weight decay', async () => {
+    close(await run((ps) => new wt.optim.AdamW(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0.01, true));
+  });
+  it('RMSprop plain, centered, with momentum', async () => {
+    close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01 })), refRMSprop(0.01, 0.99, 1e-8, 0, false));
+    close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.9 })), refRMSprop(0.01, 0.99, 1e-8, 0.9, true));
+  });
+  it('Adagrad with lr decay and an initial accumulator', async () => {
+    close(await run((ps) => new wt.optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.1, initialAccumulatorValue: 0.5 })), refAdagrad(0.1, 0.1, 1e-10, 0.5));
+  });
+  it('skips parameters without gradients and validates lr', () => {
+    const p = wt.ones([2], { requiresGrad: true });
+    const opt = new wt.optim.SGD([p], { lr: 0.1 });
+    opt.step();
+    expect(() => new wt.optim.SGD([p], { lr: -1 })).toThrow(wt.ArgumentError);
+    expect(() => new wt.optim.Adam([])).toThrow(/empty parameter list/);
+  });
+  it('state round-trips through stateDict', async () => {
+    const p = wt.tensor([1, 2], { requiresGrad: true });
+    const a = new wt.optim.Adam([p], { lr: 0.1 });
+    p.grad = wt.tensor([0.5, -0.5]);
+    a.step();
+    const q = wt.tensor(Array.from(await p.data()), { requiresGrad: true });
+    const b = new wt.optim.Adam([q], { lr: 0.1 });
+    b.loadStateDict(a.stateDict());
+    p.grad = wt.tensor([0.1, 0.2]);
+    q.grad = wt.tensor([0.1, 0.2]);
+    a.step();
+    b.step();
+    expect(Array.from(await q.data())).toEqual(Array.from(await p.data()));
+  });
+});
