@@ -1,7 +1,265 @@
-// PLACEHOLDER: being implemented
+/**
+ * Index-driven ops: gather, indexSelect (and embedding on top of it), scatterAdd, oneHot, and
+ * reflect / replicate / circular padding built from indexSelect with host-made index lists.
+ *
+ * Indices are int32 tensors. Out-of-range values are rejected with an ArgumentError when the
+ * backend can read them synchronously (CPU), which is cheap next to the op itself. On WebGPU
+ * reading them would stall the queue, so they are not checked: the kernels never touch memory out
+ * of bounds, but a bad index reads 0 (gather, indexSelect) or is skipped (scatterAdd) silently.
+ *
+ * Gradients: gather ↔ scatterAdd and indexSelect ↔ indexAdd are each other's adjoints.
+ */
+import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
+import { noGrad } from '../engine.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import type { RoutineName, Routines } from '../kernel/kernel.js';
+import { tidy } from '../memory.js';
+import { normAxis, numel, shapesEqual } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { arange, tensor, zeros } from './creation.js';
+import { elementwise } from './elementwise.js';
+import { pad } from './movement.js';
+import { copyInto, runRoutine, type OutSpec } from './run.js';
+
+/**
+ * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
+ * zero-filled, accumulated outputs are left as they are. Keeps zero-size launches off the GPU.
+ * @internal
+ */
+export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly Tensor[], outs: readonly (OutSpec | Tensor)[], work: number): Tensor[] {
+  if (work > 0) return runRoutine(name, config, inputs, outs);
+  return outs.map((o) => (o instanceof Tensor ? o : zeros(o.shape, { dtype: o.dtype })));
+}
+
+/**
+ * Throws an ArgumentError if an int32 index tensor holds a value outside [0, size) (other than
+ * `allowed`), when its backend can read synchronously; a no-op on WebGPU (see the file comment).
+ * `where` describes the indexed dim for the message, e.g. "dim 1 of input [3,5]".
+ * @internal
+ */
+export function checkIndexRange(op: string, arg: string, index: Tensor, size: number, where: string, allowed?: number): void {
+  const read = index.backend.readSync;
+  if (!read || index.numel() === 0) return;
+  const vals = noGrad(() => {
+    const c = index.contiguous();
+    const v = index.backend.readSync!(c._view().buf, index.dtype, c.offset, c.numel());
+    if (c !== index) c.dispose();
+    return v;
+  });
+  for (let i = 0; i < vals.length; i++) {
+    const k = vals[i];
+    if ((k < 0 || k >= size) && k !== allowed) {
+      throw new ArgumentError(`${op}: ${arg} ${fmt(index.shape)} holds ${k} (at flat position ${i}), out of range [0, ${size}) for ${where}`);
+    }
+  }
+}
+
+function checkIndexDType(op: string, arg: string, index: Tensor): void {
+  index._check(op);
+  if (index.dtype !== 'int32') throw new DTypeError(`${op}: ${arg} must be int32, got ${index.dtype} of shape ${fmt(index.shape)}`);
+}
+
+/** A new zero tensor of x's shape with g scattered into it along dim (the gather adjoint). */
+function scatterIntoZeros(shape: readonly number[], dim: number, index: Tensor, src: Tensor): Tensor {
+  const z = zeros(shape, { dtype: src.dtype });
+  return tidy(() => runOrZeros('scatterAdd', { dim }, [index.contiguous(), src.contiguous()], [z], index.numel())[0]);
+}
+
+/**
+ * Picks values along `dim` by a same-rank int32 index: out[i][j][k] = x[i][index[i][j][k]][k]
+ * for dim 1. index may be smaller than x in every dim but `dim`, as PyTorch.
+ *
+ * @example
+ * const x = wt.tensor([[1, 2], [3, 4]]);
+ * x.gather(1, wt.tensor([[0, 0], [1, 0]], { dtype: 'int32' })); // [[1, 1], [4, 3]]
+ */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  x._check('gather');
+  checkIndexDType('gather', 'index', index);
+  if (index.ndim !== x.ndim) throw new ShapeError(`gather: index has ${index.ndim} dims but input ${fmt(x.shape)} has ${x.ndim}`);
+  const d = normAxis('gather', dim, x.ndim);
+  for (let i = 0; i < x.ndim; i++) {
+    if (i !== d && index.shape[i] > x.shape[i]) {
+      throw new ShapeError(`gather: index ${fmt(index.shape)} is larger than input ${fmt(x.shape)} in dim ${i} (only dim ${d} may be larger)`);
+    }
+  }
+  checkIndexRange('gather', 'index', index, x.ndim ? x.shape[d] : 1, `dim ${d} of input ${fmt(x.shape)}`);
+  const out = tidy(() => noGrad(() =>
+    runOrZeros('gather', { dim: d }, [x.contiguous(), index.contiguous()], [{ shape: index.shape, dtype: x.dtype }], index.numel())[0]));
+  return record('gather', [x], out, [index], { dim: d });
+}
+
+/**
+ * Selects whole slices of x along `dim` by a 1-D int32 index (repeats allowed): the result has
+ * index.numel() entries in `dim`. A 0-d index counts as a list of one.
+ *
+ * @example
+ * const w = wt.randn([10, 4]);
+ * w.indexSelect(0, wt.tensor([3, 3, 7], { dtype: 'int32' })); // rows 3, 3, 7: [3, 4]
+ */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  x._check('indexSelect');
+  checkIndexDType('indexSelect', 'index', index);
+  if (index.ndim > 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)} for input ${fmt(x.shape)}`);
+  if (x.ndim === 0) throw new ShapeError('indexSelect: input must have at least 1 dim, got a 0-d tensor');
+  const d = normAxis('indexSelect', dim, x.ndim);
+  const L = index.numel();
+  checkIndexRange('indexSelect', 'index', index, x.shape[d], `dim ${d} of input ${fmt(x.shape)}`);
+  const shape = x.shape.map((s, i) => (i === d ? L : s));
+  const out = tidy(() => noGrad(() =>
+    runOrZeros('indexSelect', { dim: d }, [x.contiguous(), index.reshape([L]).contiguous()], [{ shape, dtype: x.dtype }], numel(shape))[0]));
+  return record('indexSelect', [x], out, [index], { dim: d });
+}
+
+/**
+ * Embedding lookup: rows of `weight` [V,D] picked by int32 `indices` of any shape →
+ * [...indices.shape, D]. The gradient of weight is a scatter-add of the output gradient (rows
+ * hit twice accumulate). With `paddingIdx`, that row gets no gradient (its value is still returned).
+ *
+ * @example
+ * const w = wt.randn([100, 16], { requiresGrad: true });
+ * const e = wt.embedding(wt.tensor([[1, 2], [5, 1]], { dtype: 'int32' }), w); // [2, 2, 16]
+ */
+export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number | null } = {}): Tensor {
+  weight._check('embedding');
+  checkIndexDType('embedding', 'indices', indices);
+  if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-D [numEmbeddings, dim], got ${fmt(weight.shape)}`);
+  const [V, D] = weight.shape;
+  let pad: number | null = opts.paddingIdx ?? null;
+  if (pad !== null) {
+    if (!Number.isInteger(pad) || pad < -V || pad >= V) throw new ArgumentError(`embedding: paddingIdx ${pad} is out of range for weight ${fmt(weight.shape)}`);
+    if (pad < 0) pad += V;
+  }
+  checkIndexRange('embedding', 'indices', indices, V, `weight ${fmt(weight.shape)}`);
+  return tidy(() => {
+    const flat = indices.reshape([indices.numel()]);
+    const rows = indexSelect(weight, 0, flat); // [n, D]
+    const out = rows.reshape([...indices.shape, D]);
+    if (pad === null || !out.requiresGrad) return out;
+    // same values, but the padding rows take their value from a detached copy: no gradient
+    const keepGrad = indices.unsqueeze(-1).ne(pad);
+    return elementwise('where', [keepGrad, out, out.detach()]);
+  });
+}
+
+/**
+ * Out-of-place scatter-add: a copy of x with src[i][j][k] added at x[i][index[i][j][k]][k]
+ * (for dim 1); repeated indices accumulate. index has x's rank and is no larger than src in any
+ * dim, nor than x outside `dim`; only the first index.shape part of src is used.
+ *
+ * @example
+ * const out = wt.scatterAdd(wt.zeros([3]), 0, wt.tensor([0, 2, 0], { dtype: 'int32' }), wt.ones([3])); // [2, 0, 1]
+ */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  x._check('scatterAdd');
+  src._check('scatterAdd');
+  checkIndexDType('scatterAdd', 'index', index);
+  if (src.dtype !== x.dtype) throw new DTypeError(`scatterAdd: src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
+  if (index.ndim !== x.ndim || src.ndim !== x.ndim) {
+    throw new ShapeError(`scatterAdd: input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same number of dims`);
+  }
+  const d = normAxis('scatterAdd', dim, x.ndim);
+  for (let i = 0; i < x.ndim; i++) {
+    if (index.shape[i] > src.shape[i] || (i !== d && index.shape[i] > x.shape[i])) {
+      throw new ShapeError(`scatterAdd: index ${fmt(index.shape)} must be no larger than src ${fmt(src.shape)} in every dim and than input ${fmt(x.shape)} in dims other than ${d} (dim ${i})`);
+    }
+  }
+  checkIndexRange('scatterAdd', 'index', index, x.ndim ? x.shape[d] : 1, `dim ${d} of input ${fmt(x.shape)}`);
+  const out = tidy(() => noGrad(() => {
+    const o = x.clone();
+    let s = src;
+    index.shape.forEach((n, i) => (s = n < s.shape[i] ? s.narrow(i, 0, n) : s));
+    return runOrZeros('scatterAdd', { dim: d }, [index.contiguous(), s.contiguous()], [o], index.numel())[0];
+  }));
+  return record('scatterAdd', [x, src], out, [index], { dim: d });
+}
+
+/**
+ * One-hot encoding of int32 class indices → int32 [...indices.shape, numClasses]. numClasses = -1
+ * infers max + 1, which needs a synchronous read (CPU backend); pass it explicitly on WebGPU.
+ *
+ * @example
+ * wt.oneHot(wt.tensor([0, 2], { dtype: 'int32' }), 3); // [[1, 0, 0], [0, 0, 1]]
+ */
+export function oneHot(indices: Tensor, numClasses = -1): Tensor {
+  checkIndexDType('oneHot', 'indices', indices);
+  if (!Number.isInteger(numClasses) || numClasses < -1) throw new ArgumentError(`oneHot: numClasses must be a non-negative integer or -1, got ${numClasses}`);
+  if (numClasses === -1) {
+    if (!indices.backend.readSync) throw new ArgumentError(`oneHot: numClasses must be given on the ${indices.backend.name} backend (inferring it needs a synchronous read of indices ${fmt(indices.shape)})`);
+    if (indices.numel() === 0) throw new ArgumentError(`oneHot: cannot infer numClasses from empty indices ${fmt(indices.shape)}`);
+    const m = noGrad(() => indices.max());
+    numClasses = indices.backend.readSync(m._view().buf, 'int32', m.offset, 1)[0] + 1;
+    m.dispose();
+  }
+  checkIndexRange('oneHot', 'indices', indices, numClasses, `numClasses ${numClasses}`);
+  return tidy(() => indices.unsqueeze(-1).eq(arange(0, numClasses, 1, { dtype: 'int32' })).int());
+}
+
+export type PadMode = 'constant' | 'reflect' | 'replicate' | 'circular';
+
+/** Source position of output position j (in [-l, n + r)) for each padding mode. */
+const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => number> = {
+  reflect: (j, n) => (j < 0 ? -j : j >= n ? 2 * (n - 1) - j : j),
+  replicate: (j, n) => Math.min(Math.max(j, 0), n - 1),
+  circular: (j, n) => ((j % n) + n) % n,
+};
+
+/**
+ * Padding with a mode, as torch.nn.functional.pad: `pads` = [lastLeft, lastRight, prevLeft,
+ * prevRight, ...]. 'reflect' mirrors without repeating the edge (pad < size), 'replicate' repeats
+ * the edge, 'circular' wraps (pad <= size), 'constant' fills with `value`. Each padded dim is one
+ * indexSelect with an index list built on the host, so the gradient is an index-add.
+ *
+ * @example
+ * wt.padMode(wt.tensor([[1, 2, 3]]), [2, 1], 'reflect'); // [[3, 2, 1, 2, 3, 2]]
+ */
+export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
+  x._check('pad');
+  if (mode === 'constant') return pad(x, pads, value);
+  if (!(mode in SOURCE)) throw new ArgumentError(`pad: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
+  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
+  }
+  for (let k = 0; k < pads.length / 2; k++) {
+    const d = x.ndim - 1 - k, n = x.shape[d], l = pads[2 * k], r = pads[2 * k + 1];
+    const bad = mode === 'reflect' ? l >= n || r >= n : mode === 'circular' ? l > n || r > n : (l > 0 || r > 0) && n === 0;
+    if (bad) {
+      const rule = mode === 'reflect' ? 'less than' : mode === 'circular' ? 'at most' : 'possible only with';
+      throw new ArgumentError(`pad: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
+    }
+  }
+  const src = SOURCE[mode];
+  return tidy(() => {
+    let cur = x;
+    for (let k = 0; k < pads.length / 2; k++) {
+      const d = x.ndim - 1 - k, n = x.shape[d], l = pads[2 * k], r = pads[2 * k + 1];
+      if (l === 0 && r === 0) continue;
+      const idx = Int32Array.from({ length: n + l + r }, (_, j) => src(j - l, n));
+      cur = indexSelect(cur, d, tensor(idx, { dtype: 'int32' }));
+    }
+    return cur === x ? x.clone() : cur;
+  });
+}
+
 export const indexGrads: GradTable<'gather' | 'indexSelect' | 'scatterAdd'> = {
-  gather: () => { throw new Error('not implemented'); },
-  indexSelect: () => { throw new Error('not implemented'); },
-  scatterAdd: () => { throw new Error('not implemented'); },
+  gather: (n, g) => [scatterIntoZeros(n.inputs[0].shape, n.meta.dim, n.saved[0], g)],
+  indexSelect: (n, g) => {
+    const [index] = n.saved;
+    const z = zeros(n.inputs[0].shape);
+    return [tidy(() => runOrZeros('indexAdd', { dim: n.meta.dim }, [index.reshape([index.numel()]).contiguous(), g.contiguous()], [z], g.numel())[0])];
+  },
+  scatterAdd: (n, g) => {
+    const [index] = n.saved;
+    const src = n.inputs[1];
+    const gsrc = tidy(() => {
+      // src's gradient is g read back at the scattered positions; src beyond index's extent gets 0
+      const picked = runOrZeros('gather', { dim: n.meta.dim }, [g.contiguous(), index.contiguous()], [{ shape: index.shape, dtype: 'float32' }], index.numel())[0];
+      if (shapesEqual(index.shape, src.shape)) return picked;
+      const z = zeros(src.shape);
+      if (picked.numel()) copyInto(picked, { ...z._view(), shape: index.shape });
+      return z;
+    });
+    return [g, gsrc];
+  },
 };

@@ -1,7 +1,283 @@
-// PLACEHOLDER: being implemented
+/**
+ * Normalisation ops: softmax / logSoftmax, fused softmax-cross-entropy, layerNorm (each one
+ * routine forward and one backward), and batchNorm composed from reductions and elementwise ops
+ * (so autograd differentiates it without a rule of its own).
+ *
+ * The routines work on contiguous rows [R,D] (R rows, D row length). An op over another dim
+ * moves that dim last (a permute, then one copy), runs the routine, and moves it back.
+ */
+import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
+import { noGrad } from '../engine.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { tidy } from '../memory.js';
+import { normAxis, numel, shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { ones, zeros } from './creation.js';
+import { checkIndexRange, runOrZeros } from './indexing.js';
+
+// ---- rows: moving one dim last and back -------------------------------------------------------
+
+/** The permutation that moves `dim` last, keeping the other dims in order. */
+function lastPerm(ndim: number, dim: number): number[] {
+  const p = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== dim);
+  p.push(dim);
+  return p;
+}
+
+/** x with `dim` moved last, as a contiguous [R,D] tensor (call inside tidy + noGrad). */
+function toRows(x: Tensor, dim: number): Tensor {
+  const D = x.shape[dim];
+  const R = numel(x.shape.filter((_, i) => i !== dim));
+  const t = dim === x.ndim - 1 ? x : x.permute(lastPerm(x.ndim, dim));
+  return t.contiguous().reshape([R, D]);
+}
+
+/** Inverse of toRows: rows [R,D] back to `shape` with D at `dim`, contiguous. */
+function fromRows(rows: Tensor, shape: readonly number[], dim: number): Tensor {
+  if (dim === shape.length - 1) return rows.reshape([...shape]);
+  const perm = lastPerm(shape.length, dim);
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return rows.reshape(perm.map((p) => shape[p])).permute(inv).contiguous();
+}
+
+function checkFloat(op: string, arg: string, t: Tensor): void {
+  t._check(op);
+  if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${arg} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
+}
+
+// ---- softmax ----------------------------------------------------------------------------------
+
+function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
+  checkFloat(op, 'input', x);
+  // a 0-d tensor accepts dim 0 or -1, as PyTorch
+  const d = normAxis(op, dim, Math.max(x.ndim, 1));
+  const log = op === 'logSoftmax';
+  // a 0-d tensor is one row of one element
+  const shape = x.ndim === 0 ? [1] : [...x.shape];
+  const out = tidy(() => noGrad(() => {
+    const rows = toRows(x.reshape(shape), d);
+    const [y] = runOrZeros('softmax', { log }, [rows], [{ shape: rows.shape, dtype: 'float32' }], rows.numel());
+    return fromRows(y, shape, d).reshape([...x.shape]);
+  }));
+  return record('softmax', [x], out, [out], { dim: d, log });
+}
+
+/**
+ * Softmax along `dim`: exp(x - max) / sum(exp(x - max)), stable for any magnitude. A row with a
+ * NaN is all NaN, as PyTorch.
+ *
+ * @example
+ * wt.softmax(wt.tensor([[1, 2, 3]]), -1); // [[0.090, 0.245, 0.665]]
+ */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp('softmax', x, dim);
+}
+
+/**
+ * log(softmax(x)) along `dim`, computed as x - logsumexp(x) (no log of a rounded-to-0 value).
+ *
+ * @example
+ * wt.logSoftmax(wt.tensor([1000, 0]), 0); // [0, -1000]
+ */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp('logSoftmax', x, dim);
+}
+
+// ---- cross-entropy ----------------------------------------------------------------------------
+
+export interface CrossEntropyOptions {
+  /** targets equal to this contribute 0 and are left out of the mean (default -100) */
+  ignoreIndex?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * Cross-entropy of unnormalised `logits` [N,C] or [N,C,d1,...] (or [C]) against int32 class
+ * indices [N] / [N,d1,...] (or []), fused with the softmax: one routine forward, one backward.
+ * 'mean' divides by the number of non-ignored targets (NaN when there are none, as PyTorch).
+ * A float32 `target` of the logits' shape is read as class probabilities (composed, not fused).
+ *
+ * @example
+ * const loss = wt.crossEntropy(logits, wt.tensor([2, 0, 1], { dtype: 'int32' })); // logits [3, C]
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
+  checkFloat('crossEntropy', 'logits', logits);
+  target._check('crossEntropy');
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
+  if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
+  if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
+  const cdim = logits.ndim === 1 ? 0 : 1;
+  const C = logits.shape[cdim];
+  if (target.dtype === 'float32') return softCrossEntropy(logits, target, cdim, reduction);
+  if (target.dtype !== 'int32') throw new DTypeError(`crossEntropy: target must be int32 class indices (or float32 probabilities), got ${target.dtype} of shape ${fmt(target.shape)}`);
+  const want = logits.shape.filter((_, i) => i !== cdim);
+  if (!shapesEqual(target.shape, want)) throw new ShapeError(`crossEntropy: target ${fmt(target.shape)} does not match logits ${fmt(logits.shape)}: expected target ${fmt(want)}`);
+  checkIndexRange('crossEntropy', 'target', target, C, `${C} classes of logits ${fmt(logits.shape)} (ignoreIndex ${ignoreIndex})`, ignoreIndex);
+  const r = tidy(() => noGrad(() => {
+    const rows = toRows(logits, cdim); // [R, C]
+    const R = rows.shape[0];
+    const t = target.reshape([R]).contiguous();
+    const [loss] = runOrZeros('crossEntropy', { ignoreIndex }, [rows, t], [{ shape: [R], dtype: 'float32' }], R);
+    if (reduction === 'none') return { out: loss.reshape([...target.shape]), rows, t, count: null };
+    if (reduction === 'sum') return { out: loss.sum(), rows, t, count: null };
+    const count = t.ne(ignoreIndex).sum();
+    return { out: loss.sum().div(count), rows, t, count };
+  }));
+  const save = r.count ? [r.rows, r.t, r.count] : [r.rows, r.t];
+  const out = record('crossEntropy', [logits], r.out, save, { ignoreIndex, reduction });
+  save.forEach((s) => s.dispose());
+  return out;
+}
+
+/** -Σ target·logSoftmax(logits) over the class dim; mean divides by the number of rows. */
+function softCrossEntropy(logits: Tensor, target: Tensor, cdim: number, reduction: 'mean' | 'sum' | 'none'): Tensor {
+  if (!shapesEqual(target.shape, logits.shape)) throw new ShapeError(`crossEntropy: probability target ${fmt(target.shape)} must have the logits' shape ${fmt(logits.shape)}`);
+  return tidy(() => {
+    const l = logSoftmax(logits, cdim).mul(target).sum(cdim).neg();
+    return reduction === 'none' ? l : reduction === 'sum' ? l.sum() : l.mean();
+  });
+}
+
+// ---- layer norm -------------------------------------------------------------------------------
+
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims: (x - mean) / sqrt(var + eps)
+ * with the biased variance, then `* weight + bias` when given (each of normalizedShape).
+ *
+ * @example
+ * const y = wt.layerNorm(x, [512], gamma, beta); // x [B, T, 512]
+ */
+export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  checkFloat('layerNorm', 'input', x);
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  if (ns.length === 0 || ns.length > x.ndim || !shapesEqual(x.shape.slice(x.ndim - ns.length), ns)) {
+    throw new ShapeError(`layerNorm: normalizedShape ${fmt(ns)} does not match the last dims of input ${fmt(x.shape)}`);
+  }
+  for (const [arg, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (!t) continue;
+    checkFloat('layerNorm', arg, t);
+    if (!shapesEqual(t.shape, ns)) throw new ShapeError(`layerNorm: ${arg} ${fmt(t.shape)} must have normalizedShape ${fmt(ns)} (input ${fmt(x.shape)})`);
+  }
+  if (!(eps >= 0)) throw new ArgumentError(`layerNorm: eps must be non-negative, got ${eps}`);
+  const D = numel(ns), R = numel(x.shape.slice(0, x.ndim - ns.length));
+  const affine = !!(weight || bias);
+  const r = tidy(() => noGrad(() => {
+    const xr = x.contiguous().reshape([R, D]);
+    // one missing affine parameter is the identity for it: weight 1, bias 0
+    const w = affine ? (weight ? weight.contiguous().reshape([D]) : ones([D])) : null;
+    const b = affine ? (bias ? bias.contiguous().reshape([D]) : zeros([D])) : null;
+    const [y, mean, rstd] = runOrZeros('layerNorm', { eps, affine }, affine ? [xr, w!, b!] : [xr], [
+      { shape: [R, D], dtype: 'float32' }, { shape: [R], dtype: 'float32' }, { shape: [R], dtype: 'float32' },
+    ], R * D);
+    return { y: y.reshape([...x.shape]), xr, mean, rstd, w, b };
+  }));
+  const inputs = affine ? [x, weight ?? r.w!, bias ?? r.b!] : [x];
+  const save = affine ? [r.xr, r.mean, r.rstd, r.w!] : [r.xr, r.mean, r.rstd];
+  const out = record('layerNorm', inputs, r.y, save, { eps, affine });
+  [r.xr, r.mean, r.rstd, r.w, r.b].forEach((t) => t?.dispose());
+  return out;
+}
+
+// ---- batch norm -------------------------------------------------------------------------------
+
+export interface BatchNormOptions {
+  /** batch statistics (and running-stat updates) when true; running statistics when false */
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation of x [N,C] or [N,C,...] per channel C, as torch.nn.functional.batch_norm.
+ * Training normalises with the batch mean and biased variance and, when running stats are given,
+ * updates them in place (not recorded by autograd) with momentum, using the unbiased variance.
+ * Evaluation normalises with the running stats. Composed from tensor ops, so it is differentiable.
+ *
+ * @example
+ * const y = wt.batchNorm(x, runningMean, runningVar, gamma, beta, { training: true });
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  const training = opts.training ?? false, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
+  checkFloat('batchNorm', 'input', x);
+  if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be [N,C] or [N,C,...], got ${fmt(x.shape)}`);
+  const C = x.shape[1];
+  for (const [arg, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (!t) continue;
+    checkFloat('batchNorm', arg, t);
+    if (!shapesEqual(t.shape, [C])) throw new ShapeError(`batchNorm: ${arg} ${fmt(t.shape)} must be [${C}] for input ${fmt(x.shape)}`);
+  }
+  if (!!runningMean !== !!runningVar) throw new ArgumentError('batchNorm: give both runningMean and runningVar, or neither');
+  if (!training && !runningMean) throw new ArgumentError(`batchNorm: evaluation (training: false) needs runningMean and runningVar (input ${fmt(x.shape)})`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (!(eps >= 0)) throw new ArgumentError(`batchNorm: eps must be non-negative, got ${eps}`);
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const n = x.numel() / Math.max(C, 1);
+  if (training && n <= 1) throw new ArgumentError(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1)); // [1, C, 1, ...]
+  return tidy(() => {
+    let y: Tensor;
+    if (training) {
+      const mean = x.mean(axes, true);
+      const d = x.sub(mean);
+      const v = d.square().mean(axes, true); // biased: the normalisation PyTorch uses
+      y = d.mul(v.add(eps).rsqrt());
+      if (runningMean && runningVar) {
+        noGrad(() => {
+          runningMean.mul_(1 - momentum).add_(mean.reshape([C]), momentum);
+          // the running variance is the unbiased estimate, as PyTorch
+          runningVar.mul_(1 - momentum).add_(v.reshape([C]), (momentum * n) / (n - 1));
+        });
+      }
+    } else {
+      y = x.sub(runningMean!.reshape(bshape)).mul(runningVar!.reshape(bshape).add(eps).rsqrt());
+    }
+    if (weight) y = y.mul(weight.reshape(bshape));
+    if (bias) y = y.add(bias.reshape(bshape));
+    return y;
+  });
+}
+
+// ---- gradient rules ---------------------------------------------------------------------------
+
 export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm'> = {
-  softmax: () => { throw new Error('not implemented'); },
-  crossEntropy: () => { throw new Error('not implemented'); },
-  layerNorm: () => { throw new Error('not implemented'); },
+  softmax: (n, g) => {
+    const [y] = n.saved;
+    const { dim, log } = n.meta;
+    const shape = y.ndim === 0 ? [1] : [...y.shape];
+    return [tidy(() => {
+      const yr = toRows(y.reshape(shape), dim), gr = toRows(g.reshape(shape), dim);
+      const [gx] = runOrZeros('softmaxBackward', { log }, [yr, gr], [{ shape: yr.shape, dtype: 'float32' }], yr.numel());
+      return fromRows(gx, shape, dim).reshape([...y.shape]);
+    })];
+  },
+  crossEntropy: (n, g) => {
+    const [rows, t, count] = n.saved;
+    const { ignoreIndex, reduction } = n.meta;
+    const logits = n.inputs[0];
+    const cdim = logits.ndim === 1 ? 0 : 1;
+    const R = rows.shape[0];
+    return [tidy(() => {
+      // the upstream gradient per row: g itself ('none'), or g (/ count) broadcast to every row
+      const gs = reduction === 'mean' ? g.div(count) : g;
+      const gl = reduction === 'none' ? gs.reshape([R]).contiguous() : gs.reshape([1]).expand([R]).contiguous();
+      const [gr] = runOrZeros('crossEntropyBackward', { ignoreIndex }, [rows, t, gl], [{ shape: rows.shape, dtype: 'float32' }], rows.numel());
+      return fromRows(gr, logits.shape, cdim);
+    })];
+  },
+  layerNorm: (n, g) => {
+    const [xr, mean, rstd, w] = n.saved;
+    const { affine } = n.meta;
+    const [R, D] = xr.shape;
+    return tidy(() => {
+      const gr = g.contiguous().reshape([R, D]);
+      const outs = [{ shape: [R, D], dtype: 'float32' as const }, ...(affine ? [{ shape: [D], dtype: 'float32' as const }, { shape: [D], dtype: 'float32' as const }] : [])];
+      const [gx, gw, gb] = runOrZeros('layerNormBackward', { affine }, affine ? [xr, gr, mean, rstd, w] : [xr, gr, mean, rstd], outs, R * D);
+      const res = [gx.reshape([...n.inputs[0].shape])];
+      if (affine) res.push(gw.reshape([...n.inputs[1].shape]), gb.reshape([...n.inputs[2].shape]));
+      return res;
+    });
+  },
 };

@@ -1,8 +1,193 @@
-// PLACEHOLDER: being implemented
-import type { CpuRoutine } from './index.js';
-export const softmax: CpuRoutine<'softmax'> = () => { throw new Error('softmax: not implemented yet'); };
-export const softmaxBackward: CpuRoutine<'softmaxBackward'> = () => { throw new Error('softmaxBackward: not implemented yet'); };
-export const crossEntropy: CpuRoutine<'crossEntropy'> = () => { throw new Error('crossEntropy: not implemented yet'); };
-export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = () => { throw new Error('crossEntropyBackward: not implemented yet'); };
-export const layerNorm: CpuRoutine<'layerNorm'> = () => { throw new Error('layerNorm: not implemented yet'); };
-export const layerNormBackward: CpuRoutine<'layerNormBackward'> = () => { throw new Error('layerNormBackward: not implemented yet'); };
+/**
+ * CPU routines for row-wise normalisation: softmax / log-softmax, fused softmax-cross-entropy
+ * and layer norm, each with its backward. Plain loops with float64 accumulators (JS numbers),
+ * so on the float32 backend only the stores round; this is the reference the GPU shaders are
+ * compared against.
+ *
+ * Legend: R rows, D row length. Views are contiguous [R,D] (the front end guarantees it) but may
+ * start at an `offset`; R and D are read from the views (R = numel / D, D = the last dim), so a
+ * view of shape [..., D] works too.
+ */
+import type { CpuRoutine, CpuView } from './index.js';
+
+/** Rows and row length of a contiguous view whose last dim is the row. */
+function rowsOf(v: CpuView): [number, number] {
+  const D = v.shape.length ? v.shape[v.shape.length - 1] : 1;
+  let n = 1;
+  for (const s of v.shape) n *= s;
+  return [D === 0 ? 0 : n / D, D];
+}
+
+/** The max of a row; NaN if any element is NaN (so NaN propagates to the whole row, as PyTorch). */
+function rowMax(a: ArrayLike<number>, o: number, D: number): number {
+  let m = -Infinity;
+  for (let j = 0; j < D; j++) {
+    const v = a[o + j];
+    if (v !== v) return NaN;
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/**
+ * log(sum(exp(row))) with the max subtracted first. A row of all -inf gives -inf (its
+ * softmax is then NaN, as PyTorch); a +inf entry gives NaN through inf - inf.
+ */
+function rowLogSumExp(a: ArrayLike<number>, o: number, D: number): number {
+  const m = rowMax(a, o, D);
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (let j = 0; j < D; j++) s += Math.exp(a[o + j] - m);
+  return m + Math.log(s);
+}
+
+/** x[R,D] → y[R,D]: softmax, or log-softmax when `log`. */
+export const softmax: CpuRoutine<'softmax'> = ({ log }, [x], [y]) => {
+  const [R, D] = rowsOf(x);
+  const xa = x.data, ya = y.data;
+  for (let r = 0; r < R; r++) {
+    const xo = x.offset + r * D, yo = y.offset + r * D;
+    const m = rowMax(xa, xo, D);
+    let s = 0;
+    for (let j = 0; j < D; j++) s += Math.exp(xa[xo + j] - m);
+    if (log) {
+      const lse = m + Math.log(s);
+      for (let j = 0; j < D; j++) ya[yo + j] = xa[xo + j] - lse;
+    } else {
+      const inv = 1 / s;
+      for (let j = 0; j < D; j++) ya[yo + j] = Math.exp(xa[xo + j] - m) * inv;
+    }
+  }
+};
+
+/**
+ * y[R,D] (forward output), gy[R,D] → gx[R,D].
+ * softmax: gx = y * (gy - sum(gy * y)); log-softmax: gx = gy - exp(y) * sum(gy).
+ */
+export const softmaxBackward: CpuRoutine<'softmaxBackward'> = ({ log }, [y, gy], [gx]) => {
+  const [R, D] = rowsOf(y);
+  const ya = y.data, ga = gy.data, oa = gx.data;
+  for (let r = 0; r < R; r++) {
+    const yo = y.offset + r * D, go = gy.offset + r * D, oo = gx.offset + r * D;
+    let s = 0;
+    if (log) {
+      for (let j = 0; j < D; j++) s += ga[go + j];
+      for (let j = 0; j < D; j++) oa[oo + j] = ga[go + j] - Math.exp(ya[yo + j]) * s;
+    } else {
+      for (let j = 0; j < D; j++) s += ga[go + j] * ya[yo + j];
+      for (let j = 0; j < D; j++) oa[oo + j] = ya[yo + j] * (ga[go + j] - s);
+    }
+  }
+};
+
+/**
+ * logits[R,D], target int32[R] → loss[R] = logsumexp(row) - row[target].
+ * A target equal to ignoreIndex gives 0. Any other target outside [0, D) gives NaN: the kernel
+ * never reads out of bounds, and NaN makes a bad label visible instead of silently wrong
+ * (the front end validates targets on the host when it can read them synchronously).
+ */
+export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logits, target], [loss]) => {
+  const [R, D] = rowsOf(logits);
+  const la = logits.data, ta = target.data, oa = loss.data;
+  for (let r = 0; r < R; r++) {
+    const t = ta[target.offset + r];
+    const lo = logits.offset + r * D;
+    if (t === ignoreIndex) oa[loss.offset + r] = 0;
+    else if (t < 0 || t >= D) oa[loss.offset + r] = NaN;
+    else oa[loss.offset + r] = rowLogSumExp(la, lo, D) - la[lo + t];
+  }
+};
+
+/**
+ * logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot(target)) * gloss.
+ * Ignored rows get 0; rows with an out-of-range target get NaN (matching the forward).
+ */
+export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits]) => {
+  const [R, D] = rowsOf(logits);
+  const la = logits.data, ta = target.data, ga = gloss.data, oa = glogits.data;
+  for (let r = 0; r < R; r++) {
+    const t = ta[target.offset + r];
+    const lo = logits.offset + r * D, oo = glogits.offset + r * D;
+    if (t === ignoreIndex) {
+      for (let j = 0; j < D; j++) oa[oo + j] = 0;
+      continue;
+    }
+    if (t < 0 || t >= D) {
+      for (let j = 0; j < D; j++) oa[oo + j] = NaN;
+      continue;
+    }
+    const g = ga[gloss.offset + r];
+    const lse = rowLogSumExp(la, lo, D);
+    for (let j = 0; j < D; j++) oa[oo + j] = (Math.exp(la[lo + j] - lse) - (j === t ? 1 : 0)) * g;
+  }
+};
+
+/**
+ * x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R] (w and b both present when `affine`).
+ * Two passes in float64: the mean, then the centred sum of squares, which avoids the
+ * cancellation of E[x²] - E[x]² on rows with a large offset. Biased variance, as PyTorch.
+ */
+export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, mean, rstd]) => {
+  const [x, w, b] = inputs;
+  const [R, D] = rowsOf(x);
+  const xa = x.data, ya = y.data;
+  for (let r = 0; r < R; r++) {
+    const xo = x.offset + r * D, yo = y.offset + r * D;
+    let s = 0;
+    for (let j = 0; j < D; j++) s += xa[xo + j];
+    const mu = s / D;
+    let q = 0;
+    for (let j = 0; j < D; j++) {
+      const d = xa[xo + j] - mu;
+      q += d * d;
+    }
+    const rs = 1 / Math.sqrt(q / D + eps);
+    mean.data[mean.offset + r] = mu;
+    rstd.data[rstd.offset + r] = rs;
+    if (affine) {
+      for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs * w.data[w.offset + j] + b.data[b.offset + j];
+    } else {
+      for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs;
+    }
+  }
+};
+
+/**
+ * x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine.
+ * With x̂ = (x - mean) * rstd and ĝ = gy * w:  gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)),
+ * gw = Σ_rows gy * x̂, gb = Σ_rows gy. gw and gb are overwritten, not accumulated.
+ */
+export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, inputs, outputs) => {
+  const [x, gy, mean, rstd, w] = inputs;
+  const [gx, gw, gb] = outputs;
+  const [R, D] = rowsOf(x);
+  const xa = x.data, ga = gy.data, oa = gx.data;
+  const sw = affine ? new Float64Array(D) : null, sb = affine ? new Float64Array(D) : null;
+  const gh = new Float64Array(D), xh = new Float64Array(D);
+  for (let r = 0; r < R; r++) {
+    const xo = x.offset + r * D, go = gy.offset + r * D, oo = gx.offset + r * D;
+    const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
+    let s1 = 0, s2 = 0;
+    for (let j = 0; j < D; j++) {
+      const g = ga[go + j];
+      const h = (xa[xo + j] - mu) * rs;
+      const gg = affine ? g * w.data[w.offset + j] : g;
+      xh[j] = h;
+      gh[j] = gg;
+      s1 += gg;
+      s2 += gg * h;
+      if (sw) {
+        sw[j] += g * h;
+        sb![j] += g;
+      }
+    }
+    const m1 = s1 / D, m2 = s2 / D;
+    for (let j = 0; j < D; j++) oa[oo + j] = rs * (gh[j] - m1 - xh[j] * m2);
+  }
+  if (sw) {
+    for (let j = 0; j < D; j++) {
+      gw.data[gw.offset + j] = sw[j];
+      gb.data[gb.offset + j] = sb![j];
+    }
+  }
+};
