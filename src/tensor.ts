@@ -13,6 +13,8 @@ import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduce.js';
 import * as mv from './ops/movement.js';
 import { backward } from './autograd/backward.js';
+import * as nrm from './ops/norm.js';
+import * as idx from './ops/indexing.js';
 
 type Operand = Tensor | number;
 export type NestedArray = number | boolean | NestedArray[];
@@ -300,6 +302,15 @@ export class Tensor {
   /** Constant padding; `pads` pairs from the last dim backwards, as torch.nn.functional.pad. */
   pad(pads: number[], value = 0): Tensor { return mv.pad(this, pads, value); }
   flip(dims: number | number[]): Tensor { return mv.flip(this, dims); }
+
+  // ---- normalisation and indexing ------------------------------------------------------------
+
+  softmax(dim = -1): Tensor { return nrm.softmax(this, dim); }
+  logSoftmax(dim = -1): Tensor { return nrm.logSoftmax(this, dim); }
+  /** Values along dim picked by a same-rank int32 index (torch.gather). */
+  gather(dim: number, index: Tensor): Tensor { return idx.gather(this, dim, index); }
+  /** Slices along dim picked by a 1-D int32 index (torch.index_select). */
+  indexSelect(dim: number, index: Tensor): Tensor { return idx.indexSelect(this, dim, index); }
 
   // ---- in place (not recorded by autograd) ----------------------------------------------------
 
