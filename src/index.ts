@@ -25,3 +25,6 @@ export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
 export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
 export * as optim from './optim/index.js';
+export { matmul, mm, linear } from './ops/linalg.js';
+export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';
+export { backendInfo, emptyCache, type BackendInfo } from './init.js';

@@ -15,6 +15,7 @@ import * as mv from './ops/movement.js';
 import { backward } from './autograd/backward.js';
 import * as nrm from './ops/norm.js';
 import * as idx from './ops/indexing.js';
+import * as la from './ops/linalg.js';
 
 type Operand = Tensor | number;
 export type NestedArray = number | boolean | NestedArray[];
@@ -311,6 +312,13 @@ export class Tensor {
   gather(dim: number, index: Tensor): Tensor { return idx.gather(this, dim, index); }
   /** Slices along dim picked by a 1-D int32 index (torch.index_select). */
   indexSelect(dim: number, index: Tensor): Tensor { return idx.indexSelect(this, dim, index); }
+
+  // ---- linalg ---------------------------------------------------------------------------------
+
+  /** Matrix product with PyTorch's rules (batched, broadcasting, 1-D operands promoted). */
+  matmul(other: Tensor): Tensor { return la.matmul(this, other); }
+  /** Matrix product of two 2-D tensors. */
+  mm(other: Tensor): Tensor { return la.mm(this, other); }
 
   // ---- in place (not recorded by autograd) ----------------------------------------------------
 

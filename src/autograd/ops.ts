@@ -21,7 +21,8 @@ export interface OpMeta {
   slice: { starts: number[]; steps: number[] };
   cat: { dim: number; sizes: number[] };
   pad: { pads: number[] };
-  matmul: null;
+  /** matmul(a, b), or linear(x, w, b?) = x @ wᵀ + b when `linear`; saved: a, b (x, w) */
+  matmul: { linear: boolean };
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   convTranspose2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   maxPool2d: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair };
