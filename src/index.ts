@@ -28,3 +28,5 @@ export * as optim from './optim/index.js';
 export { matmul, mm, linear } from './ops/linalg.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';
 export { backendInfo, emptyCache, type BackendInfo } from './init.js';
+export * as nn from './nn/index.js';
+export * as F from './nn/functional.js';

@@ -45,3 +45,27 @@ export function setBackend(backend: Backend): Backend {
 export function getBackend(): Backend {
   return engine.requireBackend();
 }
+
+/** What `backendInfo()` reports: the backend's name, and for WebGPU the adapter, features and limits. */
+export type BackendInfo =
+  | { name: 'cpu'; float64: boolean }
+  | { name: 'webgpu'; adapter: { vendor: string; architecture: string; device: string; description: string }; hostDevice: boolean; features: string[]; limits: Record<string, number> };
+
+/**
+ * Describes the current backend (the GPU adapter, enabled features and key limits on WebGPU).
+ *
+ * @example await wt.init(); console.log(wt.backendInfo().name);
+ */
+export function backendInfo(): BackendInfo {
+  const b = engine.requireBackend() as Backend & { info?: () => BackendInfo; float64?: boolean };
+  if (b.info) return b.info();
+  return { name: 'cpu', float64: b.float64 ?? false };
+}
+
+/**
+ * Releases the buffers the current backend keeps for reuse (live tensors keep theirs), like
+ * `torch.cuda.empty_cache()`.
+ */
+export function emptyCache(): void {
+  (engine.backend as (Backend & { emptyCache?: () => void }) | null)?.emptyCache?.();
+}
