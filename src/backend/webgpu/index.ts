@@ -1,6 +1,276 @@
-// PLACEHOLDER: the WebGPU backend is being implemented (issue 3)
-import type { Backend } from '../backend.js';
-import { BackendError } from '../../errors.js';
-export async function createWebGPUBackend(_device?: GPUDevice): Promise<Backend> {
-  throw new BackendError('the WebGPU backend is not built yet');
+/**
+ * The WebGPU backend: device acquisition (device.ts), a size-classed buffer pool (pool.ts),
+ * batched submission with a uniform ring and pooled staging reads (dispatcher.ts), a pipeline
+ * cache (pipelines.ts), expression kernels generated from the IR (kernels.ts, src/kernel/wgsl.ts)
+ * and hand-written routines (routines/, through the GpuLaunch contract of launch.ts).
+ *
+ * Errors that WebGPU reports asynchronously (WGSL compile errors, out of memory, validation)
+ * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
+ * throws DeviceLostError; `wt.init()` builds a fresh backend.
+ */
+import type { Backend, BackendBuffer, BackendMemory, Executable, View } from '../backend.js';
+import type { DType, StorageArray } from '../../dtype.js';
+import { BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
+import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
+import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
+import { acquireDevice, type WebGPUInfo } from './device.js';
+import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { elementwiseLaunch, reduceLaunch, type KernelContext } from './kernels.js';
+import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
+import { gpuRoutines } from './routines/index.js';
+
+export type { WebGPUInfo } from './device.js';
+
+interface GpuExecutable extends Executable {
+  readonly info?: ExprInfo;
+}
+
+const CACHE_LIMIT = 1024;
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  private readonly dispatcher: Dispatcher;
+  private readonly executables = new Map<string, GpuExecutable>();
+  private readonly ctx: GpuContext & KernelContext;
+  /** the first asynchronously reported error not yet thrown */
+  private pending: Error | null = null;
+  private lost: GPUDeviceLostInfo | null = null;
+  private destroyed = false;
+  private readonly live = new Set<GpuBuffer>();
+
+  /**
+   * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
+   * `createWebGPUBackend()`, which acquires one.
+   */
+  constructor(readonly device: GPUDevice, private readonly meta: WebGPUInfo, private readonly owned: boolean, opts: DispatcherOptions = {}) {
+    this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
+    this.ctx = {
+      limits: device.limits,
+      features: new Set(device.features),
+      snapshot: (buf) => this.snapshot(buf),
+    };
+    device.lost.then((info) => {
+      this.lost = info;
+    });
+    if (owned) {
+      device.addEventListener('uncapturederror', (ev) => this.record(new BackendError(`webgpu: ${(ev as GPUUncapturedErrorEvent).error.message}`)));
+    }
+  }
+
+  alloc(numel: number, dtype: DType): BackendBuffer {
+    this.alive();
+    const buf = new GpuBuffer(this.dispatcher.pool.acquire(Math.max(numel, 1) * 4), numel, dtype);
+    this.live.add(buf);
+    return buf;
+  }
+
+  free(buf: BackendBuffer): void {
+    const b = buf as GpuBuffer;
+    if (b.freed) return;
+    b.freed = true;
+    this.live.delete(b);
+    // after loss or destroy there is nothing to recycle into
+    if (this.lost || this.destroyed) return;
+    this.dispatcher.release(b);
+  }
+
+  write(buf: BackendBuffer, data: ArrayLike<number>, offset = 0): void {
+    this.alive();
+    const b = this.use(buf);
+    if (data.length === 0) return;
+    const typed = b.dtype === 'float32'
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Int32Array ? data : Int32Array.from(data));
+    if (offset < 0 || offset + typed.length > b.numel) throw new BackendError(`webgpu: write of ${typed.length} elements at ${offset} overflows a buffer of ${b.numel}`);
+    this.dispatcher.write(b, typed, offset * 4);
+  }
+
+  async read(buf: BackendBuffer, dtype: DType, offset = 0, numel?: number): Promise<StorageArray> {
+    this.alive();
+    const b = this.use(buf);
+    const n = numel ?? b.numel - offset;
+    let bytes: ArrayBuffer | null = null;
+    if (n > 0) {
+      try {
+        bytes = await this.dispatcher.read(b, offset * 4, n * 4);
+      } catch (e) {
+        this.alive();
+        throw new BackendError(`webgpu: read failed: ${(e as Error).message}`);
+      }
+    } else this.dispatcher.submit();
+    await this.dispatcher.settle();
+    this.alive();
+    this.throwPending();
+    const out = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
+    if (bytes) out.set(dtype === 'float32' ? new Float32Array(bytes) : new Int32Array(bytes));
+    return out;
+  }
+
+  prepare(kernel: Kernel): Executable {
+    this.alive();
+    const key = kernelKey(kernel);
+    let exe = this.executables.get(key);
+    if (!exe) {
+      exe = kernel.kind === 'routine' ? { kernel }
+        : { kernel, info: analyzeExpr(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      if (this.executables.size >= CACHE_LIMIT) this.executables.delete(this.executables.keys().next().value!);
+      this.executables.set(key, exe);
+    }
+    return exe;
+  }
+
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
+    this.alive();
+    for (const v of [...inputs, ...outputs]) this.use(v.buf);
+    const k = exe.kernel;
+    const info = (exe as GpuExecutable).info!;
+    switch (k.kind) {
+      case 'elementwise': {
+        const l = elementwiseLaunch(info, inputs, outputs, scalars, this.ctx);
+        if (l) this.dispatcher.run(l);
+        return;
+      }
+      case 'reduce': {
+        const l = reduceLaunch(k, info, inputs, outputs[0], scalars, this.ctx);
+        if (l) this.dispatcher.run(l);
+        return;
+      }
+      case 'routine':
+        return this.routine(k, inputs, outputs);
+    }
+  }
+
+  /** Runs routine launches (also the way tests inject hand-written shaders). */
+  launch(l: GpuLaunch): void {
+    this.alive();
+    const outs = new Set(l.outputs.map((v) => v.buf));
+    // a buffer both read and written in one dispatch: read a snapshot (WebGPU forbids the aliasing)
+    const snaps = new Map<BackendBuffer, GpuBuffer>();
+    const reads = l.inputs.map((v) => {
+      if (!outs.has(v.buf)) return v.buf as GpuBuffer;
+      let s = snaps.get(v.buf);
+      if (!s) snaps.set(v.buf, (s = this.snapshot(v.buf as GpuBuffer)));
+      return s;
+    });
+    const words = Math.ceil(Math.max(l.uniforms.length, 4) / 4) * 4;
+    const uniforms = new Uint32Array(words);
+    uniforms.set(l.uniforms);
+    const run: Launch = { key: `r:${l.key}`, code: l.code, buffers: [...reads, ...l.outputs.map((v) => v.buf as GpuBuffer)], nRead: reads.length, uniforms, workgroups: l.workgroups };
+    this.dispatcher.run(run);
+  }
+
+  flush(): void {
+    this.alive();
+    this.dispatcher.submit();
+    this.throwPending();
+  }
+
+  memory(): BackendMemory {
+    const m = this.dispatcher.pool.memory();
+    return { bytesInUse: m.bytesInUse, bytesPooled: m.bytesPooled, poolHits: m.poolHits, poolMisses: m.poolMisses };
+  }
+
+  /** Destroys every pooled buffer (live tensors keep theirs). */
+  emptyCache(): void {
+    if (this.lost || this.destroyed) return;
+    this.dispatcher.submit();
+    this.dispatcher.emptyCache();
+  }
+
+  /** Counters for tests and benchmarks: submits, dispatches, and the cached pipelines' keys. */
+  stats(): { submits: number; dispatches: number; pipelines: string[] } {
+    return { ...this.dispatcher.counts, pipelines: this.dispatcher.pipelines.keys() };
+  }
+
+  /** Adapter, features and limits of this backend. */
+  info(): WebGPUInfo {
+    return this.meta;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (!this.lost) {
+      this.dispatcher.submit();
+      this.dispatcher.destroy();
+      // buffers of tensors still alive: their work is submitted; free the memory once it ran
+      const bufs = [...this.live].map((b) => b.gpu);
+      const go = () => bufs.forEach((b) => b.destroy());
+      this.device.queue.onSubmittedWorkDone().then(go, go);
+    }
+    this.live.clear();
+    this.executables.clear();
+    if (this.owned) this.device.destroy();
+  }
+
+  private routine(k: RoutineKernel, inputs: readonly View[], outputs: readonly View[]): void {
+    const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName> | undefined;
+    if (!r) throw new BackendError(`webgpu: routine ${k.name} is not implemented on WebGPU yet`);
+    for (const l of r(k.config, inputs, outputs, this.ctx)) this.launch(l);
+  }
+
+  /** A temporary whole-buffer copy, freed once the current batch is submitted. */
+  private snapshot(buf: GpuBuffer): GpuBuffer {
+    const copy = new GpuBuffer(this.dispatcher.pool.acquire(buf.gpu.size), buf.numel, buf.dtype);
+    this.dispatcher.copy(buf, 0, copy, 0, buf.gpu.size);
+    this.dispatcher.release(copy);
+    return copy;
+  }
+
+  private use(buf: BackendBuffer): GpuBuffer {
+    const b = buf as GpuBuffer;
+    if (!(b instanceof GpuBuffer)) throw new BackendError('webgpu: a buffer from another backend was passed in');
+    if (b.freed) throw new BackendError('webgpu: buffer used after it was freed');
+    return b;
+  }
+
+  private alive(): void {
+    if (this.lost) {
+      const why = this.lost.message ? `${this.lost.reason}: ${this.lost.message}` : this.lost.reason;
+      throw new DeviceLostError(`webgpu: the GPU device was lost (${why}); call wt.init() to start a new backend`);
+    }
+    if (this.destroyed) throw new DeviceLostError('webgpu: this backend was destroyed; call wt.init() to start a new one');
+  }
+
+  /**
+   * Keeps the first error, except that a specific one (a compile error, out of memory) replaces
+   * a generic validation error, which is usually its consequence (an invalid pipeline or buffer).
+   */
+  private record(e: Error): void {
+    const specific = (x: Error) => x instanceof ShaderCompileError || x instanceof OutOfMemoryError;
+    if (!this.pending || (specific(e) && !specific(this.pending))) this.pending = e;
+  }
+
+  private throwPending(): void {
+    const e = this.pending;
+    if (e) {
+      this.pending = null;
+      throw e;
+    }
+  }
+
+  /**
+   * The device could not create `gpu` (the pool was already emptied). An untouched buffer is
+   * replaced once; otherwise the work that used it is lost and the next read throws.
+   */
+  private outOfMemory(gpu: GPUBuffer, size: number, retried: boolean): void {
+    const owner = [...this.live].find((b) => b.gpu === gpu);
+    if (owner && !owner.touched && !retried) {
+      owner.gpu = this.dispatcher.pool.recreate(size);
+      return;
+    }
+    this.record(new OutOfMemoryError(`webgpu: out of memory allocating ${size} bytes, even after emptying the buffer pool; ` +
+      `${this.memory().bytesInUse} bytes are in use by live tensors (dispose tensors, use wt.tidy, or reduce the batch size)`));
+  }
+}
+
+/**
+ * Creates the WebGPU backend: on `device` when given (adopted, never destroyed), else on a new
+ * device from navigator.gpu or, in Node, the optional `webgpu` package.
+ *
+ * @example const backend = await createWebGPUBackend(); wt.setBackend(backend);
+ */
+export async function createWebGPUBackend(device?: GPUDevice, opts: DispatcherOptions = {}): Promise<WebGPUBackend> {
+  const acq = await acquireDevice(device);
+  return new WebGPUBackend(acq.device, acq.info, acq.owned, opts);
 }

@@ -1,0 +1,199 @@
+/**
+ * Batched command submission: one command encoder and one compute pass accumulate many
+ * dispatches; the batch is submitted every `batchSize` dispatches, when the uniform ring is
+ * full, and on every read — never per op.
+ *
+ * Uniforms go to a CPU-side shadow of one uniform ring buffer, each launch in a slot aligned to
+ * minUniformBufferOffsetAlignment; the whole used range is written with one queue.writeBuffer
+ * just before the batch is submitted. That is safe because queue operations run in call order:
+ * the write lands after the previous batch (which used the old contents) has run.
+ *
+ * Buffer lifetime: each GpuBuffer remembers the serial of the last batch that names it. A freed
+ * buffer goes back to the pool at once if that batch was already submitted, else at the next
+ * submit; a write to a buffer the open batch names submits the batch first, since
+ * queue.writeBuffer would otherwise overtake the encoded work.
+ */
+import type { BackendBuffer } from '../backend.js';
+import type { DType } from '../../dtype.js';
+import { BackendError } from '../../errors.js';
+import { BufferPool, STORAGE_USAGE, USAGE } from './pool.js';
+import { PipelineCache } from './pipelines.js';
+
+/** A storage buffer handed to the front end. */
+export class GpuBuffer implements BackendBuffer {
+  /** serial of the last batch whose commands name this buffer (0: none yet) */
+  lastUse = 0;
+  /** written or bound at least once (an out-of-memory retry may only replace an untouched one) */
+  touched = false;
+  freed = false;
+  constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
+}
+
+/** One compute dispatch: whole buffers bound after the uniform block, read-only ones first. */
+export interface Launch {
+  key: string;
+  code: () => string;
+  buffers: readonly GpuBuffer[];
+  nRead: number;
+  uniforms: Uint32Array;
+  workgroups: readonly [number, number, number];
+}
+
+const RING_BYTES = 64 * 1024;
+
+export interface DispatcherOptions {
+  /** dispatches per submitted command buffer (default 32) */
+  batchSize?: number;
+  /** bytes the storage pool may keep (default 1 GiB) */
+  maxPooledBytes?: number;
+}
+
+export class Dispatcher {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  /** serial of the open (unsubmitted) batch */
+  private batch = 1;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private readonly ring: GPUBuffer;
+  private readonly shadow = new Uint8Array(RING_BYTES);
+  private ringUsed = 0;
+  private readonly align: number;
+  private readonly batchSize: number;
+  /** freed buffers still named by the open batch */
+  private deferred: GpuBuffer[] = [];
+  private readonly staging: BufferPool;
+  /** submit-time validation checks in flight */
+  private readonly checks = new Set<Promise<void>>();
+  /** command buffers submitted and dispatches encoded so far */
+  readonly counts = { submits: 0, dispatches: 0 };
+
+  constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void, onOutOfMemory: (buf: GPUBuffer, size: number, retried: boolean) => void, opts: DispatcherOptions = {}) {
+    this.batchSize = opts.batchSize ?? 32;
+    this.align = device.limits.minUniformBufferOffsetAlignment;
+    this.pool = new BufferPool(device, STORAGE_USAGE, opts.maxPooledBytes ?? 2 ** 30, onOutOfMemory);
+    this.staging = new BufferPool(device, USAGE.MAP_READ | USAGE.COPY_DST, 256 * 2 ** 20);
+    this.pipelines = new PipelineCache(device, onError);
+    this.ring = device.createBuffer({ size: RING_BYTES, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: 'wt uniforms' });
+  }
+
+  /** Encodes one dispatch into the open batch. */
+  run(l: Launch): void {
+    const nWrite = l.buffers.length - l.nRead;
+    const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (l.workgroups.some((n) => n > maxX)) throw new BackendError(`webgpu: launch ${l.key.slice(0, 60)} needs workgroups ${l.workgroups.join('x')}, over the device limit ${maxX} per dimension`);
+    if (l.workgroups.some((n) => n === 0)) return;
+    const entry = this.pipelines.get(l.key, l.code, l.nRead, nWrite);
+    const bytes = Math.ceil(Math.max(l.uniforms.byteLength, 16) / 16) * 16;
+    if (bytes > Math.min(RING_BYTES, this.device.limits.maxUniformBufferBindingSize)) throw new BackendError(`webgpu: launch ${l.key.slice(0, 60)} has ${bytes} bytes of uniforms, more than a uniform binding holds`);
+    if (this.ringUsed + bytes > RING_BYTES) this.submit();
+    const offset = this.ringUsed;
+    this.shadow.set(new Uint8Array(l.uniforms.buffer, l.uniforms.byteOffset, l.uniforms.byteLength), offset);
+    this.ringUsed = Math.ceil((offset + bytes) / this.align) * this.align;
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset, size: bytes } }];
+    l.buffers.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: { buffer: b.gpu } });
+      b.lastUse = this.batch;
+      b.touched = true;
+    });
+    const group = this.device.createBindGroup({ layout: entry.layout, entries });
+    const pass = this.computePass();
+    pass.setPipeline(entry.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(l.workgroups[0], l.workgroups[1], l.workgroups[2]);
+    this.counts.dispatches++;
+    if (++this.dispatches >= this.batchSize) this.submit();
+  }
+
+  /** Encodes a buffer-to-buffer copy in order with the dispatches (bytes, multiples of 4). */
+  copy(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.gpu, srcOffset, dst.gpu, dstOffset, bytes);
+    src.lastUse = dst.lastUse = this.batch;
+    src.touched = dst.touched = true;
+  }
+
+  /** Writes data at a byte offset, after all work encoded so far. */
+  write(buf: GpuBuffer, data: ArrayBufferView, byteOffset: number): void {
+    if (buf.lastUse === this.batch) this.submit();
+    this.device.queue.writeBuffer(buf.gpu, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    buf.touched = true;
+  }
+
+  /** Copies `bytes` from a byte offset of `buf` after all earlier work, through a pooled staging buffer. */
+  async read(buf: GpuBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    const staging = this.staging.acquire(bytes);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(buf.gpu, byteOffset, staging, 0, bytes);
+    buf.lastUse = this.batch;
+    this.submit();
+    await staging.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
+    const out = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.staging.release(staging);
+    return out;
+  }
+
+  /** Returns a buffer to the pool once no unsubmitted work names it. */
+  release(buf: GpuBuffer): void {
+    if (buf.lastUse === this.batch) this.deferred.push(buf);
+    else this.pool.release(buf.gpu);
+  }
+
+  /** Submits the open batch (if any work is in it). */
+  submit(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.ringUsed) this.device.queue.writeBuffer(this.ring, 0, this.shadow.buffer, 0, this.ringUsed);
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([this.encoder.finish()]);
+    this.counts.submits++;
+    const check = this.device.popErrorScope().then((err) => {
+      if (err) this.onError(new BackendError(`webgpu: a submitted batch failed validation: ${err.message}`));
+    }, () => {});
+    const tracked = check.finally(() => this.checks.delete(tracked));
+    this.checks.add(tracked);
+    this.encoder = null;
+    this.dispatches = 0;
+    this.ringUsed = 0;
+    this.batch++;
+    const ready = this.deferred;
+    this.deferred = [];
+    for (const b of ready) this.pool.release(b.gpu);
+  }
+
+  /** Waits until every compile and submit check issued so far has reported. */
+  async settle(): Promise<void> {
+    await Promise.all([this.pipelines.settle(), ...this.checks]);
+  }
+
+  /** Destroys pooled buffers (storage and staging). */
+  emptyCache(): void {
+    this.pool.trim(0);
+    this.staging.trim(0);
+  }
+
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    this.emptyCache();
+    this.pipelines.clear();
+    this.ring.destroy();
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder({ label: `wt batch ${this.batch}` }));
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass());
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+}

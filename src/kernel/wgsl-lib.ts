@@ -1,0 +1,245 @@
+/**
+ * WGSL helper functions used by generated expression kernels (src/kernel/wgsl.ts).
+ *
+ * Each helper reproduces the CPU interpreter's semantics (src/backend/cpu/expr.ts) where the
+ * WGSL builtin does not: drivers are free to fold NaN comparisons (`x != x` is false on
+ * SwiftShader), `log` of 0 or a negative number is implementation-defined (SwiftShader returns
+ * -88 and log|x|), `exp(NaN)` may be +inf, `tanh` loses all relative accuracy near 0 and
+ * overflows to NaN for large |x|, and float→int conversion saturates where JavaScript wraps.
+ * Only the helpers a kernel names are emitted (see `helpersFor`).
+ */
+
+interface Helper {
+  code: string;
+  deps: string[];
+}
+
+const HELPERS: Record<string, Helper> = {
+  // NaN by bits: a compiler may assume `x != x` is false
+  wt_isnan: { deps: [], code: 'fn wt_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }' },
+  wt_isinf: { deps: [], code: 'fn wt_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }' },
+  // special floats from bits through a function call: a constant wt_f32(0x7f800000u) is a
+  // const-expression, and WGSL rejects infinities and NaNs in those
+  wt_f32: { deps: [], code: 'fn wt_f32(bits: u32) -> f32 { return bitcast<f32>(bits); }' },
+  wt_nan: { deps: ['wt_f32'], code: 'fn wt_nan() -> f32 { return wt_f32(0x7fc00000u); }' },
+  // both operands are numbers: ordered comparisons are then safe to evaluate
+  wt_ord: { deps: ['wt_isnan'], code: 'fn wt_ord(a: f32, b: f32) -> bool { return !(wt_isnan(a) || wt_isnan(b)); }' },
+  wt_log: {
+    deps: ['wt_isnan', 'wt_nan', 'wt_f32'],
+    code: `fn wt_log(x: f32) -> f32 {
+  if (wt_isnan(x) || x < 0.0) { return wt_nan(); }
+  if (x == 0.0) { return wt_f32(0xff800000u); }
+  if (x == wt_f32(0x7f800000u)) { return x; }
+  return log(x);
+}`,
+  },
+  // exp(x) with NaN passed through (SwiftShader turns exp(NaN) into +inf)
+  wt_exp: { deps: ['wt_isnan'], code: 'fn wt_exp(x: f32) -> f32 { return select(exp(x), x, wt_isnan(x)); }' },
+  wt_sqrt: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_sqrt(x: f32) -> f32 { return select(sqrt(x), wt_nan(), wt_isnan(x) || x < 0.0); }' },
+  // sin and cos to about 1 ulp for |x| < 8192: Cody-Waite reduction by pi/2 (the pieces of pi/2
+  // have few significant bits, so q * piece is exact), then Cephes' polynomials on [-pi/4, pi/4].
+  // WGSL only promises 2^-11 absolute error for the builtins (SwiftShader is off by 4e-5)
+  wt_sincos: {
+    deps: [],
+    code: `fn wt_sincos(x: f32) -> vec2<f32> {
+  if (abs(x) > 8192.0) { return vec2<f32>(sin(x), cos(x)); }
+  let q = round(x * 0.63661977236758134);
+  let r = ((x - q * 1.5703125) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
+  let z = r * r;
+  let s = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
+  let c = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));
+  switch (i32(q) & 3) {
+    case 0: { return vec2<f32>(s, c); }
+    case 1: { return vec2<f32>(c, -s); }
+    case 2: { return vec2<f32>(-s, -c); }
+    default: { return vec2<f32>(-c, s); }
+  }
+}`,
+  },
+  wt_sin: { deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_sincos'], code: 'fn wt_sin(x: f32) -> f32 { return select(wt_sincos(x).x, wt_nan(), wt_isnan(x) || wt_isinf(x)); }' },
+  wt_cos: { deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_sincos'], code: 'fn wt_cos(x: f32) -> f32 { return select(wt_sincos(x).y, wt_nan(), wt_isnan(x) || wt_isinf(x)); }' },
+  wt_sign: { deps: ['wt_isnan'], code: 'fn wt_sign(x: f32) -> f32 { return select(sign(x), x, wt_isnan(x)); }' },
+  // Numerical Recipes' erfc fit, the same formula as src/kernel/math.ts
+  wt_erf: {
+    deps: ['wt_isnan', 'wt_exp'],
+    code: `fn wt_erf(x: f32) -> f32 {
+  if (wt_isnan(x)) { return x; }
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * wt_exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}`,
+  },
+  // log1p(x) = 2 atanh(x / (2 + x)), a series in s = x/(2+x) with |s| <= 1/3 on (-0.5, 1);
+  // the builtin log is only accurate to 2^-21 absolute near 1, useless for small x
+  wt_log1p: {
+    deps: ['wt_log'],
+    code: `fn wt_log1p(x: f32) -> f32 {
+  if (x > -0.5 && x < 1.0) {
+    let s = x / (2.0 + x);
+    let s2 = s * s;
+    let p = 1.0 + s2 * (0.33333333 + s2 * (0.2 + s2 * (0.14285714 + s2 * (0.11111111 + s2 * (0.09090909 +
+      s2 * (0.07692308 + s2 * 0.06666667))))));
+    return 2.0 * s * p;
+  }
+  return wt_log(1.0 + x);
+}`,
+  },
+  // expm1: Taylor series to x^9 for |x| < 0.5 (truncation < 3e-10 relative), else exp(x) - 1
+  wt_expm1: {
+    deps: ['wt_exp'],
+    code: `fn wt_expm1(x: f32) -> f32 {
+  if (abs(x) < 0.5) {
+    return x * (1.0 + x * (0.5 + x * (0.16666667 + x * (0.041666668 + x * (0.008333334 + x * (0.0013888889 +
+      x * (0.0001984127 + x * (0.0000248016 + x * 0.0000027557319))))))));
+  }
+  return wt_exp(x) - 1.0;
+}`,
+  },
+  // tanh = e / (e + 2) with e = expm1(2|x|): accurate near 0, exactly ±1 beyond |x| = 15
+  wt_tanh: {
+    deps: ['wt_isnan', 'wt_expm1'],
+    code: `fn wt_tanh(x: f32) -> f32 {
+  if (wt_isnan(x) || x == 0.0) { return x; }
+  let e = wt_expm1(2.0 * min(abs(x), 15.0));
+  let t = e / (e + 2.0);
+  return select(t, -t, x < 0.0);
+}`,
+  },
+  // Math.pow: exact-ish repeated squaring for small integer exponents (so (-2)^3 = -8 and
+  // 3^2 = 9 exactly), exp2/log2 otherwise, with JavaScript's special cases spelled out
+  wt_pow: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32'],
+    code: `fn wt_pow(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
+  let isInt = !wt_isinf(b) && floor(b) == b;
+  if (isInt && abs(b) <= 64.0) {
+    var e = u32(abs(b));
+    var base = a;
+    var r = 1.0;
+    loop {
+      if ((e & 1u) == 1u) { r = r * base; }
+      e = e >> 1u;
+      if (e == 0u) { break; }
+      base = base * base;
+    }
+    return select(r, 1.0 / r, b < 0.0);
+  }
+  // a finite negative base to a finite non-integer power
+  if (a < 0.0 && !wt_isinf(a) && !isInt && !wt_isinf(b)) { return wt_nan(); }
+  let m = abs(a);
+  var r: f32;
+  if (m == 1.0) {
+    r = select(1.0, wt_nan(), wt_isinf(b));
+  } else if (m == 0.0) {
+    r = select(wt_f32(0x7f800000u), 0.0, b > 0.0);
+  } else if (wt_isinf(m) || wt_isinf(b)) {
+    r = select(0.0, wt_f32(0x7f800000u), (m > 1.0) == (b > 0.0));
+  } else {
+    r = exp2(b * log2(m));
+  }
+  // odd integer exponents keep the sign of a negative base (|b| > 64 here, so b/2 is exact)
+  let odd = isInt && floor(b * 0.5) != b * 0.5;
+  return select(r, -r, a < 0.0 && odd);
+}`,
+  },
+  // NaN-propagating max/min that keep the first operand on ties, as the CPU's a > b ? a : b
+  wt_max: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_max(a: f32, b: f32) -> f32 { return select(select(b, a, a > b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },
+  wt_min: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_min(a: f32, b: f32) -> f32 { return select(select(b, a, a < b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },
+  // floor division and floor modulo; the quotient is corrected by one when the division rounded
+  // across an integer (GPU division is only accurate to 2.5 ulp, so 6/3 may be 1.9999999)
+  wt_fdiv: {
+    deps: [],
+    code: `fn wt_fdiv(a: f32, b: f32) -> f32 {
+  var q = floor(a / b);
+  let r = a - q * b;
+  if ((b > 0.0 && r >= b) || (b < 0.0 && r <= b)) { q = q + 1.0; }
+  else if ((b > 0.0 && r < 0.0) || (b < 0.0 && r > 0.0)) { q = q - 1.0; }
+  return q;
+}`,
+  },
+  wt_fmod: {
+    deps: [],
+    code: `fn wt_fmod(a: f32, b: f32) -> f32 {
+  var r = a - floor(a / b) * b;
+  if ((b > 0.0 && r >= b) || (b < 0.0 && r <= b)) { r = r - b; }
+  else if ((b > 0.0 && r < 0.0) || (b < 0.0 && r > 0.0)) { r = r + b; }
+  return r;
+}`,
+  },
+  // integer floor division / modulo; 0 when b is 0 (as the CPU); WGSL's / and % truncate
+  wt_idiv: {
+    deps: [],
+    code: `fn wt_idiv(a: i32, b: i32) -> i32 {
+  if (b == 0) { return 0; }
+  let q = a / b;
+  return select(q, q - 1, q * b != a && (a < 0) != (b < 0));
+}`,
+  },
+  wt_imod: {
+    deps: [],
+    code: `fn wt_imod(a: i32, b: i32) -> i32 {
+  if (b == 0) { return 0; }
+  let r = a % b;
+  return select(r, r + b, r != 0 && (r < 0) != (b < 0));
+}`,
+  },
+  // float → int32 as JavaScript's ToInt32 (truncate, wrap modulo 2^32, non-finite → 0);
+  // WGSL's i32(f32) saturates instead
+  wt_f2i: {
+    deps: [],
+    code: `fn wt_f2i(x: f32) -> i32 {
+  let bits = bitcast<u32>(x);
+  let e = (bits >> 23u) & 0xffu;
+  if (e == 0xffu) { return 0; }
+  if (e < 158u) { return i32(x); }
+  let sh = e - 150u;
+  var v = 0u;
+  if (sh < 32u) { v = ((bits & 0x7fffffu) | 0x800000u) << sh; }
+  return select(bitcast<i32>(v), -bitcast<i32>(v), (bits >> 31u) == 1u);
+}`,
+  },
+  // Philox4x32-10 exactly as src/kernel/philox.ts; mulhi from 16-bit halves
+  wt_mulhi: {
+    deps: [],
+    code: `fn wt_mulhi(a: u32, b: u32) -> u32 {
+  let aH = a >> 16u; let aL = a & 0xffffu; let bH = b >> 16u; let bL = b & 0xffffu;
+  let ll = aL * bL; let lh = aL * bH; let hl = aH * bL; let hh = aH * bH;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  return hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}`,
+  },
+  wt_philox: {
+    deps: ['wt_mulhi'],
+    code: `fn wt_philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+  var c = ctr;
+  var k = key;
+  for (var r = 0u; r < 10u; r++) {
+    let hi0 = wt_mulhi(0xd2511f53u, c.x); let lo0 = 0xd2511f53u * c.x;
+    let hi1 = wt_mulhi(0xcd9e8d57u, c.z); let lo1 = 0xcd9e8d57u * c.z;
+    c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    k = k + vec2<u32>(0x9e3779b9u, 0xbb67ae85u);
+  }
+  return c;
+}`,
+  },
+  // a u32 word to [0, 1) with 24 random bits (exact, as wordToUniform)
+  wt_u01: { deps: [], code: 'fn wt_u01(w: u32) -> f32 { return f32(w >> 8u) * 5.9604644775390625e-8; }' },
+};
+
+/**
+ * The WGSL source of every `wt_*` helper that `code` calls, with their dependencies, in an
+ * order where each helper follows the ones it uses.
+ */
+export function helpersFor(code: string): string {
+  const need = new Set<string>();
+  const visit = (name: string): void => {
+    if (need.has(name) || !HELPERS[name]) return;
+    HELPERS[name].deps.forEach(visit);
+    need.add(name);
+  };
+  for (const m of code.matchAll(/\bwt_[a-z0-9]+/g)) visit(m[0]);
+  return [...need].map((n) => HELPERS[n].code).join('\n');
+}
