@@ -1,0 +1,81 @@
+// Batched matmul operands and epilogue; the tiled core is gemm.wgsl, the tile loaders gemm_tile.wgsl.
+//
+//   out[z, m, n] = act(sum_k a[z, m, k] * b[z, k, n] + bias[n])
+//
+// a and b are read in place through element strides (a transposed view is just other strides),
+// a batch stride of 0 broadcasts an operand. Flags:
+//   A_VEC4 / B_VEC4  the operand is bound as array<vec4<f32>>; the routine sets them only when
+//                    the unit-stride axis, the other strides and the offset are multiples of 4
+//   BIAS             a bias[N] binding exists (binding 3; the output then moves to 4)
+// Placeholders: ACT (0 none, 1 relu, 2 gelu, 3 sigmoid, 4 tanh), OUT (output binding).
+
+struct Uniforms {
+  M: u32, N: u32, K: u32,
+  z0: u32,                                   // first batch of this launch (launches split z > 65535)
+  aOff: u32, aZ: u32, aM: u32, aK: u32,      // element offset and strides of a
+  bOff: u32, bZ: u32, bK: u32, bN: u32,
+  cOff: u32, cZ: u32, cM: u32, cN: u32,
+  biasOff: u32, biasN: u32,
+}
+@group(0) @binding(0) var<uniform> u: Uniforms;
+
+#if A_VEC4
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+// the unit stride is 1, so the same formula addresses a vec4 along k or along m
+fn loadA4(z: u32, m: u32, k: u32) -> vec4<f32> {
+  return a[(u.aOff + (u.z0 + z) * u.aZ + m * u.aM + k * u.aK) >> 2u];
+}
+#else
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+fn loadA(z: u32, m: u32, k: u32) -> f32 {
+  return a[u.aOff + (u.z0 + z) * u.aZ + m * u.aM + k * u.aK];
+}
+#endif
+
+#if B_VEC4
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+fn loadB4(z: u32, n: u32, k: u32) -> vec4<f32> {
+  return b[(u.bOff + (u.z0 + z) * u.bZ + k * u.bK + n * u.bN) >> 2u];
+}
+#else
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+fn loadB(z: u32, n: u32, k: u32) -> f32 {
+  return b[u.bOff + (u.z0 + z) * u.bZ + k * u.bK + n * u.bN];
+}
+#endif
+
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+#endif
+@group(0) @binding({{OUT}}) var<storage, read_write> c: array<f32>;
+
+const ACT = {{ACT}}u;
+
+// erf with |error| < 1.2e-7 (the Numerical Recipes fit of src/kernel/math.ts): WGSL has no erf
+fn erf(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}
+
+fn activate(x: f32) -> f32 {
+  switch ACT {
+    // select, not max(x, 0): NaN must pass through, as in PyTorch
+    case 1u: { return select(x, 0.0, x < 0.0); }
+    case 2u: { return 0.5 * x * (1.0 + erf(x * 0.7071067811865476)); }
+    case 3u: { return 1.0 / (1.0 + exp(-x)); }
+    // tanh(x) is exactly +-1 in f32 beyond |x| = 9; clamping keeps exp-based tanh from inf/inf
+    case 4u: { return tanh(clamp(x, -15.0, 15.0)); }
+    default: { return x; }
+  }
+}
+
+fn storeC(z: u32, m: u32, n: u32, v: f32) {
+  var x = v;
+#if BIAS
+  x += bias[u.biasOff + n * u.biasN];
+#endif
+  c[u.cOff + (u.z0 + z) * u.cZ + m * u.cM + n * u.cN] = activate(x);
+}

@@ -1,0 +1,103 @@
+/**
+ * WebGPU conv2d, conv2dBackwardInput and conv2dBackwardWeight as implicit GEMMs on the tiled core
+ * of shaders/gemm.wgsl (64x64 tile, 4x4 per thread), with the im2col / col2im index maps in
+ * shaders/conv2d.wgsl computed while loading tiles: no unfolded buffer is ever materialised.
+ * The group index runs in workgroup z. Stride, padding, dilation and every size travel in the
+ * uniforms, so one pipeline per kernel (and bias flag) serves every convolution.
+ *
+ * Legend: N batch, C/O channels in/out, g groups, H/W input, Ho/Wo output, KH/KW kernel.
+ * Napkin math: each of the three kernels is 2*N*O*Ho*Wo*(C/g)*KH*KW flops.
+ */
+import type { View } from '../../backend.js';
+import type { Pair } from '../../../kernel/kernel.js';
+import type { GpuLaunch, GpuRoutine } from '../launch.js';
+import { gemmGrid, gemmProgram, maxGroups, type TileMode } from './matmul.js';
+import { isContiguous } from './template.js';
+import convSrc from '../../../../shaders/conv2d.wgsl';
+
+interface ConvGeometry {
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+  groups: number;
+}
+
+type Kind = 'FORWARD' | 'BACKWARD_INPUT' | 'BACKWARD_WEIGHT';
+
+/** Throws unless the view is a contiguous float32 NCHW (or OIHW) tensor. */
+function check4d(routine: string, what: string, v: View): readonly number[] {
+  if (v.dtype !== 'float32') throw new Error(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
+  if (v.shape.length !== 4) throw new Error(`${routine} (webgpu): ${what} must be 4-D, got [${v.shape}]`);
+  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous`);
+  return v.shape;
+}
+
+/**
+ * Builds the launch of one of the three kernels from x [N,C,H,W], w [O,C/g,KH,KW] and
+ * y [N,O,Ho,Wo] (whichever of them is the output), plus the GEMM dims.
+ */
+function convLaunch(
+  routine: string, kind: Kind, cfg: ConvGeometry, x: View, w: View, y: View, bias: View | undefined,
+  inputs: View[], output: View, modes: [TileMode, TileMode], gemm: (s: { N: number; C: number; O: number; HoWo: number; HW: number; KK: number }) => [number, number, number],
+  maxZ: number,
+): GpuLaunch[] {
+  const [N, C, H, W] = check4d(routine, 'x', x);
+  const [O, Cg, KH, KW] = check4d(routine, 'w', w);
+  const [N2, O2, Ho, Wo] = check4d(routine, 'y', y);
+  const g = cfg.groups;
+  if (N2 !== N || O2 !== O || C !== Cg * g || O % g !== 0) {
+    throw new Error(`${routine} (webgpu): x [${x.shape}], w [${w.shape}], y [${y.shape}] do not agree with groups=${g}`);
+  }
+  if (g > maxZ) throw new Error(`${routine} (webgpu): ${g} groups exceed the device's ${maxZ} workgroups per dimension`);
+  const [M, Ng, K] = gemm({ N, C: Cg, O: O / g, HoWo: Ho * Wo, HW: H * W, KK: KH * KW });
+  if (M * Ng === 0) return [];
+  const flags: string[] = [kind];
+  if (bias) flags.push('BIAS');
+  const key = `conv2d|${kind}|${bias ? 'bias' : ''}`;
+  const uniforms = new Uint32Array([
+    M, Ng, K, N,
+    C, H, W, O,
+    Ho, Wo, KH, KW,
+    Cg, O / g, cfg.stride[0], cfg.stride[1],
+    cfg.padding[0], cfg.padding[1], cfg.dilation[0], cfg.dilation[1],
+    x.offset, w.offset, y.offset, bias?.offset ?? 0,
+  ]);
+  return [{
+    key,
+    code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags),
+    inputs,
+    outputs: [output],
+    uniforms,
+    workgroups: gemmGrid(M, Ng, g, maxZ),
+  }];
+}
+
+/**
+ * x[N,C,H,W], w[O,C/g,KH,KW], bias?[O] → y[N,O,Ho,Wo]. GEMM per group: w [Og, Cg*KH*KW] times
+ * im2col(x) [Cg*KH*KW, N*Ho*Wo]; threads walk output pixels so neighbouring loads are neighbours.
+ *
+ * @example
+ * gpuRoutines.conv2d({ stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1, bias: true }, [x, w, b], [y], ctx)
+ */
+export const conv2d: GpuRoutine<'conv2d'> = (cfg, inputs, [y], ctx) => {
+  const [x, w, bias] = inputs;
+  return convLaunch('conv2d', 'FORWARD', cfg, x, w, y, cfg.bias ? bias : undefined, cfg.bias ? [x, w, bias] : [x, w], y,
+    ['kfast', 'rfast'], (s) => [s.O, s.N * s.HoWo, s.C * s.KK], maxGroups(ctx));
+};
+
+/**
+ * gy[N,O,Ho,Wo], w[O,C/g,KH,KW] → gx[N,C,H,W]. GEMM per group: w^T [Cg, Og*KH*KW] times a
+ * gather of gy [Og*KH*KW, N*H*W] whose entries are 0 where the tap does not land on a whole
+ * output pixel (stride > 1). Also serves convTranspose2d's forward.
+ */
+export const conv2dBackwardInput: GpuRoutine<'conv2dBackwardInput'> = (cfg, [gy, w], [gx], ctx) =>
+  convLaunch('conv2dBackwardInput', 'BACKWARD_INPUT', cfg, gx, w, gy, undefined, [gy, w], gx,
+    ['kfast', 'rfast'], (s) => [s.C, s.N * s.HW, s.O * s.KK], maxGroups(ctx));
+
+/**
+ * x[N,C,H,W], gy[N,O,Ho,Wo] → gw[O,C/g,KH,KW]. GEMM per group: gy [Og, N*Ho*Wo] times
+ * im2col(x)^T [N*Ho*Wo, Cg*KH*KW]; K is the long axis here, walked by consecutive threads.
+ */
+export const conv2dBackwardWeight: GpuRoutine<'conv2dBackwardWeight'> = (cfg, [x, gy], [gw], ctx) =>
+  convLaunch('conv2dBackwardWeight', 'BACKWARD_WEIGHT', cfg, x, gw, gy, undefined, [x, gy], gw,
+    ['kfast', 'kfast'], (s) => [s.O, s.C * s.KK, s.N * s.HoWo], maxGroups(ctx));

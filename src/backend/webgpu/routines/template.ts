@@ -1,0 +1,89 @@
+/**
+ * The template syntax of shaders/*.wgsl: how one WGSL file serves every variant of a routine.
+ *
+ * Two constructs, both resolved before WGSL ever sees the text:
+ *
+ * - `{{NAME}}` is replaced by `vars.NAME` (a string or number). A placeholder with no value is
+ *   an error, so a typo cannot silently compile into something else.
+ * - Whole lines `#if FLAG`, `#if !FLAG`, `#elif FLAG`, `#else`, `#endif` keep or drop the lines
+ *   between them (nesting allowed). FLAG is true when `flags` has it. This is for what a WGSL
+ *   `const` cannot do: a binding that exists only in some variants (bias), or a binding whose
+ *   element type changes (`array<f32>` vs `array<vec4<f32>>` for vec4 loads), where dead code
+ *   would still have to type-check.
+ *
+ * Everything else that varies (activation, `log` softmax, ...) is a WGSL `const` set through a
+ * placeholder, so the compiler folds the branch away and the shader stays readable.
+ *
+ * @example
+ * render('#if BIAS\nv += bias[n];\n#endif\nconst ACT = {{ACT}}u;', { ACT: 2 }, ['BIAS'])
+ * // → 'v += bias[n];\nconst ACT = 2u;'
+ */
+
+export type TemplateVars = Readonly<Record<string, string | number>>;
+
+/** Expands `src` (see the module comment); `name` labels errors. */
+export function render(src: string, vars: TemplateVars = {}, flags: Iterable<string> = [], name = 'shader'): string {
+  const on = new Set(flags);
+  const out: string[] = [];
+  // one frame per open #if: whether this branch is emitted, and whether an earlier branch was taken
+  const stack: { active: boolean; taken: boolean; parent: boolean }[] = [];
+  const emitting = (): boolean => stack.length === 0 || stack[stack.length - 1].active;
+  const test = (expr: string, line: number): boolean => {
+    const m = /^(!?)([A-Za-z_][A-Za-z0-9_]*)$/.exec(expr.trim());
+    if (!m) throw new Error(`${name}:${line}: bad #if condition '${expr}'`);
+    return on.has(m[2]) !== (m[1] === '!');
+  };
+  const lines = src.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const d = /^\s*#(if|elif|else|endif)\b(.*)$/.exec(line);
+    if (!d) {
+      if (emitting()) out.push(line);
+      continue;
+    }
+    const [, kw, rest] = d;
+    const top = stack[stack.length - 1];
+    if (kw === 'if') {
+      const parent = emitting();
+      const t = parent && test(rest, i + 1);
+      stack.push({ active: t, taken: t, parent });
+    } else if (!top) {
+      throw new Error(`${name}:${i + 1}: #${kw} without #if`);
+    } else if (kw === 'elif') {
+      const t = top.parent && !top.taken && test(rest, i + 1);
+      top.active = t;
+      top.taken ||= t;
+    } else if (kw === 'else') {
+      top.active = top.parent && !top.taken;
+      top.taken = true;
+    } else {
+      stack.pop();
+    }
+  }
+  if (stack.length) throw new Error(`${name}: unterminated #if`);
+  return out.join('\n').replace(/\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g, (_, k: string) => {
+    const v = vars[k];
+    if (v === undefined) throw new Error(`${name}: no value for {{${k}}}`);
+    return String(v);
+  });
+}
+
+/** Workgroup counts for `n` workgroups of a 1-D problem, as a 2-D grid within the 65535 limit. */
+export function grid2d(n: number, maxDim = 65535): [number, number, number] {
+  if (n <= maxDim) return [Math.max(n, 0), 1, 1];
+  const y = Math.ceil(n / maxDim);
+  return [Math.ceil(n / y), y, 1];
+}
+
+/** Product of the dims. */
+export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** True if the view is laid out row-major with no gaps (offset may be anything). */
+export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== s) return false;
+    s *= shape[d];
+  }
+  return true;
+}
