@@ -105,3 +105,17 @@ describe('nn.Module', () => {
     expect(last).toBeLessThan(first * 0.5);
   });
 });
+
+describe('summary', () => {
+  it('lists output shapes and parameter counts', () => {
+    const net = new Net();
+    const s = wt.nn.summary(net, [2, 1, 4, 4]);
+    const conv = s.rows.find((r) => r.name === 'conv')!;
+    expect(conv.outputShape).toEqual([2, 4, 4, 4]);
+    expect(conv.params).toBe(40);
+    expect(s.rows.find((r) => r.name === 'head')!.outputShape).toEqual([2, 3]);
+    expect(s.totalParams).toBe(net.numParameters());
+    expect(s.text).toContain(`Total params: ${net.numParameters()}`);
+    expect(s.text).toMatch(/conv +Conv2d +\[2, 4, 4, 4\] +40/);
+  });
+});

@@ -3,3 +3,6 @@ export { Module, parameter, isParameter } from './module.js';
 export * from './layers.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
+export * from './attention.js';
+export * from './recurrent.js';
+export { summary, type SummaryRow } from './summary.js';
