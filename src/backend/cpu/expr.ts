@@ -119,7 +119,11 @@ export class Evaluator {
         case 'where':
           for (let j = 0; j < n; j++) r[j] = a[j] ? b[j] : c[j];
           break;
-        default:
+        default: {
+          const f32 = ins.dtype === 'float32' && !this.f64;
+          // the hottest float ops get their own loops: a call through the op table per element
+          // is megamorphic and several times slower
+          if (ins.argDType === 'float32' && fastFloat(ins.op, r, a, b, n, f32)) break;
           if (ins.args.length === 1) {
             const f = UNARY[ins.op as UnaryOp].cpu;
             for (let j = 0; j < n; j++) r[j] = f(a[j]);
@@ -129,7 +133,8 @@ export class Evaluator {
             for (let j = 0; j < n; j++) r[j] = f(a[j], b[j]);
           }
           // float32 results are rounded per op, as the GPU computes them
-          if (ins.dtype === 'float32' && !this.f64) for (let j = 0; j < n; j++) r[j] = Math.fround(r[j]);
+          if (f32) for (let j = 0; j < n; j++) r[j] = Math.fround(r[j]);
+        }
       }
     }
     return this.regs[this.prog.results[0]];
@@ -137,6 +142,27 @@ export class Evaluator {
 
   result(k: number): Float64Array {
     return this.regs[this.prog.results[k]];
+  }
+}
+
+const fr = Math.fround;
+
+/** Inlined loops for common float ops (results rounded to float32 when `f32`); false if not one. */
+function fastFloat(op: Op, r: Float64Array, a: Float64Array, b: Float64Array, n: number, f32: boolean): boolean {
+  switch (op) {
+    case 'add': if (f32) for (let j = 0; j < n; j++) r[j] = fr(a[j] + b[j]); else for (let j = 0; j < n; j++) r[j] = a[j] + b[j]; return true;
+    case 'sub': if (f32) for (let j = 0; j < n; j++) r[j] = fr(a[j] - b[j]); else for (let j = 0; j < n; j++) r[j] = a[j] - b[j]; return true;
+    case 'mul': if (f32) for (let j = 0; j < n; j++) r[j] = fr(a[j] * b[j]); else for (let j = 0; j < n; j++) r[j] = a[j] * b[j]; return true;
+    case 'div': if (f32) for (let j = 0; j < n; j++) r[j] = fr(a[j] / b[j]); else for (let j = 0; j < n; j++) r[j] = a[j] / b[j]; return true;
+    case 'neg': for (let j = 0; j < n; j++) r[j] = -a[j]; return true;
+    case 'sqrt': if (f32) for (let j = 0; j < n; j++) r[j] = fr(Math.sqrt(a[j])); else for (let j = 0; j < n; j++) r[j] = Math.sqrt(a[j]); return true;
+    case 'exp': if (f32) for (let j = 0; j < n; j++) r[j] = fr(Math.exp(a[j])); else for (let j = 0; j < n; j++) r[j] = Math.exp(a[j]); return true;
+    case 'lt': for (let j = 0; j < n; j++) r[j] = a[j] < b[j] ? 1 : 0; return true;
+    case 'gt': for (let j = 0; j < n; j++) r[j] = a[j] > b[j] ? 1 : 0; return true;
+    case 'le': for (let j = 0; j < n; j++) r[j] = a[j] <= b[j] ? 1 : 0; return true;
+    case 'ge': for (let j = 0; j < n; j++) r[j] = a[j] >= b[j] ? 1 : 0; return true;
+    case 'eq': for (let j = 0; j < n; j++) r[j] = a[j] === b[j] ? 1 : 0; return true;
+    default: return false;
   }
 }
 
