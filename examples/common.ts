@@ -60,3 +60,17 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);
   return o;
 }
+
+/** Reads a file from examples/data, whether running from source or from the bundled CLI in dist/. */
+export async function readDataFile(name: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const candidates = [new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
+  for (const u of candidates) {
+    try {
+      return await readFile(u, 'utf8');
+    } catch {
+      // try the next location
+    }
+  }
+  throw new Error(`examples: ${name} not found in examples/data`);
+}

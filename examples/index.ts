@@ -1,8 +1,13 @@
 /** The example registry used by the CLI (`npx webtensor train <name>`) and the tests. */
 import type { Example } from './common.js';
 import { example as perceptron } from './perceptron.js';
+import { mnistMlp, mnistCnn } from './mnist.js';
+import { charGpt } from './char-gpt.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
   xor: { ...perceptron, name: 'xor' },
+  'mnist-mlp': mnistMlp,
+  'mnist-cnn': mnistCnn,
+  'char-gpt': charGpt,
 };

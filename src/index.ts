@@ -30,3 +30,6 @@ export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type 
 export { backendInfo, emptyCache, type BackendInfo } from './init.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';
+export * as callbacks from './train/callbacks.js';

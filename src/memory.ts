@@ -22,9 +22,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // a failed step must not leak what it allocated
     engine.scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
   }
+  engine.scopes.pop();
   if (result instanceof Promise) throw new ArgumentError('tidy: fn must be synchronous (it returned a Promise)');
   const kept = new Set<Tensor>();
   collect(result, kept);

@@ -131,3 +131,14 @@ describe('memory', () => {
     expect(wt.memory().bytes).toBe(bytes);
   });
 });
+
+describe('tidy on failure', () => {
+  it('disposes what the failed function allocated and rethrows', () => {
+    const before = wt.memory().tensors;
+    expect(() => wt.tidy(() => {
+      wt.ones([3]).mul(2);
+      throw new Error('boom');
+    })).toThrow('boom');
+    expect(wt.memory().tensors).toBe(before);
+  });
+});

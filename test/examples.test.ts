@@ -11,3 +11,20 @@ describe('examples (short runs)', () => {
     expect(r.backend).toBe('cpu');
   });
 });
+
+describe('examples on data (short runs)', () => {
+  it('mnist-mlp trains and evaluates', async () => {
+    const r = await EXAMPLES['mnist-mlp'].run({ ...quiet, verbose: 0 });
+    expect(r.metrics.testAccuracy).toBeGreaterThan(0.85);
+  });
+  it('mnist-cnn runs a short epoch', async () => {
+    const r = await EXAMPLES['mnist-cnn'].run({ ...quiet, verbose: 0 });
+    expect(r.metrics.testAccuracy).toBeGreaterThan(0.5);
+  });
+  it('char-gpt learns below the uniform loss and samples text', async () => {
+    const r = await EXAMPLES['char-gpt'].run(quiet);
+    expect(r.metrics.valLoss).toBeLessThan(Math.log(65) - 0.8);
+    expect(r.sample!.startsWith('ROMEO:\n')).toBe(true);
+    expect(r.sample!.length).toBeGreaterThan(30);
+  });
+});

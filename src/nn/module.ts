@@ -17,6 +17,9 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
+// fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
+import { compileModel, evaluateModel, fitModel, predictModel, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
+import type { Logs } from '../train/callbacks.js';
 
 const PARAMS = new WeakSet<Tensor>();
 
@@ -155,6 +158,35 @@ export abstract class Module {
   dispose(): void {
     for (const p of this.parameters()) { p.zeroGrad(); p.dispose(); }
     for (const [, b] of this.namedBuffers()) b.dispose();
+  }
+
+  // ---- Keras-style training (the loop lives in src/train/) ----------------------------------
+
+  /**
+   * Sets the optimizer, loss and metrics that fit/evaluate use when not given (optional).
+   * @example model.compile({ optimizer: new wt.optim.Adam(model.parameters()), loss: 'crossEntropy', metrics: ['accuracy'] });
+   */
+  compile(cfg: CompileConfig): this {
+    compileModel(this, cfg);
+    return this;
+  }
+
+  /**
+   * Trains on [x, y] tensors, a Dataset or a DataLoader; resolves to the History.
+   * @example const h = await model.fit([x, y], { epochs: 5, batchSize: 64, validationSplit: 0.1 });
+   */
+  fit(data: FitData, opts: FitOptions = {}): Promise<History> {
+    return fitModel(this, data, opts);
+  }
+
+  /** Mean loss and metrics over the data. @example const { loss, acc } = await model.evaluate([x, y]); */
+  evaluate(data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+    return evaluateModel(this, data, opts);
+  }
+
+  /** Outputs for every sample, batched, in eval mode without gradients. @example model.predict(x).argmax(-1) */
+  predict(x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
+    return predictModel(this, x, opts);
   }
 
   /** One-line description used by summary() and toString(). */

@@ -1,0 +1,146 @@
+/**
+ * A GPT-style character transformer on tinyshakespeare: token + learned position embeddings,
+ * pre-norm causal transformer blocks, a linear head; AdamW with warm-up and cosine decay,
+ * gradient clipping; samples text at the end. Shapes: B batch, T block size, C model width.
+ */
+import * as wt from '../src/index.js';
+import { readDataFile, runExample, type Example, type ExampleOptions } from './common.js';
+
+const { nn } = wt;
+
+export interface GptConfig {
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  dropout: number;
+}
+
+export class CharGPT extends nn.Module {
+  tokEmb: wt.nn.Embedding;
+  posEmb: wt.nn.LearnedPositionalEmbedding;
+  blocks: wt.nn.TransformerEncoderLayer[];
+  lnF: wt.nn.LayerNorm;
+  head: wt.nn.Linear;
+  constructor(readonly cfg: GptConfig) {
+    super();
+    this.tokEmb = new nn.Embedding(cfg.vocabSize, cfg.nEmbd);
+    this.posEmb = new nn.LearnedPositionalEmbedding(cfg.blockSize, cfg.nEmbd);
+    this.blocks = Array.from({ length: cfg.nLayer }, () => new nn.TransformerEncoderLayer(cfg.nEmbd, cfg.nHead, { dimFeedforward: 4 * cfg.nEmbd, dropout: cfg.dropout, activation: 'gelu', normFirst: true, batchFirst: true }));
+    this.lnF = new nn.LayerNorm(cfg.nEmbd);
+    this.head = new nn.Linear(cfg.nEmbd, cfg.vocabSize);
+  }
+  /** idx int32 (B, T) → logits (B, T, vocab) */
+  forward(idx: wt.Tensor): wt.Tensor {
+    let x = this.posEmb.forward(this.tokEmb.forward(idx)); // (B, T, C)
+    for (const b of this.blocks) x = b.forward(x, { isCausal: true });
+    return this.head.forward(this.lnF.forward(x));
+  }
+}
+
+/** Deterministic batch sampler over an encoded corpus. */
+function batcher(data: Int32Array, blockSize: number, batchSize: number, seed: number): () => [wt.Tensor, wt.Tensor] {
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => {
+    const x = new Int32Array(batchSize * blockSize), y = new Int32Array(batchSize * blockSize);
+    for (let b = 0; b < batchSize; b++) {
+      const o = Math.floor(next() * (data.length - blockSize - 1));
+      x.set(data.subarray(o, o + blockSize), b * blockSize);
+      y.set(data.subarray(o + 1, o + blockSize + 1), b * blockSize);
+    }
+    return [wt.tensor(x, { shape: [batchSize, blockSize] }), wt.tensor(y, { shape: [batchSize, blockSize] })];
+  };
+}
+
+const lossOf = (model: CharGPT, x: wt.Tensor, y: wt.Tensor) => {
+  const logits = model.forward(x); // (B, T, V)
+  return wt.F.crossEntropy(logits.reshape(-1, model.cfg.vocabSize), y.reshape(-1));
+};
+
+/** Mean loss over `iters` batches without gradients. */
+async function estimate(model: CharGPT, next: () => [wt.Tensor, wt.Tensor], iters: number): Promise<number> {
+  model.eval();
+  let total = 0;
+  for (let i = 0; i < iters; i++) {
+    const l = wt.noGrad(() => wt.tidy(() => lossOf(model, ...next())));
+    total += await l.item();
+    l.dispose();
+  }
+  model.train();
+  return total / iters;
+}
+
+/** Samples `n` characters after `prompt` with the given temperature. */
+export async function generate(model: CharGPT, tok: wt.data.CharTokenizer, prompt: string, n: number, temperature = 0.8, seed = 0): Promise<string> {
+  model.eval();
+  const ids = Array.from(tok.encode(prompt));
+  let s = seed >>> 0;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  for (let i = 0; i < n; i++) {
+    const ctx = ids.slice(-model.cfg.blockSize);
+    const probs = wt.noGrad(() => wt.tidy(() => {
+      const logits = model.forward(wt.tensor(new Int32Array(ctx), { shape: [1, ctx.length] })); // (1, t, V)
+      return logits.select(1, ctx.length - 1).div(temperature).softmax(-1);
+    }));
+    const p = await probs.data();
+    probs.dispose();
+    let r = rand(), k = 0;
+    while (k < p.length - 1 && (r -= p[k]) > 0) k++;
+    ids.push(k);
+  }
+  model.train();
+  return tok.decode(ids);
+}
+
+export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number>; sample: string }> {
+  const quick = opts.quick ?? false;
+  const text = await readDataFile('tinyshakespeare.txt');
+  const tok = new wt.data.CharTokenizer(text);
+  const data = tok.encode(text);
+  const split = Math.floor(data.length * 0.9);
+  const cfg: GptConfig = quick
+    ? { vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32, dropout: 0 }
+    : { vocabSize: tok.vocabSize, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 192, dropout: 0.1 };
+  const batchSize = quick ? 16 : 48;
+  const steps = (opts.epochs ?? 1) * (quick ? 120 : 4000);
+  const model = new CharGPT(cfg);
+  const opt = new wt.optim.AdamW(model.parameters(), { lr: quick ? 3e-3 : 1e-3, weightDecay: 0.1, betas: [0.9, 0.99] });
+  const sched = new wt.optim.lr.LinearWarmup(opt, { warmupSteps: Math.floor(steps / 20), startFactor: 0.1, after: new wt.optim.lr.CosineAnnealingLR(opt, { tMax: steps, etaMin: quick ? 3e-4 : 1e-4 }) });
+  const nextTrain = batcher(data.subarray(0, split), cfg.blockSize, batchSize, 1);
+  const nextVal = batcher(data.subarray(split), cfg.blockSize, batchSize, 2);
+  log(`char-gpt: ${model.numParameters().toLocaleString('en-US')} parameters, vocab ${tok.vocabSize}, ${steps} steps of ${batchSize}×${cfg.blockSize}`);
+  const t0 = performance.now();
+  let trainLoss = NaN;
+  const every = Math.max(1, Math.floor(steps / 10));
+  for (let step = 1; step <= steps; step++) {
+    const l = wt.tidy(() => {
+      const v = lossOf(model, ...nextTrain());
+      v.backward();
+      return v;
+    });
+    wt.optim.clipGradNorm(model.parameters(), 1).dispose();
+    opt.step();
+    opt.zeroGrad();
+    sched.step();
+    if (step % every === 0 || step === steps) {
+      trainLoss = await l.item();
+      const sps = (step * batchSize * cfg.blockSize) / ((performance.now() - t0) / 1000);
+      log(`step ${step}/${steps}  loss ${trainLoss.toFixed(3)}  lr ${opt.lr.toExponential(2)}  ${sps.toFixed(0)} chars/s`);
+    }
+    l.dispose();
+  }
+  const valLoss = await estimate(model, nextVal, quick ? 4 : 40);
+  log(`validation loss ${valLoss.toFixed(3)} nats/char`);
+  const sample = await generate(model, tok, 'ROMEO:\n', quick ? 40 : 400, 0.8);
+  model.dispose();
+  opt.dispose();
+  return { metrics: { trainLoss, valLoss }, sample };
+}
+
+export const charGpt: Example = {
+  name: 'char-gpt',
+  description: 'a GPT-style character transformer on tinyshakespeare that samples text',
+  run: (opts) => runExample('char-gpt', opts, (log) => trainCharGpt(opts, log)),
+};

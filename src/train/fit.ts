@@ -1,0 +1,424 @@
+/**
+ * The Keras-like training loop behind `model.compile / fit / evaluate / predict`.
+ *
+ * Memory: every training and evaluation step runs inside `tidy`, so batches, activations and
+ * temporaries are freed each step and a run stays flat in memory with no user calls. Only the
+ * running sums of the loss and metrics persist; they are accumulated on the device and read
+ * back once per `logEvery` steps (only when a progress bar, batch hook or event listener wants
+ * them) and at the end of each epoch, so the GPU is never stalled by a per-step read.
+ *
+ * @example
+ * const model = new nn.Sequential(new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10));
+ * model.compile({ optimizer: new wt.optim.Adam(model.parameters(), { lr: 1e-3 }), loss: 'crossEntropy', metrics: ['accuracy'] });
+ * const h = await model.fit([x, y], { epochs: 5, batchSize: 64, validationSplit: 0.1 });
+ * h.history.valAcc; // one value per epoch
+ */
+import { DataLoader } from '../data/loader.js';
+import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
+import { noGrad } from '../engine.js';
+import { ArgumentError } from '../errors.js';
+import { keep, tidy } from '../memory.js';
+import type { Module } from '../nn/module.js';
+import { zeros } from '../ops/creation.js';
+import { cat, stack } from '../ops/movement.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../optim/optimizers.js';
+import { Tensor } from '../tensor.js';
+import type { CallbackLike, Logs, TrainContext } from './callbacks.js';
+import { resolveLoss, resolveMetrics, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
+import { ProgressLogger, stdoutIsTTY } from './progress.js';
+
+/** [x, y] tensors (more tensors: all inputs, then the target), a Dataset, or a DataLoader. */
+export type FitData = DataLoader<unknown> | DatasetLike<unknown> | readonly Tensor[];
+export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop' | 'adagrad';
+
+export interface CompileConfig {
+  /** an optimizer over the model's parameters, or a name (built with `lr`); default Adam */
+  optimizer?: Optimizer | OptimizerName;
+  /** learning rate for an optimizer given by name (default: that optimizer's default) */
+  lr?: number;
+  loss?: LossSpec;
+  metrics?: MetricSpec[];
+}
+
+export interface TrainEvent {
+  type: 'trainBegin' | 'epochBegin' | 'batchEnd' | 'epochEnd' | 'trainEnd';
+  epoch: number;
+  batch?: number;
+  logs: Logs;
+}
+
+export interface FitOptions extends CompileConfig {
+  epochs?: number;
+  /** used when data is tensors or a Dataset (default 32) */
+  batchSize?: number;
+  /** reshuffle the training data every epoch (default true; tensors or a Dataset only) */
+  shuffle?: boolean;
+  seed?: number;
+  validationData?: FitData;
+  /** the last fraction of the data (before shuffling, as Keras) held out for validation */
+  validationSplit?: number;
+  validationBatchSize?: number;
+  callbacks?: CallbackLike[];
+  /** 0 silent; 1 a progress bar on a terminal, else a line per epoch (default); 2 a line per epoch */
+  verbose?: 0 | 1 | 2 | boolean;
+  /** read the running loss and metrics back every this many steps when something shows them (default 20) */
+  logEvery?: number;
+  /** called for each event, e.g. to draw a chart in a page */
+  onEvent?: (e: TrainEvent) => void;
+  /** an EventTarget that receives the same events as CustomEvents (`e.detail` is the TrainEvent) */
+  events?: { dispatchEvent(e: Event): boolean };
+}
+
+/** What fit returns: one value per epoch for each log key (loss, acc, valLoss, valAcc, lr, ...). */
+export class History {
+  readonly epoch: number[] = [];
+  readonly history: { loss: number[]; [key: string]: number[] } = { loss: [] };
+  push(epoch: number, logs: Logs): void {
+    this.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) if (v !== undefined) (this.history[k] ??= []).push(v);
+  }
+}
+
+interface Compiled {
+  optimizer?: Optimizer;
+  loss?: Resolved<LossFn>;
+  metrics?: Resolved<MetricFn>[];
+}
+// kept beside the model rather than on it, so compile adds no enumerable state to a Module
+const compiled = new WeakMap<Module, Compiled>();
+
+function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
+  if (spec instanceof Optimizer) return spec;
+  const o = lr === undefined ? {} : { lr };
+  switch (spec) {
+    case 'adam': return new Adam(model.parameters(), o);
+    case 'adamw': return new AdamW(model.parameters(), o);
+    case 'sgd': return new SGD(model.parameters(), o);
+    case 'rmsprop': return new RMSprop(model.parameters(), o);
+    case 'adagrad': return new Adagrad(model.parameters(), o);
+  }
+  throw new ArgumentError(`compile: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${JSON.stringify(spec)}`);
+}
+
+/**
+ * Sets the optimizer, loss and metrics fit/evaluate use when not given (a fit also leaves the
+ * ones it used as the defaults). @example compileModel(model, { loss: 'mse' })
+ */
+export function compileModel(model: Module, cfg: CompileConfig): void {
+  if (!cfg || typeof cfg !== 'object') throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
+  const loss = cfg.loss === undefined ? undefined : resolveLoss(cfg.loss);
+  compiled.set(model, {
+    optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
+    loss,
+    metrics: cfg.metrics === undefined ? undefined : resolveMetrics(cfg.metrics, loss?.name),
+  });
+}
+
+function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimizer: boolean) {
+  const c = compiled.get(model) ?? {};
+  const loss = o.loss !== undefined ? resolveLoss(o.loss) : c.loss;
+  if (!loss && op === 'fit') throw new ArgumentError("fit: no loss: pass { loss: 'crossEntropy' | 'mse' | ... | fn } to fit or compile");
+  const metrics = o.metrics !== undefined ? resolveMetrics(o.metrics, loss?.name) : c.metrics ?? [];
+  let optimizer: Optimizer | undefined;
+  if (needOptimizer) {
+    if (o.optimizer !== undefined) optimizer = makeOptimizer(model, o.optimizer, o.lr);
+    else if (c.optimizer) optimizer = c.optimizer;
+    else compiled.set(model, { ...c, optimizer: (optimizer = makeOptimizer(model, 'adam', o.lr)) }); // reused by later fits
+  }
+  return { loss, metrics, optimizer };
+}
+
+function isDataset(d: unknown): d is DatasetLike<unknown> {
+  return !!d && typeof (d as DatasetLike).get === 'function' && typeof (d as DatasetLike).length === 'number';
+}
+
+function toDataset(data: FitData, op: string): DatasetLike<unknown> | null {
+  if (data instanceof DataLoader) return null;
+  if (Array.isArray(data)) {
+    if (data.length < 2 || !data.every((t) => t instanceof Tensor)) throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader`);
+    return new TensorDataset(...(data as Tensor[]));
+  }
+  if (isDataset(data)) return data;
+  throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader, got ${data === null ? 'null' : typeof data}`);
+}
+
+function toLoader(data: FitData, o: { batchSize: number; shuffle: boolean; seed?: number }, op: string): DataLoader<unknown> {
+  return data instanceof DataLoader ? data : new DataLoader(toDataset(data, op)!, o);
+}
+
+/** A batch as inputs and target: [x, y], [x1, x2, ..., y], [[x1, x2], y] or { x, y }. */
+function splitBatch(b: unknown, op: string): { xs: Tensor[]; y: Tensor } {
+  let xs: unknown, y: unknown;
+  if (Array.isArray(b) && b.length >= 2) {
+    y = b[b.length - 1];
+    xs = b.length === 2 && Array.isArray(b[0]) ? b[0] : b.slice(0, -1);
+  } else if (b && typeof b === 'object' && 'x' in b && 'y' in b) {
+    ({ x: xs, y } = b as { x: unknown; y: unknown });
+    if (!Array.isArray(xs)) xs = [xs];
+  } else {
+    throw new ArgumentError(`${op}: each batch must be [x, y] (or { x, y }), got ${Array.isArray(b) ? `an array of ${b.length}` : typeof b}`);
+  }
+  const list = xs as unknown[];
+  if (!list.length || !list.every((t) => t instanceof Tensor) || !(y instanceof Tensor)) throw new ArgumentError(`${op}: the inputs and target of a batch must be tensors`);
+  return { xs: list as Tensor[], y };
+}
+
+function forward(model: Module, xs: Tensor[], op: string): Tensor {
+  const out = model.forward(...xs);
+  if (!(out instanceof Tensor)) throw new ArgumentError(`${op}: model.forward must return a Tensor, got ${Array.isArray(out) ? 'an array' : typeof out}`);
+  return out;
+}
+
+/** Training flags of every sub-module, to put back exactly after eval/fit. */
+function saveModes(model: Module): () => void {
+  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
+  return () => modes.forEach(([m, t]) => (m.training = t));
+}
+
+// one read for all the sums (a read is what stalls a GPU, not its size)
+async function readMeans(sums: Tensor[], names: string[], count: number): Promise<Logs> {
+  const all = tidy(() => stack(sums));
+  try {
+    const v = await all.data();
+    return Object.fromEntries(names.map((n, i) => [n, v[i] / Math.max(count, 1)]));
+  } finally {
+    all.dispose();
+  }
+}
+
+// a macrotask turn, so a page can repaint and timers run during a long fit
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+const newSums = (n: number): Tensor[] => Array.from({ length: n }, () => keep(zeros([])));
+
+/** Loss and metric means over a loader, in eval mode without gradients; one read at the end. */
+async function evaluateLoader(model: Module, loader: DataLoader<unknown>, loss: Resolved<LossFn> | undefined, metrics: Resolved<MetricFn>[], op: string): Promise<Logs> {
+  const fns = [...(loss ? [loss] : []), ...metrics];
+  if (!fns.length) throw new ArgumentError(`${op}: nothing to compute: give a loss or metrics (to fit, evaluate or compile)`);
+  const restore = saveModes(model);
+  model.eval();
+  const sums = newSums(fns.length);
+  let seen = 0;
+  const it = loader[Symbol.iterator]();
+  try {
+    for (let step = 0; ; step++) {
+      const bs = tidy(() => noGrad(() => {
+        const n = it.next();
+        if (n.done) return -1;
+        const { xs, y } = splitBatch(n.value, op);
+        const yPred = forward(model, xs, op);
+        fns.forEach((f, i) => sums[i].add_(scalarOf(`${f.name}`, f.fn(yPred, y)), xs[0].shape[0]));
+        return xs[0].shape[0];
+      }));
+      if (bs < 0) break;
+      seen += bs;
+      if (step % 50 === 49) await yieldToEventLoop();
+    }
+    return await readMeans(sums, fns.map((f) => (f === loss ? 'loss' : f.name)), seen);
+  } finally {
+    it.return?.();
+    sums.forEach((s) => s.dispose());
+    restore();
+  }
+}
+
+/**
+ * Trains `model` on `data` for `epochs` epochs; resolves to the History. See FitOptions and the
+ * callbacks in src/train/callbacks.ts.
+ *
+ * @example const h = await wt.train.fit(model, [x, y], { loss: 'mse', epochs: 10, verbose: 0 });
+ */
+export async function fitModel(model: Module, data: FitData, opts: FitOptions = {}): Promise<History> {
+  const epochs = opts.epochs ?? 1;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new ArgumentError(`fit: epochs must be a non-negative integer, got ${opts.epochs}`);
+  const logEvery = opts.logEvery ?? 20;
+  if (!Number.isInteger(logEvery) || logEvery <= 0) throw new ArgumentError(`fit: logEvery must be a positive integer, got ${opts.logEvery}`);
+  const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
+  // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
+  compiled.set(model, { loss, metrics, optimizer });
+  const batchSize = opts.batchSize ?? 32;
+
+  let trainData = data, valData = opts.validationData;
+  if (opts.validationSplit !== undefined) {
+    const f = opts.validationSplit;
+    if (valData) throw new ArgumentError('fit: pass validationData or validationSplit, not both');
+    if (!(f > 0 && f < 1)) throw new ArgumentError(`fit: validationSplit must be in (0, 1), got ${f}`);
+    const ds = toDataset(data, 'fit');
+    if (!ds) throw new ArgumentError('fit: validationSplit needs tensors or a Dataset, not a DataLoader; pass validationData instead');
+    const n = ds.length, nVal = Math.floor(n * f);
+    if (nVal < 1 || nVal >= n) throw new ArgumentError(`fit: validationSplit ${f} of ${n} samples leaves ${nVal} for validation and ${n - nVal} for training`);
+    const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+    trainData = new Subset(ds, range(0, n - nVal));
+    valData = new Subset(ds, range(n - nVal, n));
+  }
+  const loader = toLoader(trainData, { batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed }, 'fit');
+  const valLoader = valData ? toLoader(valData, { batchSize: opts.validationBatchSize ?? batchSize, shuffle: false }, 'fit: validationData') : null;
+  const steps = loader.length;
+  if (steps === 0) throw new ArgumentError(`fit: the training data gives no batches (${loader.dataset.length} samples, batchSize ${loader.batchSize}${loader.dropLast ? ', dropLast' : ''})`);
+
+  const callbacks: CallbackLike[] = [...(opts.callbacks ?? [])];
+  if (callbacks.some((c) => !c || typeof c !== 'object')) throw new ArgumentError('fit: callbacks must be objects with hook methods (onEpochEnd, ...)');
+  const verbose = opts.verbose === true ? 1 : opts.verbose === false ? 0 : opts.verbose ?? 1;
+  if (verbose) callbacks.push(new ProgressLogger(verbose === 1 && stdoutIsTTY() ? 'bar' : 'epoch'));
+  // batch values are read back only for someone who shows them: a bar, a user hook, a listener
+  const readBatches = !!opts.onEvent || !!opts.events || callbacks.some((c) => typeof c.onBatchEnd === 'function' && c.wantsBatchLogs !== false);
+
+  const ctx: TrainContext = { model, optimizer, epochs, steps, stopTraining: false };
+  for (const c of callbacks) c.setContext?.(ctx);
+  const emit = (type: TrainEvent['type'], epoch: number, logs: Logs, batch?: number): void => {
+    if (!opts.onEvent && !opts.events) return;
+    const e: TrainEvent = { type, epoch, batch, logs: { ...logs } };
+    opts.onEvent?.(e);
+    if (opts.events) opts.events.dispatchEvent(typeof CustomEvent === 'function' ? new CustomEvent(type, { detail: e }) : Object.assign(new Event(type), { detail: e }));
+  };
+  const names = ['loss', ...metrics.map((m) => m.name)];
+  const history = new History();
+  const restoreModes = saveModes(model);
+  let last: Logs = {};
+
+  for (const c of callbacks) await c.onTrainBegin?.({});
+  emit('trainBegin', 0, {});
+  try {
+    for (let epoch = 0; epoch < epochs && !ctx.stopTraining; epoch++) {
+      model.train();
+      for (const c of callbacks) await c.onEpochBegin?.(epoch, {});
+      emit('epochBegin', epoch, {});
+      const sums = newSums(names.length);
+      let seen = 0;
+      const it = loader[Symbol.iterator]();
+      let logs: Logs;
+      try {
+        for (let step = 0; ; step++) {
+          const bs = tidy(() => {
+            const n = it.next();
+            if (n.done) return -1;
+            const { xs, y } = splitBatch(n.value, 'fit');
+            optimizer.zeroGrad();
+            const yPred = forward(model, xs, 'fit');
+            const l = scalarOf('the loss', loss.fn(yPred, y));
+            if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
+            l.backward();
+            optimizer.step();
+            const b = xs[0].shape[0];
+            noGrad(() => {
+              sums[0].add_(l, b);
+              metrics.forEach((m, i) => sums[i + 1].add_(scalarOf(`metric ${m.name}`, m.fn(yPred, y)), b));
+            });
+            return b;
+          });
+          if (bs < 0) break;
+          seen += bs;
+          const blogs: Logs = { batch: step, size: bs };
+          if (readBatches && ((step + 1) % logEvery === 0 || step + 1 === steps)) {
+            Object.assign(blogs, await readMeans(sums, names, seen));
+            await yieldToEventLoop();
+          }
+          for (const c of callbacks) await c.onBatchEnd?.(step, blogs);
+          emit('batchEnd', epoch, blogs, step);
+          if (ctx.stopTraining) break;
+        }
+        logs = await readMeans(sums, names, seen);
+      } finally {
+        it.return?.();
+        sums.forEach((s) => s.dispose());
+      }
+      if (valLoader) {
+        const v = await evaluateLoader(model, valLoader, loss, metrics, 'fit: validation');
+        for (const [k, x] of Object.entries(v)) logs[valKey(k)] = x;
+      }
+      logs.lr = optimizer.lr;
+      history.push(epoch, logs);
+      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
+      emit('epochEnd', epoch, logs);
+      last = logs;
+      await yieldToEventLoop();
+    }
+  } finally {
+    restoreModes();
+    // gradients are fit's working state, not results: free them (PyTorch would keep them)
+    optimizer.zeroGrad();
+    model.zeroGrad();
+  }
+  for (const c of callbacks) await c.onTrainEnd?.(last);
+  emit('trainEnd', history.epoch.length ? history.epoch[history.epoch.length - 1] : 0, last);
+  return history;
+}
+
+export interface EvaluateOptions {
+  batchSize?: number;
+  loss?: LossSpec;
+  metrics?: MetricSpec[];
+}
+
+/**
+ * Mean loss and metrics over the data, in eval mode without gradients; one read back at the end.
+ * @example const { loss, acc } = await model.evaluate([xTest, yTest], { metrics: ['accuracy'] });
+ */
+export async function evaluateModel(model: Module, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+  const { loss, metrics } = resolveConfig(model, opts, 'evaluate', false);
+  const loader = toLoader(data, { batchSize: opts.batchSize ?? 32, shuffle: false }, 'evaluate');
+  return evaluateLoader(model, loader, loss, metrics, 'evaluate');
+}
+
+export interface PredictOptions {
+  batchSize?: number;
+}
+
+/**
+ * The model's outputs for every sample, computed in batches in eval mode without gradients and
+ * concatenated along dim 0. x: a tensor, a list of input tensors, or a Dataset / DataLoader (the
+ * inputs of each batch: all but its last element, the target, when it has several).
+ *
+ * @example const probs = model.predict(xTest, { batchSize: 256 }).softmax(-1);
+ */
+export function predictModel(model: Module, x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
+  const bs = opts.batchSize ?? 32;
+  if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`predict: batchSize must be a positive integer, got ${opts.batchSize}`);
+  let batches: Iterable<Tensor[]>;
+  if (x instanceof Tensor || (Array.isArray(x) && x.length && x.every((t) => t instanceof Tensor))) {
+    const xs = x instanceof Tensor ? [x] : (x as Tensor[]);
+    const n = xs[0].ndim ? xs[0].shape[0] : 0;
+    if (xs.some((t) => !t.ndim || t.shape[0] !== n)) throw new ArgumentError(`predict: inputs need the same size in dim 0, got ${xs.map((t) => `[${t.shape}]`).join(', ')}`);
+    batches = (function* () {
+      for (let i = 0; i < n; i += bs) yield xs.map((t) => t.narrow(0, i, Math.min(bs, n - i)));
+    })();
+  } else if (x instanceof DataLoader || isDataset(x)) {
+    const loader = x instanceof DataLoader ? x : new DataLoader(x, { batchSize: bs });
+    batches = (function* () {
+      for (const b of loader as Iterable<unknown>) {
+        if (b instanceof Tensor) yield [b];
+        else if (Array.isArray(b) && b.length === 1) yield b as Tensor[];
+        else yield splitBatch(b, 'predict').xs;
+      }
+    })();
+  } else {
+    throw new ArgumentError('predict: expected a tensor, a list of input tensors, a Dataset or a DataLoader');
+  }
+  const restore = saveModes(model);
+  model.eval();
+  const outs: Tensor[] = [];
+  const it = batches[Symbol.iterator]();
+  try {
+    for (;;) {
+      // the batch is pulled inside the scope, so its tensors are freed with the activations
+      const out = tidy(() => noGrad(() => {
+        const n = it.next();
+        return n.done ? null : forward(model, n.value, 'predict');
+      }));
+      if (!out) break;
+      outs.push(out);
+    }
+    if (!outs.length) throw new ArgumentError('predict: got no samples');
+    if (outs.length === 1) return outs[0];
+    const all = cat(outs, 0);
+    outs.forEach((o) => o.dispose());
+    return all;
+  } catch (e) {
+    outs.forEach((o) => o.dispose());
+    throw e;
+  } finally {
+    it.return?.();
+    restore();
+  }
+}
