@@ -12,6 +12,8 @@
 //                    GEMM: M = Cg, N = N*H*W, K = Og*KH*KW; A = w^T, B = col2im gather of gy
 //   BACKWARD_WEIGHT  gw[o,c,kh,kw] = sum_{b,oh,ow} gy[b,o,oh,ow] * x[b,c,ih,iw]
 //                    GEMM: M = Og, N = Cg*KH*KW, K = N*Ho*Wo; A = gy, B = im2col(x)^T
+//                    With SPLIT_K (few output tiles, long K) each K slice adds its partial sum
+//                    into gw, zeroed by fill.wgsl first, with a compare-exchange loop.
 // with ih = oh*sh - ph + kh*dh, iw = ow*sw - pw + kw*dw, and out-of-image pixels reading 0.
 
 struct Uniforms {
@@ -21,6 +23,7 @@ struct Uniforms {
   Cg: u32, Og: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, dh: u32, dw: u32,
   xOff: u32, wOff: u32, yOff: u32, biasOff: u32,
+  splits: u32, kChunk: u32,                  // SPLIT_K only (see gemm.wgsl)
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 
@@ -38,7 +41,11 @@ struct Uniforms {
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
+#if SPLIT_K
+@group(0) @binding(3) var<storage, read_write> w: array<atomic<u32>>;
+#else
 @group(0) @binding(3) var<storage, read_write> w: array<f32>;
+#endif
 #endif
 
 #if !BACKWARD_INPUT
@@ -111,5 +118,17 @@ fn loadA(g: u32, m: u32, k: u32) -> f32 {
   return y[u.yOff + ((k / hw) * u.O + g * u.Og + m) * hw + k % hw];
 }
 fn loadB(g: u32, n: u32, k: u32) -> f32 { return im2col(g, n, k); }
+#if SPLIT_K
+fn storeC(g: u32, m: u32, n: u32, v: f32) {
+  let i = u.wOff + (g * u.Og + m) * u.N + n;
+  var old = atomicLoad(&w[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&w[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+#else
 fn storeC(g: u32, m: u32, n: u32, v: f32) { w[u.wOff + (g * u.Og + m) * u.N + n] = v; }
+#endif
 #endif

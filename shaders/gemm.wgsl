@@ -14,6 +14,10 @@
 //   - fn storeC(z, m, n, v): the epilogue, called only for m < M and n < N
 // Workgroups: x * y >= ceil(M / 64) * ceil(N / 64) output tiles, numbered row-major over (x, y)
 // so that neither dimension passes the 65535 limit; z = batch.
+//
+// SPLIT_K (flag): z = batch * u.splits + s, and slice s covers k in [s * u.kChunk, +u.kChunk)
+// (kChunk a multiple of 16); storeC then receives a partial sum and must accumulate it. For
+// GEMMs with few output tiles and a long K, which would otherwise leave most of the GPU idle.
 
 const TM = 64u;
 const TN = 64u;
@@ -32,10 +36,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (tile >= tilesN * ((u.M + TM - 1u) / TM)) { return; }
   let m0 = (tile / tilesN) * TM;
   let n0 = (tile % tilesN) * TN;
+#if SPLIT_K
+  let z = wg.z / u.splits;
+  let kBegin = (wg.z % u.splits) * u.kChunk;
+  let kEnd = min(u.K, kBegin + u.kChunk);
+#else
+  let z = wg.z;
+  let kBegin = 0u;
+  let kEnd = u.K;
+#endif
   var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < u.K; k0 += TK) {
-    loadTileA(wg.z, m0, k0, t);
-    loadTileB(wg.z, n0, k0, t);
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
+    loadTileA(z, m0, k0, t);
+    loadTileB(z, n0, k0, t);
     workgroupBarrier();
     for (var k = 0u; k < TK; k++) {
       let a = tileA[k][lid.y];
@@ -54,7 +67,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + lid.x * 4u + j;
       if (n >= u.N) { break; }
-      storeC(wg.z, m, n, acc[i][j]);
+      storeC(z, m, n, acc[i][j]);
     }
   }
 }

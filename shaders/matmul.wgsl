@@ -51,23 +51,15 @@ fn loadB(z: u32, n: u32, k: u32) -> f32 {
 
 const ACT = {{ACT}}u;
 
-// erf with |error| < 1.2e-7 (the Numerical Recipes fit of src/kernel/math.ts): WGSL has no erf
-fn erf(x: f32) -> f32 {
-  let z = abs(x);
-  let t = 1.0 / (1.0 + 0.5 * z);
-  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return select(r - 1.0, 1.0 - r, x >= 0.0);
-}
-
+// The same math as the elementwise ops (wt_* helpers of src/kernel/wgsl-lib.ts, appended by the
+// routine), so a fused epilogue matches matmul followed by the activation op.
 fn activate(x: f32) -> f32 {
   switch ACT {
     // select, not max(x, 0): NaN must pass through, as in PyTorch
     case 1u: { return select(x, 0.0, x < 0.0); }
-    case 2u: { return 0.5 * x * (1.0 + erf(x * 0.7071067811865476)); }
-    case 3u: { return 1.0 / (1.0 + exp(-x)); }
-    // tanh(x) is exactly +-1 in f32 beyond |x| = 9; clamping keeps exp-based tanh from inf/inf
-    case 4u: { return tanh(clamp(x, -15.0, 15.0)); }
+    case 2u: { return 0.5 * x * (1.0 + wt_erf(x * 0.7071067811865476)); }
+    case 3u: { return 1.0 / (1.0 + wt_exp(-x)); }
+    case 4u: { return wt_tanh(x); }
     default: { return x; }
   }
 }

@@ -10,10 +10,11 @@
  */
 import type { View } from '../../backend.js';
 import type { Pair } from '../../../kernel/kernel.js';
-import type { GpuLaunch, GpuRoutine } from '../launch.js';
-import { gemmGrid, gemmProgram, maxGroups, type TileMode } from './matmul.js';
-import { isContiguous } from './template.js';
+import { f32, type GpuLaunch, type GpuRoutine } from '../launch.js';
+import { gemmGrid, gemmProgram, type TileMode } from './matmul.js';
+import { grid2d, isContiguous, maxGroups } from './template.js';
 import convSrc from '../../../../shaders/conv2d.wgsl';
+import fillSrc from '../../../../shaders/fill.wgsl';
 
 interface ConvGeometry {
   stride: Pair;
@@ -51,9 +52,15 @@ function convLaunch(
   if (g > maxZ) throw new Error(`${routine} (webgpu): ${g} groups exceed the device's ${maxZ} workgroups per dimension`);
   const [M, Ng, K] = gemm({ N, C: Cg, O: O / g, HoWo: Ho * Wo, HW: H * W, KK: KH * KW });
   if (M * Ng === 0) return [];
+  const launches: GpuLaunch[] = [];
   const flags: string[] = [kind];
   if (bias) flags.push('BIAS');
-  const key = `conv2d|${kind}|${bias ? 'bias' : ''}`;
+  const [splits, kChunk] = kind === 'BACKWARD_WEIGHT' ? splitK(Math.ceil(M / 64) * Math.ceil(Ng / 64) * g, K, Math.floor(maxZ / g)) : [1, K];
+  if (splits > 1) {
+    flags.push('SPLIT_K');
+    launches.push(fillLaunch(output, 0, maxZ));
+  }
+  const key = `conv2d|${flags.join('|')}`;
   const uniforms = new Uint32Array([
     M, Ng, K, N,
     C, H, W, O,
@@ -61,15 +68,48 @@ function convLaunch(
     Cg, O / g, cfg.stride[0], cfg.stride[1],
     cfg.padding[0], cfg.padding[1], cfg.dilation[0], cfg.dilation[1],
     x.offset, w.offset, y.offset, bias?.offset ?? 0,
+    splits, kChunk,
   ]);
-  return [{
+  launches.push({
     key,
     code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags),
     inputs,
     outputs: [output],
     uniforms,
-    workgroups: gemmGrid(M, Ng, g, maxZ),
-  }];
+    workgroups: gemmGrid(M, Ng, g * splits, maxZ),
+  });
+  return launches;
+}
+
+/** Aim for this many workgroups before splitting K: a couple per SM on a large GPU. */
+const TARGET_GROUPS = 256;
+/** Shortest K slice worth its extra atomic pass over the output. */
+const MIN_CHUNK = 512;
+
+/**
+ * [splits, kChunk] for a GEMM with `tiles` output tiles (times groups) and depth K: split only
+ * when the tiles alone cannot fill the GPU and K is long; kChunk is a multiple of the 16-deep
+ * k step so that no tile straddles two slices.
+ */
+export function splitK(tiles: number, K: number, maxSplits: number): [number, number] {
+  if (tiles >= TARGET_GROUPS / 2 || K < 2 * MIN_CHUNK) return [1, K];
+  const want = Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_CHUNK), maxSplits);
+  if (want <= 1) return [1, K];
+  const kChunk = Math.ceil(K / want / 16) * 16;
+  return [Math.ceil(K / kChunk), kChunk];
+}
+
+/** A launch of shaders/fill.wgsl setting every element of a contiguous view to `value`. */
+export function fillLaunch(v: View, value: number, maxDim: number): GpuLaunch {
+  const total = v.shape.reduce((a, b) => a * b, 1);
+  return {
+    key: 'fill',
+    code: () => fillSrc,
+    inputs: [],
+    outputs: [v],
+    uniforms: new Uint32Array([total, v.offset, f32(value)]),
+    workgroups: grid2d(Math.ceil(total / 256), maxDim),
+  };
 }
 
 /**
@@ -97,6 +137,9 @@ export const conv2dBackwardInput: GpuRoutine<'conv2dBackwardInput'> = (cfg, [gy,
 /**
  * x[N,C,H,W], gy[N,O,Ho,Wo] → gw[O,C/g,KH,KW]. GEMM per group: gy [Og, N*Ho*Wo] times
  * im2col(x)^T [N*Ho*Wo, Cg*KH*KW]; K is the long axis here, walked by consecutive threads.
+ * Early layers have few output tiles (Og = 64, Cg*9 = 576: 9 tiles) and a K of batch * pixels,
+ * so K is split over extra workgroups whose partial sums are added into a zeroed gw (float
+ * atomics: the summation order, and so the last bits, can vary between runs).
  */
 export const conv2dBackwardWeight: GpuRoutine<'conv2dBackwardWeight'> = (cfg, [x, gy], [gw], ctx) =>
   convLaunch('conv2dBackwardWeight', 'BACKWARD_WEIGHT', cfg, x, gw, gy, undefined, [x, gy], gw,

@@ -1,17 +1,36 @@
 /**
- * The WebGPU routines, by name (see src/kernel/kernel.ts `Routines` and ../launch.ts).
- * Partial while routines land: the backend throws a BackendError naming a missing one. Once
- * every routine exists, drop `Partial` so the compiler refuses a missing entry (as the CPU's
- * table does).
+ * The WebGPU routines, by name (see src/kernel/kernel.ts `Routines` and ../launch.ts). The mapped
+ * type makes the compiler refuse a missing routine, as the CPU's table does.
+ *
+ * One file per family: matmul.ts (tiled GEMM core shared with conv.ts), conv.ts, pool.ts,
+ * norm.ts (softmax, cross-entropy, layer norm), indexing.ts; their WGSL lives in shaders/ and is
+ * specialised through template.ts.
  */
 import type { RoutineName } from '../../../kernel/kernel.js';
 import type { GpuRoutine } from '../launch.js';
 import { matmul } from './matmul.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
+import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
+import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
+import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 
-export const gpuRoutines: Partial<{ [K in RoutineName]: GpuRoutine<K> }> = {
+export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   matmul,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  maxPool2d,
+  maxPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+  softmax,
+  softmaxBackward,
+  crossEntropy,
+  crossEntropyBackward,
+  layerNorm,
+  layerNormBackward,
+  gather,
+  indexSelect,
+  scatterAdd,
+  indexAdd,
 };

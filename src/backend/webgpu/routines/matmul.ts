@@ -11,8 +11,8 @@
  */
 import type { View } from '../../backend.js';
 import type { Activation } from '../../../kernel/kernel.js';
-import { type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
-import { grid2d, render, type TemplateVars } from './template.js';
+import type { GpuLaunch, GpuRoutine } from '../launch.js';
+import { grid2d, maxGroups, render, withHelpers, type TemplateVars } from './template.js';
 import gemmSrc from '../../../../shaders/gemm.wgsl';
 import tileSrc from '../../../../shaders/gemm_tile.wgsl';
 import matmulSrc from '../../../../shaders/matmul.wgsl';
@@ -27,12 +27,12 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
  * the two tile loaders rendered from the shared template.
  */
 export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = []): string {
-  return [
+  return withHelpers([
     render(gemmSrc, {}, [], 'gemm.wgsl'),
     render(tileSrc, { OP: 'A', R: 'M' }, tileFlags[modeA], 'gemm_tile.wgsl (A)'),
     render(tileSrc, { OP: 'B', R: 'N' }, tileFlags[modeB], 'gemm_tile.wgsl (B)'),
     render(operand, vars, flags, name),
-  ].join('\n');
+  ].join('\n'));
 }
 
 /** Workgroups of a GEMM: the 64x64 output tiles on a 2-D grid (see shaders/gemm.wgsl), z as given. */
@@ -40,9 +40,6 @@ export function gemmGrid(M: number, N: number, z: number, maxDim: number): [numb
   const [x, y] = grid2d(Math.ceil(M / 64) * Math.ceil(N / 64), maxDim);
   return [x, y, z];
 }
-
-/** The per-dimension workgroup limit (65535 is what every device guarantees). */
-export const maxGroups = (ctx: GpuContext): number => ctx.limits?.maxComputeWorkgroupsPerDimension ?? 65535;
 
 /**
  * Chooses the tile load of an operand seen as [R, K] with strides (sR, sK) plus a batch stride

@@ -19,6 +19,9 @@
  * // → 'v += bias[n];\nconst ACT = 2u;'
  */
 
+import { helpersFor } from '../../../kernel/wgsl-lib.js';
+import type { GpuContext } from '../launch.js';
+
 export type TemplateVars = Readonly<Record<string, string | number>>;
 
 /** Expands `src` (see the module comment); `name` labels errors. */
@@ -68,10 +71,27 @@ export function render(src: string, vars: TemplateVars = {}, flags: Iterable<str
   });
 }
 
-/** Workgroup counts for `n` workgroups of a 1-D problem, as a 2-D grid within the 65535 limit. */
+/**
+ * Appends the `wt_*` helpers (src/kernel/wgsl-lib.ts) that `code` calls: NaN-safe exp/log/tanh,
+ * erf, special floats by bits. Routines share them with the expression kernels so that, e.g., a
+ * fused gelu epilogue computes exactly what the gelu op does, and NaN/inf behave the same.
+ */
+export function withHelpers(code: string): string {
+  const lib = helpersFor(code);
+  return lib ? `${code}\n${lib}\n` : code;
+}
+
+/** The per-dimension workgroup limit (65535 is what every device guarantees). */
+export const maxGroups = (ctx: GpuContext): number => ctx.limits?.maxComputeWorkgroupsPerDimension ?? 65535;
+
+/**
+ * Workgroup counts for `n` workgroups of a 1-D problem as a 2-D grid, x within `maxDim`; the
+ * shader numbers groups `wg.y * num_workgroups.x + wg.x` and skips those past `n`.
+ */
 export function grid2d(n: number, maxDim = 65535): [number, number, number] {
   if (n <= maxDim) return [Math.max(n, 0), 1, 1];
   const y = Math.ceil(n / maxDim);
+  if (y > maxDim) throw new Error(`webgpu: ${n} workgroups do not fit a ${maxDim} x ${maxDim} grid`);
   return [Math.ceil(n / y), y, 1];
 }
 

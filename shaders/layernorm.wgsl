@@ -1,0 +1,135 @@
+// Layer norm over rows of length D, forward and backward. Legend: R rows, D row length.
+// One flag picks the kernel; the bindings follow the routine's inputs then outputs:
+//   FORWARD   x, [w, b] → y, mean, rstd         one workgroup per row, two passes (mean, then
+//             the centred sum of squares: no E[x²] - E[x]² cancellation); biased variance
+//   BACKWARD  x, gy, mean, rstd, [w] → gx       one workgroup per row:
+//             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)), x̂ = (x - mean) * rstd, ĝ = gy * w
+//   PARAMS    x, gy, mean, rstd → gw, gb        gw = Σ_rows gy x̂, gb = Σ_rows gy; 32 columns
+//             per workgroup, 8 lanes splitting the rows, summed in workgroup memory
+// AFFINE adds the w (and b) bindings. Placeholders: WG (FORWARD/BACKWARD threads per row) and
+// the binding numbers of the outputs (Y, MEAN, RSTD, GX).
+
+struct Uniforms {
+  R: u32, D: u32, eps: f32,
+  o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32,   // element offsets, in binding order
+}
+@group(0) @binding(0) var<uniform> u: Uniforms;
+
+#if FORWARD
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+#if AFFINE
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+#endif
+@group(0) @binding({{Y}}) var<storage, read_write> y: array<f32>;
+@group(0) @binding({{MEAN}}) var<storage, read_write> mean: array<f32>;
+@group(0) @binding({{RSTD}}) var<storage, read_write> rstd: array<f32>;
+#else
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gy: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;
+#if BACKWARD
+#if AFFINE
+@group(0) @binding(5) var<storage, read> w: array<f32>;
+#endif
+@group(0) @binding({{GX}}) var<storage, read_write> gx: array<f32>;
+#else
+@group(0) @binding(5) var<storage, read_write> gw: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gb: array<f32>;
+#endif
+#endif
+
+#if PARAMS
+var<workgroup> partW: array<array<f32, 32>, 8>;
+var<workgroup> partB: array<array<f32, 32>, 8>;
+
+@compute @workgroup_size(32, 8)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let col = (wg.y * nwg.x + wg.x) * 32u + lid.x;
+  var sw = 0.0;
+  var sb = 0.0;
+  // no early return for col >= D: every thread must reach the barrier
+  if (col < u.D) {
+    for (var r = lid.y; r < u.R; r += 8u) {
+      let g = gy[u.o1 + r * u.D + col];
+      sw += g * (x[u.o0 + r * u.D + col] - mean[u.o2 + r]) * rstd[u.o3 + r];
+      sb += g;
+    }
+  }
+  partW[lid.y][lid.x] = sw;
+  partB[lid.y][lid.x] = sb;
+  workgroupBarrier();
+  if (lid.y == 0u && col < u.D) {
+    for (var i = 1u; i < 8u; i++) {
+      sw += partW[i][lid.x];
+      sb += partB[i][lid.x];
+    }
+    gw[u.o4 + col] = sw;
+    gb[u.o5 + col] = sb;
+  }
+}
+#else
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  // uniform across the workgroup, so the reductions' barriers stay in uniform control flow
+  if (row >= u.R) { return; }
+  let base = row * u.D;
+  let n = f32(u.D);
+#if FORWARD
+  var s = 0.0;
+  for (var j = lid; j < u.D; j += WG) { s += x[u.o0 + base + j]; }
+  let mu = sumAll(s, lid) / n;
+  var q = 0.0;
+  for (var j = lid; j < u.D; j += WG) {
+    let d = x[u.o0 + base + j] - mu;
+    q += d * d;
+  }
+  let rs = 1.0 / sqrt(sumAll(q, lid) / n + u.eps);
+  for (var j = lid; j < u.D; j += WG) {
+    var v = (x[u.o0 + base + j] - mu) * rs;
+#if AFFINE
+    v = v * w[u.o1 + j] + b[u.o2 + j];
+    y[u.o3 + base + j] = v;
+#else
+    y[u.o1 + base + j] = v;
+#endif
+  }
+  if (lid == 0u) {
+#if AFFINE
+    mean[u.o4 + row] = mu;
+    rstd[u.o5 + row] = rs;
+#else
+    mean[u.o2 + row] = mu;
+    rstd[u.o3 + row] = rs;
+#endif
+  }
+#else
+  let mu = mean[u.o2 + row];
+  let rs = rstd[u.o3 + row];
+  var acc = vec2<f32>(0.0);
+  for (var j = lid; j < u.D; j += WG) {
+    let h = (x[u.o0 + base + j] - mu) * rs;
+    var g = gy[u.o1 + base + j];
+#if AFFINE
+    g *= w[u.o4 + j];
+#endif
+    acc += vec2<f32>(g, g * h);
+  }
+  let m = sumAll2(acc, lid) / n;
+  for (var j = lid; j < u.D; j += WG) {
+    let h = (x[u.o0 + base + j] - mu) * rs;
+    var g = gy[u.o1 + base + j];
+#if AFFINE
+    g *= w[u.o4 + j];
+    gx[u.o5 + base + j] = rs * (g - m.x - h * m.y);
+#else
+    gx[u.o4 + base + j] = rs * (g - m.x - h * m.y);
+#endif
+  }
+#endif
+}
+#endif

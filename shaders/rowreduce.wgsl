@@ -1,0 +1,60 @@
+// Workgroup-wide reductions for the one-workgroup-per-row kernels (softmax.wgsl, layernorm.wgsl),
+// a tree over WG threads in workgroup memory (2 x WG floats, at most 2 KiB).
+// Placeholder WG: threads per workgroup, a power of two from 32 to 256.
+// They contain barriers: call them from uniform control flow. Every thread gets the result.
+
+const WG = {{WG}}u;
+var<workgroup> redA: array<f32, WG>;
+var<workgroup> redB: array<f32, WG>;
+
+fn sumAll(v: f32, lid: u32) -> f32 {
+  redA[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { redA[lid] += redA[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = redA[0];
+  // the next reduction overwrites redA: everyone must have read the result first
+  workgroupBarrier();
+  return r;
+}
+
+// two sums at once (one pass of barriers instead of two)
+fn sumAll2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  redA[lid] = v.x;
+  redB[lid] = v.y;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      redA[lid] += redA[lid + s];
+      redB[lid] += redB[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let r = vec2<f32>(redA[0], redB[0]);
+  workgroupBarrier();
+  return r;
+}
+
+// Merges per-thread (max m, sum of exp(x - m)) pairs into the row's pair: the online softmax
+// combine s = s1 * exp(m1 - m) + s2 * exp(m2 - m). The m are never NaN (NaN never wins a >);
+// they start at -FLT_MAX, not -inf, so two empty pairs merge to (-FLT_MAX, 0), not NaN.
+fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> {
+  redA[lid] = m;
+  redB[lid] = s;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st >>= 1u) {
+    if (lid < st) {
+      let m1 = redA[lid];
+      let m2 = redA[lid + st];
+      let mm = max(m1, m2);
+      redB[lid] = redB[lid] * wt_exp(m1 - mm) + redB[lid + st] * wt_exp(m2 - mm);
+      redA[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  let r = vec2<f32>(redA[0], redB[0]);
+  workgroupBarrier();
+  return r;
+}

@@ -1,0 +1,92 @@
+/**
+ * WebGPU gather / indexSelect / scatterAdd / indexAdd on one rank-generic shader
+ * (shaders/indexing.wgsl): one thread per element of the index's shape, every view walked by its
+ * own strides (rank <= 8). indexSelect and indexAdd are the gather and scatter with their 1-D
+ * index seen as a view broadcast (stride 0) over the other dims, so no extra shader is needed.
+ *
+ * scatterAdd / indexAdd accumulate into `out` with a compare-exchange loop on the float's bits:
+ * correct for repeated indices (embedding gradients), at the price of a summation order that can
+ * change between runs. Out-of-range indices read 0 or are skipped, as on the CPU.
+ *
+ * Napkin math: a gather moves 8 bytes per output element plus 4 per index; memory bound.
+ */
+import type { View } from '../../backend.js';
+import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
+import { grid2d, maxGroups, numel, render } from './template.js';
+import indexingSrc from '../../../../shaders/indexing.wgsl';
+
+const MAX_RANK = 8;
+
+/** Eight words of a per-dim array, padded with `fill`. */
+function dims8(a: readonly number[], fill: number): number[] {
+  return Array.from({ length: MAX_RANK }, (_, d) => (d < a.length ? a[d] : fill));
+}
+
+/**
+ * One indexing.wgsl launch. Iterates `index`'s shape; `indexed` is the view addressed through the
+ * index along `dim` (x for a gather, out for a scatter); `elementwise` is addressed like the index
+ * (out for a gather, src for a scatter).
+ */
+function indexingLaunch(routine: string, scatter: boolean, dim: number, indexed: View, index: View, elementwise: View, inputs: View[], outputs: View[], ctx: GpuContext): GpuLaunch[] {
+  const rank = index.shape.length;
+  if (rank > MAX_RANK) throw new Error(`${routine} (webgpu): rank ${rank} exceeds ${MAX_RANK}`);
+  if (index.dtype !== 'int32') throw new Error(`${routine} (webgpu): index must be int32, got ${index.dtype}`);
+  if (indexed.dtype !== 'float32' || elementwise.dtype !== 'float32') throw new Error(`${routine} (webgpu): data must be float32`);
+  if (indexed.shape.length !== rank || elementwise.shape.length !== rank) {
+    throw new Error(`${routine} (webgpu): ranks differ: [${indexed.shape}], index [${index.shape}], [${elementwise.shape}]`);
+  }
+  if (rank > 0 && (dim < 0 || dim >= rank)) throw new Error(`${routine} (webgpu): dim ${dim} out of range for rank ${rank}`);
+  const total = numel(index.shape);
+  if (total === 0) return [];
+  const size = rank ? indexed.shape[dim] : 1;
+  const uniforms = new Uint32Array([
+    total, rank, rank ? dim : 0, size,
+    indexed.offset, index.offset, elementwise.offset, 0,
+    ...dims8(index.shape, 1),
+    ...dims8(indexed.strides, 0),
+    ...dims8(index.strides, 0),
+    ...dims8(elementwise.strides, 0),
+  ]);
+  const flag = scatter ? 'SCATTER' : 'GATHER';
+  return [{
+    key: `indexing|${flag}`,
+    code: () => render(indexingSrc, {}, [flag], 'indexing.wgsl'),
+    inputs,
+    outputs,
+    uniforms,
+    workgroups: grid2d(Math.ceil(total / 256), maxGroups(ctx)),
+  }];
+}
+
+/**
+ * The 1-D index of indexSelect / indexAdd as a view over `shape` (the shape of the side it
+ * runs along): its own stride along dim, 0 elsewhere.
+ */
+function broadcastIndex(routine: string, index: View, shape: readonly number[], dim: number): View {
+  if (index.shape.length > 1) throw new Error(`${routine} (webgpu): index must be 1-D, got [${index.shape}]`);
+  const L = index.shape.length ? index.shape[0] : 1;
+  if (shape.length && shape[dim] !== L) throw new Error(`${routine} (webgpu): index has ${L} entries, but dim ${dim} of [${shape}] has ${shape[dim]}`);
+  const stride = index.shape.length ? index.strides[0] : 0;
+  return { ...index, shape: [...shape], strides: shape.map((_, d) => (d === dim ? stride : 0)) };
+}
+
+/**
+ * x[...], index int32[...] (same rank) → out[index shape]: out[i] = x[i with dim := index[i]].
+ *
+ * @example
+ * gpuRoutines.gather({ dim: 1 }, [x, idx], [out], ctx)
+ */
+export const gather: GpuRoutine<'gather'> = ({ dim }, [x, index], [out], ctx) =>
+  indexingLaunch('gather', false, dim, x, index, out, [x, index], [out], ctx);
+
+/** x[..., S, ...], index int32[L] → out[..., L, ...]: slices of x along dim (embedding lookup). */
+export const indexSelect: GpuRoutine<'indexSelect'> = ({ dim }, [x, index], [out], ctx) =>
+  indexingLaunch('indexSelect', false, dim, x, broadcastIndex('indexSelect', index, out.shape, dim), out, [x, index], [out], ctx);
+
+/** index int32[...], src[...] (same shape) → out (accumulated): out[i with dim := index[i]] += src[i]. */
+export const scatterAdd: GpuRoutine<'scatterAdd'> = ({ dim }, [index, src], [out], ctx) =>
+  indexingLaunch('scatterAdd', true, dim, out, index, src, [index, src], [out], ctx);
+
+/** index int32[L], src[..., L, ...] → out[..., S, ...] (accumulated): slice l of src added at index[l]. */
+export const indexAdd: GpuRoutine<'indexAdd'> = ({ dim }, [index, src], [out], ctx) =>
+  indexingLaunch('indexAdd', true, dim, out, broadcastIndex('indexAdd', index, src.shape, dim), src, [index, src], [out], ctx);

@@ -1,0 +1,145 @@
+/**
+ * WebGPU row-wise routines: softmax / log-softmax and backward, fused softmax-cross-entropy and
+ * backward (shaders/softmax.wgsl), layer norm and backward (shaders/layernorm.wgsl). One
+ * workgroup per row, the row's threads meeting in workgroup-memory reductions
+ * (shaders/rowreduce.wgsl); rows run on a 2-D grid of workgroups.
+ *
+ * Legend: R rows, D row length (the last dim; R = numel / D). Views are contiguous, as the
+ * routine table promises, and may start at any offset. Semantics (NaN rows, ignored and
+ * out-of-range targets) follow the CPU routines in src/backend/cpu/routines/norm.ts.
+ *
+ * Napkin math: softmax reads the row twice and writes it once, so 12*R*D bytes; layerNorm
+ * forward 16*R*D (three reads, one write); all memory bound.
+ */
+import type { View } from '../../backend.js';
+import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
+import { grid2d, isContiguous, maxGroups, numel, render, withHelpers, type TemplateVars } from './template.js';
+import reduceSrc from '../../../../shaders/rowreduce.wgsl';
+import softmaxSrc from '../../../../shaders/softmax.wgsl';
+import layernormSrc from '../../../../shaders/layernorm.wgsl';
+
+/** Threads per row: enough to cover short rows without idling most of a 256-thread group. */
+export function rowThreads(D: number): number {
+  let wg = 32;
+  while (wg < 256 && wg < D) wg *= 2;
+  return wg;
+}
+
+/** [R, D] of a contiguous view whose last dim is the row; throws on a strided view or wrong dtype. */
+function rows(routine: string, what: string, v: View, dtype: 'float32' | 'int32' = 'float32'): [number, number] {
+  if (v.dtype !== dtype) throw new Error(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
+  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous, got strides [${v.strides}]`);
+  const D = v.shape.length ? v.shape[v.shape.length - 1] : 1;
+  return [D === 0 ? 0 : numel(v.shape) / D, D];
+}
+
+/** Throws unless `v` holds exactly n elements. */
+function expectNumel(routine: string, what: string, v: View, n: number): void {
+  if (numel(v.shape) !== n) throw new Error(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
+}
+
+/** A launch of a one-workgroup-per-row shader: `src` follows rowreduce.wgsl with WG threads. */
+function rowLaunch(key: string, src: string, name: string, R: number, D: number, vars: TemplateVars, flags: string[],
+  inputs: readonly View[], outputs: readonly View[], words: number[], ctx: GpuContext): GpuLaunch[] {
+  if (R === 0) return [];
+  const WG = rowThreads(D);
+  return [{
+    key: `${key}|${WG}`,
+    code: () => withHelpers(render(reduceSrc, { WG }, [], 'rowreduce.wgsl') + '\n' + render(src, vars, flags, name)),
+    inputs,
+    outputs,
+    uniforms: new Uint32Array(words),
+    workgroups: grid2d(R, maxGroups(ctx)),
+  }];
+}
+
+/** Offsets of the views, in binding order, padded to `n` words. */
+const offsets = (views: readonly View[], n: number): number[] => Array.from({ length: n }, (_, i) => views[i]?.offset ?? 0);
+
+/**
+ * A softmax.wgsl launch. Uniforms: R, D, the offsets of inputs then outputs, ignoreIndex.
+ */
+function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex: number, x: View, inputs: readonly View[], outputs: readonly View[], ctx: GpuContext): GpuLaunch[] {
+  const [R, D] = rows(routine, inputs[0] === x ? 'x' : 'y', x);
+  for (const v of [...inputs, ...outputs]) {
+    if (v.dtype === 'int32' || v.shape.length < x.shape.length) expectNumel(routine, 'per-row operand', v, R);
+    else expectNumel(routine, 'operand', v, R * D);
+  }
+  const words = [R, D, ...offsets([...inputs, ...outputs], 4), ignoreIndex | 0];
+  return rowLaunch(`softmax|${flag}|${log}`, softmaxSrc, 'softmax.wgsl', R, D, { LOG: String(log) }, [flag], inputs, outputs, words, ctx);
+}
+
+/**
+ * x[R,D] → y[R,D]: softmax, or log-softmax when `log`.
+ *
+ * @example
+ * gpuRoutines.softmax({ log: true }, [logits], [logp], ctx)
+ */
+export const softmax: GpuRoutine<'softmax'> = ({ log }, [x], [y], ctx) => softmaxLaunch('softmax', 'SOFTMAX', log, 0, x, [x], [y], ctx);
+
+/** y[R,D] (the forward output), gy[R,D] → gx[R,D]. */
+export const softmaxBackward: GpuRoutine<'softmaxBackward'> = ({ log }, [y, gy], [gx], ctx) =>
+  softmaxLaunch('softmaxBackward', 'SOFTMAX_BACKWARD', log, 0, y, [y, gy], [gx], ctx);
+
+/** logits[R,D], target int32[R] → loss[R] = logsumexp(row) - row[target]; 0 where ignored, NaN out of range. */
+export const crossEntropy: GpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logits, target], [loss], ctx) =>
+  softmaxLaunch('crossEntropy', 'XENT', false, ignoreIndex, logits, [logits, target], [loss], ctx);
+
+/** logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss. */
+export const crossEntropyBackward: GpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits], ctx) =>
+  softmaxLaunch('crossEntropyBackward', 'XENT_BACKWARD', false, ignoreIndex, logits, [logits, target, gloss], [glogits], ctx);
+
+/**
+ * x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R]; w and b exist when `affine`.
+ *
+ * @example
+ * gpuRoutines.layerNorm({ eps: 1e-5, affine: true }, [x, w, b], [y, mean, rstd], ctx)
+ */
+export const layerNorm: GpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, outputs, ctx) => {
+  const ins = affine ? inputs.slice(0, 3) : inputs.slice(0, 1);
+  const [R, D] = rows('layerNorm', 'x', ins[0]);
+  const [y, mean, rstd] = outputs;
+  rows('layerNorm', 'y', y);
+  expectNumel('layerNorm', 'mean', mean, R);
+  expectNumel('layerNorm', 'rstd', rstd, R);
+  if (affine) ins.slice(1).forEach((v, i) => expectNumel('layerNorm', i ? 'b' : 'w', v, D));
+  const views = [...ins, ...outputs];
+  const first = ins.length + 1;
+  const words = [R, D, f32(eps), ...offsets(views, 6)];
+  const vars = { Y: first, MEAN: first + 1, RSTD: first + 2, GX: 0 };
+  return rowLaunch(`layernorm|FORWARD|${affine}`, layernormSrc, 'layernorm.wgsl', R, D, vars, affine ? ['FORWARD', 'AFFINE'] : ['FORWARD'], ins, outputs, words, ctx);
+};
+
+/**
+ * x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine (a second
+ * launch: 32 columns per workgroup reducing over every row, so gw/gb are overwritten, not
+ * accumulated, and deterministic).
+ */
+export const layerNormBackward: GpuRoutine<'layerNormBackward'> = ({ affine }, inputs, outputs, ctx) => {
+  const [x, gy, mean, rstd] = inputs;
+  const ins = affine ? inputs.slice(0, 5) : inputs.slice(0, 4);
+  const [R, D] = rows('layerNormBackward', 'x', x);
+  rows('layerNormBackward', 'gy', gy);
+  expectNumel('layerNormBackward', 'mean', mean, R);
+  expectNumel('layerNormBackward', 'rstd', rstd, R);
+  const [gx, gw, gb] = outputs;
+  rows('layerNormBackward', 'gx', gx);
+  const flags = affine ? ['BACKWARD', 'AFFINE'] : ['BACKWARD'];
+  const vars = { Y: 0, MEAN: 0, RSTD: 0, GX: ins.length + 1 };
+  const launches = rowLaunch(`layernorm|BACKWARD|${affine}`, layernormSrc, 'layernorm.wgsl', R, D, vars, flags, ins, [gx],
+    [R, D, 0, ...offsets([...ins, gx], 6)], ctx);
+  if (affine && D > 0) {
+    expectNumel('layerNormBackward', 'gw', gw, D);
+    expectNumel('layerNormBackward', 'gb', gb, D);
+    const pins = [x, gy, mean, rstd];
+    launches.push({
+      key: 'layernorm|PARAMS',
+      code: () => withHelpers(render(layernormSrc, {}, ['PARAMS'], 'layernorm.wgsl')),
+      inputs: pins,
+      outputs: [gw, gb],
+      uniforms: new Uint32Array([R, D, 0, ...offsets([...pins, gw, gb], 6)]),
+      workgroups: grid2d(Math.ceil(D / 32), maxGroups(ctx)),
+    });
+  }
+  return launches;
+};

@@ -1,0 +1,128 @@
+/**
+ * WebGPU routine launches without a device: the template syntax, grid and split-K arithmetic,
+ * the operand-layout choices of matmul, and that every pipeline key names exactly one WGSL
+ * source with no template syntax left in it. Runs everywhere (no adapter needed).
+ */
+import { describe, expect, it } from 'vitest';
+import type { View } from '../../src/backend/backend.js';
+import type { GpuContext, GpuLaunch } from '../../src/backend/webgpu/launch.js';
+import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
+import { render, grid2d } from '../../src/backend/webgpu/routines/template.js';
+import { splitK } from '../../src/backend/webgpu/routines/conv.js';
+import { tileMode } from '../../src/backend/webgpu/routines/matmul.js';
+import { rowMajor } from './harness.js';
+
+const ctx: GpuContext = { limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits, features: new Set() };
+const v = (shape: number[], opts: { strides?: number[]; offset?: number; int?: boolean } = {}): View =>
+  ({ buf: { numel: 1 << 20 }, dtype: opts.int ? 'int32' : 'float32', shape, strides: opts.strides ?? rowMajor(shape), offset: opts.offset ?? 0 });
+
+describe('template', () => {
+  it('substitutes placeholders and keeps the chosen #if branches, nested', () => {
+    const src = 'a {{X}}\n#if F\nf\n#if !G\nnot g\n#else\ng\n#endif\n#elif H\nh\n#else\nnone\n#endif\nend';
+    expect(render(src, { X: 1 }, ['F'])).toBe('a 1\nf\nnot g\nend');
+    expect(render(src, { X: 'y' }, ['F', 'G'])).toBe('a y\nf\ng\nend');
+    expect(render(src, { X: 2 }, ['H'])).toBe('a 2\nh\nend');
+    expect(render(src, { X: 3 })).toBe('a 3\nnone\nend');
+  });
+  it('refuses a missing value, a stray directive, an unterminated #if', () => {
+    expect(() => render('{{NOPE}}')).toThrow(/no value for \{\{NOPE\}\}/);
+    expect(() => render('#endif')).toThrow(/without #if/);
+    expect(() => render('#if A\nx')).toThrow(/unterminated/);
+  });
+  it('grid2d stays within the limit and covers n', () => {
+    expect(grid2d(5)).toEqual([5, 1, 1]);
+    const [x, y] = grid2d(200_000);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(200_000);
+    expect(() => grid2d(17, 4)).toThrow(/do not fit/);
+  });
+});
+
+describe('matmul operand layouts', () => {
+  it('picks vec4 loads along the unit-stride axis only when everything is a multiple of 4', () => {
+    // [R, K] operand with (sR, sK, sZ, offset)
+    expect(tileMode(64, 32, 32, 1, 2048, 0)).toBe('vec4k'); // row-major A
+    expect(tileMode(64, 32, 1, 64, 2048, 0)).toBe('vec4r'); // transposed A
+    expect(tileMode(64, 30, 30, 1, 1920, 0)).toBe('kfast'); // K not a multiple of 4
+    expect(tileMode(64, 32, 32, 1, 2048, 1)).toBe('kfast'); // odd offset
+    expect(tileMode(63, 32, 1, 63, 0, 0)).toBe('rfast');
+    expect(tileMode(8, 8, 16, 2, 0, 0)).toBe('kfast'); // no unit stride: walk the smaller one
+  });
+});
+
+describe('split-K', () => {
+  it('splits only few-tile, long-K GEMMs, in 16-aligned chunks that cover K', () => {
+    expect(splitK(200, 100_000, 1000)).toEqual([1, 100_000]);
+    expect(splitK(4, 800, 1000)).toEqual([1, 800]);
+    const [s, chunk] = splitK(9, 32_768, 1000);
+    expect(s).toBeGreaterThan(1);
+    expect(chunk % 16).toBe(0);
+    expect((s - 1) * chunk).toBeLessThan(32_768);
+    expect(s * chunk).toBeGreaterThanOrEqual(32_768);
+    expect(splitK(1, 1_000_000, 3)[0]).toBe(3);
+  });
+  it('conv2dBackwardWeight zeroes gw then accumulates when it splits', () => {
+    const geo = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } as const;
+    const ls = gpuRoutines.conv2dBackwardWeight(geo, [v([8, 16, 32, 32]), v([8, 16, 32, 32])], [v([16, 16, 3, 3])], ctx);
+    expect(ls.map((l) => l.key)).toEqual(['fill', 'conv2d|BACKWARD_WEIGHT|SPLIT_K']);
+    expect(ls[1].code()).toContain('atomicCompareExchangeWeak');
+  });
+});
+
+describe('pipeline keys', () => {
+  it('each key names one source, fully rendered', () => {
+    const launches: GpuLaunch[] = [];
+    const add = (ls: GpuLaunch[]): void => { launches.push(...ls); };
+    const a = v([2, 8, 8]), at = v([2, 8, 8], { strides: [64, 1, 8] }), odd = v([2, 8, 8], { offset: 1 });
+    for (const activation of ['none', 'relu', 'gelu', 'sigmoid', 'tanh'] as const) {
+      for (const [x, y] of [[a, a], [at, at], [odd, a], [a, odd]]) {
+        add(gpuRoutines.matmul({ bias: false, activation }, [x, y], [v([2, 8, 8])], ctx));
+        add(gpuRoutines.matmul({ bias: true, activation }, [x, y, v([8])], [v([2, 8, 8])], ctx));
+      }
+    }
+    const geo = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 } as const;
+    const x = v([2, 3, 8, 8]), w = v([4, 3, 3, 3]), y = v([2, 4, 4, 4]);
+    add(gpuRoutines.conv2d({ ...geo, bias: true }, [x, w, v([4])], [y], ctx));
+    add(gpuRoutines.conv2d({ ...geo, bias: false }, [x, w], [y], ctx));
+    add(gpuRoutines.conv2dBackwardInput(geo, [y, w], [x], ctx));
+    add(gpuRoutines.conv2dBackwardWeight(geo, [x, y], [w], ctx));
+    const win = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] } as const;
+    const p = v([2, 3, 4, 4]), am = v([2, 3, 4, 4], { int: true });
+    add(gpuRoutines.maxPool2d(win, [x], [p, am], ctx));
+    add(gpuRoutines.maxPool2dBackward(win, [p, am], [x], ctx));
+    add(gpuRoutines.avgPool2d({ ...win, countIncludePad: true }, [x], [p], ctx));
+    add(gpuRoutines.avgPool2dBackward({ ...win, countIncludePad: false }, [p], [x], ctx));
+    for (const D of [3, 100, 1000]) {
+      const r = v([5, D]), t = v([5], { int: true }), l = v([5]);
+      for (const log of [false, true]) {
+        add(gpuRoutines.softmax({ log }, [r], [r], ctx));
+        add(gpuRoutines.softmaxBackward({ log }, [r, r], [r], ctx));
+      }
+      add(gpuRoutines.crossEntropy({ ignoreIndex: -100 }, [r, t], [l], ctx));
+      add(gpuRoutines.crossEntropyBackward({ ignoreIndex: -100 }, [r, t, l], [r], ctx));
+      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: true }, [r, v([D]), v([D])], [r, l, l], ctx));
+      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: false }, [r], [r, l, l], ctx));
+      add(gpuRoutines.layerNormBackward({ affine: true }, [r, r, l, l, v([D])], [r, v([D]), v([D])], ctx));
+      add(gpuRoutines.layerNormBackward({ affine: false }, [r, r, l, l], [r], ctx));
+    }
+    const i2 = v([3, 4], { int: true }), i1 = v([4], { int: true });
+    add(gpuRoutines.gather({ dim: 1 }, [v([3, 5]), i2], [v([3, 4])], ctx));
+    add(gpuRoutines.indexSelect({ dim: 0 }, [v([6, 4]), i1], [v([4, 4])], ctx));
+    add(gpuRoutines.scatterAdd({ dim: 0 }, [i2, v([3, 4])], [v([5, 4])], ctx));
+    add(gpuRoutines.indexAdd({ dim: 1 }, [i1, v([2, 4])], [v([2, 7])], ctx));
+
+    const byKey = new Map<string, string>();
+    for (const l of launches) {
+      const code = l.code();
+      expect(code, l.key).not.toMatch(/\{\{|^\s*#(if|else|elif|endif)/m);
+      const seen = byKey.get(l.key);
+      if (seen !== undefined) expect(code === seen, `key ${l.key} names two sources`).toBe(true);
+      byKey.set(l.key, code);
+      // every declared binding is bound: uniforms + inputs + outputs
+      const bindings = new Set([...code.matchAll(/@binding\((\d+)\)/g)].map((m) => Number(m[1])));
+      expect(bindings.size, l.key).toBe(1 + l.inputs.length + l.outputs.length);
+      expect(Math.max(...l.workgroups), l.key).toBeLessThanOrEqual(65535);
+    }
+    expect(byKey.size).toBeGreaterThan(40);
+  });
+});

@@ -1,0 +1,373 @@
+/**
+ * WebGPU routines against float64 references, through the standalone harness (no dispatcher).
+ * Sizes that do not divide the 64x64x16 GEMM tile (1, 3, 17, 33, 65, 127), every operand layout
+ * the matmul picks a loader for, broadcast batches, odd offsets, conv stride / padding /
+ * dilation / groups. SwiftShader runs at about a GFLOP/s, so shapes stay small.
+ *
+ * matmul and conv are checked against float64 loops written here; pooling, the row routines and
+ * the indexing routines against the CPU routines (float64 accumulation, float32 stores) on copies
+ * of the same buffers, comparing whole output buffers (writes outside a view are caught).
+ *
+ * Tolerances (|err| <= atol + rtol*|ref|): matmul atol 2e-5*sqrt(K+1), rtol 1e-5 (inputs in
+ * [-1, 1), f32 accumulation of K products); conv atol 1e-4 (2e-4 for the weight gradient, which
+ * sums N*Ho*Wo terms); max pooling and the gathers exact; average pooling 1e-6; softmax and
+ * cross-entropy atol 1e-6, rtol 2e-5 (GPU exp/log are a few ulp off); layer norm 1e-4 (rows
+ * centred near 100: x - mean in f32 is off by ulp(100)/2, about 1e-5 of the output);
+ * scatter-adds 1e-5 (float atomics in any order).
+ */
+import { describe, it } from 'vitest';
+import { createHarness, vsCpu, rowMajor, type Harness, type Operand } from './harness.js';
+import { rng, expectClose } from '../helpers.js';
+import { erf } from '../../src/kernel/math.js';
+import type { View } from '../../src/backend/backend.js';
+import type { Activation } from '../../src/kernel/kernel.js';
+
+const h = (await createHarness()) as Harness;
+const suite = h ? describe : describe.skip;
+
+/** A float32 buffer of seeded values in [-1, 1), and its contents as numbers. */
+function randomBuffer(n: number, seed: number): { buf: ReturnType<Harness['upload']>; data: Float32Array } {
+  const r = rng(seed);
+  const data = Float32Array.from({ length: n }, () => 2 * r() - 1);
+  return { buf: h.upload(data), data };
+}
+
+/** Reads element (z, i, j) of a rank-3 view from its backing data. */
+const at3 = (v: View, data: Float32Array, z: number, i: number, j: number): number =>
+  data[v.offset + z * v.strides[0] + i * v.strides[1] + j * v.strides[2]];
+
+type Layout = 'row' | 'col' | 'strided';
+
+/**
+ * A [Z, R, C] operand in the given layout: row-major, column-major (the transposed view of a
+ * row-major [Z, C, R]) or with every stride > 1 (every other element of a wider buffer).
+ * `broadcast` makes Z a stride-0 batch; `offset` shifts the view inside its buffer.
+ */
+function operand(Z: number, R: number, C: number, layout: Layout, seed: number, offset = 0, broadcast = false): { v: View; data: Float32Array } {
+  const zs = broadcast ? 1 : Z;
+  let strides: number[];
+  if (layout === 'row') strides = [R * C, C, 1];
+  else if (layout === 'col') strides = [R * C, 1, R];
+  else strides = [R * C * 4, 2 * C * 2, 2];
+  const size = offset + (zs - 1) * strides[0] + (R - 1) * strides[1] + (C - 1) * strides[2] + 1;
+  const { buf, data } = randomBuffer(size, seed);
+  if (broadcast) strides[0] = 0;
+  return { v: h.view(buf, [Z, R, C], { strides, offset }), data };
+}
+
+const actRef: Record<Activation, (x: number) => number> = {
+  none: (x) => x,
+  relu: (x) => (x < 0 ? 0 : x),
+  gelu: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+};
+
+interface MatmulCase { Z: number; M: number; N: number; K: number; la: Layout; lb: Layout; offA?: number; offB?: number; bcastA?: boolean; bcastB?: boolean; bias?: boolean; act?: Activation }
+
+async function checkMatmul(c: MatmulCase, seed: number): Promise<void> {
+  const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
+  const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
+  const bias = randomBuffer(c.N + 1, seed + 2);
+  const biasView = h.view(bias.buf, [c.N], { offset: 1 });
+  const out = h.zeros(c.Z * c.M * c.N + 3);
+  const outView = h.view(out, [c.Z, c.M, c.N], { offset: 3 });
+  const act = c.act ?? 'none';
+  h.run('matmul', { bias: !!c.bias, activation: act }, c.bias ? [a.v, b.v, biasView] : [a.v, b.v], [outView]);
+  const got = (await h.read(out)).subarray(3);
+  const want = new Float64Array(c.Z * c.M * c.N);
+  for (let z = 0; z < c.Z; z++) {
+    for (let m = 0; m < c.M; m++) {
+      for (let n = 0; n < c.N; n++) {
+        let s = c.bias ? bias.data[1 + n] : 0;
+        for (let k = 0; k < c.K; k++) s += at3(a.v, a.data, z, m, k) * at3(b.v, b.data, z, k, n);
+        want[(z * c.M + m) * c.N + n] = actRef[act](s);
+      }
+    }
+  }
+  expectClose(got, want, 2e-5 * Math.sqrt(c.K + 1), 1e-5, `matmul ${JSON.stringify(c)}`);
+}
+
+suite('webgpu matmul', () => {
+  it('matches float64 on sizes that do not divide the tile, row-major operands', async () => {
+    const sizes = [1, 3, 17, 33, 65, 127];
+    let seed = 1;
+    for (const M of sizes) for (const N of [1, 17, 65, 127]) for (const K of [1, 3, 33, 127]) {
+      if (M * N * K > 300_000) continue;
+      await checkMatmul({ Z: 1, M, N, K, la: 'row', lb: 'row' }, seed++);
+    }
+  });
+
+  it('reads transposed and strided operands in place (every tile loader)', async () => {
+    const layouts: Layout[] = ['row', 'col', 'strided'];
+    let seed = 100;
+    for (const la of layouts) for (const lb of layouts) {
+      await checkMatmul({ Z: 2, M: 33, N: 65, K: 17, la, lb }, seed++); // scalar loaders
+      await checkMatmul({ Z: 2, M: 68, N: 36, K: 20, la, lb }, seed++); // vec4 loaders where the layout allows
+    }
+  });
+
+  it('falls back from vec4 when the offset is not a multiple of 4', async () => {
+    await checkMatmul({ Z: 1, M: 8, N: 8, K: 8, la: 'row', lb: 'row', offA: 1, offB: 2 }, 7);
+    await checkMatmul({ Z: 1, M: 8, N: 8, K: 8, la: 'col', lb: 'col', offA: 4, offB: 3 }, 8);
+  });
+
+  it('batches, with a broadcast (stride 0) operand on either side', async () => {
+    await checkMatmul({ Z: 3, M: 17, N: 33, K: 65, la: 'row', lb: 'row', bcastB: true }, 11);
+    await checkMatmul({ Z: 5, M: 3, N: 17, K: 8, la: 'col', lb: 'col', bcastA: true }, 12);
+    await checkMatmul({ Z: 4, M: 64, N: 64, K: 64, la: 'row', lb: 'col' }, 13);
+  });
+
+  it('fuses bias and every activation', async () => {
+    let seed = 20;
+    for (const act of ['none', 'relu', 'gelu', 'sigmoid', 'tanh'] as Activation[]) {
+      await checkMatmul({ Z: 2, M: 17, N: 33, K: 9, la: 'row', lb: 'col', bias: true, act }, seed++);
+      await checkMatmul({ Z: 1, M: 5, N: 7, K: 3, la: 'row', lb: 'row', bias: false, act }, seed++);
+    }
+  });
+});
+
+interface ConvCase { N: number; C: number; H: number; W: number; O: number; KH: number; KW: number; stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number; bias?: boolean }
+
+/** Output size of a convolution along one axis. */
+const outSize = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+/** Calls fn for every (b, o, oh, ow, c, kh, kw) term of the convolution with an in-image input pixel. */
+function forEachTap(c: ConvCase, Ho: number, Wo: number, fn: (xi: number, wi: number, yi: number) => void): void {
+  const Cg = c.C / c.groups, Og = c.O / c.groups;
+  for (let b = 0; b < c.N; b++) for (let o = 0; o < c.O; o++) for (let oh = 0; oh < Ho; oh++) for (let ow = 0; ow < Wo; ow++) {
+    const g = Math.floor(o / Og);
+    for (let ci = 0; ci < Cg; ci++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) {
+      const ih = oh * c.stride[0] - c.padding[0] + kh * c.dilation[0];
+      const iw = ow * c.stride[1] - c.padding[1] + kw * c.dilation[1];
+      if (ih < 0 || iw < 0 || ih >= c.H || iw >= c.W) continue;
+      const xi = ((b * c.C + g * Cg + ci) * c.H + ih) * c.W + iw;
+      const wi = ((o * Cg + ci) * c.KH + kh) * c.KW + kw;
+      fn(xi, wi, ((b * c.O + o) * Ho + oh) * Wo + ow);
+    }
+  }
+}
+
+async function checkConv(c: ConvCase, seed: number): Promise<void> {
+  const Ho = outSize(c.H, c.KH, c.stride[0], c.padding[0], c.dilation[0]);
+  const Wo = outSize(c.W, c.KW, c.stride[1], c.padding[1], c.dilation[1]);
+  const xs = [c.N, c.C, c.H, c.W], ws = [c.O, c.C / c.groups, c.KH, c.KW], ys = [c.N, c.O, Ho, Wo];
+  const n = (s: number[]): number => s.reduce((p, q) => p * q, 1);
+  const geo = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  const x = randomBuffer(n(xs) + 1, seed), w = randomBuffer(n(ws), seed + 1), gy = randomBuffer(n(ys), seed + 2), bias = randomBuffer(c.O, seed + 3);
+  // x sits at offset 1 to exercise the offsets in the uniforms
+  const xv = h.view(x.buf, xs, { offset: 1 }), wv = h.view(w.buf, ws), gyv = h.view(gy.buf, ys), bv = h.view(bias.buf, [c.O]);
+  const y = h.zeros(n(ys)), gx = h.zeros(n(xs)), gw = h.zeros(n(ws));
+  h.run('conv2d', { ...geo, bias: !!c.bias }, c.bias ? [xv, wv, bv] : [xv, wv], [h.view(y, ys)]);
+  h.run('conv2dBackwardInput', geo, [gyv, wv], [h.view(gx, xs)]);
+  h.run('conv2dBackwardWeight', geo, [xv, gyv], [h.view(gw, ws)]);
+  const wantY = new Float64Array(n(ys)), wantGx = new Float64Array(n(xs)), wantGw = new Float64Array(n(ws));
+  if (c.bias) for (let i = 0; i < wantY.length; i++) wantY[i] = bias.data[Math.floor(i / (Ho * Wo)) % c.O];
+  forEachTap(c, Ho, Wo, (xi, wi, yi) => {
+    wantY[yi] += x.data[1 + xi] * w.data[wi];
+    wantGx[xi] += gy.data[yi] * w.data[wi];
+    wantGw[wi] += gy.data[yi] * x.data[1 + xi];
+  });
+  const what = `conv ${JSON.stringify(c)}`;
+  expectClose(await h.read(y), wantY, 1e-4, 1e-5, `${what} y`);
+  expectClose(await h.read(gx), wantGx, 1e-4, 1e-5, `${what} gx`);
+  expectClose(await h.read(gw), wantGw, 2e-4, 1e-5, `${what} gw`);
+}
+
+suite('webgpu conv2d (forward, backward input, backward weight)', () => {
+  const base = { N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as ConvCase;
+  it('plain, with bias', async () => {
+    await checkConv({ ...base, bias: true }, 1);
+    await checkConv({ ...base, N: 1, C: 1, O: 1, H: 1, W: 1, KH: 1, KW: 1 }, 2);
+  });
+  it('stride, padding, dilation', async () => {
+    await checkConv({ ...base, stride: [2, 3], padding: [1, 2] }, 3);
+    await checkConv({ ...base, dilation: [2, 1], padding: [2, 1], bias: true }, 4);
+    await checkConv({ ...base, H: 17, W: 13, KH: 5, KW: 2, stride: [3, 2], padding: [2, 1], dilation: [2, 3] }, 5);
+  });
+  it('groups, including depthwise', async () => {
+    await checkConv({ ...base, C: 4, O: 6, groups: 2, padding: [1, 1], bias: true }, 6);
+    await checkConv({ ...base, C: 5, O: 10, groups: 5, stride: [2, 2], padding: [1, 1] }, 7);
+  });
+  it('split-K weight gradient: few output tiles, long K (batch x pixels)', async () => {
+    await checkConv({ ...base, N: 4, C: 2, O: 3, H: 40, W: 40, padding: [1, 1] }, 9);
+    await checkConv({ ...base, N: 3, C: 4, O: 6, H: 31, W: 29, groups: 2, stride: [2, 1], dilation: [1, 2], padding: [2, 2] }, 10);
+  });
+  it('more channels than one tile', async () => {
+    await checkConv({ ...base, N: 2, C: 17, O: 70, H: 5, W: 6, padding: [1, 1], bias: true }, 8);
+  });
+});
+
+
+/** Seeded float32 values in [lo, hi). */
+function f32s(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+/** A contiguous operand of seeded values, optionally at an offset inside a larger buffer. */
+function rand(shape: number[], seed: number, offset = 0, lo = -1, hi = 1): Operand {
+  return { data: f32s(offset + numelOf(shape), seed, lo, hi), shape, offset };
+}
+/** A zero-filled contiguous output (the buffer one element longer, to catch overruns). */
+const zerosOf = (shape: number[], offset = 0, int = false): Operand =>
+  ({ data: int ? new Int32Array(offset + numelOf(shape) + 1) : new Float32Array(offset + numelOf(shape) + 1), shape, offset });
+const ints = (vals: number[], shape = [vals.length]): Operand => ({ data: Int32Array.from(vals), shape });
+
+suite('webgpu pooling', () => {
+  const windows = [
+    { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] },
+    { kernel: [3, 3], stride: [1, 2], padding: [1, 1], dilation: [1, 1] },
+    { kernel: [3, 2], stride: [2, 1], padding: [1, 1], dilation: [2, 3] },
+    { kernel: [1, 1], stride: [3, 3], padding: [0, 0], dilation: [1, 1] },
+  ] as const;
+  const out = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+  it('maxPool2d and its backward (argmax, NaN and -inf, padding)', async () => {
+    let seed = 1;
+    for (const w of windows) {
+      const [N, C, H, W] = [2, 3, 11, 9];
+      const Ho = out(H, w.kernel[0], w.stride[0], w.padding[0], w.dilation[0]), Wo = out(W, w.kernel[1], w.stride[1], w.padding[1], w.dilation[1]);
+      const x = rand([N, C, H, W], seed++, 1);
+      (x.data as Float32Array)[5] = NaN;
+      (x.data as Float32Array)[40] = -Infinity;
+      const cfg = { kernel: [...w.kernel], stride: [...w.stride], padding: [...w.padding], dilation: [...w.dilation] } as never;
+      await vsCpu(h, 'maxPool2d', cfg, [x], [zerosOf([N, C, Ho, Wo], 2), zerosOf([N, C, Ho, Wo], 0, true)], [0, 0], `maxPool2d ${JSON.stringify(w)}`);
+      // the backward needs a real argmax: take the CPU's (the forward just matched it)
+      const am = new Int32Array(N * C * Ho * Wo);
+      const yd = new Float32Array(N * C * Ho * Wo);
+      const { cpuRoutines } = await import('../../src/backend/cpu/routines/index.js');
+      cpuRoutines.maxPool2d(cfg, [{ ...x, data: x.data, buf: { numel: x.data.length }, dtype: 'float32', strides: rowMajor(x.shape), offset: 1 }],
+        [{ buf: { numel: yd.length }, data: yd, dtype: 'float32', shape: [N, C, Ho, Wo], strides: rowMajor([N, C, Ho, Wo]), offset: 0 },
+          { buf: { numel: am.length }, data: am, dtype: 'int32', shape: [N, C, Ho, Wo], strides: rowMajor([N, C, Ho, Wo]), offset: 0 }]);
+      await vsCpu(h, 'maxPool2dBackward', cfg, [rand([N, C, Ho, Wo], seed++), { data: am, shape: [N, C, Ho, Wo] }], [zerosOf([N, C, H, W], 1)], [1e-6, 1e-6], `maxPool2dBackward ${JSON.stringify(w)}`);
+    }
+  });
+
+  it('avgPool2d and its backward, with and without countIncludePad', async () => {
+    let seed = 10;
+    for (const w of windows) for (const countIncludePad of [true, false]) {
+      const [N, C, H, W] = [2, 2, 10, 7];
+      const Ho = out(H, w.kernel[0], w.stride[0], w.padding[0], 1), Wo = out(W, w.kernel[1], w.stride[1], w.padding[1], 1);
+      const cfg = { kernel: [...w.kernel], stride: [...w.stride], padding: [...w.padding], countIncludePad } as never;
+      const what = `avgPool2d ${JSON.stringify(w)} ${countIncludePad}`;
+      await vsCpu(h, 'avgPool2d', cfg, [rand([N, C, H, W], seed++, 3)], [zerosOf([N, C, Ho, Wo])], [1e-6, 1e-6], what);
+      await vsCpu(h, 'avgPool2dBackward', cfg, [rand([N, C, Ho, Wo], seed++)], [zerosOf([N, C, H, W], 2)], [1e-6, 1e-6], `${what} backward`);
+    }
+  });
+});
+
+const ROW: [number, number] = [1e-6, 2e-5];
+
+suite('webgpu softmax and cross-entropy', () => {
+  const sizes: [number, number][] = [[1, 1], [3, 3], [5, 17], [4, 33], [3, 65], [2, 127], [3, 300], [2, 1000]];
+
+  it('softmax / log-softmax and backward on odd row lengths, offsets, large logits', async () => {
+    let seed = 1;
+    for (const log of [false, true]) for (const [R, D] of sizes) {
+      const x = rand([R, D], seed++, 3, -8, 8);
+      await vsCpu(h, 'softmax', { log }, [x], [zerosOf([R, D], 1)], ROW, `softmax ${log} ${R}x${D}`);
+      const y = rand([R, D], seed++, 0, 0, 1);
+      await vsCpu(h, 'softmaxBackward', { log }, [y, rand([R, D], seed++, 2)], [zerosOf([R, D])], ROW, `softmaxBackward ${log} ${R}x${D}`);
+    }
+    const big = rand([2, 40], 99, 0, 990, 1000);
+    await vsCpu(h, 'softmax', { log: true }, [big], [zerosOf([2, 40])], ROW, 'log-softmax of logits near 1000');
+  });
+
+  it('NaN, +inf and all -inf rows give NaN; -inf entries give 0', async () => {
+    const D = 37;
+    const x = rand([5, D], 7, 0, -3, 3);
+    const d = x.data as Float32Array;
+    d[3] = NaN; // row 0
+    d[D + 5] = Infinity; // row 1
+    for (let j = 0; j < D; j++) d[2 * D + j] = -Infinity; // row 2
+    d[3 * D + 1] = -Infinity; // row 3: one -inf entry
+    for (const log of [false, true]) await vsCpu(h, 'softmax', { log }, [x], [zerosOf([5, D])], ROW, `softmax specials ${log}`);
+  });
+
+  it('crossEntropy and backward: ignoreIndex, out-of-range targets, odd sizes', async () => {
+    let seed = 40;
+    for (const [R, D] of [[1, 1], [6, 3], [6, 33], [5, 300]] as [number, number][]) {
+      const logits = rand([R, D], seed++, 1, -5, 5);
+      // valid, ignored (-100), out of range (D and -1); the first row always valid
+      const t = Array.from({ length: R }, (_, r) => [r % D, -100, D, -1, (3 * r) % D, 0][r % 6]);
+      const target = ints(t);
+      await vsCpu(h, 'crossEntropy', { ignoreIndex: -100 }, [logits, target], [zerosOf([R], 1)], ROW, `crossEntropy ${R}x${D}`);
+      await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [logits, target, rand([R], seed++)], [zerosOf([R, D])], ROW, `crossEntropyBackward ${R}x${D}`);
+    }
+    // an ignoreIndex inside the class range
+    await vsCpu(h, 'crossEntropy', { ignoreIndex: 2 }, [rand([4, 5], 3), ints([0, 2, 4, 2])], [zerosOf([4])], ROW, 'crossEntropy ignoreIndex=2');
+  });
+});
+
+suite('webgpu layerNorm', () => {
+  it('forward and backward, affine or not, on odd row lengths', async () => {
+    let seed = 1;
+    for (const affine of [true, false]) for (const [R, D] of [[1, 1], [3, 3], [5, 17], [4, 65], [3, 127], [2, 700], [70, 33]] as [number, number][]) {
+      const what = `layerNorm ${affine} ${R}x${D}`;
+      // a large common offset: the two-pass variance must not cancel
+      const x = rand([R, D], seed++, 2, 99, 101);
+      const params = affine ? [rand([D], seed++, 0, 0.5, 1.5), rand([D], seed++, 1)] : [];
+      await vsCpu(h, 'layerNorm', { eps: 1e-5, affine }, [x, ...params], [zerosOf([R, D], 1), zerosOf([R]), zerosOf([R], 3)], [1e-4, 1e-4], what);
+      const mean = rand([R], seed++, 0, 99.5, 100.5), rstd = rand([R], seed++, 1, 0.5, 2);
+      const outs = affine ? [zerosOf([R, D]), zerosOf([D], 1), zerosOf([D])] : [zerosOf([R, D])];
+      await vsCpu(h, 'layerNormBackward', { affine }, [x, rand([R, D], seed++), mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`);
+    }
+  });
+});
+
+suite('webgpu gather / indexSelect / scatterAdd / indexAdd', () => {
+  it('gather along every dim, strided x, out-of-range indices read 0', async () => {
+    let seed = 1;
+    const xs = [4, 5, 6];
+    for (let dim = 0; dim < 3; dim++) {
+      const ishape = [3, 4, 5];
+      const r = rng(seed++);
+      const idx = Array.from({ length: numelOf(ishape) }, () => Math.floor(r() * (xs[dim] + 2)) - 1);
+      await vsCpu(h, 'gather', { dim }, [rand(xs, seed++, 1), ints(idx, ishape)], [zerosOf(ishape)], [0, 0], `gather dim ${dim}`);
+      // x as a transposed view: strides of a [6, 5, 4] buffer, permuted
+      const xt: Operand = { data: f32s(120, seed++), shape: xs, strides: [1, 4, 20] };
+      await vsCpu(h, 'gather', { dim }, [xt, ints(idx, ishape)], [zerosOf(ishape, 2)], [0, 0], `gather dim ${dim} strided x`);
+    }
+  });
+
+  it('indexSelect (embedding rows) along dims 0 and 1', async () => {
+    const idx = ints([3, 0, 0, 7, 2, -1, 9]);
+    await vsCpu(h, 'indexSelect', { dim: 0 }, [rand([8, 5], 1, 1), idx], [zerosOf([7, 5])], [0, 0], 'indexSelect dim 0');
+    await vsCpu(h, 'indexSelect', { dim: 1 }, [rand([2, 8, 3], 2), idx], [zerosOf([2, 7, 3], 1)], [0, 0], 'indexSelect dim 1');
+  });
+
+  it('scatterAdd and indexAdd accumulate repeated indices into existing values', async () => {
+    const ishape = [4, 6];
+    const r = rng(5);
+    for (let dim = 0; dim < 2; dim++) {
+      const idx = Array.from({ length: 24 }, () => Math.floor(r() * 5) - (dim ? 0 : 1)); // some -1
+      await vsCpu(h, 'scatterAdd', { dim }, [ints(idx, ishape), rand(ishape, 6 + dim)], [rand([5, 7], 8 + dim, 1)], [1e-5, 1e-5], `scatterAdd dim ${dim}`);
+    }
+    // many rows hitting few embedding slots: contention on the compare-exchange loop
+    const many = ints(Array.from({ length: 300 }, (_, i) => (i * 7) % 3));
+    await vsCpu(h, 'indexAdd', { dim: 0 }, [many, rand([300, 4], 11)], [rand([5, 4], 12)], [1e-5, 1e-5], 'indexAdd dim 0');
+    await vsCpu(h, 'indexAdd', { dim: 1 }, [ints([2, 0, 2, 9, -3]), rand([3, 5, 2], 13)], [rand([3, 4, 2], 14, 2)], [1e-5, 1e-5], 'indexAdd dim 1');
+  });
+});
+
+suite('webgpu routines past the per-dimension workgroup limit', () => {
+  // a pretend limit of 4 workgroups per dimension: batches split into launches, and every
+  // 1-D problem runs on a 2-D grid with a ragged tail of idle workgroups
+  const ctx = { limits: { maxComputeWorkgroupsPerDimension: 4 } as GPUSupportedLimits, features: new Set<string>() };
+  it('matmul splits the batch and the tile grid', async () => {
+    const a: Operand = { data: f32s(9 * 130 * 20, 1), shape: [9, 130, 20] };
+    const b: Operand = { data: f32s(20 * 200, 2), shape: [9, 20, 200], strides: [0, 200, 1] };
+    await vsCpu(h, 'matmul', { bias: false, activation: 'none' }, [a, b], [zerosOf([9, 130, 200])], [1e-4, 1e-5], 'matmul limit 4', ctx);
+  });
+  it('conv, pooling, rows and indexing on 2-D grids', async () => {
+    const geo = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 2 } as never;
+    await vsCpu(h, 'conv2d', { ...(geo as object), bias: true } as never, [rand([2, 4, 9, 9], 1), rand([6, 2, 3, 3], 2), rand([6], 3)], [zerosOf([2, 6, 9, 9])], [1e-4, 1e-5], 'conv2d limit 4', ctx);
+    await vsCpu(h, 'avgPool2d', { kernel: [2, 2], stride: [1, 1], padding: [0, 0], countIncludePad: true }, [rand([2, 3, 17, 13], 4)], [zerosOf([2, 3, 16, 12])], [1e-6, 1e-6], 'avgPool2d limit 4', ctx);
+    await vsCpu(h, 'softmax', { log: false }, [rand([13, 40], 5)], [zerosOf([13, 40])], ROW, 'softmax limit 4', ctx);
+    await vsCpu(h, 'layerNormBackward', { affine: true }, [rand([5, 150], 6), rand([5, 150], 7), rand([5], 8), rand([5], 9, 0, 0.5, 2), rand([150], 10)],
+      [zerosOf([5, 150]), zerosOf([150]), zerosOf([150])], [1e-4, 1e-4], 'layerNormBackward limit 4', ctx);
+    const r = rng(11);
+    await vsCpu(h, 'gather', { dim: 1 }, [rand([30, 50], 12), ints(Array.from({ length: 1500 }, () => Math.floor(r() * 50)), [30, 50])], [zerosOf([30, 50])], [0, 0], 'gather limit 4', ctx);
+  });
+});
