@@ -204,8 +204,7 @@ export class WebGPUBackend implements Backend {
   }
 
   private routine(k: RoutineKernel, inputs: readonly View[], outputs: readonly View[]): void {
-    const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName> | undefined;
-    if (!r) throw new BackendError(`webgpu: routine ${k.name} is not implemented on WebGPU yet`);
+    const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName>;
     for (const l of r(k.config, inputs, outputs, this.ctx)) this.launch(l);
   }
 
