@@ -83,10 +83,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     y[u.off1 + base + j] = select(wt_exp(d) / st.y, d - logS, LOG);
   }
 #elif SOFTMAX_BACKWARD
+  // compensated (Kahan) per-thread sums: gx = y * (g - s) cancels, so s must be accurate
   var p = 0.0;
+  var comp = 0.0;
   for (var j = lid; j < u.D; j += WG) {
     let g = gy[u.off1 + base + j];
-    p += select(g * y[u.off0 + base + j], g, LOG);
+    let t = select(g * y[u.off0 + base + j], g, LOG) - comp;
+    let q = p + t;
+    comp = (q - p) - t;
+    p = q;
   }
   let s = sumAll(p, lid);
   for (var j = lid; j < u.D; j += WG) {
