@@ -19,6 +19,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     env: {
       VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+      // Dawn's Vulkan loader complains on every start without one
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
     },
   },
 });
