@@ -3,6 +3,9 @@ import type { Example } from './common.js';
 import { example as perceptron } from './perceptron.js';
 import { mnistMlp, mnistCnn } from './mnist.js';
 import { charGpt } from './char-gpt.js';
+import { lstmSine } from './lstm-sine.js';
+import { autoencoder } from './autoencoder.js';
+import { gan } from './gan.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -10,4 +13,7 @@ export const EXAMPLES: Record<string, Example> = {
   'mnist-mlp': mnistMlp,
   'mnist-cnn': mnistCnn,
   'char-gpt': charGpt,
+  'lstm-sine': lstmSine,
+  autoencoder,
+  gan,
 };

@@ -4,7 +4,7 @@
  */
 import type { Backend, BackendBuffer } from './backend/backend.js';
 import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
-import { BackendError } from './errors.js';
+import { ArgumentError, BackendError } from './errors.js';
 
 /** A reference-counted device buffer shared by a tensor and its views. */
 export class Storage {
@@ -61,6 +61,7 @@ export const engine = new Engine();
 
 /** Runs fn with gradient recording off (like `torch.no_grad()`); returns its result. */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`noGrad: expected a function, got ${typeof fn}`);
   const prev = engine.gradEnabled;
   engine.gradEnabled = false;
   try {
@@ -72,6 +73,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Sets the seed of the global random generator (like `torch.manual_seed`). */
 export function manualSeed(seed: number): void {
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ArgumentError(`manualSeed: seed must be a finite number, got ${typeof seed === 'number' ? seed : typeof seed}`);
   engine.rngSeed = seed;
   engine.rngStream = 0;
 }

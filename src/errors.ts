@@ -24,6 +24,10 @@ export class OutOfMemoryError extends BackendError {}
 export class ArgumentError extends WebtensorError {}
 /** A WGSL shader did not compile: carries the compiler's messages and the source. */
 export class ShaderCompileError extends BackendError {}
+/** A malformed model file: truncated, a bad header, bad offsets, an unknown dtype (wt.load). */
+export class FormatError extends WebtensorError {}
+/** Debug mode (`wt.setDebug(true)`) found NaN or Infinity in an op's output; names the op. */
+export class NonFiniteError extends WebtensorError {}
 
 /** Formats a shape for messages: [2,3]. */
 export function fmt(shape: readonly number[]): string {

@@ -3,6 +3,10 @@ import type { Backend } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/index.js';
 import { engine } from './engine.js';
 import { ArgumentError, BackendError } from './errors.js';
+import { describeValue } from './validate.js';
+// static, not import(): inside the single-file bundle a dynamic import only wraps every module it
+// reaches in lazy initialisers, which defeats tree shaking for apps that bundle webtensor
+import { createWebGPUBackend } from './backend/webgpu/index.js';
 
 export interface InitOptions {
   /** 'auto' (default) prefers WebGPU and falls back to the CPU with one warning */
@@ -19,11 +23,14 @@ let warned = false;
  * @example await wt.init({ backend: 'cpu' });
  */
 export async function init(opts: InitOptions = {}): Promise<Backend> {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ArgumentError(`init: options must be an object like { backend: 'webgpu' }, got ${describeValue(opts)}`);
+  if (opts.device !== undefined && (typeof opts.device !== 'object' || opts.device === null || typeof (opts.device as GPUDevice).createBuffer !== 'function')) {
+    throw new ArgumentError('init: device must be a GPUDevice');
+  }
   const want = opts.backend ?? (opts.device ? 'webgpu' : 'auto');
   if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(want)}`);
   if (want === 'cpu') return setBackend(new CpuBackend());
   try {
-    const { createWebGPUBackend } = await import('./backend/webgpu/index.js');
     return setBackend(await createWebGPUBackend(opts.device));
   } catch (e) {
     if (want === 'webgpu') throw e instanceof BackendError ? e : new BackendError(`init: WebGPU is not available: ${(e as Error).message}`);
@@ -37,6 +44,10 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
 
 /** Makes `backend` current (the previous one is destroyed unless it is still in use by tensors). */
 export function setBackend(backend: Backend): Backend {
+  const b = backend as Partial<Backend> | null;
+  if (typeof b !== 'object' || b === null || typeof b.alloc !== 'function' || typeof b.dispatch !== 'function' || typeof b.read !== 'function') {
+    throw new ArgumentError(`setBackend: expected a Backend (what wt.init() returns), got ${describeValue(backend)}`);
+  }
   engine.backend = backend;
   return backend;
 }

@@ -39,6 +39,7 @@ export function tidy<T>(fn: () => T): T {
 
 /** Exempts a tensor from the enclosing tidy scopes; returns it. */
 export function keep<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`keep: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
   engine.untrack(t);
   return t;
 }

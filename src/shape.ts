@@ -73,6 +73,7 @@ export function normAxis(op: string, axis: number, ndim: number, arg = 'dim'): n
 /** Normalises a list of axes (undefined → all), sorted and deduplicated. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, ndim: number): number[] {
   if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new ArgumentError(`${op}: dim must be an integer or a list of integers, got ${JSON.stringify(axes)}`);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(op, a, ndim)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new ArgumentError(`${op}: repeated dim in [${list.join(',')}]`);

@@ -5,8 +5,9 @@
 import type { Backend, View } from './backend/backend.js';
 import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
 import { engine, type Storage } from './engine.js';
-import { DisposedError, DTypeError } from './errors.js';
-import { isContiguous, numel } from './shape.js';
+import { ArgumentError, DisposedError, DTypeError } from './errors.js';
+import { isContiguous, normAxis, numel } from './shape.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -16,6 +17,9 @@ import { backward } from './autograd/backward.js';
 import * as nrm from './ops/norm.js';
 import * as idx from './ops/indexing.js';
 import * as la from './ops/linalg.js';
+import { exportGPUBuffer, type GPUBufferInfo } from './interop.js';
+import { unwatch, watch } from './debug.js';
+import { hasDeferred, runDeferred } from './deferred.js';
 
 type Operand = Tensor | number;
 export type NestedArray = number | boolean | NestedArray[];
@@ -45,6 +49,7 @@ export class Tensor {
     const t = new Tensor(storage, [...shape], [...strides], offset, dtype, true);
     engine.liveTensors++;
     engine.track(t);
+    if (engine.debug) watch(t, `tensor #${t.id} of shape [${shape.join(',')}]`);
     return t;
   }
 
@@ -93,7 +98,7 @@ export class Tensor {
   size(dim: number): number;
   size(dim?: number): number | number[] {
     if (dim === undefined) return [...this.shape];
-    return this.shape[dim < 0 ? dim + this.ndim : dim];
+    return this.shape[normAxis('size', dim, this.ndim)];
   }
   dim(): number {
     return this.ndim;
@@ -115,6 +120,7 @@ export class Tensor {
   }
   /** Sets requiresGrad in place and returns this (PyTorch's requires_grad_). */
   requiresGrad_(v = true): this {
+    checkBoolean('requiresGrad_', 'requiresGrad', v);
     this.requiresGrad = v;
     return this;
   }
@@ -130,6 +136,7 @@ export class Tensor {
     if (this._tracked) {
       engine.liveTensors--;
       engine.untrack(this);
+      unwatch(this);
     }
     this.gradFn?.release();
     this.gradFn = null;
@@ -141,12 +148,25 @@ export class Tensor {
   /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
   async _read(): Promise<StorageArray> {
     this._check('data');
-    if (this.isContiguous()) return this.backend.read(this._storage.buf, this.dtype, this.offset, this.numel());
-    const c = mv.contiguous(this);
+    // checks queued by earlier ops on the GPU (index ranges, debug mode) go with this read, in
+    // one round trip; their error wins over the values
+    const checks = hasDeferred(this.backend) ? runDeferred(this.backend) : null;
+    let c: Tensor;
     try {
-      return await this.backend.read(c._storage.buf, this.dtype, 0, this.numel());
+      c = this.isContiguous() ? this : mv.contiguous(this);
+    } catch (e) {
+      checks?.catch(() => {}); // the first error is the one to report
+      throw e;
+    }
+    const values = this.backend.read(c._storage.buf, this.dtype, c.offset, this.numel());
+    try {
+      if (!checks) return await values;
+      const [ck, v] = await Promise.allSettled([checks, values]);
+      if (ck.status === 'rejected') throw ck.reason;
+      if (v.status === 'rejected') throw v.reason;
+      return v.value;
     } finally {
-      c.dispose();
+      if (c !== this) c.dispose();
     }
   }
 
@@ -179,6 +199,16 @@ export class Tensor {
     return formatTensor(await this._read(), this.shape, this.dtype, this.requiresGrad);
   }
 
+  /**
+   * The GPUBuffer holding this tensor's values (WebGPU; contiguous tensors), for host code that
+   * binds it directly. Submits webtensor's queued work first; valid until the tensor is disposed.
+   *
+   * @example const { buffer, byteOffset, byteLength } = img.gpuBuffer();
+   */
+  gpuBuffer(): GPUBufferInfo {
+    return exportGPUBuffer(this);
+  }
+
   /** PyTorch-style text; the values are shown when the backend can read synchronously (CPU). */
   toString(): string {
     if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(',')}])`;
@@ -209,8 +239,8 @@ export class Tensor {
 
   // ---- elementwise ----------------------------------------------------------------------------
 
-  add(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('add', [this, o]) : ew.elementwise('add', [this, typeof o === 'number' ? o * alpha : ew.elementwise('mul', [o, alpha])]); }
-  sub(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('sub', [this, o]) : ew.elementwise('sub', [this, typeof o === 'number' ? o * alpha : ew.elementwise('mul', [o, alpha])]); }
+  add(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('add', [this, o]) : withScaled('add', this, o, alpha); }
+  sub(o: Operand, alpha?: number): Tensor { return alpha === undefined || alpha === 1 ? ew.elementwise('sub', [this, o]) : withScaled('sub', this, o, alpha); }
   mul(o: Operand): Tensor { return ew.elementwise('mul', [this, o]); }
   div(o: Operand): Tensor { return ew.elementwise('div', [this, o]); }
   pow(o: Operand): Tensor { return ew.elementwise('pow', [this, o]); }
@@ -242,7 +272,7 @@ export class Tensor {
   leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [negativeSlope]); }
   elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [alpha]); }
   /** GELU; `approximate: 'tanh'` for the tanh form. */
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.elementwise(approximate === 'tanh' ? 'geluTanh' : 'gelu', [this]); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.elementwise(checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']) === 'tanh' ? 'geluTanh' : 'gelu', [this]); }
   silu(): Tensor { return ew.elementwise('silu', [this]); }
   softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [beta, threshold]); }
   sign(): Tensor { return ew.elementwise('sign', [this]); }
@@ -325,11 +355,28 @@ export class Tensor {
   /** Copies src (broadcast) into this tensor in place. */
   copy_(src: Tensor | number): this { mv.assign(this, src); return this; }
   zero_(): this { mv.assign(this, 0); return this; }
-  fill_(v: number): this { mv.assign(this, v); return this; }
+  fill_(v: number | boolean): this {
+    if (typeof v !== 'number' && typeof v !== 'boolean') throw new ArgumentError(`fill_: value must be a number or a boolean, got ${describeValue(v)}`);
+    mv.assign(this, Number(v));
+    return this;
+  }
   add_(o: Operand, alpha = 1): this { mv.inplace(this, 'add', o, alpha); return this; }
   sub_(o: Operand, alpha = 1): this { mv.inplace(this, 'sub', o, alpha); return this; }
   mul_(o: Operand): this { mv.inplace(this, 'mul', o, 1); return this; }
   div_(o: Operand): this { mv.inplace(this, 'div', o, 1); return this; }
+}
+
+/** x op (alpha * o) for add/sub with alpha; the scaled temporary is freed (autograd keeps what it needs). */
+function withScaled(op: 'add' | 'sub', x: Tensor, o: Operand, alpha: number): Tensor {
+  checkNumber(op, 'alpha', alpha);
+  checkOperand(op, 1, o);
+  if (typeof o !== 'object') return ew.elementwise(op, [x, Number(o) * alpha]);
+  const s = ew.elementwise('mul', [o, alpha]);
+  try {
+    return ew.elementwise(op, [x, s]);
+  } finally {
+    s.dispose();
+  }
 }
 
 function flatArgs(a: number[] | [number[]]): number[] {

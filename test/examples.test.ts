@@ -28,3 +28,23 @@ describe('examples on data (short runs)', () => {
     expect(r.sample!.length).toBeGreaterThan(30);
   });
 });
+
+describe('examples: LSTM, autoencoder, GAN (short runs)', () => {
+  it('lstm-sine forecasts 10 steps far below the mean and persistence baselines', async () => {
+    const r = await EXAMPLES['lstm-sine'].run({ ...quiet, verbose: 0 });
+    expect(r.metrics.testMse).toBeLessThan(0.5 * r.metrics.meanMse);
+    expect(r.metrics.testMse).toBeLessThan(0.25 * r.metrics.persistenceMse);
+  });
+  it('autoencoder reconstructs test digits better than the mean image', async () => {
+    const r = await EXAMPLES.autoencoder.run({ ...quiet, verbose: 0 });
+    expect(r.metrics.testMse).toBeLessThan(0.75 * r.metrics.meanImageMse);
+    expect(r.metrics.psnr).toBeGreaterThan(12);
+    expect(r.sample).toContain('reconstruction:');
+  });
+  it('gan moves samples onto the ring and covers most modes', async () => {
+    const r = await EXAMPLES.gan.run(quiet);
+    expect(r.metrics.nearMode).toBeGreaterThan(0.15);
+    expect(r.metrics.modesCovered).toBeGreaterThanOrEqual(4);
+    expect(r.metrics.meanDistance).toBeLessThan(0.6);
+  });
+});

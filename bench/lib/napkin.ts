@@ -47,3 +47,8 @@ export function gflops(flops: number, ms: number): number {
 export function gbps(bytes: number, ms: number): number {
   return bytes / (ms * 1e6);
 }
+
+/** Attention over [B, H, T, D]: QKᵀ and PV are each 2·T²·D per head (the causal half counted too). */
+export function attentionFlops(b: number, h: number, t: number, d: number): number {
+  return 4 * b * h * t * t * d;
+}

@@ -9,6 +9,7 @@ import type { Tensor } from '../tensor.js';
 import type { Node } from './graph.js';
 import { gradRules } from './rules.js';
 import { onesLike } from '../ops/creation.js';
+import { checkBoolean, checkTensor } from '../validate.js';
 
 /** Sums a broadcast gradient back to `shape`. */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
@@ -57,6 +58,8 @@ function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
 /** Backpropagates from `root`; see Tensor.backward. */
 export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
   root._check('backward');
+  if (gradient !== undefined && gradient !== null) checkTensor('backward', 'gradient', gradient);
+  checkBoolean('backward', 'retainGraph', retainGraph);
   if (!root.requiresGrad) throw new ArgumentError('backward: the tensor does not require grad (no input had requiresGrad set)');
   if (!gradient && root.numel() !== 1) {
     throw new ShapeError(`backward: a gradient argument is required for a non-scalar output of shape ${fmt(root.shape)}`);

@@ -4,7 +4,8 @@
  */
 import { CpuBackend } from '../backend/cpu/index.js';
 import { engine, noGrad } from '../engine.js';
-import { WebtensorError } from '../errors.js';
+import { ArgumentError, WebtensorError } from '../errors.js';
+import { checkTensor } from '../validate.js';
 import { tidy } from '../memory.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
@@ -27,6 +28,9 @@ export class GradcheckError extends WebtensorError {}
  * @example await wt.gradcheck((a, b) => a.mul(b).sum(), [wt.randn([3]), wt.randn([3])]);
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): Promise<true> {
+  if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: fn must be a function, got ${typeof fn}`);
+  if (!Array.isArray(inputs)) throw new ArgumentError('gradcheck: inputs must be a list of tensors');
+  inputs.forEach((t, i) => checkTensor('gradcheck', `inputs[${i}]`, t));
   const eps = opts.eps ?? 1e-6, atol = opts.atol ?? 1e-5, rtol = opts.rtol ?? 1e-3;
   const vals = await Promise.all(inputs.map(async (t) => Float64Array.from(await t._read())));
   const check = opts.check ?? inputs.map((t) => t.dtype === 'float32');

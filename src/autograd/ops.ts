@@ -30,6 +30,8 @@ export interface OpMeta {
   softmax: { dim: number; log: boolean };
   crossEntropy: { ignoreIndex: number; reduction: 'mean' | 'sum' | 'none' };
   layerNorm: { eps: number; affine: boolean };
+  /** batch norm in training mode (the batchNorm routine); saved: x as [N,C,S], mean, invstd, w? */
+  batchNorm: { affine: boolean };
   gather: { dim: number };
   indexSelect: { dim: number };
   scatterAdd: { dim: number };

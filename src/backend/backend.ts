@@ -56,4 +56,11 @@ export interface Backend {
   memory(): BackendMemory;
   /** Releases every resource (never a device the host app passed in). */
   destroy(): void;
+  /**
+   * Wraps a device buffer the host app owns as a buffer of `numel` elements, without a copy
+   * (WebGPU only). It is never pooled or destroyed; the host keeps ownership.
+   */
+  importBuffer?(buffer: GPUBuffer, numel: number, dtype: DType): BackendBuffer;
+  /** The device buffer behind `buf`, after submitting every queued command (WebGPU only). */
+  exportBuffer?(buf: BackendBuffer): GPUBuffer;
 }

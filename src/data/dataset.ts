@@ -14,6 +14,7 @@
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
+import { checkTensor } from '../validate.js';
 
 /** Anything a DataLoader can index: `length` samples, `get(i)` one, `getBatch` optionally many. */
 export interface DatasetLike<T = unknown> {
@@ -64,6 +65,7 @@ export class TensorDataset extends Dataset<Tensor[]> {
   constructor(...tensors: Tensor[]) {
     super();
     if (!tensors.length) throw new ArgumentError('TensorDataset: expected at least one tensor');
+    tensors.forEach((t, i) => checkTensor('TensorDataset', `tensors[${i}]`, t));
     const n = tensors[0].ndim ? tensors[0].shape[0] : -1;
     for (const t of tensors) {
       if (t.ndim === 0 || t.shape[0] !== n) {

@@ -16,6 +16,7 @@ import { tensor } from '../ops/creation.js';
 import { stack } from '../ops/movement.js';
 import { Tensor } from '../tensor.js';
 import { randomSeed, randperm, type DatasetLike } from './dataset.js';
+import { checkBoolean, checkFunction, checkOptions } from '../validate.js';
 
 export interface DataLoaderOptions<B> {
   /** samples per batch (default 1) */
@@ -46,7 +47,11 @@ export class DataLoader<B = Tensor[]> implements Iterable<B> {
     }
     const bs = opts.batchSize ?? 1;
     if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`DataLoader: batchSize must be a positive integer, got ${bs}`);
+    checkOptions('DataLoader', opts);
     if (opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new ArgumentError(`DataLoader: seed must be a finite number, got ${opts.seed}`);
+    if (opts.shuffle !== undefined) checkBoolean('DataLoader', 'shuffle', opts.shuffle);
+    if (opts.dropLast !== undefined) checkBoolean('DataLoader', 'dropLast', opts.dropLast);
+    if (opts.collate !== undefined) checkFunction('DataLoader', 'collate', opts.collate);
     this.batchSize = bs;
     this.shuffle = opts.shuffle ?? false;
     this.seed = opts.seed ?? randomSeed();

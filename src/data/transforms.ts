@@ -31,6 +31,7 @@ function asStat(name: string, v: Stat, x: Tensor): Tensor | number {
  * @example const x = wt.data.normalize(images, 0.1307, 0.3081); // MNIST's mean and std
  */
 export function normalize(x: Tensor, mean: Stat, std: Stat): Tensor {
+  if (!(x instanceof Tensor)) throw new ArgumentError('normalize: x must be a Tensor');
   if (typeof std === 'number' && std === 0) throw new ArgumentError('normalize: std must not be 0');
   if (Array.isArray(std) && std.some((s) => s === 0)) throw new ArgumentError(`normalize: std must not contain 0, got [${std.join(', ')}]`);
   return tidy(() => x.sub(asStat('mean', mean, x)).div(asStat('std', std, x)));

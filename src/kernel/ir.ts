@@ -11,7 +11,7 @@ import { erf } from './math.js';
 
 export type UnaryOp =
   | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'sin' | 'cos' | 'tanh' | 'erf' | 'floor' | 'ceil'
-  | 'round' | 'sign' | 'log1p' | 'expm1' | 'recip' | 'not' | 'isnan';
+  | 'round' | 'sign' | 'log1p' | 'expm1' | 'recip' | 'not' | 'isnan' | 'isinf';
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'idiv'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
@@ -53,6 +53,7 @@ export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; wgsl: (x: st
   recip: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / ${x})` },
   not: { cpu: (x) => (x ? 0 : 1), wgsl: (x) => `select(1u, 0u, ${x} != 0u)`, keepsInt: true },
   isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isnan(${x}))` },
+  isinf: { cpu: (x) => (x === Infinity || x === -Infinity ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isinf(${x}))` },
 };
 
 /** Comparison and logical ops produce bool. */
@@ -96,7 +97,7 @@ export const E = {
   cast: (a: Expr, dtype: DType): Expr => (a.dtype === dtype ? a : node('cast', dtype, [a])),
   unary: (op: UnaryOp, a: Expr): Expr => {
     if (op === 'not') return node(op, 'bool', [E.cast(a, 'bool')]);
-    if (op === 'isnan') return node(op, 'bool', [a]);
+    if (op === 'isnan' || op === 'isinf') return node(op, 'bool', [a]);
     const dt = UNARY[op].keepsInt && a.dtype !== 'bool' ? a.dtype : 'float32';
     return node(op, dt, [E.cast(a, dt)]);
   },

@@ -74,6 +74,17 @@ export interface Routines {
   layerNorm: { eps: number; affine: boolean };
   /** x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine */
   layerNormBackward: { affine: boolean };
+  /**
+   * Batch norm, training statistics. x[N,C,S] (S = H·W·…, 1 for [N,C]), w?[C], b?[C] →
+   * y[N,C,S], mean[C], invstd[C]: per channel over N and S, biased variance,
+   * invstd = 1/sqrt(var + eps); y = (x - mean)·invstd·w + b (w, b given when `affine`).
+   */
+  batchNorm: { eps: number; affine: boolean };
+  /**
+   * x[N,C,S], gy[N,C,S], mean[C], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C] (always all three;
+   * gw and gb are the channel sums the input gradient needs anyway, overwritten, not accumulated).
+   */
+  batchNormBackward: { affine: boolean };
   /** x[...], index int32[...] (same rank) → out[...index shape] gathered along dim */
   gather: { dim: number };
   /** x[..., S, ...], index int32[L] → out[..., L, ...]: rows of x picked along dim (embedding) */

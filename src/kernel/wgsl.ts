@@ -143,7 +143,8 @@ const F32_UNARY: Partial<Record<UnaryOp, (x: string) => string>> = {
 };
 
 function unary(op: UnaryOp, x: string, arg: DType, out: DType): string {
-  if (op === 'isnan') return arg === 'float32' ? `select(0u, 1u, wt_isnan(${x}))` : '0u';
+  // bit tests: a compiler may assume that floats are never NaN or infinite and fold x != x
+  if (op === 'isnan' || op === 'isinf') return arg === 'float32' ? `select(0u, 1u, wt_${op}(${x}))` : '0u';
   const special = out === 'float32' ? F32_UNARY[op] : undefined;
   return special ? special(x) : UNARY[op].wgsl(x, WGSL_TYPE[out]);
 }

@@ -3,12 +3,15 @@
  * fanIn = size(1) * receptive field, fanOut = size(0) * receptive field.
  */
 import { noGrad } from '../engine.js';
+import { tidy } from '../memory.js';
+import { checkNumber, checkTensor } from '../validate.js';
 import { ArgumentError, fmt } from '../errors.js';
 import { rand, randn } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 
 /** fanIn and fanOut of a weight tensor (>= 2 dims). */
 export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
+  checkTensor('init', 'tensor', t);
   if (t.ndim < 2) throw new ArgumentError(`init: fans need a tensor with at least 2 dims, got ${fmt(t.shape)}`);
   const rf = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1] * rf, fanOut: t.shape[0] * rf };
@@ -26,16 +29,18 @@ export function calculateGain(nonlinearity: 'linear' | 'conv' | 'sigmoid' | 'tan
 }
 
 function fillFrom(t: Tensor, make: () => Tensor): Tensor {
-  noGrad(() => {
-    const v = make();
-    t.copy_(v);
-    v.dispose();
-  });
+  checkTensor('init', 'tensor', t);
+  // tidy: `make` builds intermediates (u.mul(..).add(..)) that must not outlive the fill
+  noGrad(() => tidy(() => {
+    t.copy_(make());
+  }));
   return t;
 }
 
 /** U(a, b) in place. */
 export function uniform(t: Tensor, a = 0, b = 1, seed?: number): Tensor {
+  checkNumber('init.uniform', 'a', a, { finite: true });
+  checkNumber('init.uniform', 'b', b, { finite: true });
   return fillFrom(t, () => {
     const u = rand([...t.shape], { seed });
     const r = u.mul(b - a).add(a);
@@ -46,6 +51,8 @@ export function uniform(t: Tensor, a = 0, b = 1, seed?: number): Tensor {
 
 /** N(mean, std²) in place. */
 export function normal(t: Tensor, mean = 0, std = 1, seed?: number): Tensor {
+  checkNumber('init.normal', 'mean', mean, { finite: true });
+  checkNumber('init.normal', 'std', std, { finite: true, min: 0 });
   return fillFrom(t, () => {
     const z = randn([...t.shape], { seed });
     const r = z.mul(std).add(mean);
@@ -55,6 +62,7 @@ export function normal(t: Tensor, mean = 0, std = 1, seed?: number): Tensor {
 }
 
 export function constant(t: Tensor, value: number): Tensor {
+  checkTensor('init.constant', 'tensor', t);
   noGrad(() => t.fill_(value));
   return t;
 }

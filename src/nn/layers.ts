@@ -3,6 +3,7 @@
  * calls the Tensor API, so it runs on any backend.
  */
 import { ArgumentError } from '../errors.js';
+import { checkBoolean, checkIntPair, checkNumber, checkOneOf, checkOptions } from '../validate.js';
 import { dropout } from '../ops/elementwise.js';
 import { empty } from '../ops/run.js';
 import { full, ones, zeros } from '../ops/creation.js';
@@ -15,10 +16,23 @@ import * as init from './init.js';
 import { Module, parameter } from './module.js';
 
 type Pair = number | [number, number];
-const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
 function checkPositiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+}
+
+/** A layer's options object and its optional `bias` flag. */
+function layerOptions(op: string, o: { bias?: unknown } | undefined): void {
+  checkOptions(op, o);
+  if (o?.bias !== undefined) checkBoolean(op, 'bias', o.bias);
+}
+
+/** Conv / pool window options: stride, padding, dilation (each an int or a pair). */
+function windowOptions(op: string, o: { stride?: unknown; padding?: unknown; dilation?: unknown; outputPadding?: unknown }): void {
+  if (o.stride !== undefined) checkIntPair(op, 'stride', o.stride, 1);
+  if (o.padding !== undefined && o.padding !== 'same' && o.padding !== 'valid') checkIntPair(op, 'padding', o.padding, 0);
+  if (o.dilation !== undefined) checkIntPair(op, 'dilation', o.dilation, 1);
+  if (o.outputPadding !== undefined) checkIntPair(op, 'outputPadding', o.outputPadding, 0);
 }
 
 /** y = x Wᵀ + b over the last dim. W: [out, in], initialised U(±1/√in) as PyTorch. */
@@ -29,6 +43,7 @@ export class Linear extends Module {
     super();
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
+    layerOptions('Linear', opts);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = parameter(init.uniform(empty([outFeatures, inFeatures], 'float32'), -bound, bound));
     this.bias = opts.bias === false ? null : parameter(init.uniform(empty([outFeatures], 'float32'), -bound, bound));
@@ -56,11 +71,14 @@ export class Conv2d extends Module {
   readonly opts: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, o: Conv2dLayerOptions = {}) {
     super();
+    layerOptions('Conv2d', o);
     const groups = o.groups ?? 1;
     checkPositiveInt('Conv2d', 'inChannels', inChannels);
     checkPositiveInt('Conv2d', 'outChannels', outChannels);
+    checkPositiveInt('Conv2d', 'groups', groups);
     if (inChannels % groups || outChannels % groups) throw new ArgumentError(`Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
-    const [kh, kw] = pair(kernelSize);
+    const [kh, kw] = checkIntPair('Conv2d', 'kernelSize', kernelSize, 1);
+    windowOptions('Conv2d', o);
     const fanIn = (inChannels / groups) * kh * kw, bound = 1 / Math.sqrt(fanIn);
     this.weight = parameter(init.uniform(empty([outChannels, inChannels / groups, kh, kw], 'float32'), -bound, bound));
     this.bias = o.bias === false ? null : parameter(init.uniform(empty([outChannels], 'float32'), -bound, bound));
@@ -80,8 +98,14 @@ export class ConvTranspose2d extends Module {
   bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } = {}) {
     super();
+    layerOptions('ConvTranspose2d', o);
     const groups = o.groups ?? 1;
-    const [kh, kw] = pair(kernelSize);
+    checkPositiveInt('ConvTranspose2d', 'inChannels', inChannels);
+    checkPositiveInt('ConvTranspose2d', 'outChannels', outChannels);
+    checkPositiveInt('ConvTranspose2d', 'groups', groups);
+    if (inChannels % groups || outChannels % groups) throw new ArgumentError(`ConvTranspose2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
+    const [kh, kw] = checkIntPair('ConvTranspose2d', 'kernelSize', kernelSize, 1);
+    windowOptions('ConvTranspose2d', o);
     const fanIn = (outChannels / groups) * kh * kw, bound = 1 / Math.sqrt(fanIn);
     this.weight = parameter(init.uniform(empty([inChannels, outChannels / groups, kh, kw], 'float32'), -bound, bound));
     this.bias = o.bias === false ? null : parameter(init.uniform(empty([outChannels], 'float32'), -bound, bound));
@@ -95,6 +119,8 @@ export class ConvTranspose2d extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; dilation?: Pair } = {}) {
     super();
+    checkIntPair('MaxPool2d', 'kernelSize', kernelSize, 1);
+    windowOptions('MaxPool2d', checkOptions('MaxPool2d', o));
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, this.o);
@@ -104,6 +130,8 @@ export class MaxPool2d extends Module {
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; countIncludePad?: boolean } = {}) {
     super();
+    checkIntPair('AvgPool2d', 'kernelSize', kernelSize, 1);
+    windowOptions('AvgPool2d', checkOptions('AvgPool2d', o));
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, this.o);
@@ -113,6 +141,7 @@ export class AvgPool2d extends Module {
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: Pair) {
     super();
+    checkIntPair('AdaptiveAvgPool2d', 'outputSize', outputSize, 1);
   }
   forward(x: Tensor): Tensor {
     return adaptiveAvgPool2d(x, this.outputSize);
@@ -123,6 +152,8 @@ export class AdaptiveAvgPool2d extends Module {
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
+    checkNumber('Flatten', 'startDim', startDim, { int: true });
+    checkNumber('Flatten', 'endDim', endDim, { int: true });
   }
   forward(x: Tensor): Tensor {
     return x.flatten(this.startDim, this.endDim);
@@ -167,6 +198,12 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], readonly o: { eps?: number; elementwiseAffine?: boolean } = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    if (!Array.isArray(this.normalizedShape) || !this.normalizedShape.length || !this.normalizedShape.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new ArgumentError(`LayerNorm: normalizedShape must be a positive integer or a list of them, got ${JSON.stringify(normalizedShape)}`);
+    }
+    checkOptions('LayerNorm', o);
+    if (o.eps !== undefined) checkNumber('LayerNorm', 'eps', o.eps, { min: 0, finite: true });
+    if (o.elementwiseAffine !== undefined) checkBoolean('LayerNorm', 'elementwiseAffine', o.elementwiseAffine);
     const affine = o.elementwiseAffine ?? true;
     this.weight = affine ? parameter(ones(this.normalizedShape)) : null;
     this.bias = affine ? parameter(zeros(this.normalizedShape)) : null;
@@ -184,6 +221,10 @@ class BatchNormBase extends Module {
   constructor(readonly numFeatures: number, readonly o: { eps?: number; momentum?: number; affine?: boolean } = {}, private readonly ranks: number[]) {
     super();
     checkPositiveInt(this.constructor.name, 'numFeatures', numFeatures);
+    checkOptions(this.constructor.name, o);
+    if (o.eps !== undefined) checkNumber(this.constructor.name, 'eps', o.eps, { min: 0, finite: true });
+    if (o.momentum !== undefined) checkNumber(this.constructor.name, 'momentum', o.momentum, { min: 0, max: 1 });
+    if (o.affine !== undefined) checkBoolean(this.constructor.name, 'affine', o.affine);
     const affine = o.affine ?? true;
     this.weight = affine ? parameter(ones([numFeatures])) : null;
     this.bias = affine ? parameter(zeros([numFeatures])) : null;
@@ -215,6 +256,9 @@ export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {
     super();
+    layers.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new ArgumentError(`Sequential: layer ${i} must be a Module, got ${m === null ? 'null' : typeof m}`);
+    });
     this.layers = layers;
   }
   forward(x: Tensor): Tensor {
@@ -237,23 +281,23 @@ export class SiLU extends Module {
   forward(x: Tensor): Tensor { return x.silu(); }
 }
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) { super(); }
+  constructor(readonly negativeSlope = 0.01) { super(); checkNumber('LeakyReLU', 'negativeSlope', negativeSlope, { finite: true }); }
   forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
 }
 export class ELU extends Module {
-  constructor(readonly alpha = 1) { super(); }
+  constructor(readonly alpha = 1) { super(); checkNumber('ELU', 'alpha', alpha, { finite: true }); }
   forward(x: Tensor): Tensor { return x.elu(this.alpha); }
 }
 export class GELU extends Module {
-  constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); checkOneOf('GELU', 'approximate', approximate, ['none', 'tanh']); }
   forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
 }
 export class Softmax extends Module {
-  constructor(readonly dim = -1) { super(); }
+  constructor(readonly dim = -1) { super(); checkNumber('Softmax', 'dim', dim, { int: true }); }
   forward(x: Tensor): Tensor { return softmax(x, this.dim); }
 }
 export class LogSoftmax extends Module {
-  constructor(readonly dim = -1) { super(); }
+  constructor(readonly dim = -1) { super(); checkNumber('LogSoftmax', 'dim', dim, { int: true }); }
   forward(x: Tensor): Tensor { return logSoftmax(x, this.dim); }
 }
 /** Leaky ReLU with a learned slope (one, or one per channel), initialised to 0.25. */
@@ -261,6 +305,8 @@ export class PReLU extends Module {
   weight: Tensor;
   constructor(readonly numSlopes = 1, init0 = 0.25) {
     super();
+    checkPositiveInt('PReLU', 'numSlopes', numSlopes);
+    checkNumber('PReLU', 'init', init0, { finite: true });
     this.weight = parameter(full([numSlopes], init0));
   }
   forward(x: Tensor): Tensor {

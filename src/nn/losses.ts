@@ -3,11 +3,13 @@
  * `reduction: 'mean' | 'sum' | 'none'` (default 'mean').
  */
 import { noGrad } from '../engine.js';
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { checkIndexRange } from '../ops/indexing.js';
+import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate.js';
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
-import { shapesEqual } from '../shape.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -22,27 +24,45 @@ function reduce(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
   throw new ArgumentError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
 }
 
-function sameShape(op: string, input: Tensor, target: Tensor): void {
-  if (!shapesEqual(input.shape, target.shape)) {
+/** The checks every loss makes: tensors, options, reduction, and (by default) equal shapes. */
+function checkLoss(op: string, input: Tensor, target: Tensor, o: LossOptions, same = true): void {
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'target', target);
+  checkOptions(op, o);
+  if (o.reduction !== undefined) checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
+  if (input.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${input.dtype} of shape ${fmt(input.shape)}`);
+  if (same && !shapesEqual(input.shape, target.shape)) {
     throw new ShapeError(`${op}: input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
+  }
+}
+
+/** A float target (probabilities, labels in {0, 1}) and optional weights broadcasting to the input. */
+function checkWeighted(op: string, input: Tensor, target: Tensor, weights: Record<string, Tensor | undefined>): void {
+  if (target.dtype !== 'float32') throw new DTypeError(`${op}: target must be float32 (use target.float()), got ${target.dtype}`);
+  for (const [name, w] of Object.entries(weights)) {
+    if (w === undefined || w === null) continue;
+    checkTensor(op, name, w);
+    if (!shapesEqual(broadcastShapes(`${op}: ${name}`, input.shape, w.shape), input.shape)) {
+      throw new ShapeError(`${op}: ${name} ${fmt(w.shape)} must broadcast to the input ${fmt(input.shape)}`);
+    }
   }
 }
 
 /** Mean squared error. @example F.mseLoss(pred, y) */
 export function mseLoss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
-  sameShape('mseLoss', input, target);
+  checkLoss('mseLoss', input, target, o);
   return tidy(() => reduce('mseLoss', input.sub(target).square(), o.reduction));
 }
 
 /** Mean absolute error. */
 export function l1Loss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
-  sameShape('l1Loss', input, target);
+  checkLoss('l1Loss', input, target, o);
   return tidy(() => reduce('l1Loss', input.sub(target).abs(), o.reduction));
 }
 
 /** Huber loss: quadratic below `delta`, linear above. */
 export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delta?: number } = {}): Tensor {
-  sameShape('huberLoss', input, target);
+  checkLoss('huberLoss', input, target, o);
   const delta = o.delta ?? 1;
   if (!(delta > 0)) throw new ArgumentError(`huberLoss: delta must be positive, got ${delta}`);
   return tidy(() => {
@@ -53,7 +73,8 @@ export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delt
 
 /** Binary cross-entropy of probabilities; logs are clamped at -100 as PyTorch. */
 export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor } = {}): Tensor {
-  sameShape('bce', input, target);
+  checkLoss('bce', input, target, o);
+  checkWeighted('bce', input, target, { weight: o.weight });
   return tidy(() => {
     const lp = input.log().clamp(-100), lq = input.neg().add(1).log().clamp(-100);
     let l = target.mul(lp).add(target.neg().add(1).mul(lq)).neg();
@@ -64,7 +85,8 @@ export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: T
 
 /** Binary cross-entropy on logits, computed stably; `posWeight` weighs positive examples. */
 export function bceWithLogits(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor; posWeight?: Tensor } = {}): Tensor {
-  sameShape('bceWithLogits', input, target);
+  checkLoss('bceWithLogits', input, target, o);
+  checkWeighted('bceWithLogits', input, target, { weight: o.weight, posWeight: o.posWeight });
   return tidy(() => {
     // log(1 + exp(-|x|)) + max(-x, 0) = -log(sigmoid(x)), without overflow
     const softTerm = input.abs().neg().exp().log1p().add(input.neg().relu());
@@ -92,6 +114,7 @@ export interface CrossEntropyLossOptions extends LossOptions {
  * @example const loss = F.crossEntropy(model.forward(x), y);
  */
 export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyLossOptions = {}): Tensor {
+  checkLoss('crossEntropy', input, target, o, false);
   const eps = o.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const reduction = o.reduction ?? 'mean';
@@ -119,10 +142,13 @@ export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyLossO
 
 /** Negative log-likelihood of log-probabilities [N,C] against int32 class indices. */
 export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignoreIndex?: number } = {}): Tensor {
+  checkLoss('nllLoss', input, target, o, false);
   if (input.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== input.shape[0]) {
     throw new ShapeError(`nllLoss: expected input [N,C] and target [N], got ${fmt(input.shape)} and ${fmt(target.shape)}`);
   }
-  const ignore = o.ignoreIndex ?? -100;
+  const ignore = checkNumber('nllLoss', 'ignoreIndex', o.ignoreIndex ?? -100, { int: true });
+  if (target.dtype !== 'int32') throw new DTypeError(`nllLoss: target must be int32 class indices, got ${target.dtype}`);
+  checkIndexRange('nllLoss', 'target', target, input.shape[1], `${input.shape[1]} classes of input ${fmt(input.shape)} (ignoreIndex ${ignore})`, ignore);
   return tidy(() => {
     const valid = target.ne(ignore);
     const safe = where(valid, target, 0);
@@ -135,7 +161,7 @@ export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignore
 
 /** Hinge loss for binary labels in {-1, 1} (0 is read as -1), as Keras: max(0, 1 - y·x). */
 export function hingeLoss(input: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
-  sameShape('hingeLoss', input, target);
+  checkLoss('hingeLoss', input, target, o);
   return tidy(() => {
     const y = where(target.eq(0), -1, target);
     return reduce('hingeLoss', y.mul(input).neg().add(o.margin ?? 1).relu(), o.reduction);

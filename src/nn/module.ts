@@ -130,6 +130,13 @@ export abstract class Module {
    * working). With strict, missing or unexpected keys throw.
    */
   loadStateDict(state: Record<string, Tensor>, strict = true): { missing: string[]; unexpected: string[] } {
+    if (typeof state !== 'object' || state === null || Array.isArray(state) || state instanceof Tensor) {
+      throw new ArgumentError(`loadStateDict: expected an object of named tensors (e.g. await wt.load(file)), got ${state === null ? 'null' : typeof state}`);
+    }
+    for (const [k, t] of Object.entries(state)) {
+      if (!(t instanceof Tensor)) throw new ArgumentError(`loadStateDict: ${k} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+      t._check(`loadStateDict: ${k}`);
+    }
     const own = this.stateDict();
     const missing = Object.keys(own).filter((k) => !(k in state));
     const unexpected = Object.keys(state).filter((k) => !(k in own));

@@ -11,6 +11,7 @@ import { seedToKey } from '../kernel/philox.js';
 import { checkShape, contiguousStrides, numel } from '../shape.js';
 import { Tensor, type NestedArray } from '../tensor.js';
 import { runElementwise } from './run.js';
+import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -28,10 +29,15 @@ function checkDType(op: string, d: unknown): DType {
   return d;
 }
 
+/** Elements one tensor may hold: indices are 32-bit in the kernels. */
+const MAX_NUMEL = 2 ** 31 - 1;
+
 type TensorData = NestedArray | Float32Array | Float64Array | Int32Array | Uint8Array | readonly number[];
 
 /** Creates a tensor from nested arrays, a typed array or a number. Default dtype: float32 (bool for booleans). */
 export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[] } = {}): Tensor {
+  checkOptions('tensor', opts);
+  if (opts.shape !== undefined) checkShape('tensor', opts.shape, 'shape option');
   let shape: number[];
   let flat: ArrayLike<number>;
   let inferred: DType = 'float32';
@@ -79,6 +85,7 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
 }
 
 function generate(op: string, shape: readonly number[], expr: Expr, scalars: number[], opts: CreateOptions): Tensor {
+  checkOptions(op, opts);
   checkShape(op, shape);
   const dtype = checkDType(op, opts.dtype ?? expr.dtype);
   return finish(runElementwise(op, E.cast(expr, dtype), [], shape, scalars), opts);
@@ -86,20 +93,35 @@ function generate(op: string, shape: readonly number[], expr: Expr, scalars: num
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number | boolean, opts: CreateOptions = {}): Tensor {
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`full: value must be a number or a boolean, got ${describeValue(value)}`);
+  checkOptions('full', opts);
   const dtype = checkDType('full', opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'));
   return generate('full', shape, E.scalar(0, dtype), [Number(value)], { ...opts, dtype });
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
 export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
-export const zerosLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 0, { dtype: t.dtype, ...opts });
-export const onesLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 1, { dtype: t.dtype, ...opts });
-export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}) => full(t.shape, value, { dtype: t.dtype, ...opts });
+export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor {
+  checkTensor('zerosLike', 'input', t);
+  return full(t.shape, 0, { dtype: t.dtype, ...checkOptions('zerosLike', opts) });
+}
+export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
+  checkTensor('onesLike', 'input', t);
+  return full(t.shape, 1, { dtype: t.dtype, ...checkOptions('onesLike', opts) });
+}
+export function fullLike(t: Tensor, value: number, opts: CreateOptions = {}): Tensor {
+  checkTensor('fullLike', 'input', t);
+  return full(t.shape, value, { dtype: t.dtype, ...checkOptions('fullLike', opts) });
+}
 
 /** Values start, start+step, ... below end. int32 when all arguments are integers. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
+  checkNumber('arange', 'start', start, { finite: true });
+  checkNumber('arange', 'end', end, { finite: true });
+  checkNumber('arange', 'step', step);
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > MAX_NUMEL) throw new ArgumentError(`arange: ${n} values from ${start} to ${end} by ${step} are more than a tensor holds (${MAX_NUMEL})`);
   const isInt = [start, end, step].every(Number.isInteger);
   const dt: DType = opts.dtype ?? (isInt ? 'int32' : 'float32');
   const expr = E.binary('add', E.scalar(0, isInt ? 'int32' : 'float32'), E.binary('mul', E.cast(E.index(), isInt ? 'int32' : 'float32'), E.scalar(1, isInt ? 'int32' : 'float32')));
@@ -108,6 +130,8 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 
 /** `steps` values evenly spaced from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  checkNumber('linspace', 'start', start, { finite: true });
+  checkNumber('linspace', 'end', end, { finite: true });
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   const expr = E.binary('add', E.scalar(0), E.binary('mul', E.cast(E.index(), 'float32'), E.scalar(1)));
@@ -116,6 +140,8 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 
 /** The n×m identity matrix. */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  checkNumber('eye', 'n', n, { int: true, min: 0 });
+  checkNumber('eye', 'm', m, { int: true, min: 0 });
   const i = E.index(), cols = E.scalar(0, 'int32');
   const expr = E.cast(E.binary('eq', E.binary('idiv', i, cols), E.binary('mod', i, cols)), 'float32');
   return generate('eye', [n, m], expr, [Math.max(m, 1)], opts);
@@ -126,14 +152,15 @@ export interface RandomOptions extends CreateOptions {
   seed?: number;
 }
 
-function keyScalars(seed: number | undefined): number[] {
+function keyScalars(op: string, seed: number | undefined): number[] {
+  if (seed !== undefined) checkNumber(op, 'seed', seed, { finite: true });
   const [k0, k1] = seedToKey(seed ?? engine.rngSeed);
   return [k0, k1, seed === undefined ? ++engine.rngStream : 0];
 }
 
 /** Uniform numbers in [0, 1). */
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  return generate('rand', shape, E.rand(0), keyScalars(opts.seed), opts);
+  return generate('rand', shape, E.rand(0), keyScalars('rand', opts.seed), opts);
 }
 
 /** Standard normal numbers (Box–Muller on two Philox words). */
@@ -142,18 +169,21 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
   const u2 = E.rand(0, 1);
   const r = E.unary('sqrt', E.binary('mul', E.const(-2), E.unary('log', u1)));
   const expr = E.binary('mul', r, E.unary('cos', E.binary('mul', E.const(2 * Math.PI), u2)));
-  return generate('randn', shape, expr, keyScalars(opts.seed), opts);
+  return generate('randn', shape, expr, keyScalars('randn', opts.seed), opts);
 }
 
 /** Integers uniformly in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
   const expr = E.binary('add', E.scalar(3, 'int32'), E.cast(E.unary('floor', E.binary('mul', E.rand(0), E.scalar(4))), 'int32'));
-  return generate('randint', shape, expr, [...keyScalars(opts.seed), low, high - low], { dtype: 'int32', ...opts });
+  return generate('randint', shape, expr, [...keyScalars('randint', opts.seed), low, high - low], { dtype: 'int32', ...opts });
 }
 
 /** Normal numbers with the given mean and std. */
 export function normal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): Tensor {
+  checkNumber('normal', 'mean', mean);
+  checkNumber('normal', 'std', std, { min: 0 });
+  checkShape('normal', shape);
   const z = randn(shape, { seed: opts.seed });
   const out = z.mul(std).add(mean);
   z.dispose();
@@ -162,6 +192,10 @@ export function normal(shape: readonly number[], mean = 0, std = 1, opts: Random
 
 /** Uniform numbers in [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): Tensor {
+  checkNumber('uniform', 'low', low, { finite: true });
+  checkNumber('uniform', 'high', high, { finite: true });
+  if (low > high) throw new ArgumentError(`uniform: low ${low} must not exceed high ${high}`);
+  checkShape('uniform', shape);
   const u = rand(shape, { seed: opts.seed });
   const out = u.mul(high - low).add(low);
   u.dispose();

@@ -6,7 +6,7 @@
  * scalars, so changing a number never compiles a new kernel). Broadcasting follows numpy.
  */
 import { E, type Expr } from '../kernel/ir.js';
-import type { DType } from '../dtype.js';
+import { isDType, type DType } from '../dtype.js';
 import { DTypeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
@@ -14,6 +14,7 @@ import { record } from '../autograd/graph.js';
 import { runElementwise, scalarDType, checkSameBackend } from './run.js';
 import { engine } from '../engine.js';
 import { seedToKey } from '../kernel/philox.js';
+import { checkNumber, checkOperand, checkOptionalNumber, checkTensor } from '../validate.js';
 
 type X = readonly Expr[];
 interface Def {
@@ -151,6 +152,8 @@ type Operand = Tensor | number | boolean;
  */
 export function elementwise(name: ElementwiseName, operands: readonly Operand[], params: readonly number[] = []): Tensor {
   const def = ELEMENTWISE[name];
+  operands.forEach((o, i) => checkOperand(name, i, o));
+  params.forEach((p, i) => checkNumber(name, `parameter ${i}`, p));
   const tensors = operands.filter((o): o is Tensor => o instanceof Tensor);
   if (tensors.length === 0) throw new DTypeError(`${name}: needs at least one tensor operand`);
   checkSameBackend(name, tensors);
@@ -216,6 +219,8 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
 
 /** Cast to a dtype (no copy when already of that dtype). */
 export function toType(x: Tensor, dtype: DType): Tensor {
+  if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${JSON.stringify(dtype)} (expected float32, int32 or bool)`);
+  x._check('to');
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
   if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [x], { def: 'identity', scalars: [], nInputs: 1, operands: [null] });
@@ -224,6 +229,9 @@ export function toType(x: Tensor, dtype: DType): Tensor {
 
 /** Dropout: zeroes each element with probability p and scales the rest by 1/(1-p). */
 export function dropout(x: Tensor, p = 0.5, training = true, seed?: number): Tensor {
+  checkNumber('dropout', 'p', p, { min: 0, max: 1 });
+  checkOptionalNumber('dropout', 'seed', seed, { finite: true });
+  checkTensor('dropout', 'input', x);
   if (!training || p === 0) return x;
   if (p === 1) return elementwise('mul', [x, 0]);
   const [k0, k1] = seedToKey(seed ?? engine.rngSeed);

@@ -4,8 +4,9 @@
  *
  * Indices are int32 tensors. Out-of-range values are rejected with an ArgumentError when the
  * backend can read them synchronously (CPU), which is cheap next to the op itself. On WebGPU
- * reading them would stall the queue, so they are not checked: the kernels never touch memory out
- * of bounds, but a bad index reads 0 (gather, indexSelect) or is skipped (scatterAdd) silently.
+ * reading them would stall the queue: the kernels never touch memory out of bounds (a bad index
+ * reads 0, or is skipped by scatterAdd), and a small reduction queued with the op flags it, so the
+ * next read throws the ArgumentError naming the op (src/deferred.ts).
  *
  * Gradients: gather ↔ scatterAdd and indexSelect ↔ indexAdd are each other's adjoints.
  */
@@ -21,6 +22,9 @@ import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
 import { pad } from './movement.js';
 import { copyInto, runRoutine, type OutSpec } from './run.js';
+import { E } from '../kernel/ir.js';
+import { deferCheck, flagSlot } from '../deferred.js';
+import { checkTensor } from '../validate.js';
 
 /**
  * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
@@ -40,7 +44,17 @@ export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], 
  */
 export function checkIndexRange(op: string, arg: string, index: Tensor, size: number, where: string, allowed?: number): void {
   const read = index.backend.readSync;
-  if (!read || index.numel() === 0) return;
+  if (index.numel() === 0) return;
+  if (!read) {
+    // k outside [0, size) and not `allowed` (scalars: size, allowed)
+    const k = E.load(0, 'int32');
+    let bad = E.binary('or', E.binary('lt', k, E.const(0, 'int32')), E.binary('ge', k, E.scalar(0, 'int32')));
+    if (allowed !== undefined) bad = E.binary('and', bad, E.binary('ne', k, E.scalar(1, 'int32')));
+    const slot = flagSlot(index.backend, index._view(), E.cast(bad, 'int32'), allowed === undefined ? [size] : [size, allowed]);
+    const shape = fmt(index.shape);
+    deferCheck(index.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${op}: ${arg} ${shape} holds a value out of range [0, ${size}) for ${where} (checked on the GPU, reported at the next read)`) : null));
+    return;
+  }
   const vals = noGrad(() => {
     const c = index.contiguous();
     const v = index.backend.readSync!(c._view().buf, index.dtype, c.offset, c.numel());
@@ -56,7 +70,7 @@ export function checkIndexRange(op: string, arg: string, index: Tensor, size: nu
 }
 
 function checkIndexDType(op: string, arg: string, index: Tensor): void {
-  index._check(op);
+  checkTensor(op, arg, index);
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: ${arg} must be int32, got ${index.dtype} of shape ${fmt(index.shape)}`);
 }
 
@@ -75,7 +89,7 @@ function scatterIntoZeros(shape: readonly number[], dim: number, index: Tensor, 
  * x.gather(1, wt.tensor([[0, 0], [1, 0]], { dtype: 'int32' })); // [[1, 1], [4, 3]]
  */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
-  x._check('gather');
+  checkTensor('gather', 'input', x);
   checkIndexDType('gather', 'index', index);
   if (index.ndim !== x.ndim) throw new ShapeError(`gather: index has ${index.ndim} dims but input ${fmt(x.shape)} has ${x.ndim}`);
   const d = normAxis('gather', dim, x.ndim);
@@ -99,7 +113,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
  * w.indexSelect(0, wt.tensor([3, 3, 7], { dtype: 'int32' })); // rows 3, 3, 7: [3, 4]
  */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  x._check('indexSelect');
+  checkTensor('indexSelect', 'input', x);
   checkIndexDType('indexSelect', 'index', index);
   if (index.ndim > 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)} for input ${fmt(x.shape)}`);
   if (x.ndim === 0) throw new ShapeError('indexSelect: input must have at least 1 dim, got a 0-d tensor');
@@ -122,7 +136,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
  * const e = wt.embedding(wt.tensor([[1, 2], [5, 1]], { dtype: 'int32' }), w); // [2, 2, 16]
  */
 export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number | null } = {}): Tensor {
-  weight._check('embedding');
+  checkTensor('embedding', 'weight', weight);
   checkIndexDType('embedding', 'indices', indices);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-D [numEmbeddings, dim], got ${fmt(weight.shape)}`);
   const [V, D] = weight.shape;
@@ -152,8 +166,8 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
  * const out = wt.scatterAdd(wt.zeros([3]), 0, wt.tensor([0, 2, 0], { dtype: 'int32' }), wt.ones([3])); // [2, 0, 1]
  */
 export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  x._check('scatterAdd');
-  src._check('scatterAdd');
+  checkTensor('scatterAdd', 'input', x);
+  checkTensor('scatterAdd', 'src', src);
   checkIndexDType('scatterAdd', 'index', index);
   if (src.dtype !== x.dtype) throw new DTypeError(`scatterAdd: src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
   if (index.ndim !== x.ndim || src.ndim !== x.ndim) {
@@ -215,9 +229,9 @@ const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => num
  * wt.padMode(wt.tensor([[1, 2, 3]]), [2, 1], 'reflect'); // [[3, 2, 1, 2, 3, 2]]
  */
 export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
-  x._check('pad');
+  checkTensor('padMode', 'input', x);
   if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`pad: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
+  if (!(mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
   }

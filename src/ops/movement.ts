@@ -11,6 +11,14 @@ import { contiguousStrides, inferShape, normAxes, normAxis, shapesEqual, viewStr
 import { Tensor } from '../tensor.js';
 import { elementwise, type ElementwiseName } from './elementwise.js';
 import { copyInto, empty, runElementwise, checkSameBackend, scalarDType } from './run.js';
+import { checkNumber, checkOptionalNumber, checkTensor, describeValue } from '../validate.js';
+
+/** The tensors of a cat/stack list, each checked. */
+function tensorList(op: string, tensors: unknown): Tensor[] {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(`${op}: expected a non-empty list of tensors, got ${describeValue(tensors)}`);
+  tensors.forEach((t, i) => checkTensor(op, `tensors[${i}]`, t));
+  return tensors as Tensor[];
+}
 
 export function view(x: Tensor, shape: readonly number[]): Tensor {
   x._check('view');
@@ -96,6 +104,8 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   x._check('slice');
   const d = normAxis('slice', dim, x.ndim);
   if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(`slice: step must be a positive integer, got ${step}`);
+  checkOptionalNumber('slice', 'start', start, { int: true });
+  checkOptionalNumber('slice', 'end', end, { int: true });
   const n = x.shape[d];
   const norm = (v: number | undefined, dflt: number) => (v === undefined ? dflt : Math.min(Math.max(v < 0 ? v + n : v, 0), n));
   const s = norm(start, 0), e = norm(end, n);
@@ -108,6 +118,8 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  checkNumber('narrow', 'start', start, { int: true });
+  checkNumber('narrow', 'length', length, { int: true, min: 0 });
   const d = normAxis('narrow', dim, x.ndim);
   const s = start < 0 ? start + x.shape[d] : start;
   if (!Number.isInteger(length) || s < 0 || length < 0 || s + length > x.shape[d]) {
@@ -117,6 +129,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 }
 
 export function select(x: Tensor, dim: number, index: number): Tensor {
+  checkNumber('select', 'index', index, { int: true });
   const d = normAxis('select', dim, x.ndim);
   const n = x.shape[d];
   const i = index < 0 ? index + n : index;
@@ -147,7 +160,7 @@ export function contiguous(x: Tensor): Tensor {
 
 /** Concatenates tensors along an existing dim. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new ArgumentError('cat: expected a non-empty list of tensors');
+  tensorList('cat', tensors);
   const backend = checkSameBackend('cat', tensors);
   const ref = tensors.find((t) => !(t.ndim === 1 && t.shape[0] === 0)) ?? tensors[0];
   const d = normAxis('cat', dim, ref.ndim);
@@ -175,7 +188,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 
 /** Stacks same-shape tensors along a new dim. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new ArgumentError('stack: expected a non-empty list of tensors');
+  tensorList('stack', tensors);
   const s0 = tensors[0].shape;
   for (const t of tensors) if (!shapesEqual(t.shape, s0)) throw new ShapeError(`stack: all tensors must have the same shape, got ${tensors.map((x) => fmt(x.shape)).join(', ')}`);
   const d = normAxis('stack', dim, s0.length + 1);
@@ -196,6 +209,9 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
     for (let i = 0; i < n; i += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - i));
     if (n === 0) sizes = [0];
   } else {
+    if (!Array.isArray(sizeOrSections) || !sizeOrSections.every((v) => Number.isInteger(v) && v >= 0)) {
+      throw new ArgumentError(`split: expected a positive size or a list of non-negative section sizes, got ${describeValue(sizeOrSections)}`);
+    }
     sizes = [...sizeOrSections];
     if (sizes.reduce((a, b) => a + b, 0) !== n) throw new ShapeError(`split: sizes ${fmt(sizes)} do not add up to ${n}, dim ${dim} of shape ${fmt(x.shape)}`);
   }
@@ -216,6 +232,8 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 /** Constant padding; `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad. */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   x._check('pad');
+  checkNumber('pad', 'value', value);
+  if (!Array.isArray(pads)) throw new ArgumentError(`pad: pads must be a list of integers, got ${describeValue(pads)}`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
   }
@@ -244,6 +262,7 @@ function checkInplace(op: string, dst: Tensor): void {
 /** dst[...] = src (broadcast), in place. */
 export function assign(dst: Tensor, src: Tensor | number): void {
   checkInplace('copy_', dst);
+  if (typeof src !== 'number') checkTensor('copy_', 'source', src);
   if (typeof src === 'number') {
     runElementwise('fill_', E.cast(E.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
     return;
@@ -256,6 +275,8 @@ export function assign(dst: Tensor, src: Tensor | number): void {
 /** dst = dst op (alpha * o), in place. */
 export function inplace(dst: Tensor, op: 'add' | 'sub' | 'mul' | 'div', o: Tensor | number, alpha: number): void {
   checkInplace(`${op}_`, dst);
+  checkNumber(`${op}_`, 'alpha', alpha);
+  if (typeof o !== 'number') checkTensor(`${op}_`, 'operand', o);
   const x = E.load(0, dst.dtype);
   const y = typeof o === 'number' ? E.scalar(0, scalarDType(o * alpha, [dst.dtype])) : E.binary('mul', E.load(1, o.dtype), E.scalar(0));
   const expr = E.cast(E.binary(op, x, y), dst.dtype);

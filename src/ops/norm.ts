@@ -1,7 +1,7 @@
 /**
- * Normalisation ops: softmax / logSoftmax, fused softmax-cross-entropy, layerNorm (each one
- * routine forward and one backward), and batchNorm composed from reductions and elementwise ops
- * (so autograd differentiates it without a rule of its own).
+ * Normalisation ops: softmax / logSoftmax, fused softmax-cross-entropy, layerNorm and
+ * training-mode batchNorm (each one routine forward and one backward); batchNorm in evaluation
+ * is a per-channel scale and shift composed from elementwise ops.
  *
  * The routines work on contiguous rows [R,D] (R rows, D row length). An op over another dim
  * moves that dim last (a permute, then one copy), runs the routine, and moves it back.
@@ -15,6 +15,7 @@ import { normAxis, numel, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
 import { checkIndexRange, runOrZeros } from './indexing.js';
+import { checkTensor } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
 
@@ -43,7 +44,7 @@ function fromRows(rows: Tensor, shape: readonly number[], dim: number): Tensor {
 }
 
 function checkFloat(op: string, arg: string, t: Tensor): void {
-  t._check(op);
+  checkTensor(op, arg, t);
   if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${arg} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
 }
 
@@ -105,7 +106,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
   checkFloat('crossEntropy', 'logits', logits);
-  target._check('crossEntropy');
+  checkTensor('crossEntropy', 'target', target);
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
   if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
   if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
@@ -192,9 +193,11 @@ export interface BatchNormOptions {
 
 /**
  * Batch normalisation of x [N,C] or [N,C,...] per channel C, as torch.nn.functional.batch_norm.
- * Training normalises with the batch mean and biased variance and, when running stats are given,
- * updates them in place (not recorded by autograd) with momentum, using the unbiased variance.
- * Evaluation normalises with the running stats. Composed from tensor ops, so it is differentiable.
+ * Training normalises with the batch mean and biased variance (the fused `batchNorm` routine:
+ * statistics and normalisation in one kernel, its gradient in one `batchNormBackward` kernel)
+ * and, when running stats are given, updates them in place (not recorded by autograd) with
+ * momentum, using the unbiased variance. Evaluation normalises with the running stats as one
+ * per-channel scale and shift (x·scale + shift, composed ops, so differentiable as they are).
  *
  * @example
  * const y = wt.batchNorm(x, runningMean, runningVar, gamma, beta, { training: true });
@@ -213,36 +216,59 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (!training && !runningMean) throw new ArgumentError(`batchNorm: evaluation (training: false) needs runningMean and runningVar (input ${fmt(x.shape)})`);
   if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
   if (!(eps >= 0)) throw new ArgumentError(`batchNorm: eps must be non-negative, got ${eps}`);
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const n = x.numel() / Math.max(C, 1);
   if (training && n <= 1) throw new ArgumentError(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+  if (training) return batchNormTrain(x, runningMean, runningVar, weight ?? null, bias ?? null, momentum, eps, n);
   const bshape = x.shape.map((s, i) => (i === 1 ? s : 1)); // [1, C, 1, ...]
   return tidy(() => {
-    let y: Tensor;
-    if (training) {
-      const mean = x.mean(axes, true);
-      const d = x.sub(mean);
-      const v = d.square().mean(axes, true); // biased: the normalisation PyTorch uses
-      y = d.mul(v.add(eps).rsqrt());
-      if (runningMean && runningVar) {
-        noGrad(() => {
-          runningMean.mul_(1 - momentum).add_(mean.reshape([C]), momentum);
-          // the running variance is the unbiased estimate, as PyTorch
-          runningVar.mul_(1 - momentum).add_(v.reshape([C]), (momentum * n) / (n - 1));
-        });
-      }
-    } else {
-      y = x.sub(runningMean!.reshape(bshape)).mul(runningVar!.reshape(bshape).add(eps).rsqrt());
-    }
-    if (weight) y = y.mul(weight.reshape(bshape));
-    if (bias) y = y.add(bias.reshape(bshape));
-    return y;
+    // the running stats fold into one scale and shift per channel ([C] work), so the full-size
+    // tensor sees two elementwise kernels instead of four (PyTorch's CPU kernel does the same)
+    let scale = runningVar!.add(eps).rsqrt();
+    if (weight) scale = scale.mul(weight);
+    let shift = runningMean!.mul(scale).neg();
+    if (bias) shift = shift.add(bias);
+    return x.mul(scale.reshape(bshape)).add(shift.reshape(bshape));
   });
+}
+
+/**
+ * Training-mode batch norm through the fused routine; `n` values per channel (N·S). The input is
+ * viewed as contiguous [N,C,S]; the routine's mean and invstd are saved for the gradient rule
+ * and feed the running-stat update (var = invstd⁻² - eps).
+ */
+function batchNormTrain(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, momentum: number, eps: number, n: number): Tensor {
+  const [N, C] = x.shape;
+  const S = numel(x.shape.slice(2));
+  const affine = !!(weight || bias);
+  const r = tidy(() => noGrad(() => {
+    const x3 = x.contiguous().reshape([N, C, S]);
+    // one missing affine parameter is the identity for it: weight 1, bias 0
+    // (reshape makes a new handle even when contiguous() returns the parameter itself, so the
+    // dispose below never frees a caller's tensor)
+    const w = affine ? (weight ? weight.contiguous().reshape([C]) : ones([C])) : null;
+    const b = affine ? (bias ? bias.contiguous().reshape([C]) : zeros([C])) : null;
+    const [y, mean, invstd] = runOrZeros('batchNorm', { eps, affine }, affine ? [x3, w!, b!] : [x3], [
+      { shape: [N, C, S], dtype: 'float32' }, { shape: [C], dtype: 'float32' }, { shape: [C], dtype: 'float32' },
+    ], N * C * S);
+    if (runningMean && runningVar) {
+      runningMean.mul_(1 - momentum).add_(mean, momentum);
+      // the biased variance back from invstd (clamped: for var << eps the subtraction can round
+      // below 0); the running variance is the unbiased estimate, as PyTorch
+      const v = invstd.square().reciprocal().sub(eps).clamp(0);
+      runningVar.mul_(1 - momentum).add_(v, (momentum * n) / (n - 1));
+    }
+    return { y: y.reshape([...x.shape]), x3, mean, invstd, w, b };
+  }));
+  const inputs = affine ? [x, weight ?? r.w!, bias ?? r.b!] : [x];
+  const save = affine ? [r.x3, r.mean, r.invstd, r.w!] : [r.x3, r.mean, r.invstd];
+  const out = record('batchNorm', inputs, r.y, save, { affine });
+  [r.x3, r.mean, r.invstd, r.w, r.b].forEach((t) => t?.dispose());
+  return out;
 }
 
 // ---- gradient rules ---------------------------------------------------------------------------
 
-export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm'> = {
+export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm' | 'batchNorm'> = {
   softmax: (n, g) => {
     const [y] = n.saved;
     const { dim, log } = n.meta;
@@ -277,6 +303,19 @@ export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm'> = {
       const [gx, gw, gb] = runOrZeros('layerNormBackward', { affine }, affine ? [xr, gr, mean, rstd, w] : [xr, gr, mean, rstd], outs, R * D);
       const res = [gx.reshape([...n.inputs[0].shape])];
       if (affine) res.push(gw.reshape([...n.inputs[1].shape]), gb.reshape([...n.inputs[2].shape]));
+      return res;
+    });
+  },
+  batchNorm: (n, g) => {
+    const [x3, mean, invstd, w] = n.saved;
+    const { affine } = n.meta;
+    const C = x3.shape[1];
+    return tidy(() => {
+      const g3 = g.contiguous().reshape([...x3.shape]);
+      const outs = [{ shape: [...x3.shape], dtype: 'float32' as const }, { shape: [C], dtype: 'float32' as const }, { shape: [C], dtype: 'float32' as const }];
+      const [gx, gw, gb] = runOrZeros('batchNormBackward', { affine }, affine ? [x3, g3, mean, invstd, w] : [x3, g3, mean, invstd], outs, x3.numel());
+      const res = [gx.reshape([...n.inputs[0].shape])];
+      if (affine) res.push(gw, gb);
       return res;
     });
   },

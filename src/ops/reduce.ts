@@ -11,11 +11,13 @@ import type { Tensor } from '../tensor.js';
 import { noGrad } from '../engine.js';
 import { runReduce } from './run.js';
 import { elementwise } from './elementwise.js';
+import { checkBoolean, checkNumber } from '../validate.js';
 
 type Dims = number | readonly number[] | undefined;
 
 function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   x._check(name);
+  checkBoolean(name, 'keepdim', keepdim);
   const axes = normAxes(name, dim, x.ndim);
   if ((name === 'max' || name === 'min') && axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(`${name}: cannot reduce over a zero-size dim of a tensor of shape ${fmt(x.shape)}`);
@@ -37,6 +39,9 @@ function countOf(x: Tensor, axes: number[]): number {
 
 /** Variance with Bessel's `correction` (1 = unbiased, as PyTorch's default). */
 export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Tensor {
+  x._check('var');
+  checkBoolean('var', 'keepdim', keepdim);
+  checkNumber('var', 'correction', correction, { min: 0, finite: true });
   const axes = normAxes('var', dim, x.ndim);
   const n = countOf(x, axes);
   const m = x.mean(axes, true);
@@ -56,6 +61,8 @@ export function std(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Ten
 
 /** log(sum(exp(x))) computed stably by subtracting the max first. */
 export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  x._check('logsumexp');
+  checkBoolean('logsumexp', 'keepdim', keepdim);
   const axes = normAxes('logsumexp', dim, x.ndim);
   // the shift is a constant for autograd; infinite maxima (all -inf) are replaced by 0
   const m = noGrad(() => {
@@ -82,6 +89,7 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
 
 function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   x._check(name);
+  checkBoolean(name, 'keepdim', keepdim);
   if (x.numel() === 0) throw new ShapeError(`${name}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
   if (dim === undefined) {
     const flat = x.reshape([numel(x.shape)]);
@@ -103,12 +111,16 @@ export const argmin = (x: Tensor, dim?: number, keepdim = false) => argReduce('a
 
 /** True where every element along the axes is non-zero. */
 export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  x._check('all');
+  checkBoolean('all', 'keepdim', keepdim);
   const axes = normAxes('all', dim, x.ndim);
   return runReduce('all', 'min', E.cast(E.cast(E.load(0, x.dtype), 'bool'), 'bool'), [x], x.shape, axes, keepdim);
 }
 
 /** True where any element along the axes is non-zero. */
 export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  x._check('any');
+  checkBoolean('any', 'keepdim', keepdim);
   const axes = normAxes('any', dim, x.ndim);
   return runReduce('any', 'max', E.cast(E.load(0, x.dtype), 'bool'), [x], x.shape, axes, keepdim);
 }

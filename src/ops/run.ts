@@ -5,11 +5,12 @@
 import type { Backend, View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { engine, Storage } from '../engine.js';
-import { BackendError } from '../errors.js';
+import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
 import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { checkOp } from '../debug.js';
 
 /** The backend all tensors live on (the current one when there are none), or a BackendError. */
 export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backend {
@@ -22,9 +23,17 @@ export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backen
   return b ?? engine.requireBackend();
 }
 
-/** A fresh contiguous tensor of the given shape (contents undefined). */
-export function empty(shape: readonly number[], dtype: DType, backend: Backend = engine.requireBackend()): Tensor {
-  const buf = backend.alloc(numel(shape), dtype);
+/** A fresh contiguous tensor of the given shape (contents undefined); `op` names it in errors. */
+export function empty(shape: readonly number[], dtype: DType, backend: Backend = engine.requireBackend(), op = 'empty'): Tensor {
+  let buf;
+  try {
+    buf = backend.alloc(numel(shape), dtype);
+  } catch (e) {
+    // the backend knows the bytes; the user needs the op and the shape too
+    // a CPU backend's typed array that cannot be made is out of memory too (RangeError)
+    if (e instanceof OutOfMemoryError || e instanceof RangeError) throw new OutOfMemoryError(`${op}: out of memory for a ${dtype} tensor of shape ${fmt(shape)} (${numel(shape) * 4} bytes): ${e.message}`);
+    throw e;
+  }
   return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype);
 }
 
@@ -44,10 +53,11 @@ export function broadcastView(t: Tensor, shape: readonly number[]): View {
 /** Runs an elementwise expression over `shape`, into a new tensor or into the view `into`. */
 export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[] = [], into?: View): Tensor {
   const backend = checkSameBackend(op, inputs);
-  const out = into ? null : empty(shape, expr.dtype, backend);
+  const out = into ? null : empty(shape, expr.dtype, backend, op);
   if (numel(shape) > 0) {
     const exe = backend.prepare({ kind: 'elementwise', expr, ndim: shape.length });
     backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), [into ?? out!._view()], scalars);
+    if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
 }
@@ -62,6 +72,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   if (numel(shape) === 0) return;
   const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: shape.length });
   backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), outs, scalars);
+  if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
 /** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
@@ -78,7 +89,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perm = [...kept, ...axes];
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
-  const out = empty(outShape, reduceDType(rop, expr.dtype), backend);
+  const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
   if (numel(outShape) > 0) {
     const exe = backend.prepare({ kind: 'reduce', op: rop, expr, ndim: shape.length, nReduce: axes.length });
     const views = inputs.map((t) => {
@@ -87,6 +98,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
     });
     const ov = out._view();
     backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], scalars);
+    if (engine.debug) checkOp(op, backend, [ov], inputs.map((t) => t._view()), scalars, [out]);
   }
   return out;
 }
@@ -102,8 +114,16 @@ export interface OutSpec {
  */
 export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly Tensor[], outs: readonly (OutSpec | Tensor)[]): Tensor[] {
   const backend = checkSameBackend(name, inputs);
-  const outputs = outs.map((o) => (o instanceof Tensor ? o : empty(o.shape, o.dtype, backend)));
+  const outputs: Tensor[] = [];
+  try {
+    for (const o of outs) outputs.push(o instanceof Tensor ? o : empty(o.shape, o.dtype, backend, name));
+  } catch (e) {
+    // free the outputs already made for this routine
+    outputs.forEach((t) => { if (!outs.includes(t)) t.dispose(); });
+    throw e;
+  }
   const exe = backend.prepare({ kind: 'routine', name, config });
   backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
+  if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));
   return outputs;
 }

@@ -1,8 +1,17 @@
 /** Gradient clipping, computed on the device (no read back to the host). */
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
-import { tidy, keep } from '../memory.js';
+import { tidy } from '../memory.js';
 import type { Tensor } from '../tensor.js';
+import { checkTensor, describeValue } from '../validate.js';
+
+/** The parameters as a checked list (any iterable of tensors, e.g. model.parameters()). */
+function paramList(op: string, params: Iterable<Tensor>): Tensor[] {
+  if (typeof (params as Iterable<Tensor> | null)?.[Symbol.iterator] !== 'function') throw new ArgumentError(`${op}: params must be a list of tensors, got ${describeValue(params)}`);
+  const list = [...params];
+  list.forEach((p, i) => checkTensor(op, `params[${i}]`, p));
+  return list;
+}
 
 /**
  * Scales all gradients so their combined norm is at most maxNorm; returns the norm before
@@ -11,8 +20,10 @@ import type { Tensor } from '../tensor.js';
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType: number = 2): Tensor {
   if (!(maxNorm > 0)) throw new ArgumentError(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
-  const grads = [...params].map((p) => p.grad).filter((g): g is Tensor => !!g);
-  return noGrad(() => keep(tidy(() => {
+  if (!(typeof normType === 'number' && normType > 0)) throw new ArgumentError(`clipGradNorm: normType must be a positive number or Infinity, got ${normType}`);
+  const grads = paramList('clipGradNorm', params).map((p) => p.grad).filter((g): g is Tensor => !!g);
+  // the norm goes to the caller's scope (not keep()): a step wrapped in tidy frees it
+  return noGrad(() => tidy(() => {
     if (!grads.length) throw new ArgumentError('clipGradNorm: no parameter has a gradient');
     let total: Tensor;
     if (normType === Infinity) total = grads.map((g) => g.abs().max()).reduce((a, b) => a.maximum(b));
@@ -20,14 +31,15 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
     const coef = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1);
     for (const g of grads) g.mul_(coef);
     return total;
-  })));
+  }));
 }
 
 /** Clamps every gradient element to [-clip, clip]. */
 export function clipGradValue(params: Iterable<Tensor>, clip: number): void {
   if (!(clip > 0)) throw new ArgumentError(`clipGradValue: clip must be positive, got ${clip}`);
+  const list = paramList('clipGradValue', params);
   noGrad(() => {
-    for (const p of params) {
+    for (const p of list) {
       if (!p.grad) continue;
       const c = p.grad.clamp(-clip, clip);
       p.grad.copy_(c);

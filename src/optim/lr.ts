@@ -7,13 +7,23 @@
  * const sched = new wt.optim.lr.LinearWarmup(opt, { warmupSteps: 5, after: new wt.optim.lr.CosineAnnealingLR(opt, { tMax: 50 }) });
  */
 import { ArgumentError } from '../errors.js';
-import type { Optimizer } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
+import { checkNumber, checkOneOf, checkOptionalNumber, checkOptions, describeValue } from '../validate.js';
+
+function checkOptimizer(op: string, opt: unknown): void {
+  if (!(opt instanceof Optimizer)) throw new ArgumentError(`${op}: expected an optimizer, got ${describeValue(opt)}`);
+}
+
+function checkGamma(op: string, gamma: unknown): void {
+  checkOptionalNumber(op, 'gamma', gamma, { finite: true, above: 0 });
+}
 
 export abstract class LRScheduler {
   readonly baseLrs: number[];
   /** number of step() calls so far */
   lastEpoch = 0;
   constructor(readonly optimizer: Optimizer) {
+    checkOptimizer(this.constructor.name, optimizer);
     this.baseLrs = optimizer.paramGroups.map((g) => (g.initialLr as number | undefined) ?? g.lr);
     optimizer.paramGroups.forEach((g, i) => (g.initialLr = this.baseLrs[i]));
   }
@@ -44,7 +54,8 @@ export abstract class LRScheduler {
 export class StepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { stepSize: number; gamma?: number }) {
     super(opt);
-    if (!(o.stepSize > 0)) throw new ArgumentError(`StepLR: stepSize must be positive, got ${o.stepSize}`);
+    checkNumber('StepLR', 'stepSize', o?.stepSize, { int: true, min: 1 });
+    checkGamma('StepLR', o.gamma);
   }
   factor(e: number): number {
     return (this.o.gamma ?? 0.1) ** Math.floor(e / this.o.stepSize);
@@ -55,6 +66,10 @@ export class StepLR extends LRScheduler {
 export class MultiStepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { milestones: number[]; gamma?: number }) {
     super(opt);
+    if (!Array.isArray(o?.milestones) || !o.milestones.every((m) => Number.isInteger(m) && m >= 0)) {
+      throw new ArgumentError(`MultiStepLR: milestones must be a list of non-negative integers, got ${JSON.stringify(o?.milestones)}`);
+    }
+    checkGamma('MultiStepLR', o.gamma);
   }
   factor(e: number): number {
     return (this.o.gamma ?? 0.1) ** this.o.milestones.filter((m) => m <= e).length;
@@ -65,6 +80,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { gamma: number }) {
     super(opt);
+    checkNumber('ExponentialLR', 'gamma', o?.gamma, { finite: true, above: 0 });
   }
   factor(e: number): number {
     return this.o.gamma ** e;
@@ -75,7 +91,8 @@ export class ExponentialLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
-    if (!(o.tMax > 0)) throw new ArgumentError(`CosineAnnealingLR: tMax must be positive, got ${o.tMax}`);
+    if (!(o?.tMax > 0)) throw new ArgumentError(`CosineAnnealingLR: tMax must be positive, got ${o?.tMax}`);
+    checkOptionalNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { finite: true, min: 0 });
   }
   factor(e: number): number {
     return 1; // unused: apply() is overridden because etaMin is absolute, not a multiplier
@@ -94,7 +111,9 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LinearWarmup extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { warmupSteps: number; startFactor?: number; after?: LRScheduler }) {
     super(opt);
-    if (!(o.warmupSteps >= 0)) throw new ArgumentError(`LinearWarmup: warmupSteps must be >= 0, got ${o.warmupSteps}`);
+    if (!(o?.warmupSteps >= 0)) throw new ArgumentError(`LinearWarmup: warmupSteps must be >= 0, got ${o?.warmupSteps}`);
+    checkOptionalNumber('LinearWarmup', 'startFactor', o.startFactor, { min: 0, max: 1 });
+    if (o.after !== undefined && !(o.after instanceof LRScheduler)) throw new ArgumentError('LinearWarmup: after must be a scheduler');
     this.apply();
   }
   factor(e: number): number {
@@ -124,10 +143,21 @@ export class ReduceLROnPlateau {
   private bad = 0;
   private cool = 0;
   constructor(readonly optimizer: Optimizer, readonly o: PlateauOptions = {}) {
+    const op = 'ReduceLROnPlateau';
+    checkOptimizer(op, optimizer);
+    checkOptions(op, o);
+    if (o.mode !== undefined) checkOneOf(op, 'mode', o.mode, ['min', 'max']);
+    checkOptionalNumber(op, 'factor', o.factor, { min: 0, max: 1 });
+    if (o.factor === 1) throw new ArgumentError(`${op}: factor must be below 1, got 1`);
+    checkOptionalNumber(op, 'patience', o.patience, { int: true, min: 0 });
+    checkOptionalNumber(op, 'threshold', o.threshold, { min: 0, finite: true });
+    checkOptionalNumber(op, 'cooldown', o.cooldown, { int: true, min: 0 });
+    checkOptionalNumber(op, 'minLr', o.minLr, { min: 0, finite: true });
     this.best = (o.mode ?? 'min') === 'min' ? Infinity : -Infinity;
   }
   /** Feeds the latest metric (e.g. validation loss). */
   step(metric: number): void {
+    checkNumber('ReduceLROnPlateau.step', 'metric', metric);
     const th = this.o.threshold ?? 1e-4;
     const better = (this.o.mode ?? 'min') === 'min' ? metric < this.best * (1 - th) : metric > this.best * (1 + th);
     if (better) {

@@ -4,12 +4,14 @@
  * whole update of a parameter is one fused elementwise kernel per written tensor.
  */
 import { engine, noGrad } from '../engine.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { checkNumber, checkTensor, describeValue } from '../validate.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike, fullLike } from '../ops/creation.js';
 import { runElementwiseInto } from '../ops/run.js';
-import type { Tensor } from '../tensor.js';
+
 
 export interface ParamGroup {
   params: Tensor[];
@@ -42,14 +44,30 @@ export abstract class Optimizer {
   protected state = new Map<Tensor, { step: number; tensors: Tensor[] }>();
 
   constructor(params: Tensor[] | ParamGroup[] | Iterable<Tensor>, defaults: { lr: number; [hyper: string]: unknown }) {
+    const op = this.constructor.name;
+    if (typeof (params as Iterable<unknown>)?.[Symbol.iterator] !== 'function' || typeof params === 'string') {
+      throw new ArgumentError(`${op}: params must be a list of tensors or of parameter groups, got ${describeValue(params)}`);
+    }
     const list = [...(params as Iterable<Tensor | ParamGroup>)];
-    if (list.length === 0) throw new ArgumentError(`${this.constructor.name}: got an empty parameter list`);
-    const groups: ParamGroup[] = 'params' in (list[0] as object) && !(list[0] as Tensor).shape ? (list as ParamGroup[]) : [{ params: list as Tensor[], lr: defaults.lr as number }];
+    if (list.length === 0) throw new ArgumentError(`${op}: got an empty parameter list`);
+    const isGroup = (x: unknown) => typeof x === 'object' && x !== null && !(x instanceof Tensor) && 'params' in x;
+    const groups: ParamGroup[] = isGroup(list[0]) ? (list as ParamGroup[]) : [{ params: list as Tensor[], lr: defaults.lr as number }];
+    groups.forEach((g, gi) => {
+      if (!isGroup(g) || typeof (g.params as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new ArgumentError(`${op}: parameter group ${gi} must be { params: Tensor[], ... }, got ${describeValue(g)}`);
+    });
     this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup);
     for (const g of this.paramGroups) {
-      if (!(typeof g.lr === 'number' && g.lr >= 0)) throw new ArgumentError(`${this.constructor.name}: lr must be a non-negative number, got ${g.lr}`);
+      g.params.forEach((p, i) => {
+        checkTensor(op, `params[${i}]`, p);
+        if (p.dtype !== 'float32') throw new DTypeError(`${op}: params[${i}] must be float32, got ${p.dtype} of shape [${p.shape.join(',')}]`);
+      });
+      checkNumber(op, 'lr', g.lr, { min: 0, finite: true });
+      this.checkGroup(g);
     }
   }
+
+  /** Checks a group's hyperparameters (each optimizer names its own ranges). */
+  protected checkGroup(_group: ParamGroup): void {}
 
   /** Names of the state tensors each parameter keeps (e.g. ['expAvg', 'expAvgSq']). */
   protected abstract stateNames(group: ParamGroup): string[];
@@ -110,7 +128,25 @@ export abstract class Optimizer {
   }
 
   loadStateDict(sd: ReturnType<Optimizer['stateDict']>): void {
+    const op = `${this.constructor.name}.loadStateDict`;
     const all = this.paramGroups.flatMap((g) => g.params);
+    if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) {
+      throw new ArgumentError(`${op}: expected { paramGroups, state } from optimizer.stateDict() or wt.loadOptimizerState(), got ${describeValue(sd)}`);
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new ArgumentError(`${op}: the state has ${sd.paramGroups.length} parameter groups but the optimizer has ${this.paramGroups.length}`);
+    }
+    for (const [k, s] of Object.entries(sd.state)) {
+      const p = all[Number(k)];
+      if (!p) throw new ArgumentError(`${op}: state for parameter ${k} but the optimizer has ${all.length}`);
+      if (!s || !Array.isArray(s.tensors) || typeof s.step !== 'number') throw new ArgumentError(`${op}: state ${k} must be { step, tensors }`);
+      s.tensors.forEach((t, j) => {
+        checkTensor(op, `state ${k} tensor ${j}`, t);
+        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+          throw new ShapeError(`${op}: state ${k} tensor ${j} has shape [${t.shape.join(',')}] but parameter ${k} has [${p.shape.join(',')}]`);
+        }
+      });
+    }
     sd.paramGroups.forEach((h, i) => Object.assign(this.paramGroups[i], h));
     noGrad(() => {
       for (const [k, s] of Object.entries(sd.state)) {

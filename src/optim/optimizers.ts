@@ -6,6 +6,13 @@ import { E, type Expr } from '../kernel/ir.js';
 import { fullLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, ops, type ParamGroup, type UpdateInputs } from './optimizer.js';
+import { ArgumentError } from '../errors.js';
+import { checkBoolean, checkNumber } from '../validate.js';
+
+/** Checks hyperparameters of a group: each must be a finite number >= 0 (or in [0, 1] when listed in `unit`). */
+function nonNegative(op: string, g: ParamGroup, names: string[], unit: string[] = []): void {
+  for (const n of names) checkNumber(op, n, g[n], { finite: true, min: 0, ...(unit.includes(n) ? { max: 1 } : {}) });
+}
 
 const { add, sub, mul, div, sqrt, c } = ops;
 
@@ -24,6 +31,11 @@ export interface SGDOptions { lr?: number; momentum?: number; dampening?: number
 export class SGD extends Optimizer {
   constructor(params: Params, o: SGDOptions = {}) {
     super(params, { lr: o.lr ?? 1e-3, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, weightDecay: o.weightDecay ?? 0, nesterov: o.nesterov ?? false });
+  }
+  protected override checkGroup(g: ParamGroup): void {
+    nonNegative('SGD', g, ['momentum', 'dampening', 'weightDecay'], ['dampening']);
+    checkBoolean('SGD', 'nesterov', g.nesterov);
+    if (g.nesterov && (g.momentum === 0 || g.dampening !== 0)) throw new ArgumentError('SGD: nesterov needs momentum > 0 and dampening 0 (as PyTorch)');
   }
   protected stateNames(g: ParamGroup): string[] {
     return (g.momentum as number) !== 0 ? ['momentumBuffer'] : [];
@@ -68,6 +80,15 @@ export class Adam extends Optimizer {
   constructor(params: Params, o: AdamOptions = {}) {
     super(params, { lr: o.lr ?? 1e-3, betas: o.betas ?? [0.9, 0.999], eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad ?? false });
   }
+  protected override checkGroup(g: ParamGroup): void {
+    const op = this.constructor.name;
+    const b = g.betas as unknown;
+    if (!Array.isArray(b) || b.length !== 2 || !b.every((v) => typeof v === 'number' && v >= 0 && v < 1)) {
+      throw new ArgumentError(`${op}: betas must be a pair of numbers in [0, 1), got ${JSON.stringify(b)}`);
+    }
+    nonNegative(op, g, ['eps', 'weightDecay']);
+    checkBoolean(op, 'amsgrad', g.amsgrad);
+  }
   protected stateNames(g: ParamGroup): string[] {
     return g.amsgrad ? ['expAvg', 'expAvgSq', 'maxExpAvgSq'] : ['expAvg', 'expAvgSq'];
   }
@@ -96,6 +117,10 @@ export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; wei
 export class RMSprop extends Optimizer {
   constructor(params: Params, o: RMSpropOptions = {}) {
     super(params, { lr: o.lr ?? 1e-2, alpha: o.alpha ?? 0.99, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0, centered: o.centered ?? false });
+  }
+  protected override checkGroup(g: ParamGroup): void {
+    nonNegative('RMSprop', g, ['alpha', 'eps', 'weightDecay', 'momentum'], ['alpha']);
+    checkBoolean('RMSprop', 'centered', g.centered);
   }
   protected stateNames(g: ParamGroup): string[] {
     return ['squareAvg', ...((g.momentum as number) > 0 ? ['momentumBuffer'] : []), ...(g.centered ? ['gradAvg'] : [])];
@@ -127,6 +152,9 @@ export interface AdagradOptions { lr?: number; lrDecay?: number; weightDecay?: n
 export class Adagrad extends Optimizer {
   constructor(params: Params, o: AdagradOptions = {}) {
     super(params, { lr: o.lr ?? 1e-2, lrDecay: o.lrDecay ?? 0, weightDecay: o.weightDecay ?? 0, initialAccumulatorValue: o.initialAccumulatorValue ?? 0, eps: o.eps ?? 1e-10 });
+  }
+  protected override checkGroup(g: ParamGroup): void {
+    nonNegative('Adagrad', g, ['lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
   }
   protected stateNames(): string[] {
     return ['sum'];

@@ -58,8 +58,8 @@ export class Callback implements CallbackLike {
 export type Mode = 'min' | 'max' | 'auto';
 
 /** 'auto' watches accuracy-like metrics for a rise and everything else for a fall. */
-function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
-  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new ArgumentError(`callback: mode must be 'min', 'max' or 'auto', got ${JSON.stringify(mode)}`);
+function resolveMode(op: string, mode: Mode, monitor: string): 'min' | 'max' {
+  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new ArgumentError(`${op}: mode must be 'min', 'max' or 'auto', got ${JSON.stringify(mode)}`);
   return mode === 'auto' ? (/acc|auc|precision|recall|f1/i.test(monitor) ? 'max' : 'min') : mode;
 }
 
@@ -98,7 +98,7 @@ export class EarlyStopping extends Callback {
   constructor(o: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean; baseline?: number } = {}) {
     super();
     this.monitor = o.monitor ?? 'valLoss';
-    this.mode = resolveMode(o.mode ?? 'auto', this.monitor);
+    this.mode = resolveMode('EarlyStopping', o.mode ?? 'auto', this.monitor);
     this.patience = o.patience ?? 0;
     this.minDelta = Math.abs(o.minDelta ?? 0);
     this.restoreBestWeights = o.restoreBestWeights ?? false;
@@ -224,7 +224,7 @@ export class ModelCheckpoint extends Callback {
     super();
     if (!o || typeof o.save !== 'function') throw new ArgumentError('ModelCheckpoint: expected { save: (stateDict, epoch, logs) => void }');
     this.monitor = o.monitor ?? 'valLoss';
-    this.mode = resolveMode(o.mode ?? 'auto', this.monitor);
+    this.mode = resolveMode('ModelCheckpoint', o.mode ?? 'auto', this.monitor);
     this.saveBestOnly = o.saveBestOnly ?? false;
   }
 

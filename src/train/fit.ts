@@ -238,6 +238,7 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
   compiled.set(model, { loss, metrics, optimizer });
   const batchSize = opts.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
 
   let trainData = data, valData = opts.validationData;
   if (opts.validationSplit !== undefined) {

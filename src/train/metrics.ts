@@ -10,6 +10,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import * as L from '../nn/losses.js';
 import { Tensor } from '../tensor.js';
+import { checkNumber, checkTensor } from '../validate.js';
 
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
 export type LossName = 'crossEntropy' | 'mse' | 'bce' | 'bceWithLogits' | 'l1' | 'huber' | 'nll' | 'hinge';
@@ -67,6 +68,9 @@ export function resolveLoss(spec: LossSpec): Resolved<LossFn> {
  * @example await wt.train.accuracy(logits, labels).item(); // e.g. 0.97
  */
 export function accuracy(yPred: Tensor, yTrue: Tensor, threshold = 0.5): Tensor {
+  checkTensor('accuracy', 'yPred', yPred);
+  checkTensor('accuracy', 'yTrue', yTrue);
+  checkNumber('accuracy', 'threshold', threshold);
   return tidy(() => {
     const multi = yPred.ndim >= 2 && yPred.shape[yPred.ndim - 1] > 1;
     if (multi) {

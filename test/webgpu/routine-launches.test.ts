@@ -105,6 +105,13 @@ describe('pipeline keys', () => {
       add(gpuRoutines.layerNormBackward({ affine: true }, [r, r, l, l, v([D])], [r, v([D]), v([D])], ctx));
       add(gpuRoutines.layerNormBackward({ affine: false }, [r, r, l, l], [r], ctx));
     }
+    for (const [N, C, S] of [[4, 3, 1], [2, 5, 49], [128, 16, 784]]) {
+      const xb = v([N, C, S]), c = v([C]);
+      for (const affine of [false, true]) {
+        add(gpuRoutines.batchNorm({ eps: 1e-5, affine }, affine ? [xb, c, c] : [xb], [xb, c, c], ctx));
+        add(gpuRoutines.batchNormBackward({ affine }, affine ? [xb, xb, c, c, c] : [xb, xb, c, c], [xb, c, c], ctx));
+      }
+    }
     const i2 = v([3, 4], { int: true }), i1 = v([4], { int: true });
     add(gpuRoutines.gather({ dim: 1 }, [v([3, 5]), i2], [v([3, 4])], ctx));
     add(gpuRoutines.indexSelect({ dim: 0 }, [v([6, 4]), i1], [v([4, 4])], ctx));

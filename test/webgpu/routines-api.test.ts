@@ -1,11 +1,12 @@
 /**
- * Every routine-backed op (matmul, conv, pooling, softmax, cross-entropy, layerNorm, gather,
- * scatter, embedding) and its gradient on WebGPU against the CPU backend, through the public
+ * Every routine-backed op (matmul, conv, pooling, softmax, cross-entropy, layerNorm, batchNorm,
+ * gather, scatter, embedding) and its gradient on WebGPU against the CPU backend, through the public
  * API, on sizes that do not divide the tiles (1, 3, 17, 33, 65, 127), batched and transposed
  * operands and non-contiguous inputs.
  *
  * Tolerances: matmul/conv sums of K products in float32 with a different summation order:
- * atol 1e-4 + rtol 1e-4 (values are O(1), K ≤ 127·9); softmax/layerNorm/cross-entropy 1e-5;
+ * atol 1e-4 + rtol 1e-4 (values are O(1), K ≤ 127·9); softmax/layerNorm/cross-entropy 1e-5
+ * (batchNorm 1e-4: channel sums of up to 1000 values);
  * gathers exact; scatter-adds (float atomics, any order) 1e-5.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,41 @@ describe('normalisation on webgpu', () => {
   }
   it('softmax over a non-last dim of a transposed view', async () => {
     await compare('softmax dim 0', () => { const x = p([5, 7], 7); return withGrads(x.T.softmax(0), [x]); }, NORM);
+  });
+});
+
+describe('batchNorm on webgpu', () => {
+  // per-channel sums of up to 65·7·9 values in f32 in another order: 1e-4 as layerNorm
+  const BN: Tol = [1e-4, 1e-4];
+  const cases: number[][] = [[17, 3], [65, 2], [2, 3, 5, 3], [1, 5, 33], [3, 17, 1, 1], [4, 1, 7, 9], [2, 33, 3, 3]];
+  for (const shape of cases) {
+    it(`training forward, gradients and running stats ${shape}`, async () => {
+      const C = shape[1];
+      await compare(`batchNorm ${shape} affine`, () => {
+        const x = p(shape, 1, -2, 3), w = p([C], 2, 0.5, 1.5), b = p([C], 3);
+        const rm = wt.zeros([C]), rv = wt.ones([C]);
+        return [...withGrads(wt.batchNorm(x, rm, rv, w, b, { training: true, momentum: 0.3 }), [x, w, b]), rm, rv];
+      }, BN);
+      await compare(`batchNorm ${shape} plain`, () => { const x = p(shape, 4); return withGrads(wt.batchNorm(x, null, null, null, null, { training: true }), [x]); }, BN);
+    });
+  }
+  it('a view at an offset (a batch slice), a permuted view, and evaluation mode', async () => {
+    await compare('batchNorm offset', () => {
+      const big = p([6, 3, 4, 4], 5), w = p([3], 6);
+      return withGrads(wt.batchNorm(big.slice(0, 2, 5), null, null, w, null, { training: true }), [big, w]);
+    }, [1e-4, 1e-4]);
+    await compare('batchNorm permuted', () => { const x = p([3, 8, 5], 7); return withGrads(wt.batchNorm(x.permute([1, 0, 2]), null, null, null, null, { training: true }), [x]); }, [1e-4, 1e-4]);
+    await compare('batchNorm eval', () => {
+      const x = p([4, 3, 5], 8), w = p([3], 9), b = p([3], 10);
+      return withGrads(wt.batchNorm(x, wt.tensor([0.5, -1, 2]), wt.tensor([1, 4, 0.25]), w, b), [x, w, b]);
+    }, NORM);
+  });
+  it('nn.BatchNorm2d in a conv block trains the same on both backends', async () => {
+    await compare('conv-bn-relu', () => {
+      const x = p([4, 2, 6, 6], 11), cw = p([5, 2, 3, 3], 12), bw = p([5], 13, 0.5, 1.5), bb = p([5], 14);
+      const y = wt.batchNorm(wt.conv2d(x, cw, null, { padding: 1 }), null, null, bw, bb, { training: true }).relu();
+      return withGrads(y, [x, cw, bw, bb]);
+    }, [2e-4, 2e-4]);
   });
 });
 

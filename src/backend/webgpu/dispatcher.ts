@@ -12,6 +12,10 @@
  * buffer goes back to the pool at once if that batch was already submitted, else at the next
  * submit; a write to a buffer the open batch names submits the batch first, since
  * queue.writeBuffer would otherwise overtake the encoded work.
+ *
+ * Profiling (`wt.profile`, src/profile.ts): while a DispatchProfiler is attached, every dispatch
+ * is counted under a readable kernel name and, when the device has 'timestamp-query', gets its
+ * own compute pass with begin/end timestamps; each submit is also timed on the wall clock.
  */
 import type { BackendBuffer } from '../backend.js';
 import type { DType } from '../../dtype.js';
@@ -40,6 +44,115 @@ export interface Launch {
 }
 
 const RING_BYTES = 64 * 1024;
+const QUERY_RESOLVE = 0x200; // GPUBufferUsage.QUERY_RESOLVE
+
+/** The Dispatcher of each device, so that `wt.profile` can attach to the current backend's. */
+const byDevice = new WeakMap<GPUDevice, Dispatcher>();
+
+/** The Dispatcher that drives `device`, if one was created. */
+export function dispatcherOf(device: GPUDevice): Dispatcher | undefined {
+  return byDevice.get(device);
+}
+
+/**
+ * A readable kernel name from a pipeline key: routines keep their non-empty `|` segments
+ * (`r:conv2d|BWD_W|SPLIT_K` → `conv2d BWD_W SPLIT_K`); expression kernels list the IR ops they
+ * fuse (`x:…|mul:float32(load…)` → `ew mul`, a reduction `sum(exp+sub)`).
+ */
+export function kernelName(key: string): string {
+  if (key.startsWith('r:')) return key.slice(2).split('|').filter(Boolean).join(' ').slice(0, 48);
+  if (!key.startsWith('x:')) return key.slice(0, 48);
+  const [head, ...ir] = key.split('|');
+  const reduceOp = head.split(':')[3];
+  const ops: string[] = [];
+  // IR nodes are `op:dtype[:value](args)`; leaves (load, scalar, const) say nothing about the work
+  for (const m of ir.join('|').matchAll(/([A-Za-z]\w*):(?:float32|int32|bool)/g)) {
+    if (!['load', 'scalar', 'const'].includes(m[1]) && !ops.includes(m[1])) ops.push(m[1]);
+  }
+  const body = ops.slice(0, 4).join('+') + (ops.length > 4 ? '+…' : '');
+  return reduceOp ? `${reduceOp}(${body || 'load'})` : `ew ${body || 'copy'}`;
+}
+
+/** Time and count per kernel name, and wall-clock per submitted batch, while attached. */
+export class DispatchProfiler {
+  readonly kernels = new Map<string, { count: number; ms: number }>();
+  /** milliseconds from each submit to its work being done (the queue runs batches in order) */
+  readonly flushMs: number[] = [];
+  readonly timestamps: boolean;
+  private readonly pending = new Set<Promise<void>>();
+  private lastDone = 0;
+  /** the open batch's query set and the kernel name of each dispatch in it */
+  private querySet: GPUQuerySet | null = null;
+  private names: string[] = [];
+
+  constructor(private readonly device: GPUDevice, private readonly capacity: number) {
+    this.timestamps = device.features.has('timestamp-query');
+  }
+
+  /** Counts a dispatch; with timestamps returns the pass descriptor that times it alone. */
+  onDispatch(key: string): GPUComputePassDescriptor | undefined {
+    const name = kernelName(key);
+    const k = this.kernels.get(name) ?? { count: 0, ms: 0 };
+    k.count++;
+    this.kernels.set(name, k);
+    if (!this.timestamps) return undefined;
+    this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * this.capacity, label: 'wt profile' });
+    const i = this.names.push(name) - 1;
+    return { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
+  }
+
+  /** Before a submit: resolve the batch's timestamps into a buffer that can be mapped afterwards. */
+  beforeSubmit(encoder: GPUCommandEncoder): () => void {
+    const t0 = performance.now();
+    const qs = this.querySet, names = this.names;
+    this.querySet = null;
+    this.names = [];
+    if (qs && names.length) {
+      const bytes = names.length * 16;
+      const resolve = this.device.createBuffer({ size: bytes, usage: QUERY_RESOLVE | USAGE.COPY_SRC });
+      const readback = this.device.createBuffer({ size: bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      encoder.resolveQuerySet(qs, 0, 2 * names.length, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, readback, 0, bytes);
+      return () => {
+        // mapAsync only after the submit: a buffer mapped (or pending map) may not be submitted
+        this.track(readback.mapAsync(0x1 /* GPUMapMode.READ */).then(() => {
+          const t = new BigUint64Array(readback.getMappedRange());
+          names.forEach((n, i) => {
+            // a pass whose timestamps were not written (or wrapped) reads as 0: skip it
+            const ns = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+            this.kernels.get(n)!.ms += ns / 1e6;
+          });
+          readback.unmap();
+        }).finally(() => readback.destroy()));
+        // destroy() lets submitted work that uses them finish first
+        resolve.destroy();
+        qs.destroy();
+        this.afterSubmit(t0);
+      };
+    }
+    qs?.destroy();
+    return () => this.afterSubmit(t0);
+  }
+
+  /** Waits for every timing still in flight. */
+  async settle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  private afterSubmit(t0: number): void {
+    this.track(this.device.queue.onSubmittedWorkDone().then(() => {
+      const done = performance.now();
+      // batches run one after another: this one started when it was submitted or when the last ended
+      this.flushMs.push(done - Math.max(t0, this.lastDone));
+      this.lastDone = done;
+    }));
+  }
+
+  private track(p: Promise<void>): void {
+    const t = p.catch(() => {}).finally(() => this.pending.delete(t));
+    this.pending.add(t);
+  }
+}
 
 export interface DispatcherOptions {
   /** dispatches per submitted command buffer (default 32) */
@@ -68,6 +181,8 @@ export class Dispatcher {
   private readonly checks = new Set<Promise<void>>();
   /** command buffers submitted and dispatches encoded so far */
   readonly counts = { submits: 0, dispatches: 0 };
+  /** attached by `wt.profile` for its duration */
+  private profiler: DispatchProfiler | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void, onOutOfMemory: (buf: GPUBuffer, size: number, retried: boolean) => void, opts: DispatcherOptions = {}) {
     this.batchSize = opts.batchSize ?? 32;
@@ -76,6 +191,27 @@ export class Dispatcher {
     this.staging = new BufferPool(device, USAGE.MAP_READ | USAGE.COPY_DST, 256 * 2 ** 20);
     this.pipelines = new PipelineCache(device, onError);
     this.ring = device.createBuffer({ size: RING_BYTES, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: 'wt uniforms' });
+    byDevice.set(device, this);
+  }
+
+  /** True while `wt.profile` is attached. */
+  get profiling(): boolean {
+    return this.profiler !== null;
+  }
+
+  /** Starts profiling (work already encoded is submitted first, so it is not counted). */
+  startProfile(): DispatchProfiler {
+    this.submit();
+    return (this.profiler = new DispatchProfiler(this.device, this.batchSize));
+  }
+
+  /** Submits what is open, detaches the profiler and waits until its figures are complete. */
+  async stopProfile(): Promise<DispatchProfiler | null> {
+    this.submit();
+    const p = this.profiler;
+    this.profiler = null;
+    await p?.settle();
+    return p;
   }
 
   /** Encodes one dispatch into the open batch. */
@@ -98,10 +234,14 @@ export class Dispatcher {
       b.touched = true;
     });
     const group = this.device.createBindGroup({ layout: entry.layout, entries });
-    const pass = this.computePass();
+    // profiling with timestamps: a pass of its own, so that its begin/end time just this dispatch
+    const timed = this.profiler?.onDispatch(l.key);
+    if (timed) this.endPass();
+    const pass = this.computePass(timed);
     pass.setPipeline(entry.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(l.workgroups[0], l.workgroups[1], l.workgroups[2]);
+    if (timed) this.endPass();
     this.counts.dispatches++;
     if (++this.dispatches >= this.batchSize) this.submit();
   }
@@ -146,8 +286,10 @@ export class Dispatcher {
     if (!this.encoder) return;
     this.endPass();
     if (this.ringUsed) this.device.queue.writeBuffer(this.ring, 0, this.shadow.buffer, 0, this.ringUsed);
+    const profiled = this.profiler?.beforeSubmit(this.encoder);
     this.device.pushErrorScope('validation');
     this.device.queue.submit([this.encoder.finish()]);
+    profiled?.();
     this.counts.submits++;
     const check = this.device.popErrorScope().then((err) => {
       if (err) this.onError(new BackendError(`webgpu: a submitted batch failed validation: ${err.message}`));
@@ -186,8 +328,8 @@ export class Dispatcher {
     return (this.encoder ??= this.device.createCommandEncoder({ label: `wt batch ${this.batch}` }));
   }
 
-  private computePass(): GPUComputePassEncoder {
-    return (this.pass ??= this.commandEncoder().beginComputePass());
+  private computePass(desc?: GPUComputePassDescriptor): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass(desc));
   }
 
   private endPass(): void {

@@ -10,11 +10,12 @@
  */
 import type { Backend, BackendBuffer, BackendMemory, Executable, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
-import { BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
+import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, type WebGPUInfo } from './device.js';
 import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { USAGE } from './pool.js';
 import { elementwiseLaunch, reduceLaunch, type KernelContext } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
 import { gpuRoutines } from './routines/index.js';
@@ -37,6 +38,11 @@ export class WebGPUBackend implements Backend {
   private lost: GPUDeviceLostInfo | null = null;
   private destroyed = false;
   private readonly live = new Set<GpuBuffer>();
+  /** buffers the host app owns (importBuffer): never pooled or destroyed */
+  private readonly foreign = new WeakSet<GpuBuffer>();
+  /** asynchronous validation of imported buffers, awaited by the next read */
+  private readonly importChecks = new Set<Promise<void>>();
+  private checkLayout: GPUBindGroupLayout | null = null;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -47,6 +53,7 @@ export class WebGPUBackend implements Backend {
     this.ctx = {
       limits: device.limits,
       features: new Set(device.features),
+      software: /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`),
       snapshot: (buf) => this.snapshot(buf),
     };
     device.lost.then((info) => {
@@ -69,8 +76,8 @@ export class WebGPUBackend implements Backend {
     if (b.freed) return;
     b.freed = true;
     this.live.delete(b);
-    // after loss or destroy there is nothing to recycle into
-    if (this.lost || this.destroyed) return;
+    // after loss or destroy there is nothing to recycle into; a host buffer stays the host's
+    if (this.lost || this.destroyed || this.foreign.has(b)) return;
     this.dispatcher.release(b);
   }
 
@@ -78,6 +85,7 @@ export class WebGPUBackend implements Backend {
     this.alive();
     const b = this.use(buf);
     if (data.length === 0) return;
+    this.needUsage(b, USAGE.COPY_DST, 'COPY_DST', 'write into it');
     const typed = b.dtype === 'float32'
       ? (data instanceof Float32Array ? data : Float32Array.from(data))
       : (data instanceof Int32Array ? data : Int32Array.from(data));
@@ -89,6 +97,8 @@ export class WebGPUBackend implements Backend {
     this.alive();
     const b = this.use(buf);
     const n = numel ?? b.numel - offset;
+    this.needUsage(b, USAGE.COPY_SRC, 'COPY_SRC', 'read it back (or read a copy: t.clone().data())');
+    if (this.importChecks.size) await Promise.all(this.importChecks);
     let bytes: ArrayBuffer | null = null;
     if (n > 0) {
       try {
@@ -170,6 +180,40 @@ export class WebGPUBackend implements Backend {
     return { bytesInUse: m.bytesInUse, bytesPooled: m.bytesPooled, poolHits: m.poolHits, poolMisses: m.poolMisses };
   }
 
+  /**
+   * Wraps a GPUBuffer of the host app (on this device, with STORAGE usage) without copying.
+   * That it belongs to this device is checked asynchronously: a foreign device's buffer makes
+   * the next read throw.
+   */
+  importBuffer(buffer: GPUBuffer, numel: number, dtype: DType): BackendBuffer {
+    this.alive();
+    if (!(buffer.usage & USAGE.STORAGE)) {
+      throw new ArgumentError(`fromGPUBuffer: the buffer's usage (0x${buffer.usage.toString(16)}) lacks STORAGE; create it with GPUBufferUsage.STORAGE (and COPY_SRC to read values back with data())`);
+    }
+    if (buffer.mapState !== 'unmapped') throw new ArgumentError(`fromGPUBuffer: the buffer is ${buffer.mapState}; unmap it first`);
+    if (numel * 4 > buffer.size) throw new ArgumentError(`fromGPUBuffer: ${numel} elements need ${numel * 4} bytes but the buffer has ${buffer.size}`);
+    const b = new GpuBuffer(buffer, numel, dtype);
+    this.foreign.add(b);
+    // binding it is the cheapest operation that validates the buffer's device
+    this.checkLayout ??= this.device.createBindGroupLayout({ entries: [{ binding: 0, visibility: 0x4 /* COMPUTE */, buffer: { type: 'read-only-storage' } }] });
+    this.device.pushErrorScope('validation');
+    this.device.createBindGroup({ layout: this.checkLayout, entries: [{ binding: 0, resource: { buffer } }] });
+    const check = this.device.popErrorScope().then((err) => {
+      if (err) this.record(new ArgumentError(`fromGPUBuffer: the buffer cannot be used on webtensor's device (is it from another GPUDevice, or destroyed? pass the host's device to wt.init({ device })): ${err.message}`));
+    }, () => {});
+    const tracked = check.finally(() => this.importChecks.delete(tracked));
+    this.importChecks.add(tracked);
+    return b;
+  }
+
+  /** The GPUBuffer behind `buf`, after submitting all queued work (so host commands run after it). */
+  exportBuffer(buf: BackendBuffer): GPUBuffer {
+    this.alive();
+    const b = this.use(buf);
+    this.flush();
+    return b.gpu;
+  }
+
   /** Destroys every pooled buffer (live tensors keep theirs). */
   emptyCache(): void {
     if (this.lost || this.destroyed) return;
@@ -210,6 +254,7 @@ export class WebGPUBackend implements Backend {
 
   /** A temporary whole-buffer copy, freed once the current batch is submitted. */
   private snapshot(buf: GpuBuffer): GpuBuffer {
+    this.needUsage(buf, USAGE.COPY_SRC, 'COPY_SRC', 'be read and written by one kernel');
     const copy = new GpuBuffer(this.dispatcher.pool.acquire(buf.gpu.size), buf.numel, buf.dtype);
     this.dispatcher.copy(buf, 0, copy, 0, buf.gpu.size);
     this.dispatcher.release(copy);
@@ -221,6 +266,11 @@ export class WebGPUBackend implements Backend {
     if (!(b instanceof GpuBuffer)) throw new BackendError('webgpu: a buffer from another backend was passed in');
     if (b.freed) throw new BackendError('webgpu: buffer used after it was freed');
     return b;
+  }
+
+  /** Host buffers may lack the copy usages that our own buffers always have. */
+  private needUsage(b: GpuBuffer, bit: number, name: string, what: string): void {
+    if (!(b.gpu.usage & bit)) throw new ArgumentError(`webgpu: the host GPUBuffer behind this tensor lacks ${name} usage, needed to ${what}`);
   }
 
   private alive(): void {

@@ -28,6 +28,8 @@ export interface GpuLaunch {
 export interface GpuContext {
   limits: GPUSupportedLimits;
   features: ReadonlySet<string>;
+  /** a CPU-emulated adapter (SwiftShader, llvmpipe): workgroup barriers and atomics are costly there */
+  software?: boolean;
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];

@@ -10,6 +10,7 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
+import { batchNorm, batchNormBackward } from './batchnorm.js';
 
 /** A view with its backing array. */
 export interface CpuView extends View {
@@ -33,6 +34,8 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   crossEntropyBackward,
   layerNorm,
   layerNormBackward,
+  batchNorm,
+  batchNormBackward,
   gather,
   indexSelect,
   scatterAdd,

@@ -3,7 +3,7 @@
  * type makes the compiler refuse a missing routine, as the CPU's table does.
  *
  * One file per family: matmul.ts (tiled GEMM core shared with conv.ts), conv.ts, pool.ts,
- * norm.ts (softmax, cross-entropy, layer norm), indexing.ts; their WGSL lives in shaders/ and is
+ * norm.ts (softmax, cross-entropy, layer norm), batchnorm.ts, indexing.ts; their WGSL lives in shaders/ and is
  * specialised through template.ts.
  */
 import type { RoutineName } from '../../../kernel/kernel.js';
@@ -13,6 +13,7 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
+import { batchNorm, batchNormBackward } from './batchnorm.js';
 
 export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   matmul,
@@ -29,6 +30,8 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   crossEntropyBackward,
   layerNorm,
   layerNormBackward,
+  batchNorm,
+  batchNormBackward,
   gather,
   indexSelect,
   scatterAdd,

@@ -1,0 +1,47 @@
+/**
+ * Which libraries each section of the benchmark compares, and the configuration and result
+ * types shared by the page (bench/page.ts), the Node run and the CLI (bench/run.ts).
+ *
+ * - webgpu: webtensor's WebGPU backend, TF.js's WebGPU backend and jax-js on WebGPU (each opens
+ *   its own device on the same adapter);
+ * - cpu: webtensor's CPU backend, TF.js's CPU backend (plain JavaScript) and its wasm backend.
+ */
+import type { Lib, Row } from './runner.js';
+import { jaxLib } from './jax.js';
+import { tfjsLib } from './tfjs.js';
+import { webtensorLib } from './webtensor.js';
+
+export type Section = 'webgpu' | 'cpu';
+
+export interface BenchConfig {
+  quick: boolean;
+  sections: Section[];
+  warmup: number;
+  reps: number;
+  budgetMs: number;
+  /** workloads whose name contains this get webtensor's kernel profile */
+  profile?: string;
+  /** run only workloads whose name contains this */
+  only?: string;
+}
+
+export interface BenchResult {
+  rows: Row[];
+  libErrors: string[];
+  /** the WebGPU adapter webtensor ran on (null without the webgpu section) */
+  adapter: { vendor: string; architecture: string; device: string; description: string } | null;
+  /** the browser's user agent, or Node's version */
+  environment: string;
+}
+
+/** Run counts: `--quick` keeps SwiftShader runs under three minutes. */
+export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' | 'budgetMs'> {
+  return quick ? { warmup: 1, reps: 3, budgetMs: 1500 } : { warmup: 2, reps: 7, budgetMs: 10_000 };
+}
+
+/** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
+export function sectionLibs(section: Section, opts: { wasmPath?: string } = {}): Lib[] {
+  return section === 'webgpu'
+    ? [webtensorLib('webgpu'), tfjsLib('webgpu'), jaxLib()]
+    : [webtensorLib('cpu'), tfjsLib('cpu'), tfjsLib('wasm', opts)];
+}

@@ -1,0 +1,133 @@
+/**
+ * webtensor's side of the benchmark: the kernels through the public ops, and training steps of
+ * the demo's own models (demo/src/models.ts) with plain SGD, on the WebGPU or the CPU backend.
+ */
+import * as wt from '../../src/index.js';
+import { CharTransformer, MnistCNN, MnistMLP } from '../../demo/src/models.js';
+import type { Case, Lib } from './runner.js';
+import { TRAIN_LR, type Workload } from './workloads.js';
+
+function kernelCase(w: Workload): Case {
+  const sp = w.spec;
+  let inputs: wt.Tensor[];
+  let op: () => wt.Tensor;
+  const t = (i: number, shape: number[]) => wt.tensor(w.inputs[i], { shape });
+  switch (sp.kind) {
+    case 'matmul': {
+      const [a, b] = inputs = [t(0, [sp.m, sp.k]), t(1, [sp.k, sp.n])];
+      op = () => wt.matmul(a, b);
+      break;
+    }
+    case 'conv2d': {
+      const s = sp.s;
+      const [x, k] = inputs = [t(0, [s.N, s.C, s.H, s.W]), t(1, [s.O, s.C, s.KH, s.KW])];
+      op = () => wt.conv2d(x, k, null, { stride: s.stride, padding: s.pad });
+      break;
+    }
+    case 'softmax': {
+      const [x] = inputs = [t(0, [sp.rows, sp.d])];
+      op = () => wt.softmax(x, -1);
+      break;
+    }
+    case 'layerNorm': {
+      const [x, g, b] = inputs = [t(0, [sp.rows, sp.d]), t(1, [sp.d]), t(2, [sp.d])];
+      op = () => wt.layerNorm(x, [sp.d], g, b, sp.eps);
+      break;
+    }
+    case 'attention': {
+      const shape = [sp.b, sp.h, sp.t, sp.d];
+      const [q, k, v] = inputs = [t(0, shape), t(1, shape), t(2, shape)];
+      op = () => wt.nn.scaledDotProductAttention(q, k, v, { isCausal: true });
+      break;
+    }
+    default:
+      throw new Error(`webtensor: ${w.name} is not a kernel workload`);
+  }
+  const run = async () => {
+    // one element of the result: the read waits for the whole op, the transfer is 4 bytes
+    const first = wt.tidy(() => op().reshape([-1]).slice(0, 0, 1));
+    await first.data();
+    first.dispose();
+  };
+  return {
+    run,
+    async probe() {
+      const y = op();
+      try {
+        return Float32Array.from(await y.data() as Float32Array);
+      } finally {
+        y.dispose();
+      }
+    },
+    live: () => wt.memory().tensors,
+    profile: wt.getBackend().name === 'webgpu' ? async () => (await wt.profile(run)).table(12) : undefined,
+    done: () => inputs.forEach((x) => x.dispose()),
+  };
+}
+
+function trainCase(w: Workload): Case {
+  const sp = w.spec;
+  let model: wt.nn.Module;
+  let x: wt.Tensor, y: wt.Tensor, lossOf: () => wt.Tensor;
+  if (sp.kind === 'mlp' || sp.kind === 'cnn') {
+    const net = sp.kind === 'mlp' ? new MnistMLP() : new MnistCNN();
+    model = net;
+    x = wt.tensor(w.x as Float32Array, { shape: [sp.batch, 1, 28, 28] });
+    y = wt.tensor(w.y!);
+    lossOf = () => wt.F.crossEntropy(net.forward(x), y);
+  } else if (sp.kind === 'gpt') {
+    const g = sp.gpt;
+    const gpt = new CharTransformer({ vocabSize: g.vocab, blockSize: g.blockSize, nLayer: g.nLayer, nHead: g.nHead, nEmbd: g.nEmbd });
+    model = gpt;
+    x = wt.tensor(w.x as Int32Array, { shape: [sp.batch, g.blockSize] });
+    y = wt.tensor(w.y!, { shape: [sp.batch, g.blockSize] });
+    lossOf = () => gpt.loss(x, y);
+  } else {
+    throw new Error(`webtensor: ${w.name} is not a training workload`);
+  }
+  const opt = new wt.optim.SGD(model.parameters(), { lr: TRAIN_LR });
+  /** one step; resolves to the loss (reading it is the step's sync) */
+  const step = async () => {
+    const loss = wt.tidy(() => {
+      opt.zeroGrad();
+      const l = lossOf();
+      l.backward();
+      opt.step();
+      return l;
+    });
+    const v = await loss.item();
+    loss.dispose();
+    return v;
+  };
+  const run = async () => {
+    await step();
+  };
+  return {
+    run,
+    probe: async () => Float32Array.of(await step()),
+    live: () => wt.memory().tensors,
+    profile: wt.getBackend().name === 'webgpu' ? async () => (await wt.profile(run)).table(12) : undefined,
+    done: () => {
+      opt.zeroGrad();
+      model.dispose();
+      opt.dispose();
+      wt.dispose([x, y]);
+    },
+  };
+}
+
+/** webtensor on `backend`; each section starts its own backend with wt.init. */
+export function webtensorLib(backend: 'webgpu' | 'cpu'): Lib {
+  let instance: wt.Backend | null = null;
+  return {
+    library: 'webtensor',
+    backend,
+    async init() {
+      instance = await wt.init({ backend });
+    },
+    async activate() {
+      if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
+    },
+    setup: (w) => (w.group === 'kernel' ? kernelCase(w) : trainCase(w)),
+  };
+}

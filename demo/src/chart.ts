@@ -1,0 +1,203 @@
+/**
+ * A small line chart on a canvas: a few named series over a numeric x axis, "nice" ticks
+ * (1-2-5 steps), a legend with each series' latest value, and redraws batched into one animation
+ * frame however many points arrive. Enough for live training curves without a charting
+ * dependency.
+ *
+ * @example
+ * const chart = new LineChart(canvas, { title: 'loss', xLabel: 'step' });
+ * chart.add('train', '#2563eb');
+ * chart.push('train', step, loss);
+ */
+
+export interface ChartOptions {
+  title: string;
+  xLabel?: string;
+  /** fixed y range ends; otherwise fitted to the data (with 0 included when `zero`) */
+  yMin?: number;
+  yMax?: number;
+  zero?: boolean;
+  /** formats tick labels and legend values */
+  format?: (v: number) => string;
+  /** horizontal reference lines, e.g. the loss of a uniform guess */
+  refs?: { y: number; label: string }[];
+}
+
+interface Series {
+  name: string;
+  color: string;
+  dashed: boolean;
+  /** draw a dot on each point (sparse series such as validation) */
+  dots: boolean;
+  xs: number[];
+  ys: number[];
+}
+
+/** Tick positions covering [lo, hi] with about `n` steps of 1, 2 or 5 × 10^k. */
+export function niceTicks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+/** Short numbers: 3 significant digits, k/M suffixes for large values. */
+export function short(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
+  if (a >= 100 || a === 0) return v.toFixed(0);
+  return v.toPrecision(3).replace(/\.?0+$/, '');
+}
+
+export class LineChart {
+  private readonly series: Series[] = [];
+  private frame = 0;
+
+  constructor(readonly canvas: HTMLCanvasElement, readonly opts: ChartOptions) {
+    // follow the element's CSS size (and the screen's pixel ratio) when the layout changes
+    new ResizeObserver(() => this.schedule()).observe(canvas);
+    this.schedule();
+  }
+
+  /** Adds a series (drawn in the order added). */
+  add(name: string, color: string, o: { dashed?: boolean; dots?: boolean } = {}): void {
+    this.series.push({ name, color, dashed: o.dashed ?? false, dots: o.dots ?? false, xs: [], ys: [] });
+    this.schedule();
+  }
+
+  /** Appends a point to a series; non-finite values are skipped. */
+  push(name: string, x: number, y: number): void {
+    const s = this.series.find((t) => t.name === name);
+    if (!s) throw new Error(`LineChart ${this.opts.title}: no series ${name}`);
+    if (!Number.isFinite(y)) return;
+    s.xs.push(x);
+    s.ys.push(y);
+    this.schedule();
+  }
+
+  /** The points of a series, for tests and summaries. */
+  values(name: string): number[] {
+    return [...(this.series.find((t) => t.name === name)?.ys ?? [])];
+  }
+
+  clear(): void {
+    for (const s of this.series) s.xs.length = s.ys.length = 0;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.frame) this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    const c = this.canvas, dpr = window.devicePixelRatio || 1;
+    const w = Math.max(100, c.clientWidth), h = Math.max(80, c.clientHeight);
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    const g = c.getContext('2d')!;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    const fmt = this.opts.format ?? short;
+    const css = getComputedStyle(c);
+    const ink = css.getPropertyValue('--chart-ink').trim() || '#1f2937';
+    const faint = css.getPropertyValue('--chart-grid').trim() || '#e5e7eb';
+    g.font = '12px system-ui, sans-serif';
+
+    const all = this.series.filter((s) => s.xs.length);
+    const xs = all.flatMap((s) => s.xs), ys = all.flatMap((s) => s.ys);
+    for (const r of this.opts.refs ?? []) ys.push(r.y);
+    let x0 = xs.length ? Math.min(...xs) : 0, x1 = xs.length ? Math.max(...xs) : 1;
+    if (x1 === x0) x1 = x0 + 1;
+    let y0 = this.opts.yMin ?? (ys.length ? Math.min(...ys) : 0), y1 = this.opts.yMax ?? (ys.length ? Math.max(...ys) : 1);
+    if (this.opts.zero) y0 = Math.min(0, y0);
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    if (this.opts.yMin === undefined && !this.opts.zero) y0 -= (y1 - y0) * 0.05;
+    if (this.opts.yMax === undefined) y1 += (y1 - y0) * 0.05;
+    const yTicks = niceTicks(y0, y1, Math.max(2, Math.floor(h / 40)));
+    const left = 12 + Math.max(...yTicks.map((t) => g.measureText(fmt(t)).width)), right = 12, top = 30, bottom = 34;
+    const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (w - left - right);
+    const py = (y: number) => top + (1 - (y - y0) / (y1 - y0)) * (h - top - bottom);
+
+    // title, grid, ticks
+    g.fillStyle = ink;
+    g.font = '600 13px system-ui, sans-serif';
+    g.fillText(this.opts.title, left, 18);
+    g.font = '12px system-ui, sans-serif';
+    g.strokeStyle = faint;
+    g.lineWidth = 1;
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    for (const t of yTicks) {
+      g.beginPath();
+      g.moveTo(left, Math.round(py(t)) + 0.5);
+      g.lineTo(w - right, Math.round(py(t)) + 0.5);
+      g.stroke();
+      g.fillText(fmt(t), left - 6, py(t));
+    }
+    g.textAlign = 'center';
+    g.textBaseline = 'top';
+    for (const t of niceTicks(x0, x1, Math.max(2, Math.floor(w / 90)))) g.fillText(short(t), px(t), h - bottom + 6);
+    if (this.opts.xLabel) {
+      g.textAlign = 'right';
+      g.fillText(this.opts.xLabel, w - right, h - 14);
+    }
+    for (const r of this.opts.refs ?? []) {
+      g.setLineDash([2, 4]);
+      g.strokeStyle = ink;
+      g.beginPath();
+      g.moveTo(left, py(r.y));
+      g.lineTo(w - right, py(r.y));
+      g.stroke();
+      g.setLineDash([]);
+      // at the right end, where curves that start high have usually come down already
+      g.textAlign = 'right';
+      g.textBaseline = 'bottom';
+      g.fillText(r.label, w - right - 4, py(r.y) - 2);
+    }
+
+    // series
+    g.save();
+    g.beginPath();
+    g.rect(left, top - 2, w - left - right, h - top - bottom + 4);
+    g.clip();
+    for (const s of all) {
+      g.strokeStyle = g.fillStyle = s.color;
+      g.lineWidth = 2;
+      g.setLineDash(s.dashed ? [6, 4] : []);
+      g.beginPath();
+      s.xs.forEach((x, i) => (i ? g.lineTo(px(x), py(s.ys[i])) : g.moveTo(px(x), py(s.ys[i]))));
+      g.stroke();
+      if (s.dots || s.xs.length === 1) for (let i = 0; i < s.xs.length; i++) {
+        g.beginPath();
+        g.arc(px(s.xs[i]), py(s.ys[i]), 3, 0, 2 * Math.PI);
+        g.fill();
+      }
+    }
+    g.restore();
+    g.setLineDash([]);
+
+    // legend, right-aligned on the title line, with the latest values
+    g.textAlign = 'left';
+    g.textBaseline = 'middle';
+    let lx = w - right;
+    for (const s of [...this.series].reverse()) {
+      const label = s.ys.length ? `${s.name} ${fmt(s.ys[s.ys.length - 1])}` : s.name;
+      lx -= g.measureText(label).width;
+      g.fillStyle = ink;
+      g.fillText(label, lx, 16);
+      lx -= 16;
+      g.fillStyle = s.color;
+      g.fillRect(lx, 12, 11, 8);
+      lx -= 14;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * What every demo page shares: starting a backend (WebGPU when the browser has it, else the CPU
+ * backend with a banner that says so), the header badge naming the backend and adapter, error
+ * banners, URL parameters, small DOM helpers and a seeded random generator.
+ */
+import * as wt from '../../src/index.js';
+
+/** `?name=value` from the page URL, parsed as a number when `fallback` is a number. */
+export function param(name: string, fallback: number): number;
+export function param(name: string, fallback: string): string;
+export function param(name: string, fallback: string | number): string | number {
+  const v = new URLSearchParams(location.search).get(name);
+  if (v === null || v === '') return fallback;
+  if (typeof fallback === 'number') {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : fallback;
+  }
+  return v;
+}
+
+/** The element with `id`, typed; throws when the page lacks it (a broken page should say so). */
+export function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`demo: no #${id} in the page`);
+  return el as T;
+}
+
+/** Shows a banner at the top of the main area ('info', 'warn' or 'error'). */
+export function banner(kind: 'info' | 'warn' | 'error', html: string): HTMLElement {
+  const el = document.createElement('div');
+  el.className = `banner ${kind}`;
+  el.innerHTML = html;
+  document.querySelector('main')?.prepend(el);
+  return el;
+}
+
+export interface BackendChoice {
+  name: 'webgpu' | 'cpu';
+  /** e.g. "WebGPU · apple metal-3" or "CPU backend" */
+  label: string;
+  /** the adapter is a software rasteriser (SwiftShader, llvmpipe, WARP) */
+  software: boolean;
+}
+
+/**
+ * Starts webtensor: `?backend=cpu` forces the CPU backend; otherwise WebGPU is tried and, when the
+ * browser has none (or it fails to start), the CPU backend runs with a banner saying why.
+ */
+export async function startBackend(): Promise<BackendChoice> {
+  const want = param('backend', 'auto');
+  let why = '';
+  if (want !== 'cpu') {
+    if (!('gpu' in navigator)) why = 'this browser has no <code>navigator.gpu</code>';
+    else {
+      try {
+        await wt.init({ backend: 'webgpu' });
+      } catch (e) {
+        why = `WebGPU failed to start (${escapeHtml((e as Error).message)})`;
+      }
+    }
+  }
+  if (want === 'cpu' || why) await wt.init({ backend: 'cpu' });
+  const info = wt.backendInfo();
+  let choice: BackendChoice;
+  if (info.name === 'webgpu') {
+    const a = info.adapter;
+    const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.description || 'unknown adapter';
+    const software = /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+    choice = { name: 'webgpu', label: `WebGPU · ${name}`, software };
+    if (software) banner('info', `The WebGPU adapter is <b>${escapeHtml(name)}</b>, a software emulation of a GPU: everything runs, but on the CPU and far slower than on a real GPU.`);
+  } else {
+    choice = { name: 'cpu', label: 'CPU backend', software: false };
+    if (want === 'cpu') banner('info', 'Running on webtensor\'s CPU backend because the address asks for it (<code>?backend=cpu</code>).');
+    else if (why) banner('warn', `<b>WebGPU is not available</b>: ${why}. Running on webtensor's CPU backend instead — the same results, more slowly. For GPU training use a recent Chrome, Edge or Safari with WebGPU enabled.`);
+  }
+  const badge = document.getElementById('backend');
+  if (badge) {
+    badge.textContent = choice.label;
+    badge.className = `badge ${choice.name}`;
+    badge.title = info.name === 'webgpu' ? `features: ${info.features.join(', ')}` : 'webtensor CPU backend';
+  }
+  return choice;
+}
+
+/** Shows uncaught errors on the page as well as in the console, so a failed step is visible. */
+export function reportErrors(): void {
+  const show = (e: unknown) => banner('error', `<b>Error:</b> ${escapeHtml(e instanceof Error ? e.message : String(e))}`);
+  window.addEventListener('error', (ev) => show(ev.error ?? ev.message));
+  window.addEventListener('unhandledrejection', (ev) => show(ev.reason));
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Lets the browser paint and handle input between training steps. */
+export function nextFrame(): Promise<void> {
+  // a macrotask, not requestAnimationFrame: rAF stalls in background tabs and headless runs
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fetches a file as bytes, with an error that names the URL. */
+export async function fetchBytes(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not load ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Builds an optimizer by its name in the pages' selects. */
+export function makeOptimizer(name: string, params: wt.Tensor[], lr: number): wt.optim.Optimizer {
+  switch (name) {
+    case 'sgd': return new wt.optim.SGD(params, { lr });
+    case 'momentum': return new wt.optim.SGD(params, { lr, momentum: 0.9 });
+    case 'adamw': return new wt.optim.AdamW(params, { lr });
+    case 'rmsprop': return new wt.optim.RMSprop(params, { lr });
+    case 'adagrad': return new wt.optim.Adagrad(params, { lr });
+    default: return new wt.optim.Adam(params, { lr });
+  }
+}
+
+/** Sets the learning rate of every parameter group (takes effect at the next step). */
+export function setLr(opt: wt.optim.Optimizer, lr: number): void {
+  for (const g of opt.paramGroups) g.lr = lr;
+}
+
+/** Sets a <select> or <input> to `value` when the page URL asks for it. */
+export function initControl(id: string, value: string | number): void {
+  ($(id) as HTMLInputElement | HTMLSelectElement).value = String(value);
+}
+
+/** What `trainingControls` returns: the loop's state and the actions behind the buttons. */
+export interface TrainingControls {
+  /** true from Start until Pause is clicked */
+  readonly wanted: boolean;
+  /** true while the loop body is still running (it finishes its step after Pause) */
+  readonly active: boolean;
+  start(): void;
+  /** asks the loop to stop and resolves once it has */
+  pause(): Promise<void>;
+}
+
+/**
+ * Wires #start and #pause to a training loop. `body(keepGoing)` runs until `keepGoing()` is
+ * false; Start is disabled while a loop runs (also while it finishes after Pause), so two loops
+ * never train the same model at once. `#status` tells what happens; an error stops the loop and
+ * is shown there (and, through reportErrors, as a banner).
+ */
+export function trainingControls(label: string, body: (keepGoing: () => boolean) => Promise<void>, onStep: () => number): TrainingControls {
+  const startBtn = $<HTMLButtonElement>('start'), pauseBtn = $<HTMLButtonElement>('pause'), status = $('status');
+  let wanted = false, loop: Promise<void> | null = null;
+  const sync = () => {
+    startBtn.disabled = loop !== null;
+    pauseBtn.disabled = !wanted;
+    $<HTMLButtonElement>('reset').disabled = false;
+  };
+  const c: TrainingControls = {
+    get wanted() { return wanted; },
+    get active() { return loop !== null; },
+    start() {
+      if (loop) return;
+      wanted = true;
+      status.textContent = `training on ${label}…`;
+      loop = body(() => wanted).catch((e) => {
+        status.textContent = `stopped: ${(e as Error).message}`;
+        throw e;
+      }).finally(() => {
+        wanted = false;
+        loop = null;
+        sync();
+      });
+      sync();
+    },
+    async pause() {
+      const had = loop !== null;
+      wanted = false;
+      sync();
+      await loop?.catch(() => {});
+      if (had) status.textContent = `paused at step ${onStep()}`;
+    },
+  };
+  startBtn.onclick = () => c.start();
+  pauseBtn.onclick = () => void c.pause();
+  sync();
+  return c;
+}

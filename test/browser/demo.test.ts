@@ -1,0 +1,123 @@
+/**
+ * End-to-end tests of the demo pages in headless Chromium (WebGPU on SwiftShader): each page
+ * trains for a few steps through its own buttons, and the test checks that the loss fell, that
+ * accuracy rose (MNIST, playground), that the page logged no errors, and saves a screenshot to
+ * test-artifacts/. SwiftShader runs the shaders on the CPU, so the runs are short and small.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'puppeteer-core';
+import type { Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { buildDemo, repoRoot, serveDemo } from '../../demo/server.js';
+import { launchChromium } from './chromium.js';
+
+const ARTIFACTS = `${repoRoot()}/test-artifacts`;
+let browser: Browser, server: Server, url: string;
+
+beforeAll(async () => {
+  await buildDemo();
+  ({ server, url } = await serveDemo(0));
+  browser = await launchChromium();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+interface Opened {
+  page: Page;
+  /** console errors and uncaught exceptions so far */
+  errors: string[];
+}
+
+/** Opens a demo page and waits until it has set up its model (window.demo appears). */
+async function open(path: string, opts: { noWebGPU?: boolean } = {}): Promise<Opened> {
+  const page = await browser.newPage();
+  // a browser without WebGPU: no navigator.gpu at all
+  if (opts.noWebGPU) await page.evaluateOnNewDocument(() => { delete (Navigator.prototype as { gpu?: unknown }).gpu; });
+  await page.setViewport({ width: 1360, height: 1000 });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${url}/${path}`);
+  await page.waitForFunction(() => 'demo' in window, { timeout: 120_000, polling: 200 });
+  return { page, errors };
+}
+
+type State = Record<string, unknown> & { step: number; running: boolean; backend: string };
+const state = (page: Page) => page.evaluate(() => (window as unknown as { demo: { state(): State } }).demo.state());
+
+/** Clicks Start, waits for `steps` steps (and `until`), clicks Pause and waits for the loop to stop. */
+async function train(page: Page, steps: number, until = 'true'): Promise<State> {
+  await page.click('#start');
+  await page.waitForFunction(`(() => { const s = window.demo.state(); return s.step >= ${steps} && (${until}); })()`, { timeout: 240_000, polling: 250 });
+  await page.click('#pause');
+  await page.waitForFunction(() => !(window as unknown as { demo: { state(): State } }).demo.state().running, { timeout: 120_000, polling: 100 });
+  return state(page);
+}
+
+const first = (xs: unknown) => (xs as number[])[0];
+const last = (xs: unknown) => (xs as number[]).at(-1)!;
+
+describe('demo pages in headless Chromium', () => {
+  it('MNIST: trains the CNN on WebGPU, loss falls, accuracy rises, a drawn digit is classified', async () => {
+    const { page, errors } = await open('mnist.html?batch=8&logEvery=4&valEvery=24&val=200');
+    const s = await train(page, 24, 's.valAcc.length >= 2');
+    expect(s.backend).toBe('webgpu');
+    expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    expect(last(s.valLoss)).toBeLessThan(first(s.valLoss));
+    expect(last(s.valAcc)).toBeGreaterThan(first(s.valAcc));
+    // a "7": a stroke across the top, then down to the bottom left
+    const box = (await (await page.$('#pad'))!.boundingBox())!;
+    const pt = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
+    await page.mouse.move(...pt(0.25, 0.2));
+    await page.mouse.down();
+    for (const [x, y] of [[0.5, 0.2], [0.75, 0.2], [0.62, 0.5], [0.5, 0.8]]) await page.mouse.move(...pt(x, y), { steps: 6 });
+    await page.mouse.up();
+    await page.waitForFunction(() => /^\d$/.test(document.getElementById('prediction')!.textContent ?? ''), { timeout: 60_000 });
+    expect((await state(page)).prediction).toMatch(/^\d$/);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-mnist.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 360_000);
+
+  it('char transformer: trains a few steps on WebGPU, loss falls, text streams', async () => {
+    const { page, errors } = await open('char.html?size=tiny&batch=4&logEvery=2');
+    const s = await train(page, 10);
+    expect(s.backend).toBe('webgpu');
+    expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    // the prompt plus one sampled character per step
+    expect(s.sample as string).toContain('ROMEO:');
+    expect((s.sample as string).split('ROMEO:')[1].length).toBeGreaterThanOrEqual(5);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-char.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 360_000);
+
+  it('playground: an MLP learns XOR on WebGPU and the boundary is drawn', async () => {
+    const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10');
+    const s = await train(page, 60);
+    expect(s.backend).toBe('webgpu');
+    expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
+    expect(last(s.acc)).toBeGreaterThan(first(s.acc));
+    // the plane is painted: not one flat colour
+    const colours = await page.$eval('#plane', (c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 480, 480).data;
+      return new Set(Array.from({ length: 200 }, (_, i) => d[(i * 1151 * 4) % d.length])).size;
+    });
+    expect(colours).toBeGreaterThan(3);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-playground.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 240_000);
+
+  it('without WebGPU: the page says so in a banner and trains on the CPU backend', async () => {
+    const { page, errors } = await open('playground.html?data=circles&stepsPerFrame=20', { noWebGPU: true });
+    const banner = await page.$eval('.banner.warn', (el) => el.textContent ?? '');
+    expect(banner).toMatch(/WebGPU is not available/);
+    expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend');
+    const s = await train(page, 100);
+    expect(s.backend).toBe('cpu');
+    expect(last(s.loss)).toBeLessThan(first(s.loss));
+    await page.screenshot({ path: `${ARTIFACTS}/demo-playground-cpu.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
