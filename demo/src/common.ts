@@ -47,6 +47,8 @@ export interface BackendChoice {
  * browser has none (or it fails to start), the CPU backend runs with a banner saying why.
  */
 export async function startBackend(): Promise<BackendChoice> {
+  // the library in the page's console: `wt.randn([2, 3]).format().then(console.log)`
+  (window as unknown as { wt: typeof wt }).wt = wt;
   const want = param('backend', 'auto');
   let why = '';
   if (want !== 'cpu') {
@@ -84,7 +86,19 @@ export async function startBackend(): Promise<BackendChoice> {
 
 /** Shows uncaught errors on the page as well as in the console, so a failed step is visible. */
 export function reportErrors(): void {
-  const show = (e: unknown) => banner('error', `<b>Error:</b> ${escapeHtml(e instanceof Error ? e.message : String(e))}`);
+  let lostShown = false;
+  const show = (e: unknown) => {
+    // a lost GPU (driver reset, tab in the background too long, device.destroy()): every later
+    // op throws DeviceLostError, so offer a restart instead of a stream of errors
+    if (e instanceof wt.DeviceLostError || (e as Error | null)?.name === 'DeviceLostError') {
+      if (lostShown) return;
+      lostShown = true;
+      const b = banner('error', `<b>The GPU device was lost.</b> ${escapeHtml((e as Error).message)} <button id="restart-gpu">Restart</button>`);
+      b.querySelector('button')!.addEventListener('click', () => location.reload());
+      return;
+    }
+    banner('error', `<b>Error:</b> ${escapeHtml(e instanceof Error ? e.message : String(e))}`);
+  };
   window.addEventListener('error', (ev) => show(ev.error ?? ev.message));
   window.addEventListener('unhandledrejection', (ev) => show(ev.reason));
 }

@@ -120,4 +120,18 @@ describe('demo pages in headless Chromium', () => {
     await page.screenshot({ path: `${ARTIFACTS}/demo-playground-cpu.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('a lost GPU device: the page shows a message and a Restart button that brings training back', async () => {
+    const { page } = await open('playground.html?data=xor&arch=8&stepsPerFrame=5');
+    await page.evaluate(() => (window as unknown as { wt: { getBackend(): { device: GPUDevice } } }).wt.getBackend().device.destroy());
+    await page.click('#start');
+    await page.waitForSelector('#restart-gpu', { timeout: 60_000 });
+    expect(await page.$eval('.banner.error', (el) => el.textContent ?? '')).toMatch(/GPU device was lost/);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-device-lost.png`, fullPage: true });
+    await Promise.all([page.waitForNavigation(), page.click('#restart-gpu')]);
+    await page.waitForFunction(() => 'demo' in window, { timeout: 120_000, polling: 200 });
+    const s = await train(page, 10);
+    expect(s.backend).toBe('webgpu');
+    expect(s.step).toBeGreaterThanOrEqual(10);
+  }, 240_000);
 });
