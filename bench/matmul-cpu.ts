@@ -92,7 +92,7 @@ const libs: Lib[] = [
     async setup(n, av, bv) {
       await jax.init('wasm');
       jax.defaultDevice('wasm');
-      const a = jax.numpy.array(av).reshape([n, n]), b = jax.numpy.array(bv).reshape([n, n]);
+      const a = jax.numpy.array(av as Float32Array<ArrayBuffer>).reshape([n, n]), b = jax.numpy.array(bv as Float32Array<ArrayBuffer>).reshape([n, n]);
       return {
         // jax-js arrays are reference-counted: `.ref` keeps a and b alive across runs
         run: async () => { await jax.numpy.matmul(a.ref, b.ref).data(); },

@@ -75,7 +75,7 @@ export async function trainAutoencoder(opts: ExampleOptions, log: (s: string) =>
     callbacks: [new wt.train.LearningRateScheduler(sched)],
     verbose: opts.verbose ?? 1,
   });
-  const { mse: testMse } = await model.evaluate([xTest, xTest], { batchSize: 256 });
+  const testMse = (await model.evaluate([xTest, xTest], { batchSize: 256 })).mse ?? NaN;
   // the baseline: every test image answered with the mean training image
   const meanMse = await wt.tidy(() => xTest.sub(xTrain.mean(0, true)).square().mean()).item();
   const psnr = -10 * Math.log10(testMse);

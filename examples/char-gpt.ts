@@ -5,39 +5,10 @@
  */
 import * as wt from '../src/index.js';
 import { readDataFile, runExample, type Example, type ExampleOptions } from './common.js';
+import { CharGPT, type GptConfig } from './gpt-model.js';
 
-const { nn } = wt;
+export { CharGPT, type GptConfig };
 
-export interface GptConfig {
-  vocabSize: number;
-  blockSize: number;
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-  dropout: number;
-}
-
-export class CharGPT extends nn.Module {
-  tokEmb: wt.nn.Embedding;
-  posEmb: wt.nn.LearnedPositionalEmbedding;
-  blocks: wt.nn.TransformerEncoderLayer[];
-  lnF: wt.nn.LayerNorm;
-  head: wt.nn.Linear;
-  constructor(readonly cfg: GptConfig) {
-    super();
-    this.tokEmb = new nn.Embedding(cfg.vocabSize, cfg.nEmbd);
-    this.posEmb = new nn.LearnedPositionalEmbedding(cfg.blockSize, cfg.nEmbd);
-    this.blocks = Array.from({ length: cfg.nLayer }, () => new nn.TransformerEncoderLayer(cfg.nEmbd, cfg.nHead, { dimFeedforward: 4 * cfg.nEmbd, dropout: cfg.dropout, activation: 'gelu', normFirst: true, batchFirst: true }));
-    this.lnF = new nn.LayerNorm(cfg.nEmbd);
-    this.head = new nn.Linear(cfg.nEmbd, cfg.vocabSize);
-  }
-  /** idx int32 (B, T) → logits (B, T, vocab) */
-  forward(idx: wt.Tensor): wt.Tensor {
-    let x = this.posEmb.forward(this.tokEmb.forward(idx)); // (B, T, C)
-    for (const b of this.blocks) x = b.forward(x, { isCausal: true });
-    return this.head.forward(this.lnF.forward(x));
-  }
-}
 
 /** Deterministic batch sampler over an encoded corpus. */
 function batcher(data: Int32Array, blockSize: number, batchSize: number, seed: number): () => [wt.Tensor, wt.Tensor] {
@@ -54,10 +25,7 @@ function batcher(data: Int32Array, blockSize: number, batchSize: number, seed: n
   };
 }
 
-const lossOf = (model: CharGPT, x: wt.Tensor, y: wt.Tensor) => {
-  const logits = model.forward(x); // (B, T, V)
-  return wt.F.crossEntropy(logits.reshape(-1, model.cfg.vocabSize), y.reshape(-1));
-};
+const lossOf = (model: CharGPT, x: wt.Tensor, y: wt.Tensor) => model.loss(x, y);
 
 /** Mean loss over `iters` batches without gradients. */
 async function estimate(model: CharGPT, next: () => [wt.Tensor, wt.Tensor], iters: number): Promise<number> {

@@ -31,13 +31,9 @@ export class MnistMLP extends nn.Module {
   }
 }
 
-export interface GptConfig {
-  vocabSize: number;
-  blockSize: number;
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-}
+export type { GptConfig } from '../../examples/gpt-model.js';
+import type { GptConfig } from '../../examples/gpt-model.js';
+import { CharGPT } from '../../examples/gpt-model.js';
 
 /** Model sizes offered by the character-transformer page (and used by the benchmark). */
 export const GPT_SIZES: Record<'tiny' | 'small' | 'medium', Omit<GptConfig, 'vocabSize'>> = {
@@ -46,38 +42,8 @@ export const GPT_SIZES: Record<'tiny' | 'small' | 'medium', Omit<GptConfig, 'voc
   medium: { blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 128 },
 };
 
-/**
- * A GPT-style character model: token + learned position embeddings, pre-norm causal transformer
- * blocks (GELU feed-forward of 4C), a final LayerNorm and a linear head. No dropout: the demo
- * trains for minutes, not long enough to overfit tinyshakespeare.
- */
-export class CharTransformer extends nn.Module {
-  tokEmb: wt.nn.Embedding;
-  posEmb: wt.nn.LearnedPositionalEmbedding;
-  blocks: wt.nn.TransformerEncoderLayer[];
-  lnF: wt.nn.LayerNorm;
-  head: wt.nn.Linear;
-  constructor(readonly cfg: GptConfig) {
-    super();
-    this.tokEmb = new nn.Embedding(cfg.vocabSize, cfg.nEmbd);
-    this.posEmb = new nn.LearnedPositionalEmbedding(cfg.blockSize, cfg.nEmbd);
-    this.blocks = Array.from({ length: cfg.nLayer }, () => new nn.TransformerEncoderLayer(cfg.nEmbd, cfg.nHead, {
-      dimFeedforward: 4 * cfg.nEmbd, dropout: 0, activation: 'gelu', normFirst: true, batchFirst: true,
-    }));
-    this.lnF = new nn.LayerNorm(cfg.nEmbd);
-    this.head = new nn.Linear(cfg.nEmbd, cfg.vocabSize);
-  }
-  /** idx int32 (B, T) → logits (B, T, V) */
-  forward(idx: wt.Tensor): wt.Tensor {
-    let x = this.posEmb.forward(this.tokEmb.forward(idx)); // (B, T, C)
-    for (const b of this.blocks) x = b.forward(x, { isCausal: true });
-    return this.head.forward(this.lnF.forward(x));
-  }
-  /** Mean cross-entropy of next-character prediction; x, y int32 (B, T). */
-  loss(x: wt.Tensor, y: wt.Tensor): wt.Tensor {
-    return wt.F.crossEntropy(this.forward(x).reshape(-1, this.cfg.vocabSize), y.reshape(-1));
-  }
-}
+/** The character transformer of the demo page and the benchmark (examples/gpt-model.ts). */
+export { CharGPT as CharTransformer };
 
 export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'gelu' | 'silu' | 'leakyRelu';
 
