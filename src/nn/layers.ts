@@ -56,6 +56,28 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Checks a conv layer's arguments and makes its parameters with PyTorch's default init,
+ * U(±1/√fanIn) for weight and bias. Conv2d's weight is [out, in/g, kh, kw], a transposed conv's
+ * [in, out/g, kh, kw]; fanIn is size(1)·kh·kw either way.
+ */
+function convParameters(op: string, inChannels: number, outChannels: number, kernelSize: Pair, o: { groups?: number; bias?: boolean; stride?: unknown; padding?: unknown; dilation?: unknown; outputPadding?: unknown }, transposed: boolean): { weight: Tensor; bias: Tensor | null } {
+  layerOptions(op, o);
+  const groups = o.groups ?? 1;
+  checkPositiveInt(op, 'inChannels', inChannels);
+  checkPositiveInt(op, 'outChannels', outChannels);
+  checkPositiveInt(op, 'groups', groups);
+  if (inChannels % groups || outChannels % groups) throw new ArgumentError(`${op}: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
+  const [kh, kw] = checkIntPair(op, 'kernelSize', kernelSize, 1);
+  windowOptions(op, o);
+  const shape = transposed ? [inChannels, outChannels / groups, kh, kw] : [outChannels, inChannels / groups, kh, kw];
+  const bound = 1 / Math.sqrt(shape[1] * kh * kw);
+  return {
+    weight: parameter(init.uniform(empty(shape, 'float32'), -bound, bound)),
+    bias: o.bias === false ? null : parameter(init.uniform(empty([outChannels], 'float32'), -bound, bound)),
+  };
+}
+
 export interface Conv2dLayerOptions {
   stride?: Pair;
   padding?: Pair | 'same' | 'valid';
@@ -71,17 +93,8 @@ export class Conv2d extends Module {
   readonly opts: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, o: Conv2dLayerOptions = {}) {
     super();
-    layerOptions('Conv2d', o);
     const groups = o.groups ?? 1;
-    checkPositiveInt('Conv2d', 'inChannels', inChannels);
-    checkPositiveInt('Conv2d', 'outChannels', outChannels);
-    checkPositiveInt('Conv2d', 'groups', groups);
-    if (inChannels % groups || outChannels % groups) throw new ArgumentError(`Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
-    const [kh, kw] = checkIntPair('Conv2d', 'kernelSize', kernelSize, 1);
-    windowOptions('Conv2d', o);
-    const fanIn = (inChannels / groups) * kh * kw, bound = 1 / Math.sqrt(fanIn);
-    this.weight = parameter(init.uniform(empty([outChannels, inChannels / groups, kh, kw], 'float32'), -bound, bound));
-    this.bias = o.bias === false ? null : parameter(init.uniform(empty([outChannels], 'float32'), -bound, bound));
+    ({ weight: this.weight, bias: this.bias } = convParameters('Conv2d', inChannels, outChannels, kernelSize, o, false));
     this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups };
   }
   forward(x: Tensor): Tensor {
@@ -98,17 +111,7 @@ export class ConvTranspose2d extends Module {
   bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } = {}) {
     super();
-    layerOptions('ConvTranspose2d', o);
-    const groups = o.groups ?? 1;
-    checkPositiveInt('ConvTranspose2d', 'inChannels', inChannels);
-    checkPositiveInt('ConvTranspose2d', 'outChannels', outChannels);
-    checkPositiveInt('ConvTranspose2d', 'groups', groups);
-    if (inChannels % groups || outChannels % groups) throw new ArgumentError(`ConvTranspose2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
-    const [kh, kw] = checkIntPair('ConvTranspose2d', 'kernelSize', kernelSize, 1);
-    windowOptions('ConvTranspose2d', o);
-    const fanIn = (outChannels / groups) * kh * kw, bound = 1 / Math.sqrt(fanIn);
-    this.weight = parameter(init.uniform(empty([inChannels, outChannels / groups, kh, kw], 'float32'), -bound, bound));
-    this.bias = o.bias === false ? null : parameter(init.uniform(empty([outChannels], 'float32'), -bound, bound));
+    ({ weight: this.weight, bias: this.bias } = convParameters('ConvTranspose2d', inChannels, outChannels, kernelSize, o, true));
   }
   forward(x: Tensor): Tensor {
     const { bias: _b, ...rest } = this.o;
