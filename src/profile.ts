@@ -4,8 +4,8 @@
  * On WebGPU with the 'timestamp-query' feature every dispatch is timed on the GPU (each gets its
  * own compute pass with begin/end timestamps), and the table lists kernels by total time. Without
  * that feature the kernels are still counted, but the only clock is the wall clock around each
- * submitted batch ("flush"): the report says so and gives the flush times instead. The CPU
- * backend has no kernel hook; its report holds only the wall-clock time of `fn`.
+ * submitted batch ("flush"): the report says so and gives the flush times instead. On the CPU
+ * backend, which runs each kernel synchronously, every dispatch is timed by the wall clock.
  *
  * Profiling changes what it measures a little: timed dispatches are not merged into one compute
  * pass, and Chrome rounds timestamps to 100 µs unless started with
@@ -16,6 +16,7 @@
  * console.log(p.table(10));
  */
 import { dispatcherOf, type DispatchProfiler } from './backend/webgpu/dispatcher.js';
+import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
@@ -32,8 +33,11 @@ export interface KernelTime {
 export interface ProfileReport<T> {
   /** what `fn` returned (awaited) */
   result: T;
-  /** 'timestamp-query': GPU time per kernel; 'wall-clock': per flush only; 'none': CPU backend */
-  mode: 'timestamp-query' | 'wall-clock' | 'none';
+  /**
+   * 'timestamp-query': GPU time per kernel; 'wall-clock': per flush only; 'cpu': wall-clock per
+   * kernel on the CPU backend; 'none': a backend without a kernel hook
+   */
+  mode: 'timestamp-query' | 'wall-clock' | 'cpu' | 'none';
   backend: string;
   /** kernels by total time (wall-clock mode: by count), heaviest first */
   kernels: KernelTime[];
@@ -84,6 +88,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
   const device = (backend as { device?: GPUDevice }).device;
   const dispatcher = backend.name === 'webgpu' && device ? dispatcherOf(device) : undefined;
   const t0 = performance.now();
+  if (backend instanceof CpuBackend) return profileCpu(backend, fn, t0);
   if (!dispatcher) {
     const result = await fn();
     backend.flush();
@@ -115,5 +120,24 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
     flushes: { count: p!.flushMs.length, totalMs: flushTotal, meanMs: p!.flushMs.length ? flushTotal / p!.flushMs.length : 0 },
     wallMs,
     note: timed ? undefined : "this adapter has no 'timestamp-query' feature: kernels are counted but not timed; times are wall-clock per flush (submit to completion)",
+  });
+}
+
+async function profileCpu<T>(backend: CpuBackend, fn: () => T | Promise<T>, t0: number): Promise<ProfileReport<T>> {
+  if (backend.profiler) throw new Error('wt.profile: a profile is already running (profiles do not nest)');
+  const p: CpuProfile = (backend.profiler = new Map());
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    backend.profiler = null;
+  }
+  const kernels: KernelTime[] = [...p].map(([name, k]) => ({ name, count: k.count, totalMs: k.ms, meanMs: k.ms / k.count }));
+  kernels.sort((a, b) => b.totalMs - a.totalMs || a.name.localeCompare(b.name));
+  const wallMs = performance.now() - t0;
+  const kernelMs = kernels.reduce((a, k) => a + k.totalMs, 0);
+  return report(result, {
+    mode: 'cpu', backend: backend.name, kernels, flushes: { count: 0, totalMs: 0, meanMs: 0 }, wallMs,
+    note: `cpu: kernels ran ${kernelMs.toFixed(1)} ms of the ${wallMs.toFixed(1)} ms wall clock; the rest is the front end (ops, autograd, allocation)`,
   });
 }

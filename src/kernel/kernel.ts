@@ -113,6 +113,28 @@ export function kernelKey(k: Kernel): string {
   }
 }
 
+/**
+ * A short readable name for profiles: a routine's name and the parts of its config that pick
+ * a different loop (flags that are on, activations, `log`), an expression kernel's IR ops
+ * (`ew mul+add`, a reduction `sum(exp+sub)`).
+ */
+export function kernelLabel(k: Kernel): string {
+  if (k.kind === 'routine') {
+    const flags = Object.entries(k.config as unknown as Record<string, unknown>)
+      .filter(([, v]) => v === true || (typeof v === 'string' && v !== 'none'))
+      .map(([n, v]) => (v === true ? n : String(v)));
+    return [k.name, ...flags].join(' ');
+  }
+  const ops: string[] = [];
+  const walk = (e: Expr): void => {
+    if (e.op !== 'load' && e.op !== 'scalar' && e.op !== 'const' && !ops.includes(e.op)) ops.push(e.op);
+    e.args.forEach(walk);
+  };
+  [k.expr, ...(k.kind === 'elementwise' ? k.more ?? [] : [])].forEach(walk);
+  const body = ops.slice(0, 4).join('+') + (ops.length > 4 ? '+…' : '');
+  return k.kind === 'reduce' ? `${k.op}(${body || 'load'})` : `ew ${body || 'copy'}`;
+}
+
 /** Output dtype of a reduce kernel. */
 export function reduceDType(op: ReduceOp, body: DType): DType {
   return op === 'argmax' || op === 'argmin' ? 'int32' : op === 'mean' ? 'float32' : body;

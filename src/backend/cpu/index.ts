@@ -7,7 +7,7 @@
 import type { Backend, BackendBuffer, BackendMemory, Executable, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
-import { kernelKey, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
+import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
 import { compile, runElementwise, runReduce, type Program } from './expr.js';
 import { cpuRoutines, type CpuView } from './routines/index.js';
 
@@ -20,7 +20,12 @@ class CpuBuffer implements BackendBuffer {
 
 interface CpuExecutable extends Executable {
   program?: Program;
+  /** kernelLabel, for profiles */
+  label: string;
 }
+
+/** Count and wall-clock milliseconds per kernel label while `wt.profile` is attached. */
+export type CpuProfile = Map<string, { count: number; ms: number }>;
 
 const CACHE_LIMIT = 512;
 
@@ -29,6 +34,11 @@ export class CpuBackend implements Backend {
   readonly float64: boolean;
   private bytes = 0;
   private cache = new Map<string, CpuExecutable>();
+  /**
+   * Attached by `wt.profile`: every dispatch is timed by the wall clock (the CPU backend runs
+   * each kernel synchronously, so that is its whole cost).
+   */
+  profiler: CpuProfile | null = null;
 
   constructor(opts: { float64?: boolean } = {}) {
     this.float64 = opts.float64 ?? false;
@@ -70,7 +80,8 @@ export class CpuBackend implements Backend {
     const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
-      exe = kernel.kind === 'routine' ? { kernel } : { kernel, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      const label = kernelLabel(kernel);
+      exe = kernel.kind === 'routine' ? { kernel, label } : { kernel, label, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
       if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, exe);
     }
@@ -78,6 +89,17 @@ export class CpuBackend implements Backend {
   }
 
   dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
+    if (!this.profiler) return this.run(exe, inputs, outputs, scalars);
+    const t0 = performance.now();
+    this.run(exe, inputs, outputs, scalars);
+    const label = (exe as CpuExecutable).label;
+    const k = this.profiler.get(label) ?? { count: 0, ms: 0 };
+    k.count++;
+    k.ms += performance.now() - t0;
+    this.profiler.set(label, k);
+  }
+
+  private run(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[]): void {
     const ins: CpuView[] = inputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
     const outs: CpuView[] = outputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
     const k = exe.kernel;
