@@ -1,5 +1,5 @@
 /**
- * jax-js's side of the benchmark, on its WebGPU device. jax-js arrays are reference-counted and
+ * jax-js's side of the benchmark, on its WebGPU device or its wasm backend. jax-js arrays are reference-counted and
  * every function consumes its arguments: `.ref` (+1) keeps an input alive across runs. It is
  * lazy, so a timed kernel run awaits `blockUntilReady()` on the whole result rather than reading
  * one element (which could compute only that element).
@@ -199,19 +199,23 @@ function trainCase(jax: Jax, w: Workload): Case {
   return c;
 }
 
-/** jax-js on its WebGPU device. */
-export function jaxLib(): Lib {
+/**
+ * jax-js on one of its devices: 'webgpu' for the WebGPU section, 'wasm' (its WebAssembly
+ * backend) for the CPU section. Both sections can run in one process: each case first makes
+ * its device jax-js's default.
+ */
+export function jaxLib(device: 'webgpu' | 'wasm' = 'webgpu'): Lib {
   let jax: Jax;
   return {
     library: 'jax-js',
-    backend: 'webgpu',
+    backend: device,
     async init() {
       jax = await import('@jax-js/jax');
-      const devices = await jax.init('webgpu');
-      if (!devices.includes('webgpu')) throw new Error(`jax.init('webgpu') started no WebGPU device (available: ${devices.join(', ')})`);
+      const devices = await jax.init(device);
+      if (!devices.includes(device)) throw new Error(`jax.init('${device}') started no ${device} device (available: ${devices.join(', ')})`);
     },
     async activate() {
-      jax.defaultDevice('webgpu');
+      jax.defaultDevice(device);
     },
     setup: (w) => (w.group === 'kernel' ? kernelCase(jax, w) : trainCase(jax, w)),
   };

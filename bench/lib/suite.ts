@@ -4,7 +4,8 @@
  *
  * - webgpu: webtensor's WebGPU backend, TF.js's WebGPU backend and jax-js on WebGPU (each opens
  *   its own device on the same adapter);
- * - cpu: webtensor's CPU backend, TF.js's CPU backend (plain JavaScript) and its wasm backend.
+ * - cpu: webtensor's CPU backend, TF.js's CPU backend (plain JavaScript) and its wasm backend,
+ *   and jax-js's wasm backend.
  */
 import type { Lib, Row } from './runner.js';
 import { jaxLib } from './jax.js';
@@ -43,5 +44,5 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 export function sectionLibs(section: Section, opts: { wasmPath?: string } = {}): Lib[] {
   return section === 'webgpu'
     ? [webtensorLib('webgpu'), tfjsLib('webgpu'), jaxLib()]
-    : [webtensorLib('cpu'), tfjsLib('cpu'), tfjsLib('wasm', opts)];
+    : [webtensorLib('cpu'), tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
 }
