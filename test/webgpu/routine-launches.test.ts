@@ -8,7 +8,7 @@ import type { View } from '../../src/backend/backend.js';
 import type { GpuContext, GpuLaunch } from '../../src/backend/webgpu/launch.js';
 import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
 import { render, grid2d } from '../../src/backend/webgpu/routines/template.js';
-import { splitK } from '../../src/backend/webgpu/routines/conv.js';
+import { blockChannels, convPlan, splitK, type ConvDims } from '../../src/backend/webgpu/routines/conv.js';
 import { tileMode } from '../../src/backend/webgpu/routines/matmul.js';
 import { rowMajor } from './harness.js';
 
@@ -69,6 +69,30 @@ describe('split-K', () => {
   });
 });
 
+describe('conv kernel choice', () => {
+  const dims = (N: number, C: number, O: number, H: number, K = 3): ConvDims =>
+    ({ N, C, H, W: H, O, Ho: H, Wo: H, KH: K, KW: K, G: 1, Cg: C, Og: O });
+  const soft: GpuContext = { ...ctx, software: true };
+  it('CPU-emulated adapters: the direct kernels, 16-thread workgroups for the weight gradient', () => {
+    for (const d of [dims(32, 1, 8, 28), dims(8, 256, 256, 32)]) {
+      expect(convPlan('FORWARD', d, soft)).toMatchObject({ kernel: 'direct', wg: 64 });
+      expect(convPlan('BACKWARD_INPUT', d, soft)).toMatchObject({ kernel: 'direct', wg: 64 });
+      expect(convPlan('BACKWARD_WEIGHT', d, soft)).toMatchObject({ kernel: 'direct', wg: 16 });
+    }
+  });
+  it('GPUs: direct for few written channels or a short reduction, else the GEMM tiles', () => {
+    expect(convPlan('FORWARD', dims(32, 1, 8, 28), ctx).kernel).toBe('direct');
+    expect(convPlan('FORWARD', dims(32, 64, 128, 28), ctx).kernel).toBe('gemm');
+    expect(convPlan('FORWARD', dims(32, 3, 64, 28), ctx).kernel).toBe('direct');      // Cg*KK = 27 < 32
+    expect(convPlan('BACKWARD_INPUT', dims(32, 8, 128, 14), ctx).kernel).toBe('direct'); // writes 8 channels
+    expect(convPlan('BACKWARD_INPUT', dims(32, 64, 128, 14), ctx).kernel).toBe('gemm');
+    expect(convPlan('BACKWARD_WEIGHT', dims(32, 1, 8, 28), ctx)).toEqual({ kernel: 'gemm', splitK: true });
+  });
+  it('8 channels per thread unless that pads a quarter more than 4', () => {
+    expect([1, 4, 5, 8, 9, 12, 13, 16, 20, 70].map(blockChannels)).toEqual([4, 4, 4, 8, 4, 4, 8, 8, 8, 8]);
+  });
+});
+
 describe('pipeline keys', () => {
   it('each key names one source, fully rendered', () => {
     const launches: GpuLaunch[] = [];
@@ -86,6 +110,19 @@ describe('pipeline keys', () => {
     add(gpuRoutines.conv2d({ ...geo, bias: false }, [x, w], [y], ctx));
     add(gpuRoutines.conv2dBackwardInput(geo, [y, w], [x], ctx));
     add(gpuRoutines.conv2dBackwardWeight(geo, [x, y], [w], ctx));
+    // every conv kernel variant: GEMM (wide layers on a GPU) and the direct kernels on an
+    // emulated adapter, dense (stride 1) and strided, 4 and 8 channels per thread
+    const soft: GpuContext = { ...ctx, software: true };
+    for (const [c, o, s] of [[3, 4, 2], [64, 64, 1], [16, 32, 1], [16, 32, 2]]) {
+      const g2 = { ...geo, stride: [s, s] as [number, number] };
+      const xi = v([2, c, 8, 8]), wi = v([o, c, 3, 3]), yi = v([2, o, 8 / s, 8 / s]);
+      for (const cx of [ctx, soft]) {
+        add(gpuRoutines.conv2d({ ...g2, bias: true }, [xi, wi, v([o])], [yi], cx));
+        add(gpuRoutines.conv2d({ ...g2, bias: false }, [xi, wi], [yi], cx));
+        add(gpuRoutines.conv2dBackwardInput(g2, [yi, wi], [xi], cx));
+        add(gpuRoutines.conv2dBackwardWeight(g2, [xi, yi], [wi], cx));
+      }
+    }
     const win = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] } as const;
     const p = v([2, 3, 4, 4]), am = v([2, 3, 4, 4], { int: true });
     add(gpuRoutines.maxPool2d(win, [x], [p, am], ctx));

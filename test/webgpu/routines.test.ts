@@ -21,6 +21,7 @@ import { rng, expectClose } from '../helpers.js';
 import { erf } from '../../src/kernel/math.js';
 import type { View } from '../../src/backend/backend.js';
 import type { Activation } from '../../src/kernel/kernel.js';
+import { convLaunches, type ConvPlan } from '../../src/backend/webgpu/routines/conv.js';
 
 const h = (await createHarness()) as Harness;
 const suite = h ? describe : describe.skip;
@@ -148,7 +149,12 @@ function forEachTap(c: ConvCase, Ho: number, Wo: number, fn: (xi: number, wi: nu
   }
 }
 
-async function checkConv(c: ConvCase, seed: number): Promise<void> {
+/**
+ * Runs the three conv kernels on seeded data and compares them with float64 loops. Without a
+ * plan the backend picks the kernels (as for the adapter at hand); with one, the launches of that
+ * plan run whatever the adapter, so the GEMM and every direct variant are tested everywhere.
+ */
+async function checkConv(c: ConvCase, seed: number, plan?: ConvPlan): Promise<void> {
   const Ho = outSize(c.H, c.KH, c.stride[0], c.padding[0], c.dilation[0]);
   const Wo = outSize(c.W, c.KW, c.stride[1], c.padding[1], c.dilation[1]);
   const xs = [c.N, c.C, c.H, c.W], ws = [c.O, c.C / c.groups, c.KH, c.KW], ys = [c.N, c.O, Ho, Wo];
@@ -158,9 +164,19 @@ async function checkConv(c: ConvCase, seed: number): Promise<void> {
   // x sits at offset 1 to exercise the offsets in the uniforms
   const xv = h.view(x.buf, xs, { offset: 1 }), wv = h.view(w.buf, ws), gyv = h.view(gy.buf, ys), bv = h.view(bias.buf, [c.O]);
   const y = h.zeros(n(ys)), gx = h.zeros(n(xs)), gw = h.zeros(n(ws));
-  h.run('conv2d', { ...geo, bias: !!c.bias }, c.bias ? [xv, wv, bv] : [xv, wv], [h.view(y, ys)]);
-  h.run('conv2dBackwardInput', geo, [gyv, wv], [h.view(gx, xs)]);
-  h.run('conv2dBackwardWeight', geo, [xv, gyv], [h.view(gw, ws)]);
+  const yv = h.view(y, ys), gxv = h.view(gx, xs), gwv = h.view(gw, ws);
+  if (plan) {
+    const launches = [
+      ...convLaunches('conv2d', 'FORWARD', geo, xv, wv, yv, c.bias ? bv : undefined, c.bias ? [xv, wv, bv] : [xv, wv], yv, h.ctx, plan),
+      ...convLaunches('conv2dBackwardInput', 'BACKWARD_INPUT', geo, gxv, wv, gyv, undefined, [gyv, wv], gxv, h.ctx, plan),
+      ...convLaunches('conv2dBackwardWeight', 'BACKWARD_WEIGHT', geo, xv, gwv, gyv, undefined, [xv, gyv], gwv, h.ctx, plan),
+    ];
+    for (const l of launches) h.backend.launch(l);
+  } else {
+    h.run('conv2d', { ...geo, bias: !!c.bias }, c.bias ? [xv, wv, bv] : [xv, wv], [yv]);
+    h.run('conv2dBackwardInput', geo, [gyv, wv], [gxv]);
+    h.run('conv2dBackwardWeight', geo, [xv, gyv], [gwv]);
+  }
   const wantY = new Float64Array(n(ys)), wantGx = new Float64Array(n(xs)), wantGw = new Float64Array(n(ws));
   if (c.bias) for (let i = 0; i < wantY.length; i++) wantY[i] = bias.data[Math.floor(i / (Ho * Wo)) % c.O];
   forEachTap(c, Ho, Wo, (xi, wi, yi) => {
@@ -168,7 +184,7 @@ async function checkConv(c: ConvCase, seed: number): Promise<void> {
     wantGx[xi] += gy.data[yi] * w.data[wi];
     wantGw[wi] += gy.data[yi] * x.data[1 + xi];
   });
-  const what = `conv ${JSON.stringify(c)}`;
+  const what = `conv ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}`;
   expectClose(await h.read(y), wantY, 1e-4, 1e-5, `${what} y`);
   expectClose(await h.read(gx), wantGx, 1e-4, 1e-5, `${what} gx`);
   expectClose(await h.read(gw), wantGw, 2e-4, 1e-5, `${what} gw`);
@@ -196,6 +212,38 @@ suite('webgpu conv2d (forward, backward input, backward weight)', () => {
   it('more channels than one tile', async () => {
     await checkConv({ ...base, N: 2, C: 17, O: 70, H: 5, W: 6, padding: [1, 1], bias: true }, 8);
   });
+});
+
+suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
+  // the implicit GEMM (with and without split-K) and the direct kernels with 4 and 8 channels per
+  // thread and the workgroup sizes the plans use; the direct kernels' own edge cases: one input
+  // channel, channel counts that fill no block (5, 9, 13), rows narrower than a 4-column block,
+  // padding wider than the kernel, stride (the input gradient's STRIDED gather), dilation (no
+  // sliding window), groups, batch 1
+  const plans: ConvPlan[] = [
+    { kernel: 'gemm', splitK: false },
+    { kernel: 'gemm', splitK: true },
+    { kernel: 'direct', wg: 64, ch: 4 },
+    { kernel: 'direct', wg: 16, ch: 8 },
+    { kernel: 'direct', wg: 32, ch: 8 },
+  ];
+  const base = { N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } as ConvCase;
+  const cases: ConvCase[] = [
+    { ...base, C: 1, O: 9, H: 11, W: 13, bias: true },                                   // C_in = 1 (first layers)
+    { ...base, C: 9, O: 13, H: 6, W: 5 },                                               // channels past a block, both ways
+    { ...base, N: 1, C: 2, O: 3, H: 3, W: 2, padding: [2, 3], bias: true },              // narrow rows, wide padding
+    { ...base, C: 4, O: 6, H: 10, W: 9, stride: [2, 2], padding: [0, 1] },              // stride 2: STRIDED input gradient
+    { ...base, C: 3, O: 8, H: 12, W: 11, stride: [1, 3], dilation: [2, 2], padding: [2, 1], bias: true }, // stride on one axis, dilation
+    { ...base, C: 6, O: 9, H: 8, W: 8, groups: 3, KH: 2, KW: 4, padding: [0, 2] },      // groups, even kernel
+    { ...base, N: 3, C: 16, O: 16, H: 7, W: 7, KH: 1, KW: 1, padding: [0, 0] },         // 1x1, full blocks
+    { ...base, N: 4, C: 2, O: 12, H: 17, W: 33 },                                       // long rows of the weight-gradient sum
+  ];
+  for (const plan of plans) {
+    it(`${plan.kernel} ${JSON.stringify(plan)}`, async () => {
+      let seed = 100;
+      for (const c of cases) await checkConv(c, seed++, plan);
+    });
+  }
 });
 
 
