@@ -88,7 +88,8 @@ export function resultsSection(result: BenchResult, meta: { date: string; comman
     'training step is forward, backward and an SGD update plus reading the loss. Median of the timed runs',
     'after an untimed first run that compiles and checks the output against a float64 reference (kernels)',
     'or checks that the loss falls (training). "webtensor ÷ this" > 1: webtensor is faster. In the CPU',
-    'section webtensor is single-threaded JavaScript and TF.js\'s wasm backend is WebAssembly with SIMD.',
+    'section webtensor is single-threaded JavaScript with its matmul / conv GEMM in WebAssembly SIMD, and',
+    'TF.js\'s wasm backend is WebAssembly with SIMD.',
     '',
     resultsTable(result.rows),
   );

@@ -2,71 +2,146 @@
  * The CPU GEMM: a cache-blocked, register-blocked matrix multiply (the GotoBLAS scheme) used by
  * the `matmul` routine and, with custom packers, by the conv routines (conv.ts).
  *
- * C[M,N] = A[M,K] @ B[K,N] is computed in blocks: a KC×NC panel of B is packed into NR-wide
- * column strips (kept in L2), then for each MC×KC block of A (packed into MR-tall row strips)
- * a 4×4 micro-kernel multiplies one A strip by one B strip, holding the 16 accumulators in
- * registers for the whole KC loop. Packing makes every inner-loop read sequential whatever the
- * operands' strides, so transposed views cost nothing extra, and the packed panels are float64
- * so the micro-kernel sees one array type (V8 keeps it monomorphic) and float64 inputs (the
- * gradcheck backend) lose no precision. Accumulation is in float64 (JS numbers); on the float32
- * backend results round once per KC block when stored.
+ * C[M,N] = A[M,K] @ B[K,N] is computed in blocks: a KC×NC panel of B is copied into a row-major
+ * buffer (kept in L2), then for each MC×KC block of A (packed into MR-tall row strips, k-major)
+ * a micro-kernel multiplies one A strip by an NR-wide column strip of the B panel, holding the
+ * MR×NR accumulators in registers for the whole KC loop. Packing makes every inner-loop read
+ * sequential whatever the operands' strides, so transposed views cost nothing extra. B is
+ * packed as plain rows (not in strips) so that its packers — the conv routines' im2col gathers
+ * above all — write runs of consecutive values; the micro-kernel reads each k's NR values from
+ * the next row instead (row stride padded to an odd number of cache lines, so the kc rows of a
+ * column strip spread over L1's sets).
+ *
+ * Two kernels share the blocking and the packers:
+ *
+ * - float32 output (the float32 backend) with WebAssembly SIMD available: a wasm macro-kernel
+ *   (../wasm/gemm.ts) with a 4×8 f32x4 micro-kernel. The packers write float32 panels into the
+ *   module's memory; wasm writes each chunk of C into a scratch block that JS stores into C with
+ *   the epilogue. Accumulation is in float32, as in PyTorch's CPU GEMM: about 5x the JS kernel.
+ * - otherwise (the float64 backend that gradcheck uses, no WebAssembly SIMD, or after
+ *   `setWasmGemm(false)`): a 4×4 JS micro-kernel over float64 panels, so it sees one array type
+ *   (V8 keeps it monomorphic) and float64 inputs lose no precision. Accumulation is in float64
+ *   (JS numbers); results round once per KC block when stored.
  */
 import type { Activation } from '../../../kernel/kernel.js';
 import { erf } from '../../../kernel/math.js';
 import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine } from './index.js';
+import { instantiateGemm, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
 
-/** Micro-tile height (rows of A) and width (columns of B). */
-export const MR = 4;
-export const NR = 4;
-/** Block sizes: KC×NR strips of B stay in L1, MC×KC of A and KC×NC of B in L2 (4 MiB here). */
+/** Micro-tile height (rows of A) and width (columns of B) of the JS kernel. */
+const MR = 4;
+const NR = 4;
+/** Block sizes of the JS kernel: KC×NR strips of B stay in L1, MC×KC of A and KC×NC of B in L2. */
 const KC = 256;
 const MC = 128;
 const NC = 1024;
 
-/**
- * Packs part of an operand into strips of width S (MR for A, NR for B): for strip indices
- * s0..s0+sc (rows of A / columns of B) and depth indices p0..p0+pc (the K dim), writes strip t
- * as pc groups of S values, zero-padding a short last strip.
- */
-export type Packer = (dst: Float64Array, s0: number, sc: number, p0: number, pc: number) => void;
+/** Where packers write: float64 panels for the JS kernel, float32 (wasm memory) for the wasm one. */
+export type PackBuffer = Float64Array | Float32Array;
 
-/** A packer for a plain strided operand: element (s, p) at base + s*sS + p*sP. */
-export function stridedPacker(data: StorageArray, base: number, sS: number, sP: number, S: number): Packer {
-  return (dst, s0, sc, p0, pc) => {
-    let d = 0;
-    for (let t = 0; t < sc; t += S) {
-      const w = Math.min(S, sc - t);
-      let o = base + (s0 + t) * sS + p0 * sP;
-      for (let p = 0; p < pc; p++, o += sP) {
-        let u = 0;
-        for (; u < w; u++) dst[d + u] = data[o + u * sS];
-        for (; u < S; u++) dst[d + u] = 0;
-        d += S;
-      }
+/**
+ * Packs rows s0..s0+sc of A, depth p0..p0+pc (the K dim), into strips of S rows (the kernel's
+ * MR): strip t is pc groups of S values, one per depth; a short last strip is zero-padded.
+ */
+export type Packer = (dst: PackBuffer, s0: number, sc: number, p0: number, pc: number, S: number) => void;
+
+/**
+ * Copies the block of B at depth p0..p0+pc, columns j0..j0+nc into a row-major panel: B(p0+p,
+ * j0+j) goes to dst[p·ldb + j]. Columns nc..ldb of a row are left as they were (the kernel
+ * computes them into C scratch columns that are never stored).
+ */
+export type PanelPacker = (dst: PackBuffer, j0: number, nc: number, p0: number, pc: number, ldb: number) => void;
+
+/**
+ * A packer for a plain strided operand: element (s, p) at base + s*sS + p*sP. Full strips of 4
+ * take an unrolled loop (three times faster in V8 than the generic one, which matters once the
+ * wasm kernel has made the multiplies cheap).
+ */
+export function stridedPacker(data: StorageArray, base: number, sS: number, sP: number): Packer {
+  return (dst, s0, sc, p0, pc, S) => {
+    for (let t = 0, d = 0; t < sc; t += S, d += pc * S) {
+      const w = Math.min(S, sc - t), o = base + (s0 + t) * sS + p0 * sP;
+      if (w === 4 && S === 4) strip4(dst, d, data, o, sS, sP, pc);
+      else stripAny(dst, d, data, o, sS, sP, pc, w, S);
     }
   };
+}
+
+/** One full strip of 4: pc groups of data[o + u*sS] (u < 4), o advancing by sP. */
+function strip4(dst: PackBuffer, d: number, data: StorageArray, o: number, sS: number, sP: number, pc: number): void {
+  const o1 = sS, o2 = 2 * sS, o3 = 3 * sS;
+  for (let p = 0; p < pc; p++, o += sP, d += 4) {
+    dst[d] = data[o]; dst[d + 1] = data[o + o1]; dst[d + 2] = data[o + o2]; dst[d + 3] = data[o + o3];
+  }
+}
+
+/** A strip of width S holding w ≤ S values, zero-padded. */
+function stripAny(dst: PackBuffer, d: number, data: StorageArray, o: number, sS: number, sP: number, pc: number, w: number, S: number): void {
+  for (let p = 0; p < pc; p++, o += sP, d += S) {
+    let u = 0;
+    for (; u < w; u++) dst[d + u] = data[o + u * sS];
+    for (; u < S; u++) dst[d + u] = 0;
+  }
 }
 
 /**
  * A packer for an operand whose offsets split into a strip part and a depth part:
  * element (s, p) at base + sOff[s] + pOff[p] (e.g. a conv weight read transposed).
  */
-export function tablePacker(data: StorageArray, base: number, sOff: Int32Array, pOff: Int32Array, S: number): Packer {
-  return (dst, s0, sc, p0, pc) => {
-    let d = 0;
-    for (let t = 0; t < sc; t += S) {
-      const w = Math.min(S, sc - t);
-      const sb = s0 + t;
-      for (let p = 0; p < pc; p++) {
-        const o = base + pOff[p0 + p];
-        let u = 0;
-        for (; u < w; u++) dst[d + u] = data[o + sOff[sb + u]];
-        for (; u < S; u++) dst[d + u] = 0;
-        d += S;
-      }
+export function tablePacker(data: StorageArray, base: number, sOff: Int32Array, pOff: Int32Array): Packer {
+  return (dst, s0, sc, p0, pc, S) => {
+    for (let t = 0, d = 0; t < sc; t += S, d += pc * S) {
+      const w = Math.min(S, sc - t), sb = s0 + t;
+      if (w === 4 && S === 4) tableStrip4(dst, d, data, base, sOff[sb], sOff[sb + 1], sOff[sb + 2], sOff[sb + 3], pOff, p0, pc);
+      else tableStripAny(dst, d, data, base, sOff, sb, pOff, p0, pc, w, S);
     }
   };
+}
+
+/** One full strip of 4 from a table packer: lanes at base + s0..s3, depth p at + pOff[p0 + p]. */
+function tableStrip4(dst: PackBuffer, d: number, data: StorageArray, base: number, s0: number, s1: number, s2: number, s3: number, pOff: Int32Array, p0: number, pc: number): void {
+  for (let p = 0; p < pc; p++, d += 4) {
+    const o = base + pOff[p0 + p];
+    dst[d] = data[o + s0]; dst[d + 1] = data[o + s1]; dst[d + 2] = data[o + s2]; dst[d + 3] = data[o + s3];
+  }
+}
+
+/** A table-packer strip of width S holding w ≤ S values, zero-padded. */
+function tableStripAny(dst: PackBuffer, d: number, data: StorageArray, base: number, sOff: Int32Array, sb: number, pOff: Int32Array, p0: number, pc: number, w: number, S: number): void {
+  for (let p = 0; p < pc; p++, d += S) {
+    const o = base + pOff[p0 + p];
+    let u = 0;
+    for (; u < w; u++) dst[d + u] = data[o + sOff[sb + u]];
+    for (; u < S; u++) dst[d + u] = 0;
+  }
+}
+
+/**
+ * A panel packer for a plain strided operand: element (p, j) at base + p*sP + j*sJ. The loop
+ * runs along whichever of the two strides is smaller, so reads stay sequential for B and Bᵀ.
+ */
+export function stridedPanel(data: StorageArray, base: number, sP: number, sJ: number): PanelPacker {
+  return (dst, j0, nc, p0, pc, ldb) => {
+    const o = base + p0 * sP + j0 * sJ;
+    if (Math.abs(sJ) <= Math.abs(sP)) for (let p = 0; p < pc; p++) copyRun(dst, p * ldb, 1, data, o + p * sP, sJ, nc);
+    else for (let j = 0; j < nc; j++) copyRun(dst, j, ldb, data, o + j * sJ, sP, pc);
+  };
+}
+
+/** dst[d + e·dStep] = data[o + e·oStep] for e < n. */
+export function copyRun(dst: PackBuffer, d: number, dStep: number, data: StorageArray, o: number, oStep: number, n: number): void {
+  for (let e = 0; e < n; e++, d += dStep, o += oStep) dst[d] = data[o];
+}
+
+/**
+ * The row stride of a B panel nc columns wide, for a kernel nr columns wide: nc rounded up to
+ * whole cache lines (16 floats), plus one if that is an even number of lines — with a stride of
+ * a power of two lines, the kc rows of a column strip would share a few of L1's sets.
+ */
+function panelStride(nc: number, nr: number): number {
+  const lines = Math.ceil(Math.ceil(nc / nr) * nr / 16);
+  return (lines % 2 === 0 ? lines + 1 : lines) * 16;
 }
 
 /** One GEMM: sizes, how to pack A and B, where C lives (row-major, row stride ldc), epilogue. */
@@ -75,7 +150,7 @@ export interface GemmSpec {
   N: number;
   K: number;
   packA: Packer;
-  packB: Packer;
+  packB: PanelPacker;
   c: StorageArray;
   cOff: number;
   ldc: number;
@@ -86,9 +161,20 @@ export interface GemmSpec {
   act?: Activation;
 }
 
-let aBuf = new Float64Array(MC * KC);
+const aBuf = new Float64Array(MC * KC);
+let bRows = new Float64Array(0);
 let bBuf = new Float64Array(0);
 const tile = new Float64Array(MR * NR);
+
+/** A kc×nc row panel (row stride ldb) as NR-wide strips: strip t is kc groups of NR values. */
+function rowsToStrips(dst: Float64Array, rows: Float64Array, nc: number, kc: number, ldb: number): void {
+  // columns nc..ldb of the rows are stale, but they only reach tile columns that are never stored
+  for (let j = 0, d = 0; j < nc; j += NR) {
+    for (let p = 0, o = j; p < kc; p++, o += ldb, d += 4) {
+      dst[d] = rows[o]; dst[d + 1] = rows[o + 1]; dst[d + 2] = rows[o + 2]; dst[d + 3] = rows[o + 3];
+    }
+  }
+}
 
 /**
  * The 4×4 micro-kernel: tile = Ap strip (kc×4) ^T · Bp strip (kc×4). Four A values stay in
@@ -116,7 +202,6 @@ function kernel4x4(ap: Float64Array, pa: number, bp: Float64Array, pb: number, k
   out[8] = c20; out[9] = c21; out[10] = c22; out[11] = c23;
   out[12] = c30; out[13] = c31; out[14] = c32; out[15] = c33;
 }
-
 /** Applies an activation to one value (NaN propagates through every branch). */
 export function activate(v: number, act: Activation): number {
   switch (act) {
@@ -159,7 +244,7 @@ function epilogue(s: GemmSpec, v: number, i: number, j: number): number {
   return s.act ? activate(v, s.act) : v;
 }
 
-/** Runs one GEMM as described by `s`. */
+/** Runs one GEMM as described by `s`: in wasm when C is float32 and WebAssembly SIMD is there. */
 export function gemm(s: GemmSpec): void {
   const { M, N, K } = s;
   if (M === 0 || N === 0) return;
@@ -168,18 +253,35 @@ export function gemm(s: GemmSpec): void {
     for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) s.c[s.cOff + i * s.ldc + (s.cCols ? s.cCols[j] : j)] = epilogue(s, 0, i, j);
     return;
   }
-  const nb = Math.ceil(Math.min(NC, N) / NR) * NR * Math.min(KC, K);
-  if (bBuf.length < nb) bBuf = new Float64Array(nb);
+  const w = s.c instanceof Float32Array ? wasmGemm() : null;
+  if (w) gemmWasm(s, s.c as Float32Array, w);
+  else gemmJs(s);
+}
+
+/**
+ * The JS path: float64 panels and the 4×4 kernel. Its B panel is re-packed from rows into NR-wide
+ * strips (kc×NR values each, contiguous): one more pass over B, but the JS kernel then reads B
+ * sequentially, which measured about 1.5x faster (float64 backend, 256³ and 512³) than reading
+ * it down the rows.
+ */
+function gemmJs(s: GemmSpec): void {
+  const { M, N, K } = s;
+  const ldb = panelStride(Math.min(NC, N), NR), nb = ldb * Math.min(KC, K);
+  if (bRows.length < nb) {
+    bRows = new Float64Array(nb);
+    bBuf = new Float64Array(nb);
+  }
   const ap = aBuf, bp = bBuf;
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
     for (let k0 = 0; k0 < K; k0 += KC) {
       const kc = Math.min(KC, K - k0);
       const first = k0 === 0, last = k0 + kc >= K;
-      s.packB(bp, j0, nc, k0, kc);
+      s.packB(bRows, j0, nc, k0, kc, ldb);
+      rowsToStrips(bp, bRows, nc, kc, ldb);
       for (let i0 = 0; i0 < M; i0 += MC) {
         const mc = Math.min(MC, M - i0);
-        s.packA(ap, i0, mc, k0, kc);
+        s.packA(ap, i0, mc, k0, kc, MR);
         // j outer, i inner: one B strip (kc×NR, ~8 KiB) stays in L1 while A strips stream from L2
         for (let j = 0; j < nc; j += NR) {
           const pb = (j / NR) * kc * NR, nr = Math.min(NR, nc - j);
@@ -189,6 +291,129 @@ export function gemm(s: GemmSpec): void {
           }
         }
       }
+    }
+  }
+}
+
+// ---- the WebAssembly SIMD path (float32 C) ------------------------------------------------------
+
+/**
+ * The wasm kernel's micro-tile, chosen by measurement: 4×8 (8 f32x4 accumulators) ran at about
+ * 32 GFLOP/s on packed L1/L2 data here, against 25–27 for 6×8, 5×8, 4×12 and 3×16 (which spill).
+ */
+const WASM_SHAPE: KernelShape = { MR: 4, NR: 8 };
+/**
+ * Block sizes of the wasm path. Per wasm call, C is written JC columns at a time into a scratch
+ * of MC×JC floats that stays in L1 until JS has stored it into the output. KC 256/384/512, MC
+ * 64/128/256, NC 256/512/1024 and JC 32/64/128 all measured within ±5% of each other (CPU time,
+ * 256³–1024³ and the bench's convs); KC 256 keeps a B column strip (kc rows of one cache line)
+ * at 16 KiB, half of the 32 KiB L1 that most x86 cores have (this Xeon has 48).
+ */
+const W_KC = 256;
+const W_MC = 128;
+const W_NC = 1024;
+const W_JC = 64;
+
+/** An instantiated kernel with float32 views of its A block, B panel and C scratch regions. */
+interface WasmState {
+  kernel: WasmGemm;
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+}
+
+/** undefined: not tried yet; null: unavailable (no WebAssembly SIMD, or the compile threw). */
+let wasmState: WasmState | null | undefined;
+let wasmEnabled = true;
+
+/**
+ * Turns the wasm GEMM on or off for float32 outputs (tests compare the two paths; off, the
+ * float32 backend uses the JS kernel). On is the default; it has no effect where WebAssembly
+ * SIMD is unavailable.
+ */
+export function setWasmGemm(enabled: boolean): void {
+  wasmEnabled = enabled;
+}
+
+/** Whether float32 GEMMs run in wasm now (enabled, supported and compiled). */
+export function wasmGemmActive(): boolean {
+  return wasmGemm() !== null;
+}
+
+/**
+ * The kernel, compiled on first use rather than at import (a page that never multiplies on the
+ * CPU pays nothing). Any failure — no WebAssembly, no SIMD, a refused synchronous compile —
+ * leaves the JS kernel in charge for good.
+ */
+function wasmGemm(): WasmState | null {
+  if (!wasmEnabled) return null;
+  if (wasmState === undefined) {
+    wasmState = null;
+    if (wasmSimdSupported()) {
+      try {
+        const { MR: mr, NR: nr } = WASM_SHAPE;
+        const mcPad = Math.ceil(W_MC / mr) * mr, nb = W_KC * panelStride(W_NC, nr);
+        const kernel = instantiateGemm(WASM_SHAPE, mcPad * W_KC, nb, mcPad * W_JC);
+        const buf = kernel.f32.buffer;
+        wasmState = {
+          kernel,
+          a: new Float32Array(buf, kernel.a, mcPad * W_KC),
+          b: new Float32Array(buf, kernel.b, nb),
+          c: new Float32Array(buf, kernel.c, mcPad * W_JC),
+        };
+      } catch {
+        wasmState = null;
+      }
+    }
+  }
+  return wasmState;
+}
+
+/** The wasm path: the JS path's blocking, float32 panels in wasm memory, wasm macro-kernels. */
+function gemmWasm(s: GemmSpec, c: Float32Array, w: WasmState): void {
+  const { M, N, K } = s;
+  const { kernel } = w, { MR: mr, NR: nr } = kernel.shape;
+  for (let j0 = 0; j0 < N; j0 += W_NC) {
+    const nc = Math.min(W_NC, N - j0), ldb = panelStride(nc, nr);
+    for (let k0 = 0; k0 < K; k0 += W_KC) {
+      const kc = Math.min(W_KC, K - k0);
+      const first = k0 === 0, last = k0 + kc >= K;
+      s.packB(w.b, j0, nc, k0, kc, ldb);
+      for (let i0 = 0; i0 < M; i0 += W_MC) {
+        const mc = Math.min(W_MC, M - i0), mStrips = Math.ceil(mc / mr);
+        s.packA(w.a, i0, mc, k0, kc, mr);
+        for (let jc = 0; jc < nc; jc += W_JC) {
+          const ncc = Math.min(W_JC, nc - jc);
+          kernel.run(kernel.a, kernel.b + jc * 4, kernel.c, kc, mStrips, Math.ceil(ncc / nr), ldb * 4, W_JC * 4);
+          storeScratch(s, c, w.c, i0, mc, j0 + jc, ncc, first, last);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Writes (or adds, after the first K block) an mr×nr block of the C scratch (row stride W_JC)
+ * into C at (i, j), with the epilogue on the last K block. The bias and activation are read
+ * once here rather than per value (a conv's per-channel bias is on every store).
+ */
+function storeScratch(s: GemmSpec, c: Float32Array, scr: Float32Array, i: number, mr: number, j: number, nr: number, first: boolean, last: boolean): void {
+  const cols = s.cCols, ldc = s.ldc;
+  const bias = last ? s.bias : null, act = last && s.act !== undefined && s.act !== 'none' ? s.act : null;
+  for (let ii = 0, t = 0; ii < mr; ii++, t += W_JC) {
+    const row = s.cOff + (i + ii) * ldc;
+    if (!bias && !act && !cols) {
+      const r = row + j;
+      if (first) for (let jj = 0; jj < nr; jj++) c[r + jj] = scr[t + jj];
+      else for (let jj = 0; jj < nr; jj++) c[r + jj] += scr[t + jj];
+      continue;
+    }
+    const rowBias = bias && bias.perRow ? bias.data[bias.off + (i + ii) * bias.stride] : 0;
+    for (let jj = 0; jj < nr; jj++) {
+      const at = cols ? row + cols[j + jj] : row + j + jj;
+      let v = first ? scr[t + jj] : c[at] + scr[t + jj];
+      if (bias) v += bias.perRow ? rowBias : bias.data[bias.off + (j + jj) * bias.stride];
+      c[at] = act ? activate(v, act) : v;
     }
   }
 }
@@ -220,6 +445,7 @@ function rowGemm(N: number, K: number, a: StorageArray, ao: number, sak: number,
 }
 
 const noPack: Packer = () => {};
+const noPanel: PanelPacker = () => {};
 
 /**
  * matmul routine: a[B,M,K] (any strides; a batch dim of size 1 broadcasts), b[B,K,N] (any
@@ -234,14 +460,17 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const sab = a.shape[0] === 1 ? 0 : a.strides[0], sbb = b.shape[0] === 1 ? 0 : b.strides[0];
   const [, sam, sak] = a.strides, [, sbk, sbn] = b.strides;
   const biasSpec = bias ? { data: bias.data, off: bias.offset, stride: bias.strides[0] ?? 1, perRow: false } : null;
-  const direct = K > 0 && (M * N * K < 8192 || M === 1 || N === 1);
+  // below this many multiply-adds the direct loops beat packing for the JS kernel; the wasm kernel
+  // wins at every size (measured down to 4³), except a single row or column (memory-bound either way)
+  const minBlocked = out.data instanceof Float32Array && wasmGemmActive() ? 0 : 8192;
+  const direct = K > 0 && (M * N * K < minBlocked || M === 1 || N === 1);
   for (let bi = 0; bi < nb; bi++) {
     const ao = a.offset + bi * sab, bo = b.offset + bi * sbb;
     const spec: GemmSpec = {
       M, N, K,
       // packing only pays off for the blocked path; the direct loops read the views as they are
-      packA: direct ? noPack : stridedPacker(a.data, ao, sam, sak, MR),
-      packB: direct ? noPack : stridedPacker(b.data, bo, sbn, sbk, NR),
+      packA: direct ? noPack : stridedPacker(a.data, ao, sam, sak),
+      packB: direct ? noPanel : stridedPanel(b.data, bo, sbk, sbn),
       c: out.data, cOff: out.offset + bi * M * N, ldc: N, bias: biasSpec, act: cfg.activation,
     };
     if (!direct) gemm(spec);

@@ -1,0 +1,136 @@
+/**
+ * A tiny WebAssembly binary emitter: just enough of the format (LEB128 numbers, the type /
+ * import / function / export / code sections, and the handful of core and SIMD opcodes the
+ * GEMM kernel uses) to build a module in memory at run time, so the library ships no binary
+ * blob and needs no build step. See the WebAssembly core spec, "Binary format", and the SIMD
+ * proposal's opcode table (all SIMD ops are the 0xFD prefix followed by a LEB128 opcode).
+ *
+ * Code is written as flat arrays of bytes: `Op.*` and the helper functions return byte arrays
+ * that a function body concatenates, e.g. `[...localGet(0), ...i32Const(4), Op.i32Add]`.
+ */
+
+/** Value types. */
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+/** Unsigned LEB128 (sizes, indices, memarg fields). */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (i32.const immediates). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    // done when the rest is all sign bits and the sign bit of this byte agrees
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** A string as a length-prefixed UTF-8 name. */
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A vector: element count, then the elements' bytes. */
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A section: id, byte size, contents. */
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** Core opcodes (one byte each). */
+export const Op = {
+  loop: 0x03,
+  /** br_if: its immediate (the label depth) follows, e.g. `Op.brIf, 0` loops back to the innermost loop */
+  brIf: 0x0d,
+  end: 0x0b,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  /** the empty block type (a block or loop that leaves nothing on the stack) */
+  void: 0x40,
+} as const;
+
+export const localGet = (i: number): number[] => [0x20, ...uleb(i)];
+export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
+export const localTee = (i: number): number[] => [0x22, ...uleb(i)];
+export const i32Const = (n: number): number[] => [0x41, ...sleb(n)];
+
+/** A memory immediate: log2 of the alignment hint, then the constant byte offset. */
+const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+/** A SIMD instruction: the 0xFD prefix, then its opcode as LEB128. */
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+
+/** v128.load: 16 bytes at (address on the stack) + offset. */
+export const v128Load = (offset: number): number[] => [...simd(0x00), ...memarg(4, offset)];
+/** v128.load32_splat: one f32 at (address) + offset, copied into all four lanes. */
+export const v128Load32Splat = (offset: number): number[] => [...simd(0x09), ...memarg(2, offset)];
+/** v128.store: [address, value] on the stack. */
+export const v128Store = (offset: number): number[] => [...simd(0x0b), ...memarg(4, offset)];
+/** v128.const of all-zero bits (+0 in every f32 lane). */
+export const v128Zero = (): number[] => [...simd(0x0c), ...new Array<number>(16).fill(0)];
+export const f32x4Add = (): number[] => simd(0xe4);
+export const f32x4Mul = (): number[] => simd(0xe6);
+
+/** One function of a module: its signature, extra locals (type per local) and body code. */
+export interface WasmFunction {
+  name: string;
+  params: number[];
+  results: number[];
+  locals: number[];
+  body: number[];
+}
+
+/** Run-length groups of local types, as the code section wants them. */
+function localGroups(types: number[]): number[][] {
+  const groups: number[][] = [];
+  for (let i = 0; i < types.length;) {
+    let n = 1;
+    while (i + n < types.length && types[i + n] === types[i]) n++;
+    groups.push([...uleb(n), types[i]]);
+    i += n;
+  }
+  return groups;
+}
+
+/**
+ * A module that imports one memory as `env.memory` (at least `minPages` 64 KiB pages) and
+ * exports `fns` by name; each function gets its own type entry.
+ */
+export function emitModule(fns: WasmFunction[], minPages: number): Uint8Array<ArrayBuffer> {
+  const types = fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
+  const memImport = [...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(minPages)];
+  const funcs = fns.map((_, i) => uleb(i));
+  const exports = fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
+  const codes = fns.map((f) => {
+    const body = [...vec(localGroups(f.locals)), ...f.body, Op.end];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, vec(types)),
+    ...section(2, vec([memImport])),
+    ...section(3, vec(funcs)),
+    ...section(7, vec(exports)),
+    ...section(10, vec(codes)),
+  ]);
+}
