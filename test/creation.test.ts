@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
-import { philox, wordToUniform } from '../src/kernel/philox.js';
+import { mulhi32, philox, wordToUniform } from '../src/kernel/philox.js';
 
 beforeAll(async () => {
   await wt.init({ backend: 'cpu' });
@@ -58,6 +58,14 @@ describe('creation', () => {
     expect(Array.from(w)).toEqual([0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
     philox(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, w);
     expect(Array.from(w)).toEqual([0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+  });
+
+  it('mulhi32 is the exact high word of the 64-bit product', () => {
+    let s = 12345;
+    const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+    const cases: [number, number][] = [[0, 0], [0xffffffff, 0xffffffff], [0xd2511f53, 0xffffffff], [1, 0xffffffff], [0x80000000, 2], [0xffff, 0x10000]];
+    for (let i = 0; i < 20000; i++) cases.push([next(), next()]);
+    for (const [a, b] of cases) expect(mulhi32(a, b)).toBe(Number((BigInt(a) * BigInt(b)) >> 32n));
   });
 
   it('randn has mean 0 and std 1; randint stays in range', async () => {
