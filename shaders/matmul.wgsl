@@ -1,4 +1,5 @@
-// Batched matmul operands and epilogue; the tiled core is gemm.wgsl, the tile loaders gemm_tile.wgsl.
+// Batched matmul operands and epilogue, shared by the two cores: the tiled gemm.wgsl (with the tile
+// loaders of gemm_tile.wgsl) and the direct matmul_direct.wgsl for small outputs.
 //
 //   out[z, m, n] = act(sum_k a[z, m, k] * b[z, k, n] + bias[n])
 //
@@ -16,6 +17,7 @@ struct Uniforms {
   bOff: u32, bZ: u32, bK: u32, bN: u32,
   cOff: u32, cZ: u32, cM: u32, cN: u32,
   biasOff: u32, biasN: u32,
+  Z: u32,                                    // batches in all (read by matmul_direct.wgsl only)
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 

@@ -2,14 +2,24 @@
 // The backward kernels are gathers: each input pixel sums over the (few) output windows that
 // contain it, so nothing is accumulated atomically and results are deterministic.
 //
-// Flags (one of each pair): MAX / AVG, FORWARD / BACKWARD.
+// Flags (one of each pair): MAX / AVG, FORWARD / BACKWARD; CELL (MAX BACKWARD, strides <= 2).
 //   MAX FORWARD    x → y, argmax (i32 flat index ih*W + iw of the max; padding counts as -inf)
 //   MAX BACKWARD   gy, argmax → gx
 //   AVG FORWARD    x → y (divisor: the window clipped to the padded image when countIncludePad,
 //                  else to the image, as PyTorch)
 //   AVG BACKWARD   gy → gx
+//   MAX BACKWARD CELL  one thread per stride cell of SH x SW input pixels (SH, SW: the stride, 1
+//                  or 2) instead of one per pixel: the cell's pixels are exactly those that the
+//                  windows oh in [ch - (KH-1)*dh/sh, ch] (likewise ow) can have as argmax, so the
+//                  thread reads each candidate window's argmax and gy once and adds gy to the
+//                  pixel it names (compares, no divisions). A 2x2 stride-2 pool reads one window
+//                  per 4 pixels written, where the per-pixel gather tested 4 taps per pixel
+//                  with two integer divisions each.
 // wt_* helpers come from src/kernel/wgsl-lib.ts (appended by the routine).
-// Workgroups: a 2-D grid of 256-thread groups covering `total` elements (x * y * 256 >= total).
+// Workgroups: a 2-D grid of WG-thread groups covering `total` threads (x * y * WG >= total):
+// elements written, or cells under CELL.
+
+const WG = {{WG}}u;
 
 struct Uniforms {
   total: u32,                     // elements written: planes * Ho * Wo (forward) or planes * H * W
@@ -41,6 +51,11 @@ struct Uniforms {
 #endif
 #endif
 
+#if CELL
+const SH = {{SH}}u;
+const SW = {{SW}}u;
+#endif
+
 #if AVG
 // PyTorch's divisor for the window of output (oh, ow): the window clipped to the padded image
 // (countIncludePad) or to the image
@@ -54,12 +69,56 @@ fn divisor(oh: u32, ow: u32) -> f32 {
 }
 #endif
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid;
+  let i = (wg.y * nwg.x + wg.x) * WG + lid;
   if (i >= u.total) { return; }
-#if FORWARD
+#if CELL
+  // cell (ch, cw) of plane `plane`: pixels ih = ch*SH - ph + r, iw = cw*SW - pw + c (r < SH, c < SW)
+  let H = u.H;
+  let W = u.W;
+  let Ho = u.Ho;
+  let Wo = u.Wo;
+  let CW = (W + u.pw + SW - 1u) / SW;
+  let CH = (H + u.ph + SH - 1u) / SH;
+  let cw = i % CW;
+  let ch = (i / CW) % CH;
+  let plane = i / (CW * CH);
+  let ih0 = i32(ch * SH) - i32(u.ph);
+  let iw0 = i32(cw * SW) - i32(u.pw);
+  // argmax index of pixel (r, c) is at + r*W + c; a match outside the image is never stored
+  let at = ih0 * i32(W) + iw0;
+  let oh0 = u32(max(i32(ch) - i32((u.KH - 1u) * u.dh / SH), 0));
+  let ow0 = u32(max(i32(cw) - i32((u.KW - 1u) * u.dw / SW), 0));
+  let oh1 = min(ch + 1u, Ho);
+  let ow1 = min(cw + 1u, Wo);
+  let base = plane * Ho * Wo;
+  var s00 = 0.0;
+  var s01 = 0.0;
+  var s10 = 0.0;
+  var s11 = 0.0;
+  for (var oh = oh0; oh < oh1; oh++) {
+    for (var ow = ow0; ow < ow1; ow++) {
+      let o = base + oh * Wo + ow;
+      let rel = argmax[u.argOff + o] - at;
+      let g = gy[u.inOff + o];
+      s00 += select(0.0, g, rel == 0);
+      if (SW > 1u) { s01 += select(0.0, g, rel == 1); }
+      if (SH > 1u) { s10 += select(0.0, g, rel == i32(W)); }
+      if (SH > 1u && SW > 1u) { s11 += select(0.0, g, rel == i32(W) + 1); }
+    }
+  }
+  let out = u.outOff + plane * H * W;
+  let okH0 = ih0 >= 0 && ih0 < i32(H);
+  let okH1 = SH > 1u && ih0 + 1 >= 0 && ih0 + 1 < i32(H);
+  let okW0 = iw0 >= 0 && iw0 < i32(W);
+  let okW1 = SW > 1u && iw0 + 1 >= 0 && iw0 + 1 < i32(W);
+  if (okH0 && okW0) { gx[out + u32(at)] = s00; }
+  if (okH0 && okW1) { gx[out + u32(at + 1)] = s01; }
+  if (okH1 && okW0) { gx[out + u32(at + i32(W))] = s10; }
+  if (okH1 && okW1) { gx[out + u32(at + i32(W) + 1)] = s11; }
+#elif FORWARD
   let ow = i % u.Wo;
   let oh = (i / u.Wo) % u.Ho;
   let plane = i / (u.Wo * u.Ho);

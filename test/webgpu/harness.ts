@@ -18,11 +18,14 @@ import { expect } from 'vitest';
 import type { BackendBuffer, View } from '../../src/backend/backend.js';
 import type { DType } from '../../src/dtype.js';
 import type { RoutineName, Routines } from '../../src/kernel/kernel.js';
-import type { GpuContext, GpuRoutine } from '../../src/backend/webgpu/launch.js';
+import type { GpuContext, GpuLaunch, GpuRoutine } from '../../src/backend/webgpu/launch.js';
 import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { cpuRoutines, type CpuRoutine, type CpuView } from '../../src/backend/cpu/routines/index.js';
 import { expectClose } from '../helpers.js';
+
+/** Builds the launches of one routine call on given views (to test a chosen kernel variant). */
+export type Launcher = (inputs: readonly View[], outputs: readonly View[]) => GpuLaunch[];
 
 export interface Harness {
   backend: WebGPUBackend;
@@ -35,9 +38,10 @@ export interface Harness {
   view(buf: BackendBuffer, shape: readonly number[], opts?: { strides?: readonly number[]; offset?: number; dtype?: DType }): View;
   /**
    * Queues one routine through the backend's dispatch; with `ctx`, builds the launches with that
-   * context instead (e.g. a small workgroup limit, to exercise grid splitting) and queues them.
+   * context instead (e.g. a small workgroup limit, to exercise grid splitting) and queues them;
+   * with a {@link Launcher}, queues the launches it builds (a variant the adapter would not pick).
    */
-  run<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx?: GpuContext): void;
+  run<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx?: GpuContext | Launcher): void;
   /** Whole buffer, after everything queued (throws errors the device reported, e.g. WGSL). */
   read(buf: BackendBuffer): Promise<Float32Array>;
   readInt(buf: BackendBuffer): Promise<Int32Array>;
@@ -71,7 +75,8 @@ export async function createHarness(): Promise<Harness | null> {
     },
     run(name, config, inputs, outputs, ctx) {
       if (!ctx) return be.dispatch(be.prepare({ kind: 'routine', name, config }), inputs, outputs);
-      for (const l of (gpuRoutines[name] as GpuRoutine<typeof name>)(config, inputs, outputs, ctx)) be.launch(l);
+      const ls = typeof ctx === 'function' ? ctx(inputs, outputs) : (gpuRoutines[name] as GpuRoutine<typeof name>)(config, inputs, outputs, ctx);
+      for (const l of ls) be.launch(l);
     },
     read: async (buf) => Float32Array.from(await be.read(buf, 'float32')),
     readInt: async (buf) => Int32Array.from(await be.read(buf, 'int32')),
@@ -103,7 +108,7 @@ export interface Operand {
  * then compares every output buffer whole (so a write outside the view is caught too): floats
  * within atol + rtol*|cpu| (NaN matching NaN), int32 exactly.
  */
-export async function vsCpu<K extends RoutineName>(h: Harness, name: K, config: Routines[K], inputs: readonly Operand[], outputs: readonly Operand[], tol: [number, number], what: string = name, ctx?: GpuContext): Promise<void> {
+export async function vsCpu<K extends RoutineName>(h: Harness, name: K, config: Routines[K], inputs: readonly Operand[], outputs: readonly Operand[], tol: [number, number], what: string = name, ctx?: GpuContext | Launcher): Promise<void> {
   const dtypeOf = (o: Operand): DType => (o.data instanceof Int32Array ? 'int32' : 'float32');
   const gpuView = (o: Operand): View => h.view(h.upload(o.data), o.shape, { strides: o.strides, offset: o.offset, dtype: dtypeOf(o) });
   const cpuView = (o: Operand): CpuView => ({

@@ -9,7 +9,7 @@ import type { GpuContext, GpuLaunch } from '../../src/backend/webgpu/launch.js';
 import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
 import { render, grid2d } from '../../src/backend/webgpu/routines/template.js';
 import { blockChannels, convPlan, splitK, type ConvDims } from '../../src/backend/webgpu/routines/conv.js';
-import { tileMode } from '../../src/backend/webgpu/routines/matmul.js';
+import { matmulLaunches, matmulPlan, tileMode } from '../../src/backend/webgpu/routines/matmul.js';
 import { rowMajor } from './harness.js';
 
 const ctx: GpuContext = { limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits, features: new Set() };
@@ -47,6 +47,22 @@ describe('matmul operand layouts', () => {
     expect(tileMode(64, 32, 32, 1, 2048, 1)).toBe('kfast'); // odd offset
     expect(tileMode(63, 32, 1, 63, 0, 0)).toBe('rfast');
     expect(tileMode(8, 8, 16, 2, 0, 0)).toBe('kfast'); // no unit stride: walk the smaller one
+  });
+});
+
+describe('matmul plan', () => {
+  const soft: GpuContext = { ...ctx, software: true };
+  it('emulated adapters: always the direct core, 16-thread groups for few blocks', () => {
+    expect(matmulPlan(1, 32, 10, 784, soft)).toEqual({ kernel: 'direct', ks: 1, wg: 16 });
+    expect(matmulPlan(1, 1024, 1024, 1024, soft)).toEqual({ kernel: 'direct', ks: 1, wg: 64 });
+  });
+  it('GPUs: the tiles when there are 32 or more, else direct with split-K for long K', () => {
+    expect(matmulPlan(1, 512, 512, 512, ctx)).toEqual({ kernel: 'tiled' });
+    expect(matmulPlan(8, 128, 128, 64, ctx)).toEqual({ kernel: 'tiled' });
+    expect(matmulPlan(1, 32, 10, 16, ctx)).toEqual({ kernel: 'direct', ks: 1, wg: 64 });
+    const p = matmulPlan(1, 10, 784, 4096, ctx); // a weight gradient over a batch of 4096
+    expect(p).toMatchObject({ kernel: 'direct' });
+    expect(p.kernel === 'direct' && p.ks).toBe(16);
   });
 });
 
@@ -123,10 +139,19 @@ describe('pipeline keys', () => {
         add(gpuRoutines.conv2dBackwardWeight(g2, [xi, yi], [wi], cx));
       }
     }
+    // the matmul's direct core: every operand load, with and without the K tail and split-K
+    const mmSoft: GpuContext = { ...ctx, software: true };
+    for (const [x, y] of [[a, a], [at, at], [odd, odd], [v([2, 8, 7]), v([2, 7, 8])]]) {
+      add(matmulLaunches({ bias: true, activation: 'gelu' }, [x, y, v([8])], [v([2, 8, 8])], mmSoft));
+      add(matmulLaunches({ bias: false, activation: 'none' }, [x, y], [v([2, 8, 8])], ctx, { kernel: 'direct', ks: 4, wg: 64 }));
+    }
     const win = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] } as const;
     const p = v([2, 3, 4, 4]), am = v([2, 3, 4, 4], { int: true });
     add(gpuRoutines.maxPool2d(win, [x], [p, am], ctx));
     add(gpuRoutines.maxPool2dBackward(win, [p, am], [x], ctx));
+    add(gpuRoutines.maxPool2dBackward(win, [p, am], [x], mmSoft)); // the cell kernel, 64 threads
+    add(gpuRoutines.maxPool2dBackward({ ...win, stride: [1, 2] }, [v([2, 3, 7, 4]), v([2, 3, 7, 4], { int: true })], [x], ctx));
+    add(gpuRoutines.maxPool2dBackward({ ...win, stride: [3, 3] }, [v([2, 3, 3, 3]), v([2, 3, 3, 3], { int: true })], [x], ctx)); // per pixel
     add(gpuRoutines.avgPool2d({ ...win, countIncludePad: true }, [x], [p], ctx));
     add(gpuRoutines.avgPool2dBackward({ ...win, countIncludePad: false }, [p], [x], ctx));
     for (const D of [3, 100, 1000]) {

@@ -33,7 +33,7 @@ function withGrads(out: wt.Tensor, inputs: wt.Tensor[]): (wt.Tensor | null)[] {
 }
 
 describe('matmul on webgpu', () => {
-  for (const [m, k, n] of [[1, 1, 1], [3, 17, 5], [33, 65, 17], [127, 33, 65], [64, 64, 64]]) {
+  for (const [m, k, n] of [[1, 1, 1], [3, 17, 5], [33, 65, 17], [127, 33, 65], [64, 64, 64], [1, 20, 130], [130, 9, 1], [32, 196, 10]]) {
     it(`${m}x${k} @ ${k}x${n}`, async () => {
       await compare(`matmul ${m},${k},${n}`, () => { const a = p([m, k], 1), b = p([k, n], 2); return withGrads(a.matmul(b), [a, b]); }, GEMM);
     });
@@ -44,6 +44,9 @@ describe('matmul on webgpu', () => {
     await compare('batched', () => { const a = p([3, 5, 17], 7), b = p([3, 17, 4], 8); return withGrads(a.matmul(b), [a, b]); }, GEMM);
     await compare('broadcast batch', () => { const a = p([2, 1, 3, 5], 9), b = p([4, 5, 6], 10); return withGrads(a.matmul(b), [a, b]); }, GEMM);
     await compare('linear', () => { const x = p([2, 3, 17], 11), w = p([5, 17], 12), b = p([5], 13); return withGrads(wt.linear(x, w, b), [x, w, b]); }, GEMM);
+    // the MNIST heads' shapes: K = batch in the weight gradient, K a multiple of 4 or not
+    await compare('linear 784→10', () => { const x = p([32, 784], 14), w = p([10, 784], 15), b = p([10], 16); return withGrads(wt.linear(x, w, b), [x, w, b]); }, GEMM);
+    await compare('linear 50→7', () => { const x = p([13, 50], 17), w = p([7, 50], 18), b = p([7], 19); return withGrads(wt.linear(x, w, b).relu(), [x, w, b]); }, GEMM);
   });
 });
 
@@ -65,6 +68,9 @@ describe('conv and pooling on webgpu', () => {
   });
   it('maxPool2d and avgPool2d with padding and strides', async () => {
     await compare('maxPool', () => { const x = p([2, 3, 9, 9], 6); return withGrads(wt.maxPool2d(x, 3, { stride: 2, padding: 1 }), [x]); }, NORM);
+    await compare('maxPool 2x2 odd', () => { const x = p([2, 3, 9, 7], 9); return withGrads(wt.maxPool2d(x, 2), [x]); }, NORM);
+    await compare('maxPool overlapping', () => { const x = p([1, 2, 6, 5], 10); return withGrads(wt.maxPool2d(x, 2, { stride: 1 }), [x]); }, NORM);
+    await compare('maxPool stride 3', () => { const x = p([1, 2, 10, 8], 11); return withGrads(wt.maxPool2d(x, 2, { stride: 3, padding: 1 }), [x]); }, NORM);
     await compare('avgPool', () => { const x = p([2, 3, 9, 9], 7); return withGrads(wt.avgPool2d(x, 2), [x]); }, NORM);
     await compare('avgPool excl pad', () => { const x = p([1, 2, 7, 7], 8); return withGrads(wt.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }), [x]); }, NORM);
   });

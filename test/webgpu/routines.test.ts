@@ -16,12 +16,14 @@
  * scatter-adds 1e-5 (float atomics in any order).
  */
 import { describe, it } from 'vitest';
-import { createHarness, vsCpu, rowMajor, type Harness, type Operand } from './harness.js';
+import { createHarness, vsCpu, rowMajor, type Harness, type Launcher, type Operand } from './harness.js';
+import { maxPool2dBackwardLaunches } from '../../src/backend/webgpu/routines/pool.js';
 import { rng, expectClose } from '../helpers.js';
 import { erf } from '../../src/kernel/math.js';
 import type { View } from '../../src/backend/backend.js';
 import type { Activation } from '../../src/kernel/kernel.js';
 import { convLaunches, type ConvPlan } from '../../src/backend/webgpu/routines/conv.js';
+import { matmulLaunches, type MatmulPlan } from '../../src/backend/webgpu/routines/matmul.js';
 
 const h = (await createHarness()) as Harness;
 const suite = h ? describe : describe.skip;
@@ -66,7 +68,11 @@ const actRef: Record<Activation, (x: number) => number> = {
 
 interface MatmulCase { Z: number; M: number; N: number; K: number; la: Layout; lb: Layout; offA?: number; offB?: number; bcastA?: boolean; bcastB?: boolean; bias?: boolean; act?: Activation }
 
-async function checkMatmul(c: MatmulCase, seed: number): Promise<void> {
+/**
+ * One matmul against float64. Without `plan` the backend picks the core (as for the adapter at
+ * hand); with one, that core runs whatever the adapter, so every variant is tested everywhere.
+ */
+async function checkMatmul(c: MatmulCase, seed: number, plan?: MatmulPlan): Promise<void> {
   const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
   const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
   const bias = randomBuffer(c.N + 1, seed + 2);
@@ -74,7 +80,9 @@ async function checkMatmul(c: MatmulCase, seed: number): Promise<void> {
   const out = h.zeros(c.Z * c.M * c.N + 3);
   const outView = h.view(out, [c.Z, c.M, c.N], { offset: 3 });
   const act = c.act ?? 'none';
-  h.run('matmul', { bias: !!c.bias, activation: act }, c.bias ? [a.v, b.v, biasView] : [a.v, b.v], [outView]);
+  const cfg = { bias: !!c.bias, activation: act };
+  const launcher: Launcher | undefined = plan && ((ins, outs) => matmulLaunches(cfg, ins, outs, h.ctx, plan));
+  h.run('matmul', cfg, c.bias ? [a.v, b.v, biasView] : [a.v, b.v], [outView], launcher);
   const got = (await h.read(out)).subarray(3);
   const want = new Float64Array(c.Z * c.M * c.N);
   for (let z = 0; z < c.Z; z++) {
@@ -86,8 +94,47 @@ async function checkMatmul(c: MatmulCase, seed: number): Promise<void> {
       }
     }
   }
-  expectClose(got, want, 2e-5 * Math.sqrt(c.K + 1), 1e-5, `matmul ${JSON.stringify(c)}`);
+  expectClose(got, want, 2e-5 * Math.sqrt(c.K + 1), 1e-5, `matmul ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}`);
 }
+
+// the tiled core, and the direct core without split-K (both workgroup sizes) and with it
+const matmulPlans: MatmulPlan[] = [
+  { kernel: 'tiled' },
+  { kernel: 'direct', ks: 1, wg: 16 },
+  { kernel: 'direct', ks: 4, wg: 64 },
+];
+
+suite('webgpu matmul cores', () => {
+  for (const plan of matmulPlans) {
+    it(`${JSON.stringify(plan)}: odd sizes, every operand layout, batches, epilogues`, async () => {
+      let seed = 300;
+      // odd sizes 1..130, M or N = 1, K not a multiple of 4 (the direct core's tail) or of 16
+      for (const [M, N, K] of [[1, 1, 1], [1, 130, 7], [130, 1, 33], [5, 9, 130], [130, 66, 3], [17, 4, 64], [64, 64, 18], [3, 2, 257]]) {
+        await checkMatmul({ Z: 1, M, N, K, la: 'row', lb: 'row' }, seed++, plan);
+      }
+      // every load of each operand: vec4 along k or along the rows (multiples of 4), scalar
+      // (col/strided, or sizes that forbid vec4)
+      const layouts: Layout[] = ['row', 'col', 'strided'];
+      for (const la of layouts) for (const lb of layouts) {
+        await checkMatmul({ Z: 2, M: 12, N: 20, K: 36, la, lb }, seed++, plan);
+        await checkMatmul({ Z: 2, M: 13, N: 21, K: 37, la, lb }, seed++, plan);
+      }
+      await checkMatmul({ Z: 3, M: 17, N: 33, K: 65, la: 'row', lb: 'row', bcastB: true }, seed++, plan);
+      await checkMatmul({ Z: 5, M: 3, N: 17, K: 8, la: 'col', lb: 'col', bcastA: true }, seed++, plan);
+      await checkMatmul({ Z: 4, M: 8, N: 12, K: 100, la: 'col', lb: 'row', offA: 4, offB: 8 }, seed++, plan);
+      await checkMatmul({ Z: 1, M: 8, N: 8, K: 8, la: 'row', lb: 'row', offA: 1, offB: 2 }, seed++, plan);
+      for (const act of ['none', 'relu', 'gelu', 'sigmoid', 'tanh'] as Activation[]) {
+        await checkMatmul({ Z: 2, M: 10, N: 7, K: 50, la: 'row', lb: 'col', bias: true, act }, seed++, plan);
+      }
+    });
+  }
+  it('split-K sums over long K with a small output', async () => {
+    for (const plan of [{ kernel: 'direct', ks: 16, wg: 64 }, { kernel: 'direct', ks: 8, wg: 16 }, { kernel: 'direct', ks: 1, wg: 64 }] as MatmulPlan[]) {
+      await checkMatmul({ Z: 1, M: 10, N: 6, K: 1000, la: 'col', lb: 'row', bias: true, act: 'tanh' }, 400, plan);
+      await checkMatmul({ Z: 2, M: 3, N: 5, K: 999, la: 'row', lb: 'row' }, 401, plan);
+    }
+  });
+});
 
 suite('webgpu matmul', () => {
   it('matches float64 on sizes that do not divide the tile, row-major operands', async () => {
@@ -268,6 +315,12 @@ suite('webgpu pooling', () => {
     { kernel: [3, 3], stride: [1, 2], padding: [1, 1], dilation: [1, 1] },
     { kernel: [3, 2], stride: [2, 1], padding: [1, 1], dilation: [2, 3] },
     { kernel: [1, 1], stride: [3, 3], padding: [0, 0], dilation: [1, 1] },
+    // overlapping windows and cells cut by the padding / the image edge (max backward's cell kernel)
+    { kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1] },
+    { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] },
+    { kernel: [2, 3], stride: [2, 2], padding: [1, 0], dilation: [2, 1] },
+    { kernel: [4, 4], stride: [2, 1], padding: [2, 2], dilation: [1, 1] },
+    { kernel: [3, 2], stride: [3, 2], padding: [1, 1], dilation: [1, 1] },
   ] as const;
   const out = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
 
@@ -288,7 +341,12 @@ suite('webgpu pooling', () => {
       cpuRoutines.maxPool2d(cfg, [{ ...x, data: x.data, buf: { numel: x.data.length }, dtype: 'float32', strides: rowMajor(x.shape), offset: 1 }],
         [{ buf: { numel: yd.length }, data: yd, dtype: 'float32', shape: [N, C, Ho, Wo], strides: rowMajor([N, C, Ho, Wo]), offset: 0 },
           { buf: { numel: am.length }, data: am, dtype: 'int32', shape: [N, C, Ho, Wo], strides: rowMajor([N, C, Ho, Wo]), offset: 0 }]);
-      await vsCpu(h, 'maxPool2dBackward', cfg, [rand([N, C, Ho, Wo], seed++), { data: am, shape: [N, C, Ho, Wo] }], [zerosOf([N, C, H, W], 1)], [1e-6, 1e-6], `maxPool2dBackward ${JSON.stringify(w)}`);
+      // both kernels: one thread per stride cell (strides <= 2) and one per pixel
+      const gy = rand([N, C, Ho, Wo], seed++);
+      for (const cell of w.stride[0] <= 2 && w.stride[1] <= 2 ? [true, false] : [false]) {
+        const launcher: Launcher = ([g, a], [gx]) => maxPool2dBackwardLaunches(cfg, g, a, gx, h.ctx, cell);
+        await vsCpu(h, 'maxPool2dBackward', cfg, [gy, { data: am, shape: [N, C, Ho, Wo] }], [zerosOf([N, C, H, W], 1)], [1e-6, 1e-6], `maxPool2dBackward ${JSON.stringify(w)} cell ${cell}`, launcher);
+      }
     }
   });
 

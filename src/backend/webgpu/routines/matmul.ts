@@ -1,6 +1,10 @@
 /**
- * WebGPU matmul: a[Z,M,K] @ b[Z,K,N] (+ bias[N], activation) → out[Z,M,N], on the tiled GEMM core
- * of shaders/gemm.wgsl (64x64 output tile per workgroup, 4x4 per thread, K in steps of 16).
+ * WebGPU matmul: a[Z,M,K] @ b[Z,K,N] (+ bias[N], activation) → out[Z,M,N], on one of two cores
+ * chosen per adapter and shape ({@link matmulPlan}): the tiled GEMM core of shaders/gemm.wgsl
+ * (64x64 output tile per workgroup, 4x4 per thread, K in steps of 16 through workgroup memory;
+ * shared with conv) or the direct core of shaders/matmul_direct.wgsl (4x4 per thread read straight
+ * from memory, no barriers; optional in-workgroup split-K). Both render shaders/matmul.wgsl for
+ * the operands and the bias / activation epilogue.
  *
  * Operands are read in place whatever their strides: the routine looks at each operand's strides
  * and picks how its tile is loaded (see {@link tileMode}); a transposed weight costs no copy.
@@ -10,12 +14,13 @@
  * 64x64x16 FMAs, i.e. 16 FMAs per shared-memory vec4 pair per thread.
  */
 import type { View } from '../../backend.js';
-import type { Activation } from '../../../kernel/kernel.js';
-import type { GpuLaunch, GpuRoutine } from '../launch.js';
+import type { Activation, Routines } from '../../../kernel/kernel.js';
+import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, render, withHelpers, type TemplateVars } from './template.js';
 import gemmSrc from '../../../../shaders/gemm.wgsl';
 import tileSrc from '../../../../shaders/gemm_tile.wgsl';
 import matmulSrc from '../../../../shaders/matmul.wgsl';
+import directSrc from '../../../../shaders/matmul_direct.wgsl';
 
 /** How a GEMM operand tile is loaded (see shaders/gemm_tile.wgsl). */
 export type TileMode = 'vec4k' | 'vec4r' | 'kfast' | 'rfast';
@@ -66,13 +71,46 @@ function as3d(v: View, what: string): { shape: number[]; strides: number[] } {
 }
 
 /**
+ * How one matmul runs: the 64x64-tiled core of shaders/gemm.wgsl, or the direct core of
+ * shaders/matmul_direct.wgsl with 4 x 4 outputs per thread, `ks` threads sharing each block's
+ * K (in-workgroup split-K, deterministic) and `wg` threads per workgroup.
+ */
+export type MatmulPlan = { kernel: 'tiled' } | { kernel: 'direct'; ks: number; wg: number };
+
+/**
+ * Picks the core for a [Z,M,K] @ [Z,K,N] product (see {@link MatmulPlan}).
+ *
+ * CPU-emulated adapters (SwiftShader): always the direct core. There a barrier parks every
+ * thread of a group and workgroup memory costs what global memory does, so the tiled core's
+ * reuse does not pay even for big products; measured (ms, same run, bench/RESULTS.md "WebGPU
+ * small matmul and pool backward"): 32x10x784 50 → 9, 256³ 133 → 44, 512³ 576 → 299,
+ * 1024³ 5742 → 2320. 16-thread workgroups when there are few blocks, so that both CPU threads
+ * get some (a workgroup runs on one), else 64.
+ * GPUs (unmeasured here): the tiled core unless the output has fewer than 32 64x64 tiles; then
+ * the direct core, with K split over up to 16 threads per block while the blocks alone cannot
+ * fill the device and each slice keeps at least 64 terms.
+ */
+export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuContext): MatmulPlan {
+  const blocks = Z * Math.ceil(M / 4) * Math.ceil(N / 4);
+  if (ctx.software) return { kernel: 'direct', ks: 1, wg: blocks < 256 ? 16 : 64 };
+  const tiles = Z * Math.ceil(M / 64) * Math.ceil(N / 64);
+  if (tiles >= 32) return { kernel: 'tiled' };
+  let ks = 1;
+  while (ks < 16 && blocks * ks < 8192 && K / (ks * 2) >= 64) ks *= 2;
+  return { kernel: 'direct', ks, wg: 64 };
+}
+
+/**
  * a[Z,M,K], b[Z,K,N], bias?[N] → out[Z,M,N] = act(a @ b + bias). Z may be 1 (broadcast, stride 0)
  * on either operand.
  *
  * @example
  * gpuRoutines.matmul({ bias: true, activation: 'relu' }, [x, wT, bias], [y], ctx) // one launch
  */
-export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => {
+export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => matmulLaunches(config, inputs, outputs, ctx);
+
+/** The launches of one matmul by `plan` (default: {@link matmulPlan}'s choice). */
+export function matmulLaunches(config: Routines['matmul'], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext, plan?: MatmulPlan): GpuLaunch[] {
   const [av, bv, biasv] = inputs;
   const [cv] = outputs;
   const a = as3d(av, 'a'), b = as3d(bv, 'b'), c = as3d(cv, 'out');
@@ -84,26 +122,53 @@ export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => {
   if (Z * M * N === 0) return [];
   const modeA = tileMode(M, K, a.strides[1], a.strides[2], a.strides[0], av.offset);
   const modeB = tileMode(N, K, b.strides[2], b.strides[1], b.strides[0], bv.offset);
+  const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
+  // the bias binding exists only when config.bias: pass exactly the views the shader declares
+  const views = config.bias ? [av, bv, biasv] : [av, bv];
+  const vars = { ACT: ACT[config.activation], OUT: config.bias ? 4 : 3 };
+  const epi = `${config.bias ? 'bias' : ''}|${config.activation}`;
+  const uniformsAt = (z0: number): Uint32Array => new Uint32Array([
+    M, N, K, z0,
+    av.offset, a.strides[0], a.strides[1], a.strides[2],
+    bv.offset, b.strides[0], b.strides[1], b.strides[2],
+    cv.offset, c.strides[0], c.strides[1], c.strides[2],
+    ...biasWords, Z,
+  ]);
+  const p = plan ?? matmulPlan(Z, M, N, K, ctx);
+  const zMax = maxGroups(ctx);
+  if (p.kernel === 'direct') {
+    // vec4 loads only along the axis the direct core reads in fours (k for A, n for B, or the
+    // transposed axis where it transposes a 4x4 block)
+    const flags: string[] = [];
+    if (modeA === 'vec4k') flags.push('A_VEC4', 'A_K4');
+    else if (modeA === 'vec4r') flags.push('A_VEC4', 'A_M4');
+    if (modeB === 'vec4r') flags.push('B_VEC4', 'B_N4');
+    else if (modeB === 'vec4k') flags.push('B_VEC4', 'B_K4');
+    if (K % 4 === 0) flags.push('K4');
+    if (p.ks > 1) flags.push('SPLIT');
+    if (config.bias) flags.push('BIAS');
+    const threads = Z * Math.ceil(M / 4) * Math.ceil(N / 4) * p.ks;
+    return [{
+      key: `matmul-direct|${flags.join('|')}|${epi}|${p.ks}|${p.wg}`,
+      code: () => withHelpers([
+        render(matmulSrc, vars, flags, 'matmul.wgsl'),
+        render(directSrc, { KS: p.ks, WG: p.wg }, flags, 'matmul_direct.wgsl'),
+      ].join('\n')),
+      inputs: views,
+      outputs: [cv],
+      uniforms: uniformsAt(0),
+      workgroups: grid2d(Math.ceil(threads / p.wg), zMax),
+    }];
+  }
   const flags: string[] = [];
   if (modeA.startsWith('vec4')) flags.push('A_VEC4');
   if (modeB.startsWith('vec4')) flags.push('B_VEC4');
   if (config.bias) flags.push('BIAS');
-  const key = `matmul|${modeA}|${modeB}|${config.bias ? 'bias' : ''}|${config.activation}`;
-  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, { ACT: ACT[config.activation], OUT: config.bias ? 4 : 3 }, flags);
-  const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
-  // the bias binding exists only when config.bias: pass exactly the views the shader declares
-  const views = config.bias ? [av, bv, biasv] : [av, bv];
+  const key = `matmul|${modeA}|${modeB}|${epi}`;
+  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags);
   const launches: GpuLaunch[] = [];
-  const zMax = maxGroups(ctx);
   for (let z0 = 0; z0 < Z; z0 += zMax) {
-    const uniforms = new Uint32Array([
-      M, N, K, z0,
-      av.offset, a.strides[0], a.strides[1], a.strides[2],
-      bv.offset, b.strides[0], b.strides[1], b.strides[2],
-      cv.offset, c.strides[0], c.strides[1], c.strides[2],
-      ...biasWords,
-    ]);
-    launches.push({ key, code, inputs: views, outputs: [cv], uniforms, workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax) });
+    launches.push({ key, code, inputs: views, outputs: [cv], uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax) });
   }
   return launches;
-};
+}
