@@ -51,7 +51,9 @@ function attend(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions): [Tensor, Ten
   }
   if (blocked) scores = where(blocked, -Infinity, scores);
   let w: Tensor;
-  if (blocked || o.bias) {
+  // the causal mask alone never blocks a whole row (key 0 is visible to every query), so only
+  // explicit masks and float biases (which may hold -inf) need the dead-row check
+  if (o.blocked || o.bias) {
     // rows with every key masked: softmax of a row of -inf is NaN; give them zero weights
     const dead = noGrad(() => scores.max(-1, true).eq(-Infinity)); // (…, L, 1)
     w = where(dead, 0, softmax(where(dead, 0, scores), -1));
