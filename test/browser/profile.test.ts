@@ -1,4 +1,4 @@
-/** wt.profile in headless Chromium: GPU timestamps, the wall-clock fallback, and the CPU backend. */
+/** wt.profile in headless Chromium: GPU timestamps, the wall-clock fallback, and the CPU backend's per-kernel wall clock. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'puppeteer-core';
 import type { Server } from 'node:http';
@@ -61,9 +61,12 @@ describe('wt.profile', () => {
     expect(p.flushes.totalMs).toBeGreaterThan(0);
   });
 
-  it('on the CPU backend reports only the wall-clock time, and says why', () => {
-    expect(r.cpu.mode).toBe('none');
-    expect(r.cpu.kernels).toEqual([]);
-    expect(r.cpu.note).toMatch(/cpu backend has no kernel timer/);
+  it('on the CPU backend times every kernel by the wall clock', () => {
+    expect(r.cpu.mode).toBe('cpu');
+    expect(r.cpu.backend).toBe('cpu');
+    const names = r.cpu.kernels.map((k) => k.name);
+    expect(names.some((n) => n.startsWith('matmul'))).toBe(true);
+    for (const k of r.cpu.kernels) expect(k.totalMs).toBeGreaterThanOrEqual(0);
+    expect(r.cpu.note).toMatch(/front end/);
   });
 });
