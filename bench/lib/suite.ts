@@ -23,6 +23,8 @@ export interface BenchConfig {
   profile?: string;
   /** run only workloads whose name contains this */
   only?: string;
+  /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
+  fusionOff?: boolean;
 }
 
 export interface BenchResult {
@@ -40,8 +42,9 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean } = {}): Lib[] {
+  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false })] : [];
   return section === 'webgpu'
-    ? [webtensorLib('webgpu'), tfjsLib('webgpu'), jaxLib()]
-    : [webtensorLib('cpu'), tfjsLib('cpu'), tfjsLib('wasm', opts)];
+    ? [webtensorLib('webgpu'), ...off, tfjsLib('webgpu'), jaxLib()]
+    : [webtensorLib('cpu'), ...off, tfjsLib('cpu'), tfjsLib('wasm', opts)];
 }
