@@ -4,7 +4,7 @@
  */
 import type { Backend, BackendBuffer } from './backend/backend.js';
 import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
-import { ArgumentError, BackendError } from './errors.js';
+import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import type { View } from './backend/backend.js';
 import type { Expr } from './kernel/ir.js';
 import { contiguousStrides } from './shape.js';
@@ -31,19 +31,26 @@ const readers = new Map<BackendBuffer, Set<Storage>>();
 
 /**
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
- * result of an elementwise op with fusion on) has its buffer but not its contents yet, only a
- * recipe: `buf` computes them on first use, so every path that hands out the real buffer (views
- * for kernels, reads, exports) materializes first. The buffer is allocated at once, so errors
- * (out of memory, a lost device) still come from the op that made the tensor.
+ * result of an elementwise op with fusion on) has no contents yet, only a recipe: `buf` computes
+ * them on first use, so every path that hands out the real buffer (views for kernels, reads,
+ * exports) materializes first. On WebGPU its buffer is allocated at once, so errors (out of
+ * memory, a lost device) still come from the op that made the tensor; on the CPU backend a small
+ * one is allocated when computed (`buf` null until then): a typed array per never-computed
+ * intermediate of a fused chain would only cost garbage collection.
  */
 export class Storage {
   refs = 1;
   private _recipe: Recipe | null = null;
   /** the buffer belongs to the host app (`fromGPUBuffer`): ops reading it are never deferred */
   external = false;
+  /** elements of the buffer (counted by `memory()` whether allocated yet or not) */
+  readonly numel: number;
+  /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
+  fusedUses = 0;
 
-  constructor(readonly backend: Backend, private readonly _buf: BackendBuffer, readonly dtype: DType) {
-    engine.liveBytes += _buf.numel * BYTES_PER_ELEMENT;
+  constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
+    this.numel = numel ?? _buf!.numel;
+    engine.liveBytes += this.numel * BYTES_PER_ELEMENT;
   }
 
   /** Makes this (new) storage pending on `recipe`, which holds references on its inputs. */
@@ -62,21 +69,26 @@ export class Storage {
     return this._recipe;
   }
 
-  /** Elements of the buffer. */
-  get numel(): number {
-    return this._buf.numel;
-  }
-
   /** The device buffer, computing a pending storage's contents first. */
   get buf(): BackendBuffer {
     if (this._recipe) this.materialize();
-    return this._buf;
+    return this._buf!;
   }
 
   /** Computes a pending storage's contents: one fused kernel into its buffer. */
   materialize(): void {
     const r = this._recipe;
     if (!r) return;
+    if (!this._buf) {
+      try {
+        this._buf = this.backend.alloc(this.numel, this.dtype);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError || e instanceof RangeError) {
+          throw new OutOfMemoryError(`elementwise (fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
+        }
+        throw e;
+      }
+    }
     this.detachRecipe();
     try {
       const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
@@ -102,14 +114,14 @@ export class Storage {
   }
   release(): void {
     if (--this.refs === 0) {
-      engine.liveBytes -= this._buf.numel * BYTES_PER_ELEMENT;
+      engine.liveBytes -= this.numel * BYTES_PER_ELEMENT;
       const r = this._recipe;
       if (r) {
         // never computed: drop the recipe and the inputs it held
         this.detachRecipe();
         for (const s of r.inputs) s.release();
       }
-      this.backend.free(this._buf);
+      if (this._buf) this.backend.free(this._buf);
     }
   }
 }

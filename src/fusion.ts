@@ -27,10 +27,11 @@
  * the host app owns (`wt.fromGPUBuffer`) run at once, so `wt.flush()` keeps its meaning: work
  * issued before it reads the host buffer's contents of that moment.
  *
- * Costs: a pending result recomputes its expression in every consumer that fuses it (elementwise
- * work is cheap next to a kernel launch), and it keeps its inputs' storage alive until it is
- * computed or disposed. Debug mode (`wt.setDebug`) checks
- * every op's output, so it turns deferral off.
+ * Costs: a pending result recomputes its expression in each consumer that folds it in, at most
+ * MAX_FOLDS of them (a further use computes it once into its buffer), and it keeps its inputs'
+ * storage alive until it is computed or disposed. Debug mode (`wt.setDebug`) checks every op's
+ * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
+ * array only when computed (see Storage in src/engine.ts).
  */
 import type { BackendBuffer, View } from './backend/backend.js';
 import { engine, type Recipe, type Storage } from './engine.js';
@@ -45,6 +46,10 @@ export const MAX_NODES = 64;
 export const MAX_BUFFERS = 8;
 /** Most distinct input views of one fused kernel. */
 export const MAX_VIEWS = 8;
+/** CPU pending results up to this many elements get their typed array when computed. */
+export const LAZY_CPU_ELEMENTS = 1 << 24;
+/** Most kernels one pending result is folded into; a further use computes it into its buffer. */
+export const MAX_FOLDS = 2;
 
 /**
  * Turns eager elementwise fusion on or off (on by default). With fusion on, elementwise ops are
@@ -77,16 +82,10 @@ export function deferrable(inputs: readonly Tensor[]): boolean {
   return inputs.every((t) => !t._store.external);
 }
 
-const sizes = new WeakMap<Expr, number>();
-
 /** Nodes of `e` as a tree (a shared subtree counts each time it is used). */
 export function treeSize(e: Expr): number {
-  let n = sizes.get(e);
-  if (n === undefined) {
-    n = 1;
-    for (const a of e.args) n += treeSize(a);
-    sizes.set(e, n);
-  }
+  let n = 1;
+  for (const a of e.args) n += treeSize(a);
   return n;
 }
 
@@ -102,8 +101,10 @@ export interface Composed {
   /** the storage each view reads (not retained: the caller takes references) */
   inputs: Storage[];
   scalars: number[];
-  /** tree size of exprs[0] */
+  /** tree size of the expressions */
   size: number;
+  /** they read the linear element index (index or rand leaves) */
+  usesIndex: boolean;
 }
 
 /** The recipe's views re-strided to the iteration shape `shape`, or null when it cannot fuse there. */
@@ -129,8 +130,8 @@ function remap(e: Expr, loads: readonly number[], base: number, memo: Map<Expr, 
   if (m) return m;
   switch (e.op) {
     case 'load': m = E.load(loads[e.value!], e.dtype); break;
-    case 'scalar': m = E.scalar(e.value! + base, e.dtype); break;
-    case 'rand': m = E.rand(e.value! + base, e.lane ?? 0); break;
+    case 'scalar': m = base ? E.scalar(e.value! + base, e.dtype) : e; break;
+    case 'rand': m = base ? E.rand(e.value! + base, e.lane ?? 0) : e; break;
     case 'const': case 'index': m = e; break;
     default: {
       const args = e.args.map((a) => remap(a, loads, base, memo));
@@ -141,15 +142,19 @@ function remap(e: Expr, loads: readonly number[], base: number, memo: Map<Expr, 
   return m;
 }
 
-/** Replaces load(i) by `subs[i]`. */
-function substitute(e: Expr, subs: readonly (Expr | null)[], memo: Map<Expr, Expr>): Expr {
+/** The consumer's expression with load(i) replaced by `subs[i]` and its scalars shifted by `base`. */
+function substitute(e: Expr, subs: readonly (Expr | null)[], base: number, memo: Map<Expr, Expr>): Expr {
   let m = memo.get(e);
   if (m) return m;
-  if (e.op === 'load') m = subs[e.value!]!;
-  else if (e.args.length === 0) m = e;
-  else {
-    const args = e.args.map((a) => substitute(a, subs, memo));
-    m = args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+  switch (e.op) {
+    case 'load': m = subs[e.value!]!; break;
+    case 'scalar': m = base ? E.scalar(e.value! + base, e.dtype) : e; break;
+    case 'rand': m = base ? E.rand(e.value! + base, e.lane ?? 0) : e; break;
+    case 'const': case 'index': m = e; break;
+    default: {
+      const args = e.args.map((a) => substitute(a, subs, base, memo));
+      m = args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+    }
   }
   memo.set(e, m);
   return m;
@@ -166,73 +171,140 @@ function loadCounts(exprs: readonly Expr[], n: number): number[] {
   return c;
 }
 
+const sameView = (a: View, b: View): boolean => {
+  if (a.buf !== b.buf || a.offset !== b.offset) return false;
+  for (let d = 0; d < a.strides.length; d++) if (a.strides[d] !== b.strides[d]) return false;
+  return true;
+};
+
+/** Distinct views, and distinct buffers, of `views` (a handful: linear scans). */
+function distinct(views: readonly View[]): { views: number; bufs: number } {
+  let nv = 0, nb = 0;
+  for (let i = 0; i < views.length; i++) {
+    let seenView = false, seenBuf = false;
+    for (let j = 0; j < i && !seenView; j++) {
+      if (views[j].buf === views[i].buf) {
+        seenBuf = true;
+        seenView = sameView(views[i], views[j]);
+      }
+    }
+    if (!seenView) nv++;
+    if (!seenBuf) nb++;
+  }
+  return { views: nv, bufs: nb };
+}
+
 /**
- * The kernel that computes `exprs` (loads indexing `inputs`, each broadcast to `shape`) with every
- * pending input that fits the caps folded in (`fuse`; others are computed first and loaded).
- * `outputs` is the number of buffers the kernel writes; `reduce` marks a reduction prologue.
+ * The kernel that computes `exprs` (loads indexing `inputs`, each broadcast to `shape`; scalars
+ * `scalars`) with pending inputs folded in where `fuse` is set and the caps allow; other inputs
+ * (pending ones computed first) are loaded. `outputs` is the number of buffers the kernel writes;
+ * `reduce` marks a reduction prologue.
+ *
+ * The biggest folded recipe keeps its own numbering (its views first, its scalars first), so
+ * growing a chain by one op costs a pass over the new op's expression, not over the whole chain.
+ * A pending input already folded into MAX_FOLDS kernels is computed into its buffer and loaded,
+ * so a result that many kernels use (a random tensor read by every step of a chain) is not
+ * recomputed by each of them.
  */
 export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[], opts: { outputs: number; reduce?: boolean; fuse: boolean }): Composed {
+  const n = inputs.length;
+  const counts = loadCounts(exprs, n);
+  const maxReads = MAX_BUFFERS - opts.outputs;
+  const broadcast = (t: Tensor): View => {
+    const v = t._view(); // computes a pending input that is not folded
+    return { ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) };
+  };
+  const cand: (View[] | null)[] = inputs.map((t, i) => (opts.fuse && counts[i] > 0 && t._store.fusedUses < MAX_FOLDS ? fusableViews(t, shape, opts.reduce ?? false) : null));
+  // inputs that are read as they are go first: computing one may compute a candidate's storage too
+  const direct: (View | null)[] = inputs.map((t, i) => (counts[i] > 0 && !cand[i] ? broadcast(t) : null));
+  inputs.forEach((t, i) => {
+    if (cand[i] && !t._store.recipe) {
+      cand[i] = null;
+      direct[i] = broadcast(t);
+    }
+  });
+  const directViews = direct.filter((v): v is View => v !== null);
+
   const views: View[] = [];
   const stores: Storage[] = [];
-  const used = new Set<BackendBuffer>();
-  const ids = new Map<BackendBuffer, number>();
-  const keys = new Map<string, number>();
-  const keyOf = (v: View): string => {
-    let b = ids.get(v.buf);
-    if (b === undefined) ids.set(v.buf, (b = ids.size));
-    return `${b}@${v.offset}:${v.strides.join(',')}`;
-  };
-  const addView = (v: View, s: Storage): number => {
-    const k = keyOf(v);
-    let i = keys.get(k);
-    if (i === undefined) {
-      i = views.push(v) - 1;
+  const add = (v: View, s: Storage): number => {
+    let k = views.findIndex((w) => sameView(v, w));
+    if (k < 0) {
+      k = views.push(v) - 1;
       stores.push(s);
-      keys.set(k, i);
-      used.add(v.buf);
     }
-    return i;
+    return k;
   };
-  const direct = (t: Tensor): Expr => {
-    const v = t._view(); // computes a pending input that is not fused
-    return E.load(addView({ ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) }, t._store), t.dtype);
-  };
-  const counts = loadCounts(exprs, inputs.length);
-  const cand = inputs.map((t, i) => (opts.fuse && counts[i] > 0 ? fusableViews(t, shape, opts.reduce ?? false) : null));
-  // inputs that are not fused go first: they need their slots whatever happens
-  const subs: (Expr | null)[] = inputs.map((t, i) => (counts[i] === 0 || cand[i] ? null : direct(t)));
-  const outScalars = [...scalars];
+  const subs: (Expr | null)[] = new Array<Expr | null>(n).fill(null);
+  const outScalars: number[] = [];
+  const fused = new Map<Storage, Expr>();
   let size = exprs.reduce((a, e) => a + treeSize(e), 0);
   let left = cand.filter((c) => c).length;
-  const maxReads = MAX_BUFFERS - opts.outputs;
+
+  // the base: the biggest recipe, taken over verbatim when it fits
+  let base = -1;
+  cand.forEach((c, i) => {
+    if (c && (base < 0 || inputs[i]._store.recipe!.size > inputs[base]._store.recipe!.size)) base = i;
+  });
+  if (base >= 0) {
+    const r = inputs[base]._store.recipe!, rv = cand[base]!;
+    const d = distinct([...rv, ...directViews]);
+    const grow = counts[base] * (r.size - 1);
+    left--;
+    if (size + grow <= MAX_NODES && d.bufs + left <= maxReads && d.views + left <= MAX_VIEWS && distinct(rv).views === rv.length) {
+      rv.forEach((v, j) => add(v, r.inputs[j]));
+      subs[base] = r.expr;
+      outScalars.push(...r.scalars);
+      size += grow;
+      fused.set(inputs[base]._store, r.expr);
+    } else {
+      direct[base] = broadcast(inputs[base]);
+    }
+    cand[base] = null;
+  }
+  const shift = outScalars.length;
+  outScalars.push(...scalars);
+  inputs.forEach((t, i) => {
+    const v = direct[i];
+    if (v) subs[i] = E.load(add(v, t._store), t.dtype);
+  });
+  // further recipes (e.g. a + b with both pending): renumbered into the kernel
   inputs.forEach((t, i) => {
     const rv = cand[i];
     if (!rv) return;
     left--; // every later candidate keeps one slot, in case it is computed and loaded
     const r = t._store.recipe;
-    if (!r) {
-      // computed meanwhile (another input is a view of the same storage that could not fuse)
-      subs[i] = direct(t);
+    const grow = r ? counts[i] * (r.size - 1) : 0;
+    const again = fused.get(t._store);
+    if (again) {
+      // the same storage twice in one kernel (x * x): the same expression object, which the
+      // backends compile once (they share repeated subtrees)
+      subs[i] = again;
+      size += grow;
       return;
     }
-    const grow = counts[i] * (r.size - 1);
-    const newBufs = new Set(rv.map((v) => v.buf).filter((b) => !used.has(b))).size;
-    const newViews = new Set(rv.map(keyOf).filter((k) => !keys.has(k))).size;
-    if (size + grow > MAX_NODES || used.size + newBufs + left > maxReads || views.length + newViews + left > MAX_VIEWS) {
-      subs[i] = direct(t);
+    if (!r || size + grow > MAX_NODES || distinct([...views, ...rv]).bufs + left > maxReads || distinct([...views, ...rv]).views + left > MAX_VIEWS) {
+      subs[i] = E.load(add(broadcast(t), t._store), t.dtype);
       return;
     }
-    const loads = rv.map((v, j) => addView(v, r.inputs[j]));
+    const loads = rv.map((v, j) => add(v, r.inputs[j]));
     subs[i] = remap(r.expr, loads, outScalars.length, new Map());
     outScalars.push(...r.scalars);
     size += grow;
+    fused.set(t._store, subs[i]!);
   });
+  let usesIndex = exprs.some(readsIndex);
+  for (const s of fused.keys()) {
+    s.fusedUses++;
+    usesIndex ||= s.recipe!.usesIndex;
+  }
   const memo = new Map<Expr, Expr>();
-  return { exprs: exprs.map((e) => substitute(e, subs, memo)), views, inputs: stores, scalars: outScalars, size };
+  const out = exprs.map((e) => substitute(e, subs, shift, memo));
+  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex };
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */
 export function recipeOf(c: Composed, shape: readonly number[]): Recipe {
   for (const s of c.inputs) s.retain();
-  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: readsIndex(c.exprs[0]) };
+  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex };
 }

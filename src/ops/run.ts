@@ -5,7 +5,7 @@
 import type { Backend, View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { beforeWrite, engine, Storage } from '../engine.js';
-import { compose, deferrable, deferring, recipeOf } from '../fusion.js';
+import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
@@ -62,7 +62,10 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const n = numel(shape);
   const fuse = deferring();
   if (!into && fuse && n > 0 && deferrable(inputs)) {
-    const out = empty(shape, expr.dtype, backend, op);
+    // WebGPU: the buffer now (errors name the op); CPU: a small typed array when computed
+    const out = backend.name === 'cpu' && n <= LAZY_CPU_ELEMENTS
+      ? Tensor._make(new Storage(backend, null, expr.dtype, n), shape, contiguousStrides(shape), 0, expr.dtype)
+      : empty(shape, expr.dtype, backend, op);
     try {
       out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse }), shape));
     } catch (e) {
