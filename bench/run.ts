@@ -15,7 +15,7 @@
  *   --only TEXT        only workloads whose name contains TEXT
  *   --profile TEXT     print webtensor's top kernels (wt.profile) for workloads matching TEXT
  *   --native           use the system's Vulkan driver instead of SwiftShader
- *   --fusion-off       also run webtensor with eager fusion off (wt.setFusion(false)) as a peer
+ *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';

@@ -152,8 +152,8 @@ class Engine {
   liveBytes = 0;
   gradEnabled = true;
   debug = false;
-  /** defer elementwise ops and fuse chains of them (`wt.setFusion`) */
-  fusion = true;
+  /** defer elementwise ops and fuse chains of them (`wt.setFusion`); 'auto': on WebGPU only */
+  fusion: boolean | 'auto' = 'auto';
   /** storages whose contents are not computed yet (fusion) */
   pending = new Set<Storage>();
   /** Open `tidy` scopes, innermost last. */

@@ -1,7 +1,7 @@
 /**
  * Eager elementwise fusion: a chain of elementwise ops runs as one kernel.
  *
- * With fusion on (the default, `wt.setFusion`), an elementwise op does not dispatch: its result
+ * With fusion on (the default on WebGPU, `wt.setFusion`), an elementwise op does not dispatch: its result
  * is *pending*: its Storage has a buffer (allocated at once, so out-of-memory and lost-device
  * errors still name the op) but no contents yet, only a recipe (the op's expression, the views it
  * reads, its scalars; src/engine.ts). An elementwise op whose input is pending substitutes that
@@ -33,7 +33,7 @@
  * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
  * array only when computed (see Storage in src/engine.ts).
  */
-import type { BackendBuffer, View } from './backend/backend.js';
+import type { Backend, BackendBuffer, View } from './backend/backend.js';
 import { engine, type Recipe, type Storage } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
@@ -52,29 +52,37 @@ export const LAZY_CPU_ELEMENTS = 1 << 24;
 export const MAX_FOLDS = 2;
 
 /**
- * Turns eager elementwise fusion on or off (on by default). With fusion on, elementwise ops are
- * deferred and a chain of them runs as one kernel when its result is needed (see the module
- * notes of src/fusion.ts); off, every op dispatches its own kernel at once. Results are the same
- * either way: the fused kernel does the same float32 operations in the same order, each rounded
- * to float32 (bit-identical on the CPU backend and on SwiftShader; a GPU compiler that contracts
- * a multiply and an add into one FMA may differ in the last bit). Tensors already pending stay
- * pending until used.
+ * Turns eager elementwise fusion on or off. With fusion on, elementwise ops are deferred and a
+ * chain of them runs as one kernel when its result is needed (see the module notes of
+ * src/fusion.ts); off, every op dispatches its own kernel at once. `'auto'` (the default) is on
+ * for the WebGPU backend, where a kernel launch costs far more than the arithmetic of a small op
+ * (a chain of 1,000 small ops runs about 5x faster: bench/RESULTS.md), and off for the CPU
+ * backend, where the front end's per-op work dominates and fusion measured no faster.
+ *
+ * Results are the same either way: the fused kernel does the same float32 operations in the same
+ * order, each rounded to float32 (bit-identical on the CPU backend and on SwiftShader; a GPU
+ * compiler that contracts a multiply and an add into one FMA may differ in the last bit).
+ * Tensors already pending stay pending until used.
  *
  * @example wt.setFusion(false); // one kernel per elementwise op, e.g. to profile ops one by one
  */
-export function setFusion(on: boolean): void {
-  if (typeof on !== 'boolean') throw new ArgumentError(`setFusion: expected true or false, got ${JSON.stringify(on)}`);
+export function setFusion(on: boolean | 'auto'): void {
+  if (typeof on !== 'boolean' && on !== 'auto') throw new ArgumentError(`setFusion: expected true, false or 'auto', got ${JSON.stringify(on)}`);
   engine.fusion = on;
 }
 
-/** Whether eager elementwise fusion is on (see `setFusion`). */
+/** Whether eager elementwise fusion is on for the current backend (see `setFusion`). */
 export function isFusion(): boolean {
-  return engine.fusion;
+  return fusionOn(engine.backend);
 }
 
-/** Whether an elementwise op should be deferred now. */
-export function deferring(): boolean {
-  return engine.fusion && !engine.debug;
+function fusionOn(backend: Backend | null): boolean {
+  return engine.fusion === 'auto' ? backend?.name === 'webgpu' : engine.fusion;
+}
+
+/** Whether an elementwise op on `backend` should be deferred now. */
+export function deferring(backend: Backend): boolean {
+  return fusionOn(backend) && !engine.debug;
 }
 
 /** Whether an elementwise op on `inputs` may be deferred (none reads a host-owned buffer). */

@@ -13,8 +13,8 @@ export interface InitOptions {
   backend?: 'auto' | 'webgpu' | 'cpu';
   /** a GPUDevice owned by the host app: shared, never destroyed by webtensor */
   device?: GPUDevice;
-  /** eager elementwise fusion (default true; the same as `wt.setFusion`) */
-  fusion?: boolean;
+  /** eager elementwise fusion: true, false or 'auto' (the default: on WebGPU only); see `wt.setFusion` */
+  fusion?: boolean | 'auto';
 }
 
 let warned = false;
@@ -30,7 +30,7 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
     throw new ArgumentError('init: device must be a GPUDevice');
   }
   if (opts.fusion !== undefined) {
-    if (typeof opts.fusion !== 'boolean') throw new ArgumentError(`init: fusion must be true or false, got ${describeValue(opts.fusion)}`);
+    if (typeof opts.fusion !== 'boolean' && opts.fusion !== 'auto') throw new ArgumentError(`init: fusion must be true, false or 'auto', got ${describeValue(opts.fusion)}`);
     engine.fusion = opts.fusion;
   }
   const want = opts.backend ?? (opts.device ? 'webgpu' : 'auto');

@@ -56,6 +56,7 @@ function suite(backend: 'cpu' | 'webgpu'): void {
     });
     afterEach(() => wt.setFusion(true));
     afterAll(() => {
+      wt.setFusion('auto');
       if (backend === 'webgpu') b.destroy();
     });
 
@@ -256,6 +257,11 @@ function suite(backend: 'cpu' | 'webgpu'): void {
       }
       expect(() => wt.setFusion('yes' as unknown as boolean)).toThrow(/setFusion/);
       expect(wt.isFusion()).toBe(true);
+      wt.setFusion('auto'); // the default: on for WebGPU only
+      expect(wt.isFusion()).toBe(backend === 'webgpu');
+      const x = wt.tensor([1, 2]);
+      expect((await dispatches(async () => { const y = wt.tidy(() => x.mul(2).add(1)); await y.data(); y.dispose(); })).n).toBe(backend === 'webgpu' ? 1 : 2);
+      x.dispose();
       expect(MAX_NODES).toBeGreaterThan(8);
     });
   });

@@ -43,8 +43,10 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
 export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean } = {}): Lib[] {
+  // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
+  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto' });
   const off = opts.fusionOff ? [webtensorLib(section, { fusion: false })] : [];
   return section === 'webgpu'
-    ? [webtensorLib('webgpu'), ...off, tfjsLib('webgpu'), jaxLib()]
-    : [webtensorLib('cpu'), ...off, tfjsLib('cpu'), tfjsLib('wasm', opts)];
+    ? [main, ...off, tfjsLib('webgpu'), jaxLib()]
+    : [main, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts)];
 }

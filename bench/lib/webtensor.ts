@@ -129,15 +129,15 @@ function trainCase(w: Workload): Case {
 }
 
 /**
- * webtensor on `backend`; each section starts its own backend with wt.init. `fusion: false`
- * is the same library with eager elementwise fusion off (`wt.setFusion(false)`), listed as
- * "webtensor (fusion off)" so that its ratio column reads fusion on ÷ off.
+ * webtensor on `backend`; each section starts its own backend with wt.init. `fusion` is passed
+ * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
+ * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto' } = {}): Lib {
   let instance: wt.Backend | null = null;
-  const fusion = opts.fusion ?? true;
+  const fusion = opts.fusion ?? 'auto';
   return {
-    library: fusion ? 'webtensor' : 'webtensor (fusion off)',
+    library: fusion === false ? 'webtensor (fusion off)' : 'webtensor',
     backend,
     async init() {
       instance = await wt.init({ backend });

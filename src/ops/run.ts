@@ -60,7 +60,7 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const backend = checkSameBackend(op, inputs);
   if (into) beforeWrite(into.buf);
   const n = numel(shape);
-  const fuse = deferring();
+  const fuse = deferring(backend);
   if (!into && fuse && n > 0 && deferrable(inputs)) {
     // WebGPU: the buffer now (errors name the op); CPU: a small typed array when computed
     const out = backend.name === 'cpu' && n <= LAZY_CPU_ELEMENTS
@@ -93,7 +93,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   const shape = outs[0].shape;
   for (const o of outs) beforeWrite(o.buf);
   if (numel(shape) === 0) return;
-  const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring() });
+  const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
   const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
   backend.dispatch(exe, c.views, outs, c.scalars);
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
@@ -116,7 +116,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
   if (numel(outShape) > 0) {
-    const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring() && numel(shape) > 0 });
+    const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
     const exe = backend.prepare({ kind: 'reduce', op: rop, expr: c.exprs[0], ndim: shape.length, nReduce: axes.length });
     const views = c.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
     const ov = out._view();

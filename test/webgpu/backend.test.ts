@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => gpu?.destroy());
 
 // tests of the backend's own batching turn eager fusion off (one kernel per op) for themselves
-afterEach(() => wt.setFusion(true));
+afterEach(() => wt.setFusion('auto'));
 
 const use = () => wt.setBackend(gpu);
 
