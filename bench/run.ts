@@ -15,6 +15,7 @@
  *   --only TEXT        only workloads whose name contains TEXT
  *   --profile TEXT     print webtensor's top kernels (wt.profile) for workloads matching TEXT
  *   --native           use the system's Vulkan driver instead of SwiftShader
+ *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -126,7 +127,7 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   const out: BenchResult = { rows: [], libErrors: [], adapter: null, environment: `Node ${process.version} + Dawn` };
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section), all, { ...cfg, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff }), all, { ...cfg, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();
@@ -140,13 +141,13 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false }, json: { type: 'string' }, 'no-write': { type: 'boolean', default: false },
       node: { type: 'boolean', default: false }, section: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' },
-      native: { type: 'boolean', default: false }, results: { type: 'string' },
+      native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false },
     },
   });
   const sections: Section[] = a.section ? [a.section as Section] : ['webgpu', 'cpu'];
   if (sections.some((s) => s !== 'webgpu' && s !== 'cpu')) throw new Error(`--section must be webgpu or cpu, got ${a.section}`);
   const quick = a.quick ?? false;
-  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only };
+  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'] };
   if (!a.native && process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const root = repoRoot();
   const t0 = performance.now();

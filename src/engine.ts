@@ -4,24 +4,140 @@
  */
 import type { Backend, BackendBuffer } from './backend/backend.js';
 import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
-import { ArgumentError, BackendError } from './errors.js';
+import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
+import type { View } from './backend/backend.js';
+import type { Expr } from './kernel/ir.js';
+import { contiguousStrides } from './shape.js';
 
-/** A reference-counted device buffer shared by a tensor and its views. */
+/**
+ * The recipe of a deferred elementwise result (see src/fusion.ts): `expr` over the input views
+ * `views` (all of `shape`; `load(i)` reads views[i]) and the runtime `scalars`. The storages the
+ * views read are held (one reference each, in `inputs`) until the result is computed or dropped.
+ */
+export interface Recipe {
+  readonly expr: Expr;
+  readonly views: readonly View[];
+  readonly inputs: readonly Storage[];
+  readonly scalars: readonly number[];
+  readonly shape: readonly number[];
+  /** tree size of `expr` (duplicated subtrees counted each time), for the fusion caps */
+  readonly size: number;
+  /** the expression reads the linear output index (`index` or `rand`): never a reduction prologue */
+  readonly usesIndex: boolean;
+}
+
+/** Pending storages reading each buffer: they must be computed before anything writes it. */
+const readers = new Map<BackendBuffer, Set<Storage>>();
+
+/**
+ * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
+ * result of an elementwise op with fusion on) has no contents yet, only a recipe: `buf` computes
+ * them on first use, so every path that hands out the real buffer (views for kernels, reads,
+ * exports) materializes first. On WebGPU its buffer is allocated at once, so errors (out of
+ * memory, a lost device) still come from the op that made the tensor; on the CPU backend a small
+ * one is allocated when computed (`buf` null until then): a typed array per never-computed
+ * intermediate of a fused chain would only cost garbage collection.
+ */
 export class Storage {
   refs = 1;
-  constructor(readonly backend: Backend, readonly buf: BackendBuffer, readonly dtype: DType) {
-    engine.liveBytes += buf.numel * BYTES_PER_ELEMENT;
+  private _recipe: Recipe | null = null;
+  /** the buffer belongs to the host app (`fromGPUBuffer`): ops reading it are never deferred */
+  external = false;
+  /** elements of the buffer (counted by `memory()` whether allocated yet or not) */
+  readonly numel: number;
+  /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
+  fusedUses = 0;
+
+  constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
+    this.numel = numel ?? _buf!.numel;
+    engine.liveBytes += this.numel * BYTES_PER_ELEMENT;
   }
+
+  /** Makes this (new) storage pending on `recipe`, which holds references on its inputs. */
+  defer(recipe: Recipe): void {
+    this._recipe = recipe;
+    engine.pending.add(this);
+    for (const v of recipe.views) {
+      let s = readers.get(v.buf);
+      if (!s) readers.set(v.buf, (s = new Set()));
+      s.add(this);
+    }
+  }
+
+  /** The recipe while the contents are not computed yet, else null. */
+  get recipe(): Recipe | null {
+    return this._recipe;
+  }
+
+  /** The device buffer, computing a pending storage's contents first. */
+  get buf(): BackendBuffer {
+    if (this._recipe) this.materialize();
+    return this._buf!;
+  }
+
+  /** Computes a pending storage's contents: one fused kernel into its buffer. */
+  materialize(): void {
+    const r = this._recipe;
+    if (!r) return;
+    if (!this._buf) {
+      try {
+        this._buf = this.backend.alloc(this.numel, this.dtype);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError || e instanceof RangeError) {
+          throw new OutOfMemoryError(`elementwise (fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
+        }
+        throw e;
+      }
+    }
+    this.detachRecipe();
+    try {
+      const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
+      this.backend.dispatch(exe, r.views, [{ buf: this._buf, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars);
+    } finally {
+      for (const s of r.inputs) s.release();
+    }
+  }
+
+  private detachRecipe(): void {
+    const r = this._recipe!;
+    this._recipe = null;
+    engine.pending.delete(this);
+    for (const v of r.views) {
+      const s = readers.get(v.buf);
+      if (s && s.delete(this) && s.size === 0) readers.delete(v.buf);
+    }
+  }
+
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
     if (--this.refs === 0) {
-      engine.liveBytes -= this.buf.numel * BYTES_PER_ELEMENT;
-      this.backend.free(this.buf);
+      engine.liveBytes -= this.numel * BYTES_PER_ELEMENT;
+      const r = this._recipe;
+      if (r) {
+        // never computed: drop the recipe and the inputs it held
+        this.detachRecipe();
+        for (const s of r.inputs) s.release();
+      }
+      if (this._buf) this.backend.free(this._buf);
     }
   }
+}
+
+/**
+ * Computes every pending result that reads `buf`: call before a kernel writes into `buf` (in-place
+ * ops, copies into views, optimizer updates, accumulating routines), so they see the old values.
+ */
+export function beforeWrite(buf: BackendBuffer): void {
+  const s = readers.get(buf);
+  if (s) for (const p of [...s]) p.materialize();
+}
+
+/** Computes every pending result on `backend` (or on every backend). */
+export function materializeAll(backend?: Backend): void {
+  for (const p of [...engine.pending]) if (!backend || p.backend === backend) p.materialize();
 }
 
 /** Anything a scope can dispose. */
@@ -36,6 +152,10 @@ class Engine {
   liveBytes = 0;
   gradEnabled = true;
   debug = false;
+  /** defer elementwise ops and fuse chains of them (`wt.setFusion`); 'auto': on WebGPU only */
+  fusion: boolean | 'auto' = 'auto';
+  /** storages whose contents are not computed yet (fusion) */
+  pending = new Set<Storage>();
   /** Open `tidy` scopes, innermost last. */
   scopes: Set<Disposable>[] = [];
   /** Counter advanced by each unseeded random op, so calls differ but a global seed reproduces them. */

@@ -32,6 +32,7 @@ export { save, load, loadMetadata, loadOptimizerState, type SaveOptions, type Op
 export type { LoadSource } from './io/source.js';
 export { fromGPUBuffer, flush, type GPUBufferInfo } from './interop.js';
 export { setDebug, isDebug } from './debug.js';
+export { setFusion, isFusion } from './fusion.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as data from './data/index.js';

@@ -13,6 +13,8 @@ export interface InitOptions {
   backend?: 'auto' | 'webgpu' | 'cpu';
   /** a GPUDevice owned by the host app: shared, never destroyed by webtensor */
   device?: GPUDevice;
+  /** eager elementwise fusion: true, false or 'auto' (the default: on WebGPU only); see `wt.setFusion` */
+  fusion?: boolean | 'auto';
 }
 
 let warned = false;
@@ -26,6 +28,10 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ArgumentError(`init: options must be an object like { backend: 'webgpu' }, got ${describeValue(opts)}`);
   if (opts.device !== undefined && (typeof opts.device !== 'object' || opts.device === null || typeof (opts.device as GPUDevice).createBuffer !== 'function')) {
     throw new ArgumentError('init: device must be a GPUDevice');
+  }
+  if (opts.fusion !== undefined) {
+    if (typeof opts.fusion !== 'boolean' && opts.fusion !== 'auto') throw new ArgumentError(`init: fusion must be true, false or 'auto', got ${describeValue(opts.fusion)}`);
+    engine.fusion = opts.fusion;
   }
   const want = opts.backend ?? (opts.device ? 'webgpu' : 'auto');
   if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(want)}`);

@@ -9,7 +9,8 @@
  *   unless you own the tensor's values (in-place writes bypass autograd).
  * - `fromGPUBuffer` tensors read the host buffer when webtensor's work is submitted. If the host
  *   changes the buffer, call `wt.flush()` before it does so, so that ops already issued see the
- *   old contents. The host keeps ownership: disposing the tensor never destroys the buffer.
+ *   old contents. (Elementwise ops that read a host buffer are never deferred by fusion, see
+ *   `wt.setFusion`, so this holds with fusion on.) The host keeps ownership: disposing the tensor never destroys the buffer.
  * - The buffer must live on the device webtensor uses: pass it with `wt.init({ device })`.
  *
  * @example
@@ -67,7 +68,9 @@ export function fromGPUBuffer(buffer: GPUBuffer, shape: readonly number[], dtype
     throw new ArgumentError(`${op}: shape ${fmt(shape)} (${n} elements of 4 bytes) at element offset ${offset} needs ${(offset + n) * 4} bytes, but the buffer has ${buffer.size}`);
   }
   const buf = backend.importBuffer(buffer, offset + n, dtype);
-  return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), offset, dtype);
+  const storage = new Storage(backend, buf, dtype);
+  storage.external = true;
+  return Tensor._make(storage, shape, contiguousStrides(shape), offset, dtype);
 }
 
 /** Implements `t.gpuBuffer()` (see GPUBufferInfo and the rules above). */

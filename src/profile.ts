@@ -18,6 +18,7 @@
 import { dispatcherOf, type DispatchProfiler } from './backend/webgpu/dispatcher.js';
 import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
+import { materializeAll } from './engine.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
 export interface KernelTime {
@@ -76,7 +77,8 @@ function report<T>(result: T, base: Omit<ProfileReport<T>, 'table' | 'result'>):
 
 /**
  * Runs `fn` (sync or async) with kernel profiling on the current backend and returns the kernel
- * table. Work encoded before the call is flushed first and not counted; the report is complete
+ * table. Work encoded before the call (deferred elementwise results included) is flushed first
+ * and not counted; the report is complete
  * once every dispatch `fn` issued has finished on the GPU. Profiles do not nest.
  *
  * @example
@@ -87,6 +89,8 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
   const backend = getBackend();
   const device = (backend as { device?: GPUDevice }).device;
   const dispatcher = backend.name === 'webgpu' && device ? dispatcherOf(device) : undefined;
+  // deferred elementwise results made before the call are computed now, outside the profile
+  materializeAll(backend);
   const t0 = performance.now();
   if (backend instanceof CpuBackend) return profileCpu(backend, fn, t0);
   if (!dispatcher) {

@@ -83,6 +83,11 @@ export class Tensor {
     return { buf: this._storage.buf, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
+  /** @internal The storage (pending while an elementwise result is not computed yet; src/fusion.ts). */
+  get _store(): Storage {
+    return this._storage;
+  }
+
   get backend(): Backend {
     return this._storage.backend;
   }

@@ -10,7 +10,7 @@
  * recommends; when `jit` fails on a model the step runs eagerly and the row says so.
  */
 import type { Case, Lib } from './runner.js';
-import { TRAIN_LR, uniform, type GptShape, type Workload } from './workloads.js';
+import { CHAIN_MUL, CHAIN_SUB, TRAIN_LR, chainOp, uniform, type GptShape, type Workload } from './workloads.js';
 
 type Jax = typeof import('@jax-js/jax');
 type A = import('@jax-js/jax').Array;
@@ -49,6 +49,19 @@ function kernelCase(jax: Jax, w: Workload): Case {
       const [q, k, v] = inputs = [bthd(0), bthd(1), bthd(2)];
       op = () => jax.nn.dotProductAttention(q.ref, k.ref, v.ref, { isCausal: true });
       toRef = (y) => np.transpose(y, [0, 2, 1, 3]);
+      break;
+    }
+    case 'chain': {
+      // eager (no jit): every op is issued on its own, as in the other libraries
+      const [x, wc] = inputs = [np.array(w.inputs[0]), np.array(w.inputs[1])];
+      op = () => {
+        let y = x.ref;
+        for (let i = 0; i < sp.ops; i++) {
+          const o = chainOp(i);
+          y = o === 'mulScalar' ? y.mul(CHAIN_MUL) : o === 'addX' ? y.add(x.ref) : o === 'subScalar' ? y.sub(CHAIN_SUB) : y.mul(wc.ref);
+        }
+        return y;
+      };
       break;
     }
     default:

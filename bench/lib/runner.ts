@@ -50,7 +50,7 @@ export interface Row {
   unit: Unit;
   work: number;
   timing?: Timing;
-  /** GFLOP/s, GB/s or steps/s at the median */
+  /** GFLOP/s, GB/s, steps/s or ops/s at the median */
   rate?: number;
   /** kernels: max |y - ref| / max |ref|; training: undefined */
   relErr?: number;
@@ -117,7 +117,7 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
       row.ok = Number.isFinite(after) && after < first[0];
       row.rate = 1000 / row.timing.median;
     } else {
-      row.rate = w.unit === 'GFLOP/s' ? gflops(w.work, row.timing.median) : gbps(w.work, row.timing.median);
+      row.rate = w.unit === 'GFLOP/s' ? gflops(w.work, row.timing.median) : w.unit === 'ops/s' ? (1000 * w.work) / row.timing.median : gbps(w.work, row.timing.median);
     }
     row.note = c.note?.();
     if (opts.profile && w.name.includes(opts.profile) && c.profile) row.profile = await c.profile();

@@ -24,6 +24,8 @@ export interface BenchConfig {
   profile?: string;
   /** run only workloads whose name contains this */
   only?: string;
+  /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
+  fusionOff?: boolean;
 }
 
 export interface BenchResult {
@@ -41,8 +43,11 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean } = {}): Lib[] {
+  // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
+  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto' });
+  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false })] : [];
   return section === 'webgpu'
-    ? [webtensorLib('webgpu'), tfjsLib('webgpu'), jaxLib()]
-    : [webtensorLib('cpu'), tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
+    ? [main, ...off, tfjsLib('webgpu'), jaxLib()]
+    : [main, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
 }

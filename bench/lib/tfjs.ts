@@ -9,7 +9,7 @@
  * ±1/√fan_in (PyTorch's default), so the initial losses are alike but not identical.
  */
 import type { Case, Lib } from './runner.js';
-import { TRAIN_LR, type GptShape, type Workload } from './workloads.js';
+import { CHAIN_MUL, CHAIN_SUB, TRAIN_LR, chainOp, type GptShape, type Workload } from './workloads.js';
 
 type TF = typeof import('@tensorflow/tfjs-core');
 type T = import('@tensorflow/tfjs-core').Tensor;
@@ -71,6 +71,18 @@ function kernelCase(tf: TF, w: Workload): Case {
       const shape = [sp.b, sp.h, sp.t, sp.d];
       const [q, k, v, mask] = inputs = [tf.tensor(w.inputs[0], shape), tf.tensor(w.inputs[1], shape), tf.tensor(w.inputs[2], shape), causalMask(tf, sp.t)];
       op = () => tf.tidy(() => attention(tf, q, k, v, mask));
+      break;
+    }
+    case 'chain': {
+      const [x, wc] = inputs = [tf.tensor1d(w.inputs[0]), tf.tensor1d(w.inputs[1])];
+      op = () => tf.tidy(() => {
+        let y = x;
+        for (let i = 0; i < sp.ops; i++) {
+          const o = chainOp(i);
+          y = o === 'mulScalar' ? tf.mul(y, CHAIN_MUL) : o === 'addX' ? tf.add(y, x) : o === 'subScalar' ? tf.sub(y, CHAIN_SUB) : tf.mul(y, wc);
+        }
+        return y;
+      });
       break;
     }
     default:

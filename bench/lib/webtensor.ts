@@ -5,7 +5,7 @@
 import * as wt from '../../src/index.js';
 import { CharTransformer, MnistCNN, MnistMLP } from '../../demo/src/models.js';
 import type { Case, Lib } from './runner.js';
-import { TRAIN_LR, type Workload } from './workloads.js';
+import { CHAIN_MUL, CHAIN_SUB, TRAIN_LR, chainOp, type Workload } from './workloads.js';
 
 function kernelCase(w: Workload): Case {
   const sp = w.spec;
@@ -38,6 +38,18 @@ function kernelCase(w: Workload): Case {
       const shape = [sp.b, sp.h, sp.t, sp.d];
       const [q, k, v] = inputs = [t(0, shape), t(1, shape), t(2, shape)];
       op = () => wt.nn.scaledDotProductAttention(q, k, v, { isCausal: true });
+      break;
+    }
+    case 'chain': {
+      const [x, wt_] = inputs = [t(0, [sp.n]), t(1, [sp.n])];
+      op = () => wt.tidy(() => {
+        let y = x;
+        for (let i = 0; i < sp.ops; i++) {
+          const o = chainOp(i);
+          y = o === 'mulScalar' ? y.mul(CHAIN_MUL) : o === 'addX' ? y.add(x) : o === 'subScalar' ? y.sub(CHAIN_SUB) : y.mul(wt_);
+        }
+        return y;
+      });
       break;
     }
     default:
@@ -116,17 +128,23 @@ function trainCase(w: Workload): Case {
   };
 }
 
-/** webtensor on `backend`; each section starts its own backend with wt.init. */
-export function webtensorLib(backend: 'webgpu' | 'cpu'): Lib {
+/**
+ * webtensor on `backend`; each section starts its own backend with wt.init. `fusion` is passed
+ * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
+ * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
+ */
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto' } = {}): Lib {
   let instance: wt.Backend | null = null;
+  const fusion = opts.fusion ?? 'auto';
   return {
-    library: 'webtensor',
+    library: fusion === false ? 'webtensor (fusion off)' : 'webtensor',
     backend,
     async init() {
       instance = await wt.init({ backend });
     },
     async activate() {
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
+      wt.setFusion(fusion);
     },
     setup: (w) => (w.group === 'kernel' ? kernelCase(w) : trainCase(w)),
   };

@@ -10,6 +10,7 @@
  *   softmax       GB/s = 2·R·D·4 / t                       (read x, write y)
  *   layerNorm     GB/s = (2·R·D + 2·D)·4 / t               (… plus weight and bias)
  *   attention     GFLOP/s = 4·B·H·T²·D / t                 (QKᵀ and PV, causal mask, full count)
+ *   elementwise chain  ops/s = ops / t                     (1,000 small eager ops, then one read)
  * Training (steps/s; one step = forward, backward, SGD update and a read of the loss):
  *   mnist-mlp     784-256-128-10 ReLU on a fixed batch of random images
  *   mnist-cnn     the demo's CNN (conv 1→8, pool, conv 8→16, pool, linear 784→10)
@@ -22,7 +23,8 @@ export type KernelSpec =
   | { kind: 'conv2d'; s: Conv2dShape }
   | { kind: 'softmax'; rows: number; d: number }
   | { kind: 'layerNorm'; rows: number; d: number; eps: number }
-  | { kind: 'attention'; b: number; h: number; t: number; d: number };
+  | { kind: 'attention'; b: number; h: number; t: number; d: number }
+  | { kind: 'chain'; n: number; ops: number };
 
 export interface GptShape {
   vocab: number;
@@ -37,7 +39,7 @@ export type TrainSpec =
   | { kind: 'cnn'; batch: number }
   | { kind: 'gpt'; batch: number; gpt: GptShape };
 
-export type Unit = 'GFLOP/s' | 'GB/s' | 'steps/s';
+export type Unit = 'GFLOP/s' | 'GB/s' | 'steps/s' | 'ops/s';
 
 export interface Workload {
   name: string;
@@ -132,6 +134,32 @@ export function attentionWorkload(b: number, h: number, t: number, d: number): W
   return { name: `attention ${b}×${h}×${t}×${d}`, group: 'kernel', spec: { kind: 'attention', b, h, t, d }, unit: 'GFLOP/s', work: attentionFlops(b, h, t, d), inputs: [q, k, v], reference: ref };
 }
 
+/**
+ * Op `i` of the elementwise chain, the same in every library: y·0.9, y + x, y − 0.1, y·w (x in
+ * [-1, 1), w in [0.5, 1)); y starts as x. Values stay bounded (|y| < 12): no overflow, no NaN.
+ */
+export type ChainOp = 'mulScalar' | 'addX' | 'subScalar' | 'mulW';
+export function chainOp(i: number): ChainOp {
+  return (['mulScalar', 'addX', 'subScalar', 'mulW'] as const)[i % 4];
+}
+export const CHAIN_MUL = 0.9, CHAIN_SUB = 0.1;
+
+/**
+ * The elementwise chain: `ops` small eager ops on `n` elements, timed end to end with a final
+ * read. It measures per-op overhead (dispatch, allocation, bookkeeping), which fusion removes.
+ */
+export function chainWorkload(n: number, ops: number): Workload {
+  const x = uniform(n, 15), w = Float32Array.from(uniform(n, 16), (v) => 0.75 + v / 4);
+  const ref = Float64Array.from(x);
+  for (let i = 0; i < ops; i++) {
+    const op = chainOp(i);
+    for (let j = 0; j < n; j++) {
+      ref[j] = op === 'mulScalar' ? ref[j] * CHAIN_MUL : op === 'addX' ? ref[j] + x[j] : op === 'subScalar' ? ref[j] - CHAIN_SUB : ref[j] * w[j];
+    }
+  }
+  return { name: `elementwise chain ${ops}×${n}`, group: 'kernel', spec: { kind: 'chain', n, ops }, unit: 'ops/s', work: ops, inputs: [x, w], reference: ref };
+}
+
 /** Where attention's reference row sits in the output [B, H, T, D]: the last row of head (0, 0). */
 export function attentionRefOffset(spec: Extract<KernelSpec, { kind: 'attention' }>): number {
   return (spec.t - 1) * spec.d;
@@ -159,7 +187,7 @@ export function workloads(quick: boolean): Workload[] {
       matmulWorkload(128), matmulWorkload(256),
       conv2dWorkload({ N: 4, C: 8, O: 16, H: 16, W: 16, KH: 3, KW: 3, stride: 1, pad: 1 }),
       softmaxWorkload(256, 512), layerNormWorkload(256, 512), attentionWorkload(1, 2, 64, 32),
-      trainingWorkload('mlp', 32), trainingWorkload('cnn', 8),
+      chainWorkload(1024, 1000), trainingWorkload('mlp', 32), trainingWorkload('cnn', 8),
       gptWorkload(4, { vocab: 65, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32 }),
     ];
   }
@@ -167,7 +195,7 @@ export function workloads(quick: boolean): Workload[] {
     matmulWorkload(256), matmulWorkload(512), matmulWorkload(1024),
     conv2dWorkload({ N: 8, C: 16, O: 32, H: 32, W: 32, KH: 3, KW: 3, stride: 1, pad: 1 }),
     softmaxWorkload(1024, 1024), layerNormWorkload(1024, 1024), attentionWorkload(2, 4, 256, 64),
-    trainingWorkload('mlp', 128), trainingWorkload('cnn', 32),
+    chainWorkload(1024, 1000), trainingWorkload('mlp', 128), trainingWorkload('cnn', 32),
     gptWorkload(16, { vocab: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64 }),
   ];
 }

@@ -4,7 +4,8 @@
  */
 import type { Backend, View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { engine, Storage } from '../engine.js';
+import { beforeWrite, engine, Storage } from '../engine.js';
+import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
@@ -50,13 +51,34 @@ export function broadcastView(t: Tensor, shape: readonly number[]): View {
   return { ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) };
 }
 
-/** Runs an elementwise expression over `shape`, into a new tensor or into the view `into`. */
+/**
+ * Runs an elementwise expression over `shape`, into a new tensor or into the view `into`. With
+ * fusion on (src/fusion.ts) a new tensor is pending: the kernel, with its pending inputs folded
+ * in, runs when the values are needed. Writes into `into` run at once, pending inputs folded in.
+ */
 export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[] = [], into?: View): Tensor {
   const backend = checkSameBackend(op, inputs);
+  if (into) beforeWrite(into.buf);
+  const n = numel(shape);
+  const fuse = deferring(backend);
+  if (!into && fuse && n > 0 && deferrable(inputs)) {
+    // WebGPU: the buffer now (errors name the op); CPU: a small typed array when computed
+    const out = backend.name === 'cpu' && n <= LAZY_CPU_ELEMENTS
+      ? Tensor._make(new Storage(backend, null, expr.dtype, n), shape, contiguousStrides(shape), 0, expr.dtype)
+      : empty(shape, expr.dtype, backend, op);
+    try {
+      out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse }), shape));
+    } catch (e) {
+      out.dispose();
+      throw e;
+    }
+    return out;
+  }
   const out = into ? null : empty(shape, expr.dtype, backend, op);
-  if (numel(shape) > 0) {
-    const exe = backend.prepare({ kind: 'elementwise', expr, ndim: shape.length });
-    backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), [into ?? out!._view()], scalars);
+  if (n > 0) {
+    const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
+    const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], ndim: shape.length });
+    backend.dispatch(exe, c.views, [into ?? out!._view()], c.scalars);
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
@@ -69,9 +91,11 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
 export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: readonly Tensor[], outs: readonly View[], scalars: readonly number[] = []): void {
   const backend = checkSameBackend(op, inputs);
   const shape = outs[0].shape;
+  for (const o of outs) beforeWrite(o.buf);
   if (numel(shape) === 0) return;
-  const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: shape.length });
-  backend.dispatch(exe, inputs.map((t) => broadcastView(t, shape)), outs, scalars);
+  const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
+  const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
+  backend.dispatch(exe, c.views, outs, c.scalars);
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -83,6 +107,7 @@ export function copyInto(src: Tensor, dst: View): void {
 /**
  * Reduces `expr` (over inputs broadcast to `shape`) across `axes`. Inputs are permuted so the
  * reduced axes come last; the result has the kept dims (and size-1 reduced dims with keepdim).
+ * Pending inputs fold into `expr` (a fused prologue).
  */
 export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], axes: readonly number[], keepdim: boolean, scalars: readonly number[] = []): Tensor {
   const backend = checkSameBackend(op, inputs);
@@ -91,13 +116,11 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
   if (numel(outShape) > 0) {
-    const exe = backend.prepare({ kind: 'reduce', op: rop, expr, ndim: shape.length, nReduce: axes.length });
-    const views = inputs.map((t) => {
-      const v = broadcastView(t, shape);
-      return { ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) };
-    });
+    const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
+    const exe = backend.prepare({ kind: 'reduce', op: rop, expr: c.exprs[0], ndim: shape.length, nReduce: axes.length });
+    const views = c.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
     const ov = out._view();
-    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], scalars);
+    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], c.scalars);
     if (engine.debug) checkOp(op, backend, [ov], inputs.map((t) => t._view()), scalars, [out]);
   }
   return out;
@@ -122,6 +145,8 @@ export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], 
     outputs.forEach((t) => { if (!outs.includes(t)) t.dispose(); });
     throw e;
   }
+  // accumulated outputs are written: pending results that read them are computed first
+  for (const o of outs) if (o instanceof Tensor) beforeWrite(o._view().buf);
   const exe = backend.prepare({ kind: 'routine', name, config });
   backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
   if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));

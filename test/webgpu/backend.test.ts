@@ -4,7 +4,7 @@
  * line messages, out of memory, device loss and recovery, and a host-provided device.
  * Runs on SwiftShader here; without an adapter these tests fail, they do not skip.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../../src/index.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { sizeClass } from '../../src/backend/webgpu/pool.js';
@@ -19,6 +19,9 @@ beforeAll(async () => {
 });
 
 afterAll(() => gpu?.destroy());
+
+// tests of the backend's own batching turn eager fusion off (one kernel per op) for themselves
+afterEach(() => wt.setFusion('auto'));
 
 const use = () => wt.setBackend(gpu);
 
@@ -54,6 +57,7 @@ describe('webgpu backend: pieces', () => {
 describe('webgpu backend: batching and ordering', () => {
   it('submits in batches, not per op, and on every read', async () => {
     use();
+    wt.setFusion(false); // one dispatch per op: fusion off
     const x = wt.ones([64]);
     await x.data();
     const before = gpu.stats();
@@ -71,6 +75,7 @@ describe('webgpu backend: batching and ordering', () => {
   });
   it('a write lands after the dispatches queued before it', async () => {
     use();
+    wt.setFusion(false); // a raw backend write under the front end: ops must be dispatched when issued
     const x = wt.tensor([1, 2, 3]);
     const y = x.mul(2); // encoded, not submitted
     gpu.write(x._view().buf, [10, 20, 30]);
@@ -88,6 +93,7 @@ describe('webgpu backend: batching and ordering', () => {
   });
   it('takes the vec4 path for dense aligned views and the strided one otherwise', async () => {
     use();
+    wt.setFusion(false); // the kernels of these very ops, unfused
     const x = wt.arange(128).float();
     const s = wt.tensor(3);
     const y = x.mul(s).add(1);
@@ -134,6 +140,7 @@ describe('webgpu backend: batching and ordering', () => {
 describe('webgpu backend: memory', () => {
   it('recycles a freed buffer only after the batch naming it is submitted', async () => {
     use();
+    wt.setFusion(false); // b must be dispatched (named by the batch) when issued
     await wt.zeros([1]).data();
     gpu.emptyCache();
     const a = wt.ones([1000]);
