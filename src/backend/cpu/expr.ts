@@ -61,6 +61,20 @@ export interface InputView {
 const words = new Uint32Array(4);
 
 /**
+ * Block-sized scratch arrays shared by every evaluation: kernels run one at a time and
+ * synchronously, so the registers of one are free again when the next starts. Allocating them
+ * per dispatch cost more than the arithmetic of a small kernel (and fed the garbage collector).
+ */
+const f64Scratch: Float64Array[] = [];
+const i32Scratch: Int32Array[] = [];
+/** output offsets of a strided output, per block */
+const storeOffs = new Int32Array(BLOCK);
+function scratch<T>(pool: T[], k: number, make: () => T): T {
+  while (pool.length <= k) pool.push(make());
+  return pool[k];
+}
+
+/**
  * Evaluates the program for the row-major positions start..start+n of the iteration space
  * `shape`; returns the register holding the result (valid for [0, n)).
  */
@@ -74,12 +88,13 @@ export class Evaluator {
   private base: number[];
   private res: Float64Array[];
   constructor(private prog: Program, private inputs: readonly InputView[], total: number, private scalars: readonly number[], private f64 = false) {
-    const size = Math.min(BLOCK, Math.max(total, 1));
-    this.offs = inputs.map((v) => (isDense(v.shape, v.strides) ? new Int32Array(0) : new Int32Array(size)));
+    void total;
+    const f64Block = () => new Float64Array(BLOCK), i32Block = () => new Int32Array(BLOCK);
     this.dense = inputs.map((v) => isDense(v.shape, v.strides));
+    this.offs = inputs.map((_, i) => scratch(i32Scratch, i, i32Block));
     this.block = blockFunction(prog, this.dense, f64);
-    this.regs = this.block ? [] : prog.instrs.map(() => new Float64Array(size));
-    this.res = this.block ? prog.results.map(() => new Float64Array(size)) : prog.results.map((r) => this.regs[r]);
+    this.regs = this.block ? [] : prog.instrs.map((_, k) => scratch(f64Scratch, k, f64Block));
+    this.res = this.block ? prog.results.map((_, k) => scratch(f64Scratch, k, f64Block)) : prog.results.map((r) => this.regs[r]);
     this.data = inputs.map((v) => v.data);
     this.base = inputs.map((v) => v.offset);
   }
@@ -208,7 +223,7 @@ export function runElementwise(prog: Program, inputs: readonly InputView[], outs
   const total = outs[0].shape.reduce((a, b) => a * b, 1);
   const ev = new Evaluator(prog, inputs, total, scalars, f64);
   const dense = outs.map((o) => isDense(o.shape, o.strides));
-  const offs = new Int32Array(dense.every(Boolean) ? 0 : Math.min(BLOCK, total));
+  const offs = storeOffs;
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
     ev.run(s, n);
@@ -249,7 +264,7 @@ export function runReduce(prog: Program, op: ReduceOp, nReduce: number, inputs: 
   if (op === 'mean') for (let i = 0; i < O; i++) acc[i] /= R;
   const res = isArg ? arg : acc;
   const dense = isDense(out.shape, out.strides);
-  const offs = new Int32Array(BLOCK);
+  const offs = storeOffs;
   for (let s = 0; s < O; s += BLOCK) {
     const n = Math.min(BLOCK, O - s);
     store(out, s, n, res.subarray(s, s + n), dense, offs);
