@@ -4,6 +4,7 @@
 //             the centred sum of squares: no E[x²] - E[x]² cancellation); biased variance
 //   BACKWARD  x, gy, mean, rstd, [w] → gx       one workgroup per row:
 //             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)), x̂ = (x - mean) * rstd, ĝ = gy * w
+//             (FORWARD/BACKWARD follow rowreduce.wgsl: with ROWTHREAD, one thread per row)
 //   PARAMS    x, gy, mean, rstd → gw, gb        gw = Σ_rows gy x̂, gb = Σ_rows gy; 32 columns
 //             per workgroup, 8 lanes splitting the rows, summed in workgroup memory
 // AFFINE adds the w (and b) bindings. Placeholders: WG (FORWARD/BACKWARD threads per row) and
@@ -73,23 +74,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) tid: u32) {
+#if ROWTHREAD
+  let row = (wg.y * nwg.x + wg.x) * WG + tid;
+  let lid = 0u;
+#else
   let row = wg.y * nwg.x + wg.x;
-  // uniform across the workgroup, so the reductions' barriers stay in uniform control flow
+  let lid = tid;
+#endif
+  // uniform across the workgroup (or one thread per row, ROWTHREAD), so the reductions'
+  // barriers stay in uniform control flow
   if (row >= u.R) { return; }
   let base = row * u.D;
   let n = f32(u.D);
 #if FORWARD
   var s = 0.0;
-  for (var j = lid; j < u.D; j += WG) { s += x[u.o0 + base + j]; }
+  for (var j = lid; j < u.D; j += STEP) { s += x[u.o0 + base + j]; }
   let mu = sumAll(s, lid) / n;
   var q = 0.0;
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let d = x[u.o0 + base + j] - mu;
     q += d * d;
   }
   let rs = 1.0 / sqrt(sumAll(q, lid) / n + u.eps);
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     var v = (x[u.o0 + base + j] - mu) * rs;
 #if AFFINE
     v = v * w[u.o1 + j] + b[u.o2 + j];
@@ -111,7 +119,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let mu = mean[u.o2 + row];
   let rs = rstd[u.o3 + row];
   var acc = vec2<f32>(0.0);
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let h = (x[u.o0 + base + j] - mu) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE
@@ -120,7 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     acc += vec2<f32>(g, g * h);
   }
   let m = sumAll2(acc, lid) / n;
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let h = (x[u.o0 + base + j] - mu) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE

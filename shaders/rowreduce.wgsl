@@ -1,9 +1,26 @@
-// Workgroup-wide reductions for the one-workgroup-per-row kernels (softmax.wgsl, layernorm.wgsl),
-// a tree over WG threads in workgroup memory (2 x WG floats, at most 2 KiB).
-// Placeholder WG: threads per workgroup, a power of two from 32 to 256.
-// They contain barriers: call them from uniform control flow. Every thread gets the result.
+// Row plumbing for the row kernels (softmax.wgsl, layernorm.wgsl), in two layouts:
+//   default   one workgroup per row: the WG threads stride over the row (lane = lid, step WG)
+//             and meet in tree reductions over workgroup memory (2 x WG floats, at most 2 KiB).
+//             They contain barriers: call them from uniform control flow. Every thread gets
+//             the result.
+//   ROWTHREAD one thread per row, WG rows per workgroup: each thread loops over its whole row
+//             (lane 0, step 1) and the reductions are the identity: no workgroup memory, no
+//             barriers (for short rows on CPU-emulated adapters, where barriers cost per thread).
+// Placeholder WG: threads per workgroup (a power of two from 32 to 256 by default).
+// The kernels stride their row loops by STEP from their lane; they compute row and lane in main
+// under #if ROWTHREAD (a helper function would make the row non-uniform to WGSL's analysis).
 
 const WG = {{WG}}u;
+
+#if ROWTHREAD
+const STEP = 1u;
+
+fn sumAll(v: f32, lid: u32) -> f32 { return v; }
+fn sumAll2(v: vec2<f32>, lid: u32) -> vec2<f32> { return v; }
+fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> { return vec2<f32>(m, s); }
+#else
+const STEP = WG;
+
 var<workgroup> redA: array<f32, WG>;
 var<workgroup> redB: array<f32, WG>;
 
@@ -58,3 +75,4 @@ fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> {
   workgroupBarrier();
   return r;
 }
+#endif

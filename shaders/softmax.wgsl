@@ -1,6 +1,7 @@
 // Row softmax / log-softmax, their backward, and the fused softmax-cross-entropy forward and
 // backward. One workgroup per row (rows on a 2-D grid of workgroups); the WG threads stride
-// over the row and meet in rowreduce.wgsl's reductions. Legend: R rows, D row length.
+// over the row and meet in rowreduce.wgsl's reductions. With ROWTHREAD (rowreduce.wgsl), one
+// thread per row instead, no barriers. Legend: R rows, D row length.
 //
 // One flag picks the kernel (bindings after the uniforms, inputs then outputs):
 //   SOFTMAX           x → y                     y = softmax(x) or log_softmax(x) (const LOG)
@@ -46,7 +47,7 @@ const LOG = {{LOG}};
 fn rowStats(base: u32, lid: u32) -> vec2<f32> {
   var m = -3.4028234663852886e38; // -FLT_MAX
   var s = 0.0;
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let v = x[base + j];
     if (v > m) {
       s = s * wt_exp(m - v) + 1.0;
@@ -62,23 +63,31 @@ fn rowStats(base: u32, lid: u32) -> vec2<f32> {
 }
 #endif
 
+#if !ROWTHREAD
 #if XENT
 var<workgroup> rowTarget: i32;
 #elif XENT_BACKWARD
 var<workgroup> rowTarget: i32;
 #endif
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) tid: u32) {
+#if ROWTHREAD
+  let row = (wg.y * nwg.x + wg.x) * WG + tid;
+  let lid = 0u;
+#else
   let row = wg.y * nwg.x + wg.x;
-  // uniform across the workgroup, so the barriers below stay in uniform control flow
+  let lid = tid;
+#endif
+  // uniform across the workgroup (or one thread per row), so barriers stay in uniform control flow
   if (row >= u.R) { return; }
   let base = row * u.D;
 #if SOFTMAX
   let st = rowStats(u.off0 + base, lid);
   let logS = wt_log(st.y);
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let d = x[u.off0 + base + j] - st.x;
     y[u.off1 + base + j] = select(wt_exp(d) / st.y, d - logS, LOG);
   }
@@ -86,7 +95,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   // compensated (Kahan) per-thread sums: gx = y * (g - s) cancels, so s must be accurate
   var p = 0.0;
   var comp = 0.0;
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let g = gy[u.off1 + base + j];
     let t = select(g * y[u.off0 + base + j], g, LOG) - comp;
     let q = p + t;
@@ -94,15 +103,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     p = q;
   }
   let s = sumAll(p, lid);
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let yv = y[u.off0 + base + j];
     let g = gy[u.off1 + base + j];
     gx[u.off2 + base + j] = select(yv * (g - s), g - wt_exp(yv) * s, LOG);
   }
 #else
   // the target through workgroup memory: a uniform value, so ignored rows can leave early
+#if ROWTHREAD
+  let t = tgt[u.off1 + row];
+#else
   if (lid == 0u) { rowTarget = tgt[u.off1 + row]; }
   let t = workgroupUniformLoad(&rowTarget);
+#endif
   let bad = t < 0 || t >= i32(u.D);
 #if XENT
   if (t == u.ignoreIndex) {
@@ -117,12 +130,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
 #else
   if (t == u.ignoreIndex) {
-    for (var j = lid; j < u.D; j += WG) { gx[u.off3 + base + j] = 0.0; }
+    for (var j = lid; j < u.D; j += STEP) { gx[u.off3 + base + j] = 0.0; }
     return;
   }
   let st = rowStats(u.off0 + base, lid);
   let g = gloss[u.off2 + row];
-  for (var j = lid; j < u.D; j += WG) {
+  for (var j = lid; j < u.D; j += STEP) {
     let p = wt_exp(x[u.off0 + base + j] - st.x) / st.y;
     let v = (p - select(0.0, 1.0, i32(j) == t)) * g;
     gx[u.off3 + base + j] = select(v, wt_nan(), bad);

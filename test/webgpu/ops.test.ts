@@ -195,14 +195,17 @@ describe('reductions on webgpu', () => {
     }
   });
   it('long rows (tree reduction), NaN wins, ties pick the first index, var/std, all/any', async () => {
-    for (const n of [1, 33, 127, 5000]) {
+    // on a software adapter rows up to 1024 run one thread per output, longer ones as trees
+    for (const n of [1, 33, 127, 1024, 1025, 5000]) {
       await compare(`long ${n}`, () => {
         const v = values(3 * n, n, -3, 3, false);
         const x = t(v, [3, n]);
+        // column sums over a leading dim with few outputs (bias gradients)
+        const cols = t(v, [n, 3]);
         const nan = t(v.map((e, i) => (i === Math.floor(n / 2) || i === 2 * n + n - 1 ? NaN : e)), [3, n]);
         const ties = t(v.map((e) => Math.round(e)), [3, n]);
         return [x.sum(1), x.mean(), x.max(1), x.argmin(1), nan.max(1), nan.argmax(1), nan.min(1), nan.argmin(1), ties.argmax(1), ties.argmin(1),
-          x.var(1), x.std(), x.gt(0).all(1), x.gt(2.9).any(1), ties.eq(0).any()];
+          x.var(1), x.std(), x.gt(0).all(1), x.gt(2.9).any(1), ties.eq(0).any(), cols.sum(0), cols.argmax(0), cols.T.sum(1)];
       }, [1e-4, 1e-5]);
     }
   });

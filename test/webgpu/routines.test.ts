@@ -15,7 +15,7 @@
  * centred near 100: x - mean in f32 is off by ulp(100)/2, about 1e-5 of the output);
  * scatter-adds 1e-5 (float atomics in any order).
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHarness, vsCpu, rowMajor, type Harness, type Launcher, type Operand } from './harness.js';
 import { maxPool2dBackwardLaunches } from '../../src/backend/webgpu/routines/pool.js';
 import { rng, expectClose } from '../helpers.js';
@@ -24,6 +24,8 @@ import type { View } from '../../src/backend/backend.js';
 import type { Activation } from '../../src/kernel/kernel.js';
 import { convLaunches, type ConvPlan } from '../../src/backend/webgpu/routines/conv.js';
 import { matmulLaunches, type MatmulPlan } from '../../src/backend/webgpu/routines/matmul.js';
+import { rowPlan, THREAD_ROW_MAX } from '../../src/backend/webgpu/routines/norm.js';
+import type { GpuContext } from '../../src/backend/webgpu/launch.js';
 
 const h = (await createHarness()) as Harness;
 const suite = h ? describe : describe.skip;
@@ -365,60 +367,86 @@ suite('webgpu pooling', () => {
 
 const ROW: [number, number] = [1e-6, 2e-5];
 
+/**
+ * The two layouts of the row routines (src/backend/webgpu/routines/norm.ts rowPlan): a
+ * software adapter gets one thread per row up to THREAD_ROW_MAX, anything else one workgroup
+ * per row; both are checked whatever the adapter here is.
+ */
+const ROW_VARIANTS: [string, GpuContext][] = [['thread-per-row', { ...h?.ctx, software: true } as GpuContext], ['workgroup-per-row', { ...h?.ctx, software: false } as GpuContext]];
+
 suite('webgpu softmax and cross-entropy', () => {
-  const sizes: [number, number][] = [[1, 1], [3, 3], [5, 17], [4, 33], [3, 65], [2, 127], [3, 300], [2, 1000]];
+  const sizes: [number, number][] = [[1, 1], [3, 3], [5, 17], [4, 31], [4, 33], [3, 65], [70, 100], [2, 127], [3, 256], [3, 300], [2, 1000], [1100, 5]];
 
-  it('softmax / log-softmax and backward on odd row lengths, offsets, large logits', async () => {
-    let seed = 1;
-    for (const log of [false, true]) for (const [R, D] of sizes) {
-      const x = rand([R, D], seed++, 3, -8, 8);
-      await vsCpu(h, 'softmax', { log }, [x], [zerosOf([R, D], 1)], ROW, `softmax ${log} ${R}x${D}`);
-      const y = rand([R, D], seed++, 0, 0, 1);
-      await vsCpu(h, 'softmaxBackward', { log }, [y, rand([R, D], seed++, 2)], [zerosOf([R, D])], ROW, `softmaxBackward ${log} ${R}x${D}`);
-    }
-    const big = rand([2, 40], 99, 0, 990, 1000);
-    await vsCpu(h, 'softmax', { log: true }, [big], [zerosOf([2, 40])], ROW, 'log-softmax of logits near 1000');
-  });
+  for (const [variant, ctx] of ROW_VARIANTS) {
+    it(`${variant}: softmax / log-softmax and backward on odd row lengths, offsets, large logits`, async () => {
+      let seed = 1;
+      for (const log of [false, true]) for (const [R, D] of sizes) {
+        const x = rand([R, D], seed++, 3, -8, 8);
+        await vsCpu(h, 'softmax', { log }, [x], [zerosOf([R, D], 1)], ROW, `${variant} softmax ${log} ${R}x${D}`, ctx);
+        const y = rand([R, D], seed++, 0, 0, 1);
+        await vsCpu(h, 'softmaxBackward', { log }, [y, rand([R, D], seed++, 2)], [zerosOf([R, D])], ROW, `${variant} softmaxBackward ${log} ${R}x${D}`, ctx);
+      }
+      const big = rand([2, 40], 99, 0, 990, 1000);
+      await vsCpu(h, 'softmax', { log: true }, [big], [zerosOf([2, 40])], ROW, `${variant} log-softmax of logits near 1000`, ctx);
+    });
 
-  it('NaN, +inf and all -inf rows give NaN; -inf entries give 0', async () => {
-    const D = 37;
-    const x = rand([5, D], 7, 0, -3, 3);
-    const d = x.data as Float32Array;
-    d[3] = NaN; // row 0
-    d[D + 5] = Infinity; // row 1
-    for (let j = 0; j < D; j++) d[2 * D + j] = -Infinity; // row 2
-    d[3 * D + 1] = -Infinity; // row 3: one -inf entry
-    for (const log of [false, true]) await vsCpu(h, 'softmax', { log }, [x], [zerosOf([5, D])], ROW, `softmax specials ${log}`);
-  });
+    it(`${variant}: NaN, +inf and all -inf rows give NaN; -inf entries give 0`, async () => {
+      for (const D of [1, 3, 37, 100]) {
+        const x = rand([6, D], 7, 0, -3, 3);
+        const d = x.data as Float32Array;
+        d[D - 1] = NaN; // row 0
+        d[D + D - 1] = Infinity; // row 1
+        for (let j = 0; j < D; j++) d[2 * D + j] = -Infinity; // row 2
+        d[3 * D] = -Infinity; // row 3: one -inf entry (all of it when D is 1)
+        for (let j = 0; j < D; j += 2) d[5 * D + j] = -Infinity; // row 5: masked every other entry
+        for (const log of [false, true]) await vsCpu(h, 'softmax', { log }, [x], [zerosOf([6, D])], ROW, `${variant} softmax specials ${log} D=${D}`, ctx);
+        // cross-entropy on the same rows: targets on masked and unmasked entries
+        const target = ints([0, 0, 0, D - 1, -100, D - 1]);
+        await vsCpu(h, 'crossEntropy', { ignoreIndex: -100 }, [x, target], [zerosOf([6], 1)], ROW, `${variant} crossEntropy specials D=${D}`, ctx);
+        await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [x, target, rand([6], 8)], [zerosOf([6, D], 1)], ROW, `${variant} crossEntropyBackward specials D=${D}`, ctx);
+      }
+    });
 
-  it('crossEntropy and backward: ignoreIndex, out-of-range targets, odd sizes', async () => {
-    let seed = 40;
-    for (const [R, D] of [[1, 1], [6, 3], [6, 33], [5, 300]] as [number, number][]) {
-      const logits = rand([R, D], seed++, 1, -5, 5);
-      // valid, ignored (-100), out of range (D and -1); the first row always valid
-      const t = Array.from({ length: R }, (_, r) => [r % D, -100, D, -1, (3 * r) % D, 0][r % 6]);
-      const target = ints(t);
-      await vsCpu(h, 'crossEntropy', { ignoreIndex: -100 }, [logits, target], [zerosOf([R], 1)], ROW, `crossEntropy ${R}x${D}`);
-      await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [logits, target, rand([R], seed++)], [zerosOf([R, D])], ROW, `crossEntropyBackward ${R}x${D}`);
-    }
-    // an ignoreIndex inside the class range
-    await vsCpu(h, 'crossEntropy', { ignoreIndex: 2 }, [rand([4, 5], 3), ints([0, 2, 4, 2])], [zerosOf([4])], ROW, 'crossEntropy ignoreIndex=2');
-  });
+    it(`${variant}: crossEntropy and backward: ignoreIndex, out-of-range targets, odd sizes`, async () => {
+      let seed = 40;
+      for (const [R, D] of [[1, 1], [6, 3], [6, 31], [6, 33], [70, 100], [5, 300]] as [number, number][]) {
+        const logits = rand([R, D], seed++, 1, -5, 5);
+        // valid, ignored (-100), out of range (D and -1); the first row always valid
+        const t = Array.from({ length: R }, (_, r) => [r % D, -100, D, -1, (3 * r) % D, 0][r % 6]);
+        const target = ints(t);
+        await vsCpu(h, 'crossEntropy', { ignoreIndex: -100 }, [logits, target], [zerosOf([R], 1)], ROW, `${variant} crossEntropy ${R}x${D}`, ctx);
+        await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [logits, target, rand([R], seed++)], [zerosOf([R, D])], ROW, `${variant} crossEntropyBackward ${R}x${D}`, ctx);
+      }
+      // an ignoreIndex inside the class range
+      await vsCpu(h, 'crossEntropy', { ignoreIndex: 2 }, [rand([4, 5], 3), ints([0, 2, 4, 2])], [zerosOf([4])], ROW, `${variant} crossEntropy ignoreIndex=2`, ctx);
+      await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: 2 }, [rand([4, 5], 4), ints([0, 2, 4, 2]), rand([4], 5)], [zerosOf([4, 5], 1)], ROW, `${variant} crossEntropyBackward ignoreIndex=2`, ctx);
+    });
+  }
 });
 
 suite('webgpu layerNorm', () => {
-  it('forward and backward, affine or not, on odd row lengths', async () => {
-    let seed = 1;
-    for (const affine of [true, false]) for (const [R, D] of [[1, 1], [3, 3], [5, 17], [4, 65], [3, 127], [2, 700], [70, 33]] as [number, number][]) {
-      const what = `layerNorm ${affine} ${R}x${D}`;
-      // a large common offset: the two-pass variance must not cancel
-      const x = rand([R, D], seed++, 2, 99, 101);
-      const params = affine ? [rand([D], seed++, 0, 0.5, 1.5), rand([D], seed++, 1)] : [];
-      await vsCpu(h, 'layerNorm', { eps: 1e-5, affine }, [x, ...params], [zerosOf([R, D], 1), zerosOf([R]), zerosOf([R], 3)], [1e-4, 1e-4], what);
-      const mean = rand([R], seed++, 0, 99.5, 100.5), rstd = rand([R], seed++, 1, 0.5, 2);
-      const outs = affine ? [zerosOf([R, D]), zerosOf([D], 1), zerosOf([D])] : [zerosOf([R, D])];
-      await vsCpu(h, 'layerNormBackward', { affine }, [x, rand([R, D], seed++), mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`);
-    }
+  for (const [variant, ctx] of ROW_VARIANTS) {
+    it(`${variant}: forward and backward, affine or not, on odd row lengths`, async () => {
+      let seed = 1;
+      for (const affine of [true, false]) for (const [R, D] of [[1, 1], [3, 3], [5, 17], [4, 31], [4, 33], [4, 65], [20, 100], [3, 127], [3, 256], [2, 700], [70, 33], [1100, 16]] as [number, number][]) {
+        const what = `${variant} layerNorm ${affine} ${R}x${D}`;
+        // a large common offset: the two-pass variance must not cancel
+        const x = rand([R, D], seed++, 2, 99, 101);
+        const params = affine ? [rand([D], seed++, 0, 0.5, 1.5), rand([D], seed++, 1)] : [];
+        await vsCpu(h, 'layerNorm', { eps: 1e-5, affine }, [x, ...params], [zerosOf([R, D], 1), zerosOf([R]), zerosOf([R], 3)], [1e-4, 1e-4], what, ctx);
+        const mean = rand([R], seed++, 0, 99.5, 100.5), rstd = rand([R], seed++, 1, 0.5, 2);
+        const outs = affine ? [zerosOf([R, D]), zerosOf([D], 1), zerosOf([D])] : [zerosOf([R, D])];
+        await vsCpu(h, 'layerNormBackward', { affine }, [x, rand([R, D], seed++), mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`, ctx);
+      }
+    });
+  }
+
+  it('row layout by adapter and row length', () => {
+    const sw = { software: true } as GpuContext, hw = { software: false } as GpuContext;
+    expect(rowPlan(128, 32, sw)).toEqual({ kernel: 'thread', wg: 16 });
+    expect(rowPlan(4096, THREAD_ROW_MAX, sw)).toEqual({ kernel: 'thread', wg: 64 });
+    expect(rowPlan(128, THREAD_ROW_MAX + 1, sw).kernel).toBe('group');
+    expect(rowPlan(128, 32, hw).kernel).toBe('group');
   });
 });
 
@@ -471,6 +499,10 @@ suite('webgpu routines past the per-dimension workgroup limit', () => {
     await vsCpu(h, 'conv2d', { ...(geo as object), bias: true } as never, [rand([2, 4, 9, 9], 1), rand([6, 2, 3, 3], 2), rand([6], 3)], [zerosOf([2, 6, 9, 9])], [1e-4, 1e-5], 'conv2d limit 4', ctx);
     await vsCpu(h, 'avgPool2d', { kernel: [2, 2], stride: [1, 1], padding: [0, 0], countIncludePad: true }, [rand([2, 3, 17, 13], 4)], [zerosOf([2, 3, 16, 12])], [1e-6, 1e-6], 'avgPool2d limit 4', ctx);
     await vsCpu(h, 'softmax', { log: false }, [rand([13, 40], 5)], [zerosOf([13, 40])], ROW, 'softmax limit 4', ctx);
+    // one thread per row: 200 rows in 13 groups of 16
+    const sw = { ...ctx, software: true };
+    await vsCpu(h, 'softmax', { log: false }, [rand([200, 40], 5)], [zerosOf([200, 40])], ROW, 'thread-per-row softmax limit 4', sw);
+    await vsCpu(h, 'layerNorm', { eps: 1e-5, affine: false }, [rand([200, 7], 6)], [zerosOf([200, 7]), zerosOf([200]), zerosOf([200])], [1e-4, 1e-4], 'thread-per-row layerNorm limit 4', sw);
     await vsCpu(h, 'layerNormBackward', { affine: true }, [rand([5, 150], 6), rand([5, 150], 7), rand([5], 8), rand([5], 9, 0, 0.5, 2), rand([150], 10)],
       [zerosOf([5, 150]), zerosOf([150]), zerosOf([150])], [1e-4, 1e-4], 'layerNormBackward limit 4', ctx);
     const r = rng(11);

@@ -51,6 +51,8 @@ export function grid(n: number, maxPerDim: number): [number, number, number] {
 /** Hooks the launch builder needs from the backend. */
 export interface KernelContext {
   limits: GPUSupportedLimits;
+  /** a CPU-emulated adapter (SwiftShader, llvmpipe, WARP): barriers cost per thread there */
+  software?: boolean;
   /** a temporary copy of a whole buffer (freed after the current batch) */
   snapshot(buf: GpuBuffer): GpuBuffer;
 }
@@ -162,6 +164,9 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
   };
 }
 
+/** Longest reduction that runs one thread per output on a CPU-emulated adapter. */
+export const ROW_REDUCE_MAX_SOFTWARE = 1024;
+
 /**
  * The launch of a reduce kernel. Input views span [outer..., reduced...]; the output view spans
  * the outer dims. Outer and reduced dims are merged separately so the boundary stays put.
@@ -182,9 +187,13 @@ export function reduceLaunch(k: ReduceKernel, info: ExprInfo, inputs: readonly V
     ...ins.map((v, j) => ({ offset: v.offset, strides: [...outer.strides[j + 1], ...red.strides[j]] })),
   ];
   const plan = planBindings(ins, [out], ctx);
-  // short rows: one thread per output; long rows: one workgroup per output, tree in shared memory
-  const row = R <= 32;
-  const wg = row ? 64 : R >= 4096 ? 256 : 64;
+  // short rows: one thread per output; long rows: one workgroup per output, tree in shared memory.
+  // CPU-emulated adapters take one thread per output up to ROW_REDUCE_MAX_SOFTWARE terms: a
+  // barrier costs per thread there, so e.g. a bias gradient's column sums over 128 rows ran
+  // 4.6 ms as trees (bench/RESULTS.md, issue 7); 16-thread groups while there are few
+  // outputs, so that every CPU thread gets some.
+  const row = R <= 32 || (ctx.software === true && R <= ROW_REDUCE_MAX_SOFTWARE);
+  const wg = row ? (ctx.software && O < 256 ? 16 : 64) : R >= 4096 ? 256 : 64;
   const spec: ExprKernelSpec = {
     info, variant: row ? 'row' : 'tree', ndim: shape.length, nReduce: red.shape.length, op: k.op, workgroupSize: wg,
     bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),

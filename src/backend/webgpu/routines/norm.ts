@@ -28,6 +28,29 @@ export function rowThreads(D: number): number {
   return D > 4096 ? 128 : 32;
 }
 
+/** Longest row that {@link rowPlan} gives one thread on a CPU-emulated adapter. */
+export const THREAD_ROW_MAX = 256;
+
+/**
+ * How the rows of a row routine run: `group`, one workgroup of `wg` threads per row meeting in
+ * tree reductions (shaders/rowreduce.wgsl); or `thread`, one thread per row looping over it,
+ * `wg` rows per workgroup, no workgroup memory or barriers (the ROWTHREAD flag).
+ */
+export type RowPlan = { kernel: 'group' | 'thread'; wg: number };
+
+/**
+ * CPU-emulated adapters (SwiftShader) with rows up to {@link THREAD_ROW_MAX}: one thread per
+ * row, since there every barrier costs per thread and a workgroup has a large fixed cost, so a
+ * 32-thread tree reduction per short row costs far more than the row's arithmetic (measured in
+ * bench/RESULTS.md, "WebGPU short-row softmax/layerNorm (issue 7)"); 16 rows per workgroup while
+ * there are few rows, so that every CPU thread gets some, else 64. Otherwise (and on GPUs,
+ * unmeasured) one workgroup of {@link rowThreads} per row.
+ */
+export function rowPlan(R: number, D: number, ctx: GpuContext): RowPlan {
+  if (ctx.software && D <= THREAD_ROW_MAX) return { kernel: 'thread', wg: R < 1024 ? 16 : 64 };
+  return { kernel: 'group', wg: rowThreads(D) };
+}
+
 /** [R, D] of a contiguous view whose last dim is the row; throws on a strided view or wrong dtype. */
 function rows(routine: string, what: string, v: View, dtype: 'float32' | 'int32' = 'float32'): [number, number] {
   if (v.dtype !== dtype) throw new Error(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
@@ -41,18 +64,19 @@ function expectNumel(routine: string, what: string, v: View, n: number): void {
   if (numel(v.shape) !== n) throw new Error(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
 }
 
-/** A launch of a one-workgroup-per-row shader: `src` follows rowreduce.wgsl with WG threads. */
+/** A launch of a row shader: `src` follows rowreduce.wgsl, laid out by `plan`. */
 function rowLaunch(key: string, src: string, name: string, R: number, D: number, vars: TemplateVars, flags: string[],
-  inputs: readonly View[], outputs: readonly View[], words: number[], ctx: GpuContext): GpuLaunch[] {
+  inputs: readonly View[], outputs: readonly View[], words: number[], ctx: GpuContext, plan = rowPlan(R, D, ctx)): GpuLaunch[] {
   if (R === 0) return [];
-  const WG = rowThreads(D);
+  const WG = plan.wg;
+  const all = plan.kernel === 'thread' ? [...flags, 'ROWTHREAD'] : flags;
   return [{
-    key: `${key}|${WG}`,
-    code: () => withHelpers(render(reduceSrc, { WG }, [], 'rowreduce.wgsl') + '\n' + render(src, vars, flags, name)),
+    key: `${key}|${plan.kernel}|${WG}`,
+    code: () => withHelpers(render(reduceSrc, { WG }, all, 'rowreduce.wgsl') + '\n' + render(src, vars, all, name)),
     inputs,
     outputs,
     uniforms: new Uint32Array(words),
-    workgroups: grid2d(R, maxGroups(ctx)),
+    workgroups: grid2d(plan.kernel === 'thread' ? Math.ceil(R / WG) : R, maxGroups(ctx)),
   }];
 }
 
