@@ -132,41 +132,34 @@ function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): Vie
   return out;
 }
 
-/** Renumbers a recipe's loads (`loads[j]`) and shifts its scalars by `base`. */
-function remap(e: Expr, loads: readonly number[], base: number, memo: Map<Expr, Expr>): Expr {
+/**
+ * `e` with each load(i) replaced by `load(i, dtype)` and its scalar parameters (and `rand`'s)
+ * shifted by `base`; shared subtrees stay shared (`memo`), untouched ones are returned as is.
+ */
+function rewrite(e: Expr, load: (i: number, dtype: Expr['dtype']) => Expr, base: number, memo: Map<Expr, Expr>): Expr {
   let m = memo.get(e);
   if (m) return m;
   switch (e.op) {
-    case 'load': m = E.load(loads[e.value!], e.dtype); break;
+    case 'load': m = load(e.value!, e.dtype); break;
     case 'scalar': m = base ? E.scalar(e.value! + base, e.dtype) : e; break;
     case 'rand': m = base ? E.rand(e.value! + base, e.lane ?? 0) : e; break;
     case 'const': case 'index': m = e; break;
     default: {
-      const args = e.args.map((a) => remap(a, loads, base, memo));
-      m = args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+      const args = e.args.map((x) => rewrite(x, load, base, memo));
+      m = args.every((x, i) => x === e.args[i]) ? e : { ...e, args };
     }
   }
   memo.set(e, m);
   return m;
 }
 
+/** Renumbers a recipe's loads (`loads[j]`) and shifts its scalars by `base`. */
+const remap = (e: Expr, loads: readonly number[], base: number, memo: Map<Expr, Expr>): Expr =>
+  rewrite(e, (i, dtype) => E.load(loads[i], dtype), base, memo);
+
 /** The consumer's expression with load(i) replaced by `subs[i]` and its scalars shifted by `base`. */
-function substitute(e: Expr, subs: readonly (Expr | null)[], base: number, memo: Map<Expr, Expr>): Expr {
-  let m = memo.get(e);
-  if (m) return m;
-  switch (e.op) {
-    case 'load': m = subs[e.value!]!; break;
-    case 'scalar': m = base ? E.scalar(e.value! + base, e.dtype) : e; break;
-    case 'rand': m = base ? E.rand(e.value! + base, e.lane ?? 0) : e; break;
-    case 'const': case 'index': m = e; break;
-    default: {
-      const args = e.args.map((a) => substitute(a, subs, base, memo));
-      m = args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
-    }
-  }
-  memo.set(e, m);
-  return m;
-}
+const substitute = (e: Expr, subs: readonly (Expr | null)[], base: number, memo: Map<Expr, Expr>): Expr =>
+  rewrite(e, (i) => subs[i]!, base, memo);
 
 /** How often each load index occurs in the trees of `exprs`. */
 function loadCounts(exprs: readonly Expr[], n: number): number[] {
