@@ -87,8 +87,7 @@ export class Evaluator {
   private data: StorageArray[];
   private base: number[];
   private res: Float64Array[];
-  constructor(private prog: Program, private inputs: readonly InputView[], total: number, private scalars: readonly number[], private f64 = false) {
-    void total;
+  constructor(private prog: Program, private inputs: readonly InputView[], private scalars: readonly number[], private f64 = false) {
     const f64Block = () => new Float64Array(BLOCK), i32Block = () => new Int32Array(BLOCK);
     this.dense = inputs.map((v) => isDense(v.shape, v.strides));
     this.offs = inputs.map((_, i) => scratch(i32Scratch, i, i32Block));
@@ -221,7 +220,7 @@ export function store(out: InputView, start: number, n: number, vals: Float64Arr
 /** Runs an elementwise kernel with one output per program result. */
 export function runElementwise(prog: Program, inputs: readonly InputView[], outs: readonly InputView[], scalars: readonly number[], f64 = false): void {
   const total = outs[0].shape.reduce((a, b) => a * b, 1);
-  const ev = new Evaluator(prog, inputs, total, scalars, f64);
+  const ev = new Evaluator(prog, inputs, scalars, f64);
   const dense = outs.map((o) => isDense(o.shape, o.strides));
   const offs = storeOffs;
   for (let s = 0; s < total; s += BLOCK) {
@@ -240,7 +239,7 @@ export function runReduce(prog: Program, op: ReduceOp, nReduce: number, inputs: 
   const init = op === 'sum' || op === 'mean' ? 0 : op === 'prod' ? 1 : op === 'max' || op === 'argmax' ? -Infinity : Infinity;
   const acc = new Float64Array(O).fill(init);
   const arg = new Float64Array(isArg ? O : 0);
-  const ev = new Evaluator(prog, inputs, O * R, scalars, f64);
+  const ev = new Evaluator(prog, inputs, scalars, f64);
   const total = O * R;
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
