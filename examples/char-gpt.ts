@@ -62,20 +62,31 @@ export async function generate(model: CharGPT, tok: wt.data.CharTokenizer, promp
   return tok.decode(ids);
 }
 
+interface Preset { cfg: GptConfig; batchSize: number; steps: number; lr: number; warmupSteps: number }
+
+/**
+ * The three configurations: `quick` (tests, seconds), `small` (sized for a CPU: 0.8M parameters,
+ * block 64, no dropout, ~1.5 h on two cores) and the default (1.8M parameters, block 128, dropout
+ * 0.1, sized for a GPU).
+ */
+function presetFor(opts: ExampleOptions, vocabSize: number): Preset {
+  if (opts.quick) return { cfg: { vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32, dropout: 0 }, batchSize: 16, steps: 120, lr: 3e-3, warmupSteps: 6 };
+  if (opts.small) return { cfg: { vocabSize, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0 }, batchSize: 32, steps: 2600, lr: 2e-3, warmupSteps: 100 };
+  return { cfg: { vocabSize, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 192, dropout: 0.1 }, batchSize: 48, steps: 4000, lr: 1e-3, warmupSteps: 200 };
+}
+
 export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number>; sample: string }> {
   const quick = opts.quick ?? false;
   const text = await readDataFile('tinyshakespeare.txt');
   const tok = new wt.data.CharTokenizer(text);
   const data = tok.encode(text);
   const split = Math.floor(data.length * 0.9);
-  const cfg: GptConfig = quick
-    ? { vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32, dropout: 0 }
-    : { vocabSize: tok.vocabSize, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 192, dropout: 0.1 };
-  const batchSize = quick ? 16 : 48;
-  const steps = (opts.epochs ?? 1) * (quick ? 120 : 4000);
+  const preset = presetFor(opts, tok.vocabSize);
+  const { cfg, batchSize, lr, warmupSteps } = preset;
+  const steps = (opts.epochs ?? 1) * preset.steps;
   const model = new CharGPT(cfg);
-  const opt = new wt.optim.AdamW(model.parameters(), { lr: quick ? 3e-3 : 1e-3, weightDecay: 0.1, betas: [0.9, 0.99] });
-  const sched = new wt.optim.lr.LinearWarmup(opt, { warmupSteps: Math.floor(steps / 20), startFactor: 0.1, after: new wt.optim.lr.CosineAnnealingLR(opt, { tMax: steps, etaMin: quick ? 3e-4 : 1e-4 }) });
+  const opt = new wt.optim.AdamW(model.parameters(), { lr, weightDecay: 0.1, betas: [0.9, 0.99] });
+  const sched = new wt.optim.lr.LinearWarmup(opt, { warmupSteps, startFactor: 0.1, after: new wt.optim.lr.CosineAnnealingLR(opt, { tMax: steps, etaMin: lr / 10 }) });
   const nextTrain = batcher(data.subarray(0, split), cfg.blockSize, batchSize, 1);
   const nextVal = batcher(data.subarray(split), cfg.blockSize, batchSize, 2);
   log(`char-gpt: ${model.numParameters().toLocaleString('en-US')} parameters, vocab ${tok.vocabSize}, ${steps} steps of ${batchSize}×${cfg.blockSize}`);
@@ -95,7 +106,8 @@ export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => voi
     if (step % every === 0 || step === steps) {
       trainLoss = await l.item();
       const sps = (step * batchSize * cfg.blockSize) / ((performance.now() - t0) / 1000);
-      log(`step ${step}/${steps}  loss ${trainLoss.toFixed(3)}  lr ${opt.lr.toExponential(2)}  ${sps.toFixed(0)} chars/s`);
+      const val = quick || step === steps ? '' : `  val ${(await estimate(model, nextVal, 10)).toFixed(3)}`;
+      log(`step ${step}/${steps}  loss ${trainLoss.toFixed(3)}${val}  lr ${opt.lr.toExponential(2)}  ${sps.toFixed(0)} chars/s  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
     l.dispose();
   }

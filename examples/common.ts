@@ -9,6 +9,8 @@ export interface ExampleOptions {
   backend?: 'auto' | 'webgpu' | 'cpu';
   /** a shortened run (tests) */
   quick?: boolean;
+  /** a smaller model sized for a CPU, where the example has one (char-gpt) */
+  small?: boolean;
   /** where progress lines go (default console.log) */
   log?: (line: string) => void;
   /** verbosity for fit(): 0 silent, 1 a line per epoch */
@@ -55,6 +57,7 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
     if (a === '--epochs') o.epochs = Number(argv[++i]);
     else if (a === '--backend') o.backend = argv[++i] as ExampleOptions['backend'];
     else if (a === '--quick') o.quick = true;
+    else if (a === '--small') o.small = true;
   }
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);

@@ -1,8 +1,18 @@
 /** Each example runs a short version on the CPU backend and reports its metrics. */
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../examples/index.js';
+import { parseArgs } from '../examples/common.js';
 
 const quiet = { backend: 'cpu' as const, quick: true, log: () => {} };
+
+describe('example command line', () => {
+  it('parses the options and rejects bad values', () => {
+    expect(parseArgs(['--epochs', '3', '--backend', 'cpu', '--small'])).toEqual({ epochs: 3, backend: 'cpu', small: true });
+    expect(parseArgs(['--quick'])).toEqual({ quick: true });
+    expect(() => parseArgs(['--epochs', '0'])).toThrow(/--epochs/);
+    expect(() => parseArgs(['--backend', 'gpu'])).toThrow(/--backend/);
+  });
+});
 
 describe('examples (short runs)', () => {
   it('perceptron: AND, OR and the XOR MLP reach 100%', async () => {
