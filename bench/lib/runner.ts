@@ -70,6 +70,8 @@ export interface RunOptions {
   warmup: number;
   reps: number;
   budgetMs: number;
+  warmupMs?: number;
+  minTimeMs?: number;
   /** workloads whose name contains this get a kernel profile (webtensor on WebGPU) */
   profile?: string;
   /** progress lines */
@@ -108,7 +110,7 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
       row.ok = row.relErr <= REL_TOL;
     }
     const live0 = c.live();
-    row.timing = { ...(await measure(c.run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs })), firstMs };
+    row.timing = { ...(await measure(c.run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs })), firstMs };
     const live1 = c.live();
     if (live0 !== undefined && live1 !== undefined && live1 !== live0) row.leaked = live1 - live0;
     if (w.group === 'training') {

@@ -20,6 +20,9 @@ export interface BenchConfig {
   warmup: number;
   reps: number;
   budgetMs: number;
+  /** see MeasureOptions: time-based warm-up and sampling for cheap cases */
+  warmupMs?: number;
+  minTimeMs?: number;
   /** workloads whose name contains this get webtensor's kernel profile */
   profile?: string;
   /** run only workloads whose name contains this */
@@ -38,8 +41,8 @@ export interface BenchResult {
 }
 
 /** Run counts: `--quick` keeps SwiftShader runs under three minutes. */
-export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' | 'budgetMs'> {
-  return quick ? { warmup: 1, reps: 3, budgetMs: 1500 } : { warmup: 2, reps: 7, budgetMs: 10_000 };
+export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' | 'budgetMs' | 'warmupMs' | 'minTimeMs'> {
+  return quick ? { warmup: 1, reps: 3, budgetMs: 1500, warmupMs: 300, minTimeMs: 300 } : { warmup: 2, reps: 7, budgetMs: 10_000, warmupMs: 1000, minTimeMs: 1000 };
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */

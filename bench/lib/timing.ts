@@ -27,6 +27,13 @@ export interface MeasureOptions {
   /** stop timing once this much time is spent, after at least `minReps` runs */
   budgetMs: number;
   minReps?: number;
+  /**
+   * keep warming up until this much time has passed (at most 100 runs): a cheap case, like 1,000
+   * eager ops, needs dozens of runs before the JavaScript engine has optimised the library's code
+   */
+  warmupMs?: number;
+  /** keep timing until this much time has passed (at most 10x `reps` runs), so cheap cases get more samples */
+  minTimeMs?: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -44,17 +51,20 @@ export function median(xs: readonly number[]): number {
 export async function measure(run: () => Promise<void>, opts: MeasureOptions): Promise<Timing> {
   const minReps = Math.min(opts.minReps ?? 2, opts.reps);
   let firstMs = 0;
-  for (let i = 0; i < Math.max(1, opts.warmup); i++) {
+  const w0 = performance.now();
+  let warmup = 0;
+  while (warmup < Math.max(1, opts.warmup) || (performance.now() - w0 < (opts.warmupMs ?? 0) && warmup < 100)) {
     const t = performance.now();
     await run();
-    if (i === 0) firstMs = performance.now() - t;
+    if (warmup++ === 0) firstMs = performance.now() - t;
   }
   const times: number[] = [];
   const t0 = performance.now();
-  while (times.length < opts.reps && (times.length < minReps || performance.now() - t0 < opts.budgetMs)) {
+  const more = () => times.length < opts.reps || (performance.now() - t0 < (opts.minTimeMs ?? 0) && times.length < 10 * opts.reps);
+  while (more() && (times.length < minReps || performance.now() - t0 < opts.budgetMs)) {
     const t = performance.now();
     await run();
     times.push(performance.now() - t);
   }
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times), runs: times.length, warmup: Math.max(1, opts.warmup), firstMs };
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times), runs: times.length, warmup, firstMs };
 }
