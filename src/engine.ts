@@ -24,6 +24,8 @@ export interface Recipe {
   readonly size: number;
   /** the expression reads the linear output index (`index` or `rand`): never a reduction prologue */
   readonly usesIndex: boolean;
+  /** the op that made the pending result (named by errors raised when it is computed) */
+  readonly op: string;
 }
 
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
@@ -33,10 +35,11 @@ const readers = new Map<BackendBuffer, Set<Storage>>();
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
  * result of an elementwise op with fusion on) has no contents yet, only a recipe: `buf` computes
  * them on first use, so every path that hands out the real buffer (views for kernels, reads,
- * exports) materializes first. On WebGPU its buffer is allocated at once, so errors (out of
- * memory, a lost device) still come from the op that made the tensor; on the CPU backend a small
- * one is allocated when computed (`buf` null until then): a typed array per never-computed
- * intermediate of a fused chain would only cost garbage collection.
+ * exports) materializes first. Its buffer is allocated when it is computed (`buf` null until
+ * then): a buffer per never-computed intermediate of a fused chain would only cost pool traffic (or,
+ * on the CPU, garbage collection), and buffers drawn in computation order come back in the same
+ * order step after step, which keeps the WebGPU dispatcher's bind-group cache hitting. An error
+ * while computing it (out of memory) names the op that made it.
  */
 export class Storage {
   refs = 1;
@@ -84,7 +87,7 @@ export class Storage {
         this._buf = this.backend.alloc(this.numel, this.dtype);
       } catch (e) {
         if (e instanceof OutOfMemoryError || e instanceof RangeError) {
-          throw new OutOfMemoryError(`elementwise (fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
+          throw new OutOfMemoryError(`${r.op} (computed when needed, fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
         }
         throw e;
       }

@@ -41,7 +41,7 @@ import { broadcastStrides, numel, shapesEqual, viewStrides } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /** Most expression nodes (as a tree) in one fused kernel. */
-export const MAX_NODES = 64;
+export const MAX_NODES = 256;
 /** Most storage buffers one fused kernel binds, outputs included (WebGPU guarantees 8 per stage). */
 export const MAX_BUFFERS = 8;
 /** Most distinct input views of one fused kernel. */
@@ -305,7 +305,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */
-export function recipeOf(c: Composed, shape: readonly number[]): Recipe {
+export function recipeOf(c: Composed, shape: readonly number[], op: string): Recipe {
   for (const s of c.inputs) s.retain();
-  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex };
+  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex, op };
 }

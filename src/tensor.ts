@@ -17,6 +17,7 @@ import { backward } from './autograd/backward.js';
 import * as nrm from './ops/norm.js';
 import * as idx from './ops/indexing.js';
 import * as la from './ops/linalg.js';
+import * as fn from './ops/functions.js';
 import { exportGPUBuffer, type GPUBufferInfo } from './interop.js';
 import { unwatch, watch } from './debug.js';
 import { hasDeferred, runDeferred } from './deferred.js';
@@ -262,6 +263,10 @@ export class Tensor {
   logicalAnd(o: Operand): Tensor { return ew.elementwise('logicalAnd', [this, o]); }
   logicalOr(o: Operand): Tensor { return ew.elementwise('logicalOr', [this, o]); }
   logicalNot(): Tensor { return ew.elementwise('logicalNot', [this]); }
+  /** Upper triangle of the last two dims (col − row ≥ diagonal), zeros elsewhere (wt.triu). */
+  triu(diagonal = 0): Tensor { return fn.triu(this, diagonal); }
+  /** Lower triangle of the last two dims (col − row ≤ diagonal), zeros elsewhere (wt.tril). */
+  tril(diagonal = 0): Tensor { return fn.tril(this, diagonal); }
   isNan(): Tensor { return ew.elementwise('isNan', [this]); }
   neg(): Tensor { return ew.elementwise('neg', [this]); }
   abs(): Tensor { return ew.elementwise('abs', [this]); }

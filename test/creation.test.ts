@@ -34,6 +34,33 @@ describe('creation', () => {
     expect(wt.zeros([0, 4]).numel()).toBe(0);
   });
 
+  it('triu and tril keep a triangle of the last two dims (torch semantics), with gradients', async () => {
+    // reference: element (.., r, c) kept when c - r >= k (triu) or c - r <= k (tril)
+    const ref = (shape: number[], v: number[], k: number, upper: boolean) => {
+      const [R, C] = shape.slice(-2);
+      return v.map((x, i) => {
+        const c = i % C, r = Math.floor(i / C) % R;
+        return (upper ? c - r >= k : c - r <= k) ? x : 0;
+      });
+    };
+    for (const shape of [[1, 1], [3, 5], [5, 3], [2, 3, 4], [2, 1, 7, 3]]) {
+      const v = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i - 7.5);
+      const x = wt.tensor(v, { shape });
+      for (const k of [-3, -1, 0, 1, 2, 6]) {
+        expect(Array.from(await x.triu(k).data())).toEqual(ref(shape, v, k, true));
+        expect(Array.from(await wt.tril(x, k).data())).toEqual(ref(shape, v, k, false));
+      }
+      expect(x.triu().shape).toEqual(shape);
+    }
+    expect(await wt.tensor([[1, 2], [3, 4]], { dtype: 'int32' }).tril().array()).toEqual([[1, 0], [3, 4]]);
+    const b = wt.ones([2, 2], { dtype: 'bool' }).triu(1);
+    expect(b.dtype).toBe('bool');
+    expect(await b.array()).toEqual([[false, true], [false, false]]);
+    await wt.gradcheck((a) => a.triu(1).mul(a).sum().add(a.tril(-1).sum()), [wt.randn([3, 4], { seed: 5 })]);
+    expect(() => wt.triu(wt.ones([3]))).toThrow(/triu: x must have at least 2 dimensions, got shape \[3\]/);
+    expect(() => wt.tril(wt.ones([2, 2]), 0.5)).toThrow(/tril: diagonal/);
+  });
+
   it('rand is Philox: reproducible by seed and equal to the reference words', async () => {
     const a = await wt.rand([5], { seed: 123 }).data();
     const b = await wt.rand([5], { seed: 123 }).data();

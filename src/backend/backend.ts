@@ -39,6 +39,11 @@ export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /** Allocates a buffer of numel elements (contents undefined). */
   alloc(numel: number, dtype: DType): BackendBuffer;
+  /**
+   * Throws what `alloc` would throw for a request it can refuse up front (a lost device, a size no
+   * buffer can have), without allocating: a pending result (fusion) gets its buffer later.
+   */
+  reserve?(numel: number, dtype: DType): void;
   /** Releases a buffer; the backend may pool it once no queued work names it. */
   free(buf: BackendBuffer): void;
   /** Writes `data` into the buffer starting at element `offset`. */

@@ -10,7 +10,7 @@
  */
 import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
-import { arange, tensor, zeros } from '../ops/creation.js';
+import { tensor, triangleMask, zeros } from '../ops/creation.js';
 import { dropout } from '../ops/elementwise.js';
 import { where } from '../ops/functions.js';
 import { linear } from '../ops/linalg.js';
@@ -34,7 +34,7 @@ interface AttendOptions {
 
 /** Bool [L, S], true above the diagonal (key j after query i), top-left aligned as PyTorch. */
 function causalMask(L: number, S: number): Tensor {
-  return noGrad(() => arange(S).reshape([1, S]).gt(arange(L).reshape([L, 1])));
+  return noGrad(() => triangleMask(L, S, 1, true));
 }
 
 /** softmax(q kᵀ · scale + mask) v; returns the output and the (post-dropout) weights. */

@@ -147,6 +147,19 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   return generate('eye', [n, m], expr, [Math.max(m, 1)], opts);
 }
 
+/**
+ * A bool [rows, cols] mask of the upper (col − row ≥ diagonal) or lower (col − row ≤ diagonal)
+ * triangle, made by one kernel from the element index (triu, tril, causal attention masks).
+ */
+export function triangleMask(rows: number, cols: number, diagonal: number, upper: boolean): Tensor {
+  const op = upper ? 'triu' : 'tril';
+  checkNumber(op, 'diagonal', diagonal, { int: true });
+  const i = E.index(), c = E.scalar(0, 'int32');
+  const offset = E.binary('sub', E.binary('mod', i, c), E.binary('idiv', i, c)); // col − row
+  const expr = E.binary(upper ? 'ge' : 'le', offset, E.scalar(1, 'int32'));
+  return generate(op, [rows, cols], expr, [Math.max(cols, 1), diagonal], { dtype: 'bool' });
+}
+
 export interface RandomOptions extends CreateOptions {
   /** fixes the stream; without it the global generator (wt.manualSeed) advances */
   seed?: number;

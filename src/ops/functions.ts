@@ -4,6 +4,9 @@
  */
 import { Tensor } from '../tensor.js';
 import { elementwise, dropout as dropoutOp } from './elementwise.js';
+import { triangleMask } from './creation.js';
+import { ShapeError, fmt } from '../errors.js';
+import { checkNumber, checkTensor } from '../validate.js';
 
 type Operand = Tensor | number;
 
@@ -30,6 +33,29 @@ export const logicalNot = (a: Tensor) => a.logicalNot();
 /** Elementwise select: a where cond is true, else b (broadcasting all three). */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   return elementwise('where', [cond, a, b]);
+}
+
+/**
+ * The upper triangle of the last two dimensions (elements with col − row ≥ `diagonal`), zeros
+ * elsewhere, as torch.triu. One mask kernel and one select, fused where the shapes allow.
+ */
+export function triu(x: Tensor, diagonal = 0): Tensor {
+  return triangle('triu', x, diagonal, true);
+}
+
+/** The lower triangle of the last two dimensions (col − row ≤ `diagonal`), zeros elsewhere, as torch.tril. */
+export function tril(x: Tensor, diagonal = 0): Tensor {
+  return triangle('tril', x, diagonal, false);
+}
+
+function triangle(op: string, x: Tensor, diagonal: number, upper: boolean): Tensor {
+  checkTensor(op, 'x', x);
+  checkNumber(op, 'diagonal', diagonal, { int: true });
+  if (x.ndim < 2) throw new ShapeError(`${op}: x must have at least 2 dimensions, got shape ${fmt(x.shape)}`);
+  const keep = triangleMask(x.shape[x.ndim - 2], x.shape[x.ndim - 1], diagonal, upper);
+  const y = elementwise('where', [keep, x, x.dtype === 'bool' ? false : 0]);
+  keep.dispose();
+  return y;
 }
 
 /**

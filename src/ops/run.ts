@@ -26,16 +26,27 @@ export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backen
 
 /** A fresh contiguous tensor of the given shape (contents undefined); `op` names it in errors. */
 export function empty(shape: readonly number[], dtype: DType, backend: Backend = engine.requireBackend(), op = 'empty'): Tensor {
-  let buf;
+  const buf = allocating(op, shape, dtype, () => backend.alloc(numel(shape), dtype));
+  return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype);
+}
+
+/** A pending (fusion) tensor's storage: no buffer until computed, but refusals come now, naming `op`. */
+function pending(shape: readonly number[], dtype: DType, backend: Backend, op: string): Tensor {
+  const n = numel(shape);
+  allocating(op, shape, dtype, () => backend.reserve?.(n, dtype));
+  return Tensor._make(new Storage(backend, null, dtype, n), shape, contiguousStrides(shape), 0, dtype);
+}
+
+/** Runs an allocation, turning the backend's out-of-memory error into one naming the op and the shape. */
+function allocating<T>(op: string, shape: readonly number[], dtype: DType, f: () => T): T {
   try {
-    buf = backend.alloc(numel(shape), dtype);
+    return f();
   } catch (e) {
     // the backend knows the bytes; the user needs the op and the shape too
     // a CPU backend's typed array that cannot be made is out of memory too (RangeError)
     if (e instanceof OutOfMemoryError || e instanceof RangeError) throw new OutOfMemoryError(`${op}: out of memory for a ${dtype} tensor of shape ${fmt(shape)} (${numel(shape) * 4} bytes): ${e.message}`);
     throw e;
   }
-  return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype);
 }
 
 /** The dtype a plain-number operand takes next to tensors of these dtypes. */
@@ -62,12 +73,10 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const n = numel(shape);
   const fuse = deferring(backend);
   if (!into && fuse && n > 0 && deferrable(inputs)) {
-    // WebGPU: the buffer now (errors name the op); CPU: a small typed array when computed
-    const out = backend.name === 'cpu' && n <= LAZY_CPU_ELEMENTS
-      ? Tensor._make(new Storage(backend, null, expr.dtype, n), shape, contiguousStrides(shape), 0, expr.dtype)
-      : empty(shape, expr.dtype, backend, op);
+    // the buffer when computed (a large CPU result gets its typed array now: a failure names the op)
+    const out = backend.name !== 'cpu' || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
     try {
-      out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse }), shape));
+      out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse }), shape, op));
     } catch (e) {
       out.dispose();
       throw e;

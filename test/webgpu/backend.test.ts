@@ -157,25 +157,26 @@ describe('webgpu backend: memory', () => {
     expect(gpu.memory().bytesPooled).toBe(0);
     wt.dispose([a, c]);
   });
-  it('a training loop reaches a steady state: pool misses stop growing, bytes in use stay flat', async () => {
+  it('a training loop reaches a steady state: pool misses stop growing, bytes in use stay flat, bind groups are reused', async () => {
     use();
     const w = wt.tensor(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)), { shape: [8, 8] }).requiresGrad_();
     const b = wt.zeros([8]).requiresGrad_();
-    const misses: number[] = [], inUse: number[] = [], live: number[] = [];
-    for (let i = 0; i < 100; i++) {
-      const loss = wt.tidy(() => {
-        const x = wt.rand([16, 8, 1], { seed: i });
-        const h = x.mul(w).sum(1).add(b).tanh(); // [16, 8]
-        const l = h.sub(x.squeeze(2)).square().mean();
-        l.backward();
-        wt.noGrad(() => {
-          w.sub_(w.grad!, 0.1);
-          b.sub_(b.grad!, 0.1);
-        });
-        w.zeroGrad();
-        b.zeroGrad();
-        return l;
+    const step = (i: number) => wt.tidy(() => {
+      const x = wt.rand([16, 8, 1], { seed: i });
+      const h = x.mul(w).sum(1).add(b).tanh(); // [16, 8]
+      const l = h.sub(x.squeeze(2)).square().mean();
+      l.backward();
+      wt.noGrad(() => {
+        w.sub_(w.grad!, 0.1);
+        b.sub_(b.grad!, 0.1);
       });
+      w.zeroGrad();
+      b.zeroGrad();
+      return l;
+    });
+    const misses: number[] = [], inUse: number[] = [], live: number[] = [], groups: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const loss = step(i);
       if (i % 10 === 9) {
         // measured after a read, when every batch is submitted and every freed buffer pooled
         expect(Number.isFinite(await loss.item())).toBe(true);
@@ -184,12 +185,26 @@ describe('webgpu backend: memory', () => {
         misses.push(m.poolMisses);
         inUse.push(m.bytesInUse);
         live.push(wt.memory().tensors);
+        groups.push(gpu.stats().bindGroups);
       } else loss.dispose();
     }
     // after two iterations of warm-up nothing new is allocated and nothing leaks
     expect(misses.slice(2)).toEqual(new Array(8).fill(misses[2]));
     expect(inUse.slice(2)).toEqual(new Array(8).fill(inUse[2]));
     expect(live.slice(2)).toEqual(new Array(8).fill(live[2]));
+    // the same pooled buffers are drawn every step, so each bind group is made once
+    expect(groups.slice(2)).toEqual(new Array(8).fill(groups[2]));
+    // emptying the pool destroys buffers the cached bind groups name: the cache starts over
+    wt.emptyCache();
+    const after: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const loss = step(i);
+      expect(Number.isFinite(await loss.item())).toBe(true);
+      loss.dispose();
+      after.push(gpu.stats().bindGroups);
+    }
+    expect(after[0]).toBeGreaterThan(groups[9]);
+    expect(after[2]).toBe(after[1]);
     wt.dispose([w, b]);
   });
   it('an allocation beyond maxBufferSize throws OutOfMemoryError naming the size', () => {

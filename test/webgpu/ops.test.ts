@@ -232,6 +232,15 @@ describe('creation and random ops on webgpu', () => {
       ], [0, 1e-6]);
     }
   });
+  it('triu and tril (odd shapes, batch dims, diagonals, int and bool)', async () => {
+    for (const n of SIZES) {
+      const x = () => t(values(2 * n * 5, n, -3, 3, false), [2, n, 5]);
+      await compare(`triangles ${n}`, () => [
+        x().triu(), x().tril(), x().triu(2), x().tril(-1), x().triu(-n), x().tril(n),
+        x().int().triu(1), x().gt(0).tril(), x().mul(2).add(1).triu(-1), // a pending input folds in
+      ]);
+    }
+  });
   it('rand and randint are bit-identical to the CPU; randn is close', async () => {
     for (const n of SIZES) {
       await compare(`rand ${n}`, () => [wt.rand([n, 3], { seed: 42 + n }), wt.randint(-5, 17, [n], { seed: 7 }), wt.rand([n], { seed: 2 ** 40 + 3 })]);

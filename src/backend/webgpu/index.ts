@@ -71,6 +71,11 @@ export class WebGPUBackend implements Backend {
     return buf;
   }
 
+  reserve(numel: number): void {
+    this.alive();
+    this.dispatcher.pool.sizeFor(Math.max(numel, 1) * 4);
+  }
+
   free(buf: BackendBuffer): void {
     const b = buf as GpuBuffer;
     if (b.freed) return;
@@ -221,8 +226,8 @@ export class WebGPUBackend implements Backend {
     this.dispatcher.emptyCache();
   }
 
-  /** Counters for tests and benchmarks: submits, dispatches, and the cached pipelines' keys. */
-  stats(): { submits: number; dispatches: number; pipelines: string[] } {
+  /** Counters for tests and benchmarks: submits, dispatches, bind groups made, and the cached pipelines' keys. */
+  stats(): { submits: number; dispatches: number; bindGroups: number; pipelines: string[] } {
     return { ...this.dispatcher.counts, pipelines: this.dispatcher.pipelines.keys() };
   }
 

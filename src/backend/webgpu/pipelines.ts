@@ -51,7 +51,8 @@ export class PipelineCache {
     const key = `${nRead},${nWrite}`;
     let l = this.layouts.get(key);
     if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform' } }];
+      // the uniforms' offset in the ring is dynamic, so one bind group serves every slot (Dispatcher.bindGroup)
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
       for (let i = 0; i < nRead + nWrite; i++) entries.push({ binding: i + 1, visibility: COMPUTE, buffer: { type: i < nRead ? 'read-only-storage' : 'storage' } });
       const group = this.device.createBindGroupLayout({ entries, label: `wt bgl ${key}` });
       l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };

@@ -44,6 +44,9 @@ export class BufferPool {
   private stats: PoolStats = { bytesInUse: 0, bytesPooled: 0, poolHits: 0, poolMisses: 0 };
   /** buffers whose creation the device reported as failed: never pooled */
   private failed = new WeakSet<GPUBuffer>();
+  /** a serial per buffer (see `id`) */
+  private ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
 
   /**
    * @param maxPooled bytes the pool may keep before it destroys the least recently released
@@ -55,14 +58,13 @@ export class BufferPool {
     private readonly usage: number,
     private readonly maxPooled: number,
     private readonly onOutOfMemory: (buf: GPUBuffer, size: number, retried: boolean) => void = () => {},
+    /** called whenever the pool destroys or forgets buffers (caches naming them must go) */
+    private readonly onDestroy: () => void = () => {},
   ) {}
 
   /** A buffer of at least `bytes` (its size is the size class), from the pool when possible. */
   acquire(bytes: number): GPUBuffer {
-    let size = sizeClass(bytes);
-    const max = this.device.limits.maxBufferSize;
-    if (size > max) size = Math.ceil(Math.max(bytes, 16) / 16) * 16;
-    if (size > max) throw new OutOfMemoryError(`webgpu: cannot allocate ${bytes} bytes: larger than the device's maxBufferSize (${max} bytes)`);
+    const size = this.sizeFor(bytes);
     const list = this.free.get(size);
     const hit = list?.pop();
     if (hit) {
@@ -78,24 +80,48 @@ export class BufferPool {
     return buf;
   }
 
+  /** The size class of a `bytes` request; throws OutOfMemoryError when no buffer can be that big. */
+  sizeFor(bytes: number): number {
+    let size = sizeClass(bytes);
+    const max = this.device.limits.maxBufferSize;
+    if (size > max) size = Math.ceil(Math.max(bytes, 16) / 16) * 16;
+    if (size > max) throw new OutOfMemoryError(`webgpu: cannot allocate ${bytes} bytes: larger than the device's maxBufferSize (${max} bytes)`);
+    return size;
+  }
+
   /** Takes back a buffer that no unsubmitted work names. */
   release(buf: GPUBuffer): void {
     const size = buf.size;
     this.stats.bytesInUse -= size;
     if (this.failed.has(buf)) {
+      this.onDestroy();
       buf.destroy();
       return;
     }
     this.stats.bytesPooled += size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buf);
+    // kept in descending serial order, so acquire hands out the oldest free buffer: the buffers a
+    // step draws then depend only on which are free, not on the order earlier steps freed them,
+    // and a training loop binds the same buffers step after step (the dispatcher caches bind groups)
+    const id = this.id(buf);
+    let at = list.length;
+    while (at > 0 && this.id(list[at - 1]) < id) at--;
+    list.splice(at, 0, buf);
     this.lru.add(buf);
     if (this.stats.bytesPooled > this.maxPooled) this.trim(this.maxPooled);
   }
 
+  /** A serial number of `buf`, the same for its whole life (a cache key). */
+  id(buf: GPUBuffer): number {
+    let id = this.ids.get(buf);
+    if (id === undefined) this.ids.set(buf, (id = this.nextId++));
+    return id;
+  }
+
   /** Forgets a buffer that will not come back (destroyed by its owner). */
   forget(buf: GPUBuffer): void {
+    this.onDestroy();
     this.stats.bytesInUse -= buf.size;
   }
 
@@ -110,7 +136,10 @@ export class BufferPool {
       this.stats.bytesPooled -= b.size;
       doomed.push(b);
     }
-    if (doomed.length) destroyLater(this.device, doomed);
+    if (doomed.length) {
+      this.onDestroy();
+      destroyLater(this.device, doomed);
+    }
     return doomed.reduce((n, b) => n + b.size, 0);
   }
 
