@@ -8,6 +8,8 @@
 //   A_VEC4 / B_VEC4  the operand is bound as array<vec4<f32>>; the routine sets them only when
 //                    the unit-stride axis, the other strides and the offset are multiples of 4
 //   BIAS             a bias[N] binding exists (binding 3; the output then moves to 4)
+//   Z2               two batch levels: batch z sits at (z / zIn) * xZ + (z % zIn) * xZ2 in each
+//                    operand (a head-split view read in place); else at z * xZ
 // Placeholders: ACT (0 none, 1 relu, 2 gelu, 3 sigmoid, 4 tanh), OUT (output binding).
 
 struct Uniforms {
@@ -18,31 +20,41 @@ struct Uniforms {
   cOff: u32, cZ: u32, cM: u32, cN: u32,
   biasOff: u32, biasN: u32,
   Z: u32,                                    // batches in all (read by matmul_direct.wgsl only)
+  zIn: u32, aZ2: u32, bZ2: u32, cZ2: u32,    // inner batch count and strides (flag Z2)
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
+
+// element offset of batch z in an operand with batch strides (outer, inner)
+fn zOff(z: u32, outer: u32, inner: u32) -> u32 {
+#if Z2
+  return (z / u.zIn) * outer + (z % u.zIn) * inner;
+#else
+  return z * outer;
+#endif
+}
 
 #if A_VEC4
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 // the unit stride is 1, so the same formula addresses a vec4 along k or along m
 fn loadA4(z: u32, m: u32, k: u32) -> vec4<f32> {
-  return a[(u.aOff + (u.z0 + z) * u.aZ + m * u.aM + k * u.aK) >> 2u];
+  return a[(u.aOff + zOff(u.z0 + z, u.aZ, u.aZ2) + m * u.aM + k * u.aK) >> 2u];
 }
 #else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 fn loadA(z: u32, m: u32, k: u32) -> f32 {
-  return a[u.aOff + (u.z0 + z) * u.aZ + m * u.aM + k * u.aK];
+  return a[u.aOff + zOff(u.z0 + z, u.aZ, u.aZ2) + m * u.aM + k * u.aK];
 }
 #endif
 
 #if B_VEC4
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 fn loadB4(z: u32, n: u32, k: u32) -> vec4<f32> {
-  return b[(u.bOff + (u.z0 + z) * u.bZ + k * u.bK + n * u.bN) >> 2u];
+  return b[(u.bOff + zOff(u.z0 + z, u.bZ, u.bZ2) + k * u.bK + n * u.bN) >> 2u];
 }
 #else
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 fn loadB(z: u32, n: u32, k: u32) -> f32 {
-  return b[u.bOff + (u.z0 + z) * u.bZ + k * u.bK + n * u.bN];
+  return b[u.bOff + zOff(u.z0 + z, u.bZ, u.bZ2) + k * u.bK + n * u.bN];
 }
 #endif
 
@@ -71,5 +83,5 @@ fn storeC(z: u32, m: u32, n: u32, v: f32) {
 #if BIAS
   x += bias[u.biasOff + n * u.biasN];
 #endif
-  c[u.cOff + (u.z0 + z) * u.cZ + m * u.cM + n * u.cN] = activate(x);
+  c[u.cOff + zOff(u.z0 + z, u.cZ, u.cZ2) + m * u.cM + n * u.cN] = activate(x);
 }

@@ -63,8 +63,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let n0 = (r % nBlocks) * 4u;
 
   // element index of (row i, k = 4 * slice) in a and of (k = 4 * slice, column j) in b
-  let aBase = u.aOff + z * u.aZ + slice * 4u * aK;
-  let bBase = u.bOff + z * u.bZ + slice * 4u * bK;
+  let aBase = u.aOff + zOff(z, u.aZ, u.aZ2) + slice * 4u * aK;
+  let bBase = u.bOff + zOff(z, u.bZ, u.bZ2) + slice * 4u * bK;
   var a0 = aBase + m0 * aM;
   var a1 = aBase + min(m0 + 1u, M - 1u) * aM;
   var a2 = aBase + min(m0 + 2u, M - 1u) * aM;
@@ -146,8 +146,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   // the last K % 4 terms, one k each, spread over the slices like the groups; a and b are at
   // k = 4 * groups + 4 * (slice - first slice past the end) here, so index from scratch
   for (var k = groups * 4u + slice; k < K; k += KS) {
-    let pa = u.aOff + z * u.aZ + k * aK;
-    let pb = u.bOff + z * u.bZ + k * bK;
+    let pa = u.aOff + zOff(z, u.aZ, u.aZ2) + k * aK;
+    let pb = u.bOff + zOff(z, u.bZ, u.bZ2) + k * bK;
 #if B_N4
     let kk = b[(pb + n0) >> 2u];
 #else

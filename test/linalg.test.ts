@@ -140,6 +140,34 @@ describe('matmul forward', () => {
     await expectMatmul(wt.matmul(e, w), refMatmul(ev, [3, 4, 5], wv, [3, 5, 2]), 'expanded');
   });
 
+  it('reads head-split operands (batch dims in two stride groups) in place, with gradients', async () => {
+    // attention's layout: x [B, T, H·D] viewed as [B, T, H, D] and permuted to [B, H, T, D]
+    const [B, T, H, D] = [2, 5, 3, 4];
+    const [x, xv] = rnd([B, T, H * D]), [y, yv] = rnd([B, T, H * D]);
+    const heads = (t: wt.Tensor) => t.reshape([B, T, H, D]).permute(0, 2, 1, 3);
+    const headVals = (v: Float64Array) => Float64Array.from({ length: v.length }, (_, i) => {
+      const d = i % D, t = Math.floor(i / D) % T, h = Math.floor(i / (D * T)) % H, b = Math.floor(i / (D * T * H));
+      return v[((b * T + t) * H + h) * D + d];
+    });
+    const q = heads(x), k = heads(y);
+    const qv = headVals(xv), kv = headVals(yv);
+    const kT = transposeVals(kv, [B, H, T, D]);
+    const p = await wt.profile(async () => {
+      const s = wt.matmul(q, k.transpose(-2, -1)); // [B, H, T, T]
+      await expectMatmul(s, refMatmul(qv, [B, H, T, D], kT, [B, H, D, T]), 'q kT');
+      s.dispose();
+    });
+    // one kernel: the matmul, no copy of q or k
+    expect(p.kernels.map((kk) => kk.name)).toEqual([expect.stringMatching(/^matmul/)]);
+    const [w, wv] = rnd([B, H, T, T]);
+    await expectMatmul(wt.matmul(w, k), refMatmul(wv, [B, H, T, T], kv, [B, H, T, D]), 'w v');
+    // a broadcast batch level: [1, H, ..] @ [B, H, ..] with the right operand head-split
+    const [u, uv] = rnd([1, H, T, T]);
+    const uvB = Float64Array.from({ length: B * uv.length }, (_, i) => uv[i % uv.length]);
+    await expectMatmul(wt.matmul(u, k), refMatmul(uvB, [B, H, T, T], kv, [B, H, T, D]), 'broadcast');
+    await wt.gradcheck((a, b) => wt.matmul(heads(a), heads(b).transpose(-2, -1)).sum(), [x.mul(0.5), y.mul(0.5)]);
+  });
+
   it('handles zero-size dims', async () => {
     const z1 = wt.matmul(wt.zeros([0, 3]), wt.ones([3, 4]));
     expect(z1.shape).toEqual([0, 4]);

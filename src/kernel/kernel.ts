@@ -38,6 +38,20 @@ export interface ReduceKernel {
 }
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'sigmoid' | 'tanh';
+
+/**
+ * The batch of a matmul view [R, C], [Z, R, C] or [Zo, Zi, R, C] (as the routine's output has it:
+ * `zIn` = Zi, 1 below rank 4): batch z of the routine sits at element
+ * floor(z / zIn)·outer + (z mod zIn)·inner. A size-1 batch dim broadcasts (stride 0). Two batch
+ * levels let a matmul read a head-split view such as [B, T, H, D] permuted to [B, H, T, D] in place.
+ */
+export function matmulBatch(shape: readonly number[], strides: readonly number[], zIn: number): { outer: number; inner: number } {
+  const nd = shape.length;
+  const s = (d: number): number => (shape[d] === 1 ? 0 : strides[d]);
+  if (nd === 4) return { outer: s(0), inner: s(1) };
+  if (nd === 3) return { outer: s(0) * zIn, inner: s(0) };
+  return { outer: 0, inner: 0 };
+}
 export type Pair = readonly [number, number];
 
 /**
@@ -46,7 +60,10 @@ export type Pair = readonly [number, number];
  * O channels out, H/W spatial, R rows, D row length.
  */
 export interface Routines {
-  /** a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias) */
+  /**
+   * a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias); the
+   * batch may also come as two dims [Bo,Bi,..] on every view (see {@link matmulBatch})
+   */
   matmul: { bias: boolean; activation: Activation };
   /** x[N,C,H,W], w[O,C/g,kh,kw], bias?[O] → y[N,O,Ho,Wo] */
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };

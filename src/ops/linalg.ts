@@ -7,7 +7,8 @@
  * - a transposed or sliced operand goes to the routine as a strided view (read in place);
  * - when b has no batch dims, a's batch dims fold into M (one big GEMM instead of many small
  *   ones) whenever a's strides allow viewing it as [B·M, K];
- * - broadcast batch dims become stride 0 when the batch dims collapse to a single stride, and
+ * - broadcast batch dims become stride 0 when the batch dims collapse to a single stride, or to
+ *   two (the routine takes two batch levels: attention's head-split q, k, v are read in place);
  *   only otherwise is an expanded copy materialised.
  */
 import { record } from '../autograd/graph.js';
@@ -56,9 +57,31 @@ function batched3(t: Tensor, shape: readonly number[], strides: readonly number[
   return dst._viewAs([bt, r, c], [r * c, c, 1], 0);
 }
 
-/** Runs the routine on [Bt,M,K] @ [Bt,K,N] (+ bias[N]) → a new [Bt,M,N]. */
+/**
+ * Views of a and b (shape/strides of at least 2 dims) as [Zo, Zi, r, c] with two batch strides
+ * each, the batch dims split in two groups that each collapse to one stride in both operands; null
+ * when no split works. A head-split operand ([B, T, H, D] permuted to [B, H, T, D]) is one.
+ */
+function twoLevel(a: Tensor, aS: readonly number[], aSt: readonly number[], b: Tensor, bS: readonly number[], bSt: readonly number[], batch: readonly number[]): [Tensor, Tensor] | null {
+  const bsA = broadcastStrides(aS.slice(0, -2), aSt.slice(0, -2), batch), bsB = broadcastStrides(bS.slice(0, -2), bSt.slice(0, -2), batch);
+  for (let p = 1; p < batch.length; p++) {
+    const outer = batch.slice(0, p), inner = batch.slice(p);
+    const ao = collapseStride(outer, bsA.slice(0, p)), ai = collapseStride(inner, bsA.slice(p));
+    const bo = collapseStride(outer, bsB.slice(0, p)), bi = collapseStride(inner, bsB.slice(p));
+    if (ao === null || ai === null || bo === null || bi === null) continue;
+    const zo = numel(outer), zi = numel(inner), n = aS.length, m = bS.length;
+    return [
+      a._viewAs([zo, zi, aS[n - 2], aS[n - 1]], [ao, ai, aSt[n - 2], aSt[n - 1]], a.offset),
+      b._viewAs([zo, zi, bS[m - 2], bS[m - 1]], [bo, bi, bSt[m - 2], bSt[m - 1]], b.offset),
+    ];
+  }
+  return null;
+}
+
+/** Runs the routine on [..Z,M,K] @ [..Z,K,N] (+ bias[N]) → a new [..Z,M,N] (Z: one batch dim or two). */
 function bmm(a3: Tensor, b3: Tensor, bias: Tensor | null): Tensor {
-  const shape = [a3.shape[0], a3.shape[1], b3.shape[2]];
+  const nd = a3.ndim;
+  const shape = [...a3.shape.slice(0, -1), b3.shape[nd - 1]];
   if (numel(shape) === 0) return empty(shape, 'float32', a3.backend);
   return runRoutine('matmul', { bias: !!bias, activation: 'none' }, bias ? [a3, b3, bias] : [a3, b3], [{ shape, dtype: 'float32' }])[0];
 }
@@ -82,6 +105,12 @@ function matmulRaw(a: Tensor, b: Tensor): Tensor {
         const y = bmm(a._viewAs([1, bt * M, K], [0, ...st], a.offset), b._viewAs([1, K, N], [0, ...bSt], b.offset), null);
         return y.reshape(outShape);
       }
+    }
+    // batch dims that do not collapse to one stride (a head split): two batch levels, read in place
+    const bsA = broadcastStrides(aS.slice(0, -2), aSt.slice(0, -2), batch), bsB = broadcastStrides(bS.slice(0, -2), bSt.slice(0, -2), batch);
+    if (batch.length > 1 && (collapseStride(batch, bsA) === null || collapseStride(batch, bsB) === null)) {
+      const views = twoLevel(a, aS, aSt, b, bS, bSt, batch);
+      if (views) return bmm(views[0], views[1], null).reshape(outShape);
     }
     return bmm(batched3(a, aS, aSt, batch), batched3(b, bS, bSt, batch), null).reshape(outShape);
   }));

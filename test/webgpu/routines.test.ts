@@ -138,6 +138,53 @@ suite('webgpu matmul cores', () => {
   });
 });
 
+/**
+ * Two batch levels (rank-4 views, [Zo, Zi, ..]): a and b are head-split views of [Zo, R, Zi, C]
+ * buffers (attention's q, k, v), b optionally transposed (kᵀ), either one optionally broadcast in
+ * one level (stride 0); the output [Zo, Zi, M, N] is contiguous after an offset.
+ */
+async function checkMatmul2(Zo: number, Zi: number, M: number, N: number, K: number, o: { bT?: boolean; bcastA?: 'outer' | 'inner'; bcastB?: 'outer' | 'inner' }, seed: number, plan?: MatmulPlan): Promise<void> {
+  // a buffer [Zo, R, Zi, C] read as [Zo, Zi, R, C]; with T, [Zo, C, Zi, R] read as [Zo, Zi, R, C]
+  const split = (R: number, C: number, T: boolean, bcast: 'outer' | 'inner' | undefined, sd: number) => {
+    const { buf, data } = randomBuffer(Zo * R * Zi * C, sd);
+    const strides = T ? [R * Zi * C, R, 1, Zi * R] : [R * Zi * C, C, Zi * C, 1];
+    if (bcast === 'outer') strides[0] = 0;
+    if (bcast === 'inner') strides[1] = 0;
+    return { v: h.view(buf, [Zo, Zi, R, C], { strides }), data };
+  };
+  const a = split(M, K, false, o.bcastA, seed), b = split(K, N, !!o.bT, o.bcastB, seed + 1);
+  const out = h.zeros(Zo * Zi * M * N + 3);
+  const outView = h.view(out, [Zo, Zi, M, N], { offset: 3 });
+  const cfg = { bias: false, activation: 'none' as Activation };
+  const launcher: Launcher | undefined = plan && ((ins, outs) => matmulLaunches(cfg, ins, outs, h.ctx, plan));
+  h.run('matmul', cfg, [a.v, b.v], [outView], launcher);
+  const got = (await h.read(out)).subarray(3);
+  const at4 = (x: { v: View; data: Float32Array }, p: number, q: number, i: number, j: number) =>
+    x.data[x.v.offset + p * x.v.strides[0] + q * x.v.strides[1] + i * x.v.strides[2] + j * x.v.strides[3]];
+  const want = new Float64Array(Zo * Zi * M * N);
+  for (let p = 0; p < Zo; p++) for (let q = 0; q < Zi; q++) for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += at4(a, p, q, m, k) * at4(b, p, q, k, n);
+    want[((p * Zi + q) * M + m) * N + n] = s;
+  }
+  expectClose(got, want, 2e-5 * Math.sqrt(K + 1), 1e-5, `matmul two-level ${JSON.stringify({ Zo, Zi, M, N, K, ...o })}${plan ? ` plan ${JSON.stringify(plan)}` : ''}`);
+}
+
+suite('webgpu matmul, two batch levels', () => {
+  for (const plan of [...matmulPlans, undefined]) {
+    it(`${plan ? JSON.stringify(plan) : 'the adapter\'s choice'}: head-split operands read in place`, async () => {
+      let seed = 600;
+      await checkMatmul2(2, 3, 5, 7, 9, {}, seed++, plan); // odd: scalar loads
+      await checkMatmul2(3, 2, 8, 12, 16, {}, seed++, plan); // multiples of 4: vec4 loads
+      await checkMatmul2(2, 4, 8, 8, 4, { bT: true }, seed++, plan); // q @ kᵀ
+      await checkMatmul2(2, 3, 7, 5, 3, { bT: true }, seed++, plan);
+      await checkMatmul2(3, 2, 4, 6, 5, { bcastA: 'inner' }, seed++, plan);
+      await checkMatmul2(2, 5, 3, 4, 8, { bcastB: 'outer', bT: true }, seed++, plan);
+      await checkMatmul2(1, 1, 3, 3, 3, {}, seed++, plan);
+    });
+  }
+});
+
 suite('webgpu matmul', () => {
   it('matches float64 on sizes that do not divide the tile, row-major operands', async () => {
     const sizes = [1, 3, 17, 33, 65, 127];

@@ -23,7 +23,7 @@
  *   (V8 keeps it monomorphic) and float64 inputs lose no precision. Accumulation is in float64
  *   (JS numbers); results round once per KC block when stored.
  */
-import type { Activation } from '../../../kernel/kernel.js';
+import { matmulBatch, type Activation } from '../../../kernel/kernel.js';
 import { erf } from '../../../kernel/math.js';
 import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine } from './index.js';
@@ -449,23 +449,26 @@ const noPanel: PanelPacker = () => {};
 
 /**
  * matmul routine: a[B,M,K] (any strides; a batch dim of size 1 broadcasts), b[B,K,N] (any
- * strides), bias?[N] → out[B,M,N] (contiguous) = act(a@b + bias).
+ * strides), bias?[N] → out[B,M,N] (contiguous) = act(a@b + bias). B may be two dims [Bo,Bi].
  */
 export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const [a, b] = inputs;
   const bias = cfg.bias ? inputs[2] : null;
   const out = outputs[0];
-  const [nb, M, N] = out.shape;
-  const K = a.shape[2];
-  const sab = a.shape[0] === 1 ? 0 : a.strides[0], sbb = b.shape[0] === 1 ? 0 : b.strides[0];
-  const [, sam, sak] = a.strides, [, sbk, sbn] = b.strides;
+  // the batch may be one dim or two ([Zo, Zi, ..]: see matmulBatch)
+  const nd = out.shape.length, zIn = nd === 4 ? out.shape[1] : 1;
+  const nb = out.shape.slice(0, -2).reduce((x, y) => x * y, 1), [M, N] = out.shape.slice(-2);
+  const K = a.shape[a.shape.length - 1];
+  const ab = matmulBatch(a.shape, a.strides, zIn), bb = matmulBatch(b.shape, b.strides, zIn);
+  const [sam, sak] = a.strides.slice(-2), [sbk, sbn] = b.strides.slice(-2);
   const biasSpec = bias ? { data: bias.data, off: bias.offset, stride: bias.strides[0] ?? 1, perRow: false } : null;
   // below this many multiply-adds the direct loops beat packing for the JS kernel; the wasm kernel
   // wins at every size (measured down to 4³), except a single row or column (memory-bound either way)
   const minBlocked = out.data instanceof Float32Array && wasmGemmActive() ? 0 : 8192;
   const direct = K > 0 && (M * N * K < minBlocked || M === 1 || N === 1);
   for (let bi = 0; bi < nb; bi++) {
-    const ao = a.offset + bi * sab, bo = b.offset + bi * sbb;
+    const zo = Math.floor(bi / zIn), zi = bi % zIn;
+    const ao = a.offset + zo * ab.outer + zi * ab.inner, bo = b.offset + zo * bb.outer + zi * bb.inner;
     const spec: GemmSpec = {
       M, N, K,
       // packing only pays off for the blocked path; the direct loops read the views as they are

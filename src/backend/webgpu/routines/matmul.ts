@@ -14,7 +14,7 @@
  * 64x64x16 FMAs, i.e. 16 FMAs per shared-memory vec4 pair per thread.
  */
 import type { View } from '../../backend.js';
-import type { Activation, Routines } from '../../../kernel/kernel.js';
+import { matmulBatch, type Activation, type Routines } from '../../../kernel/kernel.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, render, withHelpers, type TemplateVars } from './template.js';
 import gemmSrc from '../../../../shaders/gemm.wgsl';
@@ -59,15 +59,22 @@ export function tileMode(R: number, K: number, sR: number, sK: number, sZ: numbe
   return sK <= sR ? 'kfast' : 'rfast';
 }
 
+const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+
 const ACT: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, sigmoid: 3, tanh: 4 };
 
-/** [Z, d1, d2] sizes and strides of a rank-2 or rank-3 view; strides of size-1 dims read as 0. */
-function as3d(v: View, what: string): { shape: number[]; strides: number[] } {
+/**
+ * [Z, d1, d2] sizes and strides of a rank-2, 3 or 4 view (rank 4: two batch dims, Z = Zo·Zi) and
+ * the inner batch stride (see matmulBatch); strides of size-1 dims read as 0.
+ */
+function as3d(v: View, what: string, zIn: number): { shape: number[]; strides: number[]; inner: number } {
   if (v.dtype !== 'float32') throw new Error(`matmul (webgpu): ${what} must be float32, got ${v.dtype}`);
-  if (v.shape.length !== 2 && v.shape.length !== 3) throw new Error(`matmul (webgpu): ${what} must have rank 2 or 3, got [${v.shape}]`);
-  const shape = v.shape.length === 2 ? [1, ...v.shape] : [...v.shape];
-  const strides = v.shape.length === 2 ? [0, ...v.strides] : [...v.strides];
-  return { shape, strides: strides.map((s, d) => (shape[d] === 1 ? 0 : s)) };
+  const nd = v.shape.length;
+  if (nd < 2 || nd > 4) throw new Error(`matmul (webgpu): ${what} must have rank 2, 3 or 4, got [${v.shape}]`);
+  const { outer, inner } = matmulBatch(v.shape, v.strides, zIn);
+  const z = v.shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  const [d1, d2] = v.shape.slice(-2), [s1, s2] = v.strides.slice(-2);
+  return { shape: [z, d1, d2], strides: [outer, d1 === 1 ? 0 : s1, d2 === 1 ? 0 : s2], inner };
 }
 
 /**
@@ -113,15 +120,18 @@ export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => ma
 export function matmulLaunches(config: Routines['matmul'], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext, plan?: MatmulPlan): GpuLaunch[] {
   const [av, bv, biasv] = inputs;
   const [cv] = outputs;
-  const a = as3d(av, 'a'), b = as3d(bv, 'b'), c = as3d(cv, 'out');
+  // two batch levels (rank-4 views): batch z at floor(z / zIn)·outer + (z mod zIn)·inner
+  const zIn = cv.shape.length === 4 ? cv.shape[1] : 1;
+  const a = as3d(av, 'a', zIn), b = as3d(bv, 'b', zIn), c = as3d(cv, 'out', zIn);
   const [Z, M, N] = c.shape;
   const K = a.shape[2];
   if (a.shape[1] !== M || b.shape[2] !== N || b.shape[1] !== K) {
     throw new Error(`matmul (webgpu): shapes a [${av.shape}], b [${bv.shape}], out [${cv.shape}] do not agree`);
   }
   if (Z * M * N === 0) return [];
-  const modeA = tileMode(M, K, a.strides[1], a.strides[2], a.strides[0], av.offset);
-  const modeB = tileMode(N, K, b.strides[2], b.strides[1], b.strides[0], bv.offset);
+  // a vec4 load needs both batch strides to be multiples of 4 (their gcd stands for them)
+  const modeA = tileMode(M, K, a.strides[1], a.strides[2], gcd(a.strides[0], a.inner), av.offset);
+  const modeB = tileMode(N, K, b.strides[2], b.strides[1], gcd(b.strides[0], b.inner), bv.offset);
   const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
   // the bias binding exists only when config.bias: pass exactly the views the shader declares
   const views = config.bias ? [av, bv, biasv] : [av, bv];
@@ -133,7 +143,9 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     bv.offset, b.strides[0], b.strides[1], b.strides[2],
     cv.offset, c.strides[0], c.strides[1], c.strides[2],
     ...biasWords, Z,
+    zIn, a.inner, b.inner, c.inner,
   ]);
+  const z2 = zIn > 1 ? ['Z2'] : [];
   const p = plan ?? matmulPlan(Z, M, N, K, ctx);
   const zMax = maxGroups(ctx);
   if (p.kernel === 'direct') {
@@ -147,6 +159,7 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     if (K % 4 === 0) flags.push('K4');
     if (p.ks > 1) flags.push('SPLIT');
     if (config.bias) flags.push('BIAS');
+    flags.push(...z2);
     const threads = Z * Math.ceil(M / 4) * Math.ceil(N / 4) * p.ks;
     return [{
       key: `matmul-direct|${flags.join('|')}|${epi}|${p.ks}|${p.wg}`,
@@ -164,7 +177,8 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   if (modeA.startsWith('vec4')) flags.push('A_VEC4');
   if (modeB.startsWith('vec4')) flags.push('B_VEC4');
   if (config.bias) flags.push('BIAS');
-  const key = `matmul|${modeA}|${modeB}|${epi}`;
+  flags.push(...z2);
+  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}`;
   const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags);
   const launches: GpuLaunch[] = [];
   for (let z0 = 0; z0 < Z; z0 += zMax) {
