@@ -82,22 +82,37 @@ export class Storage {
   materialize(): void {
     const r = this._recipe;
     if (!r) return;
-    if (!this._buf) {
-      try {
-        this._buf = this.backend.alloc(this.numel, this.dtype);
-      } catch (e) {
-        if (e instanceof OutOfMemoryError || e instanceof RangeError) {
-          throw new OutOfMemoryError(`${r.op} (computed when needed, fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
-        }
-        throw e;
-      }
-    }
+    this.allocate(r);
     this.detachRecipe();
     try {
       const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
-      this.backend.dispatch(exe, r.views, [{ buf: this._buf, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars);
+      this.backend.dispatch(exe, r.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars);
     } finally {
       for (const s of r.inputs) s.release();
+    }
+  }
+
+  /**
+   * Drops a pending storage's recipe without computing it, for a caller about to overwrite every
+   * element: the buffer is allocated, its contents undefined.
+   */
+  discardPending(): void {
+    const r = this._recipe;
+    if (!r) return;
+    this.allocate(r);
+    this.detachRecipe();
+    for (const s of r.inputs) s.release();
+  }
+
+  private allocate(r: Recipe): void {
+    if (this._buf) return;
+    try {
+      this._buf = this.backend.alloc(this.numel, this.dtype);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError || e instanceof RangeError) {
+        throw new OutOfMemoryError(`${r.op} (computed when needed, fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
+      }
+      throw e;
     }
   }
 

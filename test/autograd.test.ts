@@ -34,6 +34,44 @@ describe('autograd', () => {
     expect(await arr(x.grad)).toEqual([2, 20]);
   });
 
+  it('gradients of slices: chunks, overlapping and strided slices, partial slices, a slice and the whole', async () => {
+    const v = Array.from({ length: 12 }, (_, i) => i - 5);
+    const mk = () => wt.tensor(v, { shape: [2, 6], requiresGrad: true });
+    // chunks (they tile the tensor), of a leaf and of an intermediate
+    let x = mk();
+    let [a, b, c] = x.chunk(3, 1);
+    a.mul(3).add(b.mul(b)).add(c.exp()).sum().backward();
+    const want = v.map((t, i) => (i % 6 < 2 ? 3 : i % 6 < 4 ? 2 * t : Math.exp(t)));
+    (await arr(x.grad)).forEach((g, i) => expect(g).toBeCloseTo(want[i], 4));
+    x = mk();
+    [a, b, c] = x.mul(2).chunk(3, 1);
+    a.add(b).add(c.mul(4)).sum().backward();
+    expect(await arr(x.grad)).toEqual(v.map((_, i) => (i % 6 < 4 ? 2 : 8)));
+    // overlapping and strided slices of one tensor add up; elements no slice reads get 0
+    x = mk();
+    x.slice(1, 0, 3).sum().add(x.slice(1, 1, 4).mul(2).sum()).add(x.slice(1, 0, null, 2).mul(10).sum()).backward();
+    expect(await arr(x.grad)).toEqual([11, 3, 13, 2, 10, 0, 11, 3, 13, 2, 10, 0]);
+    // a slice, an empty slice and the whole tensor
+    x = mk();
+    x.slice(0, 1, 2).mul(5).sum().add(x.slice(1, 3, 3).sum()).add(x.sum()).backward();
+    expect(await arr(x.grad)).toEqual([1, 1, 1, 1, 1, 1, 6, 6, 6, 6, 6, 6]);
+    // gradcheck through split pieces recombined
+    await wt.gradcheck((t) => {
+      const [p, q, r] = t.split([1, 2, 3], 1);
+      return p.mul(q.sum(1, true)).sum().add(r.square().sum()).add(q.slice(1, 1, 2).exp().sum());
+    }, [wt.randn([3, 6], { seed: 4 })]);
+    // nothing is left behind
+    const before = wt.memory().tensors;
+    const y = mk();
+    wt.tidy(() => {
+      const [p, q] = y.chunk(2, 0);
+      p.add(q).sum().add(y.slice(1, 2, 5).sum()).backward();
+    });
+    y.grad!.dispose();
+    y.dispose();
+    expect(wt.memory().tensors).toBe(before);
+  });
+
   it('a second backward needs retainGraph', async () => {
     const x = wt.tensor([2], { requiresGrad: true });
     const y = x.exp().sum();

@@ -8,6 +8,7 @@ import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { Node } from './graph.js';
 import { gradRules } from './rules.js';
+import { disposeGrad, isPadded, merge, realize } from './padded.js';
 import { onesLike } from '../ops/creation.js';
 import { checkBoolean, checkTensor } from '../validate.js';
 
@@ -49,6 +50,10 @@ function topoOrder(root: Node): Node[] {
 
 function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
   if (!prev) return g;
+  // gradients of slices of one tensor: merged lazily, written once (padded.ts)
+  if (isPadded(prev) && isPadded(g)) return merge(prev, g);
+  prev = realize(prev);
+  g = realize(g);
   const s = prev.add(g);
   prev.dispose();
   g.dispose();
@@ -75,10 +80,12 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       return;
     }
     const grads = new Map<Node, Tensor>([[root.gradFn, seed]]);
+    const leaves = new Map<Tensor, Tensor>();
     for (const node of topoOrder(root.gradFn)) {
-      const g = grads.get(node);
+      const pending = grads.get(node);
       grads.delete(node);
-      if (!g) continue;
+      if (!pending) continue;
+      const g = realize(pending);
       if (node.isReleased) {
         g.dispose();
         throw new ArgumentError('backward: trying to backward through the graph a second time; pass { retainGraph: true } the first time');
@@ -89,25 +96,29 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
         let gi = ins[i];
         if (!gi) return;
         if (!x.requiresGrad || x.dtype !== 'float32') {
-          gi.dispose();
+          disposeGrad(gi);
           return;
         }
         if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
+        if (!shapesEqual(gi.shape, x.shape)) gi = realize(gi);
         const fitted = sumToShape(gi, x.shape);
         if (fitted !== gi) gi.dispose();
         const parent = node.parents[i];
         if (parent) grads.set(parent, accumulate(grads.get(parent), fitted));
-        else if (x.isDisposed) fitted.dispose();
-        else {
-          const c = fitted.isContiguous() ? fitted : fitted.contiguous();
-          if (c !== fitted) fitted.dispose();
-          x.grad = accumulate(x.grad, c);
-          engine.untrack(x.grad);
-        }
+        else if (x.isDisposed) disposeGrad(fitted);
+        else leaves.set(x, accumulate(leaves.get(x), fitted));
       });
       g.dispose();
       if (!retainGraph) node.freeSaved();
     }
-    for (const g of grads.values()) g.dispose();
+    for (const g of grads.values()) disposeGrad(g);
+    // leaves get their gradients at the end, so that those of several slices of one leaf merge too
+    for (const [x, gx] of leaves) {
+      const f = realize(gx);
+      const c = f.isContiguous() ? f : f.contiguous();
+      if (c !== f) f.dispose();
+      x.grad = accumulate(x.grad, c);
+      engine.untrack(x.grad);
+    }
   });
 }

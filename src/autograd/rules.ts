@@ -6,8 +6,7 @@ import type { Tensor } from '../tensor.js';
 import type { Node } from './graph.js';
 import type { OpMeta, OpName } from './ops.js';
 import { elementwiseBackward } from '../ops/elementwise.js';
-import { zeros } from '../ops/creation.js';
-import { copyInto } from '../ops/run.js';
+import { padded } from './padded.js';
 import { linalgGrads } from '../ops/linalg.js';
 import { convGrads } from '../ops/conv.js';
 import { normGrads } from '../ops/norm.js';
@@ -67,15 +66,8 @@ export const gradRules: GradTable<OpName> = {
     return [g.permute(inv)];
   },
   expand: (_n, g) => [g],
-  slice: (n, g) => {
-    const x = n.inputs[0];
-    const z = zeros([...x.shape]);
-    const zv = z._view();
-    let offset = 0;
-    n.meta.starts.forEach((s, i) => (offset += s * zv.strides[i]));
-    if (g.numel() > 0) copyInto(g, { ...zv, shape: g.shape, strides: n.meta.steps.map((s, i) => s * zv.strides[i]), offset });
-    return [z];
-  },
+  // zero-padded back to the input's shape, lazily (see padded.ts)
+  slice: (n, g) => [padded(n.inputs[0].shape, g, n.meta.starts, n.meta.steps)],
   cat: (n, g) => {
     let off = 0;
     return n.meta.sizes.map((s) => {

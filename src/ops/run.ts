@@ -63,6 +63,17 @@ export function broadcastView(t: Tensor, shape: readonly number[]): View {
 }
 
 /**
+ * A new tensor filled with `value`, pending whatever the fusion setting: its kernel runs when the
+ * values are first needed (never, if it is dropped first).
+ */
+export function pendingFill(op: string, shape: readonly number[], value: number, dtype: DType, backend: Backend = engine.requireBackend()): Tensor {
+  if (numel(shape) === 0) return empty(shape, dtype, backend, op);
+  const out = pending(shape, dtype, backend, op);
+  out._store.defer(recipeOf(compose([E.scalar(0, dtype)], [], shape, [value], { outputs: 1, fuse: true }), shape, op));
+  return out;
+}
+
+/**
  * Runs an elementwise expression over `shape`, into a new tensor or into the view `into`. With
  * fusion on (src/fusion.ts) a new tensor is pending: the kernel, with its pending inputs folded
  * in, runs when the values are needed. Writes into `into` run at once, pending inputs folded in.
