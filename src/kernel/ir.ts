@@ -114,10 +114,27 @@ export const E = {
   },
 };
 
-/** A stable string key of an expression: equal keys mean the same generated code. */
+/**
+ * A stable string key of an expression: equal keys mean the same generated code. Built in one
+ * walk into one array of parts: nesting template strings per node would rebuild every subtree's
+ * key, quadratic in a long fused chain's length.
+ */
 export function exprKey(e: Expr): string {
-  const head = e.value === undefined ? `${e.op}:${e.dtype}` : `${e.op}:${e.dtype}:${e.op === 'const' ? e.value : e.value}${e.lane ? '.' + e.lane : ''}`;
-  return e.args.length ? `${head}(${e.args.map(exprKey).join(',')})` : head;
+  const parts: string[] = [];
+  const walk = (x: Expr): void => {
+    parts.push(x.op, ':', x.dtype);
+    if (x.value !== undefined) parts.push(':', String(x.value), x.lane ? `.${x.lane}` : '');
+    if (x.args.length) {
+      parts.push('(');
+      x.args.forEach((a, i) => {
+        if (i) parts.push(',');
+        walk(a);
+      });
+      parts.push(')');
+    }
+  };
+  walk(e);
+  return parts.join('');
 }
 
 /** How many inputs and scalar parameters an expression reads. */

@@ -44,6 +44,8 @@ export class BufferPool {
   private stats: PoolStats = { bytesInUse: 0, bytesPooled: 0, poolHits: 0, poolMisses: 0 };
   /** buffers whose creation the device reported as failed: never pooled */
   private failed = new WeakSet<GPUBuffer>();
+  /** the device's limit, read once (a getter call into the bindings per allocation otherwise) */
+  private maxBufferSize: number | undefined;
   /** a serial per buffer (see `id`) */
   private ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
@@ -83,7 +85,7 @@ export class BufferPool {
   /** The size class of a `bytes` request; throws OutOfMemoryError when no buffer can be that big. */
   sizeFor(bytes: number): number {
     let size = sizeClass(bytes);
-    const max = this.device.limits.maxBufferSize;
+    const max = (this.maxBufferSize ??= this.device.limits.maxBufferSize);
     if (size > max) size = Math.ceil(Math.max(bytes, 16) / 16) * 16;
     if (size > max) throw new OutOfMemoryError(`webgpu: cannot allocate ${bytes} bytes: larger than the device's maxBufferSize (${max} bytes)`);
     return size;
