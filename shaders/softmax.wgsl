@@ -8,6 +8,8 @@
 //   SOFTMAX_BACKWARD  y, gy → gx                gx = y*(gy - sum(gy*y)) | gy - exp(y)*sum(gy)
 //   XENT              x, target → loss          loss = logsumexp(x) - x[target]
 //   XENT_BACKWARD     x, target, gloss → gx     gx = (softmax(x) - onehot(target)) * gloss
+// CAUSAL (with SOFTMAX): row r keeps columns j <= r % L (u.L rows per matrix); the others are
+// taken as -inf, so they get weight 0 (-inf for log-softmax) and the backward needs no change.
 // target == ignoreIndex gives 0 (loss and gradient); any other target outside [0, D) gives NaN
 // and is never used as an index (as the CPU routines do).
 //
@@ -19,6 +21,7 @@ struct Uniforms {
   R: u32, D: u32,
   off0: u32, off1: u32, off2: u32, off3: u32,   // element offsets of the bindings, in order
   ignoreIndex: i32,
+  L: u32,                                       // rows per matrix (CAUSAL)
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 
@@ -43,11 +46,11 @@ const LOG = {{LOG}};
 #endif
 
 #if !SOFTMAX_BACKWARD
-// (max, sum exp(x - max)) of the row at x[base..base + D]; s is NaN for the NaN cases above
-fn rowStats(base: u32, lid: u32) -> vec2<f32> {
+// (max, sum exp(x - max)) of the row at x[base..base + n]; s is NaN for the NaN cases above
+fn rowStats(base: u32, lid: u32, n: u32) -> vec2<f32> {
   var m = -3.4028234663852886e38; // -FLT_MAX
   var s = 0.0;
-  for (var j = lid; j < u.D; j += STEP) {
+  for (var j = lid; j < n; j += STEP) {
     let v = x[base + j];
     if (v > m) {
       s = s * wt_exp(m - v) + 1.0;
@@ -85,12 +88,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (row >= u.R) { return; }
   let base = row * u.D;
 #if SOFTMAX
-  let st = rowStats(u.off0 + base, lid);
+#if CAUSAL
+  let n = min(u.D, row % u.L + 1u);
+#else
+  let n = u.D;
+#endif
+  let st = rowStats(u.off0 + base, lid, n);
   let logS = wt_log(st.y);
-  for (var j = lid; j < u.D; j += STEP) {
+  for (var j = lid; j < n; j += STEP) {
     let d = x[u.off0 + base + j] - st.x;
     y[u.off1 + base + j] = select(wt_exp(d) / st.y, d - logS, LOG);
   }
+#if CAUSAL
+  for (var j = n + lid; j < u.D; j += STEP) {
+    y[u.off1 + base + j] = select(0.0, wt_f32(0xff800000u), LOG); // -inf
+  }
+#endif
 #elif SOFTMAX_BACKWARD
   // compensated (Kahan) per-thread sums: gx = y * (g - s) cancels, so s must be accurate
   var p = 0.0;
@@ -122,7 +135,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (lid == 0u) { loss[u.off2 + row] = 0.0; }
     return;
   }
-  let st = rowStats(u.off0 + base, lid);
+  let st = rowStats(u.off0 + base, lid, u.D);
   if (lid == 0u) {
     // clamped so that a bad target is never used as an index (select evaluates both sides)
     let xt = x[u.off0 + base + u32(clamp(t, 0, i32(u.D) - 1))];
@@ -133,7 +146,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var j = lid; j < u.D; j += STEP) { gx[u.off3 + base + j] = 0.0; }
     return;
   }
-  let st = rowStats(u.off0 + base, lid);
+  let st = rowStats(u.off0 + base, lid, u.D);
   let g = gloss[u.off2 + row];
   for (var j = lid; j < u.D; j += STEP) {
     let p = wt_exp(x[u.off0 + base + j] - st.x) / st.y;

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
+import { causalSoftmax } from '../src/ops/norm.js';
 import { expectClose, numelOf, randomTensor, rng, ODD_SIZES } from './helpers.js';
 
 beforeAll(async () => {
@@ -151,6 +152,27 @@ function reduceRef(l: number[], t: ArrayLike<number>, ignoreIndex: number, reduc
   if (reduction === 'sum') return [s];
   return [s / Array.from(t).filter((x) => x !== ignoreIndex).length];
 }
+
+describe('causal softmax (attention)', () => {
+  it('row i of each [L, S] matrix weighs only columns j <= i; matches float64; gradients', async () => {
+    for (const [B, L, S] of [[1, 1, 1], [2, 3, 5], [1, 6, 6], [3, 7, 4], [1, 17, 33]]) {
+      const [x, xv] = randomTensor([B, L, S], 900 + L, -6, 6);
+      const y = await causalSoftmax(x).data();
+      const want = new Float64Array(B * L * S);
+      for (let r = 0; r < B * L; r++) {
+        const n = Math.min(S, (r % L) + 1), o = r * S;
+        const m = Math.max(...Array.from(xv.subarray(o, o + n)));
+        let sum = 0;
+        for (let j = 0; j < n; j++) sum += Math.exp(xv[o + j] - m);
+        for (let j = 0; j < n; j++) want[o + j] = Math.exp(xv[o + j] - m) / sum;
+      }
+      expectClose(y, want, 1e-7, 1e-5, `causal softmax ${B}x${L}x${S}`);
+    }
+    const [x] = randomTensor([2, 4, 5], 77, -2, 2);
+    await wt.gradcheck((t) => causalSoftmax(t).mul(wt.arange(5).float()).sum(), [x]);
+    expect(() => causalSoftmax(wt.ones([3]))).toThrow(/causalSoftmax: input must have at least 2 dims/);
+  });
+});
 
 describe('crossEntropy', () => {
   const shapes: number[][] = [[1, 1], [3, 3], [17, 33], [33, 17], [3, 5, 4], [2, 3, 3, 2], [5]];

@@ -79,8 +79,12 @@ export interface Routines {
   avgPool2d: { kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean };
   /** gy[N,C,Ho,Wo] → gx[N,C,H,W] */
   avgPool2dBackward: { kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean };
-  /** x[R,D] → y[R,D], softmax or log-softmax of each row */
-  softmax: { log: boolean };
+  /**
+   * x[R,D] → y[R,D], softmax or log-softmax of each row. `causal`: x is [.., L, D] and row i of
+   * each [L, D] matrix reads only columns j ≤ i, the rest counting as -inf (weight 0; -inf for
+   * log): attention's causal mask without a masked copy of the scores
+   */
+  softmax: { log: boolean; causal?: boolean };
   /** y[R,D] (the forward output), gy[R,D] → gx[R,D] */
   softmaxBackward: { log: boolean };
   /** logits[R,D], target int32[R] → loss[R] = logsumexp(row) - row[target] (0 where target == ignoreIndex) */

@@ -14,7 +14,7 @@ import { tensor, triangleMask, zeros } from '../ops/creation.js';
 import { dropout } from '../ops/elementwise.js';
 import { where } from '../ops/functions.js';
 import { linear } from '../ops/linalg.js';
-import { softmax } from '../ops/norm.js';
+import { causalSoftmax, softmax } from '../ops/norm.js';
 import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
@@ -45,6 +45,12 @@ function attend(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions): [Tensor, Ten
   let scores = q.mul(scale).matmul(k.transpose(-2, -1)); // (…, L, S)
   if (o.bias) scores = scores.add(o.bias);
   let blocked = o.blocked ?? null;
+  if (o.isCausal && !blocked && !o.bias) {
+    // the causal mask alone: applied inside the softmax kernel, no masked copy of the scores
+    let w = causalSoftmax(scores);
+    if (o.dropoutP) w = dropout(w, o.dropoutP, true);
+    return [w.matmul(v), w];
+  }
   if (o.isCausal) {
     const c = causalMask(L, S);
     blocked = blocked ? blocked.logicalOr(c) : c;

@@ -50,7 +50,7 @@ function checkFloat(op: string, arg: string, t: Tensor): void {
 
 // ---- softmax ----------------------------------------------------------------------------------
 
-function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
+function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number, causal = false): Tensor {
   checkFloat(op, 'input', x);
   // a 0-d tensor accepts dim 0 or -1, as PyTorch
   const d = normAxis(op, dim, Math.max(x.ndim, 1));
@@ -58,11 +58,24 @@ function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor
   // a 0-d tensor is one row of one element
   const shape = x.ndim === 0 ? [1] : [...x.shape];
   const out = tidy(() => noGrad(() => {
-    const rows = toRows(x.reshape(shape), d);
-    const [y] = runOrZeros('softmax', { log }, [rows], [{ shape: rows.shape, dtype: 'float32' }], rows.numel());
+    let rows = toRows(x.reshape(shape), d);
+    // causal: the routine sees the [.., L, D] matrices to know each row's position
+    if (causal) rows = rows.reshape([-1, shape[shape.length - 2], shape[shape.length - 1]]);
+    const [y] = runOrZeros('softmax', causal ? { log, causal } : { log }, [rows], [{ shape: rows.shape, dtype: 'float32' }], rows.numel());
     return fromRows(y, shape, d).reshape([...x.shape]);
   }));
   return record('softmax', [x], out, [out], { dim: d, log });
+}
+
+/**
+ * Softmax over the last dim of x [.., L, S] with row i of each [L, S] matrix reading only columns
+ * j ≤ i (the rest weigh 0): softmax(where(j > i, -inf, x)) in one kernel, as attention's causal
+ * mask (top-left aligned, as torch's is_causal). Gradients as softmax's.
+ */
+export function causalSoftmax(x: Tensor): Tensor {
+  checkFloat('causalSoftmax', 'input', x);
+  if (x.ndim < 2) throw new ShapeError(`causalSoftmax: input must have at least 2 dims ([.., L, S]), got ${fmt(x.shape)}`);
+  return softmaxOp('softmax', x, -1, x.numel() > 0);
 }
 
 /**

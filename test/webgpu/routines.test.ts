@@ -437,6 +437,14 @@ suite('webgpu softmax and cross-entropy', () => {
       await vsCpu(h, 'softmax', { log: true }, [big], [zerosOf([2, 40])], ROW, `${variant} log-softmax of logits near 1000`, ctx);
     });
 
+    it(`${variant}: causal softmax (row i of each [L, D] matrix reads columns j <= i)`, async () => {
+      let seed = 700;
+      for (const log of [false, true]) for (const [B, L, D] of [[1, 1, 1], [2, 3, 5], [3, 7, 7], [2, 9, 4], [1, 33, 33], [2, 5, 300]]) {
+        const x = rand([B, L, D], seed++, 3, -8, 8);
+        await vsCpu(h, 'softmax', { log, causal: true }, [x], [zerosOf([B, L, D], 1)], ROW, `${variant} causal softmax ${log} ${B}x${L}x${D}`, ctx);
+      }
+    });
+
     it(`${variant}: NaN, +inf and all -inf rows give NaN; -inf entries give 0`, async () => {
       for (const D of [1, 3, 37, 100]) {
         const x = rand([6, D], 7, 0, -3, 3);

@@ -42,21 +42,25 @@ function rowLogSumExp(a: ArrayLike<number>, o: number, D: number): number {
 }
 
 /** x[R,D] → y[R,D]: softmax, or log-softmax when `log`. */
-export const softmax: CpuRoutine<'softmax'> = ({ log }, [x], [y]) => {
+export const softmax: CpuRoutine<'softmax'> = ({ log, causal }, [x], [y]) => {
   const [R, D] = rowsOf(x);
+  // causal: row r of each [L, D] matrix keeps columns j <= r % L; the rest are -inf (weight 0)
+  const L = causal ? x.shape[x.shape.length - 2] : 0;
   const xa = x.data, ya = y.data;
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
-    const m = rowMax(xa, xo, D);
+    const n = causal ? Math.min(D, (r % L) + 1) : D;
+    const m = rowMax(xa, xo, n);
     let s = 0;
-    for (let j = 0; j < D; j++) s += Math.exp(xa[xo + j] - m);
+    for (let j = 0; j < n; j++) s += Math.exp(xa[xo + j] - m);
     if (log) {
       const lse = m + Math.log(s);
-      for (let j = 0; j < D; j++) ya[yo + j] = xa[xo + j] - lse;
+      for (let j = 0; j < n; j++) ya[yo + j] = xa[xo + j] - lse;
     } else {
       const inv = 1 / s;
-      for (let j = 0; j < D; j++) ya[yo + j] = Math.exp(xa[xo + j] - m) * inv;
+      for (let j = 0; j < n; j++) ya[yo + j] = Math.exp(xa[xo + j] - m) * inv;
     }
+    for (let j = n; j < D; j++) ya[yo + j] = log ? -Infinity : 0;
   }
 };
 

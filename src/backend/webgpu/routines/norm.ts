@@ -86,14 +86,16 @@ const offsets = (views: readonly View[], n: number): number[] => Array.from({ le
 /**
  * A softmax.wgsl launch. Uniforms: R, D, the offsets of inputs then outputs, ignoreIndex.
  */
-function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex: number, x: View, inputs: readonly View[], outputs: readonly View[], ctx: GpuContext): GpuLaunch[] {
+function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex: number, x: View, inputs: readonly View[], outputs: readonly View[], ctx: GpuContext, causal = false): GpuLaunch[] {
   const [R, D] = rows(routine, inputs[0] === x ? 'x' : 'y', x);
   for (const v of [...inputs, ...outputs]) {
     if (v.dtype === 'int32' || v.shape.length < x.shape.length) expectNumel(routine, 'per-row operand', v, R);
     else expectNumel(routine, 'operand', v, R * D);
   }
-  const words = [R, D, ...offsets([...inputs, ...outputs], 4), ignoreIndex | 0];
-  return rowLaunch(`softmax|${flag}|${log}`, softmaxSrc, 'softmax.wgsl', R, D, { LOG: String(log) }, [flag], inputs, outputs, words, ctx);
+  const L = causal ? causalRows(routine, x) : 0;
+  const words = [R, D, ...offsets([...inputs, ...outputs], 4), ignoreIndex | 0, L];
+  const flags = causal ? [flag, 'CAUSAL'] : [flag];
+  return rowLaunch(`softmax|${flags.join('|')}|${log}`, softmaxSrc, 'softmax.wgsl', R, D, { LOG: String(log) }, flags, inputs, outputs, words, ctx);
 }
 
 /**
@@ -102,7 +104,13 @@ function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex:
  * @example
  * gpuRoutines.softmax({ log: true }, [logits], [logp], ctx)
  */
-export const softmax: GpuRoutine<'softmax'> = ({ log }, [x], [y], ctx) => softmaxLaunch('softmax', 'SOFTMAX', log, 0, x, [x], [y], ctx);
+export const softmax: GpuRoutine<'softmax'> = ({ log, causal }, [x], [y], ctx) => softmaxLaunch('softmax', 'SOFTMAX', log, 0, x, [x], [y], ctx, !!causal);
+
+/** L of a causal softmax's x [.., L, D] (rows per matrix). */
+export function causalRows(routine: string, x: View): number {
+  if (x.shape.length < 2) throw new Error(`${routine}: a causal softmax needs x of rank 2 or more ([.., L, D]), got [${x.shape}]`);
+  return x.shape[x.shape.length - 2];
+}
 
 /** y[R,D] (the forward output), gy[R,D] → gx[R,D]. */
 export const softmaxBackward: GpuRoutine<'softmaxBackward'> = ({ log }, [y, gy], [gx], ctx) =>
