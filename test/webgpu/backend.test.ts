@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../../src/index.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
-import { sizeClass } from '../../src/backend/webgpu/pool.js';
+import { BufferPool, STORAGE_USAGE, sizeClass } from '../../src/backend/webgpu/pool.js';
 import { coalesce, grid } from '../../src/backend/webgpu/kernels.js';
 import type { GpuLaunch } from '../../src/backend/webgpu/launch.js';
 
@@ -32,6 +32,15 @@ describe('webgpu backend: pieces', () => {
       const c = sizeClass(b);
       expect(c >= b && c % 16 === 0 && c <= Math.max(256, b * 1.25 + 16)).toBe(true);
     }
+  });
+  it('the pool hands out its oldest free buffer of a size class, whatever the order they came back', () => {
+    const pool = new BufferPool(gpu.device, STORAGE_USAGE, 2 ** 20);
+    const bufs = Array.from({ length: 6 }, () => pool.acquire(1000));
+    for (const i of [3, 0, 5, 1, 4, 2]) pool.release(bufs[i]);
+    expect(Array.from({ length: 6 }, () => bufs.indexOf(pool.acquire(1000)))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(new Set(bufs.map((b) => pool.id(b))).size).toBe(6);
+    bufs.forEach((b) => pool.release(b));
+    pool.trim(0);
   });
   it('coalesces dims contiguous in every view and splits big grids in two dimensions', () => {
     expect(coalesce([2, 3, 4], [[12, 4, 1], [0, 0, 0]])).toEqual({ shape: [24], strides: [[1], [0]] });

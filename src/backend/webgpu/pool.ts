@@ -107,9 +107,14 @@ export class BufferPool {
     // step draws then depend only on which are free, not on the order earlier steps freed them,
     // and a training loop binds the same buffers step after step (the dispatcher caches bind groups)
     const id = this.id(buf);
-    let at = list.length;
-    while (at > 0 && this.id(list[at - 1]) < id) at--;
-    list.splice(at, 0, buf);
+    // binary search for the first entry with a smaller serial (a training step frees hundreds)
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.id(list[mid]) > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
     this.lru.add(buf);
     if (this.stats.bytesPooled > this.maxPooled) this.trim(this.maxPooled);
   }
@@ -165,7 +170,9 @@ export class BufferPool {
       void this.device.popErrorScope();
       this.trim(0);
       try {
-        return this.device.createBuffer(desc);
+        const retry = this.device.createBuffer(desc);
+        this.id(retry);
+        return retry;
       } catch (e) {
         throw new OutOfMemoryError(`webgpu: allocating ${size} bytes failed even after emptying the buffer pool (${(e as Error).message})`);
       }
@@ -179,6 +186,7 @@ export class BufferPool {
       },
       () => {}, // the device was lost: reported through device.lost
     );
+    this.id(buf); // serials in creation order: the oldest buffer has the smallest
     return buf;
   }
 }
