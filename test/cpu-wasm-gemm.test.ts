@@ -20,7 +20,7 @@ import { gemmFunction, gemmModuleBytes } from '../src/backend/cpu/wasm/gemm.js';
 import { sleb, uleb } from '../src/backend/cpu/wasm/emit.js';
 import type { Activation, Pair } from '../src/kernel/kernel.js';
 import { erf } from '../src/kernel/math.js';
-import { rng } from './helpers.js';
+import { operandLayout, rng, type Layout } from './helpers.js';
 
 afterEach(() => setWasmGemm(true));
 
@@ -72,22 +72,14 @@ const actRef: Record<Activation, (v: number) => number> = {
 
 // ---- matmul --------------------------------------------------------------------------------------
 
-type Layout = 'row' | 'col' | 'strided';
-
 /**
  * A [Z, R, C] operand: row-major, column-major (a transposed view) or with every stride > 1,
  * starting at `offset`; `broadcast` gives the batch stride 0. Returns the backing values and an
  * accessor for element (z, r, c).
  */
 function operand(Z: number, R: number, C: number, layout: Layout, seed: number, offset: number, broadcast: boolean) {
-  const zs = broadcast ? 1 : Z;
-  let strides: number[];
-  if (layout === 'row') strides = [R * C, C, 1];
-  else if (layout === 'col') strides = [R * C, 1, R];
-  else strides = [R * C * 4, 2 * C * 2, 2];
-  const size = offset + (zs - 1) * strides[0] + (R - 1) * strides[1] + (C - 1) * strides[2] + 1;
+  const { strides, size } = operandLayout(Z, R, C, layout, offset, broadcast);
   const v = values(size, seed);
-  if (broadcast) strides = [0, strides[1], strides[2]];
   const at = (z: number, r: number, c: number) => v[offset + z * strides[0] + r * strides[1] + c * strides[2]];
   return { v, strides, at, offset };
 }

@@ -15,6 +15,16 @@ async function dispatches<T>(fn: () => T | Promise<T>): Promise<{ n: number; res
   return { n: p.kernels.reduce((a, k) => a + k.count, 0), result: p.result, names: p.kernels.map((k) => k.name) };
 }
 
+/** A function that computes fn's result, reads its values and disposes it. */
+const valuesOf = (fn: () => wt.Tensor) => async (): Promise<Float32Array> => {
+  const y = fn();
+  try {
+    return (await y.data()) as Float32Array;
+  } finally {
+    y.dispose();
+  }
+};
+
 /** fn's result's values with fusion on and with it off. */
 async function onOff(fn: () => wt.Tensor): Promise<[Float32Array, Float32Array]> {
   const run = async (on: boolean) => {
@@ -64,20 +74,10 @@ function suite(backend: 'cpu' | 'webgpu'): void {
       const [x] = randomTensor([64, 64], 1);
       await x.data();
       const f = (t: wt.Tensor) => wt.tidy(() => t.mul(1.5).add(0.25).sub(t).relu().mul(t).add(1).neg().maximum(-2).mul(0.5).square().sub(0.125).abs());
-      const on = await dispatches(async () => {
-        const y = f(x);
-        const v = await y.data();
-        y.dispose();
-        return v;
-      });
+      const on = await dispatches(valuesOf(() => f(x)));
       expect(on.n).toBe(1);
       wt.setFusion(false);
-      const off = await dispatches(async () => {
-        const y = f(x);
-        const v = await y.data();
-        y.dispose();
-        return v;
-      });
+      const off = await dispatches(valuesOf(() => f(x)));
       expect(off.n).toBe(12);
       expect(Array.from(on.result)).toEqual(Array.from(off.result));
       x.dispose();
@@ -86,12 +86,7 @@ function suite(backend: 'cpu' | 'webgpu'): void {
     it('a long chain splits at the caps and stays exact', async () => {
       const [x] = randomTensor([1024], 2);
       await x.data();
-      const r = await dispatches(async () => {
-        const y = chain(x, 1000);
-        const v = await y.data();
-        y.dispose();
-        return v;
-      });
+      const r = await dispatches(valuesOf(() => chain(x, 1000)));
       expect(r.n).toBeGreaterThan(1);
       expect(r.n).toBeLessThan(100);
       const [on, off] = await onOff(() => chain(x, 1000));
@@ -120,12 +115,7 @@ function suite(backend: 'cpu' | 'webgpu'): void {
       await Promise.all([x.data(), bias.data(), col.data(), big.data()]);
       // a transposed view, a stepped slice, two broadcasts: still one kernel
       const f = () => wt.tidy(() => x.add(bias).mul(col).sub(big.T.slice(0, 0, 12, 2)).tanh().mul(x.T.T).add(col));
-      const r = await dispatches(async () => {
-        const y = f();
-        const v = await y.data();
-        y.dispose();
-        return v;
-      });
+      const r = await dispatches(valuesOf(() => f()));
       expect(r.n).toBe(1);
       const [on, off] = await onOff(f);
       expect(Array.from(on)).toEqual(Array.from(off));
@@ -205,12 +195,7 @@ function suite(backend: 'cpu' | 'webgpu'): void {
       const [x] = randomTensor([16, 24], 9);
       await x.data();
       const f = () => wt.tidy(() => x.mul(1.5).sub(0.25).exp().sum(1));
-      const r = await dispatches(async () => {
-        const y = f();
-        const v = await y.data();
-        y.dispose();
-        return v;
-      });
+      const r = await dispatches(valuesOf(() => f()));
       expect(r.n).toBe(1);
       expect(r.names[0]).toMatch(/^sum\(/);
       const [on, off] = await onOff(f);

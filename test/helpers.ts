@@ -78,3 +78,19 @@ export function atBroadcast(vals: ArrayLike<number>, shape: readonly number[], i
 }
 
 export const ODD_SIZES = [1, 3, 17, 33];
+
+/** How a matmul test operand [Z, R, C] is laid out (see operandLayout). */
+export type Layout = 'row' | 'col' | 'strided';
+
+/**
+ * Strides of a [Z, R, C] operand that is row-major, column-major (the transposed view of a
+ * row-major [Z, C, R]) or strided (every stride > 1: every other element of a wider buffer), and
+ * the elements its buffer needs from `offset` on. `broadcast` makes Z a stride-0 batch.
+ */
+export function operandLayout(Z: number, R: number, C: number, layout: Layout, offset = 0, broadcast = false): { strides: number[]; size: number } {
+  const zs = broadcast ? 1 : Z;
+  const strides = layout === 'row' ? [R * C, C, 1] : layout === 'col' ? [R * C, 1, R] : [R * C * 4, 2 * C * 2, 2];
+  const size = offset + (zs - 1) * strides[0] + (R - 1) * strides[1] + (C - 1) * strides[2] + 1;
+  if (broadcast) strides[0] = 0;
+  return { strides, size };
+}

@@ -100,7 +100,6 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
           return;
         }
         if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
-        if (!shapesEqual(gi.shape, x.shape)) gi = realize(gi);
         const fitted = sumToShape(gi, x.shape);
         if (fitted !== gi) gi.dispose();
         const parent = node.parents[i];

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.js';
 import { elementwise, dropout as dropoutOp } from './elementwise.js';
 import { triangleMask } from './creation.js';
 import { ShapeError, fmt } from '../errors.js';
-import { checkNumber, checkTensor } from '../validate.js';
+import { checkTensor } from '../validate.js';
 
 type Operand = Tensor | number;
 
@@ -50,9 +50,8 @@ export function tril(x: Tensor, diagonal = 0): Tensor {
 
 function triangle(op: string, x: Tensor, diagonal: number, upper: boolean): Tensor {
   checkTensor(op, 'x', x);
-  checkNumber(op, 'diagonal', diagonal, { int: true });
   if (x.ndim < 2) throw new ShapeError(`${op}: x must have at least 2 dimensions, got shape ${fmt(x.shape)}`);
-  const keep = triangleMask(x.shape[x.ndim - 2], x.shape[x.ndim - 1], diagonal, upper);
+  const keep = triangleMask(x.shape[x.ndim - 2], x.shape[x.ndim - 1], diagonal, upper); // checks diagonal
   const y = elementwise('where', [keep, x, x.dtype === 'bool' ? false : 0]);
   keep.dispose();
   return y;

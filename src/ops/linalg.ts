@@ -58,12 +58,12 @@ function batched3(t: Tensor, shape: readonly number[], strides: readonly number[
 }
 
 /**
- * Views of a and b (shape/strides of at least 2 dims) as [Zo, Zi, r, c] with two batch strides
+ * Views of a and b (shape/strides of at least 2 dims; bsA, bsB: their batch strides broadcast to
+ * `batch`) as [Zo, Zi, r, c] with two batch strides
  * each, the batch dims split in two groups that each collapse to one stride in both operands; null
  * when no split works. A head-split operand ([B, T, H, D] permuted to [B, H, T, D]) is one.
  */
-function twoLevel(a: Tensor, aS: readonly number[], aSt: readonly number[], b: Tensor, bS: readonly number[], bSt: readonly number[], batch: readonly number[]): [Tensor, Tensor] | null {
-  const bsA = broadcastStrides(aS.slice(0, -2), aSt.slice(0, -2), batch), bsB = broadcastStrides(bS.slice(0, -2), bSt.slice(0, -2), batch);
+function twoLevel(a: Tensor, aS: readonly number[], aSt: readonly number[], bsA: readonly number[], b: Tensor, bS: readonly number[], bSt: readonly number[], bsB: readonly number[], batch: readonly number[]): [Tensor, Tensor] | null {
   for (let p = 1; p < batch.length; p++) {
     const outer = batch.slice(0, p), inner = batch.slice(p);
     const ao = collapseStride(outer, bsA.slice(0, p)), ai = collapseStride(inner, bsA.slice(p));
@@ -109,7 +109,7 @@ function matmulRaw(a: Tensor, b: Tensor): Tensor {
     // batch dims that do not collapse to one stride (a head split): two batch levels, read in place
     const bsA = broadcastStrides(aS.slice(0, -2), aSt.slice(0, -2), batch), bsB = broadcastStrides(bS.slice(0, -2), bSt.slice(0, -2), batch);
     if (batch.length > 1 && (collapseStride(batch, bsA) === null || collapseStride(batch, bsB) === null)) {
-      const views = twoLevel(a, aS, aSt, b, bS, bSt, batch);
+      const views = twoLevel(a, aS, aSt, bsA, b, bS, bSt, bsB, batch);
       if (views) return bmm(views[0], views[1], null).reshape(outShape);
     }
     return bmm(batched3(a, aS, aSt, batch), batched3(b, bS, bSt, batch), null).reshape(outShape);

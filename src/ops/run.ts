@@ -68,8 +68,17 @@ export function broadcastView(t: Tensor, shape: readonly number[]): View {
  */
 export function pendingFill(op: string, shape: readonly number[], value: number, dtype: DType, backend: Backend = engine.requireBackend()): Tensor {
   if (numel(shape) === 0) return empty(shape, dtype, backend, op);
-  const out = pending(shape, dtype, backend, op);
-  out._store.defer(recipeOf(compose([E.scalar(0, dtype)], [], shape, [value], { outputs: 1, fuse: true }), shape, op));
+  return deferred(op, E.scalar(0, dtype), [], shape, [value], pending(shape, dtype, backend, op));
+}
+
+/** Makes `out` (a new tensor) pending on `expr` over `inputs`, their pending recipes folded in. */
+function deferred(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[], out: Tensor): Tensor {
+  try {
+    out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse: true }), shape, op));
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
   return out;
 }
 
@@ -86,13 +95,7 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   if (!into && fuse && n > 0 && deferrable(inputs)) {
     // the buffer when computed (a large CPU result gets its typed array now: a failure names the op)
     const out = backend.name !== 'cpu' || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
-    try {
-      out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse }), shape, op));
-    } catch (e) {
-      out.dispose();
-      throw e;
-    }
-    return out;
+    return deferred(op, expr, inputs, shape, scalars, out);
   }
   const out = into ? null : empty(shape, expr.dtype, backend, op);
   if (n > 0) {

@@ -18,7 +18,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHarness, vsCpu, rowMajor, type Harness, type Launcher, type Operand } from './harness.js';
 import { maxPool2dBackwardLaunches } from '../../src/backend/webgpu/routines/pool.js';
-import { rng, expectClose } from '../helpers.js';
+import { rng, expectClose, operandLayout, type Layout } from '../helpers.js';
 import { erf } from '../../src/kernel/math.js';
 import type { View } from '../../src/backend/backend.js';
 import type { Activation } from '../../src/kernel/kernel.js';
@@ -41,22 +41,14 @@ function randomBuffer(n: number, seed: number): { buf: ReturnType<Harness['uploa
 const at3 = (v: View, data: Float32Array, z: number, i: number, j: number): number =>
   data[v.offset + z * v.strides[0] + i * v.strides[1] + j * v.strides[2]];
 
-type Layout = 'row' | 'col' | 'strided';
-
 /**
  * A [Z, R, C] operand in the given layout: row-major, column-major (the transposed view of a
  * row-major [Z, C, R]) or with every stride > 1 (every other element of a wider buffer).
  * `broadcast` makes Z a stride-0 batch; `offset` shifts the view inside its buffer.
  */
 function operand(Z: number, R: number, C: number, layout: Layout, seed: number, offset = 0, broadcast = false): { v: View; data: Float32Array } {
-  const zs = broadcast ? 1 : Z;
-  let strides: number[];
-  if (layout === 'row') strides = [R * C, C, 1];
-  else if (layout === 'col') strides = [R * C, 1, R];
-  else strides = [R * C * 4, 2 * C * 2, 2];
-  const size = offset + (zs - 1) * strides[0] + (R - 1) * strides[1] + (C - 1) * strides[2] + 1;
+  const { strides, size } = operandLayout(Z, R, C, layout, offset, broadcast);
   const { buf, data } = randomBuffer(size, seed);
-  if (broadcast) strides[0] = 0;
   return { v: h.view(buf, [Z, R, C], { strides, offset }), data };
 }
 

@@ -107,7 +107,7 @@ function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex:
 export const softmax: GpuRoutine<'softmax'> = ({ log, causal }, [x], [y], ctx) => softmaxLaunch('softmax', 'SOFTMAX', log, 0, x, [x], [y], ctx, !!causal);
 
 /** L of a causal softmax's x [.., L, D] (rows per matrix). */
-export function causalRows(routine: string, x: View): number {
+function causalRows(routine: string, x: View): number {
   if (x.shape.length < 2) throw new Error(`${routine}: a causal softmax needs x of rank 2 or more ([.., L, D]), got [${x.shape}]`);
   return x.shape[x.shape.length - 2];
 }
