@@ -16,6 +16,8 @@
  *   --profile TEXT     print webtensor's top kernels (wt.profile) for workloads matching TEXT
  *   --native           use the system's Vulkan driver instead of SwiftShader
  *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
+ *   --sleep-all        (with --node) every library's runs wait for the GPU the way webtensor's reads
+ *                      do on a software adapter: Dawn's polls through a timer (src/backend/webgpu/wait.ts)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -124,10 +126,12 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   const { runSection } = await import('./lib/runner.js');
   const { sectionLibs } = await import('./lib/suite.js');
   const all = workloads(cfg.quick).filter((w) => !cfg.only || w.name.includes(cfg.only));
-  const out: BenchResult = { rows: [], libErrors: [], adapter: null, environment: `Node ${process.version} + Dawn` };
+  const out: BenchResult = { rows: [], libErrors: [], adapter: null, environment: `Node ${process.version} + Dawn${cfg.sleepAll ? ' (every library\'s runs in sleeping waits, --sleep-all)' : ''}` };
+  const { sleepingWait } = await import('../src/backend/webgpu/wait.js');
+  const wrapRun = cfg.sleepAll ? (run: () => Promise<void>) => sleepingWait(run) : undefined;
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff }), all, { ...cfg, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();
@@ -142,12 +146,14 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false }, json: { type: 'string' }, 'no-write': { type: 'boolean', default: false },
       node: { type: 'boolean', default: false }, section: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' },
       native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false },
+      'sleep-all': { type: 'boolean', default: false },
     },
   });
   const sections: Section[] = a.section ? [a.section as Section] : ['webgpu', 'cpu'];
   if (sections.some((s) => s !== 'webgpu' && s !== 'cpu')) throw new Error(`--section must be webgpu or cpu, got ${a.section}`);
   const quick = a.quick ?? false;
-  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'] };
+  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'], sleepAll: a['sleep-all'] };
+  if (cfg.sleepAll && !a.node) throw new Error('--sleep-all applies to Node (Dawn polls with setImmediate there); add --node');
   if (!a.native && process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const root = repoRoot();
   const t0 = performance.now();

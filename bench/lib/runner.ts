@@ -76,6 +76,8 @@ export interface RunOptions {
   profile?: string;
   /** progress lines */
   log?: (line: string) => void;
+  /** wraps every run of every library (e.g. bench --sleep-all: each run inside a sleeping wait) */
+  wrapRun?: (run: () => Promise<void>) => Promise<void>;
 }
 
 const REL_TOL = 1e-3;
@@ -110,7 +112,8 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
       row.ok = row.relErr <= REL_TOL;
     }
     const live0 = c.live();
-    row.timing = { ...(await measure(c.run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs })), firstMs };
+    const run = opts.wrapRun ? () => opts.wrapRun!(c!.run) : c.run;
+    row.timing = { ...(await measure(run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs })), firstMs };
     const live1 = c.live();
     if (live0 !== undefined && live1 !== undefined && live1 !== live0) row.leaked = live1 - live0;
     if (w.group === 'training') {

@@ -27,6 +27,12 @@ export interface BenchConfig {
   profile?: string;
   /** run only workloads whose name contains this */
   only?: string;
+  /**
+   * Node only: every library's runs wait for the GPU as webtensor's reads do on a software adapter
+   * (Dawn's polls through a timer after a quarter millisecond, src/backend/webgpu/wait.ts), so the
+   * peers get the same treatment
+   */
+  sleepAll?: boolean;
   /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
   fusionOff?: boolean;
 }

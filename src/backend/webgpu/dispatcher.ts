@@ -168,6 +168,13 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** bytes the storage pool may keep (default 1 GiB) */
   maxPooledBytes?: number;
+  /**
+   * How reads wait under Dawn's Node bindings (src/backend/webgpu/wait.ts): 'spin' polls back to
+   * back (Dawn's own way), 'sleep' polls about once a millisecond after the first quarter
+   * millisecond. Default: 'sleep' on a software adapter (its threads need the CPU), else 'spin'.
+   * Browsers have no such polling; there this makes no difference.
+   */
+  waits?: 'spin' | 'sleep';
 }
 
 export class Dispatcher {

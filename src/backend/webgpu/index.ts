@@ -16,6 +16,7 @@ import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, type WebGPUInfo } from './device.js';
 import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { USAGE } from './pool.js';
+import { sleepingWait } from './wait.js';
 import { elementwiseLaunch, reduceLaunch, type KernelContext } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
 import { gpuRoutines } from './routines/index.js';
@@ -43,6 +44,8 @@ export class WebGPUBackend implements Backend {
   /** asynchronous validation of imported buffers, awaited by the next read */
   private readonly importChecks = new Set<Promise<void>>();
   private checkLayout: GPUBindGroupLayout | null = null;
+  /** reads wait with Dawn's polling slowed to a timer (wait.ts) */
+  private readonly sleep: boolean;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -50,12 +53,10 @@ export class WebGPUBackend implements Backend {
    */
   constructor(readonly device: GPUDevice, private readonly meta: WebGPUInfo, private readonly owned: boolean, opts: DispatcherOptions = {}) {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
-    this.ctx = {
-      limits: device.limits,
-      features: new Set(device.features),
-      software: /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`),
-      snapshot: (buf) => this.snapshot(buf),
-    };
+    const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
+    this.ctx = { limits: device.limits, features: new Set(device.features), software, snapshot: (buf) => this.snapshot(buf) };
+    if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
+    this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     device.lost.then((info) => {
       this.lost = info;
     });
@@ -103,6 +104,16 @@ export class WebGPUBackend implements Backend {
     const b = this.use(buf);
     const n = numel ?? b.numel - offset;
     this.needUsage(b, USAGE.COPY_SRC, 'COPY_SRC', 'read it back (or read a copy: t.clone().data())');
+    const bytes = await (this.sleep ? sleepingWait(() => this.fetch(b, offset, n)) : this.fetch(b, offset, n));
+    this.alive();
+    this.throwPending();
+    const out = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
+    if (bytes) out.set(dtype === 'float32' ? new Float32Array(bytes) : new Int32Array(bytes));
+    return out;
+  }
+
+  /** Submits everything so far and copies n elements from `offset` out (null when n is 0). */
+  private async fetch(b: GpuBuffer, offset: number, n: number): Promise<ArrayBuffer | null> {
     if (this.importChecks.size) await Promise.all(this.importChecks);
     let bytes: ArrayBuffer | null = null;
     if (n > 0) {
@@ -114,11 +125,7 @@ export class WebGPUBackend implements Backend {
       }
     } else this.dispatcher.submit();
     await this.dispatcher.settle();
-    this.alive();
-    this.throwPending();
-    const out = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
-    if (bytes) out.set(dtype === 'float32' ? new Float32Array(bytes) : new Int32Array(bytes));
-    return out;
+    return bytes;
   }
 
   prepare(kernel: Kernel): Executable {
