@@ -116,4 +116,29 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
       expect(results[0]).toEqual(results[1]);
     }
   });
+
+  it('writes dense outputs directly, in place too, and keeps old values for shifted overlaps (over several blocks)', () => {
+    const n = 5000; // more than one 2048-element block
+    const run = (jitOff: boolean) => {
+      setJitDisabled(jitOff);
+      // in place: p ← p − 0.1·g and m ← 0.9·m + g in one kernel (two outputs that are also inputs)
+      const p = floats(n, false, 29), m = floats(n, false, 31), g = floats(n, false, 37);
+      const [lp, lg, lm] = [0, 1, 2].map((i) => E.load(i, 'float32'));
+      const pv = dense(p, [n]), mv = dense(m, [n]);
+      runElementwise(compile([E.binary('sub', lp, E.binary('mul', E.const(0.1), lg)), E.binary('add', E.binary('mul', E.const(0.9), lm), lg)]), [pv, dense(g, [n]), mv], [pv, mv], []);
+      // shifted overlap: x[1:] ← x[:-1] + 1 must read the old x everywhere
+      const x = floats(n, false, 41);
+      const src: InputView = { data: x, shape: [n - 1], strides: [1], offset: 0 };
+      const dst: InputView = { data: x, shape: [n - 1], strides: [1], offset: 1 };
+      const old = Array.from(x);
+      runElementwise(compile(E.binary('add', E.load(0, 'float32'), E.const(1))), [src], [dst], []);
+      if (!jitOff) for (let i = 1; i < n; i += 997) expect(x[i]).toBe(Math.fround(old[i - 1] + 1));
+      // an int32 output from a float expression, written straight into an Int32Array
+      const q = new Int32Array(n);
+      runElementwise(compile(E.cast(E.binary('mul', E.load(0, 'float32'), E.const(3)), 'int32')), [dense(g, [n])], [dense(q, [n])], []);
+      return [p, m, x, q].map((a) => Array.from(a).map(String));
+    };
+    const jit = run(false);
+    expect(jit).toEqual(run(true));
+  });
 });

@@ -87,11 +87,21 @@ export class Evaluator {
   private data: StorageArray[];
   private base: number[];
   private res: Float64Array[];
-  constructor(private prog: Program, private inputs: readonly InputView[], private scalars: readonly number[], private f64 = false) {
+  /** dense outputs the block function writes itself (null: results go to `res`) */
+  private direct: { data: StorageArray[]; base: number[] } | null = null;
+  /**
+   * `outs`: the outputs of an elementwise kernel, written directly by the generated function when
+   * every one is dense and no input reads an output's buffer other than at that output's own
+   * view (an in-place update reads each element before writing it; a shifted overlap must see
+   * the old values, which the block-at-a-time results give).
+   */
+  constructor(private prog: Program, private inputs: readonly InputView[], private scalars: readonly number[], private f64 = false, outs?: readonly InputView[]) {
     const f64Block = () => new Float64Array(BLOCK), i32Block = () => new Int32Array(BLOCK);
     this.dense = inputs.map((v) => isDense(v.shape, v.strides));
     this.offs = inputs.map((_, i) => scratch(i32Scratch, i, i32Block));
-    this.block = blockFunction(prog, this.dense, f64);
+    const direct = outs !== undefined && writableDirectly(inputs, outs);
+    this.block = blockFunction(prog, this.dense, f64, direct);
+    if (direct && this.block) this.direct = { data: outs.map((o) => o.data), base: outs.map((o) => o.offset) };
     this.regs = this.block ? [] : prog.instrs.map((_, k) => scratch(f64Scratch, k, f64Block));
     this.res = this.block ? prog.results.map((_, k) => scratch(f64Scratch, k, f64Block)) : prog.results.map((r) => this.regs[r]);
     this.data = inputs.map((v) => v.data);
@@ -106,7 +116,8 @@ export class Evaluator {
       if (!this.dense[i]) fillOffsets(v.shape, v.strides, v.offset, start, n, this.offs[i]);
     }
     if (this.block) {
-      this.block(this.data, this.base, this.offs, this.scalars, start, n, this.res);
+      if (this.direct) this.block(this.data, this.base, this.offs, this.scalars, start, n, this.direct.data, this.direct.base);
+      else this.block(this.data, this.base, this.offs, this.scalars, start, n, this.res);
       return this.res[0];
     }
     for (let k = 0; k < instrs.length; k++) {
@@ -175,6 +186,21 @@ export class Evaluator {
   result(k: number): Float64Array {
     return this.res[k];
   }
+
+  /** Whether run() has written the outputs itself. */
+  get wroteOutputs(): boolean {
+    return this.direct !== null;
+  }
+}
+
+const sameView = (a: InputView, b: InputView): boolean =>
+  a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
+
+/** Dense outputs on distinct arrays, each read by inputs only at its own view (see Evaluator). */
+function writableDirectly(inputs: readonly InputView[], outs: readonly InputView[]): boolean {
+  if (!outs.every((o) => isDense(o.shape, o.strides))) return false;
+  if (new Set(outs.map((o) => o.data)).size !== outs.length) return false;
+  return inputs.every((v) => outs.every((o) => v.data !== o.data || sameView(v, o)));
 }
 
 const fr = Math.fround;
@@ -220,13 +246,13 @@ export function store(out: InputView, start: number, n: number, vals: Float64Arr
 /** Runs an elementwise kernel with one output per program result. */
 export function runElementwise(prog: Program, inputs: readonly InputView[], outs: readonly InputView[], scalars: readonly number[], f64 = false): void {
   const total = outs[0].shape.reduce((a, b) => a * b, 1);
-  const ev = new Evaluator(prog, inputs, scalars, f64);
+  const ev = new Evaluator(prog, inputs, scalars, f64, outs);
   const dense = outs.map((o) => isDense(o.shape, o.strides));
   const offs = storeOffs;
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
     ev.run(s, n);
-    outs.forEach((o, k) => store(o, s, n, ev.result(k), dense[k], offs));
+    if (!ev.wroteOutputs) outs.forEach((o, k) => store(o, s, n, ev.result(k), dense[k], offs));
   }
 }
 

@@ -12,13 +12,16 @@
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../../kernel/ir.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
 import type { Program } from './expr.js';
+import type { StorageArray } from '../../dtype.js';
 
 /**
  * Computes the program's results for positions start..start+n into res[k][0..n). data[i] is
  * input i's array; base[i] its offset (dense inputs read data[i][base[i] + start + j]); offs[i]
- * the element offsets of a strided input for this block.
+ * the element offsets of a strided input for this block. A function generated with `direct`
+ * writes result k straight into the dense output array res[k] at resBase[k] + start + j instead
+ * (one pass less over the block; the caller checks that no input reads an output elsewhere).
  */
-export type BlockFn = (data: readonly ArrayLike<number>[], base: readonly number[], offs: readonly Int32Array[], scalars: readonly number[], start: number, n: number, res: readonly Float64Array[]) => void;
+export type BlockFn = (data: readonly ArrayLike<number>[], base: readonly number[], offs: readonly Int32Array[], scalars: readonly number[], start: number, n: number, res: readonly (Float64Array | StorageArray)[], resBase?: readonly number[]) => void;
 
 /** Float ops written inline (float32 operands); `r` wraps a result in the float32 rounding. */
 const INLINE: Partial<Record<string, (a: string, b: string, r: (s: string) => string) => string>> = {
@@ -61,21 +64,21 @@ export function setJitDisabled(off: boolean): void {
 
 /**
  * The block function for `prog` with this pattern of dense inputs (cached on the program), or
- * null where generated code is not allowed.
+ * null where generated code is not allowed; `direct`: it writes the outputs itself (see BlockFn).
  */
-export function blockFunction(prog: Program, dense: readonly boolean[], f64: boolean): BlockFn | null {
+export function blockFunction(prog: Program, dense: readonly boolean[], f64: boolean, direct = false): BlockFn | null {
   if (forced || !jitAvailable()) return null;
-  const key = `${f64 ? 'd' : 'f'}${dense.map(Number).join('')}`;
+  const key = `${f64 ? 'd' : 'f'}${direct ? 'w' : ''}${dense.map(Number).join('')}`;
   const cache = (prog.jit ??= new Map());
   let fn = cache.get(key);
   if (fn === undefined) {
-    fn = generate(prog, dense, f64);
+    fn = generate(prog, dense, f64, direct);
     cache.set(key, fn);
   }
   return fn;
 }
 
-function generate(prog: Program, dense: readonly boolean[], f64: boolean): BlockFn {
+function generate(prog: Program, dense: readonly boolean[], f64: boolean, direct: boolean): BlockFn {
   const fns: unknown[] = [];
   const fnRef = (f: unknown): string => {
     let i = fns.indexOf(f);
@@ -135,10 +138,10 @@ function generate(prog: Program, dense: readonly boolean[], f64: boolean): Block
   });
   for (const i of loads) pre.push(dense[i] ? `const d${i} = D[${i}], b${i} = B[${i}] + start;` : `const d${i} = D[${i}], o${i} = O[${i}];`);
   prog.results.forEach((r, k) => {
-    pre.push(`const r${k} = R[${k}];`);
-    body.push(`r${k}[j] = t${r};`);
+    pre.push(direct ? `const r${k} = R[${k}], w${k} = RB[${k}] + start;` : `const r${k} = R[${k}];`);
+    body.push(direct ? `r${k}[w${k} + j] = t${r};` : `r${k}[j] = t${r};`);
   });
-  const src = `return function block(D, B, O, S, start, n, R) {\n  ${pre.join('\n  ')}\n  for (let j = 0; j < n; j++) {\n    ${body.join('\n    ')}\n  }\n};`;
+  const src = `return function block(D, B, O, S, start, n, R, RB) {\n  ${pre.join('\n  ')}\n  for (let j = 0; j < n; j++) {\n    ${body.join('\n    ')}\n  }\n};`;
   const factory = new Function('fr', 'rnd', ...fns.map((_, i) => `f${i}`), src) as (...a: unknown[]) => BlockFn;
   return factory(Math.fround, randomAt, ...fns);
 }
