@@ -37,6 +37,8 @@ export interface BackendMemory {
 
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
+  /** most storage buffers one kernel may bind (undefined: no limit); multi-segment kernels pack by it */
+  readonly maxKernelBuffers?: number;
   /** Allocates a buffer of numel elements (contents undefined). */
   alloc(numel: number, dtype: DType): BackendBuffer;
   /**

@@ -20,6 +20,13 @@ export interface ElementwiseKernel {
    * a parameter and its state in one pass this way.
    */
   readonly more?: readonly Expr[];
+  /**
+   * S > 1: S independent segments in one dispatch (an optimizer step over many parameters).
+   * Views come segment-major: inputs.length / S inputs and outputs.length / S outputs per
+   * segment, every view 1-D and contiguous, a segment's length its outputs' length, its scalars
+   * shared. `ndim` is 1.
+   */
+  readonly segments?: number;
 }
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
@@ -128,7 +135,7 @@ export type Kernel = ElementwiseKernel | ReduceKernel | RoutineKernel;
 /** A stable key for caching compiled kernels. */
 export function kernelKey(k: Kernel): string {
   switch (k.kind) {
-    case 'elementwise': return `ew${k.ndim}|${[k.expr, ...(k.more ?? [])].map(exprKey).join(';')}`;
+    case 'elementwise': return `ew${k.ndim}${k.segments ? `x${k.segments}` : ''}|${[k.expr, ...(k.more ?? [])].map(exprKey).join(';')}`;
     case 'reduce': return `red:${k.op}${k.ndim}/${k.nReduce}|${exprKey(k.expr)}`;
     case 'routine': return `${k.name}|${JSON.stringify(k.config)}`;
   }

@@ -90,10 +90,30 @@ export function exprLayout(ndim: number, nViews: number, nSlots: number): ExprLa
   };
 }
 
+/**
+ * Uniform layout of a multi-segment kernel (S segments, `nViews` views each, outputs first): the
+ * 4-word header [total, 0, 0, 0], each segment's end (running total of lengths), each segment's
+ * view offsets, then the scalar slots.
+ */
+export function segmentLayout(S: number, nViews: number, nSlots: number): ExprLayout & { end(g: number): number; segOffset(g: number, v: number): number } {
+  const slotBase = 4 + S + S * nViews;
+  return {
+    words: Math.ceil((slotBase + nSlots) / 4) * 4,
+    shape: () => { throw new Error('segment kernels have no shape words'); },
+    offset: (v) => 4 + S + v,
+    stride: () => { throw new Error('segment kernels have no stride words'); },
+    slot: (k) => slotBase + k,
+    end: (g) => 4 + g,
+    segOffset: (g, v) => 4 + S + g * nViews + v,
+  };
+}
+
 /** Everything that changes the generated source of an expression kernel. */
 export interface ExprKernelSpec {
   readonly info: ExprInfo;
-  readonly variant: 'strided' | 'vec4' | 'tree' | 'row';
+  readonly variant: 'strided' | 'vec4' | 'tree' | 'row' | 'segments';
+  /** the 'segments' variant: how many (bindings are segment-major in inputBinding / outputBinding) */
+  readonly segments?: number;
   /** iteration dims after coalescing; for reductions outer dims then `nReduce` reduced dims */
   readonly ndim: number;
   readonly nReduce: number;
@@ -110,7 +130,7 @@ export interface ExprKernelSpec {
 
 /** The pipeline cache key of a spec. */
 export function exprKernelKey(s: ExprKernelSpec): string {
-  return `x:${s.variant}${s.workgroupSize}:${s.ndim}/${s.nReduce}:${s.op ?? ''}:${s.bindings.map((b) => (b === 'read' ? 'r' : 'w')).join('')}` +
+  return `x:${s.variant}${s.segments ?? ''}${s.workgroupSize}:${s.ndim}/${s.nReduce}:${s.op ?? ''}:${s.bindings.map((b) => (b === 'read' ? 'r' : 'w')).join('')}` +
     `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}|${s.info.key}`;
 }
 
@@ -285,6 +305,7 @@ function header(s: ExprKernelSpec, layout: ExprLayout, elem: string): string[] {
 /** The complete WGSL module of an expression kernel. */
 export function exprKernelWgsl(s: ExprKernelSpec): string {
   const nOut = s.info.exprs.length;
+  if (s.variant === 'segments') return segmentsWgsl(s);
   const layout = exprLayout(s.ndim, nOut + s.info.loads.length, s.info.slots.length);
   const dts = loadDTypes(s.info);
   const outViews = s.info.exprs.map((_, k) => k);
@@ -322,6 +343,33 @@ export function exprKernelWgsl(s: ExprKernelSpec): string {
   } else {
     lines.push(...reduceMain(s, layout, dts, load, call, init));
   }
+  const body = lines.join('\n');
+  return `${helpersFor(body)}\n${body}\n`;
+}
+
+/**
+ * The 'segments' variant: thread i belongs to the first segment whose end exceeds it and computes
+ * element j = i − (previous end) of that segment's views (each 1-D, contiguous from its offset).
+ */
+function segmentsWgsl(s: ExprKernelSpec): string {
+  const S = s.segments!;
+  const nOut = s.info.exprs.length, nL = s.info.loads.length;
+  const L = segmentLayout(S, nOut + nL, s.info.slots.length);
+  const dts = loadDTypes(s.info);
+  const wg = s.workgroupSize;
+  const lines = header(s, L, 'u32');
+  lines.push(exprFunction(s.info, L));
+  lines.push(`@compute @workgroup_size(${wg})`, 'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {');
+  lines.push(`  let i = gid.x + gid.y * nwg.x * ${wg}u;`, `  if (i >= ${word(0)}) { return; }`);
+  for (let g = 0; g < S; g++) {
+    lines.push(`  if (i < ${word(L.end(g))}) {`, `    let j = i - ${g === 0 ? '0u' : word(L.end(g - 1))};`);
+    const args = s.info.loads.map((_, q) => fromWord(`b${s.inputBinding[g * nL + q]}[${word(L.segOffset(g, nOut + q))} + j]`, dts[q]));
+    // every input is read before any output is written (in-place updates rely on it)
+    lines.push(`    let r = wt_expr(${[...args, 'j'].join(', ')});`);
+    s.info.exprs.forEach((e, k) => lines.push(`    b${s.outputBinding[g * nOut + k]}[${word(L.segOffset(g, k))} + j] = ${toWord(nOut === 1 ? 'r' : `r.v${k}`, e.dtype)};`));
+    lines.push('    return;', '  }');
+  }
+  lines.push('}');
   const body = lines.join('\n');
   return `${helpersFor(body)}\n${body}\n`;
 }

@@ -122,6 +122,36 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
+/**
+ * One kernel over several independent segments (an optimizer step over many parameters): segment
+ * g computes `exprs` over `inputs[g]` into `targets[g]`, every tensor of a segment contiguous and
+ * of the segment's length, the scalars shared. Pending inputs are computed first (not folded).
+ * Segments are packed into dispatches as the backend's buffer limit allows.
+ */
+export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: readonly (readonly Tensor[])[], targets: readonly (readonly Tensor[])[], scalars: readonly number[] = []): void {
+  if (inputs.length === 0) return;
+  const backend = checkSameBackend(op, inputs.flat());
+  const kernelBuffers = backend.maxKernelBuffers ?? Infinity;
+  // buffers a segment binds: its distinct storages (an in-place target is read through its own)
+  const perSegment = Math.max(...inputs.map((ins, g) => new Set([...ins, ...targets[g]].map((t) => t._store)).size));
+  const chunk = Math.max(1, Math.min(MAX_SEGMENTS, Math.floor(kernelBuffers / perSegment)));
+  for (let g0 = 0; g0 < inputs.length; g0 += chunk) {
+    const ins = inputs.slice(g0, g0 + chunk), outs = targets.slice(g0, g0 + chunk);
+    const S = ins.length;
+    const inViews = ins.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
+    for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
+    const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
+    const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
+    backend.dispatch(exe, inViews, outViews, scalars);
+  }
+}
+
+/** Most segments in one dispatch (the generated kernel has a branch per segment). */
+export const MAX_SEGMENTS = 32;
+
+/** A contiguous view as 1-D. */
+const flat = (v: View, shape: readonly number[]): View => ({ ...v, shape: [numel(shape)], strides: [1] });
+
 /** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
 export function copyInto(src: Tensor, dst: View): void {
   runElementwise('copy', E.cast(E.load(0, src.dtype), dst.dtype), [src], dst.shape, [], dst);

@@ -10,7 +10,7 @@ import { checkNumber, checkTensor, describeValue } from '../validate.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike, fullLike } from '../ops/creation.js';
-import { runElementwiseInto } from '../ops/run.js';
+import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
 
 
 export interface ParamGroup {
@@ -80,11 +80,19 @@ export abstract class Optimizer {
     return zerosLike(p);
   }
 
-  /** Applies one update to every parameter that has a gradient. */
+  /**
+   * Applies one update to every parameter that has a gradient. Parameters whose tensors are all
+   * contiguous and whose gradient is computed share kernels: one multi-segment dispatch per
+   * bucket of equal hyperparameters, as many parameters per dispatch as the backend can bind
+   * (runSegmentsInto). The rest (a pending gradient folds into its own update) get one each.
+   */
   step(): void {
     noGrad(() => {
+      const op = `${this.constructor.name}.step`;
       for (const group of this.paramGroups) {
         const names = this.stateNames(group);
+        const buckets = new Map<string, { hv: Record<string, number>; ins: Tensor[][]; outs: Tensor[][] }>();
+        const storages = new Set<unknown>();
         for (const p of group.params) {
           if (!p.grad) continue;
           let st = this.state.get(p);
@@ -94,16 +102,44 @@ export abstract class Optimizer {
           }
           st.step++;
           const hv = this.hypers(group, st.step);
-          const hnames = Object.keys(hv);
-          const h = Object.fromEntries(hnames.map((k, i) => [k, E.scalar(i)]));
-          const exprs = this.update({ p: f(0), g: f(1), s: st.tensors.map((_, i) => f(2 + i)), h }, group);
           const inputs = [p, p.grad, ...st.tensors];
           const targets = [p, ...st.tensors];
-          // one fused kernel writes the parameter and its state, all computed from the old values
-          runElementwiseInto(`${this.constructor.name}.step`, exprs, inputs, targets.map((t) => t._view()), hnames.map((k) => hv[k]));
+          const shared = !engine.debug && !p.grad._store.recipe && inputs.every((t) => t.isContiguous()) && !storages.has(p._store);
+          if (!shared) {
+            this.updateOne(op, group, hv, inputs, targets);
+            continue;
+          }
+          storages.add(p._store);
+          const key = Object.entries(hv).map(([k, v]) => `${k}=${v}`).join(',');
+          const b = buckets.get(key) ?? { hv, ins: [], outs: [] };
+          buckets.set(key, b);
+          b.ins.push(inputs);
+          b.outs.push(targets);
+        }
+        for (const b of buckets.values()) {
+          if (b.ins.length === 1) {
+            this.updateOne(op, group, b.hv, b.ins[0], b.outs[0]);
+            continue;
+          }
+          const { exprs, scalars } = this.updateExprs(group, b.hv, b.ins[0].length - 2);
+          runSegmentsInto(op, exprs, b.ins, b.outs, scalars);
         }
       }
     });
+  }
+
+  /** The update's expressions over loads (p, g, state...) and its hyperparameter scalars. */
+  private updateExprs(group: ParamGroup, hv: Record<string, number>, nState: number): { exprs: Expr[]; scalars: number[] } {
+    const hnames = Object.keys(hv);
+    const h = Object.fromEntries(hnames.map((k, i) => [k, E.scalar(i)]));
+    const exprs = this.update({ p: f(0), g: f(1), s: Array.from({ length: nState }, (_, i) => f(2 + i)), h }, group);
+    return { exprs, scalars: hnames.map((k) => hv[k]) };
+  }
+
+  /** One parameter's update: one fused kernel writes it and its state from the old values. */
+  private updateOne(op: string, group: ParamGroup, hv: Record<string, number>, inputs: Tensor[], targets: Tensor[]): void {
+    const { exprs, scalars } = this.updateExprs(group, hv, inputs.length - 2);
+    runElementwiseInto(op, exprs, inputs, targets.map((t) => t._view()), scalars);
   }
 
   /** Clears every parameter's gradient. */

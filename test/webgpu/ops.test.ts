@@ -295,6 +295,36 @@ describe('fused optimizer updates on webgpu (multi-output, in place)', () => {
   }
 });
 
+describe('one update kernel for many parameters on webgpu', () => {
+  const LENS = [5, 64, 1, 127, 300, 8, 33, 1000, 2, 17, 4, 256, 9];
+  const makers: [string, (ps: wt.Tensor[]) => wt.optim.Optimizer, number][] = [
+    ['SGD', (ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 }), 0],
+    ['SGD momentum', (ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9 }), 1],
+    ['AdamW amsgrad', (ps) => new wt.optim.AdamW(ps, { lr: 0.01, amsgrad: true }), 3],
+  ];
+  for (const [name, make, nState] of makers) {
+    it(`${name}: ${LENS.length} parameters match the CPU, packed by the device's buffer limit`, async () => {
+      const gpu = wt.getBackend() as wt.Backend & { stats(): { dispatches: number }; maxKernelBuffers: number };
+      let dispatches = -1;
+      await compare(name, () => {
+        const ps = LENS.map((n, i) => t(values(n, 10 + i, -1, 1, false)).requiresGrad_());
+        const opt = make(ps);
+        for (let step = 0; step < 3; step++) {
+          ps.forEach((p, i) => (p.grad = t(values(p.shape[0], 50 + 7 * step + i, -1, 1, false))));
+          wt.getBackend().flush();
+          const before = wt.getBackend() === gpu ? gpu.stats().dispatches : 0;
+          opt.step();
+          // step 1 computes the optimizer's zero-filled state first; later steps are the update alone
+          if (wt.getBackend() === gpu && step === 2) dispatches = gpu.stats().dispatches - before;
+        }
+        return ps.map((p) => p.clone());
+      }, [1e-6, 1e-5]);
+      const perDispatch = Math.floor(gpu.maxKernelBuffers / (2 + nState));
+      expect(dispatches).toBe(Math.ceil(LENS.length / Math.min(perDispatch, 32)));
+    });
+  }
+});
+
 describe('a small model on webgpu', () => {
   it('forward and backward of a composite loss match the CPU', async () => {
     await compare('mlp-ish', () => {

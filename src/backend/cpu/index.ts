@@ -105,8 +105,12 @@ export class CpuBackend implements Backend {
     const k = exe.kernel;
     const prog = (exe as CpuExecutable).program!;
     switch (k.kind) {
-      case 'elementwise':
-        return runElementwise(prog, ins, outs, scalars, this.float64);
+      case 'elementwise': {
+        const S = k.segments ?? 1;
+        const ni = ins.length / S, no = outs.length / S;
+        for (let g = 0; g < S; g++) runElementwise(prog, ins.slice(g * ni, (g + 1) * ni), outs.slice(g * no, (g + 1) * no), scalars, this.float64);
+        return;
+      }
       case 'reduce':
         return runReduce(prog, k.op, k.nReduce, ins, inputs.length ? inputs[0].shape : [...outputs[0].shape, ...new Array(k.nReduce).fill(1)], outs[0], scalars, this.float64);
       case 'routine': {

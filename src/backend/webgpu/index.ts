@@ -17,7 +17,7 @@ import { acquireDevice, type WebGPUInfo } from './device.js';
 import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
-import { elementwiseLaunch, reduceLaunch, type KernelContext } from './kernels.js';
+import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
 import { gpuRoutines } from './routines/index.js';
 
@@ -63,6 +63,10 @@ export class WebGPUBackend implements Backend {
     if (owned) {
       device.addEventListener('uncapturederror', (ev) => this.record(new BackendError(`webgpu: ${(ev as GPUUncapturedErrorEvent).error.message}`)));
     }
+  }
+
+  get maxKernelBuffers(): number {
+    return this.device.limits.maxStorageBuffersPerShaderStage;
   }
 
   alloc(numel: number, dtype: DType): BackendBuffer {
@@ -148,7 +152,7 @@ export class WebGPUBackend implements Backend {
     const info = (exe as GpuExecutable).info!;
     switch (k.kind) {
       case 'elementwise': {
-        const l = elementwiseLaunch(info, inputs, outputs, scalars, this.ctx);
+        const l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, this.ctx) : elementwiseLaunch(info, inputs, outputs, scalars, this.ctx);
         if (l) this.dispatcher.run(l);
         return;
       }

@@ -11,7 +11,7 @@
 import type { View } from '../backend.js';
 import { BackendError } from '../../errors.js';
 import type { ReduceKernel } from '../../kernel/kernel.js';
-import { exprKernelKey, exprKernelWgsl, exprLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
+import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
 import type { GpuBuffer, Launch } from './dispatcher.js';
 
 const EW_WORKGROUP = 256;
@@ -109,22 +109,26 @@ function planBindings(ins: readonly View[], outs: readonly View[], ctx: KernelCo
 
 const f32 = new Float32Array(1), f32bits = new Uint32Array(f32.buffer);
 
-/** Packs header, shape, view offsets/strides and scalar slots as exprLayout describes. */
-function packUniforms(info: ExprInfo, header: [number, number, number], shape: readonly number[], views: { offset: number; strides: readonly number[] }[], scalars: readonly number[]): Uint32Array {
+/**
+ * Packs header, shape, view offsets/strides and scalar slots as exprLayout describes (or, given
+ * `words` and `slotBase`, just the header and the slots at another layout's place).
+ */
+function packUniforms(info: ExprInfo, header: [number, number, number], shape: readonly number[], views: { offset: number; strides: readonly number[] }[], scalars: readonly number[], words?: number, slotBase?: number): Uint32Array {
   const L = exprLayout(shape.length, views.length, info.slots.length);
-  const u = new Uint32Array(L.words);
+  const u = new Uint32Array(words ?? L.words);
   u.set(header);
   shape.forEach((n, d) => (u[L.shape(d)] = n));
   views.forEach((v, i) => {
     u[L.offset(i)] = v.offset | 0;
     v.strides.forEach((s, d) => (u[L.stride(i, d)] = s | 0));
   });
+  const slot = slotBase === undefined ? L.slot : (k: number) => slotBase + k;
   info.slots.forEach((s, k) => {
     const x = scalars[s.index] ?? 0;
     if (s.kind === 'f32') {
       f32[0] = x;
-      u[L.slot(k)] = f32bits[0];
-    } else u[L.slot(k)] = s.kind === 'bool' ? (x ? 1 : 0) : s.kind === 'u32' ? x >>> 0 : x | 0;
+      u[slot(k)] = f32bits[0];
+    } else u[slot(k)] = s.kind === 'bool' ? (x ? 1 : 0) : s.kind === 'u32' ? x >>> 0 : x | 0;
   });
   return u;
 }
@@ -161,6 +165,41 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
     nRead: plan.nRead,
     uniforms: packUniforms(info, [total, 0, total / 4], c.shape, views, scalars),
     workgroups: grid(Math.ceil(threads / EW_WORKGROUP), ctx.limits.maxComputeWorkgroupsPerDimension),
+  };
+}
+
+/**
+ * The launch of a multi-segment elementwise kernel (ElementwiseKernel.segments): S independent
+ * 1-D contiguous segments, views given segment-major; one thread per element of all segments.
+ */
+export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext): Launch | null {
+  const nIn = inputs.length / S, nOut = outs.length / S;
+  const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
+  const lengths = Array.from({ length: S }, (_, g) => outs[g * nOut].shape.reduce((a, b) => a * b, 1));
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const plan = planBindings(ins, outs, ctx);
+  const nL = info.loads.length;
+  const L = segmentLayout(S, nOut + nL, info.slots.length);
+  const u = packUniforms(info, [total, 0, 0], [], [], scalars, L.words, L.slot(0));
+  let end = 0;
+  for (let g = 0; g < S; g++) {
+    u[L.end(g)] = end += lengths[g];
+    for (let k = 0; k < nOut; k++) u[L.segOffset(g, k)] = outs[g * nOut + k].offset;
+    for (let j = 0; j < nL; j++) u[L.segOffset(g, nOut + j)] = ins[g * nL + j].offset;
+  }
+  const spec: ExprKernelSpec = {
+    info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, workgroupSize: EW_WORKGROUP,
+    bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
+    inputBinding: plan.inputBinding, outputBinding: plan.outputBinding,
+  };
+  return {
+    key: exprKernelKey(spec),
+    code: () => exprKernelWgsl(spec),
+    buffers: plan.buffers,
+    nRead: plan.nRead,
+    uniforms: u,
+    workgroups: grid(Math.ceil(total / EW_WORKGROUP), ctx.limits.maxComputeWorkgroupsPerDimension),
   };
 }
 
