@@ -118,15 +118,31 @@ function tableStripAny(dst: PackBuffer, d: number, data: StorageArray, base: num
 }
 
 /**
- * A panel packer for a plain strided operand: element (p, j) at base + p*sP + j*sJ. The loop
- * runs along whichever of the two strides is smaller, so reads stay sequential for B and Bᵀ.
+ * A panel packer for a plain strided operand: element (p, j) at base + p*sP + j*sJ. Rows of B
+ * (unit stride along j) are block copies; Bᵀ (unit stride along p) is gathered eight columns at a
+ * time, so each packed row gets eight neighbouring values from eight sequential read streams
+ * (one column at a time wrote every packed row once per column, a cache line apart).
  */
 export function stridedPanel(data: StorageArray, base: number, sP: number, sJ: number): PanelPacker {
   return (dst, j0, nc, p0, pc, ldb) => {
     const o = base + p0 * sP + j0 * sJ;
-    if (Math.abs(sJ) <= Math.abs(sP)) for (let p = 0; p < pc; p++) copyRun(dst, p * ldb, 1, data, o + p * sP, sJ, nc);
-    else for (let j = 0; j < nc; j++) copyRun(dst, j, ldb, data, o + j * sJ, sP, pc);
+    if (sJ === 1 && nc >= 32) for (let p = 0, r = o; p < pc; p++, r += sP) dst.set(data.subarray(r, r + nc), p * ldb);
+    else if (Math.abs(sJ) <= Math.abs(sP)) for (let p = 0; p < pc; p++) copyRun(dst, p * ldb, 1, data, o + p * sP, sJ, nc);
+    else {
+      let j = 0;
+      for (; j + 8 <= nc; j += 8) gather8(dst, j, ldb, data, o + j * sJ, sJ, sP, pc);
+      for (; j < nc; j++) copyRun(dst, j, ldb, data, o + j * sJ, sP, pc);
+    }
   };
+}
+
+/** dst[d + p·ldb + u] = data[o + u·sJ + p·sP] for u < 8, p < pc. */
+function gather8(dst: PackBuffer, d: number, ldb: number, data: StorageArray, o: number, sJ: number, sP: number, pc: number): void {
+  const o1 = sJ, o2 = 2 * sJ, o3 = 3 * sJ, o4 = 4 * sJ, o5 = 5 * sJ, o6 = 6 * sJ, o7 = 7 * sJ;
+  for (let p = 0; p < pc; p++, o += sP, d += ldb) {
+    dst[d] = data[o]; dst[d + 1] = data[o + o1]; dst[d + 2] = data[o + o2]; dst[d + 3] = data[o + o3];
+    dst[d + 4] = data[o + o4]; dst[d + 5] = data[o + o5]; dst[d + 6] = data[o + o6]; dst[d + 7] = data[o + o7];
+  }
 }
 
 /** dst[d + e·dStep] = data[o + e·oStep] for e < n. */
@@ -404,7 +420,7 @@ function storeScratch(s: GemmSpec, c: Float32Array, scr: Float32Array, i: number
     const row = s.cOff + (i + ii) * ldc;
     if (!bias && !act && !cols) {
       const r = row + j;
-      if (first) for (let jj = 0; jj < nr; jj++) c[r + jj] = scr[t + jj];
+      if (first) c.set(scr.subarray(t, t + nr), r);
       else for (let jj = 0; jj < nr; jj++) c[r + jj] += scr[t + jj];
       continue;
     }
