@@ -15,6 +15,12 @@ export interface InitOptions {
   device?: GPUDevice;
   /** eager elementwise fusion: true, false or 'auto' (the default: on WebGPU only); see `wt.setFusion` */
   fusion?: boolean | 'auto';
+  /**
+   * Node + Dawn only: how reads wait for the GPU. 'sleep' lets the main thread sleep between
+   * Dawn's polls after the first quarter millisecond, 'spin' polls back to back (Dawn's way).
+   * Default: 'sleep' on a software adapter (SwiftShader: its threads need the CPU), else 'spin'.
+   */
+  waits?: 'spin' | 'sleep';
 }
 
 let warned = false;
@@ -33,11 +39,12 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
     if (typeof opts.fusion !== 'boolean' && opts.fusion !== 'auto') throw new ArgumentError(`init: fusion must be true, false or 'auto', got ${describeValue(opts.fusion)}`);
     engine.fusion = opts.fusion;
   }
+  if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`init: waits must be 'spin' or 'sleep', got ${describeValue(opts.waits)}`);
   const want = opts.backend ?? (opts.device ? 'webgpu' : 'auto');
   if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(want)}`);
   if (want === 'cpu') return setBackend(new CpuBackend());
   try {
-    return setBackend(await createWebGPUBackend(opts.device));
+    return setBackend(await createWebGPUBackend(opts.device, opts.waits ? { waits: opts.waits } : {}));
   } catch (e) {
     if (want === 'webgpu') throw e instanceof BackendError ? e : new BackendError(`init: WebGPU is not available: ${(e as Error).message}`);
     if (!warned) {

@@ -33,6 +33,8 @@ export interface BenchConfig {
    * peers get the same treatment
    */
   sleepAll?: boolean;
+  /** WebGPU: multi-segment optimizer kernels forced on or off (default: the backend's choice) */
+  segments?: boolean;
   /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
   fusionOff?: boolean;
 }
@@ -52,10 +54,10 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean } = {}): Lib[] {
   // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
-  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto' });
-  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false })] : [];
+  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments: opts.segments });
+  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false, segments: opts.segments })] : [];
   return section === 'webgpu'
     ? [main, ...off, tfjsLib('webgpu'), jaxLib()]
     : [main, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];

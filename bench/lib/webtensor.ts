@@ -3,6 +3,7 @@
  * the demo's own models (demo/src/models.ts) with plain SGD, on the WebGPU or the CPU backend.
  */
 import * as wt from '../../src/index.js';
+import { createWebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { CharTransformer, MnistCNN, MnistMLP } from '../../demo/src/models.js';
 import type { Case, Lib } from './runner.js';
 import { CHAIN_MUL, CHAIN_SUB, TRAIN_LR, chainOp, type Workload } from './workloads.js';
@@ -133,14 +134,15 @@ function trainCase(w: Workload): Case {
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto' } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
     library: fusion === false ? 'webtensor (fusion off)' : 'webtensor',
     backend,
     async init() {
-      instance = await wt.init({ backend });
+      // segments: multi-segment optimizer kernels forced on or off (DispatcherOptions.segments)
+      instance = backend === 'webgpu' && opts.segments !== undefined ? wt.setBackend(await createWebGPUBackend(undefined, { segments: opts.segments })) : await wt.init({ backend });
     },
     async activate() {
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);

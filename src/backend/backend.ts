@@ -37,8 +37,11 @@ export interface BackendMemory {
 
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
-  /** most storage buffers one kernel may bind (undefined: no limit); multi-segment kernels pack by it */
-  readonly maxKernelBuffers?: number;
+  /**
+   * Storage buffers one multi-segment kernel (runSegmentsInto: an optimizer step over many
+   * parameters) may bind; undefined: no limit; 0: one segment per kernel.
+   */
+  readonly segmentBuffers?: number;
   /** Allocates a buffer of numel elements (contents undefined). */
   alloc(numel: number, dtype: DType): BackendBuffer;
   /**

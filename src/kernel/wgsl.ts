@@ -92,19 +92,21 @@ export function exprLayout(ndim: number, nViews: number, nSlots: number): ExprLa
 
 /**
  * Uniform layout of a multi-segment kernel (S segments, `nViews` views each, outputs first): the
- * 4-word header [total, 0, 0, 0], each segment's end (running total of lengths), each segment's
- * view offsets, then the scalar slots.
+ * 4-word header, then per segment the end of its workgroup range (running total), its length
+ * (in vec4s for a vec4 segment, else elements) and its views' offsets (likewise), then the
+ * scalar slots.
  */
-export function segmentLayout(S: number, nViews: number, nSlots: number): ExprLayout & { end(g: number): number; segOffset(g: number, v: number): number } {
-  const slotBase = 4 + S + S * nViews;
+export function segmentLayout(S: number, nViews: number, nSlots: number): ExprLayout & { end(g: number): number; len(g: number): number; segOffset(g: number, v: number): number } {
+  const per = 2 + nViews, slotBase = 4 + S * per;
   return {
     words: Math.ceil((slotBase + nSlots) / 4) * 4,
     shape: () => { throw new Error('segment kernels have no shape words'); },
-    offset: (v) => 4 + S + v,
+    offset: () => { throw new Error('segment kernels have per-segment offsets'); },
     stride: () => { throw new Error('segment kernels have no stride words'); },
     slot: (k) => slotBase + k,
-    end: (g) => 4 + g,
-    segOffset: (g, v) => 4 + S + g * nViews + v,
+    end: (g) => 4 + g * per,
+    len: (g) => 4 + g * per + 1,
+    segOffset: (g, v) => 4 + g * per + 2 + v,
   };
 }
 
@@ -114,6 +116,8 @@ export interface ExprKernelSpec {
   readonly variant: 'strided' | 'vec4' | 'tree' | 'row' | 'segments';
   /** the 'segments' variant: how many (bindings are segment-major in inputBinding / outputBinding) */
   readonly segments?: number;
+  /** the 'segments' variant: per segment, whether it runs four elements per thread */
+  readonly segmentVec4?: readonly boolean[];
   /** iteration dims after coalescing; for reductions outer dims then `nReduce` reduced dims */
   readonly ndim: number;
   readonly nReduce: number;
@@ -131,7 +135,7 @@ export interface ExprKernelSpec {
 /** The pipeline cache key of a spec. */
 export function exprKernelKey(s: ExprKernelSpec): string {
   return `x:${s.variant}${s.segments ?? ''}${s.workgroupSize}:${s.ndim}/${s.nReduce}:${s.op ?? ''}:${s.bindings.map((b) => (b === 'read' ? 'r' : 'w')).join('')}` +
-    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}|${s.info.key}`;
+    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}:${(s.segmentVec4 ?? []).map(Number).join('')}|${s.info.key}`;
 }
 
 const word = (k: number): string => `u.w[${k >> 2}].${'xyzw'[k & 3]}`;
@@ -348,8 +352,11 @@ export function exprKernelWgsl(s: ExprKernelSpec): string {
 }
 
 /**
- * The 'segments' variant: thread i belongs to the first segment whose end exceeds it and computes
- * element j = i − (previous end) of that segment's views (each 1-D, contiguous from its offset).
+ * The 'segments' variant: each segment has its own range of workgroups (so the branch is uniform
+ * across a workgroup: a per-thread test of segment ends measured 5x slower on SwiftShader), and a
+ * segment whose views are all 16-byte aligned and whose length is a multiple of 4 runs four
+ * elements per thread, as the vec4 variant does. A binding is vec4-typed when only vec4 segments
+ * use it (the launch makes sure of that).
  */
 function segmentsWgsl(s: ExprKernelSpec): string {
   const S = s.segments!;
@@ -357,16 +364,34 @@ function segmentsWgsl(s: ExprKernelSpec): string {
   const L = segmentLayout(S, nOut + nL, s.info.slots.length);
   const dts = loadDTypes(s.info);
   const wg = s.workgroupSize;
-  const lines = header(s, L, 'u32');
-  lines.push(exprFunction(s.info, L));
-  lines.push(`@compute @workgroup_size(${wg})`, 'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {');
-  lines.push(`  let i = gid.x + gid.y * nwg.x * ${wg}u;`, `  if (i >= ${word(0)}) { return; }`);
+  const vec = s.segmentVec4 ?? new Array<boolean>(S).fill(false);
+  const vecBinding = new Map<number, boolean>();
   for (let g = 0; g < S; g++) {
-    lines.push(`  if (i < ${word(L.end(g))}) {`, `    let j = i - ${g === 0 ? '0u' : word(L.end(g - 1))};`);
-    const args = s.info.loads.map((_, q) => fromWord(`b${s.inputBinding[g * nL + q]}[${word(L.segOffset(g, nOut + q))} + j]`, dts[q]));
-    // every input is read before any output is written (in-place updates rely on it)
-    lines.push(`    let r = wt_expr(${[...args, 'j'].join(', ')});`);
-    s.info.exprs.forEach((e, k) => lines.push(`    b${s.outputBinding[g * nOut + k]}[${word(L.segOffset(g, k))} + j] = ${toWord(nOut === 1 ? 'r' : `r.v${k}`, e.dtype)};`));
+    for (let q = 0; q < nL; q++) vecBinding.set(s.inputBinding[g * nL + q], vec[g]);
+    for (let k = 0; k < nOut; k++) vecBinding.set(s.outputBinding[g * nOut + k], vec[g]);
+  }
+  const lines = [`struct U { w: array<vec4<u32>, ${L.words / 4}> }`, '@group(0) @binding(0) var<uniform> u: U;'];
+  s.bindings.forEach((b, i) => lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b}> b${i + 1}: array<${vecBinding.get(i + 1) ? 'vec4<u32>' : 'u32'}>;`));
+  lines.push(exprFunction(s.info, L));
+  lines.push(`@compute @workgroup_size(${wg})`, 'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
+  lines.push('  let w = wid.x + wid.y * nwg.x;');
+  const lanes = ['x', 'y', 'z', 'w'];
+  for (let g = 0; g < S; g++) {
+    const start = g === 0 ? '0u' : word(L.end(g - 1));
+    lines.push(`  if (w < ${word(L.end(g))}) {`, `    let q = (w - ${start}) * ${wg}u + lid;`, `    if (q >= ${word(L.len(g))}) { return; }`);
+    const inB = (q: number) => `b${s.inputBinding[g * nL + q]}`;
+    const outB = (k: number) => `b${s.outputBinding[g * nOut + k]}`;
+    const off = (v: number) => word(L.segOffset(g, v));
+    const res = (r: string, k: number) => toWord(nOut === 1 ? r : `${r}.v${k}`, s.info.exprs[k].dtype);
+    if (vec[g]) {
+      // every input is read before any output is written (in-place updates rely on it)
+      s.info.loads.forEach((_, q) => lines.push(`    let a${q} = ${inB(q)}[${off(nOut + q)} + q];`));
+      lanes.forEach((c, k) => lines.push(`    let r${c} = wt_expr(${[...s.info.loads.map((_, q) => fromWord(`a${q}.${c}`, dts[q])), `q * 4u + ${k}u`].join(', ')});`));
+      s.info.exprs.forEach((_, k) => lines.push(`    ${outB(k)}[${off(k)} + q] = vec4<u32>(${lanes.map((c) => res(`r${c}`, k)).join(', ')});`));
+    } else {
+      lines.push(`    let r = wt_expr(${[...s.info.loads.map((_, q) => fromWord(`${inB(q)}[${off(nOut + q)} + q]`, dts[q])), 'q'].join(', ')});`);
+      s.info.exprs.forEach((_, k) => lines.push(`    ${outB(k)}[${off(k)} + q] = ${res('r', k)};`));
+    }
     lines.push('    return;', '  }');
   }
   lines.push('}');

@@ -131,7 +131,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
 export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: readonly (readonly Tensor[])[], targets: readonly (readonly Tensor[])[], scalars: readonly number[] = []): void {
   if (inputs.length === 0) return;
   const backend = checkSameBackend(op, inputs.flat());
-  const kernelBuffers = backend.maxKernelBuffers ?? Infinity;
+  const kernelBuffers = backend.segmentBuffers ?? Infinity;
   // buffers a segment binds: its distinct storages (an in-place target is read through its own)
   const perSegment = Math.max(...inputs.map((ins, g) => new Set([...ins, ...targets[g]].map((t) => t._store)).size));
   const chunk = Math.max(1, Math.min(MAX_SEGMENTS, Math.floor(kernelBuffers / perSegment)));

@@ -12,8 +12,9 @@
  *
  * WebGPU runs on SwiftShader here; without an adapter these tests fail, they do not skip.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../../src/index.js';
+import { createWebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { ELEMENTWISE, elementwise, type ElementwiseName } from '../../src/ops/elementwise.js';
 import { compare, values, EXACT, type Tol } from './compare.js';
 
@@ -302,11 +303,15 @@ describe('one update kernel for many parameters on webgpu', () => {
     ['SGD momentum', (ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9 }), 1],
     ['AdamW amsgrad', (ps) => new wt.optim.AdamW(ps, { lr: 0.01, amsgrad: true }), 3],
   ];
-  for (const [name, make, nState] of makers) {
-    it(`${name}: ${LENS.length} parameters match the CPU, packed by the device's buffer limit`, async () => {
-      const gpu = wt.getBackend() as wt.Backend & { stats(): { dispatches: number }; maxKernelBuffers: number };
-      let dispatches = -1;
+  type Gpu = wt.Backend & { stats(): { dispatches: number }; segmentBuffers: number; device: GPUDevice };
+  /** the update's dispatches at the third step; results compared with the CPU */
+  async function run(gpu: Gpu, name: string, make: (ps: wt.Tensor[]) => wt.optim.Optimizer): Promise<number> {
+    const prev = wt.getBackend();
+    wt.setBackend(gpu);
+    let dispatches = -1;
+    try {
       await compare(name, () => {
+        // odd lengths and offsets: some segments run four elements per thread, some one
         const ps = LENS.map((n, i) => t(values(n, 10 + i, -1, 1, false)).requiresGrad_());
         const opt = make(ps);
         for (let step = 0; step < 3; step++) {
@@ -319,10 +324,28 @@ describe('one update kernel for many parameters on webgpu', () => {
         }
         return ps.map((p) => p.clone());
       }, [1e-6, 1e-5]);
-      const perDispatch = Math.floor(gpu.maxKernelBuffers / (2 + nState));
+    } finally {
+      wt.setBackend(prev);
+    }
+    return dispatches;
+  }
+  let packed: Gpu;
+  beforeAll(async () => {
+    packed = (await createWebGPUBackend(undefined, { segments: true })) as unknown as Gpu;
+  });
+  afterAll(() => packed?.destroy());
+  for (const [name, make, nState] of makers) {
+    it(`${name}: ${LENS.length} parameters match the CPU, packed by the device's buffer limit`, async () => {
+      const dispatches = await run(packed, name, make);
+      const perDispatch = Math.floor(packed.segmentBuffers / (2 + nState));
       expect(dispatches).toBe(Math.ceil(LENS.length / Math.min(perDispatch, 32)));
     });
   }
+  it('is off by default on a software adapter (one kernel per parameter)', async () => {
+    const gpu = wt.getBackend() as Gpu;
+    expect(gpu.segmentBuffers).toBe(0);
+    expect(await run(gpu, 'SGD default', makers[0][1])).toBe(LENS.length);
+  });
 });
 
 describe('a small model on webgpu', () => {

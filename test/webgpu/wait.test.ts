@@ -78,6 +78,13 @@ describe('webgpu backend waits', () => {
     }
     expect(out[1]).toEqual(out[0]);
   });
+  it('wt.init passes the waits option through and checks it', async () => {
+    await expect(wt.init({ backend: 'webgpu', waits: 'nap' as 'spin' })).rejects.toThrow(/init: waits must be 'spin' or 'sleep', got "nap"/);
+    const be = await wt.init({ backend: 'webgpu', waits: 'sleep' });
+    expect(Array.from(await wt.arange(5).mul(3).data())).toEqual([0, 3, 6, 9, 12]);
+    expect(globalThis.setImmediate).toBe(real);
+    be.destroy();
+  });
   it('rejects an unknown waits option naming it', async () => {
     await expect(createWebGPUBackend(undefined, { waits: 'nap' as 'spin' })).rejects.toThrow(/waits must be 'spin' or 'sleep', got "nap"/);
   });

@@ -46,6 +46,8 @@ export class WebGPUBackend implements Backend {
   private checkLayout: GPUBindGroupLayout | null = null;
   /** reads wait with Dawn's polling slowed to a timer (wait.ts) */
   private readonly sleep: boolean;
+  /** optimizer steps pack parameters into multi-segment kernels (DispatcherOptions.segments) */
+  private readonly segments: boolean;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -57,6 +59,7 @@ export class WebGPUBackend implements Backend {
     this.ctx = { limits: device.limits, features: new Set(device.features), software, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
+    this.segments = opts.segments ?? !software;
     device.lost.then((info) => {
       this.lost = info;
     });
@@ -65,8 +68,8 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  get maxKernelBuffers(): number {
-    return this.device.limits.maxStorageBuffersPerShaderStage;
+  get segmentBuffers(): number {
+    return this.segments ? this.device.limits.maxStorageBuffersPerShaderStage : 0;
   }
 
   alloc(numel: number, dtype: DType): BackendBuffer {

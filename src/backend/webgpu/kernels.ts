@@ -170,26 +170,41 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
 
 /**
  * The launch of a multi-segment elementwise kernel (ElementwiseKernel.segments): S independent
- * 1-D contiguous segments, views given segment-major; one thread per element of all segments.
+ * 1-D contiguous segments, views given segment-major, each segment its own range of workgroups;
+ * a segment runs four elements per thread when its length and every view offset are multiples
+ * of 4 and none of its buffers is also used by a segment that cannot.
  */
 export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext): Launch | null {
-  const nIn = inputs.length / S, nOut = outs.length / S;
+  const nIn = inputs.length / S, nOut = outs.length / S, nL = info.loads.length;
   const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
+  const segViews = (g: number) => [...outs.slice(g * nOut, (g + 1) * nOut), ...ins.slice(g * nL, (g + 1) * nL)];
   const lengths = Array.from({ length: S }, (_, g) => outs[g * nOut].shape.reduce((a, b) => a * b, 1));
-  const total = lengths.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
+  if (lengths.every((n) => n === 0)) return null;
   const plan = planBindings(ins, outs, ctx);
-  const nL = info.loads.length;
+  const bindingsOf = (g: number) => [...plan.outputBinding.slice(g * nOut, (g + 1) * nOut), ...plan.inputBinding.slice(g * nL, (g + 1) * nL)];
+  const vec = lengths.map((n, g) => n % 4 === 0 && segViews(g).every((v) => v.offset % 4 === 0));
+  // a buffer bound once but used by a vec4 and a scalar segment: both read it as scalars
+  for (let changed = true; changed;) {
+    changed = false;
+    const scalarBindings = new Set(lengths.flatMap((_, g) => (vec[g] ? [] : bindingsOf(g))));
+    lengths.forEach((_, g) => {
+      if (vec[g] && bindingsOf(g).some((b) => scalarBindings.has(b))) {
+        vec[g] = false;
+        changed = true;
+      }
+    });
+  }
   const L = segmentLayout(S, nOut + nL, info.slots.length);
-  const u = packUniforms(info, [total, 0, 0], [], [], scalars, L.words, L.slot(0));
+  const u = packUniforms(info, [0, 0, 0], [], [], scalars, L.words, L.slot(0));
   let end = 0;
   for (let g = 0; g < S; g++) {
-    u[L.end(g)] = end += lengths[g];
-    for (let k = 0; k < nOut; k++) u[L.segOffset(g, k)] = outs[g * nOut + k].offset;
-    for (let j = 0; j < nL; j++) u[L.segOffset(g, nOut + j)] = ins[g * nL + j].offset;
+    const unit = vec[g] ? 4 : 1, len = lengths[g] / unit;
+    u[L.end(g)] = end += Math.ceil(len / EW_WORKGROUP);
+    u[L.len(g)] = len;
+    segViews(g).forEach((v, k) => (u[L.segOffset(g, k)] = v.offset / unit));
   }
   const spec: ExprKernelSpec = {
-    info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, workgroupSize: EW_WORKGROUP,
+    info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP,
     bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
     inputBinding: plan.inputBinding, outputBinding: plan.outputBinding,
   };
@@ -199,7 +214,7 @@ export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[
     buffers: plan.buffers,
     nRead: plan.nRead,
     uniforms: u,
-    workgroups: grid(Math.ceil(total / EW_WORKGROUP), ctx.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: grid(end, ctx.limits.maxComputeWorkgroupsPerDimension),
   };
 }
 
