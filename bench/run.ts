@@ -17,7 +17,7 @@
  *   --native           use the system's Vulkan driver instead of SwiftShader
  *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
  *   --segments on|off WebGPU optimizer steps with several parameters per kernel, or one each
- *                      (default: the backend's choice, off on software adapters)
+ *                      (default: off, DispatcherOptions.segments)
  *   --sleep-all        (with --node) every library's runs wait for the GPU the way webtensor's reads
  *                      do on a software adapter: Dawn's polls through a timer (src/backend/webgpu/wait.ts)
  */

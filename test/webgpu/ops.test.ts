@@ -341,7 +341,7 @@ describe('one update kernel for many parameters on webgpu', () => {
       expect(dispatches).toBe(Math.ceil(LENS.length / Math.min(perDispatch, 32)));
     });
   }
-  it('is off by default on a software adapter (one kernel per parameter)', async () => {
+  it('is off by default (one kernel per parameter)', async () => {
     const gpu = wt.getBackend() as Gpu;
     expect(gpu.segmentBuffers).toBe(0);
     expect(await run(gpu, 'SGD default', makers[0][1])).toBe(LENS.length);

@@ -176,9 +176,11 @@ export interface DispatcherOptions {
    */
   waits?: 'spin' | 'sleep';
   /**
-   * Optimizer steps update several parameters per kernel (ElementwiseKernel.segments). Default:
-   * off on a software adapter, where such a kernel measured slower than one kernel per parameter
-   * (SwiftShader runs every segment's branch: 6 segments, 11.3 ms against 6 × 0.3 ms), else on.
+   * Optimizer steps update several parameters per kernel (ElementwiseKernel.segments) instead of
+   * one kernel each. Off by default: on SwiftShader, the only adapter measured so far, such a
+   * kernel ran slower than the separate ones (it executes every segment's branch: 6 segments
+   * 11.3 ms against 6 × 0.3 ms; bench/RESULTS.md, 2026-11-22); measure a hardware GPU with
+   * `npm run bench -- --segments on` before turning it on there.
    */
   segments?: boolean;
 }

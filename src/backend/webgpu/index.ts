@@ -59,7 +59,7 @@ export class WebGPUBackend implements Backend {
     this.ctx = { limits: device.limits, features: new Set(device.features), software, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
-    this.segments = opts.segments ?? !software;
+    this.segments = opts.segments ?? false;
     device.lost.then((info) => {
       this.lost = info;
     });
