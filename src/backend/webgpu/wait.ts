@@ -21,6 +21,8 @@ type Immediate = (fn: (...args: unknown[]) => void, ...args: unknown[]) => unkno
 export const SPIN_MS = 0.25;
 
 const host = globalThis as { setImmediate?: Immediate };
+/** the timer captured at load, so that a test's fake timers cannot stall a read */
+const timer = globalThis.setTimeout;
 let depth = 0;
 let original: Immediate | null = null;
 let since = 0;
@@ -34,7 +36,7 @@ function isNative(fn: unknown): boolean {
 const sleepy: Immediate = (fn, ...args) => {
   if (performance.now() - since < SPIN_MS || !isNative(fn)) return original!(fn, ...args);
   sleepStats.deferred++;
-  return setTimeout(fn, 0, ...args);
+  return timer(fn, 0, ...args);
 };
 
 /** Awaits `wait()` with Dawn's polling slowed to a timer after SPIN_MS (see above). */
