@@ -118,8 +118,13 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.ndim > 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)} for input ${fmt(x.shape)}`);
   if (x.ndim === 0) throw new ShapeError('indexSelect: input must have at least 1 dim, got a 0-d tensor');
   const d = normAxis('indexSelect', dim, x.ndim);
-  const L = index.numel();
   checkIndexRange('indexSelect', 'index', index, x.shape[d], `dim ${d} of input ${fmt(x.shape)}`);
+  return selectChecked(x, d, index);
+}
+
+/** indexSelect once its arguments are checked (embedding checks its indices itself: one check, not two). */
+function selectChecked(x: Tensor, d: number, index: Tensor): Tensor {
+  const L = index.numel();
   const shape = x.shape.map((s, i) => (i === d ? L : s));
   const out = tidy(() => noGrad(() =>
     runOrZeros('indexSelect', { dim: d }, [x.contiguous(), index.reshape([L]).contiguous()], [{ shape, dtype: x.dtype }], numel(shape))[0]));
@@ -148,7 +153,7 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
   checkIndexRange('embedding', 'indices', indices, V, `weight ${fmt(weight.shape)}`);
   return tidy(() => {
     const flat = indices.reshape([indices.numel()]);
-    const rows = indexSelect(weight, 0, flat); // [n, D]
+    const rows = selectChecked(weight, 0, flat); // [n, D]
     const out = rows.reshape([...indices.shape, D]);
     if (pad === null || !out.requiresGrad) return out;
     // same values, but the padding rows take their value from a detached copy: no gradient
