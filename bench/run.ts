@@ -30,6 +30,7 @@ import { repoRoot, serveStatic } from '../demo/server.js';
 import { launchChromium, SWIFTSHADER_ICD } from './lib/chromium.js';
 import { today, upsertSection, writeJson } from './lib/report.js';
 import { adapterLabel, notes, resultsSection, resultsTable, summary } from './lib/results.js';
+import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { runOptions, type BenchConfig, type BenchResult, type Section } from './lib/suite.js';
 
 /** Bundles bench/page.ts (with TF.js and jax-js) and writes its page into `dir`. */
@@ -86,34 +87,6 @@ async function registerTfjsGradients(root: string, dir: string): Promise<void> {
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
   await import(pathToFileURL(outfile).href);
-}
-
-/**
- * jax-js calls iterator helpers (`matchAll(…).map`), which V8 has from Node 22: on older Nodes,
- * the few it may use are added to %IteratorPrototype% (generators, so they stay lazy).
- */
-function polyfillIteratorHelpers(): void {
-  const proto = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as Record<string, unknown>;
-  if (typeof proto.map === 'function') return;
-  type It = Iterator<unknown> & Iterable<unknown>;
-  const helpers: Record<string, (this: It, ...a: never[]) => unknown> = {
-    *map(f: (v: unknown, i: number) => unknown) { let i = 0; for (const v of this) yield f(v, i++); },
-    *filter(f: (v: unknown, i: number) => boolean) { let i = 0; for (const v of this) if (f(v, i++)) yield v; },
-    *flatMap(f: (v: unknown, i: number) => Iterable<unknown>) { let i = 0; for (const v of this) yield* f(v, i++); },
-    *take(n: number) { if (n <= 0) return; let i = 0; for (const v of this) { yield v; if (++i >= n) return; } },
-    *drop(n: number) { let i = 0; for (const v of this) if (i++ >= n) yield v; },
-    toArray() { return [...this]; },
-    forEach(f: (v: unknown, i: number) => void) { let i = 0; for (const v of this) f(v, i++); },
-    some(f: (v: unknown, i: number) => boolean) { let i = 0; for (const v of this) if (f(v, i++)) return true; return false; },
-    every(f: (v: unknown, i: number) => boolean) { let i = 0; for (const v of this) if (!f(v, i++)) return false; return true; },
-    find(f: (v: unknown, i: number) => boolean) { let i = 0; for (const v of this) if (f(v, i++)) return v; return undefined; },
-    reduce(f: (a: unknown, v: unknown, i: number) => unknown, ...init: unknown[]) {
-      let i = 0, acc = init.length ? init[0] : undefined, first = !init.length;
-      for (const v of this) { if (first) { acc = v; first = false; } else acc = f(acc, v, i); i++; }
-      return acc;
-    },
-  };
-  for (const [k, f] of Object.entries(helpers)) Object.defineProperty(proto, k, { value: f, configurable: true, writable: true });
 }
 
 /** Runs the suite in this process on Dawn. */

@@ -134,11 +134,11 @@ function trainCase(w: Workload): Case {
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; label?: string } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
-    library: fusion === false ? 'webtensor (fusion off)' : 'webtensor',
+    library: opts.label ?? (fusion === false ? 'webtensor (fusion off)' : 'webtensor'),
     backend,
     async init() {
       // segments: multi-segment optimizer kernels forced on or off (DispatcherOptions.segments)

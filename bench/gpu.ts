@@ -1,0 +1,70 @@
+/**
+ * The WebGPU benchmark as one file for a machine with a real GPU and no node_modules
+ * (../shared/gpu/README.md). `npm run bench:gpu-build` bundles this entry with webtensor, TF.js
+ * and jax-js into dist-gpu/bench-gpu.mjs; only Dawn's `webgpu` package stays outside, and
+ * ../shared/gpu/pack.sh packs that (with Node and the Vulkan loader) into .gpu/. On the GPU machine:
+ *
+ *   source ../shared/gpu/prelude.sh 2>/dev/null || source shared/gpu/prelude.sh;
+ *   python3 bench/gpu-ceiling.py > $OUT/ceiling.json; node dist-gpu/bench-gpu.mjs --out $OUT
+ *
+ * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
+ * matmul 2048³ and 4096³ for webtensor, webtensor with multi-segment optimizer kernels
+ * (DispatcherOptions.segments), TF.js and jax-js, and writes bench-gpu.json and bench-gpu.md to
+ * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
+ * (for a check on SwiftShader); `--only TEXT` filters workloads by name.
+ */
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as wt from '../src/index.js';
+import { installNodeWebGPU } from './lib/dawn.js';
+import { polyfillIteratorHelpers } from './lib/iterators.js';
+import { jaxLib } from './lib/jax.js';
+import { runSection } from './lib/runner.js';
+import { adapterLabel, resultsSection, summary } from './lib/results.js';
+import { runOptions, type BenchResult } from './lib/suite.js';
+import { tfjsLib } from './lib/tfjs.js';
+import { webtensorLib } from './lib/webtensor.js';
+import { matmulWorkload, workloads } from './lib/workloads.js';
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } });
+  const quick = a.quick ?? false;
+  const out = a.out ?? process.env.OUT ?? '.';
+  mkdirSync(out, { recursive: true });
+  const t0 = performance.now();
+  // before TF.js's WebGPU backend and jax-js are evaluated (both are imported lazily, in their
+  // libs' init): TF.js registers its backend only if navigator.gpu exists then
+  polyfillIteratorHelpers();
+  installNodeWebGPU();
+
+  // the adapter as webtensor sees it: features and raised limits
+  await wt.init({ backend: 'webgpu' });
+  const info = wt.backendInfo();
+  if (info.name !== 'webgpu') throw new Error('bench-gpu: WebGPU did not start');
+  console.log(`adapter: ${adapterLabel(info.adapter)}`);
+  console.log(`features: ${info.features.join(', ')}`);
+  console.log(`limits: ${JSON.stringify(info.limits)}`);
+  wt.getBackend().destroy();
+
+  const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096)])].filter((w) => !a.only || w.name.includes(a.only));
+  const libs = [webtensorLib('webgpu'), webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }), tfjsLib('webgpu'), jaxLib()];
+  const cfg = runOptions(quick);
+  const r = await runSection('webgpu', libs, all, { ...cfg, log: (l) => console.log(l) });
+  const result: BenchResult = { rows: r.rows, libErrors: r.libErrors, adapter: info.adapter, environment: `Node ${process.version} + Dawn` };
+  const seconds = (performance.now() - t0) / 1000;
+  const date = new Date().toISOString().slice(0, 10);
+  const md = resultsSection(result, { date, command: `node dist-gpu/bench-gpu.mjs${quick ? ' --quick' : ''}`, where: result.environment, cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`, seconds });
+  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\n${md}\n`);
+  writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, ...result }, null, 1));
+  console.log(`\n${md}`);
+  for (const s of summary(result.rows)) console.log(s);
+  console.log(`wrote ${join(out, 'bench-gpu.md')} and bench-gpu.json (${seconds.toFixed(0)} s)`);
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e);
+  process.exit(1);
+});
