@@ -135,7 +135,7 @@ export interface ExprKernelSpec {
 /** The pipeline cache key of a spec. */
 export function exprKernelKey(s: ExprKernelSpec): string {
   return `x:${s.variant}${s.segments ?? ''}${s.workgroupSize}:${s.ndim}/${s.nReduce}:${s.op ?? ''}:${s.bindings.map((b) => (b === 'read' ? 'r' : 'w')).join('')}` +
-    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}:${(s.segmentVec4 ?? []).map(Number).join('')}|${s.info.key}`;
+    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}${s.segmentVec4 ? `:${s.segmentVec4.map(Number).join('')}` : ''}|${s.info.key}`;
 }
 
 const word = (k: number): string => `u.w[${k >> 2}].${'xyzw'[k & 3]}`;

@@ -107,6 +107,23 @@ function planBindings(ins: readonly View[], outs: readonly View[], ctx: KernelCo
   };
 }
 
+/** The Launch of an expression kernel: its spec completed with the binding plan, `groups` workgroups. */
+function exprLaunch(fields: Omit<ExprKernelSpec, 'bindings' | 'inputBinding' | 'outputBinding'>, plan: BindingPlan, uniforms: Uint32Array, groups: number, ctx: KernelContext): Launch {
+  const spec: ExprKernelSpec = {
+    ...fields,
+    bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
+    inputBinding: plan.inputBinding, outputBinding: plan.outputBinding,
+  };
+  return {
+    key: exprKernelKey(spec),
+    code: () => exprKernelWgsl(spec),
+    buffers: plan.buffers,
+    nRead: plan.nRead,
+    uniforms,
+    workgroups: grid(groups, ctx.limits.maxComputeWorkgroupsPerDimension),
+  };
+}
+
 const f32 = new Float32Array(1), f32bits = new Uint32Array(f32.buffer);
 
 /**
@@ -151,21 +168,10 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
   const dense = (k: number) => nd === 1 && c.strides[k][0] === 1 && offsets[k] % 4 === 0;
   const splat = ins.map((_, j) => nd === 0 || c.strides[nOut + j][0] === 0);
   const vec4 = nd === 1 && total % 4 === 0 && outs.every((_, k) => dense(k)) && ins.every((_, j) => splat[j] || dense(nOut + j));
-  const spec: ExprKernelSpec = {
-    info, variant: vec4 ? 'vec4' : 'strided', ndim: nd, nReduce: 0, workgroupSize: EW_WORKGROUP,
-    bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
-    inputBinding: plan.inputBinding, outputBinding: plan.outputBinding, splat: vec4 ? splat : undefined,
-  };
   const views = offsets.map((offset, k) => ({ offset, strides: c.strides[k] }));
   const threads = vec4 ? total / 4 : total;
-  return {
-    key: exprKernelKey(spec),
-    code: () => exprKernelWgsl(spec),
-    buffers: plan.buffers,
-    nRead: plan.nRead,
-    uniforms: packUniforms(info, [total, 0, total / 4], c.shape, views, scalars),
-    workgroups: grid(Math.ceil(threads / EW_WORKGROUP), ctx.limits.maxComputeWorkgroupsPerDimension),
-  };
+  return exprLaunch({ info, variant: vec4 ? 'vec4' : 'strided', ndim: nd, nReduce: 0, workgroupSize: EW_WORKGROUP, splat: vec4 ? splat : undefined },
+    plan, packUniforms(info, [total, 0, total / 4], c.shape, views, scalars), Math.ceil(threads / EW_WORKGROUP), ctx);
 }
 
 /**
@@ -203,19 +209,7 @@ export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[
     u[L.len(g)] = len;
     segViews(g).forEach((v, k) => (u[L.segOffset(g, k)] = v.offset / unit));
   }
-  const spec: ExprKernelSpec = {
-    info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP,
-    bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
-    inputBinding: plan.inputBinding, outputBinding: plan.outputBinding,
-  };
-  return {
-    key: exprKernelKey(spec),
-    code: () => exprKernelWgsl(spec),
-    buffers: plan.buffers,
-    nRead: plan.nRead,
-    uniforms: u,
-    workgroups: grid(end, ctx.limits.maxComputeWorkgroupsPerDimension),
-  };
+  return exprLaunch({ info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP }, plan, u, end, ctx);
 }
 
 /** Longest reduction that runs one thread per output on a CPU-emulated adapter. */
@@ -248,17 +242,6 @@ export function reduceLaunch(k: ReduceKernel, info: ExprInfo, inputs: readonly V
   // outputs, so that every CPU thread gets some.
   const row = R <= 32 || (ctx.software === true && R <= ROW_REDUCE_MAX_SOFTWARE);
   const wg = row ? (ctx.software && O < 256 ? 16 : 64) : R >= 4096 ? 256 : 64;
-  const spec: ExprKernelSpec = {
-    info, variant: row ? 'row' : 'tree', ndim: shape.length, nReduce: red.shape.length, op: k.op, workgroupSize: wg,
-    bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
-    inputBinding: plan.inputBinding, outputBinding: plan.outputBinding,
-  };
-  return {
-    key: exprKernelKey(spec),
-    code: () => exprKernelWgsl(spec),
-    buffers: plan.buffers,
-    nRead: plan.nRead,
-    uniforms: packUniforms(info, [O, R, 0], shape, views, scalars),
-    workgroups: grid(row ? Math.ceil(O / wg) : O, ctx.limits.maxComputeWorkgroupsPerDimension),
-  };
+  return exprLaunch({ info, variant: row ? 'row' : 'tree', ndim: shape.length, nReduce: red.shape.length, op: k.op, workgroupSize: wg },
+    plan, packUniforms(info, [O, R, 0], shape, views, scalars), row ? Math.ceil(O / wg) : O, ctx);
 }
