@@ -265,8 +265,51 @@ export function runReduce(prog: Program, op: ReduceOp, nReduce: number, inputs: 
   const init = op === 'sum' || op === 'mean' ? 0 : op === 'prod' ? 1 : op === 'max' || op === 'argmax' ? -Infinity : Infinity;
   const acc = new Float64Array(O).fill(init);
   const arg = new Float64Array(isArg ? O : 0);
-  const ev = new Evaluator(prog, inputs, scalars, f64);
   const total = O * R;
+  if (!(op === 'sum' || op === 'mean') || !sumInMemoryOrder(prog, inputs, fullShape, nReduce, O, acc, scalars, f64)) {
+    reduceInto(prog, op, inputs, R, total, acc, arg, scalars, f64);
+  }
+  if (op === 'mean') for (let i = 0; i < O; i++) acc[i] /= R;
+  const res = isArg ? arg : acc;
+  const dense = isDense(out.shape, out.strides);
+  const offs = storeOffs;
+  for (let s = 0; s < O; s += BLOCK) {
+    const n = Math.min(BLOCK, O - s);
+    store(out, s, n, res.subarray(s, s + n), dense, offs);
+  }
+}
+
+/**
+ * Sums over the reduced dims in memory order when that is where the inputs are dense: a column
+ * sum of a row-major [R, O] (a bias gradient) reads row after row instead of down each column.
+ * Each output still adds its terms in the same order, so the result is bit-identical; false
+ * (nothing done) when it does not apply (the program reads its index, or an input is not dense
+ * reduced-dims-first).
+ */
+function sumInMemoryOrder(prog: Program, inputs: readonly InputView[], fullShape: readonly number[], nReduce: number, O: number, acc: Float64Array, scalars: readonly number[], f64: boolean): boolean {
+  const nk = fullShape.length - nReduce;
+  if (O <= 1 || nk === 0 || inputs.length === 0 || prog.instrs.some((i) => i.op === 'index' || i.op === 'rand')) return false;
+  const swap = <T>(a: readonly T[]): T[] => [...a.slice(nk), ...a.slice(0, nk)];
+  const shape = swap(fullShape);
+  const views = inputs.map((v) => ({ ...v, shape, strides: swap(v.strides) }));
+  if (!views.every((v) => isDense(v.shape, v.strides)) || inputs.every((v) => isDense(v.shape, v.strides))) return false;
+  const ev = new Evaluator(prog, views, scalars, f64);
+  const total = shape.reduce((a, b) => a * b, 1);
+  for (let s = 0; s < total; s += BLOCK) {
+    const n = Math.min(BLOCK, total - s);
+    const v = ev.run(s, n);
+    let o = s % O;
+    for (let j = 0; j < n; j++) {
+      acc[o] += v[j];
+      if (++o === O) o = 0;
+    }
+  }
+  return true;
+}
+
+/** The general reduction: the iteration space in row-major order, outputs one after another. */
+function reduceInto(prog: Program, op: ReduceOp, inputs: readonly InputView[], R: number, total: number, acc: Float64Array, arg: Float64Array, scalars: readonly number[], f64: boolean): void {
+  const ev = new Evaluator(prog, inputs, scalars, f64);
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
     const v = ev.run(s, n);
@@ -285,13 +328,5 @@ export function runReduce(prog: Program, op: ReduceOp, nReduce: number, inputs: 
       }
       if (++r === R) { r = 0; o++; }
     }
-  }
-  if (op === 'mean') for (let i = 0; i < O; i++) acc[i] /= R;
-  const res = isArg ? arg : acc;
-  const dense = isDense(out.shape, out.strides);
-  const offs = storeOffs;
-  for (let s = 0; s < O; s += BLOCK) {
-    const n = Math.min(BLOCK, O - s);
-    store(out, s, n, res.subarray(s, s + n), dense, offs);
   }
 }
