@@ -81,10 +81,12 @@ export abstract class Optimizer {
   }
 
   /**
-   * Applies one update to every parameter that has a gradient. Parameters whose tensors are all
-   * contiguous and whose gradient is computed share kernels: one multi-segment dispatch per
-   * bucket of equal hyperparameters, as many parameters per dispatch as the backend can bind
-   * (runSegmentsInto). The rest (a pending gradient folds into its own update) get one each.
+   * Applies one update to every parameter that has a gradient: one fused kernel per parameter
+   * writes it and its state. Parameters whose tensors are all contiguous and whose gradient is
+   * computed go by buckets of equal hyperparameters through runSegmentsInto, which packs several
+   * into one multi-segment kernel where the backend allows it (Backend.segmentBuffers: the CPU
+   * backend; WebGPU only with DispatcherOptions.segments, off by default); a pending gradient
+   * folds into its parameter's own kernel.
    */
   step(): void {
     noGrad(() => {
