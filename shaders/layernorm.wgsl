@@ -78,6 +78,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if ROWTHREAD
   let row = (wg.y * nwg.x + wg.x) * WG + tid;
   let lid = 0u;
+#elif SUBGROUP
+  let row = (wg.y * nwg.x + wg.x) * (WG / SG) + tid / SG;
+  let lid = tid % SG;
 #else
   let row = wg.y * nwg.x + wg.x;
   let lid = tid;

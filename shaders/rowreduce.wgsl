@@ -6,6 +6,11 @@
 //   ROWTHREAD one thread per row, WG rows per workgroup: each thread loops over its whole row
 //             (lane 0, step 1) and the reductions are the identity: no workgroup memory, no
 //             barriers (for short rows on CPU-emulated adapters, where barriers cost per thread).
+//   SUBGROUP  one subgroup of SG lanes per row, WG / SG rows per workgroup: the lanes stride
+//             over the row (step SG) and reduce with subgroup operations: no workgroup memory,
+//             no barriers. Needs the 'subgroups' feature and one fixed subgroup size, and that
+//             a workgroup's subgroups are runs of consecutive invocation indices.
+// ROWTHREAD and SUBGROUP both come with LANEROWS (rows are not one per workgroup).
 // Placeholder WG: threads per workgroup (a power of two from 32 to 256 by default).
 // The kernels stride their row loops by STEP from their lane; they compute row and lane in main
 // under #if ROWTHREAD (a helper function would make the row non-uniform to WGSL's analysis).
@@ -18,6 +23,17 @@ const STEP = 1u;
 fn sumAll(v: f32, lid: u32) -> f32 { return v; }
 fn sumAll2(v: vec2<f32>, lid: u32) -> vec2<f32> { return v; }
 fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> { return vec2<f32>(m, s); }
+#elif SUBGROUP
+const SG = {{SG}}u;
+const STEP = SG;
+
+fn sumAll(v: f32, lid: u32) -> f32 { return subgroupAdd(v); }
+fn sumAll2(v: vec2<f32>, lid: u32) -> vec2<f32> { return subgroupAdd(v); }
+// the online-softmax merge of the lanes' (max, sum exp(x - max)) pairs, as the tree's below
+fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> {
+  let mm = subgroupMax(m);
+  return vec2<f32>(mm, subgroupAdd(s * wt_exp(m - mm)));
+}
 #else
 const STEP = WG;
 

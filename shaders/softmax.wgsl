@@ -66,7 +66,7 @@ fn rowStats(base: u32, lid: u32, n: u32) -> vec2<f32> {
 }
 #endif
 
-#if !ROWTHREAD
+#if !LANEROWS
 #if XENT
 var<workgroup> rowTarget: i32;
 #elif XENT_BACKWARD
@@ -80,6 +80,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if ROWTHREAD
   let row = (wg.y * nwg.x + wg.x) * WG + tid;
   let lid = 0u;
+#elif SUBGROUP
+  let row = (wg.y * nwg.x + wg.x) * (WG / SG) + tid / SG;
+  let lid = tid % SG;
 #else
   let row = wg.y * nwg.x + wg.x;
   let lid = tid;
@@ -123,7 +126,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
 #else
   // the target through workgroup memory: a uniform value, so ignored rows can leave early
-#if ROWTHREAD
+#if LANEROWS
   let t = tgt[u.off1 + row];
 #else
   if (lid == 0u) { rowTarget = tgt[u.off1 + row]; }

@@ -56,9 +56,11 @@ export async function createHarness(): Promise<Harness | null> {
     return null;
   }
   const device = be.device;
+  const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = be.info().adapter;
   return {
     backend: be,
-    ctx: { limits: device.limits, features: new Set(device.features) },
+    // the subgroup size where subgroup row kernels could run (tests pick their layouts themselves)
+    ctx: { limits: device.limits, features: new Set(device.features), subgroupSize: device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined },
     upload(data) {
       const buf = be.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
       be.write(buf, data);

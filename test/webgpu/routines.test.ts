@@ -407,11 +407,17 @@ suite('webgpu pooling', () => {
 const ROW: [number, number] = [1e-6, 2e-5];
 
 /**
- * The two layouts of the row routines (src/backend/webgpu/routines/norm.ts rowPlan): a
- * software adapter gets one thread per row up to THREAD_ROW_MAX, anything else one workgroup
- * per row; both are checked whatever the adapter here is.
+ * The layouts of the row routines (src/backend/webgpu/routines/norm.ts rowPlan): a software
+ * adapter gets one thread per row up to THREAD_ROW_MAX; with subgroup rows on (and one fixed
+ * subgroup size) one subgroup per row; else one workgroup per row. Each is checked here whatever
+ * the adapter's defaults are (the subgroup one where the device has subgroups of one size).
  */
-const ROW_VARIANTS: [string, GpuContext][] = [['thread-per-row', { ...h?.ctx, software: true } as GpuContext], ['workgroup-per-row', { ...h?.ctx, software: false } as GpuContext]];
+const SUBGROUP = h?.ctx.subgroupSize;
+const ROW_VARIANTS: [string, GpuContext][] = [
+  ['thread-per-row', { ...h?.ctx, software: true } as GpuContext],
+  ['workgroup-per-row', { ...h?.ctx, software: false, subgroupSize: undefined } as GpuContext],
+  ...(SUBGROUP ? [['subgroup-per-row', { ...h?.ctx, software: false, subgroupSize: SUBGROUP } as GpuContext] as [string, GpuContext]] : []),
+];
 
 suite('webgpu softmax and cross-entropy', () => {
   const sizes: [number, number][] = [[1, 1], [3, 3], [5, 17], [4, 31], [4, 33], [3, 65], [70, 100], [2, 127], [3, 256], [3, 300], [2, 1000], [1100, 5]];
@@ -494,6 +500,11 @@ suite('webgpu layerNorm', () => {
     expect(rowPlan(4096, THREAD_ROW_MAX, sw)).toEqual({ kernel: 'thread', wg: 64 });
     expect(rowPlan(128, THREAD_ROW_MAX + 1, sw).kernel).toBe('group');
     expect(rowPlan(128, 32, hw).kernel).toBe('group');
+    // subgroup rows (a fixed subgroup size): past the thread-per-row lengths on software, always on hardware
+    expect(rowPlan(128, 32, { software: true, subgroupSize: 4 } as GpuContext).kernel).toBe('thread');
+    expect(rowPlan(128, THREAD_ROW_MAX + 1, { software: true, subgroupSize: 4 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 64 });
+    expect(rowPlan(128, 32, { software: false, subgroupSize: 32 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 64 });
+    expect(rowPlan(128, 32, { software: false, subgroupSize: 128 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 128 });
   });
 });
 

@@ -24,7 +24,8 @@ const RAISED_LIMITS = [
 /** What `backendInfo()` reports about a WebGPU backend. */
 export interface WebGPUInfo {
   name: 'webgpu';
-  adapter: { vendor: string; architecture: string; device: string; description: string };
+  /** subgroup sizes where the adapter reports them (the 'subgroups' feature) */
+  adapter: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize?: number; subgroupMaxSize?: number };
   /** true when webtensor uses a device the host app passed in (and never destroys it) */
   hostDevice: boolean;
   features: string[];
@@ -65,7 +66,11 @@ function limitsOf(l: GPUSupportedLimits): Record<string, number> {
 }
 
 function adapterInfo(i: GPUAdapterInfo | undefined): WebGPUInfo['adapter'] {
-  return { vendor: i?.vendor ?? '', architecture: i?.architecture ?? '', device: i?.device ?? '', description: i?.description ?? '' };
+  const sg = i as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+  return {
+    vendor: i?.vendor ?? '', architecture: i?.architecture ?? '', device: i?.device ?? '', description: i?.description ?? '',
+    ...(sg?.subgroupMinSize ? { subgroupMinSize: sg.subgroupMinSize, subgroupMaxSize: sg.subgroupMaxSize } : {}),
+  };
 }
 
 /**

@@ -183,6 +183,13 @@ export interface DispatcherOptions {
    * `npm run bench -- --segments on` before turning it on there.
    */
   segments?: boolean;
+  /**
+   * Row kernels (softmax, layerNorm) with one subgroup per row and subgroup reductions, no
+   * workgroup memory or barriers, where the device has 'subgroups' of one fixed size. Default: on
+   * software adapters (measured faster on SwiftShader, bench/RESULTS.md 2026-11-22), off on
+   * hardware until measured there (`bench/gpu.ts` runs a "webtensor (subgroup rows)" peer).
+   */
+  subgroupRows?: boolean;
 }
 
 export class Dispatcher {

@@ -56,7 +56,10 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice, private readonly meta: WebGPUInfo, private readonly owned: boolean, opts: DispatcherOptions = {}) {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
-    this.ctx = { limits: device.limits, features: new Set(device.features), software, snapshot: (buf) => this.snapshot(buf) };
+    const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = meta.adapter;
+    const subgroupRows = opts.subgroupRows ?? software;
+    const subgroupSize = subgroupRows && device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined;
+    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;

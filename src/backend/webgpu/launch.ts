@@ -30,6 +30,11 @@ export interface GpuContext {
   features: ReadonlySet<string>;
   /** a CPU-emulated adapter (SwiftShader, llvmpipe): workgroup barriers and atomics are costly there */
   software?: boolean;
+  /**
+   * The subgroup size when the device has 'subgroups' and the adapter's subgroups all have this
+   * one size, and subgroup row kernels are on (DispatcherOptions.subgroupRows); else undefined.
+   */
+  subgroupSize?: number;
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];

@@ -33,21 +33,27 @@ export const THREAD_ROW_MAX = 256;
 
 /**
  * How the rows of a row routine run: `group`, one workgroup of `wg` threads per row meeting in
- * tree reductions (shaders/rowreduce.wgsl); or `thread`, one thread per row looping over it,
- * `wg` rows per workgroup, no workgroup memory or barriers (the ROWTHREAD flag).
+ * tree reductions (shaders/rowreduce.wgsl); `thread`, one thread per row looping over it, `wg`
+ * rows per workgroup, no workgroup memory or barriers (the ROWTHREAD flag); or `subgroup`, one
+ * subgroup per row reducing with subgroup operations, wg / subgroup size rows per workgroup, no
+ * workgroup memory or barriers either (the SUBGROUP flag).
  */
-export type RowPlan = { kernel: 'group' | 'thread'; wg: number };
+export type RowPlan = { kernel: 'group' | 'thread' | 'subgroup'; wg: number };
 
 /**
  * CPU-emulated adapters (SwiftShader) with rows up to {@link THREAD_ROW_MAX}: one thread per
  * row, since there every barrier costs per thread and a workgroup has a large fixed cost, so a
  * 32-thread tree reduction per short row costs far more than the row's arithmetic (measured in
  * bench/RESULTS.md, "WebGPU short-row softmax/layerNorm (issue 7)"); 16 rows per workgroup while
- * there are few rows, so that every CPU thread gets some, else 64. Otherwise (and on GPUs,
- * unmeasured) one workgroup of {@link rowThreads} per row.
+ * there are few rows, so that every CPU thread gets some, else 64. Longer rows, where the context
+ * has a subgroup size (subgroup rows on, GpuContext.subgroupSize): one subgroup per row in
+ * 64-thread workgroups (SwiftShader, subgroups of 4: softmax [256, 512] 9.2 → 2.7 ms, layerNorm
+ * 12.5 → 3.3 ms; bench/RESULTS.md 2026-11-22). Otherwise (and on GPUs, unmeasured) one
+ * workgroup of {@link rowThreads} per row.
  */
 export function rowPlan(R: number, D: number, ctx: GpuContext): RowPlan {
   if (ctx.software && D <= THREAD_ROW_MAX) return { kernel: 'thread', wg: R < 1024 ? 16 : 64 };
+  if (ctx.subgroupSize) return { kernel: 'subgroup', wg: Math.max(64, ctx.subgroupSize) };
   return { kernel: 'group', wg: rowThreads(D) };
 }
 
@@ -68,15 +74,20 @@ function expectNumel(routine: string, what: string, v: View, n: number): void {
 function rowLaunch(key: string, src: string, name: string, R: number, D: number, vars: TemplateVars, flags: string[],
   inputs: readonly View[], outputs: readonly View[], words: number[], ctx: GpuContext, plan = rowPlan(R, D, ctx)): GpuLaunch[] {
   if (R === 0) return [];
-  const WG = plan.wg;
-  const all = plan.kernel === 'thread' ? [...flags, 'ROWTHREAD'] : flags;
+  const WG = plan.wg, SG = ctx.subgroupSize ?? 1;
+  const all = plan.kernel === 'thread' ? [...flags, 'ROWTHREAD', 'LANEROWS'] : plan.kernel === 'subgroup' ? [...flags, 'SUBGROUP', 'LANEROWS'] : flags;
+  // rows per workgroup: one (group), WG (thread), WG / SG (subgroup)
+  const perGroup = plan.kernel === 'thread' ? WG : plan.kernel === 'subgroup' ? WG / SG : 1;
+  // the lanes of a row are one subgroup, so the subgroup operations run in (subgroup-)uniform
+  // control flow even though WGSL's analysis, which works per workgroup, cannot tell
+  const head = plan.kernel === 'subgroup' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return [{
-    key: `${key}|${plan.kernel}|${WG}`,
-    code: () => withHelpers(render(reduceSrc, { WG }, all, 'rowreduce.wgsl') + '\n' + render(src, vars, all, name)),
+    key: `${key}|${plan.kernel}|${WG}|${plan.kernel === 'subgroup' ? SG : ''}`,
+    code: () => head + withHelpers(render(reduceSrc, { WG, SG }, all, 'rowreduce.wgsl') + '\n' + render(src, vars, all, name)),
     inputs,
     outputs,
     uniforms: new Uint32Array(words),
-    workgroups: grid2d(plan.kernel === 'thread' ? Math.ceil(R / WG) : R, maxGroups(ctx)),
+    workgroups: grid2d(Math.ceil(R / perGroup), maxGroups(ctx)),
   }];
 }
 
