@@ -9,7 +9,7 @@
  *
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
  * matmul 2048³ and 4096³ for webtensor, webtensor with multi-segment optimizer kernels
- * (DispatcherOptions.segments), webtensor with subgroup row kernels (subgroupRows), TF.js and
+ * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
  * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
  * (for a check on SwiftShader); `--only TEXT` filters workloads by name.
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096)])].filter((w) => !a.only || w.name.includes(a.only));
   const libs = [
     webtensorLib('webgpu'), webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
-    webtensorLib('webgpu', { subgroupRows: true, label: 'webtensor (subgroup rows)' }), tfjsLib('webgpu'), jaxLib(),
+    webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }), tfjsLib('webgpu'), jaxLib(),
   ];
   const cfg = runOptions(quick);
   const r = await runSection('webgpu', libs, all, { ...cfg, log: (l) => console.log(l) });

@@ -134,16 +134,16 @@ function trainCase(w: Workload): Case {
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupRows?: boolean; label?: string } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
     library: opts.label ?? (fusion === false ? 'webtensor (fusion off)' : 'webtensor'),
     backend,
     async init() {
-      // segments / subgroupRows: forced on or off (DispatcherOptions), else the backend's defaults
-      const forced = opts.segments !== undefined || opts.subgroupRows !== undefined;
-      instance = backend === 'webgpu' && forced ? wt.setBackend(await createWebGPUBackend(undefined, { segments: opts.segments, subgroupRows: opts.subgroupRows })) : await wt.init({ backend });
+      // segments / subgroupOps: forced on or off (DispatcherOptions), else the backend's defaults
+      const forced = opts.segments !== undefined || opts.subgroupOps !== undefined;
+      instance = backend === 'webgpu' && forced ? wt.setBackend(await createWebGPUBackend(undefined, { segments: opts.segments, subgroupOps: opts.subgroupOps })) : await wt.init({ backend });
     },
     async activate() {
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);

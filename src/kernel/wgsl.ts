@@ -118,6 +118,12 @@ export interface ExprKernelSpec {
   readonly segments?: number;
   /** the 'segments' variant: per segment, whether it runs four elements per thread */
   readonly segmentVec4?: readonly boolean[];
+  /**
+   * the 'tree' variant: a fixed subgroup size dividing the workgroup; each subgroup combines its
+   * lanes with shuffles and one barrier gathers the subgroups' results (instead of a
+   * shared-memory tree with a barrier per level)
+   */
+  readonly subgroupSize?: number;
   /** iteration dims after coalescing; for reductions outer dims then `nReduce` reduced dims */
   readonly ndim: number;
   readonly nReduce: number;
@@ -135,7 +141,7 @@ export interface ExprKernelSpec {
 /** The pipeline cache key of a spec. */
 export function exprKernelKey(s: ExprKernelSpec): string {
   return `x:${s.variant}${s.segments ?? ''}${s.workgroupSize}:${s.ndim}/${s.nReduce}:${s.op ?? ''}:${s.bindings.map((b) => (b === 'read' ? 'r' : 'w')).join('')}` +
-    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}${s.segmentVec4 ? `:${s.segmentVec4.map(Number).join('')}` : ''}|${s.info.key}`;
+    `:${s.inputBinding.join(',')}>${s.outputBinding.join(',')}:${(s.splat ?? []).map(Number).join('')}${s.segmentVec4 ? `:${s.segmentVec4.map(Number).join('')}` : ''}${s.subgroupSize ? `:sg${s.subgroupSize}` : ''}|${s.info.key}`;
 }
 
 const word = (k: number): string => `u.w[${k >> 2}].${'xyzw'[k & 3]}`;
@@ -348,7 +354,7 @@ export function exprKernelWgsl(s: ExprKernelSpec): string {
     lines.push(...reduceMain(s, layout, dts, load, call, init));
   }
   const body = lines.join('\n');
-  return `${helpersFor(body)}\n${body}\n`;
+  return `${s.subgroupSize ? 'enable subgroups;\n' : ''}${helpersFor(body)}\n${body}\n`;
 }
 
 /**
@@ -463,6 +469,16 @@ function reduceMain(
   lines.push('  let o = wid.x + wid.y * nwg.x;', `  if (o >= ${word(0)}) { return; }`, ...outer, ...decl);
   lines.push(`  for (var r = lid; r < ${word(1)}; r += ${wg}u) {`, ...elementCode('r'), '  }');
   const arg = (l: string) => (isArg ? [l] : []);
+  if (s.subgroupSize) {
+    const SG = s.subgroupSize;
+    // each subgroup's lanes: a butterfly with the op's own combine (its NaN and tie rules), then
+    // one barrier, and thread 0 combines the subgroups' results (subgroups are runs of lids)
+    lines.push(`  for (var dl = ${SG / 2}u; dl > 0u; dl = dl >> 1u) {`, '    let b = subgroupShuffleXor(acc, dl);', ...arg('    let ib = subgroupShuffleXor(ai, dl);'), `    ${R.combine('acc', 'ai', 'b', 'ib')}`, '  }');
+    lines.push(`  if (lid % ${SG}u == 0u) { sv[lid / ${SG}u] = acc;${isArg ? ` si[lid / ${SG}u] = ai;` : ''} }`, '  workgroupBarrier();');
+    lines.push('  if (lid == 0u) {', '    var a = sv[0];', ...arg('    var ia = si[0];'), `    for (var k = 1u; k < ${wg / SG}u; k++) {`, '      let b = sv[k];', ...arg('      let ib = si[k];'));
+    lines.push(`      ${R.combine('a', 'ia', 'b', 'ib')}`, '    }', `    ${store('a', isArg ? 'ia' : '')}`, '  }', '}');
+    return lines;
+  }
   lines.push('  sv[lid] = acc;', ...arg('  si[lid] = ai;'), '  workgroupBarrier();');
   lines.push(`  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {`, '    if (lid < s) {');
   lines.push('      var a = sv[lid];', ...arg('      var ia = si[lid];'), '      let b = sv[lid + s];', ...arg('      let ib = si[lid + s];'));

@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../../src/index.js';
-import { createWebGPUBackend } from '../../src/backend/webgpu/index.js';
+import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { ELEMENTWISE, elementwise, type ElementwiseName } from '../../src/ops/elementwise.js';
 import { compare, values, EXACT, type Tol } from './compare.js';
 
@@ -180,6 +180,38 @@ describe('broadcasting and non-contiguous views on webgpu', () => {
 });
 
 // ---- reductions -------------------------------------------------------------------------------
+
+describe('long reductions: shared-memory tree and subgroup shuffles', () => {
+  // rows longer than the one-thread-per-output limit on software adapters (1024) take the tree;
+  // with subgroups of one fixed size its subgroups finish with shuffles and one barrier
+  const backends = new Map<string, WebGPUBackend>();
+  beforeAll(async () => {
+    backends.set('tree', await createWebGPUBackend(undefined, { subgroupOps: false }));
+    backends.set('subgroup tree', await createWebGPUBackend(undefined, { subgroupOps: true }));
+  });
+  afterAll(() => backends.forEach((b) => b.destroy()));
+  for (const name of ['tree', 'subgroup tree']) {
+    it(`${name}: sum, mean, max, min, prod, argmax, argmin over 1025 and 5000 terms, NaN and ties`, async () => {
+      const be = backends.get(name)!;
+      const prev = wt.getBackend();
+      wt.setBackend(be);
+      try {
+        for (const R of [1025, 5000]) {
+          await compare(`${name} R=${R}`, () => {
+            const v = values(3 * R, R, -2, 2, false);
+            v[R + 7] = NaN; // row 1 has a NaN
+            v[2 * R + 3] = 5; v[2 * R + R - 2] = 5; // row 2: a tie for the max (the lower index wins)
+            const x = t(v, [3, R]);
+            const p = t(values(3 * R, R + 1, 0.999, 1.001, false), [3, R]);
+            return [x.sum(1), x.mean(1), x.max(1), x.min(1), p.prod(1), x.argmax(1), x.argmin(1), x.abs().sum()];
+          }, [1e-5, 1e-4]);
+        }
+      } finally {
+        wt.setBackend(prev);
+      }
+    });
+  }
+});
 
 describe('reductions on webgpu', () => {
   it('sum, mean, max, min, prod, argmax, argmin over axes with keepdim', async () => {

@@ -184,12 +184,13 @@ export interface DispatcherOptions {
    */
   segments?: boolean;
   /**
-   * Row kernels (softmax, layerNorm) with one subgroup per row and subgroup reductions, no
-   * workgroup memory or barriers, where the device has 'subgroups' of one fixed size. Default: on
-   * software adapters (measured faster on SwiftShader, bench/RESULTS.md 2026-11-22), off on
-   * hardware until measured there (`bench/gpu.ts` runs a "webtensor (subgroup rows)" peer).
+   * Subgroup operations where the device has 'subgroups' of one fixed size: row kernels
+   * (softmax, layerNorm, cross-entropy) with one subgroup per row and no workgroup memory or
+   * barriers, and long reductions whose workgroup trees finish each subgroup with shuffles.
+   * Default: on software adapters (measured faster on SwiftShader, bench/RESULTS.md 2026-11-22),
+   * off on hardware until measured there (`bench/gpu.ts` runs a "webtensor (subgroups)" peer).
    */
-  subgroupRows?: boolean;
+  subgroupOps?: boolean;
 }
 
 export class Dispatcher {

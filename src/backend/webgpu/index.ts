@@ -57,8 +57,8 @@ export class WebGPUBackend implements Backend {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
     const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = meta.adapter;
-    const subgroupRows = opts.subgroupRows ?? software;
-    const subgroupSize = subgroupRows && device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined;
+    const subgroupOps = opts.subgroupOps ?? software;
+    const subgroupSize = subgroupOps && device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined;
     this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';

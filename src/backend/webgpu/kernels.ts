@@ -55,6 +55,8 @@ export interface KernelContext {
   software?: boolean;
   /** a temporary copy of a whole buffer (freed after the current batch) */
   snapshot(buf: GpuBuffer): GpuBuffer;
+  /** the fixed subgroup size when subgroup reductions are on (see GpuContext.subgroupSize) */
+  subgroupSize?: number;
 }
 
 interface BindingPlan {
@@ -242,6 +244,8 @@ export function reduceLaunch(k: ReduceKernel, info: ExprInfo, inputs: readonly V
   // outputs, so that every CPU thread gets some.
   const row = R <= 32 || (ctx.software === true && R <= ROW_REDUCE_MAX_SOFTWARE);
   const wg = row ? (ctx.software && O < 256 ? 16 : 64) : R >= 4096 ? 256 : 64;
-  return exprLaunch({ info, variant: row ? 'row' : 'tree', ndim: shape.length, nReduce: red.shape.length, op: k.op, workgroupSize: wg },
+  // a tree whose workgroup is whole subgroups finishes each subgroup with shuffles: one barrier
+  const sg = !row && ctx.subgroupSize && wg % ctx.subgroupSize === 0 && wg / ctx.subgroupSize > 1 ? ctx.subgroupSize : undefined;
+  return exprLaunch({ info, variant: row ? 'row' : 'tree', ndim: shape.length, nReduce: red.shape.length, op: k.op, workgroupSize: wg, subgroupSize: sg },
     plan, packUniforms(info, [O, R, 0], shape, views, scalars), row ? Math.ceil(O / wg) : O, ctx);
 }

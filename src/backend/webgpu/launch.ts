@@ -32,7 +32,7 @@ export interface GpuContext {
   software?: boolean;
   /**
    * The subgroup size when the device has 'subgroups' and the adapter's subgroups all have this
-   * one size, and subgroup row kernels are on (DispatcherOptions.subgroupRows); else undefined.
+   * one size, and subgroup operations are on (DispatcherOptions.subgroupOps); else undefined.
    */
   subgroupSize?: number;
 }
