@@ -29,6 +29,11 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
   return true;
 }
 
+/** Whether two views address the same elements in the same order (offset, shape and strides). */
+export function sameLayout(a: { offset: number; shape: Shape; strides: readonly number[] }, b: { offset: number; shape: Shape; strides: readonly number[] }): boolean {
+  return a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
+}
+
 export function shapesEqual(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -96,13 +96,10 @@ export function exprLayout(ndim: number, nViews: number, nSlots: number): ExprLa
  * (in vec4s for a vec4 segment, else elements) and its views' offsets (likewise), then the
  * scalar slots.
  */
-export function segmentLayout(S: number, nViews: number, nSlots: number): ExprLayout & { end(g: number): number; len(g: number): number; segOffset(g: number, v: number): number } {
+export function segmentLayout(S: number, nViews: number, nSlots: number): { words: number; slot(k: number): number; end(g: number): number; len(g: number): number; segOffset(g: number, v: number): number } {
   const per = 2 + nViews, slotBase = 4 + S * per;
   return {
     words: Math.ceil((slotBase + nSlots) / 4) * 4,
-    shape: () => { throw new Error('segment kernels have no shape words'); },
-    offset: () => { throw new Error('segment kernels have per-segment offsets'); },
-    stride: () => { throw new Error('segment kernels have no stride words'); },
     slot: (k) => slotBase + k,
     end: (g) => 4 + g * per,
     len: (g) => 4 + g * per + 1,
@@ -220,7 +217,7 @@ const toWord = (v: string, t: DType): string => (t === 'bool' ? v : `bitcast<u32
  * `fn wt_expr(...)`: the expressions over their loaded inputs and the linear element index,
  * sharing temporaries; it returns the single output's value, or a struct `WtOut` { v0, v1, ... }.
  */
-function exprFunction(info: ExprInfo, layout: ExprLayout): string {
+function exprFunction(info: ExprInfo, slot: (k: number) => number): string {
   const lines: string[] = [];
   const names = new Map<string, string>();
   const philox = new Map<number, string>();
@@ -238,7 +235,7 @@ function exprFunction(info: ExprInfo, layout: ExprLayout): string {
     const a = e.args.map(visit);
     switch (e.op) {
       case 'scalar':
-        v = fromWord(word(layout.slot(slotOf(e.value!, SLOT_KIND[e.dtype]))), e.dtype);
+        v = fromWord(word(slot(slotOf(e.value!, SLOT_KIND[e.dtype]))), e.dtype);
         break;
       case 'const':
         v = literal(e.value!, e.dtype);
@@ -250,7 +247,7 @@ function exprFunction(info: ExprInfo, layout: ExprLayout): string {
         let p = philox.get(e.value!);
         if (!p) {
           p = `p${e.value}`;
-          const w = (k: number) => word(layout.slot(slotOf(e.value! + k, 'u32')));
+          const w = (k: number) => word(slot(slotOf(e.value! + k, 'u32')));
           lines.push(`  let ${p} = wt_philox(vec4<u32>(idx, ${w(2)}, 0u, 0u), vec2<u32>(${w(0)}, ${w(1)}));`);
           philox.set(e.value!, p);
         }
@@ -306,9 +303,10 @@ function decode(layout: ExprLayout, q: string, from: number, to: number, views: 
   return out;
 }
 
-function header(s: ExprKernelSpec, layout: ExprLayout, elem: string): string[] {
-  const out = [`struct U { w: array<vec4<u32>, ${layout.words / 4}> }`, '@group(0) @binding(0) var<uniform> u: U;'];
-  s.bindings.forEach((b, i) => out.push(`@group(0) @binding(${i + 1}) var<storage, ${b}> b${i + 1}: array<${elem}>;`));
+/** The uniform block of `words` words and the storage bindings, binding i holding `elem(i)`s. */
+function header(s: ExprKernelSpec, words: number, elem: (binding: number) => string): string[] {
+  const out = [`struct U { w: array<vec4<u32>, ${words / 4}> }`, '@group(0) @binding(0) var<uniform> u: U;'];
+  s.bindings.forEach((b, i) => out.push(`@group(0) @binding(${i + 1}) var<storage, ${b}> b${i + 1}: array<${elem(i + 1)}>;`));
   return out;
 }
 
@@ -321,8 +319,8 @@ export function exprKernelWgsl(s: ExprKernelSpec): string {
   const outViews = s.info.exprs.map((_, k) => k);
   const inViews = s.info.loads.map((_, j) => nOut + j);
   const wg = s.workgroupSize;
-  const lines = header(s, layout, s.variant === 'vec4' ? 'vec4<u32>' : 'u32');
-  lines.push(exprFunction(s.info, layout));
+  const lines = header(s, layout.words, () => (s.variant === 'vec4' ? 'vec4<u32>' : 'u32'));
+  lines.push(exprFunction(s.info, layout.slot));
   const load = (j: number, at: string) => fromWord(`b${s.inputBinding[j]}[${at}]`, dts[j]);
   const call = (args: string[], idx: string) => `wt_expr(${[...args, idx].join(', ')})`;
   const init = (views: number[]) => views.map((v) => `  var o${v} = bitcast<i32>(${word(layout.offset(v))});`);
@@ -376,9 +374,8 @@ function segmentsWgsl(s: ExprKernelSpec): string {
     for (let q = 0; q < nL; q++) vecBinding.set(s.inputBinding[g * nL + q], vec[g]);
     for (let k = 0; k < nOut; k++) vecBinding.set(s.outputBinding[g * nOut + k], vec[g]);
   }
-  const lines = [`struct U { w: array<vec4<u32>, ${L.words / 4}> }`, '@group(0) @binding(0) var<uniform> u: U;'];
-  s.bindings.forEach((b, i) => lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b}> b${i + 1}: array<${vecBinding.get(i + 1) ? 'vec4<u32>' : 'u32'}>;`));
-  lines.push(exprFunction(s.info, L));
+  const lines = header(s, L.words, (i) => (vecBinding.get(i) ? 'vec4<u32>' : 'u32'));
+  lines.push(exprFunction(s.info, L.slot));
   lines.push(`@compute @workgroup_size(${wg})`, 'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
   lines.push('  let w = wid.x + wid.y * nwg.x;');
   const lanes = ['x', 'y', 'z', 'w'];

@@ -21,6 +21,7 @@ import type { RoutineName, Routines } from '../../src/kernel/kernel.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../../src/backend/webgpu/launch.js';
 import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
+import { fixedSubgroupSize } from '../../src/backend/webgpu/device.js';
 import { cpuRoutines, type CpuRoutine, type CpuView } from '../../src/backend/cpu/routines/index.js';
 import { expectClose } from '../helpers.js';
 
@@ -56,11 +57,10 @@ export async function createHarness(): Promise<Harness | null> {
     return null;
   }
   const device = be.device;
-  const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = be.info().adapter;
   return {
     backend: be,
     // the subgroup size where subgroup row kernels could run (tests pick their layouts themselves)
-    ctx: { limits: device.limits, features: new Set(device.features), subgroupSize: device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined },
+    ctx: { limits: device.limits, features: new Set(device.features), subgroupSize: fixedSubgroupSize(device, be.info().adapter) },
     upload(data) {
       const buf = be.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
       be.write(buf, data);

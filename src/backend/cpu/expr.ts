@@ -11,6 +11,7 @@ import type { ReduceOp } from '../../kernel/kernel.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
 import { blockFunction, type BlockFn } from './jit.js';
 import { fillOffsets, isDense } from './strided.js';
+import { sameLayout } from '../../shape.js';
 
 export const BLOCK = 2048;
 
@@ -193,14 +194,11 @@ export class Evaluator {
   }
 }
 
-const sameView = (a: InputView, b: InputView): boolean =>
-  a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
-
 /** Dense outputs on distinct arrays, each read by inputs only at its own view (see Evaluator). */
 function writableDirectly(inputs: readonly InputView[], outs: readonly InputView[]): boolean {
   if (!outs.every((o) => isDense(o.shape, o.strides))) return false;
   if (new Set(outs.map((o) => o.data)).size !== outs.length) return false;
-  return inputs.every((v) => outs.every((o) => v.data !== o.data || sameView(v, o)));
+  return inputs.every((v) => outs.every((o) => v.data !== o.data || sameLayout(v, o)));
 }
 
 const fr = Math.fround;

@@ -74,6 +74,15 @@ function adapterInfo(i: GPUAdapterInfo | undefined): WebGPUInfo['adapter'] {
 }
 
 /**
+ * The subgroup size of `device` when it has the 'subgroups' feature and its adapter's subgroups
+ * all have one size (subgroup kernels rely on it); else undefined.
+ */
+export function fixedSubgroupSize(device: GPUDevice, adapter: WebGPUInfo['adapter']): number | undefined {
+  const { subgroupMinSize: min, subgroupMaxSize: max } = adapter;
+  return device.features.has('subgroups') && min && min === max ? min : undefined;
+}
+
+/**
  * Returns a ready device: `hostDevice` when given (adopted, never destroyed), else a new one
  * from the default adapter (high-performance preferred).
  */

@@ -13,7 +13,7 @@ import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
-import { acquireDevice, type WebGPUInfo } from './device.js';
+import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
 import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
@@ -56,9 +56,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice, private readonly meta: WebGPUInfo, private readonly owned: boolean, opts: DispatcherOptions = {}) {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
-    const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = meta.adapter;
-    const subgroupOps = opts.subgroupOps ?? software;
-    const subgroupSize = subgroupOps && device.features.has('subgroups') && sgMin && sgMin === sgMax ? sgMin : undefined;
+    const subgroupSize = (opts.subgroupOps ?? software) ? fixedSubgroupSize(device, meta.adapter) : undefined;
     this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';

@@ -10,6 +10,7 @@
  */
 import type { View } from '../backend.js';
 import { BackendError } from '../../errors.js';
+import { sameLayout } from '../../shape.js';
 import type { ReduceKernel } from '../../kernel/kernel.js';
 import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
 import type { GpuBuffer, Launch } from './dispatcher.js';
@@ -66,8 +67,7 @@ interface BindingPlan {
   outputBinding: number[];
 }
 
-const sameView = (a: View, b: View): boolean =>
-  a.buf === b.buf && a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
+const sameView = (a: View, b: View): boolean => a.buf === b.buf && sameLayout(a, b);
 
 /**
  * Binds each distinct buffer once: the outputs' buffers read-write (after the read-only ones).
@@ -128,20 +128,22 @@ function exprLaunch(fields: Omit<ExprKernelSpec, 'bindings' | 'inputBinding' | '
 
 const f32 = new Float32Array(1), f32bits = new Uint32Array(f32.buffer);
 
-/**
- * Packs header, shape, view offsets/strides and scalar slots as exprLayout describes (or, given
- * `words` and `slotBase`, just the header and the slots at another layout's place).
- */
-function packUniforms(info: ExprInfo, header: [number, number, number], shape: readonly number[], views: { offset: number; strides: readonly number[] }[], scalars: readonly number[], words?: number, slotBase?: number): Uint32Array {
+/** Packs header, shape, view offsets/strides and scalar slots as exprLayout describes. */
+function packUniforms(info: ExprInfo, header: [number, number, number], shape: readonly number[], views: { offset: number; strides: readonly number[] }[], scalars: readonly number[]): Uint32Array {
   const L = exprLayout(shape.length, views.length, info.slots.length);
-  const u = new Uint32Array(words ?? L.words);
+  const u = new Uint32Array(L.words);
   u.set(header);
   shape.forEach((n, d) => (u[L.shape(d)] = n));
   views.forEach((v, i) => {
     u[L.offset(i)] = v.offset | 0;
     v.strides.forEach((s, d) => (u[L.stride(i, d)] = s | 0));
   });
-  const slot = slotBase === undefined ? L.slot : (k: number) => slotBase + k;
+  packSlots(info, scalars, u, L.slot);
+  return u;
+}
+
+/** Writes the kernel's scalar slots into `u` at `slot(k)`, each in its slot's kind. */
+function packSlots(info: ExprInfo, scalars: readonly number[], u: Uint32Array, slot: (k: number) => number): void {
   info.slots.forEach((s, k) => {
     const x = scalars[s.index] ?? 0;
     if (s.kind === 'f32') {
@@ -149,7 +151,6 @@ function packUniforms(info: ExprInfo, header: [number, number, number], shape: r
       u[slot(k)] = f32bits[0];
     } else u[slot(k)] = s.kind === 'bool' ? (x ? 1 : 0) : s.kind === 'u32' ? x >>> 0 : x | 0;
   });
-  return u;
 }
 
 /**
@@ -203,7 +204,8 @@ export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[
     });
   }
   const L = segmentLayout(S, nOut + nL, info.slots.length);
-  const u = packUniforms(info, [0, 0, 0], [], [], scalars, L.words, L.slot(0));
+  const u = new Uint32Array(L.words);
+  packSlots(info, scalars, u, L.slot);
   let end = 0;
   for (let g = 0; g < S; g++) {
     const unit = vec[g] ? 4 : 1, len = lengths[g] / unit;
