@@ -76,3 +76,51 @@ export async function runDeferred(backend: Backend): Promise<void> {
     if (e) throw e;
   }
 }
+
+// ---- step capture (src/compile.ts) --------------------------------------------------------------
+
+/** The checks one recorded run of a compiled step queued, in flag buffers of their own. */
+export interface CapturedChecks {
+  readonly bufs: BackendBuffer[];
+  readonly used: number;
+  readonly rules: Rule[];
+}
+
+const saved = new WeakMap<Backend, Queue | undefined>();
+
+/**
+ * Starts queueing the checks of a step being recorded into flag buffers of its own, so that its
+ * replays write the same slots whatever else is queued; `endCaptureChecks` restores the queue.
+ */
+export function beginCaptureChecks(backend: Backend): void {
+  saved.set(backend, queues.get(backend));
+  queues.set(backend, { bufs: [], used: 0, rules: [] });
+}
+
+/** Ends the recording's checks (see beginCaptureChecks); its flag buffers are the caller's. */
+export function endCaptureChecks(backend: Backend): CapturedChecks {
+  const q = queues.get(backend)!;
+  const prev = saved.get(backend);
+  saved.delete(backend);
+  if (prev) queues.set(backend, prev);
+  else queues.delete(backend);
+  return q;
+}
+
+/**
+ * Queues the captured checks again, as if the step had just queued them: each flag gets a slot of
+ * the current queue and `copy` is told to copy it there (after the step's work), so the next read
+ * checks this run's values.
+ */
+export function requeueChecks(backend: Backend, c: CapturedChecks, copy: (src: BackendBuffer, srcSlot: number, dst: BackendBuffer, dstSlot: number) => void): void {
+  if (c.rules.length === 0) return;
+  let q = queues.get(backend);
+  if (!q) queues.set(backend, (q = { bufs: [], used: 0, rules: [] }));
+  const base = q.used;
+  for (let s = 0; s < c.used; s++) {
+    const i = q.used++;
+    if (i >= q.bufs.length * CHUNK) q.bufs.push(backend.alloc(CHUNK, 'int32'));
+    copy(c.bufs[Math.floor(s / CHUNK)], s % CHUNK, q.bufs[Math.floor(i / CHUNK)], i % CHUNK);
+  }
+  for (const r of c.rules) q.rules.push({ slots: r.slots.map((s) => s + base), error: r.error });
+}

@@ -113,6 +113,8 @@ export interface Composed {
   size: number;
   /** they read the linear element index (index or rand leaves) */
   usesIndex: boolean;
+  /** where the op's own scalars start in `scalars` (a folded recipe's may come first) */
+  shift: number;
 }
 
 /** The recipe's views re-strided to the iteration shape `shape`, or null when it cannot fuse there. */
@@ -301,7 +303,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   }
   const memo = new Map<Expr, Expr>();
   const out = exprs.map((e) => substitute(e, subs, shift, memo));
-  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex };
+  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift };
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */

@@ -39,3 +39,4 @@ export * as data from './data/index.js';
 export * as train from './train/index.js';
 export * as callbacks from './train/callbacks.js';
 export { profile, type ProfileReport, type KernelTime } from './profile.js';
+export { compile, type Compiled, type CompileOptions, type CompileStats } from './compile.js';

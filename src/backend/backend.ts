@@ -26,6 +26,51 @@ export interface Executable {
   readonly kernel: Kernel;
 }
 
+/**
+ * Scalars of a dispatch that change from step to step without changing the kernel (an optimizer's
+ * learning rate and bias corrections): a captured step (src/compile.ts) recomputes the first `n`
+ * of the dispatch's scalars with `values()` before each replay.
+ */
+export interface DynamicScalars {
+  n: number;
+  values: () => readonly number[];
+  /** index of the first recomputed scalar (default 0) */
+  at?: number;
+}
+
+/** A copy of `numel` elements between buffers (element offsets). */
+export interface BufferCopy {
+  src: BackendBuffer;
+  srcOffset: number;
+  dst: BackendBuffer;
+  dstOffset: number;
+  numel: number;
+}
+
+/**
+ * The commands of one run of a step, recorded by a backend that can replay them
+ * (Backend.beginCapture / endCapture; used by `wt.compile`, src/compile.ts).
+ */
+export interface CapturedStep {
+  /** one readable line per command; two recordings of a static step have equal lines */
+  readonly lines: readonly string[];
+  /** why it cannot be replayed (a read inside the step), else null */
+  readonly spoiled: string | null;
+  /** kernel dispatches per replay */
+  readonly dispatches: number;
+  /**
+   * Makes it replayable: keeps the buffers only it uses out of the pool and builds its bind
+   * groups. Call at once after endCapture; returns why it cannot be (else null).
+   */
+  prepare(): string | null;
+  /** Null while every buffer it shares with live tensors is alive and unchanged, else why not. */
+  invalid(): string | null;
+  /** Runs `before`, the recorded commands (dynamic scalars recomputed), then `after`, in one submit. */
+  replay(before: readonly BufferCopy[], after: readonly BufferCopy[]): void;
+  /** Gives its buffers back. */
+  dispose(): void;
+}
+
 export interface BackendMemory {
   /** bytes held by live buffers */
   bytesInUse: number;
@@ -60,7 +105,7 @@ export interface Backend {
   /** Compiles (or fetches from the cache) a kernel. */
   prepare(kernel: Kernel): Executable;
   /** Queues one run of a prepared kernel; `scalars` are the expression's scalar parameters. */
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[]): void;
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[], dynamic?: DynamicScalars): void;
   /** Submits queued work. */
   flush(): void;
   memory(): BackendMemory;
@@ -73,4 +118,10 @@ export interface Backend {
   importBuffer?(buffer: GPUBuffer, numel: number, dtype: DType): BackendBuffer;
   /** The device buffer behind `buf`, after submitting every queued command (WebGPU only). */
   exportBuffer?(buf: BackendBuffer): GPUBuffer;
+  /** Starts recording every command for replay (WebGPU only; `wt.compile`). */
+  beginCapture?(): void;
+  /** Stops recording; the commands since beginCapture. */
+  endCapture?(): CapturedStep;
+  /** Copies elements between buffers, in order with the dispatches. */
+  copyBuffer?(c: BufferCopy): void;
 }

@@ -2,7 +2,7 @@
  * How ops turn into kernel dispatches: allocate outputs, build views (broadcast by stride 0,
  * reductions by permuting reduced axes last), prepare and dispatch on the tensors' backend.
  */
-import type { Backend, View } from '../backend/backend.js';
+import type { Backend, DynamicScalars, View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { beforeWrite, engine, Storage } from '../engine.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
@@ -111,14 +111,15 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
  * Runs a multi-output elementwise kernel writing exprs[i] into the view outs[i] (all of
  * `shape`); every output is computed from the inputs as they were before (fused updates).
  */
-export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: readonly Tensor[], outs: readonly View[], scalars: readonly number[] = []): void {
+export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: readonly Tensor[], outs: readonly View[], scalars: readonly number[] = [], dynamic?: DynamicScalars): void {
   const backend = checkSameBackend(op, inputs);
   const shape = outs[0].shape;
   for (const o of outs) beforeWrite(o.buf);
   if (numel(shape) === 0) return;
   const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
   const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
-  backend.dispatch(exe, c.views, outs, c.scalars);
+  // pending inputs' scalars are appended after the op's own, so `dynamic` keeps its positions
+  backend.dispatch(exe, c.views, outs, c.scalars, dynamic && { ...dynamic, at: c.shift });
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -128,7 +129,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
  * of the segment's length, the scalars shared. Pending inputs are computed first (not folded).
  * Segments are packed into dispatches as the backend's buffer limit allows.
  */
-export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: readonly (readonly Tensor[])[], targets: readonly (readonly Tensor[])[], scalars: readonly number[] = []): void {
+export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: readonly (readonly Tensor[])[], targets: readonly (readonly Tensor[])[], scalars: readonly number[] = [], dynamic?: DynamicScalars): void {
   if (inputs.length === 0) return;
   const backend = checkSameBackend(op, inputs.flat());
   const kernelBuffers = backend.segmentBuffers ?? Infinity;
@@ -142,7 +143,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
-    backend.dispatch(exe, inViews, outViews, scalars);
+    backend.dispatch(exe, inViews, outViews, scalars, dynamic);
   }
 }
 

@@ -11,6 +11,8 @@ import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike, fullLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
+import { isCapturing, onReplay } from '../compile.js';
+import type { DynamicScalars } from '../backend/backend.js';
 
 
 export interface ParamGroup {
@@ -89,11 +91,21 @@ export abstract class Optimizer {
    * folds into its parameter's own kernel.
    */
   step(): void {
+    // a compiled step (wt.compile) replays these kernels: each replay advances the step counts
+    // and recomputes the hyperparameters (learning rate, bias corrections) from the live values
+    const capturing = isCapturing();
+    const stepped: { step: number }[] = [];
+    if (capturing) onReplay(() => stepped.forEach((st) => st.step++));
+    const dynamic = (group: ParamGroup, st: { step: number }): DynamicScalars | undefined => {
+      if (!capturing) return undefined;
+      const names = Object.keys(this.hypers(group, st.step));
+      return { n: names.length, values: () => { const hv = this.hypers(group, st.step); return names.map((k) => hv[k]); } };
+    };
     noGrad(() => {
       const op = `${this.constructor.name}.step`;
       for (const group of this.paramGroups) {
         const names = this.stateNames(group);
-        const buckets = new Map<string, { hv: Record<string, number>; ins: Tensor[][]; outs: Tensor[][] }>();
+        const buckets = new Map<string, { hv: Record<string, number>; st: { step: number }; ins: Tensor[][]; outs: Tensor[][] }>();
         const storages = new Set<unknown>();
         for (const p of group.params) {
           if (!p.grad) continue;
@@ -103,28 +115,30 @@ export abstract class Optimizer {
             this.state.set(p, st);
           }
           st.step++;
+          if (capturing) stepped.push(st);
           const hv = this.hypers(group, st.step);
           const inputs = [p, p.grad, ...st.tensors];
           const targets = [p, ...st.tensors];
           const shared = !engine.debug && !p.grad._store.recipe && inputs.every((t) => t.isContiguous()) && !storages.has(p._store);
           if (!shared) {
-            this.updateOne(op, group, hv, inputs, targets);
+            this.updateOne(op, group, hv, inputs, targets, dynamic(group, st));
             continue;
           }
           storages.add(p._store);
           const key = Object.entries(hv).map(([k, v]) => `${k}=${v}`).join(',');
-          const b = buckets.get(key) ?? { hv, ins: [], outs: [] };
+          const b = buckets.get(key) ?? { hv, st, ins: [], outs: [] };
           buckets.set(key, b);
           b.ins.push(inputs);
           b.outs.push(targets);
         }
         for (const b of buckets.values()) {
           if (b.ins.length === 1) {
-            this.updateOne(op, group, b.hv, b.ins[0], b.outs[0]);
+            this.updateOne(op, group, b.hv, b.ins[0], b.outs[0], dynamic(group, b.st));
             continue;
           }
           const { exprs, scalars } = this.updateExprs(group, b.hv, b.ins[0].length - 2);
-          runSegmentsInto(op, exprs, b.ins, b.outs, scalars);
+          // a bucket's parameters share their hyperparameters (the bucket key), so the first one's count serves
+          runSegmentsInto(op, exprs, b.ins, b.outs, scalars, dynamic(group, b.st));
         }
       }
     });
@@ -139,9 +153,9 @@ export abstract class Optimizer {
   }
 
   /** One parameter's update: one fused kernel writes it and its state from the old values. */
-  private updateOne(op: string, group: ParamGroup, hv: Record<string, number>, inputs: Tensor[], targets: Tensor[]): void {
+  private updateOne(op: string, group: ParamGroup, hv: Record<string, number>, inputs: Tensor[], targets: Tensor[], dynamic?: DynamicScalars): void {
     const { exprs, scalars } = this.updateExprs(group, hv, inputs.length - 2);
-    runElementwiseInto(op, exprs, inputs, targets.map((t) => t._view()), scalars);
+    runElementwiseInto(op, exprs, inputs, targets.map((t) => t._view()), scalars, dynamic);
   }
 
   /** Clears every parameter's gradient. */

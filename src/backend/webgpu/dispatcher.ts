@@ -28,7 +28,11 @@ import type { BackendBuffer } from '../backend.js';
 import type { DType } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { BufferPool, STORAGE_USAGE, USAGE } from './pool.js';
-import { PipelineCache } from './pipelines.js';
+import { PipelineCache, type PipelineEntry } from './pipelines.js';
+
+let bufferSerial = 0;
+/** The serial the next GpuBuffer will get. */
+export const nextBufferSerial = (): number => bufferSerial + 1;
 
 /** A storage buffer handed to the front end. */
 export class GpuBuffer implements BackendBuffer {
@@ -37,7 +41,21 @@ export class GpuBuffer implements BackendBuffer {
   /** written or bound at least once (an out-of-memory retry may only replace an untouched one) */
   touched = false;
   freed = false;
+  /** creation order of the wrappers (step capture tells buffers made during a recording apart) */
+  readonly serial = ++bufferSerial;
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
+}
+
+/** Scalars of a launch that a captured step recomputes before each replay (optimizer hyperparameters). */
+export interface LaunchDynamic {
+  /** the launch's scalars when it was recorded */
+  scalars: readonly number[];
+  /** `values` recomputes scalars at .. at + n - 1 */
+  at: number;
+  n: number;
+  values: () => readonly number[];
+  /** packs scalars into the launch's uniform words, where its slots are */
+  pack: (u: Uint32Array, scalars: readonly number[]) => void;
 }
 
 /** One compute dispatch: whole buffers bound after the uniform block, read-only ones first. */
@@ -48,7 +66,14 @@ export interface Launch {
   nRead: number;
   uniforms: Uint32Array;
   workgroups: readonly [number, number, number];
+  dynamic?: LaunchDynamic;
 }
+
+/** A command recorded for step capture (src/backend/webgpu/capture.ts). */
+export type Recorded =
+  | { kind: 'run'; launch: Launch; entry: PipelineEntry; bytes: number; uniforms: Uint32Array }
+  | { kind: 'copy'; src: GpuBuffer; srcOffset: number; dst: GpuBuffer; dstOffset: number; bytes: number }
+  | { kind: 'write'; buf: GpuBuffer; data: Uint8Array; byteOffset: number };
 
 const RING_BYTES = 64 * 1024;
 /** Most bind groups kept (each names a few buffers; a training step uses a few hundred). */
@@ -108,6 +133,14 @@ export class DispatchProfiler {
     this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * this.capacity, label: 'wt profile' });
     const i = this.names.push(name) - 1;
     return { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
+  }
+
+  /** Counts a dispatch replayed from a captured step (no per-dispatch timing). */
+  count(key: string): void {
+    const name = kernelName(key);
+    const k = this.kernels.get(name) ?? { count: 0, ms: 0 };
+    k.count++;
+    this.kernels.set(name, k);
   }
 
   /** Before a submit: resolve the batch's timestamps into a buffer that can be mapped afterwards. */
@@ -215,6 +248,10 @@ export class Dispatcher {
   readonly counts = { submits: 0, dispatches: 0, bindGroups: 0 };
   /** attached by `wt.profile` for its duration */
   private profiler: DispatchProfiler | null = null;
+  /** commands recorded while a step is captured (null: not capturing) */
+  recording: Recorded[] | null = null;
+  /** why the current recording cannot be replayed (a read inside the step) */
+  recordingSpoiled: string | null = null;
   /** bind groups by layout, uniform bytes and buffer ids, least recently used first */
   private readonly groups = new Map<string, GPUBindGroup>();
 
@@ -265,6 +302,7 @@ export class Dispatcher {
       b.lastUse = this.batch;
       b.touched = true;
     }
+    this.recording?.push({ kind: 'run', launch: l, entry, bytes, uniforms: l.uniforms.slice() });
     const group = this.bindGroup(entry.layout, `${l.nRead},${nWrite}`, bytes, l.buffers);
     // profiling with timestamps: a pass of its own, so that its begin/end time just this dispatch
     const timed = this.profiler?.onDispatch(l.key);
@@ -299,6 +337,7 @@ export class Dispatcher {
   /** Encodes a buffer-to-buffer copy in order with the dispatches (bytes, multiples of 4). */
   copy(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
+    this.recording?.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     this.commandEncoder().copyBufferToBuffer(src.gpu, srcOffset, dst.gpu, dstOffset, bytes);
     src.lastUse = dst.lastUse = this.batch;
     src.touched = dst.touched = true;
@@ -307,12 +346,14 @@ export class Dispatcher {
   /** Writes data at a byte offset, after all work encoded so far. */
   write(buf: GpuBuffer, data: ArrayBufferView, byteOffset: number): void {
     if (buf.lastUse === this.batch) this.submit();
+    this.recording?.push({ kind: 'write', buf, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(), byteOffset });
     this.device.queue.writeBuffer(buf.gpu, byteOffset, data.buffer, data.byteOffset, data.byteLength);
     buf.touched = true;
   }
 
   /** Copies `bytes` from a byte offset of `buf` after all earlier work, through a pooled staging buffer. */
   async read(buf: GpuBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    if (this.recording) this.recordingSpoiled ??= 'the step reads values back (data(), item(), a check): a replay cannot return them';
     const staging = this.staging.acquire(bytes);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(buf.gpu, byteOffset, staging, 0, bytes);
@@ -331,6 +372,20 @@ export class Dispatcher {
     else this.pool.release(buf.gpu);
   }
 
+  /**
+   * Submits a command buffer made outside the batches (a captured step's replay) after the open
+   * batch, with the same validation check; `dispatches` counts towards `counts`.
+   */
+  submitCommands(cb: GPUCommandBuffer, keys: readonly string[]): void {
+    this.submit();
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([cb]);
+    this.counts.submits++;
+    this.counts.dispatches += keys.length;
+    if (this.profiler) for (const k of keys) this.profiler.count(k);
+    this.track(this.device.popErrorScope());
+  }
+
   /** Submits the open batch (if any work is in it). */
   submit(): void {
     if (!this.encoder) return;
@@ -341,11 +396,7 @@ export class Dispatcher {
     this.device.queue.submit([this.encoder.finish()]);
     profiled?.();
     this.counts.submits++;
-    const check = this.device.popErrorScope().then((err) => {
-      if (err) this.onError(new BackendError(`webgpu: a submitted batch failed validation: ${err.message}`));
-    }, () => {});
-    const tracked = check.finally(() => this.checks.delete(tracked));
-    this.checks.add(tracked);
+    this.track(this.device.popErrorScope());
     this.encoder = null;
     this.dispatches = 0;
     this.ringUsed = 0;
@@ -353,6 +404,15 @@ export class Dispatcher {
     const ready = this.deferred;
     this.deferred = [];
     for (const b of ready) this.pool.release(b.gpu);
+  }
+
+  /** Reports a submit's validation error scope through onError; reads wait for it (settle). */
+  private track(scope: Promise<GPUError | null>): void {
+    const check = scope.then((err) => {
+      if (err) this.onError(new BackendError(`webgpu: a submitted batch failed validation: ${err.message}`));
+    }, () => {});
+    const tracked = check.finally(() => this.checks.delete(tracked));
+    this.checks.add(tracked);
   }
 
   /** Waits until every compile and submit check issued so far has reported. */
@@ -364,6 +424,11 @@ export class Dispatcher {
   emptyCache(): void {
     this.pool.trim(0);
     this.staging.trim(0);
+  }
+
+  /** The device (step capture builds its own bind groups and buffers on it). */
+  get gpuDevice(): GPUDevice {
+    return this.device;
   }
 
   destroy(): void {

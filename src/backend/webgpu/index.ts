@@ -8,13 +8,14 @@
  * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
  * throws DeviceLostError; `wt.init()` builds a fresh backend.
  */
-import type { Backend, BackendBuffer, BackendMemory, Executable, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
-import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { Dispatcher, GpuBuffer, nextBufferSerial, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { GpuCapture } from './capture.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
 import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
@@ -44,6 +45,8 @@ export class WebGPUBackend implements Backend {
   /** asynchronous validation of imported buffers, awaited by the next read */
   private readonly importChecks = new Set<Promise<void>>();
   private checkLayout: GPUBindGroupLayout | null = null;
+  /** serial of the first buffer made during the current capture */
+  private captureStart = 0;
   /** reads wait with Dawn's polling slowed to a timer (wait.ts) */
   private readonly sleep: boolean;
   /** optimizer steps pack parameters into multi-segment kernels (DispatcherOptions.segments) */
@@ -149,14 +152,14 @@ export class WebGPUBackend implements Backend {
     return exe;
   }
 
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: DynamicScalars): void {
     this.alive();
     for (const v of [...inputs, ...outputs]) this.use(v.buf);
     const k = exe.kernel;
     const info = (exe as GpuExecutable).info!;
     switch (k.kind) {
       case 'elementwise': {
-        const l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, this.ctx) : elementwiseLaunch(info, inputs, outputs, scalars, this.ctx);
+        const l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, this.ctx, dynamic) : elementwiseLaunch(info, inputs, outputs, scalars, this.ctx, dynamic);
         if (l) this.dispatcher.run(l);
         return;
       }
@@ -193,6 +196,27 @@ export class WebGPUBackend implements Backend {
     this.alive();
     this.dispatcher.submit();
     this.throwPending();
+  }
+
+  beginCapture(): void {
+    this.alive();
+    if (this.dispatcher.recording) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
+    this.dispatcher.submit();
+    this.captureStart = nextBufferSerial();
+    this.dispatcher.recording = [];
+    this.dispatcher.recordingSpoiled = null;
+  }
+
+  endCapture(): GpuCapture {
+    const cmds = this.dispatcher.recording;
+    if (!cmds) throw new BackendError('webgpu: endCapture without beginCapture');
+    this.dispatcher.recording = null;
+    return new GpuCapture(this.dispatcher, cmds, this.dispatcher.recordingSpoiled, this.captureStart, this.live);
+  }
+
+  copyBuffer(c: BufferCopy): void {
+    this.alive();
+    this.dispatcher.copy(this.use(c.src), c.srcOffset * 4, this.use(c.dst), c.dstOffset * 4, c.numel * 4);
   }
 
   memory(): BackendMemory {

@@ -8,12 +8,18 @@
  * one buffer as read-only and writable in one dispatch; the variant is picked (vec4 when every
  * view is dense and aligned); and shapes, strides, offsets and scalars are packed into uniforms.
  */
-import type { View } from '../backend.js';
+import type { DynamicScalars, View } from '../backend.js';
 import { BackendError } from '../../errors.js';
 import { sameLayout } from '../../shape.js';
 import type { ReduceKernel } from '../../kernel/kernel.js';
 import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
 import type { GpuBuffer, Launch } from './dispatcher.js';
+
+/** Marks a launch's leading scalars as recomputed per replay of a captured step (LaunchDynamic). */
+function withDynamic(l: Launch, info: ExprInfo, scalars: readonly number[], dynamic: DynamicScalars | undefined, slot: (k: number) => number): Launch {
+  if (dynamic) l.dynamic = { scalars: [...scalars], at: dynamic.at ?? 0, n: dynamic.n, values: dynamic.values, pack: (u, sc) => packSlots(info, sc, u, slot) };
+  return l;
+}
 
 const EW_WORKGROUP = 256;
 
@@ -157,7 +163,7 @@ function packSlots(info: ExprInfo, scalars: readonly number[], u: Uint32Array, s
  * The launch of an elementwise kernel over the outputs' (common) shape; output k gets
  * `info.exprs[k]`.
  */
-export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext): Launch | null {
+export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: DynamicScalars): Launch | null {
   const shape = outs[0].shape;
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return null;
@@ -173,8 +179,9 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
   const vec4 = nd === 1 && total % 4 === 0 && outs.every((_, k) => dense(k)) && ins.every((_, j) => splat[j] || dense(nOut + j));
   const views = offsets.map((offset, k) => ({ offset, strides: c.strides[k] }));
   const threads = vec4 ? total / 4 : total;
-  return exprLaunch({ info, variant: vec4 ? 'vec4' : 'strided', ndim: nd, nReduce: 0, workgroupSize: EW_WORKGROUP, splat: vec4 ? splat : undefined },
+  const l = exprLaunch({ info, variant: vec4 ? 'vec4' : 'strided', ndim: nd, nReduce: 0, workgroupSize: EW_WORKGROUP, splat: vec4 ? splat : undefined },
     plan, packUniforms(info, [total, 0, total / 4], c.shape, views, scalars), Math.ceil(threads / EW_WORKGROUP), ctx);
+  return dynamic ? withDynamic(l, info, scalars, dynamic, exprLayout(nd, views.length, info.slots.length).slot) : l;
 }
 
 /**
@@ -183,7 +190,7 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
  * a segment runs four elements per thread when its length and every view offset are multiples
  * of 4 and none of its buffers is also used by a segment that cannot.
  */
-export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext): Launch | null {
+export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: DynamicScalars): Launch | null {
   const nIn = inputs.length / S, nOut = outs.length / S, nL = info.loads.length;
   const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
   const segViews = (g: number) => [...outs.slice(g * nOut, (g + 1) * nOut), ...ins.slice(g * nL, (g + 1) * nL)];
@@ -213,7 +220,7 @@ export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[
     u[L.len(g)] = len;
     segViews(g).forEach((v, k) => (u[L.segOffset(g, k)] = v.offset / unit));
   }
-  return exprLaunch({ info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP }, plan, u, end, ctx);
+  return withDynamic(exprLaunch({ info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP }, plan, u, end, ctx), info, scalars, dynamic, L.slot);
 }
 
 /** Longest reduction that runs one thread per output on a CPU-emulated adapter. */

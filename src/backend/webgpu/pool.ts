@@ -119,6 +119,19 @@ export class BufferPool {
     if (this.stats.bytesPooled > this.maxPooled) this.trim(this.maxPooled);
   }
 
+  /**
+   * Takes a specific pooled buffer out of the pool for good (a captured step keeps the buffers
+   * its replays use); false when it is not pooled (handed out again, or destroyed by a trim).
+   */
+  take(buf: GPUBuffer): boolean {
+    if (!this.lru.delete(buf)) return false;
+    const list = this.free.get(buf.size)!;
+    list.splice(list.indexOf(buf), 1);
+    this.stats.bytesPooled -= buf.size;
+    this.stats.bytesInUse += buf.size;
+    return true;
+  }
+
   /** A serial number of `buf`, the same for its whole life (a cache key). */
   id(buf: GPUBuffer): number {
     let id = this.ids.get(buf);

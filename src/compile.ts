@@ -1,0 +1,352 @@
+/**
+ * Step capture: `wt.compile(fn)` runs a step function (forward, backward, optimizer update) a few
+ * times the ordinary way while the backend records the commands it issues, then replays that
+ * recording — every kernel with its recorded buffers and uniforms, one command buffer — instead
+ * of running the JavaScript front end again. Shapes are static: each distinct set of input shapes
+ * gets its own recording.
+ *
+ * How a function becomes a replay (WebGPU; other backends always run it eagerly):
+ * 1. `warmup` calls (default 1) run eagerly: lazily made state (optimizer moments, cached
+ *    masks, compiled pipelines) exists afterwards.
+ * 2. The next call runs on private copies of its inputs while the backend records it
+ *    (Backend.beginCapture); so does the one after. Their commands, with buffers named by role
+ *    (src/backend/webgpu/capture.ts), must be equal: that shows that the step issues the same
+ *    work each time. Then the second recording is kept; if they differ the function is recorded
+ *    again, and after repeated differences it runs eagerly for good (`reason` says what changed).
+ * 3. Later calls copy the inputs into the private copies, run the optimizers' replay hooks
+ *    (step counts advance; learning rates and bias corrections are recomputed into the recorded
+ *    uniforms, so LR schedulers keep working), replay, copy the outputs into fresh tensors, and
+ *    queue the step's index checks again (they throw at the next read, as eagerly).
+ *
+ * A replay is valid while the tensors it shares with the program (parameters, gradients,
+ * optimizer state) are alive: when one was disposed the next call records again. What a replay
+ * cannot see: a change to JavaScript state the step reads other than the optimizers' (train/eval
+ * mode, the model's structure, a new random seed) — call `reset()` after such a change. Steps with
+ * random ops (dropout) record different seeds each time, so they run eagerly; so do steps that
+ * read values back (`await` inside is impossible; `data()` called without awaiting spoils it).
+ *
+ * @example
+ * const step = wt.compile((x, y) => {
+ *   opt.zeroGrad();
+ *   const loss = F.crossEntropy(model.forward(x), y);
+ *   loss.backward();
+ *   opt.step();
+ *   return loss;
+ * });
+ * for (const [x, y] of batches) losses.push(step(x, y)); // from the third call on, one replay each
+ */
+import type { Backend, BufferCopy, CapturedStep } from './backend/backend.js';
+import { engine, materializeAll } from './engine.js';
+import { beginCaptureChecks, endCaptureChecks, requeueChecks, type CapturedChecks } from './deferred.js';
+import { ArgumentError } from './errors.js';
+import { keep, tidy } from './memory.js';
+import { empty } from './ops/run.js';
+import { Tensor } from './tensor.js';
+import { describeValue } from './validate.js';
+
+/** Hooks to run before each replay of the step being recorded (null: nothing is recorded). */
+let hooks: (() => void)[] | null = null;
+
+/** Whether a step is being recorded (optimizers then mark their per-step scalars as dynamic). */
+export function isCapturing(): boolean {
+  return hooks !== null;
+}
+
+/** Registers JavaScript work that each replay of the step being recorded must repeat (no-op otherwise). */
+export function onReplay(hook: () => void): void {
+  hooks?.push(hook);
+}
+
+export interface CompileOptions {
+  /** eager calls before the first recording (default 1) */
+  warmup?: number;
+}
+
+export interface CompileStats {
+  /** calls that ran the function eagerly without recording */
+  eager: number;
+  /** calls that ran it eagerly while recording */
+  recorded: number;
+  /** calls that replayed a recording */
+  replayed: number;
+  /** kernel dispatches per replay of the latest recording (0 until one is kept) */
+  dispatches: number;
+}
+
+export interface Compiled<A extends Tensor[], R> {
+  (...args: A): R;
+  /** why the latest call did not replay (warming up, recording, a reason to run eagerly), or null */
+  readonly reason: string | null;
+  readonly stats: Readonly<CompileStats>;
+  /** Forgets the recordings: the next calls warm up and record again. */
+  reset(): void;
+  /** Forgets the recordings and frees what they hold. */
+  dispose(): void;
+}
+
+type Shape = 'none' | 'one' | 'list';
+
+interface Recording {
+  cap: CapturedStep;
+  /** the step's outputs, contiguous, kept alive: each replay rewrites them */
+  outs: Tensor[];
+  shape: Shape;
+  checks: CapturedChecks;
+  hooks: (() => void)[];
+}
+
+interface Entry {
+  calls: number;
+  /** private copies of the inputs that recordings and replays read */
+  own: Tensor[] | null;
+  /** the latest recording, waiting to be compared with the next */
+  prev: Recording | null;
+  /** the recording replayed */
+  step: Recording | null;
+  mismatches: number;
+  failed: string | null;
+}
+
+/** Recordings that differ this many times in a row: the function runs eagerly from then on. */
+const MAX_MISMATCHES = 2;
+/** Most input signatures (shape sets) recorded at once per compiled function. */
+const MAX_ENTRIES = 8;
+
+/**
+ * Compiles a step function for replay (see the module notes). `fn` takes tensors and returns a
+ * tensor, an array of tensors or nothing; the compiled function returns fresh tensors with the
+ * same values each call.
+ */
+export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
+  if (typeof fn !== 'function') throw new ArgumentError(`compile: expected a function, got ${describeValue(fn)}`);
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(`compile: options must be an object, got ${describeValue(opts)}`);
+  const warmup = opts.warmup ?? 1;
+  if (!Number.isInteger(warmup) || warmup < 0) throw new ArgumentError(`compile: warmup must be an integer >= 0, got ${describeValue(warmup)}`);
+  const entries = new Map<string, Entry>();
+  let owner: Backend | null = null;
+  let reason: string | null = null;
+  const stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0 };
+
+  const drop = (r: Recording | null) => {
+    if (!r) return;
+    r.cap.dispose();
+    r.outs.forEach((t) => t.dispose());
+    if (owner) for (const b of r.checks.bufs) owner.free(b);
+  };
+  const forget = () => {
+    for (const e of entries.values()) {
+      drop(e.prev);
+      drop(e.step);
+      e.own?.forEach((t) => t.dispose());
+    }
+    entries.clear();
+  };
+
+  const eager = (args: A): R => {
+    stats.eager++;
+    return tidy(() => fn(...args));
+  };
+
+  const record = (backend: Backend, e: Entry, args: A): R => {
+    e.own ??= args.map((a) => keep(empty(a.shape, a.dtype, backend, 'compile')));
+    const own = e.own;
+    const temps: Tensor[] = [];
+    for (const c of inputCopies(args, own, temps)) backend.copyBuffer!(c);
+    temps.forEach((t) => t.dispose());
+    // work issued before the step is not part of it
+    materializeAll(backend);
+    backend.beginCapture!();
+    beginCaptureChecks(backend);
+    hooks = [];
+    let outs: Tensor[] = [], shape: Shape = 'none';
+    let failure: unknown = null;
+    try {
+      outs = tidy(() => {
+        const r = fn(...(own as A));
+        shape = shapeOf(r);
+        const list = shape === 'none' ? [] : shape === 'one' ? [r as Tensor] : (r as Tensor[]);
+        // each output as one dense range of its buffer, computed now (inside the recording)
+        return list.map((t) => {
+          const c = t.isContiguous() ? t : t.contiguous();
+          void c._view();
+          return c;
+        });
+      });
+      outs.forEach((t) => keep(t));
+      // pending results the step made (gradients, updates) are computed inside the recording
+      materializeAll(backend);
+    } catch (err) {
+      failure = err;
+    }
+    const rec: Recording = { cap: backend.endCapture!(), outs, shape, checks: endCaptureChecks(backend), hooks };
+    hooks = null;
+    if (failure) {
+      drop(rec);
+      throw failure;
+    }
+    stats.recorded++;
+    // this call's results: copies, like a replay's
+    const fresh = rec.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    outputCopies(rec, fresh).forEach((c) => backend.copyBuffer!(c));
+    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }));
+
+    if (rec.cap.spoiled) {
+      e.failed = rec.cap.spoiled;
+      drop(rec);
+    } else if (e.prev && sameLines(e.prev.cap.lines, rec.cap.lines)) {
+      drop(e.prev);
+      e.prev = null;
+      const why = rec.cap.prepare();
+      if (why) {
+        e.failed = why;
+        drop(rec);
+      } else {
+        e.step = rec;
+        stats.dispatches = rec.cap.dispatches;
+      }
+    } else {
+      if (e.prev) {
+        e.mismatches++;
+        const diff = explain(e.prev.cap.lines, rec.cap.lines);
+        drop(e.prev);
+        e.prev = null;
+        if (e.mismatches >= MAX_MISMATCHES) {
+          e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
+          drop(rec);
+        }
+      }
+      if (!e.failed) e.prev = rec;
+    }
+    reason = e.failed ?? (e.step ? 'recorded' : 'recording');
+    return result(rec.shape, fresh) as R;
+  };
+
+  const replay = (backend: Backend, r: Recording, own: Tensor[], args: A): R => {
+    // pending results that read what the replay overwrites are computed first
+    materializeAll(backend);
+    const temps: Tensor[] = [];
+    const before = inputCopies(args, own, temps);
+    for (const h of r.hooks) h();
+    const fresh = r.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    const after = outputCopies(r, fresh);
+    requeueChecks(backend, r.checks, (src, s, dst, d) => after.push({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }));
+    r.cap.replay(before, after);
+    temps.forEach((t) => t.dispose());
+    stats.replayed++;
+    reason = null;
+    return result(r.shape, fresh) as R;
+  };
+
+  const compiled = ((...args: A): R => {
+    args.forEach((a, i) => {
+      if (!(a instanceof Tensor)) throw new ArgumentError(`compile: argument ${i} must be a Tensor, got ${describeValue(a)} (pass other values through the closure)`);
+      a._check('compile');
+    });
+    const backend = engine.requireBackend();
+    if (!backend.beginCapture || !backend.endCapture || !backend.copyBuffer) {
+      reason = `the ${backend.name} backend cannot capture steps: it runs eagerly`;
+      return eager(args);
+    }
+    if (engine.debug) {
+      reason = 'debug mode checks every op: steps run eagerly';
+      return eager(args);
+    }
+    if (args.some((a) => a.backend !== backend)) throw new ArgumentError('compile: every argument must live on the current backend');
+    if (backend !== owner) {
+      forget();
+      owner = backend;
+    }
+    const sig = args.map((a) => `${a.dtype}[${a.shape.join(',')}]`).join(';');
+    let e = entries.get(sig);
+    if (!e) {
+      if (entries.size >= MAX_ENTRIES) {
+        const [k, old] = entries.entries().next().value!;
+        drop(old.prev);
+        drop(old.step);
+        old.own?.forEach((t) => t.dispose());
+        entries.delete(k);
+      }
+      entries.set(sig, (e = { calls: 0, own: null, prev: null, step: null, mismatches: 0, failed: null }));
+    }
+    let again = '';
+    if (e.step) {
+      const why = e.step.cap.invalid();
+      if (!why) return replay(backend, e.step, e.own!, args);
+      drop(e.step);
+      e.step = null;
+      e.calls = 0;
+      e.mismatches = 0;
+      again = ` (recording again: ${why})`;
+    }
+    if (e.failed) {
+      reason = e.failed;
+      return eager(args);
+    }
+    if (e.calls < warmup) {
+      e.calls++;
+      reason = `warming up${again}`;
+      return eager(args);
+    }
+    return record(backend, e, args);
+  }) as Compiled<A, R>;
+
+  Object.defineProperties(compiled, {
+    reason: { get: () => reason },
+    stats: { get: () => ({ ...stats }) },
+  });
+  (compiled as { reset: () => void }).reset = () => {
+    forget();
+    reason = null;
+  };
+  (compiled as { dispose: () => void }).dispose = () => {
+    forget();
+    owner = null;
+  };
+  return compiled;
+}
+
+function shapeOf(r: unknown): Shape {
+  if (r === undefined) return 'none';
+  if (r instanceof Tensor) return 'one';
+  if (Array.isArray(r) && r.every((t) => t instanceof Tensor)) return 'list';
+  throw new ArgumentError(`compile: the function must return a Tensor, an array of Tensors or nothing, got ${describeValue(r)}`);
+}
+
+function result(shape: Shape, fresh: Tensor[]): Tensor | Tensor[] | undefined {
+  return shape === 'none' ? undefined : shape === 'one' ? fresh[0] : fresh;
+}
+
+/** Copies of the arguments into the private inputs (a strided argument through a dense temporary). */
+function inputCopies(args: readonly Tensor[], own: readonly Tensor[], temps: Tensor[]): BufferCopy[] {
+  return args.map((a, i) => {
+    let src = a;
+    if (!a.isContiguous()) temps.push((src = a.contiguous()));
+    const v = src._view();
+    return { src: v.buf, srcOffset: v.offset, dst: own[i]._view().buf, dstOffset: 0, numel: a.numel() };
+  });
+}
+
+function outputCopies(r: Recording, fresh: readonly Tensor[]): BufferCopy[] {
+  return r.outs.map((t, i) => {
+    const v = t._view();
+    return { src: v.buf, srcOffset: v.offset, dst: fresh[i]._view().buf, dstOffset: 0, numel: t.numel() };
+  });
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+/** The first difference between two recordings, in words. */
+function explain(a: readonly string[], b: readonly string[]): string {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) {
+      const what = (l: string) => (l.startsWith('run ') ? `kernel ${l.split(' ', 2)[1].slice(0, 80)}` : l.split(' ', 1)[0]);
+      const [ka, kb] = [a[i].split(' ', 2)[1], b[i].split(' ', 2)[1]];
+      const part = ka !== kb ? 'a different kernel' : / u=/.test(a[i]) && a[i].split(' u=')[1].split(' ')[0] !== b[i].split(' u=')[1].split(' ')[0] ? 'different scalars (a random seed?)' : 'different buffers';
+      return `command ${i} of ${a.length}, ${what(a[i])}: ${part}`;
+    }
+  }
+  return `${a.length} commands, then ${b.length}`;
+}
