@@ -144,7 +144,9 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
 
   const eager = (args: A): R => {
     stats.eager++;
-    return tidy(() => fn(...args));
+    const r = tidy(() => fn(...args));
+    shapeOf(r);
+    return r;
   };
 
   const record = (backend: Backend, e: Entry, args: A): R => {

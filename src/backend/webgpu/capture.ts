@@ -4,9 +4,11 @@
  *
  * A recording names buffers through their GpuBuffer wrappers. Those made before the recording
  * started are *external* (parameters, optimizer state, the compiled function's input copies):
- * a replay reads and writes them in place. Those made during it are *internal*: the ones freed by
- * the end (intermediates, snapshots) are taken out of the pool and kept for the replays; the ones
- * still alive (gradients, outputs, check flags) stay with their tensors. `lines` names external
+ * a replay reads and writes them in place, so it is valid only while they are alive. Those made
+ * during it are *internal*: the ones freed by the end (intermediates, snapshots) are taken out of
+ * the pool and kept for the replays; the ones still alive (gradients, outputs, check flags) are
+ * held: their tensors may be disposed (a zeroGrad outside the step) without the buffer going back
+ * to the pool before the capture is disposed. `lines` names external
  * buffers by their serial and internal ones by order of first use, so two runs of a static step
  * record equal lines whatever buffers the pool handed out.
  *
@@ -38,6 +40,8 @@ export class GpuCapture implements CapturedStep {
   private readonly guards: { w: GpuBuffer; gpu: GPUBuffer }[] = [];
   /** buffers only the replays use, out of the pool until dispose */
   private readonly pinned: GPUBuffer[] = [];
+  /** internal buffers of live tensors (GpuBuffer.holds counts this capture) */
+  private readonly held: GpuBuffer[] = [];
   private readonly steps: Step[] = [];
   private readonly dynamics: { dyn: LaunchDynamic; words: Uint32Array; byte: number }[] = [];
   private uniforms: GPUBuffer | null = null;
@@ -102,18 +106,25 @@ export class GpuCapture implements CapturedStep {
       const bufs = c.kind === 'run' ? c.launch.buffers : c.kind === 'copy' ? [c.src, c.dst] : [c.buf];
       for (const b of bufs) wrappers.add(b);
     }
+    const hold = (w: GpuBuffer) => {
+      w.holds++;
+      this.held.push(w);
+      seen.add(w.gpu);
+    };
     for (const w of wrappers) {
-      if (w.serial < this.start || this.live.has(w)) {
+      if (w.serial < this.start) {
         if (w.freed) return `the step frees a tensor it uses that was made before it (a buffer of ${w.numel} ${w.dtype}); the next run would not find it`;
         this.guards.push({ w, gpu: w.gpu });
         seen.add(w.gpu);
-      }
+      } else if (this.live.has(w)) hold(w);
     }
     for (const w of wrappers) {
       if (seen.has(w.gpu)) continue;
       seen.add(w.gpu);
       const o = owner.get(w.gpu);
-      if (o) this.guards.push({ w: o, gpu: o.gpu });
+      // made during the step (the pool handed the buffer out again)
+      if (o && o.serial >= this.start) hold(o);
+      else if (o) this.guards.push({ w: o, gpu: o.gpu });
       else if (d.pool.take(w.gpu)) this.pinned.push(w.gpu);
       else {
         this.release();
@@ -227,7 +238,9 @@ export class GpuCapture implements CapturedStep {
   private release(): void {
     // replays already submitted name them; later work is queued after those
     for (const b of this.pinned) this.d.pool.release(b);
+    for (const w of this.held) if (--w.holds === 0 && w.freed) this.d.release(w);
     this.pinned.length = 0;
+    this.held.length = 0;
     this.guards.length = 0;
   }
 }

@@ -43,6 +43,8 @@ export class GpuBuffer implements BackendBuffer {
   freed = false;
   /** creation order of the wrappers (step capture tells buffers made during a recording apart) */
   readonly serial = ++bufferSerial;
+  /** captured steps that write it: freeing it does not return it to the pool while any does */
+  holds = 0;
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
 }
 

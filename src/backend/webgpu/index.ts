@@ -93,8 +93,9 @@ export class WebGPUBackend implements Backend {
     if (b.freed) return;
     b.freed = true;
     this.live.delete(b);
-    // after loss or destroy there is nothing to recycle into; a host buffer stays the host's
-    if (this.lost || this.destroyed || this.foreign.has(b)) return;
+    // after loss or destroy there is nothing to recycle into; a host buffer stays the host's;
+    // one a captured step writes goes back when the last such step is disposed (capture.ts)
+    if (this.lost || this.destroyed || this.foreign.has(b) || b.holds > 0) return;
     this.dispatcher.release(b);
   }
 

@@ -1,0 +1,296 @@
+/**
+ * Step capture (`wt.compile`, src/compile.ts): a compiled training step gives the same numbers as
+ * the eager one, bit for bit (the replay runs the very kernels the eager step ran), with one
+ * submit per replay; optimizer step counts and learning rates stay live; index checks still
+ * throw; what cannot be replayed runs eagerly with a reason; nothing leaks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as wt from '../../src/index.js';
+import type { WebGPUBackend } from '../../src/backend/webgpu/index.js';
+import { CpuBackend } from '../../src/backend/cpu/index.js';
+
+let be: WebGPUBackend;
+
+beforeAll(async () => {
+  be = (await wt.init({ backend: 'webgpu' })) as WebGPUBackend;
+});
+
+afterAll(() => be?.destroy());
+
+type OptKind = 'sgd' | 'adam';
+
+/** A small MLP, its optimizer and a step function (zeroGrad, loss, backward, update). */
+function mlp(seed: number, kind: OptKind, sizes = [13, 17, 5]) {
+  wt.manualSeed(seed);
+  const net = new wt.nn.Sequential(new wt.nn.Linear(sizes[0], sizes[1]), new wt.nn.ReLU(), new wt.nn.Linear(sizes[1], sizes[2]));
+  const opt = kind === 'adam' ? new wt.optim.Adam(net.parameters(), { lr: 0.01 }) : new wt.optim.SGD(net.parameters(), { lr: 0.05, momentum: 0.9 });
+  const step = (x: wt.Tensor, y: wt.Tensor) => {
+    opt.zeroGrad();
+    const loss = wt.F.crossEntropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  return { net, opt, step };
+}
+
+async function params(m: wt.nn.Module): Promise<Float32Array[]> {
+  return Promise.all(m.parameters().map((p) => p.data() as Promise<Float32Array>));
+}
+
+async function losses(step: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor, batches: [wt.Tensor, wt.Tensor][], between?: (i: number) => void): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < batches.length; i++) {
+    const l = wt.tidy(() => step(...batches[i]));
+    out.push(await l.item());
+    l.dispose();
+    between?.(i);
+  }
+  return out;
+}
+
+function batches(n: number, b = 7, d = 13, classes = 5): [wt.Tensor, wt.Tensor][] {
+  return Array.from({ length: n }, (_, i) => [wt.keep(wt.rand([b, d], { seed: 100 + i })), wt.keep(wt.randint(0, classes, [b], { seed: 200 + i }))]);
+}
+
+describe('compile: replays give the eager numbers', () => {
+  for (const kind of ['sgd', 'adam'] as const) {
+    it(`an MLP with ${kind}: losses and parameters bit-identical, one submit per replay`, async () => {
+      const data = batches(7);
+      const eager = mlp(3, kind), comp = mlp(3, kind);
+      const step = wt.compile(comp.step);
+      const want = await losses(eager.step, data);
+      const submits: number[] = [];
+      const got = await losses((x, y) => {
+        const s0 = be.stats().submits;
+        const l = step(x, y);
+        submits.push(be.stats().submits - s0);
+        return l;
+      }, data);
+      expect(got).toEqual(want);
+      expect(await params(comp.net)).toEqual(await params(eager.net));
+      expect(step.stats).toMatchObject({ eager: 1, recorded: 2, replayed: 4 });
+      expect(step.reason).toBeNull();
+      // forward, backward and 4 parameter updates at least; every replay is one command buffer
+      expect(step.stats.dispatches).toBeGreaterThan(8);
+      expect(submits.slice(3)).toEqual([1, 1, 1, 1]);
+      data.flat().forEach((t) => t.dispose());
+      step.dispose();
+    });
+  }
+
+  it('a learning-rate scheduler and Adam bias corrections stay live across replays', async () => {
+    const data = batches(8);
+    const eager = mlp(4, 'adam'), comp = mlp(4, 'adam');
+    const se = new wt.optim.lr.StepLR(eager.opt, { stepSize: 2, gamma: 0.3 });
+    const sc = new wt.optim.lr.StepLR(comp.opt, { stepSize: 2, gamma: 0.3 });
+    const step = wt.compile(comp.step);
+    expect(await losses(step, data, () => sc.step())).toEqual(await losses(eager.step, data, () => se.step()));
+    expect(await params(comp.net)).toEqual(await params(eager.net));
+    expect(step.stats.replayed).toBe(5);
+    data.flat().forEach((t) => t.dispose());
+    step.dispose();
+  });
+
+  it('a character transformer with AdamW (embedding, layerNorm, causal attention, GELU)', async () => {
+    const { CharGPT } = await import('../../examples/gpt-model.js');
+    const build = () => {
+      wt.manualSeed(9);
+      const model = new CharGPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 });
+      const opt = new wt.optim.AdamW(model.parameters(), { lr: 0.01 });
+      const step = (x: wt.Tensor, y: wt.Tensor) => {
+        opt.zeroGrad();
+        const l = model.loss(x, y);
+        l.backward();
+        opt.step();
+        return l;
+      };
+      return { model, step };
+    };
+    const data: [wt.Tensor, wt.Tensor][] = Array.from({ length: 5 }, (_, i) => [wt.keep(wt.randint(0, 11, [3, 8], { seed: i })), wt.keep(wt.randint(0, 11, [3, 8], { seed: 50 + i }))]);
+    const eager = build(), comp = build();
+    const step = wt.compile(comp.step);
+    // the embedding's gradient adds rows with float atomics (scatterAdd): the order of those
+    // additions, so the last bits, may differ from run to run, compiled or not
+    const got = await losses(step, data), want = await losses(eager.step, data);
+    got.forEach((l, i) => expect(l).toBeCloseTo(want[i], 5));
+    const [pc, pe] = [await params(comp.model), await params(eager.model)];
+    pc.forEach((p, i) => p.forEach((v, j) => expect(Math.abs(v - pe[i][j])).toBeLessThan(1e-5)));
+    expect(step.stats.replayed).toBe(2);
+    data.flat().forEach((t) => t.dispose());
+    step.dispose();
+  });
+
+  it('returns fresh tensors: an array of outputs, and nothing', async () => {
+    const w = wt.keep(wt.tensor([1, 2, 3]));
+    const twice = wt.compile((x: wt.Tensor) => [x.mul(w), x.add(w).sum()]);
+    const none = wt.compile((x: wt.Tensor) => {
+      w.mul_(2);
+      void x;
+    });
+    for (let i = 0; i < 5; i++) {
+      const [a, s] = twice(wt.tensor([i, i, i]));
+      expect(Array.from(await a.data())).toEqual([i, 2 * i, 3 * i]);
+      expect(await s.item()).toBe(3 * i + 6);
+      a.dispose();
+      s.dispose();
+    }
+    for (let i = 0; i < 4; i++) expect(none(wt.tensor([0]))).toBeUndefined();
+    expect(Array.from(await w.data())).toEqual([16, 32, 48]);
+    expect(none.stats.replayed).toBe(1);
+    twice.dispose();
+    none.dispose();
+    w.dispose();
+  });
+
+  it('each input shape gets its own recording', async () => {
+    const comp = mlp(5, 'sgd'), eager = mlp(5, 'sgd');
+    const step = wt.compile(comp.step);
+    const small = batches(1, 3)[0], big = batches(1, 9)[0];
+    const order = [small, big, small, big, small, big, small, big];
+    expect(await losses(step, order)).toEqual(await losses(eager.step, order));
+    expect(step.stats.replayed).toBe(2);
+    [...small, ...big].forEach((t) => t.dispose());
+    step.dispose();
+  });
+});
+
+describe('compile: what it cannot replay', () => {
+  it('a disposed tensor the step uses: it records again', async () => {
+    const data = batches(9);
+    const eager = mlp(6, 'sgd'), comp = mlp(6, 'sgd');
+    const step = wt.compile(comp.step);
+    const reasons: (string | null)[] = [];
+    // gradients the recording made may be disposed outside the step (it keeps their buffers);
+    // the optimizer's momentum buffers, made before it, are its state: disposed, it records again
+    const got = await losses(step, data, (i) => {
+      reasons.push(step.reason);
+      if (i === 3) comp.opt.zeroGrad();
+      if (i === 4) comp.opt.dispose();
+    });
+    expect(got).toEqual(await losses(eager.step, data, (i) => {
+      if (i === 4) eager.opt.dispose();
+    }));
+    expect(reasons[4]).toBeNull();
+    expect(reasons[5]).toMatch(/warming up \(recording again: a tensor the step uses was disposed/);
+    expect(step.stats).toMatchObject({ eager: 2, recorded: 4, replayed: 3 });
+    data.flat().forEach((t) => t.dispose());
+    step.dispose();
+  });
+
+  it('random ops (dropout) record different seeds: the step runs eagerly and says why', async () => {
+    wt.manualSeed(1);
+    const lin = new wt.nn.Linear(4, 4);
+    const drop = new wt.nn.Dropout(0.5);
+    const step = wt.compile((x: wt.Tensor) => drop.forward(lin.forward(x)).sum());
+    const x = wt.ones([2, 4]);
+    const seen = new Set<number>();
+    for (let i = 0; i < 7; i++) {
+      const l = step(x);
+      seen.add(await l.item());
+      l.dispose();
+    }
+    expect(step.stats.replayed).toBe(0);
+    expect(step.reason).toMatch(/issues different work each call .*different scalars/);
+    // masks still differ from call to call
+    expect(seen.size).toBeGreaterThan(1);
+    x.dispose();
+    step.dispose();
+  });
+
+  it('a read inside the step spoils the recording: it runs eagerly', async () => {
+    const pending: Promise<unknown>[] = [];
+    const step = wt.compile((x: wt.Tensor) => {
+      const y = x.mul(2);
+      pending.push(y.data());
+      return y;
+    });
+    for (let i = 0; i < 4; i++) step(wt.tensor([i])).dispose();
+    await Promise.all(pending);
+    expect(step.reason).toMatch(/reads values back/);
+    expect(step.stats.replayed).toBe(0);
+    step.dispose();
+  });
+
+  it('an index check still throws on a replayed step, naming the op', async () => {
+    wt.manualSeed(2);
+    const emb = new wt.nn.Embedding(10, 4);
+    const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
+    const step = wt.compile((idx: wt.Tensor) => {
+      opt.zeroGrad();
+      const l = emb.forward(idx).sum();
+      l.backward();
+      opt.step();
+      return l;
+    });
+    const good = wt.tensor([1, 2, 3], { dtype: 'int32' }), bad = wt.tensor([1, 12, 3], { dtype: 'int32' });
+    for (let i = 0; i < 4; i++) {
+      const l = step(good);
+      await l.item();
+      l.dispose();
+    }
+    expect(step.stats.replayed).toBe(1);
+    const l = step(bad);
+    await expect(l.item()).rejects.toThrow(/embedding/);
+    l.dispose();
+    expect(step.stats.replayed).toBe(2);
+    // and the next good call is fine again
+    const ok = step(good);
+    await expect(ok.item()).resolves.toBeTypeOf('number');
+    ok.dispose();
+    [good, bad].forEach((t) => t.dispose());
+    step.dispose();
+  });
+
+  it('bad arguments and results get clear errors', () => {
+    expect(() => wt.compile(3 as never)).toThrow(/compile: expected a function/);
+    expect(() => wt.compile(() => {}, { warmup: -1 })).toThrow(/warmup must be an integer/);
+    const f = wt.compile((x: wt.Tensor) => x.add(1));
+    expect(() => (f as (x: unknown) => unknown)(5)).toThrow(/compile: argument 0 must be a Tensor/);
+    const g = wt.compile(() => 3 as never);
+    expect(() => g()).toThrow(/must return a Tensor, an array of Tensors or nothing/);
+  });
+
+  it('on the CPU backend it runs eagerly, with the same numbers', async () => {
+    const cpu = new CpuBackend();
+    wt.setBackend(cpu);
+    try {
+      const eager = mlp(7, 'adam'), comp = mlp(7, 'adam');
+      const step = wt.compile(comp.step);
+      const data = batches(4);
+      expect(await losses(step, data)).toEqual(await losses(eager.step, data));
+      expect(step.reason).toMatch(/cpu backend cannot capture/);
+      expect(step.stats).toMatchObject({ eager: 4, replayed: 0 });
+      data.flat().forEach((t) => t.dispose());
+    } finally {
+      wt.setBackend(be);
+    }
+  });
+});
+
+describe('compile: memory', () => {
+  it('replays allocate nothing but their outputs; dispose gives the buffers back', async () => {
+    const data = batches(1)[0];
+    const comp = mlp(8, 'adam', [13, 64, 5]);
+    const step = wt.compile(comp.step);
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const l = step(...data);
+        await l.item();
+        l.dispose();
+      }
+    };
+    await run(4);
+    const m0 = wt.memory();
+    await run(6);
+    const m1 = wt.memory();
+    expect(m1.tensors).toBe(m0.tensors);
+    expect(m1.bytesInUse).toBe(m0.bytesInUse);
+    expect(m1.poolMisses).toBe(m0.poolMisses);
+    step.dispose();
+    const m2 = wt.memory();
+    expect(m2.tensors).toBeLessThan(m1.tensors);
+    expect(m2.bytesInUse).toBeLessThan(m1.bytesInUse);
+    data.forEach((t) => t.dispose());
+  });
+});
