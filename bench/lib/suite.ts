@@ -58,7 +58,9 @@ export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionO
   // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
   const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments: opts.segments });
   const off = opts.fusionOff ? [webtensorLib(section, { fusion: false, segments: opts.segments })] : [];
+  // training steps run compiled (wt.compile); the eager peer shows what capture adds
+  const eager = webtensorLib(section, { compiled: false, trainingOnly: true, label: 'webtensor (eager)', segments: opts.segments });
   return section === 'webgpu'
-    ? [main, ...off, tfjsLib('webgpu'), jaxLib()]
+    ? [main, eager, ...off, tfjsLib('webgpu'), jaxLib()]
     : [main, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
 }

@@ -1,6 +1,8 @@
 /**
  * webtensor's side of the benchmark: the kernels through the public ops, and training steps of
  * the demo's own models (demo/src/models.ts) with plain SGD, on the WebGPU or the CPU backend.
+ * Training steps go through `wt.compile` (step capture: replayed without the front end, as jax-js
+ * runs its step under `jit`) unless `compiled: false` ("webtensor (eager)").
  */
 import * as wt from '../../src/index.js';
 import { createWebGPUBackend } from '../../src/backend/webgpu/index.js';
@@ -78,36 +80,38 @@ function kernelCase(w: Workload): Case {
   };
 }
 
-function trainCase(w: Workload): Case {
+function trainCase(w: Workload, compiled: boolean): Case {
   const sp = w.spec;
   let model: wt.nn.Module;
-  let x: wt.Tensor, y: wt.Tensor, lossOf: () => wt.Tensor;
+  let x: wt.Tensor, y: wt.Tensor, lossOf: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor;
   if (sp.kind === 'mlp' || sp.kind === 'cnn') {
     const net = sp.kind === 'mlp' ? new MnistMLP() : new MnistCNN();
     model = net;
     x = wt.tensor(w.x as Float32Array, { shape: [sp.batch, 1, 28, 28] });
     y = wt.tensor(w.y!);
-    lossOf = () => wt.F.crossEntropy(net.forward(x), y);
+    lossOf = (x, y) => wt.F.crossEntropy(net.forward(x), y);
   } else if (sp.kind === 'gpt') {
     const g = sp.gpt;
     const gpt = new CharTransformer({ vocabSize: g.vocab, blockSize: g.blockSize, nLayer: g.nLayer, nHead: g.nHead, nEmbd: g.nEmbd });
     model = gpt;
     x = wt.tensor(w.x as Int32Array, { shape: [sp.batch, g.blockSize] });
     y = wt.tensor(w.y!, { shape: [sp.batch, g.blockSize] });
-    lossOf = () => gpt.loss(x, y);
+    lossOf = (x, y) => gpt.loss(x, y);
   } else {
     throw new Error(`webtensor: ${w.name} is not a training workload`);
   }
   const opt = new wt.optim.SGD(model.parameters(), { lr: TRAIN_LR });
+  const update = (x: wt.Tensor, y: wt.Tensor) => {
+    opt.zeroGrad();
+    const l = lossOf(x, y);
+    l.backward();
+    opt.step();
+    return l;
+  };
+  const compiledUpdate = compiled ? wt.compile(update) : null;
   /** one step; resolves to the loss (reading it is the step's sync) */
   const step = async () => {
-    const loss = wt.tidy(() => {
-      opt.zeroGrad();
-      const l = lossOf();
-      l.backward();
-      opt.step();
-      return l;
-    });
+    const loss = compiledUpdate ? compiledUpdate(x, y) : wt.tidy(() => update(x, y));
     const v = await loss.item();
     loss.dispose();
     return v;
@@ -120,7 +124,10 @@ function trainCase(w: Workload): Case {
     probe: async () => Float32Array.of(await step()),
     live: () => wt.memory().tensors,
     profile: wt.getBackend().name === 'webgpu' ? async () => (await wt.profile(run)).table(12) : undefined,
+    // a compiled step that could not be captured says why (on the CPU backend it always runs eagerly)
+    note: () => (compiledUpdate?.reason && wt.getBackend().name === 'webgpu' ? `eager: ${compiledUpdate.reason}` : undefined),
     done: () => {
+      compiledUpdate?.dispose();
       opt.zeroGrad();
       model.dispose();
       opt.dispose();
@@ -134,7 +141,7 @@ function trainCase(w: Workload): Case {
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string; compiled?: boolean; trainingOnly?: boolean } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
@@ -149,6 +156,9 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
       wt.setFusion(fusion);
     },
-    setup: (w) => (w.group === 'kernel' ? kernelCase(w) : trainCase(w)),
+    setup: (w) => {
+      if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');
+      return w.group === 'kernel' ? kernelCase(w) : trainCase(w, opts.compiled ?? true);
+    },
   };
 }
