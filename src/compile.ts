@@ -71,6 +71,8 @@ export interface CompileStats {
   replayed: number;
   /** kernel dispatches per replay of the latest recording (0 until one is kept) */
   dispatches: number;
+  /** tensors the compiled function holds (input copies and recorded outputs; wt.memory counts them) */
+  tensors: number;
 }
 
 export interface Compiled<A extends Tensor[], R> {
@@ -125,7 +127,12 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
   const entries = new Map<string, Entry>();
   let owner: Backend | null = null;
   let reason: string | null = null;
-  const stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0 };
+  const stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0, tensors: 0 };
+  const held = () => {
+    let n = 0;
+    for (const e of entries.values()) n += (e.own?.length ?? 0) + (e.prev?.outs.length ?? 0) + (e.step?.outs.length ?? 0);
+    return n;
+  };
 
   const drop = (r: Recording | null) => {
     if (!r) return;
@@ -294,7 +301,7 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
 
   Object.defineProperties(compiled, {
     reason: { get: () => reason },
-    stats: { get: () => ({ ...stats }) },
+    stats: { get: () => ({ ...stats, tensors: held() }) },
   });
   (compiled as { reset: () => void }).reset = () => {
     forget();

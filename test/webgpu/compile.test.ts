@@ -287,7 +287,10 @@ describe('compile: memory', () => {
     expect(m1.tensors).toBe(m0.tensors);
     expect(m1.bytesInUse).toBe(m0.bytesInUse);
     expect(m1.poolMisses).toBe(m0.poolMisses);
+    // two input copies and the recorded loss
+    expect(step.stats.tensors).toBe(3);
     step.dispose();
+    expect(step.stats.tensors).toBe(0);
     const m2 = wt.memory();
     expect(m2.tensors).toBeLessThan(m1.tensors);
     expect(m2.bytesInUse).toBeLessThan(m1.bytesInUse);
