@@ -8,7 +8,8 @@
  *   python3 bench/gpu-ceiling.py > $OUT/ceiling.json; node dist-gpu/bench-gpu.mjs --out $OUT
  *
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
- * matmul 2048³ and 4096³ for webtensor, webtensor with multi-segment optimizer kernels
+ * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
+ * training steps eager (no capture), webtensor with multi-segment optimizer kernels
  * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
  * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
 
   const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096)])].filter((w) => !a.only || w.name.includes(a.only));
   const libs = [
-    webtensorLib('webgpu'), webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
+    webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
+    webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }), tfjsLib('webgpu'), jaxLib(),
   ];
   const cfg = runOptions(quick);
