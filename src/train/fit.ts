@@ -18,6 +18,7 @@ import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
 import { keep, tidy } from '../memory.js';
+import { compile as compileStep } from '../compile.js';
 import type { Module } from '../nn/module.js';
 import { zeros } from '../ops/creation.js';
 import { cat, stack } from '../ops/movement.js';
@@ -68,6 +69,12 @@ export interface FitOptions extends CompileConfig {
   onEvent?: (e: TrainEvent) => void;
   /** an EventTarget that receives the same events as CustomEvents (`e.detail` is the TrainEvent) */
   events?: { dispatchEvent(e: Event): boolean };
+  /**
+   * Run each training step through `wt.compile` (default true, as Keras's `jit_compile`): on
+   * WebGPU, after three steps of a batch shape, steps replay the recorded kernels without the
+   * JavaScript front end. Steps that cannot be captured (dropout) run eagerly, as with false.
+   */
+  jitCompile?: boolean;
 }
 
 /** What fit returns: one value per epoch for each log key (loss, acc, valLoss, valAcc, lr, ...). */
@@ -277,6 +284,19 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   const history = new History();
   const restoreModes = saveModes(model);
   let last: Logs = {};
+  /** one step: the loss and each metric of the batch (the update is done in place) */
+  const update = (...args: Tensor[]): Tensor[] => {
+    const xs = args.slice(0, -1), y = args[args.length - 1];
+    optimizer.zeroGrad();
+    const yPred = forward(model, xs, 'fit');
+    const l = scalarOf('the loss', loss.fn(yPred, y));
+    if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
+    l.backward();
+    optimizer.step();
+    return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
+  };
+  if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
+  const compiledUpdate = opts.jitCompile === false ? null : compileStep(update);
 
   for (const c of callbacks) await c.onTrainBegin?.({});
   emit('trainBegin', 0, {});
@@ -295,17 +315,9 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
             const n = it.next();
             if (n.done) return -1;
             const { xs, y } = splitBatch(n.value, 'fit');
-            optimizer.zeroGrad();
-            const yPred = forward(model, xs, 'fit');
-            const l = scalarOf('the loss', loss.fn(yPred, y));
-            if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
-            l.backward();
-            optimizer.step();
+            const values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
             const b = xs[0].shape[0];
-            noGrad(() => {
-              sums[0].add_(l, b);
-              metrics.forEach((m, i) => sums[i + 1].add_(scalarOf(`metric ${m.name}`, m.fn(yPred, y)), b));
-            });
+            noGrad(() => values.forEach((v, i) => sums[i].add_(v, b)));
             return b;
           });
           if (bs < 0) break;
@@ -337,6 +349,7 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
     }
   } finally {
     restoreModes();
+    compiledUpdate?.dispose();
     // gradients are fit's working state, not results: free them (PyTorch would keep them)
     optimizer.zeroGrad();
     model.zeroGrad();

@@ -4,7 +4,7 @@
  * submit per replay; optimizer step counts and learning rates stay live; index checks still
  * throw; what cannot be replayed runs eagerly with a reason; nothing leaks.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as wt from '../../src/index.js';
 import type { WebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
@@ -295,5 +295,35 @@ describe('compile: memory', () => {
     expect(m2.tensors).toBeLessThan(m1.tensors);
     expect(m2.bytesInUse).toBeLessThan(m1.bytesInUse);
     data.forEach((t) => t.dispose());
+  });
+});
+
+describe('compile: fit', () => {
+  it('fit compiles its steps by default (jitCompile): the same history as eager steps', async () => {
+    const run = async (jitCompile: boolean) => {
+      wt.manualSeed(11);
+      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
+      const x = wt.rand([50, 6], { seed: 1 }), y = wt.randint(0, 3, [50], { seed: 2 });
+      // 50 rows in batches of 8: six full batches and a last one of 2 (its own recording)
+      const optimizer = new wt.optim.Adam(model.parameters(), { lr: 0.02 });
+      const h = await model.fit([x, y], { optimizer, loss: 'crossEntropy', metrics: ['accuracy'], epochs: 4, batchSize: 8, shuffle: false, verbose: 0, jitCompile });
+      const p = await params(model);
+      optimizer.dispose();
+      model.dispose();
+      wt.dispose([x, y]);
+      return { h: h.history, p };
+    };
+    const before = wt.memory().tensors;
+    const captures = vi.spyOn(be, 'beginCapture');
+    const eager = await run(false);
+    expect(captures).not.toHaveBeenCalled();
+    const compiled = await run(true);
+    // two recordings each of the full batches and of the last one, then replays
+    expect(captures).toHaveBeenCalledTimes(4);
+    captures.mockRestore();
+    expect(compiled.h).toEqual(eager.h);
+    expect(compiled.p).toEqual(eager.p);
+    // nothing of the compiled steps outlives fit
+    expect(wt.memory().tensors).toBe(before);
   });
 });
