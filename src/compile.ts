@@ -140,12 +140,13 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     r.outs.forEach((t) => t.dispose());
     if (owner) for (const b of r.checks.bufs) owner.free(b);
   };
+  const dropEntry = (e: Entry) => {
+    drop(e.prev);
+    drop(e.step);
+    e.own?.forEach((t) => t.dispose());
+  };
   const forget = () => {
-    for (const e of entries.values()) {
-      drop(e.prev);
-      drop(e.step);
-      e.own?.forEach((t) => t.dispose());
-    }
+    for (const e of entries.values()) dropEntry(e);
     entries.clear();
   };
 
@@ -270,9 +271,7 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     if (!e) {
       if (entries.size >= MAX_ENTRIES) {
         const [k, old] = entries.entries().next().value!;
-        drop(old.prev);
-        drop(old.step);
-        old.own?.forEach((t) => t.dispose());
+        dropEntry(old);
         entries.delete(k);
       }
       entries.set(sig, (e = { calls: 0, own: null, prev: null, step: null, mismatches: 0, failed: null }));

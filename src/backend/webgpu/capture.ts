@@ -18,7 +18,7 @@
  * the output copies. It is valid while every buffer it shares with tensors is alive and unchanged.
  */
 import type { BufferCopy, CapturedStep } from '../backend.js';
-import { kernelName, type Dispatcher, type GpuBuffer, type LaunchDynamic, type Recorded } from './dispatcher.js';
+import { type Dispatcher, type GpuBuffer, type LaunchDynamic, type Recorded } from './dispatcher.js';
 import { USAGE } from './pool.js';
 
 type Step =
@@ -87,12 +87,6 @@ export class GpuCapture implements CapturedStep {
     this.dispatches = n;
   }
 
-  /** A readable name of line i's command (for explaining why two recordings differ). */
-  static describe(line: string): string {
-    const [kind, key] = line.split(' ', 2);
-    return kind === 'run' ? kernelName(key) : kind;
-  }
-
   prepare(): string | null {
     if (this.spoiled) return this.spoiled;
     const d = this.d;
@@ -151,15 +145,9 @@ export class GpuCapture implements CapturedStep {
         u = Math.ceil(u / align) * align;
         this.shadow!.set(new Uint8Array(c.uniforms.buffer, c.uniforms.byteOffset, c.uniforms.byteLength), u);
         if (l.dynamic) this.dynamics.push({ dyn: l.dynamic, words: new Uint32Array(this.shadow!.buffer, u, c.uniforms.length), byte: u });
-        const nWrite = l.buffers.length - l.nRead;
-        let key = `${l.nRead},${nWrite}:${c.bytes}`;
-        for (const b of l.buffers) key += `,${d.pool.id(b.gpu)}`;
+        const key = d.groupKey(`${l.nRead},${l.buffers.length - l.nRead}`, c.bytes, l.buffers);
         let group = groups.get(key);
-        if (!group) {
-          const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms!, offset: 0, size: c.bytes } }];
-          l.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.gpu } }));
-          groups.set(key, (group = dev.createBindGroup({ layout: c.entry.layout, entries })));
-        }
+        if (!group) groups.set(key, (group = d.createGroup(c.entry.layout, this.uniforms!, c.bytes, l.buffers)));
         this.steps.push({ kind: 'run', pipeline: c.entry.pipeline, group, offset: u, workgroups: l.workgroups });
         u += c.bytes;
       } else if (c.kind === 'copy') {

@@ -320,20 +320,31 @@ export class Dispatcher {
 
   /** The bind group of `buffers` after `bytes` of uniforms, from the cache when it was made before. */
   private bindGroup(layout: GPUBindGroupLayout, layoutKey: string, bytes: number, buffers: readonly GpuBuffer[]): GPUBindGroup {
-    let key = `${layoutKey}:${bytes}`;
-    for (const b of buffers) key += `,${this.pool.id(b.gpu)}`;
+    const key = this.groupKey(layoutKey, bytes, buffers);
     let group = this.groups.get(key);
     if (group) {
       this.groups.delete(key);
     } else {
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: bytes } }];
-      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.gpu } }));
-      group = this.device.createBindGroup({ layout, entries });
+      group = this.createGroup(layout, this.ring, bytes, buffers);
       this.counts.bindGroups++;
       if (this.groups.size >= GROUP_CACHE) this.groups.delete(this.groups.keys().next().value!);
     }
     this.groups.set(key, group);
     return group;
+  }
+
+  /** A bind group's cache key: layout, uniform bytes and the buffers' pool serials. */
+  groupKey(layoutKey: string, bytes: number, buffers: readonly GpuBuffer[]): string {
+    let key = `${layoutKey}:${bytes}`;
+    for (const b of buffers) key += `,${this.pool.id(b.gpu)}`;
+    return key;
+  }
+
+  /** A bind group of `bytes` of `uniforms` (at a dynamic offset) followed by `buffers`. */
+  createGroup(layout: GPUBindGroupLayout, uniforms: GPUBuffer, bytes: number, buffers: readonly GpuBuffer[]): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms, offset: 0, size: bytes } }];
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.gpu } }));
+    return this.device.createBindGroup({ layout, entries });
   }
 
   /** Encodes a buffer-to-buffer copy in order with the dispatches (bytes, multiples of 4). */
