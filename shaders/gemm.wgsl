@@ -18,14 +18,35 @@
 // SPLIT_K (flag): z = batch * u.splits + s, and slice s covers k in [s * u.kChunk, +u.kChunk)
 // (kChunk a multiple of 16); storeC then receives a partial sum and must accumulate it. For
 // GEMMs with few output tiles and a long K, which would otherwise leave most of the GPU idle.
+//
+// HALF (flag): medium matmul precision (wt.setFloat32MatmulPrecision('medium')). The operands
+// pass through workgroup memory as half precision, vec4<H> tiles: H = f16 with the F16 flag (the
+// device has shader-f16; gemmProgram then starts the module with `enable f16;`), else H = f32
+// holding f16-rounded values (F16 off: the same numerics without f16 hardware, for testing the
+// variant on adapters that lack it). Each 16-deep k tile is summed in H, then added into the f32
+// accumulators: f16 FMAs, f32 for the long sum over K.
 
 const TM = 64u;
 const TN = 64u;
 const TK = 16u;
 
+#if F16
+alias H = f16;
+fn toH(v: vec4<f32>) -> vec4<H> { return vec4<H>(v); }
+#elif HALF
+alias H = f32;
+// the f16 nearest to each component, as f32
+fn toH(v: vec4<f32>) -> vec4<H> {
+  return vec4<f32>(unpack2x16float(pack2x16float(v.xy)), unpack2x16float(pack2x16float(v.zw)));
+}
+#else
+alias H = f32;
+fn toH(v: vec4<f32>) -> vec4<H> { return v; }
+#endif
+
 // tile[k][r / 4] holds rows r..r+3 at depth k, so the inner loop reads a whole vec4 at once
-var<workgroup> tileA: array<array<vec4<f32>, 16>, 16>;
-var<workgroup> tileB: array<array<vec4<f32>, 16>, 16>;
+var<workgroup> tileA: array<array<vec4<H>, 16>, 16>;
+var<workgroup> tileB: array<array<vec4<H>, 16>, 16>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -50,6 +71,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     loadTileA(z, m0, k0, t);
     loadTileB(z, n0, k0, t);
     workgroupBarrier();
+#if HALF
+    // four named sums, reset per tile (a private array declared in the loop was not, on SwiftShader)
+    var p0 = vec4<H>(0.0);
+    var p1 = vec4<H>(0.0);
+    var p2 = vec4<H>(0.0);
+    var p3 = vec4<H>(0.0);
+    for (var k = 0u; k < TK; k++) {
+      let a = tileA[k][lid.y];
+      let b = tileB[k][lid.x];
+      p0 = fma(vec4<H>(a.x), b, p0);
+      p1 = fma(vec4<H>(a.y), b, p1);
+      p2 = fma(vec4<H>(a.z), b, p2);
+      p3 = fma(vec4<H>(a.w), b, p3);
+    }
+    acc[0] += vec4<f32>(p0);
+    acc[1] += vec4<f32>(p1);
+    acc[2] += vec4<f32>(p2);
+    acc[3] += vec4<f32>(p3);
+#else
     for (var k = 0u; k < TK; k++) {
       let a = tileA[k][lid.y];
       let b = tileB[k][lid.x];
@@ -58,6 +98,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
       acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
+#endif
     // the next iteration overwrites the tiles: every thread must be done reading them
     workgroupBarrier();
   }

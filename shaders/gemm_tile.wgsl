@@ -4,6 +4,8 @@
 // for r < 64, k < 16, and 0 outside the matrix. Seen this way A and B^T are the same problem,
 // which is why one template serves both.
 //
+// Tiles hold vec4<H> (gemm.wgsl: f32, or f16 under HALF); every store goes through toH.
+//
 // Every thread stores whole vec4s: WGSL lets a write to one component of a vector rewrite the
 // whole vector, so threads sharing a vec4 component-wise would race.
 //
@@ -24,7 +26,7 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
       if (r0 + r + j < u.{{R}} && k0 + k < u.K) { v[j] = load{{OP}}4(z, r0 + r + j, k0 + k); }
     }
     for (var i = 0u; i < 4u; i++) {
-      tile{{OP}}[k + i][r >> 2u] = vec4<f32>(v[0][i], v[1][i], v[2][i], v[3][i]);
+      tile{{OP}}[k + i][r >> 2u] = toH(vec4<f32>(v[0][i], v[1][i], v[2][i], v[3][i]));
     }
   }
 #elif VEC4_R
@@ -32,7 +34,7 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
   let r = (t & 15u) << 2u;
   var v = vec4<f32>(0.0);
   if (r0 + r < u.{{R}} && k0 + k < u.K) { v = load{{OP}}4(z, r0 + r, k0 + k); }
-  tile{{OP}}[k][r >> 2u] = v;
+  tile{{OP}}[k][r >> 2u] = toH(v);
 #else
 #if KFAST
   let k = t & 15u;
@@ -47,6 +49,6 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
       if (r0 + r + j < u.{{R}}) { v[j] = load{{OP}}(z, r0 + r + j, k0 + k); }
     }
   }
-  tile{{OP}}[k][r >> 2u] = v;
+  tile{{OP}}[k][r >> 2u] = toH(v);
 #endif
 }

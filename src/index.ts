@@ -10,12 +10,12 @@
 export { Tensor, type NestedArray } from './tensor.js';
 export type { DType, DataArray } from './dtype.js';
 export * from './errors.js';
-export { init, setBackend, getBackend, type InitOptions } from './init.js';
+export { init, setBackend, getBackend, setFloat32MatmulPrecision, getFloat32MatmulPrecision, type InitOptions } from './init.js';
 export { tidy, keep, dispose, memory, type MemoryInfo } from './memory.js';
 export { noGrad, manualSeed } from './engine.js';
 export { gradcheck, GradcheckError, type GradcheckOptions } from './autograd/gradcheck.js';
 export { CpuBackend } from './backend/cpu/index.js';
-export type { Backend, BackendBuffer, View, Executable, BackendMemory } from './backend/backend.js';
+export type { Backend, BackendBuffer, View, Executable, BackendMemory, MatmulPrecision } from './backend/backend.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye,
   rand, randn, randint, normal, uniform, type CreateOptions, type RandomOptions,
@@ -25,6 +25,7 @@ export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
 export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
 export * as optim from './optim/index.js';
+export * as amp from './amp.js';
 export { matmul, mm, linear } from './ops/linalg.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';
 export { backendInfo, emptyCache, type BackendInfo } from './init.js';

@@ -1,5 +1,5 @@
 /** Choosing and initialising a backend. */
-import type { Backend } from './backend/backend.js';
+import type { Backend, MatmulPrecision } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/index.js';
 import { engine } from './engine.js';
 import { ArgumentError, BackendError } from './errors.js';
@@ -62,7 +62,35 @@ export function setBackend(backend: Backend): Backend {
     throw new ArgumentError(`setBackend: expected a Backend (what wt.init() returns), got ${describeValue(backend)}`);
   }
   engine.backend = backend;
+  backend.setMatmulPrecision?.(matmulPrecision);
   return backend;
+}
+
+let matmulPrecision: MatmulPrecision = 'highest';
+
+/**
+ * Sets the precision of float32 matmuls, linear layers and convolutions, as PyTorch's
+ * `torch.set_float32_matmul_precision`: 'highest' (the default) and 'high' compute in float32;
+ * 'medium' lets the WebGPU backend take the operands of its tiled GEMMs (large matmuls and
+ * convolutions) through half precision, f16 products summed in f32 over K, when the device has
+ * `shader-f16`. Elsewhere (no shader-f16, the small-output kernels, the CPU backend) 'medium'
+ * still computes in float32. Results then differ from float32 by about 1e-3 relative; train with
+ * `wt.amp.GradScaler` so that small gradients are not lost to f16's range. Applies to ops issued
+ * afterwards (a step compiled with `wt.compile` keeps the precision it was recorded with).
+ *
+ * @example wt.setFloat32MatmulPrecision('medium');
+ */
+export function setFloat32MatmulPrecision(precision: MatmulPrecision): void {
+  if (precision !== 'highest' && precision !== 'high' && precision !== 'medium') {
+    throw new ArgumentError(`setFloat32MatmulPrecision: precision must be 'highest', 'high' or 'medium', got ${describeValue(precision)}`);
+  }
+  matmulPrecision = precision;
+  engine.backend?.setMatmulPrecision?.(precision);
+}
+
+/** The float32 matmul precision set by {@link setFloat32MatmulPrecision} ('highest' by default). */
+export function getFloat32MatmulPrecision(): MatmulPrecision {
+  return matmulPrecision;
 }
 
 /** The current backend, or a BackendError when init() has not run. */

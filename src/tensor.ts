@@ -268,6 +268,10 @@ export class Tensor {
   /** Lower triangle of the last two dims (col − row ≤ diagonal), zeros elsewhere (wt.tril). */
   tril(diagonal = 0): Tensor { return fn.tril(this, diagonal); }
   isNan(): Tensor { return ew.elementwise('isNan', [this]); }
+  /** true where the element is +inf or -inf (bool) */
+  isInf(): Tensor { return ew.elementwise('isInf', [this]); }
+  /** true where the element is neither infinite nor NaN (bool) */
+  isFinite(): Tensor { return ew.elementwise('isFinite', [this]); }
   neg(): Tensor { return ew.elementwise('neg', [this]); }
   abs(): Tensor { return ew.elementwise('abs', [this]); }
   exp(): Tensor { return ew.elementwise('exp', [this]); }

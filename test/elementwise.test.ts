@@ -71,6 +71,8 @@ describe('unary ops against float64 references', () => {
     expectClose(await x.sigmoid().data(), [NaN, 1, 0, 0.5]);
     expectClose(await x.abs().data(), [NaN, Infinity, Infinity, 0]);
     expect(Array.from(await x.isNan().data())).toEqual([1, 0, 0, 0]);
+    expect(Array.from(await x.isInf().data())).toEqual([0, 1, 1, 0]);
+    expect(Array.from(await x.isFinite().data())).toEqual([0, 0, 0, 1]);
   });
 });
 

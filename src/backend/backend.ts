@@ -80,6 +80,13 @@ export interface BackendMemory {
   poolMisses: number;
 }
 
+/**
+ * Precision of float32 matmuls and convolutions (`wt.setFloat32MatmulPrecision`, as PyTorch):
+ * 'highest' and 'high' compute in float32; 'medium' lets a backend compute products from
+ * half-precision operands, summing in float32 (WebGPU with shader-f16: the tiled GEMMs).
+ */
+export type MatmulPrecision = 'highest' | 'high' | 'medium';
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /**
@@ -124,4 +131,6 @@ export interface Backend {
   endCapture?(): CapturedStep;
   /** Copies elements between buffers, in order with the dispatches. */
   copyBuffer?(c: BufferCopy): void;
+  /** Applies a float32 matmul precision to later dispatches (absent: always float32). */
+  setMatmulPrecision?(p: MatmulPrecision): void;
 }

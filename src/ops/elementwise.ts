@@ -103,6 +103,8 @@ const DEFS = {
   erf: { arity: 1, f: (x) => u('erf', x[0]), grad: (x, _y, g) => [mul(g, mul(c(2 / Math.sqrt(Math.PI)), u('exp', u('neg', mul(x[0], x[0])))))] },
   logicalNot: { arity: 1, f: (x) => u('not', x[0]), grad: null },
   isNan: { arity: 1, f: (x) => u('isnan', x[0]), grad: null },
+  isInf: { arity: 1, f: (x) => u('isinf', x[0]), grad: null },
+  isFinite: { arity: 1, f: (x) => u('not', E.binary('or', u('isnan', x[0]), u('isinf', x[0]))), grad: null },
   /** cast to the dtype in p[0]'s expression (used by `toType`); differentiable float→float only */
   identity: { arity: 1, f: (x) => x[0], grad: (_x, _y, g) => [g] },
 

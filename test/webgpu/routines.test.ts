@@ -26,6 +26,7 @@ import { convLaunches, type ConvPlan } from '../../src/backend/webgpu/routines/c
 import { matmulLaunches, type MatmulPlan } from '../../src/backend/webgpu/routines/matmul.js';
 import { rowPlan, THREAD_ROW_MAX } from '../../src/backend/webgpu/routines/norm.js';
 import type { GpuContext } from '../../src/backend/webgpu/launch.js';
+import { f16ToF32, f32ToF16 } from '../../src/io/float16.js';
 
 const h = (await createHarness()) as Harness;
 const suite = h ? describe : describe.skip;
@@ -66,7 +67,7 @@ interface MatmulCase { Z: number; M: number; N: number; K: number; la: Layout; l
  * One matmul against float64. Without `plan` the backend picks the core (as for the adapter at
  * hand); with one, that core runs whatever the adapter, so every variant is tested everywhere.
  */
-async function checkMatmul(c: MatmulCase, seed: number, plan?: MatmulPlan): Promise<void> {
+async function checkMatmul(c: MatmulCase, seed: number, plan?: MatmulPlan, half = false): Promise<void> {
   const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
   const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
   const bias = randomBuffer(c.N + 1, seed + 2);
@@ -75,21 +76,35 @@ async function checkMatmul(c: MatmulCase, seed: number, plan?: MatmulPlan): Prom
   const outView = h.view(out, [c.Z, c.M, c.N], { offset: 3 });
   const act = c.act ?? 'none';
   const cfg = { bias: !!c.bias, activation: act };
-  const launcher: Launcher | undefined = plan && ((ins, outs) => matmulLaunches(cfg, ins, outs, h.ctx, plan));
+  // half: f16 tiles (emulated, so any adapter runs them); the reference rounds the operands alike
+  const ctx: GpuContext = half ? { ...h.ctx, gemmHalf: 'emulate' } : h.ctx;
+  const launcher: Launcher | undefined = plan && ((ins, outs) => matmulLaunches(cfg, ins, outs, ctx, plan));
   h.run('matmul', cfg, c.bias ? [a.v, b.v, biasView] : [a.v, b.v], [outView], launcher);
   const got = (await h.read(out)).subarray(3);
-  const want = new Float64Array(c.Z * c.M * c.N);
+  const want = new Float64Array(c.Z * c.M * c.N), exact = new Float64Array(c.Z * c.M * c.N);
+  const r = half ? round16 : (x: number): number => x;
   for (let z = 0; z < c.Z; z++) {
     for (let m = 0; m < c.M; m++) {
       for (let n = 0; n < c.N; n++) {
-        let s = c.bias ? bias.data[1 + n] : 0;
-        for (let k = 0; k < c.K; k++) s += at3(a.v, a.data, z, m, k) * at3(b.v, b.data, z, k, n);
+        let s = c.bias ? bias.data[1 + n] : 0, e = s;
+        for (let k = 0; k < c.K; k++) {
+          const x = at3(a.v, a.data, z, m, k), y = at3(b.v, b.data, z, k, n);
+          s += r(x) * r(y);
+          e += x * y;
+        }
         want[(z * c.M + m) * c.N + n] = actRef[act](s);
+        exact[(z * c.M + m) * c.N + n] = actRef[act](e);
       }
     }
   }
-  expectClose(got, want, 2e-5 * Math.sqrt(c.K + 1), 1e-5, `matmul ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}`);
+  const what = `matmul ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}${half ? ' f16 tiles' : ''}`;
+  expectClose(got, want, 2e-5 * Math.sqrt(c.K + 1), 1e-5, what);
+  // the f16 rounding really happened: somewhere the result is off the float32 product
+  if (half && c.K >= 16) expect(Math.max(...got.map((g, i) => Math.abs(g - exact[i]))), what).toBeGreaterThan(1e-5);
 }
+
+/** x rounded to the nearest f16 (ties to even), as a number. */
+const round16 = (x: number): number => f16ToF32(f32ToF16(x));
 
 // the tiled core, and the direct core without split-K (both workgroup sizes) and with it
 const matmulPlans: MatmulPlan[] = [
@@ -122,6 +137,16 @@ suite('webgpu matmul cores', () => {
       }
     });
   }
+  it('tiled core with f16 tiles (medium precision, emulated): operands rounded to f16, sums in f32', async () => {
+    let seed = 700;
+    for (const [M, N, K] of [[1, 1, 1], [130, 66, 3], [17, 33, 65], [64, 64, 18], [5, 9, 130]]) {
+      await checkMatmul({ Z: 1, M, N, K, la: 'row', lb: 'row' }, seed++, { kernel: 'tiled' }, true);
+    }
+    for (const la of ['row', 'col', 'strided'] as Layout[]) {
+      await checkMatmul({ Z: 2, M: 12, N: 20, K: 36, la, lb: 'col', bias: true, act: 'gelu' }, seed++, { kernel: 'tiled' }, true);
+      await checkMatmul({ Z: 2, M: 13, N: 21, K: 37, la, lb: 'row', bcastB: true }, seed++, { kernel: 'tiled' }, true);
+    }
+  });
   it('split-K sums over long K with a small output', async () => {
     for (const plan of [{ kernel: 'direct', ks: 16, wg: 64 }, { kernel: 'direct', ks: 8, wg: 16 }, { kernel: 'direct', ks: 1, wg: 64 }] as MatmulPlan[]) {
       await checkMatmul({ Z: 1, M: 10, N: 6, K: 1000, la: 'col', lb: 'row', bias: true, act: 'tanh' }, 400, plan);
@@ -242,7 +267,7 @@ function forEachTap(c: ConvCase, Ho: number, Wo: number, fn: (xi: number, wi: nu
  * plan the backend picks the kernels (as for the adapter at hand); with one, the launches of that
  * plan run whatever the adapter, so the GEMM and every direct variant are tested everywhere.
  */
-async function checkConv(c: ConvCase, seed: number, plan?: ConvPlan): Promise<void> {
+async function checkConv(c: ConvCase, seed: number, plan?: ConvPlan, half = false): Promise<void> {
   const Ho = outSize(c.H, c.KH, c.stride[0], c.padding[0], c.dilation[0]);
   const Wo = outSize(c.W, c.KW, c.stride[1], c.padding[1], c.dilation[1]);
   const xs = [c.N, c.C, c.H, c.W], ws = [c.O, c.C / c.groups, c.KH, c.KW], ys = [c.N, c.O, Ho, Wo];
@@ -254,10 +279,11 @@ async function checkConv(c: ConvCase, seed: number, plan?: ConvPlan): Promise<vo
   const y = h.zeros(n(ys)), gx = h.zeros(n(xs)), gw = h.zeros(n(ws));
   const yv = h.view(y, ys), gxv = h.view(gx, xs), gwv = h.view(gw, ws);
   if (plan) {
+    const ctx: GpuContext = half ? { ...h.ctx, gemmHalf: 'emulate' } : h.ctx;
     const launches = [
-      ...convLaunches('conv2d', 'FORWARD', geo, xv, wv, yv, c.bias ? bv : undefined, c.bias ? [xv, wv, bv] : [xv, wv], yv, h.ctx, plan),
-      ...convLaunches('conv2dBackwardInput', 'BACKWARD_INPUT', geo, gxv, wv, gyv, undefined, [gyv, wv], gxv, h.ctx, plan),
-      ...convLaunches('conv2dBackwardWeight', 'BACKWARD_WEIGHT', geo, xv, gwv, gyv, undefined, [xv, gyv], gwv, h.ctx, plan),
+      ...convLaunches('conv2d', 'FORWARD', geo, xv, wv, yv, c.bias ? bv : undefined, c.bias ? [xv, wv, bv] : [xv, wv], yv, ctx, plan),
+      ...convLaunches('conv2dBackwardInput', 'BACKWARD_INPUT', geo, gxv, wv, gyv, undefined, [gyv, wv], gxv, ctx, plan),
+      ...convLaunches('conv2dBackwardWeight', 'BACKWARD_WEIGHT', geo, xv, gwv, gyv, undefined, [xv, gyv], gwv, ctx, plan),
     ];
     for (const l of launches) h.backend.launch(l);
   } else {
@@ -267,12 +293,14 @@ async function checkConv(c: ConvCase, seed: number, plan?: ConvPlan): Promise<vo
   }
   const wantY = new Float64Array(n(ys)), wantGx = new Float64Array(n(xs)), wantGw = new Float64Array(n(ws));
   if (c.bias) for (let i = 0; i < wantY.length; i++) wantY[i] = bias.data[Math.floor(i / (Ho * Wo)) % c.O];
+  // f16 tiles (emulated): every GEMM operand rounded to f16
+  const r = half ? round16 : (v: number): number => v;
   forEachTap(c, Ho, Wo, (xi, wi, yi) => {
-    wantY[yi] += x.data[1 + xi] * w.data[wi];
-    wantGx[xi] += gy.data[yi] * w.data[wi];
-    wantGw[wi] += gy.data[yi] * x.data[1 + xi];
+    wantY[yi] += r(x.data[1 + xi]) * r(w.data[wi]);
+    wantGx[xi] += r(gy.data[yi]) * r(w.data[wi]);
+    wantGw[wi] += r(gy.data[yi]) * r(x.data[1 + xi]);
   });
-  const what = `conv ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}`;
+  const what = `conv ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}${half ? ' f16 tiles' : ''}`;
   expectClose(await h.read(y), wantY, 1e-4, 1e-5, `${what} y`);
   expectClose(await h.read(gx), wantGx, 1e-4, 1e-5, `${what} gx`);
   expectClose(await h.read(gw), wantGw, 2e-4, 1e-5, `${what} gw`);
@@ -332,6 +360,10 @@ suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
       for (const c of cases) await checkConv(c, seed++, plan);
     });
   }
+  it('implicit GEMM with f16 tiles (medium precision, emulated): operands rounded to f16', async () => {
+    let seed = 200;
+    for (const splitK of [false, true]) for (const c of cases.slice(0, 4)) await checkConv(c, seed++, { kernel: 'gemm', splitK }, true);
+  });
 });
 
 

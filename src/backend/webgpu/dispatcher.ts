@@ -226,6 +226,13 @@ export interface DispatcherOptions {
    * off on hardware until measured there (`bench/gpu.ts` runs a "webtensor (subgroups)" peer).
    */
   subgroupOps?: boolean;
+  /**
+   * Under 'medium' matmul precision on a device without shader-f16, round the tiled GEMMs'
+   * operands to f16 in f32 tiles (shaders/gemm.wgsl HALF without F16): the numerics of the f16
+   * path, not its speed, so that the variant can be tested on any adapter. Default false: there
+   * 'medium' computes in f32.
+   */
+  emulateF16?: boolean;
 }
 
 export class Dispatcher {

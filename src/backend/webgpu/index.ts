@@ -8,7 +8,7 @@
  * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
  * throws DeviceLostError; `wt.init()` builds a fresh backend.
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, MatmulPrecision, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
@@ -51,6 +51,8 @@ export class WebGPUBackend implements Backend {
   private readonly sleep: boolean;
   /** optimizer steps pack parameters into multi-segment kernels (DispatcherOptions.segments) */
   private readonly segments: boolean;
+  /** 'medium' precision without shader-f16 rounds GEMM tiles to f16 (DispatcherOptions.emulateF16) */
+  private readonly emulateF16: boolean;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -64,6 +66,7 @@ export class WebGPUBackend implements Backend {
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;
+    this.emulateF16 = opts.emulateF16 ?? false;
     device.lost.then((info) => {
       this.lost = info;
     });
@@ -218,6 +221,10 @@ export class WebGPUBackend implements Backend {
   copyBuffer(c: BufferCopy): void {
     this.alive();
     this.dispatcher.copy(this.use(c.src), c.srcOffset * 4, this.use(c.dst), c.dstOffset * 4, c.numel * 4);
+  }
+
+  setMatmulPrecision(p: MatmulPrecision): void {
+    this.ctx.gemmHalf = p !== 'medium' ? undefined : this.ctx.features.has('shader-f16') ? 'f16' : this.emulateF16 ? 'emulate' : undefined;
   }
 
   memory(): BackendMemory {

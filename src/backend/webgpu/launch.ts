@@ -35,6 +35,12 @@ export interface GpuContext {
    * one size, and subgroup operations are on (DispatcherOptions.subgroupOps); else undefined.
    */
   subgroupSize?: number;
+  /**
+   * Tiled GEMMs (matmul, conv) take their operands through half-precision tiles: set by
+   * WebGPUBackend.setMatmulPrecision('medium') when the device has shader-f16 ('f16'), or with
+   * DispatcherOptions.emulateF16 on one without ('emulate'); else undefined (f32).
+   */
+  gemmHalf?: 'f16' | 'emulate';
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];

@@ -21,7 +21,7 @@
 import type { View } from '../../backend.js';
 import type { Pair } from '../../../kernel/kernel.js';
 import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
-import { gemmGrid, gemmProgram, type TileMode } from './matmul.js';
+import { gemmGrid, gemmHalfKey, gemmProgram, type GemmHalf, type TileMode } from './matmul.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import convSrc from '../../../../shaders/conv2d.wgsl';
 import directSrc from '../../../../shaders/conv2d_direct.wgsl';
@@ -85,13 +85,13 @@ export function convLaunches(
   if (p.kernel === 'direct') return [directLaunch(kind, cfg, d, x, w, y, bias, inputs, output, p.wg, p.ch ?? 4, maxZ)];
   // the GEMM runs groups in workgroup z
   if (d.G > maxZ) throw new Error(`${routine} (webgpu): ${d.G} groups exceed the device's ${maxZ} workgroups per dimension`);
-  return gemmLaunches(kind, cfg, d, x, w, y, bias, inputs, output, maxZ, p.splitK);
+  return gemmLaunches(kind, cfg, d, x, w, y, bias, inputs, output, maxZ, p.splitK, ctx.gemmHalf);
 }
 
 /** The implicit-GEMM launches (conv2d.wgsl on gemm.wgsl), with a zeroing fill first under split-K. */
 function gemmLaunches(
   kind: Kind, cfg: ConvGeometry, d: ConvDims, x: View, w: View, y: View, bias: View | undefined,
-  inputs: View[], output: View, maxZ: number, allowSplitK: boolean,
+  inputs: View[], output: View, maxZ: number, allowSplitK: boolean, half?: GemmHalf,
 ): GpuLaunch[] {
   const { N, C, H, W, O, Ho, Wo, KH, KW, G: g, Cg, Og } = d;
   const KK = KH * KW;
@@ -111,7 +111,7 @@ function gemmLaunches(
     flags.push('SPLIT_K');
     launches.push(fillLaunch(output, 0, maxZ));
   }
-  const key = `conv2d|${flags.join('|')}`;
+  const key = `conv2d|${flags.join('|')}${gemmHalfKey(half)}`;
   const uniforms = new Uint32Array([
     M, Ng, K, N,
     C, H, W, O,
@@ -123,7 +123,7 @@ function gemmLaunches(
   ]);
   launches.push({
     key,
-    code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags),
+    code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags, half),
     inputs,
     outputs: [output],
     uniforms,

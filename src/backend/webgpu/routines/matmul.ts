@@ -22,6 +22,12 @@ import tileSrc from '../../../../shaders/gemm_tile.wgsl';
 import matmulSrc from '../../../../shaders/matmul.wgsl';
 import directSrc from '../../../../shaders/matmul_direct.wgsl';
 
+/**
+ * Half-precision GEMM tiles (shaders/gemm.wgsl HALF; GpuContext.gemmHalf): 'f16' on a device
+ * with shader-f16, 'emulate' rounds to f16 in f32 tiles (the same numerics, for testing).
+ */
+export type GemmHalf = 'f16' | 'emulate';
+
 /** How a GEMM operand tile is loaded (see shaders/gemm_tile.wgsl). */
 export type TileMode = 'vec4k' | 'vec4r' | 'kfast' | 'rfast';
 
@@ -31,14 +37,19 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
  * The WGSL of a GEMM kernel: the core, `operand` (uniform `u` with M, N, K; loaders; storeC) and
  * the two tile loaders rendered from the shared template.
  */
-export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = []): string {
-  return withHelpers([
-    render(gemmSrc, {}, [], 'gemm.wgsl'),
+export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf): string {
+  const halfFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
+  // an enable directive must come before every declaration of the module
+  return (half === 'f16' ? 'enable f16;\n' : '') + withHelpers([
+    render(gemmSrc, {}, halfFlags, 'gemm.wgsl'),
     render(tileSrc, { OP: 'A', R: 'M' }, tileFlags[modeA], 'gemm_tile.wgsl (A)'),
     render(tileSrc, { OP: 'B', R: 'N' }, tileFlags[modeB], 'gemm_tile.wgsl (B)'),
     render(operand, vars, flags, name),
   ].join('\n'));
 }
+
+/** The pipeline-key suffix of a GEMM's tile precision (empty for f32 tiles). */
+export const gemmHalfKey = (half?: GemmHalf): string => (half ? `|half-${half}` : '');
 
 /** Workgroups of a GEMM: the 64x64 output tiles on a 2-D grid (see shaders/gemm.wgsl), z as given. */
 export function gemmGrid(M: number, N: number, z: number, maxDim: number): [number, number, number] {
@@ -178,8 +189,9 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   if (modeB.startsWith('vec4')) flags.push('B_VEC4');
   if (config.bias) flags.push('BIAS');
   flags.push(...z2);
-  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}`;
-  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags);
+  const half = ctx.gemmHalf;
+  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}`;
+  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags, half);
   const launches: GpuLaunch[] = [];
   for (let z0 = 0; z0 < Z; z0 += zMax) {
     launches.push({ key, code, inputs: views, outputs: [cv], uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax) });
