@@ -10,7 +10,8 @@
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
  * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
  * training steps eager (no capture), webtensor with multi-segment optimizer kernels
- * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), TF.js and
+ * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor
+ * with medium matmul precision (f16 GEMM tiles; when the device has shader-f16), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
  * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
  * (for a check on SwiftShader); `--only TEXT` filters workloads by name.
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }), tfjsLib('webgpu'), jaxLib(),
   ];
+  // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
+  if (info.features.includes('shader-f16')) libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }));
   const cfg = runOptions(quick);
   const r = await runSection('webgpu', libs, all, { ...cfg, log: (l) => console.log(l) });
   const result: BenchResult = { rows: r.rows, libErrors: r.libErrors, adapter: info.adapter, environment: `Node ${process.version} + Dawn` };

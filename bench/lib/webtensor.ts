@@ -141,8 +141,10 @@ function trainCase(w: Workload, compiled: boolean): Case {
  * webtensor on `backend`; each section starts its own backend with wt.init. `fusion` is passed
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
+ * `matmulPrecision` is set while this library runs ('highest' otherwise): 'medium' measures the
+ * f16 GEMM tiles (on devices with shader-f16).
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string; compiled?: boolean; trainingOnly?: boolean } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
@@ -156,6 +158,7 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
     async activate() {
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
       wt.setFusion(fusion);
+      wt.setFloat32MatmulPrecision(opts.matmulPrecision ?? 'highest');
     },
     setup: (w) => {
       if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');
