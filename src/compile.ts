@@ -21,9 +21,11 @@
  * A replay is valid while the tensors it shares with the program (parameters, gradients,
  * optimizer state) are alive: when one was disposed the next call records again. What a replay
  * cannot see: a change to JavaScript state the step reads other than the optimizers' (train/eval
- * mode, the model's structure, a new random seed) — call `reset()` after such a change. Steps with
- * random ops (dropout) record different seeds each time, so they run eagerly; so do steps that
- * read values back (`await` inside is impossible; `data()` called without awaiting spoils it).
+ * mode, the model's structure) — call `reset()` after such a change. Random ops (dropout) drawing
+ * from the global generator get fresh streams on each replay, the ones an eager call would have
+ * drawn (engine.dynamicOf), so a compiled step gives the same numbers as eager steps; explicit
+ * seeds stay as recorded. Steps that read values back run eagerly (`await` inside is impossible;
+ * `data()` called without awaiting spoils it), as do steps whose scalars change each call.
  *
  * @example
  * const step = wt.compile((x, y) => {
@@ -168,6 +170,9 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     backend.beginCapture!();
     beginCaptureChecks(backend);
     hooks = [];
+    // random ops draw their streams afresh on each replay (engine.dynamicOf)
+    const rng = { start: engine.rngStream, base: 0 };
+    engine.captureRng = rng;
     let outs: Tensor[] = [], shape: Shape = 'none';
     let failure: unknown = null;
     try {
@@ -188,6 +193,13 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     } catch (err) {
       failure = err;
     }
+    engine.captureRng = null;
+    const used = engine.rngStream - rng.start;
+    // first of the replay's hooks: the streams it uses, and the generator advanced past them
+    if (used) hooks.unshift(() => {
+      rng.base = engine.rngStream;
+      engine.rngStream += used;
+    });
     const rec: Recording = { cap: backend.endCapture!(), outs, shape, checks: endCaptureChecks(backend), hooks };
     hooks = null;
     if (failure) {
@@ -352,7 +364,7 @@ function explain(a: readonly string[], b: readonly string[]): string {
     if (a[i] !== b[i]) {
       const what = (l: string) => (l.startsWith('run ') ? `kernel ${l.split(' ', 2)[1].slice(0, 80)}` : l.split(' ', 1)[0]);
       const [ka, kb] = [a[i].split(' ', 2)[1], b[i].split(' ', 2)[1]];
-      const part = ka !== kb ? 'a different kernel' : / u=/.test(a[i]) && a[i].split(' u=')[1].split(' ')[0] !== b[i].split(' u=')[1].split(' ')[0] ? 'different scalars (a random seed?)' : 'different buffers';
+      const part = ka !== kb ? 'a different kernel' : / u=/.test(a[i]) && a[i].split(' u=')[1].split(' ')[0] !== b[i].split(' u=')[1].split(' ')[0] ? 'different scalars' : 'different buffers';
       return `command ${i} of ${a.length}, ${what(a[i])}: ${part}`;
     }
   }

@@ -2,11 +2,12 @@
  * Global runtime state: the current backend, memory scopes (`tidy`), and live-tensor accounting.
  * Tensors register here when created and leave when disposed.
  */
-import type { Backend, BackendBuffer } from './backend/backend.js';
+import type { Backend, BackendBuffer, DynamicScalars } from './backend/backend.js';
 import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
 import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import type { View } from './backend/backend.js';
 import type { Expr } from './kernel/ir.js';
+import { seedToKey } from './kernel/philox.js';
 import { contiguousStrides } from './shape.js';
 
 /**
@@ -86,7 +87,7 @@ export class Storage {
     this.detachRecipe();
     try {
       const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
-      this.backend.dispatch(exe, r.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars);
+      this.backend.dispatch(exe, r.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars, dynamicOf([r.expr], r.scalars));
     } finally {
       for (const s of r.inputs) s.release();
     }
@@ -179,6 +180,11 @@ class Engine {
   /** Counter advanced by each unseeded random op, so calls differ but a global seed reproduces them. */
   rngSeed = 0;
   rngStream = 0;
+  /**
+   * While `wt.compile` records a step: the stream count when the step began (`start`), and, during
+   * a replay, the count its streams continue from (`base`); see {@link dynamicOf}.
+   */
+  captureRng: { start: number; base: number } | null = null;
 
   requireBackend(): Backend {
     if (!this.backend) throw new BackendError('no backend: call `await wt.init()` first (or wt.setBackend)');
@@ -196,6 +202,36 @@ class Engine {
 }
 
 export const engine = new Engine();
+
+/**
+ * The scalars of a dispatch that a replay of the step being recorded must recompute: `own` (an
+ * optimizer's hyperparameters), and the key and stream of each random leaf of `exprs` whose stream
+ * was drawn from the global generator during the step. A replay draws its streams afresh, as an
+ * eager call would: the k-th stream of the step becomes the k-th after the generator's count at
+ * the replay (engine.captureRng.base), under the current seed's key. Streams drawn before the
+ * step (a pending random tensor made earlier) and explicit seeds (stream 0) stay as recorded.
+ */
+export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], own?: DynamicScalars): readonly DynamicScalars[] | undefined {
+  const rng = engine.captureRng;
+  if (!rng) return own && [own];
+  const out: DynamicScalars[] = own ? [own] : [];
+  const seen = new Set<Expr>(), bases = new Set<number>();
+  const walk = (e: Expr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    if (e.op === 'rand') {
+      // scalars at e.value: the key's two words, then the stream (src/kernel/philox.ts)
+      const at = e.value!, stream = scalars[at + 2];
+      if (!bases.has(at) && stream > rng.start) {
+        bases.add(at);
+        out.push({ at, n: 3, values: () => [...seedToKey(engine.rngSeed), stream - rng.start + rng.base] });
+      }
+    }
+    e.args.forEach(walk);
+  };
+  exprs.forEach(walk);
+  return out.length ? out : undefined;
+}
 
 /** Runs fn with gradient recording off (like `torch.no_grad()`); returns its result. */
 export function noGrad<T>(fn: () => T): T {

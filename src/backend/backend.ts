@@ -28,8 +28,8 @@ export interface Executable {
 
 /**
  * Scalars of a dispatch that change from step to step without changing the kernel (an optimizer's
- * learning rate and bias corrections): a captured step (src/compile.ts) recomputes the first `n`
- * of the dispatch's scalars with `values()` before each replay.
+ * learning rate and bias corrections, a random op's generator key and stream): a captured step
+ * (src/compile.ts) recomputes the `n` scalars from `at` with `values()` before each replay.
  */
 export interface DynamicScalars {
   n: number;
@@ -111,8 +111,11 @@ export interface Backend {
   readSync?(buf: BackendBuffer, dtype: DType, offset?: number, numel?: number): StorageArray;
   /** Compiles (or fetches from the cache) a kernel. */
   prepare(kernel: Kernel): Executable;
-  /** Queues one run of a prepared kernel; `scalars` are the expression's scalar parameters. */
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[], dynamic?: DynamicScalars): void;
+  /**
+   * Queues one run of a prepared kernel; `scalars` are the expression's scalar parameters, of which
+   * `dynamic` ranges change per replay of a captured step (elementwise kernels).
+   */
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[], dynamic?: readonly DynamicScalars[]): void;
   /** Submits queued work. */
   flush(): void;
   memory(): BackendMemory;

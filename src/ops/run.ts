@@ -4,7 +4,7 @@
  */
 import type { Backend, DynamicScalars, View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { beforeWrite, engine, Storage } from '../engine.js';
+import { beforeWrite, dynamicOf, engine, Storage } from '../engine.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
@@ -101,7 +101,7 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   if (n > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
     const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], ndim: shape.length });
-    backend.dispatch(exe, c.views, [into ?? out!._view()], c.scalars);
+    backend.dispatch(exe, c.views, [into ?? out!._view()], c.scalars, dynamicOf(c.exprs, c.scalars));
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
@@ -119,7 +119,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
   const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
   // pending inputs' scalars are appended after the op's own, so `dynamic` keeps its positions
-  backend.dispatch(exe, c.views, outs, c.scalars, dynamic && { ...dynamic, at: c.shift });
+  backend.dispatch(exe, c.views, outs, c.scalars, dynamicOf(c.exprs, c.scalars, dynamic && { ...dynamic, at: c.shift }));
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -143,7 +143,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
-    backend.dispatch(exe, inViews, outViews, scalars, dynamic);
+    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic));
   }
 }
 

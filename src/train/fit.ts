@@ -72,7 +72,8 @@ export interface FitOptions extends CompileConfig {
   /**
    * Run each training step through `wt.compile` (default true, as Keras's `jit_compile`): on
    * WebGPU, after three steps of a batch shape, steps replay the recorded kernels without the
-   * JavaScript front end. Steps that cannot be captured (dropout) run eagerly, as with false.
+   * JavaScript front end (dropout draws fresh random streams on each replay). Steps that cannot
+   * be captured (a read inside a custom loss) run eagerly, as with false.
    */
   jitCompile?: boolean;
 }

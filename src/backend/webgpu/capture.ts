@@ -74,10 +74,11 @@ export class GpuCapture implements CapturedStep {
         let u = c.uniforms;
         if (l.dynamic) {
           u = u.slice();
-          const { at, n } = l.dynamic;
-          l.dynamic.pack(u, l.dynamic.scalars.map((v, i) => (i >= at && i < at + n ? 0 : v)));
+          const sc = l.dynamic.scalars.slice();
+          for (const r of l.dynamic.ranges) sc.fill(0, r.at, r.at + r.n);
+          l.dynamic.pack(u, sc);
         }
-        this.lines.push(`run ${l.key} [${l.workgroups.join(',')}] u=${u.join(',')} ${l.buffers.map(name).join(' ')}${l.dynamic ? ` dynamic=${l.dynamic.n}` : ''}`);
+        this.lines.push(`run ${l.key} [${l.workgroups.join(',')}] u=${u.join(',')} ${l.buffers.map(name).join(' ')}${l.dynamic ? ` dynamic=${l.dynamic.ranges.map((r) => `${r.at}+${r.n}`).join(',')}` : ''}`);
       } else if (c.kind === 'copy') {
         this.lines.push(`copy ${name(c.src)}@${c.srcOffset} -> ${name(c.dst)}@${c.dstOffset} ${c.bytes}`);
       } else {
@@ -179,9 +180,11 @@ export class GpuCapture implements CapturedStep {
     if (this.dynamics.length) {
       let lo = Infinity, hi = 0;
       for (const { dyn, words, byte } of this.dynamics) {
-        const v = dyn.values();
         const sc = dyn.scalars.slice();
-        for (let i = 0; i < dyn.n; i++) sc[dyn.at + i] = v[i];
+        for (const r of dyn.ranges) {
+          const v = r.values();
+          for (let i = 0; i < r.n; i++) sc[r.at + i] = v[i];
+        }
         dyn.pack(words, sc);
         lo = Math.min(lo, byte);
         hi = Math.max(hi, byte + words.byteLength);

@@ -48,14 +48,15 @@ export class GpuBuffer implements BackendBuffer {
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
 }
 
-/** Scalars of a launch that a captured step recomputes before each replay (optimizer hyperparameters). */
+/**
+ * Scalars of a launch that a captured step recomputes before each replay (optimizer
+ * hyperparameters, random streams).
+ */
 export interface LaunchDynamic {
   /** the launch's scalars when it was recorded */
   scalars: readonly number[];
-  /** `values` recomputes scalars at .. at + n - 1 */
-  at: number;
-  n: number;
-  values: () => readonly number[];
+  /** each range's `values` recomputes scalars at .. at + n - 1 */
+  ranges: readonly { at: number; n: number; values: () => readonly number[] }[];
   /** packs scalars into the launch's uniform words, where its slots are */
   pack: (u: Uint32Array, scalars: readonly number[]) => void;
 }

@@ -156,7 +156,7 @@ export class WebGPUBackend implements Backend {
     return exe;
   }
 
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: DynamicScalars): void {
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {
     this.alive();
     for (const v of [...inputs, ...outputs]) this.use(v.buf);
     const k = exe.kernel;
@@ -168,6 +168,7 @@ export class WebGPUBackend implements Backend {
         return;
       }
       case 'reduce': {
+        if (dynamic?.length) throw new BackendError('webgpu: dynamic scalars are for elementwise kernels only');
         const l = reduceLaunch(k, info, inputs, outputs[0], scalars, this.ctx);
         if (l) this.dispatcher.run(l);
         return;

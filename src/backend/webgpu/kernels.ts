@@ -15,9 +15,12 @@ import type { ReduceKernel } from '../../kernel/kernel.js';
 import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
 import type { GpuBuffer, Launch } from './dispatcher.js';
 
-/** Marks a launch's leading scalars as recomputed per replay of a captured step (LaunchDynamic). */
-function withDynamic(l: Launch, info: ExprInfo, scalars: readonly number[], dynamic: DynamicScalars | undefined, slot: (k: number) => number): Launch {
-  if (dynamic) l.dynamic = { scalars: [...scalars], at: dynamic.at ?? 0, n: dynamic.n, values: dynamic.values, pack: (u, sc) => packSlots(info, sc, u, slot) };
+/** Marks ranges of a launch's scalars as recomputed per replay of a captured step (LaunchDynamic). */
+function withDynamic(l: Launch, info: ExprInfo, scalars: readonly number[], dynamic: readonly DynamicScalars[] | undefined, slot: (k: number) => number): Launch {
+  if (dynamic?.length) {
+    const ranges = dynamic.map((d) => ({ at: d.at ?? 0, n: d.n, values: d.values }));
+    l.dynamic = { scalars: [...scalars], ranges, pack: (u, sc) => packSlots(info, sc, u, slot) };
+  }
   return l;
 }
 
@@ -163,7 +166,7 @@ function packSlots(info: ExprInfo, scalars: readonly number[], u: Uint32Array, s
  * The launch of an elementwise kernel over the outputs' (common) shape; output k gets
  * `info.exprs[k]`.
  */
-export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: DynamicScalars): Launch | null {
+export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: readonly DynamicScalars[]): Launch | null {
   const shape = outs[0].shape;
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return null;
@@ -190,7 +193,7 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
  * a segment runs four elements per thread when its length and every view offset are multiples
  * of 4 and none of its buffers is also used by a segment that cannot.
  */
-export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: DynamicScalars): Launch | null {
+export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: readonly DynamicScalars[]): Launch | null {
   const nIn = inputs.length / S, nOut = outs.length / S, nL = info.loads.length;
   const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
   const segViews = (g: number) => [...outs.slice(g * nOut, (g + 1) * nOut), ...ins.slice(g * nL, (g + 1) * nL)];
