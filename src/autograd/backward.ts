@@ -95,11 +95,12 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       node.inputs.forEach((x, i) => {
         let gi = ins[i];
         if (!gi) return;
+        // a rule may hand back g itself (for several inputs): each gets its own view of it
+        if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
         if (!x.requiresGrad || x.dtype !== 'float32') {
           disposeGrad(gi);
           return;
         }
-        if (gi === g) gi = g._viewAs(g.shape, g.strides, g.offset);
         const fitted = sumToShape(gi, x.shape);
         if (fitted !== gi) gi.dispose();
         const parent = node.parents[i];

@@ -213,7 +213,10 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
   operands.forEach((o, i) => {
     if (o !== null) return;
     const ge = grads[i];
-    out.push(ge && want[k] ? runElementwise(`${name} backward`, E.cast(ge, 'float32'), tensors, g.shape as number[], scalars as number[]) : null);
+    // a gradient that is the upstream one itself (add, a cast, identity): no copy (the engine
+    // takes it as a view)
+    if (ge === gExpr && g.dtype === 'float32') out.push(want[k] ? g : null);
+    else out.push(ge && want[k] ? runElementwise(`${name} backward`, E.cast(ge, 'float32'), tensors, g.shape as number[], scalars as number[]) : null);
     k++;
   });
   return out;

@@ -47,18 +47,20 @@ export const softmax: CpuRoutine<'softmax'> = ({ log, causal }, [x], [y]) => {
   // causal: row r of each [L, D] matrix keeps columns j <= r % L; the rest are -inf (weight 0)
   const L = causal ? x.shape[x.shape.length - 2] : 0;
   const xa = x.data, ya = y.data;
+  // each exp once: kept in float64 for the normalising pass (the same values as recomputing them)
+  const e = new Float64Array(D);
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
     const n = causal ? Math.min(D, (r % L) + 1) : D;
     const m = rowMax(xa, xo, n);
     let s = 0;
-    for (let j = 0; j < n; j++) s += Math.exp(xa[xo + j] - m);
+    for (let j = 0; j < n; j++) s += e[j] = Math.exp(xa[xo + j] - m);
     if (log) {
       const lse = m + Math.log(s);
       for (let j = 0; j < n; j++) ya[yo + j] = xa[xo + j] - lse;
     } else {
       const inv = 1 / s;
-      for (let j = 0; j < n; j++) ya[yo + j] = Math.exp(xa[xo + j] - m) * inv;
+      for (let j = 0; j < n; j++) ya[yo + j] = e[j] * inv;
     }
     for (let j = n; j < D; j++) ya[yo + j] = log ? -Infinity : 0;
   }
@@ -135,6 +137,7 @@ export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, 
   const [x, w, b] = inputs;
   const [R, D] = rowsOf(x);
   const xa = x.data, ya = y.data;
+  const wa = affine ? w.data : null, ba = affine ? b.data : null, wo = affine ? w.offset : 0, bo = affine ? b.offset : 0;
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
     let s = 0;
@@ -148,8 +151,8 @@ export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, 
     const rs = 1 / Math.sqrt(q / D + eps);
     mean.data[mean.offset + r] = mu;
     rstd.data[rstd.offset + r] = rs;
-    if (affine) {
-      for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs * w.data[w.offset + j] + b.data[b.offset + j];
+    if (wa && ba) {
+      for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs * wa[wo + j] + ba[bo + j];
     } else {
       for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs;
     }
@@ -168,6 +171,7 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
   const xa = x.data, ga = gy.data, oa = gx.data;
   const sw = affine ? new Float64Array(D) : null, sb = affine ? new Float64Array(D) : null;
   const gh = new Float64Array(D), xh = new Float64Array(D);
+  const wa = affine ? w.data : null, wo = affine ? w.offset : 0;
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, go = gy.offset + r * D, oo = gx.offset + r * D;
     const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
@@ -175,14 +179,17 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
     for (let j = 0; j < D; j++) {
       const g = ga[go + j];
       const h = (xa[xo + j] - mu) * rs;
-      const gg = affine ? g * w.data[w.offset + j] : g;
+      const gg = wa ? g * wa[wo + j] : g;
       xh[j] = h;
       gh[j] = gg;
       s1 += gg;
       s2 += gg * h;
-      if (sw) {
-        sw[j] += g * h;
-        sb![j] += g;
+    }
+    if (sw && sb) {
+      for (let j = 0; j < D; j++) {
+        const g = ga[go + j];
+        sw[j] += g * xh[j];
+        sb[j] += g;
       }
     }
     const m1 = s1 / D, m2 = s2 / D;
