@@ -116,9 +116,7 @@ export class GradScaler {
     const inv = 1 / this.scaleValue;
     const found = noGrad(() => tidy(() => {
       for (const g of grads) g.mul_(inv);
-      // 1 when some element is ±inf or NaN (after the division: one it overflowed counts too)
-      const flags = grads.map((g) => g.isFinite().all().logicalNot().float());
-      return keep(flags.length ? flags.reduce((a, b) => a.maximum(b)) : zeros([]));
+      return keep(nonFinite(grads));
     }));
     this.perOpt.set(optimizer, { found, stepped: false });
   }
@@ -157,16 +155,45 @@ export class GradScaler {
       this.growthTracker = 0;
     } else if (this.perOpt.size === 0) {
       throw new ArgumentError('GradScaler.update: no step or unscale since the last update(); call scaler.step(optimizer) first');
-    } else if (this.overflowed) {
+    } else {
+      this.adjust();
+    }
+    for (const st of this.perOpt.values()) st.found.dispose();
+    this.perOpt.clear();
+    this.overflowed = false;
+  }
+
+  /** Backs the scale off after an overflow, or counts a clean iteration towards growth. */
+  private adjust(): void {
+    if (this.overflowed) {
       this.scaleValue *= this.backoffFactor;
       this.growthTracker = 0;
     } else if (++this.growthTracker >= this.growthInterval) {
       this.scaleValue *= this.growthFactor;
       this.growthTracker = 0;
     }
-    for (const st of this.perOpt.values()) st.found.dispose();
-    this.perOpt.clear();
     this.overflowed = false;
+  }
+
+  /**
+   * For `fit`'s mixed-precision steps (src/train/fit.ts), which take the scale as a tensor so that
+   * a compiled step replays with the current one: divides the gradients of `optimizer` by
+   * `scale` (a one-element tensor) in place and returns 1 when any is infinite or NaN, else 0.
+   * @internal
+   */
+  _unscaleBy(optimizer: Optimizer, scale: Tensor): Tensor {
+    const grads = optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad).filter((g): g is Tensor => !!g);
+    return noGrad(() => tidy(() => {
+      const inv = scale.reciprocal();
+      for (const g of grads) g.mul_(inv);
+      return nonFinite(grads);
+    }));
+  }
+
+  /** For `fit`: ends an iteration whose gradients did (`overflowed`) or did not overflow. @internal */
+  _endIteration(overflowed: boolean): void {
+    this.overflowed ||= overflowed;
+    this.adjust();
   }
 
   /** The scale and its schedule, to save with a checkpoint. */
@@ -182,4 +209,10 @@ export class GradScaler {
     this.scaleValue = sd.scale;
     this.growthTracker = sd.growthTracker;
   }
+}
+
+/** 1 when some element of `grads` is ±inf or NaN (after the division: one it overflowed counts too), else 0. */
+function nonFinite(grads: readonly Tensor[]): Tensor {
+  const flags = grads.map((g) => g.isFinite().all().logicalNot().float());
+  return flags.length ? flags.reduce((a, b) => a.maximum(b)) : zeros([]);
 }

@@ -259,6 +259,26 @@ describe('callbacks and events', () => {
   });
 });
 
+describe('fit with mixedPrecision', () => {
+  it('float32 on the CPU: the same history and weights as without (power-of-two scaling is exact)', async () => {
+    const [x, y] = blobs(96, 4);
+    const run = async (mixedPrecision: boolean | wt.amp.GradScaler) => {
+      const model = mlp();
+      const h = await model.fit([x, y], { ...base, optimizer: new wt.optim.Adam(model.parameters(), { lr: 0.01 }), epochs: 2, batchSize: 16, mixedPrecision });
+      return { h: h.history, p: await Promise.all(model.parameters().map((p) => p.data())) };
+    };
+    const plain = await run(false);
+    const scaler = new wt.amp.GradScaler({ growthInterval: 4 });
+    const mixed = await run(scaler);
+    expect(mixed).toEqual(plain);
+    // 12 clean steps, growth every 4
+    expect(scaler.getScale()).toBe(2 ** 19);
+    expect(wt.getFloat32MatmulPrecision()).toBe('highest');
+    await expect(mlp().fit([x, y], { ...base, mixedPrecision: 'yes' as unknown as boolean })).rejects.toThrow(/fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got "yes"/);
+    wt.dispose([x, y]);
+  });
+});
+
 describe('MNIST', () => {
   it('an MLP 784-128-10 reaches >= 95% test accuracy in a short CPU run', async () => {
     const t0 = performance.now();

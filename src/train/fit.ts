@@ -17,10 +17,13 @@ import { DataLoader } from '../data/loader.js';
 import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
+import { describeValue } from '../validate.js';
 import { keep, tidy } from '../memory.js';
 import { compile as compileStep } from '../compile.js';
+import { GradScaler } from '../amp.js';
+import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
 import type { Module } from '../nn/module.js';
-import { zeros } from '../ops/creation.js';
+import { full, zeros } from '../ops/creation.js';
 import { cat, stack } from '../ops/movement.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../optim/optimizers.js';
@@ -76,6 +79,14 @@ export interface FitOptions extends CompileConfig {
    * be captured (a read inside a custom loss) run eagerly, as with false.
    */
   jitCompile?: boolean;
+  /**
+   * Mixed precision, as Keras's 'mixed_float16' policy: true, or the `wt.amp.GradScaler` to use.
+   * During fit, matmuls and convolutions run at 'medium' precision (f16 GEMM tiles where the
+   * device has shader-f16; see `wt.setFloat32MatmulPrecision`) and the loss is scaled
+   * dynamically: a step whose gradients overflow is skipped and the scale backs off. Costs one
+   * scalar read per step. Default false.
+   */
+  mixedPrecision?: boolean | GradScaler;
 }
 
 /** What fit returns: one value per epoch for each log key (loss, acc, valLoss, valAcc, lr, ...). */
@@ -297,7 +308,31 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
     return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
   };
   if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
-  const compiledUpdate = opts.jitCompile === false ? null : compileStep(update);
+  const mp = opts.mixedPrecision ?? false;
+  if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
+  const scaler = mp === true ? new GradScaler() : mp || null;
+  /**
+   * A mixed-precision step up to the update: the loss times the scale (the last argument, a
+   * tensor, so that a replay uses the current one) backpropagated, the gradients divided by it
+   * again; then the loss, the metrics and the overflow flag.
+   */
+  const scaledUpdate = (...args: Tensor[]): Tensor[] => {
+    const scale = args[args.length - 1], xs = args.slice(0, -2), y = args[args.length - 2];
+    optimizer.zeroGrad();
+    const yPred = forward(model, xs, 'fit');
+    const l = scalarOf('the loss', loss.fn(yPred, y));
+    if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
+    l.mul(scale).backward();
+    const found = scaler!._unscaleBy(optimizer, scale);
+    return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y)))), found];
+  };
+  const jit = opts.jitCompile !== false;
+  const compiledUpdate = jit && !scaler ? compileStep(update) : null;
+  // the optimizer step runs eagerly after the read: compiled on its own, it would take the
+  // gradients (new tensors each step) from outside its recording
+  const compiledScaled = jit && scaler ? compileStep(scaledUpdate) : null;
+  const precision = getFloat32MatmulPrecision();
+  if (scaler) setFloat32MatmulPrecision('medium');
 
   for (const c of callbacks) await c.onTrainBegin?.({});
   emit('trainBegin', 0, {});
@@ -312,16 +347,32 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
       let logs: Logs;
       try {
         for (let step = 0; ; step++) {
+          let found: Tensor | null = null;
           const bs = tidy(() => {
             const n = it.next();
             if (n.done) return -1;
             const { xs, y } = splitBatch(n.value, 'fit');
-            const values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
+            let values: Tensor[];
+            if (scaler) {
+              const scale = full([], scaler.getScale());
+              values = compiledScaled ? compiledScaled(...xs, y, scale) : scaledUpdate(...xs, y, scale);
+              found = keep(values.pop()!);
+            } else {
+              values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
+            }
             const b = xs[0].shape[0];
             noGrad(() => values.forEach((v, i) => sums[i].add_(v, b)));
             return b;
           });
           if (bs < 0) break;
+          if (scaler && found) {
+            // the one read of a mixed-precision step: whether the gradients are finite
+            const f: Tensor = found;
+            const overflowed = (await f.item()) !== 0;
+            f.dispose();
+            if (!overflowed) tidy(() => optimizer.step());
+            scaler._endIteration(overflowed);
+          }
           seen += bs;
           const blogs: Logs = { batch: step, size: bs };
           if (readBatches && ((step + 1) % logEvery === 0 || step + 1 === steps)) {
@@ -351,6 +402,8 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   } finally {
     restoreModes();
     compiledUpdate?.dispose();
+    compiledScaled?.dispose();
+    if (scaler) setFloat32MatmulPrecision(precision);
     // gradients are fit's working state, not results: free them (PyTorch would keep them)
     optimizer.zeroGrad();
     model.zeroGrad();

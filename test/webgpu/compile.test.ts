@@ -137,7 +137,10 @@ describe('compile: replays give the eager numbers', () => {
     const build = () => {
       wt.manualSeed(9);
       const model = new CharGPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 });
-      const opt = new wt.optim.AdamW(model.parameters(), { lr: 0.01 });
+      // eps 1e-4: the key bias has a true gradient of 0 (softmax ignores a shift shared by a row),
+      // so its computed gradient is rounding noise, which Adam with a tiny eps would scale up to
+      // lr-sized steps of random sign
+      const opt = new wt.optim.AdamW(model.parameters(), { lr: 0.01, eps: 1e-4 });
       const step = (x: wt.Tensor, y: wt.Tensor) => {
         opt.zeroGrad();
         const l = model.loss(x, y);
@@ -361,6 +364,40 @@ describe('compile: fit', () => {
     expect(compiled.h).toEqual(eager.h);
     expect(compiled.p).toEqual(eager.p);
     // nothing of the compiled steps outlives fit
+    expect(wt.memory().tensors).toBe(before);
+  });
+
+  it('mixedPrecision: scaled, compiled steps give the float32 history here (no shader-f16), then overflow is skipped', async () => {
+    if (be.info().features.includes('shader-f16')) return; // there 'medium' differs from float32 by design
+    const run = async (o: { jitCompile: boolean; mixedPrecision: boolean | wt.amp.GradScaler; loss?: (p: wt.Tensor, t: wt.Tensor) => wt.Tensor }) => {
+      wt.manualSeed(12);
+      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Dropout(0.2), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
+      const x = wt.rand([40, 6], { seed: 1 }), y = wt.randint(0, 3, [40], { seed: 2 });
+      const optimizer = new wt.optim.Adam(model.parameters(), { lr: 0.02 });
+      const h = await model.fit([x, y], { optimizer, loss: o.loss ?? 'crossEntropy', epochs: 3, batchSize: 8, shuffle: false, verbose: 0, jitCompile: o.jitCompile, mixedPrecision: o.mixedPrecision });
+      const p = await params(model);
+      optimizer.dispose();
+      model.dispose();
+      wt.dispose([x, y]);
+      return { h: h.history, p };
+    };
+    const before = wt.memory().tensors;
+    const plain = await run({ jitCompile: false, mixedPrecision: false });
+    const captures = vi.spyOn(be, 'beginCapture');
+    const mixed = await run({ jitCompile: true, mixedPrecision: true });
+    // the scaled step, recorded twice (the optimizer step runs eagerly after the overflow read)
+    expect(captures).toHaveBeenCalledTimes(2);
+    captures.mockRestore();
+    expect(mixed.h).toEqual(plain.h);
+    expect(mixed.p).toEqual(plain.p);
+    expect(wt.getFloat32MatmulPrecision()).toBe('highest');
+    // a scale that overflows float32: the first steps are skipped while it backs off, then it trains
+    const scaler = new wt.amp.GradScaler({ initScale: 2 ** 127, backoffFactor: 2 ** -10 });
+    const big = (p: wt.Tensor, t: wt.Tensor) => wt.F.crossEntropy(p, t).mul(1e6);
+    const skipped = await run({ jitCompile: true, mixedPrecision: scaler, loss: big });
+    expect(scaler.getScale()).toBeLessThan(2 ** 127);
+    expect(skipped.p).not.toEqual(plain.p);
+    skipped.p.forEach((a) => a.forEach((v) => expect(Number.isFinite(v)).toBe(true)));
     expect(wt.memory().tensors).toBe(before);
   });
 });
