@@ -73,7 +73,8 @@ let matmulPrecision: MatmulPrecision = 'highest';
  * `torch.set_float32_matmul_precision`: 'highest' (the default) and 'high' compute in float32;
  * 'medium' lets the WebGPU backend take the operands of its tiled GEMMs (large matmuls and
  * convolutions) through half precision, f16 products summed in f32 over K, when the device has
- * `shader-f16`. Elsewhere (no shader-f16, the small-output kernels, the CPU backend) 'medium'
+ * `shader-f16` and they pass a check on the device (src/backend/webgpu/probe.ts; until then, and
+ * if they fail it, float32). Elsewhere (no shader-f16, the small-output kernels, the CPU backend) 'medium'
  * still computes in float32. Results then differ from float32 by about 1e-3 relative; train with
  * `wt.amp.GradScaler` so that small gradients are not lost to f16's range. Applies to ops issued
  * afterwards (a step compiled with `wt.compile` keeps the precision it was recorded with).

@@ -159,6 +159,8 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
       wt.setFusion(fusion);
       wt.setFloat32MatmulPrecision(opts.matmulPrecision ?? 'highest');
+      // 'medium' switches the f16 tiles on after a check on the device: wait for it
+      await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.();
     },
     setup: (w) => {
       if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wt from '../../src/index.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../../src/backend/webgpu/index.js';
 import { matmulLaunches } from '../../src/backend/webgpu/routines/matmul.js';
+import { probeGemmHalf } from '../../src/backend/webgpu/probe.js';
 import type { GpuContext } from '../../src/backend/webgpu/launch.js';
 import { createHarness, type Harness } from './harness.js';
 
@@ -27,9 +28,11 @@ afterAll(() => {
 const ctxOf = (b: WebGPUBackend): GpuContext => (b as unknown as { ctx: GpuContext }).ctx;
 
 describe('medium matmul precision on WebGPU', () => {
-  it('f16 tiles with shader-f16, emulated ones only when asked, float32 otherwise', async () => {
+  it('f16 tiles with shader-f16, emulated ones only when asked, float32 otherwise; each after its check', async () => {
     const f16 = be.info().features.includes('shader-f16');
     wt.setFloat32MatmulPrecision('medium');
+    expect(ctxOf(be).gemmHalf).toBeUndefined(); // until the check on this device has passed
+    expect(await be.halfReady()).toBe(f16);
     expect(ctxOf(be).gemmHalf).toBe(f16 ? 'f16' : undefined);
     wt.setFloat32MatmulPrecision('high');
     expect(ctxOf(be).gemmHalf).toBeUndefined();
@@ -38,6 +41,13 @@ describe('medium matmul precision on WebGPU', () => {
     try {
       wt.setFloat32MatmulPrecision('medium');
       wt.setBackend(emu);
+      expect(await emu.halfReady()).toBe(true);
+      expect(ctxOf(emu).gemmHalf).toBe(f16 ? 'f16' : 'emulate');
+      wt.setFloat32MatmulPrecision('highest');
+      expect(ctxOf(emu).gemmHalf).toBeUndefined();
+      // the check runs once; later switches take effect at once
+      wt.setFloat32MatmulPrecision('medium');
+      await Promise.resolve();
       expect(ctxOf(emu).gemmHalf).toBe(f16 ? 'f16' : 'emulate');
     } finally {
       wt.setBackend(be);
@@ -45,6 +55,16 @@ describe('medium matmul precision on WebGPU', () => {
       emu.destroy();
     }
     expect(ctxOf(be).gemmHalf).toBeUndefined();
+  });
+
+  it('the check passes the emulated tiles and catches a shader that does not compile or computes wrongly', async () => {
+    const dev = be.device;
+    expect(await probeGemmHalf(dev, h.ctx, 'emulate')).toBeNull();
+    expect(await probeGemmHalf(dev, h.ctx, 'emulate', (c) => c.replace('fn toH(', 'fn toH(oops'))).toMatch(/the shader does not compile/);
+    expect(await probeGemmHalf(dev, h.ctx, 'emulate', (c) => c.replace('acc[1] += vec4<f32>(p1);', 'acc[1] += vec4<f32>(p1) * 1.001;'))).toMatch(/wrong result: element \d+ is/);
+    // and the backend is none the worse for it
+    const x = wt.tensor([[1, 2], [3, 4]]);
+    expect(Array.from(await x.matmul(x).data())).toEqual([7, 10, 15, 22]);
   });
 
   it('without shader-f16, medium gives the float32 results', async () => {

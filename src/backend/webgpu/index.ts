@@ -20,6 +20,7 @@ import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
 import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
+import { probeGemmHalf } from './probe.js';
 import { gpuRoutines } from './routines/index.js';
 
 export type { WebGPUInfo } from './device.js';
@@ -53,6 +54,9 @@ export class WebGPUBackend implements Backend {
   private readonly segments: boolean;
   /** 'medium' precision without shader-f16 rounds GEMM tiles to f16 (DispatcherOptions.emulateF16) */
   private readonly emulateF16: boolean;
+  private precision: MatmulPrecision = 'highest';
+  /** the half tiles' check on this device (probe.ts), started by the first 'medium' */
+  private halfCheck: Promise<boolean> | null = null;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -224,8 +228,32 @@ export class WebGPUBackend implements Backend {
     this.dispatcher.copy(this.use(c.src), c.srcOffset * 4, this.use(c.dst), c.dstOffset * 4, c.numel * 4);
   }
 
+  /**
+   * 'medium' turns on the half-precision GEMM tiles ('f16' with shader-f16, else 'emulate' when
+   * DispatcherOptions.emulateF16) once they pass a check on this device (probe.ts): until then,
+   * and for good if they fail it (with one warning), matmuls stay in float32.
+   */
   setMatmulPrecision(p: MatmulPrecision): void {
-    this.ctx.gemmHalf = p !== 'medium' ? undefined : this.ctx.features.has('shader-f16') ? 'f16' : this.emulateF16 ? 'emulate' : undefined;
+    this.precision = p;
+    const half = p !== 'medium' ? undefined : this.ctx.features.has('shader-f16') ? 'f16' : this.emulateF16 ? 'emulate' : undefined;
+    if (!half) {
+      this.ctx.gemmHalf = undefined;
+      return;
+    }
+    this.halfCheck ??= probeGemmHalf(this.device, this.ctx, half).then((why) => {
+      if (why) console.warn(`webtensor: 'medium' matmul precision stays float32 on this device: the ${half} GEMM tiles failed their check (${why})`);
+      return !why;
+    });
+    void this.halfCheck.then((ok) => {
+      if (ok && this.precision === 'medium') this.ctx.gemmHalf = half;
+    });
+  }
+
+  /** Resolves once a 'medium' precision set so far is in force: whether its half tiles passed their check. */
+  async halfReady(): Promise<boolean> {
+    const ok = this.halfCheck ? await this.halfCheck : false;
+    // the then() that switches the tiles on ran before this continuation (registered first)
+    return ok;
   }
 
   memory(): BackendMemory {
