@@ -338,21 +338,27 @@ describe('compile: memory', () => {
   });
 });
 
+/**
+ * Fits a seeded 6-12-3 classifier (with `dropout` after its first layer) with Adam on `rows`
+ * random rows in batches of 8; its history and parameters, everything else freed.
+ */
+async function fitRun(seed: number, rows: number, dropout: number, opts: Partial<Parameters<wt.nn.Module['fit']>[1]>) {
+  wt.manualSeed(seed);
+  const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Dropout(dropout), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
+  const x = wt.rand([rows, 6], { seed: 1 }), y = wt.randint(0, 3, [rows], { seed: 2 });
+  const optimizer = new wt.optim.Adam(model.parameters(), { lr: 0.02 });
+  const h = await model.fit([x, y], { optimizer, loss: 'crossEntropy', batchSize: 8, shuffle: false, verbose: 0, ...opts });
+  const p = await params(model);
+  optimizer.dispose();
+  model.dispose();
+  wt.dispose([x, y]);
+  return { h: h.history, p };
+}
+
 describe('compile: fit', () => {
   it('fit compiles its steps by default (jitCompile): the same history as eager steps', async () => {
-    const run = async (jitCompile: boolean) => {
-      wt.manualSeed(11);
-      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
-      const x = wt.rand([50, 6], { seed: 1 }), y = wt.randint(0, 3, [50], { seed: 2 });
-      // 50 rows in batches of 8: six full batches and a last one of 2 (its own recording)
-      const optimizer = new wt.optim.Adam(model.parameters(), { lr: 0.02 });
-      const h = await model.fit([x, y], { optimizer, loss: 'crossEntropy', metrics: ['accuracy'], epochs: 4, batchSize: 8, shuffle: false, verbose: 0, jitCompile });
-      const p = await params(model);
-      optimizer.dispose();
-      model.dispose();
-      wt.dispose([x, y]);
-      return { h: h.history, p };
-    };
+    // 50 rows in batches of 8: six full batches and a last one of 2 (its own recording)
+    const run = (jitCompile: boolean) => fitRun(11, 50, 0, { metrics: ['accuracy'], epochs: 4, jitCompile });
     const before = wt.memory().tensors;
     const captures = vi.spyOn(be, 'beginCapture');
     const eager = await run(false);
@@ -369,18 +375,8 @@ describe('compile: fit', () => {
 
   it('mixedPrecision: scaled, compiled steps give the float32 history here (no shader-f16), then overflow is skipped', async () => {
     if (be.info().features.includes('shader-f16')) return; // there 'medium' differs from float32 by design
-    const run = async (o: { jitCompile: boolean; mixedPrecision: boolean | wt.amp.GradScaler; loss?: (p: wt.Tensor, t: wt.Tensor) => wt.Tensor }) => {
-      wt.manualSeed(12);
-      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Dropout(0.2), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
-      const x = wt.rand([40, 6], { seed: 1 }), y = wt.randint(0, 3, [40], { seed: 2 });
-      const optimizer = new wt.optim.Adam(model.parameters(), { lr: 0.02 });
-      const h = await model.fit([x, y], { optimizer, loss: o.loss ?? 'crossEntropy', epochs: 3, batchSize: 8, shuffle: false, verbose: 0, jitCompile: o.jitCompile, mixedPrecision: o.mixedPrecision });
-      const p = await params(model);
-      optimizer.dispose();
-      model.dispose();
-      wt.dispose([x, y]);
-      return { h: h.history, p };
-    };
+    const run = (o: { jitCompile: boolean; mixedPrecision: boolean | wt.amp.GradScaler; loss?: (p: wt.Tensor, t: wt.Tensor) => wt.Tensor }) =>
+      fitRun(12, 40, 0.2, { epochs: 3, ...o, loss: o.loss ?? 'crossEntropy' });
     const before = wt.memory().tensors;
     const plain = await run({ jitCompile: false, mixedPrecision: false });
     const captures = vi.spyOn(be, 'beginCapture');
