@@ -7,11 +7,11 @@
  * forward pass on the last blockSize characters and a read of the probabilities). The training
  * loss is summed on the device and read back every `logEvery` steps.
  * URL parameters: ?size=tiny|small|medium&lr=0.003&batch=16&temp=0.8&backend=cpu, and for tests
- * ?logEvery=5&valEvery=100&sampleChars=300.
+ * ?logEvery=5&valEvery=100&sampleChars=300; ?compile=0 runs the steps eagerly (no wt.compile).
  */
 import * as wt from '../../src/index.js';
 import { LineChart, short } from './chart.js';
-import { $, initControl, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
+import { $, compiledStep, initControl, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
 import { CharTransformer, GPT_SIZES } from './models.js';
 
 type Size = keyof typeof GPT_SIZES;
@@ -115,19 +115,25 @@ async function main(): Promise<void> {
     pre.scrollTop = pre.scrollHeight;
   }
 
+  /**
+   * One training step (AdamW, gradients clipped at norm 1), compiled (wt.compile): from the third
+   * call of a batch size on, a replay of the recorded kernels (dropout draws fresh masks each time).
+   */
+  const trainStep = compiledStep((x: wt.Tensor, y: wt.Tensor) => {
+    const l = model.loss(x, y);
+    l.backward();
+    wt.optim.clipGradNorm(model.parameters(), 1);
+    opt.step();
+    opt.zeroGrad();
+    return l.detach();
+  });
+
   async function trainLoop(keepGoing: () => boolean): Promise<void> {
     let acc = wt.keep(wt.zeros([])), steps = 0, t0 = performance.now(), lastYield = t0, chars = 0;
     try {
       while (keepGoing()) {
         const B = batchSize();
-        const next = wt.tidy(() => {
-          const l = model.loss(...batchOf(trainData, B, random));
-          l.backward();
-          wt.optim.clipGradNorm(model.parameters(), 1);
-          opt.step();
-          opt.zeroGrad();
-          return acc.add(l.detach());
-        });
+        const next = wt.tidy(() => acc.add(trainStep(...batchOf(trainData, B, random))));
         acc.dispose();
         acc = wt.keep(next);
         step++;
@@ -167,6 +173,7 @@ async function main(): Promise<void> {
     model.dispose();
     opt.dispose();
     build();
+    trainStep.reset();
     step = 0;
     random = rng(1);
     sampleRandom = rng(2);
@@ -187,7 +194,7 @@ async function main(): Promise<void> {
 
   Object.assign(window, {
     demo: {
-      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '' }),
+      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed }),
     },
   });
 }

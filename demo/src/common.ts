@@ -208,3 +208,11 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
   sync();
   return c;
 }
+
+/**
+ * A training step through `wt.compile` (recorded, then replayed), or eager for good with the URL
+ * parameter `?compile=0` (to compare the two: the pages show ms per step).
+ */
+export function compiledStep<A extends wt.Tensor[], R extends wt.Tensor>(fn: (...args: A) => R): wt.Compiled<A, R> {
+  return wt.compile(fn, { warmup: param('compile', 1) ? 1 : Number.MAX_SAFE_INTEGER });
+}

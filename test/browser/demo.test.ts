@@ -68,6 +68,8 @@ describe('demo pages in headless Chromium', () => {
     expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
     expect(last(s.valLoss)).toBeLessThan(first(s.valLoss));
     expect(last(s.valAcc)).toBeGreaterThan(first(s.valAcc));
+    // the steps are compiled: after the warm-up call and two recordings, replays
+    expect(s.replayed).toBeGreaterThan(0);
     // a "7": a stroke across the top, then down to the bottom left
     const box = (await (await page.$('#pad'))!.boundingBox())!;
     const pt = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
@@ -86,6 +88,7 @@ describe('demo pages in headless Chromium', () => {
     const s = await train(page, 10);
     expect(s.backend).toBe('webgpu');
     expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    expect(s.replayed).toBeGreaterThan(0);
     // the prompt plus one sampled character per step
     expect(s.sample as string).toContain('ROMEO:');
     expect((s.sample as string).split('ROMEO:')[1].length).toBeGreaterThanOrEqual(5);
