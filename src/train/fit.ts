@@ -296,17 +296,21 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   const history = new History();
   const restoreModes = saveModes(model);
   let last: Logs = {};
-  /** one step: the loss and each metric of the batch (the update is done in place) */
-  const update = (...args: Tensor[]): Tensor[] => {
-    const xs = args.slice(0, -1), y = args[args.length - 1];
+  /**
+   * A step up to the update: gradients of the loss (of the loss times `scale` when given), then
+   * the loss and each metric of the batch; `between` runs after backward (the update).
+   */
+  const lossAndGrads = (xs: Tensor[], y: Tensor, between: () => void, scale?: Tensor): Tensor[] => {
     optimizer.zeroGrad();
     const yPred = forward(model, xs, 'fit');
     const l = scalarOf('the loss', loss.fn(yPred, y));
     if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
-    l.backward();
-    optimizer.step();
+    (scale ? l.mul(scale) : l).backward();
+    between();
     return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
   };
+  /** one step: the loss and each metric of the batch (the update is done in place) */
+  const update = (...args: Tensor[]): Tensor[] => lossAndGrads(args.slice(0, -1), args[args.length - 1], () => optimizer.step());
   if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
   const mp = opts.mixedPrecision ?? false;
   if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
@@ -317,14 +321,10 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
    * again; then the loss, the metrics and the overflow flag.
    */
   const scaledUpdate = (...args: Tensor[]): Tensor[] => {
-    const scale = args[args.length - 1], xs = args.slice(0, -2), y = args[args.length - 2];
-    optimizer.zeroGrad();
-    const yPred = forward(model, xs, 'fit');
-    const l = scalarOf('the loss', loss.fn(yPred, y));
-    if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
-    l.mul(scale).backward();
-    const found = scaler!._unscaleBy(optimizer, scale);
-    return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y)))), found];
+    const scale = args[args.length - 1];
+    let found: Tensor | null = null;
+    const values = lossAndGrads(args.slice(0, -2), args[args.length - 2], () => (found = scaler!._unscaleBy(optimizer, scale)), scale);
+    return [...values, found!];
   };
   const jit = opts.jitCompile !== false;
   const compiledUpdate = jit && !scaler ? compileStep(update) : null;
