@@ -50,6 +50,11 @@ async function main(): Promise<void> {
   console.log(`adapter: ${adapterLabel(info.adapter)}`);
   console.log(`features: ${info.features.join(', ')}`);
   console.log(`limits: ${JSON.stringify(info.limits)}`);
+  // the f16 GEMM tiles' check on this device (src/backend/webgpu/probe.ts): whether 'medium' uses them
+  wt.setFloat32MatmulPrecision('medium');
+  const f16Tiles = await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.() ?? false;
+  wt.setFloat32MatmulPrecision('highest');
+  console.log(`f16 GEMM tiles: ${f16Tiles ? 'passed their check, in use under medium precision' : 'not in use (no shader-f16, or the check failed)'}`);
   wt.getBackend().destroy();
 
   const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096)])].filter((w) => !a.only || w.name.includes(a.only));
@@ -66,8 +71,8 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const date = new Date().toISOString().slice(0, 10);
   const md = resultsSection(result, { date, command: `node dist-gpu/bench-gpu.mjs${quick ? ' --quick' : ''}`, where: result.environment, cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`, seconds });
-  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\n${md}\n`);
-  writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, ...result }, null, 1));
+  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\nf16 GEMM tiles in use under medium precision: ${f16Tiles}\n\n${md}\n`);
+  writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, f16Tiles, ...result }, null, 1));
   console.log(`\n${md}`);
   for (const s of summary(result.rows)) console.log(s);
   console.log(`wrote ${join(out, 'bench-gpu.md')} and bench-gpu.json (${seconds.toFixed(0)} s)`);
