@@ -6,8 +6,8 @@
  *
  * The check is one tiled matmul, 64 x 64 x 48 (three k-slices), of small integers: every product
  * and partial sum is exact in f16, so the result must equal the integer product exactly. It uses
- * its own buffers and pipeline inside an error scope, away from the dispatcher, so a failure
- * reaches no one else's error state.
+ * its own buffers and pipeline, away from the dispatcher, with error scopes around its own calls,
+ * so a failure reaches no one else's error state.
  */
 import type { View } from '../backend.js';
 import type { GpuContext } from './launch.js';
@@ -33,43 +33,55 @@ export async function probeGemmHalf(device: GPUDevice, ctx: GpuContext, half: Ge
     if (data) device.queue.writeBuffer(buf, 0, data);
     return buf;
   };
-  device.pushErrorScope('validation');
-  let failure: string | null = null;
+  // error scopes only around synchronous calls: a scope left open across an await would also
+  // catch the errors of whatever else runs on the device meanwhile
+  const scoped = <T>(f: () => T): [T, Promise<GPUError | null>] => {
+    device.pushErrorScope('validation');
+    try {
+      return [f(), device.popErrorScope()];
+    } catch (e) {
+      void device.popErrorScope();
+      throw e;
+    }
+  };
   try {
-    const module = device.createShaderModule({ code: edit(l.code()), label: 'wt f16 probe' });
+    const [module, moduleErr] = scoped(() => device.createShaderModule({ code: edit(l.code()), label: 'wt f16 probe' }));
     const info = await module.getCompilationInfo?.();
     const errors = info?.messages.filter((m) => m.type === 'error') ?? [];
-    if (errors.length) return `the shader does not compile: ${errors[0].message}`;
+    const err = await moduleErr;
+    if (errors.length || err) return `the shader does not compile: ${errors[0]?.message ?? err!.message}`;
     const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const uniforms = new Uint32Array(Math.ceil(l.uniforms.length / 4) * 4);
-    uniforms.set(l.uniforms);
-    const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, MAP_READ = 0x1;
-    const ub = buffer(uniforms.byteLength, UNIFORM | COPY_DST, uniforms);
-    const ab = buffer(a.byteLength, STORAGE | COPY_DST, a), bb = buffer(b.byteLength, STORAGE | COPY_DST, b);
-    const cb = buffer(want.byteLength, STORAGE | COPY_SRC), rb = buffer(want.byteLength, MAP_READ | COPY_DST);
-    const group = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [ub, ab, bb, cb].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
+    const [rb, runErr] = scoped(() => {
+      const uniforms = new Uint32Array(Math.ceil(l.uniforms.length / 4) * 4);
+      uniforms.set(l.uniforms);
+      const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, MAP_READ = 0x1;
+      const ub = buffer(uniforms.byteLength, UNIFORM | COPY_DST, uniforms);
+      const ab = buffer(a.byteLength, STORAGE | COPY_DST, a), bb = buffer(b.byteLength, STORAGE | COPY_DST, b);
+      const cb = buffer(want.byteLength, STORAGE | COPY_SRC), out = buffer(want.byteLength, MAP_READ | COPY_DST);
+      const group = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [ub, ab, bb, cb].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
+      });
+      const enc = device.createCommandEncoder({ label: 'wt f16 probe' });
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(...l.workgroups);
+      pass.end();
+      enc.copyBufferToBuffer(cb, 0, out, 0, want.byteLength);
+      device.queue.submit([enc.finish()]);
+      return out;
     });
-    const enc = device.createCommandEncoder({ label: 'wt f16 probe' });
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(...l.workgroups);
-    pass.end();
-    enc.copyBufferToBuffer(cb, 0, rb, 0, want.byteLength);
-    device.queue.submit([enc.finish()]);
-    await rb.mapAsync(MAP_READ);
+    const e = await runErr;
+    if (e) return `a validation error: ${e.message}`;
+    await rb.mapAsync(0x1 /* GPUMapMode.READ */);
     const got = new Float32Array(rb.getMappedRange().slice(0));
     rb.unmap();
     const bad = want.findIndex((w, i) => got[i] !== w);
-    if (bad >= 0) failure = `wrong result: element ${bad} is ${got[bad]}, expected ${want[bad]}`;
+    return bad >= 0 ? `wrong result: element ${bad} is ${got[bad]}, expected ${want[bad]}` : null;
   } catch (e) {
-    failure = `it failed: ${(e as Error).message}`;
+    return `it failed: ${(e as Error).message}`;
   } finally {
-    const err = await device.popErrorScope();
-    if (err && !failure) failure = `a validation error: ${err.message}`;
     made.forEach((buf) => buf.destroy());
   }
-  return failure;
 }
