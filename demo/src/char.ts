@@ -95,15 +95,22 @@ async function main(): Promise<void> {
     while (pre.childElementCount > 12) pre.firstElementChild!.remove();
     written = 0;
   };
+  /**
+   * The next character's distribution: the context right-padded to blockSize (causal attention
+   * keeps the padding out of position `at`), the position and the temperature as tensors, so that
+   * every call has the same shapes and scalars and replays as one compiled step.
+   */
+  const sampleProbs = compiledStep((x: wt.Tensor, at: wt.Tensor, temp: wt.Tensor) =>
+    wt.noGrad(() => model.forward(x).indexSelect(1, at).squeeze(1).div(temp).softmax(-1))); // (1, V)
+
   /** Samples one character from the model's distribution after the running context. */
   async function sampleOne(): Promise<void> {
     if (!current || written >= sampleChars) newSample();
     const T = model.cfg.blockSize, window = ctx.slice(-T);
+    const padded = new Int32Array(T);
+    padded.set(window);
     model.eval();
-    const probs = wt.noGrad(() => wt.tidy(() => {
-      const logits = model.forward(wt.tensor(new Int32Array(window), { shape: [1, window.length] })); // (1, t, V)
-      return logits.select(1, window.length - 1).div(temperature()).softmax(-1); // (1, V)
-    }));
+    const probs = wt.tidy(() => sampleProbs(wt.tensor(padded, { shape: [1, T] }), wt.tensor(new Int32Array([window.length - 1])), wt.tensor([temperature()])));
     model.train();
     const p = await probs.data();
     probs.dispose();
@@ -174,6 +181,7 @@ async function main(): Promise<void> {
     opt.dispose();
     build();
     trainStep.reset();
+    sampleProbs.reset();
     step = 0;
     random = rng(1);
     sampleRandom = rng(2);
@@ -194,7 +202,7 @@ async function main(): Promise<void> {
 
   Object.assign(window, {
     demo: {
-      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed }),
+      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
     },
   });
 }

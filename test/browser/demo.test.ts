@@ -89,6 +89,7 @@ describe('demo pages in headless Chromium', () => {
     expect(s.backend).toBe('webgpu');
     expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
     expect(s.replayed).toBeGreaterThan(0);
+    expect(s.sampleReplayed).toBeGreaterThan(0);
     // the prompt plus one sampled character per step
     expect(s.sample as string).toContain('ROMEO:');
     expect((s.sample as string).split('ROMEO:')[1].length).toBeGreaterThanOrEqual(5);
