@@ -113,7 +113,7 @@ interface Entry {
 
 /** Recordings that differ this many times in a row: the function runs eagerly from then on. */
 const MAX_MISMATCHES = 2;
-/** Most input signatures (shape sets) recorded at once per compiled function. */
+/** Most input signatures (shape sets) recorded at once per compiled function (least recently used go first). */
 const MAX_ENTRIES = 8;
 
 /**
@@ -280,7 +280,11 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     }
     const sig = args.map((a) => `${a.dtype}[${a.shape.join(',')}]`).join(';');
     let e = entries.get(sig);
-    if (!e) {
+    if (e) {
+      // most recently used last: the entry evicted first is the one unused the longest
+      entries.delete(sig);
+      entries.set(sig, e);
+    } else {
       if (entries.size >= MAX_ENTRIES) {
         const [k, old] = entries.entries().next().value!;
         dropEntry(old);

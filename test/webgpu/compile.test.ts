@@ -196,6 +196,26 @@ describe('compile: replays give the eager numbers', () => {
     [...small, ...big].forEach((t) => t.dispose());
     step.dispose();
   });
+
+  it('a shape in steady use keeps its recording while many others come and go (least recently used go first)', async () => {
+    const step = wt.compile((x: wt.Tensor) => x.mul(2).sum());
+    const hot = wt.ones([4]);
+    for (let i = 0; i < 4; i++) step(hot).dispose(); // warm-up, two recordings, a replay
+    expect(step.stats.replayed).toBe(1);
+    // ten other shapes, each seen once, with the hot one between them: it is never evicted
+    for (let n = 5; n < 15; n++) {
+      const x = wt.ones([n]);
+      const s = step(x);
+      expect(await s.item()).toBe(2 * n);
+      s.dispose();
+      x.dispose();
+      step(hot).dispose();
+    }
+    expect(step.stats.replayed).toBe(11);
+    expect(step.stats.recorded).toBe(2);
+    hot.dispose();
+    step.dispose();
+  });
 });
 
 describe('compile: what it cannot replay', () => {
