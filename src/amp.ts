@@ -22,7 +22,7 @@ import { noGrad } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { keep, tidy } from './memory.js';
 import { Optimizer } from './optim/optimizer.js';
-import { zeros } from './ops/creation.js';
+import { full, zeros } from './ops/creation.js';
 import type { Tensor } from './tensor.js';
 import { checkTensor, describeValue } from './validate.js';
 
@@ -61,6 +61,8 @@ export class GradScaler {
   private readonly growthInterval: number;
   private readonly enabled: boolean;
   private growthTracker = 0;
+  /** the scale as a one-element tensor, made by the first scale() */
+  private scaleTensor: Tensor | null = null;
   private readonly perOpt = new Map<Optimizer, PerOptimizer>();
   /** whether any optimizer's gradients overflowed since the last update (read by step) */
   private overflowed = false;
@@ -95,11 +97,32 @@ export class GradScaler {
     return this.enabled ? this.scaleValue : 1;
   }
 
-  /** `loss` times the scale, to call backward() on (the loss itself when disabled). */
+  /**
+   * `loss` times the scale, to call backward() on (the loss itself when disabled). The scale is
+   * read from a one-element tensor the scaler keeps and rewrites in place when the scale changes,
+   * so a step compiled with `wt.compile` that calls this replays with the current scale (keep
+   * `step`, `unscale` and `update` outside the compiled function: they decide in JavaScript).
+   */
   scale(loss: Tensor): Tensor {
     checkTensor('GradScaler.scale', 'loss', loss);
     if (loss.dtype !== 'float32') throw new ArgumentError(`GradScaler.scale: loss must be float32, got ${loss.dtype} of shape [${loss.shape.join(',')}]`);
-    return this.enabled ? loss.mul(this.scaleValue) : loss;
+    if (!this.enabled) return loss;
+    if (!this.scaleTensor || this.scaleTensor.isDisposed || this.scaleTensor.backend !== loss.backend) {
+      this.scaleTensor = noGrad(() => keep(full([], this.scaleValue)));
+    }
+    return loss.mul(this.scaleTensor);
+  }
+
+  /** Frees the tensor holding the scale (the scaler stays usable: scale() makes a new one). */
+  dispose(): void {
+    this.scaleTensor?.dispose();
+    this.scaleTensor = null;
+  }
+
+  /** The scale changed: rewrite the kept tensor in place (a compiled step reads its buffer). */
+  private setScale(v: number): void {
+    this.scaleValue = v;
+    if (this.scaleTensor && !this.scaleTensor.isDisposed) noGrad(() => this.scaleTensor!.fill_(v));
   }
 
   /**
@@ -151,7 +174,7 @@ export class GradScaler {
     if (!this.enabled) return;
     if (newScale !== undefined) {
       if (!(typeof newScale === 'number' && newScale > 0 && Number.isFinite(newScale))) throw new ArgumentError(`GradScaler.update: newScale must be a positive finite number, got ${describeValue(newScale)}`);
-      this.scaleValue = newScale;
+      this.setScale(newScale);
       this.growthTracker = 0;
     } else if (this.perOpt.size === 0) {
       throw new ArgumentError('GradScaler.update: no step or unscale since the last update(); call scaler.step(optimizer) first');
@@ -166,10 +189,10 @@ export class GradScaler {
   /** Backs the scale off after an overflow, or counts a clean iteration towards growth. */
   private adjust(): void {
     if (this.overflowed) {
-      this.scaleValue *= this.backoffFactor;
+      this.setScale(this.scaleValue * this.backoffFactor);
       this.growthTracker = 0;
     } else if (++this.growthTracker >= this.growthInterval) {
-      this.scaleValue *= this.growthFactor;
+      this.setScale(this.scaleValue * this.growthFactor);
       this.growthTracker = 0;
     }
     this.overflowed = false;
@@ -206,7 +229,7 @@ export class GradScaler {
     if (typeof sd !== 'object' || sd === null || !(sd.scale > 0) || !Number.isInteger(sd.growthTracker)) {
       throw new ArgumentError(`GradScaler.loadStateDict: expected { scale, growthTracker, ... } from stateDict(), got ${describeValue(sd)}`);
     }
-    this.scaleValue = sd.scale;
+    this.setScale(sd.scale);
     this.growthTracker = sd.growthTracker;
   }
 }

@@ -125,4 +125,45 @@ describe('medium matmul precision on WebGPU', () => {
     const pb = await Promise.all(b.model.parameters().map((p) => p.data()));
     expect(pb).toEqual(pa);
   });
+
+  it('GradScaler.scale inside a compiled step: the scale lives in a tensor, so replays follow its changes', async () => {
+    const x = wt.randn([12, 6], { seed: 31 }), y = wt.randint(0, 4, [12], { seed: 32 });
+    const run = async (compiled: boolean) => {
+      wt.manualSeed(33);
+      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 16), new wt.nn.ReLU(), new wt.nn.Linear(16, 4));
+      const opt = new wt.optim.SGD(model.parameters(), { lr: 0.1 });
+      // 2^127 times a loss of about 1e6 overflows: steps are skipped until the scale has backed off
+      const scaler = new wt.amp.GradScaler({ initScale: 2 ** 127, backoffFactor: 2 ** -16, growthInterval: 2 });
+      const body = (a: wt.Tensor, b: wt.Tensor) => {
+        opt.zeroGrad();
+        const l = wt.F.crossEntropy(model.forward(a), b);
+        scaler.scale(l.mul(1e6)).backward();
+        return l;
+      };
+      const step = compiled ? wt.compile(body) : (a: wt.Tensor, b: wt.Tensor) => wt.tidy(() => body(a, b));
+      const stepped: boolean[] = [], scales: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        step(x, y).dispose();
+        stepped.push(await scaler.step(opt));
+        scaler.update();
+        scales.push(scaler.getScale());
+      }
+      const p = await Promise.all(model.parameters().map((t) => t.data()));
+      const replayed = compiled ? (step as wt.Compiled<[wt.Tensor, wt.Tensor], wt.Tensor>).stats.replayed : 0;
+      if (compiled) (step as wt.Compiled<[wt.Tensor, wt.Tensor], wt.Tensor>).dispose();
+      scaler.dispose();
+      opt.dispose();
+      model.dispose();
+      return { stepped, scales, p, replayed };
+    };
+    const eager = await run(false), compiled = await run(true);
+    expect(eager.stepped).toContain(false);
+    expect(eager.stepped).toContain(true);
+    expect(new Set(eager.scales).size).toBeGreaterThan(2);
+    expect(compiled.replayed).toBeGreaterThan(0);
+    expect(compiled.stepped).toEqual(eager.stepped);
+    expect(compiled.scales).toEqual(eager.scales);
+    expect(compiled.p).toEqual(eager.p);
+    wt.dispose([x, y]);
+  });
 });
