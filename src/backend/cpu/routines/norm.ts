@@ -9,6 +9,48 @@
  * view of shape [..., D] works too.
  */
 import type { CpuRoutine, CpuView } from './index.js';
+import { instantiateExp, type WasmExp } from '../wasm/rows.js';
+
+/** Longest row the wasm exp takes (its memory: 256 KiB). */
+const EXP_FLOATS = 1 << 16;
+let expState: WasmExp | null | undefined;
+let expEnabled = true;
+
+/** Tests: false keeps the row routines on Math.exp (the float64 path). */
+export function setWasmExp(enabled: boolean): void {
+  expEnabled = enabled;
+}
+
+/**
+ * The wasm SIMD exp (../wasm/rows.ts) when the rows are float32 on both sides and fit it; null
+ * on the float64 backend (which keeps Math.exp), for long rows, or where WebAssembly SIMD is
+ * missing. Compiled on first use.
+ */
+function wasmExp(...arrays: ArrayLike<number>[]): WasmExp | null {
+  if (!expEnabled || !arrays.every((a) => a instanceof Float32Array)) return null;
+  if (expState === undefined) {
+    try {
+      expState = instantiateExp(EXP_FLOATS);
+    } catch {
+      expState = null;
+    }
+  }
+  return expState;
+}
+
+/**
+ * exp(x - m) of row elements o..o+n (m finite, n ≤ EXP_FLOATS) into w.f32[0..n): four lanes at a
+ * time in wasm, the last n % 4 by Math.exp. Returns their sum (float64).
+ */
+function rowExp(w: WasmExp, a: Float32Array, o: number, n: number, m: number): number {
+  const f = w.f32, n4 = n >> 2;
+  f.set(a.subarray(o, o + n));
+  if (n4) w.exp(0, n4, m);
+  for (let j = n4 * 4; j < n; j++) f[j] = Math.exp(a[o + j] - m);
+  let s = 0;
+  for (let j = 0; j < n; j++) s += f[j];
+  return s;
+}
 
 /** Rows and row length of a contiguous view whose last dim is the row. */
 function rowsOf(v: CpuView): [number, number] {
@@ -33,9 +75,10 @@ function rowMax(a: ArrayLike<number>, o: number, D: number): number {
  * log(sum(exp(row))) with the max subtracted first. A row of all -inf gives -inf (its
  * softmax is then NaN, as PyTorch); a +inf entry gives NaN through inf - inf.
  */
-function rowLogSumExp(a: ArrayLike<number>, o: number, D: number): number {
+function rowLogSumExp(a: ArrayLike<number>, o: number, D: number, w: WasmExp | null = null): number {
   const m = rowMax(a, o, D);
   if (m === -Infinity) return -Infinity;
+  if (w && Number.isFinite(m) && D <= EXP_FLOATS) return m + Math.log(rowExp(w, a as Float32Array, o, D, m));
   let s = 0;
   for (let j = 0; j < D; j++) s += Math.exp(a[o + j] - m);
   return m + Math.log(s);
@@ -47,12 +90,26 @@ export const softmax: CpuRoutine<'softmax'> = ({ log, causal }, [x], [y]) => {
   // causal: row r of each [L, D] matrix keeps columns j <= r % L; the rest are -inf (weight 0)
   const L = causal ? x.shape[x.shape.length - 2] : 0;
   const xa = x.data, ya = y.data;
+  const w = D <= EXP_FLOATS ? wasmExp(xa, ya) : null;
   // each exp once: kept in float64 for the normalising pass (the same values as recomputing them)
   const e = new Float64Array(D);
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
     const n = causal ? Math.min(D, (r % L) + 1) : D;
     const m = rowMax(xa, xo, n);
+    if (w && Number.isFinite(m)) {
+      // float32 rows: the exps in wasm, the sum in float64
+      const s = rowExp(w, xa as Float32Array, xo, n, m), f = w.f32;
+      if (log) {
+        const lse = m + Math.log(s);
+        for (let j = 0; j < n; j++) ya[yo + j] = xa[xo + j] - lse;
+      } else {
+        const inv = 1 / s;
+        for (let j = 0; j < n; j++) ya[yo + j] = f[j] * inv;
+      }
+      for (let j = n; j < D; j++) ya[yo + j] = log ? -Infinity : 0;
+      continue;
+    }
     let s = 0;
     for (let j = 0; j < n; j++) s += e[j] = Math.exp(xa[xo + j] - m);
     if (log) {
@@ -95,12 +152,13 @@ export const softmaxBackward: CpuRoutine<'softmaxBackward'> = ({ log }, [y, gy],
 export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logits, target], [loss]) => {
   const [R, D] = rowsOf(logits);
   const la = logits.data, ta = target.data, oa = loss.data;
+  const w = wasmExp(la);
   for (let r = 0; r < R; r++) {
     const t = ta[target.offset + r];
     const lo = logits.offset + r * D;
     if (t === ignoreIndex) oa[loss.offset + r] = 0;
     else if (t < 0 || t >= D) oa[loss.offset + r] = NaN;
-    else oa[loss.offset + r] = rowLogSumExp(la, lo, D) - la[lo + t];
+    else oa[loss.offset + r] = rowLogSumExp(la, lo, D, w) - la[lo + t];
   }
 };
 
@@ -111,6 +169,7 @@ export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logit
 export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits]) => {
   const [R, D] = rowsOf(logits);
   const la = logits.data, ta = target.data, ga = gloss.data, oa = glogits.data;
+  const w = D <= EXP_FLOATS ? wasmExp(la) : null;
   for (let r = 0; r < R; r++) {
     const t = ta[target.offset + r];
     const lo = logits.offset + r * D, oo = glogits.offset + r * D;
@@ -123,7 +182,14 @@ export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignor
       continue;
     }
     const g = ga[gloss.offset + r];
-    const lse = rowLogSumExp(la, lo, D);
+    const lse = rowLogSumExp(la, lo, D, w);
+    if (w && Number.isFinite(lse)) {
+      // exp(x - lse) is the softmax row itself
+      rowExp(w, la as Float32Array, lo, D, lse);
+      const f = w.f32;
+      for (let j = 0; j < D; j++) oa[oo + j] = (f[j] - (j === t ? 1 : 0)) * g;
+      continue;
+    }
     for (let j = 0; j < D; j++) oa[oo + j] = (Math.exp(la[lo + j] - lse) - (j === t ? 1 : 0)) * g;
   }
 };
