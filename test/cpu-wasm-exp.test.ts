@@ -41,6 +41,23 @@ describe('wasm SIMD exp kernel', () => {
     w.f32.set([1, 2, 3, 4]);
     w.exp(0, 1, 4);
     expect(Array.from(w.f32.subarray(0, 4)).map((v, i) => Math.abs(v / Math.exp(i + 1 - 4) - 1) < 2.4e-7)).toEqual([true, true, true, true]);
+    // its sum (float64) is the sum of what it stored
+    w.f32.set(xs.subarray(0, 64));
+    const s = w.exp(0, 16, 0);
+    expect(s).toBeCloseTo(Array.from(w.f32.subarray(0, 64)).reduce((a, b) => a + b, 0), 12);
+  });
+
+  it('max (NaN wins) and scale', () => {
+    const w = instantiateExp(64);
+    w.f32.set([1, -3, 7, 2, 5, 9.5, -1, 0, 3, 3, 3, 3]);
+    expect(w.max(0, 3)).toBe(9.5);
+    expect(w.max(32, 1)).toBe(3); // floats 8..11
+    expect(w.max(0, 1)).toBe(7);
+    w.f32[6] = NaN;
+    expect(w.max(0, 3)).toBeNaN();
+    w.f32.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    w.scale(0, 2, 0.5);
+    expect(Array.from(w.f32.subarray(0, 8))).toEqual([0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4]);
   });
 });
 

@@ -40,16 +40,28 @@ function wasmExp(...arrays: ArrayLike<number>[]): WasmExp | null {
 
 /**
  * exp(x - m) of row elements o..o+n (m finite, n ≤ EXP_FLOATS) into w.f32[0..n): four lanes at a
- * time in wasm, the last n % 4 by Math.exp. Returns their sum (float64).
+ * time in wasm, the last n % 4 by Math.exp. Returns their sum (float64). With `loaded`, the row
+ * is in w.f32 already.
  */
-function rowExp(w: WasmExp, a: Float32Array, o: number, n: number, m: number): number {
+function rowExp(w: WasmExp, a: Float32Array, o: number, n: number, m: number, loaded = false): number {
   const f = w.f32, n4 = n >> 2;
-  f.set(a.subarray(o, o + n));
-  if (n4) w.exp(0, n4, m);
-  for (let j = n4 * 4; j < n; j++) f[j] = Math.exp(a[o + j] - m);
-  let s = 0;
-  for (let j = 0; j < n; j++) s += f[j];
+  if (!loaded) f.set(a.subarray(o, o + n));
+  let s = n4 ? w.exp(0, n4, m) : 0;
+  for (let j = n4 * 4; j < n; j++) s += f[j] = Math.exp(a[o + j] - m);
   return s;
+}
+
+/** The max of row elements o..o+n, loading them into w.f32[0..n) (NaN if any is NaN, as rowMax). */
+function rowMaxWasm(w: WasmExp, a: Float32Array, o: number, n: number): number {
+  const n4 = n >> 2;
+  w.f32.set(a.subarray(o, o + n));
+  let m = n4 ? w.max(0, n4) : -Infinity;
+  for (let j = n4 * 4; j < n; j++) {
+    const v = a[o + j];
+    if (v !== v) return NaN;
+    if (v > m) m = v;
+  }
+  return m;
 }
 
 /** Rows and row length of a contiguous view whose last dim is the row. */
@@ -96,16 +108,18 @@ export const softmax: CpuRoutine<'softmax'> = ({ log, causal }, [x], [y]) => {
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
     const n = causal ? Math.min(D, (r % L) + 1) : D;
-    const m = rowMax(xa, xo, n);
+    const m = w ? rowMaxWasm(w, xa as Float32Array, xo, n) : rowMax(xa, xo, n);
     if (w && Number.isFinite(m)) {
-      // float32 rows: the exps in wasm, the sum in float64
-      const s = rowExp(w, xa as Float32Array, xo, n, m), f = w.f32;
+      // float32 rows: max, exps and scaling in wasm, the sum in float64
+      const s = rowExp(w, xa as Float32Array, xo, n, m, true), f = w.f32;
       if (log) {
         const lse = m + Math.log(s);
         for (let j = 0; j < n; j++) ya[yo + j] = xa[xo + j] - lse;
       } else {
-        const inv = 1 / s;
-        for (let j = 0; j < n; j++) ya[yo + j] = f[j] * inv;
+        const inv = 1 / s, n4 = n >> 2;
+        if (n4) w.scale(0, n4, inv);
+        for (let j = n4 * 4; j < n; j++) f[j] *= inv;
+        (ya as Float32Array).set(f.subarray(0, n), yo);
       }
       for (let j = n; j < D; j++) ya[yo + j] = log ? -Infinity : 0;
       continue;

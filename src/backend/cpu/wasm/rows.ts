@@ -1,6 +1,7 @@
 /**
- * A WebAssembly SIMD exp for the float32 CPU backend's row routines (softmax): `exp(p, n4, m)`
- * replaces the 4·n4 floats at byte address p by exp(x - m), four lanes at a time. Math.exp costs
+ * WebAssembly SIMD row kernels for the float32 CPU backend's softmax and cross-entropy:
+ * `exp(p, n4, m)` replaces the 4·n4 floats at byte address p by exp(x - m), four lanes at a time,
+ * and returns their sum (in float64); `max` and `scale` are the other two passes of a softmax row. Math.exp costs
  * 12–20 ns per element in V8 on this project's 2-core VM and was all of softmax's time; this runs
  * several times faster (bench/RESULTS.md).
  *
@@ -25,6 +26,14 @@ const i32x4TruncSatF32x4S = simd(0xf8);
 const i32x4Add = simd(0xae);
 const i32x4Shl = simd(0xab);
 const i32x4Splat = simd(0x11);
+const f32x4ExtractLane = (l: number): number[] => [...simd(0x1f), l];
+const f64x2ExtractLane = (l: number): number[] => [...simd(0x21), l];
+const f64x2PromoteLow = simd(0x5f);
+const f64x2Add = simd(0xf0);
+/** i8x16.shuffle moving lanes 2, 3 (bytes 8..15) of the first operand to lanes 0, 1 */
+const highToLow = [...simd(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+const F64 = 0x7c;
+const f32Max = 0x97, f64Add = 0xa0;
 
 /** e^r ≈ 1 + r + r²·(C[0] + C[1] r + … + C[5] r⁵) on |r| ≤ ln2/2 */
 const C = [0.5, 0.1666666716337204, 0.04166649654507637, 0.008333303034305573, 0.0013930562417954206, 0.00019895890727639198];
@@ -35,8 +44,40 @@ const LN2_HI = 0.693359375, LN2_LO = -2.12194440e-4;
 const P = 0, N = 1, M = 2;
 const MV = 3, LOWV = 4, L2E = 5, HI = 6, LO = 7, D = 8, KEEP = 9, KF = 10, R = 11, ACC = 12;
 const CV = 13; // C[0..5] splatted: locals 13..18
+const SUM_LO = 19, SUM_HI = 20, E = 21;
 
-/** The `exp(p, n4, m)` function (n4 ≥ 1). */
+/** `loop { body; p += 16; n -= 1 } while n` over params p = 0, n = 1 (n ≥ 1). */
+const vectorLoop = (body: number[]): number[] => [
+  Op.loop, Op.void,
+  ...body,
+  ...localGet(0), ...i32Const(16), Op.i32Add, ...localSet(0),
+  ...localGet(1), ...i32Const(1), Op.i32Sub, ...localTee(1), Op.brIf, 0,
+  Op.end,
+];
+
+/** `max(p, n4) -> f32`: the largest of 4·n4 floats (NaN if any is NaN; n4 ≥ 1). */
+export function maxFunction(): WasmFunction {
+  const ACCV = 2;
+  const body = [
+    ...localGet(0), ...v128Load(0), ...localSet(ACCV),
+    ...vectorLoop([...localGet(0), ...v128Load(0), ...localGet(ACCV), ...f32x4Max, ...localSet(ACCV)]),
+    ...localGet(ACCV), ...f32x4ExtractLane(0), ...localGet(ACCV), ...f32x4ExtractLane(1), f32Max,
+    ...localGet(ACCV), ...f32x4ExtractLane(2), f32Max, ...localGet(ACCV), ...f32x4ExtractLane(3), f32Max,
+  ];
+  return { name: 'max', params: [I32, I32], results: [F32], locals: [V128], body };
+}
+
+/** `scale(p, n4, s)`: multiplies 4·n4 floats by s in place (n4 ≥ 1). */
+export function scaleFunction(): WasmFunction {
+  const SV = 3;
+  const body = [
+    ...localGet(2), ...f32x4Splat, ...localSet(SV),
+    ...vectorLoop([...localGet(0), ...localGet(0), ...v128Load(0), ...localGet(SV), ...f32x4Mul(), ...v128Store(0)]),
+  ];
+  return { name: 'scale', params: [I32, I32, F32], results: [], locals: [V128], body };
+}
+
+/** The `exp(p, n4, m) -> f64` function: exp(x - m) in place, and their sum in float64 (n4 ≥ 1). */
 export function expFunction(): WasmFunction {
   const splat = (v: number, l: number) => [...f32Const(v), ...f32x4Splat, ...localSet(l)];
   const mul = (a: number[], b: number[]) => [...a, ...b, ...f32x4Mul()];
@@ -56,23 +97,31 @@ export function expFunction(): WasmFunction {
     ...mul(get(D), get(L2E)), ...f32x4Nearest, ...localSet(KF),
     ...get(D), ...mul(get(KF), get(HI)), ...f32x4Sub, ...mul(get(KF), get(LO)), ...f32x4Sub, ...localSet(R),
     ...horner,
-    // store at p: (1 + r + r² acc) · 2^k, zero where d < LOW
-    ...get(P),
+    // e = (1 + r + r² acc) · 2^k, zero where d < LOW; stored at p and summed in float64 pairs
     ...mul(get(R), get(R)), ...get(ACC), ...f32x4Mul(), ...get(R), ...f32x4Add(), ...f32Const(1), ...f32x4Splat, ...f32x4Add(),
     ...get(KF), ...i32x4TruncSatF32x4S, ...i32Const(127), ...i32x4Splat, ...i32x4Add, ...i32Const(23), ...i32x4Shl,
     ...f32x4Mul(),
-    ...get(KEEP), ...v128And,
-    ...v128Store(0),
+    ...get(KEEP), ...v128And, ...localSet(E),
+    ...get(P), ...get(E), ...v128Store(0),
+    ...get(SUM_LO), ...get(E), ...f64x2PromoteLow, ...f64x2Add, ...localSet(SUM_LO),
+    ...get(SUM_HI), ...get(E), ...get(E), ...highToLow, ...f64x2PromoteLow, ...f64x2Add, ...localSet(SUM_HI),
     ...get(P), ...i32Const(16), Op.i32Add, ...localSet(P),
     ...get(N), ...i32Const(1), Op.i32Sub, ...localTee(N), Op.brIf, 0,
     Op.end,
+    ...get(SUM_LO), ...f64x2ExtractLane(0), ...get(SUM_LO), ...f64x2ExtractLane(1), f64Add,
+    ...get(SUM_HI), ...f64x2ExtractLane(0), f64Add, ...get(SUM_HI), ...f64x2ExtractLane(1), f64Add,
   ];
-  return { name: 'exp', params: [I32, I32, F32], results: [], locals: new Array<number>(CV + C.length - 3).fill(V128), body };
+  return { name: 'exp', params: [I32, I32, F32], results: [F64], locals: new Array<number>(E + 1 - 3).fill(V128), body };
 }
 
-/** An instantiated exp kernel over its own memory of `floats` float32s (from byte 0). */
+/** The instantiated row kernels over their own memory of `floats` float32s (from byte 0). */
 export interface WasmExp {
-  readonly exp: (p: number, n4: number, m: number) => void;
+  /** exp(x - m) of 4·n4 floats at byte p, in place; returns their sum */
+  readonly exp: (p: number, n4: number, m: number) => number;
+  /** the largest of 4·n4 floats at byte p (NaN if any is) */
+  readonly max: (p: number, n4: number) => number;
+  /** 4·n4 floats at byte p times s, in place */
+  readonly scale: (p: number, n4: number, s: number) => void;
   readonly f32: Float32Array;
 }
 
@@ -80,7 +129,7 @@ export interface WasmExp {
 export function instantiateExp(floats: number): WasmExp {
   const pages = Math.ceil((floats * 4) / 65536);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const module = new WebAssembly.Module(emitModule([expFunction()], pages));
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return { exp: instance.exports.exp as WasmExp['exp'], f32: new Float32Array(memory.buffer) };
+  const module = new WebAssembly.Module(emitModule([expFunction(), maxFunction(), scaleFunction()], pages));
+  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  return { exp: ex.exp as WasmExp['exp'], max: ex.max as WasmExp['max'], scale: ex.scale as WasmExp['scale'], f32: new Float32Array(memory.buffer) };
 }
