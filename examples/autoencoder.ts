@@ -74,6 +74,7 @@ export async function trainAutoencoder(opts: ExampleOptions, log: (s: string) =>
     validationData: [xTest, xTest],
     callbacks: [new wt.train.LearningRateScheduler(sched)],
     verbose: opts.verbose ?? 1,
+    mixedPrecision: opts.mixedPrecision,
   });
   const testMse = (await model.evaluate([xTest, xTest], { batchSize: 256 })).mse ?? NaN;
   // the baseline: every test image answered with the mean training image

@@ -15,6 +15,8 @@ export interface ExampleOptions {
   log?: (line: string) => void;
   /** verbosity for fit(): 0 silent, 1 a line per epoch */
   verbose?: 0 | 1;
+  /** fit() with mixed precision (f16 GEMM tiles where the GPU has shader-f16, loss scaling) */
+  mixedPrecision?: boolean;
 }
 
 export interface ExampleResult {
@@ -58,6 +60,7 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
     else if (a === '--backend') o.backend = argv[++i] as ExampleOptions['backend'];
     else if (a === '--quick') o.quick = true;
     else if (a === '--small') o.small = true;
+    else if (a === '--mixed-precision') o.mixedPrecision = true;
   }
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);

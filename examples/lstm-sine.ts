@@ -76,6 +76,7 @@ export async function trainLstmSine(opts: ExampleOptions, log: (s: string) => vo
     validationData: [xTest, yTest],
     callbacks: [new wt.train.LearningRateScheduler(sched)],
     verbose: opts.verbose ?? 1,
+    mixedPrecision: opts.mixedPrecision,
   });
   const pred = model.predict(xTest, { batchSize: 256 });
   const testMse = mse(await pred.data(), test.y);

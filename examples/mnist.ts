@@ -58,6 +58,7 @@ async function trainMnist(cfg: MnistRunConfig, opts: ExampleOptions, log: (s: st
     validationData: [xTest, test.labels],
     callbacks: [new wt.train.LearningRateScheduler(sched)],
     verbose: opts.verbose ?? 1,
+    mixedPrecision: opts.mixedPrecision,
   });
   const final = await model.evaluate([xTest, test.labels], { batchSize: 500 });
   log(`${cfg.name}: test accuracy ${(100 * (final.acc ?? 0)).toFixed(2)}%`);

@@ -9,6 +9,7 @@ describe('example command line', () => {
   it('parses the options and rejects bad values', () => {
     expect(parseArgs(['--epochs', '3', '--backend', 'cpu', '--small'])).toEqual({ epochs: 3, backend: 'cpu', small: true });
     expect(parseArgs(['--quick'])).toEqual({ quick: true });
+    expect(parseArgs(['--mixed-precision'])).toEqual({ mixedPrecision: true });
     expect(() => parseArgs(['--epochs', '0'])).toThrow(/--epochs/);
     expect(() => parseArgs(['--backend', 'gpu'])).toThrow(/--backend/);
   });
@@ -23,8 +24,8 @@ describe('examples (short runs)', () => {
 });
 
 describe('examples on data (short runs)', () => {
-  it('mnist-mlp trains and evaluates', async () => {
-    const r = await EXAMPLES['mnist-mlp'].run({ ...quiet, verbose: 0 });
+  it('mnist-mlp trains and evaluates (with --mixed-precision: loss scaling, float32 on the CPU)', async () => {
+    const r = await EXAMPLES['mnist-mlp'].run({ ...quiet, verbose: 0, mixedPrecision: true });
     expect(r.metrics.testAccuracy).toBeGreaterThan(0.85);
   });
   it('mnist-cnn runs a short epoch', async () => {
