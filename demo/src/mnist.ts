@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   initControl('lr', param('lr', 0.003));
   initControl('batch', param('batch', 64));
   initControl('opt', param('opt', 'adam'));
+  initControl('precision', param('precision', 'f32'));
 
   const [backend, train, test] = await Promise.all([startBackend(), loadSplit('train'), loadSplit('t10k')]);
   const status = $('status');
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
   const lr = () => Number(($('lr') as HTMLSelectElement).value);
   const batchSize = () => Number(($('batch') as HTMLSelectElement).value);
   const optName = () => ($('opt') as HTMLSelectElement).value;
+  const precision = () => ($('precision') as HTMLSelectElement).value;
   const valIdx = Array.from({ length: Math.min(nVal, test.n) }, (_, i) => i);
 
   let model = new MnistCNN(), opt = makeOptimizer(optName(), model.parameters(), lr());
@@ -147,6 +149,30 @@ async function main(): Promise<void> {
     return wt.stack([loss.detach().mul(x.shape[0]), logits.argmax(1).eq(y).float().sum()]);
   });
 
+  /**
+   * The mixed-precision step: the same, with the loss scaled by `scaler` and no update; the loop
+   * then runs `scaler.step(opt)` (a read of the overflow flag, the update unless it overflowed).
+   */
+  let scaler: wt.amp.GradScaler | null = null;
+  const scaledStep = compiledStep((x: wt.Tensor, y: wt.Tensor) => {
+    opt.zeroGrad();
+    const logits = model.forward(x);
+    const loss = wt.F.crossEntropy(logits, y);
+    scaler!.scale(loss).backward();
+    return wt.stack([loss.detach().mul(x.shape[0]), logits.argmax(1).eq(y).float().sum()]);
+  });
+  /** Applies the precision control: 'medium' matmuls and a GradScaler, or float32. */
+  const applyPrecision = async (): Promise<void> => {
+    const mixed = precision() === 'mixed';
+    wt.setFloat32MatmulPrecision(mixed ? 'medium' : 'highest');
+    // the f16 tiles switch on after a check on the device: record the step after it
+    await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.();
+    scaler?.dispose();
+    scaler = mixed ? new wt.amp.GradScaler() : null;
+    scaledStep.reset();
+  };
+  await applyPrecision();
+
   /** Trains until paused: one step per iteration, a read-back every logEvery steps. */
   async function trainLoop(keepGoing: () => boolean): Promise<void> {
     let acc = wt.keep(wt.zeros([2])); // [summed loss, correct] since the last read
@@ -154,7 +180,12 @@ async function main(): Promise<void> {
     try {
       while (keepGoing()) {
         const idx = Array.from({ length: batchSize() }, () => Math.floor(random() * train.n));
-        const next = wt.tidy(() => acc.add(trainStep(...batchOf(train, idx))));
+        const s = scaler;
+        const next = wt.tidy(() => acc.add((s ? scaledStep : trainStep)(...batchOf(train, idx))));
+        if (s) {
+          await s.step(opt);
+          s.update();
+        }
         acc.dispose();
         acc = wt.keep(next);
         step++;
@@ -205,6 +236,7 @@ async function main(): Promise<void> {
     model = new MnistCNN();
     opt = makeOptimizer(optName(), model.parameters(), lr());
     trainStep.reset();
+    await applyPrecision();
     step = seen = 0;
     random = rng(1);
     Object.values(charts).forEach((c) => c.clear());
@@ -219,6 +251,12 @@ async function main(): Promise<void> {
     opt.dispose();
     opt = makeOptimizer(optName(), model.parameters(), lr());
     trainStep.reset();
+    scaledStep.reset();
+  };
+  $('precision').onchange = async () => {
+    await controls.pause();
+    await applyPrecision();
+    status.textContent = precision() === 'mixed' ? `mixed precision: ${wt.backendInfo().name === 'webgpu' && (wt.backendInfo() as { features: string[] }).features.includes('shader-f16') ? 'f16 GEMM tiles' : 'float32 (no shader-f16)'} with loss scaling` : 'float32';
   };
 
   setupPad(() => model);
@@ -233,7 +271,8 @@ async function main(): Promise<void> {
         trainLoss: charts.loss.values('train'), trainAcc: charts.acc.values('train'),
         valLoss: charts.loss.values('val'), valAcc: charts.acc.values('val'),
         prediction: $('prediction').textContent,
-        replayed: trainStep.stats.replayed,
+        replayed: trainStep.stats.replayed + scaledStep.stats.replayed,
+        lossScale: scaler?.getScale() ?? null,
       }),
     },
   });

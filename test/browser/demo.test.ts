@@ -83,6 +83,17 @@ describe('demo pages in headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 360_000);
 
+  it('MNIST with mixed precision: loss scaling (f16 tiles where the GPU has shader-f16), the loss falls', async () => {
+    const { page, errors } = await open('mnist.html?batch=16&logEvery=4&valEvery=1000&precision=mixed');
+    const s = await train(page, 12);
+    expect(s.backend).toBe('webgpu');
+    expect(s.lossScale).toBe(65536);
+    expect(s.replayed).toBeGreaterThan(0);
+    expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 360_000);
+
   it('char transformer: trains a few steps on WebGPU, loss falls, text streams', async () => {
     const { page, errors } = await open('char.html?size=tiny&batch=4&logEvery=2');
     const s = await train(page, 10);
