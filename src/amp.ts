@@ -61,8 +61,8 @@ export class GradScaler {
   private readonly growthInterval: number;
   private readonly enabled: boolean;
   private growthTracker = 0;
-  /** the scale as a one-element tensor, made by the first scale() */
-  private scaleTensor: Tensor | null = null;
+  /** the scale and its inverse as one-element tensors (made on first use, rewritten in place) */
+  private tensors: { scale: Tensor; inv: Tensor } | null = null;
   private readonly perOpt = new Map<Optimizer, PerOptimizer>();
   /** whether any optimizer's gradients overflowed since the last update (read by step) */
   private overflowed = false;
@@ -107,22 +107,48 @@ export class GradScaler {
     checkTensor('GradScaler.scale', 'loss', loss);
     if (loss.dtype !== 'float32') throw new ArgumentError(`GradScaler.scale: loss must be float32, got ${loss.dtype} of shape [${loss.shape.join(',')}]`);
     if (!this.enabled) return loss;
-    if (!this.scaleTensor || this.scaleTensor.isDisposed || this.scaleTensor.backend !== loss.backend) {
-      this.scaleTensor = noGrad(() => keep(full([], this.scaleValue)));
-    }
-    return loss.mul(this.scaleTensor);
+    return loss.mul(this.scaleTensors(loss).scale);
   }
 
-  /** Frees the tensor holding the scale (the scaler stays usable: scale() makes a new one). */
+  /** Frees the tensors holding the scale (the scaler stays usable: they are made again on use). */
   dispose(): void {
-    this.scaleTensor?.dispose();
-    this.scaleTensor = null;
+    this.tensors?.scale.dispose();
+    this.tensors?.inv.dispose();
+    this.tensors = null;
   }
 
-  /** The scale changed: rewrite the kept tensor in place (a compiled step reads its buffer). */
+  /** The kept scale tensors, on the backend of `like` (the inverse from JavaScript: exact). */
+  private scaleTensors(like: Tensor): { scale: Tensor; inv: Tensor } {
+    const t = this.tensors;
+    if (t && !t.scale.isDisposed && !t.inv.isDisposed && t.scale.backend === like.backend) return t;
+    this.dispose();
+    return (this.tensors = noGrad(() => ({ scale: keep(full([], this.scaleValue)), inv: keep(full([], 1 / this.scaleValue)) })));
+  }
+
+  /** The scale changed: rewrite the kept tensors in place (a compiled step reads their buffers). */
   private setScale(v: number): void {
     this.scaleValue = v;
-    if (this.scaleTensor && !this.scaleTensor.isDisposed) noGrad(() => this.scaleTensor!.fill_(v));
+    const t = this.tensors;
+    if (t && !t.scale.isDisposed && !t.inv.isDisposed) noGrad(() => {
+      t.scale.fill_(v);
+      t.inv.fill_(1 / v);
+    });
+  }
+
+  /**
+   * Divides the gradients of `optimizer`'s parameters by the scale in place (multiplying by the
+   * kept inverse, so that a compiled step replays with the current one); 1 when any is then
+   * infinite or NaN, else 0.
+   */
+  private divideGrads(optimizer: Optimizer): Tensor {
+    const grads = optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad).filter((g): g is Tensor => !!g);
+    return noGrad(() => tidy(() => {
+      if (!grads.length) return zeros([]);
+      const { inv } = this.scaleTensors(grads[0]);
+      for (const g of grads) g.mul_(inv);
+      // 1 when some element is ±inf or NaN (after the division: one it overflowed counts too)
+      return grads.map((g) => g.isFinite().all().logicalNot().float()).reduce((a, b) => a.maximum(b));
+    }));
   }
 
   /**
@@ -135,13 +161,7 @@ export class GradScaler {
     if (!(optimizer instanceof Optimizer)) throw new ArgumentError(`${op}: expected an optimizer, got ${describeValue(optimizer)}`);
     if (!this.enabled) return;
     if (this.perOpt.has(optimizer)) throw new ArgumentError(`${op}: already called for this optimizer since the last update()`);
-    const grads = optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad).filter((g): g is Tensor => !!g);
-    const inv = 1 / this.scaleValue;
-    const found = noGrad(() => tidy(() => {
-      for (const g of grads) g.mul_(inv);
-      return keep(nonFinite(grads));
-    }));
-    this.perOpt.set(optimizer, { found, stepped: false });
+    this.perOpt.set(optimizer, { found: keep(this.divideGrads(optimizer)), stepped: false });
   }
 
   /**
@@ -199,18 +219,12 @@ export class GradScaler {
   }
 
   /**
-   * For `fit`'s mixed-precision steps (src/train/fit.ts), which take the scale as a tensor so that
-   * a compiled step replays with the current one: divides the gradients of `optimizer` by
-   * `scale` (a one-element tensor) in place and returns 1 when any is infinite or NaN, else 0.
+   * For `fit`'s mixed-precision steps (src/train/fit.ts), compiled with the unscaling inside:
+   * `unscale` without its bookkeeping; returns the overflow flag (1 or 0) to read after the step.
    * @internal
    */
-  _unscaleBy(optimizer: Optimizer, scale: Tensor): Tensor {
-    const grads = optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad).filter((g): g is Tensor => !!g);
-    return noGrad(() => tidy(() => {
-      const inv = scale.reciprocal();
-      for (const g of grads) g.mul_(inv);
-      return nonFinite(grads);
-    }));
+  _unscaleInStep(optimizer: Optimizer): Tensor {
+    return this.divideGrads(optimizer);
   }
 
   /** For `fit`: ends an iteration whose gradients did (`overflowed`) or did not overflow. @internal */
@@ -232,10 +246,4 @@ export class GradScaler {
     this.setScale(sd.scale);
     this.growthTracker = sd.growthTracker;
   }
-}
-
-/** 1 when some element of `grads` is ±inf or NaN (after the division: one it overflowed counts too), else 0. */
-function nonFinite(grads: readonly Tensor[]): Tensor {
-  const flags = grads.map((g) => g.isFinite().all().logicalNot().float());
-  return flags.length ? flags.reduce((a, b) => a.maximum(b)) : zeros([]);
 }

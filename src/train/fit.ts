@@ -23,7 +23,7 @@ import { compile as compileStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
 import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
 import type { Module } from '../nn/module.js';
-import { full, zeros } from '../ops/creation.js';
+import { zeros } from '../ops/creation.js';
 import { cat, stack } from '../ops/movement.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../optim/optimizers.js';
@@ -296,41 +296,31 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   const history = new History();
   const restoreModes = saveModes(model);
   let last: Logs = {};
-  /**
-   * A step up to the update: gradients of the loss (of the loss times `scale` when given), then
-   * the loss and each metric of the batch; `between` runs after backward (the update).
-   */
-  const lossAndGrads = (xs: Tensor[], y: Tensor, between: () => void, scale?: Tensor): Tensor[] => {
-    optimizer.zeroGrad();
-    const yPred = forward(model, xs, 'fit');
-    const l = scalarOf('the loss', loss.fn(yPred, y));
-    if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
-    (scale ? l.mul(scale) : l).backward();
-    between();
-    return [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
-  };
-  /** one step: the loss and each metric of the batch (the update is done in place) */
-  const update = (...args: Tensor[]): Tensor[] => lossAndGrads(args.slice(0, -1), args[args.length - 1], () => optimizer.step());
   if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
   const mp = opts.mixedPrecision ?? false;
   if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
   const scaler = mp === true ? new GradScaler() : mp || null;
   /**
-   * A mixed-precision step up to the update: the loss times the scale (the last argument, a
-   * tensor, so that a replay uses the current one) backpropagated, the gradients divided by it
-   * again; then the loss, the metrics and the overflow flag.
+   * One step on (...xs, y): the loss and each metric of the batch, then with mixed precision the
+   * overflow flag. Plain: backward and the update, in place. Mixed: the scaled loss backward and
+   * the gradients unscaled (the scaler's kept tensors, so a replay uses the current scale); the
+   * update runs after the flag is read (eagerly: compiled apart, it would take the gradients,
+   * new tensors each step, from outside its recording).
    */
-  const scaledUpdate = (...args: Tensor[]): Tensor[] => {
-    const scale = args[args.length - 1];
+  const update = (...args: Tensor[]): Tensor[] => {
+    const xs = args.slice(0, -1), y = args[args.length - 1];
+    optimizer.zeroGrad();
+    const yPred = forward(model, xs, 'fit');
+    const l = scalarOf('the loss', loss.fn(yPred, y));
+    if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
+    (scaler ? scaler.scale(l) : l).backward();
     let found: Tensor | null = null;
-    const values = lossAndGrads(args.slice(0, -2), args[args.length - 2], () => (found = scaler!._unscaleBy(optimizer, scale)), scale);
-    return [...values, found!];
+    if (scaler) found = scaler._unscaleInStep(optimizer);
+    else optimizer.step();
+    const values = [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
+    return found ? [...values, found] : values;
   };
-  const jit = opts.jitCompile !== false;
-  const compiledUpdate = jit && !scaler ? compileStep(update) : null;
-  // the optimizer step runs eagerly after the read: compiled on its own, it would take the
-  // gradients (new tensors each step) from outside its recording
-  const compiledScaled = jit && scaler ? compileStep(scaledUpdate) : null;
+  const compiledUpdate = opts.jitCompile === false ? null : compileStep(update);
   const precision = getFloat32MatmulPrecision();
   if (scaler) setFloat32MatmulPrecision('medium');
 
@@ -352,14 +342,8 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
             const n = it.next();
             if (n.done) return -1;
             const { xs, y } = splitBatch(n.value, 'fit');
-            let values: Tensor[];
-            if (scaler) {
-              const scale = full([], scaler.getScale());
-              values = compiledScaled ? compiledScaled(...xs, y, scale) : scaledUpdate(...xs, y, scale);
-              found = keep(values.pop()!);
-            } else {
-              values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
-            }
+            const values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
+            if (scaler) found = keep(values.pop()!);
             const b = xs[0].shape[0];
             noGrad(() => values.forEach((v, i) => sums[i].add_(v, b)));
             return b;
@@ -402,8 +386,9 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   } finally {
     restoreModes();
     compiledUpdate?.dispose();
-    compiledScaled?.dispose();
     if (scaler) setFloat32MatmulPrecision(precision);
+    // a scaler fit made is fit's own; one passed in stays the caller's (with its tensors)
+    if (mp === true) scaler?.dispose();
     // gradients are fit's working state, not results: free them (PyTorch would keep them)
     optimizer.zeroGrad();
     model.zeroGrad();

@@ -414,6 +414,7 @@ describe('compile: fit', () => {
     expect(scaler.getScale()).toBeLessThan(2 ** 127);
     expect(skipped.p).not.toEqual(plain.p);
     skipped.p.forEach((a) => a.forEach((v) => expect(Number.isFinite(v)).toBe(true)));
+    scaler.dispose(); // the caller's scaler keeps its scale tensors until then
     expect(wt.memory().tensors).toBe(before);
   });
 });
