@@ -47,7 +47,6 @@ describe('medium matmul precision on WebGPU', () => {
       expect(ctxOf(emu).gemmHalf).toBeUndefined();
       // the check runs once; later switches take effect at once
       wt.setFloat32MatmulPrecision('medium');
-      await Promise.resolve();
       expect(ctxOf(emu).gemmHalf).toBe(f16 ? 'f16' : 'emulate');
     } finally {
       wt.setBackend(be);

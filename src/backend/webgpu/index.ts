@@ -57,6 +57,8 @@ export class WebGPUBackend implements Backend {
   private precision: MatmulPrecision = 'highest';
   /** the half tiles' check on this device (probe.ts), started by the first 'medium' */
   private halfCheck: Promise<boolean> | null = null;
+  /** its outcome once known */
+  private halfOk: boolean | null = null;
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -240,20 +242,22 @@ export class WebGPUBackend implements Backend {
       this.ctx.gemmHalf = undefined;
       return;
     }
+    if (this.halfOk !== null) {
+      // checked already: switch at once
+      this.ctx.gemmHalf = this.halfOk ? half : undefined;
+      return;
+    }
     this.halfCheck ??= probeGemmHalf(this.device, this.ctx, half).then((why) => {
       if (why) console.warn(`webtensor: 'medium' matmul precision stays float32 on this device: the ${half} GEMM tiles failed their check (${why})`);
-      return !why;
-    });
-    void this.halfCheck.then((ok) => {
-      if (ok && this.precision === 'medium') this.ctx.gemmHalf = half;
+      this.halfOk = !why;
+      if (this.halfOk && this.precision === 'medium') this.ctx.gemmHalf = half;
+      return this.halfOk;
     });
   }
 
   /** Resolves once a 'medium' precision set so far is in force: whether its half tiles passed their check. */
   async halfReady(): Promise<boolean> {
-    const ok = this.halfCheck ? await this.halfCheck : false;
-    // the then() that switches the tiles on ran before this continuation (registered first)
-    return ok;
+    return this.halfCheck ? this.halfCheck : false;
   }
 
   memory(): BackendMemory {

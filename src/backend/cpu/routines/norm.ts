@@ -26,8 +26,8 @@ export function setWasmExp(enabled: boolean): void {
  * on the float64 backend (which keeps Math.exp), for long rows, or where WebAssembly SIMD is
  * missing. Compiled on first use.
  */
-function wasmExp(...arrays: ArrayLike<number>[]): WasmExp | null {
-  if (!expEnabled || !arrays.every((a) => a instanceof Float32Array)) return null;
+function wasmExp(rowLength: number, ...arrays: ArrayLike<number>[]): WasmExp | null {
+  if (!expEnabled || rowLength > EXP_FLOATS || !arrays.every((a) => a instanceof Float32Array)) return null;
   if (expState === undefined) {
     try {
       expState = instantiateExp(EXP_FLOATS);
@@ -90,7 +90,7 @@ function rowMax(a: ArrayLike<number>, o: number, D: number): number {
 function rowLogSumExp(a: ArrayLike<number>, o: number, D: number, w: WasmExp | null = null): number {
   const m = rowMax(a, o, D);
   if (m === -Infinity) return -Infinity;
-  if (w && Number.isFinite(m) && D <= EXP_FLOATS) return m + Math.log(rowExp(w, a as Float32Array, o, D, m));
+  if (w && Number.isFinite(m)) return m + Math.log(rowExp(w, a as Float32Array, o, D, m));
   let s = 0;
   for (let j = 0; j < D; j++) s += Math.exp(a[o + j] - m);
   return m + Math.log(s);
@@ -102,7 +102,7 @@ export const softmax: CpuRoutine<'softmax'> = ({ log, causal }, [x], [y]) => {
   // causal: row r of each [L, D] matrix keeps columns j <= r % L; the rest are -inf (weight 0)
   const L = causal ? x.shape[x.shape.length - 2] : 0;
   const xa = x.data, ya = y.data;
-  const w = D <= EXP_FLOATS ? wasmExp(xa, ya) : null;
+  const w = wasmExp(D, xa, ya);
   // each exp once: kept in float64 for the normalising pass (the same values as recomputing them)
   const e = new Float64Array(D);
   for (let r = 0; r < R; r++) {
@@ -166,7 +166,7 @@ export const softmaxBackward: CpuRoutine<'softmaxBackward'> = ({ log }, [y, gy],
 export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logits, target], [loss]) => {
   const [R, D] = rowsOf(logits);
   const la = logits.data, ta = target.data, oa = loss.data;
-  const w = wasmExp(la);
+  const w = wasmExp(D, la);
   for (let r = 0; r < R; r++) {
     const t = ta[target.offset + r];
     const lo = logits.offset + r * D;
@@ -183,7 +183,7 @@ export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logit
 export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits]) => {
   const [R, D] = rowsOf(logits);
   const la = logits.data, ta = target.data, ga = gloss.data, oa = glogits.data;
-  const w = D <= EXP_FLOATS ? wasmExp(la) : null;
+  const w = wasmExp(D, la);
   for (let r = 0; r < R; r++) {
     const t = ta[target.offset + r];
     const lo = logits.offset + r * D, oo = glogits.offset + r * D;
