@@ -1,6 +1,7 @@
 /**
- * The CPU backend's generated expression functions (src/backend/cpu/jit.ts) against its
- * interpreter (expr.ts): every unary and binary op, on float32, int32 and bool operands, with
+ * The CPU backend's generated expression functions, JavaScript (src/backend/cpu/jit.ts) and
+ * WebAssembly SIMD (src/backend/cpu/wasm/expr.ts), against its interpreter (expr.ts): every
+ * unary and binary op, on float32, int32 and bool operands, with
  * special values (NaN, ±Infinity, -0, huge, tiny), dense, strided and broadcast inputs, scalar
  * parameters, constants, casts, where, index and rand, several outputs, reductions, and both
  * the float32 and float64 storage modes must give bit-identical results.
@@ -8,10 +9,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compile, runElementwise, runReduce, type InputView } from '../src/backend/cpu/expr.js';
 import { setJitDisabled } from '../src/backend/cpu/jit.js';
+import { setWasmExpr, wasmBlockFunction } from '../src/backend/cpu/wasm/expr.js';
+import { erf } from '../src/kernel/math.js';
 import { BINARY, E, UNARY, type BinaryOp, type Expr, type UnaryOp } from '../src/kernel/ir.js';
 import type { ReduceOp } from '../src/kernel/kernel.js';
 
-afterEach(() => setJitDisabled(false));
+afterEach(() => {
+  setJitDisabled(false);
+  setWasmExpr(true);
+});
+
+/** The three ways a CPU expression runs: WebAssembly where it applies, JavaScript, the interpreter. */
+const MODES = ['wasm', 'js', 'interpreter'] as const;
+function useMode(mode: (typeof MODES)[number]): void {
+  setJitDisabled(mode === 'interpreter');
+  setWasmExpr(mode === 'wasm');
+}
 
 const SPECIAL = [0, -0, 1, -1, 0.5, -2.5, 3, 7.25, -13, 1e-40, 1e30, -1e30, 3.4e38, NaN, Infinity, -Infinity, 2, 0.1];
 const N = SPECIAL.length * 3;
@@ -41,19 +54,21 @@ const dense = (data: InputView['data'], shape: number[]): InputView => {
   return { data, shape, strides, offset: 0 };
 };
 
-/** Runs an elementwise program both ways and expects identical bits. */
+/** Runs an elementwise program every way and expects identical bits. */
 function same(exprs: Expr[], inputs: InputView[], shape: number[], scalars: number[], f64: boolean, outType: 'f' | 'i' = 'f'): void {
   const total = shape.reduce((a, b) => a * b, 1);
-  const run = (jitOff: boolean) => {
-    setJitDisabled(jitOff);
+  const run = (mode: (typeof MODES)[number]) => {
+    useMode(mode);
     const outs = exprs.map(() => dense(outType === 'i' ? new Int32Array(total) : f64 ? new Float64Array(total) : new Float32Array(total), shape));
     runElementwise(compile(exprs), inputs, outs, scalars, f64);
     return outs.map((o) => Array.from(o.data));
   };
-  const a = run(false), b = run(true);
-  expect(a.map((o) => o.map(String))).toEqual(b.map((o) => o.map(String)));
-  // -0 vs 0 is lost by String(); compare signs of zeros as well
-  expect(a.map((o) => o.map((v) => Object.is(v, -0)))).toEqual(b.map((o) => o.map((v) => Object.is(v, -0))));
+  const [a, ...rest] = MODES.map(run);
+  for (const b of rest) {
+    expect(a.map((o) => o.map(String))).toEqual(b.map((o) => o.map(String)));
+    // -0 vs 0 is lost by String(); compare signs of zeros as well
+    expect(a.map((o) => o.map((v) => Object.is(v, -0)))).toEqual(b.map((o) => o.map((v) => Object.is(v, -0))));
+  }
 }
 
 describe('CPU generated kernels match the interpreter bit for bit', () => {
@@ -107,20 +122,21 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
     const x = dense(floats(45, false, 23), shape);
     const body = E.unary('exp', E.binary('sub', E.load(0, 'float32'), E.const(2)));
     for (const op of ['sum', 'mean', 'max', 'min', 'prod', 'argmax', 'argmin'] as ReduceOp[]) {
-      const results = [false, true].map((off) => {
-        setJitDisabled(off);
+      const results = MODES.map((mode) => {
+        useMode(mode);
         const out = dense(op.startsWith('arg') ? new Int32Array(5) : new Float32Array(5), [5]);
         runReduce(compile(body), op, 1, [x], shape, out, []);
         return Array.from(out.data).map(String);
       });
       expect(results[0]).toEqual(results[1]);
+      expect(results[0]).toEqual(results[2]);
     }
   });
 
   it('writes dense outputs directly, in place too, and keeps old values for shifted overlaps (over several blocks)', () => {
     const n = 5000; // more than one 2048-element block
-    const run = (jitOff: boolean) => {
-      setJitDisabled(jitOff);
+    const run = (mode: (typeof MODES)[number]) => {
+      useMode(mode);
       // in place: p ← p − 0.1·g and m ← 0.9·m + g in one kernel (two outputs that are also inputs)
       const p = floats(n, false, 29), m = floats(n, false, 31), g = floats(n, false, 37);
       const [lp, lg, lm] = [0, 1, 2].map((i) => E.load(i, 'float32'));
@@ -132,14 +148,14 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
       const dst: InputView = { data: x, shape: [n - 1], strides: [1], offset: 1 };
       const old = Array.from(x);
       runElementwise(compile(E.binary('add', E.load(0, 'float32'), E.const(1))), [src], [dst], []);
-      if (!jitOff) for (let i = 1; i < n; i += 997) expect(x[i]).toBe(Math.fround(old[i - 1] + 1));
+      for (let i = 1; i < n; i += 997) expect(x[i]).toBe(Math.fround(old[i - 1] + 1));
       // an int32 output from a float expression, written straight into an Int32Array
       const q = new Int32Array(n);
       runElementwise(compile(E.cast(E.binary('mul', E.load(0, 'float32'), E.const(3)), 'int32')), [dense(g, [n])], [dense(q, [n])], []);
       return [p, m, x, q].map((a) => Array.from(a).map(String));
     };
-    const jit = run(false);
-    expect(jit).toEqual(run(true));
+    const [a, ...rest] = MODES.map(run);
+    for (const b of rest) expect(a).toEqual(b);
   });
 
   it('column sums run in memory order with the same per-output order of terms (bit-identical)', () => {
@@ -149,8 +165,8 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
     const col = (data: Float32Array | Float64Array): InputView => ({ data, shape: [O, R], strides: [1, O], offset: 0 });
     const body = E.binary('mul', E.load(0, 'float32'), E.load(1, 'float32'));
     for (const op of ['sum', 'mean'] as ReduceOp[]) {
-      for (const jitOff of [false, true]) {
-        setJitDisabled(jitOff);
+      for (const mode of MODES) {
+        useMode(mode);
         const out = dense(new Float32Array(O), [O]);
         runReduce(compile(body), op, 1, [col(x), col(y)], [O, R], out, []);
         const want = Array.from({ length: O }, (_, o) => {
@@ -160,6 +176,72 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
         });
         expect(Array.from(out.data).map(String)).toEqual(want.map(String));
       }
+    }
+  });
+});
+
+describe('CPU WebAssembly expression kernels', () => {
+  const lx = E.load(0, 'float32'), ly = E.load(1, 'float32');
+  const inWasm = (e: Expr | Expr[]) => wasmBlockFunction(compile(e), [true, true], 2048) !== null;
+
+  it('take the float32 ops they implement and leave the rest to JavaScript', () => {
+    const unary = (Object.keys(UNARY) as UnaryOp[]).filter((op) => op !== 'not' && op !== 'isnan' && op !== 'isinf');
+    expect(unary.filter((op) => inWasm(E.unary(op, lx)))).toEqual(['neg', 'abs', 'exp', 'sqrt', 'erf', 'floor', 'ceil', 'round', 'sign', 'recip']);
+    expect(inWasm(E.cast(E.unary('isnan', lx), 'float32'))).toBe(true);
+    expect(inWasm(E.cast(E.unary('not', E.unary('isinf', lx)), 'float32'))).toBe(true);
+    const binary = (Object.keys(BINARY) as BinaryOp[]).filter((op) => op !== 'and' && op !== 'or');
+    expect(binary.filter((op) => inWasm(E.cast(E.binary(op, lx, ly), 'float32')))).toEqual(['add', 'sub', 'mul', 'div', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne']);
+    expect(inWasm(E.where(E.binary('and', E.binary('lt', lx, ly), E.binary('gt', lx, E.scalar(0))), lx, E.const(0)))).toBe(true);
+    // int32 values, index and rand, a plain copy: JavaScript
+    expect(inWasm(E.cast(E.binary('add', E.load(0, 'int32'), E.const(1, 'int32')), 'float32'))).toBe(false);
+    expect(inWasm(E.binary('add', lx, E.cast(E.index(), 'float32')))).toBe(false);
+    expect(inWasm(E.binary('mul', lx, E.rand(0, 0)))).toBe(false);
+    expect(inWasm(lx)).toBe(false);
+    // a bool result
+    expect(inWasm(E.binary('lt', lx, ly))).toBe(false);
+  });
+
+  /** Float32 values: random bit patterns, then sweeps across each special point of exp and erf. */
+  function manyFloats(): Float32Array {
+    const out: number[] = [];
+    const bits = new Uint32Array(1 << 20);
+    let s = 12345;
+    for (let i = 0; i < bits.length; i++) bits[i] = s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    for (const v of new Float32Array(bits.buffer)) out.push(v);
+    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    // every float32 within 2^12 ulps of each point, both signs
+    for (const p of [1, Math.LN2 / 2, 1.5 * Math.LN2, 2 ** -28, 88.72, 89, 87.3, 103.97, 110, 3.92, 1e-30, 0.5, 2, 10]) {
+      for (const sign of [1, -1]) {
+        f[0] = sign * p;
+        const c = u[0];
+        for (let d = -4096; d <= 4096; d++) {
+          u[0] = c + d;
+          out.push(f[0]);
+        }
+      }
+    }
+    // a dense sweep of the range that matters
+    for (let i = 0; i < 1 << 20; i++) out.push(-120 + (240 * i) / (1 << 20));
+    out.push(0, -0, Infinity, -Infinity, NaN, 3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45);
+    return new Float32Array(out);
+  }
+
+  it('compute exp and erf bit for bit as Math.fround(Math.exp(x)) and math.ts erf do, on millions of float32s', () => {
+    const x = manyFloats(), n = x.length;
+    for (const [op, ref] of [['exp', Math.exp], ['erf', erf]] as const) {
+      const prog = compile(E.unary(op, lx));
+      expect(wasmBlockFunction(prog, [true], 2048)).not.toBe(null);
+      const out = new Float32Array(n);
+      runElementwise(prog, [dense(x, [n])], [dense(out, [n])], []);
+      let bad = 0, first = '';
+      for (let i = 0; i < n; i++) {
+        const want = Math.fround(ref(x[i]));
+        if (!Object.is(out[i], want)) {
+          if (!bad++) first = `${op}(${x[i]}) = ${out[i]}, want ${want}`;
+        }
+      }
+      expect(first).toBe('');
+      expect(bad).toBe(0);
     }
   });
 });

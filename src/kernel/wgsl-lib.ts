@@ -9,6 +9,8 @@
  * Only the helpers a kernel names are emitted (see `helpersFor`).
  */
 
+import { ERF_CUT, ERF_P, ERF_Q, hornerSource } from './math.js';
+
 interface Helper {
   code: string;
   deps: string[];
@@ -64,12 +66,10 @@ const HELPERS: Record<string, Helper> = {
     deps: ['wt_isnan'],
     code: `fn wt_erf(x: f32) -> f32 {
   if (wt_isnan(x)) { return x; }
-  if (abs(x) >= 3.92) { return sign(x); }
+  if (abs(x) >= ${ERF_CUT}) { return sign(x); }
   let s = x * x;
-  let p = 1.1283791809061905 + s * (0.1846508930371541 + s * (0.05426047621520698 + s * (0.0038289363645726453 +
-    s * (0.0003798408630125597 + s * (4.704198608715356e-6 + s * -1.3258391788988933e-8)))));
-  let q = 1.0 + s * (0.49697612243147515 + s * (0.11374489532909318 + s * (0.01542212024002535 +
-    s * (0.001303630611209822 + s * 6.329272235286794e-5))));
+  let p = ${hornerSource(ERF_P, 's')};
+  let q = ${hornerSource(ERF_Q, 's')};
   return x * p / q;
 }`,
   },

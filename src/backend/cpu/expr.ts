@@ -9,7 +9,8 @@ import type { DType, StorageArray } from '../../dtype.js';
 import { BINARY, UNARY, exprKey, type BinaryOp, type Expr, type Op, type UnaryOp } from '../../kernel/ir.js';
 import type { ReduceOp } from '../../kernel/kernel.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
-import { blockFunction, type BlockFn } from './jit.js';
+import { blockFunction, jitDisabled, type BlockFn } from './jit.js';
+import { wasmBlockFunction } from './wasm/expr.js';
 import { fillOffsets, isDense } from './strided.js';
 import { sameLayout } from '../../shape.js';
 
@@ -101,7 +102,7 @@ export class Evaluator {
     this.dense = inputs.map((v) => isDense(v.shape, v.strides));
     this.offs = inputs.map((_, i) => scratch(i32Scratch, i, i32Block));
     const direct = outs !== undefined && writableDirectly(inputs, outs);
-    this.block = blockFunction(prog, this.dense, f64, direct);
+    this.block = (f64 || jitDisabled() ? null : wasmBlockFunction(prog, this.dense, BLOCK)) ?? blockFunction(prog, this.dense, f64, direct);
     if (direct && this.block) this.direct = { data: outs.map((o) => o.data), base: outs.map((o) => o.offset) };
     this.regs = this.block ? [] : prog.instrs.map((_, k) => scratch(f64Scratch, k, f64Block));
     this.res = this.block ? prog.results.map((_, k) => scratch(f64Scratch, k, f64Block)) : prog.results.map((r) => this.regs[r]);

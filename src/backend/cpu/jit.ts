@@ -57,9 +57,14 @@ export function jitAvailable(): boolean {
 
 let forced = false;
 
-/** Tests: true makes the CPU backend use the interpreter alone. */
+/** Tests: true makes the CPU backend use the interpreter alone (no JavaScript, no WebAssembly). */
 export function setJitDisabled(off: boolean): void {
   forced = off;
+}
+
+/** Whether setJitDisabled(true) is in force. */
+export function jitDisabled(): boolean {
+  return forced;
 }
 
 /**

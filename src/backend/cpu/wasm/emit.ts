@@ -11,6 +11,8 @@
 
 /** Value types. */
 export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 /** Unsigned LEB128 (sizes, indices, memarg fields). */
@@ -77,8 +79,33 @@ export const i32Const = (n: number): number[] => [0x41, ...sleb(n)];
 
 /** A memory immediate: log2 of the alignment hint, then the constant byte offset. */
 const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
-/** A SIMD instruction: the 0xFD prefix, then its opcode as LEB128. */
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+/** A SIMD instruction: the 0xFD prefix, then its opcode as LEB128 (a code from `Simd`). */
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+
+/** The SIMD opcodes in use (the SIMD proposal's opcode table); emit them with `simd(Simd.x)`. */
+export const Simd = {
+  i32x4Splat: 0x11, f32x4Splat: 0x13, f64x2Splat: 0x14,
+  f32x4ExtractLane: 0x1f, f64x2ExtractLane: 0x21,
+  f32x4Eq: 0x41, f32x4Ne: 0x42, f32x4Lt: 0x43, f32x4Gt: 0x44, f32x4Le: 0x45, f32x4Ge: 0x46,
+  f64x2Eq: 0x47, f64x2Lt: 0x49, f64x2Gt: 0x4a, f64x2Ge: 0x4c,
+  v128Not: 0x4d, v128And: 0x4e, v128AndNot: 0x4f, v128Or: 0x50, v128Bitselect: 0x52,
+  f32x4DemoteF64x2Zero: 0x5e, f64x2PromoteLowF32x4: 0x5f,
+  f32x4Ceil: 0x67, f32x4Floor: 0x68, f32x4Nearest: 0x6a, f64x2Trunc: 0x7a,
+  i32x4Shl: 0xab, i32x4Add: 0xae,
+  i64x2ExtendLowI32x4S: 0xc7, i64x2Shl: 0xcb, i64x2Add: 0xce,
+  f32x4Abs: 0xe0, f32x4Neg: 0xe1, f32x4Sqrt: 0xe3, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6,
+  f32x4Div: 0xe7, f32x4Max: 0xe9, f32x4Pmin: 0xea, f32x4Pmax: 0xeb,
+  f64x2Abs: 0xec, f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5,
+  i32x4TruncSatF32x4S: 0xf8, i32x4TruncSatF64x2SZero: 0xfc,
+} as const;
+
+/** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */
+export const shuffle = (lanes: readonly number[]): number[] => [...simd(0x0d), ...lanes];
+/** v128.const of 16 raw bytes. */
+export const v128Const = (bytes: ArrayLike<number>): number[] => [...simd(0x0c), ...Array.from(bytes)];
+/** v128.const with the same f32 in all four lanes, or the same f64 in both. */
+export const f32x4Const = (v: number): number[] => v128Const(new Uint8Array(new Float32Array([v, v, v, v]).buffer));
+export const f64x2Const = (v: number): number[] => v128Const(new Uint8Array(new Float64Array([v, v]).buffer));
 
 /** v128.load: 16 bytes at (address on the stack) + offset. */
 export const v128Load = (offset: number): number[] => [...simd(0x00), ...memarg(4, offset)];
@@ -87,9 +114,9 @@ export const v128Load32Splat = (offset: number): number[] => [...simd(0x09), ...
 /** v128.store: [address, value] on the stack. */
 export const v128Store = (offset: number): number[] => [...simd(0x0b), ...memarg(4, offset)];
 /** v128.const of all-zero bits (+0 in every f32 lane). */
-export const v128Zero = (): number[] => [...simd(0x0c), ...new Array<number>(16).fill(0)];
-export const f32x4Add = (): number[] => simd(0xe4);
-export const f32x4Mul = (): number[] => simd(0xe6);
+export const v128Zero = (): number[] => v128Const(new Array<number>(16).fill(0));
+export const f32x4Add = (): number[] => simd(Simd.f32x4Add);
+export const f32x4Mul = (): number[] => simd(Simd.f32x4Mul);
 
 /** One function of a module: its signature, extra locals (type per local) and body code. */
 export interface WasmFunction {

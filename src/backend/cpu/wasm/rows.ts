@@ -11,28 +11,25 @@
  * the exponent bits. d below -87.3 (where e^d is under float32's smallest normal) gives exactly 0,
  * so a -Infinity (a masked score) weighs 0. The caller handles rows whose max is not finite.
  */
-import { I32, Op, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, uleb, v128Load, v128Store, type WasmFunction } from './emit.js';
+import { F32, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, shuffle, simd, v128Load, v128Store, type WasmFunction } from './emit.js';
 
-const F32 = 0x7d, V128 = 0x7b;
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const f32Const = (v: number): number[] => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)];
-const f32x4Splat = simd(0x13);
-const f32x4Sub = simd(0xe5);
-const f32x4Max = simd(0xe9);
-const f32x4Ge = simd(0x46);
-const f32x4Nearest = simd(0x6a);
-const v128And = simd(0x4e);
-const i32x4TruncSatF32x4S = simd(0xf8);
-const i32x4Add = simd(0xae);
-const i32x4Shl = simd(0xab);
-const i32x4Splat = simd(0x11);
-const f32x4ExtractLane = (l: number): number[] => [...simd(0x1f), l];
-const f64x2ExtractLane = (l: number): number[] => [...simd(0x21), l];
-const f64x2PromoteLow = simd(0x5f);
-const f64x2Add = simd(0xf0);
+const f32x4Splat = simd(Simd.f32x4Splat);
+const f32x4Sub = simd(Simd.f32x4Sub);
+const f32x4Max = simd(Simd.f32x4Max);
+const f32x4Ge = simd(Simd.f32x4Ge);
+const f32x4Nearest = simd(Simd.f32x4Nearest);
+const v128And = simd(Simd.v128And);
+const i32x4TruncSatF32x4S = simd(Simd.i32x4TruncSatF32x4S);
+const i32x4Add = simd(Simd.i32x4Add);
+const i32x4Shl = simd(Simd.i32x4Shl);
+const i32x4Splat = simd(Simd.i32x4Splat);
+const f32x4ExtractLane = (l: number): number[] => [...simd(Simd.f32x4ExtractLane), l];
+const f64x2ExtractLane = (l: number): number[] => [...simd(Simd.f64x2ExtractLane), l];
+const f64x2PromoteLow = simd(Simd.f64x2PromoteLowF32x4);
+const f64x2Add = simd(Simd.f64x2Add);
 /** i8x16.shuffle moving lanes 2, 3 (bytes 8..15) of the first operand to lanes 0, 1 */
-const highToLow = [...simd(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-const F64 = 0x7c;
+export const highToLow = shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 const f32Max = 0x97, f64Add = 0xa0;
 
 /** e^r ≈ 1 + r + r²·(C[0] + C[1] r + … + C[5] r⁵) on |r| ≤ ln2/2 */
