@@ -28,6 +28,7 @@
 import type { Program } from '../expr.js';
 import type { BlockFn } from '../jit.js';
 import { ERF_CUT, ERF_P, ERF_Q } from '../../../kernel/math.js';
+import { wasmSimdSupported } from './gemm.js';
 import { I32, Op, Simd, V128, emitModule, f32x4Const, f64x2Const, i32Const, localGet, localSet, shuffle, simd, v128Const, v128Load, v128Load32Splat, v128Store } from './emit.js';
 
 const SCALAR_BYTES = 4096;
@@ -348,7 +349,9 @@ function kernelFor(prog: Program, block: number): Kernel | null {
     try {
       k = compileKernel(prog, block);
     } catch {
-      unavailable = true; // no WebAssembly, no SIMD, or a page that forbids compiling it
+      // no WebAssembly, no SIMD, or a page that forbids compiling it: JavaScript from now on;
+      // otherwise just this program (a module the engine refused) stays JavaScript
+      if (!wasmSimdSupported()) unavailable = true;
       k = null;
     }
     kernels.set(prog, k);
