@@ -159,6 +159,7 @@ describe('wasm SIMD GEMM: matmul', () => {
     for (const act of Object.keys(actRef) as Activation[]) {
       for (const mode of MODES) {
         runMatmul({ Z: 2, M: 50, K: 270, N: 23, bias: true, act }, mode, seed);
+        runMatmul({ Z: 2, M: 150, K: 70, N: 75, bias: true, act }, mode, seed + 4); // one K block: the wasm epilogue, two row blocks, a 64 + 11 column split
         runMatmul({ Z: 1, M: 70, K: 33, N: 9, lb: 'col', bias: false, act }, mode, seed + 1);
         runMatmul({ Z: 1, M: 3, K: 5, N: 4, bias: true, act }, mode, seed + 2);
         runMatmul({ Z: 1, M: 1, K: 300, N: 40, bias: true, act }, mode, seed + 3);

@@ -369,7 +369,7 @@ function wasmGemm(): WasmState | null {
       try {
         const { MR: mr, NR: nr } = WASM_SHAPE;
         const mcPad = Math.ceil(W_MC / mr) * mr, nb = W_KC * panelStride(W_NC, nr);
-        const kernel = instantiateGemm(WASM_SHAPE, mcPad * W_KC, nb, mcPad * W_JC);
+        const kernel = instantiateGemm(WASM_SHAPE, mcPad * W_KC, nb, mcPad * W_JC, Math.max(mcPad, W_JC));
         const buf = kernel.f32.buffer;
         wasmState = {
           kernel,
@@ -401,11 +401,28 @@ function gemmWasm(s: GemmSpec, c: Float32Array, w: WasmState): void {
         for (let jc = 0; jc < nc; jc += W_JC) {
           const ncc = Math.min(W_JC, nc - jc);
           kernel.run(kernel.a, kernel.b + jc * 4, kernel.c, kc, mStrips, Math.ceil(ncc / nr), ldb * 4, W_JC * 4);
-          storeScratch(s, c, w.c, i0, mc, j0 + jc, ncc, first, last);
+          if (first && last && wasmEpilogue(s, w, i0, mc, j0 + jc, ncc)) storeScratch(s, c, w.c, i0, mc, j0 + jc, ncc, true, false);
+          else storeScratch(s, c, w.c, i0, mc, j0 + jc, ncc, first, last);
         }
       }
     }
   }
+}
+
+/**
+ * A single K block's bias (and relu) applied to the C scratch in wasm, where the JavaScript
+ * store would spend several ns per value on it: the same single float32 add (the store rounds
+ * scratch + bias once either way) and relu after it, so the same bits. False: not this case
+ * (another activation, scattered columns), and storeScratch applies the epilogue itself.
+ */
+function wasmEpilogue(s: GemmSpec, w: WasmState, i: number, mr: number, j: number, nr: number): boolean {
+  const { bias, act } = s;
+  if (!bias || s.cCols || (act !== undefined && act !== 'none' && act !== 'relu')) return false;
+  const k = w.kernel, f = k.f32, at = k.bias / 4;
+  const [from, n] = bias.perRow ? [i, mr] : [j, nr];
+  for (let t = 0; t < n; t++) f[at + t] = bias.data[bias.off + (from + t) * bias.stride];
+  k.epilogue[`${bias.perRow ? 'rows' : 'cols'}${act === 'relu' ? 'Relu' : ''}`](k.c, W_JC * 4, mr, Math.ceil(nr / 4), k.bias);
+  return true;
 }
 
 /**

@@ -16,8 +16,8 @@
  * one splat must stay ≤ 16 (4×8: 11; 6×8: 15).
  */
 import {
-  I32, V128, Op, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee,
-  v128Load, v128Load32Splat, v128Store, v128Zero, type WasmFunction,
+  I32, V128, Op, Simd, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee,
+  simd, v128Load, v128Load32Splat, v128Store, v128Zero, type WasmFunction,
 } from './emit.js';
 
 /**
@@ -114,10 +114,45 @@ export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
   };
 }
 
+/** The epilogues a C block can get in wasm: the bias per column or per row, with or without relu. */
+export const EPILOGUES = ['cols', 'colsRelu', 'rows', 'rowsRelu'] as const;
+export type EpilogueName = (typeof EPILOGUES)[number];
+
+/**
+ * `name(c, ldc, rows, n4, bias)`: adds a bias to `rows` rows of 4·n4 floats (row stride ldc
+ * bytes, from byte c) in place: bias[j] to column j (cols) or bias[i] to row i (rows), then
+ * relu as JavaScript's `v < 0 ? 0 : v` (pmax(v, 0): NaN and -0 pass through). rows, n4 ≥ 1.
+ * One float32 add, so the same bits as the JavaScript store of a single K block.
+ */
+export function epilogueFunction(name: EpilogueName): WasmFunction {
+  const perRow = name.startsWith('rows'), relu = name.endsWith('Relu');
+  const [C0, LDC0, ROWS, N4, BIAS, P, Q, BP, BV] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const add = (l: number, n: number) => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
+  const body = [
+    Op.loop, Op.void,
+    ...(perRow ? [...localGet(BIAS), ...v128Load32Splat(0), ...localSet(BV), ...add(BIAS, 4)] : [...localGet(BIAS), ...localSet(BP)]),
+    ...localGet(C0), ...localSet(P), ...localGet(N4), ...localSet(Q),
+    Op.loop, Op.void,
+    ...localGet(P), ...localGet(P), ...v128Load(0), ...(perRow ? localGet(BV) : [...localGet(BP), ...v128Load(0)]), ...f32x4Add(),
+    ...(relu ? [...v128Zero(), ...simd(Simd.f32x4Pmax)] : []),
+    ...v128Store(0),
+    ...add(P, 16), ...(perRow ? [] : add(BP, 16)),
+    ...localGet(Q), ...i32Const(1), Op.i32Sub, ...localTee(Q), Op.brIf, 0,
+    Op.end,
+    ...localGet(C0), ...localGet(LDC0), Op.i32Add, ...localSet(C0),
+    ...localGet(ROWS), ...i32Const(1), Op.i32Sub, ...localTee(ROWS), Op.brIf, 0,
+    Op.end,
+  ];
+  return { name, params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, V128], body };
+}
+
 /** The module's bytes for a kernel shape, importing a memory of at least `pages` pages. */
 export function gemmModuleBytes(shape: KernelShape, pages = 1): Uint8Array<ArrayBuffer> {
-  return emitModule([gemmFunction(shape)], pages);
+  return emitModule([gemmFunction(shape), ...EPILOGUES.map(epilogueFunction)], pages);
 }
+
+/** An exported epilogue: byte address c, ldc in bytes, rows, 4-float groups per row, bias address. */
+export type EpilogueFn = (c: number, ldc: number, rows: number, n4: number, bias: number) => void;
 
 /** The exported macro-kernel: byte addresses a, b, c; ldb and ldc in bytes. */
 export type GemmFn = (a: number, b: number, c: number, kc: number, mStrips: number, nStrips: number, ldb: number, ldc: number) => void;
@@ -133,6 +168,9 @@ export interface WasmGemm {
   readonly a: number;
   readonly b: number;
   readonly c: number;
+  /** byte offset of the bias region the epilogues read */
+  readonly bias: number;
+  readonly epilogue: Readonly<Record<EpilogueName, EpilogueFn>>;
 }
 
 /**
@@ -142,14 +180,16 @@ export interface WasmGemm {
  * Synchronous compile: the module is well under the 4 KB that Chrome allows on its main thread.
  * Throws if WebAssembly (with SIMD) is missing or refuses the module.
  */
-export function instantiateGemm(shape: KernelShape, aFloats: number, bFloats: number, cFloats: number): WasmGemm {
+export function instantiateGemm(shape: KernelShape, aFloats: number, bFloats: number, cFloats: number, biasFloats = 0): WasmGemm {
   const bytes = (n: number) => Math.ceil((n * 4) / 64) * 64; // regions start on cache lines
-  const a = 0, b = a + bytes(aFloats), c = b + bytes(bFloats), end = c + bytes(cFloats);
+  const a = 0, b = a + bytes(aFloats), c = b + bytes(bFloats), bias = c + bytes(cFloats), end = bias + bytes(biasFloats + 4);
   const pages = Math.ceil(end / 65536);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const module = new WebAssembly.Module(gemmModuleBytes(shape, pages));
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return { shape, run: instance.exports.gemm as GemmFn, f32: new Float32Array(memory.buffer), a, b, c };
+  const ex = instance.exports;
+  const epilogue = Object.fromEntries(EPILOGUES.map((n) => [n, ex[n] as EpilogueFn])) as Record<EpilogueName, EpilogueFn>;
+  return { shape, run: ex.gemm as GemmFn, f32: new Float32Array(memory.buffer), a, b, c, bias, epilogue };
 }
 
 /** Whether this engine has WebAssembly with 128-bit SIMD (validates a small kernel module). */
