@@ -245,3 +245,40 @@ describe('CPU WebAssembly expression kernels', () => {
     }
   });
 });
+
+describe('CPU strided copies', () => {
+  /** The value at each row-major position of a view, by index arithmetic. */
+  function naive(data: Float32Array, shape: number[], strides: number[], offset: number): number[] {
+    const n = shape.reduce((a, b) => a * b, 1), out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let rem = i, off = offset;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        off += (rem % shape[d]) * strides[d];
+        rem = Math.floor(rem / shape[d]);
+      }
+      out.push(data[off]);
+    }
+    return out;
+  }
+
+  it('copy transposes, slices, broadcasts, size-1 dims and scalars into a dense output', () => {
+    const data = floats(4000, false, 51) as Float32Array;
+    const cases: [number[], number[], number][] = [
+      [[3, 4, 5, 6], [120, 6, 24, 1], 0], // permute(0, 2, 1, 3): runs of 6
+      [[3, 4, 5, 6], [1, 3, 12, 60], 7], // a full transpose: stride-60 innermost
+      [[7, 40], [100, 1], 30], // a slice with runs of 40 (one typed-array copy each)
+      [[2, 1, 3, 64], [600, 999, 200, 1], 5], // size-1 dim, runs of 64, dims merged
+      [[4, 5, 6], [0, 6, 1], 3], // broadcast along dim 0
+      [[5, 33], [33, 1], 11], // contiguous: merged into one run
+      [[1, 1], [5, 9], 17], // one element
+      [[], [], 23], // a scalar
+    ];
+    for (const [shape, strides, offset] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(n + 2);
+      runElementwise(compile(E.load(0, 'float32')), [{ data, shape, strides, offset }], [{ data: out, shape, strides: shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1)), offset: 1 }], []);
+      expect(Array.from(out.subarray(1, n + 1)).map(String)).toEqual(naive(data, shape, strides, offset).map(String));
+      expect([out[0], out[n + 1]]).toEqual([0, 0]);
+    }
+  });
+});

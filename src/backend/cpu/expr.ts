@@ -11,7 +11,7 @@ import type { ReduceOp } from '../../kernel/kernel.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
 import { blockFunction, jitDisabled, type BlockFn } from './jit.js';
 import { wasmBlockFunction } from './wasm/expr.js';
-import { fillOffsets, isDense } from './strided.js';
+import { copyToDense, fillOffsets, isDense } from './strided.js';
 import { sameLayout } from '../../shape.js';
 
 export const BLOCK = 2048;
@@ -245,6 +245,10 @@ export function store(out: InputView, start: number, n: number, vals: Float64Arr
 /** Runs an elementwise kernel with one output per program result. */
 export function runElementwise(prog: Program, inputs: readonly InputView[], outs: readonly InputView[], scalars: readonly number[], f64 = false): void {
   const total = outs[0].shape.reduce((a, b) => a * b, 1);
+  if (isCopy(prog, inputs, outs)) {
+    const v = inputs[prog.instrs[0].value];
+    return copyToDense(v.data, v.shape, v.strides, v.offset, outs[0].data, outs[0].offset);
+  }
   const ev = new Evaluator(prog, inputs, scalars, f64, outs);
   const dense = outs.map((o) => isDense(o.shape, o.strides));
   const offs = storeOffs;
@@ -253,6 +257,13 @@ export function runElementwise(prog: Program, inputs: readonly InputView[], outs
     ev.run(s, n);
     if (!ev.wroteOutputs) outs.forEach((o, k) => store(o, s, n, ev.result(k), dense[k], offs));
   }
+}
+
+/** A plain copy of one input into a dense output of the same storage type, in other memory. */
+function isCopy(prog: Program, inputs: readonly InputView[], outs: readonly InputView[]): boolean {
+  if (prog.instrs.length !== 1 || prog.instrs[0].op !== 'load' || outs.length !== 1) return false;
+  const v = inputs[prog.instrs[0].value], o = outs[0];
+  return v.data.constructor === o.data.constructor && v.data.buffer !== o.data.buffer && isDense(o.shape, o.strides) && v.shape.length === o.shape.length && v.shape.every((s, i) => s === o.shape[i]);
 }
 
 /** Runs a reduce kernel: inputs span [outer..., reduced...]; out spans [outer...]. */

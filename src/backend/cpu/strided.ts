@@ -49,3 +49,44 @@ export function isDense(shape: readonly number[], strides: readonly number[]): b
   }
   return true;
 }
+
+/**
+ * dst[dOff + i] = src[offset of the view's row-major position i] for every element: a strided
+ * copy (a transpose, a slice made contiguous) a row at a time, after merging the dims that are
+ * contiguous with each other, so a contiguous run is one typed-array copy and the rest a tight
+ * loop instead of per-element offsets. src and dst must not share memory.
+ */
+export function copyToDense(src: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }, shape: readonly number[], strides: readonly number[], base: number, dst: { set(a: ArrayLike<number>, o: number): void; [i: number]: number }, dOff: number): void {
+  const sh: number[] = [], st: number[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const k = sh.length - 1;
+    if (k >= 0 && st[k] === strides[d] * shape[d]) {
+      sh[k] *= shape[d];
+      st[k] = strides[d];
+    } else {
+      sh.push(shape[d]);
+      st.push(strides[d]);
+    }
+  }
+  if (sh.length === 0) {
+    if (shape.every((s) => s === 1)) dst[dOff] = src[base];
+    return;
+  }
+  const nd = sh.length, last = sh[nd - 1], ls = st[nd - 1];
+  let rows = 1;
+  for (let d = 0; d < nd - 1; d++) rows *= sh[d];
+  const idx = new Array<number>(nd).fill(0);
+  let off = base, o = dOff;
+  for (let r = 0; r < rows; r++) {
+    if (ls === 1 && last >= 32) dst.set(src.subarray(off, off + last), o);
+    else for (let k = 0, a = off; k < last; k++, a += ls) dst[o + k] = src[a];
+    o += last;
+    for (let d = nd - 2; d >= 0; d--) {
+      off += st[d];
+      if (++idx[d] < sh[d]) break;
+      off -= sh[d] * st[d];
+      idx[d] = 0;
+    }
+  }
+}
