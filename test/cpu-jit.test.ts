@@ -159,22 +159,27 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
   });
 
   it('column sums run in memory order with the same per-output order of terms (bit-identical)', () => {
-    const R = 300, O = 37; // a bias gradient's shape: reduce dim 0 of a row-major [R, O]
-    const x = floats(R * O, false, 43), y = floats(R * O, false, 47);
-    // the kernel's view: kept dim first, reduced last, as ops/run.ts permutes them
-    const col = (data: Float32Array | Float64Array): InputView => ({ data, shape: [O, R], strides: [1, O], offset: 0 });
-    const body = E.binary('mul', E.load(0, 'float32'), E.load(1, 'float32'));
-    for (const op of ['sum', 'mean'] as ReduceOp[]) {
-      for (const mode of MODES) {
-        useMode(mode);
-        const out = dense(new Float32Array(O), [O]);
-        runReduce(compile(body), op, 1, [col(x), col(y)], [O, R], out, []);
-        const want = Array.from({ length: O }, (_, o) => {
-          let a = 0;
-          for (let r = 0; r < R; r++) a += Math.fround(x[r * O + o] * y[r * O + o]);
-          return Math.fround(op === 'mean' ? a / R : a);
-        });
-        expect(Array.from(out.data).map(String)).toEqual(want.map(String));
+    // a bias gradient's shape: reduce dim 0 of a row-major [R, O]; O odd and even, and R·O past
+    // one chunk of the wasm column sum's memory for the plain sums
+    for (const [R, O] of [[300, 37], [7000, 37], [129, 64], [5, 1]]) {
+      const x = floats(R * O, false, 43), y = floats(R * O, false, 47);
+      // the kernel's view: kept dim first, reduced last, as ops/run.ts permutes them
+      const col = (data: Float32Array | Float64Array): InputView => ({ data, shape: [O, R], strides: [1, O], offset: 0 });
+      const lx = E.load(0, 'float32');
+      for (const [body, term] of [[E.binary('mul', lx, E.load(1, 'float32')), (i: number) => Math.fround(x[i] * y[i])], [lx, (i: number) => x[i]]] as const) {
+        for (const op of ['sum', 'mean'] as ReduceOp[]) {
+          for (const mode of MODES) {
+            useMode(mode);
+            const out = dense(new Float32Array(O), [O]);
+            runReduce(compile(body), op, 1, [col(x), col(y)], [O, R], out, []);
+            const want = Array.from({ length: O }, (_, o) => {
+              let a = 0;
+              for (let r = 0; r < R; r++) a += term(r * O + o);
+              return Math.fround(op === 'mean' ? a / R : a);
+            });
+            expect(Array.from(out.data).map(String)).toEqual(want.map(String));
+          }
+        }
       }
     }
   });

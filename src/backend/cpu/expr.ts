@@ -10,7 +10,7 @@ import { BINARY, UNARY, exprKey, type BinaryOp, type Expr, type Op, type UnaryOp
 import type { ReduceOp } from '../../kernel/kernel.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
 import { blockFunction, jitDisabled, type BlockFn } from './jit.js';
-import { wasmBlockFunction } from './wasm/expr.js';
+import { wasmBlockFunction, wasmColumnSum } from './wasm/expr.js';
 import { copyToDense, fillOffsets, isDense } from './strided.js';
 import { sameLayout } from '../../shape.js';
 
@@ -303,6 +303,8 @@ function sumInMemoryOrder(prog: Program, inputs: readonly InputView[], fullShape
   const shape = swap(fullShape);
   const views = inputs.map((v) => ({ ...v, shape, strides: swap(v.strides) }));
   if (!views.every((v) => isDense(v.shape, v.strides)) || inputs.every((v) => isDense(v.shape, v.strides))) return false;
+  const only = prog.instrs.length === 1 && prog.instrs[0].op === 'load' ? views[prog.instrs[0].value] : null;
+  if (!f64 && only && only.data instanceof Float32Array && wasmColumnSum(only.data, only.offset, fullShape.reduce((a, b) => a * b, 1) / O, O, acc)) return true;
   const ev = new Evaluator(prog, views, scalars, f64);
   const total = shape.reduce((a, b) => a * b, 1);
   for (let s = 0; s < total; s += BLOCK) {

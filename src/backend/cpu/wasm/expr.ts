@@ -390,3 +390,69 @@ export function wasmBlockFunction(prog: Program, dense: readonly boolean[], bloc
     }
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Column sums: a bias gradient sums a row-major [R, O] over its rows. Each output adds its terms
+// in row order in float64, as the JavaScript loop in ../expr.ts does (same bits); here two
+// outputs per f64x2 add.
+
+const ACC_BYTES = 128 * 1024;
+type ColSum = (acc: number, x: number, rows: number, cols: number) => void;
+let colsum: ColSum | null | undefined;
+
+/** `colsum(acc, x, rows, O)`: acc[o] += x[r·O + o] (float64 acc at byte acc, float32 x) row by row. */
+function colsumBody(): number[] {
+  const [ACC, X, ROWS, O, A, Q, PX] = [0, 1, 2, 3, 4, 5, 6];
+  const add = (l: number, n: number) => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
+  const f64Load = [0x2b, 3, 0], f32Load = [0x2a, 2, 0], f64Store = [0x39, 3, 0], f64PromoteF32 = 0xbb, f64Add = 0xa0;
+  const v128Load64Splat = [...simd(0x0a), 3, 0];
+  return [
+    Op.loop, Op.void,
+    ...localGet(ACC), ...localSet(A), ...localGet(X), ...localSet(PX),
+    ...localGet(O), ...i32Const(1), 0x76 /* i32.shr_u */, ...localSet(Q),
+    0x02, Op.void, // block: skip the pairs when O = 1
+    ...localGet(Q), 0x45 /* i32.eqz */, Op.brIf, 0,
+    Op.loop, Op.void,
+    ...localGet(A), ...localGet(A), ...v128Load(0), ...localGet(PX), ...v128Load64Splat, ...simd(Simd.f64x2PromoteLowF32x4), ...simd(Simd.f64x2Add), ...v128Store(0),
+    ...add(A, 16), ...add(PX, 8),
+    ...localGet(Q), ...i32Const(1), Op.i32Sub, 0x22, Q /* local.tee */, Op.brIf, 0,
+    Op.end,
+    Op.end,
+    // an odd O: the last column
+    ...localGet(O), ...i32Const(1), 0x71 /* i32.and */, 0x04, Op.void, // if
+    ...localGet(A), ...localGet(A), ...f64Load, ...localGet(PX), ...f32Load, f64PromoteF32, f64Add, ...f64Store,
+    Op.end,
+    ...localGet(X), ...localGet(O), ...i32Const(4), Op.i32Mul, Op.i32Add, ...localSet(X),
+    ...localGet(ROWS), ...i32Const(1), Op.i32Sub, 0x22, ROWS, Op.brIf, 0,
+    Op.end,
+  ];
+}
+
+/**
+ * acc[o] += data[offset + r·O + o] for r < R, o < O, in WebAssembly; false (nothing done) where
+ * it does not apply (disabled, unavailable, O too wide for its accumulator region).
+ */
+export function wasmColumnSum(data: Float32Array, offset: number, R: number, O: number, acc: Float64Array): boolean {
+  if (!enabled || unavailable || O * 8 > ACC_BYTES || R < 1 || O < 1) return false;
+  if (colsum === undefined) {
+    try {
+      memory ??= new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
+      heap = new Float32Array(memory.buffer);
+      const fn = { name: 'colsum', params: [I32, I32, I32, I32], results: [], locals: [I32, I32, I32], body: colsumBody() };
+      colsum = new WebAssembly.Instance(new WebAssembly.Module(emitModule([fn], PAGES)), { env: { memory } }).exports.colsum as ColSum;
+    } catch {
+      colsum = null;
+    }
+  }
+  if (!colsum) return false;
+  const h = heap, f64 = new Float64Array(h.buffer, 0, O);
+  f64.set(acc);
+  const rowsPer = Math.floor((PAGES * 65536 - ACC_BYTES) / (O * 4));
+  for (let r = 0; r < R; r += rowsPer) {
+    const n = Math.min(rowsPer, R - r);
+    h.set(data.subarray(offset + r * O, offset + (r + n) * O), ACC_BYTES / 4);
+    colsum(0, ACC_BYTES, n, O);
+  }
+  acc.set(f64);
+  return true;
+}
