@@ -90,7 +90,7 @@ export function resultsSection(result: BenchResult, meta: { date: string; comman
     'or checks that the loss falls (training), then untimed warm-up runs for at least 0.3 s (`--quick`) or',
     '1 s, and timed runs for at least as long (cheap cases get up to 10x the run count). "webtensor ÷',
     'this" > 1: webtensor is faster. In the CPU',
-    'section webtensor is single-threaded JavaScript with its matmul / conv GEMM in WebAssembly SIMD, and',
+    'section webtensor is single-threaded JavaScript with its GEMMs, float32 elementwise kernels and softmax rows in WebAssembly SIMD, and',
     'TF.js\'s wasm backend is WebAssembly with SIMD.',
     '',
     resultsTable(result.rows),
