@@ -1,9 +1,11 @@
 /**
  * The CPU evaluator of the kernel IR. An expression is flattened once (common subexpressions
- * shared) and then evaluated a block of elements at a time: by a generated JavaScript function
- * that runs every instruction per element in one loop (jit.ts), or, where generated code is not
- * allowed, by this interpreter, each instruction a tight loop over the block, so the per-element
- * cost is a few array reads rather than a tree walk. Both give bit-identical results.
+ * shared) and then evaluated a block of elements at a time: for float32 storage by a generated
+ * WebAssembly SIMD function where the program's ops allow (wasm/expr.ts), else by a generated
+ * JavaScript function that runs every instruction per element in one loop (jit.ts), or, where
+ * generated code is not allowed, by this interpreter, each instruction a tight loop over the
+ * block, so the per-element cost is a few array reads rather than a tree walk. All three give
+ * bit-identical results. Plain copies skip the evaluator (strided.ts copyToDense).
  */
 import type { DType, StorageArray } from '../../dtype.js';
 import { BINARY, UNARY, exprKey, type BinaryOp, type Expr, type Op, type UnaryOp } from '../../kernel/ir.js';
