@@ -305,10 +305,11 @@ function sumInMemoryOrder(prog: Program, inputs: readonly InputView[], fullShape
   const shape = swap(fullShape);
   const views = inputs.map((v) => ({ ...v, shape, strides: swap(v.strides) }));
   if (!views.every((v) => isDense(v.shape, v.strides)) || inputs.every((v) => isDense(v.shape, v.strides))) return false;
-  const only = prog.instrs.length === 1 && prog.instrs[0].op === 'load' ? views[prog.instrs[0].value] : null;
-  if (!f64 && only && only.data instanceof Float32Array && wasmColumnSum(only.data, only.offset, fullShape.reduce((a, b) => a * b, 1) / O, O, acc)) return true;
-  const ev = new Evaluator(prog, views, scalars, f64);
   const total = shape.reduce((a, b) => a * b, 1);
+  // a plain float32 sum: WebAssembly
+  const only = prog.instrs.length === 1 && prog.instrs[0].op === 'load' ? views[prog.instrs[0].value] : null;
+  if (!f64 && only && only.data instanceof Float32Array && wasmColumnSum(only.data, only.offset, total / O, O, acc)) return true;
+  const ev = new Evaluator(prog, views, scalars, f64);
   for (let s = 0; s < total; s += BLOCK) {
     const n = Math.min(BLOCK, total - s);
     const v = ev.run(s, n);

@@ -61,13 +61,20 @@ function section(id: number, body: number[]): number[] {
 
 /** Core opcodes (one byte each). */
 export const Op = {
+  block: 0x02,
   loop: 0x03,
+  /** if: its block type follows (`Op.if, Op.void`), then the body, then `Op.end` */
+  if: 0x04,
   /** br_if: its immediate (the label depth) follows, e.g. `Op.brIf, 0` loops back to the innermost loop */
   brIf: 0x0d,
   end: 0x0b,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32Eqz: 0x45,
+  i32LtU: 0x49,
+  i32And: 0x71,
+  i32ShrU: 0x76,
   /** the empty block type (a block or loop that leaves nothing on the stack) */
   void: 0x40,
 } as const;
@@ -76,6 +83,10 @@ export const localGet = (i: number): number[] => [0x20, ...uleb(i)];
 export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
 export const localTee = (i: number): number[] => [0x22, ...uleb(i)];
 export const i32Const = (n: number): number[] => [0x41, ...sleb(n)];
+/** local l += n (i32). */
+export const addConst = (l: number, n: number): number[] => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
+/** The end of a counted loop: local l -= 1, and back to the innermost loop while it is not 0. */
+export const countDown = (l: number): number[] => [...localGet(l), ...i32Const(1), Op.i32Sub, ...localTee(l), Op.brIf, 0];
 
 /** A memory immediate: log2 of the alignment hint, then the constant byte offset. */
 const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
@@ -101,6 +112,8 @@ export const Simd = {
 
 /** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */
 export const shuffle = (lanes: readonly number[]): number[] => [...simd(0x0d), ...lanes];
+/** i8x16.shuffle of one vector with itself moving lanes 2, 3 (bytes 8..15) to lanes 0, 1. */
+export const highToLow = shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 /** v128.const of 16 raw bytes. */
 export const v128Const = (bytes: ArrayLike<number>): number[] => [...simd(0x0c), ...Array.from(bytes)];
 /** v128.const with the same f32 in all four lanes, or the same f64 in both. */

@@ -29,11 +29,10 @@ import type { Program } from '../expr.js';
 import type { BlockFn } from '../jit.js';
 import { ERF_CUT, ERF_P, ERF_Q } from '../../../kernel/math.js';
 import { wasmSimdSupported } from './gemm.js';
-import { I32, Op, Simd, V128, emitModule, f32x4Const, f64x2Const, i32Const, localGet, localSet, shuffle, simd, v128Const, v128Load, v128Load32Splat, v128Store } from './emit.js';
+import { countDown, addConst, I32, Op, Simd, V128, emitModule, f32x4Const, f64x2Const, i32Const, highToLow, localGet, localSet, shuffle, simd, v128Const, v128Load, v128Load32Splat, v128Store, type WasmFunction } from './emit.js';
 
 const SCALAR_BYTES = 4096;
 const PAGES = 16;
-const i32LtU = 0x49;
 
 /** Which kind of value an instruction leaves: float32 lanes, or an all-ones / all-zeros mask. */
 type Kind = 'f' | 'm';
@@ -113,7 +112,7 @@ class Emitter {
     const { instrs, results } = this.prog;
     for (const i of this.prog.loads) this.inSlot.set(i, this.slotOffset(this.inSlot.size));
     instrs.forEach((ins, k) => {
-      const [code, kind] = this.instr(ins, k);
+      const [code, kind] = this.instr(ins);
       const l = this.local();
       this.body.push(...code, ...localSet(l));
       this.vals.push(l);
@@ -141,7 +140,7 @@ class Emitter {
     return [...this.get(k), ...this.f32(0), ...simd(Simd.f32x4Ne), ...this.get(k), ...this.get(k), ...simd(Simd.f32x4Eq), ...simd(Simd.v128And)];
   }
 
-  private instr(ins: Program['instrs'][number], k: number): [number[], Kind] {
+  private instr(ins: Program['instrs'][number]): [number[], Kind] {
     const a = ins.args;
     const isF = (i: number) => this.prog.instrs[a[i]].dtype === 'float32';
     const isB = (i: number) => this.prog.instrs[a[i]].dtype === 'bool';
@@ -225,7 +224,7 @@ class Emitter {
     const x = this.get(k);
     return [
       ...x, ...simd(Simd.f64x2PromoteLowF32x4), ...localSet(lo),
-      ...x, ...x, ...shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]), ...simd(Simd.f64x2PromoteLowF32x4), ...localSet(hi),
+      ...x, ...x, ...highToLow, ...simd(Simd.f64x2PromoteLowF32x4), ...localSet(hi),
       ...fn(lo), ...simd(Simd.f32x4DemoteF64x2Zero),
       ...fn(hi), ...simd(Simd.f32x4DemoteF64x2Zero),
       ...shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]),
@@ -309,6 +308,13 @@ export function setWasmExpr(on: boolean): void {
   enabled = on;
 }
 
+/** One function in its own module over the shared memory (made on first use); its export. */
+function instantiate(fn: WasmFunction): unknown {
+  memory ??= new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
+  heap = new Float32Array(memory.buffer);
+  return new WebAssembly.Instance(new WebAssembly.Module(emitModule([fn], PAGES)), { env: { memory } }).exports[fn.name];
+}
+
 const computes = (op: string) => op !== 'load' && op !== 'const' && op !== 'scalar' && op !== 'cast';
 
 function compileKernel(prog: Program, block: number): Kernel | null {
@@ -327,14 +333,11 @@ function compileKernel(prog: Program, block: number): Kernel | null {
     ...localGet(0), ...i32Const(16), Op.i32Mul, ...localSet(END),
     Op.loop, Op.void,
     ...e.body,
-    ...localGet(P), ...i32Const(16), Op.i32Add, ...localSet(P),
-    ...localGet(P), ...localGet(END), i32LtU, Op.brIf, 0,
+    ...addConst(P, 16),
+    ...localGet(P), ...localGet(END), Op.i32LtU, Op.brIf, 0,
     Op.end,
   ];
-  memory ??= new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
-  heap = new Float32Array(memory.buffer);
-  const module = new WebAssembly.Module(emitModule([{ name: 'run', params: [I32], results: [], locals: e.locals, body }], PAGES));
-  const run = new WebAssembly.Instance(module, { env: { memory } }).exports.run as Kernel['run'];
+  const run = instantiate({ name: 'run', params: [I32], results: [], locals: e.locals, body }) as Kernel['run'];
   return {
     run,
     ins: [...e.inSlot].map(([i, bytes]) => [i, bytes / 4]),
@@ -403,27 +406,26 @@ let colsum: ColSum | null | undefined;
 /** `colsum(acc, x, rows, O)`: acc[o] += x[r·O + o] (float64 acc at byte acc, float32 x) row by row. */
 function colsumBody(): number[] {
   const [ACC, X, ROWS, O, A, Q, PX] = [0, 1, 2, 3, 4, 5, 6];
-  const add = (l: number, n: number) => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
   const f64Load = [0x2b, 3, 0], f32Load = [0x2a, 2, 0], f64Store = [0x39, 3, 0], f64PromoteF32 = 0xbb, f64Add = 0xa0;
   const v128Load64Splat = [...simd(0x0a), 3, 0];
   return [
     Op.loop, Op.void,
     ...localGet(ACC), ...localSet(A), ...localGet(X), ...localSet(PX),
-    ...localGet(O), ...i32Const(1), 0x76 /* i32.shr_u */, ...localSet(Q),
-    0x02, Op.void, // block: skip the pairs when O = 1
-    ...localGet(Q), 0x45 /* i32.eqz */, Op.brIf, 0,
+    ...localGet(O), ...i32Const(1), Op.i32ShrU, ...localSet(Q),
+    Op.block, Op.void, // skip the pairs when O = 1
+    ...localGet(Q), Op.i32Eqz, Op.brIf, 0,
     Op.loop, Op.void,
     ...localGet(A), ...localGet(A), ...v128Load(0), ...localGet(PX), ...v128Load64Splat, ...simd(Simd.f64x2PromoteLowF32x4), ...simd(Simd.f64x2Add), ...v128Store(0),
-    ...add(A, 16), ...add(PX, 8),
-    ...localGet(Q), ...i32Const(1), Op.i32Sub, 0x22, Q /* local.tee */, Op.brIf, 0,
+    ...addConst(A, 16), ...addConst(PX, 8),
+    ...countDown(Q),
     Op.end,
     Op.end,
     // an odd O: the last column
-    ...localGet(O), ...i32Const(1), 0x71 /* i32.and */, 0x04, Op.void, // if
+    ...localGet(O), ...i32Const(1), Op.i32And, Op.if, Op.void,
     ...localGet(A), ...localGet(A), ...f64Load, ...localGet(PX), ...f32Load, f64PromoteF32, f64Add, ...f64Store,
     Op.end,
     ...localGet(X), ...localGet(O), ...i32Const(4), Op.i32Mul, Op.i32Add, ...localSet(X),
-    ...localGet(ROWS), ...i32Const(1), Op.i32Sub, 0x22, ROWS, Op.brIf, 0,
+    ...countDown(ROWS),
     Op.end,
   ];
 }
@@ -436,10 +438,7 @@ export function wasmColumnSum(data: Float32Array, offset: number, R: number, O: 
   if (!enabled || unavailable || O * 8 > ACC_BYTES || R < 1 || O < 1) return false;
   if (colsum === undefined) {
     try {
-      memory ??= new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
-      heap = new Float32Array(memory.buffer);
-      const fn = { name: 'colsum', params: [I32, I32, I32, I32], results: [], locals: [I32, I32, I32], body: colsumBody() };
-      colsum = new WebAssembly.Instance(new WebAssembly.Module(emitModule([fn], PAGES)), { env: { memory } }).exports.colsum as ColSum;
+      colsum = instantiate({ name: 'colsum', params: [I32, I32, I32, I32], results: [], locals: [I32, I32, I32], body: colsumBody() }) as ColSum;
     } catch {
       colsum = null;
     }

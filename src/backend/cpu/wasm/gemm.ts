@@ -15,10 +15,7 @@
  * does not enable it. x86-64 has 16 xmm registers, so MR·NR/4 accumulators + NR/4 B vectors +
  * one splat must stay ≤ 16 (4×8: 11; 6×8: 15).
  */
-import {
-  I32, V128, Op, Simd, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee,
-  simd, v128Load, v128Load32Splat, v128Store, v128Zero, type WasmFunction,
-} from './emit.js';
+import { countDown, addConst, I32, V128, Op, Simd, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, simd, v128Load, v128Load32Splat, v128Store, v128Zero, type WasmFunction } from './emit.js';
 
 /**
  * The micro-tile of a generated kernel: MR rows of A by NR columns of B (NR a multiple of 4).
@@ -60,7 +57,6 @@ export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
   };
 
   /** local l += constant n; local l += local m (i32) */
-  const addConst = (l: number, n: number) => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
   const addLocal = (l: number, m: number) => [...localGet(l), ...localGet(m), Op.i32Add, ...localSet(l)];
 
   /** The depth loop: kc steps (k counts down; kc ≥ 1). */
@@ -68,7 +64,7 @@ export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
     Op.loop, Op.void,
     ...step(),
     ...addConst(PA, MR * 4), ...addLocal(PB, LDB),
-    ...localGet(K), ...i32Const(1), Op.i32Sub, ...localTee(K), Op.brIf, 0,
+    ...countDown(K),
     Op.end,
   ];
 
@@ -98,11 +94,11 @@ export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
     ...storeTile,
     ...addLocal(IA, ASTRIDE),
     ...localGet(CI), ...localGet(LDC), ...i32Const(MR), Op.i32Mul, Op.i32Add, ...localSet(CI),
-    ...localGet(IS), ...i32Const(1), Op.i32Sub, ...localTee(IS), Op.brIf, 0,
+    ...countDown(IS),
     Op.end,
     ...addConst(B, NR * 4),
     ...addConst(CJ, NR * 4),
-    ...localGet(JS), ...i32Const(1), Op.i32Sub, ...localTee(JS), Op.brIf, 0,
+    ...countDown(JS),
     Op.end,
   ];
   return {
@@ -127,20 +123,19 @@ export type EpilogueName = (typeof EPILOGUES)[number];
 export function epilogueFunction(name: EpilogueName): WasmFunction {
   const perRow = name.startsWith('rows'), relu = name.endsWith('Relu');
   const [C0, LDC0, ROWS, N4, BIAS, P, Q, BP, BV] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const add = (l: number, n: number) => [...localGet(l), ...i32Const(n), Op.i32Add, ...localSet(l)];
   const body = [
     Op.loop, Op.void,
-    ...(perRow ? [...localGet(BIAS), ...v128Load32Splat(0), ...localSet(BV), ...add(BIAS, 4)] : [...localGet(BIAS), ...localSet(BP)]),
+    ...(perRow ? [...localGet(BIAS), ...v128Load32Splat(0), ...localSet(BV), ...addConst(BIAS, 4)] : [...localGet(BIAS), ...localSet(BP)]),
     ...localGet(C0), ...localSet(P), ...localGet(N4), ...localSet(Q),
     Op.loop, Op.void,
     ...localGet(P), ...localGet(P), ...v128Load(0), ...(perRow ? localGet(BV) : [...localGet(BP), ...v128Load(0)]), ...f32x4Add(),
     ...(relu ? [...v128Zero(), ...simd(Simd.f32x4Pmax)] : []),
     ...v128Store(0),
-    ...add(P, 16), ...(perRow ? [] : add(BP, 16)),
-    ...localGet(Q), ...i32Const(1), Op.i32Sub, ...localTee(Q), Op.brIf, 0,
+    ...addConst(P, 16), ...(perRow ? [] : addConst(BP, 16)),
+    ...countDown(Q),
     Op.end,
     ...localGet(C0), ...localGet(LDC0), Op.i32Add, ...localSet(C0),
-    ...localGet(ROWS), ...i32Const(1), Op.i32Sub, ...localTee(ROWS), Op.brIf, 0,
+    ...countDown(ROWS),
     Op.end,
   ];
   return { name, params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, V128], body };

@@ -11,7 +11,7 @@
  * the exponent bits. d below -87.3 (where e^d is under float32's smallest normal) gives exactly 0,
  * so a -Infinity (a masked score) weighs 0. The caller handles rows whose max is not finite.
  */
-import { F32, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, shuffle, simd, v128Load, v128Store, type WasmFunction } from './emit.js';
+import { countDown, addConst, F32, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, highToLow, simd, v128Load, v128Store, type WasmFunction } from './emit.js';
 
 const f32Const = (v: number): number[] => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)];
 const f32x4Splat = simd(Simd.f32x4Splat);
@@ -28,8 +28,6 @@ const f32x4ExtractLane = (l: number): number[] => [...simd(Simd.f32x4ExtractLane
 const f64x2ExtractLane = (l: number): number[] => [...simd(Simd.f64x2ExtractLane), l];
 const f64x2PromoteLow = simd(Simd.f64x2PromoteLowF32x4);
 const f64x2Add = simd(Simd.f64x2Add);
-/** i8x16.shuffle moving lanes 2, 3 (bytes 8..15) of the first operand to lanes 0, 1 */
-export const highToLow = shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 const f32Max = 0x97, f64Add = 0xa0;
 
 /** e^r ≈ 1 + r + r²·(C[0] + C[1] r + … + C[5] r⁵) on |r| ≤ ln2/2 */
@@ -47,8 +45,8 @@ const SUM_LO = 19, SUM_HI = 20, E = 21;
 const vectorLoop = (body: number[]): number[] => [
   Op.loop, Op.void,
   ...body,
-  ...localGet(0), ...i32Const(16), Op.i32Add, ...localSet(0),
-  ...localGet(1), ...i32Const(1), Op.i32Sub, ...localTee(1), Op.brIf, 0,
+  ...addConst(0, 16),
+  ...countDown(1),
   Op.end,
 ];
 
@@ -102,8 +100,8 @@ export function expFunction(): WasmFunction {
     ...get(P), ...get(E), ...v128Store(0),
     ...get(SUM_LO), ...get(E), ...f64x2PromoteLow, ...f64x2Add, ...localSet(SUM_LO),
     ...get(SUM_HI), ...get(E), ...get(E), ...highToLow, ...f64x2PromoteLow, ...f64x2Add, ...localSet(SUM_HI),
-    ...get(P), ...i32Const(16), Op.i32Add, ...localSet(P),
-    ...get(N), ...i32Const(1), Op.i32Sub, ...localTee(N), Op.brIf, 0,
+    ...addConst(P, 16),
+    ...countDown(N),
     Op.end,
     ...get(SUM_LO), ...f64x2ExtractLane(0), ...get(SUM_LO), ...f64x2ExtractLane(1), f64Add,
     ...get(SUM_HI), ...f64x2ExtractLane(0), f64Add, ...get(SUM_HI), ...f64x2ExtractLane(1), f64Add,
