@@ -1,5 +1,13 @@
 import { defineConfig } from 'vitest/config';
 import { readFileSync } from 'node:fs';
+import { relaxedSimdSupported } from './src/backend/cpu/wasm/gemm.js';
+
+/**
+ * Node 22+ has WebAssembly relaxed SIMD; Node 20 needs --experimental-wasm-relaxed-simd. With it
+ * the CPU GEMM runs its multiply-add kernel, what Chrome 114+ runs; the mul + add kernel is
+ * tested too, through setWasmGemm(true, { fma: false }) (test/cpu-wasm-gemm.test.ts).
+ */
+const relaxedSimd = relaxedSimdSupported();
 
 export default defineConfig({
   plugins: [
@@ -15,6 +23,7 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
+    execArgv: relaxedSimd ? [] : ['--experimental-wasm-relaxed-simd'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     env: {

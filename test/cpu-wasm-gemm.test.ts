@@ -4,9 +4,11 @@
  * directly: odd sizes (M, N not multiples of the 4×8 micro-tile; K across several 256-deep
  * blocks; N across several 1024-wide panels), transposed / strided / offset views, broadcast
  * batches, bias with every activation, and conv2d with its two backward routines (stride,
- * padding, dilation, groups, pixel runs that cross images). Each case also runs on the JS
- * kernel (setWasmGemm(false)) and on float64 storage (the gradcheck backend), which must keep
- * its float64 accumulation.
+ * padding, dilation, groups, pixel runs that cross images). Each case runs on the default wasm
+ * kernel (6×8 with f32x4.relaxed_madd where the engine has relaxed SIMD: vitest.config.ts turns
+ * it on for Node 20, as Chrome and Node 22 have it), on the 4×8 mul + add kernel (what engines
+ * without relaxed SIMD run), on the JS kernel (setWasmGemm(false)) and on float64 storage (the
+ * gradcheck backend), which must keep its float64 accumulation.
  *
  * Tolerance: |got − ref| ≤ 2e-6·Σ|terms| + 1e-7 per element, about 30 float32 ulps of the sum
  * of magnitudes: float32 products and float32 accumulation of K terms (the wasm kernel) stay
@@ -15,8 +17,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { cpuRoutines, type CpuView } from '../src/backend/cpu/routines/index.js';
-import { setWasmGemm, wasmGemmActive } from '../src/backend/cpu/routines/matmul.js';
-import { gemmFunction, gemmModuleBytes } from '../src/backend/cpu/wasm/gemm.js';
+import { setWasmGemm, wasmGemmActive, wasmGemmShape } from '../src/backend/cpu/routines/matmul.js';
+import { gemmFunction, gemmModuleBytes, relaxedSimdSupported } from '../src/backend/cpu/wasm/gemm.js';
 import { sleb, uleb } from '../src/backend/cpu/wasm/emit.js';
 import type { Activation, Pair } from '../src/kernel/kernel.js';
 import { erf } from '../src/kernel/math.js';
@@ -25,8 +27,8 @@ import { operandLayout, rng, type Layout } from './helpers.js';
 afterEach(() => setWasmGemm(true));
 
 type Storage = Float32Array | Float64Array;
-type Mode = 'wasm' | 'js' | 'float64';
-const MODES: Mode[] = ['wasm', 'js', 'float64'];
+type Mode = 'wasm' | 'wasm-mul-add' | 'js' | 'float64';
+const MODES: Mode[] = ['wasm', 'wasm-mul-add', 'js', 'float64'];
 
 /** A view over `data` as the CPU routines see it (the buffer handle is unused there). */
 function view(data: Storage, shape: number[], strides: number[], offset = 0): CpuView {
@@ -59,7 +61,7 @@ function expectNear(got: ArrayLike<number>, ref: Float64Array, mag: Float64Array
 }
 
 function useMode(mode: Mode): void {
-  setWasmGemm(mode !== 'js');
+  setWasmGemm(mode !== 'js', { fma: mode !== 'wasm-mul-add' });
 }
 
 const actRef: Record<Activation, (v: number) => number> = {
@@ -117,8 +119,13 @@ function runMatmul(c: MatmulCase, mode: Mode, seed: number): void {
 }
 
 describe('wasm SIMD GEMM: matmul', () => {
-  it('is the float32 path in Node 20 (V8 has WebAssembly SIMD)', () => {
+  it('is the float32 path in Node 20 (V8 has WebAssembly SIMD); relaxed SIMD picks the 6×8 multiply-add kernel', () => {
     expect(wasmGemmActive()).toBe(true);
+    // vitest.config.ts passes --experimental-wasm-relaxed-simd where the engine lacks it by default
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(wasmGemmShape()).toEqual({ MR: 6, NR: 8, fma: true });
+    setWasmGemm(true, { fma: false });
+    expect(wasmGemmShape()).toEqual({ MR: 4, NR: 8 });
     setWasmGemm(false);
     expect(wasmGemmActive()).toBe(false);
   });
@@ -176,14 +183,17 @@ describe('wasm SIMD GEMM: matmul', () => {
     const M = 40, K = 513, N = 36;
     const a = values(M * K, 400), b = values(K * N, 401);
     const outs: Float32Array[] = [];
-    for (const mode of ['wasm', 'js'] as Mode[]) {
+    for (const mode of ['wasm', 'js', 'wasm-mul-add'] as Mode[]) {
       useMode(mode);
       const out = new Float32Array(M * N);
       cpuRoutines.matmul({ bias: false, activation: 'none' }, [view(Float32Array.from(a), [1, M, K], [M * K, K, 1]), view(Float32Array.from(b), [1, K, N], [K * N, N, 1])], [view(out, [1, M, N], [M * N, N, 1])]);
       outs.push(out);
     }
-    // both within the reference tolerance of each other (|Σ| ≤ Σ|a·b| ≤ K here)
-    for (let i = 0; i < M * N; i++) expect(Math.abs(outs[0][i] - outs[1][i])).toBeLessThanOrEqual(4e-6 * K);
+    // each within the reference tolerance of the JS kernel (|Σ| ≤ Σ|a·b| ≤ K here)
+    for (let i = 0; i < M * N; i++) {
+      expect(Math.abs(outs[0][i] - outs[1][i])).toBeLessThanOrEqual(4e-6 * K);
+      expect(Math.abs(outs[2][i] - outs[1][i])).toBeLessThanOrEqual(4e-6 * K);
+    }
   });
 });
 
@@ -290,5 +300,8 @@ describe('wasm emitter', () => {
       if (MR === 4 && NR === 8) expect(bytes.length).toBeLessThan(4096);
     }
     expect(gemmFunction({ MR: 4, NR: 8 }).locals.length).toBe(10 + 1 + 2 + 8);
+    const fma = gemmModuleBytes({ MR: 6, NR: 8, fma: true });
+    expect(WebAssembly.validate(fma)).toBe(true);
+    expect(fma.length).toBeLessThan(4096);
   });
 });

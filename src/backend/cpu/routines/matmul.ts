@@ -27,7 +27,7 @@ import { matmulBatch, type Activation } from '../../../kernel/kernel.js';
 import { erf } from '../../../kernel/math.js';
 import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine } from './index.js';
-import { instantiateGemm, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
+import { instantiateGemm, relaxedSimdSupported, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
 
 /** Micro-tile height (rows of A) and width (columns of B) of the JS kernel. */
 const MR = 4;
@@ -54,25 +54,38 @@ export type Packer = (dst: PackBuffer, s0: number, sc: number, p0: number, pc: n
 export type PanelPacker = (dst: PackBuffer, j0: number, nc: number, p0: number, pc: number, ldb: number) => void;
 
 /**
- * A packer for a plain strided operand: element (s, p) at base + s*sS + p*sP. Full strips of 4
- * take an unrolled loop (three times faster in V8 than the generic one, which matters once the
- * wasm kernel has made the multiplies cheap).
+ * A packer for a plain strided operand: element (s, p) at base + s*sS + p*sP. Full strips (4 or
+ * 6 rows: the wasm kernels' MR) take unrolled loops over 4 and 2 lanes at a time (three times
+ * faster in V8 than the generic one, which matters once the wasm kernel has made the multiplies
+ * cheap).
  */
 export function stridedPacker(data: StorageArray, base: number, sS: number, sP: number): Packer {
   return (dst, s0, sc, p0, pc, S) => {
     for (let t = 0, d = 0; t < sc; t += S, d += pc * S) {
       const w = Math.min(S, sc - t), o = base + (s0 + t) * sS + p0 * sP;
-      if (w === 4 && S === 4) strip4(dst, d, data, o, sS, sP, pc);
-      else stripAny(dst, d, data, o, sS, sP, pc, w, S);
+      if (w !== S || S % 2 !== 0) {
+        stripAny(dst, d, data, o, sS, sP, pc, w, S);
+        continue;
+      }
+      let u = 0;
+      for (; u + 4 <= S; u += 4) lanes4(dst, d + u, S, data, o + u * sS, sS, sP, pc);
+      if (u < S) lanes2(dst, d + u, S, data, o + u * sS, sS, sP, pc);
     }
   };
 }
 
-/** One full strip of 4: pc groups of data[o + u*sS] (u < 4), o advancing by sP. */
-function strip4(dst: PackBuffer, d: number, data: StorageArray, o: number, sS: number, sP: number, pc: number): void {
+/** Lanes 0..3 of a strip S wide: pc groups of data[o + u*sS] (u < 4) at d, d + S, ..., o advancing by sP. */
+function lanes4(dst: PackBuffer, d: number, S: number, data: StorageArray, o: number, sS: number, sP: number, pc: number): void {
   const o1 = sS, o2 = 2 * sS, o3 = 3 * sS;
-  for (let p = 0; p < pc; p++, o += sP, d += 4) {
+  for (let p = 0; p < pc; p++, o += sP, d += S) {
     dst[d] = data[o]; dst[d + 1] = data[o + o1]; dst[d + 2] = data[o + o2]; dst[d + 3] = data[o + o3];
+  }
+}
+
+/** Two lanes of a strip S wide (as lanes4). */
+function lanes2(dst: PackBuffer, d: number, S: number, data: StorageArray, o: number, sS: number, sP: number, pc: number): void {
+  for (let p = 0; p < pc; p++, o += sP, d += S) {
+    dst[d] = data[o]; dst[d + 1] = data[o + sS];
   }
 }
 
@@ -93,17 +106,30 @@ export function tablePacker(data: StorageArray, base: number, sOff: Int32Array, 
   return (dst, s0, sc, p0, pc, S) => {
     for (let t = 0, d = 0; t < sc; t += S, d += pc * S) {
       const w = Math.min(S, sc - t), sb = s0 + t;
-      if (w === 4 && S === 4) tableStrip4(dst, d, data, base, sOff[sb], sOff[sb + 1], sOff[sb + 2], sOff[sb + 3], pOff, p0, pc);
-      else tableStripAny(dst, d, data, base, sOff, sb, pOff, p0, pc, w, S);
+      if (w !== S || S % 2 !== 0) {
+        tableStripAny(dst, d, data, base, sOff, sb, pOff, p0, pc, w, S);
+        continue;
+      }
+      let u = 0;
+      for (; u + 4 <= S; u += 4) tableLanes4(dst, d + u, S, data, base, sOff[sb + u], sOff[sb + u + 1], sOff[sb + u + 2], sOff[sb + u + 3], pOff, p0, pc);
+      if (u < S) tableLanes2(dst, d + u, S, data, base, sOff[sb + u], sOff[sb + u + 1], pOff, p0, pc);
     }
   };
 }
 
-/** One full strip of 4 from a table packer: lanes at base + s0..s3, depth p at + pOff[p0 + p]. */
-function tableStrip4(dst: PackBuffer, d: number, data: StorageArray, base: number, s0: number, s1: number, s2: number, s3: number, pOff: Int32Array, p0: number, pc: number): void {
-  for (let p = 0; p < pc; p++, d += 4) {
+/** Lanes 0..3 of a table-packer strip S wide: lanes at base + s0..s3, depth p at + pOff[p0 + p]. */
+function tableLanes4(dst: PackBuffer, d: number, S: number, data: StorageArray, base: number, s0: number, s1: number, s2: number, s3: number, pOff: Int32Array, p0: number, pc: number): void {
+  for (let p = 0; p < pc; p++, d += S) {
     const o = base + pOff[p0 + p];
     dst[d] = data[o + s0]; dst[d + 1] = data[o + s1]; dst[d + 2] = data[o + s2]; dst[d + 3] = data[o + s3];
+  }
+}
+
+/** Two lanes of a table-packer strip S wide (as tableLanes4). */
+function tableLanes2(dst: PackBuffer, d: number, S: number, data: StorageArray, base: number, s0: number, s1: number, pOff: Int32Array, p0: number, pc: number): void {
+  for (let p = 0; p < pc; p++, d += S) {
+    const o = base + pOff[p0 + p];
+    dst[d] = data[o + s0]; dst[d + 1] = data[o + s1];
   }
 }
 
@@ -314,10 +340,14 @@ function gemmJs(s: GemmSpec): void {
 // ---- the WebAssembly SIMD path (float32 C) ------------------------------------------------------
 
 /**
- * The wasm kernel's micro-tile, chosen by measurement: 4×8 (8 f32x4 accumulators) ran at about
- * 32 GFLOP/s on packed L1/L2 data here, against 25–27 for 6×8, 5×8, 4×12 and 3×16 (which spill).
+ * The wasm kernel's micro-tile, chosen by measurement (scratch kernel timings on packed L1/L2
+ * data, 2-core Xeon VM): with f32x4.mul + f32x4.add, 4×8 (8 f32x4 accumulators) ran at about
+ * 30 GFLOP/s in Node 20 and Chromium 156, against 25–27 for 6×8, 5×8, 4×12 and 3×16 (which
+ * spill). Where the engine has relaxed SIMD (Chrome 114+, Node 22+), f32x4.relaxed_madd frees the
+ * product's register: 6×8 (12 accumulators) ran at 36 (Node, flag on) and 41–43 (Chromium).
  */
 const WASM_SHAPE: KernelShape = { MR: 4, NR: 8 };
+const WASM_SHAPE_FMA: KernelShape = { MR: 6, NR: 8, fma: true };
 /**
  * Block sizes of the wasm path. Per wasm call, C is written JC columns at a time into a scratch
  * of MC×JC floats that stays in L1 until JS has stored it into the output. KC 256/384/512, MC
@@ -333,6 +363,8 @@ const W_JC = 64;
 /** An instantiated kernel with float32 views of its A block, B panel and C scratch regions. */
 interface WasmState {
   kernel: WasmGemm;
+  /** rows per A block: W_MC rounded down to whole strips */
+  mc: number;
   a: Float32Array;
   b: Float32Array;
   c: Float32Array;
@@ -341,14 +373,27 @@ interface WasmState {
 /** undefined: not tried yet; null: unavailable (no WebAssembly SIMD, or the compile threw). */
 let wasmState: WasmState | null | undefined;
 let wasmEnabled = true;
+/** Whether the fused multiply-add kernel may be used where relaxed SIMD is available. */
+let wasmFma = true;
 
 /**
  * Turns the wasm GEMM on or off for float32 outputs (tests compare the two paths; off, the
  * float32 backend uses the JS kernel). On is the default; it has no effect where WebAssembly
- * SIMD is unavailable.
+ * SIMD is unavailable. `fma: false` keeps the mul + add kernel where relaxed SIMD would allow
+ * the multiply-add one (tests compare the two).
  */
-export function setWasmGemm(enabled: boolean): void {
+export function setWasmGemm(enabled: boolean, opts: { fma?: boolean } = {}): void {
   wasmEnabled = enabled;
+  const fma = opts.fma ?? true;
+  if (fma !== wasmFma) {
+    wasmFma = fma;
+    wasmState = undefined;
+  }
+}
+
+/** The micro-tile of the wasm kernel in use (null: the JS kernel runs). */
+export function wasmGemmShape(): KernelShape | null {
+  return wasmGemm()?.kernel.shape ?? null;
 }
 
 /** Whether float32 GEMMs run in wasm now (enabled, supported and compiled). */
@@ -367,15 +412,18 @@ function wasmGemm(): WasmState | null {
     wasmState = null;
     if (wasmSimdSupported()) {
       try {
-        const { MR: mr, NR: nr } = WASM_SHAPE;
-        const mcPad = Math.ceil(W_MC / mr) * mr, nb = W_KC * panelStride(W_NC, nr);
-        const kernel = instantiateGemm(WASM_SHAPE, mcPad * W_KC, nb, mcPad * W_JC, Math.max(mcPad, W_JC));
+        const shape = wasmFma && relaxedSimdSupported() ? WASM_SHAPE_FMA : WASM_SHAPE;
+        const { MR: mr, NR: nr } = shape;
+        const mc = Math.floor(W_MC / mr) * mr;
+        const nb = W_KC * panelStride(W_NC, nr);
+        const kernel = instantiateGemm(shape, mc * W_KC, nb, mc * W_JC, Math.max(mc, W_JC));
         const buf = kernel.f32.buffer;
         wasmState = {
           kernel,
-          a: new Float32Array(buf, kernel.a, mcPad * W_KC),
+          mc,
+          a: new Float32Array(buf, kernel.a, mc * W_KC),
           b: new Float32Array(buf, kernel.b, nb),
-          c: new Float32Array(buf, kernel.c, mcPad * W_JC),
+          c: new Float32Array(buf, kernel.c, mc * W_JC),
         };
       } catch {
         wasmState = null;
@@ -395,8 +443,8 @@ function gemmWasm(s: GemmSpec, c: Float32Array, w: WasmState): void {
       const kc = Math.min(W_KC, K - k0);
       const first = k0 === 0, last = k0 + kc >= K;
       s.packB(w.b, j0, nc, k0, kc, ldb);
-      for (let i0 = 0; i0 < M; i0 += W_MC) {
-        const mc = Math.min(W_MC, M - i0), mStrips = Math.ceil(mc / mr);
+      for (let i0 = 0; i0 < M; i0 += w.mc) {
+        const mc = Math.min(w.mc, M - i0), mStrips = Math.ceil(mc / mr);
         s.packA(w.a, i0, mc, k0, kc, mr);
         for (let jc = 0; jc < nc; jc += W_JC) {
           const ncc = Math.min(W_JC, nc - jc);

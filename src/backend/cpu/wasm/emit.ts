@@ -108,6 +108,8 @@ export const Simd = {
   f32x4Div: 0xe7, f32x4Max: 0xe9, f32x4Pmin: 0xea, f32x4Pmax: 0xeb,
   f64x2Abs: 0xec, f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5,
   i32x4TruncSatF32x4S: 0xf8, i32x4TruncSatF64x2SZero: 0xfc,
+  /** relaxed SIMD: a·b + c, fused or not as the engine chooses */
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 /** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */

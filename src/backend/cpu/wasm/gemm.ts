@@ -24,6 +24,8 @@ import { countDown, addConst, I32, V128, Op, Simd, emitModule, f32x4Add, f32x4Mu
 export interface KernelShape {
   MR: number;
   NR: number;
+  /** multiply-adds as f32x4.relaxed_madd (relaxed SIMD; fused where the CPU has FMA) */
+  fma?: boolean;
 }
 
 // parameter and local indices of `gemm`
@@ -37,7 +39,7 @@ const AV = 18; // the splat A value; then NR/4 B vectors, then the MR·NR/4 accu
  * strips of B (NR floats wide, kc rows of ldb bytes from byte address b) and each of mStrips A
  * strips (kc×MR floats from a), the MR×NR tile A·B is stored at c + (i·MR)·ldc + j·NR·4. kc ≥ 1.
  */
-export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
+export function gemmFunction({ MR, NR, fma }: KernelShape): WasmFunction {
   const NV = NR / 4; // B vectors per depth step
   const bv = (c: number) => AV + 1 + c;
   const acc = (r: number, c: number) => AV + 1 + NV + r * NV + c;
@@ -50,7 +52,8 @@ export function gemmFunction({ MR, NR }: KernelShape): WasmFunction {
     for (let r = 0; r < MR; r++) {
       code.push(...localGet(PA), ...v128Load32Splat(4 * r), ...localSet(AV));
       for (let c = 0; c < NV; c++) {
-        code.push(...localGet(acc(r, c)), ...localGet(AV), ...localGet(bv(c)), ...f32x4Mul(), ...f32x4Add(), ...localSet(acc(r, c)));
+        if (fma) code.push(...localGet(AV), ...localGet(bv(c)), ...localGet(acc(r, c)), ...simd(Simd.f32x4RelaxedMadd), ...localSet(acc(r, c)));
+        else code.push(...localGet(acc(r, c)), ...localGet(AV), ...localGet(bv(c)), ...f32x4Mul(), ...f32x4Add(), ...localSet(acc(r, c)));
       }
     }
     return code;
@@ -185,6 +188,18 @@ export function instantiateGemm(shape: KernelShape, aFloats: number, bFloats: nu
   const ex = instance.exports;
   const epilogue = Object.fromEntries(EPILOGUES.map((n) => [n, ex[n] as EpilogueFn])) as Record<EpilogueName, EpilogueFn>;
   return { shape, run: ex.gemm as GemmFn, f32: new Float32Array(memory.buffer), a, b, c, bias, epilogue };
+}
+
+/**
+ * Whether this engine also has relaxed SIMD's f32x4.relaxed_madd (validates a small kernel module
+ * using it): Chrome 114+, Node 22+; Node 20 only with --experimental-wasm-relaxed-simd.
+ */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(gemmModuleBytes({ MR: 1, NR: 4, fma: true }));
+  } catch {
+    return false;
+  }
 }
 
 /** Whether this engine has WebAssembly with 128-bit SIMD (validates a small kernel module). */
