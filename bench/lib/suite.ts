@@ -62,5 +62,5 @@ export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionO
   const eager = webtensorLib(section, { compiled: false, trainingOnly: true, label: 'webtensor (eager)', segments: opts.segments });
   return section === 'webgpu'
     ? [main, eager, ...off, tfjsLib('webgpu'), jaxLib()]
-    : [main, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
+    : [main, eager, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
 }

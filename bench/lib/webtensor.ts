@@ -125,8 +125,8 @@ function trainCase(w: Workload, compiled: boolean): Case {
     // the compiled step's own tensors (input copies, recorded outputs) are not a leak
     live: () => wt.memory().tensors - (compiledUpdate?.stats.tensors ?? 0),
     profile: wt.getBackend().name === 'webgpu' ? async () => (await wt.profile(run)).table(12) : undefined,
-    // a compiled step that could not be captured says why (on the CPU backend it always runs eagerly)
-    note: () => (compiledUpdate?.reason && wt.getBackend().name === 'webgpu' ? `eager: ${compiledUpdate.reason}` : undefined),
+    // a compiled step that could not be captured says why
+    note: () => (compiledUpdate?.reason ? `eager: ${compiledUpdate.reason}` : undefined),
     done: () => {
       compiledUpdate?.dispose();
       opt.zeroGrad();

@@ -6,7 +6,8 @@
  * backend can read them synchronously (CPU), which is cheap next to the op itself. On WebGPU
  * reading them would stall the queue: the kernels never touch memory out of bounds (a bad index
  * reads 0, or is skipped by scatterAdd), and a small reduction queued with the op flags it, so the
- * next read throws the ArgumentError naming the op (src/deferred.ts).
+ * next read throws the ArgumentError naming the op (src/deferred.ts). The CPU does the same
+ * inside a step being captured (`wt.compile`): its replays cannot read either.
  *
  * Gradients: gather ↔ scatterAdd and indexSelect ↔ indexAdd are each other's adjoints.
  */
@@ -24,6 +25,7 @@ import { pad } from './movement.js';
 import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { deferCheck, flagSlot } from '../deferred.js';
+import { isCapturing } from '../compile.js';
 import { checkTensor } from '../validate.js';
 
 /**
@@ -38,12 +40,14 @@ export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], 
 
 /**
  * Throws an ArgumentError if an int32 index tensor holds a value outside [0, size) (other than
- * `allowed`), when its backend can read synchronously; a no-op on WebGPU (see the file comment).
+ * `allowed`), when its backend can read synchronously; otherwise (WebGPU, or a step being captured)
+ * the check is queued and reported at the next read (see the file comment).
  * `where` describes the indexed dim for the message, e.g. "dim 1 of input [3,5]".
  * @internal
  */
 export function checkIndexRange(op: string, arg: string, index: Tensor, size: number, where: string, allowed?: number): void {
-  const read = index.backend.readSync;
+  // a step being captured (wt.compile) cannot read back: its replays check on the device too
+  const read = isCapturing() ? undefined : index.backend.readSync;
   if (index.numel() === 0) return;
   if (!read) {
     // k outside [0, size) and not `allowed` (scalars: size, allowed)

@@ -2,17 +2,26 @@
  * The CPU backend: typed arrays for storage, the kernel IR interpreted in TypeScript
  * (src/backend/cpu/expr.ts), and routines as plain loops (src/backend/cpu/routines/).
  * With `{ float64: true }` float32 tensors are stored in float64 — the reference backend that
- * gradcheck uses.
+ * gradcheck uses. Steps can be captured and replayed (`wt.compile`; ./capture.ts).
  */
-import type { Backend, BackendBuffer, BackendMemory, Executable, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
-import { BackendError } from '../../errors.js';
+import { ArgumentError, BackendError } from '../../errors.js';
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
 import { compile, runElementwise, runReduce, type Program } from './expr.js';
 import { cpuRoutines, type CpuView } from './routines/index.js';
+import { copyElements, CpuCapture, type CaptureHost, type Recorded } from './capture.js';
+
+let serials = 0;
 
 class CpuBuffer implements BackendBuffer {
-  constructor(public data: StorageArray | null) {}
+  /** creation order (a capture tells buffers made during its recording apart) */
+  readonly serial = ++serials;
+  constructor(
+    public data: StorageArray | null,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {}
   get numel(): number {
     return this.data ? this.data.length : 0;
   }
@@ -22,6 +31,18 @@ interface CpuExecutable extends Executable {
   program?: Program;
   /** kernelLabel, for profiles */
   label: string;
+  /** kernelKey, for capture lines */
+  key: string;
+}
+
+/** The recording in progress (beginCapture … endCapture). */
+interface Recording {
+  start: number;
+  cmds: Recorded<CpuExecutable>[];
+  spoiled: string | null;
+  /** arrays of buffers made and freed during the recording, and their bytes */
+  kept: Map<CpuBuffer, StorageArray>;
+  keptBytes: number;
 }
 
 /** Count and wall-clock milliseconds per kernel label while `wt.profile` is attached. */
@@ -39,6 +60,14 @@ export class CpuBackend implements Backend {
    * each kernel synchronously, so that is its whole cost).
    */
   profiler: CpuProfile | null = null;
+  private recording: Recording | null = null;
+  private readonly host: CaptureHost<CpuExecutable> = {
+    exec: (exe, ins, outs, scalars) => this.exec(exe, ins, outs, scalars),
+    arr: (buf) => this.arr(buf as BackendBuffer),
+    release: (bytes) => {
+      this.bytes -= bytes;
+    },
+  };
 
   constructor(opts: { float64?: boolean } = {}) {
     this.float64 = opts.float64 ?? false;
@@ -47,13 +76,18 @@ export class CpuBackend implements Backend {
   alloc(numel: number, dtype: DType): BackendBuffer {
     const data = dtype === 'float32' ? (this.float64 ? new Float64Array(numel) : new Float32Array(numel)) : new Int32Array(numel);
     this.bytes += numel * 4;
-    return new CpuBuffer(data);
+    return new CpuBuffer(data, dtype, numel);
   }
 
   free(buf: BackendBuffer): void {
     const b = buf as CpuBuffer;
     if (!b.data) return;
-    this.bytes -= b.data.length * 4;
+    const r = this.recording;
+    if (r && b.serial > r.start) {
+      // made during the recording: its replays reuse the array (bytes counted until disposed)
+      r.kept.set(b, b.data);
+      r.keptBytes += b.data.length * 4;
+    } else this.bytes -= b.data.length * 4;
     b.data = null;
   }
 
@@ -64,10 +98,13 @@ export class CpuBackend implements Backend {
   }
 
   write(buf: BackendBuffer, data: ArrayLike<number>, offset = 0): void {
-    this.arr(buf).set(data, offset);
+    const a = this.arr(buf);
+    a.set(data, offset);
+    this.recording?.cmds.push({ kind: 'write', buf: buf as CpuBuffer, offset, data: a.slice(offset, offset + data.length) });
   }
 
   readSync(buf: BackendBuffer, _dtype: DType, offset = 0, numel?: number): StorageArray {
+    if (this.recording) this.recording.spoiled ??= 'the step reads values back (data(), item(), toString(), a check): a replay cannot return them';
     const d = this.arr(buf);
     return d.slice(offset, numel === undefined ? undefined : offset + numel);
   }
@@ -81,27 +118,33 @@ export class CpuBackend implements Backend {
     let exe = this.cache.get(key);
     if (!exe) {
       const label = kernelLabel(kernel);
-      exe = kernel.kind === 'routine' ? { kernel, label } : { kernel, label, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      exe = kernel.kind === 'routine' ? { kernel, label, key } : { kernel, label, key, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
       if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, exe);
     }
     return exe;
   }
 
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
-    if (!this.profiler) return this.run(exe, inputs, outputs, scalars);
-    const t0 = performance.now();
-    this.run(exe, inputs, outputs, scalars);
-    const label = (exe as CpuExecutable).label;
-    const k = this.profiler.get(label) ?? { count: 0, ms: 0 };
-    k.count++;
-    k.ms += performance.now() - t0;
-    this.profiler.set(label, k);
-  }
-
-  private run(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[]): void {
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {
     const ins: CpuView[] = inputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
     const outs: CpuView[] = outputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
+    const e = exe as CpuExecutable;
+    this.recording?.cmds.push({ kind: 'run', exe: e, key: e.key, inputs: inputs.slice(), outputs: outputs.slice(), scalars: scalars.slice(), dynamic });
+    this.exec(e, ins, outs, scalars);
+  }
+
+  /** Runs a kernel on resolved views, timed while `wt.profile` is attached. */
+  private exec(exe: CpuExecutable, ins: CpuView[], outs: CpuView[], scalars: readonly number[]): void {
+    if (!this.profiler) return this.run(exe, ins, outs, scalars);
+    const t0 = performance.now();
+    this.run(exe, ins, outs, scalars);
+    const k = this.profiler.get(exe.label) ?? { count: 0, ms: 0 };
+    k.count++;
+    k.ms += performance.now() - t0;
+    this.profiler.set(exe.label, k);
+  }
+
+  private run(exe: CpuExecutable, ins: CpuView[], outs: CpuView[], scalars: readonly number[]): void {
     const k = exe.kernel;
     const prog = (exe as CpuExecutable).program!;
     switch (k.kind) {
@@ -112,7 +155,7 @@ export class CpuBackend implements Backend {
         return;
       }
       case 'reduce':
-        return runReduce(prog, k.op, k.nReduce, ins, inputs.length ? inputs[0].shape : [...outputs[0].shape, ...new Array(k.nReduce).fill(1)], outs[0], scalars, this.float64);
+        return runReduce(prog, k.op, k.nReduce, ins, ins.length ? ins[0].shape : [...outs[0].shape, ...new Array(k.nReduce).fill(1)], outs[0], scalars, this.float64);
       case 'routine': {
         const r = cpuRoutines[k.name] as (cfg: unknown, i: CpuView[], o: CpuView[]) => void;
         return r((k as RoutineKernel).config, ins, outs);
@@ -121,6 +164,23 @@ export class CpuBackend implements Backend {
   }
 
   flush(): void {}
+
+  beginCapture(): void {
+    if (this.recording) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
+    this.recording = { start: serials, cmds: [], spoiled: null, kept: new Map(), keptBytes: 0 };
+  }
+
+  endCapture(): CpuCapture<CpuExecutable> {
+    const r = this.recording;
+    if (!r) throw new BackendError('cpu: endCapture without beginCapture');
+    this.recording = null;
+    return new CpuCapture(this.host, r.cmds, r.spoiled, r.start + 1, r.kept, r.keptBytes);
+  }
+
+  copyBuffer(c: BufferCopy): void {
+    copyElements(this.arr(c.src), c.srcOffset, this.arr(c.dst), c.dstOffset, c.numel);
+    this.recording?.cmds.push({ kind: 'copy', c: { ...c } });
+  }
 
   memory(): BackendMemory {
     return { bytesInUse: this.bytes, bytesPooled: 0, poolHits: 0, poolMisses: 0 };
