@@ -5,13 +5,14 @@
  * of running the JavaScript front end again. Shapes are static: each distinct set of input shapes
  * gets its own recording.
  *
- * How a function becomes a replay (WebGPU; other backends always run it eagerly):
+ * How a function becomes a replay (WebGPU and CPU; a backend without Backend.beginCapture runs it
+ * eagerly):
  * 1. `warmup` calls (default 1) run eagerly: lazily made state (optimizer moments, cached
  *    masks, compiled pipelines) exists afterwards.
  * 2. The next call runs on private copies of its inputs while the backend records it
  *    (Backend.beginCapture); so does the one after. Their commands, with buffers named by role
- *    (src/backend/webgpu/capture.ts), must be equal: that shows that the step issues the same
- *    work each time. Then the second recording is kept; if they differ the function is recorded
+ *    (src/backend/webgpu/capture.ts, src/backend/cpu/capture.ts), must be equal: that shows
+ *    that the step issues the same work each time. Then the second recording is kept; if they differ the function is recorded
  *    again, and after repeated differences it runs eagerly for good (`reason` says what changed).
  * 3. Later calls copy the inputs into the private copies, run the optimizers' replay hooks
  *    (step counts advance; learning rates and bias corrections are recomputed into the recorded

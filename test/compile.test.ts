@@ -400,6 +400,15 @@ describe('compile: fit', () => {
     expect(wt.memory().tensors).toBe(before);
   });
 
+  it('mixedPrecision with a short last batch (two recordings): the optimizer outside reads each step\'s own gradients', async () => {
+    // 50 rows in batches of 8: the batch of 2 is recorded apart; the update after the overflow
+    // read must take the gradients of the step just replayed, not those of the other recording
+    const run = (jitCompile: boolean) => fitRun(13, 50, 0, { epochs: 5, jitCompile, mixedPrecision: true });
+    const eager = await run(false), compiled = await run(true);
+    expect(compiled.h).toEqual(eager.h);
+    expect(compiled.p).toEqual(eager.p);
+  });
+
   it('mixedPrecision: scaled, compiled steps give the float32 history here (no shader-f16), then overflow is skipped', async () => {
     if (kind === 'webgpu' && gpu().info().features.includes('shader-f16')) return; // there 'medium' differs from float32 by design
     const run = (o: { jitCompile: boolean; mixedPrecision: boolean | wt.amp.GradScaler; loss?: (p: wt.Tensor, t: wt.Tensor) => wt.Tensor }) =>

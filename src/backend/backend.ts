@@ -128,7 +128,7 @@ export interface Backend {
   importBuffer?(buffer: GPUBuffer, numel: number, dtype: DType): BackendBuffer;
   /** The device buffer behind `buf`, after submitting every queued command (WebGPU only). */
   exportBuffer?(buf: BackendBuffer): GPUBuffer;
-  /** Starts recording every command for replay (WebGPU only; `wt.compile`). */
+  /** Starts recording every command for replay (`wt.compile`; WebGPU and CPU). */
   beginCapture?(): void;
   /** Stops recording; the commands since beginCapture. */
   endCapture?(): CapturedStep;

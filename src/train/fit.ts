@@ -307,6 +307,9 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
    * update runs after the flag is read (eagerly: compiled apart, it would take the gradients,
    * new tensors each step, from outside its recording).
    */
+  const params = optimizer.paramGroups.flatMap((g) => g.params);
+  /** the parameters whose gradients a mixed-precision step returns, in order (set by each eager run) */
+  let gradOwners: Tensor[] = [];
   const update = (...args: Tensor[]): Tensor[] => {
     const xs = args.slice(0, -1), y = args[args.length - 1];
     optimizer.zeroGrad();
@@ -318,7 +321,12 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
     if (scaler) found = scaler._unscaleInStep(optimizer);
     else optimizer.step();
     const values = [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
-    return found ? [...values, found] : values;
+    if (!found) return values;
+    // the gradients go out too: a replay writes them where its own recording's backward put
+    // them, which are not the tensors `.grad` holds once a second batch shape (a short last
+    // batch) has been recorded since; the optimizer step outside must read this step's
+    gradOwners = params.filter((p) => p.grad);
+    return [...values, ...gradOwners.map((p) => p.grad!), found];
   };
   const compiledUpdate = opts.jitCompile === false ? null : compileStep(update);
   const precision = getFloat32MatmulPrecision();
@@ -343,7 +351,15 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
             if (n.done) return -1;
             const { xs, y } = splitBatch(n.value, 'fit');
             const values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
-            if (scaler) found = keep(values.pop()!);
+            if (scaler) {
+              found = keep(values.pop()!);
+              const grads = values.splice(values.length - gradOwners.length);
+              gradOwners.forEach((p, i) => {
+                if (p.grad === grads[i]) return;
+                p.grad?.dispose();
+                p.grad = keep(grads[i]);
+              });
+            }
             const b = xs[0].shape[0];
             noGrad(() => values.forEach((v, i) => sums[i].add_(v, b)));
             return b;

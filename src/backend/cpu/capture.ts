@@ -64,6 +64,8 @@ export class CpuCapture<E> implements CapturedStep {
   private readonly steps: Step<E>[] = [];
   /** external buffers: replays need each alive */
   private readonly guards: CapturableBuffer[] = [];
+  /** the array of every buffer the steps name (an internal one stays usable after its tensor is disposed) */
+  private arrays = new Map<BackendBuffer, StorageArray>();
   private prepared = false;
   private disposed = false;
 
@@ -108,7 +110,7 @@ export class CpuCapture<E> implements CapturedStep {
 
   prepare(): string | null {
     if (this.spoiled) return this.spoiled;
-    const arrays = new Map<CapturableBuffer, StorageArray>();
+    const arrays = this.arrays;
     const resolve = (b: CapturableBuffer): StorageArray | string => {
       let a = arrays.get(b);
       if (a) return a;
@@ -165,7 +167,9 @@ export class CpuCapture<E> implements CapturedStep {
 
   replay(before: readonly BufferCopy[], after: readonly BufferCopy[]): void {
     if (!this.prepared) throw new Error('cpu: replay of a capture that was not prepared');
-    const copy = (c: BufferCopy) => copyElements(this.host.arr(c.src), c.srcOffset, this.host.arr(c.dst), c.dstOffset, c.numel);
+    // the outputs' copies read the recorded arrays even where the tensor was disposed since
+    const arr = (b: BackendBuffer) => this.arrays.get(b) ?? this.host.arr(b);
+    const copy = (c: BufferCopy) => copyElements(arr(c.src), c.srcOffset, this.host.arr(c.dst), c.dstOffset, c.numel);
     before.forEach(copy);
     for (const s of this.steps) {
       if (s.kind === 'copy') {
@@ -191,12 +195,14 @@ export class CpuCapture<E> implements CapturedStep {
     this.host.release(this.keptBytes);
     this.keptBytes = 0;
     this.kept = new Map();
+    this.arrays = new Map();
     this.cmds = [];
     this.steps.length = 0;
     this.guards.length = 0;
   }
 
   private fail(why: string): string {
+    this.arrays = new Map();
     this.steps.length = 0;
     this.guards.length = 0;
     return why;
