@@ -10,6 +10,7 @@
  */
 import type { CpuRoutine, CpuView } from './index.js';
 import { instantiateExp, type WasmExp } from '../wasm/rows.js';
+import { instantiateLayerNorm, type WasmLayerNorm } from '../wasm/layernorm.js';
 
 /** Longest row the wasm exp takes (its memory: 256 KiB). */
 const EXP_FLOATS = 1 << 16;
@@ -62,6 +63,33 @@ function rowMaxWasm(w: WasmExp, a: Float32Array, o: number, n: number): number {
     if (v > m) m = v;
   }
   return m;
+}
+
+/** Longest row the wasm layerNorm takes (its memory: 576 KiB). */
+const LN_FLOATS = 1 << 14;
+let lnState: WasmLayerNorm | null | undefined;
+let lnEnabled = true;
+
+/** Tests: false keeps layerNorm and its backward in JavaScript. */
+export function setWasmLayerNorm(enabled: boolean): void {
+  lnEnabled = enabled;
+}
+
+/**
+ * The wasm SIMD layerNorm rows (../wasm/layernorm.ts) when every array is float32 and the row
+ * length is a multiple of 4 that fits; null otherwise (the float64 backend, odd rows, no
+ * WebAssembly SIMD). Compiled on first use.
+ */
+function wasmLayerNorm(D: number, ...arrays: ArrayLike<number>[]): WasmLayerNorm | null {
+  if (!lnEnabled || D % 4 !== 0 || D === 0 || D > LN_FLOATS || !arrays.every((a) => a instanceof Float32Array)) return null;
+  if (lnState === undefined) {
+    try {
+      lnState = instantiateLayerNorm(LN_FLOATS);
+    } catch {
+      lnState = null;
+    }
+  }
+  return lnState;
 }
 
 /** Rows and row length of a contiguous view whose last dim is the row. */
@@ -218,6 +246,8 @@ export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, 
   const [R, D] = rowsOf(x);
   const xa = x.data, ya = y.data;
   const wa = affine ? w.data : null, ba = affine ? b.data : null, wo = affine ? w.offset : 0, bo = affine ? b.offset : 0;
+  const k = wasmLayerNorm(D, xa, ya, ...(wa && ba ? [wa, ba] : []));
+  if (k) return layerNormWasm(k, R, D, eps, x, y, mean, rstd, wa && ba ? [wa.subarray(wo, wo + D) as Float32Array, ba.subarray(bo, bo + D) as Float32Array] : null);
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, yo = y.offset + r * D;
     let s = 0;
@@ -249,9 +279,11 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
   const [gx, gw, gb] = outputs;
   const [R, D] = rowsOf(x);
   const xa = x.data, ga = gy.data, oa = gx.data;
+  const wa = affine ? w.data : null, wo = affine ? w.offset : 0;
+  const k = wasmLayerNorm(D, xa, ga, oa, ...(wa ? [wa, gw.data, gb.data] : []));
+  if (k) return layerNormBackwardWasm(k, R, D, x, gy, mean, rstd, gx, wa ? { w: wa.subarray(wo, wo + D) as Float32Array, gw, gb } : null);
   const sw = affine ? new Float64Array(D) : null, sb = affine ? new Float64Array(D) : null;
   const gh = new Float64Array(D), xh = new Float64Array(D);
-  const wa = affine ? w.data : null, wo = affine ? w.offset : 0;
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, go = gy.offset + r * D, oo = gx.offset + r * D;
     const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
@@ -282,3 +314,50 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
     }
   }
 };
+
+/** layerNorm's rows in wasm (see wasmLayerNorm): x and each output row copied through its memory. */
+function layerNormWasm(k: WasmLayerNorm, R: number, D: number, eps: number, x: CpuView, y: CpuView, mean: CpuView, rstd: CpuView, wb: [Float32Array, Float32Array] | null): void {
+  const { at, f32 } = k, n4 = D >> 2, xa = x.data as Float32Array, ya = y.data as Float32Array;
+  const out = f32.subarray(at.out >> 2, (at.out >> 2) + D);
+  if (wb) {
+    f32.set(wb[0], at.w >> 2);
+    f32.set(wb[1], at.b >> 2);
+  }
+  for (let r = 0; r < R; r++) {
+    const xo = x.offset + r * D;
+    f32.set(xa.subarray(xo, xo + D), at.x >> 2);
+    const mu = k.lnSum(at.x, n4) / D;
+    const rs = 1 / Math.sqrt(k.lnSqDev(at.x, n4, mu) / D + eps);
+    mean.data[mean.offset + r] = mu;
+    rstd.data[rstd.offset + r] = rs;
+    if (wb) k.lnNorm(at.x, at.out, at.w, at.b, n4, mu, rs);
+    else k.lnNormPlain(at.x, at.out, n4, mu, rs);
+    ya.set(out, y.offset + r * D);
+  }
+}
+
+/** layerNormBackward's rows in wasm; the weight and bias gradients in float64 columns there. */
+function layerNormBackwardWasm(k: WasmLayerNorm, R: number, D: number, x: CpuView, gy: CpuView, mean: CpuView, rstd: CpuView, gx: CpuView, aff: { w: Float32Array; gw: CpuView; gb: CpuView } | null): void {
+  const { at, f32, f64 } = k, n4 = D >> 2;
+  const xa = x.data as Float32Array, ga = gy.data as Float32Array, oa = gx.data as Float32Array;
+  const out = f32.subarray(at.out >> 2, (at.out >> 2) + D);
+  if (aff) {
+    f32.set(aff.w, at.w >> 2);
+    f64.fill(0, at.sw >> 3, (at.sw >> 3) + D);
+    f64.fill(0, at.sb >> 3, (at.sb >> 3) + D);
+  }
+  for (let r = 0; r < R; r++) {
+    const xo = x.offset + r * D, go = gy.offset + r * D;
+    f32.set(xa.subarray(xo, xo + D), at.x >> 2);
+    f32.set(ga.subarray(go, go + D), at.g >> 2);
+    const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
+    const [s1, s2] = aff ? k.lnBackSums(at.x, at.g, at.w, n4, mu, rs) : k.lnBackSumsPlain(at.x, at.g, n4, mu, rs);
+    if (aff) k.lnBackOut(at.x, at.g, at.w, at.out, at.sw, at.sb, n4, mu, rs, s1 / D, s2 / D);
+    else k.lnBackOutPlain(at.x, at.g, at.out, n4, mu, rs, s1 / D, s2 / D);
+    oa.set(out, gx.offset + r * D);
+  }
+  if (aff) {
+    aff.gw.data.set(f64.subarray(at.sw >> 3, (at.sw >> 3) + D), aff.gw.offset);
+    aff.gb.data.set(f64.subarray(at.sb >> 3, (at.sb >> 3) + D), aff.gb.offset);
+  }
+}
