@@ -12,31 +12,47 @@ import type { CpuRoutine, CpuView } from './index.js';
 import { instantiateExp, type WasmExp } from '../wasm/rows.js';
 import { instantiateLayerNorm, type WasmLayerNorm } from '../wasm/layernorm.js';
 
+/**
+ * A wasm module made on first use rather than at import (a page that never normalises on the
+ * CPU pays nothing); if making it throws (no WebAssembly SIMD) the JavaScript loops stay in
+ * charge for good. `enabled = false` (tests) keeps them in charge too.
+ */
+function lazyKernel<T>(make: () => T): { enabled: boolean; get(): T | null } {
+  let state: T | null | undefined;
+  return {
+    enabled: true,
+    get() {
+      if (!this.enabled) return null;
+      if (state === undefined) {
+        try {
+          state = make();
+        } catch {
+          state = null;
+        }
+      }
+      return state;
+    },
+  };
+}
+
+const allFloat32 = (arrays: ArrayLike<number>[]) => arrays.every((a) => a instanceof Float32Array);
+
 /** Longest row the wasm exp takes (its memory: 256 KiB). */
 const EXP_FLOATS = 1 << 16;
-let expState: WasmExp | null | undefined;
-let expEnabled = true;
+const expKernel = lazyKernel(() => instantiateExp(EXP_FLOATS));
 
 /** Tests: false keeps the row routines on Math.exp (the float64 path). */
 export function setWasmExp(enabled: boolean): void {
-  expEnabled = enabled;
+  expKernel.enabled = enabled;
 }
 
 /**
  * The wasm SIMD exp (../wasm/rows.ts) when the rows are float32 on both sides and fit it; null
  * on the float64 backend (which keeps Math.exp), for long rows, or where WebAssembly SIMD is
- * missing. Compiled on first use.
+ * missing.
  */
 function wasmExp(rowLength: number, ...arrays: ArrayLike<number>[]): WasmExp | null {
-  if (!expEnabled || rowLength > EXP_FLOATS || !arrays.every((a) => a instanceof Float32Array)) return null;
-  if (expState === undefined) {
-    try {
-      expState = instantiateExp(EXP_FLOATS);
-    } catch {
-      expState = null;
-    }
-  }
-  return expState;
+  return rowLength <= EXP_FLOATS && allFloat32(arrays) ? expKernel.get() : null;
 }
 
 /**
@@ -67,29 +83,20 @@ function rowMaxWasm(w: WasmExp, a: Float32Array, o: number, n: number): number {
 
 /** Longest row the wasm layerNorm takes (its memory: 576 KiB). */
 const LN_FLOATS = 1 << 14;
-let lnState: WasmLayerNorm | null | undefined;
-let lnEnabled = true;
+const lnKernel = lazyKernel(() => instantiateLayerNorm(LN_FLOATS));
 
 /** Tests: false keeps layerNorm and its backward in JavaScript. */
 export function setWasmLayerNorm(enabled: boolean): void {
-  lnEnabled = enabled;
+  lnKernel.enabled = enabled;
 }
 
 /**
  * The wasm SIMD layerNorm rows (../wasm/layernorm.ts) when every array is float32 and the row
  * length is a multiple of 4 that fits; null otherwise (the float64 backend, odd rows, no
- * WebAssembly SIMD). Compiled on first use.
+ * WebAssembly SIMD).
  */
 function wasmLayerNorm(D: number, ...arrays: ArrayLike<number>[]): WasmLayerNorm | null {
-  if (!lnEnabled || D % 4 !== 0 || D === 0 || D > LN_FLOATS || !arrays.every((a) => a instanceof Float32Array)) return null;
-  if (lnState === undefined) {
-    try {
-      lnState = instantiateLayerNorm(LN_FLOATS);
-    } catch {
-      lnState = null;
-    }
-  }
-  return lnState;
+  return D > 0 && D % 4 === 0 && D <= LN_FLOATS && allFloat32(arrays) ? lnKernel.get() : null;
 }
 
 /** Rows and row length of a contiguous view whose last dim is the row. */
