@@ -33,7 +33,7 @@
  * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
  * array only when computed (see Storage in src/engine.ts).
  */
-import type { Backend, BackendBuffer, View } from './backend/backend.js';
+import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
 import { engine, type Recipe, type Storage } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
@@ -129,7 +129,7 @@ function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): Vie
   for (const v of r.views) {
     const strides = viewStrides(r.shape, v.strides, shape);
     if (!strides) return null;
-    out.push({ ...v, shape, strides });
+    out.push(relayout(v, shape, strides));
   }
   return out;
 }
@@ -215,7 +215,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   const maxReads = MAX_BUFFERS - opts.outputs;
   const broadcast = (t: Tensor): View => {
     const v = t._view(); // computes a pending input that is not folded
-    return { ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) };
+    return relayout(v, shape, broadcastStrides(t.shape, t.strides, shape));
   };
   const cand: (View[] | null)[] = inputs.map((t, i) => (opts.fuse && counts[i] > 0 && t._store.fusedUses < MAX_FOLDS ? fusableViews(t, shape, opts.reduce ?? false) : null));
   // inputs that are read as they are go first: computing one may compute a candidate's storage too

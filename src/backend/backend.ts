@@ -21,6 +21,15 @@ export interface View {
   readonly offset: number;
 }
 
+/**
+ * `v` read with another shape and strides (and offset): an object literal of the same shape every
+ * time, which V8 builds several times faster than `{ ...v, shape, strides }` (eager CPU ops make
+ * several views each).
+ */
+export function relayout(v: View, shape: readonly number[], strides: readonly number[], offset = v.offset): View {
+  return { buf: v.buf, dtype: v.dtype, shape, strides, offset };
+}
+
 /** A prepared kernel; what it holds is the backend's business. */
 export interface Executable {
   readonly kernel: Kernel;

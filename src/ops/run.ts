@@ -2,7 +2,7 @@
  * How ops turn into kernel dispatches: allocate outputs, build views (broadcast by stride 0,
  * reductions by permuting reduced axes last), prepare and dispatch on the tensors' backend.
  */
-import type { Backend, DynamicScalars, View } from '../backend/backend.js';
+import { relayout, type Backend, type DynamicScalars, type View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { beforeWrite, dynamicOf, engine, Storage } from '../engine.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
@@ -59,7 +59,7 @@ export function scalarDType(v: number | boolean, tensorDTypes: readonly DType[])
 /** A view of t read as if broadcast to `shape`. */
 export function broadcastView(t: Tensor, shape: readonly number[]): View {
   const v = t._view();
-  return { ...v, shape, strides: broadcastStrides(t.shape, t.strides, shape) };
+  return relayout(v, shape, broadcastStrides(t.shape, t.strides, shape));
 }
 
 /**
@@ -151,7 +151,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
 export const MAX_SEGMENTS = 32;
 
 /** A contiguous view as 1-D. */
-const flat = (v: View, shape: readonly number[]): View => ({ ...v, shape: [numel(shape)], strides: [1] });
+const flat = (v: View, shape: readonly number[]): View => relayout(v, [numel(shape)], [1]);
 
 /** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
 export function copyInto(src: Tensor, dst: View): void {

@@ -126,12 +126,14 @@ export class CpuBackend implements Backend {
   }
 
   dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {
-    const ins: CpuView[] = inputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
-    const outs: CpuView[] = outputs.map((v) => ({ ...v, data: this.arr(v.buf) }));
+    const ins = inputs.map(this.resolve), outs = outputs.map(this.resolve);
     const e = exe as CpuExecutable;
     this.recording?.cmds.push({ kind: 'run', exe: e, key: e.key, inputs: inputs.slice(), outputs: outputs.slice(), scalars: scalars.slice(), dynamic });
     this.exec(e, ins, outs, scalars);
   }
+
+  /** A view with its array (a literal, not a spread: V8 builds it several times faster). */
+  private readonly resolve = (v: View): CpuView => ({ buf: v.buf, dtype: v.dtype, shape: v.shape, strides: v.strides, offset: v.offset, data: this.arr(v.buf) });
 
   /** Runs a kernel on resolved views, timed while `wt.profile` is attached. */
   private exec(exe: CpuExecutable, ins: CpuView[], outs: CpuView[], scalars: readonly number[]): void {
