@@ -10,7 +10,8 @@
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
  * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
  * training steps eager (no capture), webtensor with multi-segment optimizer kernels
- * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor
+ * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor with
+ * 128x128 matmul tiles (gemmTile), webtensor
  * with medium matmul precision (f16 GEMM tiles; when the device has shader-f16), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
  * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
   const libs = [
     webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
-    webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }), tfjsLib('webgpu'), jaxLib(),
+    webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }),
+    webtensorLib('webgpu', { gemmTile: 128, label: 'webtensor (128×128 tiles)' }), tfjsLib('webgpu'), jaxLib(),
   ];
   // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
   if (info.features.includes('shader-f16')) libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }));

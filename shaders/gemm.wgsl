@@ -9,11 +9,17 @@
 //
 // The including shader provides (the rest of the module; WGSL declarations are order-free):
 //   - `u`, a uniform struct with u32 fields M, N, K
-//   - fn loadTileA(z, m0, k0, t) and fn loadTileB(z, n0, k0, t): fill tileA / tileB with zeros
-//     outside the matrix (rendered from gemm_tile.wgsl, which picks vec4 or scalar loads)
+//   - fn loadTileA(z, m0, k0, t, c) and fn loadTileB(z, n0, k0, t, c): fill 64 rows of tileA /
+//     tileB from slot c (zeros outside the matrix; rendered from gemm_tile.wgsl, which picks vec4
+//     or scalar loads)
 //   - fn storeC(z, m, n, v): the epilogue, called only for m < M and n < N
-// Workgroups: x * y >= ceil(M / 64) * ceil(N / 64) output tiles, numbered row-major over (x, y)
+// Workgroups: x * y >= ceil(M / TM) * ceil(N / TN) output tiles, numbered row-major over (x, y)
 // so that neither dimension passes the 65535 limit; z = batch.
+//
+// BIG (flag, float32 tiles only): 128x128 tiles, each thread an 8x8 block (rows 4*ty.. and
+// 64 + 4*ty.., the same for columns): per k step four vec4 reads from workgroup memory feed 64
+// FMAs instead of two feeding 16, which is what large products on real GPUs are bound by. The
+// tiles fill the 16 KiB of workgroup memory WebGPU guarantees.
 //
 // SPLIT_K (flag): z = batch * u.splits + s, and slice s covers k in [s * u.kChunk, +u.kChunk)
 // (kChunk a multiple of 16); storeC then receives a partial sum and must accumulate it. For
@@ -26,8 +32,13 @@
 // variant on adapters that lack it). Each 16-deep k tile is summed in H, then added into the f32
 // accumulators: f16 FMAs, f32 for the long sum over K.
 
+#if BIG
+const TM = 128u;
+const TN = 128u;
+#else
 const TM = 64u;
 const TN = 64u;
+#endif
 const TK = 16u;
 
 #if F16
@@ -45,8 +56,8 @@ fn toH(v: vec4<f32>) -> vec4<H> { return v; }
 #endif
 
 // tile[k][r / 4] holds rows r..r+3 at depth k, so the inner loop reads a whole vec4 at once
-var<workgroup> tileA: array<array<vec4<H>, 16>, 16>;
-var<workgroup> tileB: array<array<vec4<H>, 16>, 16>;
+var<workgroup> tileA: array<array<vec4<H>, TM / 4u>, 16>;
+var<workgroup> tileB: array<array<vec4<H>, TN / 4u>, 16>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -66,12 +77,45 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let kBegin = 0u;
   let kEnd = u.K;
 #endif
+#if BIG
+  // rows lid.y*4 + i (i < 4) and 64 + lid.y*4 + (i - 4); accL: columns lid.x*4.., accR: 64 + lid.x*4..
+  var accL: array<vec4<f32>, 8>;
+  var accR: array<vec4<f32>, 8>;
+#else
   var acc: array<vec4<f32>, 4>;
+#endif
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
-    loadTileA(z, m0, k0, t);
-    loadTileB(z, n0, k0, t);
+    loadTileA(z, m0, k0, t, 0u);
+    loadTileB(z, n0, k0, t, 0u);
+#if BIG
+    loadTileA(z, m0 + 64u, k0, t, 16u);
+    loadTileB(z, n0 + 64u, k0, t, 16u);
+#endif
     workgroupBarrier();
-#if HALF
+#if BIG
+    for (var k = 0u; k < TK; k++) {
+      let a0 = tileA[k][lid.y];
+      let a1 = tileA[k][lid.y + 16u];
+      let b0 = tileB[k][lid.x];
+      let b1 = tileB[k][lid.x + 16u];
+      accL[0] = fma(vec4<f32>(a0.x), b0, accL[0]);
+      accL[1] = fma(vec4<f32>(a0.y), b0, accL[1]);
+      accL[2] = fma(vec4<f32>(a0.z), b0, accL[2]);
+      accL[3] = fma(vec4<f32>(a0.w), b0, accL[3]);
+      accL[4] = fma(vec4<f32>(a1.x), b0, accL[4]);
+      accL[5] = fma(vec4<f32>(a1.y), b0, accL[5]);
+      accL[6] = fma(vec4<f32>(a1.z), b0, accL[6]);
+      accL[7] = fma(vec4<f32>(a1.w), b0, accL[7]);
+      accR[0] = fma(vec4<f32>(a0.x), b1, accR[0]);
+      accR[1] = fma(vec4<f32>(a0.y), b1, accR[1]);
+      accR[2] = fma(vec4<f32>(a0.z), b1, accR[2]);
+      accR[3] = fma(vec4<f32>(a0.w), b1, accR[3]);
+      accR[4] = fma(vec4<f32>(a1.x), b1, accR[4]);
+      accR[5] = fma(vec4<f32>(a1.y), b1, accR[5]);
+      accR[6] = fma(vec4<f32>(a1.z), b1, accR[6]);
+      accR[7] = fma(vec4<f32>(a1.w), b1, accR[7]);
+    }
+#elif HALF
     // four named sums, reset per tile (a private array declared in the loop was not, on SwiftShader)
     var p0 = vec4<H>(0.0);
     var p1 = vec4<H>(0.0);
@@ -102,6 +146,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     // the next iteration overwrites the tiles: every thread must be done reading them
     workgroupBarrier();
   }
+#if BIG
+  for (var i = 0u; i < 8u; i++) {
+    let m = m0 + (i / 4u) * 64u + lid.y * 4u + (i % 4u);
+    if (m >= u.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x * 4u + j;
+      if (n < u.N) { storeC(z, m, n, accL[i][j]); }
+      if (n + 64u < u.N) { storeC(z, m, n + 64u, accR[i][j]); }
+    }
+  }
+#else
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + lid.y * 4u + i;
     if (m >= u.M) { break; }
@@ -111,4 +166,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       storeC(z, m, n, acc[i][j]);
     }
   }
+#endif
 }

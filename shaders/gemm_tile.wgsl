@@ -1,7 +1,8 @@
 // Tile loader for gemm.wgsl, rendered once per operand:
-//   OP = A, R = M: tileA[k][r/4][r%4] = A[z, m0 + r, k0 + k]
-//   OP = B, R = N: tileB[k][r/4][r%4] = B[z, k0 + k, n0 + r]   (r runs over n: B is read as B^T)
-// for r < 64, k < 16, and 0 outside the matrix. Seen this way A and B^T are the same problem,
+//   OP = A, R = M: tileA[k][c + r/4][r%4] = A[z, m0 + r, k0 + k]
+//   OP = B, R = N: tileB[k][c + r/4][r%4] = B[z, k0 + k, n0 + r]   (r runs over n: B is read as B^T)
+// for r < 64, k < 16, and 0 outside the matrix; c is the first vec4 slot (16 for the second half
+// of a 128-row tile). Seen this way A and B^T are the same problem,
 // which is why one template serves both.
 //
 // Tiles hold vec4<H> (gemm.wgsl: f32, or f16 under HALF); every store goes through toH.
@@ -16,7 +17,7 @@
 //   KFAST   scalars from load{{OP}}(z, r, k), consecutive threads walking k (unit stride on k)
 //   (none)  scalars, each thread reading 4 consecutive r (unit stride on r, or no unit stride)
 
-fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
+fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32, c: u32) {
 #if VEC4_K
   if (t < 64u) {
     let k = (t & 3u) << 2u;
@@ -26,7 +27,7 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
       if (r0 + r + j < u.{{R}} && k0 + k < u.K) { v[j] = load{{OP}}4(z, r0 + r + j, k0 + k); }
     }
     for (var i = 0u; i < 4u; i++) {
-      tile{{OP}}[k + i][r >> 2u] = toH(vec4<f32>(v[0][i], v[1][i], v[2][i], v[3][i]));
+      tile{{OP}}[k + i][c + (r >> 2u)] = toH(vec4<f32>(v[0][i], v[1][i], v[2][i], v[3][i]));
     }
   }
 #elif VEC4_R
@@ -34,7 +35,7 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
   let r = (t & 15u) << 2u;
   var v = vec4<f32>(0.0);
   if (r0 + r < u.{{R}} && k0 + k < u.K) { v = load{{OP}}4(z, r0 + r, k0 + k); }
-  tile{{OP}}[k][r >> 2u] = toH(v);
+  tile{{OP}}[k][c + (r >> 2u)] = toH(v);
 #else
 #if KFAST
   let k = t & 15u;
@@ -49,6 +50,6 @@ fn loadTile{{OP}}(z: u32, r0: u32, k0: u32, t: u32) {
       if (r0 + r + j < u.{{R}}) { v[j] = load{{OP}}(z, r0 + r + j, k0 + k); }
     }
   }
-  tile{{OP}}[k][r >> 2u] = toH(v);
+  tile{{OP}}[k][c + (r >> 2u)] = toH(v);
 #endif
 }

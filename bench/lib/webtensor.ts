@@ -144,16 +144,16 @@ function trainCase(w: Workload, compiled: boolean): Case {
  * `matmulPrecision` is set while this library runs ('highest' otherwise): 'medium' measures the
  * f16 GEMM tiles (on devices with shader-f16).
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
     library: opts.label ?? (fusion === false ? 'webtensor (fusion off)' : 'webtensor'),
     backend,
     async init() {
-      // segments / subgroupOps: forced on or off (DispatcherOptions), else the backend's defaults
-      const forced = opts.segments !== undefined || opts.subgroupOps !== undefined;
-      instance = backend === 'webgpu' && forced ? wt.setBackend(await createWebGPUBackend(undefined, { segments: opts.segments, subgroupOps: opts.subgroupOps })) : await wt.init({ backend });
+      // segments / subgroupOps / gemmTile: forced (DispatcherOptions), else the backend's defaults
+      const forced = opts.segments !== undefined || opts.subgroupOps !== undefined || opts.gemmTile !== undefined;
+      instance = backend === 'webgpu' && forced ? wt.setBackend(await createWebGPUBackend(undefined, { segments: opts.segments, subgroupOps: opts.subgroupOps, gemmTile: opts.gemmTile })) : await wt.init({ backend });
     },
     async activate() {
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);

@@ -64,6 +64,13 @@ describe('matmul plan', () => {
     expect(p).toMatchObject({ kernel: 'direct' });
     expect(p.kernel === 'direct' && p.ks).toBe(16);
   });
+  it('gemmTile 128: 128x128 tiles for products with 32 or more of them, else as before', () => {
+    const big: GpuContext = { ...ctx, gemmTile: 128 };
+    expect(matmulPlan(1, 4096, 4096, 4096, big)).toEqual({ kernel: 'tiled', tile: 128 });
+    expect(matmulPlan(1, 512, 512, 512, big)).toEqual({ kernel: 'tiled' }); // 16 big tiles: too few
+    expect(matmulPlan(1, 1024, 512, 64, big)).toEqual({ kernel: 'tiled', tile: 128 });
+    expect(matmulPlan(1, 512, 512, 512, { ...big, software: true })).toMatchObject({ kernel: 'direct' });
+  });
 });
 
 describe('split-K', () => {

@@ -106,9 +106,11 @@ async function checkMatmul(c: MatmulCase, seed: number, plan?: MatmulPlan, half 
 /** x rounded to the nearest f16 (ties to even), as a number. */
 const round16 = (x: number): number => f16ToF32(f32ToF16(x));
 
-// the tiled core, and the direct core without split-K (both workgroup sizes) and with it
+// the tiled core (64x64 and 128x128 tiles), and the direct core without split-K (both workgroup
+// sizes) and with it
 const matmulPlans: MatmulPlan[] = [
   { kernel: 'tiled' },
+  { kernel: 'tiled', tile: 128 },
   { kernel: 'direct', ks: 1, wg: 16 },
   { kernel: 'direct', ks: 4, wg: 64 },
 ];

@@ -228,6 +228,13 @@ export interface DispatcherOptions {
    */
   subgroupOps?: boolean;
   /**
+   * Output tile of the tiled matmul GEMM for large products (float32 tiles): 64 (4x4 per thread,
+   * the default) or 128 (8x8 per thread: twice the FMAs per workgroup-memory read; shaders/gemm.wgsl
+   * BIG). Unmeasured on hardware so far (SwiftShader runs the direct core); `bench/gpu.ts` runs a
+   * "webtensor (128×128 tiles)" peer so that a GPU run can pick the default.
+   */
+  gemmTile?: 64 | 128;
+  /**
    * Under 'medium' matmul precision on a device without shader-f16, round the tiled GEMMs'
    * operands to f16 in f32 tiles (shaders/gemm.wgsl HALF without F16): the numerics of the f16
    * path, not its speed, so that the variant can be tested on any adapter. Default false: there

@@ -68,7 +68,8 @@ export class WebGPUBackend implements Backend {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
     const subgroupSize = (opts.subgroupOps ?? software) ? fixedSubgroupSize(device, meta.adapter) : undefined;
-    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, snapshot: (buf) => this.snapshot(buf) };
+    if (opts.gemmTile !== undefined && opts.gemmTile !== 64 && opts.gemmTile !== 128) throw new ArgumentError(`webgpu: gemmTile must be 64 or 128, got ${JSON.stringify(opts.gemmTile)}`);
+    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, gemmTile: opts.gemmTile, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;

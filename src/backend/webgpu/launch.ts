@@ -41,6 +41,8 @@ export interface GpuContext {
    * DispatcherOptions.emulateF16 on one without ('emulate'); else undefined (f32).
    */
   gemmHalf?: 'f16' | 'emulate';
+  /** Output tile of large tiled matmuls (DispatcherOptions.gemmTile; default 64). */
+  gemmTile?: 64 | 128;
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];

@@ -37,11 +37,12 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
  * The WGSL of a GEMM kernel: the core, `operand` (uniform `u` with M, N, K; loaders; storeC) and
  * the two tile loaders rendered from the shared template.
  */
-export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf): string {
-  const halfFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
+export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf, tile: GemmTile = 64): string {
+  const coreFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
+  if (tile === 128) coreFlags.push('BIG');
   // an enable directive must come before every declaration of the module
   return (half === 'f16' ? 'enable f16;\n' : '') + withHelpers([
-    render(gemmSrc, {}, halfFlags, 'gemm.wgsl'),
+    render(gemmSrc, {}, coreFlags, 'gemm.wgsl'),
     render(tileSrc, { OP: 'A', R: 'M' }, tileFlags[modeA], 'gemm_tile.wgsl (A)'),
     render(tileSrc, { OP: 'B', R: 'N' }, tileFlags[modeB], 'gemm_tile.wgsl (B)'),
     render(operand, vars, flags, name),
@@ -51,9 +52,15 @@ export function gemmProgram(operand: string, name: string, modeA: TileMode, mode
 /** The pipeline-key suffix of a GEMM's tile precision (empty for f32 tiles). */
 export const gemmHalfKey = (half?: GemmHalf): string => (half ? `|half-${half}` : '');
 
-/** Workgroups of a GEMM: the 64x64 output tiles on a 2-D grid (see shaders/gemm.wgsl), z as given. */
-export function gemmGrid(M: number, N: number, z: number, maxDim: number): [number, number, number] {
-  const [x, y] = grid2d(Math.ceil(M / 64) * Math.ceil(N / 64), maxDim);
+/**
+ * Output tile of the tiled GEMM core (shaders/gemm.wgsl): 64x64 (4x4 per thread), or 128x128
+ * (8x8 per thread, its BIG flag; float32 tiles only).
+ */
+export type GemmTile = 64 | 128;
+
+/** Workgroups of a GEMM: the output tiles on a 2-D grid (see shaders/gemm.wgsl), z as given. */
+export function gemmGrid(M: number, N: number, z: number, maxDim: number, tile: GemmTile = 64): [number, number, number] {
+  const [x, y] = grid2d(Math.ceil(M / tile) * Math.ceil(N / tile), maxDim);
   return [x, y, z];
 }
 
@@ -93,7 +100,7 @@ function as3d(v: View, what: string, zIn: number): { shape: number[]; strides: n
  * shaders/matmul_direct.wgsl with 4 x 4 outputs per thread, `ks` threads sharing each block's
  * K (in-workgroup split-K, deterministic) and `wg` threads per workgroup.
  */
-export type MatmulPlan = { kernel: 'tiled' } | { kernel: 'direct'; ks: number; wg: number };
+export type MatmulPlan = { kernel: 'tiled'; tile?: GemmTile } | { kernel: 'direct'; ks: number; wg: number };
 
 /**
  * Picks the core for a [Z,M,K] @ [Z,K,N] product (see {@link MatmulPlan}).
@@ -106,12 +113,14 @@ export type MatmulPlan = { kernel: 'tiled' } | { kernel: 'direct'; ks: number; w
  * get some (a workgroup runs on one), else 64.
  * GPUs (unmeasured here): the tiled core unless the output has fewer than 32 64x64 tiles; then
  * the direct core, with K split over up to 16 threads per block while the blocks alone cannot
- * fill the device and each slice keeps at least 64 terms.
+ * fill the device and each slice keeps at least 64 terms. With GpuContext.gemmTile 128, products
+ * with at least 32 128x128 tiles take those.
  */
 export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuContext): MatmulPlan {
   const blocks = Z * Math.ceil(M / 4) * Math.ceil(N / 4);
   if (ctx.software) return { kernel: 'direct', ks: 1, wg: blocks < 256 ? 16 : 64 };
   const tiles = Z * Math.ceil(M / 64) * Math.ceil(N / 64);
+  if (ctx.gemmTile === 128 && Z * Math.ceil(M / 128) * Math.ceil(N / 128) >= 32) return { kernel: 'tiled', tile: 128 };
   if (tiles >= 32) return { kernel: 'tiled' };
   let ks = 1;
   while (ks < 16 && blocks * ks < 8192 && K / (ks * 2) >= 64) ks *= 2;
@@ -190,11 +199,13 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   if (config.bias) flags.push('BIAS');
   flags.push(...z2);
   const half = ctx.gemmHalf;
-  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}`;
-  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags, half);
+  // the 128x128 tiles have no half-precision variant: f16 tiles keep 64x64
+  const tile: GemmTile = p.tile === 128 && !half ? 128 : 64;
+  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}${tile === 128 ? '|t128' : ''}`;
+  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags, half, tile);
   const launches: GpuLaunch[] = [];
   for (let z0 = 0; z0 < Z; z0 += zMax) {
-    launches.push({ key, code, inputs: views, outputs: [cv], uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax) });
+    launches.push({ key, code, inputs: views, outputs: [cv], uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax, tile) });
   }
   return launches;
 }
