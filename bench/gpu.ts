@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }),
-    webtensorLib('webgpu', { gemmTile: 128, label: 'webtensor (128×128 tiles)' }), tfjsLib('webgpu'), jaxLib(),
+    webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }), tfjsLib('webgpu'), jaxLib(),
   ];
   // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
   if (info.features.includes('shader-f16')) libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }));

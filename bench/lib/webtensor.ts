@@ -144,7 +144,7 @@ function trainCase(w: Workload, compiled: boolean): Case {
  * `matmulPrecision` is set while this library runs ('highest' otherwise): 'medium' measures the
  * f16 GEMM tiles (on devices with shader-f16).
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
@@ -164,6 +164,7 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
     },
     setup: (w) => {
       if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');
+      if (opts.matmulOnly && !w.name.startsWith('matmul')) throw new Error('n/a: this variant differs from webtensor in large matmuls only');
       return w.group === 'kernel' ? kernelCase(w) : trainCase(w, opts.compiled ?? true);
     },
   };
