@@ -66,7 +66,10 @@ async function main(): Promise<void> {
     webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }), tfjsLib('webgpu'), jaxLib(),
   ];
   // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
-  if (info.features.includes('shader-f16')) libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }));
+  if (info.features.includes('shader-f16')) {
+    libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }),
+      webtensorLib('webgpu', { matmulPrecision: 'medium', gemmTile: 128, matmulOnly: true, label: 'webtensor (f16 matmul, 128×128 tiles)' }));
+  }
   const cfg = runOptions(quick);
   const r = await runSection('webgpu', libs, all, { ...cfg, log: (l) => console.log(l) });
   const result: BenchResult = { rows: r.rows, libErrors: r.libErrors, adapter: info.adapter, environment: `Node ${process.version} + Dawn` };

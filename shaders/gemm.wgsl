@@ -16,10 +16,10 @@
 // Workgroups: x * y >= ceil(M / TM) * ceil(N / TN) output tiles, numbered row-major over (x, y)
 // so that neither dimension passes the 65535 limit; z = batch.
 //
-// BIG (flag, float32 tiles only): 128x128 tiles, each thread an 8x8 block (rows 4*ty.. and
+// BIG (flag): 128x128 tiles, each thread an 8x8 block (rows 4*ty.. and
 // 64 + 4*ty.., the same for columns): per k step four vec4 reads from workgroup memory feed 64
 // FMAs instead of two feeding 16, which is what large products on real GPUs are bound by. The
-// tiles fill the 16 KiB of workgroup memory WebGPU guarantees.
+// float32 tiles fill the 16 KiB of workgroup memory WebGPU guarantees.
 //
 // SPLIT_K (flag): z = batch * u.splits + s, and slice s covers k in [s * u.kChunk, +u.kChunk)
 // (kChunk a multiple of 16); storeC then receives a partial sum and must accumulate it. For
@@ -78,9 +78,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let kEnd = u.K;
 #endif
 #if BIG
-  // rows lid.y*4 + i (i < 4) and 64 + lid.y*4 + (i - 4); accL: columns lid.x*4.., accR: 64 + lid.x*4..
+  // rows lid.y*4 + i (i < 4) and 64 + lid.y*4 + (i - 4); pL: columns lid.x*4.., pR: 64 + lid.x*4..
+  var pL: array<vec4<H>, 8>;
+  var pR: array<vec4<H>, 8>;
+#if HALF
+  // under HALF pL / pR sum one 16-deep tile in H, and these the long sum over K in f32
   var accL: array<vec4<f32>, 8>;
   var accR: array<vec4<f32>, 8>;
+#endif
 #else
   var acc: array<vec4<f32>, 4>;
 #endif
@@ -93,28 +98,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
     workgroupBarrier();
 #if BIG
+#if HALF
+    for (var i = 0u; i < 8u; i++) {
+      pL[i] = vec4<H>(0.0);
+      pR[i] = vec4<H>(0.0);
+    }
+#endif
     for (var k = 0u; k < TK; k++) {
       let a0 = tileA[k][lid.y];
       let a1 = tileA[k][lid.y + 16u];
       let b0 = tileB[k][lid.x];
       let b1 = tileB[k][lid.x + 16u];
-      accL[0] = fma(vec4<f32>(a0.x), b0, accL[0]);
-      accL[1] = fma(vec4<f32>(a0.y), b0, accL[1]);
-      accL[2] = fma(vec4<f32>(a0.z), b0, accL[2]);
-      accL[3] = fma(vec4<f32>(a0.w), b0, accL[3]);
-      accL[4] = fma(vec4<f32>(a1.x), b0, accL[4]);
-      accL[5] = fma(vec4<f32>(a1.y), b0, accL[5]);
-      accL[6] = fma(vec4<f32>(a1.z), b0, accL[6]);
-      accL[7] = fma(vec4<f32>(a1.w), b0, accL[7]);
-      accR[0] = fma(vec4<f32>(a0.x), b1, accR[0]);
-      accR[1] = fma(vec4<f32>(a0.y), b1, accR[1]);
-      accR[2] = fma(vec4<f32>(a0.z), b1, accR[2]);
-      accR[3] = fma(vec4<f32>(a0.w), b1, accR[3]);
-      accR[4] = fma(vec4<f32>(a1.x), b1, accR[4]);
-      accR[5] = fma(vec4<f32>(a1.y), b1, accR[5]);
-      accR[6] = fma(vec4<f32>(a1.z), b1, accR[6]);
-      accR[7] = fma(vec4<f32>(a1.w), b1, accR[7]);
+      pL[0] = fma(vec4<H>(a0.x), b0, pL[0]);
+      pL[1] = fma(vec4<H>(a0.y), b0, pL[1]);
+      pL[2] = fma(vec4<H>(a0.z), b0, pL[2]);
+      pL[3] = fma(vec4<H>(a0.w), b0, pL[3]);
+      pL[4] = fma(vec4<H>(a1.x), b0, pL[4]);
+      pL[5] = fma(vec4<H>(a1.y), b0, pL[5]);
+      pL[6] = fma(vec4<H>(a1.z), b0, pL[6]);
+      pL[7] = fma(vec4<H>(a1.w), b0, pL[7]);
+      pR[0] = fma(vec4<H>(a0.x), b1, pR[0]);
+      pR[1] = fma(vec4<H>(a0.y), b1, pR[1]);
+      pR[2] = fma(vec4<H>(a0.z), b1, pR[2]);
+      pR[3] = fma(vec4<H>(a0.w), b1, pR[3]);
+      pR[4] = fma(vec4<H>(a1.x), b1, pR[4]);
+      pR[5] = fma(vec4<H>(a1.y), b1, pR[5]);
+      pR[6] = fma(vec4<H>(a1.z), b1, pR[6]);
+      pR[7] = fma(vec4<H>(a1.w), b1, pR[7]);
     }
+#if HALF
+    for (var i = 0u; i < 8u; i++) {
+      accL[i] += vec4<f32>(pL[i]);
+      accR[i] += vec4<f32>(pR[i]);
+    }
+#endif
 #elif HALF
     // four named sums, reset per tile (a private array declared in the loop was not, on SwiftShader)
     var p0 = vec4<H>(0.0);
@@ -147,6 +164,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     workgroupBarrier();
   }
 #if BIG
+#if !HALF
+  let accL = pL;
+  let accR = pR;
+#endif
   for (var i = 0u; i < 8u; i++) {
     let m = m0 + (i / 4u) * 64u + lid.y * 4u + (i % 4u);
     if (m >= u.M) { break; }

@@ -139,16 +139,18 @@ suite('webgpu matmul cores', () => {
       }
     });
   }
-  it('tiled core with f16 tiles (medium precision, emulated): operands rounded to f16, sums in f32', async () => {
-    let seed = 700;
-    for (const [M, N, K] of [[1, 1, 1], [130, 66, 3], [17, 33, 65], [64, 64, 18], [5, 9, 130]]) {
-      await checkMatmul({ Z: 1, M, N, K, la: 'row', lb: 'row' }, seed++, { kernel: 'tiled' }, true);
-    }
-    for (const la of ['row', 'col', 'strided'] as Layout[]) {
-      await checkMatmul({ Z: 2, M: 12, N: 20, K: 36, la, lb: 'col', bias: true, act: 'gelu' }, seed++, { kernel: 'tiled' }, true);
-      await checkMatmul({ Z: 2, M: 13, N: 21, K: 37, la, lb: 'row', bcastB: true }, seed++, { kernel: 'tiled' }, true);
-    }
-  });
+  for (const plan of [{ kernel: 'tiled' }, { kernel: 'tiled', tile: 128 }] as MatmulPlan[]) {
+    it(`${JSON.stringify(plan)} with f16 tiles (medium precision, emulated): operands rounded to f16, sums in f32`, async () => {
+      let seed = 700;
+      for (const [M, N, K] of [[1, 1, 1], [130, 66, 3], [17, 33, 65], [64, 64, 18], [5, 9, 130], [131, 129, 40]]) {
+        await checkMatmul({ Z: 1, M, N, K, la: 'row', lb: 'row' }, seed++, plan, true);
+      }
+      for (const la of ['row', 'col', 'strided'] as Layout[]) {
+        await checkMatmul({ Z: 2, M: 12, N: 20, K: 36, la, lb: 'col', bias: true, act: 'gelu' }, seed++, plan, true);
+        await checkMatmul({ Z: 2, M: 13, N: 21, K: 37, la, lb: 'row', bcastB: true }, seed++, plan, true);
+      }
+    });
+  }
   it('split-K sums over long K with a small output', async () => {
     for (const plan of [{ kernel: 'direct', ks: 16, wg: 64 }, { kernel: 'direct', ks: 8, wg: 16 }, { kernel: 'direct', ks: 1, wg: 64 }] as MatmulPlan[]) {
       await checkMatmul({ Z: 1, M: 10, N: 6, K: 1000, la: 'col', lb: 'row', bias: true, act: 'tanh' }, 400, plan);

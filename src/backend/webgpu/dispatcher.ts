@@ -228,7 +228,7 @@ export interface DispatcherOptions {
    */
   subgroupOps?: boolean;
   /**
-   * Output tile of the tiled matmul GEMM for large products (float32 tiles): 64 (4x4 per thread,
+   * Output tile of the tiled matmul GEMM for large products: 64 (4x4 per thread,
    * the default) or 128 (8x8 per thread: twice the FMAs per workgroup-memory read; shaders/gemm.wgsl
    * BIG). Unmeasured on hardware so far (SwiftShader runs the direct core); `bench/gpu.ts` runs a
    * "webtensor (128×128 tiles)" peer so that a GPU run can pick the default.

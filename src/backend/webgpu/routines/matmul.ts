@@ -54,7 +54,7 @@ export const gemmHalfKey = (half?: GemmHalf): string => (half ? `|half-${half}` 
 
 /**
  * Output tile of the tiled GEMM core (shaders/gemm.wgsl): 64x64 (4x4 per thread), or 128x128
- * (8x8 per thread, its BIG flag; float32 tiles only).
+ * (8x8 per thread, its BIG flag).
  */
 export type GemmTile = 64 | 128;
 
@@ -199,8 +199,7 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   if (config.bias) flags.push('BIAS');
   flags.push(...z2);
   const half = ctx.gemmHalf;
-  // the 128x128 tiles have no half-precision variant: f16 tiles keep 64x64
-  const tile: GemmTile = p.tile === 128 && !half ? 128 : 64;
+  const tile: GemmTile = p.tile ?? 64;
   const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}${tile === 128 ? '|t128' : ''}`;
   const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags, half, tile);
   const launches: GpuLaunch[] = [];
