@@ -247,6 +247,25 @@ describe('compile: what it cannot replay', () => {
     step.dispose();
   });
 
+  it('gradients disposed outside the step keep their memory for the replays: new tensors never share it', async () => {
+    const data = batches(7);
+    const eager = mlp(16, 'sgd'), comp = mlp(16, 'sgd');
+    const step = wt.compile(comp.step);
+    let fresh: wt.Tensor[] = [];
+    const got = await losses(step, data, (i) => {
+      if (i !== 3) return;
+      // the recorded gradients' buffers go back to the backend, then tensors of the same sizes
+      // are made: a pool must not hand them the replays' memory
+      comp.opt.zeroGrad();
+      fresh = comp.net.parameters().map((p) => wt.keep(wt.full(p.shape, 7)));
+    });
+    expect(got).toEqual(await losses(eager.step, data));
+    expect(step.stats.replayed).toBe(4);
+    for (const f of fresh) expect(Array.from(await f.data()).every((v) => v === 7)).toBe(true);
+    [...fresh, ...data.flat()].forEach((t) => t.dispose());
+    step.dispose();
+  });
+
   it('scalars that change each call (a JavaScript counter): the step runs eagerly and says why', async () => {
     let k = 0;
     const step = wt.compile((x: wt.Tensor) => x.mul(++k).sum());

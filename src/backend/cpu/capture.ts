@@ -24,6 +24,8 @@ export interface CapturableBuffer extends BackendBuffer {
   /** elements when allocated */
   readonly size: number;
   data: StorageArray | null;
+  /** captures holding the array: a freed buffer is not pooled while one does */
+  holds: number;
 }
 
 /** What a capture needs of the backend. */
@@ -64,6 +66,8 @@ export class CpuCapture<E> implements CapturedStep {
   private readonly steps: Step<E>[] = [];
   /** external buffers: replays need each alive */
   private readonly guards: CapturableBuffer[] = [];
+  /** internal buffers alive when prepared (gradients, outputs): held out of the pool until dispose */
+  private readonly held: CapturableBuffer[] = [];
   /** the array of every buffer the steps name (an internal one stays usable after its tensor is disposed) */
   private arrays = new Map<BackendBuffer, StorageArray>();
   private prepared = false;
@@ -121,6 +125,10 @@ export class CpuCapture<E> implements CapturedStep {
       } else {
         const d = b.data ?? this.kept.get(b);
         if (!d) return `a buffer the step made was lost before the step ended (a buffer of ${b.size} ${b.dtype})`;
+        if (b.data) {
+          b.holds++;
+          this.held.push(b);
+        }
         a = d;
       }
       arrays.set(b, a);
@@ -192,6 +200,7 @@ export class CpuCapture<E> implements CapturedStep {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.unhold();
     this.host.release(this.keptBytes);
     this.keptBytes = 0;
     this.kept = new Map();
@@ -201,7 +210,13 @@ export class CpuCapture<E> implements CapturedStep {
     this.guards.length = 0;
   }
 
+  private unhold(): void {
+    for (const b of this.held) b.holds--;
+    this.held.length = 0;
+  }
+
   private fail(why: string): string {
+    this.unhold();
     this.arrays = new Map();
     this.steps.length = 0;
     this.guards.length = 0;
