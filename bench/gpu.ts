@@ -14,11 +14,13 @@
  * 128x128 matmul tiles (gemmTile), webtensor
  * with medium matmul precision (f16 GEMM tiles; when the device has shader-f16), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
- * the output folder (`--out`, else $OUT, else the current one). `--quick` uses the quick sizes
+ * the output folder (`--out`, else $OUT, else the current one); with the ceiling.json that
+ * bench/gpu-ceiling.py wrote there, bench-gpu.md starts with each webtensor matmul as a fraction
+ * of PyTorch's. `--quick` uses the quick sizes
  * (for a check on SwiftShader); `--only TEXT` filters workloads by name.
  */
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +28,7 @@ import * as wt from '../src/index.js';
 import { installNodeWebGPU } from './lib/dawn.js';
 import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { jaxLib } from './lib/jax.js';
-import { runSection } from './lib/runner.js';
+import { runSection, type Row } from './lib/runner.js';
 import { adapterLabel, resultsSection, summary } from './lib/results.js';
 import { runOptions, type BenchResult } from './lib/suite.js';
 import { tfjsLib } from './lib/tfjs.js';
@@ -76,11 +78,33 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const date = new Date().toISOString().slice(0, 10);
   const md = resultsSection(result, { date, command: `node dist-gpu/bench-gpu.mjs${quick ? ' --quick' : ''}`, where: result.environment, cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`, seconds });
-  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\nf16 GEMM tiles in use under medium precision: ${f16Tiles}\n\n${md}\n`);
+  const ceiling = ceilingTable(r.rows, out);
+  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\nf16 GEMM tiles in use under medium precision: ${f16Tiles}\n\n${ceiling}${md}\n`);
   writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, f16Tiles, ...result }, null, 1));
-  console.log(`\n${md}`);
+  console.log(`\n${ceiling}${md}`);
   for (const s of summary(result.rows)) console.log(s);
   console.log(`wrote ${join(out, 'bench-gpu.md')} and bench-gpu.json (${seconds.toFixed(0)} s)`);
+}
+
+/**
+ * Each webtensor matmul rate as a fraction of PyTorch's on the same GPU (the issue's measure),
+ * when `python3 bench/gpu-ceiling.py > $OUT/ceiling.json` ran first: float32 rows against fp32
+ * with TF32 off, f16-tile rows against fp16. Markdown, or '' without a ceiling.
+ */
+function ceilingTable(rows: readonly Row[], out: string): string {
+  const file = join(out, 'ceiling.json');
+  if (!existsSync(file)) return '';
+  const c = JSON.parse(readFileSync(file, 'utf8')) as { device?: string; error?: string; tflops?: Record<string, Record<string, number>> };
+  if (!c.tflops) return `PyTorch ceiling: ${c.error ?? 'not measured'}\n\n`;
+  const lines = [`Fraction of PyTorch's matmul on the same GPU (${c.device}; bench/gpu-ceiling.py):`, '', '| workload | library | GFLOP/s | PyTorch GFLOP/s | fraction |', '|---|---|---:|---:|---:|'];
+  for (const r of rows) {
+    const n = /^matmul (\d+)³$/.exec(r.workload)?.[1];
+    if (!n || !r.rate || !r.library.startsWith('webtensor') || !c.tflops[n]) continue;
+    const kind = r.library.includes('f16') ? 'fp16' : 'fp32 (tf32 off)';
+    const ref = c.tflops[n][kind] * 1000;
+    lines.push(`| matmul ${n}³ | ${r.library} | ${r.rate.toFixed(0)} | ${ref.toFixed(0)} (${kind}) | ${(r.rate / ref).toFixed(3)} |`);
+  }
+  return `${lines.join('\n')}\n\n`;
 }
 
 main().then(() => process.exit(0), (e) => {
