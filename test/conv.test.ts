@@ -288,6 +288,33 @@ describe('maxPool2d', () => {
     await expect(wt.gradcheck((x) => wt.maxPool2d(x, 3, { stride: 2, padding: 1 }), [rnd([1, 2, 5, 6])[0]])).resolves.toBe(true);
     await expect(wt.gradcheck((x) => wt.maxPool2d(x, 2, { stride: 1, dilation: 2, ceilMode: true }), [rnd([2, 5, 5])[0]])).resolves.toBe(true);
   });
+  it('tiling windows (kernel = stride, the fast loops): the gradient goes to each window\'s first maximum, odd sizes', async () => {
+    for (const [xs, k] of [[[2, 3, 7, 9], 2], [[1, 2, 9, 10], 3]] as [number[], number][]) {
+      const [x, xv] = rnd(xs, { requiresGrad: true });
+      const y = wt.maxPool2d(x, k);
+      const [N, C, H, W] = xs, Ho = Math.floor(H / k), Wo = Math.floor(W / k);
+      const [g, gv] = rnd([N, C, Ho, Wo]);
+      y.mul(g).sum().backward();
+      const want = new Float64Array(xv.length), ys: number[] = [];
+      for (let pl = 0; pl < N * C; pl++) for (let oh = 0; oh < Ho; oh++) for (let ow = 0; ow < Wo; ow++) {
+        let best = -Infinity, arg = -1;
+        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+          const at = pl * H * W + (oh * k + i) * W + ow * k + j;
+          if (xv[at] > best) { best = xv[at]; arg = at; }
+        }
+        ys.push(best);
+        want[arg] = gv[(pl * Ho + oh) * Wo + ow];
+      }
+      expectClose(await y.data(), ys, 0, 0, `y k${k}`);
+      expectClose(await x.grad!.data(), Array.from(want), 0, 0, `grad k${k}`);
+    }
+    // a NaN wins its window and keeps it
+    const n = wt.tensor([[[[1, NaN, 5, 2], [3, 4, 0, 1]]]], { requiresGrad: true });
+    const p = wt.maxPool2d(n, 2);
+    expect(Array.from(await p.data())).toEqual([NaN, 5]);
+    p.sum().backward();
+    expect(Array.from(await n.grad!.data())).toEqual([0, 1, 1, 0, 0, 0, 0, 0]);
+  });
   it('overlapping windows send the gradient to each argmax', async () => {
     const x = wt.tensor([[[[1, 9, 2], [3, 4, 5], [6, 7, 8]]]], { requiresGrad: true });
     wt.maxPool2d(x, 2, { stride: 1 }).sum().backward();

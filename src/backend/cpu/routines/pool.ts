@@ -21,6 +21,7 @@ export const maxPool2d: CpuRoutine<'maxPool2d'> = (cfg, inputs, outputs) => {
   const [kh, kw] = cfg.kernel, [sh, sw] = cfg.stride, [ph, pw] = cfg.padding, [dh, dw] = cfg.dilation;
   const xd = x.data, yd = y.data, ad = am.data;
   const P = planes(x);
+  if (tiles(cfg, H, W, Ho, Wo) && kh === 2 && kw === 2) return maxPool2x2(xd, x.offset, yd, y.offset, ad, am.offset, P, H, W, Ho, Wo);
   for (let pl = 0; pl < P; pl++) {
     const xb = x.offset + pl * H * W, yb = y.offset + pl * Ho * Wo, ab = am.offset + pl * Ho * Wo;
     for (let oh = 0; oh < Ho; oh++) {
@@ -50,6 +51,36 @@ export const maxPool2d: CpuRoutine<'maxPool2d'> = (cfg, inputs, outputs) => {
 };
 
 /**
+ * Whether the windows tile the input: kernel = stride, no padding or dilation, every window
+ * inside it (the common 2x2 pooling of CNNs). Then each input pixel is in at most one window.
+ */
+function tiles(cfg: { kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] }, H: number, W: number, Ho: number, Wo: number): boolean {
+  const [kh, kw] = cfg.kernel, [sh, sw] = cfg.stride, [ph, pw] = cfg.padding, [dh, dw] = cfg.dilation;
+  return kh === sh && kw === sw && ph === 0 && pw === 0 && dh === 1 && dw === 1 && Ho * kh <= H && Wo * kw <= W;
+}
+
+/** maxPool2d's loop for tiling 2x2 windows: the same taps in the same order, no bounds checks. */
+function maxPool2x2(xd: ArrayLike<number>, xo: number, yd: CpuView['data'], yo: number, ad: CpuView['data'], ao: number, P: number, H: number, W: number, Ho: number, Wo: number): void {
+  for (let pl = 0; pl < P; pl++) {
+    const xb = xo + pl * H * W, yb = yo + pl * Ho * Wo, ab = ao + pl * Ho * Wo;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0, r = 2 * oh * W; ow < Wo; ow++, r += 2) {
+        // as the general loop: the first tap, then a larger value, or a NaN over a number
+        let best = xd[xb + r], arg = r;
+        let v = xd[xb + r + 1];
+        if (v > best || (v !== v && best === best)) { best = v; arg = r + 1; }
+        v = xd[xb + r + W];
+        if (v > best || (v !== v && best === best)) { best = v; arg = r + W; }
+        v = xd[xb + r + W + 1];
+        if (v > best || (v !== v && best === best)) { best = v; arg = r + W + 1; }
+        yd[yb + oh * Wo + ow] = best;
+        ad[ab + oh * Wo + ow] = arg;
+      }
+    }
+  }
+}
+
+/**
  * The output rows (or cols) whose window covers input index i: the taps k with
  * (i + pad - k·dil) = o·stride for 0 ≤ o < outSize. Calls visit(o) in increasing k.
  */
@@ -69,9 +100,19 @@ export const maxPool2dBackward: CpuRoutine<'maxPool2dBackward'> = (cfg, inputs, 
   const [H, W] = [gx.shape[2], gx.shape[3]], [Ho, Wo] = [gy.shape[2], gy.shape[3]];
   const [kh, kw] = cfg.kernel, [sh, sw] = cfg.stride, [ph, pw] = cfg.padding, [dh, dw] = cfg.dilation;
   const gd = gy.data, ad = am.data, xd = gx.data;
+  const P = planes(gx);
+  if (tiles(cfg, H, W, Ho, Wo)) {
+    // each pixel is in at most one window: zeros, then each window's gradient at its argmax
+    // (0 + g: the gather below adds onto +0, so a -0 gradient becomes +0 there too)
+    for (let pl = 0; pl < P; pl++) {
+      const gb = gy.offset + pl * Ho * Wo, ab = am.offset + pl * Ho * Wo, xb = gx.offset + pl * H * W;
+      xd.fill(0, xb, xb + H * W);
+      for (let o = 0; o < Ho * Wo; o++) xd[xb + ad[ab + o]] = 0 + gd[gb + o];
+    }
+    return;
+  }
   // the windows covering each input row / col, precomputed once (flattened lists)
   const rows = windowLists(H, ph, kh, dh, sh, Ho), cols = windowLists(W, pw, kw, dw, sw, Wo);
-  const P = planes(gx);
   for (let pl = 0; pl < P; pl++) {
     const gb = gy.offset + pl * Ho * Wo, ab = am.offset + pl * Ho * Wo, xb = gx.offset + pl * H * W;
     for (let ih = 0; ih < H; ih++) {
