@@ -12,8 +12,9 @@
  * 2. The next call runs on private copies of its inputs while the backend records it
  *    (Backend.beginCapture); so does the one after. Their commands, with buffers named by role
  *    (src/backend/webgpu/capture.ts, src/backend/cpu/capture.ts), must be equal: that shows
- *    that the step issues the same work each time. Then the second recording is kept; if they differ the function is recorded
- *    again, and after repeated differences it runs eagerly for good (`reason` says what changed).
+ *    that the step issues the same work each time. Then the second recording is kept; if they
+ *    differ the function is recorded again, and after repeated differences it runs eagerly for
+ *    good (`reason` says what changed).
  * 3. Later calls copy the inputs into the private copies, run the optimizers' replay hooks
  *    (step counts advance; learning rates and bias corrections are recomputed into the recorded
  *    uniforms, so LR schedulers keep working), replay, copy the outputs into fresh tensors, and

@@ -30,6 +30,17 @@ export function relayout(v: View, shape: readonly number[], strides: readonly nu
   return { buf: v.buf, dtype: v.dtype, shape, strides, offset };
 }
 
+/**
+ * FNV-1a over the bytes of `data`: captures (Backend.beginCapture) compare recorded writes by
+ * their contents without keeping a copy in the line.
+ */
+export function contentHash(data: ArrayBufferView): string {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
 /** A prepared kernel; what it holds is the backend's business. */
 export interface Executable {
   readonly kernel: Kernel;

@@ -13,7 +13,7 @@
  * disposed. `lines` name external buffers by serial and internal ones by order of first use, so
  * two runs of a static step record equal lines.
  */
-import type { BackendBuffer, BufferCopy, CapturedStep, DynamicScalars, View } from '../backend.js';
+import { contentHash, type BackendBuffer, type BufferCopy, type CapturedStep, type DynamicScalars, type View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import type { CpuView } from './routines/index.js';
 
@@ -47,13 +47,6 @@ type Step<E> =
   | { kind: 'run'; exe: E; inputs: CpuView[]; outputs: CpuView[]; scalars: number[]; dynamic?: readonly DynamicScalars[] }
   | { kind: 'copy'; src: StorageArray; srcOffset: number; dst: StorageArray; dstOffset: number; numel: number };
 
-/** FNV-1a over the float bits of `data`: writes are compared by content without keeping a copy in the line. */
-function hash(data: StorageArray): string {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  return (h >>> 0).toString(16);
-}
 
 /** Copies numel elements between arrays (the CPU backend's copyBuffer). */
 export function copyElements(src: StorageArray, srcOffset: number, dst: StorageArray, dstOffset: number, numel: number): void {
@@ -106,7 +99,7 @@ export class CpuCapture<E> implements CapturedStep {
         const x = c.c;
         this.lines.push(`copy ${name(x.src as CapturableBuffer)}@${x.srcOffset} -> ${name(x.dst as CapturableBuffer)}@${x.dstOffset} ${x.numel}`);
       } else {
-        this.lines.push(`write ${name(c.buf)}@${c.offset} ${c.data.length} #${hash(c.data)}`);
+        this.lines.push(`write ${name(c.buf)}@${c.offset} ${c.data.length} #${contentHash(c.data)}`);
       }
     }
     this.dispatches = n;

@@ -39,6 +39,7 @@ interface CpuExecutable extends Executable {
 
 /** The recording in progress (beginCapture … endCapture). */
 interface Recording {
+  /** serial of the first buffer made during it */
   start: number;
   cmds: Recorded<CpuExecutable>[];
   spoiled: string | null;
@@ -108,7 +109,7 @@ export class CpuBackend implements Backend {
     const b = buf as CpuBuffer;
     if (!b.data) return;
     const r = this.recording;
-    if (r && b.serial > r.start) {
+    if (r && b.serial >= r.start) {
       // made during the recording: its replays reuse the array (bytes counted until disposed)
       r.kept.set(b, b.data);
       r.keptBytes += b.data.length * 4;
@@ -183,7 +184,7 @@ export class CpuBackend implements Backend {
 
   private run(exe: CpuExecutable, ins: CpuView[], outs: CpuView[], scalars: readonly number[]): void {
     const k = exe.kernel;
-    const prog = (exe as CpuExecutable).program!;
+    const prog = exe.program!;
     switch (k.kind) {
       case 'elementwise': {
         const S = k.segments ?? 1;
@@ -204,14 +205,14 @@ export class CpuBackend implements Backend {
 
   beginCapture(): void {
     if (this.recording) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
-    this.recording = { start: serials, cmds: [], spoiled: null, kept: new Map(), keptBytes: 0 };
+    this.recording = { start: serials + 1, cmds: [], spoiled: null, kept: new Map(), keptBytes: 0 };
   }
 
   endCapture(): CpuCapture<CpuExecutable> {
     const r = this.recording;
     if (!r) throw new BackendError('cpu: endCapture without beginCapture');
     this.recording = null;
-    return new CpuCapture(this.host, r.cmds, r.spoiled, r.start + 1, r.kept, r.keptBytes);
+    return new CpuCapture(this.host, r.cmds, r.spoiled, r.start, r.kept, r.keptBytes);
   }
 
   copyBuffer(c: BufferCopy): void {

@@ -17,7 +17,7 @@
  * repacked first), recorded copies, recorded writes (as copies from a buffer of their data), then
  * the output copies. It is valid while every buffer it shares with tensors is alive and unchanged.
  */
-import type { BufferCopy, CapturedStep } from '../backend.js';
+import { contentHash, type BufferCopy, type CapturedStep } from '../backend.js';
 import { type Dispatcher, type GpuBuffer, type LaunchDynamic, type Recorded } from './dispatcher.js';
 import { USAGE } from './pool.js';
 
@@ -25,12 +25,6 @@ type Step =
   | { kind: 'run'; pipeline: GPUComputePipeline; group: GPUBindGroup; offset: number; workgroups: readonly [number, number, number] }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number };
 
-/** FNV-1a over bytes: writes are compared by their contents without keeping a copy in the line. */
-function hash(data: Uint8Array): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193);
-  return (h >>> 0).toString(16);
-}
 
 export class GpuCapture implements CapturedStep {
   readonly lines: string[] = [];
@@ -82,7 +76,7 @@ export class GpuCapture implements CapturedStep {
       } else if (c.kind === 'copy') {
         this.lines.push(`copy ${name(c.src)}@${c.srcOffset} -> ${name(c.dst)}@${c.dstOffset} ${c.bytes}`);
       } else {
-        this.lines.push(`write ${name(c.buf)}@${c.byteOffset} ${c.data.length} #${hash(c.data)}`);
+        this.lines.push(`write ${name(c.buf)}@${c.byteOffset} ${c.data.length} #${contentHash(c.data)}`);
       }
     }
     this.dispatches = n;
