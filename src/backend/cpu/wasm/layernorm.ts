@@ -12,7 +12,7 @@
  *
  * Addresses are bytes into the module's memory; n4 ≥ 1 is the row length / 4.
  */
-import { addConst, countDown, emitModule, F64, highToLow, I32, localGet, localSet, Op, shuffle, simd, Simd, V128, v128Load, v128Store, type WasmFunction } from './emit.js';
+import { addConst, countDown, emitModule, F64, highToLow, I32, localGet, localSet, localTee, Op, shuffle, simd, Simd, V128, v128Load, v128Store, type WasmFunction } from './emit.js';
 
 const promoteLow = simd(Simd.f64x2PromoteLowF32x4);
 const demote = simd(Simd.f32x4DemoteF64x2Zero);
@@ -41,7 +41,7 @@ function sumFunction(dev: boolean): WasmFunction {
   const X = 0, N = 1, MU = 2, nParams = dev ? 3 : 2;
   // the locals after the params: mu splatted (dev), the loaded floats, two accumulators, a temporary
   const MV = nParams, V = MV + 1, A0 = V + 1, A1 = V + 2, T = V + 3;
-  const term = (h: number) => (dev ? [...half(V, h), ...localGet(MV), ...sub, ...localSetTee(T), ...localGet(T), ...mul] : half(V, h));
+  const term = (h: number) => (dev ? [...half(V, h), ...localGet(MV), ...sub, ...localTee(T), ...localGet(T), ...mul] : half(V, h));
   const body = [
     ...(dev ? [...localGet(MU), ...f64x2Splat, ...localSet(MV)] : []),
     ...loop(N, [[X, 16]], [
@@ -53,9 +53,6 @@ function sumFunction(dev: boolean): WasmFunction {
   ];
   return { name: dev ? 'lnSqDev' : 'lnSum', params: dev ? [I32, I32, F64] : [I32, I32], results: [F64], locals: new Array<number>(T + 1 - nParams).fill(V128), body };
 }
-
-/** local.tee for a v128 the next instruction reads again. */
-const localSetTee = (l: number): number[] => [0x22, l];
 
 /**
  * `lnNorm(x, y, w, b, n4, mu, rs)` (affine) / `lnNormPlain(x, y, n4, mu, rs)`:
