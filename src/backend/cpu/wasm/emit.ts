@@ -75,6 +75,8 @@ export const Op = {
   i32LtU: 0x49,
   i32And: 0x71,
   i32ShrU: 0x76,
+  f32Max: 0x97,
+  f64Add: 0xa0,
   /** the empty block type (a block or loop that leaves nothing on the stack) */
   void: 0x40,
 } as const;
@@ -111,6 +113,14 @@ export const Simd = {
   /** relaxed SIMD: a·b + c, fused or not as the engine chooses */
   f32x4RelaxedMadd: 0x105,
 } as const;
+
+/** f64x2.extract_lane l. */
+export const f64x2ExtractLane = (l: number): number[] => [...simd(Simd.f64x2ExtractLane), l];
+/** The sum of the four float64 lanes of f64x2 locals a and b, as a0 + a1 + b0 + b1 (an f64 on the stack). */
+export const sumLanes = (a: number, b: number): number[] => [
+  ...localGet(a), ...f64x2ExtractLane(0), ...localGet(a), ...f64x2ExtractLane(1), Op.f64Add,
+  ...localGet(b), ...f64x2ExtractLane(0), Op.f64Add, ...localGet(b), ...f64x2ExtractLane(1), Op.f64Add,
+];
 
 /** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */
 export const shuffle = (lanes: readonly number[]): number[] => [...simd(0x0d), ...lanes];

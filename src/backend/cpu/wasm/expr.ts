@@ -406,7 +406,7 @@ let colsum: ColSum | null | undefined;
 /** `colsum(acc, x, rows, O)`: acc[o] += x[r·O + o] (float64 acc at byte acc, float32 x) row by row. */
 function colsumBody(): number[] {
   const [ACC, X, ROWS, O, A, Q, PX] = [0, 1, 2, 3, 4, 5, 6];
-  const f64Load = [0x2b, 3, 0], f32Load = [0x2a, 2, 0], f64Store = [0x39, 3, 0], f64PromoteF32 = 0xbb, f64Add = 0xa0;
+  const f64Load = [0x2b, 3, 0], f32Load = [0x2a, 2, 0], f64Store = [0x39, 3, 0], f64PromoteF32 = 0xbb, { f64Add } = Op;
   const v128Load64Splat = [...simd(0x0a), 3, 0];
   return [
     Op.loop, Op.void,

@@ -12,14 +12,12 @@
  *
  * Addresses are bytes into the module's memory; n4 ≥ 1 is the row length / 4.
  */
-import { addConst, countDown, emitModule, F64, highToLow, I32, localGet, localSet, localTee, Op, shuffle, simd, Simd, V128, v128Load, v128Store, type WasmFunction } from './emit.js';
+import { addConst, countDown, emitModule, F64, highToLow, I32, localGet, localSet, localTee, Op, shuffle, simd, Simd, sumLanes, V128, v128Load, v128Store, type WasmFunction } from './emit.js';
 
 const promoteLow = simd(Simd.f64x2PromoteLowF32x4);
 const demote = simd(Simd.f32x4DemoteF64x2Zero);
 const f64x2Splat = simd(Simd.f64x2Splat);
 const add = simd(Simd.f64x2Add), sub = simd(Simd.f64x2Sub), mul = simd(Simd.f64x2Mul);
-const extract = (l: number): number[] => [...simd(Simd.f64x2ExtractLane), l];
-const f64Add = 0xa0;
 /** [a0, a1, _, _] and [b0, b1, _, _] → [a0, a1, b0, b1] */
 const joinLow = shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
 
@@ -30,9 +28,6 @@ const half = (v: number, h: number): number[] => (h === 0 ? [...localGet(v), ...
 function loop(n: number, advance: [number, number][], body: number[]): number[] {
   return [Op.loop, Op.void, ...body, ...advance.flatMap(([l, by]) => addConst(l, by)), ...countDown(n), Op.end];
 }
-
-/** Sum of the two f64x2 accumulators' four lanes. */
-const total = (a: number, b: number): number[] => [...localGet(a), ...extract(0), ...localGet(a), ...extract(1), f64Add, ...localGet(b), ...extract(0), f64Add, ...localGet(b), ...extract(1), f64Add];
 
 /**
  * `lnSum(x, n4) -> f64`: Σx; `lnSqDev(x, n4, mu) -> f64`: Σ(x - mu)² (dev); both in float64.
@@ -49,7 +44,7 @@ function sumFunction(dev: boolean): WasmFunction {
       ...localGet(A0), ...term(0), ...add, ...localSet(A0),
       ...localGet(A1), ...term(1), ...add, ...localSet(A1),
     ]),
-    ...total(A0, A1),
+    ...sumLanes(A0, A1),
   ];
   return { name: dev ? 'lnSqDev' : 'lnSum', params: dev ? [I32, I32, F64] : [I32, I32], results: [F64], locals: new Array<number>(T + 1 - nParams).fill(V128), body };
 }
@@ -100,7 +95,7 @@ function backSumsFunction(affine: boolean): WasmFunction {
       ...(affine ? [...localGet(W), ...v128Load(0), ...localSet(WV)] : []),
       ...lane(0, S1A, S2A), ...lane(1, S1B, S2B),
     ]),
-    ...total(S1A, S1B), ...total(S2A, S2B),
+    ...sumLanes(S1A, S1B), ...sumLanes(S2A, S2B),
   ];
   const params = affine ? [I32, I32, I32, I32, F64, F64] : [I32, I32, I32, F64, F64];
   return { name: affine ? 'lnBackSums' : 'lnBackSumsPlain', params, results: [F64, F64], locals: new Array<number>(10).fill(V128), body };

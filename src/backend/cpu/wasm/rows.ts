@@ -11,7 +11,7 @@
  * the exponent bits. d below -87.3 (where e^d is under float32's smallest normal) gives exactly 0,
  * so a -Infinity (a masked score) weighs 0. The caller handles rows whose max is not finite.
  */
-import { countDown, addConst, F32, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, highToLow, simd, v128Load, v128Store, type WasmFunction } from './emit.js';
+import { countDown, addConst, F32, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, i32Const, localGet, localSet, localTee, highToLow, simd, sumLanes, v128Load, v128Store, type WasmFunction } from './emit.js';
 
 const f32Const = (v: number): number[] => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)];
 const f32x4Splat = simd(Simd.f32x4Splat);
@@ -25,10 +25,9 @@ const i32x4Add = simd(Simd.i32x4Add);
 const i32x4Shl = simd(Simd.i32x4Shl);
 const i32x4Splat = simd(Simd.i32x4Splat);
 const f32x4ExtractLane = (l: number): number[] => [...simd(Simd.f32x4ExtractLane), l];
-const f64x2ExtractLane = (l: number): number[] => [...simd(Simd.f64x2ExtractLane), l];
 const f64x2PromoteLow = simd(Simd.f64x2PromoteLowF32x4);
 const f64x2Add = simd(Simd.f64x2Add);
-const f32Max = 0x97, f64Add = 0xa0;
+const { f32Max } = Op;
 
 /** e^r ≈ 1 + r + r²·(C[0] + C[1] r + … + C[5] r⁵) on |r| ≤ ln2/2 */
 const C = [0.5, 0.1666666716337204, 0.04166649654507637, 0.008333303034305573, 0.0013930562417954206, 0.00019895890727639198];
@@ -103,8 +102,7 @@ export function expFunction(): WasmFunction {
     ...addConst(P, 16),
     ...countDown(N),
     Op.end,
-    ...get(SUM_LO), ...f64x2ExtractLane(0), ...get(SUM_LO), ...f64x2ExtractLane(1), f64Add,
-    ...get(SUM_HI), ...f64x2ExtractLane(0), f64Add, ...get(SUM_HI), ...f64x2ExtractLane(1), f64Add,
+    ...sumLanes(SUM_LO, SUM_HI),
   ];
   return { name: 'exp', params: [I32, I32, F32], results: [F64], locals: new Array<number>(E + 1 - 3).fill(V128), body };
 }
