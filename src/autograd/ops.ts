@@ -32,6 +32,8 @@ export interface OpMeta {
   layerNorm: { eps: number; affine: boolean };
   /** batch norm in training mode (the batchNorm routine); saved: x as [N,C,S], mean, invstd, w? */
   batchNorm: { affine: boolean };
+  /** fused attention (src/ops/attention.ts); saved: the output, the rows' logsumexp */
+  attention: { scale: number; causal: boolean };
   gather: { dim: number };
   indexSelect: { dim: number };
   scatterAdd: { dim: number };

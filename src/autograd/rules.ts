@@ -11,6 +11,7 @@ import { linalgGrads } from '../ops/linalg.js';
 import { convGrads } from '../ops/conv.js';
 import { normGrads } from '../ops/norm.js';
 import { indexGrads } from '../ops/indexing.js';
+import { attentionGrads } from '../ops/attention.js';
 
 export type GradRule<K extends OpName> = (node: Node<K>, g: Tensor) => (Tensor | null)[];
 export type GradTable<K extends OpName> = { [P in K]: GradRule<P> };
@@ -90,6 +91,7 @@ export const gradRules: GradTable<OpName> = {
   ...convGrads,
   ...normGrads,
   ...indexGrads,
+  ...attentionGrads,
 };
 
 export type { OpMeta };

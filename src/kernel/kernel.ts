@@ -113,6 +113,17 @@ export interface Routines {
    * gw and gb are the channel sums the input gradient needs anyway, overwritten, not accumulated).
    */
   batchNormBackward: { affine: boolean };
+  /**
+   * Fused attention (the scores never reach memory): q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] (any
+   * strides; size-1 dims broadcast) → o[B,H,L,Ev] = softmax(scale·q kᵀ) v, lse[B,H,L] = the
+   * logsumexp of each query's scaled scores. `causal`: query i reads keys j ≤ i (top-left aligned).
+   */
+  attention: { scale: number; causal: boolean };
+  /**
+   * q, k, v (as the forward), go[B,H,L,Ev], lse[B,H,L], delta[B,H,L] = rowsum(go·o) →
+   * gq[B,H,L,E], gk[B,H,S,E], gv[B,H,S,Ev]
+   */
+  attentionBackward: { scale: number; causal: boolean };
   /** x[...], index int32[...] (same rank) → out[...index shape] gathered along dim */
   gather: { dim: number };
   /** x[..., S, ...], index int32[L] → out[..., L, ...]: rows of x picked along dim (embedding) */

@@ -15,6 +15,7 @@ import { dropout } from '../ops/elementwise.js';
 import { where } from '../ops/functions.js';
 import { linear } from '../ops/linalg.js';
 import { causalSoftmax, softmax } from '../ops/norm.js';
+import { fusedAttention, fusedAttentionApplies } from '../ops/attention.js';
 import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
@@ -30,6 +31,8 @@ interface AttendOptions {
   isCausal?: boolean;
   dropoutP?: number;
   scale?: number;
+  /** the caller reads the weights (MultiheadAttention with needWeights) */
+  needWeights?: boolean;
 }
 
 /** Bool [L, S], true above the diagonal (key j after query i), top-left aligned as PyTorch. */
@@ -37,10 +40,17 @@ function causalMask(L: number, S: number): Tensor {
   return noGrad(() => triangleMask(L, S, 1, true));
 }
 
-/** softmax(q kᵀ · scale + mask) v; returns the output and the (post-dropout) weights. */
-function attend(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions): [Tensor, Tensor] {
+/**
+ * softmax(q kᵀ · scale + mask) v; returns the output and the (post-dropout) weights, or null
+ * weights when the fused kernels ran (no weights wanted, no mask but the causal one, no dropout:
+ * src/ops/attention.ts).
+ */
+function attend(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions): [Tensor, Tensor | null] {
   const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2];
   const scale = o.scale ?? 1 / Math.sqrt(q.shape[q.ndim - 1]);
+  if (!o.needWeights && !o.blocked && !o.bias && !o.dropoutP && fusedAttentionApplies(q, k, v)) {
+    return [fusedAttention(q, k, v, { scale, causal: o.isCausal }), null];
+  }
   // scaling q rather than the scores touches L·hs values instead of L·S
   let scores = q.mul(scale).matmul(k.transpose(-2, -1)); // (…, L, S)
   if (o.bias) scores = scores.add(o.bias);
@@ -224,12 +234,13 @@ export class MultiheadAttention extends Module {
       v = linear(v0, wv, b[2]); // (B, S, E)
     }
     const heads = (t: Tensor, T: number) => t.reshape([B, T, nh, hs]).permute(0, 2, 1, 3); // (B, nh, T, hs)
+    const needWeights = o.needWeights ?? true;
     const [att, w] = attend(heads(q, L), heads(k, S), heads(v, S), {
-      blocked, bias, isCausal: o.isCausal, dropoutP: this.training ? this.dropout : 0,
-    }); // (B, nh, L, hs), (B, nh, L, S)
+      blocked, bias, isCausal: o.isCausal, dropoutP: this.training ? this.dropout : 0, needWeights,
+    }); // (B, nh, L, hs), (B, nh, L, S) | null
     let out = this.outProj.forward(att.permute(0, 2, 1, 3).reshape([B, L, E])); // (B, L, E)
     out = !batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1);
-    if (!(o.needWeights ?? true)) return [out, null];
+    if (!needWeights || !w) return [out, null];
     let weights = (o.averageAttnWeights ?? true) ? w.mean(1) : w; // (B, L, S) or (B, nh, L, S)
     if (!batched) weights = weights.squeeze(0);
     return [out, weights];

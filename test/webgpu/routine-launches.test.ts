@@ -181,6 +181,14 @@ describe('pipeline keys', () => {
         add(gpuRoutines.batchNormBackward({ affine }, affine ? [xb, xb, c, c, c] : [xb, xb, c, c], [xb, c, c], ctx));
       }
     }
+    for (const [E, Ev] of [[3, 5], [16, 16], [40, 24], [128, 128]]) {
+      const [B, H, L, S] = [2, 3, 7, 9];
+      const q = v([B, H, L, E]), k = v([B, H, S, E]), vv = v([B, H, S, Ev]), lse = v([B, H, L]);
+      for (const causal of [false, true]) {
+        add(gpuRoutines.attention({ scale: 0.5, causal }, [q, k, vv], [v([B, H, L, Ev]), lse], ctx));
+        add(gpuRoutines.attentionBackward({ scale: 0.5, causal }, [q, k, vv, v([B, H, L, Ev]), lse, lse], [q, k, vv], ctx));
+      }
+    }
     const i2 = v([3, 4], { int: true }), i1 = v([4], { int: true });
     add(gpuRoutines.gather({ dim: 1 }, [v([3, 5]), i2], [v([3, 4])], ctx));
     add(gpuRoutines.indexSelect({ dim: 0 }, [v([6, 4]), i1], [v([4, 4])], ctx));

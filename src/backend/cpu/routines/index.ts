@@ -11,6 +11,7 @@ import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './po
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
+import { attention, attentionBackward } from './attention.js';
 
 /** A view with its backing array. */
 export interface CpuView extends View {
@@ -36,6 +37,8 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   layerNormBackward,
   batchNorm,
   batchNormBackward,
+  attention,
+  attentionBackward,
   gather,
   indexSelect,
   scatterAdd,

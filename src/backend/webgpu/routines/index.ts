@@ -14,6 +14,7 @@ import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './po
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
+import { attention, attentionBackward } from './attention.js';
 
 export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   matmul,
@@ -32,6 +33,8 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   layerNormBackward,
   batchNorm,
   batchNormBackward,
+  attention,
+  attentionBackward,
   gather,
   indexSelect,
   scatterAdd,

@@ -1,0 +1,129 @@
+/**
+ * Fused attention: softmax(scale·q kᵀ) v as one `attention` routine forward and one
+ * `attentionBackward` routine (plus a row reduction) backward, the "flash" formulation: no
+ * [L, S] score or weight matrix is ever stored, so memory grows with L + S rather than L·S, and
+ * the forward is one dispatch instead of three. wt.nn.scaledDotProductAttention takes this path
+ * whenever it can (no mask other than the causal one, no dropout, no weights wanted, head dims
+ * up to {@link FUSED_ATTENTION_MAX_FEATURES}; see {@link setFusedAttention}).
+ */
+import { record } from '../autograd/graph.js';
+import type { GradTable } from '../autograd/rules.js';
+import { noGrad } from '../engine.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { tidy } from '../memory.js';
+import { broadcastShapes, numel } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { checkTensor } from '../validate.js';
+import { runOrZeros } from './indexing.js';
+
+/** Largest query/key and value feature size (head dim) of the fused kernels. */
+export const FUSED_ATTENTION_MAX_FEATURES = 128;
+
+export interface FusedAttentionOptions {
+  /** default 1/sqrt(E) */
+  scale?: number;
+  /** query i attends to keys j ≤ i (top-left aligned, as torch's is_causal) */
+  causal?: boolean;
+}
+
+let fusedMode: boolean | 'auto' = 'auto';
+
+/**
+ * Whether wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) may use the
+ * fused kernels: true, false, or 'auto' (the default: wherever they apply). As
+ * torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
+ */
+export function setFusedAttention(mode: boolean | 'auto'): boolean | 'auto' {
+  const was = fusedMode;
+  fusedMode = mode;
+  return was;
+}
+
+/** Whether attention over these operands may take the fused kernels (see the module comment). */
+export function fusedAttentionApplies(q: Tensor, k: Tensor, v: Tensor): boolean {
+  if (fusedMode === false) return false;
+  const E = q.shape[q.ndim - 1], Ev = v.shape[v.ndim - 1];
+  return q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
+    q.numel() > 0 && k.numel() > 0 && v.numel() > 0 && Math.max(E, Ev) <= FUSED_ATTENTION_MAX_FEATURES;
+}
+
+/** The routine's 4-D view [B, H, T, F] of an operand [...batch, T, F] broadcast to `batch`. */
+function as4d(t: Tensor, batch: readonly number[]): Tensor {
+  const [T, F] = t.shape.slice(-2);
+  let x = t.expand([...batch, T, F]);
+  if (batch.length > 2) return x.reshape([-1, batch[batch.length - 1], T, F]);
+  while (x.ndim < 4) x = x.unsqueeze(0);
+  return x;
+}
+
+interface Prepared { batch: number[]; L: number; S: number; E: number; Ev: number; scale: number }
+
+function prepare(op: string, q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionOptions): Prepared {
+  for (const [n, t] of [['query', q], ['key', k], ['value', v]] as const) {
+    checkTensor(op, n, t);
+    if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${n} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
+    if (t.ndim < 2) throw new ShapeError(`${op}: ${n} must be at least 2-D [..., seq, features], got ${fmt(t.shape)}`);
+  }
+  const L = q.shape[q.ndim - 2], E = q.shape[q.ndim - 1], S = k.shape[k.ndim - 2], Ev = v.shape[v.ndim - 1];
+  if (k.shape[k.ndim - 1] !== E || v.shape[v.ndim - 2] !== S) {
+    throw new ShapeError(`${op}: query ${fmt(q.shape)}, key ${fmt(k.shape)} and value ${fmt(v.shape)} must be [..., L, E], [..., S, E], [..., S, Ev]`);
+  }
+  if (Math.max(E, Ev) > FUSED_ATTENTION_MAX_FEATURES) {
+    throw new ShapeError(`${op}: feature sizes E ${E} (query ${fmt(q.shape)}) and Ev ${Ev} (value ${fmt(v.shape)}) must be at most ${FUSED_ATTENTION_MAX_FEATURES}`);
+  }
+  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  const scale = o.scale ?? 1 / Math.sqrt(E);
+  if (!Number.isFinite(scale)) throw new ArgumentError(`${op}: scale must be finite, got ${scale}`);
+  return { batch, L, S, E, Ev, scale };
+}
+
+/**
+ * softmax(scale·q kᵀ) v over q [..., L, E], k [..., S, E], v [..., S, Ev] → [..., L, Ev] (batch
+ * dims broadcast) in fused kernels that never store the scores. Feature sizes up to
+ * {@link FUSED_ATTENTION_MAX_FEATURES}. With no keys (S = 0) every output is NaN, as the
+ * softmax of an empty row.
+ *
+ * @example
+ * const y = wt.fusedAttention(q, k, v, { causal: true }); // q, k, v [B, nh, T, hs]
+ */
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionOptions = {}): Tensor {
+  const op = 'fusedAttention';
+  const p = prepare(op, q, k, v, o);
+  const { batch, L, S, Ev, scale } = p;
+  const causal = !!o.causal;
+  const Z = numel(batch);
+  const r = tidy(() => noGrad(() => {
+    const q4 = as4d(q, batch), k4 = as4d(k, batch), v4 = as4d(v, batch);
+    const [B, H] = q4.shape;
+    const [o4, lse] = runOrZeros('attention', { scale, causal }, [q4, k4, v4], [
+      { shape: [B, H, L, Ev], dtype: 'float32' }, { shape: [B, H, L], dtype: 'float32' },
+    ], S === 0 ? 0 : Z * L * Math.max(Ev, 1));
+    // no keys: softmax over an empty row is NaN (0 / 0), as the composed form gives
+    const out = S === 0 ? o4.add(NaN) : o4;
+    return { out: out.reshape([...batch, L, Ev]), lse };
+  }));
+  const out = record('attention', [q, k, v], r.out, [r.out, r.lse], { scale, causal });
+  r.lse.dispose();
+  return out;
+}
+
+export const attentionGrads: GradTable<'attention'> = {
+  attention: (n, g) => {
+    const [out, lse] = n.saved;
+    const [q, k, v] = n.inputs;
+    const { scale, causal } = n.meta;
+    const p = prepare('fusedAttention', q, k, v, { scale });
+    const { batch, L, S, E, Ev } = p;
+    return tidy(() => {
+      const q4 = as4d(q, batch), k4 = as4d(k, batch), v4 = as4d(v, batch);
+      const [B, H] = q4.shape;
+      const go = g.reshape([B, H, L, Ev]).contiguous();
+      const delta = go.mul(out.reshape([B, H, L, Ev])).sum(-1); // rowsum(go·o) [B, H, L]
+      const [gq, gk, gv] = runOrZeros('attentionBackward', { scale, causal }, [q4, k4, v4, go, lse, delta], [
+        { shape: [B, H, L, E], dtype: 'float32' }, { shape: [B, H, S, E], dtype: 'float32' }, { shape: [B, H, S, Ev], dtype: 'float32' },
+      ], Math.min(L, S) === 0 ? 0 : B * H * Math.max(L, S));
+      // the batch shape; backward sums broadcast dims away (sumToShape)
+      return [gq.reshape([...batch, L, E]), gk.reshape([...batch, S, E]), gv.reshape([...batch, S, Ev])];
+    });
+  },
+};
