@@ -49,8 +49,7 @@ export const attention: CpuRoutine<'attention'> = ({ scale, causal }, [q, k, v],
           let d = 0;
           for (let e = 0, kj = j * E; e < E; e++) d += Q[qi + e] * K[kj + e];
           s[j] = d * scale;
-          // a NaN score poisons the row, as the scores' softmax would
-          if (!(s[j] <= m)) m = Number.isNaN(m) ? m : s[j];
+          if (s[j] > m) m = s[j]; // a NaN score is skipped here but poisons the sum below
         }
         acc.fill(0);
         let l = 0;
