@@ -12,7 +12,9 @@
 // gv = Σ_i p·go_i, ds = p·(go·v - delta), gk = Σ_i ds·scale·q_i, gq = Σ_j ds·scale·k_j.
 // CAUSAL: query i sees keys j ≤ i (top-left aligned); tiles wholly past a row's last key are
 // skipped by the whole workgroup. Features are padded to MAXE (a multiple of 4, ≥ E and Ev) with
-// zeros, so the inner loops have constant trip counts over vec4s.
+// zeros, so the inner loops have constant trip counts over vec4s, written out by #unroll (the
+// private rows then live in registers on SwiftShader too, which keeps arrays indexed by a loop
+// variable in memory: forward 1.5x faster there).
 
 struct Uniforms {
   H: u32, L: u32, S: u32, E: u32,
@@ -108,10 +110,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var dk: array<vec4<f32>, M4>;
   var dv: array<vec4<f32>, M4>;
   if (valid) {
-    for (var c = 0u; c < M4; c++) {
-      kr[c] = row4(1u, b, h, row, c, u.E);
-      vr[c] = row4(2u, b, h, row, c, u.Ev);
-    }
+    #unroll c M4
+    kr[c] = row4(1u, b, h, row, c, u.E);
+    vr[c] = row4(2u, b, h, row, c, u.Ev);
+    #endunroll
   }
   // queries before the block's first key see none of its keys
   var i0 = 0u;
@@ -145,34 +147,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var ii = first; ii < n; ii++) {
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < M4; c++) {
-        s += dot(ta[ii * M4 + c], kr[c]);
-        dp += dot(tb[ii * M4 + c], vr[c]);
-      }
+      #unroll c M4
+      s += dot(ta[ii * M4 + c], kr[c]);
+      dp += dot(tb[ii * M4 + c], vr[c]);
+      #endunroll
       let p = exp(s - tl[ii]);
       let ds = p * (dp - td[ii]);
-      for (var c = 0u; c < M4; c++) {
-        dv[c] += p * tb[ii * M4 + c];
-        dk[c] += ds * ta[ii * M4 + c];
-      }
+      #unroll c M4
+      dv[c] += p * tb[ii * M4 + c];
+      dk[c] += ds * ta[ii * M4 + c];
+      #endunroll
     }
   }
   if (valid) {
     let base = (z * u.S + row);
-    for (var c = 0u; c < M4; c++) {
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.E) { gk[u.off6 + base * u.E + f] = dk[c][e]; }
-        if (f < u.Ev) { gv[u.off7 + base * u.Ev + f] = dv[c][e]; }
-      }
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (f < u.E) { gk[u.off6 + base * u.E + f] = dk[c][e]; }
+      if (f < u.Ev) { gv[u.off7 + base * u.Ev + f] = dv[c][e]; }
     }
+    #endunroll
   }
 #else
   // ---- one query per thread, tiles of keys ----
   let valid = row < u.L;
   var qr: array<vec4<f32>, M4>;
   if (valid) {
-    for (var c = 0u; c < M4; c++) { qr[c] = row4(0u, b, h, row, c, u.E) * u.scale; }
+    #unroll c M4
+    qr[c] = row4(0u, b, h, row, c, u.E) * u.scale;
+    #endunroll
   }
   // keys past the block's last query are never read when causal
   var kEnd = u.S;
@@ -192,29 +196,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     var mt = m;
     for (var jj = 0u; jj < n; jj++) {
       var s = 0.0;
-      for (var c = 0u; c < M4; c++) { s += dot(qr[c], ta[jj * M4 + c]); }
+      #unroll c M4
+      s += dot(qr[c], ta[jj * M4 + c]);
+      #endunroll
       sc[jj] = s;
       mt = max(mt, s);
     }
     let corr = exp(m - mt);
     l *= corr;
-    for (var c = 0u; c < M4; c++) { acc[c] *= corr; }
+    #unroll c M4
+    acc[c] *= corr;
+    #endunroll
     for (var jj = 0u; jj < n; jj++) {
       let p = exp(sc[jj] - mt);
       l += p;
-      for (var c = 0u; c < M4; c++) { acc[c] += p * tb[jj * M4 + c]; }
+      #unroll c M4
+      acc[c] += p * tb[jj * M4 + c];
+      #endunroll
     }
     m = mt;
   }
   if (valid) {
     let base = z * u.L + row;
     let inv = 1.0 / l;
-    for (var c = 0u; c < M4; c++) {
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.Ev) { o[u.off3 + base * u.Ev + f] = acc[c][e] * inv; }
-      }
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (f < u.Ev) { o[u.off3 + base * u.Ev + f] = acc[c][e] * inv; }
     }
+    #endunroll
     lse[u.off4 + base] = m + log(l);
   }
 #else
@@ -224,12 +234,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var di = 0.0;
   if (valid) {
     let base = z * u.L + row;
-    for (var c = 0u; c < M4; c++) {
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.Ev) { gr[c][e] = go[u.off3 + base * u.Ev + f]; }
-      }
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (f < u.Ev) { gr[c][e] = go[u.off3 + base * u.Ev + f]; }
     }
+    #endunroll
     li = lse[u.off4 + base];
     di = delta[u.off5 + base];
   }
@@ -242,22 +252,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var jj = 0u; jj < n; jj++) {
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < M4; c++) {
-        s += dot(qr[c], ta[jj * M4 + c]);
-        dp += dot(gr[c], tb[jj * M4 + c]);
-      }
+      #unroll c M4
+      s += dot(qr[c], ta[jj * M4 + c]);
+      dp += dot(gr[c], tb[jj * M4 + c]);
+      #endunroll
       let ds = exp(s - li) * (dp - di);
-      for (var c = 0u; c < M4; c++) { dq[c] += ds * ta[jj * M4 + c]; }
+      #unroll c M4
+      dq[c] += ds * ta[jj * M4 + c];
+      #endunroll
     }
   }
   if (valid) {
     let base = z * u.L + row;
-    for (var c = 0u; c < M4; c++) {
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.E) { gq[u.off6 + base * u.E + f] = dq[c][e] * u.scale; }
-      }
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (f < u.E) { gq[u.off6 + base * u.E + f] = dq[c][e] * u.scale; }
     }
+    #endunroll
   }
 #endif
 #endif

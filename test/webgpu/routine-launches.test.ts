@@ -24,6 +24,13 @@ describe('template', () => {
     expect(render(src, { X: 2 }, ['H'])).toBe('a 2\nh\nend');
     expect(render(src, { X: 3 })).toBe('a 3\nnone\nend');
   });
+  it('writes out #unroll blocks, the identifier replaced by each index', () => {
+    expect(render('a\n#unroll c N\nx[c] += y[c * 2u];\nz(c);\n#endunroll\nb', { N: 2 })).toBe('a\nx[0u] += y[0u * 2u];\nz(0u);\nx[1u] += y[1u * 2u];\nz(1u);\nb');
+    expect(render('#if F\n#unroll i 3\nf(i, ci);\n#endunroll\n#endif', {}, ['F'])).toBe('f(0u, ci);\nf(1u, ci);\nf(2u, ci);');
+    expect(() => render('#unroll c N\nx', {})).toThrow(/#unroll count N/);
+    expect(() => render('#unroll c 2\nx')).toThrow(/unterminated #unroll/);
+    expect(() => render('#endunroll')).toThrow(/without #unroll/);
+  });
   it('refuses a missing value, a stray directive, an unterminated #if', () => {
     expect(() => render('{{NOPE}}')).toThrow(/no value for \{\{NOPE\}\}/);
     expect(() => render('#endif')).toThrow(/without #if/);
@@ -198,7 +205,7 @@ describe('pipeline keys', () => {
     const byKey = new Map<string, string>();
     for (const l of launches) {
       const code = l.code();
-      expect(code, l.key).not.toMatch(/\{\{|^\s*#(if|else|elif|endif)/m);
+      expect(code, l.key).not.toMatch(/\{\{|^\s*#(if|else|elif|endif|unroll|endunroll)/m);
       const seen = byKey.get(l.key);
       if (seen !== undefined) expect(code === seen, `key ${l.key} names two sources`).toBe(true);
       byKey.set(l.key, code);

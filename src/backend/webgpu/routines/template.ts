@@ -11,6 +11,11 @@
  *   element type changes (`array<f32>` vs `array<vec4<f32>>` for vec4 loads), where dead code
  *   would still have to type-check.
  *
+ * - Lines `#unroll c N` … `#endunroll` repeat the lines between them N times (N a number or the
+ *   name of a var), the identifier `c` replaced by 0u, 1u, … in turn: a loop over a constant
+ *   count written out, so that private arrays indexed by it become registers on compilers that
+ *   would otherwise keep them in memory (SwiftShader's; measured in bench/RESULTS.md).
+ *
  * Everything else that varies (activation, `log` softmax, ...) is a WGSL `const` set through a
  * placeholder, so the compiler folds the branch away and the shader stays readable.
  *
@@ -26,6 +31,11 @@ export type TemplateVars = Readonly<Record<string, string | number>>;
 
 /** Expands `src` (see the module comment); `name` labels errors. */
 export function render(src: string, vars: TemplateVars = {}, flags: Iterable<string> = [], name = 'shader'): string {
+  return substitute(unroll(select(src, flags, name), vars, name), vars, name);
+}
+
+/** Keeps the lines of the taken #if branches. */
+function select(src: string, flags: Iterable<string>, name: string): string {
   const on = new Set(flags);
   const out: string[] = [];
   // one frame per open #if: whether this branch is emitted, and whether an earlier branch was taken
@@ -64,7 +74,36 @@ export function render(src: string, vars: TemplateVars = {}, flags: Iterable<str
     }
   }
   if (stack.length) throw new Error(`${name}: unterminated #if`);
-  return out.join('\n').replace(/\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g, (_, k: string) => {
+  return out.join('\n');
+}
+
+/** Writes out the #unroll blocks (not nested). */
+function unroll(src: string, vars: TemplateVars, name: string): string {
+  const out: string[] = [];
+  let block: { id: RegExp; n: number; lines: string[] } | null = null;
+  for (const line of src.split('\n')) {
+    const d = /^\s*#(unroll|endunroll)\b\s*(.*)$/.exec(line);
+    if (!d) {
+      (block ? block.lines : out).push(line);
+    } else if (d[1] === 'unroll') {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z0-9_]+)$/.exec(d[2].trim());
+      if (!m || block) throw new Error(`${name}: bad #unroll '${line.trim()}' (#unroll IDENT COUNT, not nested)`);
+      const n = /^\d+$/.test(m[2]) ? Number(m[2]) : Number(vars[m[2]]);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: #unroll count ${m[2]} is not a non-negative integer`);
+      block = { id: new RegExp(`\\b${m[1]}\\b`, 'g'), n, lines: [] };
+    } else {
+      if (!block) throw new Error(`${name}: #endunroll without #unroll`);
+      for (let i = 0; i < block.n; i++) for (const l of block.lines) out.push(l.replace(block.id, `${i}u`));
+      block = null;
+    }
+  }
+  if (block) throw new Error(`${name}: unterminated #unroll`);
+  return out.join('\n');
+}
+
+/** Replaces the {{NAME}} placeholders. */
+function substitute(src: string, vars: TemplateVars, name: string): string {
+  return src.replace(/\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g, (_, k: string) => {
     const v = vars[k];
     if (v === undefined) throw new Error(`${name}: no value for {{${k}}}`);
     return String(v);
