@@ -11,7 +11,8 @@
  * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
  * training steps eager (no capture), webtensor with multi-segment optimizer kernels
  * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor with
- * 128x128 matmul tiles (gemmTile), webtensor
+ * 128x128 matmul tiles (gemmTile), webtensor with the fused attention kernels forced on and off
+ * (attention 4×8×1024×64 is added at full sizes), webtensor
  * with medium matmul precision (f16 GEMM tiles; when the device has shader-f16), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
  * the output folder (`--out`, else $OUT, else the current one); with the ceiling.json that
@@ -30,10 +31,10 @@ import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { jaxLib } from './lib/jax.js';
 import { runSection, type Row } from './lib/runner.js';
 import { adapterLabel, resultsSection, summary } from './lib/results.js';
-import { runOptions, type BenchResult } from './lib/suite.js';
+import { attentionVariants, runOptions, type BenchResult } from './lib/suite.js';
 import { tfjsLib } from './lib/tfjs.js';
 import { webtensorLib } from './lib/webtensor.js';
-import { matmulWorkload, workloads } from './lib/workloads.js';
+import { attentionWorkload, matmulWorkload, workloads } from './lib/workloads.js';
 
 async function main(): Promise<void> {
   const { values: a } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } });
@@ -60,12 +61,14 @@ async function main(): Promise<void> {
   console.log(`f16 GEMM tiles: ${f16Tiles ? 'passed their check, in use under medium precision' : 'not in use (no shader-f16, or the check failed)'}`);
   wt.getBackend().destroy();
 
-  const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096)])].filter((w) => !a.only || w.name.includes(a.only));
+  // long-sequence attention (2^25 scores: 'auto' takes the fused kernels there; the variants below force each way)
+  const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096), attentionWorkload(4, 8, 1024, 64)])].filter((w) => !a.only || w.name.includes(a.only));
   const libs = [
     webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }),
-    webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }), tfjsLib('webgpu'), jaxLib(),
+    webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }),
+    ...attentionVariants('webgpu'), tfjsLib('webgpu'), jaxLib(),
   ];
   // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
   if (info.features.includes('shader-f16')) {

@@ -16,6 +16,8 @@
  *   --profile TEXT     print webtensor's top kernels (wt.profile) for workloads matching TEXT
  *   --native           use the system's Vulkan driver instead of SwiftShader
  *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
+ *   --attention-variants  webtensor with the fused attention kernels forced on and forced off as
+ *                      peers (wt.setFusedAttention), on the workloads with attention
  *   --segments on|off WebGPU optimizer steps with several parameters per kernel, or one each
  *                      (default: off, DispatcherOptions.segments)
  *   --sleep-all        (with --node) every library's runs wait for the GPU the way webtensor's reads
@@ -106,7 +108,7 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   const wrapRun = cfg.sleepAll ? (run: () => Promise<void>) => sleepingWait(run) : undefined;
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();
@@ -120,14 +122,14 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false }, json: { type: 'string' }, 'no-write': { type: 'boolean', default: false },
       node: { type: 'boolean', default: false }, section: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' },
-      native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false },
+      native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false }, 'attention-variants': { type: 'boolean', default: false },
       'sleep-all': { type: 'boolean', default: false }, segments: { type: 'string' },
     },
   });
   const sections: Section[] = a.section ? [a.section as Section] : ['webgpu', 'cpu'];
   if (sections.some((s) => s !== 'webgpu' && s !== 'cpu')) throw new Error(`--section must be webgpu or cpu, got ${a.section}`);
   const quick = a.quick ?? false;
-  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'], sleepAll: a['sleep-all'],
+  const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'], attentionVariants: a['attention-variants'], sleepAll: a['sleep-all'],
     segments: a.segments === undefined ? undefined : a.segments === 'on' };
   if (a.segments !== undefined && a.segments !== 'on' && a.segments !== 'off') throw new Error(`--segments must be on or off, got ${a.segments}`);
   if (cfg.sleepAll && !a.node) throw new Error('--sleep-all applies to Node (Dawn polls with setImmediate there); add --node');

@@ -23,7 +23,7 @@ export {
 export { cat, stack, split, chunk, pad, flip } from './ops/movement.js';
 export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
-export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, type FusedAttentionOptions } from './ops/attention.js';
+export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, FUSED_ATTENTION_AUTO_SCORES, type FusedAttentionOptions } from './ops/attention.js';
 export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp.js';

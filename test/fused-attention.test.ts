@@ -14,6 +14,7 @@ import * as wt from '../src/index.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { compare, type Tol } from './webgpu/compare.js';
 import { expectClose, rng } from './helpers.js';
+import { fusedAttentionApplies } from '../src/ops/attention.js';
 
 const FWD: Tol = [2e-6, 2e-5];
 const GRAD: Tol = [2e-5, 2e-4];
@@ -60,8 +61,9 @@ describe('fused attention on the CPU', () => {
     ];
     for (const [qs, ks, vs, causal] of cases) {
       const q = rand(qs, 4), k = rand(ks, 5), v = rand(vs, 6);
+      const was = wt.setFusedAttention(true);
       const fused = wt.nn.scaledDotProductAttention(q, k, v, { isCausal: causal });
-      const was = wt.setFusedAttention(false);
+      wt.setFusedAttention(false);
       const composed = wt.nn.scaledDotProductAttention(q, k, v, { isCausal: causal });
       wt.setFusedAttention(was);
       expect(fused.shape).toEqual(composed.shape);
@@ -104,7 +106,27 @@ describe('fused attention on the CPU', () => {
     expect(() => wt.fusedAttention(rand([2, 4, 8], 1), rand([3, 4, 8], 1), rand([3, 4, 8], 1))).toThrow(/fusedAttention/);
   });
 
+  it("'auto' picks the fused kernels on WebGPU for large score tensors only; true / false force it", () => {
+    const q = wt.zeros([1, 1, 1, 1]).expand([4, 8, 1024, 64]); // 4·8·1024·1024 = 2^25 scores, no memory
+    const small = rand([2, 3, 8, 4], 1);
+    expect(wt.setFusedAttention('auto')).toBe('auto');
+    expect(fusedAttentionApplies(q, q, q)).toBe(false); // CPU: the composed path
+    expect(fusedAttentionApplies(small, small, small)).toBe(false);
+    const fakeGpu = Object.create(q, { backend: { get: () => ({ name: 'webgpu' }) } }) as wt.Tensor;
+    expect(fusedAttentionApplies(fakeGpu, fakeGpu, fakeGpu)).toBe(true);
+    const fakeSmall = Object.create(small, { backend: { get: () => ({ name: 'webgpu' }) } }) as wt.Tensor;
+    expect(fusedAttentionApplies(fakeSmall, fakeSmall, fakeSmall)).toBe(false);
+    wt.setFusedAttention(true);
+    expect(fusedAttentionApplies(small, small, small)).toBe(true);
+    expect(fusedAttentionApplies(small, small, rand([2, 3, 8, 129], 2))).toBe(false); // head dim too large
+    wt.setFusedAttention(false);
+    expect(fusedAttentionApplies(fakeGpu, fakeGpu, fakeGpu)).toBe(false);
+    wt.setFusedAttention('auto');
+    expect(() => wt.setFusedAttention('yes' as never)).toThrow(/setFusedAttention: mode must be true, false or 'auto', got "yes"/);
+  });
+
   it('scaledDotProductAttention and MultiheadAttention take the fused kernels only where they apply', async () => {
+    const was = wt.setFusedAttention(true);
     const q = rand([1, 2, 6, 4], 20);
     const kernels = async (fn: () => wt.Tensor) => {
       const p = await wt.profile(async () => { const y = fn(); await y.data(); y.dispose(); });
@@ -117,6 +139,9 @@ describe('fused attention on the CPU', () => {
     const x = rand([2, 5, 8], 21);
     expect((await kernels(() => mha.forward(x, x, x, { needWeights: false })[0])).some((n) => n.startsWith('attention'))).toBe(true);
     expect((await kernels(() => mha.forward(x, x, x)[0])).some((n) => n.startsWith('attention'))).toBe(false);
+    wt.setFusedAttention('auto');
+    expect((await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).some((n) => n.startsWith('attention'))).toBe(false);
+    wt.setFusedAttention(was);
   });
 });
 

@@ -37,6 +37,8 @@ export interface BenchConfig {
   segments?: boolean;
   /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
   fusionOff?: boolean;
+  /** also run webtensor with the fused attention kernels forced on and forced off */
+  attentionVariants?: boolean;
 }
 
 export interface BenchResult {
@@ -54,13 +56,22 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean; attentionVariants?: boolean } = {}): Lib[] {
   // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
   const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments: opts.segments });
   const off = opts.fusionOff ? [webtensorLib(section, { fusion: false, segments: opts.segments })] : [];
   // training steps run compiled (wt.compile); the eager peer shows what capture adds
   const eager = webtensorLib(section, { compiled: false, trainingOnly: true, label: 'webtensor (eager)', segments: opts.segments });
+  const attention = opts.attentionVariants ? attentionVariants(section) : [];
   return section === 'webgpu'
-    ? [main, eager, ...off, tfjsLib('webgpu'), jaxLib()]
-    : [main, eager, ...off, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
+    ? [main, eager, ...off, ...attention, tfjsLib('webgpu'), jaxLib()]
+    : [main, eager, ...off, ...attention, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
+}
+
+/** webtensor with the fused attention kernels forced on, and forced off (attention workloads only). */
+export function attentionVariants(backend: Section): Lib[] {
+  return [
+    webtensorLib(backend, { fusedAttention: true, label: 'webtensor (fused attention)' }),
+    webtensorLib(backend, { fusedAttention: false, label: 'webtensor (composed attention)' }),
+  ];
 }

@@ -142,9 +142,11 @@ function trainCase(w: Workload, compiled: boolean): Case {
  * to `wt.setFusion` (default 'auto'); `false` lists the library as "webtensor (fusion off)", so
  * that next to a `fusion: true` "webtensor" its ratio column reads fusion on ÷ off.
  * `matmulPrecision` is set while this library runs ('highest' otherwise): 'medium' measures the
- * f16 GEMM tiles (on devices with shader-f16).
+ * f16 GEMM tiles (on devices with shader-f16). `fusedAttention` forces the fused attention
+ * kernels on or off (wt.setFusedAttention; 'auto' otherwise) and limits the library to the
+ * workloads with attention (the attention kernel, char-gpt).
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulOnly?: boolean; matmulPrecision?: wt.MatmulPrecision } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulOnly?: boolean; matmulPrecision?: wt.MatmulPrecision; fusedAttention?: boolean } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
@@ -159,12 +161,14 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
       if (instance && wt.getBackend() !== instance) wt.setBackend(instance);
       wt.setFusion(fusion);
       wt.setFloat32MatmulPrecision(opts.matmulPrecision ?? 'highest');
+      wt.setFusedAttention(opts.fusedAttention ?? 'auto');
       // 'medium' switches the f16 tiles on after a check on the device: wait for it
       await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.();
     },
     setup: (w) => {
       if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');
       if (opts.matmulOnly && !w.name.startsWith('matmul')) throw new Error('n/a: this variant differs from webtensor in large matmuls only');
+      if (opts.fusedAttention !== undefined && !/attention|gpt/.test(w.name)) throw new Error('n/a: this variant differs from webtensor in attention only');
       return w.group === 'kernel' ? kernelCase(w) : trainCase(w, opts.compiled ?? true);
     },
   };

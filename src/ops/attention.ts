@@ -2,9 +2,18 @@
  * Fused attention: softmax(scale·q kᵀ) v as one `attention` routine forward and one
  * `attentionBackward` routine (plus a row reduction) backward, the "flash" formulation: no
  * [L, S] score or weight matrix is ever stored, so memory grows with L + S rather than L·S, and
- * the forward is one dispatch instead of three. wt.nn.scaledDotProductAttention takes this path
- * whenever it can (no mask other than the causal one, no dropout, no weights wanted, head dims
- * up to {@link FUSED_ATTENTION_MAX_FEATURES}; see {@link setFusedAttention}).
+ * the forward is one dispatch instead of three.
+ *
+ * The fused kernels recompute the scores in the backward (about 1.75x the composed path's
+ * arithmetic), so where the scores fit comfortably the composed path (two matmuls around a causal
+ * softmax) is faster on the devices measured so far: on SwiftShader the fused forward ran at
+ * 0.83–0.88x and forward + backward at 0.55–0.73x of it, and the CPU routine, plain JavaScript
+ * against the composed path's WebAssembly GEMMs, at 0.1–0.3x (bench/RESULTS.md, 2026-11-22).
+ * wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) therefore takes the
+ * fused kernels by default only on WebGPU and only where the composed path would hold a score
+ * tensor of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more; {@link setFusedAttention}
+ * forces either way. It applies with no mask but the causal one, no dropout and head dims up to
+ * {@link FUSED_ATTENTION_MAX_FEATURES}.
  */
 import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
@@ -19,6 +28,13 @@ import { runOrZeros } from './indexing.js';
 /** Largest query/key and value feature size (head dim) of the fused kernels. */
 export const FUSED_ATTENTION_MAX_FEATURES = 128;
 
+/**
+ * Score elements (batch · L · S) from which 'auto' picks the fused kernels on WebGPU: 2^24, a
+ * 64 MiB float32 score tensor, which the composed path stores about three times over (scores,
+ * weights kept for the backward, their gradient).
+ */
+export const FUSED_ATTENTION_AUTO_SCORES = 1 << 24;
+
 export interface FusedAttentionOptions {
   /** default 1/sqrt(E) */
   scale?: number;
@@ -29,22 +45,27 @@ export interface FusedAttentionOptions {
 let fusedMode: boolean | 'auto' = 'auto';
 
 /**
- * Whether wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) may use the
- * fused kernels: true, false, or 'auto' (the default: wherever they apply). As
+ * Whether wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) uses the
+ * fused kernels where they apply: true (always), false (never), or 'auto' (the default: on
+ * WebGPU for score tensors of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more). As
  * torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
  */
 export function setFusedAttention(mode: boolean | 'auto'): boolean | 'auto' {
+  if (mode !== true && mode !== false && mode !== 'auto') throw new ArgumentError(`setFusedAttention: mode must be true, false or 'auto', got ${JSON.stringify(mode)}`);
   const was = fusedMode;
   fusedMode = mode;
   return was;
 }
 
-/** Whether attention over these operands may take the fused kernels (see the module comment). */
+/** Whether attention over these operands takes the fused kernels (see the module comment). */
 export function fusedAttentionApplies(q: Tensor, k: Tensor, v: Tensor): boolean {
   if (fusedMode === false) return false;
   const E = q.shape[q.ndim - 1], Ev = v.shape[v.ndim - 1];
-  return q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
+  const fits = q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
     q.numel() > 0 && k.numel() > 0 && v.numel() > 0 && Math.max(E, Ev) <= FUSED_ATTENTION_MAX_FEATURES;
+  if (!fits || fusedMode === true) return fits;
+  const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  return q.backend.name === 'webgpu' && numel(batch) * q.shape[q.ndim - 2] * k.shape[k.ndim - 2] >= FUSED_ATTENTION_AUTO_SCORES;
 }
 
 /** The routine's 4-D view [B, H, T, F] of an operand [...batch, T, F] broadcast to `batch`. */
