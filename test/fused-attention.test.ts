@@ -86,6 +86,22 @@ describe('fused attention on the CPU', () => {
     await wt.gradcheck((a) => { const t = a.permute(1, 0, 2); return wt.fusedAttention(t, t, t, { causal: true, scale: 0.7 }).sin().sum(); }, [x]);
   });
 
+  it('a causal transformer layer gives the composed path\'s output and parameter gradients', async () => {
+    wt.manualSeed(3);
+    const layer = new wt.nn.TransformerEncoderLayer(12, 3, { dimFeedforward: 24, dropout: 0, batchFirst: true, normFirst: true });
+    const x = rand([2, 7, 12], 50);
+    const run = async (mode: boolean) => {
+      const was = wt.setFusedAttention(mode);
+      layer.zeroGrad();
+      const y = layer.forward(x, { isCausal: true });
+      y.mul(rand(y.shape, 51)).sum().backward();
+      wt.setFusedAttention(was);
+      return [Array.from(await y.data()), ...(await Promise.all(layer.parameters().map(async (p) => Array.from(await p.grad!.data()))))];
+    };
+    const fused = await run(true), composed = await run(false);
+    fused.forEach((f, i) => expectClose(f, composed[i], 1e-5));
+  });
+
   it('a NaN or +inf score poisons its row only; no keys gives NaN', async () => {
     const q = wt.tensor([[1, 0], [NaN, 0], [0, 1]]), k = rand([3, 2], 13), v = rand([3, 2], 14);
     const y = (await wt.fusedAttention(q, k, v).array()) as number[][];
