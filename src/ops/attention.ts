@@ -64,8 +64,9 @@ export function fusedAttentionApplies(q: Tensor, k: Tensor, v: Tensor): boolean 
   const fits = q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
     q.numel() > 0 && k.numel() > 0 && v.numel() > 0 && Math.max(E, Ev) <= FUSED_ATTENTION_MAX_FEATURES;
   if (!fits || fusedMode === true) return fits;
+  if (q.backend.name !== 'webgpu') return false;
   const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
-  return q.backend.name === 'webgpu' && numel(batch) * q.shape[q.ndim - 2] * k.shape[k.ndim - 2] >= FUSED_ATTENTION_AUTO_SCORES;
+  return numel(batch) * q.shape[q.ndim - 2] * k.shape[k.ndim - 2] >= FUSED_ATTENTION_AUTO_SCORES;
 }
 
 /** The routine's 4-D view [B, H, T, F] of an operand [...batch, T, F] broadcast to `batch`. */

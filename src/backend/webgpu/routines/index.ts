@@ -3,8 +3,8 @@
  * type makes the compiler refuse a missing routine, as the CPU's table does.
  *
  * One file per family: matmul.ts (tiled GEMM core shared with conv.ts), conv.ts, pool.ts,
- * norm.ts (softmax, cross-entropy, layer norm), batchnorm.ts, indexing.ts; their WGSL lives in shaders/ and is
- * specialised through template.ts.
+ * norm.ts (softmax, cross-entropy, layer norm), batchnorm.ts, indexing.ts, attention.ts (fused
+ * attention); their WGSL lives in shaders/ and is specialised through template.ts.
  */
 import type { RoutineName } from '../../../kernel/kernel.js';
 import type { GpuRoutine } from '../launch.js';

@@ -1,7 +1,7 @@
 /**
  * The template syntax of shaders/*.wgsl: how one WGSL file serves every variant of a routine.
  *
- * Two constructs, both resolved before WGSL ever sees the text:
+ * Three constructs, all resolved before WGSL ever sees the text:
  *
  * - `{{NAME}}` is replaced by `vars.NAME` (a string or number). A placeholder with no value is
  *   an error, so a typo cannot silently compile into something else.
