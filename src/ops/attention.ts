@@ -6,14 +6,14 @@
  *
  * The fused kernels recompute the scores in the backward (about 1.75x the composed path's
  * arithmetic), so where the scores fit comfortably the composed path (two matmuls around a causal
- * softmax) is faster on the devices measured so far: on SwiftShader the fused forward ran at
- * 0.83–0.88x and forward + backward at 0.55–0.73x of it, and the CPU routine, plain JavaScript
- * against the composed path's WebAssembly GEMMs, at 0.1–0.3x (bench/RESULTS.md, 2026-11-22).
- * wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) therefore takes the
- * fused kernels by default only on WebGPU and only where the composed path would hold a score
- * tensor of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more; {@link setFusedAttention}
- * forces either way. It applies with no mask but the causal one, no dropout and head dims up to
- * {@link FUSED_ATTENTION_MAX_FEATURES}.
+ * softmax) is as fast or faster on the devices measured so far: on SwiftShader the fused forward
+ * ran at 0.83–0.88x of it and forward + backward at 0.55–0.73x, whole char-gpt training steps
+ * within the noise; on the CPU (blocked GEMMs, src/backend/cpu/routines/attention.ts) 0.7–1.1x
+ * (bench/RESULTS.md, 2026-11-22). wt.nn.scaledDotProductAttention (and MultiheadAttention
+ * without weights) therefore takes the fused kernels by default only where the composed path
+ * would hold a score tensor of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more, where memory
+ * decides; {@link setFusedAttention} forces either way. It applies with no mask but the causal
+ * one, no dropout and head dims up to {@link FUSED_ATTENTION_MAX_FEATURES}.
  */
 import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
@@ -29,7 +29,7 @@ import { runOrZeros } from './indexing.js';
 export const FUSED_ATTENTION_MAX_FEATURES = 128;
 
 /**
- * Score elements (batch · L · S) from which 'auto' picks the fused kernels on WebGPU: 2^24, a
+ * Score elements (batch · L · S) from which 'auto' picks the fused kernels: 2^24, a
  * 64 MiB float32 score tensor, which the composed path stores about three times over (scores,
  * weights kept for the backward, their gradient).
  */
@@ -46,8 +46,8 @@ let fusedMode: boolean | 'auto' = 'auto';
 
 /**
  * Whether wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) uses the
- * fused kernels where they apply: true (always), false (never), or 'auto' (the default: on
- * WebGPU for score tensors of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more). As
+ * fused kernels where they apply: true (always), false (never), or 'auto' (the default: for
+ * score tensors of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more). As
  * torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
  */
 export function setFusedAttention(mode: boolean | 'auto'): boolean | 'auto' {
@@ -64,7 +64,6 @@ export function fusedAttentionApplies(q: Tensor, k: Tensor, v: Tensor): boolean 
   const fits = q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
     q.numel() > 0 && k.numel() > 0 && v.numel() > 0 && Math.max(E, Ev) <= FUSED_ATTENTION_MAX_FEATURES;
   if (!fits || fusedMode === true) return fits;
-  if (q.backend.name !== 'webgpu') return false;
   const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
   return numel(batch) * q.shape[q.ndim - 2] * k.shape[k.ndim - 2] >= FUSED_ATTENTION_AUTO_SCORES;
 }

@@ -1,66 +1,78 @@
 /**
- * CPU fused attention: softmax(scale·q kᵀ) v one query row at a time, never holding more than
- * one row of scores, and its backward. Float64 accumulators (JS numbers) throughout, so this is
- * the reference the WebGPU kernels (shaders/attention.wgsl) are compared against.
+ * CPU fused attention: softmax(scale·q kᵀ) v a block of {@link QB} query rows at a time, and its
+ * backward, so that at most QB rows of scores exist at once (O(QB·S) scratch rather than the
+ * composed path's L·S per matrix). The products are the CPU matmul routine's GEMMs (WebAssembly
+ * SIMD for float32) on views of the operands as they lie; the softmax rows and the gradient
+ * accumulators are float64. On the float64 backend every step is float64, the reference the
+ * WebGPU kernels (shaders/attention.wgsl) are tested against.
  *
  * Legend: Z = B·H matrices, L queries, S keys, E query/key features, Ev value features. q, k, v
  * are 4-D [B, H, T, F] views with any strides (size-1 dims broadcast); every other operand is
- * contiguous. Causal: query i reads keys j ≤ i (top-left aligned).
+ * contiguous. Causal: query i reads keys j ≤ i (top-left aligned), so a block's GEMMs stop at
+ * its last row's key.
  */
+import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine, CpuView } from './index.js';
+import { matmul } from './matmul.js';
 
-/** Copies matrix (b, h) of a [B, H, T, F] view into `dst` as T×F row-major float64. */
-function gatherMatrix(x: CpuView, b: number, h: number, dst: Float64Array): void {
-  const [, , T, F] = x.shape;
-  const st = x.shape.map((d, i) => (d === 1 ? 0 : x.strides[i]));
-  const a = x.data, base = x.offset + b * st[0] + h * st[1];
-  for (let t = 0; t < T; t++) {
-    const r = base + t * st[2];
-    for (let f = 0; f < F; f++) dst[t * F + f] = a[r + f * st[3]];
-  }
+/** Query rows per block. */
+const QB = 64;
+
+/** A 2-D view [R, C] of `data` with strides (sr, sc). */
+const view = (data: StorageArray, offset: number, R: number, C: number, sr: number, sc: number): CpuView =>
+  ({ buf: { numel: data.length }, data, dtype: 'float32', shape: [R, C], strides: [sr, sc], offset });
+
+/** out = a @ b (overwritten; `out` contiguous, as the routine requires). */
+const mm = (a: CpuView, b: CpuView, out: CpuView): void => matmul({ bias: false, activation: 'none' }, [a, b], [out]);
+
+/** Matrix (b, h) of a [B, H, T, F] view: its offset and the strides of T and F (0 for size 1). */
+function matrix(x: CpuView, b: number, h: number): { off: number; st: number; sf: number } {
+  const s = x.shape.map((d, i) => (d === 1 ? 0 : x.strides[i]));
+  return { off: x.offset + b * s[0] + h * s[1], st: s[2], sf: s[3] };
 }
 
-interface Shapes { B: number; H: number; L: number; S: number; E: number; Ev: number }
+interface Geometry { B: number; H: number; L: number; S: number; E: number; Ev: number }
 
-function shapes(q: CpuView, k: CpuView, v: CpuView): Shapes {
+function geometry(q: CpuView, k: CpuView, v: CpuView): Geometry {
   const [B, H, L, E] = q.shape;
   return { B, H, L, S: k.shape[2], E, Ev: v.shape[3] };
 }
 
-/** Keys query i reads. */
-const keysOf = (i: number, S: number, causal: boolean): number => (causal ? Math.min(S, i + 1) : S);
+/** Keys the block of rows i0 .. i0 + n reads. */
+const keysOf = (i0: number, n: number, S: number, causal: boolean): number => (causal ? Math.min(S, i0 + n) : S);
+
+/** Scratch of the operands' own element type (float64 on the float64 backend). */
+const scratch = (like: StorageArray, n: number): StorageArray => (like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
 
 /** q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] → o[B,H,L,Ev], lse[B,H,L] (logsumexp of each query's scores). */
 export const attention: CpuRoutine<'attention'> = ({ scale, causal }, [q, k, v], [o, lse]) => {
-  const { B, H, L, S, E, Ev } = shapes(q, k, v);
-  const Q = new Float64Array(L * E), K = new Float64Array(S * E), V = new Float64Array(S * Ev);
-  const s = new Float64Array(S), acc = new Float64Array(Ev);
+  const { B, H, L, S, E, Ev } = geometry(q, k, v);
+  const P = scratch(o.data, QB * S);
   const oa = o.data, la = lse.data;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      gatherMatrix(q, b, h, Q);
-      gatherMatrix(k, b, h, K);
-      gatherMatrix(v, b, h, V);
-      const z = b * H + h;
-      for (let i = 0; i < L; i++) {
-        const n = keysOf(i, S, causal), qi = i * E;
-        let m = -Infinity;
-        for (let j = 0; j < n; j++) {
-          let d = 0;
-          for (let e = 0, kj = j * E; e < E; e++) d += Q[qi + e] * K[kj + e];
-          s[j] = d * scale;
-          if (s[j] > m) m = s[j]; // a NaN score is skipped here but poisons the sum below
+      const z = b * H + h, Q = matrix(q, b, h), K = matrix(k, b, h), V = matrix(v, b, h);
+      for (let i0 = 0; i0 < L; i0 += QB) {
+        const n = Math.min(QB, L - i0), kc = keysOf(i0, n, S, causal);
+        // scores of the block: [n, E] @ [E, kc] (kᵀ read in place) into P as [n, kc]
+        mm(view(q.data, Q.off + i0 * Q.st, n, E, Q.st, Q.sf), view(k.data, K.off, E, kc, K.sf, K.st), view(P, 0, n, kc, kc, 1));
+        for (let r = 0; r < n; r++) {
+          const i = i0 + r, nk = causal ? Math.min(S, i + 1) : S, base = r * kc;
+          let m = -Infinity;
+          for (let j = 0; j < nk; j++) {
+            const s = P[base + j] * scale;
+            P[base + j] = s;
+            if (s > m) m = s; // a NaN score is skipped here but poisons the sum below
+          }
+          let l = 0;
+          for (let j = 0; j < nk; j++) l += P[base + j] = Math.exp(P[base + j] - m);
+          const inv = 1 / l;
+          for (let j = 0; j < nk; j++) P[base + j] *= inv;
+          for (let j = nk; j < kc; j++) P[base + j] = 0;
+          la[lse.offset + z * L + i] = m + Math.log(l);
         }
-        acc.fill(0);
-        let l = 0;
-        for (let j = 0; j < n; j++) {
-          const p = Math.exp(s[j] - m);
-          l += p;
-          for (let e = 0, vj = j * Ev; e < Ev; e++) acc[e] += p * V[vj + e];
-        }
-        const out = o.offset + (z * L + i) * Ev;
-        for (let e = 0; e < Ev; e++) oa[out + e] = acc[e] / l;
-        la[lse.offset + z * L + i] = m + Math.log(l);
+        // the block's output rows: [n, kc] @ [kc, Ev]
+        mm(view(P, 0, n, kc, kc, 1), view(v.data, V.off, kc, Ev, V.st, V.sf), view(oa, o.offset + (z * L + i0) * Ev, n, Ev, Ev, 1));
       }
     }
   }
@@ -71,36 +83,37 @@ export const attention: CpuRoutine<'attention'> = ({ scale, causal }, [q, k, v],
  * gq[B,H,L,E], gk[B,H,S,E], gv[B,H,S,Ev], with p = exp(scale·q·k - lse), ds = p·(go·v - delta).
  */
 export const attentionBackward: CpuRoutine<'attentionBackward'> = ({ scale, causal }, [q, k, v, go, lse, delta], [gq, gk, gv]) => {
-  const { B, H, L, S, E, Ev } = shapes(q, k, v);
-  const Q = new Float64Array(L * E), K = new Float64Array(S * E), V = new Float64Array(S * Ev);
-  const GK = new Float64Array(S * E), GV = new Float64Array(S * Ev), gqi = new Float64Array(E);
-  const ga = go.data;
+  const { B, H, L, S, E, Ev } = geometry(q, k, v);
+  const P = scratch(gq.data, QB * S), DS = scratch(gq.data, QB * S), T = scratch(gq.data, S * Math.max(E, Ev));
+  const GK = new Float64Array(S * E), GV = new Float64Array(S * Ev);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      gatherMatrix(q, b, h, Q);
-      gatherMatrix(k, b, h, K);
-      gatherMatrix(v, b, h, V);
+      const z = b * H + h, Q = matrix(q, b, h), K = matrix(k, b, h), V = matrix(v, b, h);
       GK.fill(0);
       GV.fill(0);
-      const z = b * H + h;
-      for (let i = 0; i < L; i++) {
-        const n = keysOf(i, S, causal), qi = i * E, gi = go.offset + (z * L + i) * Ev;
-        const li = lse.data[lse.offset + z * L + i], di = delta.data[delta.offset + z * L + i];
-        gqi.fill(0);
-        for (let j = 0; j < n; j++) {
-          let d = 0, dp = 0;
-          const kj = j * E, vj = j * Ev;
-          for (let e = 0; e < E; e++) d += Q[qi + e] * K[kj + e];
-          for (let e = 0; e < Ev; e++) dp += ga[gi + e] * V[vj + e];
-          const p = Math.exp(d * scale - li);
-          const ds = p * (dp - di) * scale;
-          for (let e = 0; e < Ev; e++) GV[vj + e] += p * ga[gi + e];
-          for (let e = 0; e < E; e++) {
-            gqi[e] += ds * K[kj + e];
-            GK[kj + e] += ds * Q[qi + e];
+      for (let i0 = 0; i0 < L; i0 += QB) {
+        const n = Math.min(QB, L - i0), kc = keysOf(i0, n, S, causal);
+        const qBlk = view(q.data, Q.off + i0 * Q.st, n, E, Q.st, Q.sf);
+        const goBlk = view(go.data, go.offset + (z * L + i0) * Ev, n, Ev, Ev, 1);
+        // the weights again, from the scores and each row's logsumexp; dp = go @ vᵀ
+        mm(qBlk, view(k.data, K.off, E, kc, K.sf, K.st), view(P, 0, n, kc, kc, 1));
+        mm(goBlk, view(v.data, V.off, Ev, kc, V.sf, V.st), view(DS, 0, n, kc, kc, 1));
+        for (let r = 0; r < n; r++) {
+          const i = i0 + r, nk = causal ? Math.min(S, i + 1) : S, base = r * kc;
+          const li = lse.data[lse.offset + z * L + i], di = delta.data[delta.offset + z * L + i];
+          for (let j = 0; j < nk; j++) {
+            const p = Math.exp(P[base + j] * scale - li);
+            P[base + j] = p;
+            DS[base + j] = p * (DS[base + j] - di) * scale;
           }
+          for (let j = nk; j < kc; j++) P[base + j] = DS[base + j] = 0;
         }
-        gq.data.set(gqi, gq.offset + (z * L + i) * E);
+        // gq rows = ds @ k; gv += pᵀ @ go; gk += dsᵀ @ q
+        mm(view(DS, 0, n, kc, kc, 1), view(k.data, K.off, kc, E, K.st, K.sf), view(gq.data, gq.offset + (z * L + i0) * E, n, E, E, 1));
+        mm(view(P, 0, kc, n, 1, kc), goBlk, view(T, 0, kc, Ev, Ev, 1));
+        for (let x = 0; x < kc * Ev; x++) GV[x] += T[x];
+        mm(view(DS, 0, kc, n, 1, kc), qBlk, view(T, 0, kc, E, E, 1));
+        for (let x = 0; x < kc * E; x++) GK[x] += T[x];
       }
       gk.data.set(GK, gk.offset + z * S * E);
       gv.data.set(GV, gv.offset + z * S * Ev);
