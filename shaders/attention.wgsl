@@ -68,6 +68,18 @@ fn row4(which: u32, b: u32, h: u32, r: u32, c4: u32, n: u32) -> vec4<f32> {
   return x;
 }
 
+#if !FWD
+// four features of row r of go (contiguous [Z, L, Ev]; zeros past Ev)
+fn go4(z: u32, r: u32, c4: u32) -> vec4<f32> {
+  var x = vec4<f32>(0.0);
+  for (var c = 0u; c < 4u; c++) {
+    let e = c4 * 4u + c;
+    if (e < u.Ev) { x[c] = go[u.off3 + (z * u.L + r) * u.Ev + e]; }
+  }
+  return x;
+}
+#endif
+
 #if !BWD_KV
 // tile of rows r0.. of k (into ta) and v (into tb), zeros past S
 fn loadKV(b: u32, h: u32, r0: u32, lid: u32) {
@@ -126,10 +138,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       var gx = vec4<f32>(0.0);
       if (r < u.L) {
         qx = row4(0u, b, h, r, t % M4, u.E) * u.scale;
-        let c4 = t % M4;
-        for (var c = 0u; c < 4u; c++) {
-          if (c4 * 4u + c < u.Ev) { gx[c] = go[u.off3 + (z * u.L + r) * u.Ev + c4 * 4u + c]; }
-        }
+        gx = go4(z, r, t % M4);
       }
       ta[t] = qx;
       tb[t] = gx;
@@ -235,10 +244,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (valid) {
     let base = z * u.L + row;
     #unroll c M4
-    for (var e = 0u; e < 4u; e++) {
-      let f = c * 4u + e;
-      if (f < u.Ev) { gr[c][e] = go[u.off3 + base * u.Ev + f]; }
-    }
+    gr[c] = go4(z, row, c);
     #endunroll
     li = lse[u.off4 + base];
     di = delta[u.off5 + base];

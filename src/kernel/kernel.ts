@@ -66,6 +66,9 @@ export type Pair = readonly [number, number];
  * contiguous unless noted. Legend: B batch, M/N/K matmul dims, N batch (conv), C channels in,
  * O channels out, H/W spatial, R rows, D row length.
  */
+/** Largest query/key and value feature size (head dim) of the `attention` routines. */
+export const ATTENTION_MAX_FEATURES = 128;
+
 export interface Routines {
   /**
    * a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias); the
@@ -117,6 +120,7 @@ export interface Routines {
    * Fused attention (the scores never reach memory): q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] (any
    * strides; size-1 dims broadcast) → o[B,H,L,Ev] = softmax(scale·q kᵀ) v, lse[B,H,L] = the
    * logsumexp of each query's scaled scores. `causal`: query i reads keys j ≤ i (top-left aligned).
+   * E and Ev at most {@link ATTENTION_MAX_FEATURES}.
    */
   attention: { scale: number; causal: boolean };
   /**

@@ -23,10 +23,11 @@ import { tidy } from '../memory.js';
 import { broadcastShapes, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { checkTensor } from '../validate.js';
+import { ATTENTION_MAX_FEATURES } from '../kernel/kernel.js';
 import { runOrZeros } from './indexing.js';
 
 /** Largest query/key and value feature size (head dim) of the fused kernels. */
-export const FUSED_ATTENTION_MAX_FEATURES = 128;
+export const FUSED_ATTENTION_MAX_FEATURES = ATTENTION_MAX_FEATURES;
 
 /**
  * Score elements (batch · L · S) from which 'auto' picks the fused kernels: 2^24, a

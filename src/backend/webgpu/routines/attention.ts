@@ -10,17 +10,15 @@
  * pass instead of O(Z·L·S).
  */
 import type { View } from '../../backend.js';
+import { ATTENTION_MAX_FEATURES } from '../../../kernel/kernel.js';
 import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import attentionSrc from '../../../../shaders/attention.wgsl';
 
-/** Largest E and Ev the kernels take (their registers hold rows padded to 16, 32, 64 or 128). */
-export const ATTENTION_MAX_FEATURES = 128;
-
 /** Rows (threads) per workgroup. */
 const BR = 64;
 
-/** Padded feature count: the smallest of 16, 32, 64, 128 that holds E and Ev. */
+/** Padded feature count (the rows the kernels hold in registers): the smallest of 16, 32, 64, 128 that holds E and Ev. */
 function paddedFeatures(E: number, Ev: number): number {
   const n = Math.max(E, Ev);
   for (const m of [16, 32, 64, 128]) if (n <= m) return m;
@@ -48,7 +46,7 @@ function geometry(routine: string, q: View, k: View, v: View): Geometry {
   return { B, H, L, S, E, Ev };
 }
 
-/** One attention.wgsl launch over `rows` rows per matrix; `views` after q, k, v give off3.. */
+/** One attention.wgsl launch over `rows` rows per matrix; the views after q, k, v (inputs, then outputs) give off3 on. */
 function launch(flag: string, causal: boolean, scale: number, g: Geometry, rows: number, inputs: readonly View[], outputs: readonly View[], ctx: GpuContext): GpuLaunch[] {
   const Z = g.B * g.H;
   if (Z === 0 || rows === 0) return [];
