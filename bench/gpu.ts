@@ -11,7 +11,8 @@
  * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
  * training steps eager (no capture), webtensor with multi-segment optimizer kernels
  * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor with
- * 128x128 matmul tiles (gemmTile), webtensor with the fused attention kernels forced on and off
+ * 64x64 and with 128x128 matmul tiles forced (gemmTile; the plain rows take the tile tune.ts timed
+ * faster on the device, printed with the adapter), webtensor with the fused attention kernels forced on and off
  * (attention 4×8×1024×64 is added at full sizes), webtensor
  * with medium matmul precision (f16 GEMM tiles; when the device has shader-f16), TF.js and
  * jax-js, and writes bench-gpu.json and bench-gpu.md to
@@ -26,6 +27,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as wt from '../src/index.js';
+import type { WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { installNodeWebGPU } from './lib/dawn.js';
 import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { jaxLib } from './lib/jax.js';
@@ -59,6 +61,10 @@ async function main(): Promise<void> {
   const f16Tiles = await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.() ?? false;
   wt.setFloat32MatmulPrecision('highest');
   console.log(`f16 GEMM tiles: ${f16Tiles ? 'passed their check, in use under medium precision' : 'not in use (no shader-f16, or the check failed)'}`);
+  // the GEMM tiles tune.ts chose on this device (the plain "webtensor" rows use them)
+  const tunings = (wt.getBackend() as WebGPUBackend).gemmTunings();
+  const tuningText = tunings.map((t) => `${t.precision}: ${t.tile}×${t.tile} (${t.source}${t.reason ? `; ${t.reason}` : ''}${t.timings.length ? `; ${t.size}³ ms per product: ${t.timings.map((x) => `${x.tile}: ${x.ms?.toFixed(3) ?? x.error}`).join(', ')}` : ''})`).join('; ');
+  console.log(`GEMM tiles: ${tuningText}`);
   wt.getBackend().destroy();
 
   // long-sequence attention (2^25 scores: 'auto' takes the fused kernels there; the variants below force each way)
@@ -67,12 +73,14 @@ async function main(): Promise<void> {
     webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }),
+    webtensorLib('webgpu', { gemmTile: 64, matmulOnly: true, label: 'webtensor (64×64 tiles)' }),
     webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }),
     ...attentionVariants('webgpu'), tfjsLib('webgpu'), jaxLib(),
   ];
   // medium matmul precision: f16 GEMM tiles, only where the device has shader-f16
   if (info.features.includes('shader-f16')) {
     libs.splice(1, 0, webtensorLib('webgpu', { matmulPrecision: 'medium', label: 'webtensor (f16 matmul)' }),
+      webtensorLib('webgpu', { matmulPrecision: 'medium', gemmTile: 64, matmulOnly: true, label: 'webtensor (f16 matmul, 64×64 tiles)' }),
       webtensorLib('webgpu', { matmulPrecision: 'medium', gemmTile: 128, matmulOnly: true, label: 'webtensor (f16 matmul, 128×128 tiles)' }));
   }
   const cfg = runOptions(quick);
@@ -82,8 +90,8 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const md = resultsSection(result, { date, command: `node dist-gpu/bench-gpu.mjs${quick ? ' --quick' : ''}`, where: result.environment, cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`, seconds });
   const ceiling = ceilingTable(r.rows, out);
-  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\nf16 GEMM tiles in use under medium precision: ${f16Tiles}\n\n${ceiling}${md}\n`);
-  writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, f16Tiles, ...result }, null, 1));
+  writeFileSync(join(out, 'bench-gpu.md'), `features: ${info.features.join(', ')}\n\nf16 GEMM tiles in use under medium precision: ${f16Tiles}\n\nGEMM tiles (tune.ts): ${tuningText}\n\n${ceiling}${md}\n`);
+  writeFileSync(join(out, 'bench-gpu.json'), JSON.stringify({ date, seconds, features: info.features, limits: info.limits, f16Tiles, tunings, ...result }, null, 1));
   console.log(`\n${ceiling}${md}`);
   for (const s of summary(result.rows)) console.log(s);
   console.log(`wrote ${join(out, 'bench-gpu.md')} and bench-gpu.json (${seconds.toFixed(0)} s)`);

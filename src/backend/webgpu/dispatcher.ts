@@ -228,12 +228,14 @@ export interface DispatcherOptions {
    */
   subgroupOps?: boolean;
   /**
-   * Output tile of the tiled matmul GEMM for large products: 64 (4x4 per thread,
-   * the default) or 128 (8x8 per thread: twice the FMAs per workgroup-memory read; shaders/gemm.wgsl
-   * BIG). Unmeasured on hardware so far (SwiftShader runs the direct core); `bench/gpu.ts` runs a
-   * "webtensor (128×128 tiles)" peer so that a GPU run can pick the default.
+   * Output tile of the tiled matmul GEMM for large products: 64 (4x4 per thread) or 128 (8x8 per
+   * thread: twice the FMAs per workgroup-memory read; shaders/gemm.wgsl BIG), or 'tune': time
+   * both on the device when the backend is created (and the half tiles when 'medium' precision
+   * first takes them) and keep the faster, remembered per adapter (tune.ts; `gemmTunings()` says
+   * what was chosen and why). Default: 'tune' on hardware adapters, 64 on software ones (they run
+   * every matmul on the direct core).
    */
-  gemmTile?: 64 | 128;
+  gemmTile?: 64 | 128 | 'tune';
   /**
    * Under 'medium' matmul precision on a device without shader-f16, round the tiled GEMMs'
    * operands to f16 in f32 tiles (shaders/gemm.wgsl HALF without F16): the numerics of the f16

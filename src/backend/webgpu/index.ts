@@ -21,9 +21,12 @@ import { sleepingWait } from './wait.js';
 import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
 import { probeGemmHalf } from './probe.js';
+import { tuneGemmTile, type GemmTuning } from './tune.js';
+import type { GemmHalf, GemmTile } from './routines/matmul.js';
 import { gpuRoutines } from './routines/index.js';
 
 export type { WebGPUInfo } from './device.js';
+export type { GemmTuning, TileTiming } from './tune.js';
 
 interface GpuExecutable extends Executable {
   readonly info?: ExprInfo;
@@ -59,6 +62,10 @@ export class WebGPUBackend implements Backend {
   private halfCheck: Promise<boolean> | null = null;
   /** its outcome once known */
   private halfOk: boolean | null = null;
+  /** the GEMM tile: fixed, or measured on the device (tune.ts) */
+  private readonly tileChoice: 64 | 128 | 'tune';
+  /** what tuneGemm chose, per precision */
+  private readonly tunings: GemmTuning[] = [];
 
   /**
    * Wraps a ready device; `owned` says whether destroy() may destroy it. Prefer
@@ -68,8 +75,10 @@ export class WebGPUBackend implements Backend {
     this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
     const subgroupSize = (opts.subgroupOps ?? software) ? fixedSubgroupSize(device, meta.adapter) : undefined;
-    if (opts.gemmTile !== undefined && opts.gemmTile !== 64 && opts.gemmTile !== 128) throw new ArgumentError(`webgpu: gemmTile must be 64 or 128, got ${JSON.stringify(opts.gemmTile)}`);
-    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, gemmTile: opts.gemmTile, snapshot: (buf) => this.snapshot(buf) };
+    if (opts.gemmTile !== undefined && opts.gemmTile !== 64 && opts.gemmTile !== 128 && opts.gemmTile !== 'tune') throw new ArgumentError(`webgpu: gemmTile must be 64, 128 or 'tune', got ${JSON.stringify(opts.gemmTile)}`);
+    this.tileChoice = opts.gemmTile ?? 'tune';
+    const fixedTile = this.tileChoice === 'tune' ? undefined : this.tileChoice;
+    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, gemmTile: fixedTile, snapshot: (buf) => this.snapshot(buf) };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;
@@ -248,12 +257,40 @@ export class WebGPUBackend implements Backend {
       this.ctx.gemmHalf = this.halfOk ? half : undefined;
       return;
     }
-    this.halfCheck ??= probeGemmHalf(this.device, this.ctx, half).then((why) => {
+    this.halfCheck ??= probeGemmHalf(this.device, this.ctx, half).then(async (why) => {
       if (why) console.warn(`webtensor: 'medium' matmul precision stays float32 on this device: the ${half} GEMM tiles failed their check (${why})`);
+      else await this.tuneGemm(half);
       this.halfOk = !why;
       if (this.halfOk && this.precision === 'medium') this.ctx.gemmHalf = half;
       return this.halfOk;
     });
+  }
+
+  /**
+   * Sets the GEMM tile of `half` tiles (f32 when undefined) by DispatcherOptions.gemmTile: fixed,
+   * or with 'tune' the faster on this device (tune.ts; software adapters keep 64: their matmuls
+   * run the direct core). `createWebGPUBackend` runs it for f32, the first 'medium' precision for
+   * its half tiles. Resolves to the choice, also listed by {@link gemmTunings}. `size`: the side
+   * of the timed product (tests; default tune.ts TUNE_SIZE).
+   */
+  async tuneGemm(half?: GemmHalf, size?: number): Promise<GemmTuning> {
+    const precision = half ?? 'f32';
+    const done = this.tunings.find((t) => t.precision === precision);
+    if (done) return done;
+    const fixed = (tile: GemmTile, reason: string): GemmTuning => ({ precision, tile, source: 'fixed', size: 0, timings: [], reason });
+    let t: GemmTuning;
+    if (this.tileChoice !== 'tune') t = fixed(this.tileChoice, `gemmTile ${this.tileChoice} was asked for`);
+    else if (this.ctx.software) t = fixed(64, 'a software adapter: its matmuls run the direct core, not the tiles');
+    else t = await tuneGemmTile(this.device, this.ctx, this.meta.adapter, { half, size });
+    if (!this.tunings.some((x) => x.precision === precision)) this.tunings.push(t);
+    if (half) this.ctx.gemmTileHalf = t.tile;
+    else this.ctx.gemmTile = t.tile;
+    return t;
+  }
+
+  /** The GEMM tiles chosen so far, per precision, with the timings behind a measured choice. */
+  gemmTunings(): readonly GemmTuning[] {
+    return this.tunings;
   }
 
   /** Resolves once a 'medium' precision set so far is in force: whether its half tiles passed their check. */
@@ -401,11 +438,15 @@ export class WebGPUBackend implements Backend {
 
 /**
  * Creates the WebGPU backend: on `device` when given (adopted, never destroyed), else on a new
- * device from navigator.gpu or, in Node, the optional `webgpu` package.
+ * device from navigator.gpu or, in Node, the optional `webgpu` package. On a hardware adapter it
+ * first times the two GEMM tiles there (DispatcherOptions.gemmTile 'tune', tune.ts: a fraction of
+ * a second the first time, nothing when the adapter's choice is remembered).
  *
  * @example const backend = await createWebGPUBackend(); wt.setBackend(backend);
  */
 export async function createWebGPUBackend(device?: GPUDevice, opts: DispatcherOptions = {}): Promise<WebGPUBackend> {
   const acq = await acquireDevice(device);
-  return new WebGPUBackend(acq.device, acq.info, acq.owned, opts);
+  const backend = new WebGPUBackend(acq.device, acq.info, acq.owned, opts);
+  await backend.tuneGemm();
+  return backend;
 }

@@ -41,8 +41,13 @@ export interface GpuContext {
    * DispatcherOptions.emulateF16 on one without ('emulate'); else undefined (f32).
    */
   gemmHalf?: 'f16' | 'emulate';
-  /** Output tile of large tiled matmuls (DispatcherOptions.gemmTile; default 64). */
+  /**
+   * Output tile of large tiled matmuls in f32 (DispatcherOptions.gemmTile: fixed, or measured on
+   * the device by tune.ts; default 64).
+   */
   gemmTile?: 64 | 128;
+  /** The same for the half tiles of 'medium' precision (default: gemmTile). */
+  gemmTileHalf?: 64 | 128;
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];

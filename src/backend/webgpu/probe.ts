@@ -6,12 +6,14 @@
  *
  * The check is one tiled matmul, 64 x 64 x 48 (three k-slices), of small integers: every product
  * and partial sum is exact in f16, so the result must equal the integer product exactly. It uses
- * its own buffers and pipeline, away from the dispatcher, with error scopes around its own calls,
- * so a failure reaches no one else's error state.
+ * its own buffers and pipeline, away from the dispatcher (standalone.ts), so a failure reaches no
+ * one else's error state.
  */
 import type { View } from '../backend.js';
 import type { GpuContext } from './launch.js';
 import { matmulLaunches, type GemmHalf } from './routines/matmul.js';
+import { USAGE } from './pool.js';
+import { Standalone } from './standalone.js';
 
 const M = 64, N = 64, K = 48;
 
@@ -26,53 +28,17 @@ export async function probeGemmHalf(device: GPUDevice, ctx: GpuContext, half: Ge
   for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) want[m * N + n] += a[m * K + k] * b[k * N + n];
   const view = (shape: number[]): View => ({ buf: { numel: shape[0] * shape[1] }, dtype: 'float32', shape, strides: [shape[1], 1], offset: 0 });
   const [l] = matmulLaunches({ bias: false, activation: 'none' }, [view([M, K]), view([K, N])], [view([M, N])], { ...ctx, gemmHalf: half }, { kernel: 'tiled' });
-  const made: GPUBuffer[] = [];
-  const buffer = (size: number, usage: number, data?: Float32Array | Uint32Array): GPUBuffer => {
-    const buf = device.createBuffer({ size: Math.ceil(size / 16) * 16, usage });
-    made.push(buf);
-    if (data) device.queue.writeBuffer(buf, 0, data);
-    return buf;
-  };
-  // error scopes only around synchronous calls: a scope left open across an await would also
-  // catch the errors of whatever else runs on the device meanwhile
-  const scoped = <T>(f: () => T): [T, Promise<GPUError | null>] => {
-    device.pushErrorScope('validation');
-    try {
-      return [f(), device.popErrorScope()];
-    } catch (e) {
-      void device.popErrorScope();
-      throw e;
-    }
-  };
+  const run = new Standalone(device, 'wt f16 probe');
   try {
-    const [module, moduleErr] = scoped(() => device.createShaderModule({ code: edit(l.code()), label: 'wt f16 probe' }));
-    const info = await module.getCompilationInfo?.();
-    const errors = info?.messages.filter((m) => m.type === 'error') ?? [];
-    const err = await moduleErr;
-    if (errors.length || err) return `the shader does not compile: ${errors[0]?.message ?? err!.message}`;
-    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const [rb, runErr] = scoped(() => {
-      const uniforms = new Uint32Array(Math.ceil(l.uniforms.length / 4) * 4);
-      uniforms.set(l.uniforms);
-      const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, MAP_READ = 0x1;
-      const ub = buffer(uniforms.byteLength, UNIFORM | COPY_DST, uniforms);
-      const ab = buffer(a.byteLength, STORAGE | COPY_DST, a), bb = buffer(b.byteLength, STORAGE | COPY_DST, b);
-      const cb = buffer(want.byteLength, STORAGE | COPY_SRC), out = buffer(want.byteLength, MAP_READ | COPY_DST);
-      const group = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [ub, ab, bb, cb].map((buf, binding) => ({ binding, resource: { buffer: buf } })),
-      });
-      const enc = device.createCommandEncoder({ label: 'wt f16 probe' });
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(...l.workgroups);
-      pass.end();
-      enc.copyBufferToBuffer(cb, 0, out, 0, want.byteLength);
-      device.queue.submit([enc.finish()]);
-      return out;
+    const pipeline = await run.pipeline(edit(l.code()));
+    if (typeof pipeline === 'string') return pipeline;
+    const { STORAGE, COPY_SRC, COPY_DST, MAP_READ } = USAGE;
+    const [{ group, cb, rb }, setupErr] = run.scoped(() => {
+      const ab = run.buffer(a.byteLength, STORAGE | COPY_DST, a), bb = run.buffer(b.byteLength, STORAGE | COPY_DST, b);
+      const cb = run.buffer(want.byteLength, STORAGE | COPY_SRC), rb = run.buffer(want.byteLength, MAP_READ | COPY_DST);
+      return { group: run.bindGroup(pipeline, l, [ab, bb, cb]), cb, rb };
     });
-    const e = await runErr;
+    const e = (await setupErr) ?? (await run.submit(pipeline, group, l.workgroups, 1, (enc) => enc.copyBufferToBuffer(cb, 0, rb, 0, want.byteLength)));
     if (e) return `a validation error: ${e.message}`;
     await rb.mapAsync(0x1 /* GPUMapMode.READ */);
     const got = new Float32Array(rb.getMappedRange().slice(0));
@@ -82,6 +48,6 @@ export async function probeGemmHalf(device: GPUDevice, ctx: GpuContext, half: Ge
   } catch (e) {
     return `it failed: ${(e as Error).message}`;
   } finally {
-    made.forEach((buf) => buf.destroy());
+    run.destroy();
   }
 }

@@ -113,14 +113,16 @@ export type MatmulPlan = { kernel: 'tiled'; tile?: GemmTile } | { kernel: 'direc
  * get some (a workgroup runs on one), else 64.
  * GPUs (unmeasured here): the tiled core unless the output has fewer than 32 64x64 tiles; then
  * the direct core, with K split over up to 16 threads per block while the blocks alone cannot
- * fill the device and each slice keeps at least 64 terms. With GpuContext.gemmTile 128, products
- * with at least 32 128x128 tiles take those.
+ * fill the device and each slice keeps at least 64 terms. With GpuContext.gemmTile 128 (or
+ * gemmTileHalf under half tiles; tune.ts measures which is faster), products with at least 32
+ * 128x128 tiles take those.
  */
 export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuContext): MatmulPlan {
   const blocks = Z * Math.ceil(M / 4) * Math.ceil(N / 4);
   if (ctx.software) return { kernel: 'direct', ks: 1, wg: blocks < 256 ? 16 : 64 };
   const tiles = Z * Math.ceil(M / 64) * Math.ceil(N / 64);
-  if (ctx.gemmTile === 128 && Z * Math.ceil(M / 128) * Math.ceil(N / 128) >= 32) return { kernel: 'tiled', tile: 128 };
+  const big = (ctx.gemmHalf ? ctx.gemmTileHalf ?? ctx.gemmTile : ctx.gemmTile) === 128;
+  if (big && Z * Math.ceil(M / 128) * Math.ceil(N / 128) >= 32) return { kernel: 'tiled', tile: 128 };
   if (tiles >= 32) return { kernel: 'tiled' };
   let ks = 1;
   while (ks < 16 && blocks * ks < 8192 && K / (ks * 2) >= 64) ks *= 2;
