@@ -118,6 +118,17 @@ describe('conv kernel choice', () => {
     expect(convPlan('BACKWARD_INPUT', dims(32, 64, 128, 14), ctx).kernel).toBe('gemm');
     expect(convPlan('BACKWARD_WEIGHT', dims(32, 1, 8, 28), ctx)).toEqual({ kernel: 'gemm', splitK: true });
   });
+  it('GPUs with 128 tiles tuned in: GEMMs with 32 or more of them take those', () => {
+    const big: GpuContext = { ...ctx, gemmTile: 128 };
+    // forward of 32x64→256 at 28²: M = 256, N = 32·784 → 2 x 196 big tiles
+    expect(convPlan('FORWARD', dims(32, 64, 256, 28), big)).toEqual({ kernel: 'gemm', splitK: false, tile: 128 });
+    expect(convPlan('FORWARD', dims(32, 64, 256, 28), ctx)).toEqual({ kernel: 'gemm', splitK: false });
+    // weight gradient of 8→32 3x3: M = 32, N = 72: one big tile, too few
+    expect(convPlan('BACKWARD_WEIGHT', dims(8, 8, 32, 14), big)).toEqual({ kernel: 'gemm', splitK: true });
+    // the half tiles' own choice under medium precision
+    expect(convPlan('FORWARD', dims(32, 64, 256, 28), { ...ctx, gemmHalf: 'f16', gemmTileHalf: 128 })).toMatchObject({ tile: 128 });
+    expect(convPlan('FORWARD', dims(32, 64, 256, 28), { ...big, gemmHalf: 'f16', gemmTileHalf: 64 })).not.toHaveProperty('tile');
+  });
   it('8 channels per thread unless that pads a quarter more than 4', () => {
     expect([1, 4, 5, 8, 9, 12, 13, 16, 20, 70].map(blockChannels)).toEqual([4, 4, 4, 8, 4, 4, 8, 8, 8, 8]);
   });

@@ -335,7 +335,7 @@ suite('webgpu conv2d (forward, backward input, backward weight)', () => {
 });
 
 suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
-  // the implicit GEMM (with and without split-K) and the direct kernels with 4 and 8 channels per
+  // the implicit GEMM (with and without split-K, 64 and 128 tiles) and the direct kernels with 4 and 8 channels per
   // thread and the workgroup sizes the plans use; the direct kernels' own edge cases: one input
   // channel, channel counts that fill no block (5, 9, 13), rows narrower than a 4-column block,
   // padding wider than the kernel, stride (the input gradient's STRIDED gather), dilation (no
@@ -343,6 +343,8 @@ suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
   const plans: ConvPlan[] = [
     { kernel: 'gemm', splitK: false },
     { kernel: 'gemm', splitK: true },
+    { kernel: 'gemm', splitK: false, tile: 128 },
+    { kernel: 'gemm', splitK: true, tile: 128 },
     { kernel: 'direct', wg: 64, ch: 4 },
     { kernel: 'direct', wg: 16, ch: 8 },
     { kernel: 'direct', wg: 32, ch: 8 },
@@ -357,6 +359,7 @@ suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
     { ...base, C: 6, O: 9, H: 8, W: 8, groups: 3, KH: 2, KW: 4, padding: [0, 2] },      // groups, even kernel
     { ...base, N: 3, C: 16, O: 16, H: 7, W: 7, KH: 1, KW: 1, padding: [0, 0] },         // 1x1, full blocks
     { ...base, N: 4, C: 2, O: 12, H: 17, W: 33 },                                       // long rows of the weight-gradient sum
+    { ...base, N: 1, C: 3, O: 130, H: 5, W: 4 },                                        // more output channels than a 128 tile
   ];
   for (const plan of plans) {
     it(`${plan.kernel} ${JSON.stringify(plan)}`, async () => {
@@ -366,7 +369,7 @@ suite('webgpu conv2d, every kernel variant whatever the adapter', () => {
   }
   it('implicit GEMM with f16 tiles (medium precision, emulated): operands rounded to f16', async () => {
     let seed = 200;
-    for (const splitK of [false, true]) for (const c of cases.slice(0, 4)) await checkConv(c, seed++, { kernel: 'gemm', splitK }, true);
+    for (const tile of [64, 128] as const) for (const splitK of [false, true]) for (const c of cases.slice(0, 4)) await checkConv(c, seed++, { kernel: 'gemm', splitK, tile }, true);
   });
 });
 

@@ -2,7 +2,8 @@
  * WebGPU conv2d, conv2dBackwardInput and conv2dBackwardWeight, each with two kernels and a choice
  * between them per adapter and layer shape ({@link convPlan}):
  *
- * - implicit GEMMs on the tiled core of shaders/gemm.wgsl (64x64 tile, 4x4 per thread), with the
+ * - implicit GEMMs on the tiled core of shaders/gemm.wgsl (64x64 tile, 4x4 per thread, or the
+ *   128x128 one where it was timed faster on the device), with the
  *   im2col / col2im index maps in shaders/conv2d.wgsl computed while loading tiles: no unfolded
  *   buffer is ever materialised; the group index runs in workgroup z. Best on a GPU when both
  *   sides of the GEMM are wide.
@@ -21,7 +22,7 @@
 import type { View } from '../../backend.js';
 import type { Pair } from '../../../kernel/kernel.js';
 import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
-import { gemmGrid, gemmHalfKey, gemmProgram, type GemmHalf, type TileMode } from './matmul.js';
+import { bigTiles, gemmGrid, gemmHalfKey, gemmProgram, type GemmHalf, type GemmTile, type TileMode } from './matmul.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import convSrc from '../../../../shaders/conv2d.wgsl';
 import directSrc from '../../../../shaders/conv2d_direct.wgsl';
@@ -56,7 +57,15 @@ export interface ConvDims {
  * with float atomics allowed or not), or the direct kernel of conv2d_direct.wgsl with `wg` threads
  * per workgroup.
  */
-export type ConvPlan = { kernel: 'gemm'; splitK: boolean } | { kernel: 'direct'; wg: number; ch?: 4 | 8 };
+export type ConvPlan = { kernel: 'gemm'; splitK: boolean; tile?: GemmTile } | { kernel: 'direct'; wg: number; ch?: 4 | 8 };
+
+/** The implicit GEMM of a kernel kind: [M, N, K] per group (output rows, output columns, depth). */
+function gemmDims(kind: Kind, d: ConvDims): [number, number, number] {
+  const KK = d.KH * d.KW;
+  return kind === 'FORWARD' ? [d.Og, d.N * d.Ho * d.Wo, d.Cg * KK]
+    : kind === 'BACKWARD_INPUT' ? [d.Cg, d.N * d.H * d.W, d.Og * KK]
+      : [d.Og, d.Cg * KK, d.N * d.Ho * d.Wo];
+}
 
 /** Checks the three views against each other and returns the convolution's sizes. */
 function convDims(routine: string, cfg: ConvGeometry, x: View, w: View, y: View): ConvDims {
@@ -85,19 +94,16 @@ export function convLaunches(
   if (p.kernel === 'direct') return [directLaunch(kind, cfg, d, x, w, y, bias, inputs, output, p.wg, p.ch ?? 4, maxZ)];
   // the GEMM runs groups in workgroup z
   if (d.G > maxZ) throw new Error(`${routine} (webgpu): ${d.G} groups exceed the device's ${maxZ} workgroups per dimension`);
-  return gemmLaunches(kind, cfg, d, x, w, y, bias, inputs, output, maxZ, p.splitK, ctx.gemmHalf);
+  return gemmLaunches(kind, cfg, d, x, w, y, bias, inputs, output, maxZ, p.splitK, ctx.gemmHalf, p.tile ?? 64);
 }
 
 /** The implicit-GEMM launches (conv2d.wgsl on gemm.wgsl), with a zeroing fill first under split-K. */
 function gemmLaunches(
   kind: Kind, cfg: ConvGeometry, d: ConvDims, x: View, w: View, y: View, bias: View | undefined,
-  inputs: View[], output: View, maxZ: number, allowSplitK: boolean, half?: GemmHalf,
+  inputs: View[], output: View, maxZ: number, allowSplitK: boolean, half: GemmHalf | undefined, tile: GemmTile,
 ): GpuLaunch[] {
   const { N, C, H, W, O, Ho, Wo, KH, KW, G: g, Cg, Og } = d;
-  const KK = KH * KW;
-  const [M, Ng, K] = kind === 'FORWARD' ? [Og, N * Ho * Wo, Cg * KK]
-    : kind === 'BACKWARD_INPUT' ? [Cg, N * H * W, Og * KK]
-      : [Og, Cg * KK, N * Ho * Wo];
+  const [M, Ng, K] = gemmDims(kind, d);
   const modes: [TileMode, TileMode] = kind === 'BACKWARD_WEIGHT' ? ['kfast', 'kfast'] : ['kfast', 'rfast'];
   const launches: GpuLaunch[] = [];
   const flags: string[] = [kind];
@@ -106,12 +112,12 @@ function gemmLaunches(
   // adds dominate. Measured on SwiftShader (MNIST conv1 weight gradient, K = 25088): 49 slices
   // 28963 ms, 4 slices 3910 ms, no split 677 ms. On real GPUs split-K keeps the SMs busy when
   // the output has few tiles.
-  const [splits, kChunk] = allowSplitK ? splitK(Math.ceil(M / 64) * Math.ceil(Ng / 64) * g, K, Math.floor(maxZ / g)) : [1, K];
+  const [splits, kChunk] = allowSplitK ? splitK(Math.ceil(M / tile) * Math.ceil(Ng / tile) * g, K, Math.floor(maxZ / g)) : [1, K];
   if (splits > 1) {
     flags.push('SPLIT_K');
     launches.push(fillLaunch(output, 0, maxZ));
   }
-  const key = `conv2d|${flags.join('|')}${gemmHalfKey(half)}`;
+  const key = `conv2d|${flags.join('|')}${gemmHalfKey(half)}${tile === 128 ? '|t128' : ''}`;
   const uniforms = new Uint32Array([
     M, Ng, K, N,
     C, H, W, O,
@@ -123,11 +129,11 @@ function gemmLaunches(
   ]);
   launches.push({
     key,
-    code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags, half),
+    code: () => gemmProgram(convSrc, 'conv2d.wgsl', modes[0], modes[1], { OUT: bias ? 4 : 3 }, flags, half, tile),
     inputs,
     outputs: [output],
     uniforms,
-    workgroups: gemmGrid(M, Ng, g * splits, maxZ),
+    workgroups: gemmGrid(M, Ng, g * splits, maxZ, tile),
   });
   return launches;
 }
@@ -221,14 +227,17 @@ export function blockChannels(n: number): 4 | 8 {
  * layers whose written channels (the GEMM's M) fill at most a quarter of a tile, or whose
  * reduction per pixel (Cg*KH*KW forward, Og*KH*KW for the input gradient) is shorter than two
  * k steps. The weight gradient stays on the GEMM there, whose split-K keeps the GPU busy when the
- * layer has few output tiles.
+ * layer has few output tiles. GEMMs with 32 or more 128x128 tiles take those where the tile
+ * tuned for the device is 128 (matmul.ts bigTiles; tune.ts), as matmuls do.
  */
 export function convPlan(kind: Kind, d: ConvDims, ctx: GpuContext): ConvPlan {
   const KK = d.KH * d.KW;
   const [cout, cin] = kind === 'BACKWARD_INPUT' ? [d.Cg, d.Og] : [d.Og, d.Cg];
   if (ctx.software) return { kernel: 'direct', wg: kind === 'BACKWARD_WEIGHT' ? 16 : 64, ch: blockChannels(cout) };
   if (kind !== 'BACKWARD_WEIGHT' && (cout <= 16 || cin * KK < 32)) return { kernel: 'direct', wg: 64, ch: blockChannels(cout) };
-  return { kernel: 'gemm', splitK: kind === 'BACKWARD_WEIGHT' };
+  const [M, N] = gemmDims(kind, d);
+  const plan: ConvPlan = { kernel: 'gemm', splitK: kind === 'BACKWARD_WEIGHT' };
+  return bigTiles(ctx, d.G * Math.ceil(M / 128) * Math.ceil(N / 128)) ? { ...plan, tile: 128 } : plan;
 }
 
 /** Aim for this many workgroups before splitting K: a couple per SM on a large GPU. */

@@ -103,6 +103,15 @@ function as3d(v: View, what: string, zIn: number): { shape: number[]; strides: n
 export type MatmulPlan = { kernel: 'tiled'; tile?: GemmTile } | { kernel: 'direct'; ks: number; wg: number };
 
 /**
+ * Whether a GEMM with `count` 128x128 output tiles takes them: the tile chosen for the current
+ * precision (GpuContext.gemmTile, or gemmTileHalf under half tiles) is 128 and there are at least
+ * 32 of them (fewer would leave a large GPU idle). Shared by matmul and the conv implicit GEMMs.
+ */
+export function bigTiles(ctx: GpuContext, count: number): boolean {
+  return (ctx.gemmHalf ? ctx.gemmTileHalf ?? ctx.gemmTile : ctx.gemmTile) === 128 && count >= 32;
+}
+
+/**
  * Picks the core for a [Z,M,K] @ [Z,K,N] product (see {@link MatmulPlan}).
  *
  * CPU-emulated adapters (SwiftShader): always the direct core. There a barrier parks every
@@ -121,8 +130,7 @@ export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuC
   const blocks = Z * Math.ceil(M / 4) * Math.ceil(N / 4);
   if (ctx.software) return { kernel: 'direct', ks: 1, wg: blocks < 256 ? 16 : 64 };
   const tiles = Z * Math.ceil(M / 64) * Math.ceil(N / 64);
-  const big = (ctx.gemmHalf ? ctx.gemmTileHalf ?? ctx.gemmTile : ctx.gemmTile) === 128;
-  if (big && Z * Math.ceil(M / 128) * Math.ceil(N / 128) >= 32) return { kernel: 'tiled', tile: 128 };
+  if (bigTiles(ctx, Z * Math.ceil(M / 128) * Math.ceil(N / 128))) return { kernel: 'tiled', tile: 128 };
   if (tiles >= 32) return { kernel: 'tiled' };
   let ks = 1;
   while (ks < 16 && blocks * ks < 8192 && K / (ks * 2) >= 64) ks *= 2;
