@@ -259,6 +259,8 @@ export class WebGPUBackend implements Backend {
     }
     this.halfCheck ??= probeGemmHalf(this.device, this.ctx, half).then(async (why) => {
       if (why) console.warn(`webtensor: 'medium' matmul precision stays float32 on this device: the ${half} GEMM tiles failed their check (${why})`);
+      // the half tiles' own timing; it queues behind whatever work is in flight, so the fastest
+      // of its rounds counts (the one such work is least likely to have slowed)
       else await this.tuneGemm(half);
       this.halfOk = !why;
       if (this.halfOk && this.precision === 'medium') this.ctx.gemmHalf = half;
@@ -281,7 +283,11 @@ export class WebGPUBackend implements Backend {
     let t: GemmTuning;
     if (this.tileChoice !== 'tune') t = fixed(this.tileChoice, `gemmTile ${this.tileChoice} was asked for`);
     else if (this.ctx.software) t = fixed(64, 'a software adapter: its matmuls run the direct core, not the tiles');
-    else t = await tuneGemmTile(this.device, this.ctx, this.meta.adapter, { half, size });
+    else {
+      // a failure to time (a lost device, say) must not fail the backend: keep the default
+      t = await tuneGemmTile(this.device, this.ctx, this.meta.adapter, { half, size })
+        .catch((e: Error) => fixed(64, `timing the tiles failed: ${e.message}`));
+    }
     if (!this.tunings.some((x) => x.precision === precision)) this.tunings.push(t);
     if (half) this.ctx.gemmTileHalf = t.tile;
     else this.ctx.gemmTile = t.tile;
