@@ -70,7 +70,7 @@ export async function measureGemmTiles(device: GPUDevice, ctx: GpuContext, opts:
     const [bufs, bufErr] = run.scoped(() => [run.buffer(data.byteLength, STORAGE | COPY_DST, data), run.buffer(data.byteLength, STORAGE | COPY_DST, data), run.buffer(data.byteLength, STORAGE)]);
     const e = await bufErr;
     if (e) return tiles.map((tile) => ({ tile, ms: null, error: `buffers: ${e.message}` }));
-    const ready: { tile: GemmTile; go: (times: number) => Promise<number> }[] = [];
+    const ready: { timing: TileTiming; go: (times: number) => Promise<number> }[] = [];
     const out: TileTiming[] = [];
     for (const tile of tiles) {
       const [l] = matmulLaunches({ bias: false, activation: 'none' }, [view(), view()], [view()], { ...ctx, gemmHalf: opts.half }, { kernel: 'tiled', tile });
@@ -93,8 +93,9 @@ export async function measureGemmTiles(device: GPUDevice, ctx: GpuContext, opts:
         await device.queue.onSubmittedWorkDone();
         return performance.now() - t0;
       };
-      ready.push({ tile, go });
-      out.push({ tile, ms: null });
+      const timing: TileTiming = { tile, ms: null };
+      ready.push({ timing, go });
+      out.push(timing);
     }
     if (!ready.length) return out;
     // first runs (pipeline warm-up), then as many launches per submit as fill TARGET_MS
@@ -105,8 +106,7 @@ export async function measureGemmTiles(device: GPUDevice, ctx: GpuContext, opts:
     for (let round = 0; round < ROUNDS; round++) {
       for (const r of ready) {
         const ms = (await r.go(times)) / times;
-        const t = out.find((x) => x.tile === r.tile)!;
-        t.ms = t.ms === null ? ms : Math.min(t.ms, ms);
+        r.timing.ms = Math.min(r.timing.ms ?? Infinity, ms);
       }
     }
     return out;
