@@ -32,6 +32,9 @@ export interface Recipe {
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
 const readers = new Map<BackendBuffer, Set<Storage>>();
 
+/** The storage that holds each buffer now (pooled buffers change hands), for version counts. */
+const owners = new WeakMap<BackendBuffer, Storage>();
+
 /**
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
  * result of an elementwise op with fusion on) has no contents yet, only a recipe: `buf` computes
@@ -51,10 +54,16 @@ export class Storage {
   readonly numel: number;
   /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
   fusedUses = 0;
+  /**
+   * Writes into this storage after its creation (in-place ops, optimizer updates; PyTorch's version
+   * counter): autograd compares it with the count when a tensor was saved for backward.
+   */
+  version = 0;
 
   constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
     this.numel = numel ?? _buf!.numel;
     engine.liveBytes += this.numel * BYTES_PER_ELEMENT;
+    if (_buf) owners.set(_buf, this);
   }
 
   /** Makes this (new) storage pending on `recipe`, which holds references on its inputs. */
@@ -109,6 +118,7 @@ export class Storage {
     if (this._buf) return;
     try {
       this._buf = this.backend.alloc(this.numel, this.dtype);
+      owners.set(this._buf, this);
     } catch (e) {
       if (e instanceof OutOfMemoryError || e instanceof RangeError) {
         throw new OutOfMemoryError(`${r.op} (computed when needed, fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);
@@ -148,10 +158,13 @@ export class Storage {
 /**
  * Computes every pending result that reads `buf`: call before a kernel writes into `buf` (in-place
  * ops, copies into views, optimizer updates, accumulating routines), so they see the old values.
+ * Counts the write in the version of the storage holding `buf`.
  */
 export function beforeWrite(buf: BackendBuffer): void {
   const s = readers.get(buf);
   if (s) for (const p of [...s]) p.materialize();
+  const o = owners.get(buf);
+  if (o) o.version++;
 }
 
 /** Computes every pending result on `backend` (or on every backend). */

@@ -367,11 +367,11 @@ export class Tensor {
   // ---- in place (not recorded by autograd) ----------------------------------------------------
 
   /** Copies src (broadcast) into this tensor in place. */
-  copy_(src: Tensor | number): this { mv.assign(this, src); return this; }
-  zero_(): this { mv.assign(this, 0); return this; }
+  copy_(src: Tensor | number): this { mv.assign(this, src, 'copy_'); return this; }
+  zero_(): this { mv.assign(this, 0, 'zero_'); return this; }
   fill_(v: number | boolean): this {
     if (typeof v !== 'number' && typeof v !== 'boolean') throw new ArgumentError(`fill_: value must be a number or a boolean, got ${describeValue(v)}`);
-    mv.assign(this, Number(v));
+    mv.assign(this, Number(v), 'fill_');
     return this;
   }
   add_(o: Operand, alpha = 1): this { mv.inplace(this, 'add', o, alpha); return this; }

@@ -60,6 +60,26 @@ function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
   return s;
 }
 
+/** The op a node records, as the user called it (`mul`, not `elementwise`). */
+export function opLabel(node: Node): string {
+  return node.op === 'elementwise' ? (node as Node<'elementwise'>).meta.def : node.op;
+}
+
+/**
+ * Why `node`'s saved tensors cannot be used (one was changed in place since it was saved:
+ * PyTorch's version counter check), or null. Its gradient would be silently wrong.
+ */
+function staleSaved(node: Node): string | null {
+  for (let i = 0; i < node.saved.length; i++) {
+    const t = node.saved[i], now = t._store.version, then = node.versions[i];
+    if (now !== then) {
+      return `backward: a tensor saved for the gradient of ${opLabel(node)} (${t.dtype} ${fmt(t.shape)}) was modified by an in-place operation: ` +
+        `it is at version ${now}, expected version ${then}; clone() it before changing it in place, or change it after backward()`;
+    }
+  }
+  return null;
+}
+
 /** Backpropagates from `root`; see Tensor.backward. */
 export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
   root._check('backward');
@@ -89,6 +109,11 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       if (node.isReleased) {
         g.dispose();
         throw new ArgumentError('backward: trying to backward through the graph a second time; pass { retainGraph: true } the first time');
+      }
+      const stale = staleSaved(node);
+      if (stale) {
+        g.dispose();
+        throw new ArgumentError(stale);
       }
       const rule = gradRules[node.op] as (n: Node, g: Tensor) => (Tensor | null)[];
       const ins = rule(node, g);

@@ -13,6 +13,8 @@ export class Node<K extends OpName = OpName> {
   private released = false;
   /** the nodes that produced the inputs (null for leaves), captured now: a disposed input keeps its place */
   readonly parents: readonly (Node | null)[];
+  /** the version of each saved tensor's storage when it was saved (checked by backward) */
+  readonly versions: readonly number[];
   constructor(
     readonly op: K,
     /** the op's inputs; a leaf input gets its gradient accumulated into `.grad` */
@@ -25,6 +27,7 @@ export class Node<K extends OpName = OpName> {
   ) {
     this.parents = inputs.map((t) => t.gradFn);
     for (const p of this.parents) p?.retain();
+    this.versions = saved.map((t) => t._store.version);
   }
   retain(): void {
     this.refs++;

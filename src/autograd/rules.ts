@@ -12,6 +12,8 @@ import { convGrads } from '../ops/conv.js';
 import { normGrads } from '../ops/norm.js';
 import { indexGrads } from '../ops/indexing.js';
 import { attentionGrads } from '../ops/attention.js';
+import { where } from '../ops/functions.js';
+import { tidy } from '../memory.js';
 
 export type GradRule<K extends OpName> = (node: Node<K>, g: Tensor) => (Tensor | null)[];
 export type GradTable<K extends OpName> = { [P in K]: GradRule<P> };
@@ -52,14 +54,17 @@ export const gradRules: GradTable<OpName> = {
   },
   max: extremumGrad,
   min: extremumGrad,
-  prod: (n, g) => {
+  prod: (n, g) => [tidy(() => {
+    // g·y/x where no factor is zero; with zeros in a product, y/x would be 0/0: the one zero
+    // gets g times the product of the others, every other element 0 (two zeros: all 0), as torch
     const [x, y] = n.saved;
-    const gk = keepDims(g, x.shape, n.meta.axes, n.meta.keepdim), yk = keepDims(y, x.shape, n.meta.axes, n.meta.keepdim);
-    const t = gk.mul(yk);
-    const r = t.div(x);
-    [gk, yk, t].forEach((z) => z.dispose());
-    return [r];
-  },
+    const { axes, keepdim } = n.meta;
+    const gk = keepDims(g, x.shape, axes, keepdim), yk = keepDims(y, x.shape, axes, keepdim);
+    const zero = x.eq(0);
+    const zeros = zero.int().sum(axes, true);
+    const others = where(zero, 1, x).prod(axes, true); // the product of the nonzero factors
+    return where(zero, where(zeros.eq(1), gk.mul(others), 0), where(zeros.eq(0), gk.mul(yk).div(x), 0));
+  })],
   reshape: (n, g) => [g.reshape([...n.inputs[0].shape])],
   permute: (n, g) => {
     const inv = new Array<number>(n.meta.perm.length);

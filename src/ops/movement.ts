@@ -252,19 +252,28 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   return record('pad', [x], out, [], { pads: full });
 }
 
-function checkInplace(op: string, dst: Tensor): void {
+/**
+ * Refuses an in-place op on a tensor that requires grad (outside noGrad), and, unless every
+ * element gets the same value (`fill_`), on a view where several elements share one memory
+ * location (an expanded dim: stride 0, size > 1), as PyTorch does: the result would depend on
+ * the order the writes happen in.
+ */
+function checkInplace(op: string, dst: Tensor, uniform = false): void {
   dst._check(op);
   if (engine.gradEnabled && dst.requiresGrad) {
     throw new ArgumentError(`${op}: in-place update of a tensor that requires grad (shape ${fmt(dst.shape)}); wrap it in wt.noGrad(() => ...)`);
   }
+  if (!uniform && dst.shape.some((d, i) => d > 1 && dst.strides[i] === 0)) {
+    throw new ArgumentError(`${op}: more than one element of the written-to tensor (shape ${fmt(dst.shape)}, strides ${fmt(dst.strides)}) refers to a single memory location (an expanded view); clone() it first`);
+  }
 }
 
 /** dst[...] = src (broadcast), in place. */
-export function assign(dst: Tensor, src: Tensor | number): void {
-  checkInplace('copy_', dst);
+export function assign(dst: Tensor, src: Tensor | number, op: string): void {
+  checkInplace(op, dst, typeof src === 'number');
   if (typeof src !== 'number') checkTensor('copy_', 'source', src);
   if (typeof src === 'number') {
-    runElementwise('fill_', E.cast(E.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
+    runElementwise(op, E.cast(E.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
     return;
   }
   broadcastShapes('copy_', dst.shape, src.shape);

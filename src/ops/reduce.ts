@@ -9,7 +9,7 @@ import type { ReduceOp } from '../kernel/kernel.js';
 import { normAxes, normAxis, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../engine.js';
-import { runReduce } from './run.js';
+import { pendingFill, runReduce } from './run.js';
 import { elementwise } from './elementwise.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 
@@ -64,6 +64,13 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   x._check('logsumexp');
   checkBoolean('logsumexp', 'keepdim', keepdim);
   const axes = normAxes('logsumexp', dim, x.ndim);
+  if (countOf(x, axes) === 0) {
+    // log of an empty sum: -inf, as torch (no max to shift by)
+    const e = x.exp(), t = e.sum(axes, keepdim), out = t.log();
+    e.dispose();
+    t.dispose();
+    return out;
+  }
   // the shift is a constant for autograd; infinite maxima (all -inf) are replaced by 0
   const m = noGrad(() => {
     const mx = x.max(axes, true);
@@ -109,11 +116,18 @@ function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined
 export const argmax = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmax', x, dim, keepdim);
 export const argmin = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmin', x, dim, keepdim);
 
+/** all / any over zero elements: the empty conjunction (true) or disjunction (false), as torch. */
+function emptyReduction(x: Tensor, axes: readonly number[], keepdim: boolean, value: boolean): Tensor {
+  const shape = keepdim ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  return pendingFill(value ? 'all' : 'any', shape, Number(value), 'bool', x.backend);
+}
+
 /** True where every element along the axes is non-zero. */
 export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   x._check('all');
   checkBoolean('all', 'keepdim', keepdim);
   const axes = normAxes('all', dim, x.ndim);
+  if (countOf(x, axes) === 0) return emptyReduction(x, axes, keepdim, true);
   return runReduce('all', 'min', E.cast(E.cast(E.load(0, x.dtype), 'bool'), 'bool'), [x], x.shape, axes, keepdim);
 }
 
@@ -122,5 +136,6 @@ export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   x._check('any');
   checkBoolean('any', 'keepdim', keepdim);
   const axes = normAxes('any', dim, x.ndim);
+  if (countOf(x, axes) === 0) return emptyReduction(x, axes, keepdim, false);
   return runReduce('any', 'max', E.cast(E.load(0, x.dtype), 'bool'), [x], x.shape, axes, keepdim);
 }
