@@ -248,15 +248,27 @@ export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], ow
 
 /** Runs fn with gradient recording off (like `torch.no_grad()`); returns its result. */
 export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new ArgumentError(`noGrad: expected a function, got ${typeof fn}`);
+  if (typeof fn !== 'function') throw new ArgumentError(`noGrad: fn must be a function, got ${typeof fn}`);
+  if (isAsyncFunction(fn)) throw new ArgumentError(`noGrad: fn must be synchronous, got an async function (${NOGRAD_ASYNC})`);
   const prev = engine.gradEnabled;
   engine.gradEnabled = false;
+  let r: T;
   try {
-    return fn();
+    r = fn();
   } finally {
     engine.gradEnabled = prev;
   }
+  if (r instanceof Promise) throw new ArgumentError(`noGrad: fn must be synchronous, it returned a Promise (${NOGRAD_ASYNC})`);
+  return r;
 }
+
+/** Whether `fn` is declared `async` (a scope around it would end at its first await). */
+export function isAsyncFunction(fn: unknown): boolean {
+  const tag = (fn as { [Symbol.toStringTag]?: string } | null)?.[Symbol.toStringTag];
+  return tag === 'AsyncFunction' || tag === 'AsyncGeneratorFunction';
+}
+
+const NOGRAD_ASYNC = 'gradients would be recorded again after its first await: wrap each synchronous part';
 
 /** Sets the seed of the global random generator (like `torch.manual_seed`). */
 export function manualSeed(seed: number): void {

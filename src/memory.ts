@@ -2,12 +2,15 @@
 import { engine, type Disposable } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { Tensor } from './tensor.js';
+import { checkSyncFunction } from './validate.js';
 
 function collect(x: unknown, out: Set<Tensor>, depth = 0): void {
   if (x instanceof Tensor) out.add(x);
   else if (depth < 3 && Array.isArray(x)) for (const y of x) collect(y, out, depth + 1);
   else if (depth < 3 && x && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) for (const y of Object.values(x)) collect(y, out, depth + 1);
 }
+
+const TIDY_ASYNC = 'tensors made after its first await would escape the scope: tidy each synchronous part, or dispose them yourself';
 
 /**
  * Runs fn and disposes every tensor created inside it except the ones it returns (in a
@@ -16,7 +19,7 @@ function collect(x: unknown, out: Set<Tensor>, depth = 0): void {
  * @example const y = wt.tidy(() => x.mul(2).add(1)); // the x.mul(2) temporary is freed
  */
 export function tidy<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new ArgumentError('tidy: expected a function');
+  checkSyncFunction('tidy', 'fn', fn, TIDY_ASYNC);
   const scope = new Set<Disposable>();
   engine.scopes.push(scope);
   let result: T;
@@ -29,7 +32,10 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   engine.scopes.pop();
-  if (result instanceof Promise) throw new ArgumentError('tidy: fn must be synchronous (it returned a Promise)');
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    throw new ArgumentError(`tidy: fn must be synchronous, it returned a Promise (${TIDY_ASYNC})`);
+  }
   const kept = new Set<Tensor>();
   collect(result, kept);
   for (const t of scope) if (!kept.has(t as Tensor)) t.dispose();

@@ -5,9 +5,9 @@
 import type { Backend, View } from './backend/backend.js';
 import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
 import { engine, type Storage } from './engine.js';
-import { ArgumentError, DisposedError, DTypeError } from './errors.js';
+import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -31,8 +31,7 @@ export class Tensor {
   readonly id = nextId++;
   /** autograd node that produced this tensor (null for leaves and constants) */
   gradFn: Node | null = null;
-  /** accumulated gradient after `backward()` */
-  grad: Tensor | null = null;
+  private _grad: Tensor | null = null;
   private _requiresGrad = false;
   private _disposed = false;
 
@@ -116,6 +115,26 @@ export class Tensor {
     return isContiguous(this.shape, this.strides);
   }
 
+  /**
+   * The gradient accumulated by `backward()` (null before). It may be assigned, as in PyTorch,
+   * with a float32 tensor of this tensor's shape on its backend (anything else is refused here,
+   * not by the optimizer step that would read it).
+   */
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (g !== null && g !== undefined) {
+      checkTensor('grad', 'the assigned gradient', g);
+      if (g.dtype !== 'float32') throw new DTypeError(`grad: the assigned gradient must be float32, got ${g.dtype} (tensor of shape [${this.shape.join(',')}])`);
+      if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+        throw new ShapeError(`grad: the assigned gradient has shape [${g.shape.join(',')}] but the tensor has [${this.shape.join(',')}]`);
+      }
+      if (g.backend !== this.backend) throw new BackendError(`grad: the assigned gradient lives on another backend (${g.backend.name}) than the tensor (${this.backend.name})`);
+    }
+    this._grad = g ?? null;
+  }
+
   get requiresGrad(): boolean {
     return this._requiresGrad;
   }
@@ -146,6 +165,9 @@ export class Tensor {
     }
     this.gradFn?.release();
     this.gradFn = null;
+    // the gradient belongs to this handle, as in PyTorch (a loop that replaces its weights must not leak one per step)
+    this._grad?.dispose();
+    this._grad = null;
     this._storage.release();
   }
 

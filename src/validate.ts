@@ -7,6 +7,7 @@
  */
 import { ArgumentError, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
+import { isAsyncFunction } from './engine.js';
 
 /** A short description of a bad value for messages: `"abc"`, `undefined`, `an object`. */
 export function describeValue(v: unknown): string {
@@ -69,6 +70,15 @@ export function checkBoolean(op: string, arg: string, v: unknown): boolean {
 
 export function checkFunction(op: string, arg: string, v: unknown): void {
   if (typeof v !== 'function') throw new ArgumentError(`${op}: ${arg} must be a function, got ${describeValue(v)}`);
+}
+
+/**
+ * A function that is not `async`: a scope around it (tidy, noGrad) ends at its first await, so
+ * what runs after would escape it; `why` says what would go wrong.
+ */
+export function checkSyncFunction(op: string, arg: string, v: unknown, why: string): void {
+  checkFunction(op, arg, v);
+  if (isAsyncFunction(v)) throw new ArgumentError(`${op}: ${arg} must be synchronous, got an async function (${why})`);
 }
 
 /** `v` is one of `values`. */

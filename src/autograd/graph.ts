@@ -32,11 +32,18 @@ export class Node<K extends OpName = OpName> {
   retain(): void {
     this.refs++;
   }
-  /** Drops one reference; at zero frees the saved tensors and releases the inputs' nodes. */
+  /**
+   * Drops one reference; at zero frees the saved tensors and releases the inputs' nodes. A loop,
+   * not recursion: a graph of many thousand ops (a long chain made inside tidy) is released in one
+   * go and must not overflow the stack.
+   */
   release(): void {
-    if (--this.refs > 0) return;
-    this.freeSaved();
-    for (const p of this.parents) p?.release();
+    const stack: Node[] = [this];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      if (--n.refs > 0) continue;
+      n.freeSaved();
+      for (const p of n.parents) if (p) stack.push(p);
+    }
   }
   freeSaved(): void {
     if (this.released) return;

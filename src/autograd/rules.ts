@@ -61,7 +61,7 @@ export const gradRules: GradTable<OpName> = {
     const { axes, keepdim } = n.meta;
     const gk = keepDims(g, x.shape, axes, keepdim), yk = keepDims(y, x.shape, axes, keepdim);
     const zero = x.eq(0);
-    const zeros = zero.int().sum(axes, true);
+    const zeros = zero.float().sum(axes, true);
     const others = where(zero, 1, x).prod(axes, true); // the product of the nonzero factors
     return where(zero, where(zeros.eq(1), gk.mul(others), 0), where(zeros.eq(0), gk.mul(yk).div(x), 0));
   })],

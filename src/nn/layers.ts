@@ -181,6 +181,7 @@ export class Embedding extends Module {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
+    if (o.paddingIdx !== undefined) checkNumber('Embedding', 'paddingIdx', o.paddingIdx, { int: true, min: -numEmbeddings, max: numEmbeddings - 1 });
     this.weight = parameter(init.normal(empty([numEmbeddings, embeddingDim], 'float32')));
     if (o.paddingIdx !== undefined) {
       const row = this.weight.select(0, o.paddingIdx);

@@ -5,6 +5,7 @@
 import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { checkIndexRange } from '../ops/indexing.js';
+import { refuseWhere } from '../ops/checks.js';
 import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate.js';
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
@@ -75,6 +76,8 @@ export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delt
 export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor } = {}): Tensor {
   checkLoss('bce', input, target, o);
   checkWeighted('bce', input, target, { weight: o.weight });
+  // as torch: a probability outside [0, 1] (or NaN) is a bug upstream, not a loss to report
+  refuseWhere(noGrad(() => input.ge(0).logicalAnd(input.le(1)).logicalNot()), `bce: every element of input ${fmt(input.shape)} must be a probability in [0, 1] (use bceWithLogits for logits)`);
   return tidy(() => {
     const lp = input.log().clamp(-100), lq = input.neg().add(1).log().clamp(-100);
     let l = target.mul(lp).add(target.neg().add(1).mul(lq)).neg();

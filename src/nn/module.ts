@@ -18,7 +18,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
 // fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
-import { compileModel, evaluateModel, fitModel, predictModel, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
+import { compileModel, evaluateModel, fitModel, predictModel, releaseTraining, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
 import type { Logs } from '../train/callbacks.js';
 
 const PARAMS = new WeakSet<Tensor>();
@@ -161,10 +161,14 @@ export abstract class Module {
     return this.parameters().filter((p) => !trainable || p.requiresGrad).reduce((n, p) => n + p.numel(), 0);
   }
 
-  /** Frees parameters and buffers. */
+  /**
+   * Frees parameters (and their gradients), buffers, and the optimizer state that `compile` or
+   * `fit` made from a name (an optimizer you passed in is yours to dispose).
+   */
   dispose(): void {
-    for (const p of this.parameters()) { p.zeroGrad(); p.dispose(); }
+    for (const p of this.parameters()) p.dispose();
     for (const [, b] of this.namedBuffers()) b.dispose();
+    releaseTraining(this);
   }
 
   // ---- Keras-style training (the loop lives in src/train/) ----------------------------------

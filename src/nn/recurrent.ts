@@ -279,8 +279,10 @@ abstract class CellBase extends Module {
 export class RNNCell extends CellBase {
   private readonly relu: boolean;
   constructor(inputSize: number, hiddenSize: number, o: { bias?: boolean; nonlinearity?: 'tanh' | 'relu' } = {}) {
+    // checked before super() allocates the weights, so a refused option leaks nothing
+    const relu = modeOf('RNNCell', o?.nonlinearity) === 'rnnRelu';
     super(1, inputSize, hiddenSize, o.bias ?? true);
-    this.relu = modeOf('RNNCell', o.nonlinearity) === 'rnnRelu';
+    this.relu = relu;
   }
   forward(x: Tensor, h?: Tensor | null): Tensor {
     const p = this.prep(x, [h]);

@@ -78,10 +78,27 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
   const backend = engine.requireBackend();
   const buf = backend.alloc(flat.length, dtype);
   if (flat.length) {
-    const conv = dtype === 'float32' ? flat : dtype === 'int32' ? Int32Array.from(flat, (v) => Math.trunc(v)) : Int32Array.from(flat, (v) => (v ? 1 : 0));
+    const conv = dtype === 'float32' ? flat : dtype === 'int32' ? toInt32('tensor', flat) : Int32Array.from(flat, (v) => (v ? 1 : 0));
     backend.write(buf, conv);
   }
   return finish(Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype), opts);
+}
+
+/** The smallest and largest int32. */
+export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Values truncated to int32, or an ArgumentError naming the first that does not fit (NaN, ±inf,
+ * beyond ±2^31), as torch ("value cannot be converted to type int32 without overflow").
+ */
+function toInt32(op: string, flat: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(flat.length);
+  for (let i = 0; i < flat.length; i++) {
+    const v = Math.trunc(flat[i]);
+    if (!(v >= INT32_MIN && v <= INT32_MAX)) throw new ArgumentError(`${op}: value ${flat[i]}${flat.length > 1 ? ` (at flat position ${i})` : ''} does not fit in int32 [-2^31, 2^31 - 1]`);
+    out[i] = v;
+  }
+  return out;
 }
 
 function generate(op: string, shape: readonly number[], expr: Expr, scalars: number[], opts: CreateOptions): Tensor {
@@ -96,6 +113,7 @@ export function full(shape: readonly number[], value: number | boolean, opts: Cr
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`full: value must be a number or a boolean, got ${describeValue(value)}`);
   checkOptions('full', opts);
   const dtype = checkDType('full', opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'));
+  if (dtype === 'int32') toInt32('full', [Number(value)]);
   return generate('full', shape, E.scalar(0, dtype), [Number(value)], { ...opts, dtype });
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
@@ -124,7 +142,14 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (n > MAX_NUMEL) throw new ArgumentError(`arange: ${n} values from ${start} to ${end} by ${step} are more than a tensor holds (${MAX_NUMEL})`);
   const isInt = [start, end, step].every(Number.isInteger);
   const dt: DType = opts.dtype ?? (isInt ? 'int32' : 'float32');
-  const expr = E.binary('add', E.scalar(0, isInt ? 'int32' : 'float32'), E.binary('mul', E.cast(E.index(), isInt ? 'int32' : 'float32'), E.scalar(1, isInt ? 'int32' : 'float32')));
+  // the first and last values must fit (the kernel computes in int32 when the arguments are integers)
+  // integer arguments count in int32 unless float32 is asked for: every value must fit
+  const it: DType = isInt && dt !== 'float32' ? 'int32' : 'float32';
+  const last = start + (n - 1) * step;
+  if (n > 0 && (it === 'int32' || dt === 'int32') && !(Math.min(start, last) >= INT32_MIN && Math.max(start, last) <= INT32_MAX)) {
+    throw new ArgumentError(`arange: the values ${start} to ${last} do not fit in int32 [-2^31, 2^31 - 1]${opts.dtype === undefined ? " (pass { dtype: 'float32' })" : ''}`);
+  }
+  const expr = E.binary('add', E.scalar(0, it), E.binary('mul', E.cast(E.index(), it), E.scalar(1, it)));
   return generate('arange', [n], expr, [start, step], { ...opts, dtype: dt });
 }
 
@@ -185,10 +210,22 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
   return generate('randn', shape, expr, keyScalars('randn', opts.seed), opts);
 }
 
-/** Integers uniformly in [low, high). */
+/**
+ * Integers uniformly in [low, high) (int32; `dtype: 'float32'` converts them). Each draws 32
+ * random bits (two 16-bit halves of one Philox block) reduced modulo high − low, so every value is
+ * reachable and the bias is at most (high − low) / 2^32. high − low is at most 2^31 − 1.
+ *
+ * @example wt.randint(0, 10, [3], { seed: 1 }) // int32 [3] in 0..9
+ */
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
-  const expr = E.binary('add', E.scalar(3, 'int32'), E.cast(E.unary('floor', E.binary('mul', E.rand(0), E.scalar(4))), 'int32'));
+  checkNumber('randint', 'low', low, { int: true, min: INT32_MIN });
+  checkNumber('randint', 'high', high, { int: true, max: INT32_MAX + 1 });
+  if (high <= low) throw new ArgumentError(`randint: need low < high, got low ${low}, high ${high}`);
+  if (high - low > INT32_MAX) throw new ArgumentError(`randint: high - low must be at most 2^31 - 1 (int32 draws), got ${high - low}`);
+  const half = (lane: number) => E.cast(E.unary('floor', E.binary('mul', E.rand(0, lane), E.const(65536))), 'int32');
+  // 32 bits as int32 (wrapping), floor-modulo the range: in [0, high - low)
+  const bits = E.binary('add', E.binary('mul', half(0), E.const(65536, 'int32')), half(1));
+  const expr = E.binary('add', E.scalar(3, 'int32'), E.binary('mod', bits, E.scalar(4, 'int32')));
   return generate('randint', shape, expr, [...keyScalars('randint', opts.seed), low, high - low], { dtype: 'int32', ...opts });
 }
 

@@ -10,6 +10,7 @@ import { normAxes, normAxis, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../engine.js';
 import { pendingFill, runReduce } from './run.js';
+import { refuseIntOverflow } from './checks.js';
 import { elementwise } from './elementwise.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 
@@ -24,6 +25,7 @@ function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, d
   }
   const body = name === 'mean' || x.dtype === 'float32' ? 'float32' : name === 'max' || name === 'min' ? x.dtype : 'int32';
   const out = runReduce(name, name as ReduceOp, E.cast(E.load(0, x.dtype), body), [x], x.shape, axes, keepdim);
+  if ((name === 'sum' || name === 'prod') && body === 'int32') refuseIntOverflow(name, x, axes, out);
   return record(name, [x], out, name === 'sum' || name === 'mean' ? [] : [x, out], { axes, keepdim });
 }
 

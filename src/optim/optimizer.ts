@@ -58,14 +58,23 @@ export abstract class Optimizer {
       if (!isGroup(g) || typeof (g.params as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new ArgumentError(`${op}: parameter group ${gi} must be { params: Tensor[], ... }, got ${describeValue(g)}`);
     });
     this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup);
-    for (const g of this.paramGroups) {
+    const seen = new Map<Tensor, number>();
+    this.paramGroups.forEach((g, gi) => {
+      const where = (i: number) => (groups.length > 1 ? `group ${gi} params[${i}]` : `params[${i}]`);
       g.params.forEach((p, i) => {
-        checkTensor(op, `params[${i}]`, p);
-        if (p.dtype !== 'float32') throw new DTypeError(`${op}: params[${i}] must be float32, got ${p.dtype} of shape [${p.shape.join(',')}]`);
+        checkTensor(op, where(i), p);
+        if (p.dtype !== 'float32') throw new DTypeError(`${op}: ${where(i)} must be float32, got ${p.dtype} of shape [${p.shape.join(',')}]`);
+        // as torch: a computed tensor is replaced by the next forward, so updating it would be lost
+        if (!p.isLeaf) throw new ArgumentError(`${op}: ${where(i)} (shape [${p.shape.join(',')}]) is not a leaf tensor: it was computed by an op; optimize the tensors the model owns (model.parameters())`);
+        const before = seen.get(p);
+        if (before !== undefined) {
+          throw new ArgumentError(`${op}: ${where(i)} (shape [${p.shape.join(',')}]) appears twice${before === gi ? ' in its group' : ` (also in group ${before})`}: its update would be applied twice`);
+        }
+        seen.set(p, gi);
       });
       checkNumber(op, 'lr', g.lr, { min: 0, finite: true });
       this.checkGroup(g);
-    }
+    });
   }
 
   /** Checks a group's hyperparameters (each optimizer names its own ranges). */

@@ -106,10 +106,35 @@ interface Compiled {
 }
 // kept beside the model rather than on it, so compile adds no enumerable state to a Module
 const compiled = new WeakMap<Module, Compiled>();
+/** optimizers webtensor made from a name (compile / fit): theirs to dispose, with the model */
+const owned = new WeakSet<Optimizer>();
+
+/** Sets a model's training defaults; an optimizer made from a name that they drop is disposed. */
+function setCompiled(model: Module, c: Compiled): void {
+  const old = compiled.get(model)?.optimizer;
+  if (old && old !== c.optimizer && owned.has(old)) old.dispose();
+  compiled.set(model, c);
+}
+
+/**
+ * Forgets a model's training defaults and disposes the optimizer state webtensor made for it
+ * (`Module.dispose`); an optimizer the user passed in stays theirs.
+ */
+export function releaseTraining(model: Module): void {
+  const opt = compiled.get(model)?.optimizer;
+  if (opt && owned.has(opt)) opt.dispose();
+  compiled.delete(model);
+}
 
 function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
   if (spec instanceof Optimizer) return spec;
   const o = lr === undefined ? {} : { lr };
+  const opt = newOptimizer(model, spec, o);
+  owned.add(opt);
+  return opt;
+}
+
+function newOptimizer(model: Module, spec: OptimizerName, o: { lr?: number }): Optimizer {
   switch (spec) {
     case 'adam': return new Adam(model.parameters(), o);
     case 'adamw': return new AdamW(model.parameters(), o);
@@ -127,7 +152,7 @@ function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: numb
 export function compileModel(model: Module, cfg: CompileConfig): void {
   if (!cfg || typeof cfg !== 'object') throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
   const loss = cfg.loss === undefined ? undefined : resolveLoss(cfg.loss);
-  compiled.set(model, {
+  setCompiled(model, {
     optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
     loss,
     metrics: cfg.metrics === undefined ? undefined : resolveMetrics(cfg.metrics, loss?.name),
@@ -143,7 +168,7 @@ function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimize
   if (needOptimizer) {
     if (o.optimizer !== undefined) optimizer = makeOptimizer(model, o.optimizer, o.lr);
     else if (c.optimizer) optimizer = c.optimizer;
-    else compiled.set(model, { ...c, optimizer: (optimizer = makeOptimizer(model, 'adam', o.lr)) }); // reused by later fits
+    else setCompiled(model, { ...c, optimizer: (optimizer = makeOptimizer(model, 'adam', o.lr)) }); // reused by later fits
   }
   return { loss, metrics, optimizer };
 }
@@ -255,7 +280,7 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   if (!Number.isInteger(logEvery) || logEvery <= 0) throw new ArgumentError(`fit: logEvery must be a positive integer, got ${opts.logEvery}`);
   const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
   // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
-  compiled.set(model, { loss, metrics, optimizer });
+  setCompiled(model, { loss, metrics, optimizer });
   const batchSize = opts.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
 
