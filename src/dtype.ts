@@ -15,6 +15,9 @@ export type StorageArray = Float32Array | Float64Array | Int32Array;
 
 export const BYTES_PER_ELEMENT = 4;
 
+/** The smallest and largest int32. */
+export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
 const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2 };
 
 /** Type promotion of two operands, as PyTorch: bool < int32 < float32. */

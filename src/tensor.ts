@@ -315,7 +315,8 @@ export class Tensor {
   floor(): Tensor { return ew.elementwise('floor', [this]); }
   ceil(): Tensor { return ew.elementwise('ceil', [this]); }
   round(): Tensor { return ew.elementwise('round', [this]); }
-  clamp(min?: number | null, max?: number | null): Tensor { return ew.elementwise('clamp', [this], [min ?? -Infinity, max ?? Infinity]); }
+  /** Clamps into [min, max] (either may be absent; integer bounds keep an int32 tensor int32). */
+  clamp(min?: number | null, max?: number | null): Tensor { return ew.clamp(this, min, max); }
   square(): Tensor { return ew.elementwise('square', [this]); }
   reciprocal(): Tensor { return ew.elementwise('reciprocal', [this]); }
   log1p(): Tensor { return ew.elementwise('log1p', [this]); }

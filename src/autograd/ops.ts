@@ -6,8 +6,11 @@ import type { Pair } from '../kernel/kernel.js';
 import type { ElementwiseName } from '../ops/elementwise.js';
 
 export interface OpMeta {
-  /** any expression op of src/ops/elementwise.ts; saved: its inputs, then the output if used */
-  elementwise: { def: ElementwiseName; scalars: readonly number[]; nInputs: number; operands: readonly (number | null)[] };
+  /**
+   * any expression op of src/ops/elementwise.ts; saved: the tensor inputs its gradient reads
+   * (`saved[k]` says which), then the output if the gradient reads it
+   */
+  elementwise: { def: ElementwiseName; scalars: readonly number[]; saved: readonly boolean[]; operands: readonly (number | null)[] };
   sum: { axes: number[]; keepdim: boolean };
   mean: { axes: number[]; keepdim: boolean };
   /** max / min / prod over axes; saved: input, output */
@@ -32,7 +35,7 @@ export interface OpMeta {
   layerNorm: { eps: number; affine: boolean };
   /** batch norm in training mode (the batchNorm routine); saved: x as [N,C,S], mean, invstd, w? */
   batchNorm: { affine: boolean };
-  /** fused attention (src/ops/attention.ts); saved: the output, the rows' logsumexp */
+  /** fused attention (src/ops/attention.ts); saved: q, k, v, the output, the rows' logsumexp */
   attention: { scale: number; causal: boolean };
   gather: { dim: number };
   indexSelect: { dim: number };

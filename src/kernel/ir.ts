@@ -47,7 +47,8 @@ export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; wgsl: (x: st
   ceil: { cpu: Math.ceil, wgsl: (x) => `ceil(${x})` },
   // round half to even, as PyTorch and WGSL's round()
   round: { cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, wgsl: (x) => `round(${x})` },
-  sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN), wgsl: (x) => `sign(${x})`, keepsInt: true },
+  // 0 for NaN, as torch
+  sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), wgsl: (x) => `sign(${x})`, keepsInt: true },
   log1p: { cpu: Math.log1p, wgsl: (x) => `wt_log1p(${x})` },
   expm1: { cpu: Math.expm1, wgsl: (x) => `wt_expm1(${x})` },
   recip: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / ${x})` },
@@ -55,6 +56,43 @@ export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; wgsl: (x: st
   isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isnan(${x}))` },
   isinf: { cpu: (x) => (x === Infinity || x === -Infinity ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isinf(${x}))` },
 };
+
+/** pow as C and torch: x^0 = 1 and 1^y = 1 even for NaN, (−1)^±inf = 1 (Math.pow gives NaN). */
+function powC(a: number, b: number): number {
+  if (b === 0 || a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return Math.pow(a, b);
+}
+
+/**
+ * int32 power, wrapping as int32 arithmetic does (square and multiply). A negative exponent gives
+ * the integer part of 1/a^|b|: 1 for a = 1, ±1 for a = −1, else 0 (as torch for tensor exponents).
+ */
+function ipow(a: number, b: number): number {
+  if (b < 0) return a === 1 ? 1 : a === -1 ? (b % 2 === 0 ? 1 : -1) : 0;
+  let r = 1, base = a | 0;
+  for (let e = b; e > 0; e >>>= 1) {
+    if (e & 1) r = Math.imul(r, base);
+    base = Math.imul(base, base);
+  }
+  return r;
+}
+
+/** Floor modulo from fmod, as torch: exact, and x mod ±inf is x or ±inf by the signs. */
+function floorMod(a: number, b: number): number {
+  const r = a % b;
+  return r !== 0 && b < 0 !== r < 0 ? r + b : r;
+}
+
+/** Floor division as torch's div_floor (Python's //): (a − fmod(a, b)) / b, rounded; a / b when b is 0. */
+function floorDiv(a: number, b: number): number {
+  if (b === 0) return a / b;
+  const m = a % b;
+  let d = (a - m) / b;
+  if (m !== 0 && b < 0 !== m < 0) d -= 1;
+  if (d === 0) return a / b < 0 || Object.is(a / b, -0) ? -0 : 0; // copysign(0, a / b)
+  const f = Math.floor(d);
+  return d - f > 0.5 ? f + 1 : f;
+}
 
 /** Comparison and logical ops produce bool. */
 export const COMPARE: ReadonlySet<BinaryOp> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or']);
@@ -65,12 +103,12 @@ export const BINARY: { [K in BinaryOp]: { cpu: (a: number, b: number) => number;
   sub: { cpu: (a, b) => a - b, int: (a, b) => (a - b) | 0 },
   mul: { cpu: (a, b) => a * b, int: Math.imul },
   div: { cpu: (a, b) => a / b, int: (a, b) => (b === 0 ? a : (a / b) | 0) },
-  pow: { cpu: Math.pow, int: (a, b) => Math.pow(a, b) | 0 },
+  pow: { cpu: powC, int: ipow },
   max: { cpu: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b) },
   min: { cpu: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b) },
   // floor modulo and floor division, as PyTorch's remainder and floor_divide
-  mod: { cpu: (a, b) => a - Math.floor(a / b) * b, int: (a, b) => (b === 0 ? 0 : (a - Math.floor(a / b) * b) | 0) },
-  idiv: { cpu: (a, b) => Math.floor(a / b), int: (a, b) => (b === 0 ? 0 : Math.floor(a / b) | 0) },
+  mod: { cpu: floorMod, int: (a, b) => (b === 0 ? 0 : (a - Math.floor(a / b) * b) | 0) },
+  idiv: { cpu: floorDiv, int: (a, b) => (b === 0 ? 0 : Math.floor(a / b) | 0) },
   lt: { cpu: (a, b) => (a < b ? 1 : 0) },
   le: { cpu: (a, b) => (a <= b ? 1 : 0) },
   gt: { cpu: (a, b) => (a > b ? 1 : 0) },
@@ -104,7 +142,7 @@ export const E = {
   binary: (op: BinaryOp, a: Expr, b: Expr): Expr => {
     if (op === 'and' || op === 'or') return node(op, 'bool', [E.cast(a, 'bool'), E.cast(b, 'bool')]);
     let dt: DType = a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
-    if (op === 'div' || op === 'pow') dt = 'float32';
+    if (op === 'div') dt = 'float32';
     const args = [E.cast(a, dt), E.cast(b, dt)];
     return node(op, COMPARE.has(op) ? 'bool' : dt, args);
   },

@@ -60,7 +60,8 @@ const HELPERS: Record<string, Helper> = {
   },
   wt_sin: { deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_sincos'], code: 'fn wt_sin(x: f32) -> f32 { return select(wt_sincos(x).x, wt_nan(), wt_isnan(x) || wt_isinf(x)); }' },
   wt_cos: { deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_sincos'], code: 'fn wt_cos(x: f32) -> f32 { return select(wt_sincos(x).y, wt_nan(), wt_isnan(x) || wt_isinf(x)); }' },
-  wt_sign: { deps: ['wt_isnan'], code: 'fn wt_sign(x: f32) -> f32 { return select(sign(x), x, wt_isnan(x)); }' },
+  // 0 for NaN, as torch
+  wt_sign: { deps: ['wt_isnan'], code: 'fn wt_sign(x: f32) -> f32 { return select(sign(x), 0.0, wt_isnan(x)); }' },
   // the rational fit of src/kernel/math.ts (|error| < 4e-7 evaluated in f32)
   wt_erf: {
     deps: ['wt_isnan'],
@@ -109,12 +110,13 @@ const HELPERS: Record<string, Helper> = {
   return select(t, -t, x < 0.0);
 }`,
   },
-  // Math.pow: exact-ish repeated squaring for small integer exponents (so (-2)^3 = -8 and
-  // 3^2 = 9 exactly), exp2/log2 otherwise, with JavaScript's special cases spelled out
+  // C's pow (as torch): exact-ish repeated squaring for small integer exponents (so (-2)^3 = -8
+  // and 3^2 = 9 exactly), exp2/log2 otherwise, with the special cases spelled out: x^0 = 1 and
+  // 1^y = 1 even for NaN, (-1)^±inf = 1
   wt_pow: {
     deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32'],
     code: `fn wt_pow(a: f32, b: f32) -> f32 {
-  if (b == 0.0) { return 1.0; }
+  if (b == 0.0 || a == 1.0) { return 1.0; }
   if (wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
   let isInt = !wt_isinf(b) && floor(b) == b;
   if (isInt && abs(b) <= 64.0) {
@@ -134,7 +136,7 @@ const HELPERS: Record<string, Helper> = {
   let m = abs(a);
   var r: f32;
   if (m == 1.0) {
-    r = select(1.0, wt_nan(), wt_isinf(b));
+    r = 1.0;
   } else if (m == 0.0) {
     r = select(wt_f32(0x7f800000u), 0.0, b > 0.0);
   } else if (wt_isinf(m) || wt_isinf(b)) {
@@ -150,11 +152,33 @@ const HELPERS: Record<string, Helper> = {
   // NaN-propagating max/min that keep the first operand on ties, as the CPU's a > b ? a : b
   wt_max: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_max(a: f32, b: f32) -> f32 { return select(select(b, a, a > b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },
   wt_min: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_min(a: f32, b: f32) -> f32 { return select(select(b, a, a < b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },
-  // floor division and floor modulo; the quotient is corrected by one when the division rounded
-  // across an integer (GPU division is only accurate to 2.5 ulp, so 6/3 may be 1.9999999)
-  wt_fdiv: {
+  // int32 power, wrapping; a negative exponent gives the integer part of 1/a^|b| (as the CPU's ipow)
+  wt_ipow: {
     deps: [],
+    code: `fn wt_ipow(a: i32, b: i32) -> i32 {
+  if (b < 0) { return select(select(0, select(-1, 1, (b & 1) == 0), a == -1), 1, a == 1); }
+  var e = u32(b);
+  var base = a;
+  var r = 1;
+  loop {
+    if (e == 0u) { break; }
+    if ((e & 1u) == 1u) { r = r * base; }
+    base = base * base;
+    e = e >> 1u;
+  }
+  return r;
+}`,
+  },
+  // floor division and floor modulo; the quotient is corrected by one when the division rounded
+  // across an integer (GPU division is only accurate to 2.5 ulp, so 6/3 may be 1.9999999).
+  // Infinities and 0 as torch (Python's // and %): x // 0 = x / 0, inf // y = NaN,
+  // x // ±inf = 0 or -1 by the signs, x % ±inf = x or ±inf by the signs
+  wt_fdiv: {
+    deps: ['wt_isinf', 'wt_isnan', 'wt_nan'],
     code: `fn wt_fdiv(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return a / b; }
+  if (wt_isinf(a) || wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
+  if (wt_isinf(b)) { return select(0.0 * sign(b) * sign(a), -1.0, a != 0.0 && (a < 0.0) != (b < 0.0)); }
   var q = floor(a / b);
   let r = a - q * b;
   if ((b > 0.0 && r >= b) || (b < 0.0 && r <= b)) { q = q + 1.0; }
@@ -163,8 +187,10 @@ const HELPERS: Record<string, Helper> = {
 }`,
   },
   wt_fmod: {
-    deps: [],
+    deps: ['wt_isinf', 'wt_isnan', 'wt_nan'],
     code: `fn wt_fmod(a: f32, b: f32) -> f32 {
+  if (b == 0.0 || wt_isinf(a) || wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
+  if (wt_isinf(b)) { return select(a, b, a != 0.0 && (a < 0.0) != (b < 0.0)); }
   var r = a - floor(a / b) * b;
   if ((b > 0.0 && r >= b) || (b < 0.0 && r <= b)) { r = r - b; }
   else if ((b > 0.0 && r < 0.0) || (b < 0.0 && r > 0.0)) { r = r + b; }

@@ -186,7 +186,7 @@ const BINARY_WGSL: { [K in BinaryOp]: BinarySpelling } = {
   mul: { f32: (a, b) => `(${a} * ${b})`, int: (a, b) => `(${a} * ${b})` },
   // WGSL integer division by 0 yields a, as the CPU's int rule
   div: { f32: (a, b) => `(${a} / ${b})`, int: (a, b) => `(${a} / ${b})` },
-  pow: { f32: (a, b) => `wt_pow(${a}, ${b})`, int: (a, b) => `wt_f2i(wt_pow(f32(${a}), f32(${b})))` },
+  pow: { f32: (a, b) => `wt_pow(${a}, ${b})`, int: (a, b) => `wt_ipow(${a}, ${b})` },
   max: { f32: (a, b) => `wt_max(${a}, ${b})`, int: (a, b) => `select(${b}, ${a}, ${a} > ${b})` },
   min: { f32: (a, b) => `wt_min(${a}, ${b})`, int: (a, b) => `select(${b}, ${a}, ${a} < ${b})` },
   mod: { f32: (a, b) => `wt_fmod(${a}, ${b})`, int: (a, b) => `wt_imod(${a}, ${b})` },

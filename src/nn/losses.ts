@@ -10,6 +10,7 @@ import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate.
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
+import { elementwise } from '../ops/elementwise.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
@@ -79,8 +80,7 @@ export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: T
   // as torch: a probability outside [0, 1] (or NaN) is a bug upstream, not a loss to report
   refuseWhere(noGrad(() => input.ge(0).logicalAnd(input.le(1)).logicalNot()), `bce: every element of input ${fmt(input.shape)} must be a probability in [0, 1] (use bceWithLogits for logits)`);
   return tidy(() => {
-    const lp = input.log().clamp(-100), lq = input.neg().add(1).log().clamp(-100);
-    let l = target.mul(lp).add(target.neg().add(1).mul(lq)).neg();
+    let l = elementwise('bce', [input, target]);
     if (o.weight) l = l.mul(o.weight);
     return reduce('bce', l, o.reduction);
   });
@@ -109,6 +109,33 @@ export interface CrossEntropyLossOptions extends LossOptions {
   ignoreIndex?: number;
   /** mixes the target with a uniform distribution over classes (PyTorch's label_smoothing) */
   labelSmoothing?: number;
+  /** a float32 [C] weight per class (PyTorch's weight): 'mean' then divides by the targets' total weight */
+  weight?: Tensor;
+}
+
+/** A class-weight tensor: float32 [C]. */
+function checkClassWeight(op: string, w: unknown, C: number): Tensor {
+  checkTensor(op, 'weight', w);
+  if (w.dtype !== 'float32') throw new DTypeError(`${op}: weight must be float32, got ${w.dtype}`);
+  if (w.ndim !== 1 || w.shape[0] !== C) throw new ShapeError(`${op}: weight must have one entry per class: [${C}], got ${fmt(w.shape)}`);
+  return w;
+}
+
+/**
+ * The weight of each target's class, 0 where the target is ignored: [target shape] (the indices
+ * were range-checked by the caller's fused or gathered loss).
+ */
+function targetWeights(w: Tensor, target: Tensor, ignore: number): Tensor {
+  return tidy(() => {
+    const valid = target.ne(ignore);
+    const safe = where(valid, target, 0);
+    return w.indexSelect(0, safe.reshape([safe.numel()])).reshape([...target.shape]).mul(valid.float());
+  });
+}
+
+/** weight [C] shaped to broadcast along the class dim of an input of `ndim` dims. */
+function alongClasses(w: Tensor, ndim: number, cdim: number): Tensor {
+  return w.reshape(Array.from({ length: ndim }, (_, i) => (i === cdim ? w.shape[0] : 1)));
 }
 
 /**
@@ -121,6 +148,7 @@ export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyLossO
   const eps = o.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const reduction = o.reduction ?? 'mean';
+  if (o.weight !== undefined && o.weight !== null) return weightedCrossEntropy(input, target, o.weight, eps, reduction, o.ignoreIndex ?? -100);
   if (eps === 0 || target.dtype === 'float32') {
     if (eps === 0) return fusedCrossEntropy(input, target, { ignoreIndex: o.ignoreIndex, reduction });
     // probabilities: smooth the target distribution itself
@@ -143,8 +171,42 @@ export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyLossO
   });
 }
 
+/**
+ * crossEntropy with class weights, as torch: each term is weighted by its class; with class
+ * indices 'mean' divides by the total weight of the (non-ignored) targets, with probabilities by
+ * the number of rows. The index form keeps the fused kernel for the log-likelihood term.
+ */
+function weightedCrossEntropy(input: Tensor, target: Tensor, weight: Tensor, eps: number, reduction: Reduction, ignore: number): Tensor {
+  if (input.ndim === 0) throw new ShapeError('crossEntropy: input must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
+  const cdim = input.ndim === 1 ? 0 : 1;
+  const C = input.shape[cdim];
+  const w = checkClassWeight('crossEntropy', weight, C);
+  checkNumber('crossEntropy', 'ignoreIndex', ignore, { int: true });
+  if (target.dtype === 'float32') {
+    if (!shapesEqual(target.shape, input.shape)) throw new ShapeError(`crossEntropy: probability target ${fmt(target.shape)} must have the shape of input ${fmt(input.shape)}`);
+    return tidy(() => {
+      const p = eps > 0 ? target.mul(1 - eps).add(eps / C) : target;
+      const per = logSoftmax(input, cdim).mul(p).mul(alongClasses(w, input.ndim, cdim)).sum(cdim).neg();
+      return reduction === 'mean' ? per.sum().div(Math.max(per.numel(), 1)) : reduce('crossEntropy', per, reduction);
+    });
+  }
+  // the fused loss checks the target's dtype, shape and range
+  const nll = fusedCrossEntropy(input, target, { ignoreIndex: ignore, reduction: 'none' });
+  return tidy(() => {
+    const tw = noGrad(() => targetWeights(w, target, ignore));
+    let per = nll.mul(tw);
+    if (eps > 0) {
+      const valid = noGrad(() => target.ne(ignore).float());
+      const smooth = logSoftmax(input, cdim).mul(alongClasses(w, input.ndim, cdim)).sum(cdim).neg().mul(valid);
+      per = per.mul(1 - eps).add(smooth.mul(eps / C));
+    }
+    nll.dispose();
+    return reduction === 'mean' ? per.sum().div(tw.sum()) : reduce('crossEntropy', per, reduction);
+  });
+}
+
 /** Negative log-likelihood of log-probabilities [N,C] against int32 class indices. */
-export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignoreIndex?: number } = {}): Tensor {
+export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignoreIndex?: number; weight?: Tensor } = {}): Tensor {
   checkLoss('nllLoss', input, target, o, false);
   if (input.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== input.shape[0]) {
     throw new ShapeError(`nllLoss: expected input [N,C] and target [N], got ${fmt(input.shape)} and ${fmt(target.shape)}`);
@@ -152,12 +214,15 @@ export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignore
   const ignore = checkNumber('nllLoss', 'ignoreIndex', o.ignoreIndex ?? -100, { int: true });
   if (target.dtype !== 'int32') throw new DTypeError(`nllLoss: target must be int32 class indices, got ${target.dtype}`);
   checkIndexRange('nllLoss', 'target', target, input.shape[1], `${input.shape[1]} classes of input ${fmt(input.shape)} (ignoreIndex ${ignore})`, ignore);
+  const w = o.weight === undefined || o.weight === null ? null : checkClassWeight('nllLoss', o.weight, input.shape[1]);
   return tidy(() => {
     const valid = target.ne(ignore);
     const safe = where(valid, target, 0);
-    const picked = input.gather(1, safe.unsqueeze(1)).squeeze(1).neg().mul(valid.float());
+    // each target's weight (1 without class weights), 0 where ignored
+    const tw = w ? noGrad(() => targetWeights(w, target, ignore)) : valid.float();
+    const picked = input.gather(1, safe.unsqueeze(1)).squeeze(1).neg().mul(tw);
     const r = o.reduction ?? 'mean';
-    if (r === 'mean') return picked.sum().div(valid.float().sum());
+    if (r === 'mean') return picked.sum().div(tw.sum());
     return reduce('nllLoss', picked, r);
   });
 }

@@ -124,15 +124,15 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, o: FusedAttentio
     const out = S === 0 ? o4.add(NaN) : o4;
     return { out: out.reshape([...batch, L, Ev]), lse };
   }));
-  const out = record('attention', [q, k, v], r.out, [r.out, r.lse], { scale, causal });
+  // q, k, v saved too (not read from the node's inputs): made inside a tidy, they are gone by backward()
+  const out = record('attention', [q, k, v], r.out, [q, k, v, r.out, r.lse], { scale, causal });
   r.lse.dispose();
   return out;
 }
 
 export const attentionGrads: GradTable<'attention'> = {
   attention: (n, g) => {
-    const [out, lse] = n.saved;
-    const [q, k, v] = n.inputs;
+    const [q, k, v, out, lse] = n.saved;
     const { scale, causal } = n.meta;
     const p = prepare('fusedAttention', q, k, v, { scale });
     const { batch, L, S, E, Ev } = p;

@@ -3,7 +3,7 @@
  * Random numbers come from Philox (`rand` IR leaves), so a seed gives the same uniform bits on
  * every backend.
  */
-import { isDType, type DType } from '../dtype.js';
+import { INT32_MAX, INT32_MIN, isDType, type DType } from '../dtype.js';
 import { engine, Storage } from '../engine.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
@@ -83,9 +83,6 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
   }
   return finish(Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype), opts);
 }
-
-/** The smallest and largest int32. */
-export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
 
 /**
  * Values truncated to int32, or an ArgumentError naming the first that does not fit (NaN, ±inf,

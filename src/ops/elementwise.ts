@@ -5,15 +5,16 @@
  * is the gradient of each input. Inputs may be tensors or plain numbers (which become runtime
  * scalars, so changing a number never compiles a new kernel). Broadcasting follows numpy.
  */
-import { E, type Expr } from '../kernel/ir.js';
+import { E, exprKey, type Expr } from '../kernel/ir.js';
 import { isDType, type DType } from '../dtype.js';
-import { DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { record } from '../autograd/graph.js';
 import { runElementwise, scalarDType, checkSameBackend } from './run.js';
 import { engine } from '../engine.js';
 import { seedToKey } from '../kernel/philox.js';
+import { INT32_MAX, INT32_MIN } from '../dtype.js';
 import { checkNumber, checkOperand, checkOptionalNumber, checkTensor } from '../validate.js';
 
 type X = readonly Expr[];
@@ -41,6 +42,11 @@ const u = E.unary;
 const sigmoid = (x: Expr) => u('recip', add(c(1), u('exp', u('neg', x))));
 const SQRT1_2 = Math.SQRT1_2, GELU_C = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const zeroGrad = (n: number) => () => new Array<null>(n).fill(null);
+/** every operand is bool (bool tensors, booleans) */
+const bools = (x: X) => x.every((e) => e.dtype === 'bool');
+const refuse = (op: string, why: string): never => {
+  throw new DTypeError(`${op}: ${why}`);
+};
 /** max/min gradient: all of g to the winner, half each on a tie (as PyTorch) */
 const pickGrad = (op: 'gt' | 'lt') => (x: X, _y: Expr, g: Expr): Expr[] => [
   mul(g, add(E.cast(E.binary(op, x[0], x[1]), 'float32'), mul(c(0.5), E.cast(E.binary('eq', x[0], x[1]), 'float32')))),
@@ -48,7 +54,7 @@ const pickGrad = (op: 'gt' | 'lt') => (x: X, _y: Expr, g: Expr): Expr[] => [
 ];
 
 const DEFS = {
-  neg: { arity: 1, f: (x) => u('neg', x[0]), grad: (_x, _y, g) => [u('neg', g)] },
+  neg: { arity: 1, f: (x) => (bools(x) ? refuse('neg', 'negating a bool tensor is not supported; use logicalNot()') : u('neg', x[0])), grad: (_x, _y, g) => [u('neg', g)] },
   abs: { arity: 1, f: (x) => u('abs', x[0]), grad: (x, _y, g) => [mul(g, u('sign', E.cast(x[0], 'float32')))] },
   exp: { arity: 1, f: (x) => u('exp', x[0]), grad: (_x, y, g) => [mul(g, y)], usesOut: true },
   log: { arity: 1, f: (x) => u('log', x[0]), grad: (x, _y, g) => [div(g, x[0])] },
@@ -90,11 +96,11 @@ const DEFS = {
   floor: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('floor', x[0]) : x[0]), grad: zeroGrad(1) },
   ceil: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('ceil', x[0]) : x[0]), grad: zeroGrad(1) },
   round: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('round', x[0]) : x[0]), grad: zeroGrad(1) },
-  // p = [min, max] (±Infinity when absent)
+  // operands x, min, max (numbers: see clamp below)
   clamp: {
-    arity: 1,
-    f: (x, p) => E.binary('min', E.binary('max', x[0], p[0]), p[1]),
-    grad: (x, _y, g, p) => [where(E.binary('and', E.binary('ge', x[0], p[0]), E.binary('le', x[0], p[1])), g, c(0))],
+    arity: 3,
+    f: (x) => E.binary('min', E.binary('max', x[0], x[1]), x[2]),
+    grad: (x, _y, g) => [where(E.binary('and', E.binary('ge', x[0], x[1]), E.binary('le', x[0], x[2])), g, c(0)), null, null],
   },
   square: { arity: 1, f: (x) => mul(x[0], x[0]), grad: (x, _y, g) => [mul(mul(c(2), g), x[0])] },
   reciprocal: { arity: 1, f: (x) => u('recip', x[0]), grad: (_x, y, g) => [u('neg', mul(g, mul(y, y)))], usesOut: true },
@@ -108,9 +114,10 @@ const DEFS = {
   /** cast to the dtype in p[0]'s expression (used by `toType`); differentiable float→float only */
   identity: { arity: 1, f: (x) => x[0], grad: (_x, _y, g) => [g] },
 
-  add: { arity: 2, f: (x) => add(x[0], x[1]), grad: (_x, _y, g) => [g, g] },
-  sub: { arity: 2, f: (x) => sub(x[0], x[1]), grad: (_x, _y, g) => [g, u('neg', g)] },
-  mul: { arity: 2, f: (x) => mul(x[0], x[1]), grad: (x, _y, g) => [mul(g, x[1]), mul(g, x[0])] },
+  // bool + bool is logical or, bool * bool logical and, bool - bool refused, as torch
+  add: { arity: 2, f: (x) => (bools(x) ? E.binary('or', x[0], x[1]) : add(x[0], x[1])), grad: (_x, _y, g) => [g, g] },
+  sub: { arity: 2, f: (x) => (bools(x) ? refuse('sub', 'subtracting bool tensors is not supported; use a.ne(b) for exclusive or') : sub(x[0], x[1])), grad: (_x, _y, g) => [g, u('neg', g)] },
+  mul: { arity: 2, f: (x) => (bools(x) ? E.binary('and', x[0], x[1]) : mul(x[0], x[1])), grad: (x, _y, g) => [mul(g, x[1]), mul(g, x[0])] },
   div: { arity: 2, f: (x) => div(x[0], x[1]), grad: (x, _y, g) => [div(g, x[1]), u('neg', div(mul(g, x[0]), mul(x[1], x[1])))] },
   pow: {
     arity: 2,
@@ -121,8 +128,8 @@ const DEFS = {
     ],
     usesOut: true,
   },
-  maximum: { arity: 2, f: (x) => E.binary('max', x[0], x[1]), grad: pickGrad('gt') },
-  minimum: { arity: 2, f: (x) => E.binary('min', x[0], x[1]), grad: pickGrad('lt') },
+  maximum: { arity: 2, f: (x) => (bools(x) ? E.binary('or', x[0], x[1]) : E.binary('max', x[0], x[1])), grad: pickGrad('gt') },
+  minimum: { arity: 2, f: (x) => (bools(x) ? E.binary('and', x[0], x[1]) : E.binary('min', x[0], x[1])), grad: pickGrad('lt') },
   remainder: { arity: 2, f: (x) => E.binary('mod', x[0], x[1]), grad: (x, _y, g) => [g, u('neg', mul(g, u('floor', div(x[0], x[1]))))] },
   floorDivide: { arity: 2, f: (x) => E.binary('idiv', x[0], x[1]), grad: null },
   eq: { arity: 2, f: (x) => E.binary('eq', x[0], x[1]), grad: null },
@@ -134,6 +141,17 @@ const DEFS = {
   logicalAnd: { arity: 2, f: (x) => E.binary('and', x[0], x[1]), grad: null },
   logicalOr: { arity: 2, f: (x) => E.binary('or', x[0], x[1]), grad: null },
   where: { arity: 3, f: (x) => where(x[0], x[1], x[2]), grad: (x, _y, g) => [null, where(x[0], g, c(0)), where(x[0], c(0), g)] },
+  // binary cross-entropy of a probability x against t, as torch: logs clamped at -100, and the
+  // gradient (x - t) / max(x(1 - x), 1e-12) (finite where x is 0 or 1; the composed form is 0/0)
+  bce: {
+    arity: 2,
+    f: (x) => u('neg', add(mul(x[1], E.binary('max', u('log', x[0]), c(-100))), mul(sub(c(1), x[1]), E.binary('max', u('log', sub(c(1), x[0])), c(-100))))),
+    grad: (x, _y, g) => [
+      div(mul(g, sub(x[0], x[1])), E.binary('max', mul(x[0], sub(c(1), x[0])), c(1e-12))),
+      mul(g, sub(u('log', sub(c(1), x[0])), u('log', x[0]))),
+    ],
+    float: true,
+  },
   // p = [key0, key1, stream, p, 1/(1-p)]: the mask is regenerated from the seed in backward
   dropout: {
     arity: 1,
@@ -171,6 +189,9 @@ export function elementwise(name: ElementwiseName, operands: readonly Operand[],
     scalars.push(Number(o));
     return E.scalar(scalars.length - 1, scalarDType(o, tdt));
   });
+  if (name === 'pow' && tdt[0] !== 'float32' && typeof operands[1] === 'number' && Number.isInteger(operands[1]) && operands[1] < 0) {
+    throw new ArgumentError(`pow: an integer tensor to a negative integer power is not supported (got ${operands[1]}); use x.float().pow(${operands[1]})`);
+  }
   const pBase = scalars.length;
   scalars.push(...params);
   const ps = params.map((_, i) => E.scalar(pBase + i, 'float32'));
@@ -178,34 +199,63 @@ export function elementwise(name: ElementwiseName, operands: readonly Operand[],
   const shape = broadcastShapes(name, ...tensors.map((t) => t.shape));
   const out = runElementwise(name, expr, tensors, shape, scalars);
   if (def.grad && out.dtype === 'float32') {
-    const save = def.usesOut ? [...tensors, out] : tensors;
-    record('elementwise', tensors, out, save, { def: name, scalars, nInputs: tensors.length, operands: operands.map((o) => (o instanceof Tensor ? null : Number(o))) });
+    // only the inputs the gradient reads are saved (and checked for in-place changes), as torch
+    const reads = gradReads(name, xs);
+    const kept = tensors.filter((_, k) => reads[k]);
+    record('elementwise', tensors, out, def.usesOut ? [...kept, out] : kept, { def: name, scalars, saved: reads, operands: operands.map((o) => (o instanceof Tensor ? null : Number(o))) });
   }
   return out;
+}
+
+const readsCache = new Map<string, boolean[]>();
+
+/**
+ * Which tensor inputs (loads) the gradient expressions of op `name` read, for forward operand
+ * expressions `xs`: found once per op and operand pattern by building the gradient on them.
+ */
+function gradReads(name: ElementwiseName, xs: readonly Expr[]): boolean[] {
+  const key = `${name}|${xs.map((x) => exprKey(x)).join('|')}`;
+  let r = readsCache.get(key);
+  if (!r) {
+    const n = xs.filter((x) => x.op !== 'scalar').length;
+    const used = new Set<number>();
+    const walk = (e: Expr): void => {
+      if (e.op === 'load') used.add(e.value!);
+      e.args.forEach(walk);
+    };
+    // g and y as loads past the inputs, the op's parameters as scalars
+    const grads = ELEMENTWISE[name].grad!(xs, E.load(n + 1, 'float32'), E.load(n, 'float32'), [0, 1, 2, 3, 4, 5].map((i) => E.scalar(100 + i)));
+    for (const ge of grads) if (ge) walk(ge);
+    r = Array.from({ length: n }, (_, k) => used.has(k));
+    readsCache.set(key, r);
+  }
+  return r;
 }
 
 /**
  * The gradient kernels of an elementwise node: one fused kernel per input that needs one.
  * `saved` holds the tensor inputs (then the output when the op uses it).
  */
-export function elementwiseBackward(name: ElementwiseName, saved: readonly Tensor[], nInputs: number, scalars: readonly number[], operands: readonly (number | null)[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
+export function elementwiseBackward(name: ElementwiseName, inputs: readonly Tensor[], savedInputs: readonly boolean[], saved: readonly Tensor[], scalars: readonly number[], operands: readonly (number | null)[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
   const def = ELEMENTWISE[name];
-  const ins = saved.slice(0, nInputs);
+  const nSaved = savedInputs.filter(Boolean).length;
+  const ins = saved.slice(0, nSaved);
   const tensors = [...ins, g];
-  const outSlot = def.usesOut ? saved[nInputs] : null;
+  const outSlot = def.usesOut ? saved[nSaved] : null;
   if (outSlot) tensors.push(outSlot);
-  let ti = 0, si = 0;
+  let ti = 0, li = 0, si = 0;
   const xs: Expr[] = operands.map((o) => {
     if (o === null) {
-      const t = ins[ti];
-      const dt = def.float && t.dtype !== 'float32' ? 'float32' : t.dtype;
-      return E.cast(E.load(ti++, t.dtype), dt);
+      const k = ti++, dtype = inputs[k].dtype;
+      const dt = def.float && dtype !== 'float32' ? 'float32' : dtype;
+      // an input the gradient does not read was not saved: a constant stands in for it
+      return savedInputs[k] ? E.cast(E.load(li++, dtype), dt) : E.const(0, dt);
     }
     return E.scalar(si++, 'float32');
   });
   const ps = scalars.slice(si).map((_, i) => E.scalar(si + i, 'float32'));
-  const gExpr = E.load(nInputs, g.dtype);
-  const yExpr = outSlot ? E.load(nInputs + 1, outSlot.dtype) : E.const(0);
+  const gExpr = E.load(nSaved, g.dtype);
+  const yExpr = outSlot ? E.load(nSaved + 1, outSlot.dtype) : E.const(0);
   const grads = def.grad!(xs, yExpr, gExpr, ps);
   // map operand-grads back to tensor-input grads
   const out: (Tensor | null)[] = [];
@@ -222,13 +272,27 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
   return out;
 }
 
+/**
+ * Clamps into [min, max] (either may be absent). Integer bounds keep an int32 tensor int32, as
+ * torch; a float bound makes the result float32.
+ *
+ * @example wt.tensor([-2, 5]).clamp(0, 3) // [0, 3]
+ */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  checkTensor('clamp', 'input', x);
+  const lo = checkOptionalNumber('clamp', 'min', min), hi = checkOptionalNumber('clamp', 'max', max);
+  // absent bounds: the dtype's own extremes, so they do not turn an int32 tensor float
+  const int = x.dtype !== 'float32';
+  return elementwise('clamp', [x, lo ?? (int ? INT32_MIN : -Infinity), hi ?? (int ? INT32_MAX : Infinity)]);
+}
+
 /** Cast to a dtype (no copy when already of that dtype). */
 export function toType(x: Tensor, dtype: DType): Tensor {
   if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${JSON.stringify(dtype)} (expected float32, int32 or bool)`);
   x._check('to');
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
-  if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [x], { def: 'identity', scalars: [], nInputs: 1, operands: [null] });
+  if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [], { def: 'identity', scalars: [], saved: [false], operands: [null] });
   return out;
 }
 

@@ -21,7 +21,7 @@ import { normAxis, numel, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
-import { pad } from './movement.js';
+import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { deferCheck, flagSlot } from '../deferred.js';
@@ -238,30 +238,30 @@ const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => num
  * wt.padMode(wt.tensor([[1, 2, 3]]), [2, 1], 'reflect'); // [[3, 2, 1, 2, 3, 2]]
  */
 export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
-  checkTensor('padMode', 'input', x);
+  checkTensor('pad', 'input', x);
   if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
-  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
-  }
-  for (let k = 0; k < pads.length / 2; k++) {
-    const d = x.ndim - 1 - k, n = x.shape[d], l = pads[2 * k], r = pads[2 * k + 1];
-    const bad = mode === 'reflect' ? l >= n || r >= n : mode === 'circular' ? l > n || r > n : (l > 0 || r > 0) && n === 0;
-    if (bad) {
-      const rule = mode === 'reflect' ? 'less than' : mode === 'circular' ? 'at most' : 'possible only with';
-      throw new ArgumentError(`pad: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
-    }
-  }
+  if (!(mode in SOURCE)) throw new ArgumentError(`pad: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
+  const full = padPairs('pad', x, pads);
   const src = SOURCE[mode];
   return tidy(() => {
-    let cur = x;
-    for (let k = 0; k < pads.length / 2; k++) {
-      const d = x.ndim - 1 - k, n = x.shape[d], l = pads[2 * k], r = pads[2 * k + 1];
+    // negative amounts crop first (as torch); the rest pads the cropped view
+    const c = cropNegative(x, full);
+    let cur = c.x;
+    for (let d = 0; d < x.ndim; d++) {
+      const n = c.x.shape[d], l = c.pads[2 * d], r = c.pads[2 * d + 1];
+      const bad = mode === 'reflect' ? l >= n || r >= n : mode === 'circular' ? l > n || r > n : (l > 0 || r > 0) && n === 0;
+      if (bad) {
+        const rule = mode === 'reflect' ? 'less than' : mode === 'circular' ? 'at most' : 'possible only with';
+        throw new ArgumentError(`pad: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
+      }
+    }
+    for (let d = x.ndim - 1; d >= 0; d--) {
+      const n = c.x.shape[d], l = c.pads[2 * d], r = c.pads[2 * d + 1];
       if (l === 0 && r === 0) continue;
       const idx = Int32Array.from({ length: n + l + r }, (_, j) => src(j - l, n));
       cur = indexSelect(cur, d, tensor(idx, { dtype: 'int32' }));
     }
-    return cur === x ? x.clone() : cur;
+    return cur === c.x ? cur.clone() : cur;
   });
 }
 

@@ -223,25 +223,69 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
   });
 }
 
+/** Splits into `chunks` pieces of ceil(size / chunks) (fewer when they run out), as views; a zero-size dim gives `chunks` empty pieces, as torch. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  x._check('chunk');
   if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError(`chunk: chunks must be a positive integer, got ${chunks}`);
   const d = normAxis('chunk', dim, x.ndim);
-  return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
+  if (x.shape[d] === 0) return Array.from({ length: chunks }, () => narrow(x, d, 0, 0));
+  return split(x, Math.ceil(x.shape[d] / chunks), d);
 }
 
-/** Constant padding; `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad. */
-export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
-  x._check('pad');
-  checkNumber('pad', 'value', value);
-  if (!Array.isArray(pads)) throw new ArgumentError(`pad: pads must be a list of integers, got ${describeValue(pads)}`);
-  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
+/**
+ * `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad, checked, as one (left, right)
+ * pair per dim of x; a negative amount crops (as torch), but no dim may end below size 0.
+ * @internal
+ */
+export function padPairs(op: string, x: Tensor, pads: unknown): number[] {
+  if (!Array.isArray(pads)) throw new ArgumentError(`${op}: pads must be a list of integers, got ${describeValue(pads)}`);
+  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p))) {
+    throw new ArgumentError(`${op}: pads must be pairs of integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
   }
-  const full = x.shape.map((_, i) => 0);
+  const full = new Array<number>(2 * x.ndim).fill(0);
   for (let k = 0; k < pads.length / 2; k++) {
     full[2 * (x.ndim - 1 - k)] = pads[2 * k];
     full[2 * (x.ndim - 1 - k) + 1] = pads[2 * k + 1];
   }
+  x.shape.forEach((d, i) => {
+    if (d + full[2 * i] + full[2 * i + 1] < 0) throw new ShapeError(`${op}: pads ${fmt(pads)} crop dim ${i} of shape ${fmt(x.shape)} below size 0`);
+  });
+  return full;
+}
+
+/**
+ * The view of x with the negative amounts of `full` (padPairs) cropped off, and the
+ * non-negative amounts left to pad; the view is x itself when nothing is cropped.
+ * @internal
+ */
+export function cropNegative(x: Tensor, full: readonly number[]): { x: Tensor; pads: number[] } {
+  let v = x;
+  x.shape.forEach((d, i) => {
+    const l = Math.min(full[2 * i], 0), r = Math.min(full[2 * i + 1], 0);
+    if (l === 0 && r === 0) return;
+    const n = narrow(v, i, -l, v.shape[i] + l + r);
+    if (v !== x) v.dispose();
+    v = n;
+  });
+  return { x: v, pads: full.map((p) => Math.max(p, 0)) };
+}
+
+/** Constant padding; `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad (negative amounts crop). */
+export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+  x._check('pad');
+  checkNumber('pad', 'value', value);
+  const cropped = cropNegative(x, padPairs('pad', x, pads));
+  if (cropped.x !== x) {
+    try {
+      return padConstant(cropped.x, cropped.pads, value);
+    } finally {
+      cropped.x.dispose();
+    }
+  }
+  return padConstant(x, cropped.pads, value);
+}
+
+function padConstant(x: Tensor, full: readonly number[], value: number): Tensor {
   const shape = x.shape.map((d, i) => d + full[2 * i] + full[2 * i + 1]);
   const out = empty(shape, x.dtype, x.backend);
   const ov = out._view();
@@ -249,7 +293,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   let off = 0;
   x.shape.forEach((_, i) => (off += full[2 * i] * ov.strides[i]));
   copyInto(x, { ...ov, shape: x.shape, offset: off });
-  return record('pad', [x], out, [], { pads: full });
+  return record('pad', [x], out, [], { pads: [...full] });
 }
 
 /**

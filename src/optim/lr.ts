@@ -1,6 +1,8 @@
 /**
- * Learning-rate schedulers. Each one is a multiplier of the optimizer's initial learning rates
- * as a function of the step count, so they compose: `LinearWarmup` wraps any other.
+ * Learning-rate schedulers, chainable as PyTorch's: each `step()` moves every group's *current*
+ * learning rate by that step's change (StepLR multiplies it by gamma at each stepSize; cosine
+ * annealing follows its recursive form), so two schedulers stepped together compose, and a rate
+ * set by hand carries on from where it was set. `LinearWarmup` hands over to another scheduler.
  * Call `step()` once per epoch (or per batch, as you choose), after `optimizer.step()`.
  *
  * @example
@@ -27,26 +29,34 @@ export abstract class LRScheduler {
     this.baseLrs = optimizer.paramGroups.map((g) => (g.initialLr as number | undefined) ?? g.lr);
     optimizer.paramGroups.forEach((g, i) => (g.initialLr = this.baseLrs[i]));
   }
-  /** The multiplier of the base learning rates after `epoch` steps. */
+  /** The multiplier of the base learning rates after `epoch` steps (the closed form, > 0). */
   abstract factor(epoch: number): number;
   step(): void {
     this.lastEpoch++;
     this.apply();
   }
+  /** Applies this step's change to the current rates: factor(e) / factor(e − 1). */
   protected apply(): void {
-    const f = this.factor(this.lastEpoch);
-    this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i] * f));
+    const r = this.factor(this.lastEpoch) / this.factor(this.lastEpoch - 1);
+    for (const g of this.optimizer.paramGroups) g.lr *= r;
   }
   /** Current learning rates of every group. */
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
-  stateDict(): { lastEpoch: number } {
-    return { lastEpoch: this.lastEpoch };
+  stateDict(): { lastEpoch: number; lastLr: number[] } {
+    return { lastEpoch: this.lastEpoch, lastLr: this.getLastLr() };
   }
-  loadStateDict(s: { lastEpoch: number }): void {
+  /** Restores the step count and (when saved) the groups' learning rates. */
+  loadStateDict(s: { lastEpoch: number; lastLr?: number[] }): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (typeof s !== 'object' || s === null) throw new ArgumentError(`${op}: expected { lastEpoch, lastLr } from stateDict(), got ${describeValue(s)}`);
+    checkNumber(op, 'lastEpoch', s.lastEpoch, { int: true, min: 0 });
+    if (s.lastLr !== undefined && (!Array.isArray(s.lastLr) || s.lastLr.length !== this.optimizer.paramGroups.length || !s.lastLr.every((v) => typeof v === 'number' && v >= 0))) {
+      throw new ArgumentError(`${op}: lastLr must be one learning rate per parameter group (${this.optimizer.paramGroups.length}), got ${describeValue(s.lastLr)}`);
+    }
     this.lastEpoch = s.lastEpoch;
-    this.apply();
+    s.lastLr?.forEach((lr, i) => (this.optimizer.paramGroups[i].lr = lr));
   }
 }
 
@@ -87,7 +97,11 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
-/** Cosine from the base rate down to etaMin over tMax steps (the closed form of PyTorch's). */
+/**
+ * Cosine from the base rate down to etaMin over tMax steps, in PyTorch's recursive form (so it
+ * follows a rate changed by hand or by another scheduler; alone, it is the closed form
+ * etaMin + (base − etaMin)·(1 + cos(π·e/tMax))/2).
+ */
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
@@ -95,36 +109,39 @@ export class CosineAnnealingLR extends LRScheduler {
     checkOptionalNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { finite: true, min: 0 });
   }
   factor(e: number): number {
-    return 1; // unused: apply() is overridden because etaMin is absolute, not a multiplier
+    return (1 + Math.cos((Math.PI * e) / this.o.tMax)) / 2;
   }
   protected override apply(): void {
-    const etaMin = this.o.etaMin ?? 0;
-    const c = (1 + Math.cos((Math.PI * this.lastEpoch) / this.o.tMax)) / 2;
-    this.optimizer.paramGroups.forEach((g, i) => (g.lr = etaMin + (this.baseLrs[i] - etaMin) * c));
+    const e = this.lastEpoch, T = this.o.tMax, etaMin = this.o.etaMin ?? 0;
+    const restart = (((e - 1 - T) % (2 * T)) + 2 * T) % (2 * T) === 0; // the bottom, where the ratio is 0/0
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = restart
+        ? g.lr + ((this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T))) / 2
+        : ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (g.lr - etaMin) + etaMin;
+    });
   }
 }
 
 /**
- * Linear warm-up from startFactor × base to the base rate over warmupSteps, then hands over to
- * `after` (counting its steps from the end of the warm-up).
+ * Linear warm-up from startFactor × the rate to the rate over warmupSteps (PyTorch's LinearLR),
+ * then hands over to `after`, which counts its steps from the end of the warm-up.
  */
 export class LinearWarmup extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { warmupSteps: number; startFactor?: number; after?: LRScheduler }) {
     super(opt);
     if (!(o?.warmupSteps >= 0)) throw new ArgumentError(`LinearWarmup: warmupSteps must be >= 0, got ${o?.warmupSteps}`);
-    checkOptionalNumber('LinearWarmup', 'startFactor', o.startFactor, { min: 0, max: 1 });
+    checkOptionalNumber('LinearWarmup', 'startFactor', o.startFactor, { above: 0, max: 1 });
     if (o.after !== undefined && !(o.after instanceof LRScheduler)) throw new ArgumentError('LinearWarmup: after must be a scheduler');
-    this.apply();
+    if (o.warmupSteps > 0) for (const g of opt.paramGroups) g.lr *= this.factor(0);
   }
   factor(e: number): number {
     const s = this.o.startFactor ?? 1 / 3;
     return e >= this.o.warmupSteps ? 1 : s + ((1 - s) * e) / this.o.warmupSteps;
   }
-  protected override apply(): void {
-    const w = this.o.warmupSteps;
-    if (this.lastEpoch < w || !this.o.after) return super.apply();
-    this.o.after.lastEpoch = this.lastEpoch - w;
-    (this.o.after as unknown as { apply(): void }).apply();
+  override step(): void {
+    this.lastEpoch++;
+    if (this.lastEpoch <= this.o.warmupSteps) this.apply();
+    else this.o.after?.step();
   }
 }
 

@@ -205,9 +205,9 @@ class Emitter {
       // round half to even, as the CPU's round (and WGSL's) does
       case 'round': return f([...x, ...simd(Simd.f32x4Nearest)]);
       case 'sign': {
+        // 0 for zeros and NaN, as torch
         const cmp = (c: number, o: number) => [...x, ...this.f32(c), ...simd(o)];
-        const zeroOrNaN = [...this.f32(0), ...this.f32(NaN), ...cmp(0, Simd.f32x4Eq), ...simd(Simd.v128Bitselect)];
-        const neg = [...this.f32(-1), ...zeroOrNaN, ...cmp(0, Simd.f32x4Lt), ...simd(Simd.v128Bitselect)];
+        const neg = [...this.f32(-1), ...this.f32(0), ...cmp(0, Simd.f32x4Lt), ...simd(Simd.v128Bitselect)];
         return f([...this.f32(1), ...neg, ...cmp(0, Simd.f32x4Gt), ...simd(Simd.v128Bitselect)]);
       }
       case 'isnan': return mask(isNan(x));
