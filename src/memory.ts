@@ -38,15 +38,18 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collect(result, kept);
+  // what it returns is the caller's now: a gradient returned no longer goes with its tensor
+  for (const t of kept) t._gradOf = null;
   for (const t of scope) if (!kept.has(t as Tensor)) t.dispose();
   for (const t of kept) if (scope.has(t)) engine.track(t);
   return result;
 }
 
-/** Exempts a tensor from the enclosing tidy scopes; returns it. */
+/** Exempts a tensor from the enclosing tidy scopes (a gradient then outlives its tensor); returns it. */
 export function keep<T extends Tensor>(t: T): T {
   if (!(t instanceof Tensor)) throw new ArgumentError(`keep: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
   engine.untrack(t);
+  t._gradOf = null; // a kept gradient is the caller's: it outlives its tensor
   return t;
 }
 

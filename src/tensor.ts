@@ -32,6 +32,8 @@ export class Tensor {
   /** autograd node that produced this tensor (null for leaves and constants) */
   gradFn: Node | null = null;
   private _grad: Tensor | null = null;
+  /** @internal The tensor whose `.grad` this is, while that tensor owns it (see dispose). */
+  _gradOf: Tensor | null = null;
   private _requiresGrad = false;
   private _disposed = false;
 
@@ -131,6 +133,7 @@ export class Tensor {
         throw new ShapeError(`grad: the assigned gradient has shape [${g.shape.join(',')}] but the tensor has [${this.shape.join(',')}]`);
       }
       if (g.backend !== this.backend) throw new BackendError(`grad: the assigned gradient lives on another backend (${g.backend.name}) than the tensor (${this.backend.name})`);
+      g._gradOf = this;
     }
     this._grad = g ?? null;
   }
@@ -165,8 +168,9 @@ export class Tensor {
     }
     this.gradFn?.release();
     this.gradFn = null;
-    // the gradient belongs to this handle, as in PyTorch (a loop that replaces its weights must not leak one per step)
-    this._grad?.dispose();
+    // the gradient goes with its tensor (a loop that replaces its weights must not leak one per
+    // step), unless the caller took it: returned it from a tidy or kept it (memory.ts)
+    if (this._grad?._gradOf === this) this._grad.dispose();
     this._grad = null;
     this._storage.release();
   }

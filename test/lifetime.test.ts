@@ -31,7 +31,7 @@ async function failure(fn: () => wt.Tensor | unknown): Promise<unknown> {
 
 forEachBackend(() => {
   describe('gradients belong to their tensor', () => {
-    it('dispose() frees .grad: a loop that replaces its weights stays flat', () => {
+    it('dispose() frees .grad: a loop that replaces its weights stays flat', async () => {
       const before = live();
       for (let i = 0; i < 5; i++) {
         const w = wt.randn([3, 2], { seed: i, requiresGrad: true });
@@ -42,6 +42,21 @@ forEachBackend(() => {
         w.dispose();
         expect(w.grad).toBeNull();
       }
+      expect(live()).toBe(before);
+      // a gradient returned from the tidy that made its tensor (or kept) is the caller's
+      const g = wt.tidy(() => {
+        const w = wt.ones([2], { requiresGrad: true });
+        w.mul(3).sum().backward();
+        return w.grad!;
+      });
+      expect(Array.from(await g.data())).toEqual([3, 3]);
+      g.dispose();
+      const w2 = wt.ones([2], { requiresGrad: true });
+      wt.tidy(() => w2.sum().backward());
+      const k = wt.keep(w2.grad!);
+      w2.dispose();
+      expect(Array.from(await k.data())).toEqual([1, 1]);
+      k.dispose();
       expect(live()).toBe(before);
     });
 

@@ -6,7 +6,19 @@ import type { Tensor } from '../tensor.js';
 export { linear, matmul } from '../ops/linalg.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/conv.js';
 export { softmax, logSoftmax, layerNorm, batchNorm } from '../ops/norm.js';
-export { embedding, oneHot, padMode as pad } from '../ops/indexing.js';
+export { embedding, oneHot } from '../ops/indexing.js';
+import { padWith, type PadMode } from '../ops/indexing.js';
+
+/**
+ * Pads (or, with negative amounts, crops) as torch.nn.functional.pad: `pads` = [lastLeft,
+ * lastRight, prevLeft, prevRight, ...]; mode 'constant' (with `value`), 'reflect', 'replicate'
+ * or 'circular'.
+ *
+ * @example F.pad(x, [1, 1], 'reflect')
+ */
+export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
+  return padWith('pad', x, pads, mode, value);
+}
 export { dropout } from '../ops/elementwise.js';
 export * from './losses.js';
 

@@ -166,7 +166,7 @@ export abstract class Module {
    * `fit` made from a name (an optimizer you passed in is yours to dispose).
    */
   dispose(): void {
-    for (const p of this.parameters()) p.dispose();
+    for (const p of this.parameters()) { p.zeroGrad(); p.dispose(); }
     for (const [, b] of this.namedBuffers()) b.dispose();
     releaseTraining(this);
   }

@@ -238,10 +238,15 @@ const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => num
  * wt.padMode(wt.tensor([[1, 2, 3]]), [2, 1], 'reflect'); // [[3, 2, 1, 2, 3, 2]]
  */
 export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
-  checkTensor('pad', 'input', x);
+  return padWith('padMode', x, pads, mode, value);
+}
+
+/** `padMode` under the name the user called it by (`F.pad` is the same function). @internal */
+export function padWith(op: string, x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
+  checkTensor(op, 'input', x);
   if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`pad: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
-  const full = padPairs('pad', x, pads);
+  if (!(mode in SOURCE)) throw new ArgumentError(`${op}: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
+  const full = padPairs(op, x, pads);
   const src = SOURCE[mode];
   return tidy(() => {
     // negative amounts crop first (as torch); the rest pads the cropped view
@@ -252,7 +257,7 @@ export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'con
       const bad = mode === 'reflect' ? l >= n || r >= n : mode === 'circular' ? l > n || r > n : (l > 0 || r > 0) && n === 0;
       if (bad) {
         const rule = mode === 'reflect' ? 'less than' : mode === 'circular' ? 'at most' : 'possible only with';
-        throw new ArgumentError(`pad: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
+        throw new ArgumentError(`${op}: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
       }
     }
     for (let d = x.ndim - 1; d >= 0; d--) {
