@@ -13,7 +13,7 @@
  *   });
  * });
  */
-import { afterAll, beforeAll, beforeEach, describe } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect } from 'vitest';
 import * as wt from '../src/index.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 
@@ -64,4 +64,24 @@ export function forEachBackend(body: (kind: BackendKind) => void): void {
     for (const be of cache.values()) be.destroy();
     cache.clear();
   });
+}
+
+/**
+ * Asserts that an op given an out-of-range index fails with an ArgumentError matching `message`:
+ * at the call on the CPU (it reads the index synchronously), and on WebGPU at the first read of
+ * the result (the check runs on the device; src/deferred.ts), the op itself returning normally.
+ *
+ * @example
+ * await expectIndexError(kind, () => x.gather(1, idx), /holds .*out of range \[0, 4\)/);
+ */
+export async function expectIndexError(kind: BackendKind, op: () => wt.Tensor, message: RegExp): Promise<void> {
+  if (kind === 'cpu') {
+    expect(op).toThrow(wt.ArgumentError);
+    expect(op).toThrow(message);
+    return;
+  }
+  const out = op();
+  const err = await out.data().then(() => null, (e: unknown) => e);
+  expect(err, 'the read of the result must fail').toBeInstanceOf(wt.ArgumentError);
+  expect((err as Error).message).toMatch(message);
 }
