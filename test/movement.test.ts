@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { expectClose, randomTensor } from './helpers.js';
-import { forEachBackend } from './backends.js';
+import { forEachBackend, gradcheck } from './backends.js';
 
 const arr = async (t: wt.Tensor) => Array.from(await t.data());
 
@@ -129,7 +129,7 @@ forEachBackend((kind) => {
     ];
     for (const [name, f] of fns) {
       it(name, async () => {
-        await wt.gradcheck(f, [randomTensor([2, 3, 4], 1)[0]]);
+        await gradcheck(f, [randomTensor([2, 3, 4], 1)[0]]);
       });
     }
   });
