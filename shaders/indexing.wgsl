@@ -6,8 +6,11 @@
 // over the other dims. An index outside [0, size) reads 0 (gather) or is skipped (scatter), never
 // touching memory out of bounds, as the CPU routines do.
 //
-// SCATTER adds floats with a compare-exchange loop on the bits (WGSL has no float atomics), so
-// repeated indices accumulate correctly in an order that may vary between runs.
+// GATHER moves 32-bit words as u32, whatever the dtype (float32, int32, bool): never through an
+// f32 variable, since a GPU may flush denormals and small int32 bit patterns are denormal floats.
+// SCATTER adds int32 (INT) with i32 atomics, and floats with a compare-exchange loop on the bits
+// (WGSL has no float atomics), so repeated indices accumulate correctly in an order that may vary
+// between runs.
 
 struct Uniforms {
   total: u32, rank: u32, dim: u32, size: u32,   // size: extent of dim in the indexed view
@@ -21,10 +24,16 @@ struct Uniforms {
 
 #if SCATTER
 @group(0) @binding(1) var<storage, read> index: array<i32>;
+#if INT
+@group(0) @binding(2) var<storage, read> src: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<atomic<i32>>;
+
+fn accumulate(i: u32, v: i32) { atomicAdd(&out[i], v); }
+#else
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<atomic<u32>>;
 
-fn atomicAddF32(i: u32, v: f32) {
+fn accumulate(i: u32, v: f32) {
   var old = atomicLoad(&out[i]);
   loop {
     let r = atomicCompareExchangeWeak(&out[i], old, bitcast<u32>(bitcast<f32>(old) + v));
@@ -32,10 +41,11 @@ fn atomicAddF32(i: u32, v: f32) {
     old = r.old_value;
   }
 }
+#endif
 #else
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
 #endif
 
 @compute @workgroup_size(256)
@@ -62,9 +72,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let ok = k >= 0 && u32(k) < u.size;
   let at = u.tOff + t + u32(k) * u.tStr[u.dim / 4u][u.dim % 4u];
 #if SCATTER
-  if (ok) { atomicAddF32(at, src[u.eOff + e]); }
+  if (ok) { accumulate(at, src[u.eOff + e]); }
 #else
-  var v = 0.0;
+  var v = 0u;
   if (ok) { v = x[at]; }
   out[u.eOff + e] = v;
 #endif

@@ -1,12 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { expectClose } from './helpers.js';
+import { forEachBackend } from './backends.js';
 
 const { nn } = wt;
-
-beforeAll(async () => {
-  await wt.init({ backend: 'cpu' });
-});
 
 class Net extends nn.Module {
   conv = new nn.Conv2d(1, 4, 3, { padding: 1 });
@@ -18,104 +15,106 @@ class Net extends nn.Module {
   }
 }
 
-describe('nn.Module', () => {
-  it('finds parameters, buffers and children by property, with dotted names', () => {
-    const net = new Net();
-    const names = net.namedParameters().map(([n]) => n);
-    expect(names).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'head.layers.2.weight', 'head.layers.2.bias']);
-    expect(net.namedBuffers().map(([n]) => n)).toEqual(['bn.runningMean', 'bn.runningVar']);
-    expect(net.numParameters()).toBe(4 * 9 + 4 + 4 + 4 + 16 * 3 + 3);
-    expect(net.toString()).toContain('(conv): Conv2d');
+forEachBackend((kind) => {
+  describe('nn.Module', () => {
+    it('finds parameters, buffers and children by property, with dotted names', () => {
+      const net = new Net();
+      const names = net.namedParameters().map(([n]) => n);
+      expect(names).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'head.layers.2.weight', 'head.layers.2.bias']);
+      expect(net.namedBuffers().map(([n]) => n)).toEqual(['bn.runningMean', 'bn.runningVar']);
+      expect(net.numParameters()).toBe(4 * 9 + 4 + 4 + 4 + 16 * 3 + 3);
+      expect(net.toString()).toContain('(conv): Conv2d');
+    });
+
+    it('train/eval propagate; stateDict round trip gives identical outputs', async () => {
+      const a = new Net(), b = new Net();
+      const x = wt.randn([2, 1, 4, 4], { seed: 3 });
+      a.forward(x); // updates running stats
+      a.eval();
+      expect(a.bn.training).toBe(false);
+      b.loadStateDict(a.stateDict());
+      b.eval();
+      expect(Array.from(await b.forward(x).data())).toEqual(Array.from(await a.forward(x).data()));
+      expect(() => b.loadStateDict({})).toThrow(/missing keys/);
+    });
+
+    it('default initialisations follow PyTorch bounds', async () => {
+      const l = new nn.Linear(100, 50);
+      const w = await l.weight.data();
+      expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(0.1);
+      expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.09);
+      const e = await new nn.Embedding(10, 400).weight.std().item();
+      expect(e).toBeGreaterThan(0.9);
+      expect(e).toBeLessThan(1.1);
+      const bn = new nn.BatchNorm1d(3);
+      expect(Array.from(await bn.weight!.data())).toEqual([1, 1, 1]);
+    });
+
+    it('Linear matches x Wᵀ + b; gradients reach every parameter', async () => {
+      const l = new nn.Linear(3, 2);
+      const x = wt.randn([4, 3], { seed: 1 });
+      const y = l.forward(x);
+      const W = await l.weight.array() as number[][], b = await l.bias!.data(), X = await x.array() as number[][];
+      const want = X.flatMap((r) => W.map((w, j) => r.reduce((s, v, k) => s + v * w[k], b[j])));
+      expectClose(await y.data(), want, 1e-5);
+      y.sum().backward();
+      expect(l.weight.grad!.shape).toEqual([2, 3]);
+      expect(l.bias!.grad!.shape).toEqual([2]);
+    });
+
+    it('Dropout is identity in eval mode; BatchNorm uses running stats in eval', async () => {
+      const d = new nn.Dropout(0.5);
+      const x = wt.ones([100]);
+      expect((await d.forward(x).data()).some((v) => v === 0)).toBe(true);
+      d.eval();
+      expect(d.forward(x)).toBe(x);
+      const bn = new nn.BatchNorm1d(2, { momentum: 0.5 });
+      bn.forward(wt.tensor([[1, 10], [3, 20]]));
+      expectClose(await bn.runningMean.data(), [1, 7.5], 1e-6);
+      expectClose(await bn.runningVar.data(), [0.5 + 0.5 * 2, 0.5 + 0.5 * 50], 1e-5);
+    });
+
+    it('activation modules and PReLU', async () => {
+      const x = wt.tensor([-2, 0.5]);
+      expect(Array.from(await new nn.ReLU().forward(x).data())).toEqual([0, 0.5]);
+      expectClose(await new nn.LeakyReLU(0.1).forward(x).data(), [-0.2, 0.5], 1e-7);
+      expectClose(await new nn.PReLU().forward(x).data(), [-0.5, 0.5], 1e-7);
+      expectClose(await new nn.Softmax(0).forward(x).data(), [Math.exp(-2) / (Math.exp(-2) + Math.exp(0.5)), Math.exp(0.5) / (Math.exp(-2) + Math.exp(0.5))], 1e-6);
+    });
+
+    it('a small CNN learns to separate two classes with Adam', async () => {
+      const net = new Net();
+      const opt = new wt.optim.Adam(net.parameters(), { lr: 0.01 });
+      const x = wt.randn([8, 1, 4, 4], { seed: 5 });
+      const y = wt.tensor([0, 1, 2, 0, 1, 2, 0, 1], { dtype: 'int32' });
+      let first = 0, last = 0;
+      for (let i = 0; i < 40; i++) {
+        const loss = wt.tidy(() => {
+          const l = wt.F.crossEntropy(net.forward(x), y);
+          l.backward();
+          return l;
+        });
+        opt.step();
+        opt.zeroGrad();
+        last = await loss.item();
+        if (i === 0) first = last;
+        loss.dispose();
+      }
+      expect(last).toBeLessThan(first * 0.5);
+    });
   });
 
-  it('train/eval propagate; stateDict round trip gives identical outputs', async () => {
-    const a = new Net(), b = new Net();
-    const x = wt.randn([2, 1, 4, 4], { seed: 3 });
-    a.forward(x); // updates running stats
-    a.eval();
-    expect(a.bn.training).toBe(false);
-    b.loadStateDict(a.stateDict());
-    b.eval();
-    expect(Array.from(await b.forward(x).data())).toEqual(Array.from(await a.forward(x).data()));
-    expect(() => b.loadStateDict({})).toThrow(/missing keys/);
-  });
-
-  it('default initialisations follow PyTorch bounds', async () => {
-    const l = new nn.Linear(100, 50);
-    const w = await l.weight.data();
-    expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(0.1);
-    expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.09);
-    const e = await new nn.Embedding(10, 400).weight.std().item();
-    expect(e).toBeGreaterThan(0.9);
-    expect(e).toBeLessThan(1.1);
-    const bn = new nn.BatchNorm1d(3);
-    expect(Array.from(await bn.weight!.data())).toEqual([1, 1, 1]);
-  });
-
-  it('Linear matches x Wᵀ + b; gradients reach every parameter', async () => {
-    const l = new nn.Linear(3, 2);
-    const x = wt.randn([4, 3], { seed: 1 });
-    const y = l.forward(x);
-    const W = await l.weight.array() as number[][], b = await l.bias!.data(), X = await x.array() as number[][];
-    const want = X.flatMap((r) => W.map((w, j) => r.reduce((s, v, k) => s + v * w[k], b[j])));
-    expectClose(await y.data(), want, 1e-5);
-    y.sum().backward();
-    expect(l.weight.grad!.shape).toEqual([2, 3]);
-    expect(l.bias!.grad!.shape).toEqual([2]);
-  });
-
-  it('Dropout is identity in eval mode; BatchNorm uses running stats in eval', async () => {
-    const d = new nn.Dropout(0.5);
-    const x = wt.ones([100]);
-    expect((await d.forward(x).data()).some((v) => v === 0)).toBe(true);
-    d.eval();
-    expect(d.forward(x)).toBe(x);
-    const bn = new nn.BatchNorm1d(2, { momentum: 0.5 });
-    bn.forward(wt.tensor([[1, 10], [3, 20]]));
-    expectClose(await bn.runningMean.data(), [1, 7.5], 1e-6);
-    expectClose(await bn.runningVar.data(), [0.5 + 0.5 * 2, 0.5 + 0.5 * 50], 1e-5);
-  });
-
-  it('activation modules and PReLU', async () => {
-    const x = wt.tensor([-2, 0.5]);
-    expect(Array.from(await new nn.ReLU().forward(x).data())).toEqual([0, 0.5]);
-    expectClose(await new nn.LeakyReLU(0.1).forward(x).data(), [-0.2, 0.5], 1e-7);
-    expectClose(await new nn.PReLU().forward(x).data(), [-0.5, 0.5], 1e-7);
-    expectClose(await new nn.Softmax(0).forward(x).data(), [Math.exp(-2) / (Math.exp(-2) + Math.exp(0.5)), Math.exp(0.5) / (Math.exp(-2) + Math.exp(0.5))], 1e-6);
-  });
-
-  it('a small CNN learns to separate two classes with Adam', async () => {
-    const net = new Net();
-    const opt = new wt.optim.Adam(net.parameters(), { lr: 0.01 });
-    const x = wt.randn([8, 1, 4, 4], { seed: 5 });
-    const y = wt.tensor([0, 1, 2, 0, 1, 2, 0, 1], { dtype: 'int32' });
-    let first = 0, last = 0;
-    for (let i = 0; i < 40; i++) {
-      const loss = wt.tidy(() => {
-        const l = wt.F.crossEntropy(net.forward(x), y);
-        l.backward();
-        return l;
-      });
-      opt.step();
-      opt.zeroGrad();
-      last = await loss.item();
-      if (i === 0) first = last;
-      loss.dispose();
-    }
-    expect(last).toBeLessThan(first * 0.5);
-  });
-});
-
-describe('summary', () => {
-  it('lists output shapes and parameter counts', () => {
-    const net = new Net();
-    const s = wt.nn.summary(net, [2, 1, 4, 4]);
-    const conv = s.rows.find((r) => r.name === 'conv')!;
-    expect(conv.outputShape).toEqual([2, 4, 4, 4]);
-    expect(conv.params).toBe(40);
-    expect(s.rows.find((r) => r.name === 'head')!.outputShape).toEqual([2, 3]);
-    expect(s.totalParams).toBe(net.numParameters());
-    expect(s.text).toContain(`Total params: ${net.numParameters()}`);
-    expect(s.text).toMatch(/conv +Conv2d +\[2, 4, 4, 4\] +40/);
+  describe('summary', () => {
+    it('lists output shapes and parameter counts', () => {
+      const net = new Net();
+      const s = wt.nn.summary(net, [2, 1, 4, 4]);
+      const conv = s.rows.find((r) => r.name === 'conv')!;
+      expect(conv.outputShape).toEqual([2, 4, 4, 4]);
+      expect(conv.params).toBe(40);
+      expect(s.rows.find((r) => r.name === 'head')!.outputShape).toEqual([2, 3]);
+      expect(s.totalParams).toBe(net.numParameters());
+      expect(s.text).toContain(`Total params: ${net.numParameters()}`);
+      expect(s.text).toMatch(/conv +Conv2d +\[2, 4, 4, 4\] +40/);
+    });
   });
 });

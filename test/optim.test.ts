@@ -1,10 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { expectClose } from './helpers.js';
-
-beforeAll(async () => {
-  await wt.init({ backend: 'cpu' });
-});
+import { forEachBackend } from './backends.js';
 
 const P0 = [0.5, -1.0, 2.0];
 const GRADS = [[0.1, -0.2, 0.3], [0.05, 0.4, -0.1], [-0.3, 0.1, 0.2]];
@@ -94,89 +91,91 @@ function refAdagrad(lr: number, lrDecay: number, eps: number, init: number): num
 
 const close = (a: number[][], b: number[][]) => a.forEach((row, i) => expectClose(row, b[i], 1e-6, 1e-5, `step ${i + 1}`));
 
-describe('optimizers match PyTorch formulas step by step', () => {
-  it('SGD plain, with weight decay, momentum, dampening and nesterov', async () => {
-    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1 })), refSGD(0.1));
-    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 })), refSGD(0.1, 0, 0, 0.01));
-    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9 })), refSGD(0.1, 0.9));
-    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, dampening: 0.5 })), refSGD(0.1, 0.9, 0.5));
-    close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 })), refSGD(0.1, 0.9, 0, 0.1, true));
-  });
-  it('Adam, with L2 weight decay and amsgrad', async () => {
-    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false));
-    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.99] })), refAdam(0.01, 0.8, 0.99, 1e-8, 0.1, false));
-    close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, amsgrad: true })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false, true));
-  });
-  it('AdamW decouples weight decay', async () => {
-    close(await run((ps) => new wt.optim.AdamW(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0.01, true));
-  });
-  it('RMSprop plain, centered, with momentum', async () => {
-    close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01 })), refRMSprop(0.01, 0.99, 1e-8, 0, false));
-    close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.9 })), refRMSprop(0.01, 0.99, 1e-8, 0.9, true));
-  });
-  it('Adagrad with lr decay and an initial accumulator', async () => {
-    close(await run((ps) => new wt.optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.1, initialAccumulatorValue: 0.5 })), refAdagrad(0.1, 0.1, 1e-10, 0.5));
-  });
-  it('skips parameters without gradients and validates lr', () => {
-    const p = wt.ones([2], { requiresGrad: true });
-    const opt = new wt.optim.SGD([p], { lr: 0.1 });
-    opt.step();
-    expect(() => new wt.optim.SGD([p], { lr: -1 })).toThrow(wt.ArgumentError);
-    expect(() => new wt.optim.Adam([])).toThrow(/empty parameter list/);
-  });
-  it('state round-trips through stateDict', async () => {
-    const p = wt.tensor([1, 2], { requiresGrad: true });
-    const a = new wt.optim.Adam([p], { lr: 0.1 });
-    p.grad = wt.tensor([0.5, -0.5]);
-    a.step();
-    const q = wt.tensor(Array.from(await p.data()), { requiresGrad: true });
-    const b = new wt.optim.Adam([q], { lr: 0.1 });
-    b.loadStateDict(a.stateDict());
-    p.grad = wt.tensor([0.1, 0.2]);
-    q.grad = wt.tensor([0.1, 0.2]);
-    a.step();
-    b.step();
-    expect(Array.from(await q.data())).toEqual(Array.from(await p.data()));
-  });
-});
-
-describe('one update kernel for many parameters (runSegmentsInto)', () => {
-  const SHAPES = [[3, 4], [5], [2, 3, 2], [1], [7, 3], [4, 4]];
-  /** params (one non-contiguous leaf, one skipped at step 1) updated by one optimizer or one each */
-  async function train(make: (ps: wt.Tensor[]) => wt.optim.Optimizer, shared: boolean): Promise<number[][]> {
-    const ps = SHAPES.map((s, i) => wt.arange(s.reduce((a, b) => a * b, 1)).float().mul(0.1 * (i + 1)).sub(0.3).reshape(s).detach().requiresGrad_());
-    ps.push(wt.arange(12).float().reshape([3, 4]).mul(0.05).detach().T.requiresGrad_()); // strided leaf
-    const opts = shared ? [make(ps)] : ps.map((p) => make([p]));
-    for (let step = 0; step < 3; step++) {
-      ps.forEach((p, i) => {
-        // parameter 2 has no gradient at the first step: its own step count (and Adam's bias correction) lags
-        p.grad = step === 0 && i === 2 ? null : wt.arange(p.shape.reduce((a, b) => a * b, 1)).float().mul(0.07 * (step + 1)).sin().reshape(p.shape);
-      });
-      opts.forEach((o) => o.step());
-    }
-    return Promise.all(ps.map(async (p) => Array.from(await p.data())));
-  }
-  const makers: [string, (ps: wt.Tensor[]) => wt.optim.Optimizer][] = [
-    ['SGD', (ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 })],
-    ['SGD momentum nesterov', (ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true })],
-    ['Adam', (ps) => new wt.optim.Adam(ps, { lr: 0.01 })],
-    ['AdamW amsgrad', (ps) => new wt.optim.AdamW(ps, { lr: 0.01, amsgrad: true })],
-    ['RMSprop centered momentum', (ps) => new wt.optim.RMSprop(ps, { lr: 0.01, momentum: 0.5, centered: true })],
-    ['Adagrad', (ps) => new wt.optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.01 })],
-  ];
-  for (const [name, make] of makers) {
-    it(`${name}: bit-identical to one optimizer per parameter`, async () => {
-      expect(await train(make, true)).toEqual(await train(make, false));
+forEachBackend((kind) => {
+  describe('optimizers match PyTorch formulas step by step', () => {
+    it('SGD plain, with weight decay, momentum, dampening and nesterov', async () => {
+      close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1 })), refSGD(0.1));
+      close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 })), refSGD(0.1, 0, 0, 0.01));
+      close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9 })), refSGD(0.1, 0.9));
+      close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, dampening: 0.5 })), refSGD(0.1, 0.9, 0.5));
+      close(await run((ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 })), refSGD(0.1, 0.9, 0, 0.1, true));
     });
-  }
-  it('a segmented kernel runs per segment on the CPU with shared scalars', async () => {
-    const ps = [wt.tensor([1, 2, 3]), wt.tensor([10, 20])];
-    const gs = [wt.tensor([0.5, 0.5, 0.5]), wt.tensor([1, 2])];
-    const { runSegmentsInto } = await import('../src/ops/run.js');
-    const { E } = await import('../src/kernel/ir.js');
-    const expr = E.binary('sub', E.load(0, 'float32'), E.binary('mul', E.scalar(0), E.load(1, 'float32')));
-    runSegmentsInto('test', [expr], ps.map((p, i) => [p, gs[i]]), ps.map((p) => [p]), [2]);
-    expect(Array.from(await ps[0].data())).toEqual([0, 1, 2]);
-    expect(Array.from(await ps[1].data())).toEqual([8, 16]);
+    it('Adam, with L2 weight decay and amsgrad', async () => {
+      close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false));
+      close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.99] })), refAdam(0.01, 0.8, 0.99, 1e-8, 0.1, false));
+      close(await run((ps) => new wt.optim.Adam(ps, { lr: 0.01, amsgrad: true })), refAdam(0.01, 0.9, 0.999, 1e-8, 0, false, true));
+    });
+    it('AdamW decouples weight decay', async () => {
+      close(await run((ps) => new wt.optim.AdamW(ps, { lr: 0.01 })), refAdam(0.01, 0.9, 0.999, 1e-8, 0.01, true));
+    });
+    it('RMSprop plain, centered, with momentum', async () => {
+      close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01 })), refRMSprop(0.01, 0.99, 1e-8, 0, false));
+      close(await run((ps) => new wt.optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.9 })), refRMSprop(0.01, 0.99, 1e-8, 0.9, true));
+    });
+    it('Adagrad with lr decay and an initial accumulator', async () => {
+      close(await run((ps) => new wt.optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.1, initialAccumulatorValue: 0.5 })), refAdagrad(0.1, 0.1, 1e-10, 0.5));
+    });
+    it('skips parameters without gradients and validates lr', () => {
+      const p = wt.ones([2], { requiresGrad: true });
+      const opt = new wt.optim.SGD([p], { lr: 0.1 });
+      opt.step();
+      expect(() => new wt.optim.SGD([p], { lr: -1 })).toThrow(wt.ArgumentError);
+      expect(() => new wt.optim.Adam([])).toThrow(/empty parameter list/);
+    });
+    it('state round-trips through stateDict', async () => {
+      const p = wt.tensor([1, 2], { requiresGrad: true });
+      const a = new wt.optim.Adam([p], { lr: 0.1 });
+      p.grad = wt.tensor([0.5, -0.5]);
+      a.step();
+      const q = wt.tensor(Array.from(await p.data()), { requiresGrad: true });
+      const b = new wt.optim.Adam([q], { lr: 0.1 });
+      b.loadStateDict(a.stateDict());
+      p.grad = wt.tensor([0.1, 0.2]);
+      q.grad = wt.tensor([0.1, 0.2]);
+      a.step();
+      b.step();
+      expect(Array.from(await q.data())).toEqual(Array.from(await p.data()));
+    });
+  });
+
+  describe('one update kernel for many parameters (runSegmentsInto)', () => {
+    const SHAPES = [[3, 4], [5], [2, 3, 2], [1], [7, 3], [4, 4]];
+    /** params (one non-contiguous leaf, one skipped at step 1) updated by one optimizer or one each */
+    async function train(make: (ps: wt.Tensor[]) => wt.optim.Optimizer, shared: boolean): Promise<number[][]> {
+      const ps = SHAPES.map((s, i) => wt.arange(s.reduce((a, b) => a * b, 1)).float().mul(0.1 * (i + 1)).sub(0.3).reshape(s).detach().requiresGrad_());
+      ps.push(wt.arange(12).float().reshape([3, 4]).mul(0.05).detach().T.requiresGrad_()); // strided leaf
+      const opts = shared ? [make(ps)] : ps.map((p) => make([p]));
+      for (let step = 0; step < 3; step++) {
+        ps.forEach((p, i) => {
+          // parameter 2 has no gradient at the first step: its own step count (and Adam's bias correction) lags
+          p.grad = step === 0 && i === 2 ? null : wt.arange(p.shape.reduce((a, b) => a * b, 1)).float().mul(0.07 * (step + 1)).sin().reshape(p.shape);
+        });
+        opts.forEach((o) => o.step());
+      }
+      return Promise.all(ps.map(async (p) => Array.from(await p.data())));
+    }
+    const makers: [string, (ps: wt.Tensor[]) => wt.optim.Optimizer][] = [
+      ['SGD', (ps) => new wt.optim.SGD(ps, { lr: 0.1, weightDecay: 0.01 })],
+      ['SGD momentum nesterov', (ps) => new wt.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true })],
+      ['Adam', (ps) => new wt.optim.Adam(ps, { lr: 0.01 })],
+      ['AdamW amsgrad', (ps) => new wt.optim.AdamW(ps, { lr: 0.01, amsgrad: true })],
+      ['RMSprop centered momentum', (ps) => new wt.optim.RMSprop(ps, { lr: 0.01, momentum: 0.5, centered: true })],
+      ['Adagrad', (ps) => new wt.optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.01 })],
+    ];
+    for (const [name, make] of makers) {
+      it(`${name}: bit-identical to one optimizer per parameter`, async () => {
+        expect(await train(make, true)).toEqual(await train(make, false));
+      });
+    }
+    it('a segmented kernel runs per segment on the CPU with shared scalars', async () => {
+      const ps = [wt.tensor([1, 2, 3]), wt.tensor([10, 20])];
+      const gs = [wt.tensor([0.5, 0.5, 0.5]), wt.tensor([1, 2])];
+      const { runSegmentsInto } = await import('../src/ops/run.js');
+      const { E } = await import('../src/kernel/ir.js');
+      const expr = E.binary('sub', E.load(0, 'float32'), E.binary('mul', E.scalar(0), E.load(1, 'float32')));
+      runSegmentsInto('test', [expr], ps.map((p, i) => [p, gs[i]]), ps.map((p) => [p]), [2]);
+      expect(Array.from(await ps[0].data())).toEqual([0, 1, 2]);
+      expect(Array.from(await ps[1].data())).toEqual([8, 16]);
+    });
   });
 });

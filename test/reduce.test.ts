@@ -1,10 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { expectClose, numelOf, randomTensor, unravel } from './helpers.js';
-
-beforeAll(async () => {
-  await wt.init({ backend: 'cpu' });
-});
+import { forEachBackend, gradcheck } from './backends.js';
 
 /** float64 reference reduction of a row-major array over axes. */
 function refReduce(v: ArrayLike<number>, shape: number[], axes: number[], f: (xs: number[]) => number): { shape: number[]; vals: number[] } {
@@ -47,74 +44,76 @@ const shapes: [number[], number[]][] = [
   [[5, 7], [-1]],
 ];
 
-describe('reductions against float64 references', () => {
-  for (const [name, op, ref, tol] of cases) {
-    it(name, async () => {
-      for (const [shape, axes] of shapes) {
-        const [x, v] = randomTensor(shape, 3 + shape.length, name === 'prod' ? 0.5 : -2, name === 'prod' ? 1.5 : 2);
-        const norm = axes.map((a) => (a < 0 ? a + shape.length : a));
-        const want = refReduce(v, shape, norm, ref);
-        const y = op(x, axes);
-        expect(y.shape).toEqual(want.shape);
-        expectClose(await y.data(), want.vals, tol, tol, `${name} ${shape} over ${axes}`);
-      }
+forEachBackend((kind) => {
+  describe('reductions against float64 references', () => {
+    for (const [name, op, ref, tol] of cases) {
+      it(name, async () => {
+        for (const [shape, axes] of shapes) {
+          const [x, v] = randomTensor(shape, 3 + shape.length, name === 'prod' ? 0.5 : -2, name === 'prod' ? 1.5 : 2);
+          const norm = axes.map((a) => (a < 0 ? a + shape.length : a));
+          const want = refReduce(v, shape, norm, ref);
+          const y = op(x, axes);
+          expect(y.shape).toEqual(want.shape);
+          expectClose(await y.data(), want.vals, tol, tol, `${name} ${shape} over ${axes}`);
+        }
+      });
+    }
+
+    it('keepdim keeps reduced dims as size 1', () => {
+      const x = wt.zeros([2, 3, 4]);
+      expect(x.sum([0, 2], true).shape).toEqual([1, 3, 1]);
+      expect(x.mean(undefined, true).shape).toEqual([1, 1, 1]);
+      expect(x.sum().shape).toEqual([]);
     });
-  }
 
-  it('keepdim keeps reduced dims as size 1', () => {
-    const x = wt.zeros([2, 3, 4]);
-    expect(x.sum([0, 2], true).shape).toEqual([1, 3, 1]);
-    expect(x.mean(undefined, true).shape).toEqual([1, 1, 1]);
-    expect(x.sum().shape).toEqual([]);
-  });
-
-  it('argmax/argmin over a dim and over all elements', async () => {
-    const x = wt.tensor([[1, 5, 2], [7, 0, 7]]);
-    expect(Array.from(await x.argmax(1).data())).toEqual([1, 0]);
-    expect(Array.from(await x.argmin(0).data())).toEqual([0, 1, 0]);
-    expect(await x.argmax().item()).toBe(3);
-    expect(x.argmax(1, true).shape).toEqual([2, 1]);
-    expect(x.argmax(1).dtype).toBe('int32');
-  });
-
-  it('zero-size and NaN cases', async () => {
-    expect(await wt.zeros([0, 3]).sum().item()).toBe(0);
-    expect(Array.from(await wt.zeros([0, 3]).sum(0).data())).toEqual([0, 0, 0]);
-    expect(Number.isNaN(await wt.tensor([1, NaN, 3]).sum().item())).toBe(true);
-    expect(Number.isNaN(await wt.tensor([1, NaN, 3]).max().item())).toBe(true);
-    expect(await wt.tensor([-Infinity, -Infinity]).logsumexp(0).item()).toBe(-Infinity);
-    expect(() => wt.zeros([0, 3]).max(0)).toThrow(wt.ShapeError);
-  });
-
-  it('reduces non-contiguous views', async () => {
-    const [x, v] = randomTensor([4, 6], 8);
-    const t = x.T; // [6,4]
-    const want = Array.from({ length: 6 }, (_, j) => [0, 1, 2, 3].reduce((a, i) => a + v[i * 6 + j], 0));
-    expectClose(await t.sum(1).data(), want, 1e-5);
-  });
-
-  it('int and bool reductions', async () => {
-    const i = wt.tensor([1, 2, 3], { dtype: 'int32' });
-    expect(i.sum().dtype).toBe('int32');
-    expect(await i.sum().item()).toBe(6);
-    expect(await i.mean().item()).toBe(2);
-    const b = wt.tensor([true, false, true]);
-    expect(await b.sum().item()).toBe(2);
-    expect(await b.all().item()).toBe(0);
-    expect(await b.any().item()).toBe(1);
-  });
-});
-
-describe('reduction gradients', () => {
-  for (const [name, op] of cases) {
-    it(name, async () => {
-      const [x] = randomTensor([3, 4], 21, name === 'prod' ? 0.5 : -2, 2);
-      await wt.gradcheck((t) => op(t, [1]), [x]);
-      await wt.gradcheck((t) => op(t, [0, 1]), [x]);
+    it('argmax/argmin over a dim and over all elements', async () => {
+      const x = wt.tensor([[1, 5, 2], [7, 0, 7]]);
+      expect(Array.from(await x.argmax(1).data())).toEqual([1, 0]);
+      expect(Array.from(await x.argmin(0).data())).toEqual([0, 1, 0]);
+      expect(await x.argmax().item()).toBe(3);
+      expect(x.argmax(1, true).shape).toEqual([2, 1]);
+      expect(x.argmax(1).dtype).toBe('int32');
     });
-  }
-  it('max with keepdim', async () => {
-    const [x] = randomTensor([2, 3, 4], 5);
-    await wt.gradcheck((t) => t.max(1, true), [x]);
+
+    it('zero-size and NaN cases', async () => {
+      expect(await wt.zeros([0, 3]).sum().item()).toBe(0);
+      expect(Array.from(await wt.zeros([0, 3]).sum(0).data())).toEqual([0, 0, 0]);
+      expect(Number.isNaN(await wt.tensor([1, NaN, 3]).sum().item())).toBe(true);
+      expect(Number.isNaN(await wt.tensor([1, NaN, 3]).max().item())).toBe(true);
+      expect(await wt.tensor([-Infinity, -Infinity]).logsumexp(0).item()).toBe(-Infinity);
+      expect(() => wt.zeros([0, 3]).max(0)).toThrow(wt.ShapeError);
+    });
+
+    it('reduces non-contiguous views', async () => {
+      const [x, v] = randomTensor([4, 6], 8);
+      const t = x.T; // [6,4]
+      const want = Array.from({ length: 6 }, (_, j) => [0, 1, 2, 3].reduce((a, i) => a + v[i * 6 + j], 0));
+      expectClose(await t.sum(1).data(), want, 1e-5);
+    });
+
+    it('int and bool reductions', async () => {
+      const i = wt.tensor([1, 2, 3], { dtype: 'int32' });
+      expect(i.sum().dtype).toBe('int32');
+      expect(await i.sum().item()).toBe(6);
+      expect(await i.mean().item()).toBe(2);
+      const b = wt.tensor([true, false, true]);
+      expect(await b.sum().item()).toBe(2);
+      expect(await b.all().item()).toBe(0);
+      expect(await b.any().item()).toBe(1);
+    });
+  });
+
+  describe('reduction gradients', () => {
+    for (const [name, op] of cases) {
+      it(name, async () => {
+        const [x] = randomTensor([3, 4], 21, name === 'prod' ? 0.5 : -2, 2);
+        await gradcheck((t) => op(t, [1]), [x]);
+        await gradcheck((t) => op(t, [0, 1]), [x]);
+      });
+    }
+    it('max with keepdim', async () => {
+      const [x] = randomTensor([2, 3, 4], 5);
+      await gradcheck((t) => t.max(1, true), [x]);
+    });
   });
 });

@@ -169,7 +169,8 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
 /**
  * Out-of-place scatter-add: a copy of x with src[i][j][k] added at x[i][index[i][j][k]][k]
  * (for dim 1); repeated indices accumulate. index has x's rank and is no larger than src in any
- * dim, nor than x outside `dim`; only the first index.shape part of src is used.
+ * dim, nor than x outside `dim`; only the first index.shape part of src is used. float32, int32
+ * or bool (bool values are or-ed, as PyTorch).
  *
  * @example
  * const out = wt.scatterAdd(wt.zeros([3]), 0, wt.tensor([0, 2, 0], { dtype: 'int32' }), wt.ones([3])); // [2, 0, 1]
@@ -179,6 +180,8 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   checkTensor('scatterAdd', 'src', src);
   checkIndexDType('scatterAdd', 'index', index);
   if (src.dtype !== x.dtype) throw new DTypeError(`scatterAdd: src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
+  // bool + bool is a logical or (as PyTorch); summing 0/1 words would store 2 as a bool
+  if (x.dtype === 'bool') return tidy(() => scatterAdd(x.int(), dim, index, src.int()).ne(0));
   if (index.ndim !== x.ndim || src.ndim !== x.ndim) {
     throw new ShapeError(`scatterAdd: input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same number of dims`);
   }

@@ -4,13 +4,17 @@
  * own strides (rank <= 8). indexSelect and indexAdd are the gather and scatter with their 1-D
  * index seen as a view broadcast (stride 0) over the other dims, so no extra shader is needed.
  *
- * scatterAdd / indexAdd accumulate into `out` with a compare-exchange loop on the float's bits:
- * correct for repeated indices (embedding gradients), at the price of a summation order that can
- * change between runs. Out-of-range indices read 0 or are skipped, as on the CPU.
+ * gather / indexSelect move 32-bit words of any dtype (float32, int32, bool) as u32, so no value
+ * ever passes through a float register. scatterAdd / indexAdd accumulate int32 with i32 atomics
+ * and float32 with a compare-exchange loop on the float's bits: correct for repeated indices
+ * (embedding gradients), at the price of a float summation order that can change between runs.
+ * bool scatters never get here (the front end adds them as int32). Out-of-range indices read 0
+ * or are skipped, as on the CPU.
  *
  * Napkin math: a gather moves 8 bytes per output element plus 4 per index; memory bound.
  */
 import type { View } from '../../backend.js';
+import { BackendError, DTypeError } from '../../../errors.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, numel, render } from './template.js';
 import indexingSrc from '../../../../shaders/indexing.wgsl';
@@ -29,13 +33,14 @@ function dims8(a: readonly number[], fill: number): number[] {
  */
 function indexingLaunch(routine: string, scatter: boolean, dim: number, indexed: View, index: View, elementwise: View, inputs: View[], outputs: View[], ctx: GpuContext): GpuLaunch[] {
   const rank = index.shape.length;
-  if (rank > MAX_RANK) throw new Error(`${routine} (webgpu): rank ${rank} exceeds ${MAX_RANK}`);
-  if (index.dtype !== 'int32') throw new Error(`${routine} (webgpu): index must be int32, got ${index.dtype}`);
-  if (indexed.dtype !== 'float32' || elementwise.dtype !== 'float32') throw new Error(`${routine} (webgpu): data must be float32`);
+  if (rank > MAX_RANK) throw new BackendError(`${routine} (webgpu): rank ${rank} exceeds ${MAX_RANK}`);
+  if (index.dtype !== 'int32') throw new DTypeError(`${routine} (webgpu): index must be int32, got ${index.dtype}`);
+  if (indexed.dtype !== elementwise.dtype) throw new DTypeError(`${routine} (webgpu): data dtypes differ: ${indexed.dtype} and ${elementwise.dtype}`);
+  if (scatter && indexed.dtype === 'bool') throw new DTypeError(`${routine} (webgpu): cannot accumulate bool (add it as int32)`);
   if (indexed.shape.length !== rank || elementwise.shape.length !== rank) {
-    throw new Error(`${routine} (webgpu): ranks differ: [${indexed.shape}], index [${index.shape}], [${elementwise.shape}]`);
+    throw new BackendError(`${routine} (webgpu): ranks differ: [${indexed.shape}], index [${index.shape}], [${elementwise.shape}]`);
   }
-  if (rank > 0 && (dim < 0 || dim >= rank)) throw new Error(`${routine} (webgpu): dim ${dim} out of range for rank ${rank}`);
+  if (rank > 0 && (dim < 0 || dim >= rank)) throw new BackendError(`${routine} (webgpu): dim ${dim} out of range for rank ${rank}`);
   const total = numel(index.shape);
   if (total === 0) return [];
   const size = rank ? indexed.shape[dim] : 1;
@@ -47,10 +52,11 @@ function indexingLaunch(routine: string, scatter: boolean, dim: number, indexed:
     ...dims8(index.strides, 0),
     ...dims8(elementwise.strides, 0),
   ]);
-  const flag = scatter ? 'SCATTER' : 'GATHER';
+  // a gather copies words whatever their dtype; a scatter's addition depends on it
+  const flags = scatter ? ['SCATTER', ...(indexed.dtype === 'int32' ? ['INT'] : [])] : ['GATHER'];
   return [{
-    key: `indexing|${flag}`,
-    code: () => render(indexingSrc, {}, [flag], 'indexing.wgsl'),
+    key: `indexing|${flags.join('|')}`,
+    code: () => render(indexingSrc, {}, flags, 'indexing.wgsl'),
     inputs,
     outputs,
     uniforms,
@@ -63,9 +69,9 @@ function indexingLaunch(routine: string, scatter: boolean, dim: number, indexed:
  * runs along): its own stride along dim, 0 elsewhere.
  */
 function broadcastIndex(routine: string, index: View, shape: readonly number[], dim: number): View {
-  if (index.shape.length > 1) throw new Error(`${routine} (webgpu): index must be 1-D, got [${index.shape}]`);
+  if (index.shape.length > 1) throw new BackendError(`${routine} (webgpu): index must be 1-D, got [${index.shape}]`);
   const L = index.shape.length ? index.shape[0] : 1;
-  if (shape.length && shape[dim] !== L) throw new Error(`${routine} (webgpu): index has ${L} entries, but dim ${dim} of [${shape}] has ${shape[dim]}`);
+  if (shape.length && shape[dim] !== L) throw new BackendError(`${routine} (webgpu): index has ${L} entries, but dim ${dim} of [${shape}] has ${shape[dim]}`);
   const stride = index.shape.length ? index.strides[0] : 0;
   return { ...index, shape: [...shape], strides: shape.map((_, d) => (d === dim ? stride : 0)) };
 }
