@@ -35,9 +35,8 @@ forEachBackend(() => {
       x.dispose();
     });
 
-    // issue-19 merge: wt.gradcheck leaves one tensor alive per checked input, on both backends:
-    // the .grad of the inputs it builds inside tidy (tidy disposes them, not their .grad; defect 6)
-    it.skip('gradcheck leaves no tensor behind', async () => {
+    // the .grad of the inputs gradcheck builds go with them (defect 6)
+    it('gradcheck leaves no tensor behind', async () => {
       const before = wt.memory().tensors;
       const x = wt.randn([3, 4], { seed: 1 });
       await wt.gradcheck((x) => x.mul(x).sum(1).sqrt(), [x]);

@@ -63,7 +63,8 @@ const DEFS = {
   sin: { arity: 1, f: (x) => u('sin', x[0]), grad: (x, _y, g) => [mul(g, u('cos', x[0]))] },
   cos: { arity: 1, f: (x) => u('cos', x[0]), grad: (x, _y, g) => [u('neg', mul(g, u('sin', x[0])))] },
   tanh: { arity: 1, f: (x) => u('tanh', x[0]), grad: (_x, y, g) => [mul(g, sub(c(1), mul(y, y)))], usesOut: true },
-  sigmoid: { arity: 1, f: (x) => sigmoid(x[0]), grad: (_x, y, g) => [mul(g, mul(y, sub(c(1), y)))], usesOut: true },
+  // float: an int32 operand is converted first (negating INT32_MIN in int32 would wrap)
+  sigmoid: { arity: 1, f: (x) => sigmoid(x[0]), grad: (_x, y, g) => [mul(g, mul(y, sub(c(1), y)))], usesOut: true, float: true },
   // NOTE: where(x < 0, 0, x) rather than max(x, 0): NaN must propagate, as in PyTorch
   relu: { arity: 1, f: (x) => where(E.binary('lt', x[0], c(0)), E.const(0, x[0].dtype), x[0]), grad: (x, _y, g) => [where(gt(x[0], c(0)), g, c(0))] },
   leakyRelu: { arity: 1, f: (x, p) => where(gt(x[0], c(0)), x[0], mul(x[0], p[0])), grad: (x, _y, g, p) => [where(gt(x[0], c(0)), g, mul(g, p[0]))], float: true },
