@@ -19,6 +19,7 @@ import { dispatcherOf, type DispatchProfiler } from './backend/webgpu/dispatcher
 import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
 import { materializeAll } from './engine.js';
+import { ArgumentError } from './errors.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
 export interface KernelTime {
@@ -101,7 +102,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
       note: `the ${backend.name} backend has no kernel timer: only the wall-clock time of fn is reported`,
     });
   }
-  if (dispatcher.profiling) throw new Error('wt.profile: a profile is already running (profiles do not nest)');
+  if (dispatcher.profiling) throw new ArgumentError('wt.profile: a profile is already running (profiles do not nest)');
   dispatcher.startProfile();
   let result: T;
   let p: DispatchProfiler | null;
@@ -128,7 +129,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
 }
 
 async function profileCpu<T>(backend: CpuBackend, fn: () => T | Promise<T>, t0: number): Promise<ProfileReport<T>> {
-  if (backend.profiler) throw new Error('wt.profile: a profile is already running (profiles do not nest)');
+  if (backend.profiler) throw new ArgumentError('wt.profile: a profile is already running (profiles do not nest)');
   const p: CpuProfile = (backend.profiler = new Map());
   let result: T;
   try {

@@ -16,6 +16,7 @@
 import { contentHash, type BackendBuffer, type BufferCopy, type CapturedStep, type DynamicScalars, type View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import type { CpuView } from './routines/index.js';
+import { BackendError } from '../../errors.js';
 
 /** What a capture needs of the buffers it names. */
 export interface CapturableBuffer extends BackendBuffer {
@@ -167,7 +168,7 @@ export class CpuCapture<E> implements CapturedStep {
   }
 
   replay(before: readonly BufferCopy[], after: readonly BufferCopy[]): void {
-    if (!this.prepared) throw new Error('cpu: replay of a capture that was not prepared');
+    if (!this.prepared) throw new BackendError('cpu: replay of a capture that was not prepared');
     // the outputs' copies read the recorded arrays even where the tensor was disposed since
     const arr = (b: BackendBuffer) => this.arrays.get(b) ?? this.host.arr(b);
     const copy = (c: BufferCopy) => copyElements(arr(c.src), c.srcOffset, this.host.arr(c.dst), c.dstOffset, c.numel);

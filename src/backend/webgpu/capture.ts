@@ -20,6 +20,7 @@
 import { contentHash, type BufferCopy, type CapturedStep } from '../backend.js';
 import { type Dispatcher, type GpuBuffer, type LaunchDynamic, type Recorded } from './dispatcher.js';
 import { USAGE } from './pool.js';
+import { BackendError } from '../../errors.js';
 
 type Step =
   | { kind: 'run'; pipeline: GPUComputePipeline; group: GPUBindGroup; offset: number; workgroups: readonly [number, number, number] }
@@ -169,7 +170,7 @@ export class GpuCapture implements CapturedStep {
   }
 
   replay(before: readonly BufferCopy[], after: readonly BufferCopy[]): void {
-    if (!this.prepared) throw new Error('webgpu: replay of a capture that was not prepared');
+    if (!this.prepared) throw new BackendError('webgpu: replay of a capture that was not prepared');
     const dev = this.d.gpuDevice;
     if (this.dynamics.length) {
       let lo = Infinity, hi = 0;

@@ -14,6 +14,7 @@ import type { GpuContext } from './launch.js';
 import { USAGE } from './pool.js';
 import { matmulLaunches, type GemmHalf, type GemmTile } from './routines/matmul.js';
 import { Standalone } from './standalone.js';
+import { BackendError } from '../../errors.js';
 
 /** The side of the square product each tile is timed on. */
 export const TUNE_SIZE = 2048;
@@ -89,7 +90,7 @@ export async function measureGemmTiles(device: GPUDevice, ctx: GpuContext, opts:
       const go = async (times: number): Promise<number> => {
         const t0 = performance.now();
         const err = await run.submit(pipeline, group, l.workgroups, times);
-        if (err) throw new Error(`tile ${tile}: ${err.message}`);
+        if (err) throw new BackendError(`tile ${tile}: ${err.message}`);
         await device.queue.onSubmittedWorkDone();
         return performance.now() - t0;
       };

@@ -14,6 +14,7 @@ import { ATTENTION_MAX_FEATURES } from '../../../kernel/kernel.js';
 import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import attentionSrc from '../../../../shaders/attention.wgsl';
+import { BackendError } from '../../../errors.js';
 
 /** Rows (threads) per workgroup. */
 const BR = 64;
@@ -22,17 +23,17 @@ const BR = 64;
 function paddedFeatures(E: number, Ev: number): number {
   const n = Math.max(E, Ev);
   for (const m of [16, 32, 64, 128]) if (n <= m) return m;
-  throw new Error(`attention (webgpu): head dims E ${E} and Ev ${Ev} must be at most ${ATTENTION_MAX_FEATURES}`);
+  throw new BackendError(`attention (webgpu): head dims E ${E} and Ev ${Ev} must be at most ${ATTENTION_MAX_FEATURES}`);
 }
 
 /** [B, H, T, F] of a 4-D float32 view. */
 function dims4(routine: string, what: string, v: View): readonly number[] {
-  if (v.dtype !== 'float32' || v.shape.length !== 4) throw new Error(`${routine} (webgpu): ${what} must be a 4-D float32 view [B, H, T, F], got ${v.dtype} [${v.shape}]`);
+  if (v.dtype !== 'float32' || v.shape.length !== 4) throw new BackendError(`${routine} (webgpu): ${what} must be a 4-D float32 view [B, H, T, F], got ${v.dtype} [${v.shape}]`);
   return v.shape;
 }
 
 function contiguous(routine: string, what: string, v: View, n: number): void {
-  if (!isContiguous(v.shape, v.strides) || numel(v.shape) !== n) throw new Error(`${routine} (webgpu): ${what} must be contiguous with ${n} elements, got [${v.shape}] strides [${v.strides}]`);
+  if (!isContiguous(v.shape, v.strides) || numel(v.shape) !== n) throw new BackendError(`${routine} (webgpu): ${what} must be contiguous with ${n} elements, got [${v.shape}] strides [${v.strides}]`);
 }
 
 interface Geometry { B: number; H: number; L: number; S: number; E: number; Ev: number }
@@ -41,7 +42,7 @@ function geometry(routine: string, q: View, k: View, v: View): Geometry {
   const [B, H, L, E] = dims4(routine, 'q', q), [, , S] = dims4(routine, 'k', k), Ev = dims4(routine, 'v', v)[3];
   const same = (a: readonly number[], b: readonly number[]) => a[0] === b[0] && a[1] === b[1];
   if (!same(q.shape, k.shape) || !same(q.shape, v.shape) || k.shape[3] !== E || v.shape[2] !== S) {
-    throw new Error(`${routine} (webgpu): q [${q.shape}], k [${k.shape}], v [${v.shape}] must be [B,H,L,E], [B,H,S,E], [B,H,S,Ev]`);
+    throw new BackendError(`${routine} (webgpu): q [${q.shape}], k [${k.shape}], v [${v.shape}] must be [B,H,L,E], [B,H,S,E], [B,H,S,Ev]`);
   }
   return { B, H, L, S, E, Ev };
 }

@@ -21,20 +21,21 @@ import { grid2d, isContiguous, maxGroups, numel, render, withHelpers, type Templ
 import { rowThreads } from './norm.js';
 import reduceSrc from '../../../../shaders/rowreduce.wgsl';
 import batchnormSrc from '../../../../shaders/batchnorm.wgsl';
+import { BackendError } from '../../../errors.js';
 
 /** [N, C, S] of a contiguous float32 view of shape [N,C] or [N,C,S]; throws otherwise. */
 function dims(routine: string, what: string, v: View): [number, number, number] {
-  if (v.dtype !== 'float32') throw new Error(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
-  if (v.shape.length !== 2 && v.shape.length !== 3) throw new Error(`${routine} (webgpu): ${what} must be [N,C] or [N,C,S], got [${v.shape}]`);
-  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous, got strides [${v.strides}]`);
+  if (v.dtype !== 'float32') throw new BackendError(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
+  if (v.shape.length !== 2 && v.shape.length !== 3) throw new BackendError(`${routine} (webgpu): ${what} must be [N,C] or [N,C,S], got [${v.shape}]`);
+  if (!isContiguous(v.shape, v.strides)) throw new BackendError(`${routine} (webgpu): ${what} must be contiguous, got strides [${v.strides}]`);
   const [N, C, S = 1] = v.shape;
   return [N, C, S];
 }
 
 /** Throws unless `v` is float32 and holds exactly n elements. */
 function expectNumel(routine: string, what: string, v: View, n: number): void {
-  if (v.dtype !== 'float32') throw new Error(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
-  if (numel(v.shape) !== n) throw new Error(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
+  if (v.dtype !== 'float32') throw new BackendError(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
+  if (numel(v.shape) !== n) throw new BackendError(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
 }
 
 /** Element offsets by role, in the order of the shader's Uniforms after eps. */

@@ -27,6 +27,7 @@ import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import convSrc from '../../../../shaders/conv2d.wgsl';
 import directSrc from '../../../../shaders/conv2d_direct.wgsl';
 import fillSrc from '../../../../shaders/fill.wgsl';
+import { BackendError } from '../../../errors.js';
 
 interface ConvGeometry {
   stride: Pair;
@@ -39,9 +40,9 @@ export type Kind = 'FORWARD' | 'BACKWARD_INPUT' | 'BACKWARD_WEIGHT';
 
 /** Throws unless the view is a contiguous float32 NCHW (or OIHW) tensor. */
 function check4d(routine: string, what: string, v: View): readonly number[] {
-  if (v.dtype !== 'float32') throw new Error(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
-  if (v.shape.length !== 4) throw new Error(`${routine} (webgpu): ${what} must be 4-D, got [${v.shape}]`);
-  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous`);
+  if (v.dtype !== 'float32') throw new BackendError(`${routine} (webgpu): ${what} must be float32, got ${v.dtype}`);
+  if (v.shape.length !== 4) throw new BackendError(`${routine} (webgpu): ${what} must be 4-D, got [${v.shape}]`);
+  if (!isContiguous(v.shape, v.strides)) throw new BackendError(`${routine} (webgpu): ${what} must be contiguous`);
   return v.shape;
 }
 
@@ -74,7 +75,7 @@ function convDims(routine: string, cfg: ConvGeometry, x: View, w: View, y: View)
   const [N2, O2, Ho, Wo] = check4d(routine, 'y', y);
   const G = cfg.groups;
   if (N2 !== N || O2 !== O || C !== Cg * G || O % G !== 0) {
-    throw new Error(`${routine} (webgpu): x [${x.shape}], w [${w.shape}], y [${y.shape}] do not agree with groups=${G}`);
+    throw new BackendError(`${routine} (webgpu): x [${x.shape}], w [${w.shape}], y [${y.shape}] do not agree with groups=${G}`);
   }
   return { N, C, H, W, O, Ho, Wo, KH, KW, G, Cg, Og: O / G };
 }
@@ -93,7 +94,7 @@ export function convLaunches(
   const p = plan ?? convPlan(kind, d, ctx);
   if (p.kernel === 'direct') return [directLaunch(kind, cfg, d, x, w, y, bias, inputs, output, p.wg, p.ch ?? 4, maxZ)];
   // the GEMM runs groups in workgroup z
-  if (d.G > maxZ) throw new Error(`${routine} (webgpu): ${d.G} groups exceed the device's ${maxZ} workgroups per dimension`);
+  if (d.G > maxZ) throw new BackendError(`${routine} (webgpu): ${d.G} groups exceed the device's ${maxZ} workgroups per dimension`);
   return gemmLaunches(kind, cfg, d, x, w, y, bias, inputs, output, maxZ, p.splitK, ctx.gemmHalf, p.tile ?? 64);
 }
 

@@ -21,6 +21,7 @@ import gemmSrc from '../../../../shaders/gemm.wgsl';
 import tileSrc from '../../../../shaders/gemm_tile.wgsl';
 import matmulSrc from '../../../../shaders/matmul.wgsl';
 import directSrc from '../../../../shaders/matmul_direct.wgsl';
+import { BackendError } from '../../../errors.js';
 
 /**
  * Half-precision GEMM tiles (shaders/gemm.wgsl HALF; GpuContext.gemmHalf): 'f16' on a device
@@ -86,9 +87,9 @@ const ACT: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, sigmoid: 3,
  * the inner batch stride (see matmulBatch); strides of size-1 dims read as 0.
  */
 function as3d(v: View, what: string, zIn: number): { shape: number[]; strides: number[]; inner: number } {
-  if (v.dtype !== 'float32') throw new Error(`matmul (webgpu): ${what} must be float32, got ${v.dtype}`);
+  if (v.dtype !== 'float32') throw new BackendError(`matmul (webgpu): ${what} must be float32, got ${v.dtype}`);
   const nd = v.shape.length;
-  if (nd < 2 || nd > 4) throw new Error(`matmul (webgpu): ${what} must have rank 2, 3 or 4, got [${v.shape}]`);
+  if (nd < 2 || nd > 4) throw new BackendError(`matmul (webgpu): ${what} must have rank 2, 3 or 4, got [${v.shape}]`);
   const { outer, inner } = matmulBatch(v.shape, v.strides, zIn);
   const z = v.shape.slice(0, -2).reduce((a, b) => a * b, 1);
   const [d1, d2] = v.shape.slice(-2), [s1, s2] = v.strides.slice(-2);
@@ -156,7 +157,7 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const [Z, M, N] = c.shape;
   const K = a.shape[2];
   if (a.shape[1] !== M || b.shape[2] !== N || b.shape[1] !== K) {
-    throw new Error(`matmul (webgpu): shapes a [${av.shape}], b [${bv.shape}], out [${cv.shape}] do not agree`);
+    throw new BackendError(`matmul (webgpu): shapes a [${av.shape}], b [${bv.shape}], out [${cv.shape}] do not agree`);
   }
   if (Z * M * N === 0) return [];
   // a vec4 load needs both batch strides to be multiples of 4 (their gcd stands for them)

@@ -17,6 +17,7 @@ import { grid2d, isContiguous, maxGroups, numel, render, withHelpers, type Templ
 import reduceSrc from '../../../../shaders/rowreduce.wgsl';
 import softmaxSrc from '../../../../shaders/softmax.wgsl';
 import layernormSrc from '../../../../shaders/layernorm.wgsl';
+import { BackendError } from '../../../errors.js';
 
 /**
  * Threads per row: one 32-wide group (a warp on NVIDIA hardware) for rows up to 4096, the
@@ -59,15 +60,15 @@ export function rowPlan(R: number, D: number, ctx: GpuContext): RowPlan {
 
 /** [R, D] of a contiguous view whose last dim is the row; throws on a strided view or wrong dtype. */
 function rows(routine: string, what: string, v: View, dtype: 'float32' | 'int32' = 'float32'): [number, number] {
-  if (v.dtype !== dtype) throw new Error(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
-  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous, got strides [${v.strides}]`);
+  if (v.dtype !== dtype) throw new BackendError(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
+  if (!isContiguous(v.shape, v.strides)) throw new BackendError(`${routine} (webgpu): ${what} must be contiguous, got strides [${v.strides}]`);
   const D = v.shape.length ? v.shape[v.shape.length - 1] : 1;
   return [D === 0 ? 0 : numel(v.shape) / D, D];
 }
 
 /** Throws unless `v` holds exactly n elements. */
 function expectNumel(routine: string, what: string, v: View, n: number): void {
-  if (numel(v.shape) !== n) throw new Error(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
+  if (numel(v.shape) !== n) throw new BackendError(`${routine} (webgpu): ${what} has shape [${v.shape}], expected ${n} elements`);
 }
 
 /** A launch of a row shader: `src` follows rowreduce.wgsl, laid out by `plan`. */
@@ -119,7 +120,7 @@ export const softmax: GpuRoutine<'softmax'> = ({ log, causal }, [x], [y], ctx) =
 
 /** L of a causal softmax's x [.., L, D] (rows per matrix). */
 function causalRows(routine: string, x: View): number {
-  if (x.shape.length < 2) throw new Error(`${routine}: a causal softmax needs x of rank 2 or more ([.., L, D]), got [${x.shape}]`);
+  if (x.shape.length < 2) throw new BackendError(`${routine}: a causal softmax needs x of rank 2 or more ([.., L, D]), got [${x.shape}]`);
   return x.shape[x.shape.length - 2];
 }
 

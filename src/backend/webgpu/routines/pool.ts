@@ -17,6 +17,7 @@ import type { Pair, Routines } from '../../../kernel/kernel.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, isContiguous, maxGroups, numel, render, withHelpers } from './template.js';
 import poolSrc from '../../../../shaders/pool2d.wgsl';
+import { BackendError } from '../../../errors.js';
 
 interface PoolWindow {
   kernel: Pair;
@@ -28,9 +29,9 @@ interface PoolWindow {
 
 /** Throws unless the view is a contiguous 4-D tensor of the dtype; returns its shape. */
 function check4d(routine: string, what: string, v: View, dtype: 'float32' | 'int32'): readonly number[] {
-  if (v.dtype !== dtype) throw new Error(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
-  if (v.shape.length !== 4) throw new Error(`${routine} (webgpu): ${what} must be 4-D [N,C,H,W], got [${v.shape}]`);
-  if (!isContiguous(v.shape, v.strides)) throw new Error(`${routine} (webgpu): ${what} must be contiguous`);
+  if (v.dtype !== dtype) throw new BackendError(`${routine} (webgpu): ${what} must be ${dtype}, got ${v.dtype}`);
+  if (v.shape.length !== 4) throw new BackendError(`${routine} (webgpu): ${what} must be 4-D [N,C,H,W], got [${v.shape}]`);
+  if (!isContiguous(v.shape, v.strides)) throw new BackendError(`${routine} (webgpu): ${what} must be contiguous`);
   return v.shape;
 }
 
@@ -46,9 +47,9 @@ function poolLaunch(
   const [N2, C2, Ho, Wo] = check4d(routine, forward ? 'y' : 'gy', pooled, 'float32');
   if (argmax) {
     const s = check4d(routine, 'argmax', argmax, 'int32');
-    if (s.some((d, i) => d !== pooled.shape[i])) throw new Error(`${routine} (webgpu): argmax [${s}] must match [${pooled.shape}]`);
+    if (s.some((d, i) => d !== pooled.shape[i])) throw new BackendError(`${routine} (webgpu): argmax [${s}] must match [${pooled.shape}]`);
   }
-  if (N2 !== N || C2 !== C) throw new Error(`${routine} (webgpu): [${image.shape}] and [${pooled.shape}] differ in batch or channels`);
+  if (N2 !== N || C2 !== C) throw new BackendError(`${routine} (webgpu): [${image.shape}] and [${pooled.shape}] differ in batch or channels`);
   const [sh, sw] = w.stride;
   const total = !forward && cell ? N * C * Math.ceil((H + w.padding[0]) / sh) * Math.ceil((W + w.padding[1]) / sw)
     : forward ? numel(pooled.shape) : numel(image.shape);
@@ -93,7 +94,7 @@ export const maxPool2d: GpuRoutine<'maxPool2d'> = (cfg, [x], [y, argmax], ctx) =
  * that can point into the cell once; else one thread per pixel visits the windows containing it.
  */
 export function maxPool2dBackwardLaunches(cfg: Routines['maxPool2dBackward'], gy: View, argmax: View, gx: View, ctx: GpuContext, cell = cfg.stride[0] <= 2 && cfg.stride[1] <= 2): GpuLaunch[] {
-  if (cell && (cfg.stride[0] > 2 || cfg.stride[1] > 2)) throw new Error('maxPool2dBackward (webgpu): the cell kernel takes strides up to 2');
+  if (cell && (cfg.stride[0] > 2 || cfg.stride[1] > 2)) throw new BackendError('maxPool2dBackward (webgpu): the cell kernel takes strides up to 2');
   return poolLaunch('maxPool2dBackward', 'MAX', false, { ...cfg, countIncludePad: false }, gx, gy, argmax, [gy, argmax], [gx], ctx, cell);
 }
 

@@ -26,6 +26,7 @@
 
 import { helpersFor } from '../../../kernel/wgsl-lib.js';
 import type { GpuContext } from '../launch.js';
+import { ShaderCompileError } from '../../../errors.js';
 
 export type TemplateVars = Readonly<Record<string, string | number>>;
 
@@ -43,7 +44,7 @@ function select(src: string, flags: Iterable<string>, name: string): string {
   const emitting = (): boolean => stack.length === 0 || stack[stack.length - 1].active;
   const test = (expr: string, line: number): boolean => {
     const m = /^(!?)([A-Za-z_][A-Za-z0-9_]*)$/.exec(expr.trim());
-    if (!m) throw new Error(`${name}:${line}: bad #if condition '${expr}'`);
+    if (!m) throw new ShaderCompileError(`${name}:${line}: bad #if condition '${expr}'`);
     return on.has(m[2]) !== (m[1] === '!');
   };
   const lines = src.split('\n');
@@ -61,7 +62,7 @@ function select(src: string, flags: Iterable<string>, name: string): string {
       const t = parent && test(rest, i + 1);
       stack.push({ active: t, taken: t, parent });
     } else if (!top) {
-      throw new Error(`${name}:${i + 1}: #${kw} without #if`);
+      throw new ShaderCompileError(`${name}:${i + 1}: #${kw} without #if`);
     } else if (kw === 'elif') {
       const t = top.parent && !top.taken && test(rest, i + 1);
       top.active = t;
@@ -73,7 +74,7 @@ function select(src: string, flags: Iterable<string>, name: string): string {
       stack.pop();
     }
   }
-  if (stack.length) throw new Error(`${name}: unterminated #if`);
+  if (stack.length) throw new ShaderCompileError(`${name}: unterminated #if`);
   return out.join('\n');
 }
 
@@ -87,17 +88,17 @@ function unroll(src: string, vars: TemplateVars, name: string): string {
       (block ? block.lines : out).push(line);
     } else if (d[1] === 'unroll') {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z0-9_]+)$/.exec(d[2].trim());
-      if (!m || block) throw new Error(`${name}: bad #unroll '${line.trim()}' (#unroll IDENT COUNT, not nested)`);
+      if (!m || block) throw new ShaderCompileError(`${name}: bad #unroll '${line.trim()}' (#unroll IDENT COUNT, not nested)`);
       const n = /^\d+$/.test(m[2]) ? Number(m[2]) : Number(vars[m[2]]);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: #unroll count ${m[2]} is not a non-negative integer`);
+      if (!Number.isInteger(n) || n < 0) throw new ShaderCompileError(`${name}: #unroll count ${m[2]} is not a non-negative integer`);
       block = { id: new RegExp(`\\b${m[1]}\\b`, 'g'), n, lines: [] };
     } else {
-      if (!block) throw new Error(`${name}: #endunroll without #unroll`);
+      if (!block) throw new ShaderCompileError(`${name}: #endunroll without #unroll`);
       for (let i = 0; i < block.n; i++) for (const l of block.lines) out.push(l.replace(block.id, `${i}u`));
       block = null;
     }
   }
-  if (block) throw new Error(`${name}: unterminated #unroll`);
+  if (block) throw new ShaderCompileError(`${name}: unterminated #unroll`);
   return out.join('\n');
 }
 
@@ -105,7 +106,7 @@ function unroll(src: string, vars: TemplateVars, name: string): string {
 function substitute(src: string, vars: TemplateVars, name: string): string {
   return src.replace(/\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g, (_, k: string) => {
     const v = vars[k];
-    if (v === undefined) throw new Error(`${name}: no value for {{${k}}}`);
+    if (v === undefined) throw new ShaderCompileError(`${name}: no value for {{${k}}}`);
     return String(v);
   });
 }
@@ -130,7 +131,7 @@ export const maxGroups = (ctx: GpuContext): number => ctx.limits?.maxComputeWork
 export function grid2d(n: number, maxDim = 65535): [number, number, number] {
   if (n <= maxDim) return [Math.max(n, 0), 1, 1];
   const y = Math.ceil(n / maxDim);
-  if (y > maxDim) throw new Error(`webgpu: ${n} workgroups do not fit a ${maxDim} x ${maxDim} grid`);
+  if (y > maxDim) throw new ShaderCompileError(`webgpu: ${n} workgroups do not fit a ${maxDim} x ${maxDim} grid`);
   return [Math.ceil(n / y), y, 1];
 }
 
