@@ -7,6 +7,7 @@ import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
 import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import type { View } from './backend/backend.js';
 import type { Expr } from './kernel/ir.js';
+import { canonical } from './kernel/canonical.js';
 import { seedToKey } from './kernel/philox.js';
 import { contiguousStrides } from './shape.js';
 
@@ -27,10 +28,24 @@ export interface Recipe {
   readonly usesIndex: boolean;
   /** the op that made the pending result (named by errors raised when it is computed) */
   readonly op: string;
+  /**
+   * The pending results folded into `expr`, each with the subexpression that computes it there:
+   * one computed since (and unchanged) is read from its buffer instead (Storage.materialize).
+   */
+  readonly parts: readonly FoldedPart[];
+}
+
+/** A pending result folded into a recipe: its storage (not retained) and its subexpression there. */
+export interface FoldedPart {
+  readonly store: Storage;
+  readonly expr: Expr;
 }
 
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
 const readers = new Map<BackendBuffer, Set<Storage>>();
+
+/** Writes announced into each buffer (beforeWrite): a computed result is reused only while unchanged. */
+const writes = new WeakMap<BackendBuffer, number>();
 
 /**
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
@@ -51,6 +66,8 @@ export class Storage {
   readonly numel: number;
   /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
   fusedUses = 0;
+  /** the count of writes into the buffer when the recipe was computed into it (-1: it never was) */
+  private computedAt = -1;
 
   constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
     this.numel = numel ?? _buf!.numel;
@@ -79,15 +96,37 @@ export class Storage {
     return this._buf!;
   }
 
-  /** Computes a pending storage's contents: one fused kernel into its buffer. */
+  /**
+   * Whether the buffer holds the values its recipe computed: alive, computed, and not written
+   * since. A recipe that folded this storage in reads them instead of computing them again.
+   */
+  get holdsComputed(): boolean {
+    return this.refs > 0 && this._buf !== null && this.computedAt >= 0 && (writes.get(this._buf) ?? 0) === this.computedAt;
+  }
+
+  /**
+   * Computes a pending storage's contents: one fused kernel into its buffer, in canonical
+   * numbering (src/kernel/canonical.ts) so that recipes of one form share a pipeline. Results
+   * folded into the recipe that have been computed since are read from their buffers: a chain
+   * whose links are computed in order (a compiled step's leftovers, values read one by one) then
+   * runs one short kernel per link, the same kernel for links of the same form, instead of
+   * recomputing the chain from its start in a kernel of its own depth each time.
+   */
   materialize(): void {
     const r = this._recipe;
     if (!r) return;
     this.allocate(r);
     this.detachRecipe();
     try {
-      const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
-      this.backend.dispatch(exe, r.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars, dynamicOf([r.expr], r.scalars));
+      const strides = contiguousStrides(r.shape);
+      let computed: Map<Expr, View> | undefined;
+      for (const p of r.parts) {
+        if (p.store.holdsComputed) (computed ??= new Map()).set(p.expr, { buf: p.store._buf!, dtype: p.store.dtype, shape: r.shape, strides, offset: 0 });
+      }
+      const k = canonical([r.expr], r.views, r.scalars, computed);
+      const exe = this.backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: r.shape.length });
+      this.backend.dispatch(exe, k.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides, offset: 0 }], k.scalars, dynamicOf(k.exprs, k.scalars));
+      this.computedAt = writes.get(this._buf!) ?? 0;
     } finally {
       for (const s of r.inputs) s.release();
     }
@@ -150,6 +189,7 @@ export class Storage {
  * ops, copies into views, optimizer updates, accumulating routines), so they see the old values.
  */
 export function beforeWrite(buf: BackendBuffer): void {
+  writes.set(buf, (writes.get(buf) ?? 0) + 1);
   const s = readers.get(buf);
   if (s) for (const p of [...s]) p.materialize();
 }
@@ -211,10 +251,10 @@ export const engine = new Engine();
  * the replay (engine.captureRng.base), under the current seed's key. Streams drawn before the
  * step (a pending random tensor made earlier) and explicit seeds (stream 0) stay as recorded.
  */
-export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], own?: DynamicScalars): readonly DynamicScalars[] | undefined {
+export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], own?: readonly DynamicScalars[]): readonly DynamicScalars[] | undefined {
   const rng = engine.captureRng;
-  if (!rng) return own && [own];
-  const out: DynamicScalars[] = own ? [own] : [];
+  if (!rng) return own?.length ? own : undefined;
+  const out: DynamicScalars[] = own ? [...own] : [];
   const seen = new Set<Expr>(), bases = new Set<number>();
   const walk = (e: Expr): void => {
     if (seen.has(e)) return;

@@ -34,7 +34,7 @@
  * array only when computed (see Storage in src/engine.ts).
  */
 import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
-import { engine, type Recipe, type Storage } from './engine.js';
+import { engine, type FoldedPart, type Recipe, type Storage } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
 import { broadcastStrides, numel, shapesEqual, viewStrides } from './shape.js';
@@ -115,6 +115,8 @@ export interface Composed {
   usesIndex: boolean;
   /** where the op's own scalars start in `scalars` (a folded recipe's may come first) */
   shift: number;
+  /** the pending results folded in, with their subexpressions (Recipe.parts) */
+  parts: FoldedPart[];
 }
 
 /** The recipe's views re-strided to the iteration shape `shape`, or null when it cannot fuse there. */
@@ -241,6 +243,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   const subs: (Expr | null)[] = new Array<Expr | null>(n).fill(null);
   const outScalars: number[] = [];
   const fused = new Map<Storage, Expr>();
+  const parts: FoldedPart[] = [];
   let size = exprs.reduce((a, e) => a + treeSize(e), 0);
   let left = cand.filter((c) => c).length;
 
@@ -260,6 +263,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       outScalars.push(...r.scalars);
       size += grow;
       fused.set(inputs[base]._store, r.expr);
+      parts.push(...r.parts);
     } else {
       direct[base] = broadcast(inputs[base]);
     }
@@ -291,23 +295,26 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       return;
     }
     const loads = rv.map((v, j) => add(v, r.inputs[j]));
-    subs[i] = remap(r.expr, loads, outScalars.length, new Map());
+    const memo = new Map<Expr, Expr>();
+    subs[i] = remap(r.expr, loads, outScalars.length, memo);
     outScalars.push(...r.scalars);
     size += grow;
     fused.set(t._store, subs[i]!);
+    for (const p of r.parts) parts.push({ store: p.store, expr: memo.get(p.expr)! });
   });
   let usesIndex = exprs.some(readsIndex);
-  for (const s of fused.keys()) {
+  for (const [s, e] of fused) {
     s.fusedUses++;
     usesIndex ||= s.recipe!.usesIndex;
+    parts.push({ store: s, expr: e });
   }
   const memo = new Map<Expr, Expr>();
   const out = exprs.map((e) => substitute(e, subs, shift, memo));
-  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift };
+  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift, parts };
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */
 export function recipeOf(c: Composed, shape: readonly number[], op: string): Recipe {
   for (const s of c.inputs) s.retain();
-  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex, op };
+  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex, op, parts: c.parts };
 }

@@ -6,8 +6,11 @@ import type { Pair } from '../kernel/kernel.js';
 import type { ElementwiseName } from '../ops/elementwise.js';
 
 export interface OpMeta {
-  /** any expression op of src/ops/elementwise.ts; saved: its inputs, then the output if used */
-  elementwise: { def: ElementwiseName; scalars: readonly number[]; nInputs: number; operands: readonly (number | null)[] };
+  /**
+   * any expression op of src/ops/elementwise.ts; saved: the tensor inputs whose gradients were
+   * wanted (`wanted`, per tensor input) read (`reads`), then the output if used
+   */
+  elementwise: { def: ElementwiseName; scalars: readonly number[]; wanted: readonly boolean[]; reads: readonly boolean[]; operands: readonly (number | null)[] };
   sum: { axes: number[]; keepdim: boolean };
   mean: { axes: number[]; keepdim: boolean };
   /** max / min / prod over axes; saved: input, output */

@@ -8,6 +8,7 @@ import { beforeWrite, dynamicOf, engine, Storage } from '../engine.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
+import { canonical, remapDynamic } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
 import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -100,8 +101,9 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const out = into ? null : empty(shape, expr.dtype, backend, op);
   if (n > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
-    const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], ndim: shape.length });
-    backend.dispatch(exe, c.views, [into ?? out!._view()], c.scalars, dynamicOf(c.exprs, c.scalars));
+    const k = canonical(c.exprs, c.views, c.scalars);
+    const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: shape.length });
+    backend.dispatch(exe, k.views, [into ?? out!._view()], k.scalars, dynamicOf(k.exprs, k.scalars));
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
@@ -117,9 +119,10 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   for (const o of outs) beforeWrite(o.buf);
   if (numel(shape) === 0) return;
   const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
-  const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
-  // pending inputs' scalars are appended after the op's own, so `dynamic` keeps its positions
-  backend.dispatch(exe, c.views, outs, c.scalars, dynamicOf(c.exprs, c.scalars, dynamic && { ...dynamic, at: c.shift }));
+  const k = canonical(c.exprs, c.views, c.scalars);
+  const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], more: k.exprs.slice(1), ndim: shape.length });
+  // the op's own scalars start at c.shift (a folded recipe's come first), then move with the renumbering
+  backend.dispatch(exe, k.views, outs, k.scalars, dynamicOf(k.exprs, k.scalars, dynamic && remapDynamic({ ...dynamic, at: c.shift + (dynamic.at ?? 0) }, k.scalarAt)));
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -143,7 +146,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
-    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic));
+    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
   }
 }
 
@@ -171,10 +174,11 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
   if (numel(outShape) > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
-    const exe = backend.prepare({ kind: 'reduce', op: rop, expr: c.exprs[0], ndim: shape.length, nReduce: axes.length });
-    const views = c.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
+    const k = canonical(c.exprs, c.views, c.scalars);
+    const exe = backend.prepare({ kind: 'reduce', op: rop, expr: k.exprs[0], ndim: shape.length, nReduce: axes.length });
+    const views = k.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
     const ov = out._view();
-    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], c.scalars);
+    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], k.scalars);
     if (engine.debug) checkOp(op, backend, [ov], inputs.map((t) => t._view()), scalars, [out]);
   }
   return out;
