@@ -8,6 +8,7 @@ import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import type { View } from './backend/backend.js';
 import type { Expr } from './kernel/ir.js';
 import { canonical } from './kernel/canonical.js';
+import type { Carried } from './deferred.js';
 import { seedToKey } from './kernel/philox.js';
 import { contiguousStrides } from './shape.js';
 
@@ -47,6 +48,14 @@ const readers = new Map<BackendBuffer, Set<Storage>>();
 /** Writes announced into each buffer (beforeWrite): a computed result is reused only while unchanged. */
 const writes = new WeakMap<BackendBuffer, number>();
 
+/** The storage that owns each buffer (ops that write into views find the storage they change). */
+const owners = new WeakMap<BackendBuffer, Storage>();
+
+/** The storage whose buffer `buf` is (undefined for a buffer no storage owns, e.g. a flag buffer). */
+export function storageOf(buf: BackendBuffer): Storage | undefined {
+  return owners.get(buf);
+}
+
 /**
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
  * result of an elementwise op with fusion on) has no contents yet, only a recipe: `buf` computes
@@ -68,10 +77,13 @@ export class Storage {
   fusedUses = 0;
   /** the count of writes into the buffer when the recipe was computed into it (-1: it never was) */
   private computedAt = -1;
+  /** the deferred checks its values depend on (src/deferred.ts), null when none */
+  checks: Carried[] | null = null;
 
   constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
     this.numel = numel ?? _buf!.numel;
     engine.liveBytes += this.numel * BYTES_PER_ELEMENT;
+    if (_buf) owners.set(_buf, this);
   }
 
   /** Makes this (new) storage pending on `recipe`, which holds references on its inputs. */
@@ -148,6 +160,7 @@ export class Storage {
     if (this._buf) return;
     try {
       this._buf = this.backend.alloc(this.numel, this.dtype);
+      owners.set(this._buf, this);
     } catch (e) {
       if (e instanceof OutOfMemoryError || e instanceof RangeError) {
         throw new OutOfMemoryError(`${r.op} (computed when needed, fused): out of memory for a ${this.dtype} tensor of shape [${r.shape.join(',')}] (${this.numel * 4} bytes): ${e.message}`);

@@ -4,13 +4,14 @@
  */
 import { relayout, type Backend, type DynamicScalars, type View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { beforeWrite, dynamicOf, engine, Storage } from '../engine.js';
+import { beforeWrite, dynamicOf, engine, Storage, storageOf } from '../engine.js';
+import { inherit, noteFlow } from '../deferred.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { canonical, remapDynamic } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
+import { broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -80,7 +81,23 @@ function deferred(op: string, expr: Expr, inputs: readonly Tensor[], shape: read
     out.dispose();
     throw e;
   }
+  passChecks(out._store, inputs);
   return out;
+}
+
+/**
+ * `out` now holds values computed from `inputs`: it carries their deferred checks (src/deferred.ts),
+ * added to its own where it `keeps` some of its values.
+ */
+function passChecks(out: Storage | undefined, inputs: readonly Tensor[], keeps = false): void {
+  if (!out) return;
+  noteFlow(out, inputs);
+  if (inputs.some((t) => t._store.checks) || (!keeps && out.checks)) inherit(out, inputs.map((t) => t._store), !keeps);
+}
+
+/** Whether a kernel writing the view `into` of `out` from `inputs` keeps values `out` had (writes part of it, or reads it). */
+function keepsValues(into: View, out: Storage | undefined, inputs: readonly Tensor[]): boolean {
+  return !(into.offset === 0 && out && numel(into.shape) === out.numel && isContiguous(into.shape, into.strides) && inputs.every((t) => t._store !== out));
 }
 
 /**
@@ -99,6 +116,9 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
     return deferred(op, expr, inputs, shape, scalars, out);
   }
   const out = into ? null : empty(shape, expr.dtype, backend, op);
+  // an empty result carries the inputs' checks too: a check is about the op (oneHot of 0 classes)
+  const target = into ? storageOf(into.buf) : out!._store;
+  passChecks(target, inputs, into && keepsValues(into, target, inputs));
   if (n > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
     const k = canonical(c.exprs, c.views, c.scalars);
@@ -117,6 +137,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   const backend = checkSameBackend(op, inputs);
   const shape = outs[0].shape;
   for (const o of outs) beforeWrite(o.buf);
+  for (const o of outs) passChecks(storageOf(o.buf), inputs, keepsValues(o, storageOf(o.buf), inputs));
   if (numel(shape) === 0) return;
   const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
   const k = canonical(c.exprs, c.views, c.scalars);
@@ -147,6 +168,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
     backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
+    outs.forEach((seg, g) => seg.forEach((t) => passChecks(t._store, ins[g], keepsValues(t._view(), t._store, ins[g]))));
   }
 }
 
@@ -172,6 +194,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const perm = [...kept, ...axes];
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
+  passChecks(out._store, inputs);
   if (numel(outShape) > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
     const k = canonical(c.exprs, c.views, c.scalars);
@@ -207,6 +230,8 @@ export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], 
   for (const o of outs) if (o instanceof Tensor) beforeWrite(o._view().buf);
   const exe = backend.prepare({ kind: 'routine', name, config });
   backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
+  // an accumulated output keeps its own checks too
+  for (const o of outputs) passChecks(o._store, inputs, outs.includes(o));
   if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));
   return outputs;
 }
