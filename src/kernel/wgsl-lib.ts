@@ -49,14 +49,19 @@ const HELPERS: Record<string, Helper> = {
   wt_exp: {
     deps: ['wt_isnan', 'wt_f32', 'wt_hi', 'wt_expk', 'wt_scale'],
     code: `fn wt_exp(x: f32) -> f32 {
-  if (wt_isnan(x)) { return x; }
-  if (x > 88.72284) { return wt_f32(0x7f800000u); }
-  if (x < -103.972084) { return 0.0; }
-  let k = round(x * 1.4426950408889634);
-  let r = (x - wt_hi(k * 0.693359375)) - k * -2.12194440e-4;
-  return wt_scale(wt_expk(r), i32(k));
+  // branch-free (lanes of a subgroup take the same path): clamped into the range that scales
+  // without overflow, then the special values selected
+  let c = clamp(x, -104.0, 89.0);
+  let k = floor(c * 1.4426950408889634 + 0.5);
+  let r = (c - wt_hi(k * 0.693359375)) - k * -2.12194440e-4;
+  let e = wt_scale(wt_expk(r), i32(k));
+  return select(select(e, wt_f32(0x7f800000u), x > 88.72284), x, wt_isnan(x));
 }`,
   },
+  // the builtin exp with NaN passed through (SwiftShader turns exp(NaN) into +inf): for routines
+  // whose exps feed sums (softmax's), where wt_exp's exactness cost 70% of softmax's time on
+  // SwiftShader; WGSL allows the builtin 3 + 2|x| ulp
+  wt_fastexp: { deps: ['wt_isnan'], code: 'fn wt_fastexp(x: f32) -> f32 { return select(exp(x), x, wt_isnan(x)); }' },
   // k ln2 + log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (fdlibm's logf kernel, musl's
   // coefficients: within 1 ulp)
   wt_logk: {
