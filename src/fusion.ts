@@ -32,6 +32,16 @@
  * storage alive until it is computed or disposed. Debug mode (`wt.setDebug`) checks every op's
  * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
  * array only when computed (see Storage in src/engine.ts).
+ *
+ * Compile cost: each distinct kernel is a pipeline to compile (tens to hundreds of ms on a
+ * software adapter), so the kernels a program runs must come in few forms. Kernels are numbered
+ * canonically when dispatched (src/kernel/canonical.ts), so the same form shares a pipeline
+ * whatever the fold order; a result autograd saves is computed when saved (src/autograd/graph.ts),
+ * so backward, which reads saved results in reverse order, never computes a chain's link from
+ * the chain's start; and a recipe remembers the pending results folded into it (Recipe.parts),
+ * so one computed since is read from its buffer rather than recomputed (Storage.materialize):
+ * links computed in order are one short kernel each, of one pipeline. Reading the links of a long
+ * chain in reverse order still compiles one kernel per depth.
  */
 import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
 import { engine, type FoldedPart, type Recipe, type Storage } from './engine.js';
