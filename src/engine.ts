@@ -45,11 +45,12 @@ export interface FoldedPart {
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
 const readers = new Map<BackendBuffer, Set<Storage>>();
 
-/** Writes announced into each buffer (beforeWrite): a computed result is reused only while unchanged. */
-const writes = new WeakMap<BackendBuffer, number>();
-
-/** The storage that owns each buffer (ops that write into views find the storage they change). */
-const owners = new WeakMap<BackendBuffer, Storage>();
+/**
+ * The storage that owns each live buffer (ops that write into views find the storage they change;
+ * beforeWrite counts its writes). A Map with explicit deletes: a WeakMap entry per short-lived
+ * buffer doubled the CPU backend's garbage-collection time on small ops.
+ */
+const owners = new Map<BackendBuffer, Storage>();
 
 /** The storage whose buffer `buf` is (undefined for a buffer no storage owns, e.g. a flag buffer). */
 export function storageOf(buf: BackendBuffer): Storage | undefined {
@@ -75,7 +76,9 @@ export class Storage {
   readonly numel: number;
   /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
   fusedUses = 0;
-  /** the count of writes into the buffer when the recipe was computed into it (-1: it never was) */
+  /** writes announced into the buffer (beforeWrite) */
+  writes = 0;
+  /** `writes` when the recipe was computed into the buffer (-1: it never was) */
   private computedAt = -1;
   /** the deferred checks its values depend on (src/deferred.ts), null when none */
   checks: Carried[] | null = null;
@@ -113,7 +116,7 @@ export class Storage {
    * since. A recipe that folded this storage in reads them instead of computing them again.
    */
   get holdsComputed(): boolean {
-    return this.refs > 0 && this._buf !== null && this.computedAt >= 0 && (writes.get(this._buf) ?? 0) === this.computedAt;
+    return this.refs > 0 && this._buf !== null && this.computedAt === this.writes;
   }
 
   /**
@@ -138,7 +141,7 @@ export class Storage {
       const k = canonical([r.expr], r.views, r.scalars, computed);
       const exe = this.backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: r.shape.length });
       this.backend.dispatch(exe, k.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides, offset: 0 }], k.scalars, dynamicOf(k.exprs, k.scalars));
-      this.computedAt = writes.get(this._buf!) ?? 0;
+      this.computedAt = this.writes;
     } finally {
       for (const s of r.inputs) s.release();
     }
@@ -192,7 +195,10 @@ export class Storage {
         this.detachRecipe();
         for (const s of r.inputs) s.release();
       }
-      if (this._buf) this.backend.free(this._buf);
+      if (this._buf) {
+        owners.delete(this._buf);
+        this.backend.free(this._buf);
+      }
     }
   }
 }
@@ -202,7 +208,8 @@ export class Storage {
  * ops, copies into views, optimizer updates, accumulating routines), so they see the old values.
  */
 export function beforeWrite(buf: BackendBuffer): void {
-  writes.set(buf, (writes.get(buf) ?? 0) + 1);
+  const o = owners.get(buf);
+  if (o) o.writes++;
   const s = readers.get(buf);
   if (s) for (const p of [...s]) p.materialize();
 }

@@ -126,8 +126,10 @@ export interface Composed {
   /** where the op's own scalars start in `scalars` (a folded recipe's may come first) */
   shift: number;
   /** the pending results folded in, with their subexpressions (Recipe.parts) */
-  parts: FoldedPart[];
+  parts: readonly FoldedPart[];
 }
+
+const NO_PARTS: readonly FoldedPart[] = [];
 
 /** The recipe's views re-strided to the iteration shape `shape`, or null when it cannot fuse there. */
 function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): View[] | null {
@@ -253,7 +255,8 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   const subs: (Expr | null)[] = new Array<Expr | null>(n).fill(null);
   const outScalars: number[] = [];
   const fused = new Map<Storage, Expr>();
-  const parts: FoldedPart[] = [];
+  // most kernels fold nothing: no array for them
+  let parts: FoldedPart[] | null = null;
   let size = exprs.reduce((a, e) => a + treeSize(e), 0);
   let left = cand.filter((c) => c).length;
 
@@ -273,7 +276,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       outScalars.push(...r.scalars);
       size += grow;
       fused.set(inputs[base]._store, r.expr);
-      parts.push(...r.parts);
+      parts = [...r.parts];
     } else {
       direct[base] = broadcast(inputs[base]);
     }
@@ -310,17 +313,18 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
     outScalars.push(...r.scalars);
     size += grow;
     fused.set(t._store, subs[i]!);
+    parts ??= [];
     for (const p of r.parts) parts.push({ store: p.store, expr: memo.get(p.expr)! });
   });
   let usesIndex = exprs.some(readsIndex);
   for (const [s, e] of fused) {
     s.fusedUses++;
     usesIndex ||= s.recipe!.usesIndex;
-    parts.push({ store: s, expr: e });
+    (parts ??= []).push({ store: s, expr: e });
   }
   const memo = new Map<Expr, Expr>();
   const out = exprs.map((e) => substitute(e, subs, shift, memo));
-  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift, parts };
+  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift, parts: parts ?? NO_PARTS };
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */

@@ -43,6 +43,7 @@ const sameView = (a: View, b: View): boolean => {
  * in `computed` becomes a load of the view given for it there.
  */
 export function canonical(exprs: readonly Expr[], views: readonly View[], scalars: readonly number[], computed?: ReadonlyMap<Expr, View>): KernelArgs {
+  if (!computed && isCanonical(exprs, views.length, scalars.length)) return { exprs: exprs as Expr[], views: views as View[], scalars: scalars as number[], scalarAt: IDENTITY(scalars.length) };
   const outViews: View[] = [];
   const outScalars: number[] = [];
   const scalarAt: (number | undefined)[] = new Array<number | undefined>(scalars.length);
@@ -97,6 +98,39 @@ export function canonical(exprs: readonly Expr[], views: readonly View[], scalar
     return m;
   };
   return { exprs: exprs.map(walk), views: outViews, scalars: outScalars, scalarAt };
+}
+
+const identities: number[][] = [];
+/** [0, 1, ..., n-1], shared (callers only read it). */
+const IDENTITY = (n: number): readonly number[] => (identities[n] ??= Array.from({ length: n }, (_, i) => i));
+
+/**
+ * Whether the numbering is canonical already (the common case: an op's own kernel, unfused), by a
+ * walk without allocations: loads and scalars first met in increasing order, none unread. Views
+ * are distinct as fusion builds them. Big trees (shared subtrees would be walked once per use)
+ * take the full renumbering.
+ */
+function isCanonical(exprs: readonly Expr[], nViews: number, nScalars: number): boolean {
+  let loads = 0, sc = 0, budget = 64;
+  const walk = (e: Expr): boolean => {
+    if (--budget < 0) return false;
+    switch (e.op) {
+      case 'load':
+        if (e.value! === loads) loads++;
+        return e.value! < loads;
+      case 'scalar':
+        if (e.value! === sc) sc++;
+        return e.value! < sc;
+      case 'rand':
+        if (e.value! === sc) sc += 3;
+        return e.value! < sc;
+      default:
+        for (const a of e.args) if (!walk(a)) return false;
+        return true;
+    }
+  };
+  for (const e of exprs) if (!walk(e)) return false;
+  return loads === nViews && sc === nScalars;
 }
 
 /**
