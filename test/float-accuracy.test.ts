@@ -69,6 +69,12 @@ forEachBackend(() => {
       expect(Array.from(await wt.tensor([89, -104, -Infinity, Infinity, NaN]).exp().data())).toEqual([Infinity, 0, 0, Infinity, NaN]);
     });
 
+    it('sin and cos for |x| < 8192', async () => {
+      const xs = [...spread(-100, 100, 2000), ...spread(-8000, 8000, 1000)];
+      expect((await worst(xs, (t) => t.sin(), Math.sin)).ulps).toBeLessThanOrEqual(2);
+      expect((await worst(xs, (t) => t.cos(), Math.cos)).ulps).toBeLessThanOrEqual(2);
+    });
+
     it('pow with fractional, large and negative exponents, and exact integer powers', async () => {
       const xs = spread(0.01, 100, 1000, true);
       for (const p of [0.5, -0.5, 2.5, 1 / 3, 7.7, -3.3, 5, 7, -7, 12, 63].map(f32)) {

@@ -94,14 +94,15 @@ const HELPERS: Record<string, Helper> = {
   },
   wt_sqrt: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_sqrt(x: f32) -> f32 { return select(sqrt(x), wt_nan(), wt_isnan(x) || x < 0.0); }' },
   // sin and cos to about 1 ulp for |x| < 8192: Cody-Waite reduction by pi/2 (the pieces of pi/2
-  // have few significant bits, so q * piece is exact), then Cephes' polynomials on [-pi/4, pi/4].
+  // have few significant bits, so q * piece is exact; wt_hi keeps a compiler from factoring the
+  // pieces back into one), then Cephes' polynomials on [-pi/4, pi/4].
   // WGSL only promises 2^-11 absolute error for the builtins (SwiftShader is off by 4e-5)
   wt_sincos: {
-    deps: [],
+    deps: ['wt_hi'],
     code: `fn wt_sincos(x: f32) -> vec2<f32> {
   if (abs(x) > 8192.0) { return vec2<f32>(sin(x), cos(x)); }
   let q = round(x * 0.63661977236758134);
-  let r = ((x - q * 1.5703125) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
+  let r = ((x - wt_hi(q * 1.5703125)) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
   let z = r * r;
   let s = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
   let c = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));
