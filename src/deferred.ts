@@ -159,22 +159,46 @@ export function hasDeferred(backend: Backend): boolean {
   return (queues.get(backend)?.checks.length ?? 0) > 0;
 }
 
+/** Judgments in flight per backend: a read that starts meanwhile waits for those it depends on. */
+const judging = new WeakMap<Backend, Set<Promise<void>>>();
+
 /**
  * Reads the flags of `backend` and judges every queued check (the queue starts over); it throws
  * only if the flags cannot be read. Reads then throw the failures they carry (`failure`).
  */
-export async function runDeferred(backend: Backend): Promise<void> {
+export function runDeferred(backend: Backend): Promise<void> {
   const q = queues.get(backend);
-  if (!q || q.checks.length === 0) return;
+  if (!q || q.checks.length === 0) return Promise.resolve();
   const { checks, used } = q;
   q.checks = [];
   q.used = 0;
-  const flags = new Int32Array(used);
-  for (let k = 0; k * CHUNK < used; k++) {
-    const n = Math.min(CHUNK, used - k * CHUNK);
-    flags.set(await backend.read(q.bufs[k], 'int32', 0, n), k * CHUNK);
+  const judge = async (): Promise<void> => {
+    const flags = new Int32Array(used);
+    for (let k = 0; k * CHUNK < used; k++) {
+      const n = Math.min(CHUNK, used - k * CHUNK);
+      flags.set(await backend.read(q.bufs[k], 'int32', 0, n), k * CHUNK);
+    }
+    for (const c of checks) c.verdict = c.rule(c.slots.map((s) => flags[s])) ?? false;
+  };
+  let set = judging.get(backend);
+  if (!set) judging.set(backend, (set = new Set()));
+  const p = judge();
+  const tracked = p.finally(() => set.delete(tracked));
+  tracked.catch(() => {}); // the caller reports the error; the set only needs to settle
+  set.add(tracked);
+  return p;
+}
+
+/**
+ * Waits until every check `s` carries has its verdict: another read may be judging them (two
+ * reads in flight at once: the first took the queue). Errors are the judging read's to report.
+ */
+export async function judged(s: Storage): Promise<void> {
+  while (s.checks?.some((e) => e.check.verdict === null)) {
+    const inflight = judging.get(s.backend);
+    if (!inflight?.size) return;
+    await Promise.allSettled([...inflight]);
   }
-  for (const c of checks) c.verdict = c.rule(c.slots.map((s) => flags[s])) ?? false;
 }
 
 // ---- step capture (src/compile.ts) --------------------------------------------------------------

@@ -20,7 +20,7 @@ import * as la from './ops/linalg.js';
 import * as fn from './ops/functions.js';
 import { exportGPUBuffer, type GPUBufferInfo } from './interop.js';
 import { unwatch, watch } from './debug.js';
-import { failure, hasDeferred, runDeferred } from './deferred.js';
+import { failure, hasDeferred, judged, runDeferred } from './deferred.js';
 
 type Operand = Tensor | number;
 export type NestedArray = number | boolean | NestedArray[];
@@ -170,12 +170,14 @@ export class Tensor {
     try {
       if (!checks) {
         const v = await values;
+        await judged(this._storage);
         const bad = failure(this._storage);
         if (bad) throw bad;
         return v;
       }
       const [ck, v] = await Promise.allSettled([checks, values]);
       if (ck.status === 'rejected') throw ck.reason;
+      await judged(this._storage);
       const bad = failure(this._storage);
       if (bad) throw bad;
       if (v.status === 'rejected') throw v.reason;

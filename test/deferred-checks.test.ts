@@ -94,6 +94,22 @@ describe.runIf(BACKENDS.includes('webgpu'))('deferred index checks (webgpu)', ()
     opt.dispose();
   });
 
+  it('two reads in flight at once: the one that depends on the bad result throws, whichever started first', async () => {
+    const idx = int([[0, 7], [1, 2]]);
+    for (const badFirst of [false, true]) {
+      const bad = wt.ones([2, 3]).gather(1, idx);
+      const good = wt.tensor([5, 6]);
+      const reads = badFirst ? [bad.data(), good.data()] : [good.data(), bad.data()];
+      const [a, b] = await Promise.allSettled(reads);
+      const [rb, rg] = badFirst ? [a, b] : [b, a];
+      expect(rb.status).toBe('rejected');
+      expect(((rb as PromiseRejectedResult).reason as Error).message).toMatch(GATHER);
+      expect(rg.status).toBe('fulfilled');
+      wt.dispose([bad, good]);
+    }
+    idx.dispose();
+  });
+
   it('a good index gives values, and its results read', async () => {
     const x = wt.tensor([[1, 2, 3], [4, 5, 6]]);
     const g = x.gather(1, int([[2, 0], [1, 1]]));
