@@ -2,12 +2,14 @@
 // workgroup per channel, its WG threads striding over the channel's M = N·S values and meeting
 // in the workgroup-memory tree reductions of rowreduce.wgsl (sumAll, sumAll2).
 // One flag picks the kernel; the bindings follow the routine's inputs then outputs:
-//   FORWARD   x, [w, b] → y, mean, invstd        three sweeps of the channel: the mean, the
-//             centred sum of squares (two-pass: no E[x²] - E[x]² cancellation), then
-//             y = (x - mean)·invstd·w + b; biased variance, as the CPU routine
+//   FORWARD   x, [w, b] → y, mean, invstd        three sweeps of the channel: the mean m0, the
+//             sums of d = x - m0 and d² (no E[x²] - E[x]² cancellation), then
+//             y = (x - mean)·invstd·w + b; biased variance, as the CPU routine. As in
+//             layernorm.wgsl, the mean is the pair (m0, m1 = mean(d)): m0 alone, a float32 sum's
+//             quotient, is off by ulps of itself, a lot next to the spread when |mean| ≫ std
 //   BACKWARD  x, gy, mean, invstd, [w] → gx, gw, gb
 //             one sweep for gb = Σ gy and gw = Σ gy·x̂ (one sumAll2), one to write
-//             gx = w·invstd·(gy - gb/M - x̂·gw/M), x̂ = (x - mean)·invstd
+//             gx = w·invstd·(gy - gb/M - x̂·gw/M), x̂ = ((x - m0) - m1)·invstd
 // AFFINE adds the w (and b) bindings. Placeholders: the binding numbers that move with AFFINE
 // (Y, MEAN, INVSTD forward; GX, GW, GB backward). Every element offset travels in the uniforms
 // by role, so the code reads the same with and without AFFINE.
@@ -62,13 +64,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if FORWARD
   var s = 0.0;
   for (var i = lid; i < M; i += WG) { s += x[u.ox + at(i, c)]; }
-  let mu = sumAll(s, lid) / m;
-  var q = 0.0;
+  let m0 = sumAll(s, lid) / m;
+  var acc = vec2<f32>(0.0);
   for (var i = lid; i < M; i += WG) {
-    let d = x[u.ox + at(i, c)] - mu;
-    q += d * d;
+    let d = x[u.ox + at(i, c)] - m0;
+    acc += vec2<f32>(d, d * d);
   }
-  let rs = 1.0 / sqrt(sumAll(q, lid) / m + u.eps);
+  let t = sumAll2(acc, lid) / m;
+  let m1 = t.x;
+  let rs = 1.0 / sqrt(max(t.y - m1 * m1, 0.0) + u.eps);
 #if AFFINE
   let scale = rs * w[u.ow + c];
   let shift = b[u.ob + c];
@@ -78,20 +82,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
   for (var i = lid; i < M; i += WG) {
     let k = at(i, c);
-    y[u.oy + k] = (x[u.ox + k] - mu) * scale + shift;
+    y[u.oy + k] = ((x[u.ox + k] - m0) - m1) * scale + shift;
   }
   if (lid == 0u) {
-    mean[u.om + c] = mu;
+    mean[u.om + 2u * c] = m0;
+    mean[u.om + 2u * c + 1u] = m1;
     invstd[u.oi + c] = rs;
   }
 #else
-  let mu = mean[u.om + c];
+  let m0 = mean[u.om + 2u * c];
+  let m1 = mean[u.om + 2u * c + 1u];
   let rs = invstd[u.oi + c];
   var acc = vec2<f32>(0.0);
   for (var i = lid; i < M; i += WG) {
     let k = at(i, c);
     let g = gy[u.oy + k];
-    acc += vec2<f32>(g, g * (x[u.ox + k] - mu) * rs);
+    acc += vec2<f32>(g, g * ((x[u.ox + k] - m0) - m1) * rs);
   }
   let tot = sumAll2(acc, lid);   // (Σ gy, Σ gy·x̂)
   if (lid == 0u) {
@@ -106,7 +112,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
   for (var i = lid; i < M; i += WG) {
     let k = at(i, c);
-    gx[u.ogx + k] = scale * (gy[u.oy + k] - mg.x - (x[u.ox + k] - mu) * rs * mg.y);
+    gx[u.ogx + k] = scale * (gy[u.oy + k] - mg.x - ((x[u.ox + k] - m0) - m1) * rs * mg.y);
   }
 #endif
 }

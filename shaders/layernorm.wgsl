@@ -1,9 +1,13 @@
 // Layer norm over rows of length D, forward and backward. Legend: R rows, D row length.
 // One flag picks the kernel; the bindings follow the routine's inputs then outputs:
-//   FORWARD   x, [w, b] → y, mean, rstd         one workgroup per row, two passes (mean, then
-//             the centred sum of squares: no E[x²] - E[x]² cancellation); biased variance
+//   FORWARD   x, [w, b] → y, mean, rstd         one workgroup per row, two passes: the mean m0,
+//             then the sums of d = x - m0 and d² (no E[x²] - E[x]² cancellation). m0 is off by
+//             a few of its ulps (a float32 sum of D values), which is a lot next to the spread
+//             when |mean| ≫ std (mean 1000, std 0.05: 0.1%), so the mean is m0 + m1 with
+//             m1 = mean(d), and var = mean(d²) - m1² (m1 is tiny: no cancellation); mean is
+//             stored as the pair (m0, m1); biased variance
 //   BACKWARD  x, gy, mean, rstd, [w] → gx       one workgroup per row:
-//             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)), x̂ = (x - mean) * rstd, ĝ = gy * w
+//             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)), x̂ = ((x - m0) - m1) * rstd, ĝ = gy * w
 //             (FORWARD/BACKWARD follow rowreduce.wgsl: with ROWTHREAD, one thread per row)
 //   PARAMS    x, gy, mean, rstd → gw, gb        gw = Σ_rows gy x̂, gb = Σ_rows gy; 32 columns
 //             per workgroup, 8 lanes splitting the rows, summed in workgroup memory
@@ -55,7 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (col < u.D) {
     for (var r = lid.y; r < u.R; r += 8u) {
       let g = gy[u.o1 + r * u.D + col];
-      sw += g * (x[u.o0 + r * u.D + col] - mean[u.o2 + r]) * rstd[u.o3 + r];
+      sw += g * ((x[u.o0 + r * u.D + col] - mean[u.o2 + 2u * r]) - mean[u.o2 + 2u * r + 1u]) * rstd[u.o3 + r];
       sb += g;
     }
   }
@@ -93,15 +97,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if FORWARD
   var s = 0.0;
   for (var j = lid; j < u.D; j += STEP) { s += x[u.o0 + base + j]; }
-  let mu = sumAll(s, lid) / n;
-  var q = 0.0;
+  let m0 = sumAll(s, lid) / n;
+  var acc = vec2<f32>(0.0);
   for (var j = lid; j < u.D; j += STEP) {
-    let d = x[u.o0 + base + j] - mu;
-    q += d * d;
+    let d = x[u.o0 + base + j] - m0;
+    acc += vec2<f32>(d, d * d);
   }
-  let rs = 1.0 / sqrt(sumAll(q, lid) / n + u.eps);
+  let t = sumAll2(acc, lid) / n;
+  let m1 = t.x;
+  let rs = 1.0 / sqrt(max(t.y - m1 * m1, 0.0) + u.eps);
   for (var j = lid; j < u.D; j += STEP) {
-    var v = (x[u.o0 + base + j] - mu) * rs;
+    var v = ((x[u.o0 + base + j] - m0) - m1) * rs;
 #if AFFINE
     v = v * w[u.o1 + j] + b[u.o2 + j];
     y[u.o3 + base + j] = v;
@@ -111,19 +117,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   if (lid == 0u) {
 #if AFFINE
-    mean[u.o4 + row] = mu;
+    mean[u.o4 + 2u * row] = m0;
+    mean[u.o4 + 2u * row + 1u] = m1;
     rstd[u.o5 + row] = rs;
 #else
-    mean[u.o2 + row] = mu;
+    mean[u.o2 + 2u * row] = m0;
+    mean[u.o2 + 2u * row + 1u] = m1;
     rstd[u.o3 + row] = rs;
 #endif
   }
 #else
-  let mu = mean[u.o2 + row];
+  let m0 = mean[u.o2 + 2u * row];
+  let m1 = mean[u.o2 + 2u * row + 1u];
   let rs = rstd[u.o3 + row];
   var acc = vec2<f32>(0.0);
   for (var j = lid; j < u.D; j += STEP) {
-    let h = (x[u.o0 + base + j] - mu) * rs;
+    let h = ((x[u.o0 + base + j] - m0) - m1) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE
     g *= w[u.o4 + j];
@@ -132,7 +141,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   let m = sumAll2(acc, lid) / n;
   for (var j = lid; j < u.D; j += STEP) {
-    let h = (x[u.o0 + base + j] - mu) * rs;
+    let h = ((x[u.o0 + base + j] - m0) - m1) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE
     g *= w[u.o4 + j];

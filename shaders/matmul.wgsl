@@ -72,7 +72,7 @@ fn activate(x: f32) -> f32 {
     // select, not max(x, 0): NaN must pass through, as in PyTorch
     case 1u: { return select(x, 0.0, x < 0.0); }
     case 2u: { return 0.5 * x * (1.0 + wt_erf(x * 0.7071067811865476)); }
-    case 3u: { return 1.0 / (1.0 + wt_exp(-x)); }
+    case 3u: { return 1.0 / (1.0 + wt_fastexp(-x)); }
     case 4u: { return wt_tanh(x); }
     default: { return x; }
   }

@@ -32,7 +32,7 @@ fn sumAll2(v: vec2<f32>, lid: u32) -> vec2<f32> { return subgroupAdd(v); }
 // the online-softmax merge of the lanes' (max, sum exp(x - max)) pairs, as the tree's below
 fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> {
   let mm = subgroupMax(m);
-  return vec2<f32>(mm, subgroupAdd(s * wt_exp(m - mm)));
+  return vec2<f32>(mm, subgroupAdd(s * wt_fastexp(m - mm)));
 }
 #else
 const STEP = WG;
@@ -82,7 +82,7 @@ fn mergeMaxSum(m: f32, s: f32, lid: u32) -> vec2<f32> {
       let m1 = redA[lid];
       let m2 = redA[lid + st];
       let mm = max(m1, m2);
-      redB[lid] = redB[lid] * wt_exp(m1 - mm) + redB[lid + st] * wt_exp(m2 - mm);
+      redB[lid] = redB[lid] * wt_fastexp(m1 - mm) + redB[lid + st] * wt_fastexp(m2 - mm);
       redA[lid] = mm;
     }
     workgroupBarrier();

@@ -53,11 +53,11 @@ fn rowStats(base: u32, lid: u32, n: u32) -> vec2<f32> {
   for (var j = lid; j < n; j += STEP) {
     let v = x[base + j];
     if (v > m) {
-      s = s * wt_exp(m - v) + 1.0;
+      s = s * wt_fastexp(m - v) + 1.0;
       m = v;
     } else {
       // a NaN v lands here and poisons s
-      s += wt_exp(v - m);
+      s += wt_fastexp(v - m);
     }
   }
   let r = mergeMaxSum(m, s, lid);
@@ -100,7 +100,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let logS = wt_log(st.y);
   for (var j = lid; j < n; j += STEP) {
     let d = x[u.off0 + base + j] - st.x;
-    y[u.off1 + base + j] = select(wt_exp(d) / st.y, d - logS, LOG);
+    y[u.off1 + base + j] = select(wt_fastexp(d) / st.y, d - logS, LOG);
   }
 #if CAUSAL
   for (var j = n + lid; j < u.D; j += STEP) {
@@ -122,7 +122,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var j = lid; j < u.D; j += STEP) {
     let yv = y[u.off0 + base + j];
     let g = gy[u.off1 + base + j];
-    gx[u.off2 + base + j] = select(yv * (g - s), g - wt_exp(yv) * s, LOG);
+    gx[u.off2 + base + j] = select(yv * (g - s), g - wt_fastexp(yv) * s, LOG);
   }
 #else
   // the target through workgroup memory: a uniform value, so ignored rows can leave early
@@ -152,7 +152,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let st = rowStats(u.off0 + base, lid, u.D);
   let g = gloss[u.off2 + row];
   for (var j = lid; j < u.D; j += STEP) {
-    let p = wt_exp(x[u.off0 + base + j] - st.x) / st.y;
+    let p = wt_fastexp(x[u.off0 + base + j] - st.x) / st.y;
     let v = (p - select(0.0, 1.0, i32(j) == t)) * g;
     gx[u.off3 + base + j] = select(v, wt_nan(), bad);
   }

@@ -18,7 +18,8 @@
  * 3. Later calls copy the inputs into the private copies, run the optimizers' replay hooks
  *    (step counts advance; learning rates and bias corrections are recomputed into the recorded
  *    uniforms, so LR schedulers keep working), replay, copy the outputs into fresh tensors, and
- *    queue the step's index checks again (they throw at the next read, as eagerly).
+ *    queue the step's index checks again, attached where the recorded run's were (the outputs,
+ *    and parameters or state the step updated from them): reads of those throw, as eagerly.
  *
  * A replay is valid while the tensors it shares with the program (parameters, gradients,
  * optimizer state) are alive: when one was disposed the next call records again. What a replay
@@ -40,8 +41,8 @@
  * for (const [x, y] of batches) losses.push(step(x, y)); // from the third call on, one replay each
  */
 import type { Backend, BufferCopy, CapturedStep } from './backend/backend.js';
-import { engine, materializeAll } from './engine.js';
-import { beginCaptureChecks, endCaptureChecks, requeueChecks, type CapturedChecks } from './deferred.js';
+import { engine, materializeAll, type Storage } from './engine.js';
+import { beginCaptureChecks, endCaptureChecks, inherit, replayFlows, requeueChecks, type CapturedChecks } from './deferred.js';
 import { ArgumentError } from './errors.js';
 import { keep, tidy } from './memory.js';
 import { empty } from './ops/run.js';
@@ -167,6 +168,7 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     const temps: Tensor[] = [];
     for (const c of inputCopies(args, own, temps)) backend.copyBuffer!(c);
     temps.forEach((t) => t.dispose());
+    ownChecks(args, own);
     // work issued before the step is not part of it
     materializeAll(backend);
     backend.beginCapture!();
@@ -212,7 +214,10 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     // this call's results: copies, like a replay's
     const fresh = rec.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
     outputCopies(rec, fresh).forEach((c) => backend.copyBuffer!(c));
-    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }));
+    // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
+    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(rec, fresh), true);
+    // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
+    fresh.forEach((t, i) => inherit(t._store, [rec.outs[i]._store]));
 
     if (rec.cap.spoiled) {
       e.failed = rec.cap.spoiled;
@@ -250,10 +255,13 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     materializeAll(backend);
     const temps: Tensor[] = [];
     const before = inputCopies(args, own, temps);
+    ownChecks(args, own);
     for (const h of r.hooks) h();
     const fresh = r.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
     const after = outputCopies(r, fresh);
-    requeueChecks(backend, r.checks, (src, s, dst, d) => after.push({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }));
+    const outputs = outputMap(r, fresh);
+    requeueChecks(backend, r.checks, (src, s, dst, d) => after.push({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputs);
+    replayFlows(r.checks, outputs);
     r.cap.replay(before, after);
     temps.forEach((t) => t.dispose());
     stats.replayed++;
@@ -350,6 +358,16 @@ function inputCopies(args: readonly Tensor[], own: readonly Tensor[], temps: Ten
     const v = src._view();
     return { src: v.buf, srcOffset: v.offset, dst: own[i]._view().buf, dstOffset: 0, numel: a.numel() };
   });
+}
+
+/** The private input copies take the arguments' deferred checks (src/deferred.ts), as a copy would. */
+function ownChecks(args: readonly Tensor[], own: readonly Tensor[]): void {
+  own.forEach((o, i) => inherit(o._store, [args[i]._store], true));
+}
+
+/** Each recorded output's storage → the storage of the fresh tensor a call returns for it. */
+function outputMap(r: Recording, fresh: readonly Tensor[]): Map<Storage, Storage> {
+  return new Map(r.outs.map((t, i) => [t._store, fresh[i]._store]));
 }
 
 function outputCopies(r: Recording, fresh: readonly Tensor[]): BufferCopy[] {

@@ -18,8 +18,8 @@
  * await y.data();             // NonFiniteError: debug: log produced NaN (output [3]) from inputs without NaN
  */
 import type { Backend, View } from './backend/backend.js';
-import { deferCheck, flagSlot } from './deferred.js';
-import { engine } from './engine.js';
+import { attach, deferCheck, flagSlot } from './deferred.js';
+import { engine, storageOf } from './engine.js';
 import { ArgumentError, NonFiniteError, fmt } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
@@ -111,12 +111,14 @@ export function checkOp(op: string, backend: Backend, outputs: readonly View[], 
     }
     return;
   }
-  // on the GPU: flags now, the verdict at the next read
+  // on the GPU: flags now, the verdict at the next read (thrown by reads of what the outputs reach)
   const ins = floatIns.map((v) => flagSlot(backend, v, codeExpr()));
   for (const v of outs) {
     const shape = v.shape;
-    deferCheck(backend, [flagSlot(backend, v, codeExpr()), ...ins], ([out, ...inCodes]) =>
+    const check = deferCheck(backend, [flagSlot(backend, v, codeExpr()), ...ins], ([out, ...inCodes]) =>
       made(out, [...inCodes, scalarCode]) ? nonFinite(op, out, shape, ' (found at the next read)') : null);
+    const s = storageOf(v.buf);
+    if (s) attach(s, check);
   }
 }
 

@@ -7,6 +7,8 @@ import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
 import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import type { View } from './backend/backend.js';
 import type { Expr } from './kernel/ir.js';
+import { canonical } from './kernel/canonical.js';
+import type { Carried } from './deferred.js';
 import { seedToKey } from './kernel/philox.js';
 import { contiguousStrides } from './shape.js';
 
@@ -27,13 +29,33 @@ export interface Recipe {
   readonly usesIndex: boolean;
   /** the op that made the pending result (named by errors raised when it is computed) */
   readonly op: string;
+  /**
+   * The pending results folded into `expr`, each with the subexpression that computes it there:
+   * one computed since (and unchanged) is read from its buffer instead (Storage.materialize).
+   */
+  readonly parts: readonly FoldedPart[];
+}
+
+/** A pending result folded into a recipe: its storage (not retained) and its subexpression there. */
+export interface FoldedPart {
+  readonly store: Storage;
+  readonly expr: Expr;
 }
 
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
 const readers = new Map<BackendBuffer, Set<Storage>>();
 
-/** The storage that holds each buffer now (pooled buffers change hands), for version counts. */
-const owners = new WeakMap<BackendBuffer, Storage>();
+/**
+ * The storage that owns each live buffer (ops that write into views find the storage they change;
+ * beforeWrite counts its writes). A Map with explicit deletes: a WeakMap entry per short-lived
+ * buffer doubled the CPU backend's garbage-collection time on small ops.
+ */
+const owners = new Map<BackendBuffer, Storage>();
+
+/** The storage whose buffer `buf` is (undefined for a buffer no storage owns, e.g. a flag buffer). */
+export function storageOf(buf: BackendBuffer): Storage | undefined {
+  return owners.get(buf);
+}
 
 /**
  * A reference-counted device buffer shared by a tensor and its views. A *pending* storage (the
@@ -55,10 +77,15 @@ export class Storage {
   /** how many kernels have folded this pending storage's recipe in (fusion: recompute once at most) */
   fusedUses = 0;
   /**
-   * Writes into this storage after its creation (in-place ops, optimizer updates; PyTorch's version
-   * counter): autograd compares it with the count when a tensor was saved for backward.
+   * Writes announced into the buffer (beforeWrite: in-place ops, copies into views, optimizer
+   * updates): PyTorch's version counter, which autograd compares with the count when a tensor
+   * was saved for backward.
    */
-  version = 0;
+  writes = 0;
+  /** `writes` when the recipe was computed into the buffer (-1: it never was) */
+  private computedAt = -1;
+  /** the deferred checks its values depend on (src/deferred.ts), null when none */
+  checks: Carried[] | null = null;
 
   constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
     this.numel = numel ?? _buf!.numel;
@@ -88,15 +115,37 @@ export class Storage {
     return this._buf!;
   }
 
-  /** Computes a pending storage's contents: one fused kernel into its buffer. */
+  /**
+   * Whether the buffer holds the values its recipe computed: alive, computed, and not written
+   * since. A recipe that folded this storage in reads them instead of computing them again.
+   */
+  get holdsComputed(): boolean {
+    return this.refs > 0 && this._buf !== null && this.computedAt === this.writes;
+  }
+
+  /**
+   * Computes a pending storage's contents: one fused kernel into its buffer, in canonical
+   * numbering (src/kernel/canonical.ts) so that recipes of one form share a pipeline. Results
+   * folded into the recipe that have been computed since are read from their buffers: a chain
+   * whose links are computed in order (a compiled step's leftovers, values read one by one) then
+   * runs one short kernel per link, the same kernel for links of the same form, instead of
+   * recomputing the chain from its start in a kernel of its own depth each time.
+   */
   materialize(): void {
     const r = this._recipe;
     if (!r) return;
     this.allocate(r);
     this.detachRecipe();
     try {
-      const exe = this.backend.prepare({ kind: 'elementwise', expr: r.expr, ndim: r.shape.length });
-      this.backend.dispatch(exe, r.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides: contiguousStrides(r.shape), offset: 0 }], r.scalars, dynamicOf([r.expr], r.scalars));
+      const strides = contiguousStrides(r.shape);
+      let computed: Map<Expr, View> | undefined;
+      for (const p of r.parts) {
+        if (p.store.holdsComputed) (computed ??= new Map()).set(p.expr, { buf: p.store._buf!, dtype: p.store.dtype, shape: r.shape, strides, offset: 0 });
+      }
+      const k = canonical([r.expr], r.views, r.scalars, computed);
+      const exe = this.backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: r.shape.length });
+      this.backend.dispatch(exe, k.views, [{ buf: this._buf!, dtype: this.dtype, shape: r.shape, strides, offset: 0 }], k.scalars, dynamicOf(k.exprs, k.scalars));
+      this.computedAt = this.writes;
     } finally {
       for (const s of r.inputs) s.release();
     }
@@ -150,7 +199,10 @@ export class Storage {
         this.detachRecipe();
         for (const s of r.inputs) s.release();
       }
-      if (this._buf) this.backend.free(this._buf);
+      if (this._buf) {
+        owners.delete(this._buf);
+        this.backend.free(this._buf);
+      }
     }
   }
 }
@@ -158,13 +210,13 @@ export class Storage {
 /**
  * Computes every pending result that reads `buf`: call before a kernel writes into `buf` (in-place
  * ops, copies into views, optimizer updates, accumulating routines), so they see the old values.
- * Counts the write in the version of the storage holding `buf`.
+ * Counts the write in the storage holding `buf` (its version, for autograd).
  */
 export function beforeWrite(buf: BackendBuffer): void {
+  const o = owners.get(buf);
+  if (o) o.writes++;
   const s = readers.get(buf);
   if (s) for (const p of [...s]) p.materialize();
-  const o = owners.get(buf);
-  if (o) o.version++;
 }
 
 /** Computes every pending result on `backend` (or on every backend). */
@@ -224,10 +276,10 @@ export const engine = new Engine();
  * the replay (engine.captureRng.base), under the current seed's key. Streams drawn before the
  * step (a pending random tensor made earlier) and explicit seeds (stream 0) stay as recorded.
  */
-export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], own?: DynamicScalars): readonly DynamicScalars[] | undefined {
+export function dynamicOf(exprs: readonly Expr[], scalars: readonly number[], own?: readonly DynamicScalars[]): readonly DynamicScalars[] | undefined {
   const rng = engine.captureRng;
-  if (!rng) return own && [own];
-  const out: DynamicScalars[] = own ? [own] : [];
+  if (!rng) return own?.length ? own : undefined;
+  const out: DynamicScalars[] = own ? [...own] : [];
   const seen = new Set<Expr>(), bases = new Set<number>();
   const walk = (e: Expr): void => {
     if (seen.has(e)) return;

@@ -32,9 +32,19 @@
  * storage alive until it is computed or disposed. Debug mode (`wt.setDebug`) checks every op's
  * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
  * array only when computed (see Storage in src/engine.ts).
+ *
+ * Compile cost: each distinct kernel is a pipeline to compile (tens to hundreds of ms on a
+ * software adapter), so the kernels a program runs must come in few forms. Kernels are numbered
+ * canonically when dispatched (src/kernel/canonical.ts), so the same form shares a pipeline
+ * whatever the fold order; a result autograd saves is computed when saved (src/autograd/graph.ts),
+ * so backward, which reads saved results in reverse order, never computes a chain's link from
+ * the chain's start; and a recipe remembers the pending results folded into it (Recipe.parts),
+ * so one computed since is read from its buffer rather than recomputed (Storage.materialize):
+ * links computed in order are one short kernel each, of one pipeline. Reading the links of a long
+ * chain in reverse order still compiles one kernel per depth.
  */
 import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
-import { engine, type Recipe, type Storage } from './engine.js';
+import { engine, type FoldedPart, type Recipe, type Storage } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
 import { broadcastStrides, numel, shapesEqual, viewStrides } from './shape.js';
@@ -115,7 +125,11 @@ export interface Composed {
   usesIndex: boolean;
   /** where the op's own scalars start in `scalars` (a folded recipe's may come first) */
   shift: number;
+  /** the pending results folded in, with their subexpressions (Recipe.parts) */
+  parts: readonly FoldedPart[];
 }
+
+const NO_PARTS: readonly FoldedPart[] = [];
 
 /** The recipe's views re-strided to the iteration shape `shape`, or null when it cannot fuse there. */
 function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): View[] | null {
@@ -241,6 +255,8 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   const subs: (Expr | null)[] = new Array<Expr | null>(n).fill(null);
   const outScalars: number[] = [];
   const fused = new Map<Storage, Expr>();
+  // most kernels fold nothing: no array for them
+  let parts: FoldedPart[] | null = null;
   let size = exprs.reduce((a, e) => a + treeSize(e), 0);
   let left = cand.filter((c) => c).length;
 
@@ -260,6 +276,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       outScalars.push(...r.scalars);
       size += grow;
       fused.set(inputs[base]._store, r.expr);
+      parts = [...r.parts];
     } else {
       direct[base] = broadcast(inputs[base]);
     }
@@ -291,23 +308,27 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       return;
     }
     const loads = rv.map((v, j) => add(v, r.inputs[j]));
-    subs[i] = remap(r.expr, loads, outScalars.length, new Map());
+    const memo = new Map<Expr, Expr>();
+    subs[i] = remap(r.expr, loads, outScalars.length, memo);
     outScalars.push(...r.scalars);
     size += grow;
     fused.set(t._store, subs[i]!);
+    parts ??= [];
+    for (const p of r.parts) parts.push({ store: p.store, expr: memo.get(p.expr)! });
   });
   let usesIndex = exprs.some(readsIndex);
-  for (const s of fused.keys()) {
+  for (const [s, e] of fused) {
     s.fusedUses++;
     usesIndex ||= s.recipe!.usesIndex;
+    (parts ??= []).push({ store: s, expr: e });
   }
   const memo = new Map<Expr, Expr>();
   const out = exprs.map((e) => substitute(e, subs, shift, memo));
-  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift };
+  return { exprs: out, views, inputs: stores, scalars: outScalars, size, usesIndex, shift, parts: parts ?? NO_PARTS };
 }
 
 /** A pending result of `c.exprs[0]` over `shape`: the recipe, with references on its inputs. */
 export function recipeOf(c: Composed, shape: readonly number[], op: string): Recipe {
   for (const s of c.inputs) s.retain();
-  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex, op };
+  return { expr: c.exprs[0], views: c.views, inputs: c.inputs, scalars: c.scalars, shape: [...shape], size: c.size, usesIndex: c.usesIndex, op, parts: c.parts };
 }

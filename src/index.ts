@@ -15,7 +15,7 @@ export { tidy, keep, dispose, memory, type MemoryInfo } from './memory.js';
 export { noGrad, manualSeed } from './engine.js';
 export { gradcheck, GradcheckError, type GradcheckOptions } from './autograd/gradcheck.js';
 export { CpuBackend } from './backend/cpu/index.js';
-export type { Backend, BackendBuffer, View, Executable, BackendMemory, MatmulPrecision } from './backend/backend.js';
+export type { Backend, BackendBuffer, View, Executable, BackendMemory, KernelStats, MatmulPrecision } from './backend/backend.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye,
   rand, randn, randint, normal, uniform, type CreateOptions, type RandomOptions,
@@ -40,5 +40,5 @@ export * as F from './nn/functional.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
 export * as callbacks from './train/callbacks.js';
-export { profile, type ProfileReport, type KernelTime } from './profile.js';
+export { profile, kernelStats, type ProfileReport, type KernelTime } from './profile.js';
 export { compile, type Compiled, type CompileOptions, type CompileStats } from './compile.js';

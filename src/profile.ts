@@ -20,6 +20,7 @@ import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
 import { materializeAll } from './engine.js';
 import { ArgumentError } from './errors.js';
+import type { KernelStats } from './backend/backend.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
 export interface KernelTime {
@@ -145,4 +146,20 @@ async function profileCpu<T>(backend: CpuBackend, fn: () => T | Promise<T>, t0: 
     mode: 'cpu', backend: backend.name, kernels, flushes: { count: 0, totalMs: 0, meanMs: 0 }, wallMs,
     note: `cpu: kernels ran ${kernelMs.toFixed(1)} ms of the ${wallMs.toFixed(1)} ms wall clock; the rest is the front end (ops, autograd, allocation)`,
   });
+}
+
+/**
+ * What the current backend has compiled so far: kernels (WebGPU compute pipelines, CPU expression
+ * programs), the milliseconds spent compiling them and the bytes of WGSL. A pipeline compiles
+ * once per kernel form (fused expression kernels in canonical numbering, src/kernel/canonical.ts),
+ * so the count stops growing after a training loop's first step; compare two snapshots to see
+ * what a piece of work compiled.
+ *
+ * @example
+ * const before = wt.kernelStats();
+ * await trainStep();
+ * console.log(wt.kernelStats().compiled - before.compiled, 'kernels compiled');
+ */
+export function kernelStats(): KernelStats {
+  return getBackend().kernelStats?.() ?? { compiled: 0, compileMs: 0, sourceBytes: 0, cached: 0 };
 }

@@ -20,7 +20,7 @@ import * as la from './ops/linalg.js';
 import * as fn from './ops/functions.js';
 import { exportGPUBuffer, type GPUBufferInfo } from './interop.js';
 import { unwatch, watch } from './debug.js';
-import { hasDeferred, runDeferred } from './deferred.js';
+import { failure, hasDeferred, judged, runDeferred } from './deferred.js';
 
 type Operand = Tensor | number;
 export type NestedArray = number | boolean | NestedArray[];
@@ -180,8 +180,10 @@ export class Tensor {
   /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
   async _read(): Promise<StorageArray> {
     this._check('data');
-    // checks queued by earlier ops on the GPU (index ranges, debug mode) go with this read, in
-    // one round trip; their error wins over the values
+    const known = failure(this._storage);
+    if (known) throw known;
+    // checks queued by earlier ops on the GPU (index ranges, debug mode) are judged with this
+    // read, in one round trip; one that the values depend on failed: its error, not the values
     const checks = hasDeferred(this.backend) ? runDeferred(this.backend) : null;
     let c: Tensor;
     try {
@@ -192,9 +194,18 @@ export class Tensor {
     }
     const values = this.backend.read(c._storage.buf, this.dtype, c.offset, this.numel());
     try {
-      if (!checks) return await values;
+      if (!checks) {
+        const v = await values;
+        await judged(this._storage);
+        const bad = failure(this._storage);
+        if (bad) throw bad;
+        return v;
+      }
       const [ck, v] = await Promise.allSettled([checks, values]);
       if (ck.status === 'rejected') throw ck.reason;
+      await judged(this._storage);
+      const bad = failure(this._storage);
+      if (bad) throw bad;
       if (v.status === 'rejected') throw v.reason;
       return v.value;
     } finally {

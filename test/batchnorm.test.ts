@@ -206,15 +206,17 @@ describe('batchNorm CPU routines (cpu: called directly)', () => {
     const pad = (a: ArrayLike<number>) => { const f = new Float32Array(n + 2 * off).fill(-9); f.set(a, off); return f; };
     const xv = randomValues(n, 31), gv = randomValues(n, 32), wv = randomValues(C, 33), bv = randomValues(C, 34);
     const x = pad(xv), g = pad(gv), w = pad(wv), b = pad(bv);
-    const y = new Float32Array(n + 2 * off).fill(-9), mean = new Float32Array(C + 2 * off).fill(-9), is = new Float32Array(C + 2 * off).fill(-9);
-    cpuRoutines.batchNorm({ eps: 1e-5, affine: true }, [view(x, [N, C, S], off), view(w, [C], off), view(b, [C], off)], [view(y, [N, C, S], off), view(mean, [C], off), view(is, [C], off)]);
+    const y = new Float32Array(n + 2 * off).fill(-9), mean = new Float32Array(2 * C + 2 * off).fill(-9), is = new Float32Array(C + 2 * off).fill(-9);
+    cpuRoutines.batchNorm({ eps: 1e-5, affine: true }, [view(x, [N, C, S], off), view(w, [C], off), view(b, [C], off)], [view(y, [N, C, S], off), view(mean, [C, 2], off), view(is, [C], off)]);
     const ref = reference(xv, [N, C, S], gv, 1e-5, wv, bv);
     expectClose(y.subarray(off, off + n), ref.y, 1e-5, 1e-5, 'y');
-    expectClose(mean.subarray(off, off + C), ref.mean, 1e-6, 1e-6, 'mean');
+    // the mean is stored as a pair per channel (m0 + m1: Routines.batchNorm)
+    expectClose(Array.from({ length: C }, (_, c) => mean[off + 2 * c] + mean[off + 2 * c + 1]), ref.mean, 1e-6, 1e-6, 'mean');
     expectClose(is.subarray(off, off + C), ref.invstd, 1e-6, 1e-6, 'invstd');
     expect([...y.subarray(0, off), ...y.subarray(off + n)].every((q) => q === -9)).toBe(true);
+    expect([...mean.subarray(0, off), ...mean.subarray(off + 2 * C)].every((q) => q === -9)).toBe(true);
     const gx = new Float32Array(n + 2 * off).fill(-9), gw = new Float32Array(C + 2 * off).fill(-9), gb = new Float32Array(C + 2 * off).fill(-9);
-    cpuRoutines.batchNormBackward({ affine: true }, [view(x, [N, C, S], off), view(g, [N, C, S], off), view(mean, [C], off), view(is, [C], off), view(w, [C], off)],
+    cpuRoutines.batchNormBackward({ affine: true }, [view(x, [N, C, S], off), view(g, [N, C, S], off), view(mean, [C, 2], off), view(is, [C], off), view(w, [C], off)],
       [view(gx, [N, C, S], off), view(gw, [C], off), view(gb, [C], off)]);
     expectClose(gx.subarray(off, off + n), ref.gx, 1e-5, 1e-4, 'gx');
     expectClose(gw.subarray(off, off + C), ref.gw, 1e-5, 1e-4, 'gw');

@@ -42,11 +42,11 @@ function run(c: Case, wasm: boolean, seed: number) {
   setWasmLayerNorm(wasm);
   const x = values(R * D + off, seed, 1, c.shift ?? 0), gy = values(R * D + off, seed + 1);
   const w = values(D, seed + 2, 1, 1), b = values(D, seed + 3);
-  const y = new Float32Array(R * D + off).fill(NaN), mean = new Float32Array(R), rstd = new Float32Array(R);
+  const y = new Float32Array(R * D + off).fill(NaN), mean = new Float32Array(2 * R), rstd = new Float32Array(R);
   const xv = view(x, [R, D], off), wv = view(w, [D]), bv = view(b, [D]);
-  cpuRoutines.layerNorm({ eps, affine }, affine ? [xv, wv, bv] : [xv], [view(y, [R, D], off), view(mean, [R]), view(rstd, [R])]);
+  cpuRoutines.layerNorm({ eps, affine }, affine ? [xv, wv, bv] : [xv], [view(y, [R, D], off), view(mean, [R, 2]), view(rstd, [R])]);
   const gx = new Float32Array(R * D + off).fill(NaN), gw = new Float32Array(D).fill(NaN), gb = new Float32Array(D).fill(NaN);
-  const bins = [xv, view(gy, [R, D], off), view(mean, [R]), view(rstd, [R]), ...(affine ? [wv] : [])];
+  const bins = [xv, view(gy, [R, D], off), view(mean, [R, 2]), view(rstd, [R]), ...(affine ? [wv] : [])];
   cpuRoutines.layerNormBackward({ affine }, bins, affine ? [view(gx, [R, D], off), view(gw, [D]), view(gb, [D])] : [view(gx, [R, D], off)]);
 
   // float64 references (the backward from the float32 mean and rstd the forward stored, as the routine reads them)
@@ -66,7 +66,8 @@ function run(c: Case, wasm: boolean, seed: number) {
       yRef[r * D + j] = affine ? h * w[j] + b[j] : h;
       yMag[r * D + j] = affine ? Math.abs(h * w[j]) + Math.abs(b[j]) : Math.abs(h);
     }
-    const m = mean[r], rr = rstd[r];
+    // the stored mean is the pair (m0, m1), m0 + m1 in float64
+    const m = mean[2 * r] + mean[2 * r + 1], rr = rstd[r];
     let s1 = 0, s2 = 0, a1 = 0, a2 = 0;
     for (let j = 0; j < D; j++) {
       const h = (x[o + j] - m) * rr, g = affine ? gy[o + j] * w[j] : gy[o + j];

@@ -271,9 +271,7 @@ forEachBackend((kind) => {
       expectClose(await wt.layerNorm(a.T, 6).data(), refLayerNorm(tv, 6, 1e-5), 1e-5, 1e-5, 'transposed');
     });
 
-    // issue-19 merge: WebGPU layerNorm loses ~0.1% here (got -1.21285 for -1.21133): its
-    // statistics are one-pass (engineer F's part, issue 19 section 3.6)
-    it.skipIf(kind === 'webgpu')('keeps its precision on rows with a large offset', async () => {
+    it('keeps its precision on rows with a large offset', async () => {
       // rows around 1e4: a one-pass E[x²]-E[x]² would lose most digits here
       const big = randomTensor([3, 33], 9, 1e4 - 1, 1e4 + 1);
       expectClose(await wt.layerNorm(big[0], 33).data(), refLayerNorm(big[1], 33, 1e-5), 1e-4, 1e-4, 'large offset');

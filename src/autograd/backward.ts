@@ -71,7 +71,7 @@ export function opLabel(node: Node): string {
  */
 function staleSaved(node: Node): string | null {
   for (let i = 0; i < node.saved.length; i++) {
-    const t = node.saved[i], now = t._store.version, then = node.versions[i];
+    const t = node.saved[i], now = t._store.writes, then = node.versions[i];
     if (now !== then) {
       return `backward: a tensor saved for the gradient of ${opLabel(node)} (${t.dtype} ${fmt(t.shape)}) was modified by an in-place operation: ` +
         `it is at version ${now}, expected version ${then}; clone() it before changing it in place, or change it after backward()`;

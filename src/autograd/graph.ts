@@ -27,7 +27,7 @@ export class Node<K extends OpName = OpName> {
   ) {
     this.parents = inputs.map((t) => t.gradFn);
     for (const p of this.parents) p?.retain();
-    this.versions = saved.map((t) => t._store.version);
+    this.versions = saved.map((t) => t._store.writes);
   }
   retain(): void {
     this.refs++;
@@ -67,6 +67,10 @@ export function needsGrad(inputs: readonly Tensor[]): boolean {
  */
 export function record<K extends OpName>(op: K, inputs: readonly Tensor[], out: Tensor, save: readonly Tensor[], meta: OpMeta[K]): Tensor {
   if (!needsGrad(inputs)) return out;
+  // a pending result (fusion) that backward will read is computed now: folded into later kernels
+  // instead, every consumer would recompute it, and reading it in backward's (reverse) order would
+  // compute each link of a chain from the chain's start, a kernel of its own depth per link
+  for (const t of save) t._store.materialize();
   const saved = save.map((t) => t._alias());
   out._setGradFn(new Node(op, inputs, saved, meta, out.shape));
   return out;

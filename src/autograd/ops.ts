@@ -7,10 +7,10 @@ import type { ElementwiseName } from '../ops/elementwise.js';
 
 export interface OpMeta {
   /**
-   * any expression op of src/ops/elementwise.ts; saved: the tensor inputs its gradient reads
-   * (`saved[k]` says which), then the output if the gradient reads it
+   * any expression op of src/ops/elementwise.ts; saved: the tensor inputs whose gradients were
+   * wanted (`wanted`, per tensor input) read (`reads`), then the output if used
    */
-  elementwise: { def: ElementwiseName; scalars: readonly number[]; saved: readonly boolean[]; operands: readonly (number | null)[] };
+  elementwise: { def: ElementwiseName; scalars: readonly number[]; wanted: readonly boolean[]; reads: readonly boolean[]; operands: readonly (number | null)[] };
   sum: { axes: number[]; keepdim: boolean };
   mean: { axes: number[]; keepdim: boolean };
   /** max / min / prod over axes; saved: input, output */

@@ -35,7 +35,7 @@ function extremumGrad(node: Node<'max' | 'min'>, g: Tensor): Tensor[] {
 }
 
 export const gradRules: GradTable<OpName> = {
-  elementwise: (n, g) => elementwiseBackward(n.meta.def, n.inputs, n.meta.saved, n.saved, n.meta.scalars, n.meta.operands, g, n.inputs.map((t) => t.requiresGrad)),
+  elementwise: (n, g) => elementwiseBackward(n.meta.def, n.saved, n.meta, n.inputs.map((t) => t.dtype), g, n.inputs.map((t) => t.requiresGrad)),
   sum: (n, g) => {
     const k = keepDims(g, n.inputs[0].shape, n.meta.axes, n.meta.keepdim);
     const r = k.expand([...n.inputs[0].shape]);

@@ -100,6 +100,18 @@ export interface BackendMemory {
   poolMisses: number;
 }
 
+/** Kernels a backend has compiled (`wt.kernelStats()`). */
+export interface KernelStats {
+  /** kernels compiled since the backend started (WebGPU: compute pipelines; CPU: expression programs) */
+  compiled: number;
+  /** milliseconds spent compiling them (WebGPU: creating shader modules and pipelines) */
+  compileMs: number;
+  /** bytes of generated source they compiled (WGSL; 0 on the CPU backend) */
+  sourceBytes: number;
+  /** kernels in the backend's cache now */
+  cached: number;
+}
+
 /**
  * Precision of float32 matmuls and convolutions (`wt.setFloat32MatmulPrecision`, as PyTorch):
  * 'highest' and 'high' compute in float32; 'medium' lets a backend compute products from
@@ -154,6 +166,8 @@ export interface Backend {
   endCapture?(): CapturedStep;
   /** Copies elements between buffers, in order with the dispatches. */
   copyBuffer?(c: BufferCopy): void;
+  /** What the backend has compiled so far (absent: it compiles nothing). */
+  kernelStats?(): KernelStats;
   /** Applies a float32 matmul precision to later dispatches (absent: always float32). */
   setMatmulPrecision?(p: MatmulPrecision): void;
 }

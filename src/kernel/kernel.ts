@@ -101,18 +101,23 @@ export interface Routines {
   crossEntropy: { ignoreIndex: number };
   /** logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss */
   crossEntropyBackward: { ignoreIndex: number };
-  /** x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R] */
+  /**
+   * x[R,D], w?[D], b?[D] → y[R,D], mean[R,2], rstd[R]. Each row's mean is the pair (m0, m1),
+   * mean = m0 + m1: x - m0 - m1 keeps the spread exact where |mean| ≫ std (a float32 mean alone
+   * is off by half its ulp, 3e-5 for a mean of 1000, which is 6e-4 of a std of 0.05)
+   */
   layerNorm: { eps: number; affine: boolean };
-  /** x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine */
+  /** x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine */
   layerNormBackward: { affine: boolean };
   /**
    * Batch norm, training statistics. x[N,C,S] (S = H·W·…, 1 for [N,C]), w?[C], b?[C] →
-   * y[N,C,S], mean[C], invstd[C]: per channel over N and S, biased variance,
-   * invstd = 1/sqrt(var + eps); y = (x - mean)·invstd·w + b (w, b given when `affine`).
+   * y[N,C,S], mean[C,2], invstd[C]: per channel over N and S, biased variance,
+   * invstd = 1/sqrt(var + eps); y = (x - mean)·invstd·w + b (w, b given when `affine`); each
+   * channel's mean is a pair (m0, m1), mean = m0 + m1, as layerNorm's
    */
   batchNorm: { eps: number; affine: boolean };
   /**
-   * x[N,C,S], gy[N,C,S], mean[C], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C] (always all three;
+   * x[N,C,S], gy[N,C,S], mean[C,2], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C] (always all three;
    * gw and gb are the channel sums the input gradient needs anyway, overwritten, not accumulated).
    */
   batchNormBackward: { affine: boolean };

@@ -26,27 +26,83 @@ const HELPERS: Record<string, Helper> = {
   wt_nan: { deps: ['wt_f32'], code: 'fn wt_nan() -> f32 { return wt_f32(0x7fc00000u); }' },
   // both operands are numbers: ordered comparisons are then safe to evaluate
   wt_ord: { deps: ['wt_isnan'], code: 'fn wt_ord(a: f32, b: f32) -> bool { return !(wt_isnan(a) || wt_isnan(b)); }' },
+  // x with its last bit cleared: a value no compiler can relate to the expression that made it,
+  // so that rounding tricks keep their meaning (SwiftShader folds (2 + f) - 2 to f, and a
+  // compiler may factor x - k c1 - k c2 into x - k (c1 + c2)); products of short constants that
+  // it is applied to are exact, so their values do not change
+  wt_hi: { deps: [], code: 'fn wt_hi(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffffffeu); }' },
+  // 2^k for k in [-126, 127], from its bits
+  wt_exp2i: { deps: [], code: 'fn wt_exp2i(k: i32) -> f32 { return bitcast<f32>(u32(k + 127) << 23u); }' },
+  // y · 2^k for k in [-252, 254] in two exact steps (the second may round into a subnormal)
+  wt_scale: { deps: ['wt_exp2i'], code: 'fn wt_scale(y: f32, k: i32) -> f32 { let h = k / 2; return y * wt_exp2i(h) * wt_exp2i(k - h); }' },
+  // e^r for |r| <= ln2/2 (Cephes expf's polynomial, about 1 ulp)
+  wt_expk: {
+    deps: [],
+    code: `fn wt_expk(r: f32) -> f32 {
+  let p = ((((1.9875691500e-4 * r + 1.3981999507e-3) * r + 8.3334519073e-3) * r + 4.1665795894e-2) * r + 1.6666665459e-1) * r + 5.0000001201e-1;
+  return p * (r * r) + r + 1.0;
+}`,
+  },
+  // e^x = 2^k e^r with k = round(x / ln2) and r = x - k ln2 (Cody-Waite: k times a short ln2 is
+  // exact): within 2 ulp; the builtin's error grows with |x| (WGSL allows 3 + 2|x| ulp; SwiftShader
+  // was 58 ulp off at x = -77), and SwiftShader turns exp(NaN) into +inf
+  wt_exp: {
+    deps: ['wt_isnan', 'wt_f32', 'wt_hi', 'wt_expk', 'wt_scale'],
+    code: `fn wt_exp(x: f32) -> f32 {
+  // branch-free (lanes of a subgroup take the same path): clamped into the range that scales
+  // without overflow, then the special values selected
+  let c = clamp(x, -104.0, 89.0);
+  let k = floor(c * 1.4426950408889634 + 0.5);
+  let r = (c - wt_hi(k * 0.693359375)) - k * -2.12194440e-4;
+  let e = wt_scale(wt_expk(r), i32(k));
+  return select(select(e, wt_f32(0x7f800000u), x > 88.72284), x, wt_isnan(x));
+}`,
+  },
+  // the builtin exp with NaN passed through (SwiftShader turns exp(NaN) into +inf): for routines
+  // whose exps feed sums (softmax's), where wt_exp's exactness cost 70% of softmax's time on
+  // SwiftShader; WGSL allows the builtin 3 + 2|x| ulp
+  wt_fastexp: { deps: ['wt_isnan'], code: 'fn wt_fastexp(x: f32) -> f32 { return select(exp(x), x, wt_isnan(x)); }' },
+  // k ln2 + log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (fdlibm's logf kernel, musl's
+  // coefficients: within 1 ulp)
+  wt_logk: {
+    deps: [],
+    code: `fn wt_logk(f: f32, k: f32) -> f32 {
+  let s = f / (2.0 + f);
+  let z = s * s;
+  let w = z * z;
+  let r = z * (0.66666662693 + w * 0.28498786688) + w * (0.40000972152 + w * 0.24279078841);
+  let hfsq = 0.5 * f * f;
+  return s * (hfsq + r) + k * 9.0580006145e-06 - hfsq + f + k * 0.69313812256;
+}`,
+  },
+  // x = 2^k m with m in [sqrt(1/2), sqrt(2)) from the bits, then the kernel on f = m - 1 (exact):
+  // the builtin log is only accurate to 2^-21 absolute near 1 (log(1 - 2^-20) was 4% off)
   wt_log: {
-    deps: ['wt_isnan', 'wt_nan', 'wt_f32'],
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32', 'wt_logk'],
     code: `fn wt_log(x: f32) -> f32 {
   if (wt_isnan(x) || x < 0.0) { return wt_nan(); }
   if (x == 0.0) { return wt_f32(0xff800000u); }
-  if (x == wt_f32(0x7f800000u)) { return x; }
-  return log(x);
+  if (wt_isinf(x)) { return x; }
+  var u = bitcast<u32>(x);
+  var k = 0.0;
+  // a subnormal: scaled by 2^25 first
+  if (u < 0x00800000u) { u = bitcast<u32>(x * 33554432.0); k = -25.0; }
+  u = u + (0x3f800000u - 0x3f3504f3u);
+  k = k + f32(i32(u >> 23u) - 127);
+  return wt_logk(bitcast<f32>((u & 0x007fffffu) + 0x3f3504f3u) - 1.0, k);
 }`,
   },
-  // exp(x) with NaN passed through (SwiftShader turns exp(NaN) into +inf)
-  wt_exp: { deps: ['wt_isnan'], code: 'fn wt_exp(x: f32) -> f32 { return select(exp(x), x, wt_isnan(x)); }' },
   wt_sqrt: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_sqrt(x: f32) -> f32 { return select(sqrt(x), wt_nan(), wt_isnan(x) || x < 0.0); }' },
   // sin and cos to about 1 ulp for |x| < 8192: Cody-Waite reduction by pi/2 (the pieces of pi/2
-  // have few significant bits, so q * piece is exact), then Cephes' polynomials on [-pi/4, pi/4].
+  // have few significant bits, so q * piece is exact; wt_hi keeps a compiler from factoring the
+  // pieces back into one), then Cephes' polynomials on [-pi/4, pi/4].
   // WGSL only promises 2^-11 absolute error for the builtins (SwiftShader is off by 4e-5)
   wt_sincos: {
-    deps: [],
+    deps: ['wt_hi'],
     code: `fn wt_sincos(x: f32) -> vec2<f32> {
   if (abs(x) > 8192.0) { return vec2<f32>(sin(x), cos(x)); }
   let q = round(x * 0.63661977236758134);
-  let r = ((x - q * 1.5703125) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
+  let r = ((x - wt_hi(q * 1.5703125)) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
   let z = r * r;
   let s = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
   let c = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));
@@ -74,19 +130,19 @@ const HELPERS: Record<string, Helper> = {
   return x * p / q;
 }`,
   },
-  // log1p(x) = 2 atanh(x / (2 + x)), a series in s = x/(2+x) with |s| <= 1/3 on (-0.5, 1);
-  // the builtin log is only accurate to 2^-21 absolute near 1, useless for small x
+  // log1p: the log kernel on x itself where 1 + x is in [sqrt(1/2), sqrt(2)); elsewhere log(u) of
+  // u = 1 + x plus the rounding of that sum relative to u (fdlibm's correction): within 2 ulp
   wt_log1p: {
-    deps: ['wt_log'],
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32', 'wt_hi', 'wt_logk', 'wt_log'],
     code: `fn wt_log1p(x: f32) -> f32 {
-  if (x > -0.5 && x < 1.0) {
-    let s = x / (2.0 + x);
-    let s2 = s * s;
-    let p = 1.0 + s2 * (0.33333333 + s2 * (0.2 + s2 * (0.14285714 + s2 * (0.11111111 + s2 * (0.09090909 +
-      s2 * (0.07692308 + s2 * 0.06666667))))));
-    return 2.0 * s * p;
-  }
-  return wt_log(1.0 + x);
+  if (x > -0.29289323 && x < 0.41421357) { return wt_logk(x, 0.0); }
+  if (wt_isnan(x) || x < -1.0) { return wt_nan(); }
+  if (x == -1.0) { return wt_f32(0xff800000u); }
+  if (wt_isinf(x)) { return x; }
+  let u = wt_hi(1.0 + x);
+  var c = 0.0;
+  if (u < 16777216.0) { c = select(x - (u - 1.0), 1.0 - (u - x), u >= 2.0) / u; }
+  return wt_log(u) + c;
 }`,
   },
   // expm1: Taylor series to x^9 for |x| < 0.5 (truncation < 3e-10 relative), else exp(x) - 1
@@ -110,25 +166,65 @@ const HELPERS: Record<string, Helper> = {
   return select(t, -t, x < 0.0);
 }`,
   },
-  // C's pow (as torch): exact-ish repeated squaring for small integer exponents (so (-2)^3 = -8
-  // and 3^2 = 9 exactly), exp2/log2 otherwise, with the special cases spelled out: x^0 = 1 and
-  // 1^y = 1 even for NaN, (-1)^±inf = 1
+  // a·b exactly, as hi + lo (Dekker's product; the halves are cut by bit masks, which no compiler
+  // contraction into fused multiply-adds can change, and hi through wt_hi: (a·b)/b stays opaque)
+  wt_split: { deps: [], code: 'fn wt_split(a: f32) -> vec2<f32> { let h = bitcast<f32>(bitcast<u32>(a) & 0xfffff000u); return vec2<f32>(h, a - h); }' },
+  wt_mul2: {
+    deps: ['wt_hi', 'wt_split'],
+    code: `fn wt_mul2(a: f32, b: f32) -> vec2<f32> {
+  let p = wt_hi(a * b);
+  let x = wt_split(a);
+  let y = wt_split(b);
+  return vec2<f32>(p, ((x.x * y.x - p) + x.x * y.y + x.y * y.x) + x.y * y.y);
+}`,
+  },
+  // log2(m) for m in (0, inf) finite, as hi + lo good to about 2^-30 relative: m = 2^e (1 + f),
+  // log(1 + f) = 2 atanh(s) with s = f / (2 + f) carried as hi + lo, the odd series' tail in f32
+  // (each sum whose rounding error is kept has its hi part through wt_hi)
+  wt_log2x: {
+    deps: ['wt_hi', 'wt_mul2'],
+    code: `fn wt_log2x(m: f32) -> vec2<f32> {
+  var u = bitcast<u32>(m);
+  var e = 0.0;
+  if (u < 0x00800000u) { u = bitcast<u32>(m * 33554432.0); e = -25.0; }
+  u = u + (0x3f800000u - 0x3f3504f3u);
+  e = e + f32(i32(u >> 23u) - 127);
+  let f = bitcast<f32>((u & 0x007fffffu) + 0x3f3504f3u) - 1.0;
+  let dh = wt_hi(2.0 + f);
+  let dl = f - (dh - 2.0);
+  let sh = f / dh;
+  let p = wt_mul2(sh, dh);
+  let sl = (((f - p.x) - p.y) - sh * dl) / dh;
+  let z = sh * sh;
+  let tail = sh * z * (0.6666666666666666 + z * (0.4 + z * (0.2857142857142857 + z * (0.2222222222222222 + z * (0.18181818181818182 + z * 0.15384615384615385)))));
+  let lo = 2.0 * sl + tail;
+  let lh = wt_hi(2.0 * sh + lo);
+  let ll = (2.0 * sh - lh) + lo;
+  // times 1/ln2 = 1.44269502162933349609375 + 1.925963033500e-8
+  let q = wt_mul2(lh, 1.44269502162933349609375);
+  let qh = q.x;
+  let ql = q.y + lh * 1.925963033500e-8 + ll * 1.44269502162933349609375;
+  let h = wt_hi(e + qh);
+  return vec2<f32>(h, ((e - h) + qh) + ql);
+}`,
+  },
+  // Math.pow: repeated squaring for integer exponents up to 4 (x*x exactly as a product), else
+  // 2^(b log2|a|) with log2 and the product carried as hi + lo (within 2 ulp wherever the result
+  // is a normal float: the plain exp2(b * log2(a)) loses |b log2 a| ulp, 7e5 of them for
+  // 0.91^1000.5); an integral base to a natural power is rounded to the integer it must be.
+  // C's (and torch's) special cases are spelled out: x^0 = 1 and 1^y = 1 even for NaN,
+  // (-1)^±inf = 1
   wt_pow: {
-    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32'],
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32', 'wt_mul2', 'wt_log2x', 'wt_expk', 'wt_scale'],
     code: `fn wt_pow(a: f32, b: f32) -> f32 {
   if (b == 0.0 || a == 1.0) { return 1.0; }
   if (wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
   let isInt = !wt_isinf(b) && floor(b) == b;
-  if (isInt && abs(b) <= 64.0) {
-    var e = u32(abs(b));
-    var base = a;
-    var r = 1.0;
-    loop {
-      if ((e & 1u) == 1u) { r = r * base; }
-      e = e >> 1u;
-      if (e == 0u) { break; }
-      base = base * base;
-    }
+  if (isInt && abs(b) <= 4.0) {
+    var r = a;
+    if (abs(b) >= 2.0) { r = a * a; }
+    if (abs(b) == 3.0) { r = r * a; }
+    if (abs(b) == 4.0) { r = r * r; }
     return select(r, 1.0 / r, b < 0.0);
   }
   // a finite negative base to a finite non-integer power
@@ -142,9 +238,21 @@ const HELPERS: Record<string, Helper> = {
   } else if (wt_isinf(m) || wt_isinf(b)) {
     r = select(0.0, wt_f32(0x7f800000u), (m > 1.0) == (b > 0.0));
   } else {
-    r = exp2(b * log2(m));
+    let l = wt_log2x(m);
+    let t = wt_mul2(b, l.x);
+    let th = t.x;
+    let tl = t.y + b * l.y;
+    if (th > 128.5) {
+      r = wt_f32(0x7f800000u);
+    } else if (th < -151.0) {
+      r = 0.0;
+    } else {
+      let n = round(th);
+      r = wt_scale(wt_expk(((th - n) + tl) * 0.6931471805599453), i32(n));
+      if (isInt && b > 0.0 && floor(m) == m && r < 2097152.0) { r = round(r); }
+    }
   }
-  // odd integer exponents keep the sign of a negative base (|b| > 64 here, so b/2 is exact)
+  // odd integer exponents keep the sign of a negative base (|b| > 4 here, so b/2 is exact)
   let odd = isInt && floor(b * 0.5) != b * 0.5;
   return select(r, -r, a < 0.0 && odd);
 }`,

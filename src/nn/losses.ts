@@ -78,7 +78,7 @@ export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: T
   checkLoss('bce', input, target, o);
   checkWeighted('bce', input, target, { weight: o.weight });
   // as torch: a probability outside [0, 1] (or NaN) is a bug upstream, not a loss to report
-  refuseWhere(noGrad(() => input.ge(0).logicalAnd(input.le(1)).logicalNot()), `bce: every element of input ${fmt(input.shape)} must be a probability in [0, 1] (use bceWithLogits for logits)`);
+  refuseWhere(noGrad(() => input.ge(0).logicalAnd(input.le(1)).logicalNot()), `bce: every element of input ${fmt(input.shape)} must be a probability in [0, 1] (use bceWithLogits for logits)`, input, false);
   return tidy(() => {
     let l = elementwise('bce', [input, target]);
     if (o.weight) l = l.mul(o.weight);

@@ -2,11 +2,11 @@
  * Checks on values an op computes, for input PyTorch refuses by value (bce's probabilities
  * outside [0, 1], an int32 sum that overflows): where the backend reads synchronously (the CPU)
  * the op throws at once; elsewhere (WebGPU, a step being captured) reading back would stall the
- * queue, so the check is queued with the op and the next read throws (src/deferred.ts), as for
- * out-of-range indices (ops/indexing.ts).
+ * queue, so the check is queued with the op and reads of the results that depend on the values
+ * throw (src/deferred.ts), as for out-of-range indices (ops/indexing.ts).
  */
 import { isCapturing } from '../compile.js';
-import { deferCheck, flagSlot } from '../deferred.js';
+import { attach, carry, deferCheck, flagSlot } from '../deferred.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
 import { E } from '../kernel/ir.js';
@@ -14,17 +14,20 @@ import type { Tensor } from '../tensor.js';
 
 /**
  * Throws an ArgumentError with `message` when any element of the bool tensor `bad` is true (see
- * the file comment for when); disposes `bad`.
+ * the file comment for when); disposes `bad`. Deferred, the check goes with `on`: reads of it
+ * throw (`self`), or only reads of results computed from it (`self` false: the input of an op
+ * whose result the values would make wrong).
  *
- * @example refuseWhere('bce', input.lt(0).logicalOr(input.gt(1)), 'bce: input must be in [0, 1]');
+ * @example refuseWhere(input.lt(0).logicalOr(input.gt(1)), 'bce: input must be in [0, 1]', input, false);
  */
-export function refuseWhere(bad: Tensor, message: string): void {
+export function refuseWhere(bad: Tensor, message: string, on: Tensor, self: boolean): void {
   try {
     if (bad.numel() === 0) return;
     const read = isCapturing() ? undefined : bad.backend.readSync;
     if (!read) {
       const slot = flagSlot(bad.backend, bad._view(), E.cast(E.load(0, 'bool'), 'int32'));
-      deferCheck(bad.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${message} (checked on the GPU, reported at the next read)`) : null));
+      const check = deferCheck(bad.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${message} (checked on the device; reported by reads of results computed from it)`) : null));
+      (self ? attach : carry)(on._store, check);
       return;
     }
     const any = noGrad(() => bad.any());
@@ -62,5 +65,5 @@ export function refuseIntOverflow(op: 'sum' | 'prod', x: Tensor, axes: readonly 
     [xf, f, scale, bound, r].forEach((t) => t.dispose());
     return out;
   });
-  refuseWhere(bad, `${op}: the int32 ${op === 'sum' ? 'sum' : 'product'} of a tensor of shape [${x.shape.join(',')}] does not fit in int32 (PyTorch would return int64, which webtensor does not have); reduce x.float() instead`);
+  refuseWhere(bad, `${op}: the int32 ${op === 'sum' ? 'sum' : 'product'} of a tensor of shape [${x.shape.join(',')}] does not fit in int32 (PyTorch would return int64, which webtensor does not have); reduce x.float() instead`, result, true);
 }

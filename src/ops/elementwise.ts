@@ -5,12 +5,12 @@
  * is the gradient of each input. Inputs may be tensors or plain numbers (which become runtime
  * scalars, so changing a number never compiles a new kernel). Broadcasting follows numpy.
  */
-import { E, exprKey, type Expr } from '../kernel/ir.js';
+import { E, type Expr } from '../kernel/ir.js';
 import { isDType, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
-import { record } from '../autograd/graph.js';
+import { needsGrad, record } from '../autograd/graph.js';
 import { runElementwise, scalarDType, checkSameBackend } from './run.js';
 import { engine } from '../engine.js';
 import { seedToKey } from '../kernel/philox.js';
@@ -199,47 +199,49 @@ export function elementwise(name: ElementwiseName, operands: readonly Operand[],
   const expr = def.f(xs, ps);
   const shape = broadcastShapes(name, ...tensors.map((t) => t.shape));
   const out = runElementwise(name, expr, tensors, shape, scalars);
-  if (def.grad && out.dtype === 'float32') {
-    // only the inputs the gradient reads are saved (and checked for in-place changes), as torch
-    const reads = gradReads(name, xs);
-    const kept = tensors.filter((_, k) => reads[k]);
-    record('elementwise', tensors, out, def.usesOut ? [...kept, out] : kept, { def: name, scalars, saved: reads, operands: operands.map((o) => (o instanceof Tensor ? null : Number(o))) });
+  if (def.grad && out.dtype === 'float32' && needsGrad(tensors)) {
+    const wanted = tensors.map((t) => t.requiresGrad);
+    const reads = gradReads(def, xs, ps, operands, wanted);
+    const save = tensors.filter((_, i) => reads[i]);
+    if (def.usesOut) save.push(out);
+    record('elementwise', tensors, out, save, { def: name, scalars, wanted, reads, operands: operands.map((o) => (o instanceof Tensor ? null : Number(o))) });
   }
   return out;
 }
 
-const readsCache = new Map<string, boolean[]>();
-
 /**
- * Which tensor inputs (loads) the gradient expressions of op `name` read, for forward operand
- * expressions `xs`: found once per op and operand pattern by building the gradient on them.
+ * Which tensor inputs the gradients of the `wanted` ones read (as PyTorch saves only those): the
+ * others are not saved, so fusion may fold them into later kernels (saved results are computed
+ * when saved, src/autograd/graph.ts) and an in-place change to them does not touch the gradient.
  */
-function gradReads(name: ElementwiseName, xs: readonly Expr[]): boolean[] {
-  const key = `${name}|${xs.map((x) => exprKey(x)).join('|')}`;
-  let r = readsCache.get(key);
-  if (!r) {
-    const n = xs.filter((x) => x.op !== 'scalar').length;
-    const used = new Set<number>();
-    const walk = (e: Expr): void => {
-      if (e.op === 'load') used.add(e.value!);
-      e.args.forEach(walk);
-    };
-    // g and y as loads past the inputs, the op's parameters as scalars
-    const grads = ELEMENTWISE[name].grad!(xs, E.load(n + 1, 'float32'), E.load(n, 'float32'), [0, 1, 2, 3, 4, 5].map((i) => E.scalar(100 + i)));
-    for (const ge of grads) if (ge) walk(ge);
-    r = Array.from({ length: n }, (_, k) => used.has(k));
-    readsCache.set(key, r);
-  }
-  return r;
+function gradReads(def: Def, xs: X, ps: X, operands: readonly Operand[], wanted: readonly boolean[]): boolean[] {
+  const n = wanted.length;
+  const grads = def.grad!(xs, E.load(n, 'float32'), E.load(n + 1, 'float32'), ps);
+  const reads = new Array<boolean>(n).fill(false);
+  const walk = (e: Expr): void => {
+    if (e.op === 'load') {
+      if (e.value! < n) reads[e.value!] = true;
+    } else e.args.forEach(walk);
+  };
+  let k = 0;
+  operands.forEach((o, i) => {
+    if (!(o instanceof Tensor)) return;
+    const ge = grads[i];
+    if (ge && wanted[k]) walk(ge);
+    k++;
+  });
+  return reads;
 }
 
 /**
- * The gradient kernels of an elementwise node: one fused kernel per input that needs one.
- * `saved` holds the tensor inputs (then the output when the op uses it).
+ * The gradient kernels of an elementwise node: one fused kernel per input that needs one (those
+ * that required gradients when the op ran, `wanted`). `saved` holds the tensor inputs these
+ * gradients read (`reads`), then the output when the op uses it; `dtypes` are the inputs'.
  */
-export function elementwiseBackward(name: ElementwiseName, inputs: readonly Tensor[], savedInputs: readonly boolean[], saved: readonly Tensor[], scalars: readonly number[], operands: readonly (number | null)[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
+export function elementwiseBackward(name: ElementwiseName, saved: readonly Tensor[], meta: { wanted: readonly boolean[]; reads: readonly boolean[]; scalars: readonly number[]; operands: readonly (number | null)[] }, dtypes: readonly DType[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
   const def = ELEMENTWISE[name];
-  const nSaved = savedInputs.filter(Boolean).length;
+  const { scalars, operands, reads } = meta;
+  const nSaved = reads.filter(Boolean).length;
   const ins = saved.slice(0, nSaved);
   const tensors = [...ins, g];
   const outSlot = def.usesOut ? saved[nSaved] : null;
@@ -247,13 +249,14 @@ export function elementwiseBackward(name: ElementwiseName, inputs: readonly Tens
   let ti = 0, li = 0, si = 0;
   const xs: Expr[] = operands.map((o) => {
     if (o === null) {
-      const k = ti++, dtype = inputs[k].dtype;
-      const dt = def.float && dtype !== 'float32' ? 'float32' : dtype;
-      // an input the gradient does not read was not saved: a constant stands in for it
-      return savedInputs[k] ? E.cast(E.load(li++, dtype), dt) : E.const(0, dt);
+      const dt0 = dtypes[ti];
+      const dt = def.float && dt0 !== 'float32' ? 'float32' : dt0;
+      // an input no wanted gradient reads was not saved: its stand-in never reaches a kernel
+      return reads[ti++] ? E.cast(E.load(li++, dt0), dt) : E.const(0, dt);
     }
     return E.scalar(si++, 'float32');
   });
+  want = want.map((w, k) => w && meta.wanted[k]);
   const ps = scalars.slice(si).map((_, i) => E.scalar(si + i, 'float32'));
   const gExpr = E.load(nSaved, g.dtype);
   const yExpr = outSlot ? E.load(nSaved + 1, outSlot.dtype) : E.const(0);
@@ -293,7 +296,7 @@ export function toType(x: Tensor, dtype: DType): Tensor {
   x._check('to');
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
-  if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [], { def: 'identity', scalars: [], saved: [false], operands: [null] });
+  if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [], { def: 'identity', scalars: [], wanted: [true], reads: [false], operands: [null] });
   return out;
 }
 

@@ -5,9 +5,10 @@
  * Indices are int32 tensors. Out-of-range values are rejected with an ArgumentError when the
  * backend can read them synchronously (CPU), which is cheap next to the op itself. On WebGPU
  * reading them would stall the queue: the kernels never touch memory out of bounds (a bad index
- * reads 0, or is skipped by scatterAdd), and a small reduction queued with the op flags it, so the
- * next read throws the ArgumentError naming the op (src/deferred.ts). The CPU does the same
- * inside a step being captured (`wt.compile`): its replays cannot read either.
+ * reads 0, or is skipped by scatterAdd), and a small reduction queued with the op flags it: reads
+ * of what is computed from the index (the op's result, and anything computed from that) throw
+ * the ArgumentError naming the op (src/deferred.ts). The CPU does the same inside a step being
+ * captured (`wt.compile`): its replays cannot read either.
  *
  * Gradients: gather ↔ scatterAdd and indexSelect ↔ indexAdd are each other's adjoints.
  */
@@ -24,7 +25,7 @@ import { elementwise } from './elementwise.js';
 import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
-import { deferCheck, flagSlot } from '../deferred.js';
+import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isCapturing } from '../compile.js';
 import { checkTensor } from '../validate.js';
 
@@ -56,7 +57,9 @@ export function checkIndexRange(op: string, arg: string, index: Tensor, size: nu
     if (allowed !== undefined) bad = E.binary('and', bad, E.binary('ne', k, E.scalar(1, 'int32')));
     const slot = flagSlot(index.backend, index._view(), E.cast(bad, 'int32'), allowed === undefined ? [size] : [size, allowed]);
     const shape = fmt(index.shape);
-    deferCheck(index.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${op}: ${arg} ${shape} holds a value out of range [0, ${size}) for ${where} (checked on the GPU, reported at the next read)`) : null));
+    const check = deferCheck(index.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${op}: ${arg} ${shape} holds a value out of range [0, ${size}) for ${where} (checked on the device; reported by reads of results computed from it)`) : null));
+    // what is computed from the index from now on (the op's result, its gradient) carries the check
+    carry(index._store, check);
     return;
   }
   const vals = noGrad(() => {

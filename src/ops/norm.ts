@@ -184,7 +184,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     const w = affine ? (weight ? weight.contiguous().reshape([D]) : ones([D])) : null;
     const b = affine ? (bias ? bias.contiguous().reshape([D]) : zeros([D])) : null;
     const [y, mean, rstd] = runOrZeros('layerNorm', { eps, affine }, affine ? [xr, w!, b!] : [xr], [
-      { shape: [R, D], dtype: 'float32' }, { shape: [R], dtype: 'float32' }, { shape: [R], dtype: 'float32' },
+      { shape: [R, D], dtype: 'float32' }, { shape: [R, 2], dtype: 'float32' }, { shape: [R], dtype: 'float32' },
     ], R * D);
     return { y: y.reshape([...x.shape]), xr, mean, rstd, w, b };
   }));
@@ -261,10 +261,11 @@ function batchNormTrain(x: Tensor, runningMean: Tensor | null, runningVar: Tenso
     const w = affine ? (weight ? weight.contiguous().reshape([C]) : ones([C])) : null;
     const b = affine ? (bias ? bias.contiguous().reshape([C]) : zeros([C])) : null;
     const [y, mean, invstd] = runOrZeros('batchNorm', { eps, affine }, affine ? [x3, w!, b!] : [x3], [
-      { shape: [N, C, S], dtype: 'float32' }, { shape: [C], dtype: 'float32' }, { shape: [C], dtype: 'float32' },
+      { shape: [N, C, S], dtype: 'float32' }, { shape: [C, 2], dtype: 'float32' }, { shape: [C], dtype: 'float32' },
     ], N * C * S);
     if (runningMean && runningVar) {
-      runningMean.mul_(1 - momentum).add_(mean, momentum);
+      // the routine's mean is a pair per channel (m0 + m1: kernel.ts)
+      runningMean.mul_(1 - momentum).add_(mean.sum(1), momentum);
       // the biased variance back from invstd (clamped: for var << eps the subtraction can round
       // below 0); the running variance is the unbiased estimate, as PyTorch
       const v = invstd.square().reciprocal().sub(eps).clamp(0);

@@ -4,12 +4,14 @@
  */
 import { relayout, type Backend, type DynamicScalars, type View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { beforeWrite, dynamicOf, engine, Storage } from '../engine.js';
+import { beforeWrite, dynamicOf, engine, Storage, storageOf } from '../engine.js';
+import { inherit, noteFlow } from '../deferred.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
+import { canonical, remapDynamic } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
+import { broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -79,7 +81,23 @@ function deferred(op: string, expr: Expr, inputs: readonly Tensor[], shape: read
     out.dispose();
     throw e;
   }
+  passChecks(out._store, inputs);
   return out;
+}
+
+/**
+ * `out` now holds values computed from `inputs`: it carries their deferred checks (src/deferred.ts),
+ * added to its own where it `keeps` some of its values.
+ */
+function passChecks(out: Storage | undefined, inputs: readonly Tensor[], keeps = false): void {
+  if (!out) return;
+  noteFlow(out, inputs);
+  if (inputs.some((t) => t._store.checks) || (!keeps && out.checks)) inherit(out, inputs.map((t) => t._store), !keeps);
+}
+
+/** Whether a kernel writing the view `into` of `out` from `inputs` keeps values `out` had (writes part of it, or reads it). */
+function keepsValues(into: View, out: Storage | undefined, inputs: readonly Tensor[]): boolean {
+  return !(into.offset === 0 && out && numel(into.shape) === out.numel && isContiguous(into.shape, into.strides) && inputs.every((t) => t._store !== out));
 }
 
 /**
@@ -98,10 +116,14 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
     return deferred(op, expr, inputs, shape, scalars, out);
   }
   const out = into ? null : empty(shape, expr.dtype, backend, op);
+  // an empty result carries the inputs' checks too: a check is about the op (oneHot of 0 classes)
+  const target = into ? storageOf(into.buf) : out!._store;
+  passChecks(target, inputs, into && keepsValues(into, target, inputs));
   if (n > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
-    const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], ndim: shape.length });
-    backend.dispatch(exe, c.views, [into ?? out!._view()], c.scalars, dynamicOf(c.exprs, c.scalars));
+    const k = canonical(c.exprs, c.views, c.scalars);
+    const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: shape.length });
+    backend.dispatch(exe, k.views, [into ?? out!._view()], k.scalars, dynamicOf(k.exprs, k.scalars));
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
@@ -115,11 +137,13 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   const backend = checkSameBackend(op, inputs);
   const shape = outs[0].shape;
   for (const o of outs) beforeWrite(o.buf);
+  for (const o of outs) passChecks(storageOf(o.buf), inputs, keepsValues(o, storageOf(o.buf), inputs));
   if (numel(shape) === 0) return;
   const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
-  const exe = backend.prepare({ kind: 'elementwise', expr: c.exprs[0], more: c.exprs.slice(1), ndim: shape.length });
-  // pending inputs' scalars are appended after the op's own, so `dynamic` keeps its positions
-  backend.dispatch(exe, c.views, outs, c.scalars, dynamicOf(c.exprs, c.scalars, dynamic && { ...dynamic, at: c.shift }));
+  const k = canonical(c.exprs, c.views, c.scalars);
+  const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], more: k.exprs.slice(1), ndim: shape.length });
+  // the op's own scalars start at c.shift (a folded recipe's come first), then move with the renumbering
+  backend.dispatch(exe, k.views, outs, k.scalars, dynamicOf(k.exprs, k.scalars, dynamic && remapDynamic({ ...dynamic, at: c.shift + (dynamic.at ?? 0) }, k.scalarAt)));
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -143,7 +167,8 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
-    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic));
+    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
+    outs.forEach((seg, g) => seg.forEach((t) => passChecks(t._store, ins[g], keepsValues(t._view(), t._store, ins[g]))));
   }
 }
 
@@ -169,12 +194,14 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const perm = [...kept, ...axes];
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
+  passChecks(out._store, inputs);
   if (numel(outShape) > 0) {
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
-    const exe = backend.prepare({ kind: 'reduce', op: rop, expr: c.exprs[0], ndim: shape.length, nReduce: axes.length });
-    const views = c.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
+    const k = canonical(c.exprs, c.views, c.scalars);
+    const exe = backend.prepare({ kind: 'reduce', op: rop, expr: k.exprs[0], ndim: shape.length, nReduce: axes.length });
+    const views = k.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
     const ov = out._view();
-    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], c.scalars);
+    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], k.scalars);
     if (engine.debug) checkOp(op, backend, [ov], inputs.map((t) => t._view()), scalars, [out]);
   }
   return out;
@@ -203,6 +230,8 @@ export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], 
   for (const o of outs) if (o instanceof Tensor) beforeWrite(o._view().buf);
   const exe = backend.prepare({ kind: 'routine', name, config });
   backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
+  // an accumulated output keeps its own checks too
+  for (const o of outputs) passChecks(o._store, inputs, outs.includes(o));
   if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));
   return outputs;
 }

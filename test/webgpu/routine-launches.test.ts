@@ -180,23 +180,23 @@ describe('pipeline keys', () => {
     add(gpuRoutines.avgPool2d({ ...win, countIncludePad: true }, [x], [p], ctx));
     add(gpuRoutines.avgPool2dBackward({ ...win, countIncludePad: false }, [p], [x], ctx));
     for (const D of [3, 100, 1000]) {
-      const r = v([5, D]), t = v([5], { int: true }), l = v([5]);
+      const r = v([5, D]), t = v([5], { int: true }), l = v([5]), m = v([5, 2]);
       for (const log of [false, true]) {
         add(gpuRoutines.softmax({ log }, [r], [r], ctx));
         add(gpuRoutines.softmaxBackward({ log }, [r, r], [r], ctx));
       }
       add(gpuRoutines.crossEntropy({ ignoreIndex: -100 }, [r, t], [l], ctx));
       add(gpuRoutines.crossEntropyBackward({ ignoreIndex: -100 }, [r, t, l], [r], ctx));
-      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: true }, [r, v([D]), v([D])], [r, l, l], ctx));
-      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: false }, [r], [r, l, l], ctx));
-      add(gpuRoutines.layerNormBackward({ affine: true }, [r, r, l, l, v([D])], [r, v([D]), v([D])], ctx));
-      add(gpuRoutines.layerNormBackward({ affine: false }, [r, r, l, l], [r], ctx));
+      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: true }, [r, v([D]), v([D])], [r, m, l], ctx));
+      add(gpuRoutines.layerNorm({ eps: 1e-5, affine: false }, [r], [r, m, l], ctx));
+      add(gpuRoutines.layerNormBackward({ affine: true }, [r, r, m, l, v([D])], [r, v([D]), v([D])], ctx));
+      add(gpuRoutines.layerNormBackward({ affine: false }, [r, r, m, l], [r], ctx));
     }
     for (const [N, C, S] of [[4, 3, 1], [2, 5, 49], [128, 16, 784]]) {
-      const xb = v([N, C, S]), c = v([C]);
+      const xb = v([N, C, S]), c = v([C]), m = v([C, 2]);
       for (const affine of [false, true]) {
-        add(gpuRoutines.batchNorm({ eps: 1e-5, affine }, affine ? [xb, c, c] : [xb], [xb, c, c], ctx));
-        add(gpuRoutines.batchNormBackward({ affine }, affine ? [xb, xb, c, c, c] : [xb, xb, c, c], [xb, c, c], ctx));
+        add(gpuRoutines.batchNorm({ eps: 1e-5, affine }, affine ? [xb, c, c] : [xb], [xb, m, c], ctx));
+        add(gpuRoutines.batchNormBackward({ affine }, affine ? [xb, xb, m, c, c] : [xb, xb, m, c], [xb, c, c], ctx));
       }
     }
     for (const [E, Ev] of [[3, 5], [16, 16], [40, 24], [128, 128]]) {

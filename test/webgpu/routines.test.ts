@@ -525,8 +525,10 @@ suite('webgpu layerNorm', () => {
         // a large common offset: the two-pass variance must not cancel
         const x = rand([R, D], seed++, 2, 99, 101);
         const params = affine ? [rand([D], seed++, 0, 0.5, 1.5), rand([D], seed++, 1)] : [];
-        await vsCpu(h, 'layerNorm', { eps: 1e-5, affine }, [x, ...params], [zerosOf([R, D], 1), zerosOf([R]), zerosOf([R], 3)], [1e-4, 1e-4], what, ctx);
-        const mean = rand([R], seed++, 0, 99.5, 100.5), rstd = rand([R], seed++, 1, 0.5, 2);
+        await vsCpu(h, 'layerNorm', { eps: 1e-5, affine }, [x, ...params], [zerosOf([R, D], 1), zerosOf([R, 2]), zerosOf([R], 3)], [1e-4, 1e-4], what, ctx);
+        // the mean as the routine's pair (m0, m1): m0 near 100, m1 a small correction
+        const mean: Operand = { data: Float32Array.from({ length: 2 * R }, (_, i) => (i % 2 ? 1e-5 * ((i * 7) % 5 - 2) : 99.5 + ((i * 13) % 11) / 11)), shape: [R, 2], offset: 0 };
+        const rstd = rand([R], seed++, 1, 0.5, 2);
         const outs = affine ? [zerosOf([R, D]), zerosOf([D], 1), zerosOf([D])] : [zerosOf([R, D])];
         await vsCpu(h, 'layerNormBackward', { affine }, [x, rand([R, D], seed++), mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`, ctx);
       }
@@ -599,8 +601,8 @@ suite('webgpu routines past the per-dimension workgroup limit', () => {
     // one thread per row: 200 rows in 13 groups of 16
     const sw = { ...ctx, software: true };
     await vsCpu(h, 'softmax', { log: false }, [rand([200, 40], 5)], [zerosOf([200, 40])], ROW, 'thread-per-row softmax limit 4', sw);
-    await vsCpu(h, 'layerNorm', { eps: 1e-5, affine: false }, [rand([200, 7], 6)], [zerosOf([200, 7]), zerosOf([200]), zerosOf([200])], [1e-4, 1e-4], 'thread-per-row layerNorm limit 4', sw);
-    await vsCpu(h, 'layerNormBackward', { affine: true }, [rand([5, 150], 6), rand([5, 150], 7), rand([5], 8), rand([5], 9, 0, 0.5, 2), rand([150], 10)],
+    await vsCpu(h, 'layerNorm', { eps: 1e-5, affine: false }, [rand([200, 7], 6)], [zerosOf([200, 7]), zerosOf([200, 2]), zerosOf([200])], [1e-4, 1e-4], 'thread-per-row layerNorm limit 4', sw);
+    await vsCpu(h, 'layerNormBackward', { affine: true }, [rand([5, 150], 6), rand([5, 150], 7), rand([5, 2], 8), rand([5], 9, 0, 0.5, 2), rand([150], 10)],
       [zerosOf([5, 150]), zerosOf([150]), zerosOf([150])], [1e-4, 1e-4], 'layerNormBackward limit 4', ctx);
     const r = rng(11);
     await vsCpu(h, 'gather', { dim: 1 }, [rand([30, 50], 12), ints(Array.from({ length: 1500 }, () => Math.floor(r() * 50)), [30, 50])], [zerosOf([30, 50])], [0, 0], 'gather limit 4', ctx);

@@ -4,7 +4,7 @@
  * With `{ float64: true }` float32 tensors are stored in float64 — the reference backend that
  * gradcheck uses. Steps can be captured and replayed (`wt.compile`; ./capture.ts).
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, KernelStats, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError } from '../../errors.js';
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
@@ -60,6 +60,7 @@ export class CpuBackend implements Backend {
   readonly float64: boolean;
   private bytes = 0;
   private cache = new Map<string, CpuExecutable>();
+  private readonly compiled = { count: 0, ms: 0 };
   /**
    * Attached by `wt.profile`: every dispatch is timed by the wall clock (the CPU backend runs
    * each kernel synchronously, so that is its whole cost).
@@ -154,11 +155,20 @@ export class CpuBackend implements Backend {
     let exe = this.cache.get(key);
     if (!exe) {
       const label = kernelLabel(kernel);
+      const t0 = performance.now();
       exe = kernel.kind === 'routine' ? { kernel, label, key } : { kernel, label, key, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      if (kernel.kind !== 'routine') {
+        this.compiled.count++;
+        this.compiled.ms += performance.now() - t0;
+      }
       if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, exe);
     }
     return exe;
+  }
+
+  kernelStats(): KernelStats {
+    return { compiled: this.compiled.count, compileMs: this.compiled.ms, sourceBytes: 0, cached: this.cache.size };
   }
 
   dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {

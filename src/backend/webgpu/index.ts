@@ -8,7 +8,7 @@
  * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
  * throws DeviceLostError; `wt.init()` builds a fresh backend.
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, MatmulPrecision, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, KernelStats, MatmulPrecision, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
@@ -353,6 +353,11 @@ export class WebGPUBackend implements Backend {
   /** Counters for tests and benchmarks: submits, dispatches, bind groups made, and the cached pipelines' keys. */
   stats(): { submits: number; dispatches: number; bindGroups: number; pipelines: string[] } {
     return { ...this.dispatcher.counts, pipelines: this.dispatcher.pipelines.keys() };
+  }
+
+  kernelStats(): KernelStats {
+    const c = this.dispatcher.pipelines.compiled;
+    return { compiled: c.count, compileMs: c.ms, sourceBytes: c.sourceBytes, cached: this.dispatcher.pipelines.keys().length };
   }
 
   /** Adapter, features and limits of this backend. */

@@ -43,6 +43,8 @@ export class PipelineCache {
   private entries = new Map<string, PipelineEntry>();
   /** compile checks still running (reads wait for them so errors surface deterministically) */
   readonly pending = new Set<Promise<void>>();
+  /** pipelines created since the start, the WGSL they compiled and the wall time of creating them */
+  readonly compiled = { count: 0, sourceBytes: 0, ms: 0 };
 
   constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void) {}
 
@@ -74,11 +76,16 @@ export class PipelineCache {
       this.entries.set(key, hit);
       return hit;
     }
+    const t0 = performance.now();
     const source = code();
     const { group, pipeline: layout } = this.layout(nRead, nWrite);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: source, label: key.slice(0, 64) });
     const pipeline = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' }, label: key.slice(0, 64) });
+    // Dawn compiles in createComputePipeline (browsers may finish off-thread: a lower bound there)
+    this.compiled.count++;
+    this.compiled.sourceBytes += source.length;
+    this.compiled.ms += performance.now() - t0;
     const entry: PipelineEntry = { pipeline, layout: group, error: null };
     const check = this.device.popErrorScope().then(async (err) => {
       if (!err) return;

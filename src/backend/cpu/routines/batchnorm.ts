@@ -10,6 +10,7 @@
  * `for n, for s` over those runs: sequential reads, no index arithmetic per element.
  */
 import type { CpuRoutine, CpuView } from './index.js';
+import { loadMean, storeMean } from './norm.js';
 
 /** [N, C, S] of a view of shape [N, C] or [N, C, S]. */
 function dimsOf(v: CpuView): [number, number, number] {
@@ -18,7 +19,7 @@ function dimsOf(v: CpuView): [number, number, number] {
 }
 
 /**
- * x[N,C,S], w?[C], b?[C] → y[N,C,S], mean[C], invstd[C] (w and b both present when `affine`).
+ * x[N,C,S], w?[C], b?[C] → y[N,C,S], mean[C,2] (m0, m1: storeMean), invstd[C] (w and b both present when `affine`).
  * Two passes over each channel in float64: the mean, then the centred sum of squares (no
  * E[x²] - E[x]² cancellation when the channel has a large offset). Biased variance, as PyTorch
  * normalises with; the front end derives the unbiased one for the running statistics.
@@ -44,7 +45,7 @@ export const batchNorm: CpuRoutine<'batchNorm'> = ({ eps, affine }, inputs, [y, 
       }
     }
     const is = 1 / Math.sqrt(q / count + eps);
-    mean.data[mean.offset + c] = mu;
+    storeMean(mean, c, mu);
     invstd.data[invstd.offset + c] = is;
     // y = (x - mu) * scale + shift: the affine parameters fold into one multiply-add per element
     const scale = affine ? is * w.data[w.offset + c] : is;
@@ -57,7 +58,7 @@ export const batchNorm: CpuRoutine<'batchNorm'> = ({ eps, affine }, inputs, [y, 
 };
 
 /**
- * x[N,C,S], gy[N,C,S], mean[C], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C].
+ * x[N,C,S], gy[N,C,S], mean[C,2], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C].
  * With x̂ = (x - mean)·invstd and m = N·S values per channel:
  *   gb = Σ gy,  gw = Σ gy·x̂,  gx = w·invstd·(gy - gb/m - x̂·gw/m)
  * (w = 1 without `affine`). One pass for the two sums, one to write gx. gw and gb are written
@@ -69,7 +70,7 @@ export const batchNormBackward: CpuRoutine<'batchNormBackward'> = ({ affine }, i
   const xa = x.data, ga = gy.data, oa = gx.data;
   const count = N * S;
   for (let c = 0; c < C; c++) {
-    const mu = mean.data[mean.offset + c], is = invstd.data[invstd.offset + c];
+    const mu = loadMean(mean, c), is = invstd.data[invstd.offset + c];
     let sg = 0, sgh = 0;
     for (let n = 0; n < N; n++) {
       const xo = x.offset + (n * C + c) * S, go = gy.offset + (n * C + c) * S;

@@ -244,7 +244,7 @@ export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignor
 };
 
 /**
- * x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R] (w and b both present when `affine`).
+ * x[R,D], w?[D], b?[D] → y[R,D], mean[R,2] (m0, m1: storeMean), rstd[R] (w and b both present when `affine`).
  * Two passes in float64: the mean, then the centred sum of squares, which avoids the
  * cancellation of E[x²] - E[x]² on rows with a large offset. Biased variance, as PyTorch.
  */
@@ -266,7 +266,7 @@ export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, 
       q += d * d;
     }
     const rs = 1 / Math.sqrt(q / D + eps);
-    mean.data[mean.offset + r] = mu;
+    storeMean(mean, r, mu);
     rstd.data[rstd.offset + r] = rs;
     if (wa && ba) {
       for (let j = 0; j < D; j++) ya[yo + j] = (xa[xo + j] - mu) * rs * wa[wo + j] + ba[bo + j];
@@ -277,7 +277,24 @@ export const layerNorm: CpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, [y, 
 };
 
 /**
- * x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine.
+ * A row's (or channel's) mean as the routines' pair (m0, m1) (kernel.ts, Routines.layerNorm):
+ * m0 the mean in the array's precision, m1 what it misses, so that m0 + m1 keeps float64's mean
+ * through a float32 array.
+ */
+export function storeMean(mean: CpuView, r: number, mu: number): void {
+  const a = mean.data, o = mean.offset + 2 * r;
+  a[o] = mu;
+  a[o + 1] = mu - a[o];
+}
+
+/** The mean stored by {@link storeMean}. */
+export function loadMean(mean: CpuView, r: number): number {
+  const a = mean.data, o = mean.offset + 2 * r;
+  return a[o] + a[o + 1];
+}
+
+/**
+ * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine.
  * With x̂ = (x - mean) * rstd and ĝ = gy * w:  gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)),
  * gw = Σ_rows gy * x̂, gb = Σ_rows gy. gw and gb are overwritten, not accumulated.
  */
@@ -293,7 +310,7 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
   const gh = new Float64Array(D), xh = new Float64Array(D);
   for (let r = 0; r < R; r++) {
     const xo = x.offset + r * D, go = gy.offset + r * D, oo = gx.offset + r * D;
-    const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
+    const mu = loadMean(mean, r), rs = rstd.data[rstd.offset + r];
     let s1 = 0, s2 = 0;
     for (let j = 0; j < D; j++) {
       const g = ga[go + j];
@@ -335,7 +352,7 @@ function layerNormWasm(k: WasmLayerNorm, R: number, D: number, eps: number, x: C
     f32.set(xa.subarray(xo, xo + D), at.x >> 2);
     const mu = k.lnSum(at.x, n4) / D;
     const rs = 1 / Math.sqrt(k.lnSqDev(at.x, n4, mu) / D + eps);
-    mean.data[mean.offset + r] = mu;
+    storeMean(mean, r, mu);
     rstd.data[rstd.offset + r] = rs;
     if (wb) k.lnNorm(at.x, at.out, at.w, at.b, n4, mu, rs);
     else k.lnNormPlain(at.x, at.out, n4, mu, rs);
@@ -357,7 +374,7 @@ function layerNormBackwardWasm(k: WasmLayerNorm, R: number, D: number, x: CpuVie
     const xo = x.offset + r * D, go = gy.offset + r * D;
     f32.set(xa.subarray(xo, xo + D), at.x >> 2);
     f32.set(ga.subarray(go, go + D), at.g >> 2);
-    const mu = mean.data[mean.offset + r], rs = rstd.data[rstd.offset + r];
+    const mu = loadMean(mean, r), rs = rstd.data[rstd.offset + r];
     const [s1, s2] = aff ? k.lnBackSums(at.x, at.g, at.w, n4, mu, rs) : k.lnBackSumsPlain(at.x, at.g, n4, mu, rs);
     if (aff) k.lnBackOut(at.x, at.g, at.w, at.out, at.sw, at.sb, n4, mu, rs, s1 / D, s2 / D);
     else k.lnBackOutPlain(at.x, at.g, at.out, n4, mu, rs, s1 / D, s2 / D);

@@ -60,7 +60,7 @@ function channelLaunch(key: string, N: number, C: number, S: number, eps: number
 }
 
 /**
- * x[N,C,S], w?[C], b?[C] → y[N,C,S], mean[C], invstd[C]; w and b exist when `affine`.
+ * x[N,C,S], w?[C], b?[C] → y[N,C,S], mean[C,2] (the pair m0 + m1), invstd[C]; w and b exist when `affine`.
  *
  * @example
  * gpuRoutines.batchNorm({ eps: 1e-5, affine: true }, [x, w, b], [y, mean, invstd], ctx)
@@ -72,7 +72,7 @@ export const batchNorm: GpuRoutine<'batchNorm'> = ({ eps, affine }, inputs, outp
   const [y, mean, invstd] = outputs;
   expectNumel('batchNorm', 'y', y, N * C * S);
   dims('batchNorm', 'y', y);
-  expectNumel('batchNorm', 'mean', mean, C);
+  expectNumel('batchNorm', 'mean', mean, 2 * C);
   expectNumel('batchNorm', 'invstd', invstd, C);
   if (affine) {
     expectNumel('batchNorm', 'w', w, C);
@@ -85,7 +85,7 @@ export const batchNorm: GpuRoutine<'batchNorm'> = ({ eps, affine }, inputs, outp
 };
 
 /**
- * x[N,C,S], gy[N,C,S], mean[C], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C] (all three always;
+ * x[N,C,S], gy[N,C,S], mean[C,2], invstd[C], w?[C] → gx[N,C,S], gw[C], gb[C] (all three always;
  * gw and gb overwritten, not accumulated).
  *
  * @example
@@ -97,7 +97,7 @@ export const batchNormBackward: GpuRoutine<'batchNormBackward'> = ({ affine }, i
   const [N, C, S] = dims('batchNormBackward', 'x', x);
   dims('batchNormBackward', 'gy', gy);
   expectNumel('batchNormBackward', 'gy', gy, N * C * S);
-  expectNumel('batchNormBackward', 'mean', mean, C);
+  expectNumel('batchNormBackward', 'mean', mean, 2 * C);
   expectNumel('batchNormBackward', 'invstd', invstd, C);
   if (affine) expectNumel('batchNormBackward', 'w', w, C);
   const [gx, gw, gb] = outputs;

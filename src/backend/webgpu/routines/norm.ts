@@ -137,7 +137,8 @@ export const crossEntropyBackward: GpuRoutine<'crossEntropyBackward'> = ({ ignor
   softmaxLaunch('crossEntropyBackward', 'XENT_BACKWARD', false, ignoreIndex, logits, [logits, target, gloss], [glogits], ctx);
 
 /**
- * x[R,D], w?[D], b?[D] → y[R,D], mean[R], rstd[R]; w and b exist when `affine`.
+ * x[R,D], w?[D], b?[D] → y[R,D], mean[R,2] (the mean as a pair m0 + m1), rstd[R]; w and b exist
+ * when `affine`.
  *
  * @example
  * gpuRoutines.layerNorm({ eps: 1e-5, affine: true }, [x, w, b], [y, mean, rstd], ctx)
@@ -147,7 +148,7 @@ export const layerNorm: GpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, outp
   const [R, D] = rows('layerNorm', 'x', ins[0]);
   const [y, mean, rstd] = outputs;
   rows('layerNorm', 'y', y);
-  expectNumel('layerNorm', 'mean', mean, R);
+  expectNumel('layerNorm', 'mean', mean, 2 * R);
   expectNumel('layerNorm', 'rstd', rstd, R);
   if (affine) ins.slice(1).forEach((v, i) => expectNumel('layerNorm', i ? 'b' : 'w', v, D));
   const views = [...ins, ...outputs];
@@ -158,7 +159,7 @@ export const layerNorm: GpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, outp
 };
 
 /**
- * x[R,D], gy[R,D], mean[R], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine (a second
+ * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine (a second
  * launch: 32 columns per workgroup reducing over every row, so gw/gb are overwritten, not
  * accumulated, and deterministic).
  */
@@ -167,7 +168,7 @@ export const layerNormBackward: GpuRoutine<'layerNormBackward'> = ({ affine }, i
   const ins = affine ? inputs.slice(0, 5) : inputs.slice(0, 4);
   const [R, D] = rows('layerNormBackward', 'x', x);
   rows('layerNormBackward', 'gy', gy);
-  expectNumel('layerNormBackward', 'mean', mean, R);
+  expectNumel('layerNormBackward', 'mean', mean, 2 * R);
   expectNumel('layerNormBackward', 'rstd', rstd, R);
   const [gx, gw, gb] = outputs;
   rows('layerNormBackward', 'gx', gx);
