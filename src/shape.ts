@@ -1,5 +1,6 @@
 /** Shape arithmetic: sizes, strides, broadcasting and axis normalisation. */
 import { ArgumentError, ShapeError, fmt } from './errors.js';
+import { describeValue } from './validate.js';
 
 export type Shape = readonly number[];
 
@@ -67,7 +68,7 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], to: S
 
 /** Normalises a possibly negative axis, or throws naming the op and the shape. */
 export function normAxis(op: string, axis: number, ndim: number, arg = 'dim'): number {
-  if (!Number.isInteger(axis)) throw new ArgumentError(`${op}: ${arg} must be an integer, got ${axis}`);
+  if (!Number.isInteger(axis)) throw new ArgumentError(`${op}: ${arg} must be an integer, got ${describeValue(axis)}`);
   const a = axis < 0 ? axis + ndim : axis;
   if (a < 0 || a >= Math.max(ndim, 1) || (ndim === 0 && a !== 0)) {
     throw new ShapeError(`${op}: ${arg}=${axis} is out of range for a tensor of ${ndim} dims`);
@@ -78,7 +79,7 @@ export function normAxis(op: string, axis: number, ndim: number, arg = 'dim'): n
 /** Normalises a list of axes (undefined → all), sorted and deduplicated. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, ndim: number): number[] {
   if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
-  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new ArgumentError(`${op}: dim must be an integer or a list of integers, got ${JSON.stringify(axes)}`);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new ArgumentError(`${op}: dim must be an integer or a list of integers, got ${describeValue(axes)}`);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(op, a, ndim)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new ArgumentError(`${op}: repeated dim in [${list.join(',')}]`);
@@ -88,7 +89,7 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
 /** Checks that a shape is a list of non-negative integers. */
 export function checkShape(op: string, shape: unknown, arg = 'shape'): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ArgumentError(`${op}: ${arg} must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new ArgumentError(`${op}: ${arg} must be a list of non-negative integers, got ${describeValue(shape)}`);
   }
   return shape as number[];
 }

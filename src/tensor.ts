@@ -7,7 +7,7 @@ import { toDataArray, type DataArray, type DType, type StorageArray } from './dt
 import { engine, type Storage } from './engine.js';
 import { ArgumentError, DisposedError, DTypeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -231,7 +231,8 @@ export class Tensor {
 
   /** Backpropagates from this tensor; `gradient` is required for non-scalars. */
   backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    backward(this, gradient, opts.retainGraph ?? false);
+    checkOptions('backward', opts, ['retainGraph']);
+    backward(this, gradient, opts.retainGraph === undefined ? false : checkBoolean('backward', 'retainGraph', opts.retainGraph));
   }
   /** A tensor sharing storage with this one but cut from the graph. */
   detach(): Tensor {

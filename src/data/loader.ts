@@ -16,7 +16,7 @@ import { tensor } from '../ops/creation.js';
 import { stack } from '../ops/movement.js';
 import { Tensor } from '../tensor.js';
 import { randomSeed, randperm, type DatasetLike } from './dataset.js';
-import { checkBoolean, checkFunction, checkOptions } from '../validate.js';
+import { checkBoolean, checkFunction, checkNumber, checkOptionalNumber, checkOptions } from '../validate.js';
 
 export interface DataLoaderOptions<B> {
   /** samples per batch (default 1) */
@@ -45,10 +45,9 @@ export class DataLoader<B = Tensor[]> implements Iterable<B> {
     if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
       throw new ArgumentError('DataLoader: dataset must have a numeric `length` and a `get(i)` method');
     }
-    const bs = opts.batchSize ?? 1;
-    if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`DataLoader: batchSize must be a positive integer, got ${bs}`);
-    checkOptions('DataLoader', opts);
-    if (opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new ArgumentError(`DataLoader: seed must be a finite number, got ${opts.seed}`);
+    checkOptions('DataLoader', opts, ['batchSize', 'shuffle', 'seed', 'dropLast', 'collate']);
+    const bs = checkNumber('DataLoader', 'batchSize', opts.batchSize ?? 1, { int: true, min: 1 });
+    checkOptionalNumber('DataLoader', 'seed', opts.seed, { finite: true });
     if (opts.shuffle !== undefined) checkBoolean('DataLoader', 'shuffle', opts.shuffle);
     if (opts.dropLast !== undefined) checkBoolean('DataLoader', 'dropLast', opts.dropLast);
     if (opts.collate !== undefined) checkFunction('DataLoader', 'collate', opts.collate);

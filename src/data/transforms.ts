@@ -10,6 +10,7 @@ import { tidy } from '../memory.js';
 import { arange, rand, tensor } from '../ops/creation.js';
 import { where } from '../ops/functions.js';
 import { Tensor } from '../tensor.js';
+import { checkNumber, describeValue } from '../validate.js';
 
 type Stat = number | readonly number[] | Tensor;
 
@@ -53,7 +54,7 @@ function checkBatch4(op: string, x: Tensor): void {
 export function randomCrop(x: Tensor, size: number | readonly [number, number], padding = 0, seed?: number): Tensor {
   checkBatch4('randomCrop', x);
   const [h, w] = typeof size === 'number' ? [size, size] : size;
-  if (![h, w].every((v) => Number.isInteger(v) && v > 0)) throw new ArgumentError(`randomCrop: size must be positive integers, got ${JSON.stringify(size)}`);
+  if (![h, w].every((v) => Number.isInteger(v) && v > 0)) throw new ArgumentError(`randomCrop: size must be positive integers, got ${describeValue(size)}`);
   if (!Number.isInteger(padding) || padding < 0) throw new ArgumentError(`randomCrop: padding must be a non-negative integer, got ${padding}`);
   const [N, C, H, W] = x.shape;
   const Hp = H + 2 * padding, Wp = W + 2 * padding;

@@ -16,6 +16,7 @@ import { numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tensor, zeros } from './creation.js';
 import { checkFloatTensor, matmul } from './linalg.js';
+import { checkBoolean, checkOptions, describeValue } from '../validate.js';
 import { checkSameBackend, empty, runRoutine } from './run.js';
 
 /** An int or an [h, w] pair of ints. */
@@ -54,13 +55,13 @@ export interface AvgPool2dOptions {
 function pair(op: string, arg: string, v: unknown, min: number): Pair {
   const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : null;
   if (!p || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new ArgumentError(`${op}: ${arg} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or a pair of them, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${op}: ${arg} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or a pair of them, got ${describeValue(v)}`);
   }
   return [p[0], p[1]];
 }
 
 function positiveInt(op: string, arg: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: ${arg} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: ${arg} must be a positive integer, got ${describeValue(v)}`);
   return v;
 }
 
@@ -103,6 +104,7 @@ function windows(n: number, k: number, s: number, p: number, d: number, ceil = f
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
+  checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
   checkFloatTensor(op, 'input', x);
   checkFloatTensor(op, 'weight', weight);
   if (bias != null) checkFloatTensor(op, 'bias', bias);
@@ -159,6 +161,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
+  checkOptions(op, opts, ['stride', 'padding', 'outputPadding', 'dilation', 'groups']);
   checkFloatTensor(op, 'input', x);
   checkFloatTensor(op, 'weight', weight);
   if (bias != null) checkFloatTensor(op, 'bias', bias);
@@ -221,6 +224,8 @@ function poolArgs(op: string, x: Tensor, kernelSize: IntPair, o: { stride?: IntP
  */
 export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions = {}): Tensor {
   const op = 'maxPool2d';
+  checkOptions(op, opts, ['stride', 'padding', 'dilation', 'ceilMode']);
+  if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
   checkFloatTensor(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => maxPool2d(x4, kernelSize, opts));
   if (b3) return b3;
@@ -243,6 +248,9 @@ export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions
  */
 export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions = {}): Tensor {
   const op = 'avgPool2d';
+  checkOptions(op, opts, ['stride', 'padding', 'countIncludePad', 'ceilMode']);
+  if (opts.countIncludePad !== undefined) checkBoolean(op, 'countIncludePad', opts.countIncludePad);
+  if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
   checkFloatTensor(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => avgPool2d(x4, kernelSize, opts));
   if (b3) return b3;

@@ -14,7 +14,7 @@ import { record } from '../autograd/graph.js';
 import { runElementwise, scalarDType, checkSameBackend } from './run.js';
 import { engine } from '../engine.js';
 import { seedToKey } from '../kernel/philox.js';
-import { checkNumber, checkOperand, checkOptionalNumber, checkTensor } from '../validate.js';
+import { checkNumber, checkOperand, checkOptionalNumber, checkTensor, describeValue } from '../validate.js';
 
 type X = readonly Expr[];
 interface Def {
@@ -224,7 +224,7 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
 
 /** Cast to a dtype (no copy when already of that dtype). */
 export function toType(x: Tensor, dtype: DType): Tensor {
-  if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${JSON.stringify(dtype)} (expected float32, int32 or bool)`);
+  if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
   x._check('to');
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);

@@ -26,7 +26,7 @@ import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { deferCheck, flagSlot } from '../deferred.js';
 import { isCapturing } from '../compile.js';
-import { checkTensor } from '../validate.js';
+import { checkOptions, checkTensor, describeValue } from '../validate.js';
 
 /**
  * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
@@ -145,6 +145,7 @@ function selectChecked(x: Tensor, d: number, index: Tensor): Tensor {
  * const e = wt.embedding(wt.tensor([[1, 2], [5, 1]], { dtype: 'int32' }), w); // [2, 2, 16]
  */
 export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number | null } = {}): Tensor {
+  checkOptions('embedding', opts, ['paddingIdx']);
   checkTensor('embedding', 'weight', weight);
   checkIndexDType('embedding', 'indices', indices);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-D [numEmbeddings, dim], got ${fmt(weight.shape)}`);
@@ -240,7 +241,7 @@ const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => num
 export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
   checkTensor('padMode', 'input', x);
   if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
+  if (!(mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${describeValue(mode)} (expected constant, reflect, replicate or circular)`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
   }

@@ -130,6 +130,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 export function select(x: Tensor, dim: number, index: number): Tensor {
   checkNumber('select', 'index', index, { int: true });
+  if (x.ndim === 0) throw new ShapeError('select: cannot select from a 0-D tensor (it has no dims)');
   const d = normAxis('select', dim, x.ndim);
   const n = x.shape[d];
   const i = index < 0 ? index + n : index;

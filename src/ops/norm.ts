@@ -15,7 +15,7 @@ import { normAxis, numel, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
 import { checkIndexRange, runOrZeros } from './indexing.js';
-import { checkTensor } from '../validate.js';
+import { checkBoolean, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
 
@@ -117,11 +117,12 @@ export interface CrossEntropyOptions {
  * const loss = wt.crossEntropy(logits, wt.tensor([2, 0, 1], { dtype: 'int32' })); // logits [3, C]
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  checkOptions('crossEntropy', opts, ['ignoreIndex', 'reduction']);
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
   checkFloat('crossEntropy', 'logits', logits);
   checkTensor('crossEntropy', 'target', target);
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
-  if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${describeValue(reduction)}`);
+  if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
   const cdim = logits.ndim === 1 ? 0 : 1;
   const C = logits.shape[cdim];
@@ -216,6 +217,8 @@ export interface BatchNormOptions {
  * const y = wt.batchNorm(x, runningMean, runningVar, gamma, beta, { training: true });
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps']);
+  if (opts.training !== undefined) checkBoolean('batchNorm', 'training', opts.training);
   const training = opts.training ?? false, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
   checkFloat('batchNorm', 'input', x);
   if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be [N,C] or [N,C,...], got ${fmt(x.shape)}`);

@@ -18,7 +18,10 @@ export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backen
   let b: Backend | null = null;
   for (const t of tensors) {
     t._check(op);
-    if (b && t.backend !== b) throw new BackendError(`${op}: tensors live on different backends (${b.name} and ${t.backend.name})`);
+    if (b && t.backend !== b) {
+      const which = b.name === t.backend.name ? `two different ${b.name} backends` : `${b.name} and ${t.backend.name}`;
+      throw new BackendError(`${op}: tensors live on different backends (${which}); copy one over with wt.tensor(await t.data(), { shape: t.shape })`);
+    }
     b = t.backend;
   }
   return b ?? engine.requireBackend();

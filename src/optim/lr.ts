@@ -54,6 +54,7 @@ export abstract class LRScheduler {
 export class StepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { stepSize: number; gamma?: number }) {
     super(opt);
+    checkOptions('StepLR', o, ['stepSize', 'gamma']);
     checkNumber('StepLR', 'stepSize', o?.stepSize, { int: true, min: 1 });
     checkGamma('StepLR', o.gamma);
   }
@@ -66,8 +67,9 @@ export class StepLR extends LRScheduler {
 export class MultiStepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { milestones: number[]; gamma?: number }) {
     super(opt);
+    checkOptions('MultiStepLR', o, ['milestones', 'gamma']);
     if (!Array.isArray(o?.milestones) || !o.milestones.every((m) => Number.isInteger(m) && m >= 0)) {
-      throw new ArgumentError(`MultiStepLR: milestones must be a list of non-negative integers, got ${JSON.stringify(o?.milestones)}`);
+      throw new ArgumentError(`MultiStepLR: milestones must be a list of non-negative integers, got ${describeValue(o?.milestones)}`);
     }
     checkGamma('MultiStepLR', o.gamma);
   }
@@ -80,6 +82,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { gamma: number }) {
     super(opt);
+    checkOptions('ExponentialLR', o, ['gamma']);
     checkNumber('ExponentialLR', 'gamma', o?.gamma, { finite: true, above: 0 });
   }
   factor(e: number): number {
@@ -91,7 +94,8 @@ export class ExponentialLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
-    if (!(o?.tMax > 0)) throw new ArgumentError(`CosineAnnealingLR: tMax must be positive, got ${o?.tMax}`);
+    checkOptions('CosineAnnealingLR', o, ['tMax', 'etaMin']);
+    checkNumber('CosineAnnealingLR', 'tMax', o?.tMax, { above: 0, finite: true });
     checkOptionalNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { finite: true, min: 0 });
   }
   factor(e: number): number {
@@ -111,7 +115,8 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LinearWarmup extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { warmupSteps: number; startFactor?: number; after?: LRScheduler }) {
     super(opt);
-    if (!(o?.warmupSteps >= 0)) throw new ArgumentError(`LinearWarmup: warmupSteps must be >= 0, got ${o?.warmupSteps}`);
+    checkOptions('LinearWarmup', o, ['warmupSteps', 'startFactor', 'after']);
+    checkNumber('LinearWarmup', 'warmupSteps', o?.warmupSteps, { int: true, min: 0 });
     checkOptionalNumber('LinearWarmup', 'startFactor', o.startFactor, { min: 0, max: 1 });
     if (o.after !== undefined && !(o.after instanceof LRScheduler)) throw new ArgumentError('LinearWarmup: after must be a scheduler');
     this.apply();
@@ -145,7 +150,7 @@ export class ReduceLROnPlateau {
   constructor(readonly optimizer: Optimizer, readonly o: PlateauOptions = {}) {
     const op = 'ReduceLROnPlateau';
     checkOptimizer(op, optimizer);
-    checkOptions(op, o);
+    checkOptions(op, o, ['mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
     if (o.mode !== undefined) checkOneOf(op, 'mode', o.mode, ['min', 'max']);
     checkOptionalNumber(op, 'factor', o.factor, { min: 0, max: 1 });
     if (o.factor === 1) throw new ArgumentError(`${op}: factor must be below 1, got 1`);

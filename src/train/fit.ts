@@ -17,7 +17,7 @@ import { DataLoader } from '../data/loader.js';
 import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
-import { describeValue } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 import { keep, tidy } from '../memory.js';
 import { compile as compileStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
@@ -117,7 +117,21 @@ function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: numb
     case 'rmsprop': return new RMSprop(model.parameters(), o);
     case 'adagrad': return new Adagrad(model.parameters(), o);
   }
-  throw new ArgumentError(`compile: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${JSON.stringify(spec)}`);
+  throw new ArgumentError(`compile: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${describeValue(spec)}`);
+}
+
+const COMPILE_KEYS: OptionKeys<CompileConfig> = ['optimizer', 'lr', 'loss', 'metrics'];
+const FIT_KEYS: OptionKeys<FitOptions> = [
+  ...COMPILE_KEYS, 'epochs', 'batchSize', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize',
+  'callbacks', 'verbose', 'logEvery', 'onEvent', 'events', 'jitCompile', 'mixedPrecision',
+];
+
+/** A model: an nn.Module (checked by shape: module.ts imports this file). */
+function checkModel(op: string, model: unknown): asserts model is Module {
+  const m = model as Partial<Module> | null;
+  if (typeof m !== 'object' || m === null || typeof m.forward !== 'function' || typeof m.parameters !== 'function') {
+    throw new ArgumentError(`${op}: model must be an nn.Module, got ${describeValue(model)}`);
+  }
 }
 
 /**
@@ -125,7 +139,10 @@ function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: numb
  * ones it used as the defaults). @example compileModel(model, { loss: 'mse' })
  */
 export function compileModel(model: Module, cfg: CompileConfig): void {
-  if (!cfg || typeof cfg !== 'object') throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
+  checkModel('compile', model);
+  if (cfg === undefined) throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
+  checkOptions('compile', cfg, COMPILE_KEYS);
+  checkOptionalNumber('compile', 'lr', cfg.lr, { min: 0, finite: true });
   const loss = cfg.loss === undefined ? undefined : resolveLoss(cfg.loss);
   compiled.set(model, {
     optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
@@ -249,21 +266,28 @@ async function evaluateLoader(model: Module, loader: DataLoader<unknown>, loss: 
  * @example const h = await wt.train.fit(model, [x, y], { loss: 'mse', epochs: 10, verbose: 0 });
  */
 export async function fitModel(model: Module, data: FitData, opts: FitOptions = {}): Promise<History> {
-  const epochs = opts.epochs ?? 1;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new ArgumentError(`fit: epochs must be a non-negative integer, got ${opts.epochs}`);
-  const logEvery = opts.logEvery ?? 20;
-  if (!Number.isInteger(logEvery) || logEvery <= 0) throw new ArgumentError(`fit: logEvery must be a positive integer, got ${opts.logEvery}`);
+  checkModel('fit', model);
+  checkOptions('fit', opts, FIT_KEYS);
+  const epochs = checkNumber('fit', 'epochs', opts.epochs ?? 1, { int: true, min: 0 });
+  const logEvery = checkNumber('fit', 'logEvery', opts.logEvery ?? 20, { int: true, min: 1 });
+  checkOptionalNumber('fit', 'lr', opts.lr, { min: 0, finite: true });
+  checkOptionalNumber('fit', 'seed', opts.seed, { finite: true });
+  checkOptionalNumber('fit', 'validationBatchSize', opts.validationBatchSize, { int: true, min: 1 });
+  if (opts.shuffle !== undefined) checkBoolean('fit', 'shuffle', opts.shuffle);
+  if (opts.verbose !== undefined && ![0, 1, 2, true, false].includes(opts.verbose)) throw new ArgumentError(`fit: verbose must be 0, 1, 2, true or false, got ${describeValue(opts.verbose)}`);
+  if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function') throw new ArgumentError(`fit: onEvent must be a function, got ${describeValue(opts.onEvent)}`);
+  if (opts.events !== undefined && typeof (opts.events as { dispatchEvent?: unknown } | null)?.dispatchEvent !== 'function') throw new ArgumentError(`fit: events must be an EventTarget, got ${describeValue(opts.events)}`);
+  if (opts.callbacks !== undefined && !Array.isArray(opts.callbacks)) throw new ArgumentError(`fit: callbacks must be a list, got ${describeValue(opts.callbacks)}`);
   const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
   // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
   compiled.set(model, { loss, metrics, optimizer });
-  const batchSize = opts.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
+  const batchSize = checkNumber('fit', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });
 
   let trainData = data, valData = opts.validationData;
   if (opts.validationSplit !== undefined) {
     const f = opts.validationSplit;
     if (valData) throw new ArgumentError('fit: pass validationData or validationSplit, not both');
-    if (!(f > 0 && f < 1)) throw new ArgumentError(`fit: validationSplit must be in (0, 1), got ${f}`);
+    if (!(typeof f === 'number' && f > 0 && f < 1)) throw new ArgumentError(`fit: validationSplit must be in (0, 1), got ${describeValue(f)}`);
     const ds = toDataset(data, 'fit');
     if (!ds) throw new ArgumentError('fit: validationSplit needs tensors or a Dataset, not a DataLoader; pass validationData instead');
     const n = ds.length, nVal = Math.floor(n * f);
@@ -296,7 +320,7 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   const history = new History();
   const restoreModes = saveModes(model);
   let last: Logs = {};
-  if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
+  if (opts.jitCompile !== undefined) checkBoolean('fit', 'jitCompile', opts.jitCompile);
   const mp = opts.mixedPrecision ?? false;
   if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
   const scaler = mp === true ? new GradScaler() : mp || null;
@@ -425,6 +449,9 @@ export interface EvaluateOptions {
  * @example const { loss, acc } = await model.evaluate([xTest, yTest], { metrics: ['accuracy'] });
  */
 export async function evaluateModel(model: Module, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+  checkModel('evaluate', model);
+  checkOptions('evaluate', opts, ['batchSize', 'loss', 'metrics']);
+  checkOptionalNumber('evaluate', 'batchSize', opts.batchSize, { int: true, min: 1 });
   const { loss, metrics } = resolveConfig(model, opts, 'evaluate', false);
   const loader = toLoader(data, { batchSize: opts.batchSize ?? 32, shuffle: false }, 'evaluate');
   return evaluateLoader(model, loader, loss, metrics, 'evaluate');
@@ -442,8 +469,9 @@ export interface PredictOptions {
  * @example const probs = model.predict(xTest, { batchSize: 256 }).softmax(-1);
  */
 export function predictModel(model: Module, x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
-  const bs = opts.batchSize ?? 32;
-  if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`predict: batchSize must be a positive integer, got ${opts.batchSize}`);
+  checkModel('predict', model);
+  checkOptions('predict', opts, ['batchSize']);
+  const bs = checkNumber('predict', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });
   let batches: Iterable<Tensor[]>;
   if (x instanceof Tensor || (Array.isArray(x) && x.length && x.every((t) => t instanceof Tensor))) {
     const xs = x instanceof Tensor ? [x] : (x as Tensor[]);

@@ -10,7 +10,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import * as L from '../nn/losses.js';
 import { Tensor } from '../tensor.js';
-import { checkNumber, checkTensor } from '../validate.js';
+import { checkNumber, checkTensor, describeValue } from '../validate.js';
 
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
 export type LossName = 'crossEntropy' | 'mse' | 'bce' | 'bceWithLogits' | 'l1' | 'huber' | 'nll' | 'hinge';
@@ -55,7 +55,7 @@ const LOSSES: Record<LossName, LossFn> = {
 export function resolveLoss(spec: LossSpec): Resolved<LossFn> {
   if (typeof spec === 'function') return { name: spec.name || 'loss', fn: spec };
   const fn = LOSSES[spec as LossName];
-  if (!fn) throw new ArgumentError(`fit: unknown loss ${JSON.stringify(spec)} (expected one of ${Object.keys(LOSSES).join(', ')}, or a function)`);
+  if (!fn) throw new ArgumentError(`fit: unknown loss ${describeValue(spec)} (expected one of ${Object.keys(LOSSES).join(', ')}, or a function)`);
   return { name: spec, fn };
 }
 
@@ -95,11 +95,11 @@ export function resolveMetrics(specs: readonly MetricSpec[] = [], loss?: string)
     if (m === 'accuracy' || m === 'acc') return { name: 'acc', fn: (p, t) => accuracy(p, t, threshold) };
     if (typeof m === 'function') return { name: m.name || `metric${i}`, fn: m };
     if (m && typeof m === 'object' && typeof m.fn === 'function' && typeof m.name === 'string') return { name: m.name, fn: m.fn };
-    throw new ArgumentError(`fit: unknown metric ${JSON.stringify(m)} (expected 'accuracy', a function or { name, fn })`);
+    throw new ArgumentError(`fit: unknown metric ${describeValue(m)} (expected 'accuracy', a function or { name, fn })`);
   });
   const names = out.map((m) => m.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i || n === 'loss' || n === 'lr');
-  if (dup) throw new ArgumentError(`fit: metric name ${JSON.stringify(dup)} is used twice or is reserved`);
+  if (dup) throw new ArgumentError(`fit: metric name ${describeValue(dup)} is used twice or is reserved`);
   return out;
 }
 
