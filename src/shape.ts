@@ -4,6 +4,9 @@ import { describeValue } from './validate.js';
 
 export type Shape = readonly number[];
 
+/** Elements one tensor may hold: indices are 32-bit in the kernels. */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -7,7 +7,7 @@ import { toDataArray, type DataArray, type DType, type StorageArray } from './dt
 import { engine, type Storage } from './engine.js';
 import { ArgumentError, DisposedError, DTypeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -126,6 +126,7 @@ export class Tensor {
   }
   /** Sets requiresGrad in place and returns this (PyTorch's requires_grad_). */
   requiresGrad_(v = true): this {
+    this._check('requiresGrad_');
     checkBoolean('requiresGrad_', 'requiresGrad', v);
     this.requiresGrad = v;
     return this;
@@ -152,8 +153,8 @@ export class Tensor {
   // ---- reading ------------------------------------------------------------------------------
 
   /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
-  async _read(): Promise<StorageArray> {
-    this._check('data');
+  async _read(op = 'data'): Promise<StorageArray> {
+    this._check(op);
     // checks queued by earlier ops on the GPU (index ranges, debug mode) go with this read, in
     // one round trip; their error wins over the values
     const checks = hasDeferred(this.backend) ? runDeferred(this.backend) : null;
@@ -183,7 +184,7 @@ export class Tensor {
 
   /** The values as nested arrays (numbers; booleans for bool tensors). */
   async array(): Promise<NestedArray> {
-    const d = await this._read();
+    const d = await this._read('array');
     const conv = this.dtype === 'bool' ? (x: number) => x !== 0 : this.dtype === 'float32' ? (x: number) => Math.fround(x) : (x: number) => x;
     let i = 0;
     const build = (dim: number): NestedArray => {
@@ -196,13 +197,13 @@ export class Tensor {
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.numel() !== 1) throw new DTypeError(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(',')}]`);
-    const d = await this._read();
+    const d = await this._read('item');
     return this.dtype === 'float32' ? Math.fround(d[0]) : d[0];
   }
 
   /** PyTorch-style text of the values, e.g. `tensor([[1., 2.], [3., 4.]])`. */
   async format(): Promise<string> {
-    return formatTensor(await this._read(), this.shape, this.dtype, this.requiresGrad);
+    return formatTensor(await this._read('format'), this.shape, this.dtype, this.requiresGrad);
   }
 
   /**
@@ -236,6 +237,7 @@ export class Tensor {
   }
   /** A tensor sharing storage with this one but cut from the graph. */
   detach(): Tensor {
+    this._check('detach');
     return this._viewAs(this.shape, this.strides, this.offset);
   }
   /** Clears `.grad`. */
@@ -302,9 +304,9 @@ export class Tensor {
   erf(): Tensor { return ew.elementwise('erf', [this]); }
   /** Cast to a dtype. */
   to(dtype: DType): Tensor { return ew.toType(this, dtype); }
-  float(): Tensor { return ew.toType(this, 'float32'); }
-  int(): Tensor { return ew.toType(this, 'int32'); }
-  bool(): Tensor { return ew.toType(this, 'bool'); }
+  float(): Tensor { return ew.toType(this, 'float32', 'float'); }
+  int(): Tensor { return ew.toType(this, 'int32', 'int'); }
+  bool(): Tensor { return ew.toType(this, 'bool', 'bool'); }
 
   // ---- reductions -----------------------------------------------------------------------------
 
@@ -331,7 +333,7 @@ export class Tensor {
   get T(): Tensor { return mv.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)); }
   permute(...dims: number[] | [number[]]): Tensor { return mv.permute(this, flatArgs(dims)); }
   expand(...shape: number[] | [number[]]): Tensor { return mv.expand(this, flatArgs(shape)); }
-  expandAs(other: Tensor): Tensor { return mv.expand(this, [...other.shape]); }
+  expandAs(other: Tensor): Tensor { checkTensor('expandAs', 'other', other); return mv.expand(this, [...other.shape], 'expandAs'); }
   squeeze(dim?: number | number[]): Tensor { return mv.squeeze(this, dim); }
   unsqueeze(dim: number): Tensor { return mv.unsqueeze(this, dim); }
   flatten(startDim = 0, endDim = -1): Tensor { return mv.flatten(this, startDim, endDim); }
@@ -385,6 +387,8 @@ export class Tensor {
 function withScaled(op: 'add' | 'sub', x: Tensor, o: Operand, alpha: number): Tensor {
   checkNumber(op, 'alpha', alpha);
   checkOperand(op, 1, o);
+  x._check(op);
+  if (o instanceof Tensor) o._check(op);
   if (typeof o !== 'object') return ew.elementwise(op, [x, Number(o) * alpha]);
   const s = ew.elementwise('mul', [o, alpha]);
   try {

@@ -7,6 +7,7 @@
  */
 import type { DType } from './dtype.js';
 import { ArgumentError, DTypeError, fmt } from './errors.js';
+import { MAX_NUMEL } from './shape.js';
 import { Tensor } from './tensor.js';
 
 const isPrimitive = (v: unknown): boolean => v === null || (typeof v !== 'object' && typeof v !== 'function');
@@ -89,6 +90,15 @@ export function checkNumber(op: string, arg: string, v: unknown, rule: NumberRul
 /** An optional number: undefined (and null) pass. */
 export function checkOptionalNumber(op: string, arg: string, v: unknown, rule: NumberRule = {}): number | undefined {
   return v === undefined || v === null ? undefined : checkNumber(op, arg, v, rule);
+}
+
+/**
+ * A tensor of `shape` fits the element limit: a layer checks its parameters' shapes before it
+ * allocates them, so `new Linear(2 ** 31, 3)` names the layer, not an allocation inside it.
+ */
+export function checkNumel(op: string, what: string, shape: readonly number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_NUMEL) throw new ArgumentError(`${op}: ${what} of shape ${fmt(shape)} would have ${n} elements, more than a tensor holds (${MAX_NUMEL})`);
 }
 
 /** A positive integer (sizes, counts). */

@@ -29,7 +29,7 @@ export class GradcheckError extends WebtensorError {}
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): Promise<true> {
   if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: fn must be a function, got ${describeValue(fn)}`);
-  if (!Array.isArray(inputs)) throw new ArgumentError(`gradcheck: inputs must be a list of tensors, got ${describeValue(inputs)}`);
+  if (!Array.isArray(inputs) || !inputs.length) throw new ArgumentError(`gradcheck: inputs must be a non-empty list of tensors, got ${describeValue(inputs)}`);
   inputs.forEach((t, i) => checkTensor('gradcheck', `inputs[${i}]`, t));
   checkOptions('gradcheck', opts, ['eps', 'atol', 'rtol', 'check']);
   for (const k of ['eps', 'atol', 'rtol'] as const) checkOptionalNumber('gradcheck', k, opts[k], { min: 0, finite: true });

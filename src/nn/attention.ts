@@ -20,7 +20,7 @@ import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module, parameter } from './module.js';
-import { checkBoolean, checkNumber, checkOptionalTensor, checkOptions, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkNumber, checkNumel, checkOptionalTensor, checkOptions, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 
 // ---- scaled dot-product attention -------------------------------------------------------------
 
@@ -192,6 +192,7 @@ export class MultiheadAttention extends Module {
     this.dropout = checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 });
     if (o.bias !== undefined) checkBoolean(op, 'bias', o.bias);
     if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
+    checkNumel(op, 'inProjWeight', [3 * embedDim, Math.max(embedDim, o.kdim ?? 1, o.vdim ?? 1)]);
     this.headDim = embedDim / numHeads;
     this.kdim = o.kdim ?? embedDim;
     this.vdim = o.vdim ?? embedDim;
@@ -346,6 +347,8 @@ export class TransformerEncoderLayer extends Module {
     const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
     const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
     for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
+    checkNumel(op, 'selfAttn.inProjWeight', [3 * dModel, dModel]);
+    checkNumel(op, 'linear1.weight', [ff, dModel]);
     const bias = o.bias ?? true;
     const a = o.activation ?? 'relu';
     if (typeof a === 'function') this.act = a;
@@ -460,6 +463,7 @@ export class SinusoidalPositionalEncoding extends Module {
     checkNumber(op, 'dModel', dModel, { int: true, min: 1 });
     checkNumber(op, 'maxLen', maxLen, { int: true, min: 1 });
     checkOptions(op, o, ['dropout', 'batchFirst']);
+    checkNumel(op, 'pe', [maxLen, dModel]);
     if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
     this.batchFirst = o.batchFirst ?? true;
     this.drop = new Dropout(checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 }));
@@ -498,6 +502,7 @@ export class LearnedPositionalEmbedding extends Module {
     checkNumber(op, 'maxLen', maxLen, { int: true, min: 1 });
     checkNumber(op, 'dModel', dModel, { int: true, min: 1 });
     checkOptions(op, o, ['batchFirst', 'std']);
+    checkNumel(op, 'weight', [maxLen, dModel]);
     if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
     this.batchFirst = o.batchFirst ?? true;
     this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, checkNumber(op, 'std', o.std ?? 1, { min: 0, finite: true })));

@@ -56,7 +56,7 @@ function fillFrom(op: string, t: Tensor, make: () => Tensor): Tensor {
 }
 
 function fillUniform(op: string, t: Tensor, a: number, b: number, seed?: number): Tensor {
-  checkOptionalNumber(op, 'seed', seed, { finite: true });
+  seed = checkOptionalNumber(op, 'seed', seed, { finite: true });
   return fillFrom(op, t, () => {
     const u = rand([...t.shape], { seed });
     const r = u.mul(b - a).add(a);
@@ -66,7 +66,7 @@ function fillUniform(op: string, t: Tensor, a: number, b: number, seed?: number)
 }
 
 function fillNormal(op: string, t: Tensor, mean: number, std: number, seed?: number): Tensor {
-  checkOptionalNumber(op, 'seed', seed, { finite: true });
+  seed = checkOptionalNumber(op, 'seed', seed, { finite: true });
   return fillFrom(op, t, () => {
     const z = randn([...t.shape], { seed });
     const r = z.mul(std).add(mean);

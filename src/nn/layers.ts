@@ -4,7 +4,7 @@
  */
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { normAxis } from '../shape.js';
-import { checkBoolean, checkIntPair, checkNumber, checkOneOf, checkOptions, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 import { dropout } from '../ops/elementwise.js';
 import { empty } from '../ops/run.js';
 import { full, ones, zeros } from '../ops/creation.js';
@@ -32,7 +32,7 @@ function layerOptions<T extends { bias?: unknown }>(op: string, o: T, known: Opt
  * A float32 input whose dim `dim` (negative: from the end) is `size`, with one of `ranks` dims;
  * `form` describes the expected shape in the message (`[N, C, H, W]`).
  */
-export function checkInput(op: string, x: unknown, ranks: readonly number[] | null, form: string, dim?: number, size?: number): asserts x is Tensor {
+function checkInput(op: string, x: unknown, ranks: readonly number[] | null, form: string, dim?: number, size?: number): asserts x is Tensor {
   checkTensorDType(op, 'input', x, ['float32']);
   const okRank = !ranks || ranks.includes(x.ndim);
   const okSize = dim === undefined || (x.ndim > 0 && x.shape.at(dim) === size);
@@ -57,6 +57,7 @@ export class Linear extends Module {
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
     layerOptions('Linear', opts, ['bias']);
+    checkNumel('Linear', 'weight', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = parameter(init.uniform(empty([outFeatures, inFeatures], 'float32'), -bound, bound));
     this.bias = opts.bias === false ? null : parameter(init.uniform(empty([outFeatures], 'float32'), -bound, bound));
@@ -85,6 +86,7 @@ function convParameters(op: string, inChannels: number, outChannels: number, ker
   const [kh, kw] = checkIntPair(op, 'kernelSize', kernelSize, 1);
   windowOptions(op, o);
   const shape = transposed ? [inChannels, outChannels / groups, kh, kw] : [outChannels, inChannels / groups, kh, kw];
+  checkNumel(op, 'weight', shape);
   const bound = 1 / Math.sqrt(shape[1] * kh * kw);
   return {
     weight: parameter(init.uniform(empty(shape, 'float32'), -bound, bound)),
@@ -107,9 +109,8 @@ export class Conv2d extends Module {
   readonly opts: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, o: Conv2dLayerOptions = {}) {
     super();
-    const groups = o.groups ?? 1;
     ({ weight: this.weight, bias: this.bias } = convParameters('Conv2d', inChannels, outChannels, kernelSize, o, false));
-    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups };
+    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups ?? 1 };
   }
   forward(x: Tensor): Tensor {
     checkInput('Conv2d.forward', x, [3, 4], `[N, ${this.inChannels}, H, W] or [${this.inChannels}, H, W] (inChannels ${this.inChannels})`, -3, this.inChannels);
@@ -207,6 +208,7 @@ export class Embedding extends Module {
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
     checkOptions('Embedding', o, ['paddingIdx']);
+    checkNumel('Embedding', 'weight', [numEmbeddings, embeddingDim]);
     this.weight = parameter(init.normal(empty([numEmbeddings, embeddingDim], 'float32')));
     if (o.paddingIdx !== undefined) {
       const row = this.weight.select(0, o.paddingIdx);
@@ -232,6 +234,7 @@ export class LayerNorm extends Module {
       throw new ArgumentError(`LayerNorm: normalizedShape must be a positive integer or a list of them, got ${describeValue(normalizedShape)}`);
     }
     checkOptions('LayerNorm', o, ['eps', 'elementwiseAffine']);
+    checkNumel('LayerNorm', 'weight', this.normalizedShape);
     if (o.eps !== undefined) checkNumber('LayerNorm', 'eps', o.eps, { min: 0, finite: true });
     if (o.elementwiseAffine !== undefined) checkBoolean('LayerNorm', 'elementwiseAffine', o.elementwiseAffine);
     const affine = o.elementwiseAffine ?? true;
@@ -257,6 +260,7 @@ class BatchNormBase extends Module {
     super();
     checkPositiveInt(this.constructor.name, 'numFeatures', numFeatures);
     checkOptions(this.constructor.name, o, ['eps', 'momentum', 'affine']);
+    checkNumel(this.constructor.name, 'weight', [numFeatures]);
     if (o.eps !== undefined) checkNumber(this.constructor.name, 'eps', o.eps, { min: 0, finite: true });
     if (o.momentum !== undefined) checkNumber(this.constructor.name, 'momentum', o.momentum, { min: 0, max: 1 });
     if (o.affine !== undefined) checkBoolean(this.constructor.name, 'affine', o.affine);
@@ -349,6 +353,7 @@ export class PReLU extends Module {
   constructor(readonly numSlopes = 1, init0 = 0.25) {
     super();
     checkPositiveInt('PReLU', 'numSlopes', numSlopes);
+    checkNumel('PReLU', 'weight', [numSlopes]);
     checkNumber('PReLU', 'init', init0, { finite: true });
     this.weight = parameter(full([numSlopes], init0));
   }

@@ -15,7 +15,7 @@ import { cat, stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Module, parameter } from './module.js';
-import { checkBoolean, checkNumber, checkOptions, checkTensorDType, describeValue } from '../validate.js';
+import { checkBoolean, checkNumber, checkNumel, checkOptions, checkTensorDType, describeValue } from '../validate.js';
 
 type Mode = 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
 /** gates per mode: rows of W_ih / W_hh are gates·hiddenSize */
@@ -44,9 +44,12 @@ function gruStep(xg: Tensor, h: Tensor, wHh: Tensor, bHh: Tensor | null): Tensor
   return n.add(z.mul(h.sub(n))); // (1 - z) ⊙ n + z ⊙ h
 }
 
-function checkSizes(op: string, inputSize: number, hiddenSize: number): void {
+/** Positive sizes whose weights, [gates·hiddenSize, inputSize or hiddenSize], fit in a tensor. */
+function checkSizes(op: string, inputSize: number, hiddenSize: number, gates: number): void {
   checkNumber(op, 'inputSize', inputSize, { int: true, min: 1 });
   checkNumber(op, 'hiddenSize', hiddenSize, { int: true, min: 1 });
+  checkNumel(op, 'weightIh', [gates * hiddenSize, inputSize]);
+  checkNumel(op, 'weightHh', [gates * hiddenSize, hiddenSize]);
 }
 
 /** Options every recurrent layer and cell takes, plus `nonlinearity` for RNN and RNNCell. */
@@ -105,7 +108,7 @@ abstract class RNNBase extends Module {
   constructor(private readonly mode: Mode, readonly inputSize: number, readonly hiddenSize: number, o: RNNOptions) {
     super();
     const op = this.constructor.name;
-    checkSizes(op, inputSize, hiddenSize);
+    checkSizes(op, inputSize, hiddenSize, GATES[mode]);
     this.numLayers = checkNumber(op, 'numLayers', o.numLayers ?? 1, { int: true, min: 1 });
     this.dropout = checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 });
     this.bias = o.bias ?? true;
@@ -267,7 +270,7 @@ abstract class CellBase extends Module {
   biasHh: Tensor | null;
   constructor(gates: number, readonly inputSize: number, readonly hiddenSize: number, bias: boolean) {
     super();
-    checkSizes(this.constructor.name, inputSize, hiddenSize);
+    checkSizes(this.constructor.name, inputSize, hiddenSize, gates);
     const G = gates * hiddenSize;
     this.weightIh = param([G, inputSize], hiddenSize);
     this.weightHh = param([G, hiddenSize], hiddenSize);

@@ -12,7 +12,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import type { Pair, RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
-import { numel } from '../shape.js';
+import { MAX_NUMEL, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tensor, zeros } from './creation.js';
 import { checkFloatTensor, matmul } from './linalg.js';
@@ -285,6 +285,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
   const sz = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? outputSize : null;
   const [oh, ow] = pair(op, 'outputSize', sz && [sz[0] ?? H, sz[1] ?? W], 1);
+  // the averaging matrices are [oh, H] and [ow, W]
+  if (oh * H > MAX_NUMEL || ow * W > MAX_NUMEL) throw new ArgumentError(`${op}: outputSize ${fmt([oh, ow])} is too large for input ${fmt(x.shape)}`);
   if (H === 0 || W === 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} has an empty spatial dim`);
   if (H % oh === 0 && W % ow === 0) return avgPool2d(x, [H / oh, W / ow]);
   const ph = adaptiveMatrix(oh, H), pw = adaptiveMatrix(ow, W);

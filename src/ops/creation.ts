@@ -8,7 +8,7 @@ import { engine, Storage } from '../engine.js';
 import { ArgumentError, DTypeError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { seedToKey } from '../kernel/philox.js';
-import { checkShape, contiguousStrides, numel } from '../shape.js';
+import { MAX_NUMEL, checkShape, contiguousStrides, numel } from '../shape.js';
 import { Tensor, type NestedArray } from '../tensor.js';
 import { runElementwise } from './run.js';
 import { checkNumber, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
@@ -31,8 +31,6 @@ function checkDType(op: string, d: unknown): DType {
   return d;
 }
 
-/** Elements one tensor may hold: indices are 32-bit in the kernels. */
-const MAX_NUMEL = 2 ** 31 - 1;
 /** Nesting a data array may have (PyTorch's limit on dims); deeper is refused before any walk. */
 const MAX_DIMS = 64;
 
@@ -98,7 +96,6 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
 
 function generate(op: string, shape: readonly number[], expr: Expr, scalars: number[], opts: CreateOptions): Tensor {
   checkShape(op, shape);
-  if (numel(shape) > MAX_NUMEL) throw new ArgumentError(`${op}: shape ${fmt(shape)} has ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
   const dtype = checkDType(op, opts.dtype ?? expr.dtype);
   return finish(runElementwise(op, E.cast(expr, dtype), [], shape, scalars), opts);
 }

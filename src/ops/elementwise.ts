@@ -223,9 +223,9 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
 }
 
 /** Cast to a dtype (no copy when already of that dtype). */
-export function toType(x: Tensor, dtype: DType): Tensor {
-  if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
-  x._check('to');
+export function toType(x: Tensor, dtype: DType, op = 'to'): Tensor {
+  if (!isDType(dtype)) throw new DTypeError(`${op}: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
+  x._check(op);
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
   if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [x], { def: 'identity', scalars: [], nInputs: 1, operands: [null] });

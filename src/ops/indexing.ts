@@ -17,7 +17,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import type { RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
-import { normAxis, numel, shapesEqual } from '../shape.js';
+import { MAX_NUMEL, normAxis, numel, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
@@ -26,7 +26,7 @@ import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { deferCheck, flagSlot } from '../deferred.js';
 import { isCapturing } from '../compile.js';
-import { checkOptions, checkTensor, describeValue } from '../validate.js';
+import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 /**
  * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
@@ -208,7 +208,7 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
  */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   checkIndexDType('oneHot', 'indices', indices);
-  if (!Number.isInteger(numClasses) || numClasses < -1) throw new ArgumentError(`oneHot: numClasses must be a non-negative integer or -1, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < -1 || numClasses > MAX_NUMEL) throw new ArgumentError(`oneHot: numClasses must be a non-negative integer or -1, got ${describeValue(numClasses)}`);
   if (numClasses === -1) {
     if (!indices.backend.readSync) throw new ArgumentError(`oneHot: numClasses must be given on the ${indices.backend.name} backend (inferring it needs a synchronous read of indices ${fmt(indices.shape)})`);
     if (indices.numel() === 0) throw new ArgumentError(`oneHot: cannot infer numClasses from empty indices ${fmt(indices.shape)}`);
@@ -240,17 +240,18 @@ const SOURCE: Record<Exclude<PadMode, 'constant'>, (j: number, n: number) => num
  */
 export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
   checkTensor('padMode', 'input', x);
-  if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${describeValue(mode)} (expected constant, reflect, replicate or circular)`);
-  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ArgumentError(`pad: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${fmt(pads)} for shape ${fmt(x.shape)}`);
+  if (mode !== 'constant' && !(typeof mode === 'string' && mode in SOURCE)) throw new ArgumentError(`padMode: unknown mode ${describeValue(mode)} (expected constant, reflect, replicate or circular)`);
+  checkNumber('padMode', 'value', value);
+  if (!Array.isArray(pads) || pads.length % 2 !== 0 || pads.length / 2 > x.ndim || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ArgumentError(`padMode: pads must be pairs of non-negative integers for at most ${x.ndim} dims, got ${describeValue(pads)} for shape ${fmt(x.shape)}`);
   }
+  if (mode === 'constant') return pad(x, pads, value);
   for (let k = 0; k < pads.length / 2; k++) {
     const d = x.ndim - 1 - k, n = x.shape[d], l = pads[2 * k], r = pads[2 * k + 1];
     const bad = mode === 'reflect' ? l >= n || r >= n : mode === 'circular' ? l > n || r > n : (l > 0 || r > 0) && n === 0;
     if (bad) {
       const rule = mode === 'reflect' ? 'less than' : mode === 'circular' ? 'at most' : 'possible only with';
-      throw new ArgumentError(`pad: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
+      throw new ArgumentError(`padMode: ${mode} padding (${l}, ${r}) of dim ${d} must be ${rule} its size ${n} (input ${fmt(x.shape)})`);
     }
   }
   const src = SOURCE[mode];

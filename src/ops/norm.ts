@@ -15,7 +15,7 @@ import { normAxis, numel, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
 import { checkIndexRange, runOrZeros } from './indexing.js';
-import { checkBoolean, checkOptions, checkTensor, describeValue } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
 
@@ -167,7 +167,8 @@ function softCrossEntropy(logits: Tensor, target: Tensor, cdim: number, reductio
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   checkFloat('layerNorm', 'input', x);
-  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
+  if (!ns || !ns.every((d) => Number.isInteger(d) && d >= 0)) throw new ArgumentError(`layerNorm: normalizedShape must be a size or a list of sizes, got ${describeValue(normalizedShape)}`);
   if (ns.length === 0 || ns.length > x.ndim || !shapesEqual(x.shape.slice(x.ndim - ns.length), ns)) {
     throw new ShapeError(`layerNorm: normalizedShape ${fmt(ns)} does not match the last dims of input ${fmt(x.shape)}`);
   }
@@ -176,7 +177,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     checkFloat('layerNorm', arg, t);
     if (!shapesEqual(t.shape, ns)) throw new ShapeError(`layerNorm: ${arg} ${fmt(t.shape)} must have normalizedShape ${fmt(ns)} (input ${fmt(x.shape)})`);
   }
-  if (!(eps >= 0)) throw new ArgumentError(`layerNorm: eps must be non-negative, got ${eps}`);
+  checkNumber('layerNorm', 'eps', eps, { min: 0, finite: true });
   const D = numel(ns), R = numel(x.shape.slice(0, x.ndim - ns.length));
   const affine = !!(weight || bias);
   const r = tidy(() => noGrad(() => {
@@ -230,8 +231,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   }
   if (!!runningMean !== !!runningVar) throw new ArgumentError('batchNorm: give both runningMean and runningVar, or neither');
   if (!training && !runningMean) throw new ArgumentError(`batchNorm: evaluation (training: false) needs runningMean and runningVar (input ${fmt(x.shape)})`);
-  if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
-  if (!(eps >= 0)) throw new ArgumentError(`batchNorm: eps must be non-negative, got ${eps}`);
+  checkNumber('batchNorm', 'momentum', momentum, { min: 0, max: 1 });
+  checkNumber('batchNorm', 'eps', eps, { min: 0, finite: true });
   const n = x.numel() / Math.max(C, 1);
   if (training && n <= 1) throw new ArgumentError(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   if (training) return batchNormTrain(x, runningMean, runningVar, weight ?? null, bias ?? null, momentum, eps, n);

@@ -9,7 +9,7 @@ import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { broadcastStrides, contiguousStrides, numel } from '../shape.js';
+import { MAX_NUMEL, broadcastStrides, contiguousStrides, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -42,6 +42,8 @@ function pending(shape: readonly number[], dtype: DType, backend: Backend, op: s
 
 /** Runs an allocation, turning the backend's out-of-memory error into one naming the op and the shape. */
 function allocating<T>(op: string, shape: readonly number[], dtype: DType, f: () => T): T {
+  // refused before the backend tries: the CPU backend would make a typed array of 8+ GB
+  if (numel(shape) > MAX_NUMEL) throw new OutOfMemoryError(`${op}: out of memory for a ${dtype} tensor of shape ${fmt(shape)}: ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
   try {
     return f();
   } catch (e) {

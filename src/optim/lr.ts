@@ -14,6 +14,11 @@ function checkOptimizer(op: string, opt: unknown): void {
   if (!(opt instanceof Optimizer)) throw new ArgumentError(`${op}: expected an optimizer, got ${describeValue(opt)}`);
 }
 
+/** The step count a factor is asked for. */
+function checkEpoch(s: LRScheduler, e: unknown): void {
+  checkNumber(`${s.constructor.name}.factor`, 'epoch', e, { int: true, min: 0 });
+}
+
 function checkGamma(op: string, gamma: unknown): void {
   checkOptionalNumber(op, 'gamma', gamma, { finite: true, above: 0 });
 }
@@ -45,7 +50,9 @@ export abstract class LRScheduler {
     return { lastEpoch: this.lastEpoch };
   }
   loadStateDict(s: { lastEpoch: number }): void {
-    this.lastEpoch = s.lastEpoch;
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (typeof s !== 'object' || s === null) throw new ArgumentError(`${op}: expected { lastEpoch } from scheduler.stateDict(), got ${describeValue(s)}`);
+    this.lastEpoch = checkNumber(op, 'lastEpoch', s.lastEpoch, { int: true, min: 0 });
     this.apply();
   }
 }
@@ -59,6 +66,7 @@ export class StepLR extends LRScheduler {
     checkGamma('StepLR', o.gamma);
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return (this.o.gamma ?? 0.1) ** Math.floor(e / this.o.stepSize);
   }
 }
@@ -74,6 +82,7 @@ export class MultiStepLR extends LRScheduler {
     checkGamma('MultiStepLR', o.gamma);
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return (this.o.gamma ?? 0.1) ** this.o.milestones.filter((m) => m <= e).length;
   }
 }
@@ -86,6 +95,7 @@ export class ExponentialLR extends LRScheduler {
     checkNumber('ExponentialLR', 'gamma', o?.gamma, { finite: true, above: 0 });
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return this.o.gamma ** e;
   }
 }
@@ -99,6 +109,7 @@ export class CosineAnnealingLR extends LRScheduler {
     checkOptionalNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { finite: true, min: 0 });
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return 1; // unused: apply() is overridden because etaMin is absolute, not a multiplier
   }
   protected override apply(): void {
@@ -122,6 +133,7 @@ export class LinearWarmup extends LRScheduler {
     this.apply();
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     const s = this.o.startFactor ?? 1 / 3;
     return e >= this.o.warmupSteps ? 1 : s + ((1 - s) * e) / this.o.warmupSteps;
   }

@@ -29,7 +29,7 @@ import { Optimizer } from '../optim/optimizer.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../optim/optimizers.js';
 import { Tensor } from '../tensor.js';
 import type { CallbackLike, Logs, TrainContext } from './callbacks.js';
-import { resolveLoss, resolveMetrics, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
+import { lossOf, metricsOf, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
 import { ProgressLogger, stdoutIsTTY } from './progress.js';
 
 /** [x, y] tensors (more tensors: all inputs, then the target), a Dataset, or a DataLoader. */
@@ -94,6 +94,8 @@ export class History {
   readonly epoch: number[] = [];
   readonly history: { loss: number[]; [key: string]: number[] } = { loss: [] };
   push(epoch: number, logs: Logs): void {
+    checkNumber('History.push', 'epoch', epoch, { int: true, min: 0 });
+    if (typeof logs !== 'object' || logs === null || Array.isArray(logs)) throw new ArgumentError(`History.push: logs must be an object of numbers, got ${describeValue(logs)}`);
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) if (v !== undefined) (this.history[k] ??= []).push(v);
   }
@@ -143,19 +145,19 @@ export function compileModel(model: Module, cfg: CompileConfig): void {
   if (cfg === undefined) throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
   checkOptions('compile', cfg, COMPILE_KEYS);
   checkOptionalNumber('compile', 'lr', cfg.lr, { min: 0, finite: true });
-  const loss = cfg.loss === undefined ? undefined : resolveLoss(cfg.loss);
+  const loss = cfg.loss === undefined ? undefined : lossOf('compile', cfg.loss);
   compiled.set(model, {
     optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
     loss,
-    metrics: cfg.metrics === undefined ? undefined : resolveMetrics(cfg.metrics, loss?.name),
+    metrics: cfg.metrics === undefined ? undefined : metricsOf('compile', cfg.metrics, loss?.name),
   });
 }
 
 function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimizer: boolean) {
   const c = compiled.get(model) ?? {};
-  const loss = o.loss !== undefined ? resolveLoss(o.loss) : c.loss;
+  const loss = o.loss !== undefined ? lossOf(op, o.loss) : c.loss;
   if (!loss && op === 'fit') throw new ArgumentError("fit: no loss: pass { loss: 'crossEntropy' | 'mse' | ... | fn } to fit or compile");
-  const metrics = o.metrics !== undefined ? resolveMetrics(o.metrics, loss?.name) : c.metrics ?? [];
+  const metrics = o.metrics !== undefined ? metricsOf(op, o.metrics, loss?.name) : c.metrics ?? [];
   let optimizer: Optimizer | undefined;
   if (needOptimizer) {
     if (o.optimizer !== undefined) optimizer = makeOptimizer(model, o.optimizer, o.lr);
@@ -475,6 +477,7 @@ export function predictModel(model: Module, x: Tensor | readonly Tensor[] | FitD
   let batches: Iterable<Tensor[]>;
   if (x instanceof Tensor || (Array.isArray(x) && x.length && x.every((t) => t instanceof Tensor))) {
     const xs = x instanceof Tensor ? [x] : (x as Tensor[]);
+    xs.forEach((t) => t._check('predict'));
     const n = xs[0].ndim ? xs[0].shape[0] : 0;
     if (xs.some((t) => !t.ndim || t.shape[0] !== n)) throw new ArgumentError(`predict: inputs need the same size in dim 0, got ${xs.map((t) => `[${t.shape}]`).join(', ')}`);
     batches = (function* () {
