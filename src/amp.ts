@@ -241,7 +241,7 @@ export class GradScaler {
 
   /** Restores the scale and growth count of {@link stateDict} (the factors stay this scaler's). */
   loadStateDict(sd: GradScalerState): void {
-    if (typeof sd !== 'object' || sd === null || !(sd.scale > 0) || !Number.isInteger(sd.growthTracker)) {
+    if (typeof sd !== 'object' || sd === null || !(typeof sd.scale === 'number' && sd.scale > 0 && Number.isFinite(sd.scale)) || !Number.isInteger(sd.growthTracker)) {
       throw new ArgumentError(`GradScaler.loadStateDict: expected { scale, growthTracker, ... } from stateDict(), got ${describeValue(sd)}`);
     }
     this.setScale(sd.scale);

@@ -196,6 +196,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
+    this._check('item');
     if (this.numel() !== 1) throw new DTypeError(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(',')}]`);
     const d = await this._read('item');
     return this.dtype === 'float32' ? Math.fround(d[0]) : d[0];

@@ -76,15 +76,20 @@ export interface NumberRule {
 
 /** `v` is a number obeying `rule` (by default any number, NaN and infinities included). */
 export function checkNumber(op: string, arg: string, v: unknown, rule: NumberRule = {}): number {
-  const bad = (why: string): never => { throw new ArgumentError(`${op}: ${arg} must be ${why}, got ${describeValue(v)}`); };
-  if (typeof v !== 'number') bad(rule.int ? 'an integer' : 'a number');
   const n = v as number;
-  if (rule.int && !Number.isInteger(n)) bad('an integer');
-  if (rule.finite && !Number.isFinite(n)) bad('a finite number');
-  if (rule.min !== undefined && !(n >= rule.min)) bad(`>= ${rule.min}`);
-  if (rule.max !== undefined && !(n <= rule.max)) bad(`<= ${rule.max}`);
-  if (rule.above !== undefined && !(n > rule.above)) bad(`> ${rule.above}`);
+  const ok = typeof v === 'number' && (!rule.int || Number.isInteger(n)) && (!rule.finite || Number.isFinite(n)) &&
+    (rule.min === undefined || n >= rule.min) && (rule.max === undefined || n <= rule.max) && (rule.above === undefined || n > rule.above);
+  if (!ok) throw new ArgumentError(`${op}: ${arg} must be ${describeRule(rule)}, got ${describeValue(v)}`);
   return n;
+}
+
+/** What a NumberRule asks for, in words: `a positive integer`, `a number in [0, 1]`, `a finite number > 0`. */
+function describeRule({ int, finite, min, max, above }: NumberRule): string {
+  if (int && min === 1 && max === undefined) return 'a positive integer';
+  if (int && min === 0 && max === undefined) return 'a non-negative integer';
+  const kind = int ? 'an integer' : finite ? 'a finite number' : 'a number';
+  const range = min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
+  return `${kind}${range}${above !== undefined ? ` > ${above}` : ''}`;
 }
 
 /** An optional number: undefined (and null) pass. */

@@ -288,7 +288,7 @@ export const classes: Record<string, ClassEntry> = {
   'train.Callback': { skipMethods: 'hooks, called by fit with its context' },
   'train.EarlyStopping': { args: () => [{}], skipMethods: 'hooks, called by fit with its context' },
   'train.History': { methods: { push: { args: () => [0, { loss: 1 }], notOptions: [1] } } },
-  'train.LambdaCallback': { args: () => [{ onEpochEnd: () => {} }], notOptions: [0], skipMethods: 'hooks, called by fit with its context' },
+  'train.LambdaCallback': { args: () => [{ onEpochEnd: () => {} }], skipMethods: 'hooks, called by fit with its context' },
   'train.LearningRateScheduler': { args: () => [(_e: number, lr: number) => lr, {}], skipMethods: 'hooks, called by fit with its context' },
   'train.ModelCheckpoint': { args: () => [{ save: () => {} }], skipMethods: 'hooks, called by fit with its context' },
   'train.ProgressLogger': { args: () => ['epoch', { write: () => {}, line: () => {}, isTTY: false }], notOptions: [1], skipMethods: 'hooks, called by fit with its context' },

@@ -385,8 +385,8 @@ export class TransformerEncoderLayer extends Module {
 
 /** An encoder's input: float32 [B, T, dModel] / [T, B, dModel] / [T, dModel], known options, mask tensors. */
 function checkEncoderInput<O extends { isCausal?: boolean }>(op: string, src: unknown, dModel: number, o: O, known: OptionKeys<O>): void {
-  checkOptions(op, o, known);
   checkTensorDType(op, 'src', src, ['float32']);
+  checkOptions(op, o, known);
   if ((src.ndim !== 2 && src.ndim !== 3) || src.shape[src.ndim - 1] !== dModel) {
     throw new ShapeError(`${op}: src must be [B, T, ${dModel}], [T, B, ${dModel}] or [T, ${dModel}] (dModel ${dModel} features last), got ${fmt(src.shape)}`);
   }
@@ -508,6 +508,7 @@ export class LearnedPositionalEmbedding extends Module {
     this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, checkNumber(op, 'std', o.std ?? 1, { min: 0, finite: true })));
   }
   forward(x: Tensor, offset = 0): Tensor {
+    checkTensorDType('LearnedPositionalEmbedding.forward', 'input', x, ['float32']);
     checkNumber('LearnedPositionalEmbedding.forward', 'offset', offset, { int: true, min: 0 });
     const T = seqLen('LearnedPositionalEmbedding.forward', x, this.dModel, this.maxLen, this.batchFirst, offset);
     const p = this.weight.narrow(0, offset, T); // (T, D)
