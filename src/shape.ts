@@ -102,7 +102,7 @@ export function inferShape(op: string, from: Shape, to: readonly number[]): numb
   const n = numel(from);
   const neg = to.filter((d) => d === -1).length;
   if (neg > 1) throw new ShapeError(`${op}: only one dim may be -1, got ${fmt(to)}`);
-  if (!to.every((d) => Number.isInteger(d) && d >= -1)) throw new ShapeError(`${op}: invalid shape ${fmt(to)}`);
+  if (!to.every((d) => Number.isInteger(d) && d >= -1)) throw new ShapeError(`${op}: invalid shape ${describeValue(to)}: sizes must be integers >= 0 (one may be -1)`);
   const known = to.reduce((a, d) => (d === -1 ? a : a * d), 1);
   const out = to.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d));
   if (numel(out) !== n || !out.every(Number.isInteger)) {

@@ -7,7 +7,7 @@ import { toDataArray, type DataArray, type DType, type StorageArray } from './dt
 import { engine, type Storage } from './engine.js';
 import { ArgumentError, DisposedError, DTypeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, checkTensor, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptionalNumber, checkOptions, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -287,17 +287,19 @@ export class Tensor {
   tanh(): Tensor { return ew.elementwise('tanh', [this]); }
   sigmoid(): Tensor { return ew.elementwise('sigmoid', [this]); }
   relu(): Tensor { return ew.elementwise('relu', [this]); }
-  leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [negativeSlope]); }
-  elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [alpha]); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [checkNumber('leakyRelu', 'negativeSlope', negativeSlope)]); }
+  elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [checkNumber('elu', 'alpha', alpha)]); }
   /** GELU; `approximate: 'tanh'` for the tanh form. */
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.elementwise(checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']) === 'tanh' ? 'geluTanh' : 'gelu', [this]); }
   silu(): Tensor { return ew.elementwise('silu', [this]); }
-  softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [beta, threshold]); }
+  softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [checkNumber('softplus', 'beta', beta), checkNumber('softplus', 'threshold', threshold)]); }
   sign(): Tensor { return ew.elementwise('sign', [this]); }
   floor(): Tensor { return ew.elementwise('floor', [this]); }
   ceil(): Tensor { return ew.elementwise('ceil', [this]); }
   round(): Tensor { return ew.elementwise('round', [this]); }
-  clamp(min?: number | null, max?: number | null): Tensor { return ew.elementwise('clamp', [this], [min ?? -Infinity, max ?? Infinity]); }
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return ew.elementwise('clamp', [this], [checkOptionalNumber('clamp', 'min', min) ?? -Infinity, checkOptionalNumber('clamp', 'max', max) ?? Infinity]);
+  }
   square(): Tensor { return ew.elementwise('square', [this]); }
   reciprocal(): Tensor { return ew.elementwise('reciprocal', [this]); }
   log1p(): Tensor { return ew.elementwise('log1p', [this]); }

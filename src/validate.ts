@@ -120,7 +120,11 @@ export function checkFunction(op: string, arg: string, v: unknown): void {
 
 /** `v` is one of `values`. */
 export function checkOneOf<T extends string>(op: string, arg: string, v: unknown, values: readonly T[]): T {
-  if (!values.includes(v as T)) throw new ArgumentError(`${op}: ${arg} must be ${values.map((x) => `'${x}'`).join(', ')}, got ${describeValue(v)}`);
+  if (!values.includes(v as T)) {
+    const q = values.map((x) => `'${x}'`);
+    const list = q.length > 1 ? `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}` : q[0];
+    throw new ArgumentError(`${op}: ${arg} must be ${list}, got ${describeValue(v)}`);
+  }
   return v as T;
 }
 

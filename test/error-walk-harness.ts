@@ -176,6 +176,7 @@ export async function walk(c: Callee, backend: string): Promise<string[]> {
         c.entry.after?.();
         const where = `${c.label}(arg ${i} = ${what})`;
         if (r.error) {
+          if (process.env.WT_WALK_MESSAGES) (await import('node:fs')).appendFileSync(process.env.WT_WALK_MESSAGES, `${where}\t${(r.error as Error).message}\n`);
           const problem = checkError(r.error, c.prefixes);
           if (problem) failures.push(`${where}: ${problem}`);
         } else if (optionsAt.has(i) && what === '{ bogusOption: 1 }') {

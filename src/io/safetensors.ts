@@ -298,7 +298,7 @@ export async function save(state: Record<string, Tensor> | OptimizerStateDict, p
   }
   checkOptions(op, opts, ['metadata', 'float16']);
   if (opts.float16 !== undefined) checkBoolean(op, 'float16', opts.float16);
-  if (!isPlainObject(state)) throw new ArgumentError(`${op}: expected an object of named tensors (e.g. model.stateDict()) or optimizer.stateDict(), got ${state === null ? 'null' : typeof state}`);
+  if (!isPlainObject(state) || state instanceof Tensor) throw new ArgumentError(`${op}: expected an object of named tensors (e.g. model.stateDict()) or optimizer.stateDict(), got ${describeValue(state)}`);
   // null prototypes: a "__proto__" name is an ordinary key in the JSON header
   const metadata: Record<string, string> = Object.create(null);
   if (opts.metadata !== undefined) {

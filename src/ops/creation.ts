@@ -225,7 +225,7 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
 /** Integers uniformly in [low, high), int32 (or float32). @example wt.randint(0, 10, [4]) */
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
   randomOptions('randint', opts, ['int32', 'float32']);
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${describeValue(low)}, ${describeValue(high)}`);
   const expr = E.binary('add', E.scalar(3, 'int32'), E.cast(E.unary('floor', E.binary('mul', E.rand(0), E.scalar(4))), 'int32'));
   return generate('randint', shape, expr, [...keyScalars('randint', opts.seed), low, high - low], { dtype: 'int32', ...opts });
 }
