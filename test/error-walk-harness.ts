@@ -22,7 +22,7 @@ export interface Entry {
   skip?: string | ((backend: string) => string | undefined);
   /** message prefixes accepted besides the called name */
   prefixes?: string[];
-  /** battery values not to try, with the reason in a comment at the entry */
+  /** battery values not to try (`2**31`), or not for one option (`epochs=2**31`); the reason in a comment at the entry */
   avoid?: string[];
   /** argument positions holding an object that is data, not options (state dicts, hooks) */
   notOptions?: number[];
@@ -138,12 +138,49 @@ function checkError(e: unknown, prefixes: string[]): string | null {
   return null;
 }
 
+/** Appends a line to the file WT_WALK_LOG names (every call's outcome, for reading messages), if any. */
+async function log(line: string): Promise<void> {
+  if (process.env.WT_WALK_LOG) (await import('node:fs')).appendFileSync(process.env.WT_WALK_LOG, `${line}\n`);
+}
+
+/** One bad call: its failure, or null when it keeps the contract. */
+async function probe(c: Callee, args: unknown[], where: string, goodKind: string, mustRefuse: boolean): Promise<string | null> {
+  const r = await attempt(() => c.call(args));
+  c.entry.after?.();
+  stats.calls++;
+  release(r.value);
+  if (r.error) {
+    stats.threw++;
+    await log(`${where}\t${(r.error as Error)?.message}`);
+    const problem = checkError(r.error, c.prefixes);
+    return problem && `${where}: ${problem}`;
+  }
+  await log(`${where}\t(returned ${kindOf(r.value)})`);
+  if (mustRefuse) return `${where}: an unknown option was accepted`;
+  if (STRICT.has(goodKind) && kindOf(r.value) !== goodKind && !(goodKind === 'Tensor[]' && kindOf(r.value) === 'array')) {
+    return `${where}: returned ${kindOf(r.value)} where the good call returns ${goodKind}`;
+  }
+  if (badShape(r.value)) return `${where}: returned a tensor of shape [${(r.value as wt.Tensor).shape}]`;
+  return null;
+}
+
+/** The option names an options position takes, read from the refusal of an unknown one. */
+async function knownKeys(c: Callee, good: () => unknown[], i: number): Promise<string[]> {
+  const args = good();
+  args[i] = { ...(args[i] as object), zzProbe: 1 };
+  const r = await attempt(() => c.call(args));
+  c.entry.after?.();
+  release(r.value);
+  release(args);
+  const m = /\(.*known: ([\w, ]+)\)/.exec((r.error as Error | undefined)?.message ?? '');
+  return m ? m[1].split(', ') : [];
+}
+
 /**
- * Walks one callable; returns its failures as `label(arg i = value): problem`. `skipOn` names the
- * backend for entries that differ per backend.
+ * Walks one callable; returns its failures as `label(arg i = value): problem`. Each argument
+ * in turn takes each bad value; then, at each options position, each known option in turn.
  */
 export async function walk(c: Callee, backend: string): Promise<string[]> {
-  if (process.env.WT_WALK_TRACE) (await import('node:fs')).appendFileSync(process.env.WT_WALK_TRACE, `${c.label}\n`);
   const skip = typeof c.entry.skip === 'function' ? c.entry.skip(backend) : c.entry.skip;
   if (skip) return [];
   stats.callees++;
@@ -153,45 +190,32 @@ export async function walk(c: Callee, backend: string): Promise<string[]> {
   const first = await attempt(() => c.call(goodArgs));
   c.entry.after?.();
   release(goodArgs);
-  if (first.error) {
-    release(first.value);
-    return [`${c.label}(good arguments): the table's arguments fail: ${String((first.error as Error)?.message ?? first.error).slice(0, 200)}`];
-  }
-  const goodKind = kindOf(first.value);
-  const optionsAt = new Set(goodArgs.flatMap((a, i) => (isOptions(a) && !c.entry.notOptions?.includes(i) ? [i] : [])));
   release(first.value);
-  const positions = Math.max(goodArgs.length, c.arity);
+  if (first.error) return [`${c.label}(good arguments): the table's arguments fail: ${String((first.error as Error)?.message ?? first.error).slice(0, 200)}`];
+  const goodKind = kindOf(first.value);
+  const optionsAt = goodArgs.flatMap((a, i) => (isOptions(a) && !c.entry.notOptions?.includes(i) ? [i] : []));
   const { values, done } = battery();
-  try {
-    for (let i = 0; i < positions; i++) {
-      for (const [what, bad] of values) {
-        if (c.entry.avoid?.includes(what)) continue;
-        const args = good();
-        while (args.length <= i) args.push(undefined);
-        const replaced = args[i];
-        args[i] = bad;
-        const r = await attempt(() => c.call(args));
-        stats.calls++;
-        if (r.error) stats.threw++;
-        c.entry.after?.();
-        const where = `${c.label}(arg ${i} = ${what})`;
-        if (r.error) {
-          if (process.env.WT_WALK_MESSAGES) (await import('node:fs')).appendFileSync(process.env.WT_WALK_MESSAGES, `${where}\t${(r.error as Error).message}\n`);
-          const problem = checkError(r.error, c.prefixes);
-          if (problem) failures.push(`${where}: ${problem}`);
-        } else if (optionsAt.has(i) && what === '{ bogusOption: 1 }') {
-          failures.push(`${where}: an unknown option was accepted`);
-        } else if (STRICT.has(goodKind) && kindOf(r.value) !== goodKind && !(goodKind === 'Tensor[]' && kindOf(r.value) === 'array')) {
-          failures.push(`${where}: returned ${kindOf(r.value)} where the good call returns ${goodKind}`);
-        } else if (badShape(r.value)) {
-          failures.push(`${where}: returned a tensor of shape [${(r.value as wt.Tensor).shape}]`);
-        }
-        release(r.value);
-        release(replaced);
-        args[i] = undefined;
-        release(args);
+  /** calls with argument i (or option `key` of argument i) set to each bad value */
+  const vary = async (i: number, key: string | null): Promise<void> => {
+    for (const [what, bad] of values) {
+      if (c.entry.avoid?.includes(key ? `${key}=${what}` : what)) continue;
+      const args = good();
+      while (args.length <= i) args.push(undefined);
+      const replaced = args[i];
+      args[i] = key === null ? bad : { ...(replaced as object), [key]: bad };
+      const where = `${c.label}(${key === null ? `arg ${i}` : `option ${key}`} = ${what})`;
+      const problem = await probe(c, args, where, goodKind, key === null && optionsAt.includes(i) && what === '{ bogusOption: 1 }');
+      if (problem) {
+        failures.push(problem);
+        await log(`FAIL ${problem}`);
       }
+      if (key === null) args[i] = replaced;
+      release(args);
     }
+  };
+  try {
+    for (let i = 0; i < Math.max(goodArgs.length, c.arity); i++) await vary(i, null);
+    for (const i of optionsAt) for (const key of await knownKeys(c, good, i)) await vary(i, key);
   } finally {
     done();
   }

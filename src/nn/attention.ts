@@ -17,6 +17,7 @@ import { linear } from '../ops/linalg.js';
 import { causalSoftmax, softmax } from '../ops/norm.js';
 import { fusedAttention, fusedAttentionApplies } from '../ops/attention.js';
 import type { Tensor } from '../tensor.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module, parameter } from './module.js';
@@ -112,15 +113,44 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: Sc
   if (q.shape[q.ndim - 1] !== k.shape[k.ndim - 1] || k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) {
     throw new ShapeError(`${op}: query ${fmt(q.shape)}, key ${fmt(k.shape)} and value ${fmt(v.shape)} must be [..., L, E], [..., S, E], [..., S, Ev]`);
   }
+  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
   const p = checkNumber(op, 'dropoutP', o.dropoutP ?? 0, { min: 0, max: 1 });
   if (o.isCausal !== undefined) checkBoolean(op, 'isCausal', o.isCausal);
   if (o.scale !== undefined) checkNumber(op, 'scale', o.scale, { finite: true });
   checkOptionalTensor(op, 'attnMask', o.attnMask);
   const m = o.attnMask ?? null;
-  if (m) checkMaskDType(op, 'attnMask', m);
+  if (m) {
+    checkMaskDType(op, 'attnMask', m);
+    const scores = [...batch, q.shape[q.ndim - 2], k.shape[k.ndim - 2]];
+    if (!shapesEqual(broadcastShapes(`${op}: attnMask`, scores, m.shape), scores)) {
+      throw new ShapeError(`${op}: attnMask ${fmt(m.shape)} must broadcast to the scores ${fmt(scores)} ([..., L, S])`);
+    }
+  }
   const blocked = m && m.dtype === 'bool' ? m.logicalNot() : null;
   const bias = m && m.dtype !== 'bool' ? m : null;
   return attend(q, k, v, { blocked, bias, isCausal: o.isCausal, dropoutP: p, scale: o.scale })[0];
+}
+
+interface MaskDims { B: number; L: number; S: number; nh: number; batched: boolean; qShape: readonly number[] }
+
+/**
+ * Checks attention masks' dtypes and shapes: the key padding mask [B, S] ([S] unbatched) and
+ * the attention mask [L, S] or [B·nh, L, S]. The keys of `masks` are the names the caller's
+ * user wrote (`srcMask` for a TransformerEncoderLayer), the first the key padding mask.
+ */
+function checkMasks(op: string, masks: Record<string, Tensor | null | undefined>, { B, L, S, nh, batched, qShape }: MaskDims): void {
+  const [[kpmName, kpm], [amName, am]] = Object.entries(masks);
+  if (kpm) {
+    checkMaskDType(op, kpmName, kpm);
+    const ok = batched ? kpm.ndim === 2 && kpm.shape[0] === B && kpm.shape[1] === S : kpm.ndim === 1 && kpm.shape[0] === S;
+    if (!ok) throw new ShapeError(`${op}: ${kpmName} must be ${batched ? `[${B},${S}] ([batch, key length])` : `[${S}]`}, got ${fmt(kpm.shape)} (query ${fmt(qShape)})`);
+  }
+  if (am) {
+    checkMaskDType(op, amName, am);
+    const nb = batched ? B * nh : nh;
+    const ok = (am.ndim === 2 && am.shape[0] === L && am.shape[1] === S) || (am.ndim === 3 && am.shape[0] === nb && am.shape[1] === L && am.shape[2] === S);
+    if (!ok) throw new ShapeError(`${op}: ${amName} must be [${L},${S}] or [${nb},${L},${S}] ([batch·numHeads, query length, key length]), got ${fmt(am.shape)} (query ${fmt(qShape)})`);
+  }
 }
 
 function checkMaskDType(op: string, arg: string, m: Tensor): void {
@@ -266,27 +296,16 @@ export class MultiheadAttention extends Module {
 
   /** Checks the masks and folds them into one bool "blocked" and one float bias, both 4-D. */
   private masks(o: MultiheadAttentionForwardOptions, B: number, L: number, S: number, batched: boolean, qShape: readonly number[]): { blocked: Tensor | null; bias: Tensor | null } {
-    const op = 'MultiheadAttention.forward', nh = this.numHeads;
+    const nh = this.numHeads;
+    checkMasks('MultiheadAttention.forward', { keyPaddingMask: o.keyPaddingMask, attnMask: o.attnMask }, { B, L, S, nh, batched, qShape });
     let blocked: Tensor | null = null, bias: Tensor | null = null;
     const add = (m: Tensor) => {
       if (m.dtype === 'bool') blocked = blocked ? blocked.logicalOr(m) : m;
       else bias = bias ? bias.add(m) : m;
     };
-    const kpm = o.keyPaddingMask;
-    if (kpm) {
-      checkMaskDType(op, 'keyPaddingMask', kpm);
-      const ok = batched ? kpm.ndim === 2 && kpm.shape[0] === B && kpm.shape[1] === S : kpm.ndim === 1 && kpm.shape[0] === S;
-      if (!ok) throw new ShapeError(`${op}: keyPaddingMask must be ${batched ? `[${B},${S}] ([batch, key length])` : `[${S}]`}, got ${fmt(kpm.shape)} (query ${fmt(qShape)})`);
-      add(kpm.reshape([B, 1, 1, S]));
-    }
-    const am = o.attnMask;
-    if (am) {
-      checkMaskDType(op, 'attnMask', am);
-      const nb = batched ? B * nh : nh;
-      if (am.ndim === 2 && am.shape[0] === L && am.shape[1] === S) add(am);
-      else if (am.ndim === 3 && am.shape[0] === nb && am.shape[1] === L && am.shape[2] === S) add(am.reshape([B, nh, L, S]));
-      else throw new ShapeError(`${op}: attnMask must be [${L},${S}] or [${nb},${L},${S}] ([batch·numHeads, query length, key length]), got ${fmt(am.shape)} (query ${fmt(qShape)})`);
-    }
+    const kpm = o.keyPaddingMask, am = o.attnMask;
+    if (kpm) add(kpm.reshape([B, 1, 1, S]));
+    if (am) add(am.ndim === 2 ? am : am.reshape([B, nh, L, S]));
     return { blocked, bias };
   }
 
@@ -367,7 +386,7 @@ export class TransformerEncoderLayer extends Module {
   }
 
   forward(src: Tensor, o: TransformerEncoderForwardOptions = {}): Tensor {
-    checkEncoderInput('TransformerEncoderLayer.forward', src, this.dModel, o, ['srcMask', 'srcKeyPaddingMask', 'isCausal']);
+    checkEncoderInput('TransformerEncoderLayer.forward', src, this, o, ['srcMask', 'srcKeyPaddingMask', 'isCausal'], ['srcKeyPaddingMask', 'srcMask']);
     const sa = (x: Tensor) => {
       const [y] = this.selfAttn.forward(x, x, x, { attnMask: o.srcMask, keyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal, needWeights: false });
       return this.dropout1.forward(y);
@@ -383,15 +402,20 @@ export class TransformerEncoderLayer extends Module {
   }
 }
 
-/** An encoder's input: float32 [B, T, dModel] / [T, B, dModel] / [T, dModel], known options, mask tensors. */
-function checkEncoderInput<O extends { isCausal?: boolean }>(op: string, src: unknown, dModel: number, o: O, known: OptionKeys<O>): void {
+/** An encoder's input, options and masks (`maskKeys`: the key padding mask's option, then the attention mask's). */
+function checkEncoderInput<O extends { isCausal?: boolean }>(op: string, src: unknown, layer: TransformerEncoderLayer, o: O, known: OptionKeys<O>, maskKeys: OptionKeys<O>): void {
+  const { dModel, nhead } = layer, batchFirst = layer.selfAttn.batchFirst;
   checkTensorDType(op, 'src', src, ['float32']);
   checkOptions(op, o, known);
   if ((src.ndim !== 2 && src.ndim !== 3) || src.shape[src.ndim - 1] !== dModel) {
     throw new ShapeError(`${op}: src must be [B, T, ${dModel}], [T, B, ${dModel}] or [T, ${dModel}] (dModel ${dModel} features last), got ${fmt(src.shape)}`);
   }
-  for (const k of known) if (k !== 'isCausal') checkOptionalTensor(op, k, o[k]);
+  const masks = Object.fromEntries(maskKeys.map((k) => [k, o[k] as Tensor | null | undefined]));
+  for (const [k, m] of Object.entries(masks)) checkOptionalTensor(op, k, m);
   if (o.isCausal !== undefined) checkBoolean(op, 'isCausal', o.isCausal);
+  const batched = src.ndim === 3, T = batched && batchFirst ? src.shape[1] : src.shape[0];
+  const B = !batched ? 1 : batchFirst ? src.shape[0] : src.shape[1];
+  checkMasks(op, masks, { B, L: T, S: T, nh: nhead, batched, qShape: src.shape });
 }
 
 /**
@@ -425,7 +449,7 @@ export class TransformerEncoder extends Module {
     this.norm = norm;
   }
   forward(src: Tensor, o: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
-    checkEncoderInput('TransformerEncoder.forward', src, this.layers[0]?.dModel, o, ['mask', 'srcKeyPaddingMask', 'isCausal']);
+    checkEncoderInput('TransformerEncoder.forward', src, this.layers[0], o, ['mask', 'srcKeyPaddingMask', 'isCausal'], ['srcKeyPaddingMask', 'mask']);
     let x = src;
     for (const l of this.layers) x = l.forward(x, { srcMask: o.mask, srcKeyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal });
     return this.norm ? (this.norm.forward(x) as Tensor) : x;

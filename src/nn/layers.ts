@@ -209,6 +209,7 @@ export class Embedding extends Module {
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
     checkOptions('Embedding', o, ['paddingIdx']);
     checkNumel('Embedding', 'weight', [numEmbeddings, embeddingDim]);
+    if (o.paddingIdx !== undefined) checkNumber('Embedding', 'paddingIdx', o.paddingIdx, { int: true, min: -numEmbeddings, max: numEmbeddings - 1 });
     this.weight = parameter(init.normal(empty([numEmbeddings, embeddingDim], 'float32')));
     if (o.paddingIdx !== undefined) {
       const row = this.weight.select(0, o.paddingIdx);

@@ -166,8 +166,9 @@ export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignore
 /** Hinge loss for binary labels in {-1, 1} (0 is read as -1), as Keras: max(0, 1 - y·x). */
 export function hingeLoss(input: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
   checkLoss('hingeLoss', input, target, o, ['reduction', 'margin']);
+  const margin = checkNumber('hingeLoss', 'margin', o.margin ?? 1, { finite: true });
   return tidy(() => {
     const y = where(target.eq(0), -1, target);
-    return reduce('hingeLoss', y.mul(input).neg().add(o.margin ?? 1).relu(), o.reduction);
+    return reduce('hingeLoss', y.mul(input).neg().add(margin).relu(), o.reduction);
   });
 }

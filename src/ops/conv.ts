@@ -9,7 +9,7 @@
 import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, OutOfMemoryError, ShapeError, fmt } from '../errors.js';
 import type { Pair, RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
 import { MAX_NUMEL, numel } from '../shape.js';
@@ -63,6 +63,11 @@ function pair(op: string, arg: string, v: unknown, min: number): Pair {
 function positiveInt(op: string, arg: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: ${arg} must be a positive integer, got ${describeValue(v)}`);
   return v;
+}
+
+/** The output fits in a tensor (huge strides or paddings are refused naming the op, not a routine). */
+function checkOutput(op: string, shape: readonly number[]): void {
+  if (numel(shape) > MAX_NUMEL) throw new OutOfMemoryError(`${op}: out of memory for a float32 output of shape ${fmt(shape)}: ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
 }
 
 /** Runs fn on x as a batch of one when x is 3-D [C,H,W]; checks that x is 3-D or 4-D. */
@@ -141,6 +146,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     throw new ShapeError(`conv2d: input ${fmt(x.shape)} is too small for weight ${fmt(weight.shape)} with padding ${fmt(padding)} and dilation ${fmt(dilation)}`);
   }
   const shape = [N, O, Ho, Wo];
+  checkOutput(op, shape);
   const cfg = { stride, padding, dilation, groups };
   const y = tidy(() => noGrad(() => {
     if (numel(shape) === 0) return empty(shape, 'float32', x.backend);
@@ -185,6 +191,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const Wo = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + outPad[1] + 1;
   if (Ho <= 0 || Wo <= 0) throw new ShapeError(`convTranspose2d: output size ${Ho}x${Wo} is not positive for input ${fmt(x.shape)}, weight ${fmt(weight.shape)} and padding ${fmt(padding)}`);
   const shape = [N, Cout, Ho, Wo];
+  checkOutput(op, shape);
   const cfg = { stride, padding, dilation, groups };
   const y = tidy(() => noGrad(() => {
     const out = run1('conv2dBackwardInput', cfg, [x, weight], shape);
@@ -213,6 +220,7 @@ function poolArgs(op: string, x: Tensor, kernelSize: IntPair, o: { stride?: IntP
   const Ho = windows(H, kernel[0], stride[0], padding[0], dilation[0], !!o.ceilMode);
   const Wo = windows(W, kernel[1], stride[1], padding[1], dilation[1], !!o.ceilMode);
   if (Ho <= 0 || Wo <= 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} is too small for kernel ${fmt(kernel)} with padding ${fmt(padding)} and dilation ${fmt(dilation)}`);
+  checkOutput(op, [N, C, Ho, Wo]);
   return { kernel, stride, padding, dilation, shape: [N, C, Ho, Wo] };
 }
 

@@ -11,7 +11,7 @@ import { seedToKey } from '../kernel/philox.js';
 import { MAX_NUMEL, checkShape, contiguousStrides, numel } from '../shape.js';
 import { Tensor, type NestedArray } from '../tensor.js';
 import { runElementwise } from './run.js';
-import { checkNumber, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -19,6 +19,14 @@ export interface CreateOptions {
 }
 
 const CREATE_KEYS: OptionKeys<CreateOptions> = ['dtype', 'requiresGrad'];
+
+/** Checks `requiresGrad` against the dtype before anything is made (a refusal leaks nothing). */
+function checkRequiresGrad(op: string, opts: CreateOptions, dtype: DType): void {
+  if (opts.requiresGrad === undefined) return;
+  if (checkBoolean(op, 'requiresGrad', opts.requiresGrad) && dtype !== 'float32') {
+    throw new DTypeError(`${op}: only float32 tensors can require gradients, got dtype ${dtype}`);
+  }
+}
 
 function finish(t: Tensor, opts: CreateOptions): Tensor {
   if (opts.requiresGrad) t.requiresGrad = true;
@@ -85,6 +93,7 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
   }
   if (numel(shape) !== flat.length) throw new ArgumentError(`tensor: ${flat.length} values do not fill shape ${fmt(shape)}`);
   const dtype = opts.dtype === undefined ? inferred : checkDType('tensor', opts.dtype);
+  checkRequiresGrad('tensor', opts, dtype);
   const backend = engine.requireBackend();
   const buf = backend.alloc(flat.length, dtype);
   if (flat.length) {
@@ -97,6 +106,7 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
 function generate(op: string, shape: readonly number[], expr: Expr, scalars: number[], opts: CreateOptions): Tensor {
   checkShape(op, shape);
   const dtype = checkDType(op, opts.dtype ?? expr.dtype);
+  checkRequiresGrad(op, opts, dtype);
   return finish(runElementwise(op, E.cast(expr, dtype), [], shape, scalars), opts);
 }
 
@@ -233,10 +243,12 @@ export function randint(low: number, high: number, shape: readonly number[], opt
 /** Normal numbers with the given mean and std (float32). @example wt.normal([3], 0, 0.02, { seed: 1 }) */
 export function normal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): Tensor {
   randomOptions('normal', opts, ['float32']);
+  checkRequiresGrad('normal', opts, 'float32');
+  const seed = checkOptionalNumber('normal', 'seed', opts.seed, { finite: true });
   checkNumber('normal', 'mean', mean);
   checkNumber('normal', 'std', std, { min: 0 });
   checkShape('normal', shape);
-  const z = randn(shape, { seed: opts.seed });
+  const z = randn(shape, { seed });
   const out = z.mul(std).add(mean);
   z.dispose();
   return finish(out, opts);
@@ -245,11 +257,13 @@ export function normal(shape: readonly number[], mean = 0, std = 1, opts: Random
 /** Uniform numbers in [low, high) (float32). @example wt.uniform([3], -1, 1, { seed: 1 }) */
 export function uniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): Tensor {
   randomOptions('uniform', opts, ['float32']);
+  checkRequiresGrad('uniform', opts, 'float32');
+  const seed = checkOptionalNumber('uniform', 'seed', opts.seed, { finite: true });
   checkNumber('uniform', 'low', low, { finite: true });
   checkNumber('uniform', 'high', high, { finite: true });
   if (low > high) throw new ArgumentError(`uniform: low ${low} must not exceed high ${high}`);
   checkShape('uniform', shape);
-  const u = rand(shape, { seed: opts.seed });
+  const u = rand(shape, { seed });
   const out = u.mul(high - low).add(low);
   u.dispose();
   return finish(out, opts);

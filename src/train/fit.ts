@@ -109,7 +109,7 @@ interface Compiled {
 // kept beside the model rather than on it, so compile adds no enumerable state to a Module
 const compiled = new WeakMap<Module, Compiled>();
 
-function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
+function makeOptimizer(op: string, model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
   if (spec instanceof Optimizer) return spec;
   const o = lr === undefined ? {} : { lr };
   switch (spec) {
@@ -119,7 +119,7 @@ function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: numb
     case 'rmsprop': return new RMSprop(model.parameters(), o);
     case 'adagrad': return new Adagrad(model.parameters(), o);
   }
-  throw new ArgumentError(`compile: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${describeValue(spec)}`);
+  throw new ArgumentError(`${op}: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${describeValue(spec)}`);
 }
 
 const COMPILE_KEYS: OptionKeys<CompileConfig> = ['optimizer', 'lr', 'loss', 'metrics'];
@@ -147,7 +147,7 @@ export function compileModel(model: Module, cfg: CompileConfig): void {
   checkOptionalNumber('compile', 'lr', cfg.lr, { min: 0, finite: true });
   const loss = cfg.loss === undefined ? undefined : lossOf('compile', cfg.loss);
   compiled.set(model, {
-    optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
+    optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer('compile', model, cfg.optimizer, cfg.lr),
     loss,
     metrics: cfg.metrics === undefined ? undefined : metricsOf('compile', cfg.metrics, loss?.name),
   });
@@ -160,9 +160,9 @@ function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimize
   const metrics = o.metrics !== undefined ? metricsOf(op, o.metrics, loss?.name) : c.metrics ?? [];
   let optimizer: Optimizer | undefined;
   if (needOptimizer) {
-    if (o.optimizer !== undefined) optimizer = makeOptimizer(model, o.optimizer, o.lr);
+    if (o.optimizer !== undefined) optimizer = makeOptimizer(op, model, o.optimizer, o.lr);
     else if (c.optimizer) optimizer = c.optimizer;
-    else compiled.set(model, { ...c, optimizer: (optimizer = makeOptimizer(model, 'adam', o.lr)) }); // reused by later fits
+    else compiled.set(model, { ...c, optimizer: (optimizer = makeOptimizer(op, model, 'adam', o.lr)) }); // reused by later fits
   }
   return { loss, metrics, optimizer };
 }
