@@ -134,7 +134,7 @@ export type OptionKeys<T> = readonly (keyof NonNullable<T> & string)[];
 /**
  * An options argument: undefined or a plain object (not a string, array or tensor) whose own
  * keys are all in `known`, so a misspelt or unsupported option is an error instead of being
- * ignored: `crossEntropy: unknown option 'wieght' (did you mean 'weight'?; known: reduction, ...)`.
+ * ignored: `crossEntropy: unknown option 'wieght' (did you mean 'weight'? known: reduction, ...)`.
  *
  * @example checkOptions('DataLoader', opts, ['batchSize', 'shuffle', 'seed', 'dropLast', 'collate']);
  */

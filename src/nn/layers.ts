@@ -4,7 +4,7 @@
  */
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { normAxis } from '../shape.js';
-import { checkBoolean, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 import { dropout } from '../ops/elementwise.js';
 import { empty } from '../ops/run.js';
 import { full, ones, zeros } from '../ops/creation.js';
@@ -17,10 +17,6 @@ import * as init from './init.js';
 import { Module, parameter } from './module.js';
 
 type Pair = number | [number, number];
-
-function checkPositiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${describeValue(v)}`);
-}
 
 /** A layer's options object (only `known` keys) and its optional `bias` flag. */
 function layerOptions<T extends { bias?: unknown }>(op: string, o: T, known: OptionKeys<T>): void {
@@ -192,7 +188,7 @@ export class Flatten extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new ArgumentError(`Dropout: p must be in [0, 1], got ${describeValue(p)}`);
+    checkNumber('Dropout', 'p', p, { min: 0, max: 1 });
   }
   forward(x: Tensor): Tensor {
     checkTensorDType('Dropout.forward', 'input', x, ['float32']);
