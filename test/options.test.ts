@@ -145,7 +145,7 @@ forEachBackend(() => {
   it('optimizer parameter groups and LambdaCallback hooks refuse unknown keys too', () => {
     const p = nn.parameter(wt.randn([2]));
     expect(() => new optim.SGD([{ params: [p], lr: 0.1, momentun: 0.9 } as never])).toThrow(
-      /^SGD: unknown key 'momentun' in parameter group 0 \(did you mean 'momentum'\? known: params, lr, momentum, dampening, weightDecay, nesterov\)/,
+      /^SGD: unknown key 'momentun' in parameter group 0 \(did you mean 'momentum'\? known: params, lr, momentum, dampening, weightDecay, nesterov, initialLr\)/,
     );
     expect(() => new optim.Adam([{ params: [p] }, { params: [wt.randn([2], { requiresGrad: true })], betas: [0.8, 0.9], lR: 1 } as never])).toThrow(/^Adam: unknown key 'lR' in parameter group 1/);
     expect(() => new train.LambdaCallback({ onEpochEnds: () => {} } as never)).toThrow(/^LambdaCallback: unknown key 'onEpochEnds' in hooks \(did you mean 'onEpochEnd'\?/);

@@ -56,7 +56,8 @@ export abstract class Optimizer {
     const groups: ParamGroup[] = isGroup(list[0]) ? (list as ParamGroup[]) : [{ params: list as Tensor[], lr: defaults.lr as number }];
     groups.forEach((g, gi) => {
       if (!isGroup(g) || typeof (g.params as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new ArgumentError(`${op}: parameter group ${gi} must be { params: Tensor[], ... }, got ${describeValue(g)}`);
-      checkOptions(op, g, ['params', ...Object.keys(defaults)], `parameter group ${gi}`);
+      // initialLr: what an LR scheduler adds to a group, so optimizer.paramGroups can seed a new optimizer
+      checkOptions(op, g, ['params', ...Object.keys(defaults), 'initialLr'], `parameter group ${gi}`);
     });
     this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup);
     for (const g of this.paramGroups) {
