@@ -67,12 +67,14 @@ export function battery(): { values: [string, unknown][]; done: () => void } {
     int: wt.ones([2, 3], { dtype: 'int32' }),
     scalar: wt.tensor(1),
     rank5: wt.ones([1, 2, 1, 3, 1]),
+    // past the 8 dims some WebGPU routines index with
+    rank9: wt.ones([1, 1, 2, 1, 1, 1, 1, 3, 1]),
   };
   const values: [string, unknown][] = [
     ['null', null], ['undefined', undefined], ['a string', 'a'], ['NaN', NaN], ['a BigInt', 7n],
     ['-1', -1], ['1.5', 1.5], ['2**31', 2 ** 31], ['Infinity', Infinity], ['[]', []],
     ['{ bogusOption: 1 }', { bogusOption: 1 }], ['a disposed tensor', dead],
-    ['a bool tensor', tensors.bool], ['an int32 tensor', tensors.int], ['a 0-D tensor', tensors.scalar], ['a 5-D tensor', tensors.rank5],
+    ['a bool tensor', tensors.bool], ['an int32 tensor', tensors.int], ['a 0-D tensor', tensors.scalar], ['a 5-D tensor', tensors.rank5], ['a 9-D tensor', tensors.rank9],
   ];
   return { values, done: () => wt.dispose(Object.values(tensors)) };
 }
