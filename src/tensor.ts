@@ -120,6 +120,7 @@ export class Tensor {
     return this._requiresGrad;
   }
   set requiresGrad(v: boolean) {
+    checkBoolean('requiresGrad', 'value', v);
     if (v && this.dtype !== 'float32') throw new DTypeError(`requiresGrad: only float32 tensors can require gradients, got ${this.dtype}`);
     if (!v && this.gradFn) throw new DTypeError('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
     this._requiresGrad = v;

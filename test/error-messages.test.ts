@@ -104,6 +104,15 @@ forEachBackend((kind) => {
     wt.dispose([x, y]);
   });
 
+  it('the requiresGrad setter takes only true or false', () => {
+    const t = wt.ones([2]);
+    expect(() => {
+      (t as { requiresGrad: unknown }).requiresGrad = 'yes';
+    }).toThrow('requiresGrad: value must be true or false, got "yes"');
+    expect(t.requiresGrad).toBe(false);
+    t.dispose();
+  });
+
   it('pad reaches only the dims its pairs name (a 3-D tensor padded in its last dim kept NaN sizes)', async () => {
     const y = wt.ones([1, 2, 3]).pad([1, 1]);
     expect(y.shape).toEqual([1, 2, 5]);
