@@ -1,7 +1,9 @@
 /**
  * The machinery of the error walk (error-walk.test.ts): calls one public function, constructor
  * or method with its good arguments, then again with each argument replaced by each value of a
- * battery of bad ones, and reports every way a call fails the library's error contract:
+ * battery of bad ones, then with each option of each options argument (the known ones, read
+ * from the refusal of an unknown one) set to each bad value, and reports every way a call fails
+ * the library's error contract:
  *
  * - it throws (or rejects with) something that is not a WebtensorError;
  * - its message does not start with the name the user called (`gather:`, `Linear.forward:`,
@@ -10,7 +12,11 @@
  *   back: `wt.sub('a', t)`), or a returned tensor cannot be read;
  * - it accepts an unknown key in an options object (`{ bogusOption: 1 }` where the good call
  *   passes options must be refused);
+ * - it returns a tensor whose shape holds a non-size (NaN);
  * - the good call itself fails (the table is stale).
+ *
+ * WT_WALK_LOG=<file> appends every bad call's outcome (and each failure) there, to read the
+ * messages; the test then also prints how many calls it made.
  */
 import * as wt from '../src/index.js';
 
