@@ -24,7 +24,7 @@ import { keep, tidy } from './memory.js';
 import { Optimizer } from './optim/optimizer.js';
 import { full, zeros } from './ops/creation.js';
 import type { Tensor } from './tensor.js';
-import { checkTensor, describeValue } from './validate.js';
+import { checkBoolean, checkOptions, checkTensor, describeValue } from './validate.js';
 
 export interface GradScalerOptions {
   /** the first scale (default 2^16) */
@@ -69,7 +69,8 @@ export class GradScaler {
 
   constructor(opts: GradScalerOptions = {}) {
     const op = 'GradScaler';
-    if (typeof opts !== 'object' || opts === null) throw new ArgumentError(`${op}: options must be an object, got ${describeValue(opts)}`);
+    checkOptions(op, opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval', 'enabled']);
+    if (opts.enabled !== undefined) checkBoolean(op, 'enabled', opts.enabled);
     const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000, enabled = true } = opts;
     const positive = (name: string, v: number): void => {
       if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new ArgumentError(`${op}: ${name} must be a positive finite number, got ${describeValue(v)}`);
@@ -240,7 +241,7 @@ export class GradScaler {
 
   /** Restores the scale and growth count of {@link stateDict} (the factors stay this scaler's). */
   loadStateDict(sd: GradScalerState): void {
-    if (typeof sd !== 'object' || sd === null || !(sd.scale > 0) || !Number.isInteger(sd.growthTracker)) {
+    if (typeof sd !== 'object' || sd === null || !(typeof sd.scale === 'number' && sd.scale > 0 && Number.isFinite(sd.scale)) || !Number.isInteger(sd.growthTracker)) {
       throw new ArgumentError(`GradScaler.loadStateDict: expected { scale, growthTracker, ... } from stateDict(), got ${describeValue(sd)}`);
     }
     this.setScale(sd.scale);

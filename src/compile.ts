@@ -47,7 +47,7 @@ import { ArgumentError } from './errors.js';
 import { keep, tidy } from './memory.js';
 import { empty } from './ops/run.js';
 import { Tensor } from './tensor.js';
-import { describeValue } from './validate.js';
+import { checkOptions, describeValue } from './validate.js';
 
 /** Hooks to run before each replay of the step being recorded (null: nothing is recorded). */
 let hooks: (() => void)[] | null = null;
@@ -126,7 +126,7 @@ const MAX_ENTRIES = 8;
  */
 export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
   if (typeof fn !== 'function') throw new ArgumentError(`compile: expected a function, got ${describeValue(fn)}`);
-  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(`compile: options must be an object, got ${describeValue(opts)}`);
+  checkOptions('compile', opts, ['warmup']);
   const warmup = opts.warmup ?? 1;
   if (!Number.isInteger(warmup) || warmup < 0) throw new ArgumentError(`compile: warmup must be an integer >= 0, got ${describeValue(warmup)}`);
   const entries = new Map<string, Entry>();

@@ -21,6 +21,7 @@ import type { Backend, View } from './backend/backend.js';
 import { attach, deferCheck, flagSlot } from './deferred.js';
 import { engine, storageOf } from './engine.js';
 import { ArgumentError, NonFiniteError, fmt } from './errors.js';
+import { describeValue } from './validate.js';
 import { E, type Expr } from './kernel/ir.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
 
@@ -41,7 +42,7 @@ const made = (out: number, ins: readonly number[]): boolean => out === 2 ? ins.e
  * @example wt.setDebug(true); try { await step(); } finally { wt.setDebug(false); }
  */
 export function setDebug(on: boolean): void {
-  if (typeof on !== 'boolean') throw new ArgumentError(`setDebug: expected true or false, got ${JSON.stringify(on)}`);
+  if (typeof on !== 'boolean') throw new ArgumentError(`setDebug: expected true or false, got ${describeValue(on)}`);
   engine.debug = on;
 }
 

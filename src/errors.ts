@@ -29,7 +29,7 @@ export class FormatError extends WebtensorError {}
 /** Debug mode (`wt.setDebug(true)`) found NaN or Infinity in an op's output; names the op. */
 export class NonFiniteError extends WebtensorError {}
 
-/** Formats a shape for messages: [2,3]. */
+/** Formats a shape for messages: [2,3] (anything else as its string, so a message never throws). */
 export function fmt(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
+  return Array.isArray(shape) ? `[${shape.join(',')}]` : String(shape);
 }

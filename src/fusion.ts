@@ -77,7 +77,7 @@ export const MAX_FOLDS = 2;
  * @example wt.setFusion(false); // one kernel per elementwise op, e.g. to profile ops one by one
  */
 export function setFusion(on: boolean | 'auto'): void {
-  if (typeof on !== 'boolean' && on !== 'auto') throw new ArgumentError(`setFusion: expected true, false or 'auto', got ${JSON.stringify(on)}`);
+  if (typeof on !== 'boolean' && on !== 'auto') throw new ArgumentError(`setFusion: expected true, false or 'auto', got ${String(on)}`);
   engine.fusion = on;
 }
 

@@ -3,7 +3,7 @@ import type { Backend, MatmulPrecision } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/index.js';
 import { engine } from './engine.js';
 import { ArgumentError, BackendError } from './errors.js';
-import { describeValue } from './validate.js';
+import { checkOptions, describeValue } from './validate.js';
 // static, not import(): inside the single-file bundle a dynamic import only wraps every module it
 // reaches in lazy initialisers, which defeats tree shaking for apps that bundle webtensor
 import { createWebGPUBackend } from './backend/webgpu/index.js';
@@ -32,6 +32,7 @@ let warned = false;
  */
 export async function init(opts: InitOptions = {}): Promise<Backend> {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ArgumentError(`init: options must be an object like { backend: 'webgpu' }, got ${describeValue(opts)}`);
+  checkOptions('init', opts, ['backend', 'device', 'fusion', 'waits']);
   if (opts.device !== undefined && (typeof opts.device !== 'object' || opts.device === null || typeof (opts.device as GPUDevice).createBuffer !== 'function')) {
     throw new ArgumentError('init: device must be a GPUDevice');
   }
@@ -41,7 +42,7 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
   }
   if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`init: waits must be 'spin' or 'sleep', got ${describeValue(opts.waits)}`);
   const want = opts.backend ?? (opts.device ? 'webgpu' : 'auto');
-  if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(want)}`);
+  if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${describeValue(want)}`);
   if (want === 'cpu') return setBackend(new CpuBackend());
   try {
     return setBackend(await createWebGPUBackend(opts.device, opts.waits ? { waits: opts.waits } : {}));

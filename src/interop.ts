@@ -24,6 +24,7 @@ import { engine, Storage } from './engine.js';
 import { ArgumentError, BackendError, DTypeError, fmt } from './errors.js';
 import { checkShape, contiguousStrides, numel } from './shape.js';
 import { Tensor } from './tensor.js';
+import { checkOptions, describeValue } from './validate.js';
 
 /** Where a tensor's values are on the GPU. Elements are 32-bit: f32, i32, or u32 0/1 for bool. */
 export interface GPUBufferInfo {
@@ -58,11 +59,12 @@ export function fromGPUBuffer(buffer: GPUBuffer, shape: readonly number[], dtype
   if (!backend.importBuffer) {
     throw new BackendError(`${op}: the current backend is '${backend.name}'; GPUBuffers need the WebGPU backend on the host's device: await wt.init({ device })`);
   }
-  if (!isGPUBufferLike(buffer)) throw new ArgumentError(`${op}: expected a GPUBuffer, got ${buffer === null ? 'null' : typeof buffer}`);
+  if (!isGPUBufferLike(buffer)) throw new ArgumentError(`${op}: expected a GPUBuffer, got ${describeValue(buffer)}`);
   checkShape(op, shape);
-  if (!isDType(dtype)) throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(dtype)} (expected float32, int32 or bool)`);
+  if (!isDType(dtype)) throw new DTypeError(`${op}: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
+  checkOptions(op, opts, ['offset']);
   const offset = opts.offset ?? 0;
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new ArgumentError(`${op}: offset must be a non-negative integer (elements), got ${offset}`);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ArgumentError(`${op}: offset must be a non-negative integer (elements), got ${describeValue(offset)}`);
   const n = numel(shape);
   if ((offset + n) * 4 > buffer.size) {
     throw new ArgumentError(`${op}: shape ${fmt(shape)} (${n} elements of 4 bytes) at element offset ${offset} needs ${(offset + n) * 4} bytes, but the buffer has ${buffer.size}`);

@@ -21,6 +21,7 @@ import { getBackend } from './init.js';
 import { materializeAll } from './engine.js';
 import { ArgumentError } from './errors.js';
 import type { KernelStats } from './backend/backend.js';
+import { checkFunction } from './validate.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
 export interface KernelTime {
@@ -88,6 +89,7 @@ function report<T>(result: T, base: Omit<ProfileReport<T>, 'table' | 'result'>):
  * console.log(table());
  */
 export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileReport<T>> {
+  checkFunction('profile', 'fn', fn);
   const backend = getBackend();
   const device = (backend as { device?: GPUDevice }).device;
   const dispatcher = backend.name === 'webgpu' && device ? dispatcherOf(device) : undefined;
@@ -103,7 +105,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
       note: `the ${backend.name} backend has no kernel timer: only the wall-clock time of fn is reported`,
     });
   }
-  if (dispatcher.profiling) throw new ArgumentError('wt.profile: a profile is already running (profiles do not nest)');
+  if (dispatcher.profiling) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
   dispatcher.startProfile();
   let result: T;
   let p: DispatchProfiler | null;
@@ -130,7 +132,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
 }
 
 async function profileCpu<T>(backend: CpuBackend, fn: () => T | Promise<T>, t0: number): Promise<ProfileReport<T>> {
-  if (backend.profiler) throw new ArgumentError('wt.profile: a profile is already running (profiles do not nest)');
+  if (backend.profiler) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
   const p: CpuProfile = (backend.profiler = new Map());
   let result: T;
   try {

@@ -1,7 +1,11 @@
 /** Shape arithmetic: sizes, strides, broadcasting and axis normalisation. */
 import { ArgumentError, ShapeError, fmt } from './errors.js';
+import { describeValue } from './validate.js';
 
 export type Shape = readonly number[];
+
+/** Elements one tensor may hold: indices are 32-bit in the kernels. */
+export const MAX_NUMEL = 2 ** 31 - 1;
 
 export function numel(shape: Shape): number {
   let n = 1;
@@ -67,7 +71,7 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], to: S
 
 /** Normalises a possibly negative axis, or throws naming the op and the shape. */
 export function normAxis(op: string, axis: number, ndim: number, arg = 'dim'): number {
-  if (!Number.isInteger(axis)) throw new ArgumentError(`${op}: ${arg} must be an integer, got ${axis}`);
+  if (!Number.isInteger(axis)) throw new ArgumentError(`${op}: ${arg} must be an integer, got ${describeValue(axis)}`);
   const a = axis < 0 ? axis + ndim : axis;
   if (a < 0 || a >= Math.max(ndim, 1) || (ndim === 0 && a !== 0)) {
     throw new ShapeError(`${op}: ${arg}=${axis} is out of range for a tensor of ${ndim} dims`);
@@ -78,7 +82,7 @@ export function normAxis(op: string, axis: number, ndim: number, arg = 'dim'): n
 /** Normalises a list of axes (undefined → all), sorted and deduplicated. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, ndim: number): number[] {
   if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
-  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new ArgumentError(`${op}: dim must be an integer or a list of integers, got ${JSON.stringify(axes)}`);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new ArgumentError(`${op}: dim must be an integer or a list of integers, got ${describeValue(axes)}`);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(op, a, ndim)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new ArgumentError(`${op}: repeated dim in [${list.join(',')}]`);
@@ -88,7 +92,7 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
 /** Checks that a shape is a list of non-negative integers. */
 export function checkShape(op: string, shape: unknown, arg = 'shape'): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ArgumentError(`${op}: ${arg} must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new ArgumentError(`${op}: ${arg} must be a list of non-negative integers, got ${describeValue(shape)}`);
   }
   return shape as number[];
 }
@@ -98,7 +102,7 @@ export function inferShape(op: string, from: Shape, to: readonly number[]): numb
   const n = numel(from);
   const neg = to.filter((d) => d === -1).length;
   if (neg > 1) throw new ShapeError(`${op}: only one dim may be -1, got ${fmt(to)}`);
-  if (!to.every((d) => Number.isInteger(d) && d >= -1)) throw new ShapeError(`${op}: invalid shape ${fmt(to)}`);
+  if (!to.every((d) => Number.isInteger(d) && d >= -1)) throw new ShapeError(`${op}: invalid shape ${describeValue(to)}: sizes must be integers >= 0 (one may be -1)`);
   const known = to.reduce((a, d) => (d === -1 ? a : a * d), 1);
   const out = to.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d));
   if (numel(out) !== n || !out.every(Number.isInteger)) {

@@ -7,7 +7,7 @@ import { toDataArray, type DataArray, type DType, type StorageArray } from './dt
 import { engine, type Storage } from './engine.js';
 import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkTensor, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptionalNumber, checkOptions, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
@@ -142,12 +142,14 @@ export class Tensor {
     return this._requiresGrad;
   }
   set requiresGrad(v: boolean) {
+    checkBoolean('requiresGrad', 'value', v);
     if (v && this.dtype !== 'float32') throw new DTypeError(`requiresGrad: only float32 tensors can require gradients, got ${this.dtype}`);
     if (!v && this.gradFn) throw new DTypeError('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
     this._requiresGrad = v;
   }
   /** Sets requiresGrad in place and returns this (PyTorch's requires_grad_). */
   requiresGrad_(v = true): this {
+    this._check('requiresGrad_');
     checkBoolean('requiresGrad_', 'requiresGrad', v);
     this.requiresGrad = v;
     return this;
@@ -178,8 +180,8 @@ export class Tensor {
   // ---- reading ------------------------------------------------------------------------------
 
   /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
-  async _read(): Promise<StorageArray> {
-    this._check('data');
+  async _read(op = 'data'): Promise<StorageArray> {
+    this._check(op);
     const known = failure(this._storage);
     if (known) throw known;
     // checks queued by earlier ops on the GPU (index ranges, debug mode) are judged with this
@@ -220,7 +222,7 @@ export class Tensor {
 
   /** The values as nested arrays (numbers; booleans for bool tensors). */
   async array(): Promise<NestedArray> {
-    const d = await this._read();
+    const d = await this._read('array');
     const conv = this.dtype === 'bool' ? (x: number) => x !== 0 : this.dtype === 'float32' ? (x: number) => Math.fround(x) : (x: number) => x;
     let i = 0;
     const build = (dim: number): NestedArray => {
@@ -232,14 +234,15 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
+    this._check('item');
     if (this.numel() !== 1) throw new DTypeError(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(',')}]`);
-    const d = await this._read();
+    const d = await this._read('item');
     return this.dtype === 'float32' ? Math.fround(d[0]) : d[0];
   }
 
   /** PyTorch-style text of the values, e.g. `tensor([[1., 2.], [3., 4.]])`. */
   async format(): Promise<string> {
-    return formatTensor(await this._read(), this.shape, this.dtype, this.requiresGrad);
+    return formatTensor(await this._read('format'), this.shape, this.dtype, this.requiresGrad);
   }
 
   /**
@@ -268,10 +271,12 @@ export class Tensor {
 
   /** Backpropagates from this tensor; `gradient` is required for non-scalars. */
   backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    backward(this, gradient, opts.retainGraph ?? false);
+    checkOptions('backward', opts, ['retainGraph']);
+    backward(this, gradient, opts.retainGraph === undefined ? false : checkBoolean('backward', 'retainGraph', opts.retainGraph));
   }
   /** A tensor sharing storage with this one but cut from the graph. */
   detach(): Tensor {
+    this._check('detach');
     return this._viewAs(this.shape, this.strides, this.offset);
   }
   /** Clears `.grad`. */
@@ -320,12 +325,12 @@ export class Tensor {
   tanh(): Tensor { return ew.elementwise('tanh', [this]); }
   sigmoid(): Tensor { return ew.elementwise('sigmoid', [this]); }
   relu(): Tensor { return ew.elementwise('relu', [this]); }
-  leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [negativeSlope]); }
-  elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [alpha]); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return ew.elementwise('leakyRelu', [this], [checkNumber('leakyRelu', 'negativeSlope', negativeSlope)]); }
+  elu(alpha = 1): Tensor { return ew.elementwise('elu', [this], [checkNumber('elu', 'alpha', alpha)]); }
   /** GELU; `approximate: 'tanh'` for the tanh form. */
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.elementwise(checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']) === 'tanh' ? 'geluTanh' : 'gelu', [this]); }
   silu(): Tensor { return ew.elementwise('silu', [this]); }
-  softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [beta, threshold]); }
+  softplus(beta = 1, threshold = 20): Tensor { return ew.elementwise('softplus', [this], [checkNumber('softplus', 'beta', beta), checkNumber('softplus', 'threshold', threshold)]); }
   sign(): Tensor { return ew.elementwise('sign', [this]); }
   floor(): Tensor { return ew.elementwise('floor', [this]); }
   ceil(): Tensor { return ew.elementwise('ceil', [this]); }
@@ -339,9 +344,9 @@ export class Tensor {
   erf(): Tensor { return ew.elementwise('erf', [this]); }
   /** Cast to a dtype. */
   to(dtype: DType): Tensor { return ew.toType(this, dtype); }
-  float(): Tensor { return ew.toType(this, 'float32'); }
-  int(): Tensor { return ew.toType(this, 'int32'); }
-  bool(): Tensor { return ew.toType(this, 'bool'); }
+  float(): Tensor { return ew.toType(this, 'float32', 'float'); }
+  int(): Tensor { return ew.toType(this, 'int32', 'int'); }
+  bool(): Tensor { return ew.toType(this, 'bool', 'bool'); }
 
   // ---- reductions -----------------------------------------------------------------------------
 
@@ -368,7 +373,7 @@ export class Tensor {
   get T(): Tensor { return mv.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)); }
   permute(...dims: number[] | [number[]]): Tensor { return mv.permute(this, flatArgs(dims)); }
   expand(...shape: number[] | [number[]]): Tensor { return mv.expand(this, flatArgs(shape)); }
-  expandAs(other: Tensor): Tensor { return mv.expand(this, [...other.shape]); }
+  expandAs(other: Tensor): Tensor { checkTensor('expandAs', 'other', other); return mv.expand(this, [...other.shape], 'expandAs'); }
   squeeze(dim?: number | number[]): Tensor { return mv.squeeze(this, dim); }
   unsqueeze(dim: number): Tensor { return mv.unsqueeze(this, dim); }
   flatten(startDim = 0, endDim = -1): Tensor { return mv.flatten(this, startDim, endDim); }
@@ -422,6 +427,8 @@ export class Tensor {
 function withScaled(op: 'add' | 'sub', x: Tensor, o: Operand, alpha: number): Tensor {
   checkNumber(op, 'alpha', alpha);
   checkOperand(op, 1, o);
+  x._check(op);
+  if (o instanceof Tensor) o._check(op);
   if (typeof o !== 'object') return ew.elementwise(op, [x, Number(o) * alpha]);
   const s = ew.elementwise('mul', [o, alpha]);
   try {

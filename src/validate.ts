@@ -5,25 +5,58 @@
  *
  * @example checkNumber('leakyRelu', 'negativeSlope', slope);
  */
-import { ArgumentError, fmt } from './errors.js';
+import type { DType } from './dtype.js';
+import { ArgumentError, DTypeError, fmt } from './errors.js';
+import { MAX_NUMEL } from './shape.js';
 import { Tensor } from './tensor.js';
 import { isAsyncFunction } from './engine.js';
 
-/** A short description of a bad value for messages: `"abc"`, `undefined`, `an object`. */
+const isPrimitive = (v: unknown): boolean => v === null || (typeof v !== 'object' && typeof v !== 'function');
+
+/**
+ * A short description of a bad value for messages: `"abc"`, `undefined`, `NaN`, `2n (a BigInt)`,
+ * `[2,NaN]` (short arrays of plain values), `an object`. Never throws (JSON.stringify would on a
+ * BigInt, and prints NaN as null).
+ */
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'bigint') return `${v}n (a BigInt)`;
+  if (typeof v === 'symbol') return v.toString();
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (v instanceof Tensor) return `a tensor of shape ${fmt(v.shape)}`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (Array.isArray(v)) {
+    if (v.length <= 8 && v.every(isPrimitive)) return `[${v.map((x) => (typeof x === 'bigint' ? `${x}n` : describeValue(x))).join(',')}]`;
+    return `an array of length ${v.length}`;
+  }
   if (typeof v === 'function') return 'a function';
-  const name = (v as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
+  let name: unknown;
+  try {
+    name = (v as object).constructor?.name;
+  } catch {
+    name = undefined; // a hostile getter or a revoked proxy
+  }
+  return typeof name === 'string' && name && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
 /** `t` is a live Tensor. */
 export function checkTensor(op: string, arg: string, t: unknown): asserts t is Tensor {
   if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: ${arg} must be a Tensor, got ${describeValue(t)}`);
   t._check(op);
+}
+
+/**
+ * `t` as a live Tensor, for the function forms of methods: `wt.sub('a', t)` must not call the
+ * String method of that name. @example tensorArg('relu', 'input', x).relu()
+ */
+export function tensorArg(op: string, arg: string, t: unknown): Tensor {
+  checkTensor(op, arg, t);
+  return t;
+}
+
+/** `t` is a live Tensor of one of `dtypes`. */
+export function checkTensorDType(op: string, arg: string, t: unknown, dtypes: readonly DType[]): asserts t is Tensor {
+  checkTensor(op, arg, t);
+  if (!dtypes.includes(t.dtype)) throw new DTypeError(`${op}: ${arg} must be ${dtypes.join(' or ')}, got ${t.dtype} of shape ${fmt(t.shape)}`);
 }
 
 /** `t` is a live Tensor, or null/undefined (an optional tensor argument). */
@@ -44,20 +77,34 @@ export interface NumberRule {
 
 /** `v` is a number obeying `rule` (by default any number, NaN and infinities included). */
 export function checkNumber(op: string, arg: string, v: unknown, rule: NumberRule = {}): number {
-  const bad = (why: string): never => { throw new ArgumentError(`${op}: ${arg} must be ${why}, got ${describeValue(v)}`); };
-  if (typeof v !== 'number') bad(rule.int ? 'an integer' : 'a number');
   const n = v as number;
-  if (rule.int && !Number.isInteger(n)) bad('an integer');
-  if (rule.finite && !Number.isFinite(n)) bad('a finite number');
-  if (rule.min !== undefined && !(n >= rule.min)) bad(`>= ${rule.min}`);
-  if (rule.max !== undefined && !(n <= rule.max)) bad(`<= ${rule.max}`);
-  if (rule.above !== undefined && !(n > rule.above)) bad(`> ${rule.above}`);
+  const ok = typeof v === 'number' && (!rule.int || Number.isInteger(n)) && (!rule.finite || Number.isFinite(n)) &&
+    (rule.min === undefined || n >= rule.min) && (rule.max === undefined || n <= rule.max) && (rule.above === undefined || n > rule.above);
+  if (!ok) throw new ArgumentError(`${op}: ${arg} must be ${describeRule(rule)}, got ${describeValue(v)}`);
   return n;
+}
+
+/** What a NumberRule asks for, in words: `a positive integer`, `a number in [0, 1]`, `a finite number > 0`. */
+function describeRule({ int, finite, min, max, above }: NumberRule): string {
+  if (int && min === 1 && max === undefined) return 'a positive integer';
+  if (int && min === 0 && max === undefined) return 'a non-negative integer';
+  const kind = int ? 'an integer' : finite ? 'a finite number' : 'a number';
+  const range = min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
+  return `${kind}${range}${above !== undefined ? ` > ${above}` : ''}`;
 }
 
 /** An optional number: undefined (and null) pass. */
 export function checkOptionalNumber(op: string, arg: string, v: unknown, rule: NumberRule = {}): number | undefined {
   return v === undefined || v === null ? undefined : checkNumber(op, arg, v, rule);
+}
+
+/**
+ * A tensor of `shape` fits the element limit: a layer checks its parameters' shapes before it
+ * allocates them, so `new Linear(2 ** 31, 3)` names the layer, not an allocation inside it.
+ */
+export function checkNumel(op: string, what: string, shape: readonly number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_NUMEL) throw new ArgumentError(`${op}: ${what} of shape ${fmt(shape)} would have ${n} elements, more than a tensor holds (${MAX_NUMEL})`);
 }
 
 /** A positive integer (sizes, counts). */
@@ -83,17 +130,57 @@ export function checkSyncFunction(op: string, arg: string, v: unknown, why: stri
 
 /** `v` is one of `values`. */
 export function checkOneOf<T extends string>(op: string, arg: string, v: unknown, values: readonly T[]): T {
-  if (!values.includes(v as T)) throw new ArgumentError(`${op}: ${arg} must be ${values.map((x) => `'${x}'`).join(', ')}, got ${describeValue(v)}`);
+  if (!values.includes(v as T)) {
+    const q = values.map((x) => `'${x}'`);
+    const list = q.length > 1 ? `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}` : q[0];
+    throw new ArgumentError(`${op}: ${arg} must be ${list}, got ${describeValue(v)}`);
+  }
   return v as T;
 }
 
-/** An options argument: undefined or a plain object (not a string, array or tensor). */
-export function checkOptions<T>(op: string, o: T, arg = 'options'): T {
+/** The option names an options type allows (checked by the compiler against the type). */
+export type OptionKeys<T> = readonly (keyof NonNullable<T> & string)[];
+
+/**
+ * An options argument: undefined or a plain object (not a string, array or tensor) whose own
+ * keys are all in `known`, so a misspelt or unsupported option is an error instead of being
+ * ignored: `crossEntropy: unknown option 'wieght' (did you mean 'weight'? known: reduction, ...)`.
+ *
+ * @example checkOptions('DataLoader', opts, ['batchSize', 'shuffle', 'seed', 'dropLast', 'collate']);
+ */
+export function checkOptions<T>(op: string, o: T, known: OptionKeys<T>, arg = 'options'): T {
   if (o === undefined) return o;
   if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Tensor) {
     throw new ArgumentError(`${op}: ${arg} must be an object, got ${describeValue(o)}`);
   }
+  for (const k of Object.keys(o)) {
+    if ((known as readonly string[]).includes(k)) continue;
+    const near = closest(k, known);
+    const list = known.length ? `known: ${known.join(', ')}` : `${op} takes no options`;
+    const what = arg === 'options' ? `option '${k}'` : `key '${k}' in ${arg}`;
+    throw new ArgumentError(`${op}: unknown ${what} (${near ? `did you mean '${near}'? ` : ''}${list})`);
+  }
   return o;
+}
+
+/** The known name within edit distance 2 of `k` (or equal ignoring case), if any. */
+function closest(k: string, known: readonly string[]): string | undefined {
+  let best: string | undefined, bestD = 3;
+  for (const c of known) {
+    const d = c.toLowerCase() === k.toLowerCase() ? 0 : editDistance(k, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** An elementwise operand: a tensor, a number or a boolean. */

@@ -5,7 +5,7 @@
 import { CpuBackend } from '../backend/cpu/index.js';
 import { engine, noGrad } from '../engine.js';
 import { ArgumentError, WebtensorError } from '../errors.js';
-import { checkTensor } from '../validate.js';
+import { checkOptionalNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { tidy } from '../memory.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
@@ -28,9 +28,14 @@ export class GradcheckError extends WebtensorError {}
  * @example await wt.gradcheck((a, b) => a.mul(b).sum(), [wt.randn([3]), wt.randn([3])]);
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): Promise<true> {
-  if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: fn must be a function, got ${typeof fn}`);
-  if (!Array.isArray(inputs)) throw new ArgumentError('gradcheck: inputs must be a list of tensors');
+  if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: fn must be a function, got ${describeValue(fn)}`);
+  if (!Array.isArray(inputs) || !inputs.length) throw new ArgumentError(`gradcheck: inputs must be a non-empty list of tensors, got ${describeValue(inputs)}`);
   inputs.forEach((t, i) => checkTensor('gradcheck', `inputs[${i}]`, t));
+  checkOptions('gradcheck', opts, ['eps', 'atol', 'rtol', 'check']);
+  for (const k of ['eps', 'atol', 'rtol'] as const) checkOptionalNumber('gradcheck', k, opts[k], { min: 0, finite: true });
+  if (opts.check !== undefined && (!Array.isArray(opts.check) || opts.check.length !== inputs.length || !opts.check.every((c) => typeof c === 'boolean'))) {
+    throw new ArgumentError(`gradcheck: check must be a list of ${inputs.length} booleans (one per input), got ${describeValue(opts.check)}`);
+  }
   const eps = opts.eps ?? 1e-6, atol = opts.atol ?? 1e-5, rtol = opts.rtol ?? 1e-3;
   const vals = await Promise.all(inputs.map(async (t) => Float64Array.from(await t._read())));
   const check = opts.check ?? inputs.map((t) => t.dtype === 'float32');

@@ -14,7 +14,8 @@
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
-import { checkTensor } from '../validate.js';
+import { checkNumber, checkTensor, describeValue } from '../validate.js';
+import { MAX_NUMEL } from '../shape.js';
 
 /** Anything a DataLoader can index: `length` samples, `get(i)` one, `getBatch` optionally many. */
 export interface DatasetLike<T = unknown> {
@@ -39,18 +40,26 @@ export abstract class Dataset<T = unknown> implements DatasetLike<T> {
   abstract get(i: number): T;
 }
 
+/** A dataset: a non-negative integer `length` and a `get(i)` method. */
+export function checkDataset(op: string, ds: unknown): asserts ds is DatasetLike<unknown> {
+  const d = ds as Partial<DatasetLike> | null;
+  if (typeof d !== 'object' || d === null || typeof d.get !== 'function' || !Number.isInteger(d.length) || d.length! < 0) {
+    throw new ArgumentError(`${op}: dataset must have an integer \`length\` and a \`get(i)\` method, got ${describeValue(ds)}`);
+  }
+}
+
 /** Throws the ArgumentError every dataset gives for an index outside [0, length). */
 export function checkIndex(name: string, i: number, length: number): number {
   const j = i < 0 ? i + length : i;
-  if (!Number.isInteger(j) || j < 0 || j >= length) throw new ArgumentError(`${name}.get: index ${i} is out of range for a dataset of ${length} samples`);
+  if (!Number.isInteger(j) || j < 0 || j >= length) throw new ArgumentError(`${name}.get: index ${describeValue(i)} is out of range for a dataset of ${length} samples`);
   return j;
 }
 
 /** Batch indices must be in [0, length) (no negative indexing) and not empty. */
 export function checkBatch(name: string, indices: readonly number[], length: number): void {
-  if (!indices.length) throw new ArgumentError(`${name}.getBatch: got an empty list of indices`);
+  if (!Array.isArray(indices) || !indices.length) throw new ArgumentError(`${name}.getBatch: expected a non-empty list of indices, got ${describeValue(indices)}`);
   for (const i of indices) {
-    if (!Number.isInteger(i) || i < 0 || i >= length) throw new ArgumentError(`${name}.getBatch: index ${i} is out of range for a dataset of ${length} samples`);
+    if (!Number.isInteger(i) || i < 0 || i >= length) throw new ArgumentError(`${name}.getBatch: index ${describeValue(i)} is out of range for a dataset of ${length} samples`);
   }
 }
 
@@ -100,6 +109,8 @@ export class Subset<T = unknown> extends Dataset<T> {
   readonly indices: Int32Array;
   constructor(readonly dataset: DatasetLike<T>, indices: ArrayLike<number>) {
     super();
+    checkDataset('Subset', dataset);
+    if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw new ArgumentError(`Subset: indices must be a list of sample indices, got ${describeValue(indices)}`);
     const n = dataset.length;
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k];
@@ -129,6 +140,7 @@ export class Subset<T = unknown> extends Dataset<T> {
  * on the host (an index permutation is tiny), so it does not need the device's Philox stream.
  */
 export function seededRandom(seed: number): () => number {
+  checkNumber('seededRandom', 'seed', seed, { finite: true });
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -141,7 +153,8 @@ export function seededRandom(seed: number): () => number {
 
 /** A seeded random permutation of 0..n-1 (Fisher–Yates). @example randperm(5, 1) // e.g. [3,0,4,1,2] */
 export function randperm(n: number, seed: number): Int32Array {
-  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`randperm: n must be a non-negative integer, got ${n}`);
+  checkNumber('randperm', 'n', n, { int: true, min: 0, max: MAX_NUMEL });
+  checkNumber('randperm', 'seed', seed, { finite: true });
   const r = seededRandom(seed);
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
@@ -167,8 +180,12 @@ export function randomSeed(): number {
  * @example const [train, val] = wt.data.randomSplit(ds, [0.8, 0.2], 0);
  */
 export function randomSplit<T>(dataset: DatasetLike<T>, lengths: readonly number[], seed: number = randomSeed()): Subset<T>[] {
+  checkDataset('randomSplit', dataset);
+  checkNumber('randomSplit', 'seed', seed, { finite: true });
   const n = dataset.length;
-  if (!lengths.length || lengths.some((l) => !(l >= 0))) throw new ArgumentError(`randomSplit: lengths must be non-negative numbers, got [${lengths.join(', ')}]`);
+  if (!Array.isArray(lengths) || !lengths.length || lengths.some((l) => !(typeof l === 'number' && Number.isFinite(l) && l >= 0))) {
+    throw new ArgumentError(`randomSplit: lengths must be a list of non-negative sizes or fractions, got ${describeValue(lengths)}`);
+  }
   let sizes = [...lengths];
   const total = sizes.reduce((a, b) => a + b, 0);
   if (sizes.every(Number.isInteger) && total === n) {

@@ -14,6 +14,7 @@
 import { ArgumentError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
+import { checkBoolean, checkOptions, describeValue } from '../validate.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -139,7 +140,7 @@ async function readIdx(fs: Fs, path: Path, dir: string, base: string): Promise<[
 }
 
 function checkLimit(name: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new ArgumentError(`loadMnist: ${name} must be a non-negative integer, got ${v}`);
+  if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new ArgumentError(`loadMnist: ${name} must be a non-negative integer, got ${describeValue(v)}`);
 }
 
 async function loadSplit(fs: Fs, path: Path, dir: string, imgBase: string, lblBase: string, scale: boolean, limit?: number): Promise<MnistSplit> {
@@ -166,6 +167,9 @@ async function loadSplit(fs: Fs, path: Path, dir: string, imgBase: string, lblBa
  * @example const { train, test } = await wt.data.loadMnist({ trainLimit: 20000 });
  */
 export async function loadMnist(opts: LoadMnistOptions = {}): Promise<{ train: MnistSplit; test: MnistSplit }> {
+  checkOptions('loadMnist', opts, ['dir', 'scale', 'trainLimit', 'testLimit']);
+  if (opts.scale !== undefined) checkBoolean('loadMnist', 'scale', opts.scale);
+  if (opts.dir !== undefined && (typeof opts.dir !== 'string' || !opts.dir)) throw new ArgumentError(`loadMnist: dir must be a folder path, got ${describeValue(opts.dir)}`);
   checkLimit('trainLimit', opts.trainLimit);
   checkLimit('testLimit', opts.testLimit);
   let fs: Fs, path: Path;

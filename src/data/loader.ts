@@ -15,8 +15,8 @@ import { ArgumentError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import { stack } from '../ops/movement.js';
 import { Tensor } from '../tensor.js';
-import { randomSeed, randperm, type DatasetLike } from './dataset.js';
-import { checkBoolean, checkFunction, checkOptions } from '../validate.js';
+import { checkDataset, randomSeed, randperm, type DatasetLike } from './dataset.js';
+import { checkBoolean, checkFunction, checkNumber, checkOptionalNumber, checkOptions, describeValue } from '../validate.js';
 
 export interface DataLoaderOptions<B> {
   /** samples per batch (default 1) */
@@ -42,13 +42,10 @@ export class DataLoader<B = Tensor[]> implements Iterable<B> {
   private readonly collate: (samples: unknown[]) => B;
 
   constructor(readonly dataset: DatasetLike<unknown>, opts: DataLoaderOptions<B> = {}) {
-    if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
-      throw new ArgumentError('DataLoader: dataset must have a numeric `length` and a `get(i)` method');
-    }
-    const bs = opts.batchSize ?? 1;
-    if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`DataLoader: batchSize must be a positive integer, got ${bs}`);
-    checkOptions('DataLoader', opts);
-    if (opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new ArgumentError(`DataLoader: seed must be a finite number, got ${opts.seed}`);
+    checkDataset('DataLoader', dataset);
+    checkOptions('DataLoader', opts, ['batchSize', 'shuffle', 'seed', 'dropLast', 'collate']);
+    const bs = checkNumber('DataLoader', 'batchSize', opts.batchSize ?? 1, { int: true, min: 1 });
+    checkOptionalNumber('DataLoader', 'seed', opts.seed, { finite: true });
     if (opts.shuffle !== undefined) checkBoolean('DataLoader', 'shuffle', opts.shuffle);
     if (opts.dropLast !== undefined) checkBoolean('DataLoader', 'dropLast', opts.dropLast);
     if (opts.collate !== undefined) checkFunction('DataLoader', 'collate', opts.collate);
@@ -96,6 +93,10 @@ export class DataLoader<B = Tensor[]> implements Iterable<B> {
 
   /** The batch of the given sample indices (getBatch when the dataset has it, else collate). */
   batch(indices: readonly number[]): B {
+    const n = this.dataset.length;
+    if (!Array.isArray(indices) || !indices.length || !indices.every((i) => Number.isInteger(i) && i >= 0 && i < n)) {
+      throw new ArgumentError(`DataLoader.batch: indices must be a non-empty list of sample indices in [0, ${n}), got ${describeValue(indices)}`);
+    }
     const ds = this.dataset;
     if (typeof ds.getBatch === 'function') return ds.getBatch(indices) as B;
     // per-sample tensors are not disposed here: `get` may return tensors the dataset owns
@@ -115,12 +116,12 @@ const isNumeric = (v: unknown): boolean => isNumber(v) || (Array.isArray(v) && v
  * @example defaultCollate([[t0, 3], [t1, 7]]) // [stack([t0, t1]), tensor([3, 7], int32)]
  */
 export function defaultCollate(samples: unknown[], depth = 0): unknown {
-  if (!samples.length) throw new ArgumentError('collate: got an empty list of samples');
+  if (!Array.isArray(samples) || !samples.length) throw new ArgumentError(`defaultCollate: expected a non-empty list of samples, got ${describeValue(samples)}`);
   const first = samples[0];
   const where = depth ? ` (field at depth ${depth})` : '';
   const same = (pred: (v: unknown) => boolean, what: string) => {
     const k = samples.findIndex((s) => !pred(s));
-    if (k >= 0) throw new ArgumentError(`collate: sample 0 is ${what} but sample ${k} is not${where}`);
+    if (k >= 0) throw new ArgumentError(`defaultCollate: sample 0 is ${what} but sample ${k} is not${where}`);
   };
   if (first instanceof Tensor) {
     same((s) => s instanceof Tensor, 'a tensor');
@@ -147,5 +148,5 @@ export function defaultCollate(samples: unknown[], depth = 0): unknown {
   if (first && typeof first === 'object') {
     return Object.fromEntries(Object.keys(first).map((k) => [k, defaultCollate(samples.map((s) => (s as Record<string, unknown>)[k]), depth + 1)]));
   }
-  throw new ArgumentError(`collate: cannot batch samples of type ${typeof first}${where}; pass a \`collate\` function`);
+  throw new ArgumentError(`defaultCollate: cannot batch samples of type ${typeof first}${where}; pass a \`collate\` function`);
 }

@@ -12,6 +12,7 @@ import { ArgumentError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { checkBatch, checkIndex, Dataset } from './dataset.js';
+import { describeValue } from '../validate.js';
 
 /**
  * Maps each distinct character (Unicode code point) of a text to an id, in code-point order.
@@ -38,7 +39,7 @@ export class CharTokenizer {
       }
       this.chars = [...cs];
     } else {
-      throw new ArgumentError(`CharTokenizer: expected a text or { chars }, got ${typeof source}`);
+      throw new ArgumentError(`CharTokenizer: expected a text or { chars }, got ${describeValue(source)}`);
     }
     this.ids = new Map(this.chars.map((c, i) => [c, i]));
   }
@@ -49,11 +50,12 @@ export class CharTokenizer {
 
   /** Ids of the characters of `text`; a character outside the vocabulary throws. */
   encode(text: string): Int32Array {
+    if (typeof text !== 'string') throw new ArgumentError(`CharTokenizer.encode: text must be a string, got ${describeValue(text)}`);
     const cs = Array.from(text);
     const out = new Int32Array(cs.length);
     for (let i = 0; i < cs.length; i++) {
       const id = this.ids.get(cs[i]);
-      if (id === undefined) throw new ArgumentError(`CharTokenizer.encode: character ${JSON.stringify(cs[i])} at position ${i} is not in the vocabulary of ${this.vocabSize}`);
+      if (id === undefined) throw new ArgumentError(`CharTokenizer.encode: character ${describeValue(cs[i])} at position ${i} is not in the vocabulary of ${this.vocabSize}`);
       out[i] = id;
     }
     return out;
@@ -61,10 +63,11 @@ export class CharTokenizer {
 
   /** The text of a list of ids (read a tensor with `await t.data()` first). */
   decode(ids: ArrayLike<number>): string {
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new ArgumentError(`CharTokenizer.decode: ids must be a list of ids, got ${describeValue(ids)}`);
     let s = '';
     for (let i = 0; i < ids.length; i++) {
       const c = this.chars[ids[i]];
-      if (c === undefined) throw new ArgumentError(`CharTokenizer.decode: id ${ids[i]} at position ${i} is out of range [0, ${this.vocabSize})`);
+      if (c === undefined || !Number.isInteger(ids[i])) throw new ArgumentError(`CharTokenizer.decode: id ${describeValue(ids[i])} at position ${i} is out of range [0, ${this.vocabSize})`);
       s += c;
     }
     return s;
@@ -89,7 +92,14 @@ export class CharDataset extends Dataset<[Tensor, Tensor]> {
 
   constructor(text: string, readonly blockSize: number, tokenizer?: CharTokenizer) {
     super();
-    if (!Number.isInteger(blockSize) || blockSize <= 0) throw new ArgumentError(`CharDataset: blockSize must be a positive integer, got ${blockSize}`);
+    if (typeof text !== 'string') throw new ArgumentError(`CharDataset: text must be a string, got ${describeValue(text)}`);
+    if (!Number.isInteger(blockSize) || blockSize <= 0) throw new ArgumentError(`CharDataset: blockSize must be a positive integer, got ${describeValue(blockSize)}`);
+    if (tokenizer !== undefined && !(tokenizer instanceof CharTokenizer)) throw new ArgumentError(`CharDataset: tokenizer must be a CharTokenizer, got ${describeValue(tokenizer)}`);
+    if (tokenizer) {
+      const vocab = new Set(tokenizer.chars), cs = Array.from(text);
+      const i = cs.findIndex((c) => !vocab.has(c));
+      if (i >= 0) throw new ArgumentError(`CharDataset: character ${describeValue(cs[i])} at position ${i} is not in the tokenizer's vocabulary of ${tokenizer.vocabSize}`);
+    }
     this.tokenizer = tokenizer ?? new CharTokenizer(text);
     this.ids = this.tokenizer.encode(text);
     if (this.ids.length <= blockSize) throw new ArgumentError(`CharDataset: the text has ${this.ids.length} characters, it needs more than blockSize ${blockSize}`);

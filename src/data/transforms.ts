@@ -10,15 +10,21 @@ import { tidy } from '../memory.js';
 import { arange, rand, tensor } from '../ops/creation.js';
 import { where } from '../ops/functions.js';
 import { Tensor } from '../tensor.js';
+import { checkNumber, checkOptionalNumber, checkTensor, checkTensorDType, describeValue } from '../validate.js';
+import { MAX_NUMEL, broadcastShapes } from '../shape.js';
 
 type Stat = number | readonly number[] | Tensor;
 
 function asStat(name: string, v: Stat, x: Tensor): Tensor | number {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new ArgumentError(`normalize: ${name} must be finite, got ${v}`);
+  if (typeof v === 'number') return checkNumber('normalize', name, v, { finite: true });
+  if (v instanceof Tensor) {
+    checkTensorDType('normalize', name, v, ['float32']);
+    broadcastShapes('normalize', x.shape, v.shape);
     return v;
   }
-  if (v instanceof Tensor) return v;
+  if (!Array.isArray(v) || !v.length || !v.every((s) => typeof s === 'number' && Number.isFinite(s))) {
+    throw new ArgumentError(`normalize: ${name} must be a number, a list of per-channel numbers or a tensor, got ${describeValue(v)}`);
+  }
   // per-channel values apply to dim -3, as torchvision's Normalize on [C,H,W] or [N,C,H,W]
   if (x.ndim < 3 || x.shape[x.ndim - 3] !== v.length) {
     throw new ShapeError(`normalize: ${v.length} per-channel ${name} values need the channel dim (-3) of x to be ${v.length}, got x ${fmt(x.shape)}`);
@@ -31,14 +37,17 @@ function asStat(name: string, v: Stat, x: Tensor): Tensor | number {
  * @example const x = wt.data.normalize(images, 0.1307, 0.3081); // MNIST's mean and std
  */
 export function normalize(x: Tensor, mean: Stat, std: Stat): Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError('normalize: x must be a Tensor');
+  checkTensorDType('normalize', 'x', x, ['float32']);
   if (typeof std === 'number' && std === 0) throw new ArgumentError('normalize: std must not be 0');
-  if (Array.isArray(std) && std.some((s) => s === 0)) throw new ArgumentError(`normalize: std must not contain 0, got [${std.join(', ')}]`);
-  return tidy(() => x.sub(asStat('mean', mean, x)).div(asStat('std', std, x)));
+  if (Array.isArray(std) && std.some((s) => s === 0)) throw new ArgumentError(`normalize: std must not contain 0, got ${describeValue(std)}`);
+  return tidy(() => {
+    const m = asStat('mean', mean, x), s = asStat('std', std, x);
+    return x.sub(m).div(s);
+  });
 }
 
 function checkBatch4(op: string, x: Tensor): void {
-  if (!(x instanceof Tensor)) throw new ArgumentError(`${op}: x must be a Tensor`);
+  checkTensor(op, 'x', x);
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected a batch of images [N,C,H,W], got ${fmt(x.shape)}`);
 }
 
@@ -52,11 +61,13 @@ function checkBatch4(op: string, x: Tensor): void {
  */
 export function randomCrop(x: Tensor, size: number | readonly [number, number], padding = 0, seed?: number): Tensor {
   checkBatch4('randomCrop', x);
-  const [h, w] = typeof size === 'number' ? [size, size] : size;
-  if (![h, w].every((v) => Number.isInteger(v) && v > 0)) throw new ArgumentError(`randomCrop: size must be positive integers, got ${JSON.stringify(size)}`);
-  if (!Number.isInteger(padding) || padding < 0) throw new ArgumentError(`randomCrop: padding must be a non-negative integer, got ${padding}`);
+  const [h, w] = typeof size === 'number' ? [size, size] : Array.isArray(size) && size.length === 2 ? size : [NaN, NaN];
+  if (![h, w].every((v) => Number.isInteger(v) && v > 0)) throw new ArgumentError(`randomCrop: size must be a positive integer or a pair of them, got ${describeValue(size)}`);
+  checkNumber('randomCrop', 'padding', padding, { int: true, min: 0 });
+  seed = checkOptionalNumber('randomCrop', 'seed', seed, { finite: true });
   const [N, C, H, W] = x.shape;
   const Hp = H + 2 * padding, Wp = W + 2 * padding;
+  if (N * C * Hp * Wp > MAX_NUMEL) throw new ArgumentError(`randomCrop: padding ${padding} makes the batch ${fmt([N, C, Hp, Wp])}, more elements than a tensor holds (${MAX_NUMEL})`);
   if (h > Hp || w > Wp) throw new ShapeError(`randomCrop: crop ${h}x${w} is larger than the padded image ${Hp}x${Wp} (x ${fmt(x.shape)}, padding ${padding})`);
   return tidy(() => {
     const xp = padding ? x.pad([padding, padding, padding, padding]) : x;
@@ -78,9 +89,10 @@ export function randomCrop(x: Tensor, size: number | readonly [number, number], 
  * @example const flipped = wt.data.randomHorizontalFlip(x, 0.5, 7); // x [N,C,H,W]
  */
 export function randomHorizontalFlip(x: Tensor, p = 0.5, seed?: number): Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError('randomHorizontalFlip: x must be a Tensor');
+  checkTensor('randomHorizontalFlip', 'x', x);
   if (x.ndim < 2) throw new ShapeError(`randomHorizontalFlip: expected a batch [N,...,W] with at least 2 dims, got ${fmt(x.shape)}`);
-  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`randomHorizontalFlip: p must be in [0, 1], got ${p}`);
+  checkNumber('randomHorizontalFlip', 'p', p, { min: 0, max: 1 });
+  seed = checkOptionalNumber('randomHorizontalFlip', 'seed', seed, { finite: true });
   return tidy(() => {
     const mask = rand([x.shape[0], ...new Array(x.ndim - 1).fill(1)], { seed }).lt(p);
     return where(mask, x.flip(-1), x);

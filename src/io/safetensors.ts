@@ -23,6 +23,7 @@ import { dispose } from '../memory.js';
 import { openSource, writeBytes, type ByteSource, type LoadSource } from './source.js';
 import { bf16ToF32, f16ToF32, f32ToF16 } from './float16.js';
 import type { ParamGroup } from '../optim/optimizer.js';
+import { checkBoolean, checkOptions, describeValue } from '../validate.js';
 
 /** The header may not exceed this (the reference implementation's limit), so a bogus length cannot make us allocate. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -71,6 +72,14 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const bad = (op: string, msg: string) => new FormatError(`${op}: malformed safetensors file: ${msg}`);
 
+/**
+ * Sets obj[key] as an own data property: plain assignment of "__proto__" would replace the
+ * object's prototype instead, losing a tensor of that name (names come from untrusted files).
+ */
+function setEntry<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Reads and validates the header of a file of `source.size` bytes. */
 export async function readHeader(op: string, source: ByteSource): Promise<Header> {
   const size = source.size;
@@ -97,21 +106,21 @@ export async function readHeader(op: string, source: ByteSource): Promise<Header
       if (v === null) continue;
       if (!isPlainObject(v)) throw bad(op, '__metadata__ must be an object of strings');
       for (const [k, s] of Object.entries(v)) {
-        if (typeof s !== 'string') throw bad(op, `__metadata__.${k} must be a string, got ${JSON.stringify(s)}`);
-        metadata[k] = s;
+        if (typeof s !== 'string') throw bad(op, `__metadata__.${k} must be a string, got ${describeValue(s)}`);
+        setEntry(metadata, k, s);
       }
       continue;
     }
     if (!isPlainObject(v)) throw bad(op, `the entry of tensor "${name}" is not an object`);
     const { dtype, shape, data_offsets: offs } = v as { dtype: unknown; shape: unknown; data_offsets: unknown };
     if (typeof dtype !== 'string' || !(dtype in READ)) {
-      throw bad(op, `tensor "${name}" has unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(READ).join(', ')})`);
+      throw bad(op, `tensor "${name}" has unknown dtype ${describeValue(dtype)} (supported: ${Object.keys(READ).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw bad(op, `tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+      throw bad(op, `tensor "${name}" has an invalid shape ${describeValue(shape)}`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
-      throw bad(op, `tensor "${name}" has invalid data_offsets ${JSON.stringify(offs)}`);
+      throw bad(op, `tensor "${name}" has invalid data_offsets ${describeValue(offs)}`);
     }
     const [b, e] = offs as [number, number];
     if (e > dataLen) throw bad(op, `tensor "${name}" data_offsets [${b},${e}] run past the end of the data (${dataLen} bytes; truncated?)`);
@@ -169,7 +178,7 @@ async function readTensors(op: string, source: ByteSource, header: Header): Prom
   try {
     for (const e of header.entries) {
       const values = decode(op, e, await source.read(e.begin, e.end));
-      out[e.name] = tensor(values, { shape: e.shape, dtype: READ[e.dtype].dtype });
+      setEntry(out, e.name, tensor(values, { shape: e.shape, dtype: READ[e.dtype].dtype }));
     }
   } catch (err) {
     dispose(out);
@@ -287,14 +296,16 @@ export async function save(state: Record<string, Tensor> | OptimizerStateDict, p
   if (pathOrOptions !== undefined && path === undefined && !isPlainObject(pathOrOptions)) {
     throw new ArgumentError(`${op}: the second argument must be a path string or an options object, got ${typeof pathOrOptions}`);
   }
-  if (!isPlainObject(opts)) throw new ArgumentError(`${op}: options must be an object`);
-  if (!isPlainObject(state)) throw new ArgumentError(`${op}: expected an object of named tensors (e.g. model.stateDict()) or optimizer.stateDict(), got ${state === null ? 'null' : typeof state}`);
-  const metadata: Record<string, string> = {};
+  checkOptions(op, opts, ['metadata', 'float16']);
+  if (opts.float16 !== undefined) checkBoolean(op, 'float16', opts.float16);
+  if (!isPlainObject(state) || state instanceof Tensor) throw new ArgumentError(`${op}: expected an object of named tensors (e.g. model.stateDict()) or optimizer.stateDict(), got ${describeValue(state)}`);
+  // null prototypes: a "__proto__" name is an ordinary key in the JSON header
+  const metadata: Record<string, string> = Object.create(null);
   if (opts.metadata !== undefined) {
     if (!isPlainObject(opts.metadata)) throw new ArgumentError(`${op}: metadata must be an object of strings`);
     for (const [k, v] of Object.entries(opts.metadata)) {
       if (typeof v !== 'string') throw new ArgumentError(`${op}: metadata.${k} must be a string (safetensors stores strings), got ${typeof v}`);
-      metadata[k] = v;
+      setEntry(metadata, k, v);
     }
   }
   let tensors: Record<string, Tensor>;
@@ -310,7 +321,8 @@ export async function save(state: Record<string, Tensor> | OptimizerStateDict, p
   }
   const names = Object.keys(tensors);
   const values = await Promise.all(names.map((n) => tensors[n].data()));
-  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  const header: Record<string, unknown> = Object.create(null);
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
   let offset = 0;
   names.forEach((name, i) => {
@@ -328,7 +340,7 @@ export async function save(state: Record<string, Tensor> | OptimizerStateDict, p
       dtype = t.dtype === 'float32' ? 'F32' : 'I32';
       bytes = littleEndian(v as Float32Array | Int32Array);
     }
-    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    setEntry(header, name, { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] });
     blobs.push(bytes);
     offset += bytes.byteLength;
   });

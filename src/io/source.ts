@@ -4,6 +4,7 @@
  * before it touches the data and never reads past what the header promised.
  */
 import { ArgumentError, FormatError } from '../errors.js';
+import { describeValue } from '../validate.js';
 
 /** Random access to a file's bytes. */
 export interface ByteSource {
@@ -45,7 +46,12 @@ export async function openSource(op: string, src: LoadSource): Promise<ByteSourc
     if (src === '') throw new ArgumentError(`${op}: the path is empty`);
     if (!isNode()) {
       // in a browser a string is a URL
-      const res = await fetch(src);
+      let res: Response;
+      try {
+        res = await fetch(src);
+      } catch (e) {
+        throw new ArgumentError(`${op}: fetching ${src} failed: ${(e as Error).message}`);
+      }
       if (!res.ok) throw new ArgumentError(`${op}: fetching ${src} failed: HTTP ${res.status}`);
       return memory(new Uint8Array(await res.arrayBuffer()));
     }
@@ -56,14 +62,24 @@ export async function openSource(op: string, src: LoadSource): Promise<ByteSourc
     } catch (e) {
       throw new ArgumentError(`${op}: cannot open ${src}: ${(e as Error).message}`);
     }
-    const size = (await fh.stat()).size;
+    const stat = await fh.stat();
+    if (!stat.isFile()) {
+      await fh.close();
+      throw new ArgumentError(`${op}: ${src} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}; expected a safetensors file`);
+    }
+    const size = stat.size;
     return {
       size,
       read: async (b, e) => {
         const out = new Uint8Array(e - b);
         let got = 0;
         while (got < out.length) {
-          const { bytesRead } = await fh.read(out, got, out.length - got, b + got);
+          let bytesRead: number;
+          try {
+            ({ bytesRead } = await fh.read(out, got, out.length - got, b + got));
+          } catch (err) {
+            throw new FormatError(`${op}: cannot read ${src}: ${(err as Error).message}`);
+          }
           if (bytesRead === 0) throw new FormatError(`${op}: ${src} ended early (it changed while being read?)`);
           got += bytesRead;
         }
@@ -72,16 +88,20 @@ export async function openSource(op: string, src: LoadSource): Promise<ByteSourc
       close: () => fh.close(),
     };
   }
-  const what = src === null ? 'null' : typeof src === 'object' ? (src as object).constructor?.name ?? 'object' : typeof src;
-  throw new ArgumentError(`${op}: expected bytes (Uint8Array or ArrayBuffer), a Blob, or a path/URL string, got ${what}`);
+  throw new ArgumentError(`${op}: expected bytes (Uint8Array or ArrayBuffer), a Blob, or a path/URL string, got ${describeValue(src)}`);
 }
 
 /** Writes bytes to a path (Node only). */
 export async function writeBytes(op: string, path: string, bytes: Uint8Array): Promise<void> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a non-empty string, got ${describeValue(path)}`);
   if (!isNode()) {
     throw new ArgumentError(`${op}: writing to a path needs Node; in a browser use the returned bytes, e.g. new Blob([bytes])`);
   }
   const fs = await nodeFs();
-  await fs.writeFile(path, bytes);
+  try {
+    await fs.writeFile(path, bytes);
+  } catch (e) {
+    // ENOENT (a missing folder), EISDIR, EACCES: the message says which
+    throw new ArgumentError(`${op}: cannot write ${path}: ${(e as Error).message}`);
+  }
 }

@@ -17,9 +17,11 @@ import { linear } from '../ops/linalg.js';
 import { causalSoftmax, softmax } from '../ops/norm.js';
 import { fusedAttention, fusedAttentionApplies } from '../ops/attention.js';
 import type { Tensor } from '../tensor.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module, parameter } from './module.js';
+import { checkBoolean, checkNumber, checkNumel, checkOptionalTensor, checkOptions, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 
 // ---- scaled dot-product attention -------------------------------------------------------------
 
@@ -103,19 +105,52 @@ export interface ScaledDotProductAttentionOptions {
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: ScaledDotProductAttentionOptions = {}): Tensor {
   const op = 'scaledDotProductAttention';
+  checkOptions(op, o, ['attnMask', 'isCausal', 'dropoutP', 'scale']);
   for (const [n, t] of [['query', q], ['key', k], ['value', v]] as const) {
+    checkTensorDType(op, n, t, ['float32']);
     if (t.ndim < 2) throw new ShapeError(`${op}: ${n} must be at least 2-D [..., seq, features], got ${fmt(t.shape)}`);
   }
   if (q.shape[q.ndim - 1] !== k.shape[k.ndim - 1] || k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) {
     throw new ShapeError(`${op}: query ${fmt(q.shape)}, key ${fmt(k.shape)} and value ${fmt(v.shape)} must be [..., L, E], [..., S, E], [..., S, Ev]`);
   }
-  const p = o.dropoutP ?? 0;
-  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`${op}: dropoutP must be in [0, 1], got ${p}`);
+  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  const p = checkNumber(op, 'dropoutP', o.dropoutP ?? 0, { min: 0, max: 1 });
+  if (o.isCausal !== undefined) checkBoolean(op, 'isCausal', o.isCausal);
+  if (o.scale !== undefined) checkNumber(op, 'scale', o.scale, { finite: true });
+  checkOptionalTensor(op, 'attnMask', o.attnMask);
   const m = o.attnMask ?? null;
-  if (m) checkMaskDType(op, 'attnMask', m);
+  if (m) {
+    checkMaskDType(op, 'attnMask', m);
+    const scores = [...batch, q.shape[q.ndim - 2], k.shape[k.ndim - 2]];
+    if (!shapesEqual(broadcastShapes(`${op}: attnMask`, scores, m.shape), scores)) {
+      throw new ShapeError(`${op}: attnMask ${fmt(m.shape)} must broadcast to the scores ${fmt(scores)} ([..., L, S])`);
+    }
+  }
   const blocked = m && m.dtype === 'bool' ? m.logicalNot() : null;
   const bias = m && m.dtype !== 'bool' ? m : null;
   return attend(q, k, v, { blocked, bias, isCausal: o.isCausal, dropoutP: p, scale: o.scale })[0];
+}
+
+interface MaskDims { B: number; L: number; S: number; nh: number; batched: boolean; qShape: readonly number[] }
+
+/**
+ * Checks attention masks' dtypes and shapes: the key padding mask [B, S] ([S] unbatched) and
+ * the attention mask [L, S] or [B·nh, L, S]. The keys of `masks` are the names the caller's
+ * user wrote (`srcMask` for a TransformerEncoderLayer), the first the key padding mask.
+ */
+function checkMasks(op: string, masks: Record<string, Tensor | null | undefined>, { B, L, S, nh, batched, qShape }: MaskDims): void {
+  const [[kpmName, kpm], [amName, am]] = Object.entries(masks);
+  if (kpm) {
+    checkMaskDType(op, kpmName, kpm);
+    const ok = batched ? kpm.ndim === 2 && kpm.shape[0] === B && kpm.shape[1] === S : kpm.ndim === 1 && kpm.shape[0] === S;
+    if (!ok) throw new ShapeError(`${op}: ${kpmName} must be ${batched ? `[${B},${S}] ([batch, key length])` : `[${S}]`}, got ${fmt(kpm.shape)} (query ${fmt(qShape)})`);
+  }
+  if (am) {
+    checkMaskDType(op, amName, am);
+    const nb = batched ? B * nh : nh;
+    const ok = (am.ndim === 2 && am.shape[0] === L && am.shape[1] === S) || (am.ndim === 3 && am.shape[0] === nb && am.shape[1] === L && am.shape[2] === S);
+    if (!ok) throw new ShapeError(`${op}: ${amName} must be [${L},${S}] or [${nb},${L},${S}] ([batch·numHeads, query length, key length]), got ${fmt(am.shape)} (query ${fmt(qShape)})`);
+  }
 }
 
 function checkMaskDType(op: string, arg: string, m: Tensor): void {
@@ -123,6 +158,13 @@ function checkMaskDType(op: string, arg: string, m: Tensor): void {
 }
 
 // ---- multi-head attention ---------------------------------------------------------------------
+
+/** Positive integer model and head counts, the first divisible by the second. */
+function checkHeads(op: string, dim: number, heads: number, [dimName, headsName]: [string, string]): void {
+  checkNumber(op, dimName, dim, { int: true, min: 1 });
+  checkNumber(op, headsName, heads, { int: true, min: 1 });
+  if (dim % heads !== 0) throw new ArgumentError(`${op}: ${dimName} ${dim} must be divisible by ${headsName} ${heads}`);
+}
 
 export interface MultiheadAttentionOptions {
   /** dropout on the attention weights (training only); default 0 */
@@ -173,12 +215,14 @@ export class MultiheadAttention extends Module {
 
   constructor(readonly embedDim: number, readonly numHeads: number, o: MultiheadAttentionOptions = {}) {
     super();
-    for (const [n, v] of [['embedDim', embedDim], ['numHeads', numHeads], ['kdim', o.kdim ?? 1], ['vdim', o.vdim ?? 1]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`MultiheadAttention: ${n} must be a positive integer, got ${v}`);
-    }
-    if (embedDim % numHeads !== 0) throw new ArgumentError(`MultiheadAttention: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
-    this.dropout = o.dropout ?? 0;
-    if (!(this.dropout >= 0 && this.dropout <= 1)) throw new ArgumentError(`MultiheadAttention: dropout must be in [0, 1], got ${this.dropout}`);
+    const op = 'MultiheadAttention';
+    checkOptions(op, o, ['dropout', 'bias', 'batchFirst', 'kdim', 'vdim']);
+    checkHeads(op, embedDim, numHeads, ['embedDim', 'numHeads']);
+    for (const [n, v] of [['kdim', o.kdim ?? 1], ['vdim', o.vdim ?? 1]] as const) checkNumber(op, n, v, { int: true, min: 1 });
+    this.dropout = checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 });
+    if (o.bias !== undefined) checkBoolean(op, 'bias', o.bias);
+    if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
+    checkNumel(op, 'inProjWeight', [3 * embedDim, Math.max(embedDim, o.kdim ?? 1, o.vdim ?? 1)]);
     this.headDim = embedDim / numHeads;
     this.kdim = o.kdim ?? embedDim;
     this.vdim = o.vdim ?? embedDim;
@@ -206,7 +250,11 @@ export class MultiheadAttention extends Module {
   }
 
   forward(query: Tensor, key: Tensor, value: Tensor, o: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
-    const op = 'MultiheadAttention';
+    const op = 'MultiheadAttention.forward';
+    checkOptions(op, o, ['keyPaddingMask', 'attnMask', 'isCausal', 'needWeights', 'averageAttnWeights']);
+    for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) checkTensorDType(op, n, t, ['float32']);
+    for (const n of ['keyPaddingMask', 'attnMask'] as const) checkOptionalTensor(op, n, o[n]);
+    for (const n of ['isCausal', 'needWeights', 'averageAttnWeights'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
     const E = this.embedDim, nh = this.numHeads, hs = this.headDim;
     const batched = query.ndim === 3;
     if (!(query.ndim === 3 || query.ndim === 2) || key.ndim !== query.ndim || value.ndim !== query.ndim) {
@@ -248,27 +296,16 @@ export class MultiheadAttention extends Module {
 
   /** Checks the masks and folds them into one bool "blocked" and one float bias, both 4-D. */
   private masks(o: MultiheadAttentionForwardOptions, B: number, L: number, S: number, batched: boolean, qShape: readonly number[]): { blocked: Tensor | null; bias: Tensor | null } {
-    const op = 'MultiheadAttention', nh = this.numHeads;
+    const nh = this.numHeads;
+    checkMasks('MultiheadAttention.forward', { keyPaddingMask: o.keyPaddingMask, attnMask: o.attnMask }, { B, L, S, nh, batched, qShape });
     let blocked: Tensor | null = null, bias: Tensor | null = null;
     const add = (m: Tensor) => {
       if (m.dtype === 'bool') blocked = blocked ? blocked.logicalOr(m) : m;
       else bias = bias ? bias.add(m) : m;
     };
-    const kpm = o.keyPaddingMask;
-    if (kpm) {
-      checkMaskDType(op, 'keyPaddingMask', kpm);
-      const ok = batched ? kpm.ndim === 2 && kpm.shape[0] === B && kpm.shape[1] === S : kpm.ndim === 1 && kpm.shape[0] === S;
-      if (!ok) throw new ShapeError(`${op}: keyPaddingMask must be ${batched ? `[${B},${S}] ([batch, key length])` : `[${S}]`}, got ${fmt(kpm.shape)} (query ${fmt(qShape)})`);
-      add(kpm.reshape([B, 1, 1, S]));
-    }
-    const am = o.attnMask;
-    if (am) {
-      checkMaskDType(op, 'attnMask', am);
-      const nb = batched ? B * nh : nh;
-      if (am.ndim === 2 && am.shape[0] === L && am.shape[1] === S) add(am);
-      else if (am.ndim === 3 && am.shape[0] === nb && am.shape[1] === L && am.shape[2] === S) add(am.reshape([B, nh, L, S]));
-      else throw new ShapeError(`${op}: attnMask must be [${L},${S}] or [${nb},${L},${S}] ([batch·numHeads, query length, key length]), got ${fmt(am.shape)} (query ${fmt(qShape)})`);
-    }
+    const kpm = o.keyPaddingMask, am = o.attnMask;
+    if (kpm) add(kpm.reshape([B, 1, 1, S]));
+    if (am) add(am.ndim === 2 ? am : am.reshape([B, nh, L, S]));
     return { blocked, bias };
   }
 
@@ -321,12 +358,22 @@ export class TransformerEncoderLayer extends Module {
 
   constructor(readonly dModel: number, readonly nhead: number, o: TransformerEncoderLayerOptions = {}) {
     super();
-    const p = o.dropout ?? 0.1, ff = o.dimFeedforward ?? 2048, eps = o.layerNormEps ?? 1e-5, bias = o.bias ?? true;
+    const op = 'TransformerEncoderLayer';
+    checkOptions(op, o, ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias']);
+    // the sub-layers check these too, but the error must name the layer the user made
+    checkHeads(op, dModel, nhead, ['dModel', 'nhead']);
+    const p = checkNumber(op, 'dropout', o.dropout ?? 0.1, { min: 0, max: 1 });
+    const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
+    const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
+    for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
+    checkNumel(op, 'selfAttn.inProjWeight', [3 * dModel, dModel]);
+    checkNumel(op, 'linear1.weight', [ff, dModel]);
+    const bias = o.bias ?? true;
     const a = o.activation ?? 'relu';
     if (typeof a === 'function') this.act = a;
     else if (a === 'relu') this.act = (x) => x.relu();
     else if (a === 'gelu') this.act = (x) => x.gelu();
-    else throw new ArgumentError(`TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got ${JSON.stringify(a)}`);
+    else throw new ArgumentError(`TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got ${describeValue(a)}`);
     this.normFirst = o.normFirst ?? false;
     this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: o.batchFirst ?? false });
     this.linear1 = new Linear(dModel, ff, { bias });
@@ -339,6 +386,7 @@ export class TransformerEncoderLayer extends Module {
   }
 
   forward(src: Tensor, o: TransformerEncoderForwardOptions = {}): Tensor {
+    checkEncoderInput('TransformerEncoderLayer.forward', src, this, o, ['srcMask', 'srcKeyPaddingMask', 'isCausal'], ['srcKeyPaddingMask', 'srcMask']);
     const sa = (x: Tensor) => {
       const [y] = this.selfAttn.forward(x, x, x, { attnMask: o.srcMask, keyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal, needWeights: false });
       return this.dropout1.forward(y);
@@ -352,6 +400,22 @@ export class TransformerEncoderLayer extends Module {
     x = this.norm1.forward(x.add(sa(x)));
     return this.norm2.forward(x.add(ffn(x)));
   }
+}
+
+/** An encoder's input, options and masks (`maskKeys`: the key padding mask's option, then the attention mask's). */
+function checkEncoderInput<O extends { isCausal?: boolean }>(op: string, src: unknown, layer: TransformerEncoderLayer, o: O, known: OptionKeys<O>, maskKeys: OptionKeys<O>): void {
+  const { dModel, nhead } = layer, batchFirst = layer.selfAttn.batchFirst;
+  checkTensorDType(op, 'src', src, ['float32']);
+  checkOptions(op, o, known);
+  if ((src.ndim !== 2 && src.ndim !== 3) || src.shape[src.ndim - 1] !== dModel) {
+    throw new ShapeError(`${op}: src must be [B, T, ${dModel}], [T, B, ${dModel}] or [T, ${dModel}] (dModel ${dModel} features last), got ${fmt(src.shape)}`);
+  }
+  const masks = Object.fromEntries(maskKeys.map((k) => [k, o[k] as Tensor | null | undefined]));
+  for (const [k, m] of Object.entries(masks)) checkOptionalTensor(op, k, m);
+  if (o.isCausal !== undefined) checkBoolean(op, 'isCausal', o.isCausal);
+  const batched = src.ndim === 3, T = batched && batchFirst ? src.shape[1] : src.shape[0];
+  const B = !batched ? 1 : batchFirst ? src.shape[0] : src.shape[1];
+  checkMasks(op, masks, { B, L: T, S: T, nh: nhead, batched, qShape: src.shape });
 }
 
 /**
@@ -368,18 +432,24 @@ export class TransformerEncoder extends Module {
   constructor(layers: (() => TransformerEncoderLayer) | TransformerEncoderLayer[], numLayers?: number, norm: Module | null = null) {
     super();
     if (typeof layers === 'function') {
-      if (!Number.isInteger(numLayers) || numLayers! <= 0) throw new ArgumentError(`TransformerEncoder: numLayers must be a positive integer with a layer factory, got ${numLayers}`);
+      if (!Number.isInteger(numLayers) || numLayers! <= 0) throw new ArgumentError(`TransformerEncoder: numLayers must be a positive integer with a layer factory, got ${describeValue(numLayers)}`);
       this.layers = Array.from({ length: numLayers! }, () => layers());
     } else if (Array.isArray(layers)) {
-      if (numLayers !== undefined && numLayers !== layers.length) throw new ArgumentError(`TransformerEncoder: got ${layers.length} layers but numLayers ${numLayers}`);
+      if (numLayers !== undefined && numLayers !== layers.length) throw new ArgumentError(`TransformerEncoder: got ${layers.length} layers but numLayers ${describeValue(numLayers)}`);
       this.layers = [...layers];
     } else {
       // PyTorch deep-copies one layer; JavaScript cannot, and sharing it would tie the weights
-      throw new ArgumentError('TransformerEncoder: pass a factory `() => new TransformerEncoderLayer(...)` or an array of layers, not a single layer');
+      throw new ArgumentError(`TransformerEncoder: pass a factory \`() => new TransformerEncoderLayer(...)\` or an array of layers, got ${describeValue(layers)}`);
     }
+    this.layers.forEach((l, i) => {
+      if (!(l instanceof TransformerEncoderLayer)) throw new ArgumentError(`TransformerEncoder: layer ${i} must be a TransformerEncoderLayer, got ${describeValue(l)}`);
+    });
+    if (!this.layers.length) throw new ArgumentError('TransformerEncoder: got no layers');
+    if (norm !== null && !(norm instanceof Module)) throw new ArgumentError(`TransformerEncoder: norm must be a Module or null, got ${describeValue(norm)}`);
     this.norm = norm;
   }
   forward(src: Tensor, o: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
+    checkEncoderInput('TransformerEncoder.forward', src, this.layers[0], o, ['mask', 'srcKeyPaddingMask', 'isCausal'], ['srcKeyPaddingMask', 'mask']);
     let x = src;
     for (const l of this.layers) x = l.forward(x, { srcMask: o.mask, srcKeyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal });
     return this.norm ? (this.norm.forward(x) as Tensor) : x;
@@ -390,6 +460,7 @@ export class TransformerEncoder extends Module {
 
 /** Checks x is [B, T, D] (batchFirst) / [T, B, D] / [T, D] with D = dModel and T <= maxLen; returns T. */
 function seqLen(op: string, x: Tensor, dModel: number, maxLen: number, batchFirst: boolean, offset = 0): number {
+  checkTensorDType(op, 'input', x, ['float32']);
   if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError(`${op}: input must be [B, T, ${dModel}] or [T, ${dModel}], got ${fmt(x.shape)}`);
   const T = x.ndim === 3 && !batchFirst ? x.shape[0] : x.shape[x.ndim - 2];
   if (x.shape[x.ndim - 1] !== dModel) throw new ShapeError(`${op}: input ${fmt(x.shape)} must have ${dModel} features in its last dim`);
@@ -412,11 +483,14 @@ export class SinusoidalPositionalEncoding extends Module {
   readonly batchFirst: boolean;
   constructor(readonly dModel: number, readonly maxLen = 5000, o: { dropout?: number; batchFirst?: boolean } = {}) {
     super();
-    if (!Number.isInteger(dModel) || dModel <= 0 || !Number.isInteger(maxLen) || maxLen <= 0) {
-      throw new ArgumentError(`SinusoidalPositionalEncoding: dModel and maxLen must be positive integers, got ${dModel}, ${maxLen}`);
-    }
+    const op = 'SinusoidalPositionalEncoding';
+    checkNumber(op, 'dModel', dModel, { int: true, min: 1 });
+    checkNumber(op, 'maxLen', maxLen, { int: true, min: 1 });
+    checkOptions(op, o, ['dropout', 'batchFirst']);
+    checkNumel(op, 'pe', [maxLen, dModel]);
+    if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
     this.batchFirst = o.batchFirst ?? true;
-    this.drop = new Dropout(o.dropout ?? 0);
+    this.drop = new Dropout(checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 }));
     // computed in float64 here rather than with float32 device math, then rounded once
     const pe = new Float32Array(maxLen * dModel);
     for (let t = 0; t < maxLen; t++) {
@@ -429,7 +503,7 @@ export class SinusoidalPositionalEncoding extends Module {
     this.registerBuffer('pe', tensor(pe, { shape: [maxLen, dModel] }));
   }
   forward(x: Tensor): Tensor {
-    const T = seqLen('SinusoidalPositionalEncoding', x, this.dModel, this.maxLen, this.batchFirst);
+    const T = seqLen('SinusoidalPositionalEncoding.forward', x, this.dModel, this.maxLen, this.batchFirst);
     const p = this.pe.narrow(0, 0, T); // (T, D)
     return this.drop.forward(x.add(x.ndim === 3 && !this.batchFirst ? p.unsqueeze(1) : p));
   }
@@ -448,14 +522,19 @@ export class LearnedPositionalEmbedding extends Module {
   readonly batchFirst: boolean;
   constructor(readonly maxLen: number, readonly dModel: number, o: { batchFirst?: boolean; std?: number } = {}) {
     super();
-    if (!Number.isInteger(dModel) || dModel <= 0 || !Number.isInteger(maxLen) || maxLen <= 0) {
-      throw new ArgumentError(`LearnedPositionalEmbedding: maxLen and dModel must be positive integers, got ${maxLen}, ${dModel}`);
-    }
+    const op = 'LearnedPositionalEmbedding';
+    checkNumber(op, 'maxLen', maxLen, { int: true, min: 1 });
+    checkNumber(op, 'dModel', dModel, { int: true, min: 1 });
+    checkOptions(op, o, ['batchFirst', 'std']);
+    checkNumel(op, 'weight', [maxLen, dModel]);
+    if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
     this.batchFirst = o.batchFirst ?? true;
-    this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, o.std ?? 1));
+    this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, checkNumber(op, 'std', o.std ?? 1, { min: 0, finite: true })));
   }
   forward(x: Tensor, offset = 0): Tensor {
-    const T = seqLen('LearnedPositionalEmbedding', x, this.dModel, this.maxLen, this.batchFirst, offset);
+    checkTensorDType('LearnedPositionalEmbedding.forward', 'input', x, ['float32']);
+    checkNumber('LearnedPositionalEmbedding.forward', 'offset', offset, { int: true, min: 0 });
+    const T = seqLen('LearnedPositionalEmbedding.forward', x, this.dModel, this.maxLen, this.batchFirst, offset);
     const p = this.weight.narrow(0, offset, T); // (T, D)
     return x.add(x.ndim === 3 && !this.batchFirst ? p.unsqueeze(1) : p);
   }

@@ -2,8 +2,9 @@
  * The standard layers, with PyTorch's shapes and default initialisations. Every layer only
  * calls the Tensor API, so it runs on any backend.
  */
-import { ArgumentError } from '../errors.js';
-import { checkBoolean, checkIntPair, checkNumber, checkOneOf, checkOptions } from '../validate.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { normAxis } from '../shape.js';
+import { checkBoolean, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 import { dropout } from '../ops/elementwise.js';
 import { empty } from '../ops/run.js';
 import { full, ones, zeros } from '../ops/creation.js';
@@ -17,18 +18,26 @@ import { Module, parameter } from './module.js';
 
 type Pair = number | [number, number];
 
-function checkPositiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
-}
-
-/** A layer's options object and its optional `bias` flag. */
-function layerOptions(op: string, o: { bias?: unknown } | undefined): void {
-  checkOptions(op, o);
+/** A layer's options object (only `known` keys) and its optional `bias` flag. */
+function layerOptions<T extends { bias?: unknown }>(op: string, o: T, known: OptionKeys<T>): void {
+  checkOptions(op, o, known);
   if (o?.bias !== undefined) checkBoolean(op, 'bias', o.bias);
 }
 
+/**
+ * A float32 input whose dim `dim` (negative: from the end) is `size`, with one of `ranks` dims;
+ * `form` describes the expected shape in the message (`[N, C, H, W]`).
+ */
+function checkInput(op: string, x: unknown, ranks: readonly number[] | null, form: string, dim?: number, size?: number): asserts x is Tensor {
+  checkTensorDType(op, 'input', x, ['float32']);
+  const okRank = !ranks || ranks.includes(x.ndim);
+  const okSize = dim === undefined || (x.ndim > 0 && x.shape.at(dim) === size);
+  if (!okRank || !okSize) throw new ShapeError(`${op}: input must be ${form}, got ${fmt(x.shape)}`);
+}
+
 /** Conv / pool window options: stride, padding, dilation (each an int or a pair). */
-function windowOptions(op: string, o: { stride?: unknown; padding?: unknown; dilation?: unknown; outputPadding?: unknown }): void {
+function windowOptions(op: string, o: { stride?: unknown; padding?: unknown; dilation?: unknown; outputPadding?: unknown; ceilMode?: unknown }): void {
+  if (o.ceilMode !== undefined) checkBoolean(op, 'ceilMode', o.ceilMode);
   if (o.stride !== undefined) checkIntPair(op, 'stride', o.stride, 1);
   if (o.padding !== undefined && o.padding !== 'same' && o.padding !== 'valid') checkIntPair(op, 'padding', o.padding, 0);
   if (o.dilation !== undefined) checkIntPair(op, 'dilation', o.dilation, 1);
@@ -43,12 +52,14 @@ export class Linear extends Module {
     super();
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
-    layerOptions('Linear', opts);
+    layerOptions('Linear', opts, ['bias']);
+    checkNumel('Linear', 'weight', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = parameter(init.uniform(empty([outFeatures, inFeatures], 'float32'), -bound, bound));
     this.bias = opts.bias === false ? null : parameter(init.uniform(empty([outFeatures], 'float32'), -bound, bound));
   }
   forward(x: Tensor): Tensor {
+    checkInput('Linear.forward', x, null, `[..., ${this.inFeatures}] (inFeatures in the last dim)`, -1, this.inFeatures);
     return linear(x, this.weight, this.bias);
   }
   override extraRepr(): string {
@@ -62,7 +73,7 @@ export class Linear extends Module {
  * [in, out/g, kh, kw]; fanIn is size(1)·kh·kw either way.
  */
 function convParameters(op: string, inChannels: number, outChannels: number, kernelSize: Pair, o: { groups?: number; bias?: boolean; stride?: unknown; padding?: unknown; dilation?: unknown; outputPadding?: unknown }, transposed: boolean): { weight: Tensor; bias: Tensor | null } {
-  layerOptions(op, o);
+  layerOptions(op, o, ['stride', 'padding', 'dilation', 'groups', 'bias', ...(transposed ? ['outputPadding' as const] : [])]);
   const groups = o.groups ?? 1;
   checkPositiveInt(op, 'inChannels', inChannels);
   checkPositiveInt(op, 'outChannels', outChannels);
@@ -71,6 +82,7 @@ function convParameters(op: string, inChannels: number, outChannels: number, ker
   const [kh, kw] = checkIntPair(op, 'kernelSize', kernelSize, 1);
   windowOptions(op, o);
   const shape = transposed ? [inChannels, outChannels / groups, kh, kw] : [outChannels, inChannels / groups, kh, kw];
+  checkNumel(op, 'weight', shape);
   const bound = 1 / Math.sqrt(shape[1] * kh * kw);
   return {
     weight: parameter(init.uniform(empty(shape, 'float32'), -bound, bound)),
@@ -93,11 +105,11 @@ export class Conv2d extends Module {
   readonly opts: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, o: Conv2dLayerOptions = {}) {
     super();
-    const groups = o.groups ?? 1;
     ({ weight: this.weight, bias: this.bias } = convParameters('Conv2d', inChannels, outChannels, kernelSize, o, false));
-    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups };
+    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups ?? 1 };
   }
   forward(x: Tensor): Tensor {
+    checkInput('Conv2d.forward', x, [3, 4], `[N, ${this.inChannels}, H, W] or [${this.inChannels}, H, W] (inChannels ${this.inChannels})`, -3, this.inChannels);
     return conv2d(x, this.weight, this.bias, this.opts);
   }
   override extraRepr(): string {
@@ -114,29 +126,32 @@ export class ConvTranspose2d extends Module {
     ({ weight: this.weight, bias: this.bias } = convParameters('ConvTranspose2d', inChannels, outChannels, kernelSize, o, true));
   }
   forward(x: Tensor): Tensor {
+    checkInput('ConvTranspose2d.forward', x, [3, 4], `[N, ${this.inChannels}, H, W] or [${this.inChannels}, H, W] (inChannels ${this.inChannels})`, -3, this.inChannels);
     const { bias: _b, ...rest } = this.o;
     return convTranspose2d(x, this.weight, this.bias, rest);
   }
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; dilation?: Pair } = {}) {
+  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
     super();
     checkIntPair('MaxPool2d', 'kernelSize', kernelSize, 1);
-    windowOptions('MaxPool2d', checkOptions('MaxPool2d', o));
+    windowOptions('MaxPool2d', checkOptions('MaxPool2d', o, ['stride', 'padding', 'dilation', 'ceilMode']));
   }
   forward(x: Tensor): Tensor {
+    checkInput('MaxPool2d.forward', x, [3, 4], '[N, C, H, W] or [C, H, W]');
     return maxPool2d(x, this.kernelSize, this.o);
   }
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; countIncludePad?: boolean } = {}) {
+  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; countIncludePad?: boolean; ceilMode?: boolean } = {}) {
     super();
     checkIntPair('AvgPool2d', 'kernelSize', kernelSize, 1);
-    windowOptions('AvgPool2d', checkOptions('AvgPool2d', o));
+    windowOptions('AvgPool2d', checkOptions('AvgPool2d', o, ['stride', 'padding', 'countIncludePad', 'ceilMode']));
   }
   forward(x: Tensor): Tensor {
+    checkInput('AvgPool2d.forward', x, [3, 4], '[N, C, H, W] or [C, H, W]');
     return avgPool2d(x, this.kernelSize, this.o);
   }
 }
@@ -147,6 +162,7 @@ export class AdaptiveAvgPool2d extends Module {
     checkIntPair('AdaptiveAvgPool2d', 'outputSize', outputSize, 1);
   }
   forward(x: Tensor): Tensor {
+    checkInput('AdaptiveAvgPool2d.forward', x, [3, 4], '[N, C, H, W] or [C, H, W]');
     return adaptiveAvgPool2d(x, this.outputSize);
   }
 }
@@ -159,6 +175,11 @@ export class Flatten extends Module {
     checkNumber('Flatten', 'endDim', endDim, { int: true });
   }
   forward(x: Tensor): Tensor {
+    checkTensor('Flatten.forward', 'input', x);
+    if (x.ndim > 0) {
+      const a = normAxis('Flatten.forward', this.startDim, x.ndim, 'startDim'), b = normAxis('Flatten.forward', this.endDim, x.ndim, 'endDim');
+      if (a > b) throw new ShapeError(`Flatten.forward: startDim ${this.startDim} comes after endDim ${this.endDim} for input ${fmt(x.shape)}`);
+    }
     return x.flatten(this.startDim, this.endDim);
   }
 }
@@ -167,9 +188,10 @@ export class Flatten extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new ArgumentError(`Dropout: p must be in [0, 1], got ${p}`);
+    checkNumber('Dropout', 'p', p, { min: 0, max: 1 });
   }
   forward(x: Tensor): Tensor {
+    checkTensorDType('Dropout.forward', 'input', x, ['float32']);
     return dropout(x, this.p, this.training);
   }
 }
@@ -181,6 +203,8 @@ export class Embedding extends Module {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
+    checkOptions('Embedding', o, ['paddingIdx']);
+    checkNumel('Embedding', 'weight', [numEmbeddings, embeddingDim]);
     if (o.paddingIdx !== undefined) checkNumber('Embedding', 'paddingIdx', o.paddingIdx, { int: true, min: -numEmbeddings, max: numEmbeddings - 1 });
     this.weight = parameter(init.normal(empty([numEmbeddings, embeddingDim], 'float32')));
     if (o.paddingIdx !== undefined) {
@@ -190,6 +214,7 @@ export class Embedding extends Module {
     }
   }
   forward(indices: Tensor): Tensor {
+    checkTensorDType('Embedding.forward', 'indices', indices, ['int32']);
     return embedding(indices, this.weight, { paddingIdx: this.o.paddingIdx });
   }
 }
@@ -203,9 +228,10 @@ export class LayerNorm extends Module {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     if (!Array.isArray(this.normalizedShape) || !this.normalizedShape.length || !this.normalizedShape.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new ArgumentError(`LayerNorm: normalizedShape must be a positive integer or a list of them, got ${JSON.stringify(normalizedShape)}`);
+      throw new ArgumentError(`LayerNorm: normalizedShape must be a positive integer or a list of them, got ${describeValue(normalizedShape)}`);
     }
-    checkOptions('LayerNorm', o);
+    checkOptions('LayerNorm', o, ['eps', 'elementwiseAffine']);
+    checkNumel('LayerNorm', 'weight', this.normalizedShape);
     if (o.eps !== undefined) checkNumber('LayerNorm', 'eps', o.eps, { min: 0, finite: true });
     if (o.elementwiseAffine !== undefined) checkBoolean('LayerNorm', 'elementwiseAffine', o.elementwiseAffine);
     const affine = o.elementwiseAffine ?? true;
@@ -213,6 +239,11 @@ export class LayerNorm extends Module {
     this.bias = affine ? parameter(zeros(this.normalizedShape)) : null;
   }
   forward(x: Tensor): Tensor {
+    const ns = this.normalizedShape;
+    checkTensorDType('LayerNorm.forward', 'input', x, ['float32']);
+    if (x.ndim < ns.length || ns.some((d, i) => x.shape[x.ndim - ns.length + i] !== d)) {
+      throw new ShapeError(`LayerNorm.forward: input must end in the normalized shape ([..., ${ns.join(', ')}]), got ${fmt(x.shape)}`);
+    }
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.o.eps ?? 1e-5);
   }
 }
@@ -225,7 +256,8 @@ class BatchNormBase extends Module {
   constructor(readonly numFeatures: number, readonly o: { eps?: number; momentum?: number; affine?: boolean } = {}, private readonly ranks: number[]) {
     super();
     checkPositiveInt(this.constructor.name, 'numFeatures', numFeatures);
-    checkOptions(this.constructor.name, o);
+    checkOptions(this.constructor.name, o, ['eps', 'momentum', 'affine']);
+    checkNumel(this.constructor.name, 'weight', [numFeatures]);
     if (o.eps !== undefined) checkNumber(this.constructor.name, 'eps', o.eps, { min: 0, finite: true });
     if (o.momentum !== undefined) checkNumber(this.constructor.name, 'momentum', o.momentum, { min: 0, max: 1 });
     if (o.affine !== undefined) checkBoolean(this.constructor.name, 'affine', o.affine);
@@ -236,7 +268,8 @@ class BatchNormBase extends Module {
     this.registerBuffer('runningVar', ones([numFeatures]));
   }
   forward(x: Tensor): Tensor {
-    if (!this.ranks.includes(x.ndim)) throw new ArgumentError(`${this.constructor.name}: expected input of ${this.ranks.join(' or ')} dims, got shape [${x.shape.join(',')}]`);
+    const form = this.ranks.map((r) => `[N, ${this.numFeatures}${r === 3 ? ', L' : r === 4 ? ', H, W' : ''}]`).join(' or ');
+    checkInput(`${this.constructor.name}.forward`, x, this.ranks, `${form} (numFeatures ${this.numFeatures} in dim 1)`, 1, this.numFeatures);
     return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.o.momentum ?? 0.1, eps: this.o.eps ?? 1e-5 });
   }
 }
@@ -261,48 +294,55 @@ export class Sequential extends Module {
   constructor(...layers: Module[]) {
     super();
     layers.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new ArgumentError(`Sequential: layer ${i} must be a Module, got ${m === null ? 'null' : typeof m}`);
+      if (!(m instanceof Module)) throw new ArgumentError(`Sequential: layer ${i} must be a Module, got ${describeValue(m)}`);
     });
     this.layers = layers;
   }
   forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
     return this.layers.reduce((h, m) => m.forward(h) as Tensor, x);
   }
 }
 
 // ---- activations --------------------------------------------------------------------------
 
+// elementwise activations take any dtype (as their Tensor methods), so forward checks only the tensor
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor { checkTensor('ReLU.forward', 'input', x); return x.relu(); }
 }
 export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor { return x.sigmoid(); }
+  forward(x: Tensor): Tensor { checkTensor('Sigmoid.forward', 'input', x); return x.sigmoid(); }
 }
 export class Tanh extends Module {
-  forward(x: Tensor): Tensor { return x.tanh(); }
+  forward(x: Tensor): Tensor { checkTensor('Tanh.forward', 'input', x); return x.tanh(); }
 }
 export class SiLU extends Module {
-  forward(x: Tensor): Tensor { return x.silu(); }
+  forward(x: Tensor): Tensor { checkTensor('SiLU.forward', 'input', x); return x.silu(); }
 }
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) { super(); checkNumber('LeakyReLU', 'negativeSlope', negativeSlope, { finite: true }); }
-  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  forward(x: Tensor): Tensor { checkTensor('LeakyReLU.forward', 'input', x); return x.leakyRelu(this.negativeSlope); }
 }
 export class ELU extends Module {
   constructor(readonly alpha = 1) { super(); checkNumber('ELU', 'alpha', alpha, { finite: true }); }
-  forward(x: Tensor): Tensor { return x.elu(this.alpha); }
+  forward(x: Tensor): Tensor { checkTensor('ELU.forward', 'input', x); return x.elu(this.alpha); }
 }
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); checkOneOf('GELU', 'approximate', approximate, ['none', 'tanh']); }
-  forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
+  forward(x: Tensor): Tensor { checkTensor('GELU.forward', 'input', x); return x.gelu(this.approximate); }
+}
+/** A float32 input with `dim` in range (softmax layers). */
+function checkSoftmaxInput(op: string, x: unknown, dim: number): void {
+  checkTensorDType(op, 'input', x, ['float32']);
+  normAxis(op, dim, x.ndim);
 }
 export class Softmax extends Module {
   constructor(readonly dim = -1) { super(); checkNumber('Softmax', 'dim', dim, { int: true }); }
-  forward(x: Tensor): Tensor { return softmax(x, this.dim); }
+  forward(x: Tensor): Tensor { checkSoftmaxInput('Softmax.forward', x, this.dim); return softmax(x, this.dim); }
 }
 export class LogSoftmax extends Module {
   constructor(readonly dim = -1) { super(); checkNumber('LogSoftmax', 'dim', dim, { int: true }); }
-  forward(x: Tensor): Tensor { return logSoftmax(x, this.dim); }
+  forward(x: Tensor): Tensor { checkSoftmaxInput('LogSoftmax.forward', x, this.dim); return logSoftmax(x, this.dim); }
 }
 /** Leaky ReLU with a learned slope (one, or one per channel), initialised to 0.25. */
 export class PReLU extends Module {
@@ -310,10 +350,15 @@ export class PReLU extends Module {
   constructor(readonly numSlopes = 1, init0 = 0.25) {
     super();
     checkPositiveInt('PReLU', 'numSlopes', numSlopes);
+    checkNumel('PReLU', 'weight', [numSlopes]);
     checkNumber('PReLU', 'init', init0, { finite: true });
     this.weight = parameter(full([numSlopes], init0));
   }
   forward(x: Tensor): Tensor {
+    checkTensorDType('PReLU.forward', 'input', x, ['float32']);
+    if (this.numSlopes > 1 && (x.ndim < 2 || x.shape[1] !== this.numSlopes)) {
+      throw new ShapeError(`PReLU.forward: input must have numSlopes ${this.numSlopes} channels in dim 1 ([N, ${this.numSlopes}, ...]), got ${fmt(x.shape)}`);
+    }
     // per-channel slopes broadcast along dim 1 (NC...), as PyTorch
     const w = this.numSlopes > 1 && x.ndim > 1 ? this.weight.reshape([this.numSlopes, ...new Array(x.ndim - 2).fill(1)]) : this.weight;
     return x.relu().add(w.mul(x.minimum(0)));

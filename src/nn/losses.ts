@@ -6,7 +6,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { checkIndexRange } from '../ops/indexing.js';
 import { refuseWhere } from '../ops/checks.js';
-import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate.js';
+import { checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
@@ -23,14 +23,14 @@ function reduce(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
   if (r === 'none') return t;
   if (r === 'mean') return t.mean();
   if (r === 'sum') return t.sum();
-  throw new ArgumentError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
+  throw new ArgumentError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${describeValue(r)}`);
 }
 
-/** The checks every loss makes: tensors, options, reduction, and (by default) equal shapes. */
-function checkLoss(op: string, input: Tensor, target: Tensor, o: LossOptions, same = true): void {
+/** The checks every loss makes: tensors, options (only `known` keys), reduction, and (by default) equal shapes. */
+function checkLoss<O extends LossOptions>(op: string, input: Tensor, target: Tensor, o: O, known: OptionKeys<O>, same = true): void {
   checkTensor(op, 'input', input);
   checkTensor(op, 'target', target);
-  checkOptions(op, o);
+  checkOptions(op, o, known);
   if (o.reduction !== undefined) checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
   if (input.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${input.dtype} of shape ${fmt(input.shape)}`);
   if (same && !shapesEqual(input.shape, target.shape)) {
@@ -52,21 +52,21 @@ function checkWeighted(op: string, input: Tensor, target: Tensor, weights: Recor
 
 /** Mean squared error. @example F.mseLoss(pred, y) */
 export function mseLoss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
-  checkLoss('mseLoss', input, target, o);
+  checkLoss('mseLoss', input, target, o, ['reduction']);
   return tidy(() => reduce('mseLoss', input.sub(target).square(), o.reduction));
 }
 
 /** Mean absolute error. */
 export function l1Loss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
-  checkLoss('l1Loss', input, target, o);
+  checkLoss('l1Loss', input, target, o, ['reduction']);
   return tidy(() => reduce('l1Loss', input.sub(target).abs(), o.reduction));
 }
 
 /** Huber loss: quadratic below `delta`, linear above. */
 export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delta?: number } = {}): Tensor {
-  checkLoss('huberLoss', input, target, o);
+  checkLoss('huberLoss', input, target, o, ['reduction', 'delta']);
   const delta = o.delta ?? 1;
-  if (!(delta > 0)) throw new ArgumentError(`huberLoss: delta must be positive, got ${delta}`);
+  checkNumber('huberLoss', 'delta', delta, { above: 0 });
   return tidy(() => {
     const d = input.sub(target), a = d.abs();
     return reduce('huberLoss', where(a.lt(delta), d.square().mul(0.5), a.sub(0.5 * delta).mul(delta)), o.reduction);
@@ -75,7 +75,7 @@ export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delt
 
 /** Binary cross-entropy of probabilities; logs are clamped at -100 as PyTorch. */
 export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor } = {}): Tensor {
-  checkLoss('bce', input, target, o);
+  checkLoss('bce', input, target, o, ['reduction', 'weight']);
   checkWeighted('bce', input, target, { weight: o.weight });
   // as torch: a probability outside [0, 1] (or NaN) is a bug upstream, not a loss to report
   refuseWhere(noGrad(() => input.ge(0).logicalAnd(input.le(1)).logicalNot()), `bce: every element of input ${fmt(input.shape)} must be a probability in [0, 1] (use bceWithLogits for logits)`, input, false);
@@ -88,7 +88,7 @@ export function bce(input: Tensor, target: Tensor, o: LossOptions & { weight?: T
 
 /** Binary cross-entropy on logits, computed stably; `posWeight` weighs positive examples. */
 export function bceWithLogits(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor; posWeight?: Tensor } = {}): Tensor {
-  checkLoss('bceWithLogits', input, target, o);
+  checkLoss('bceWithLogits', input, target, o, ['reduction', 'weight', 'posWeight']);
   checkWeighted('bceWithLogits', input, target, { weight: o.weight, posWeight: o.posWeight });
   return tidy(() => {
     // log(1 + exp(-|x|)) + max(-x, 0) = -log(sigmoid(x)), without overflow
@@ -138,15 +138,18 @@ function alongClasses(w: Tensor, ndim: number, cdim: number): Tensor {
   return w.reshape(Array.from({ length: ndim }, (_, i) => (i === cdim ? w.shape[0] : 1)));
 }
 
+/** `weight`: class weights [C] (crossEntropy and nllLoss) */
+const CROSS_ENTROPY_KEYS: OptionKeys<CrossEntropyLossOptions> = ['reduction', 'ignoreIndex', 'labelSmoothing', 'weight'];
+
 /**
  * Cross-entropy of logits [N,C] (or [N,C,d...]) against int32 class indices or float class
  * probabilities; the index form is one fused kernel each way.
  * @example const loss = F.crossEntropy(model.forward(x), y);
  */
 export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyLossOptions = {}): Tensor {
-  checkLoss('crossEntropy', input, target, o, false);
+  checkLoss('crossEntropy', input, target, o, CROSS_ENTROPY_KEYS, false);
   const eps = o.labelSmoothing ?? 0;
-  if (!(eps >= 0 && eps <= 1)) throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  checkNumber('crossEntropy', 'labelSmoothing', eps, { min: 0, max: 1 });
   const reduction = o.reduction ?? 'mean';
   if (o.weight !== undefined && o.weight !== null) return weightedCrossEntropy(input, target, o.weight, eps, reduction, o.ignoreIndex ?? -100);
   if (eps === 0 || target.dtype === 'float32') {
@@ -207,7 +210,7 @@ function weightedCrossEntropy(input: Tensor, target: Tensor, weight: Tensor, eps
 
 /** Negative log-likelihood of log-probabilities [N,C] against int32 class indices. */
 export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignoreIndex?: number; weight?: Tensor } = {}): Tensor {
-  checkLoss('nllLoss', input, target, o, false);
+  checkLoss('nllLoss', input, target, o, ['reduction', 'ignoreIndex', 'weight'], false);
   if (input.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== input.shape[0]) {
     throw new ShapeError(`nllLoss: expected input [N,C] and target [N], got ${fmt(input.shape)} and ${fmt(target.shape)}`);
   }
@@ -229,9 +232,10 @@ export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignore
 
 /** Hinge loss for binary labels in {-1, 1} (0 is read as -1), as Keras: max(0, 1 - y·x). */
 export function hingeLoss(input: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
-  checkLoss('hingeLoss', input, target, o);
+  checkLoss('hingeLoss', input, target, o, ['reduction', 'margin']);
+  const margin = checkNumber('hingeLoss', 'margin', o.margin ?? 1, { finite: true });
   return tidy(() => {
     const y = where(target.eq(0), -1, target);
-    return reduce('hingeLoss', y.mul(input).neg().add(o.margin ?? 1).relu(), o.reduction);
+    return reduce('hingeLoss', y.mul(input).neg().add(margin).relu(), o.reduction);
   });
 }

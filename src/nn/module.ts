@@ -17,6 +17,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
+import { checkBoolean, checkOptionalTensor, checkTensor, checkTensorDType, describeValue } from '../validate.js';
 // fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
 import { compileModel, evaluateModel, fitModel, predictModel, releaseTraining, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
 import type { Logs } from '../train/callbacks.js';
@@ -25,7 +26,11 @@ const PARAMS = new WeakSet<Tensor>();
 
 /** Marks a tensor as a parameter (requiresGrad on, kept out of tidy scopes); returns it. */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
-  if (requiresGrad) t.requiresGrad = true;
+  checkTensor('parameter', 'tensor', t);
+  if (checkBoolean('parameter', 'requiresGrad', requiresGrad)) {
+    checkTensorDType('parameter', 'tensor', t, ['float32']); // only float tensors take gradients
+    t.requiresGrad = true;
+  }
   PARAMS.add(keep(t));
   return t;
 }
@@ -49,6 +54,8 @@ export abstract class Module {
 
   /** Registers a non-parameter tensor (saved in stateDict, owned by the module). */
   registerBuffer(name: string, t: Tensor | null): void {
+    if (typeof name !== 'string' || !name) throw new ArgumentError(`registerBuffer: name must be a non-empty string, got ${describeValue(name)}`);
+    checkOptionalTensor('registerBuffer', 'tensor', t);
     this._buffers.add(name);
     if (t) keep(t);
     (this as unknown as Record<string, unknown>)[name] = t;
@@ -70,6 +77,7 @@ export abstract class Module {
 
   /** This module and all descendants, depth first, with dotted names. */
   namedModules(prefix = ''): [string, Module][] {
+    if (typeof prefix !== 'string') throw new ArgumentError(`namedModules: prefix must be a string, got ${describeValue(prefix)}`);
     const out: [string, Module][] = [[prefix, this]];
     for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
     return out;
@@ -107,6 +115,7 @@ export abstract class Module {
 
   /** Sets training mode here and in every descendant. */
   train(mode = true): this {
+    checkBoolean('train', 'mode', mode);
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
@@ -131,10 +140,11 @@ export abstract class Module {
    */
   loadStateDict(state: Record<string, Tensor>, strict = true): { missing: string[]; unexpected: string[] } {
     if (typeof state !== 'object' || state === null || Array.isArray(state) || state instanceof Tensor) {
-      throw new ArgumentError(`loadStateDict: expected an object of named tensors (e.g. await wt.load(file)), got ${state === null ? 'null' : typeof state}`);
+      throw new ArgumentError(`loadStateDict: expected an object of named tensors (e.g. await wt.load(file)), got ${describeValue(state)}`);
     }
+    checkBoolean('loadStateDict', 'strict', strict);
     for (const [k, t] of Object.entries(state)) {
-      if (!(t instanceof Tensor)) throw new ArgumentError(`loadStateDict: ${k} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+      if (!(t instanceof Tensor)) throw new ArgumentError(`loadStateDict: ${k} must be a Tensor, got ${describeValue(t)}`);
       t._check(`loadStateDict: ${k}`);
     }
     const own = this.stateDict();
@@ -158,6 +168,7 @@ export abstract class Module {
 
   /** Number of parameter elements (trainable only with `trainable`). */
   numParameters(trainable = false): number {
+    checkBoolean('numParameters', 'trainable', trainable);
     return this.parameters().filter((p) => !trainable || p.requiresGrad).reduce((n, p) => n + p.numel(), 0);
   }
 

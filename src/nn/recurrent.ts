@@ -15,6 +15,7 @@ import { cat, stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Module, parameter } from './module.js';
+import { checkBoolean, checkNumber, checkNumel, checkOptions, checkTensorDType, describeValue } from '../validate.js';
 
 type Mode = 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
 /** gates per mode: rows of W_ih / W_hh are gates·hiddenSize */
@@ -43,16 +44,37 @@ function gruStep(xg: Tensor, h: Tensor, wHh: Tensor, bHh: Tensor | null): Tensor
   return n.add(z.mul(h.sub(n))); // (1 - z) ⊙ n + z ⊙ h
 }
 
-function checkSizes(op: string, inputSize: number, hiddenSize: number): void {
-  for (const [n, v] of [['inputSize', inputSize], ['hiddenSize', hiddenSize]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${n} must be a positive integer, got ${v}`);
-  }
+/** Positive sizes whose weights, [gates·hiddenSize, inputSize or hiddenSize], fit in a tensor. */
+function checkSizes(op: string, inputSize: number, hiddenSize: number, gates: number): void {
+  checkNumber(op, 'inputSize', inputSize, { int: true, min: 1 });
+  checkNumber(op, 'hiddenSize', hiddenSize, { int: true, min: 1 });
+  checkNumel(op, 'weightIh', [gates * hiddenSize, inputSize]);
+  checkNumel(op, 'weightHh', [gates * hiddenSize, hiddenSize]);
+}
+
+/** Options every recurrent layer and cell takes, plus `nonlinearity` for RNN and RNNCell. */
+function checkRecurrentOptions(op: string, o: RNNOptions, known: readonly (keyof RNNOptions)[]): void {
+  checkOptions(op, o, known);
+  for (const n of ['bias', 'batchFirst', 'bidirectional'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
+}
+
+/** A float32 tensor (the input or a state), or absent where `optional`. */
+function checkStep(op: string, arg: string, t: unknown, optional: boolean): void {
+  if (optional && (t === null || t === undefined)) return;
+  checkTensorDType(op, arg, t, ['float32']);
+}
+
+/** LSTM's (h, c) state: absent, or a pair of tensors. */
+function lstmState(op: string, hx: unknown): (Tensor | null)[] {
+  if (hx === null || hx === undefined) return [null, null];
+  if (!Array.isArray(hx) || hx.length !== 2) throw new ArgumentError(`${op}: the state must be a pair [h, c] of tensors (or null), got ${describeValue(hx)}`);
+  return hx;
 }
 
 function modeOf(op: string, nonlinearity: unknown): Mode {
   if (nonlinearity === undefined || nonlinearity === 'tanh') return 'rnnTanh';
   if (nonlinearity === 'relu') return 'rnnRelu';
-  throw new ArgumentError(`${op}: nonlinearity must be 'tanh' or 'relu', got ${JSON.stringify(nonlinearity)}`);
+  throw new ArgumentError(`${op}: nonlinearity must be 'tanh' or 'relu', got ${describeValue(nonlinearity)}`);
 }
 
 /** U(-1/√H, 1/√H), PyTorch's init for every recurrent weight and bias. */
@@ -86,11 +108,9 @@ abstract class RNNBase extends Module {
   constructor(private readonly mode: Mode, readonly inputSize: number, readonly hiddenSize: number, o: RNNOptions) {
     super();
     const op = this.constructor.name;
-    checkSizes(op, inputSize, hiddenSize);
-    this.numLayers = o.numLayers ?? 1;
-    if (!Number.isInteger(this.numLayers) || this.numLayers <= 0) throw new ArgumentError(`${op}: numLayers must be a positive integer, got ${this.numLayers}`);
-    this.dropout = o.dropout ?? 0;
-    if (!(this.dropout >= 0 && this.dropout <= 1)) throw new ArgumentError(`${op}: dropout must be in [0, 1], got ${this.dropout}`);
+    checkSizes(op, inputSize, hiddenSize, GATES[mode]);
+    this.numLayers = checkNumber(op, 'numLayers', o.numLayers ?? 1, { int: true, min: 1 });
+    this.dropout = checkNumber(op, 'dropout', o.dropout ?? 0, { min: 0, max: 1 });
     this.bias = o.bias ?? true;
     this.batchFirst = o.batchFirst ?? false;
     this.bidirectional = o.bidirectional ?? false;
@@ -125,7 +145,10 @@ abstract class RNNBase extends Module {
    * [numLayers·D, B, H] (or [numLayers·D, H] unbatched); returns the output and the final states.
    */
   protected run(input: Tensor, states: (Tensor | null | undefined)[]): [Tensor, Tensor[]] {
-    const op = this.constructor.name, H = this.hiddenSize, D = this.bidirectional ? 2 : 1, ND = this.numLayers * D;
+    const op = `${this.constructor.name}.forward`;
+    checkStep(op, 'input', input, false);
+    states.forEach((s, i) => checkStep(op, i ? 'initial cell state' : 'initial hidden state', s, true));
+    const H = this.hiddenSize, D = this.bidirectional ? 2 : 1, ND = this.numLayers * D;
     if (input.ndim !== 3 && input.ndim !== 2) throw new ShapeError(`${op}: input must be 3-D ${this.batchFirst ? '[B, T, inputSize]' : '[T, B, inputSize]'} or 2-D [T, inputSize], got ${fmt(input.shape)}`);
     if (input.shape[input.ndim - 1] !== this.inputSize) throw new ShapeError(`${op}: input ${fmt(input.shape)} must have inputSize ${this.inputSize} features in its last dim`);
     const batched = input.ndim === 3;
@@ -188,6 +211,7 @@ abstract class RNNBase extends Module {
  */
 export class RNN extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: RNNOptions = {}) {
+    checkRecurrentOptions('RNN', o, ['numLayers', 'nonlinearity', 'bias', 'batchFirst', 'dropout', 'bidirectional']);
     super(modeOf('RNN', o.nonlinearity), inputSize, hiddenSize, o);
   }
   forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
@@ -207,10 +231,11 @@ export class RNN extends RNNBase {
  */
 export class LSTM extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: Omit<RNNOptions, 'nonlinearity'> = {}) {
+    checkRecurrentOptions('LSTM', o, ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional']);
     super('lstm', inputSize, hiddenSize, o);
   }
   forward(input: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {
-    const [out, [hN, cN]] = this.run(input, hx ? [hx[0], hx[1]] : [null, null]);
+    const [out, [hN, cN]] = this.run(input, lstmState(`${this.constructor.name}.forward`, hx));
     return [out, [hN, cN]];
   }
 }
@@ -226,6 +251,7 @@ export class LSTM extends RNNBase {
  */
 export class GRU extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: Omit<RNNOptions, 'nonlinearity'> = {}) {
+    checkRecurrentOptions('GRU', o, ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional']);
     super('gru', inputSize, hiddenSize, o);
   }
   forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
@@ -244,7 +270,7 @@ abstract class CellBase extends Module {
   biasHh: Tensor | null;
   constructor(gates: number, readonly inputSize: number, readonly hiddenSize: number, bias: boolean) {
     super();
-    checkSizes(this.constructor.name, inputSize, hiddenSize);
+    checkSizes(this.constructor.name, inputSize, hiddenSize, gates);
     const G = gates * hiddenSize;
     this.weightIh = param([G, inputSize], hiddenSize);
     this.weightHh = param([G, hiddenSize], hiddenSize);
@@ -254,7 +280,9 @@ abstract class CellBase extends Module {
 
   /** Checks x [B, in] / [in] and a state of [B, H] / [H] (zeros when absent); all as (B, ·). */
   protected prep(x: Tensor, states: (Tensor | null | undefined)[]): { x: Tensor; st: Tensor[]; batched: boolean } {
-    const op = this.constructor.name, H = this.hiddenSize;
+    const op = `${this.constructor.name}.forward`, H = this.hiddenSize;
+    checkStep(op, 'input', x, false);
+    states.forEach((s, i) => checkStep(op, i ? 'cell state' : 'hidden state', s, true));
     if ((x.ndim !== 2 && x.ndim !== 1) || x.shape[x.ndim - 1] !== this.inputSize) {
       throw new ShapeError(`${op}: input must be [B, ${this.inputSize}] or [${this.inputSize}], got ${fmt(x.shape)}`);
     }
@@ -279,6 +307,7 @@ abstract class CellBase extends Module {
 export class RNNCell extends CellBase {
   private readonly relu: boolean;
   constructor(inputSize: number, hiddenSize: number, o: { bias?: boolean; nonlinearity?: 'tanh' | 'relu' } = {}) {
+    checkRecurrentOptions('RNNCell', o, ['bias', 'nonlinearity']);
     // checked before super() allocates the weights, so a refused option leaks nothing
     const relu = modeOf('RNNCell', o?.nonlinearity) === 'rnnRelu';
     super(1, inputSize, hiddenSize, o.bias ?? true);
@@ -296,10 +325,11 @@ export class RNNCell extends CellBase {
  */
 export class LSTMCell extends CellBase {
   constructor(inputSize: number, hiddenSize: number, o: { bias?: boolean } = {}) {
+    checkRecurrentOptions('LSTMCell', o, ['bias']);
     super(4, inputSize, hiddenSize, o.bias ?? true);
   }
   forward(x: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, Tensor] {
-    const p = this.prep(x, hx ? [hx[0], hx[1]] : [null, null]);
+    const p = this.prep(x, lstmState(`${this.constructor.name}.forward`, hx));
     const [h1, c1] = lstmStep(this.xg(p.x), p.st[0], p.st[1], this.weightHh, this.biasHh);
     return p.batched ? [h1, c1] : [h1.squeeze(0), c1.squeeze(0)];
   }
@@ -310,6 +340,7 @@ export class LSTMCell extends CellBase {
  */
 export class GRUCell extends CellBase {
   constructor(inputSize: number, hiddenSize: number, o: { bias?: boolean } = {}) {
+    checkRecurrentOptions('GRUCell', o, ['bias']);
     super(3, inputSize, hiddenSize, o.bias ?? true);
   }
   forward(x: Tensor, h?: Tensor | null): Tensor {

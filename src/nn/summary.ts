@@ -6,7 +6,10 @@ import { noGrad } from '../engine.js';
 import { tidy } from '../memory.js';
 import { zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
-import type { Module } from './module.js';
+import { Module } from './module.js';
+import { ArgumentError } from '../errors.js';
+import { checkShape } from '../shape.js';
+import { checkOneOf, checkOptions, describeValue } from '../validate.js';
 
 export interface SummaryRow {
   name: string;
@@ -21,6 +24,12 @@ export interface SummaryRow {
  * @example console.log(wt.nn.summary(model, [1, 1, 28, 28]).text);
  */
 export function summary(model: Module, inputShape: number[] | number[][], opts: { dtype?: 'float32' | 'int32' } = {}): { rows: SummaryRow[]; totalParams: number; trainableParams: number; text: string } {
+  if (!(model instanceof Module)) throw new ArgumentError(`summary: model must be an nn.Module, got ${describeValue(model)}`);
+  checkOptions('summary', opts, ['dtype']);
+  const dtype = checkOneOf('summary', 'dtype', opts.dtype ?? 'float32', ['float32', 'int32']);
+  if (!Array.isArray(inputShape) || !inputShape.length) throw new ArgumentError(`summary: inputShape must be a shape or a list of shapes, got ${describeValue(inputShape)}`);
+  const shapesIn = Array.isArray(inputShape[0]) ? (inputShape as number[][]) : [inputShape as number[]];
+  shapesIn.forEach((s, i) => checkShape('summary', s, shapesIn.length > 1 ? `inputShape[${i}]` : 'inputShape'));
   const modules = model.namedModules();
   const shapes = new Map<Module, number[]>();
   const originals = modules.map(([, m]) => {
@@ -37,7 +46,7 @@ export function summary(model: Module, inputShape: number[] | number[][], opts: 
   try {
     model.eval();
     noGrad(() => tidy(() => {
-      const inputs = (Array.isArray(inputShape[0]) ? (inputShape as number[][]) : [inputShape as number[]]).map((s) => zeros(s, { dtype: opts.dtype ?? 'float32' }));
+      const inputs = shapesIn.map((s) => zeros(s, { dtype }));
       model.forward(...inputs);
     }));
   } finally {

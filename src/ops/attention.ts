@@ -22,7 +22,7 @@ import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastShapes, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { checkTensor } from '../validate.js';
+import { checkBoolean, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { ATTENTION_MAX_FEATURES } from '../kernel/kernel.js';
 import { runOrZeros } from './indexing.js';
 
@@ -52,7 +52,7 @@ let fusedMode: boolean | 'auto' = 'auto';
  * torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
  */
 export function setFusedAttention(mode: boolean | 'auto'): boolean | 'auto' {
-  if (mode !== true && mode !== false && mode !== 'auto') throw new ArgumentError(`setFusedAttention: mode must be true, false or 'auto', got ${JSON.stringify(mode)}`);
+  if (mode !== true && mode !== false && mode !== 'auto') throw new ArgumentError(`setFusedAttention: mode must be true, false or 'auto', got ${describeValue(mode)}`);
   const was = fusedMode;
   fusedMode = mode;
   return was;
@@ -95,7 +95,7 @@ function prepare(op: string, q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionO
   }
   const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
   const scale = o.scale ?? 1 / Math.sqrt(E);
-  if (!Number.isFinite(scale)) throw new ArgumentError(`${op}: scale must be finite, got ${scale}`);
+  if (!Number.isFinite(scale)) throw new ArgumentError(`${op}: scale must be finite, got ${describeValue(scale)}`);
   return { batch, L, S, E, Ev, scale };
 }
 
@@ -110,6 +110,8 @@ function prepare(op: string, q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionO
  */
 export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionOptions = {}): Tensor {
   const op = 'fusedAttention';
+  checkOptions(op, o, ['causal', 'scale']);
+  if (o.causal !== undefined) checkBoolean(op, 'causal', o.causal);
   const p = prepare(op, q, k, v, o);
   const { batch, L, S, Ev, scale } = p;
   const causal = !!o.causal;

@@ -9,13 +9,14 @@
 import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, OutOfMemoryError, ShapeError, fmt } from '../errors.js';
 import type { Pair, RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
-import { numel } from '../shape.js';
+import { MAX_NUMEL, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tensor, zeros } from './creation.js';
 import { checkFloatTensor, matmul } from './linalg.js';
+import { checkBoolean, checkOptions, describeValue } from '../validate.js';
 import { checkSameBackend, empty, runRoutine } from './run.js';
 
 /** An int or an [h, w] pair of ints. */
@@ -54,14 +55,19 @@ export interface AvgPool2dOptions {
 function pair(op: string, arg: string, v: unknown, min: number): Pair {
   const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : null;
   if (!p || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new ArgumentError(`${op}: ${arg} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or a pair of them, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${op}: ${arg} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or a pair of them, got ${describeValue(v)}`);
   }
   return [p[0], p[1]];
 }
 
 function positiveInt(op: string, arg: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: ${arg} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: ${arg} must be a positive integer, got ${describeValue(v)}`);
   return v;
+}
+
+/** The output fits in a tensor (huge strides or paddings are refused naming the op, not a routine). */
+function checkOutput(op: string, shape: readonly number[]): void {
+  if (numel(shape) > MAX_NUMEL) throw new OutOfMemoryError(`${op}: out of memory for a float32 output of shape ${fmt(shape)}: ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
 }
 
 /** Runs fn on x as a batch of one when x is 3-D [C,H,W]; checks that x is 3-D or 4-D. */
@@ -103,6 +109,7 @@ function windows(n: number, k: number, s: number, p: number, d: number, ceil = f
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
+  checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
   checkFloatTensor(op, 'input', x);
   checkFloatTensor(op, 'weight', weight);
   if (bias != null) checkFloatTensor(op, 'bias', bias);
@@ -139,6 +146,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     throw new ShapeError(`conv2d: input ${fmt(x.shape)} is too small for weight ${fmt(weight.shape)} with padding ${fmt(padding)} and dilation ${fmt(dilation)}`);
   }
   const shape = [N, O, Ho, Wo];
+  checkOutput(op, shape);
   const cfg = { stride, padding, dilation, groups };
   const y = tidy(() => noGrad(() => {
     if (numel(shape) === 0) return empty(shape, 'float32', x.backend);
@@ -159,6 +167,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
+  checkOptions(op, opts, ['stride', 'padding', 'outputPadding', 'dilation', 'groups']);
   checkFloatTensor(op, 'input', x);
   checkFloatTensor(op, 'weight', weight);
   if (bias != null) checkFloatTensor(op, 'bias', bias);
@@ -182,6 +191,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const Wo = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + outPad[1] + 1;
   if (Ho <= 0 || Wo <= 0) throw new ShapeError(`convTranspose2d: output size ${Ho}x${Wo} is not positive for input ${fmt(x.shape)}, weight ${fmt(weight.shape)} and padding ${fmt(padding)}`);
   const shape = [N, Cout, Ho, Wo];
+  checkOutput(op, shape);
   const cfg = { stride, padding, dilation, groups };
   const y = tidy(() => noGrad(() => {
     const out = run1('conv2dBackwardInput', cfg, [x, weight], shape);
@@ -210,6 +220,7 @@ function poolArgs(op: string, x: Tensor, kernelSize: IntPair, o: { stride?: IntP
   const Ho = windows(H, kernel[0], stride[0], padding[0], dilation[0], !!o.ceilMode);
   const Wo = windows(W, kernel[1], stride[1], padding[1], dilation[1], !!o.ceilMode);
   if (Ho <= 0 || Wo <= 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} is too small for kernel ${fmt(kernel)} with padding ${fmt(padding)} and dilation ${fmt(dilation)}`);
+  checkOutput(op, [N, C, Ho, Wo]);
   return { kernel, stride, padding, dilation, shape: [N, C, Ho, Wo] };
 }
 
@@ -221,6 +232,8 @@ function poolArgs(op: string, x: Tensor, kernelSize: IntPair, o: { stride?: IntP
  */
 export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions = {}): Tensor {
   const op = 'maxPool2d';
+  checkOptions(op, opts, ['stride', 'padding', 'dilation', 'ceilMode']);
+  if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
   checkFloatTensor(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => maxPool2d(x4, kernelSize, opts));
   if (b3) return b3;
@@ -243,6 +256,9 @@ export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions
  */
 export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions = {}): Tensor {
   const op = 'avgPool2d';
+  checkOptions(op, opts, ['stride', 'padding', 'countIncludePad', 'ceilMode']);
+  if (opts.countIncludePad !== undefined) checkBoolean(op, 'countIncludePad', opts.countIncludePad);
+  if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
   checkFloatTensor(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => avgPool2d(x4, kernelSize, opts));
   if (b3) return b3;
@@ -277,6 +293,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
   const sz = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? outputSize : null;
   const [oh, ow] = pair(op, 'outputSize', sz && [sz[0] ?? H, sz[1] ?? W], 1);
+  // the averaging matrices are [oh, H] and [ow, W]
+  if (oh * H > MAX_NUMEL || ow * W > MAX_NUMEL) throw new ArgumentError(`${op}: outputSize ${fmt([oh, ow])} is too large for input ${fmt(x.shape)}`);
   if (H === 0 || W === 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} has an empty spatial dim`);
   if (H % oh === 0 && W % ow === 0) return avgPool2d(x, [H / oh, W / ow]);
   const ph = adaptiveMatrix(oh, H), pw = adaptiveMatrix(ow, W);

@@ -15,7 +15,7 @@ import { runElementwise, scalarDType, checkSameBackend } from './run.js';
 import { engine } from '../engine.js';
 import { seedToKey } from '../kernel/philox.js';
 import { INT32_MAX, INT32_MIN } from '../dtype.js';
-import { checkNumber, checkOperand, checkOptionalNumber, checkTensor } from '../validate.js';
+import { checkNumber, checkOperand, checkOptionalNumber, checkTensor, describeValue } from '../validate.js';
 
 type X = readonly Expr[];
 interface Def {
@@ -291,9 +291,9 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 }
 
 /** Cast to a dtype (no copy when already of that dtype). */
-export function toType(x: Tensor, dtype: DType): Tensor {
-  if (!isDType(dtype)) throw new DTypeError(`to: unknown dtype ${JSON.stringify(dtype)} (expected float32, int32 or bool)`);
-  x._check('to');
+export function toType(x: Tensor, dtype: DType, op = 'to'): Tensor {
+  if (!isDType(dtype)) throw new DTypeError(`${op}: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
+  x._check(op);
   if (x.dtype === dtype) return x;
   const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
   if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [], { def: 'identity', scalars: [], wanted: [true], reads: [false], operands: [null] });

@@ -6,29 +6,31 @@ import { Tensor } from '../tensor.js';
 import { elementwise, dropout as dropoutOp } from './elementwise.js';
 import { triangleMask } from './creation.js';
 import { ShapeError, fmt } from '../errors.js';
-import { checkTensor } from '../validate.js';
+import { checkTensor, tensorArg } from '../validate.js';
 
 type Operand = Tensor | number;
 
-export const add = (a: Tensor, b: Operand) => a.add(b);
-export const sub = (a: Tensor, b: Operand) => a.sub(b);
-export const mul = (a: Tensor, b: Operand) => a.mul(b);
-export const div = (a: Tensor, b: Operand) => a.div(b);
-export const pow = (a: Tensor, b: Operand) => a.pow(b);
-export const maximum = (a: Tensor, b: Operand) => a.maximum(b);
-export const minimum = (a: Tensor, b: Operand) => a.minimum(b);
-export const neg = (a: Tensor) => a.neg();
-export const exp = (a: Tensor) => a.exp();
-export const log = (a: Tensor) => a.log();
-export const sqrt = (a: Tensor) => a.sqrt();
-export const abs = (a: Tensor) => a.abs();
-export const relu = (a: Tensor) => a.relu();
-export const sigmoid = (a: Tensor) => a.sigmoid();
-export const tanh = (a: Tensor) => a.tanh();
-export const clamp = (a: Tensor, min?: number | null, max?: number | null) => a.clamp(min, max);
-export const logicalAnd = (a: Tensor, b: Operand) => a.logicalAnd(b);
-export const logicalOr = (a: Tensor, b: Operand) => a.logicalOr(b);
-export const logicalNot = (a: Tensor) => a.logicalNot();
+const input = (op: string, a: unknown): Tensor => tensorArg(op, 'input', a);
+
+export const add = (a: Tensor, b: Operand, alpha?: number) => input('add', a).add(b, alpha);
+export const sub = (a: Tensor, b: Operand, alpha?: number) => input('sub', a).sub(b, alpha);
+export const mul = (a: Tensor, b: Operand) => input('mul', a).mul(b);
+export const div = (a: Tensor, b: Operand) => input('div', a).div(b);
+export const pow = (a: Tensor, b: Operand) => input('pow', a).pow(b);
+export const maximum = (a: Tensor, b: Operand) => input('maximum', a).maximum(b);
+export const minimum = (a: Tensor, b: Operand) => input('minimum', a).minimum(b);
+export const neg = (a: Tensor) => input('neg', a).neg();
+export const exp = (a: Tensor) => input('exp', a).exp();
+export const log = (a: Tensor) => input('log', a).log();
+export const sqrt = (a: Tensor) => input('sqrt', a).sqrt();
+export const abs = (a: Tensor) => input('abs', a).abs();
+export const relu = (a: Tensor) => input('relu', a).relu();
+export const sigmoid = (a: Tensor) => input('sigmoid', a).sigmoid();
+export const tanh = (a: Tensor) => input('tanh', a).tanh();
+export const clamp = (a: Tensor, min?: number | null, max?: number | null) => input('clamp', a).clamp(min, max);
+export const logicalAnd = (a: Tensor, b: Operand) => input('logicalAnd', a).logicalAnd(b);
+export const logicalOr = (a: Tensor, b: Operand) => input('logicalOr', a).logicalOr(b);
+export const logicalNot = (a: Tensor) => input('logicalNot', a).logicalNot();
 
 /** Elementwise select: a where cond is true, else b (broadcasting all three). */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {

@@ -18,7 +18,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import type { RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
-import { normAxis, numel, shapesEqual } from '../shape.js';
+import { MAX_NUMEL, normAxis, numel, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
@@ -27,7 +27,7 @@ import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isCapturing } from '../compile.js';
-import { checkTensor } from '../validate.js';
+import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 /**
  * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
@@ -148,6 +148,7 @@ function selectChecked(x: Tensor, d: number, index: Tensor): Tensor {
  * const e = wt.embedding(wt.tensor([[1, 2], [5, 1]], { dtype: 'int32' }), w); // [2, 2, 16]
  */
 export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number | null } = {}): Tensor {
+  checkOptions('embedding', opts, ['paddingIdx']);
   checkTensor('embedding', 'weight', weight);
   checkIndexDType('embedding', 'indices', indices);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-D [numEmbeddings, dim], got ${fmt(weight.shape)}`);
@@ -213,7 +214,7 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
  */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   checkIndexDType('oneHot', 'indices', indices);
-  if (!Number.isInteger(numClasses) || numClasses < -1) throw new ArgumentError(`oneHot: numClasses must be a non-negative integer or -1, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < -1 || numClasses > MAX_NUMEL) throw new ArgumentError(`oneHot: numClasses must be a non-negative integer or -1, got ${describeValue(numClasses)}`);
   if (numClasses === -1) {
     if (!indices.backend.readSync) throw new ArgumentError(`oneHot: numClasses must be given on the ${indices.backend.name} backend (inferring it needs a synchronous read of indices ${fmt(indices.shape)})`);
     if (indices.numel() === 0) throw new ArgumentError(`oneHot: cannot infer numClasses from empty indices ${fmt(indices.shape)}`);
@@ -250,8 +251,9 @@ export function padMode(x: Tensor, pads: readonly number[], mode: PadMode = 'con
 /** `padMode` under the name the user called it by (`F.pad` is the same function). @internal */
 export function padWith(op: string, x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
   checkTensor(op, 'input', x);
+  if (mode !== 'constant' && !(typeof mode === 'string' && mode in SOURCE)) throw new ArgumentError(`${op}: unknown mode ${describeValue(mode)} (expected constant, reflect, replicate or circular)`);
+  checkNumber(op, 'value', value);
   if (mode === 'constant') return pad(x, pads, value);
-  if (!(mode in SOURCE)) throw new ArgumentError(`${op}: unknown mode ${JSON.stringify(mode)} (expected constant, reflect, replicate or circular)`);
   const full = padPairs(op, x, pads);
   const src = SOURCE[mode];
   return tidy(() => {

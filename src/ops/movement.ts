@@ -48,6 +48,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
+  x._check('transpose');
   if (x.ndim < 2 && x.ndim === 0) return view(x, []);
   const a = normAxis('transpose', d0, x.ndim), b = normAxis('transpose', d1, x.ndim);
   const p = x.shape.map((_, i) => i);
@@ -56,9 +57,9 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
 }
 
 /** Broadcasts size-1 dims (and new leading dims) to `shape`; -1 keeps a dim. */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  x._check('expand');
-  if (shape.length < x.ndim) throw new ShapeError(`expand: target ${fmt(shape)} has fewer dims than the tensor's ${fmt(x.shape)}`);
+export function expand(x: Tensor, shape: readonly number[], op = 'expand'): Tensor {
+  x._check(op);
+  if (shape.length < x.ndim) throw new ShapeError(`${op}: target ${fmt(shape)} has fewer dims than the tensor's ${fmt(x.shape)}`);
   const lead = shape.length - x.ndim;
   const to = shape.map((d, i) => (d === -1 ? (i < lead ? NaN : x.shape[i - lead]) : d));
   const st = to.map((d, i) => {
@@ -66,18 +67,20 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     const s = x.shape[i - lead];
     if (s === d) return x.strides[i - lead];
     if (s === 1) return 0;
-    throw new ShapeError(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)} (dim ${i}: ${s} to ${d})`);
+    throw new ShapeError(`${op}: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)} (dim ${i}: ${s} to ${d})`);
   });
-  if (to.some((d) => !Number.isInteger(d) || d < 0)) throw new ShapeError(`expand: invalid target ${fmt(shape)} for shape ${fmt(x.shape)}`);
+  if (to.some((d) => !Number.isInteger(d) || d < 0)) throw new ShapeError(`${op}: invalid target ${fmt(shape)} for shape ${fmt(x.shape)}`);
   return record('expand', [x], x._viewAs(to, st, x.offset), [], null);
 }
 
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  x._check('squeeze');
   const axes = dim === undefined ? x.shape.map((_, i) => i) : normAxes('squeeze', dim, x.ndim);
   return view(x, x.shape.filter((d, i) => !(d === 1 && axes.includes(i))));
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
+  x._check('unsqueeze');
   const d = normAxis('unsqueeze', dim, x.ndim + 1);
   const s = [...x.shape];
   s.splice(d, 0, 1);
@@ -85,6 +88,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 }
 
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
+  x._check('flatten');
   if (x.ndim === 0) return reshape(x, [1]);
   const a = normAxis('flatten', start, x.ndim, 'startDim'), b = normAxis('flatten', end, x.ndim, 'endDim');
   if (a > b) throw new ArgumentError(`flatten: startDim ${start} comes after endDim ${end} for shape ${fmt(x.shape)}`);
@@ -118,6 +122,7 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  x._check('narrow');
   checkNumber('narrow', 'start', start, { int: true });
   checkNumber('narrow', 'length', length, { int: true, min: 0 });
   const d = normAxis('narrow', dim, x.ndim);
@@ -129,7 +134,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 }
 
 export function select(x: Tensor, dim: number, index: number): Tensor {
+  x._check('select');
   checkNumber('select', 'index', index, { int: true });
+  if (x.ndim === 0) throw new ShapeError('select: cannot select from a 0-D tensor (it has no dims)');
   const d = normAxis('select', dim, x.ndim);
   const n = x.shape[d];
   const i = index < 0 ? index + n : index;
@@ -141,6 +148,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 }
 
 export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
+  checkTensor('flip', 'input', x);
   const axes = normAxes('flip', dims, x.ndim);
   const starts = x.shape.map((n, i) => (axes.includes(i) ? Math.max(n - 1, 0) : 0));
   const steps = x.shape.map((_, i) => (axes.includes(i) ? -1 : 1));
@@ -149,6 +157,7 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
 
 /** A contiguous copy, recorded by autograd. */
 export function clone(x: Tensor): Tensor {
+  x._check('clone');
   return elementwise('identity', [x]);
 }
 
@@ -199,12 +208,14 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 
 /** Splits into pieces of `size` (the last may be smaller) or of the listed sizes, as views. */
-export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-  const d = normAxis('split', dim, x.ndim);
+export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0, op = 'split'): Tensor[] {
+  checkTensor(op, 'input', x);
+  if (x.ndim === 0) throw new ShapeError(`${op}: expects a tensor with at least 1 dim, got a 0-D tensor`);
+  const d = normAxis(op, dim, x.ndim);
   const n = x.shape[d];
   let sizes: number[];
   if (typeof sizeOrSections === 'number') {
-    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ArgumentError(`split: size must be a positive integer, got ${sizeOrSections}`);
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ArgumentError(`split: size must be a positive integer, got ${describeValue(sizeOrSections)}`);
     sizes = [];
     for (let i = 0; i < n; i += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - i));
     if (n === 0) sizes = [0];
@@ -225,11 +236,12 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
 
 /** Splits into `chunks` pieces of ceil(size / chunks) (fewer when they run out), as views; a zero-size dim gives `chunks` empty pieces, as torch. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
-  x._check('chunk');
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError(`chunk: chunks must be a positive integer, got ${chunks}`);
+  checkTensor('chunk', 'input', x);
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError(`chunk: chunks must be a positive integer, got ${describeValue(chunks)}`);
+  if (x.ndim === 0) throw new ShapeError('chunk: expects a tensor with at least 1 dim, got a 0-D tensor');
   const d = normAxis('chunk', dim, x.ndim);
   if (x.shape[d] === 0) return Array.from({ length: chunks }, () => narrow(x, d, 0, 0));
-  return split(x, Math.ceil(x.shape[d] / chunks), d);
+  return split(x, Math.ceil(x.shape[d] / chunks), d, 'chunk');
 }
 
 /**
@@ -272,7 +284,7 @@ export function cropNegative(x: Tensor, full: readonly number[]): { x: Tensor; p
 
 /** Constant padding; `pads` = [lastLeft, lastRight, prevLeft, prevRight, ...] as F.pad (negative amounts crop). */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
-  x._check('pad');
+  checkTensor('pad', 'input', x);
   checkNumber('pad', 'value', value);
   const cropped = cropNegative(x, padPairs('pad', x, pads));
   if (cropped.x !== x) {

@@ -15,7 +15,7 @@ import { normAxis, numel, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
 import { checkIndexRange, runOrZeros } from './indexing.js';
-import { checkTensor } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
 
@@ -117,11 +117,12 @@ export interface CrossEntropyOptions {
  * const loss = wt.crossEntropy(logits, wt.tensor([2, 0, 1], { dtype: 'int32' })); // logits [3, C]
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  checkOptions('crossEntropy', opts, ['ignoreIndex', 'reduction']);
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
   checkFloat('crossEntropy', 'logits', logits);
   checkTensor('crossEntropy', 'target', target);
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
-  if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new ArgumentError(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got ${describeValue(reduction)}`);
+  if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`crossEntropy: ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
   const cdim = logits.ndim === 1 ? 0 : 1;
   const C = logits.shape[cdim];
@@ -166,7 +167,8 @@ function softCrossEntropy(logits: Tensor, target: Tensor, cdim: number, reductio
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   checkFloat('layerNorm', 'input', x);
-  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
+  if (!ns || !ns.every((d) => Number.isInteger(d) && d >= 0)) throw new ArgumentError(`layerNorm: normalizedShape must be a size or a list of sizes, got ${describeValue(normalizedShape)}`);
   if (ns.length === 0 || ns.length > x.ndim || !shapesEqual(x.shape.slice(x.ndim - ns.length), ns)) {
     throw new ShapeError(`layerNorm: normalizedShape ${fmt(ns)} does not match the last dims of input ${fmt(x.shape)}`);
   }
@@ -175,7 +177,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     checkFloat('layerNorm', arg, t);
     if (!shapesEqual(t.shape, ns)) throw new ShapeError(`layerNorm: ${arg} ${fmt(t.shape)} must have normalizedShape ${fmt(ns)} (input ${fmt(x.shape)})`);
   }
-  if (!(eps >= 0)) throw new ArgumentError(`layerNorm: eps must be non-negative, got ${eps}`);
+  checkNumber('layerNorm', 'eps', eps, { min: 0, finite: true });
   const D = numel(ns), R = numel(x.shape.slice(0, x.ndim - ns.length));
   const affine = !!(weight || bias);
   const r = tidy(() => noGrad(() => {
@@ -216,6 +218,8 @@ export interface BatchNormOptions {
  * const y = wt.batchNorm(x, runningMean, runningVar, gamma, beta, { training: true });
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  checkOptions('batchNorm', opts, ['training', 'momentum', 'eps']);
+  if (opts.training !== undefined) checkBoolean('batchNorm', 'training', opts.training);
   const training = opts.training ?? false, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
   checkFloat('batchNorm', 'input', x);
   if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be [N,C] or [N,C,...], got ${fmt(x.shape)}`);
@@ -227,8 +231,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   }
   if (!!runningMean !== !!runningVar) throw new ArgumentError('batchNorm: give both runningMean and runningVar, or neither');
   if (!training && !runningMean) throw new ArgumentError(`batchNorm: evaluation (training: false) needs runningMean and runningVar (input ${fmt(x.shape)})`);
-  if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
-  if (!(eps >= 0)) throw new ArgumentError(`batchNorm: eps must be non-negative, got ${eps}`);
+  checkNumber('batchNorm', 'momentum', momentum, { min: 0, max: 1 });
+  checkNumber('batchNorm', 'eps', eps, { min: 0, finite: true });
   const n = x.numel() / Math.max(C, 1);
   if (training && n <= 1) throw new ArgumentError(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   if (training) return batchNormTrain(x, runningMean, runningVar, weight ?? null, bias ?? null, momentum, eps, n);

@@ -40,11 +40,11 @@ function countOf(x: Tensor, axes: number[]): number {
 }
 
 /** Variance with Bessel's `correction` (1 = unbiased, as PyTorch's default). */
-export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Tensor {
-  x._check('var');
-  checkBoolean('var', 'keepdim', keepdim);
-  checkNumber('var', 'correction', correction, { min: 0, finite: true });
-  const axes = normAxes('var', dim, x.ndim);
+export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction = 1, op = 'var'): Tensor {
+  x._check(op);
+  checkBoolean(op, 'keepdim', keepdim);
+  checkNumber(op, 'correction', correction, { min: 0, finite: true });
+  const axes = normAxes(op, dim, x.ndim);
   const n = countOf(x, axes);
   const m = x.mean(axes, true);
   const d = x.sub(m);
@@ -55,7 +55,7 @@ export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction = 1)
 }
 
 export function std(x: Tensor, dim: Dims, keepdim: boolean, correction = 1): Tensor {
-  const v = variance(x, dim, keepdim, correction);
+  const v = variance(x, dim, keepdim, correction, 'std');
   const out = v.sqrt();
   v.dispose();
   return out;

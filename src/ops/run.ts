@@ -11,7 +11,7 @@ import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { canonical, remapDynamic } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
+import { MAX_NUMEL, broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -20,7 +20,10 @@ export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backen
   let b: Backend | null = null;
   for (const t of tensors) {
     t._check(op);
-    if (b && t.backend !== b) throw new BackendError(`${op}: tensors live on different backends (${b.name} and ${t.backend.name})`);
+    if (b && t.backend !== b) {
+      const which = b.name === t.backend.name ? `two different ${b.name} backends` : `${b.name} and ${t.backend.name}`;
+      throw new BackendError(`${op}: tensors live on different backends (${which}); copy one over with wt.tensor(await t.data(), { shape: t.shape })`);
+    }
     b = t.backend;
   }
   return b ?? engine.requireBackend();
@@ -41,6 +44,8 @@ function pending(shape: readonly number[], dtype: DType, backend: Backend, op: s
 
 /** Runs an allocation, turning the backend's out-of-memory error into one naming the op and the shape. */
 function allocating<T>(op: string, shape: readonly number[], dtype: DType, f: () => T): T {
+  // refused before the backend tries: the CPU backend would make a typed array of 8+ GB
+  if (numel(shape) > MAX_NUMEL) throw new OutOfMemoryError(`${op}: out of memory for a ${dtype} tensor of shape ${fmt(shape)}: ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
   try {
     return f();
   } catch (e) {

@@ -3,7 +3,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
 import { tidy } from '../memory.js';
 import type { Tensor } from '../tensor.js';
-import { checkTensor, describeValue } from '../validate.js';
+import { checkNumber, checkTensor, describeValue } from '../validate.js';
 
 /** The parameters as a checked list (any iterable of tensors, e.g. model.parameters()). */
 function paramList(op: string, params: Iterable<Tensor>): Tensor[] {
@@ -19,8 +19,8 @@ function paramList(op: string, params: Iterable<Tensor>): Tensor[] {
  * @example wt.optim.clipGradNorm(model.parameters(), 1.0);
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType: number = 2): Tensor {
-  if (!(maxNorm > 0)) throw new ArgumentError(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
-  if (!(typeof normType === 'number' && normType > 0)) throw new ArgumentError(`clipGradNorm: normType must be a positive number or Infinity, got ${normType}`);
+  checkNumber('clipGradNorm', 'maxNorm', maxNorm, { above: 0 });
+  checkNumber('clipGradNorm', 'normType', normType, { above: 0 });
   const grads = paramList('clipGradNorm', params).map((p) => p.grad).filter((g): g is Tensor => !!g);
   // the norm goes to the caller's scope (not keep()): a step wrapped in tidy frees it
   return noGrad(() => tidy(() => {
@@ -36,7 +36,7 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
 
 /** Clamps every gradient element to [-clip, clip]. */
 export function clipGradValue(params: Iterable<Tensor>, clip: number): void {
-  if (!(clip > 0)) throw new ArgumentError(`clipGradValue: clip must be positive, got ${clip}`);
+  checkNumber('clipGradValue', 'clip', clip, { above: 0 });
   const list = paramList('clipGradValue', params);
   noGrad(() => {
     for (const p of list) {

@@ -16,6 +16,11 @@ function checkOptimizer(op: string, opt: unknown): void {
   if (!(opt instanceof Optimizer)) throw new ArgumentError(`${op}: expected an optimizer, got ${describeValue(opt)}`);
 }
 
+/** The step count a factor is asked for. */
+function checkEpoch(s: LRScheduler, e: unknown): void {
+  checkNumber(`${s.constructor.name}.factor`, 'epoch', e, { int: true, min: 0 });
+}
+
 function checkGamma(op: string, gamma: unknown): void {
   checkOptionalNumber(op, 'gamma', gamma, { finite: true, above: 0 });
 }
@@ -64,10 +69,12 @@ export abstract class LRScheduler {
 export class StepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { stepSize: number; gamma?: number }) {
     super(opt);
+    checkOptions('StepLR', o, ['stepSize', 'gamma']);
     checkNumber('StepLR', 'stepSize', o?.stepSize, { int: true, min: 1 });
     checkGamma('StepLR', o.gamma);
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return (this.o.gamma ?? 0.1) ** Math.floor(e / this.o.stepSize);
   }
 }
@@ -76,12 +83,14 @@ export class StepLR extends LRScheduler {
 export class MultiStepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { milestones: number[]; gamma?: number }) {
     super(opt);
+    checkOptions('MultiStepLR', o, ['milestones', 'gamma']);
     if (!Array.isArray(o?.milestones) || !o.milestones.every((m) => Number.isInteger(m) && m >= 0)) {
-      throw new ArgumentError(`MultiStepLR: milestones must be a list of non-negative integers, got ${JSON.stringify(o?.milestones)}`);
+      throw new ArgumentError(`MultiStepLR: milestones must be a list of non-negative integers, got ${describeValue(o?.milestones)}`);
     }
     checkGamma('MultiStepLR', o.gamma);
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return (this.o.gamma ?? 0.1) ** this.o.milestones.filter((m) => m <= e).length;
   }
 }
@@ -90,9 +99,11 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { gamma: number }) {
     super(opt);
+    checkOptions('ExponentialLR', o, ['gamma']);
     checkNumber('ExponentialLR', 'gamma', o?.gamma, { finite: true, above: 0 });
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return this.o.gamma ** e;
   }
 }
@@ -105,10 +116,12 @@ export class ExponentialLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
-    if (!(o?.tMax > 0)) throw new ArgumentError(`CosineAnnealingLR: tMax must be positive, got ${o?.tMax}`);
+    checkOptions('CosineAnnealingLR', o, ['tMax', 'etaMin']);
+    checkNumber('CosineAnnealingLR', 'tMax', o?.tMax, { above: 0, finite: true });
     checkOptionalNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { finite: true, min: 0 });
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     return (1 + Math.cos((Math.PI * e) / this.o.tMax)) / 2;
   }
   protected override apply(): void {
@@ -129,12 +142,14 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LinearWarmup extends LRScheduler {
   constructor(opt: Optimizer, readonly o: { warmupSteps: number; startFactor?: number; after?: LRScheduler }) {
     super(opt);
-    if (!(o?.warmupSteps >= 0)) throw new ArgumentError(`LinearWarmup: warmupSteps must be >= 0, got ${o?.warmupSteps}`);
+    checkOptions('LinearWarmup', o, ['warmupSteps', 'startFactor', 'after']);
+    checkNumber('LinearWarmup', 'warmupSteps', o?.warmupSteps, { int: true, min: 0 });
     checkOptionalNumber('LinearWarmup', 'startFactor', o.startFactor, { above: 0, max: 1 });
     if (o.after !== undefined && !(o.after instanceof LRScheduler)) throw new ArgumentError('LinearWarmup: after must be a scheduler');
     if (o.warmupSteps > 0) for (const g of opt.paramGroups) g.lr *= this.factor(0);
   }
   factor(e: number): number {
+    checkEpoch(this, e);
     const s = this.o.startFactor ?? 1 / 3;
     return e >= this.o.warmupSteps ? 1 : s + ((1 - s) * e) / this.o.warmupSteps;
   }
@@ -162,7 +177,7 @@ export class ReduceLROnPlateau {
   constructor(readonly optimizer: Optimizer, readonly o: PlateauOptions = {}) {
     const op = 'ReduceLROnPlateau';
     checkOptimizer(op, optimizer);
-    checkOptions(op, o);
+    checkOptions(op, o, ['mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
     if (o.mode !== undefined) checkOneOf(op, 'mode', o.mode, ['min', 'max']);
     checkOptionalNumber(op, 'factor', o.factor, { min: 0, max: 1 });
     if (o.factor === 1) throw new ArgumentError(`${op}: factor must be below 1, got 1`);

@@ -6,7 +6,7 @@
 import { engine, noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { checkNumber, checkTensor, describeValue } from '../validate.js';
+import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike, fullLike } from '../ops/creation.js';
@@ -56,6 +56,8 @@ export abstract class Optimizer {
     const groups: ParamGroup[] = isGroup(list[0]) ? (list as ParamGroup[]) : [{ params: list as Tensor[], lr: defaults.lr as number }];
     groups.forEach((g, gi) => {
       if (!isGroup(g) || typeof (g.params as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new ArgumentError(`${op}: parameter group ${gi} must be { params: Tensor[], ... }, got ${describeValue(g)}`);
+      // initialLr: what an LR scheduler adds to a group, so optimizer.paramGroups can seed a new optimizer
+      checkOptions(op, g, ['params', ...Object.keys(defaults), 'initialLr'], `parameter group ${gi}`);
     });
     this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup);
     const seen = new Map<Tensor, number>();

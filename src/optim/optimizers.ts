@@ -7,7 +7,7 @@ import { fullLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, ops, type ParamGroup, type UpdateInputs } from './optimizer.js';
 import { ArgumentError } from '../errors.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptions, describeValue } from '../validate.js';
 
 /** Checks hyperparameters of a group: each must be a finite number >= 0 (or in [0, 1] when listed in `unit`). */
 function nonNegative(op: string, g: ParamGroup, names: string[], unit: string[] = []): void {
@@ -30,6 +30,7 @@ export interface SGDOptions { lr?: number; momentum?: number; dampening?: number
  */
 export class SGD extends Optimizer {
   constructor(params: Params, o: SGDOptions = {}) {
+    checkOptions('SGD', o, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
     super(params, { lr: o.lr ?? 1e-3, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, weightDecay: o.weightDecay ?? 0, nesterov: o.nesterov ?? false });
   }
   protected override checkGroup(g: ParamGroup): void {
@@ -78,13 +79,14 @@ function adamHypers(g: ParamGroup, step: number): Record<string, number> {
  */
 export class Adam extends Optimizer {
   constructor(params: Params, o: AdamOptions = {}) {
+    checkOptions(new.target.name, o, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
     super(params, { lr: o.lr ?? 1e-3, betas: o.betas ?? [0.9, 0.999], eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad ?? false });
   }
   protected override checkGroup(g: ParamGroup): void {
     const op = this.constructor.name;
     const b = g.betas as unknown;
     if (!Array.isArray(b) || b.length !== 2 || !b.every((v) => typeof v === 'number' && v >= 0 && v < 1)) {
-      throw new ArgumentError(`${op}: betas must be a pair of numbers in [0, 1), got ${JSON.stringify(b)}`);
+      throw new ArgumentError(`${op}: betas must be a pair of numbers in [0, 1), got ${describeValue(b)}`);
     }
     nonNegative(op, g, ['eps', 'weightDecay']);
     checkBoolean(op, 'amsgrad', g.amsgrad);
@@ -103,6 +105,7 @@ export class Adam extends Optimizer {
 /** Adam with decoupled weight decay (Loshchilov & Hutter): p ← p(1 − lr·wd) before the Adam step. */
 export class AdamW extends Adam {
   constructor(params: Params, o: AdamOptions = {}) {
+    checkOptions('AdamW', o, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
     super(params, { ...o, weightDecay: o.weightDecay ?? 1e-2 });
   }
   protected override update(x: UpdateInputs, g: ParamGroup): Expr[] {
@@ -116,6 +119,7 @@ export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; wei
 /** RMSprop as PyTorch (eps added outside the square root; optional centering and momentum). */
 export class RMSprop extends Optimizer {
   constructor(params: Params, o: RMSpropOptions = {}) {
+    checkOptions('RMSprop', o, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered']);
     super(params, { lr: o.lr ?? 1e-2, alpha: o.alpha ?? 0.99, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0, centered: o.centered ?? false });
   }
   protected override checkGroup(g: ParamGroup): void {
@@ -151,6 +155,7 @@ export interface AdagradOptions { lr?: number; lrDecay?: number; weightDecay?: n
 /** Adagrad as PyTorch: clr = lr / (1 + (step − 1)·lrDecay). */
 export class Adagrad extends Optimizer {
   constructor(params: Params, o: AdagradOptions = {}) {
+    checkOptions('Adagrad', o, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
     super(params, { lr: o.lr ?? 1e-2, lrDecay: o.lrDecay ?? 0, weightDecay: o.weightDecay ?? 0, initialAccumulatorValue: o.initialAccumulatorValue ?? 0, eps: o.eps ?? 1e-10 });
   }
   protected override checkGroup(g: ParamGroup): void {

@@ -21,6 +21,7 @@ import type { Module } from '../nn/module.js';
 import { LRScheduler, ReduceLROnPlateau } from '../optim/lr.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
+import { checkBoolean, checkFunction, checkNumber, checkOptionalNumber, checkOptions, describeValue } from '../validate.js';
 
 export type Logs = Record<string, number | undefined>;
 
@@ -57,9 +58,16 @@ export class Callback implements CallbackLike {
 
 export type Mode = 'min' | 'max' | 'auto';
 
+/** The name of the metric a callback watches (default valLoss). */
+function checkMonitor(op: string, monitor: unknown): string {
+  if (monitor === undefined) return 'valLoss';
+  if (typeof monitor !== 'string' || !monitor) throw new ArgumentError(`${op}: monitor must be the name of a metric (e.g. 'valLoss'), got ${describeValue(monitor)}`);
+  return monitor;
+}
+
 /** 'auto' watches accuracy-like metrics for a rise and everything else for a fall. */
 function resolveMode(op: string, mode: Mode, monitor: string): 'min' | 'max' {
-  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new ArgumentError(`${op}: mode must be 'min', 'max' or 'auto', got ${JSON.stringify(mode)}`);
+  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new ArgumentError(`${op}: mode must be 'min', 'max' or 'auto', got ${describeValue(mode)}`);
   return mode === 'auto' ? (/acc|auc|precision|recall|f1/i.test(monitor) ? 'max' : 'min') : mode;
 }
 
@@ -97,13 +105,14 @@ export class EarlyStopping extends Callback {
 
   constructor(o: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean; baseline?: number } = {}) {
     super();
-    this.monitor = o.monitor ?? 'valLoss';
-    this.mode = resolveMode('EarlyStopping', o.mode ?? 'auto', this.monitor);
-    this.patience = o.patience ?? 0;
-    this.minDelta = Math.abs(o.minDelta ?? 0);
-    this.restoreBestWeights = o.restoreBestWeights ?? false;
-    this.baseline = o.baseline;
-    if (!(Number.isInteger(this.patience) && this.patience >= 0)) throw new ArgumentError(`EarlyStopping: patience must be a non-negative integer, got ${o.patience}`);
+    const op = 'EarlyStopping';
+    checkOptions(op, o, ['monitor', 'patience', 'minDelta', 'mode', 'restoreBestWeights', 'baseline']);
+    this.monitor = checkMonitor(op, o.monitor);
+    this.mode = resolveMode(op, o.mode ?? 'auto', this.monitor);
+    this.patience = checkNumber(op, 'patience', o.patience ?? 0, { int: true, min: 0 });
+    this.minDelta = Math.abs(checkNumber(op, 'minDelta', o.minDelta ?? 0, { finite: true }));
+    this.restoreBestWeights = checkBoolean(op, 'restoreBestWeights', o.restoreBestWeights ?? false);
+    this.baseline = checkOptionalNumber(op, 'baseline', o.baseline);
   }
 
   private better(v: number): boolean {
@@ -172,7 +181,10 @@ export class LearningRateScheduler extends Callback {
   constructor(readonly scheduler: LRScheduler | ReduceLROnPlateau | LrFn, readonly o: { monitor?: string; perBatch?: boolean } = {}) {
     super();
     const ok = typeof scheduler === 'function' || scheduler instanceof LRScheduler || scheduler instanceof ReduceLROnPlateau;
-    if (!ok) throw new ArgumentError('LearningRateScheduler: expected a wt.optim.lr scheduler, a ReduceLROnPlateau or a function (epoch, lr) => lr');
+    if (!ok) throw new ArgumentError(`LearningRateScheduler: expected a wt.optim.lr scheduler, a ReduceLROnPlateau or a function (epoch, lr) => lr, got ${describeValue(scheduler)}`);
+    checkOptions('LearningRateScheduler', o, ['monitor', 'perBatch']);
+    if (o.monitor !== undefined) checkMonitor('LearningRateScheduler', o.monitor);
+    if (o.perBatch !== undefined) checkBoolean('LearningRateScheduler', 'perBatch', o.perBatch);
   }
 
   onTrainBegin(): void {
@@ -222,10 +234,13 @@ export class ModelCheckpoint extends Callback {
 
   constructor(readonly o: { save: (stateDict: Record<string, Tensor>, epoch: number, logs: Logs) => void | Promise<void>; monitor?: string; saveBestOnly?: boolean; mode?: Mode }) {
     super();
-    if (!o || typeof o.save !== 'function') throw new ArgumentError('ModelCheckpoint: expected { save: (stateDict, epoch, logs) => void }');
-    this.monitor = o.monitor ?? 'valLoss';
-    this.mode = resolveMode('ModelCheckpoint', o.mode ?? 'auto', this.monitor);
-    this.saveBestOnly = o.saveBestOnly ?? false;
+    const op = 'ModelCheckpoint';
+    if (o === undefined) throw new ArgumentError(`${op}: expected { save: (stateDict, epoch, logs) => void }`);
+    checkOptions(op, o, ['save', 'monitor', 'saveBestOnly', 'mode']);
+    checkFunction(op, 'save', o.save);
+    this.monitor = checkMonitor(op, o.monitor);
+    this.mode = resolveMode(op, o.mode ?? 'auto', this.monitor);
+    this.saveBestOnly = checkBoolean(op, 'saveBestOnly', o.saveBestOnly ?? false);
   }
 
   onTrainBegin(): void {
@@ -249,6 +264,13 @@ export class ModelCheckpoint extends Callback {
 export class LambdaCallback extends Callback {
   constructor(hooks: Omit<CallbackLike, 'setContext'>) {
     super();
+    const op = 'LambdaCallback';
+    if (hooks === undefined) throw new ArgumentError(`${op}: expected an object of hooks, e.g. { onEpochEnd: (epoch, logs) => ... }`);
+    checkOptions(op, hooks, ['wantsBatchLogs', 'onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'], 'hooks');
+    for (const [k, v] of Object.entries(hooks)) {
+      if (k === 'wantsBatchLogs') checkBoolean(op, k, v);
+      else checkFunction(op, k, v);
+    }
     Object.assign(this, hooks);
   }
 }

@@ -17,7 +17,7 @@ import { DataLoader } from '../data/loader.js';
 import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
-import { describeValue } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 import { keep, tidy } from '../memory.js';
 import { compile as compileStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
@@ -29,7 +29,7 @@ import { Optimizer } from '../optim/optimizer.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../optim/optimizers.js';
 import { Tensor } from '../tensor.js';
 import type { CallbackLike, Logs, TrainContext } from './callbacks.js';
-import { resolveLoss, resolveMetrics, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
+import { lossOf, metricsOf, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
 import { ProgressLogger, stdoutIsTTY } from './progress.js';
 
 /** [x, y] tensors (more tensors: all inputs, then the target), a Dataset, or a DataLoader. */
@@ -94,6 +94,8 @@ export class History {
   readonly epoch: number[] = [];
   readonly history: { loss: number[]; [key: string]: number[] } = { loss: [] };
   push(epoch: number, logs: Logs): void {
+    checkNumber('History.push', 'epoch', epoch, { int: true, min: 0 });
+    if (typeof logs !== 'object' || logs === null || Array.isArray(logs)) throw new ArgumentError(`History.push: logs must be an object of numbers, got ${describeValue(logs)}`);
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) if (v !== undefined) (this.history[k] ??= []).push(v);
   }
@@ -126,15 +128,15 @@ export function releaseTraining(model: Module): void {
   compiled.delete(model);
 }
 
-function makeOptimizer(model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
+function makeOptimizer(op: string, model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
   if (spec instanceof Optimizer) return spec;
   const o = lr === undefined ? {} : { lr };
-  const opt = newOptimizer(model, spec, o);
+  const opt = newOptimizer(op, model, spec, o);
   owned.add(opt);
   return opt;
 }
 
-function newOptimizer(model: Module, spec: OptimizerName, o: { lr?: number }): Optimizer {
+function newOptimizer(op: string, model: Module, spec: OptimizerName, o: { lr?: number }): Optimizer {
   switch (spec) {
     case 'adam': return new Adam(model.parameters(), o);
     case 'adamw': return new AdamW(model.parameters(), o);
@@ -142,7 +144,21 @@ function newOptimizer(model: Module, spec: OptimizerName, o: { lr?: number }): O
     case 'rmsprop': return new RMSprop(model.parameters(), o);
     case 'adagrad': return new Adagrad(model.parameters(), o);
   }
-  throw new ArgumentError(`compile: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${JSON.stringify(spec)}`);
+  throw new ArgumentError(`${op}: optimizer must be a wt.optim optimizer or one of adam, adamw, sgd, rmsprop, adagrad, got ${describeValue(spec)}`);
+}
+
+const COMPILE_KEYS: OptionKeys<CompileConfig> = ['optimizer', 'lr', 'loss', 'metrics'];
+const FIT_KEYS: OptionKeys<FitOptions> = [
+  ...COMPILE_KEYS, 'epochs', 'batchSize', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize',
+  'callbacks', 'verbose', 'logEvery', 'onEvent', 'events', 'jitCompile', 'mixedPrecision',
+];
+
+/** A model: an nn.Module (checked by shape: module.ts imports this file). */
+function checkModel(op: string, model: unknown): asserts model is Module {
+  const m = model as Partial<Module> | null;
+  if (typeof m !== 'object' || m === null || typeof m.forward !== 'function' || typeof m.parameters !== 'function') {
+    throw new ArgumentError(`${op}: model must be an nn.Module, got ${describeValue(model)}`);
+  }
 }
 
 /**
@@ -150,25 +166,28 @@ function newOptimizer(model: Module, spec: OptimizerName, o: { lr?: number }): O
  * ones it used as the defaults). @example compileModel(model, { loss: 'mse' })
  */
 export function compileModel(model: Module, cfg: CompileConfig): void {
-  if (!cfg || typeof cfg !== 'object') throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
-  const loss = cfg.loss === undefined ? undefined : resolveLoss(cfg.loss);
+  checkModel('compile', model);
+  if (cfg === undefined) throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
+  checkOptions('compile', cfg, COMPILE_KEYS);
+  checkOptionalNumber('compile', 'lr', cfg.lr, { min: 0, finite: true });
+  const loss = cfg.loss === undefined ? undefined : lossOf('compile', cfg.loss);
   setCompiled(model, {
-    optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer(model, cfg.optimizer, cfg.lr),
+    optimizer: cfg.optimizer === undefined ? undefined : makeOptimizer('compile', model, cfg.optimizer, cfg.lr),
     loss,
-    metrics: cfg.metrics === undefined ? undefined : resolveMetrics(cfg.metrics, loss?.name),
+    metrics: cfg.metrics === undefined ? undefined : metricsOf('compile', cfg.metrics, loss?.name),
   });
 }
 
 function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimizer: boolean) {
   const c = compiled.get(model) ?? {};
-  const loss = o.loss !== undefined ? resolveLoss(o.loss) : c.loss;
+  const loss = o.loss !== undefined ? lossOf(op, o.loss) : c.loss;
   if (!loss && op === 'fit') throw new ArgumentError("fit: no loss: pass { loss: 'crossEntropy' | 'mse' | ... | fn } to fit or compile");
-  const metrics = o.metrics !== undefined ? resolveMetrics(o.metrics, loss?.name) : c.metrics ?? [];
+  const metrics = o.metrics !== undefined ? metricsOf(op, o.metrics, loss?.name) : c.metrics ?? [];
   let optimizer: Optimizer | undefined;
   if (needOptimizer) {
-    if (o.optimizer !== undefined) optimizer = makeOptimizer(model, o.optimizer, o.lr);
+    if (o.optimizer !== undefined) optimizer = makeOptimizer(op, model, o.optimizer, o.lr);
     else if (c.optimizer) optimizer = c.optimizer;
-    else setCompiled(model, { ...c, optimizer: (optimizer = makeOptimizer(model, 'adam', o.lr)) }); // reused by later fits
+    else setCompiled(model, { ...c, optimizer: (optimizer = makeOptimizer(op, model, 'adam', o.lr)) }); // reused by later fits
   }
   return { loss, metrics, optimizer };
 }
@@ -274,21 +293,28 @@ async function evaluateLoader(model: Module, loader: DataLoader<unknown>, loss: 
  * @example const h = await wt.train.fit(model, [x, y], { loss: 'mse', epochs: 10, verbose: 0 });
  */
 export async function fitModel(model: Module, data: FitData, opts: FitOptions = {}): Promise<History> {
-  const epochs = opts.epochs ?? 1;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new ArgumentError(`fit: epochs must be a non-negative integer, got ${opts.epochs}`);
-  const logEvery = opts.logEvery ?? 20;
-  if (!Number.isInteger(logEvery) || logEvery <= 0) throw new ArgumentError(`fit: logEvery must be a positive integer, got ${opts.logEvery}`);
+  checkModel('fit', model);
+  checkOptions('fit', opts, FIT_KEYS);
+  const epochs = checkNumber('fit', 'epochs', opts.epochs ?? 1, { int: true, min: 0 });
+  const logEvery = checkNumber('fit', 'logEvery', opts.logEvery ?? 20, { int: true, min: 1 });
+  checkOptionalNumber('fit', 'lr', opts.lr, { min: 0, finite: true });
+  checkOptionalNumber('fit', 'seed', opts.seed, { finite: true });
+  checkOptionalNumber('fit', 'validationBatchSize', opts.validationBatchSize, { int: true, min: 1 });
+  if (opts.shuffle !== undefined) checkBoolean('fit', 'shuffle', opts.shuffle);
+  if (opts.verbose !== undefined && ![0, 1, 2, true, false].includes(opts.verbose)) throw new ArgumentError(`fit: verbose must be 0, 1, 2, true or false, got ${describeValue(opts.verbose)}`);
+  if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function') throw new ArgumentError(`fit: onEvent must be a function, got ${describeValue(opts.onEvent)}`);
+  if (opts.events !== undefined && typeof (opts.events as { dispatchEvent?: unknown } | null)?.dispatchEvent !== 'function') throw new ArgumentError(`fit: events must be an EventTarget, got ${describeValue(opts.events)}`);
+  if (opts.callbacks !== undefined && !Array.isArray(opts.callbacks)) throw new ArgumentError(`fit: callbacks must be a list, got ${describeValue(opts.callbacks)}`);
   const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
   // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
   setCompiled(model, { loss, metrics, optimizer });
-  const batchSize = opts.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
+  const batchSize = checkNumber('fit', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });
 
   let trainData = data, valData = opts.validationData;
   if (opts.validationSplit !== undefined) {
     const f = opts.validationSplit;
     if (valData) throw new ArgumentError('fit: pass validationData or validationSplit, not both');
-    if (!(f > 0 && f < 1)) throw new ArgumentError(`fit: validationSplit must be in (0, 1), got ${f}`);
+    if (!(typeof f === 'number' && f > 0 && f < 1)) throw new ArgumentError(`fit: validationSplit must be in (0, 1), got ${describeValue(f)}`);
     const ds = toDataset(data, 'fit');
     if (!ds) throw new ArgumentError('fit: validationSplit needs tensors or a Dataset, not a DataLoader; pass validationData instead');
     const n = ds.length, nVal = Math.floor(n * f);
@@ -321,7 +347,7 @@ export async function fitModel(model: Module, data: FitData, opts: FitOptions = 
   const history = new History();
   const restoreModes = saveModes(model);
   let last: Logs = {};
-  if (opts.jitCompile !== undefined && typeof opts.jitCompile !== 'boolean') throw new ArgumentError(`fit: jitCompile must be true or false, got ${JSON.stringify(opts.jitCompile)}`);
+  if (opts.jitCompile !== undefined) checkBoolean('fit', 'jitCompile', opts.jitCompile);
   const mp = opts.mixedPrecision ?? false;
   if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
   const scaler = mp === true ? new GradScaler() : mp || null;
@@ -450,6 +476,9 @@ export interface EvaluateOptions {
  * @example const { loss, acc } = await model.evaluate([xTest, yTest], { metrics: ['accuracy'] });
  */
 export async function evaluateModel(model: Module, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+  checkModel('evaluate', model);
+  checkOptions('evaluate', opts, ['batchSize', 'loss', 'metrics']);
+  checkOptionalNumber('evaluate', 'batchSize', opts.batchSize, { int: true, min: 1 });
   const { loss, metrics } = resolveConfig(model, opts, 'evaluate', false);
   const loader = toLoader(data, { batchSize: opts.batchSize ?? 32, shuffle: false }, 'evaluate');
   return evaluateLoader(model, loader, loss, metrics, 'evaluate');
@@ -467,11 +496,13 @@ export interface PredictOptions {
  * @example const probs = model.predict(xTest, { batchSize: 256 }).softmax(-1);
  */
 export function predictModel(model: Module, x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
-  const bs = opts.batchSize ?? 32;
-  if (!Number.isInteger(bs) || bs <= 0) throw new ArgumentError(`predict: batchSize must be a positive integer, got ${opts.batchSize}`);
+  checkModel('predict', model);
+  checkOptions('predict', opts, ['batchSize']);
+  const bs = checkNumber('predict', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });
   let batches: Iterable<Tensor[]>;
   if (x instanceof Tensor || (Array.isArray(x) && x.length && x.every((t) => t instanceof Tensor))) {
     const xs = x instanceof Tensor ? [x] : (x as Tensor[]);
+    xs.forEach((t) => t._check('predict'));
     const n = xs[0].ndim ? xs[0].shape[0] : 0;
     if (xs.some((t) => !t.ndim || t.shape[0] !== n)) throw new ArgumentError(`predict: inputs need the same size in dim 0, got ${xs.map((t) => `[${t.shape}]`).join(', ')}`);
     batches = (function* () {

@@ -10,7 +10,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import * as L from '../nn/losses.js';
 import { Tensor } from '../tensor.js';
-import { checkNumber, checkTensor } from '../validate.js';
+import { checkNumber, checkTensor, describeValue } from '../validate.js';
 
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
 export type LossName = 'crossEntropy' | 'mse' | 'bce' | 'bceWithLogits' | 'l1' | 'huber' | 'nll' | 'hinge';
@@ -51,12 +51,17 @@ const LOSSES: Record<LossName, LossFn> = {
   hinge: elementwise('hinge', (p, t) => L.hingeLoss(p, t)),
 };
 
-/** A loss by name, or the given function (called as fn(yPred, yTrue), returning a scalar). */
+/** A loss by name, or the given function (called as fn(yPred, yTrue), returning a scalar). @example resolveLoss('mse') */
 export function resolveLoss(spec: LossSpec): Resolved<LossFn> {
+  return lossOf('resolveLoss', spec);
+}
+
+/** resolveLoss for `op` (fit, compile, evaluate), which names it in errors. */
+export function lossOf(op: string, spec: LossSpec): Resolved<LossFn> {
   if (typeof spec === 'function') return { name: spec.name || 'loss', fn: spec };
-  const fn = LOSSES[spec as LossName];
-  if (!fn) throw new ArgumentError(`fit: unknown loss ${JSON.stringify(spec)} (expected one of ${Object.keys(LOSSES).join(', ')}, or a function)`);
-  return { name: spec, fn };
+  // own keys only: 'toString' is no loss
+  if (typeof spec !== 'string' || !Object.hasOwn(LOSSES, spec)) throw new ArgumentError(`${op}: unknown loss ${describeValue(spec)} (expected one of ${Object.keys(LOSSES).join(', ')}, or a function)`);
+  return { name: spec, fn: LOSSES[spec as LossName] };
 }
 
 /**
@@ -87,19 +92,25 @@ export function accuracy(yPred: Tensor, yTrue: Tensor, threshold = 0.5): Tensor 
   });
 }
 
-/** Resolves metric specs to named functions; the accuracy threshold follows the loss. */
+/** Resolves metric specs to named functions; the accuracy threshold follows the loss. @example resolveMetrics(['accuracy'], 'crossEntropy') */
 export function resolveMetrics(specs: readonly MetricSpec[] = [], loss?: string): Resolved<MetricFn>[] {
-  if (!Array.isArray(specs)) throw new ArgumentError(`fit: metrics must be an array, got ${typeof specs}`);
+  return metricsOf('resolveMetrics', specs, loss);
+}
+
+/** resolveMetrics for `op` (fit, compile, evaluate), which names it in errors. */
+export function metricsOf(op: string, specs: readonly MetricSpec[] = [], loss?: string): Resolved<MetricFn>[] {
+  if (!Array.isArray(specs)) throw new ArgumentError(`${op}: metrics must be an array, got ${describeValue(specs)}`);
+  if (loss !== undefined && typeof loss !== 'string') throw new ArgumentError(`${op}: loss must be the name of a loss, got ${describeValue(loss)}`);
   const threshold = loss === 'bceWithLogits' ? 0 : 0.5;
   const out = specs.map((m, i): Resolved<MetricFn> => {
     if (m === 'accuracy' || m === 'acc') return { name: 'acc', fn: (p, t) => accuracy(p, t, threshold) };
     if (typeof m === 'function') return { name: m.name || `metric${i}`, fn: m };
     if (m && typeof m === 'object' && typeof m.fn === 'function' && typeof m.name === 'string') return { name: m.name, fn: m.fn };
-    throw new ArgumentError(`fit: unknown metric ${JSON.stringify(m)} (expected 'accuracy', a function or { name, fn })`);
+    throw new ArgumentError(`${op}: unknown metric ${describeValue(m)} (expected 'accuracy', a function or { name, fn })`);
   });
   const names = out.map((m) => m.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i || n === 'loss' || n === 'lr');
-  if (dup) throw new ArgumentError(`fit: metric name ${JSON.stringify(dup)} is used twice or is reserved`);
+  if (dup) throw new ArgumentError(`${op}: metric name ${describeValue(dup)} is used twice or is reserved`);
   return out;
 }
 

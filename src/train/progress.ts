@@ -6,6 +6,8 @@
  *   Epoch 2/5 - 235/235 - 5.6s - 4195 samples/s - loss 0.2011 - acc 0.9412 - valLoss 0.1803 - valAcc 0.9480
  */
 import { Callback, type Logs } from './callbacks.js';
+import { ArgumentError } from '../errors.js';
+import { checkOneOf, describeValue } from '../validate.js';
 
 type Out = { isTTY: boolean; write(s: string): void; line(s: string): void };
 
@@ -46,6 +48,8 @@ export class ProgressLogger extends Callback {
   readonly wantsBatchLogs: boolean;
   constructor(readonly style: 'bar' | 'epoch', private readonly out: Out = defaultOut()) {
     super();
+    checkOneOf('ProgressLogger', 'style', style, ['bar', 'epoch']);
+    if (typeof out?.write !== 'function' || typeof out.line !== 'function') throw new ArgumentError(`ProgressLogger: out must have write(s) and line(s), got ${describeValue(out)}`);
     this.wantsBatchLogs = style === 'bar';
   }
 

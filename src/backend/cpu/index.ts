@@ -11,6 +11,7 @@ import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../k
 import { compile, runElementwise, runReduce, type Program } from './expr.js';
 import { cpuRoutines, type CpuView } from './routines/index.js';
 import { copyElements, CpuCapture, type CaptureHost, type Recorded } from './capture.js';
+import { checkBoolean, checkOptions } from '../../validate.js';
 
 let serials = 0;
 
@@ -85,6 +86,8 @@ export class CpuBackend implements Backend {
   };
 
   constructor(opts: { float64?: boolean } = {}) {
+    checkOptions('CpuBackend', opts, ['float64']);
+    if (opts.float64 !== undefined) checkBoolean('CpuBackend', 'float64', opts.float64);
     this.float64 = opts.float64 ?? false;
   }
 
