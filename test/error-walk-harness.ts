@@ -13,6 +13,7 @@
  * - it accepts an unknown key in an options object (`{ bogusOption: 1 }` where the good call
  *   passes options must be refused);
  * - it returns a tensor whose shape holds a non-size (NaN);
+ * - a function or constructor refuses but leaves tensors alive (a half-built layer's parameters);
  * - the good call itself fails (the table is stale).
  *
  * WT_WALK_LOG=<file> appends every bad call's outcome (and each failure) there, to read the
@@ -57,6 +58,8 @@ export interface Callee {
   arity: number;
   /** frees what the calls made besides their results (method receivers) */
   cleanup?: () => void;
+  /** a refused call must leave no tensor alive (false where each call makes its own receiver) */
+  leakFree?: boolean;
 }
 
 const HANG_MS = 20_000;
@@ -128,7 +131,14 @@ async function attempt(fn: () => unknown): Promise<Outcome> {
       v = await Promise.race([v, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`hang: no answer in ${HANG_MS} ms`)), HANG_MS); })]);
     }
     // errors some checks report at the next read (WebGPU index ranges) belong to this call
-    if (v instanceof wt.Tensor && !v.isDisposed) await v.data();
+    if (v instanceof wt.Tensor && !v.isDisposed) {
+      try {
+        await v.data();
+      } catch (e) {
+        v.dispose(); // the result whose read refused it (WebGPU's deferred checks)
+        throw e;
+      }
+    }
     return { value: v };
   } catch (e) {
     return { error: e };
@@ -153,6 +163,7 @@ async function log(line: string): Promise<void> {
 
 /** One bad call: its failure, or null when it keeps the contract. */
 async function probe(c: Callee, args: unknown[], where: string, goodKind: string, mustRefuse: boolean): Promise<string | null> {
+  const live = wt.memory().tensors;
   const r = await attempt(() => c.call(args));
   c.entry.after?.();
   stats.calls++;
@@ -161,7 +172,10 @@ async function probe(c: Callee, args: unknown[], where: string, goodKind: string
     stats.threw++;
     await log(`${where}\t${(r.error as Error)?.message}`);
     const problem = checkError(r.error, c.prefixes);
-    return problem && `${where}: ${problem}`;
+    if (problem) return `${where}: ${problem}`;
+    // a refused call frees what it made before refusing (parameters of a half-built layer, ...)
+    const leaked = c.leakFree ? wt.memory().tensors - live : 0;
+    return leaked > 0 ? `${where}: refused, but left ${leaked} tensor${leaked > 1 ? 's' : ''} alive` : null;
   }
   await log(`${where}\t(returned ${kindOf(r.value)})`);
   if (mustRefuse) return `${where}: an unknown option was accepted`;

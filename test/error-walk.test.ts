@@ -136,7 +136,7 @@ forEachBackend((backend) => {
   it('every function of wt, wt.F, wt.nn, wt.optim, wt.data, wt.train refuses bad arguments with a typed error naming it', async () => {
     const callees = fns.map(([path, f]): Callee => {
       const entry = functions[path] ?? {};
-      return { label: path, prefixes: fnPrefixes(path, entry), entry, arity: f.length, call: (args) => f(...args) };
+      return { label: path, prefixes: fnPrefixes(path, entry), entry, arity: f.length, call: (args) => f(...args), leakFree: true };
     });
     expect(await run(callees, backend)).toEqual([]);
   });
@@ -144,7 +144,7 @@ forEachBackend((backend) => {
   it('every constructor refuses bad arguments and unknown options with a typed error naming its class', async () => {
     const callees = ctors.map(([path, C]): Callee => {
       const entry = classes[path] ?? {};
-      return { label: `new ${path}`, prefixes: [C.name, ...(entry.prefixes ?? [])], entry, arity: C.length, call: (args) => new C(...args) };
+      return { label: `new ${path}`, prefixes: [C.name, ...(entry.prefixes ?? [])], entry, arity: C.length, call: (args) => new C(...args), leakFree: true };
     });
     expect(await run(callees, backend)).toEqual([]);
   });

@@ -431,9 +431,22 @@ export class TransformerEncoder extends Module {
   norm: Module | null;
   constructor(layers: (() => TransformerEncoderLayer) | TransformerEncoderLayer[], numLayers?: number, norm: Module | null = null) {
     super();
+    // every check that needs no layer first, so a refusal leaves no layer made behind
+    if (norm !== null && !(norm instanceof Module)) throw new ArgumentError(`TransformerEncoder: norm must be a Module or null, got ${describeValue(norm)}`);
     if (typeof layers === 'function') {
       if (!Number.isInteger(numLayers) || numLayers! <= 0) throw new ArgumentError(`TransformerEncoder: numLayers must be a positive integer with a layer factory, got ${describeValue(numLayers)}`);
-      this.layers = Array.from({ length: numLayers! }, () => layers());
+      const made: Module[] = [];
+      try {
+        for (let i = 0; i < numLayers!; i++) {
+          const l = layers();
+          if (l instanceof Module) made.push(l);
+          if (!(l instanceof TransformerEncoderLayer)) throw new ArgumentError(`TransformerEncoder: layer ${i} must be a TransformerEncoderLayer, got ${describeValue(l)}`);
+        }
+      } catch (e) {
+        made.forEach((l) => l.dispose()); // the layers the factory made are not the caller's to free
+        throw e;
+      }
+      this.layers = made as TransformerEncoderLayer[];
     } else if (Array.isArray(layers)) {
       if (numLayers !== undefined && numLayers !== layers.length) throw new ArgumentError(`TransformerEncoder: got ${layers.length} layers but numLayers ${describeValue(numLayers)}`);
       this.layers = [...layers];
@@ -445,7 +458,6 @@ export class TransformerEncoder extends Module {
       if (!(l instanceof TransformerEncoderLayer)) throw new ArgumentError(`TransformerEncoder: layer ${i} must be a TransformerEncoderLayer, got ${describeValue(l)}`);
     });
     if (!this.layers.length) throw new ArgumentError('TransformerEncoder: got no layers');
-    if (norm !== null && !(norm instanceof Module)) throw new ArgumentError(`TransformerEncoder: norm must be a Module or null, got ${describeValue(norm)}`);
     this.norm = norm;
   }
   forward(src: Tensor, o: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
@@ -528,8 +540,9 @@ export class LearnedPositionalEmbedding extends Module {
     checkOptions(op, o, ['batchFirst', 'std']);
     checkNumel(op, 'weight', [maxLen, dModel]);
     if (o.batchFirst !== undefined) checkBoolean(op, 'batchFirst', o.batchFirst);
+    const std = checkNumber(op, 'std', o.std ?? 1, { min: 0, finite: true });
     this.batchFirst = o.batchFirst ?? true;
-    this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, checkNumber(op, 'std', o.std ?? 1, { min: 0, finite: true })));
+    this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, std));
   }
   forward(x: Tensor, offset = 0): Tensor {
     checkTensorDType('LearnedPositionalEmbedding.forward', 'input', x, ['float32']);
