@@ -58,19 +58,20 @@ const TWO = [ANY, ANY];
 /**
  * Each op with its domain and bounds. ulp counts: the spec's bound for the builtins on the
  * domain plus the CPU's half ulp; absolute terms where the spec gives one or the formula
- * cancels (noted).
+ * cancels (noted). A gradient that reads the op's output y (exp, sqrt, tanh, ...) inherits the
+ * GPU's error in y, scaled by how the formula uses it.
  */
 const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   neg: { args: [ANY], tol: exact },
   abs: { args: [ANY], tol: exact },
   exp: { args: [ANY], tol: ulps(10) }, // 3 + 2|x| ulp, |x| ≤ 3
   log: { args: [range(0.05, 10)], tol: ulps(4, 2 ** -21), grad: ulps(3) }, // 3 ulp; 2^-21 absolute on [0.5, 2]
-  sqrt: { args: [range(0.01, 10)], tol: ulps(6), grad: ulps(3) }, // 1 / inverseSqrt: 2 + 2.5 ulp
-  rsqrt: { args: [range(0.01, 10)], tol: ulps(8), grad: ulps(3) },
+  sqrt: { args: [range(0.01, 10)], tol: ulps(6), grad: ulps(9) }, // 1 / inverseSqrt: 2 + 2.5 ulp; g / 2y: y's 6 + a division
+  rsqrt: { args: [range(0.01, 10)], tol: ulps(8), grad: ulps(26) }, // -g·y³/2: three times y's 8
   sin: { args: [range(-Math.PI, Math.PI)], tol: ulps(2, 2 ** -11) }, // absolute 2^-11 on [-π, π]
   cos: { args: [range(-Math.PI, Math.PI)], tol: ulps(2, 2 ** -11) },
-  tanh: { args: [ANY], tol: ulps(32, 2 ** -21), grad: ulps(3, 2 ** -22) }, // sinh/cosh of exp; 1 - y² cancels near ±1
-  sigmoid: { args: [range(-6, 6)], tol: ulps(16), grad: ulps(3, 2 ** -22) },
+  tanh: { args: [ANY], tol: ulps(32, 2 ** -21), grad: ulps(4, 2 ** -17) }, // sinh/cosh of exp; g·(1 - y²): 2|y| times y's error, absolute as 1 - y² cancels
+  sigmoid: { args: [range(-6, 6)], tol: ulps(16), grad: ulps(4, 2 ** -19) }, // g·y(1 - y): |1 - 2y| ≤ 1 times y's 16 ulp
   relu: { args: [ANY], tol: exact },
   leakyRelu: { args: [ANY], params: [0.1], tol: exact },
   elu: { args: [ANY], params: [1.5], tol: ulps(16, 2 ** -22), grad: ulps(12) },
@@ -84,7 +85,7 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   round: { args: [range(-5, 5)], tol: exact },
   clamp: { args: [ANY], params: [-0.5, 0.7], tol: exact },
   square: { args: [ANY], tol: exact, grad: ulps(1) },
-  reciprocal: { args: [signed(0.1, 3)], tol: ulps(3), grad: ulps(2) }, // division: 2.5 ulp
+  reciprocal: { args: [signed(0.1, 3)], tol: ulps(3), grad: ulps(7) }, // division: 2.5 ulp; -g·y²: twice y's
   log1p: { args: [range(-0.9, 5)], tol: ulps(8, 2 ** -22), grad: ulps(3) },
   expm1: { args: [ANY], tol: ulps(16, 2 ** -22) },
   erf: { args: [ANY], tol: ulps(8, 2 ** -22), grad: ulps(24) }, // the gradient's exp(-x²): 3 + 2·9 ulp

@@ -92,17 +92,17 @@ function convTransposeCase(name: string, x: [number, number, number, number], ou
 
 // ---- pools ------------------------------------------------------------------------------------
 
-function maxPoolCase(name: string, x: number[], k: number, stride: number, padding = 0, dilation = 1): Case {
+function maxPoolCase(target: 'maxPool2d' | 'maxPool2dBackward', name: string, x: number[], k: number, stride: number, padding = 0, dilation = 1): Case {
   // overlapping windows send several gradients to one input: a sum of ⌈k/s⌉² terms at most
   const overlap = Math.ceil(k / stride) ** 2;
-  return routine('maxPool2d', name, `${fmtShape(x)} ${k}×${k} s${stride} p${padding} d${dilation}`, ONLY_DEFAULT, () => {
+  return routine(target, name, `${fmtShape(x)} ${k}×${k} s${stride} p${padding} d${dilation}`, ONLY_DEFAULT, () => {
     const xi = input(x, 21);
     return withGrads(wt.maxPool2d(xi, k, { stride, padding, dilation }), exact, [['x', xi, sum(overlap)]]);
   }, { kernels: ['maxPool2d', 'maxPool2dBackward'] });
 }
 
-function avgPoolCase(name: string, x: number[], k: number, stride: number, padding: number, countIncludePad: boolean): Case {
-  return routine('avgPool2d', name, `${fmtShape(x)} ${k}×${k} s${stride} p${padding}${countIncludePad ? '' : ' excl. pad'}`, ONLY_DEFAULT, () => {
+function avgPoolCase(target: 'avgPool2d' | 'avgPool2dBackward', name: string, x: number[], k: number, stride: number, padding: number, countIncludePad: boolean): Case {
+  return routine(target, name, `${fmtShape(x)} ${k}×${k} s${stride} p${padding}${countIncludePad ? '' : ' excl. pad'}`, ONLY_DEFAULT, () => {
     const xi = input(x, 22);
     return withGrads(wt.avgPool2d(xi, k, { stride, padding, countIncludePad }), sum(k * k), [['x', xi, sum(Math.ceil(k / stride) ** 2)]]);
   }, { kernels: ['avgPool2d', 'avgPool2dBackward'] });
@@ -252,15 +252,15 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       convCase('conv2dBackwardWeight', 'conv2d weight gradient, large batch', { x: s([128, 32, 28, 28], [16, 4, 14, 14]), out: s(64, 8), k: 3, padding: 1 }),
     ],
     maxPool2d: [
-      maxPoolCase('maxPool2d 3×3 stride 2', s([32, 64, 56, 56], [4, 8, 19, 19]), 3, 2, 1),
-      maxPoolCase('maxPool2d 2×2', s([64, 32, 28, 28], [8, 4, 14, 14]), 2, 2),
+      maxPoolCase('maxPool2d', 'maxPool2d 3×3 stride 2', s([32, 64, 56, 56], [4, 8, 19, 19]), 3, 2, 1),
+      maxPoolCase('maxPool2d', 'maxPool2d 2×2', s([64, 32, 28, 28], [8, 4, 14, 14]), 2, 2),
     ],
-    maxPool2dBackward: [maxPoolCase('maxPool2d dilated (backward)', s([8, 16, 33, 33], [2, 4, 15, 15]), 3, 1, 0, 2)],
+    maxPool2dBackward: [maxPoolCase('maxPool2dBackward', 'maxPool2d dilated (backward)', s([8, 16, 33, 33], [2, 4, 15, 15]), 3, 1, 0, 2)],
     avgPool2d: [
-      avgPoolCase('avgPool2d 3×3 stride 2', s([32, 64, 56, 56], [4, 8, 19, 19]), 3, 2, 1, true),
-      avgPoolCase('avgPool2d excluding padding', s([32, 64, 28, 28], [4, 8, 15, 15]), 3, 2, 1, false),
+      avgPoolCase('avgPool2d', 'avgPool2d 3×3 stride 2', s([32, 64, 56, 56], [4, 8, 19, 19]), 3, 2, 1, true),
+      avgPoolCase('avgPool2d', 'avgPool2d excluding padding', s([32, 64, 28, 28], [4, 8, 15, 15]), 3, 2, 1, false),
     ],
-    avgPool2dBackward: [avgPoolCase('avgPool2d 2×2 (backward)', s([64, 32, 28, 28], [8, 4, 14, 14]), 2, 2, 0, true)],
+    avgPool2dBackward: [avgPoolCase('avgPool2dBackward', 'avgPool2d 2×2 (backward)', s([64, 32, 28, 28], [8, 4, 14, 14]), 2, 2, 0, true)],
     softmax: [
       softmaxCase('softmax', 'softmax', s([4096, 1000], [129, 100]), false),
       softmaxCase('softmax', 'softmax long rows', s([64, 32768], [4, 3000]), false),

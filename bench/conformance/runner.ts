@@ -70,7 +70,6 @@ interface Read {
   tol: Out['tol'];
 }
 
-const software = (a: AdapterReport): boolean => /swiftshader|llvmpipe|lavapipe|warp/i.test(`${a.adapter.architecture} ${a.adapter.description} ${a.adapter.device}`);
 const firstLine = (e: unknown): string => (e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)).split('\n')[0].slice(0, 300);
 
 export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{ rows: Row[]; paths: PathResult[] }> {
@@ -78,7 +77,7 @@ export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{
   const backends = new Map<VariantName, WebGPUBackend>();
   const unavailable = new Map<VariantName, string>();
   for (const name of Object.keys(VARIANTS) as VariantName[]) {
-    const why = VARIANTS[name].unavailable?.(o.adapter);
+    const why = VARIANTS[name].unavailable?.(o.adapter, o.hardwarePlans);
     if (why) unavailable.set(name, why);
   }
   const lastUse = new Map<VariantName, number>();
@@ -147,7 +146,7 @@ export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{
     }
     for (const v of c.variants) {
       if (lastUse.get(v) !== i) continue;
-      paths.push(pathResult(v, backends.get(v), runs.get(v) ?? 0, unavailable.get(v), o));
+      paths.push(pathResult(v, backends.get(v), runs.get(v) ?? 0, unavailable.get(v)));
       drop(v);
     }
   }
@@ -220,14 +219,12 @@ function compareAll(got: Read[], ref: Read[]): OutputResult[] {
   });
 }
 
-function pathResult(v: VariantName, be: WebGPUBackend | undefined, runs: number, unavailable: string | undefined, o: RunOptions): PathResult {
+function pathResult(v: VariantName, be: WebGPUBackend | undefined, runs: number, unavailable: string | undefined): PathResult {
   const what = VARIANTS[v].what;
   if (unavailable) return { variant: v, what, runs: 0, pipelines: [], status: 'unavailable', note: unavailable };
   if (!VARIANTS[v].marks || !be || runs === 0) return { variant: v, what, runs, pipelines: [], status: 'n/a' };
   const pipelines = pathPipelines(v, be);
   if (pipelines.length) return { variant: v, what, runs, pipelines, status: 'taken' };
-  // a software adapter's own plans run GEMMs on the direct cores: no tiles to take
-  if (software(o.adapter) && !o.hardwarePlans) return { variant: v, what, runs, pipelines, status: 'n/a', note: 'software adapter plans (run with --hardware-plans to take the GPU paths)' };
   return { variant: v, what, runs, pipelines, status: 'missing', note: `none of its ${runs} runs compiled a pipeline matching ${VARIANTS[v].marks}` };
 }
 

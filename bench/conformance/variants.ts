@@ -34,11 +34,15 @@ export interface Variant {
   compiled?: boolean;
   /** pipeline keys of the path the configuration exists for */
   marks?: RegExp;
-  /** why this adapter cannot run it (it is then left out), or undefined */
-  unavailable?: (a: AdapterReport) => string | undefined;
+  /** why this adapter (with the plans asked for) cannot run it: it is then left out */
+  unavailable?: (a: AdapterReport, hardwarePlans: boolean) => string | undefined;
 }
 
 const hasF16 = (a: AdapterReport): boolean => a.features.includes('shader-f16');
+export const isSoftware = (a: AdapterReport): boolean => /swiftshader|llvmpipe|lavapipe|warp/i.test(`${a.adapter.architecture} ${a.adapter.description} ${a.adapter.device}`);
+/** a software adapter's own plans run every GEMM on the direct cores: no tiles to configure */
+const tiles = (a: AdapterReport, hardwarePlans: boolean): string | undefined =>
+  isSoftware(a) && !hardwarePlans ? 'a software adapter\'s plans run GEMMs on the direct cores (--plans gpu takes the tiles)' : undefined;
 /** 'medium' precision: the f16 tiles where the device has shader-f16, else their numerics in f32 tiles */
 const half = (tile: 64 | 128) => (a: AdapterReport): DispatcherOptions => ({ gemmTile: tile, emulateF16: !hasF16(a) });
 
@@ -46,13 +50,13 @@ export const VARIANTS: { [K in VariantName]: Variant } = {
   default: { what: 'the backend as an app gets it (GEMM tile tuned on the device, fusion on)' },
   'fusion off': { what: 'wt.setFusion(false): every op its own kernel', fusion: false },
   eager: { what: 'training steps without wt.compile', compiled: false },
-  'tile 64': { what: 'gemmTile 64: the 64×64 tiled GEMMs', options: { gemmTile: 64 }, marks: /^r:(matmul|conv2d)\|(?!.*\|t128)/ },
-  'tile 128': { what: 'gemmTile 128: 128×128 tiles (8×8 per thread) where 32+ fill the grid', options: { gemmTile: 128 }, marks: /\|t128/ },
+  'tile 64': { what: 'gemmTile 64: the 64×64 tiled GEMMs', options: { gemmTile: 64 }, marks: /^r:(matmul|conv2d)\|(?!.*\|t128)/, unavailable: tiles },
+  'tile 128': { what: 'gemmTile 128: 128×128 tiles (8×8 per thread) where 32+ fill the grid', options: { gemmTile: 128 }, marks: /\|t128/, unavailable: tiles },
   'f16 tile 64': {
-    what: "'medium' precision: f16 GEMM tiles (emulated in f32 tiles without shader-f16), 64×64", precision: 'medium', options: half(64), marks: /\|half-/,
+    what: "'medium' precision: f16 GEMM tiles (emulated in f32 tiles without shader-f16), 64×64", precision: 'medium', options: half(64), marks: /\|half-/, unavailable: tiles,
   },
   'f16 tile 128': {
-    what: "'medium' precision: f16 GEMM tiles (emulated without shader-f16), 128×128", precision: 'medium', options: half(128), marks: /\|half-\w+\|t128/,
+    what: "'medium' precision: f16 GEMM tiles (emulated without shader-f16), 128×128", precision: 'medium', options: half(128), marks: /\|half-\w+\|t128/, unavailable: tiles,
   },
   subgroups: {
     what: 'subgroupOps on: subgroup rows and shuffles in reductions', options: { subgroupOps: true }, marks: /\|subgroup\||:sg\d/,
