@@ -15,6 +15,7 @@ import type { RoutineName } from '../src/kernel/kernel.js';
 import { ELEMENTWISE } from '../src/ops/elementwise.js';
 import { describeWebGPU, type AdapterReport } from '../bench/lib/adapter.js';
 import type { Case } from '../bench/conformance/cases.js';
+import { expressionCases, irCoverage } from '../bench/conformance/ops.js';
 import { routineCases } from '../bench/conformance/routines.js';
 import { runCases, type RunOptions } from '../bench/conformance/runner.js';
 import { compare, exact, sum, ulps } from '../bench/conformance/tolerance.js';
@@ -33,6 +34,16 @@ describe('conformance tolerances', () => {
     expect(c.ratio).toBeGreaterThan(0);
     expect(compare([1e-3, 10], [0, 10], sum(1024)).pass).toBe(false);
     expect(compare([1, 2], [1, 2, 3], exact).pass).toBe(false);
+  });
+});
+
+describe('conformance coverage of the IR', () => {
+  it('names the primitives of src/kernel/ir.ts that no tested op reaches', () => {
+    expect(irCoverage(expressionCases(true).tested).missing).toEqual([]);
+    const some = irCoverage(['add', 'exp']).missing;
+    expect(some).toContain('log');
+    expect(some).not.toContain('exp');
+    expect(some).not.toContain('add');
   });
 });
 

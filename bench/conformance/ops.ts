@@ -75,7 +75,7 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   relu: { args: [ANY], tol: exact },
   leakyRelu: { args: [ANY], params: [0.1], tol: exact },
   elu: { args: [ANY], params: [1.5], tol: ulps(16, 2 ** -22), grad: ulps(12) },
-  gelu: { args: [ANY], tol: ulps(16, 2 ** -20), grad: ulps(32, 2 ** -20) }, // 1 + erf(x) cancels for x ≪ 0
+  gelu: { args: [ANY], tol: ulps(16, 2 ** -19), grad: ulps(32, 2 ** -19) }, // 1 + erf(x) cancels for x ≪ 0: 0.5|x| times erf's few ulps of 1
   geluTanh: { args: [ANY], tol: ulps(32, 2 ** -20), grad: ulps(64, 2 ** -19) },
   silu: { args: [ANY], tol: ulps(16, 2 ** -22), grad: ulps(24, 2 ** -21) },
   softplus: { args: [range(-5, 5)], params: [1, 20], tol: ulps(16, 2 ** -21), grad: ulps(16) },
@@ -163,7 +163,8 @@ function layoutCases(small: boolean): Case[] {
     }),
     mk('exp of a slice, then tanh', () => {
       const a = wt.tensor(uniformData(R * C, 5), { shape: [R, C], requiresGrad: true });
-      return withGrads(a.slice(1, 1, C - 1).exp().tanh(), ulps(48, 2 ** -21), [['a', a, ulps(48, 2 ** -21)]]);
+      // exp's 3 + 2 ulp into tanh's 32; the gradient as tanh's (1 - y² cancels)
+      return withGrads(a.slice(1, 1, C - 1).exp().tanh(), ulps(48, 2 ** -21), [['a', a, ulps(48, 2 ** -17)]]);
     }),
     mk('where with broadcast condition', () => {
       const c = wt.tensor(uniformData(C, 6).map((v) => (v > 0 ? 1 : 0)), { shape: [C], dtype: 'bool' });

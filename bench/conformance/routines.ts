@@ -13,19 +13,17 @@
  */
 import * as wt from '../../src/index.js';
 import type { RoutineName } from '../../src/kernel/kernel.js';
-import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, withGrads, type Case, type CaseContext, type Out, type VariantName } from './cases.js';
+import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, withGrads, type Case, type Out, type VariantName } from './cases.js';
 import { exact, half, sum, type Tol } from './tolerance.js';
 
-/** The bound of a GEMM output over K terms under the case's configuration (f16 tiles or f32). */
-export type GemmTol = (K: number) => Tol;
-
-type Body = (ctx: CaseContext, gemm: GemmTol) => Out[];
+/** A case's body; `gemm(K)` is the bound of a GEMM output over K terms under its configuration. */
+type Body = (gemm: (K: number) => Tol) => Out[];
 
 function routine(target: RoutineName, name: string, size: string, variants: readonly VariantName[], run: Body, extra: { kernels?: RoutineName[]; known?: string } = {}): Case {
   return {
     name, group: 'routine', target, size, variants, kernels: extra.kernels ?? [target], known: extra.known,
     // 'medium' precision's f16 tiles round the GEMM operands (tolerance.ts)
-    run: (ctx) => run(ctx, ctx.variant.startsWith('f16') ? half : (K) => sum(K)),
+    run: (ctx) => run(ctx.variant.startsWith('f16') ? half : (K) => sum(K)),
   };
 }
 
@@ -35,7 +33,7 @@ function matmulCase(name: string, aShape: number[], bShape: number[], opts: { tr
   const M = aShape[aShape.length - 2], K = aShape[aShape.length - 1], N = bShape[bShape.length - (opts.transposeB ? 2 : 1)];
   const batch = aShape.slice(0, -2).reduce((p, q) => p * q, 1);
   const bBatch = bShape.slice(0, -2).reduce((p, q) => p * q, 1);
-  return routine('matmul', name, `${fmtShape(aShape)}@${fmtShape(bShape)}${opts.transposeB ? 'ᵀ' : ''}`, GEMM, (_ctx, gemm) => {
+  return routine('matmul', name, `${fmtShape(aShape)}@${fmtShape(bShape)}${opts.transposeB ? 'ᵀ' : ''}`, GEMM, (gemm) => {
     const a = input(aShape, 1), b = input(bShape, 2);
     const bias = opts.bias ? input([N], 3) : null;
     let y = a.matmul(opts.transposeB ? b.transpose(-1, -2) : b);
@@ -49,7 +47,7 @@ function matmulCase(name: string, aShape: number[], bShape: number[], opts: { tr
 
 function linearCase(name: string, x: number[], inF: number, outF: number): Case {
   const rows = x.reduce((p, q) => p * q, 1);
-  return routine('matmul', name, `${fmtShape([...x, inF])} · [${outF},${inF}]ᵀ + b`, GEMM, (_ctx, gemm) => {
+  return routine('matmul', name, `${fmtShape([...x, inF])} · [${outF},${inF}]ᵀ + b`, GEMM, (gemm) => {
     const xi = input([...x, inF], 4), w = input([outF, inF], 5, -0.1, 0.1), b = input([outF], 6);
     return withGrads(wt.linear(xi, w, b), gemm(inF), [['x', xi, gemm(outF)], ['w', w, gemm(rows)], ['b', b, sum(rows)]]);
   });
@@ -57,7 +55,7 @@ function linearCase(name: string, x: number[], inF: number, outF: number): Case 
 
 /** q [B,T,H,E] read as [B,H,T,E] through a permuted view (the matmul's two-level batch) */
 function headSplitCase(name: string, B: number, T: number, H: number, E: number): Case {
-  return routine('matmul', name, `[${B},${T},${H},${E}]→[${B},${H},${T},${T}]`, GEMM, (_ctx, gemm) => {
+  return routine('matmul', name, `[${B},${T},${H},${E}]→[${B},${H},${T},${T}]`, GEMM, (gemm) => {
     const q = input([B, T, H * E], 7), k = input([B, T, H * E], 8);
     const q4 = q.reshape([B, T, H, E]).permute([0, 2, 1, 3]), k4 = k.reshape([B, T, H, E]).permute([0, 2, 3, 1]);
     return withGrads(q4.matmul(k4), gemm(E), [['q', q, gemm(T)], ['k', k, gemm(T)]]);
@@ -72,7 +70,7 @@ function convCase(target: RoutineName, name: string, s: ConvSpec): Case {
   const [N, C, H, W] = s.x, g = s.groups ?? 1, st = s.stride ?? 1, p = s.padding ?? 0, d = s.dilation ?? 1;
   const Ho = Math.floor((H + 2 * p - d * (s.k - 1) - 1) / st) + 1, Wo = Math.floor((W + 2 * p - d * (s.k - 1) - 1) / st) + 1;
   const opts = { stride: st, padding: p, dilation: d, groups: g };
-  return routine(target, name, `${fmtShape(s.x)} ${s.k}×${s.k}→${s.out} s${st} p${p} d${d} g${g}`, GEMM, (_ctx, gemm) => {
+  return routine(target, name, `${fmtShape(s.x)} ${s.k}×${s.k}→${s.out} s${st} p${p} d${d} g${g}`, GEMM, (gemm) => {
     const x = input(s.x, 11), w = input([s.out, C / g, s.k, s.k], 12, -0.2, 0.2), b = input([s.out], 13);
     const y = wt.conv2d(x, w, b, opts);
     return withGrads(y, gemm((C / g) * s.k * s.k), [['x', x, gemm((s.out / g) * s.k * s.k)], ['w', w, gemm(N * Ho * Wo)], ['b', b, sum(N * Ho * Wo)]]);
@@ -83,7 +81,7 @@ function convCase(target: RoutineName, name: string, s: ConvSpec): Case {
 function convTransposeCase(name: string, x: [number, number, number, number], out: number, k: number, stride: number, padding: number, outputPadding = 0): Case {
   const [N, C, H, W] = x;
   const Ho = (H - 1) * stride - 2 * padding + k + outputPadding, Wo = (W - 1) * stride - 2 * padding + k + outputPadding;
-  return routine('conv2dBackwardInput', name, `${fmtShape(x)} ${k}×${k}→${out} s${stride} p${padding} op${outputPadding}`, GEMM, (_ctx, gemm) => {
+  return routine('conv2dBackwardInput', name, `${fmtShape(x)} ${k}×${k}→${out} s${stride} p${padding} op${outputPadding}`, GEMM, (gemm) => {
     const xi = input(x, 14), w = input([C, out, k, k], 15, -0.2, 0.2), b = input([out], 16);
     const y = wt.convTranspose2d(xi, w, b, { stride, padding, outputPadding });
     return withGrads(y, gemm(Math.ceil(C * k * k / (stride * stride))), [['x', xi, gemm(out * k * k)], ['w', w, gemm(N * H * W)], ['b', b, sum(N * Ho * Wo)]]);

@@ -39,7 +39,9 @@ export interface Row {
   outputs: OutputResult[];
   error?: string;
   known?: string;
+  /** milliseconds of the WebGPU run (building inputs, running, reading back) and of the CPU reference */
   ms: number;
+  refMs?: number;
 }
 
 export interface PathResult {
@@ -115,15 +117,17 @@ export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{
       variants.forEach((v) => row(v, 'skipped', { error: 'time budget spent' }));
     } else {
       let ref: Read[] | null = null, refError: string | undefined;
+      const r0 = performance.now();
       try {
         ref = await withTimeout(execute(c, 'cpu', 'default', cpu), o.caseTimeoutMs, 'the CPU reference');
       } catch (e) {
         refError = `reference (CPU backend): ${firstLine(e)}`;
       }
+      const refMs = performance.now() - r0;
       for (const v of variants) {
         const t0 = performance.now();
         if (!ref) {
-          row(v, verdict(c, v, false), { error: refError });
+          row(v, verdict(c, v, false), { error: refError, refMs });
           continue;
         }
         let restore = (): void => {};
@@ -134,9 +138,9 @@ export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{
           runs.set(v, (runs.get(v) ?? 0) + 1);
           const outputs = compareAll(got, ref);
           const bad = outputs.find((x) => !x.cmp.pass);
-          row(v, verdict(c, v, !bad), { outputs, ms: performance.now() - t0, error: bad ? `${bad.name}: ${bad.cmp.worst}` : undefined });
+          row(v, verdict(c, v, !bad), { outputs, ms: performance.now() - t0, refMs, error: bad ? `${bad.name}: ${bad.cmp.worst}` : undefined });
         } catch (e) {
-          row(v, verdict(c, v, false), { error: firstLine(e), ms: performance.now() - t0 });
+          row(v, verdict(c, v, false), { error: firstLine(e), ms: performance.now() - t0, refMs });
           // whatever the device still holds of this case must not reach the next one
           drop(v);
         } finally {
