@@ -64,7 +64,10 @@ export async function runExample(name: string, opts: ExampleOptions, body: (log:
   return { name, backend: wt.getBackend().name, device, seconds: (performance.now() - t0) / 1000, ...r };
 }
 
-/** How many steps a manual training loop of `planned` steps runs: `opts.steps` caps it. */
+/**
+ * How many steps a manual training loop of `planned` steps runs: `opts.steps` caps it.
+ * @example for (let step = 1; step <= stepsToRun(opts, 4000); step++) { ... }
+ */
 export function stepsToRun(opts: ExampleOptions, planned: number): number {
   return opts.steps === undefined ? planned : Math.min(planned, opts.steps);
 }

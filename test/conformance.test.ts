@@ -79,6 +79,16 @@ describe('conformance runner on WebGPU (SwiftShader)', () => {
     expect(rows[6].error).toMatch(/never dispatched matmul/);
   });
 
+  it('fails a case that hangs past its timeout and goes on', async () => {
+    const slow: Case = tensorCase('hangs on WebGPU', async (ctx) => {
+      if (ctx.backend === 'webgpu') await new Promise((r) => setTimeout(r, 2000));
+      return [{ name: 'y', value: [1], tol: exact }];
+    }, { async: true });
+    const { rows } = await runCases([slow, tensorCase('next', () => [{ name: 'y', value: wt.tensor([2]).sqrt(), tol: ulps(6) }])], opts({ caseTimeoutMs: 300 }));
+    expect(rows.map((r) => [r.case, r.status])).toEqual([['hangs on WebGPU', 'fail'], ['next', 'pass']]);
+    expect(rows[0].error).toMatch(/timed out/);
+  });
+
   it('skips what is left once the time budget is spent', async () => {
     const { rows } = await runCases([tensorCase('late', () => [{ name: 'y', value: [1], tol: exact }])], opts({ deadline: 0 }));
     expect(rows.map((r) => r.status)).toEqual(['skipped']);
@@ -115,7 +125,7 @@ describe('conformance bundle on WebGPU (SwiftShader, --small)', () => {
     const build = await run('npm', ['run', '-s', 'conformance:gpu-build']);
     expect(build.code, build.out).toBe(0);
     const out = mkdtempSync(join(tmpdir(), 'wt-conformance-'));
-    const r = await run('node', ['dist-gpu/conformance.mjs', '--small', '--out', out]);
+    const r = await run('node', ['dist-gpu/conformance.mjs', '--small', '--steps', '10', '--out', out]);
     expect(r.code, r.out.slice(-4000)).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'conformance.json'), 'utf8')) as {
       passed: boolean; irMissing: string[]; rows: { target: string; group: string; status: string }[];

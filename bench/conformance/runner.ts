@@ -131,18 +131,23 @@ export async function runCases(cases: readonly Case[], o: RunOptions): Promise<{
           continue;
         }
         let restore = (): void => {};
+        let running: Promise<unknown> = Promise.resolve();
         try {
           const be = await backendFor(v);
           restore = await enter(v, be);
-          const got = await withTimeout(execute(c, 'webgpu', v, be), o.caseTimeoutMs, `${c.name} (${v})`);
+          const run = execute(c, 'webgpu', v, be);
+          running = run;
+          const got = await withTimeout(run, o.caseTimeoutMs, `${c.name} (${v})`);
           runs.set(v, (runs.get(v) ?? 0) + 1);
           const outputs = compareAll(got, ref);
           const bad = outputs.find((x) => !x.cmp.pass);
           row(v, verdict(c, v, !bad), { outputs, ms: performance.now() - t0, refMs, error: bad ? `${bad.name}: ${bad.cmp.worst}` : undefined });
         } catch (e) {
           row(v, verdict(c, v, false), { error: firstLine(e), ms: performance.now() - t0, refMs });
-          // whatever the device still holds of this case must not reach the next one
+          // whatever the device still holds of this case must not reach the next one; a run
+          // that timed out fails once its device is gone: let it finish its clean-up first
           drop(v);
+          await Promise.race([running.catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
         } finally {
           restore();
         }
