@@ -43,7 +43,8 @@ export const exact: Tol = { label: 'exact', rtol: 0, atol: 0, scaled: 0 };
 
 /** n float32 ulps relative to the reference, plus an absolute allowance. */
 export function ulps(n: number, abs = 0): Tol {
-  return { label: `${n} ulp${abs ? ` + 2^${Math.log2(abs).toFixed(0)}` : ''}`, rtol: n * F32_EPS, atol: abs, scaled: 0 };
+  const a = !abs ? '' : Number.isInteger(Math.log2(abs)) ? ` + 2^${Math.log2(abs)}` : ` + ${abs.toExponential(1)}`;
+  return { label: `${n} ulp${a}`, rtol: n * F32_EPS, atol: abs, scaled: 0 };
 }
 
 /** A sum of K terms (reductions, GEMMs, row statistics): c·√K·ε of the value and of the output's scale. */
@@ -61,11 +62,6 @@ export function half(K: number): Tol {
 /** A relative bound for end-to-end values. */
 export function rel(r: number): Tol {
   return { label: `rel ${r}`, rtol: r, atol: 0, scaled: 0 };
-}
-
-/** The larger of two bounds, term by term (an output with two sources of error). */
-export function loosest(a: Tol, b: Tol): Tol {
-  return { label: `${a.label} ∨ ${b.label}`, rtol: Math.max(a.rtol, b.rtol), atol: Math.max(a.atol, b.atol), scaled: Math.max(a.scaled, b.scaled) };
 }
 
 export interface Comparison {
