@@ -26,13 +26,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as wt from '../src/index.js';
-import type { WebGPUBackend } from '../src/backend/webgpu/index.js';
+import { describeWebGPU } from './lib/adapter.js';
 import { installNodeWebGPU } from './lib/dawn.js';
 import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { jaxLib } from './lib/jax.js';
 import { runSection, type Row } from './lib/runner.js';
-import { adapterLabel, resultsSection, summary } from './lib/results.js';
+import { resultsSection, summary } from './lib/results.js';
 import { attentionVariants, runOptions, type BenchResult } from './lib/suite.js';
 import { tfjsLib } from './lib/tfjs.js';
 import { webtensorLib } from './lib/webtensor.js';
@@ -49,23 +48,10 @@ async function main(): Promise<void> {
   polyfillIteratorHelpers();
   installNodeWebGPU();
 
-  // the adapter as webtensor sees it: features and raised limits
-  await wt.init({ backend: 'webgpu' });
-  const info = wt.backendInfo();
-  if (info.name !== 'webgpu') throw new Error('bench-gpu: WebGPU did not start');
-  console.log(`adapter: ${adapterLabel(info.adapter)}`);
-  console.log(`features: ${info.features.join(', ')}`);
-  console.log(`limits: ${JSON.stringify(info.limits)}`);
-  // the f16 GEMM tiles' check on this device (src/backend/webgpu/probe.ts): whether 'medium' uses them
-  wt.setFloat32MatmulPrecision('medium');
-  const f16Tiles = await (wt.getBackend() as { halfReady?: () => Promise<boolean> }).halfReady?.() ?? false;
-  wt.setFloat32MatmulPrecision('highest');
-  console.log(`f16 GEMM tiles: ${f16Tiles ? 'passed their check, in use under medium precision' : 'not in use (no shader-f16, or the check failed)'}`);
-  // the GEMM tiles tune.ts chose on this device (the plain "webtensor" rows use them)
-  const tunings = (wt.getBackend() as WebGPUBackend).gemmTunings();
-  const tuningText = tunings.map((t) => `${t.precision}: ${t.tile}×${t.tile} (${t.source}${t.reason ? `; ${t.reason}` : ''}${t.timings.length ? `; ${t.size}³ ms per product: ${t.timings.map((x) => `${x.tile}: ${x.ms?.toFixed(3) ?? x.error}`).join(', ')}` : ''})`).join('; ');
-  console.log(`GEMM tiles: ${tuningText}`);
-  wt.getBackend().destroy();
+  // the adapter as webtensor sees it: features, raised limits, the f16 tiles' check, the GEMM tiles tune.ts chose
+  const info = await describeWebGPU();
+  info.lines.forEach((l) => console.log(l));
+  const { f16Tiles, tunings, tuningText } = info;
 
   // long-sequence attention (2^25 scores: 'auto' takes the fused kernels there; the variants below force each way)
   const all = [...workloads(quick), ...(quick ? [] : [matmulWorkload(2048), matmulWorkload(4096), attentionWorkload(4, 8, 1024, 64)])].filter((w) => !a.only || w.name.includes(a.only));

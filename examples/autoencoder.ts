@@ -13,7 +13,7 @@
  * forward (two thirds in the first transposed conv), ~3x that per training step.
  */
 import * as wt from '../src/index.js';
-import { runExample, type Example, type ExampleOptions } from './common.js';
+import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
 
 const { nn } = wt;
 
@@ -58,7 +58,7 @@ export function asciiDigit(px: ArrayLike<number>): string {
 
 export async function trainAutoencoder(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number>; sample: string }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist(quick ? { trainLimit: 2048, testLimit: 512 } : {});
+  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), ...(quick ? { trainLimit: 2048, testLimit: 512 } : {}) });
   const shape = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28)));
   const xTrain = shape(train.images), xTest = shape(test.images);
   const epochs = opts.epochs ?? (quick ? 2 : 3);
@@ -69,10 +69,11 @@ export async function trainAutoencoder(opts: ExampleOptions, log: (s: string) =>
   const mse = { name: 'mse', fn: (logits: wt.Tensor, x: wt.Tensor) => wt.F.mseLoss(logits.sigmoid(), x) };
   model.compile({ optimizer, loss: 'bceWithLogits', metrics: [mse] });
   log(`autoencoder: ${model.numParameters().toLocaleString('en-US')} parameters, ${xTrain.shape[0]} training images, code 4×7×7 = 196 values per image, ${epochs} epochs`);
+  const stop = fitSteps(opts);
   await model.fit([xTrain, xTrain], {
     epochs, batchSize: 64, seed: 0,
     validationData: [xTest, xTest],
-    callbacks: [new wt.train.LearningRateScheduler(sched)],
+    callbacks: [new wt.train.LearningRateScheduler(sched), ...stop.callbacks], logEvery: stop.logEvery,
     verbose: opts.verbose ?? 1,
     mixedPrecision: opts.mixedPrecision,
   });

@@ -4,7 +4,7 @@
  * gradient clipping; samples text at the end. Shapes: B batch, T block size, C model width.
  */
 import * as wt from '../src/index.js';
-import { readDataFile, runExample, type Example, type ExampleOptions } from './common.js';
+import { readDataFile, runExample, stepsToRun, type Example, type ExampleOptions } from './common.js';
 import { CharGPT, type GptConfig } from './gpt-model.js';
 
 export { CharGPT, type GptConfig };
@@ -84,16 +84,18 @@ export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => voi
   const preset = presetFor(opts, tok.vocabSize);
   const { cfg, batchSize, lr, warmupSteps } = preset;
   const steps = (opts.epochs ?? 1) * preset.steps;
+  // `--steps` stops early; the schedule stays the planned run's
+  const run = stepsToRun(opts, steps);
   const model = new CharGPT(cfg);
   const opt = new wt.optim.AdamW(model.parameters(), { lr, weightDecay: 0.1, betas: [0.9, 0.99] });
   const sched = new wt.optim.lr.LinearWarmup(opt, { warmupSteps, startFactor: 0.1, after: new wt.optim.lr.CosineAnnealingLR(opt, { tMax: steps, etaMin: lr / 10 }) });
   const nextTrain = batcher(data.subarray(0, split), cfg.blockSize, batchSize, 1);
   const nextVal = batcher(data.subarray(split), cfg.blockSize, batchSize, 2);
-  log(`char-gpt: ${model.numParameters().toLocaleString('en-US')} parameters, vocab ${tok.vocabSize}, ${steps} steps of ${batchSize}×${cfg.blockSize}`);
+  log(`char-gpt: ${model.numParameters().toLocaleString('en-US')} parameters, vocab ${tok.vocabSize}, ${run} steps of ${batchSize}×${cfg.blockSize}`);
   const t0 = performance.now();
   let trainLoss = NaN;
-  const every = Math.max(1, Math.floor(steps / 10));
-  for (let step = 1; step <= steps; step++) {
+  const every = Math.max(1, Math.floor(run / 10));
+  for (let step = 1; step <= run; step++) {
     const l = wt.tidy(() => {
       const v = lossOf(model, ...nextTrain());
       v.backward();
@@ -103,11 +105,13 @@ export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => voi
     opt.step();
     opt.zeroGrad();
     sched.step();
-    if (step % every === 0 || step === steps) {
-      trainLoss = await l.item();
+    const shown = step % every === 0 || step === run;
+    if (shown || opts.onStep) trainLoss = await l.item();
+    opts.onStep?.(step, trainLoss);
+    if (shown) {
       const sps = (step * batchSize * cfg.blockSize) / ((performance.now() - t0) / 1000);
-      const val = quick || step === steps ? '' : `  val ${(await estimate(model, nextVal, 10)).toFixed(3)}`;
-      log(`step ${step}/${steps}  loss ${trainLoss.toFixed(3)}${val}  lr ${opt.lr.toExponential(2)}  ${sps.toFixed(0)} chars/s  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      const val = quick || step === run ? '' : `  val ${(await estimate(model, nextVal, 10)).toFixed(3)}`;
+      log(`step ${step}/${run}  loss ${trainLoss.toFixed(3)}${val}  lr ${opt.lr.toExponential(2)}  ${sps.toFixed(0)} chars/s  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
     l.dispose();
   }

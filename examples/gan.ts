@@ -11,7 +11,7 @@
  * is 12.5%), and the mean distance to the nearest mode. Real data scores ~1.0, 8 and ~0.06.
  */
 import * as wt from '../src/index.js';
-import { runExample, type Example, type ExampleOptions } from './common.js';
+import { runExample, stepsToRun, type Example, type ExampleOptions } from './common.js';
 
 const { nn } = wt;
 
@@ -78,11 +78,13 @@ export async function trainGan(opts: ExampleOptions, log: (s: string) => void, c
   const rand = wt.data.seededRandom(7);
   const ones = wt.ones([batch, 1]), zeros = wt.zeros([batch, 1]);
   const sampleG = (n: number, seed: number) => wt.noGrad(() => wt.tidy(() => G.forward(wt.randn([n, Z_DIM], { seed }))));
-  log(`gan: G ${G.numParameters().toLocaleString('en-US')} and D ${D.numParameters().toLocaleString('en-US')} parameters, ${steps} steps of ${batch}, 8 Gaussians on a ring of radius ${RADIUS} (σ ${SIGMA})`);
-  const every = Math.max(1, Math.floor(steps / 10));
+  // `--steps` stops early; the schedules stay the planned run's
+  const run = stepsToRun(opts, steps);
+  log(`gan: G ${G.numParameters().toLocaleString('en-US')} and D ${D.numParameters().toLocaleString('en-US')} parameters, ${run} steps of ${batch}, 8 Gaussians on a ring of radius ${RADIUS} (σ ${SIGMA})`);
+  const every = Math.max(1, Math.floor(run / 10));
   let lossD = NaN, lossG = NaN;
   const t0 = performance.now();
-  for (let step = 1; step <= steps; step++) {
+  for (let step = 1; step <= run; step++) {
     const real = wt.tensor(ringSample(batch, rand), { shape: [batch, 2] });
     optD.zeroGrad();
     const ld = wt.tidy(() => {
@@ -101,12 +103,15 @@ export async function trainGan(opts: ExampleOptions, log: (s: string) => void, c
     optG.step();
     scheds.forEach((sc) => sc.step());
     real.dispose();
-    if (step % every === 0 || step === steps) {
-      [lossD, lossG] = [await ld.item(), await lg.item()];
+    const shown = step % every === 0 || step === run;
+    if (shown || opts.onStep) [lossD, lossG] = [await ld.item(), await lg.item()];
+    // a step is one update of each player: the two losses by name, their sum as the step's loss
+    opts.onStep?.(step, lossD + lossG, { d: lossD, g: lossG });
+    if (shown) {
       const probe = sampleG(1000, 1e6 + step);
       const q = ringQuality(await probe.data());
       probe.dispose();
-      log(`step ${step}/${steps}  D loss ${lossD.toFixed(3)}  G loss ${lossG.toFixed(3)}  near a mode ${(100 * q.nearMode).toFixed(1)}%  modes ${q.modesCovered}/8  ${(step / ((performance.now() - t0) / 1000)).toFixed(0)} steps/s`);
+      log(`step ${step}/${run}  D loss ${lossD.toFixed(3)}  G loss ${lossG.toFixed(3)}  near a mode ${(100 * q.nearMode).toFixed(1)}%  modes ${q.modesCovered}/8  ${(step / ((performance.now() - t0) / 1000)).toFixed(0)} steps/s`);
     }
     ld.dispose();
     lg.dispose();

