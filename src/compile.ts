@@ -211,27 +211,21 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
       throw failure;
     }
     stats.recorded++;
-    // this call's results: copies, like a replay's
-    const fresh = rec.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
-    outputCopies(rec, fresh).forEach((c) => backend.copyBuffer!(c));
-    // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
-    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(rec, fresh), true);
-    // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
-    fresh.forEach((t, i) => inherit(t._store, [rec.outs[i]._store]));
-
+    // keep it (to replay, or to compare with the next) or not; a recording kept for replay takes
+    // its buffers out of the pool (prepare) before this call's outputs are allocated below, which
+    // could otherwise draw one of them and be overwritten by the replays
+    let kept = false;
     if (rec.cap.spoiled) {
       e.failed = rec.cap.spoiled;
-      drop(rec);
     } else if (e.prev && sameLines(e.prev.cap.lines, rec.cap.lines)) {
       drop(e.prev);
       e.prev = null;
       const why = rec.cap.prepare();
-      if (why) {
-        e.failed = why;
-        drop(rec);
-      } else {
+      if (why) e.failed = why;
+      else {
         e.step = rec;
         stats.dispatches = rec.cap.dispatches;
+        kept = true;
       }
     } else {
       if (e.prev) {
@@ -239,13 +233,21 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
         const diff = explain(e.prev.cap.lines, rec.cap.lines);
         drop(e.prev);
         e.prev = null;
-        if (e.mismatches >= MAX_MISMATCHES) {
-          e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
-          drop(rec);
-        }
+        if (e.mismatches >= MAX_MISMATCHES) e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
       }
-      if (!e.failed) e.prev = rec;
+      if (!e.failed) {
+        e.prev = rec;
+        kept = true;
+      }
     }
+    // this call's results: copies, like a replay's
+    const fresh = rec.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    outputCopies(rec, fresh).forEach((c) => backend.copyBuffer!(c));
+    // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
+    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(rec, fresh), true);
+    // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
+    fresh.forEach((t, i) => inherit(t._store, [rec.outs[i]._store]));
+    if (!kept) drop(rec);
     reason = e.failed ?? (e.step ? 'recorded' : 'recording');
     return result(rec.shape, fresh) as R;
   };

@@ -56,7 +56,7 @@ export async function init(opts: InitOptions = {}): Promise<Backend> {
   }
 }
 
-/** Makes `backend` current (the previous one is destroyed unless it is still in use by tensors). */
+/** Makes `backend` current. The previous one is left as it is (its tensors still work): destroy it with `backend.destroy()` when done. */
 export function setBackend(backend: Backend): Backend {
   const b = backend as Partial<Backend> | null;
   if (typeof b !== 'object' || b === null || typeof b.alloc !== 'function' || typeof b.dispatch !== 'function' || typeof b.read !== 'function') {

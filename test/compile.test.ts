@@ -60,10 +60,10 @@ function batches(n: number, b = 7, d = 13, classes = 5): [wt.Tensor, wt.Tensor][
 }
 
 describe('compile: replays give the eager numbers', () => {
-  for (const kind of ['sgd', 'adam'] as const) {
-    it(`an MLP with ${kind}: losses and parameters bit-identical, one submit per replay`, async () => {
+  for (const optName of ['sgd', 'adam'] as const) {
+    it(`an MLP with ${optName}: losses and parameters bit-identical, one submit per replay`, async () => {
       const data = batches(7);
-      const eager = mlp(3, kind), comp = mlp(3, kind);
+      const eager = mlp(3, optName), comp = mlp(3, optName);
       const step = wt.compile(comp.step);
       const want = await losses(eager.step, data);
       const submits: number[] = [];
@@ -82,6 +82,44 @@ describe('compile: replays give the eager numbers', () => {
       if (kind === 'webgpu') expect(submits.slice(3)).toEqual([1, 1, 1, 1]);
       data.flat().forEach((t) => t.dispose());
       step.dispose();
+    });
+  }
+
+  for (const fusion of [true, false]) {
+    it(`every call's output keeps its value when read after later replays (fusion ${fusion ? 'on' : 'off'})`, async () => {
+      // the second recording's output was copied into a buffer the replays then wrote an
+      // intermediate into (the loss's int32 count): it read 1.1e-44 after them
+      wt.setFusion(fusion);
+      const cnn = () => {
+        wt.manualSeed(7);
+        const { nn } = wt;
+        const net = new nn.Sequential(new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Conv2d(8, 16, 3, { padding: 1 }),
+          new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(16 * 7 * 7, 10));
+        const opt = new wt.optim.SGD(net.parameters(), { lr: 0.05, momentum: 0.9 });
+        const step = (x: wt.Tensor, y: wt.Tensor) => {
+          opt.zeroGrad();
+          const loss = wt.F.crossEntropy(net.forward(x), y);
+          loss.backward();
+          opt.step();
+          return loss;
+        };
+        return { net, opt, step };
+      };
+      try {
+        const data: [wt.Tensor, wt.Tensor][] = Array.from({ length: 6 }, (_, i) => [wt.keep(wt.rand([8, 1, 28, 28], { seed: 500 + i })), wt.keep(wt.randint(0, 10, [8], { seed: 600 + i }))]);
+        const eager = cnn(), comp = cnn();
+        const want = await losses(eager.step, data);
+        const step = wt.compile(comp.step);
+        const outs = data.map(([x, y]) => step(x, y));
+        expect(step.stats).toMatchObject({ eager: 1, recorded: 2, replayed: 3 });
+        expect(await Promise.all(outs.map((t) => t.item()))).toEqual(want);
+        wt.dispose(outs);
+        data.flat().forEach((t) => t.dispose());
+        [eager, comp].forEach((m) => { m.net.dispose(); m.opt.dispose(); });
+        step.dispose();
+      } finally {
+        wt.setFusion('auto');
+      }
     });
   }
 

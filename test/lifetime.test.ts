@@ -141,6 +141,19 @@ forEachBackend(() => {
       p.dispose();
     });
 
+    it('optimizers check hyperparameters changed after construction at the next step', () => {
+      const w = wt.ones([2], { requiresGrad: true });
+      w.grad = wt.ones([2]);
+      const opt = new wt.optim.SGD([w], { lr: 0.1, momentum: 0.9 });
+      opt.paramGroups[0].lr = 'a' as never;
+      expect(() => opt.step()).toThrow(/^SGD\.step: paramGroups\[0\]\.lr must be a /);
+      opt.paramGroups[0].lr = 0.1;
+      opt.paramGroups[0].momentum = -1;
+      expect(() => opt.step()).toThrow(/^SGD: momentum/);
+      opt.dispose();
+      w.dispose();
+    });
+
     it('optimizers refuse computed tensors and a parameter listed twice', () => {
       const w = wt.ones([2], { requiresGrad: true });
       const y = w.mul(2);

@@ -83,7 +83,7 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   floor: { args: [ANY], tol: exact },
   ceil: { args: [ANY], tol: exact },
   round: { args: [range(-5, 5)], tol: exact },
-  clamp: { args: [ANY], params: [-0.5, 0.7], tol: exact },
+  clamp: { args: [ANY, range(-0.6, -0.4), range(0.6, 0.8)], tol: exact }, // bounds as tensors (numbers become the same operands)
   square: { args: [ANY], tol: exact, grad: ulps(1) },
   reciprocal: { args: [signed(0.1, 3)], tol: ulps(3), grad: ulps(7) }, // division: 2.5 ulp; -g·y²: twice y's
   log1p: { args: [range(-0.9, 5)], tol: ulps(8, 2 ** -22), grad: ulps(3) },
@@ -112,6 +112,7 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   logicalAnd: { args: [bools, bools], tol: exact },
   logicalOr: { args: [bools, bools], tol: exact },
   where: { args: [bools, ANY, ANY], tol: exact },
+  bce: { args: [range(0.01, 0.99), range(0, 1)], tol: ulps(16, 2 ** -21), grad: ulps(16, 2 ** -21) }, // logs of x and 1 - x
   // through wt.dropout (its parameters are a Philox key): the same bits on both backends
   dropout: { args: [ANY], tol: exact },
 };

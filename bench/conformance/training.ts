@@ -71,11 +71,9 @@ const STEP_LOSS = rel(1e-4);
 const STEP_CALLS = 6;
 const STEP_VARIANTS: readonly VariantName[] = ['default', 'eager', 'fusion off'];
 /** Found by this check on SwiftShader (not yet filed in issue 19): see bench/CONFORMANCE.md. */
-const COMPILED_OUTPUT = 'a compiled step\'s loss from its 3rd call (the second recording) is overwritten by later replays when read after them (WebGPU)';
-
 function stepCase(name: string, size: string, build: () => { model: wt.nn.Module; opt: wt.optim.Optimizer; loss: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor; batch: (i: number) => [wt.Tensor, wt.Tensor] }): Case {
   return {
-    name, group: 'step', target: 'compile', size, variants: STEP_VARIANTS, known: COMPILED_OUTPUT, knownIn: ['fusion off'],
+    name, group: 'step', target: 'compile', size, variants: STEP_VARIANTS,
     run: (ctx) => {
       const { model, opt, loss, batch } = build();
       const step = ctx.compile((x: wt.Tensor, y: wt.Tensor) => {
@@ -156,7 +154,6 @@ function exampleCases(small: boolean, steps: number): Case[] {
     out.push({
       name: `example ${name}`, group: 'example', target: name, size: `${steps} steps${opts.quick ? ', quick' : ''}`, variants: ONLY_DEFAULT,
       async: true,
-      known: name.startsWith('mnist') ? 'issue 19 §2.1: fit() shuffles int32 labels with indexSelect, which WebGPU refuses' : undefined,
       run: async (ctx) => {
         const losses: number[] = [];
         const parts = new Map<string, number[]>();

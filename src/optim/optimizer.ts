@@ -82,6 +82,12 @@ export abstract class Optimizer {
   /** Checks a group's hyperparameters (each optimizer names its own ranges). */
   protected checkGroup(_group: ParamGroup): void {}
 
+  /** The learning rate and the optimizer's own hyperparameters of a group, as they are now. */
+  private checkHypers(op: string, group: ParamGroup): void {
+    checkNumber(op, `paramGroups[${this.paramGroups.indexOf(group)}].lr`, group.lr, { min: 0, finite: true });
+    this.checkGroup(group);
+  }
+
   /** Names of the state tensors each parameter keeps (e.g. ['expAvg', 'expAvgSq']). */
   protected abstract stateNames(group: ParamGroup): string[];
   /** The new values of [param, ...state] as expressions of the old ones. */
@@ -107,13 +113,15 @@ export abstract class Optimizer {
     const capturing = isCapturing();
     const stepped: { step: number }[] = [];
     if (capturing) onReplay(() => stepped.forEach((st) => st.step++));
+    const op = `${this.constructor.name}.step`;
     const dynamic = (group: ParamGroup, st: { step: number }): DynamicScalars | undefined => {
       if (!capturing) return undefined;
       const names = Object.keys(this.hypers(group, st.step));
-      return { n: names.length, values: () => { const hv = this.hypers(group, st.step); return names.map((k) => hv[k]); } };
+      return { n: names.length, values: () => { this.checkHypers(op, group); const hv = this.hypers(group, st.step); return names.map((k) => hv[k]); } };
     };
+    // hyperparameters may have been changed since the constructor checked them (schedulers, by hand)
+    for (const group of this.paramGroups) this.checkHypers(op, group);
     noGrad(() => {
-      const op = `${this.constructor.name}.step`;
       for (const group of this.paramGroups) {
         const names = this.stateNames(group);
         const buckets = new Map<string, { hv: Record<string, number>; st: { step: number }; ins: Tensor[][]; outs: Tensor[][] }>();
