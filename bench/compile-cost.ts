@@ -19,6 +19,7 @@ import { MnistCNN, MnistMLP } from '../examples/mnist.js';
 import { CharGPT } from '../examples/gpt-model.js';
 import { installNodeWebGPU, describeAdapter, adapterLabel } from './lib/dawn.js';
 import { fmt, table, today, upsertSection } from './lib/report.js';
+import { classifierStep } from './lib/train-step.js';
 
 interface Workload {
   name: string;
@@ -26,27 +27,6 @@ interface Workload {
   setup(): { step: () => Promise<void>; done: () => void };
 }
 
-/** A classifier step as the examples run it: forward, loss, backward, optimizer step. */
-function classifierStep(model: wt.nn.Module, x: wt.Tensor, y: wt.Tensor, opt: { step(): void; zeroGrad(): void; dispose(): void }, lossOf: (m: wt.nn.Module, x: wt.Tensor, y: wt.Tensor) => wt.Tensor) {
-  return {
-    step: async () => {
-      const l = wt.tidy(() => {
-        const v = lossOf(model, x, y);
-        v.backward();
-        return v;
-      });
-      opt.step();
-      opt.zeroGrad();
-      await l.item();
-      l.dispose();
-    },
-    done: () => {
-      model.dispose();
-      opt.dispose();
-      wt.dispose([x, y]);
-    },
-  };
-}
 
 const ce = (m: wt.nn.Module, x: wt.Tensor, y: wt.Tensor) => wt.F.crossEntropy(m.forward(x) as wt.Tensor, y);
 

@@ -18,6 +18,7 @@ import * as wt from '../src/index.js';
 import { MnistMLP } from '../examples/mnist.js';
 import { CharGPT } from '../examples/gpt-model.js';
 import { installNodeWebGPU } from './lib/dawn.js';
+import { classifierStep } from './lib/train-step.js';
 
 interface Case {
   name: string;
@@ -79,25 +80,8 @@ function trainStep(name: string, make: () => { model: wt.nn.Module; x: wt.Tensor
     name, bytes: 0,
     setup: () => {
       const { model, x, y, loss } = make();
-      const opt = new wt.optim.Adam(model.parameters(), { lr: 1e-3 });
-      return {
-        run: async () => {
-          const l = wt.tidy(() => {
-            const v = loss(model, x, y);
-            v.backward();
-            return v;
-          });
-          opt.step();
-          opt.zeroGrad();
-          await l.item();
-          l.dispose();
-        },
-        done: () => {
-          model.dispose();
-          opt.dispose();
-          wt.dispose([x, y]);
-        },
-      };
+      const s = classifierStep(model, x, y, new wt.optim.Adam(model.parameters(), { lr: 1e-3 }), loss);
+      return { run: s.step, done: s.done };
     },
   };
 }

@@ -9,25 +9,11 @@ import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
+// the error fn throws, or the one a read of what it returns throws (deferred checks on WebGPU)
+import { thrown } from './validation-harness.js';
 
 const live = () => wt.memory().tensors;
 
-/** The error fn throws, or the one a read of what it returns throws (deferred checks on WebGPU). */
-async function failure(fn: () => wt.Tensor | unknown): Promise<unknown> {
-  try {
-    const r = fn();
-    if (r instanceof wt.Tensor) {
-      try {
-        await r.data();
-      } finally {
-        r.dispose();
-      }
-    }
-    return null;
-  } catch (e) {
-    return e;
-  }
-}
 
 forEachBackend(() => {
   describe('gradients belong to their tensor', () => {
@@ -183,11 +169,11 @@ forEachBackend(() => {
 
   describe('integers that do not fit', () => {
     it('an int32 sum or product that overflows is refused (torch would return int64)', async () => {
-      const e1 = await failure(() => wt.tensor([2 ** 30, 2 ** 30], { dtype: 'int32' }).sum());
+      const e1 = await thrown(() => wt.tensor([2 ** 30, 2 ** 30], { dtype: 'int32' }).sum());
       expect(e1).toBeInstanceOf(wt.ArgumentError);
       expect((e1 as Error).message).toMatch(/^sum: the int32 sum of a tensor of shape \[2\] does not fit in int32/);
-      expect(await failure(() => wt.tensor([[-(2 ** 30), -(2 ** 30), -1], [1, 2, 3]], { dtype: 'int32' }).sum(1))).toBeInstanceOf(wt.ArgumentError);
-      expect(await failure(() => wt.tensor([65536, 65536], { dtype: 'int32' }).prod())).toBeInstanceOf(wt.ArgumentError);
+      expect(await thrown(() => wt.tensor([[-(2 ** 30), -(2 ** 30), -1], [1, 2, 3]], { dtype: 'int32' }).sum(1))).toBeInstanceOf(wt.ArgumentError);
+      expect(await thrown(() => wt.tensor([65536, 65536], { dtype: 'int32' }).prod())).toBeInstanceOf(wt.ArgumentError);
       // sums that fit, up to the edges, are exact
       expect(await wt.tensor([2 ** 30, 2 ** 30 - 1], { dtype: 'int32' }).sum().item()).toBe(2 ** 31 - 1);
       expect(await wt.tensor([-(2 ** 30), -(2 ** 30)], { dtype: 'int32' }).sum().item()).toBe(-(2 ** 31));

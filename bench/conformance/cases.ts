@@ -70,17 +70,8 @@ export interface Case {
   run(ctx: CaseContext): Out[] | Promise<Out[]>;
 }
 
-/** mulberry32: a small seeded generator for the cases' data (not the library's RNG). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator for the cases' data (mulberry32: wt.data.seededRandom, not the Philox RNG under test). */
+export const rng = (seed: number): (() => number) => wt.data.seededRandom(seed);
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 export const fmtShape = (shape: readonly number[]): string => `[${shape.join(',')}]`;
