@@ -5,16 +5,16 @@
  * of running the JavaScript front end again. Shapes are static: each distinct set of input shapes
  * gets its own recording.
  *
- * How a function becomes a replay (WebGPU and CPU; a backend without Backend.beginCapture runs it
- * eagerly):
+ * How a function becomes a replay (on any backend that can copy buffers; the recorder is the
+ * front end's, src/record.ts):
  * 1. `warmup` calls (default 1) run eagerly: lazily made state (optimizer moments, cached
  *    masks, compiled pipelines) exists afterwards.
- * 2. The next call runs on private copies of its inputs while the backend records it
- *    (Backend.beginCapture); so does the one after. Their commands, with buffers named by role
- *    (src/backend/webgpu/capture.ts, src/backend/cpu/capture.ts), must be equal: that shows
- *    that the step issues the same work each time. Then the second recording is kept; if they
- *    differ the function is recorded again, and after repeated differences it runs eagerly for
- *    good (`reason` says what changed).
+ * 2. The next call runs on private copies of its inputs while the recorder writes down every
+ *    command it gives the backend; so does the one after. Their commands, with buffers named by
+ *    role, must be equal: that shows that the step issues the same work each time. Then the
+ *    second recording is kept (and baked by the backend where it can); if they differ the
+ *    function is recorded again, and after repeated differences it runs eagerly for good
+ *    (`reason` says what changed).
  * 3. Later calls copy the inputs into the private copies, run the optimizers' replay hooks
  *    (step counts advance; learning rates and bias corrections are recomputed into the recorded
  *    uniforms, so LR schedulers keep working), replay, copy the outputs into fresh tensors, and
@@ -40,27 +40,16 @@
  * });
  * for (const [x, y] of batches) losses.push(step(x, y)); // from the third call on, one replay each
  */
-import type { Backend, BufferCopy, CapturedStep } from './backend/backend.js';
-import { engine, materializeAll, type Storage } from './engine.js';
+import type { Backend, BufferCopy } from './backend/backend.js';
+import { engine } from './engine.js';
+import { materializeAll, type Storage } from './storage.js';
+import { beginRecording, copyBuffer, endRecording, freeBuffer, type Recording } from './record.js';
 import { beginCaptureChecks, endCaptureChecks, inherit, replayFlows, requeueChecks, type CapturedChecks } from './deferred.js';
 import { ArgumentError } from './errors.js';
 import { keep, tidy } from './memory.js';
 import { empty } from './ops/run.js';
 import { Tensor } from './tensor.js';
 import { checkOptions, describeValue } from './validate.js';
-
-/** Hooks to run before each replay of the step being recorded (null: nothing is recorded). */
-let hooks: (() => void)[] | null = null;
-
-/** Whether a step is being recorded (optimizers then mark their per-step scalars as dynamic). */
-export function isCapturing(): boolean {
-  return hooks !== null;
-}
-
-/** Registers JavaScript work that each replay of the step being recorded must repeat (no-op otherwise). */
-export function onReplay(hook: () => void): void {
-  hooks?.push(hook);
-}
 
 export interface CompileOptions {
   /** eager calls before the first recording (default 1) */
@@ -93,23 +82,23 @@ export interface Compiled<A extends Tensor[], R> {
 
 type Shape = 'none' | 'one' | 'list';
 
-interface Recording {
-  cap: CapturedStep;
+/** A recording kept to replay (or the latest, to compare with the next), with what compile adds. */
+interface Kept {
+  rec: Recording;
   /** the step's outputs, contiguous, kept alive: each replay rewrites them */
   outs: Tensor[];
   shape: Shape;
   checks: CapturedChecks;
-  hooks: (() => void)[];
 }
 
 interface Entry {
   calls: number;
   /** private copies of the inputs that recordings and replays read */
   own: Tensor[] | null;
-  /** the latest recording, waiting to be compared with the next */
-  prev: Recording | null;
+  /** the lines of the latest recording, waiting to be compared with the next */
+  prev: readonly string[] | null;
   /** the recording replayed */
-  step: Recording | null;
+  step: Kept | null;
   mismatches: number;
   failed: string | null;
 }
@@ -135,18 +124,18 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
   const stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0, tensors: 0 };
   const held = () => {
     let n = 0;
-    for (const e of entries.values()) n += (e.own?.length ?? 0) + (e.prev?.outs.length ?? 0) + (e.step?.outs.length ?? 0);
+    for (const e of entries.values()) n += (e.own?.length ?? 0) + (e.step?.outs.length ?? 0);
     return n;
   };
 
-  const drop = (r: Recording | null) => {
-    if (!r) return;
-    r.cap.dispose();
-    r.outs.forEach((t) => t.dispose());
-    if (owner) for (const b of r.checks.bufs) owner.free(b);
+  const drop = (k: Kept | null) => {
+    if (!k) return;
+    k.rec.dispose();
+    k.outs.forEach((t) => t.dispose());
+    if (owner) for (const b of k.checks.bufs) freeBuffer(owner, b);
   };
   const dropEntry = (e: Entry) => {
-    drop(e.prev);
+    e.prev = null;
     drop(e.step);
     e.own?.forEach((t) => t.dispose());
   };
@@ -166,17 +155,13 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     e.own ??= args.map((a) => keep(empty(a.shape, a.dtype, backend, 'compile')));
     const own = e.own;
     const temps: Tensor[] = [];
-    for (const c of inputCopies(args, own, temps)) backend.copyBuffer!(c);
+    for (const c of inputCopies(args, own, temps)) copyBuffer(backend, c);
     temps.forEach((t) => t.dispose());
     ownChecks(args, own);
     // work issued before the step is not part of it
     materializeAll(backend);
-    backend.beginCapture!();
+    beginRecording(backend);
     beginCaptureChecks(backend);
-    hooks = [];
-    // random ops draw their streams afresh on each replay (engine.dynamicOf)
-    const rng = { start: engine.rngStream, base: 0 };
-    engine.captureRng = rng;
     let outs: Tensor[] = [], shape: Shape = 'none';
     let failure: unknown = null;
     try {
@@ -197,78 +182,64 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     } catch (err) {
       failure = err;
     }
-    engine.captureRng = null;
-    const used = engine.rngStream - rng.start;
-    // first of the replay's hooks: the streams it uses, and the generator advanced past them
-    if (used) hooks.unshift(() => {
-      rng.base = engine.rngStream;
-      engine.rngStream += used;
-    });
-    const rec: Recording = { cap: backend.endCapture!(), outs, shape, checks: endCaptureChecks(backend), hooks };
-    hooks = null;
+    const k: Kept = { rec: endRecording(), outs, shape, checks: endCaptureChecks(backend) };
     if (failure) {
-      drop(rec);
+      drop(k);
       throw failure;
     }
     stats.recorded++;
-    // keep it (to replay, or to compare with the next) or not; a recording kept for replay takes
-    // its buffers out of the pool (prepare) before this call's outputs are allocated below, which
-    // could otherwise draw one of them and be overwritten by the replays
+    // keep it (to replay) or not; one kept for replay holds its buffers (prepare) before this
+    // call's outputs are allocated below, which could otherwise draw one the replays write
     let kept = false;
-    if (rec.cap.spoiled) {
-      e.failed = rec.cap.spoiled;
-    } else if (e.prev && sameLines(e.prev.cap.lines, rec.cap.lines)) {
-      drop(e.prev);
+    if (k.rec.spoiled) {
+      e.failed = k.rec.spoiled;
+    } else if (e.prev && sameLines(e.prev, k.rec.lines)) {
       e.prev = null;
-      const why = rec.cap.prepare();
+      const why = k.rec.prepare();
       if (why) e.failed = why;
       else {
-        e.step = rec;
-        stats.dispatches = rec.cap.dispatches;
+        e.step = k;
+        stats.dispatches = k.rec.dispatches;
         kept = true;
       }
     } else {
       if (e.prev) {
         e.mismatches++;
-        const diff = explain(e.prev.cap.lines, rec.cap.lines);
-        drop(e.prev);
+        const diff = explain(e.prev, k.rec.lines);
         e.prev = null;
         if (e.mismatches >= MAX_MISMATCHES) e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
       }
-      if (!e.failed) {
-        e.prev = rec;
-        kept = true;
-      }
+      // only its lines are needed to compare with the next recording
+      if (!e.failed) e.prev = k.rec.lines;
     }
     // this call's results: copies, like a replay's
-    const fresh = rec.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
-    outputCopies(rec, fresh).forEach((c) => backend.copyBuffer!(c));
+    const fresh = k.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    outputCopies(k, fresh).forEach((c) => copyBuffer(backend, c));
     // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
-    requeueChecks(backend, rec.checks, (src, s, dst, d) => backend.copyBuffer!({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(rec, fresh), true);
+    requeueChecks(backend, k.checks, (src, s, dst, d) => copyBuffer(backend, { src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(k, fresh), true);
     // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
-    fresh.forEach((t, i) => inherit(t._store, [rec.outs[i]._store]));
-    if (!kept) drop(rec);
+    fresh.forEach((t, i) => inherit(t._store, [k.outs[i]._store]));
+    if (!kept) drop(k);
     reason = e.failed ?? (e.step ? 'recorded' : 'recording');
-    return result(rec.shape, fresh) as R;
+    return result(k.shape, fresh) as R;
   };
 
-  const replay = (backend: Backend, r: Recording, own: Tensor[], args: A): R => {
+  const replay = (backend: Backend, k: Kept, own: Tensor[], args: A): R => {
     // pending results that read what the replay overwrites are computed first
     materializeAll(backend);
     const temps: Tensor[] = [];
     const before = inputCopies(args, own, temps);
     ownChecks(args, own);
-    for (const h of r.hooks) h();
-    const fresh = r.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
-    const after = outputCopies(r, fresh);
-    const outputs = outputMap(r, fresh);
-    requeueChecks(backend, r.checks, (src, s, dst, d) => after.push({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputs);
-    replayFlows(r.checks, outputs);
-    r.cap.replay(before, after);
+    const fresh = k.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    const after = outputCopies(k, fresh);
+    const outputs = outputMap(k, fresh);
+    requeueChecks(backend, k.checks, (src, s, dst, d) => after.push({ src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputs);
+    replayFlows(k.checks, outputs);
+    k.rec.replay(before, after);
     temps.forEach((t) => t.dispose());
     stats.replayed++;
     reason = null;
-    return result(r.shape, fresh) as R;
+    return result(k.shape, fresh) as R;
   };
 
   const compiled = ((...args: A): R => {
@@ -277,8 +248,8 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
       a._check('compile');
     });
     const backend = engine.requireBackend();
-    if (!backend.beginCapture || !backend.endCapture || !backend.copyBuffer) {
-      reason = `the ${backend.name} backend cannot capture steps: it runs eagerly`;
+    if (!backend.copyBuffer) {
+      reason = `the ${backend.name} backend cannot copy buffers, which replays need: it runs eagerly`;
       return eager(args);
     }
     if (engine.debug) {
@@ -306,7 +277,7 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     }
     let again = '';
     if (e.step) {
-      const why = e.step.cap.invalid();
+      const why = e.step.rec.invalid();
       if (!why) return replay(backend, e.step, e.own!, args);
       drop(e.step);
       e.step = null;
@@ -368,11 +339,11 @@ function ownChecks(args: readonly Tensor[], own: readonly Tensor[]): void {
 }
 
 /** Each recorded output's storage → the storage of the fresh tensor a call returns for it. */
-function outputMap(r: Recording, fresh: readonly Tensor[]): Map<Storage, Storage> {
+function outputMap(r: Kept, fresh: readonly Tensor[]): Map<Storage, Storage> {
   return new Map(r.outs.map((t, i) => [t._store, fresh[i]._store]));
 }
 
-function outputCopies(r: Recording, fresh: readonly Tensor[]): BufferCopy[] {
+function outputCopies(r: Kept, fresh: readonly Tensor[]): BufferCopy[] {
   return r.outs.map((t, i) => {
     const v = t._view();
     return { src: v.buf, srcOffset: v.offset, dst: fresh[i]._view().buf, dstOffset: 0, numel: t.numel() };

@@ -19,7 +19,8 @@
  */
 import type { Backend, View } from './backend/backend.js';
 import { attach, deferCheck, flagSlot } from './deferred.js';
-import { engine, storageOf } from './engine.js';
+import { engine } from './engine.js';
+import { storageOf } from './storage.js';
 import { ArgumentError, NonFiniteError, fmt } from './errors.js';
 import { describeValue } from './validate.js';
 import { E, type Expr } from './kernel/ir.js';

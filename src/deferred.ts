@@ -29,7 +29,8 @@
  * carry(index._store, check); // results computed from index fail to read if it failed
  */
 import type { Backend, BackendBuffer, View } from './backend/backend.js';
-import type { Storage } from './engine.js';
+import type { Storage } from './storage.js';
+import { allocBuffer, dispatch, readBuffer } from './record.js';
 import type { Expr } from './kernel/ir.js';
 
 const CHUNK = 1024;
@@ -73,7 +74,7 @@ function queueOf(backend: Backend): Queue {
 
 function slotOf(backend: Backend, q: Queue): number {
   const i = q.used++;
-  if (i >= q.bufs.length * CHUNK) q.bufs.push(backend.alloc(CHUNK, 'int32'));
+  if (i >= q.bufs.length * CHUNK) q.bufs.push(allocBuffer(backend, CHUNK, 'int32'));
   return i;
 }
 
@@ -89,7 +90,7 @@ export function flagSlot(backend: Backend, view: View, code: Expr, scalars: read
   const strides = view.shape.length ? view.strides : [1];
   const exe = backend.prepare({ kind: 'reduce', op: 'max', expr: code, ndim: shape.length, nReduce: shape.length });
   const out: View = { buf: q.bufs[Math.floor(i / CHUNK)], dtype: 'int32', shape: [], strides: [], offset: i % CHUNK };
-  backend.dispatch(exe, [{ ...view, shape, strides }], [out], scalars);
+  dispatch(backend, exe, [{ ...view, shape, strides }], [out], scalars);
   return i;
 }
 
@@ -176,7 +177,7 @@ export function runDeferred(backend: Backend): Promise<void> {
     const flags = new Int32Array(used);
     for (let k = 0; k * CHUNK < used; k++) {
       const n = Math.min(CHUNK, used - k * CHUNK);
-      flags.set(await backend.read(q.bufs[k], 'int32', 0, n), k * CHUNK);
+      flags.set(await readBuffer(backend, q.bufs[k], 'int32', 0, n), k * CHUNK);
     }
     for (const c of checks) c.verdict = c.rule(c.slots.map((s) => flags[s])) ?? false;
   };

@@ -44,7 +44,8 @@
  * chain in reverse order still compiles one kernel per depth.
  */
 import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
-import { engine, type FoldedPart, type Recipe, type Storage } from './engine.js';
+import { engine } from './engine.js';
+import type { FoldedPart, Recipe, Storage } from './storage.js';
 import { ArgumentError } from './errors.js';
 import { E, type Expr } from './kernel/ir.js';
 import { broadcastStrides, numel, shapesEqual, viewStrides } from './shape.js';

@@ -20,7 +20,8 @@
  * const { buffer, byteOffset, byteLength } = img.gpuBuffer();  // bind it in a render pass
  */
 import { isDType, type DType } from './dtype.js';
-import { engine, Storage } from './engine.js';
+import { engine } from './engine.js';
+import { Storage } from './storage.js';
 import { ArgumentError, BackendError, DTypeError, fmt } from './errors.js';
 import { checkShape, contiguousStrides, numel } from './shape.js';
 import { Tensor } from './tensor.js';

@@ -18,7 +18,7 @@
 import { dispatcherOf, type DispatchProfiler } from './backend/webgpu/dispatcher.js';
 import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
-import { materializeAll } from './engine.js';
+import { materializeAll } from './storage.js';
 import { ArgumentError } from './errors.js';
 import type { KernelStats } from './backend/backend.js';
 import { checkFunction } from './validate.js';

@@ -4,7 +4,9 @@
  */
 import type { Backend, View } from './backend/backend.js';
 import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
-import { engine, type Storage } from './engine.js';
+import { engine } from './engine.js';
+import type { Storage } from './storage.js';
+import { readBuffer, readBufferSync } from './record.js';
 import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
 import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptionalNumber, checkOptions, checkTensor, describeValue } from './validate.js';
@@ -194,7 +196,7 @@ export class Tensor {
       checks?.catch(() => {}); // the first error is the one to report
       throw e;
     }
-    const values = this.backend.read(c._storage.buf, this.dtype, c.offset, this.numel());
+    const values = readBuffer(this.backend, c._storage.buf, this.dtype, c.offset, this.numel());
     try {
       if (!checks) {
         const v = await values;
@@ -260,7 +262,7 @@ export class Tensor {
     if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(',')}])`;
     if (this.backend.readSync) {
       const c = this.isContiguous() ? this : mv.contiguous(this);
-      const vals = this.backend.readSync(c._storage.buf, this.dtype, c.offset, this.numel());
+      const vals = readBufferSync(this.backend, c._storage.buf, this.dtype, c.offset, this.numel())!;
       if (c !== this) c.dispose();
       return formatTensor(vals, this.shape, this.dtype, this.requiresGrad);
     }

@@ -1,6 +1,6 @@
 /**
- * Step capture (`wt.compile`, src/compile.ts) on both backends that have it (WebGPU:
- * src/backend/webgpu/capture.ts; CPU: src/backend/cpu/capture.ts): a compiled training step
+ * Step capture (`wt.compile`, src/compile.ts, with the front end's recorder, src/record.ts; a
+ * WebGPU replay runs as src/backend/webgpu/bake.ts baked it) on both backends: a compiled training step
  * gives the same numbers as the eager one, bit for bit (the replay runs the very kernels the
  * eager step ran), with one submit per replay on WebGPU; optimizer step counts and learning rates
  * stay live; index checks still throw; what cannot be replayed runs eagerly with a reason;
@@ -11,6 +11,7 @@ import * as wt from '../src/index.js';
 import type { Backend } from '../src/backend/backend.js';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
+import { recordingCount } from '../src/record.js';
 
 for (const kind of ['webgpu', 'cpu'] as const) describe(`${kind}`, () => {
 let be: Backend;
@@ -375,16 +376,16 @@ describe('compile: what it cannot replay', () => {
     expect(() => g()).toThrow(/must return a Tensor, an array of Tensors or nothing/);
   });
 
-  it('a backend that cannot capture runs it eagerly, with the same numbers', async () => {
+  it('a backend that cannot copy buffers runs it eagerly, with the same numbers', async () => {
     const cpu = new CpuBackend();
-    Object.assign(cpu, { beginCapture: undefined });
+    Object.assign(cpu, { copyBuffer: undefined });
     wt.setBackend(cpu);
     try {
       const eager = mlp(7, 'adam'), comp = mlp(7, 'adam');
       const step = wt.compile(comp.step);
       const data = batches(4);
       expect(await losses(step, data)).toEqual(await losses(eager.step, data));
-      expect(step.reason).toMatch(/cpu backend cannot capture/);
+      expect(step.reason).toMatch(/cpu backend cannot copy buffers/);
       expect(step.stats).toMatchObject({ eager: 4, replayed: 0 });
       data.flat().forEach((t) => t.dispose());
     } finally {
@@ -445,13 +446,12 @@ describe('compile: fit', () => {
     // 50 rows in batches of 8: six full batches and a last one of 2 (its own recording)
     const run = (jitCompile: boolean) => fitRun(11, 50, 0, { metrics: ['accuracy'], epochs: 4, jitCompile });
     const before = wt.memory().tensors;
-    const captures = vi.spyOn(be, 'beginCapture');
+    const r0 = recordingCount();
     const eager = await run(false);
-    expect(captures).not.toHaveBeenCalled();
+    expect(recordingCount()).toBe(r0);
     const compiled = await run(true);
     // two recordings each of the full batches and of the last one, then replays
-    expect(captures).toHaveBeenCalledTimes(4);
-    captures.mockRestore();
+    expect(recordingCount() - r0).toBe(4);
     expect(compiled.h).toEqual(eager.h);
     expect(compiled.p).toEqual(eager.p);
     // nothing of the compiled steps outlives fit
@@ -473,11 +473,10 @@ describe('compile: fit', () => {
       fitRun(12, 40, 0.2, { epochs: 3, ...o, loss: o.loss ?? 'crossEntropy' });
     const before = wt.memory().tensors;
     const plain = await run({ jitCompile: false, mixedPrecision: false });
-    const captures = vi.spyOn(be, 'beginCapture');
+    const r0 = recordingCount();
     const mixed = await run({ jitCompile: true, mixedPrecision: true });
     // the scaled step, recorded twice (the optimizer step runs eagerly after the overflow read)
-    expect(captures).toHaveBeenCalledTimes(2);
-    captures.mockRestore();
+    expect(recordingCount() - r0).toBe(2);
     expect(mixed.h).toEqual(plain.h);
     expect(mixed.p).toEqual(plain.p);
     expect(wt.getFloat32MatmulPrecision()).toBe('highest');

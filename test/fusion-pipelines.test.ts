@@ -8,7 +8,8 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
-import { canonical, remapDynamic } from '../src/kernel/canonical.js';
+import { canonical } from '../src/kernel/canonical.js';
+import { remapDynamic } from '../src/record.js';
 import { E } from '../src/kernel/ir.js';
 import type { View } from '../src/backend/backend.js';
 import { BACKENDS, forEachBackend, useBackend } from './backends.js';
@@ -195,7 +196,7 @@ describe.runIf(BACKENDS.includes('webgpu'))('fused kernels compile few pipelines
   });
 });
 
-describe('canonical numbering (kernel/canonical.ts)', () => {
+describe('canonical numbering (kernel/canonical.ts, record.ts remapDynamic)', () => {
   const buf = (n: number) => ({ numel: n });
   const view = (b: { numel: number }): View => ({ buf: b, dtype: 'float32', shape: [4], strides: [1], offset: 0 });
   const f = (i: number) => E.load(i, 'float32');

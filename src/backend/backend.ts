@@ -30,32 +30,9 @@ export function relayout(v: View, shape: readonly number[], strides: readonly nu
   return { buf: v.buf, dtype: v.dtype, shape, strides, offset };
 }
 
-/**
- * FNV-1a over the bytes of `data`: captures (Backend.beginCapture) compare recorded writes by
- * their contents without keeping a copy in the line.
- */
-export function contentHash(data: ArrayBufferView): string {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  return (h >>> 0).toString(16);
-}
-
 /** A prepared kernel; what it holds is the backend's business. */
 export interface Executable {
   readonly kernel: Kernel;
-}
-
-/**
- * Scalars of a dispatch that change from step to step without changing the kernel (an optimizer's
- * learning rate and bias corrections, a random op's generator key and stream): a captured step
- * (src/compile.ts) recomputes the `n` scalars from `at` with `values()` before each replay.
- */
-export interface DynamicScalars {
-  n: number;
-  values: () => readonly number[];
-  /** index of the first recomputed scalar (default 0) */
-  at?: number;
 }
 
 /** A copy of `numel` elements between buffers (element offsets). */
@@ -68,26 +45,22 @@ export interface BufferCopy {
 }
 
 /**
- * The commands of one run of a step, recorded by a backend that can replay them
- * (Backend.beginCapture / endCapture; used by `wt.compile`, src/compile.ts).
+ * A command of a recorded step (`wt.compile`; the recorder is the front end's, src/record.ts):
+ * what the front end gave the backend, in order. Writes carry their values.
  */
-export interface CapturedStep {
-  /** one readable line per command; two recordings of a static step have equal lines */
-  readonly lines: readonly string[];
-  /** why it cannot be replayed (a read inside the step), else null */
-  readonly spoiled: string | null;
-  /** kernel dispatches per replay */
-  readonly dispatches: number;
+export type StepCommand =
+  | { kind: 'run'; exe: Executable; inputs: readonly View[]; outputs: readonly View[]; scalars: readonly number[] }
+  | { kind: 'copy'; copy: BufferCopy }
+  | { kind: 'write'; buf: BackendBuffer; offset: number; data: Float32Array | Float64Array | Int32Array };
+
+/** What a backend made of a recorded step's commands (Backend.bake) to run them faster. */
+export interface BakedStep {
   /**
-   * Makes it replayable: keeps the buffers only it uses out of the pool and builds its bind
-   * groups. Call at once after endCapture; returns why it cannot be (else null).
+   * Runs `before`, the commands (run i with `scalars.get(i)` in place of its recorded scalars,
+   * where given), then `after`, in order with the backend's other work.
    */
-  prepare(): string | null;
-  /** Null while every buffer it shares with live tensors is alive and unchanged, else why not. */
-  invalid(): string | null;
-  /** Runs `before`, the recorded commands (dynamic scalars recomputed), then `after`, in one submit. */
-  replay(before: readonly BufferCopy[], after: readonly BufferCopy[]): void;
-  /** Gives its buffers back. */
+  run(before: readonly BufferCopy[], after: readonly BufferCopy[], scalars: ReadonlyMap<number, readonly number[]>): void;
+  /** Frees what it made (never the buffers the commands name: those are the recorder's). */
   dispose(): void;
 }
 
@@ -143,11 +116,8 @@ export interface Backend {
   readSync?(buf: BackendBuffer, dtype: DType, offset?: number, numel?: number): StorageArray;
   /** Compiles (or fetches from the cache) a kernel. */
   prepare(kernel: Kernel): Executable;
-  /**
-   * Queues one run of a prepared kernel; `scalars` are the expression's scalar parameters, of which
-   * `dynamic` ranges change per replay of a captured step (elementwise kernels).
-   */
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[], dynamic?: readonly DynamicScalars[]): void;
+  /** Queues one run of a prepared kernel; `scalars` are the expression's scalar parameters. */
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars?: readonly number[]): void;
   /** Submits queued work. */
   flush(): void;
   memory(): BackendMemory;
@@ -160,10 +130,14 @@ export interface Backend {
   importBuffer?(buffer: GPUBuffer, numel: number, dtype: DType): BackendBuffer;
   /** The device buffer behind `buf`, after submitting every queued command (WebGPU only). */
   exportBuffer?(buf: BackendBuffer): GPUBuffer;
-  /** Starts recording every command for replay (`wt.compile`; WebGPU and CPU). */
-  beginCapture?(): void;
-  /** Stops recording; the commands since beginCapture. */
-  endCapture?(): CapturedStep;
+  /**
+   * Makes something that runs a recorded step's commands faster than dispatching them one by
+   * one (WebGPU: pipelines and bind groups resolved once, one command buffer per run), for
+   * `wt.compile`'s replays; `dynamic`: the runs whose scalars each run may replace. The buffers
+   * the commands name stay alive, unchanged, until dispose (the recorder holds them). Optional:
+   * without it, replays dispatch the commands again.
+   */
+  bake?(commands: readonly StepCommand[], dynamic: ReadonlySet<number>): BakedStep;
   /** Copies elements between buffers, in order with the dispatches. */
   copyBuffer?(c: BufferCopy): void;
   /** What the backend has compiled so far (absent: it compiles nothing). */

@@ -20,7 +20,7 @@
  * canonical([E.binary('add', E.load(3, 'float32'), E.scalar(5))], views, scalars);
  * // → add(load 0, scalar 0) over [d], scalars [scalars[5]]
  */
-import type { DynamicScalars, View } from '../backend/backend.js';
+import type { View } from '../backend/backend.js';
 import { E, type Expr } from './ir.js';
 
 /** An expression kernel's arguments: the expressions, the views they load and the scalars they read. */
@@ -131,39 +131,4 @@ function isCanonical(exprs: readonly Expr[], nViews: number, nScalars: number): 
   };
   for (const e of exprs) if (!walk(e)) return false;
   return loads === nViews && sc === nScalars;
-}
-
-/**
- * A dispatch's per-replay scalars (DynamicScalars, src/compile.ts) moved to their canonical
- * places: each run of scalars that stayed consecutive becomes one range (its values a slice of
- * the original's); scalars the kernel does not read are dropped.
- */
-export function remapDynamic(d: DynamicScalars, at: readonly (number | undefined)[]): DynamicScalars[] {
-  const base = d.at ?? 0;
-  const out: DynamicScalars[] = [];
-  let from = -1, to = -1, len = 0;
-  const flush = () => {
-    if (len === 0) return;
-    const j0 = from, n = len;
-    out.push({ at: to - n + 1, n, values: n === d.n ? d.values : () => d.values().slice(j0, j0 + n) });
-    len = 0;
-  };
-  for (let j = 0; j < d.n; j++) {
-    const p = at[base + j];
-    if (p === undefined) {
-      flush();
-      continue;
-    }
-    if (len > 0 && p === to + 1) {
-      to = p;
-      len++;
-    } else {
-      flush();
-      from = j;
-      to = p;
-      len = 1;
-    }
-  }
-  flush();
-  return out;
 }

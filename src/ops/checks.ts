@@ -5,7 +5,7 @@
  * queue, so the check is queued with the op and reads of the results that depend on the values
  * throw (src/deferred.ts), as for out-of-range indices (ops/indexing.ts).
  */
-import { isCapturing } from '../compile.js';
+import { isRecording, readBufferSync } from '../record.js';
 import { attach, carry, deferCheck, flagSlot } from '../deferred.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
@@ -23,15 +23,14 @@ import type { Tensor } from '../tensor.js';
 export function refuseWhere(bad: Tensor, message: string, on: Tensor, self: boolean): void {
   try {
     if (bad.numel() === 0) return;
-    const read = isCapturing() ? undefined : bad.backend.readSync;
-    if (!read) {
+    if (isRecording() || !bad.backend.readSync) {
       const slot = flagSlot(bad.backend, bad._view(), E.cast(E.load(0, 'bool'), 'int32'));
       const check = deferCheck(bad.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${message} (checked on the device; reported by reads of results computed from it)`) : null));
       (self ? attach : carry)(on._store, check);
       return;
     }
     const any = noGrad(() => bad.any());
-    const v = read.call(bad.backend, any._view().buf, 'bool', any.offset, 1);
+    const v = readBufferSync(bad.backend, any._view().buf, 'bool', any.offset, 1)!;
     any.dispose();
     if (v[0]) throw new ArgumentError(message);
   } finally {

@@ -4,7 +4,9 @@
  * every backend.
  */
 import { INT32_MAX, INT32_MIN, isDType, type DType } from '../dtype.js';
-import { engine, Storage } from '../engine.js';
+import { engine } from '../engine.js';
+import { Storage } from '../storage.js';
+import { allocBuffer, writeBuffer } from '../record.js';
 import { ArgumentError, DTypeError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { seedToKey } from '../kernel/philox.js';
@@ -95,10 +97,10 @@ export function tensor(data: TensorData, opts: CreateOptions & { shape?: number[
   const dtype = opts.dtype === undefined ? inferred : checkDType('tensor', opts.dtype);
   checkRequiresGrad('tensor', opts, dtype);
   const backend = engine.requireBackend();
-  const buf = backend.alloc(flat.length, dtype);
+  const buf = allocBuffer(backend, flat.length, dtype);
   if (flat.length) {
     const conv = dtype === 'float32' ? flat : dtype === 'int32' ? toInt32('tensor', flat) : Int32Array.from(flat, (v) => (v ? 1 : 0));
-    backend.write(buf, conv);
+    writeBuffer(backend, buf, conv);
   }
   return finish(Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype), opts);
 }

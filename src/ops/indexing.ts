@@ -26,7 +26,7 @@ import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runRoutine, type OutSpec } from './run.js';
 import { E } from '../kernel/ir.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
-import { isCapturing } from '../compile.js';
+import { isRecording, readBufferSync } from '../record.js';
 import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 /**
@@ -48,7 +48,7 @@ export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], 
  */
 export function checkIndexRange(op: string, arg: string, index: Tensor, size: number, where: string, allowed?: number): void {
   // a step being captured (wt.compile) cannot read back: its replays check on the device too
-  const read = isCapturing() ? undefined : index.backend.readSync;
+  const read = isRecording() ? undefined : index.backend.readSync;
   if (index.numel() === 0) return;
   if (!read) {
     // k outside [0, size) and not `allowed` (scalars: size, allowed)
@@ -64,7 +64,7 @@ export function checkIndexRange(op: string, arg: string, index: Tensor, size: nu
   }
   const vals = noGrad(() => {
     const c = index.contiguous();
-    const v = index.backend.readSync!(c._view().buf, index.dtype, c.offset, c.numel());
+    const v = readBufferSync(index.backend, c._view().buf, index.dtype, c.offset, c.numel())!;
     if (c !== index) c.dispose();
     return v;
   });
@@ -219,7 +219,7 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
     if (!indices.backend.readSync) throw new ArgumentError(`oneHot: numClasses must be given on the ${indices.backend.name} backend (inferring it needs a synchronous read of indices ${fmt(indices.shape)})`);
     if (indices.numel() === 0) throw new ArgumentError(`oneHot: cannot infer numClasses from empty indices ${fmt(indices.shape)}`);
     const m = noGrad(() => indices.max());
-    numClasses = indices.backend.readSync(m._view().buf, 'int32', m.offset, 1)[0] + 1;
+    numClasses = readBufferSync(indices.backend, m._view().buf, 'int32', m.offset, 1)![0] + 1;
     m.dispose();
   }
   checkIndexRange('oneHot', 'indices', indices, numClasses, `numClasses ${numClasses}`);

@@ -2,14 +2,16 @@
  * How ops turn into kernel dispatches: allocate outputs, build views (broadcast by stride 0,
  * reductions by permuting reduced axes last), prepare and dispatch on the tensors' backend.
  */
-import { relayout, type Backend, type DynamicScalars, type View } from '../backend/backend.js';
+import { relayout, type Backend, type View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { beforeWrite, dynamicOf, engine, Storage, storageOf } from '../engine.js';
+import { engine } from '../engine.js';
+import { beforeWrite, Storage, storageOf } from '../storage.js';
+import { allocBuffer, dispatch, dynamicOf, remapDynamic, type DynamicScalars } from '../record.js';
 import { inherit, noteFlow } from '../deferred.js';
 import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
-import { canonical, remapDynamic } from '../kernel/canonical.js';
+import { canonical } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
 import { MAX_NUMEL, broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -31,7 +33,7 @@ export function checkSameBackend(op: string, tensors: readonly Tensor[]): Backen
 
 /** A fresh contiguous tensor of the given shape (contents undefined); `op` names it in errors. */
 export function empty(shape: readonly number[], dtype: DType, backend: Backend = engine.requireBackend(), op = 'empty'): Tensor {
-  const buf = allocating(op, shape, dtype, () => backend.alloc(numel(shape), dtype));
+  const buf = allocating(op, shape, dtype, () => allocBuffer(backend, numel(shape), dtype));
   return Tensor._make(new Storage(backend, buf, dtype), shape, contiguousStrides(shape), 0, dtype);
 }
 
@@ -128,7 +130,7 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
     const c = compose([expr], inputs, shape, scalars, { outputs: 1, fuse });
     const k = canonical(c.exprs, c.views, c.scalars);
     const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], ndim: shape.length });
-    backend.dispatch(exe, k.views, [into ?? out!._view()], k.scalars, dynamicOf(k.exprs, k.scalars));
+    dispatch(backend, exe, k.views, [into ?? out!._view()], k.scalars, dynamicOf(k.exprs, k.scalars));
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
@@ -148,7 +150,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   const k = canonical(c.exprs, c.views, c.scalars);
   const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], more: k.exprs.slice(1), ndim: shape.length });
   // the op's own scalars start at c.shift (a folded recipe's come first), then move with the renumbering
-  backend.dispatch(exe, k.views, outs, k.scalars, dynamicOf(k.exprs, k.scalars, dynamic && remapDynamic({ ...dynamic, at: c.shift + (dynamic.at ?? 0) }, k.scalarAt)));
+  dispatch(backend, exe, k.views, outs, k.scalars, dynamicOf(k.exprs, k.scalars, dynamic && remapDynamic({ ...dynamic, at: c.shift + (dynamic.at ?? 0) }, k.scalarAt)));
   if (engine.debug) checkOp(op, backend, outs, inputs.map((t) => t._view()), scalars);
 }
 
@@ -172,7 +174,7 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
     for (const seg of outs) for (const t of seg) beforeWrite(t._view().buf);
     const outViews = outs.flatMap((seg) => seg.map((t) => flat(t._view(), t.shape)));
     const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1, ...(S > 1 ? { segments: S } : {}) });
-    backend.dispatch(exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
+    dispatch(backend, exe, inViews, outViews, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
     outs.forEach((seg, g) => seg.forEach((t) => passChecks(t._store, ins[g], keepsValues(t._view(), t._store, ins[g]))));
   }
 }
@@ -206,7 +208,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
     const exe = backend.prepare({ kind: 'reduce', op: rop, expr: k.exprs[0], ndim: shape.length, nReduce: axes.length });
     const views = k.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));
     const ov = out._view();
-    backend.dispatch(exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], k.scalars);
+    dispatch(backend, exe, views, [{ ...ov, shape: kept.map((i) => shape[i]), strides: contiguousStrides(kept.map((i) => shape[i])) }], k.scalars);
     if (engine.debug) checkOp(op, backend, [ov], inputs.map((t) => t._view()), scalars, [out]);
   }
   return out;
@@ -234,7 +236,7 @@ export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], 
   // accumulated outputs are written: pending results that read them are computed first
   for (const o of outs) if (o instanceof Tensor) beforeWrite(o._view().buf);
   const exe = backend.prepare({ kind: 'routine', name, config });
-  backend.dispatch(exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
+  dispatch(backend, exe, inputs.map((t) => t._view()), outputs.map((t) => t._view()));
   // an accumulated output keeps its own checks too
   for (const o of outputs) passChecks(o._store, inputs, outs.includes(o));
   if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));

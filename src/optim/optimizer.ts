@@ -11,8 +11,7 @@ import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike, fullLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
-import { isCapturing, onReplay } from '../compile.js';
-import type { DynamicScalars } from '../backend/backend.js';
+import { isRecording, onReplay, type DynamicScalars } from '../record.js';
 
 
 export interface ParamGroup {
@@ -110,7 +109,7 @@ export abstract class Optimizer {
   step(): void {
     // a compiled step (wt.compile) replays these kernels: each replay advances the step counts
     // and recomputes the hyperparameters (learning rate, bias corrections) from the live values
-    const capturing = isCapturing();
+    const capturing = isRecording();
     const stepped: { step: number }[] = [];
     if (capturing) onReplay(() => stepped.forEach((st) => st.step++));
     const op = `${this.constructor.name}.step`;

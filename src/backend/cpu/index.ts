@@ -2,24 +2,18 @@
  * The CPU backend: typed arrays for storage, the kernel IR interpreted in TypeScript
  * (src/backend/cpu/expr.ts), and routines as plain loops (src/backend/cpu/routines/).
  * With `{ float64: true }` float32 tensors are stored in float64 — the reference backend that
- * gradcheck uses. Steps can be captured and replayed (`wt.compile`; ./capture.ts).
+ * gradcheck uses. A compiled step (`wt.compile`) replays by dispatching its recorded commands
+ * again (the recorder is the front end's, src/record.ts).
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, KernelStats, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BufferCopy, Executable, KernelStats, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
-import { ArgumentError, BackendError } from '../../errors.js';
+import { BackendError } from '../../errors.js';
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
 import { compile, runElementwise, runReduce, type Program } from './expr.js';
 import { cpuRoutines, type CpuView } from './routines/index.js';
-import { copyElements, CpuCapture, type CaptureHost, type Recorded } from './capture.js';
 import { checkBoolean, checkOptions } from '../../validate.js';
 
-let serials = 0;
-
 class CpuBuffer implements BackendBuffer {
-  /** creation order (a capture tells buffers made during its recording apart) */
-  readonly serial = ++serials;
-  /** live captures that replay into this buffer's array: freed, it must not be pooled */
-  holds = 0;
   constructor(
     public data: StorageArray | null,
     readonly dtype: DType,
@@ -34,19 +28,6 @@ interface CpuExecutable extends Executable {
   program?: Program;
   /** kernelLabel, for profiles */
   label: string;
-  /** kernelKey, for capture lines */
-  key: string;
-}
-
-/** The recording in progress (beginCapture … endCapture). */
-interface Recording {
-  /** serial of the first buffer made during it */
-  start: number;
-  cmds: Recorded<CpuExecutable>[];
-  spoiled: string | null;
-  /** arrays of buffers made and freed during the recording, and their bytes */
-  kept: Map<CpuBuffer, StorageArray>;
-  keptBytes: number;
 }
 
 /** Count and wall-clock milliseconds per kernel label while `wt.profile` is attached. */
@@ -67,7 +48,6 @@ export class CpuBackend implements Backend {
    * each kernel synchronously, so that is its whole cost).
    */
   profiler: CpuProfile | null = null;
-  private recording: Recording | null = null;
   /**
    * Arrays of freed buffers by kind and length, handed out again by alloc (contents undefined, as
    * the Backend contract allows): a run of small eager ops otherwise spent about a quarter of its
@@ -77,13 +57,6 @@ export class CpuBackend implements Backend {
   private pooled = 0;
   private hits = 0;
   private misses = 0;
-  private readonly host: CaptureHost<CpuExecutable> = {
-    exec: (exe, ins, outs, scalars) => this.exec(exe, ins, outs, scalars),
-    arr: (buf) => this.arr(buf as BackendBuffer),
-    release: (bytes) => {
-      this.bytes -= bytes;
-    },
-  };
 
   constructor(opts: { float64?: boolean } = {}) {
     checkOptions('CpuBackend', opts, ['float64']);
@@ -112,21 +85,14 @@ export class CpuBackend implements Backend {
   free(buf: BackendBuffer): void {
     const b = buf as CpuBuffer;
     if (!b.data) return;
-    const r = this.recording;
-    if (r && b.serial >= r.start) {
-      // made during the recording: its replays reuse the array (bytes counted until disposed)
-      r.kept.set(b, b.data);
-      r.keptBytes += b.data.length * 4;
-    } else {
-      const bytes = b.data.length * 4;
-      this.bytes -= bytes;
-      if (b.holds === 0 && b.data.length > 0 && this.pooled + bytes <= POOL_LIMIT) {
-        const key = this.poolKey(b.data.length, b.dtype);
-        const list = this.pool.get(key);
-        if (list) list.push(b.data);
-        else this.pool.set(key, [b.data]);
-        this.pooled += bytes;
-      }
+    const bytes = b.data.length * 4;
+    this.bytes -= bytes;
+    if (b.data.length > 0 && this.pooled + bytes <= POOL_LIMIT) {
+      const key = this.poolKey(b.data.length, b.dtype);
+      const list = this.pool.get(key);
+      if (list) list.push(b.data);
+      else this.pool.set(key, [b.data]);
+      this.pooled += bytes;
     }
     b.data = null;
   }
@@ -138,13 +104,10 @@ export class CpuBackend implements Backend {
   }
 
   write(buf: BackendBuffer, data: ArrayLike<number>, offset = 0): void {
-    const a = this.arr(buf);
-    a.set(data, offset);
-    this.recording?.cmds.push({ kind: 'write', buf: buf as CpuBuffer, offset, data: a.slice(offset, offset + data.length) });
+    this.arr(buf).set(data, offset);
   }
 
   readSync(buf: BackendBuffer, _dtype: DType, offset = 0, numel?: number): StorageArray {
-    if (this.recording) this.recording.spoiled ??= 'the step reads values back (data(), item(), toString(), a check): a replay cannot return them';
     const d = this.arr(buf);
     return d.slice(offset, numel === undefined ? undefined : offset + numel);
   }
@@ -159,7 +122,7 @@ export class CpuBackend implements Backend {
     if (!exe) {
       const label = kernelLabel(kernel);
       const t0 = performance.now();
-      exe = kernel.kind === 'routine' ? { kernel, label, key } : { kernel, label, key, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      exe = kernel.kind === 'routine' ? { kernel, label } : { kernel, label, program: compile(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
       if (kernel.kind !== 'routine') {
         this.compiled.count++;
         this.compiled.ms += performance.now() - t0;
@@ -174,11 +137,8 @@ export class CpuBackend implements Backend {
     return { compiled: this.compiled.count, compileMs: this.compiled.ms, sourceBytes: 0, cached: this.cache.size };
   }
 
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {
-    const ins = inputs.map(this.resolve), outs = outputs.map(this.resolve);
-    const e = exe as CpuExecutable;
-    this.recording?.cmds.push({ kind: 'run', exe: e, key: e.key, inputs: inputs.slice(), outputs: outputs.slice(), scalars: scalars.slice(), dynamic });
-    this.exec(e, ins, outs, scalars);
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
+    this.exec(exe as CpuExecutable, inputs.map(this.resolve), outputs.map(this.resolve), scalars);
   }
 
   /** A view with its array (a literal, not a spread: V8 builds it several times faster). */
@@ -216,21 +176,8 @@ export class CpuBackend implements Backend {
 
   flush(): void {}
 
-  beginCapture(): void {
-    if (this.recording) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
-    this.recording = { start: serials + 1, cmds: [], spoiled: null, kept: new Map(), keptBytes: 0 };
-  }
-
-  endCapture(): CpuCapture<CpuExecutable> {
-    const r = this.recording;
-    if (!r) throw new BackendError('cpu: endCapture without beginCapture');
-    this.recording = null;
-    return new CpuCapture(this.host, r.cmds, r.spoiled, r.start, r.kept, r.keptBytes);
-  }
-
   copyBuffer(c: BufferCopy): void {
-    copyElements(this.arr(c.src), c.srcOffset, this.arr(c.dst), c.dstOffset, c.numel);
-    this.recording?.cmds.push({ kind: 'copy', c: { ...c } });
+    this.arr(c.dst).set(this.arr(c.src).subarray(c.srcOffset, c.srcOffset + c.numel), c.dstOffset);
   }
 
   memory(): BackendMemory {

@@ -30,10 +30,6 @@ import { BackendError } from '../../errors.js';
 import { BufferPool, STORAGE_USAGE, USAGE } from './pool.js';
 import { PipelineCache, type PipelineEntry } from './pipelines.js';
 
-let bufferSerial = 0;
-/** The serial the next GpuBuffer will get. */
-export const nextBufferSerial = (): number => bufferSerial + 1;
-
 /** A storage buffer handed to the front end. */
 export class GpuBuffer implements BackendBuffer {
   /** serial of the last batch whose commands name this buffer (0: none yet) */
@@ -41,24 +37,7 @@ export class GpuBuffer implements BackendBuffer {
   /** written or bound at least once (an out-of-memory retry may only replace an untouched one) */
   touched = false;
   freed = false;
-  /** creation order of the wrappers (step capture tells buffers made during a recording apart) */
-  readonly serial = ++bufferSerial;
-  /** captured steps that write it: freeing it does not return it to the pool while any does */
-  holds = 0;
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
-}
-
-/**
- * Scalars of a launch that a captured step recomputes before each replay (optimizer
- * hyperparameters, random streams).
- */
-export interface LaunchDynamic {
-  /** the launch's scalars when it was recorded */
-  scalars: readonly number[];
-  /** each range's `values` recomputes scalars at .. at + n - 1 */
-  ranges: readonly { at: number; n: number; values: () => readonly number[] }[];
-  /** packs scalars into the launch's uniform words, where its slots are */
-  pack: (u: Uint32Array, scalars: readonly number[]) => void;
 }
 
 /** One compute dispatch: whole buffers bound after the uniform block, read-only ones first. */
@@ -69,14 +48,9 @@ export interface Launch {
   nRead: number;
   uniforms: Uint32Array;
   workgroups: readonly [number, number, number];
-  dynamic?: LaunchDynamic;
+  /** packs other scalars into `uniforms`, where the expression's scalar slots are (expression kernels planned for a baked step) */
+  pack?: (u: Uint32Array, scalars: readonly number[]) => void;
 }
-
-/** A command recorded for step capture (src/backend/webgpu/capture.ts). */
-export type Recorded =
-  | { kind: 'run'; launch: Launch; entry: PipelineEntry; bytes: number; uniforms: Uint32Array }
-  | { kind: 'copy'; src: GpuBuffer; srcOffset: number; dst: GpuBuffer; dstOffset: number; bytes: number }
-  | { kind: 'write'; buf: GpuBuffer; data: Uint8Array; byteOffset: number };
 
 const RING_BYTES = 64 * 1024;
 /** Most bind groups kept (each names a few buffers; a training step uses a few hundred). */
@@ -267,10 +241,6 @@ export class Dispatcher {
   readonly counts = { submits: 0, dispatches: 0, bindGroups: 0 };
   /** attached by `wt.profile` for its duration */
   private profiler: DispatchProfiler | null = null;
-  /** commands recorded while a step is captured (null: not capturing) */
-  recording: Recorded[] | null = null;
-  /** why the current recording cannot be replayed (a read inside the step) */
-  recordingSpoiled: string | null = null;
   /** bind groups by layout, uniform bytes and buffer ids, least recently used first */
   private readonly groups = new Map<string, GPUBindGroup>();
 
@@ -321,7 +291,6 @@ export class Dispatcher {
       b.lastUse = this.batch;
       b.touched = true;
     }
-    this.recording?.push({ kind: 'run', launch: l, entry, bytes, uniforms: l.uniforms.slice() });
     const group = this.bindGroup(entry.layout, `${l.nRead},${nWrite}`, bytes, l.buffers);
     // profiling with timestamps: a pass of its own, so that its begin/end time just this dispatch
     const timed = this.profiler?.onDispatch(l.key);
@@ -367,7 +336,6 @@ export class Dispatcher {
   /** Encodes a buffer-to-buffer copy in order with the dispatches (bytes, multiples of 4). */
   copy(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
-    this.recording?.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     this.commandEncoder().copyBufferToBuffer(src.gpu, srcOffset, dst.gpu, dstOffset, bytes);
     src.lastUse = dst.lastUse = this.batch;
     src.touched = dst.touched = true;
@@ -376,14 +344,12 @@ export class Dispatcher {
   /** Writes data at a byte offset, after all work encoded so far. */
   write(buf: GpuBuffer, data: ArrayBufferView, byteOffset: number): void {
     if (buf.lastUse === this.batch) this.submit();
-    this.recording?.push({ kind: 'write', buf, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(), byteOffset });
     this.device.queue.writeBuffer(buf.gpu, byteOffset, data.buffer, data.byteOffset, data.byteLength);
     buf.touched = true;
   }
 
   /** Copies `bytes` from a byte offset of `buf` after all earlier work, through a pooled staging buffer. */
   async read(buf: GpuBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
-    if (this.recording) this.recordingSpoiled ??= 'the step reads values back (data(), item(), a check): a replay cannot return them';
     const staging = this.staging.acquire(bytes);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(buf.gpu, byteOffset, staging, 0, bytes);

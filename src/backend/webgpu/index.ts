@@ -8,14 +8,14 @@
  * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
  * throws DeviceLostError; `wt.init()` builds a fresh backend.
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, DynamicScalars, Executable, KernelStats, MatmulPrecision, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BakedStep, BufferCopy, Executable, KernelStats, MatmulPrecision, StepCommand, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
-import { Dispatcher, GpuBuffer, nextBufferSerial, type DispatcherOptions, type Launch } from './dispatcher.js';
-import { GpuCapture } from './capture.js';
+import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { bake } from './bake.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
 import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
@@ -49,8 +49,6 @@ export class WebGPUBackend implements Backend {
   /** asynchronous validation of imported buffers, awaited by the next read */
   private readonly importChecks = new Set<Promise<void>>();
   private checkLayout: GPUBindGroupLayout | null = null;
-  /** serial of the first buffer made during the current capture */
-  private captureStart = 0;
   /** reads wait with Dawn's polling slowed to a timer (wait.ts) */
   private readonly sleep: boolean;
   /** optimizer steps pack parameters into multi-segment kernels (DispatcherOptions.segments) */
@@ -78,7 +76,7 @@ export class WebGPUBackend implements Backend {
     if (opts.gemmTile !== undefined && opts.gemmTile !== 64 && opts.gemmTile !== 128 && opts.gemmTile !== 'tune') throw new ArgumentError(`webgpu: gemmTile must be 64, 128 or 'tune', got ${JSON.stringify(opts.gemmTile)}`);
     this.tileChoice = opts.gemmTile ?? 'tune';
     const fixedTile = this.tileChoice === 'tune' ? undefined : this.tileChoice;
-    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, gemmTile: fixedTile, snapshot: (buf) => this.snapshot(buf) };
+    this.ctx = { limits: device.limits, features: new Set(device.features), software, subgroupSize, gemmTile: fixedTile, snapshot: this.snapshot };
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;
@@ -112,9 +110,8 @@ export class WebGPUBackend implements Backend {
     if (b.freed) return;
     b.freed = true;
     this.live.delete(b);
-    // after loss or destroy there is nothing to recycle into; a host buffer stays the host's;
-    // one a captured step writes goes back when the last such step is disposed (capture.ts)
-    if (this.lost || this.destroyed || this.foreign.has(b) || b.holds > 0) return;
+    // after loss or destroy there is nothing to recycle into; a host buffer stays the host's
+    if (this.lost || this.destroyed || this.foreign.has(b)) return;
     this.dispatcher.release(b);
   }
 
@@ -172,67 +169,84 @@ export class WebGPUBackend implements Backend {
     return exe;
   }
 
-  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = [], dynamic?: readonly DynamicScalars[]): void {
+  dispatch(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[] = []): void {
     this.alive();
-    for (const v of [...inputs, ...outputs]) this.use(v.buf);
+    for (const v of inputs) this.use(v.buf);
+    for (const v of outputs) this.use(v.buf);
+    for (const l of this.plan(exe, inputs, outputs, scalars, this.snapshot, false)) this.dispatcher.run(l);
+  }
+
+  /**
+   * The launches of one dispatch, in order: a routine's one at a time, each converted when the
+   * one before has been taken (its snapshots must copy what the earlier launches wrote).
+   * `snapshot` makes the copy a launch reads where it also writes a buffer; `repack` gives
+   * expression launches the way to pack other scalars (a baked step).
+   */
+  private *plan(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[], snapshot: (b: GpuBuffer) => GpuBuffer, repack: boolean): Iterable<Launch> {
     const k = exe.kernel;
     const info = (exe as GpuExecutable).info!;
+    const ctx = snapshot === this.snapshot ? this.ctx : { ...this.ctx, snapshot };
+    let l: Launch | null = null;
     switch (k.kind) {
-      case 'elementwise': {
-        const l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, this.ctx, dynamic) : elementwiseLaunch(info, inputs, outputs, scalars, this.ctx, dynamic);
-        if (l) this.dispatcher.run(l);
+      case 'elementwise':
+        l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, ctx, repack) : elementwiseLaunch(info, inputs, outputs, scalars, ctx, repack);
+        break;
+      case 'reduce':
+        l = reduceLaunch(k, info, inputs, outputs[0], scalars, ctx);
+        break;
+      case 'routine': {
+        const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName>;
+        for (const g of r((k as RoutineKernel).config, inputs, outputs, ctx)) yield this.toLaunch(g, snapshot);
         return;
       }
-      case 'reduce': {
-        if (dynamic?.length) throw new BackendError('webgpu: dynamic scalars are for elementwise kernels only');
-        const l = reduceLaunch(k, info, inputs, outputs[0], scalars, this.ctx);
-        if (l) this.dispatcher.run(l);
-        return;
-      }
-      case 'routine':
-        return this.routine(k, inputs, outputs);
     }
+    if (l) yield l;
   }
 
   /** Runs routine launches (also the way tests inject hand-written shaders). */
   launch(l: GpuLaunch): void {
     this.alive();
+    this.dispatcher.run(this.toLaunch(l, this.snapshot));
+  }
+
+  /** A routine's launch as the dispatcher takes it: uniforms padded; a buffer both read and written read through a snapshot (WebGPU forbids the aliasing). */
+  private toLaunch(l: GpuLaunch, snapshot: (b: GpuBuffer) => GpuBuffer): Launch {
     const outs = new Set(l.outputs.map((v) => v.buf));
-    // a buffer both read and written in one dispatch: read a snapshot (WebGPU forbids the aliasing)
     const snaps = new Map<BackendBuffer, GpuBuffer>();
     const reads = l.inputs.map((v) => {
       if (!outs.has(v.buf)) return v.buf as GpuBuffer;
       let s = snaps.get(v.buf);
-      if (!s) snaps.set(v.buf, (s = this.snapshot(v.buf as GpuBuffer)));
+      if (!s) snaps.set(v.buf, (s = snapshot(v.buf as GpuBuffer)));
       return s;
     });
     const words = Math.ceil(Math.max(l.uniforms.length, 4) / 4) * 4;
     const uniforms = new Uint32Array(words);
     uniforms.set(l.uniforms);
-    const run: Launch = { key: `r:${l.key}`, code: l.code, buffers: [...reads, ...l.outputs.map((v) => v.buf as GpuBuffer)], nRead: reads.length, uniforms, workgroups: l.workgroups };
-    this.dispatcher.run(run);
+    return { key: `r:${l.key}`, code: l.code, buffers: [...reads, ...l.outputs.map((v) => v.buf as GpuBuffer)], nRead: reads.length, uniforms, workgroups: l.workgroups };
+  }
+
+  /**
+   * A compiled step's commands planned once, as one command buffer per run (bake.ts); the front
+   * end's recorder keeps the buffers they name (src/record.ts).
+   */
+  bake(commands: readonly StepCommand[], dynamic: ReadonlySet<number>): BakedStep {
+    this.alive();
+    // released buffers the open batch still names go back to the pool first
+    this.dispatcher.submit();
+    const baked = bake(this.dispatcher, commands, dynamic, (exe, ins, outs, sc, snap, repack) => this.plan(exe, ins, outs, sc, snap, repack));
+    return {
+      run: (before, after, scalars) => {
+        this.alive();
+        baked.run(before, after, scalars);
+      },
+      dispose: () => baked.dispose(),
+    };
   }
 
   flush(): void {
     this.alive();
     this.dispatcher.submit();
     this.throwPending();
-  }
-
-  beginCapture(): void {
-    this.alive();
-    if (this.dispatcher.recording) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
-    this.dispatcher.submit();
-    this.captureStart = nextBufferSerial();
-    this.dispatcher.recording = [];
-    this.dispatcher.recordingSpoiled = null;
-  }
-
-  endCapture(): GpuCapture {
-    const cmds = this.dispatcher.recording;
-    if (!cmds) throw new BackendError('webgpu: endCapture without beginCapture');
-    this.dispatcher.recording = null;
-    return new GpuCapture(this.dispatcher, cmds, this.dispatcher.recordingSpoiled, this.captureStart, this.live);
   }
 
   copyBuffer(c: BufferCopy): void {
@@ -381,19 +395,14 @@ export class WebGPUBackend implements Backend {
     if (this.owned) this.device.destroy();
   }
 
-  private routine(k: RoutineKernel, inputs: readonly View[], outputs: readonly View[]): void {
-    const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName>;
-    for (const l of r(k.config, inputs, outputs, this.ctx)) this.launch(l);
-  }
-
   /** A temporary whole-buffer copy, freed once the current batch is submitted. */
-  private snapshot(buf: GpuBuffer): GpuBuffer {
+  private readonly snapshot = (buf: GpuBuffer): GpuBuffer => {
     this.needUsage(buf, USAGE.COPY_SRC, 'COPY_SRC', 'be read and written by one kernel');
     const copy = new GpuBuffer(this.dispatcher.pool.acquire(buf.gpu.size), buf.numel, buf.dtype);
     this.dispatcher.copy(buf, 0, copy, 0, buf.gpu.size);
     this.dispatcher.release(copy);
     return copy;
-  }
+  };
 
   private use(buf: BackendBuffer): GpuBuffer {
     const b = buf as GpuBuffer;

@@ -8,19 +8,16 @@
  * one buffer as read-only and writable in one dispatch; the variant is picked (vec4 when every
  * view is dense and aligned); and shapes, strides, offsets and scalars are packed into uniforms.
  */
-import type { DynamicScalars, View } from '../backend.js';
+import type { View } from '../backend.js';
 import { BackendError } from '../../errors.js';
 import { sameLayout } from '../../shape.js';
 import type { ReduceKernel } from '../../kernel/kernel.js';
 import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
 import type { GpuBuffer, Launch } from './dispatcher.js';
 
-/** Marks ranges of a launch's scalars as recomputed per replay of a captured step (LaunchDynamic). */
-function withDynamic(l: Launch, info: ExprInfo, scalars: readonly number[], dynamic: readonly DynamicScalars[] | undefined, slot: (k: number) => number): Launch {
-  if (dynamic?.length) {
-    const ranges = dynamic.map((d) => ({ at: d.at ?? 0, n: d.n, values: d.values }));
-    l.dynamic = { scalars: [...scalars], ranges, pack: (u, sc) => packSlots(info, sc, u, slot) };
-  }
+/** Gives a launch the way to pack other scalars into its uniforms (a baked step's replays, bake.ts). */
+function withPack(l: Launch, info: ExprInfo, slot: (k: number) => number): Launch {
+  l.pack = (u, sc) => packSlots(info, sc, u, slot);
   return l;
 }
 
@@ -166,7 +163,7 @@ function packSlots(info: ExprInfo, scalars: readonly number[], u: Uint32Array, s
  * The launch of an elementwise kernel over the outputs' (common) shape; output k gets
  * `info.exprs[k]`.
  */
-export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: readonly DynamicScalars[]): Launch | null {
+export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, repack = false): Launch | null {
   const shape = outs[0].shape;
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return null;
@@ -184,7 +181,7 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
   const threads = vec4 ? total / 4 : total;
   const l = exprLaunch({ info, variant: vec4 ? 'vec4' : 'strided', ndim: nd, nReduce: 0, workgroupSize: EW_WORKGROUP, splat: vec4 ? splat : undefined },
     plan, packUniforms(info, [total, 0, total / 4], c.shape, views, scalars), Math.ceil(threads / EW_WORKGROUP), ctx);
-  return dynamic ? withDynamic(l, info, scalars, dynamic, exprLayout(nd, views.length, info.slots.length).slot) : l;
+  return repack ? withPack(l, info, exprLayout(nd, views.length, info.slots.length).slot) : l;
 }
 
 /**
@@ -193,7 +190,7 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
  * a segment runs four elements per thread when its length and every view offset are multiples
  * of 4 and none of its buffers is also used by a segment that cannot.
  */
-export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, dynamic?: readonly DynamicScalars[]): Launch | null {
+export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, repack = false): Launch | null {
   const nIn = inputs.length / S, nOut = outs.length / S, nL = info.loads.length;
   const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
   const segViews = (g: number) => [...outs.slice(g * nOut, (g + 1) * nOut), ...ins.slice(g * nL, (g + 1) * nL)];
@@ -223,7 +220,8 @@ export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[
     u[L.len(g)] = len;
     segViews(g).forEach((v, k) => (u[L.segOffset(g, k)] = v.offset / unit));
   }
-  return withDynamic(exprLaunch({ info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP }, plan, u, end, ctx), info, scalars, dynamic, L.slot);
+  const l = exprLaunch({ info, variant: 'segments', ndim: 1, nReduce: 0, segments: S, segmentVec4: vec, workgroupSize: EW_WORKGROUP }, plan, u, end, ctx);
+  return repack ? withPack(l, info, L.slot) : l;
 }
 
 /** Longest reduction that runs one thread per output on a CPU-emulated adapter. */
