@@ -7,7 +7,8 @@
  * the float32 and float64 storage modes must give bit-identical results.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { compile, runElementwise, runReduce, type InputView } from '../src/backend/cpu/expr.js';
+import { runElementwise, runReduce, type InputView } from '../src/backend/cpu/expr.js';
+import { compile } from '../src/backend/cpu/program.js';
 import { setJitDisabled } from '../src/backend/cpu/jit.js';
 import { setWasmExpr, wasmBlockFunction } from '../src/backend/cpu/wasm/expr.js';
 import { erf } from '../src/kernel/math.js';

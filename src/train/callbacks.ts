@@ -17,7 +17,7 @@
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
 import { keep } from '../memory.js';
-import type { Module } from '../nn/module.js';
+import type { Trainable } from './model.js';
 import { LRScheduler, ReduceLROnPlateau } from '../optim/lr.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
@@ -27,7 +27,7 @@ export type Logs = Record<string, number | undefined>;
 
 /** What fit shares with callbacks. */
 export interface TrainContext {
-  model: Module;
+  model: Trainable;
   optimizer: Optimizer;
   epochs: number;
   /** batches per epoch */

@@ -22,7 +22,7 @@ import { keep, tidy } from '../memory.js';
 import { compile as compileStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
 import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
-import type { Module } from '../nn/module.js';
+import type { Trainable } from './model.js';
 import { zeros } from '../ops/creation.js';
 import { cat, stack } from '../ops/movement.js';
 import { Optimizer } from '../optim/optimizer.js';
@@ -107,12 +107,12 @@ interface Compiled {
   metrics?: Resolved<MetricFn>[];
 }
 // kept beside the model rather than on it, so compile adds no enumerable state to a Module
-const compiled = new WeakMap<Module, Compiled>();
+const compiled = new WeakMap<Trainable, Compiled>();
 /** optimizers webtensor made from a name (compile / fit): theirs to dispose, with the model */
 const owned = new WeakSet<Optimizer>();
 
 /** Sets a model's training defaults; an optimizer made from a name that they drop is disposed. */
-function setCompiled(model: Module, c: Compiled): void {
+function setCompiled(model: Trainable, c: Compiled): void {
   const old = compiled.get(model)?.optimizer;
   if (old && old !== c.optimizer && owned.has(old)) old.dispose();
   compiled.set(model, c);
@@ -122,13 +122,13 @@ function setCompiled(model: Module, c: Compiled): void {
  * Forgets a model's training defaults and disposes the optimizer state webtensor made for it
  * (`Module.dispose`); an optimizer the user passed in stays theirs.
  */
-export function releaseTraining(model: Module): void {
+export function releaseTraining(model: Trainable): void {
   const opt = compiled.get(model)?.optimizer;
   if (opt && owned.has(opt)) opt.dispose();
   compiled.delete(model);
 }
 
-function makeOptimizer(op: string, model: Module, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
+function makeOptimizer(op: string, model: Trainable, spec: Optimizer | OptimizerName, lr?: number): Optimizer {
   if (spec instanceof Optimizer) return spec;
   const o = lr === undefined ? {} : { lr };
   const opt = newOptimizer(op, model, spec, o);
@@ -136,7 +136,7 @@ function makeOptimizer(op: string, model: Module, spec: Optimizer | OptimizerNam
   return opt;
 }
 
-function newOptimizer(op: string, model: Module, spec: OptimizerName, o: { lr?: number }): Optimizer {
+function newOptimizer(op: string, model: Trainable, spec: OptimizerName, o: { lr?: number }): Optimizer {
   switch (spec) {
     case 'adam': return new Adam(model.parameters(), o);
     case 'adamw': return new AdamW(model.parameters(), o);
@@ -153,9 +153,9 @@ const FIT_KEYS: OptionKeys<FitOptions> = [
   'callbacks', 'verbose', 'logEvery', 'onEvent', 'events', 'jitCompile', 'mixedPrecision',
 ];
 
-/** A model: an nn.Module (checked by shape: module.ts imports this file). */
-function checkModel(op: string, model: unknown): asserts model is Module {
-  const m = model as Partial<Module> | null;
+/** A model: an nn.Module (checked by shape: train/ does not import nn/, see model.ts). */
+function checkModel(op: string, model: unknown): asserts model is Trainable {
+  const m = model as Partial<Trainable> | null;
   if (typeof m !== 'object' || m === null || typeof m.forward !== 'function' || typeof m.parameters !== 'function') {
     throw new ArgumentError(`${op}: model must be an nn.Module, got ${describeValue(model)}`);
   }
@@ -165,7 +165,7 @@ function checkModel(op: string, model: unknown): asserts model is Module {
  * Sets the optimizer, loss and metrics fit/evaluate use when not given (a fit also leaves the
  * ones it used as the defaults). @example compileModel(model, { loss: 'mse' })
  */
-export function compileModel(model: Module, cfg: CompileConfig): void {
+export function compileModel(model: Trainable, cfg: CompileConfig): void {
   checkModel('compile', model);
   if (cfg === undefined) throw new ArgumentError('compile: expected { optimizer, loss, metrics }');
   checkOptions('compile', cfg, COMPILE_KEYS);
@@ -178,7 +178,7 @@ export function compileModel(model: Module, cfg: CompileConfig): void {
   });
 }
 
-function resolveConfig(model: Module, o: CompileConfig, op: string, needOptimizer: boolean) {
+function resolveConfig(model: Trainable, o: CompileConfig, op: string, needOptimizer: boolean) {
   const c = compiled.get(model) ?? {};
   const loss = o.loss !== undefined ? lossOf(op, o.loss) : c.loss;
   if (!loss && op === 'fit') throw new ArgumentError("fit: no loss: pass { loss: 'crossEntropy' | 'mse' | ... | fn } to fit or compile");
@@ -227,14 +227,14 @@ function splitBatch(b: unknown, op: string): { xs: Tensor[]; y: Tensor } {
   return { xs: list as Tensor[], y };
 }
 
-function forward(model: Module, xs: Tensor[], op: string): Tensor {
+function forward(model: Trainable, xs: Tensor[], op: string): Tensor {
   const out = model.forward(...xs);
   if (!(out instanceof Tensor)) throw new ArgumentError(`${op}: model.forward must return a Tensor, got ${Array.isArray(out) ? 'an array' : typeof out}`);
   return out;
 }
 
 /** Training flags of every sub-module, to put back exactly after eval/fit. */
-function saveModes(model: Module): () => void {
+function saveModes(model: Trainable): () => void {
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   return () => modes.forEach(([m, t]) => (m.training = t));
 }
@@ -256,7 +256,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0
 const newSums = (n: number): Tensor[] => Array.from({ length: n }, () => keep(zeros([])));
 
 /** Loss and metric means over a loader, in eval mode without gradients; one read at the end. */
-async function evaluateLoader(model: Module, loader: DataLoader<unknown>, loss: Resolved<LossFn> | undefined, metrics: Resolved<MetricFn>[], op: string): Promise<Logs> {
+async function evaluateLoader(model: Trainable, loader: DataLoader<unknown>, loss: Resolved<LossFn> | undefined, metrics: Resolved<MetricFn>[], op: string): Promise<Logs> {
   const fns = [...(loss ? [loss] : []), ...metrics];
   if (!fns.length) throw new ArgumentError(`${op}: nothing to compute: give a loss or metrics (to fit, evaluate or compile)`);
   const restore = saveModes(model);
@@ -292,7 +292,7 @@ async function evaluateLoader(model: Module, loader: DataLoader<unknown>, loss: 
  *
  * @example const h = await wt.train.fit(model, [x, y], { loss: 'mse', epochs: 10, verbose: 0 });
  */
-export async function fitModel(model: Module, data: FitData, opts: FitOptions = {}): Promise<History> {
+export async function fitModel(model: Trainable, data: FitData, opts: FitOptions = {}): Promise<History> {
   checkModel('fit', model);
   checkOptions('fit', opts, FIT_KEYS);
   const epochs = checkNumber('fit', 'epochs', opts.epochs ?? 1, { int: true, min: 0 });
@@ -475,7 +475,7 @@ export interface EvaluateOptions {
  * Mean loss and metrics over the data, in eval mode without gradients; one read back at the end.
  * @example const { loss, acc } = await model.evaluate([xTest, yTest], { metrics: ['accuracy'] });
  */
-export async function evaluateModel(model: Module, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+export async function evaluateModel(model: Trainable, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
   checkModel('evaluate', model);
   checkOptions('evaluate', opts, ['batchSize', 'loss', 'metrics']);
   checkOptionalNumber('evaluate', 'batchSize', opts.batchSize, { int: true, min: 1 });
@@ -495,7 +495,7 @@ export interface PredictOptions {
  *
  * @example const probs = model.predict(xTest, { batchSize: 256 }).softmax(-1);
  */
-export function predictModel(model: Module, x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
+export function predictModel(model: Trainable, x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
   checkModel('predict', model);
   checkOptions('predict', opts, ['batchSize']);
   const bs = checkNumber('predict', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });

@@ -8,52 +8,16 @@
  * bit-identical results. Plain copies skip the evaluator (strided.ts copyToDense).
  */
 import type { DType, StorageArray } from '../../dtype.js';
-import { BINARY, UNARY, exprKey, type BinaryOp, type Expr, type Op, type UnaryOp } from '../../kernel/ir.js';
+import { BINARY, UNARY, type BinaryOp, type Op, type UnaryOp } from '../../kernel/ir.js';
 import type { ReduceOp } from '../../kernel/kernel.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
-import { blockFunction, jitDisabled, type BlockFn } from './jit.js';
+import { blockFunction, jitDisabled } from './jit.js';
+import type { BlockFn, Program } from './program.js';
 import { wasmBlockFunction, wasmColumnSum } from './wasm/expr.js';
 import { copyToDense, fillOffsets, isDense } from './strided.js';
 import { sameLayout } from '../../shape.js';
 
 export const BLOCK = 2048;
-
-interface Instr {
-  op: Op;
-  dtype: DType;
-  args: number[];
-  value: number;
-  lane: number;
-  argDType: DType;
-}
-
-export interface Program {
-  instrs: Instr[];
-  loads: number[];
-  /** the register holding each output */
-  results: number[];
-  /** generated block functions by f64 flag and dense-input pattern (jit.ts) */
-  jit?: Map<string, BlockFn>;
-}
-
-/** Flattens an expression into instructions in evaluation order, sharing repeated subtrees. */
-export function compile(exprs: Expr | readonly Expr[]): Program {
-  const instrs: Instr[] = [];
-  const seen = new Map<string, number>();
-  const loads = new Set<number>();
-  const visit = (e: Expr): number => {
-    const key = exprKey(e);
-    const hit = seen.get(key);
-    if (hit !== undefined) return hit;
-    const args = e.args.map(visit);
-    if (e.op === 'load') loads.add(e.value!);
-    instrs.push({ op: e.op, dtype: e.dtype, args, value: e.value ?? 0, lane: e.lane ?? 0, argDType: e.args[0]?.dtype ?? e.dtype });
-    seen.set(key, instrs.length - 1);
-    return instrs.length - 1;
-  };
-  const results = (Array.isArray(exprs) ? exprs : [exprs as Expr]).map(visit);
-  return { instrs, loads: [...loads], results };
-}
 
 export interface InputView {
   data: StorageArray;

@@ -9,7 +9,8 @@ import type { Backend, BackendBuffer, BackendMemory, BufferCopy, Executable, Ker
 import type { DType, StorageArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
-import { compile, runElementwise, runReduce, type Program } from './expr.js';
+import { runElementwise, runReduce } from './expr.js';
+import { compile, type Program } from './program.js';
 import { cpuRoutines, type CpuView } from './routines/index.js';
 import { checkBoolean, checkOptions } from '../../validate.js';
 

@@ -11,17 +11,9 @@
  */
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../../kernel/ir.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
-import type { Program } from './expr.js';
+import type { BlockFn, Program } from './program.js';
 import type { StorageArray } from '../../dtype.js';
 
-/**
- * Computes the program's results for positions start..start+n into res[k][0..n). data[i] is
- * input i's array; base[i] its offset (dense inputs read data[i][base[i] + start + j]); offs[i]
- * the element offsets of a strided input for this block. A function generated with `direct`
- * writes result k straight into the dense output array res[k] at resBase[k] + start + j instead
- * (one pass less over the block; the caller checks that no input reads an output elsewhere).
- */
-export type BlockFn = (data: readonly ArrayLike<number>[], base: readonly number[], offs: readonly Int32Array[], scalars: readonly number[], start: number, n: number, res: readonly (Float64Array | StorageArray)[], resBase?: readonly number[]) => void;
 
 /** Float ops written inline (float32 operands); `r` wraps a result in the float32 rounding. */
 const INLINE: Partial<Record<string, (a: string, b: string, r: (s: string) => string) => string>> = {

@@ -12,7 +12,7 @@
  * its last row's key.
  */
 import type { StorageArray } from '../../../dtype.js';
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 import { matmul } from './matmul.js';
 
 /** Query rows per block. */

@@ -9,7 +9,7 @@
  * values are N runs of S contiguous elements, C·S apart, so every loop below walks a channel as
  * `for n, for s` over those runs: sequential reads, no index arithmetic per element.
  */
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 import { loadMean, storeMean } from './norm.js';
 
 /** [N, C, S] of a view of shape [N, C] or [N, C, S]. */

@@ -21,7 +21,7 @@
  * than a per-value gather through index tables.
  */
 import type { StorageArray } from '../../../dtype.js';
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 import { gemm, stridedPacker, tablePacker, type PackBuffer, type PanelPacker } from './matmul.js';
 
 interface Geometry {

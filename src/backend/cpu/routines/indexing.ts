@@ -11,7 +11,7 @@
  * gather and scatterAdd walk every view by its strides; indexSelect and indexAdd copy whole
  * contiguous blocks (outer × index × inner), as their layout promises contiguous views.
  */
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 
 /**
  * Calls fn(offs) for each row-major position of `shape`, with offs[k] the element offset of that

@@ -26,7 +26,7 @@
 import { matmulBatch, type Activation } from '../../../kernel/kernel.js';
 import { erf } from '../../../kernel/math.js';
 import type { StorageArray } from '../../../dtype.js';
-import type { CpuRoutine } from './index.js';
+import type { CpuRoutine } from './view.js';
 import { instantiateGemm, relaxedSimdSupported, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
 
 /** Micro-tile height (rows of A) and width (columns of B) of the JS kernel. */

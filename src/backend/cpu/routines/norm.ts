@@ -8,7 +8,7 @@
  * start at an `offset`; R and D are read from the views (R = numel / D, D = the last dim), so a
  * view of shape [..., D] works too.
  */
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 import { instantiateExp, type WasmExp } from '../wasm/rows.js';
 import { instantiateLayerNorm, type WasmLayerNorm } from '../wasm/layernorm.js';
 

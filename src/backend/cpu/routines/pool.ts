@@ -7,7 +7,7 @@
  * their contributions in a fixed order, so nothing is scattered and the result is
  * deterministic.
  */
-import type { CpuRoutine, CpuView } from './index.js';
+import type { CpuRoutine, CpuView } from './view.js';
 
 function planes(v: CpuView): number {
   return v.shape[0] * v.shape[1];

@@ -25,8 +25,7 @@
  * typed-array copy, strided ones gathered by their offsets), the function runs over ⌈n/4⌉ lane
  * groups, and the results are copied out.
  */
-import type { Program } from '../expr.js';
-import type { BlockFn } from '../jit.js';
+import type { BlockFn, Program } from '../program.js';
 import { ERF_CUT, ERF_P, ERF_Q } from '../../../kernel/math.js';
 import { wasmSimdSupported } from './gemm.js';
 import { countDown, addConst, I32, Op, Simd, V128, emitModule, f32x4Const, f64x2Const, i32Const, highToLow, localGet, localSet, shuffle, simd, v128Const, v128Load, v128Load32Splat, v128Store, type WasmFunction } from './emit.js';
