@@ -4,11 +4,8 @@
  */
 export type DType = 'float32' | 'int32' | 'bool';
 
-export const DTYPES: readonly DType[] = ['float32', 'int32', 'bool'];
-
 /** What `await t.data()` returns for each dtype. */
 export type DataArray = Float32Array | Int32Array | Uint8Array;
-export type DataFor<D extends DType> = D extends 'float32' ? Float32Array : D extends 'int32' ? Int32Array : Uint8Array;
 
 /** Storage arrays a backend may hold (the float64 CPU backend stores float32 tensors as float64). */
 export type StorageArray = Float32Array | Float64Array | Int32Array;
@@ -17,17 +14,6 @@ export const BYTES_PER_ELEMENT = 4;
 
 /** The smallest and largest int32. */
 export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
-
-const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2 };
-
-/** Type promotion of two operands, as PyTorch: bool < int32 < float32. */
-export function promote(a: DType, b: DType): DType {
-  return RANK[a] >= RANK[b] ? a : b;
-}
-
-export function isFloat(d: DType): boolean {
-  return d === 'float32';
-}
 
 export function isDType(x: unknown): x is DType {
   return x === 'float32' || x === 'int32' || x === 'bool';

@@ -43,7 +43,7 @@
  * links computed in order are one short kernel each, of one pipeline. Reading the links of a long
  * chain in reverse order still compiles one kernel per depth.
  */
-import { relayout, type Backend, type BackendBuffer, type View } from './backend/backend.js';
+import { relayout, type Backend, type View } from './backend/backend.js';
 import { engine } from './engine.js';
 import type { FoldedPart, Recipe, Storage } from './storage.js';
 import { ArgumentError } from './errors.js';

@@ -9,7 +9,7 @@ import type { Storage } from './storage.js';
 import { readBuffer, readBufferSync } from './record.js';
 import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
-import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptionalNumber, checkOptions, checkTensor, describeValue } from './validate.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';

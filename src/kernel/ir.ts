@@ -3,8 +3,9 @@
  *
  * An Expr is a tree evaluated once per output element. Leaves read inputs at the current index
  * (`load`), runtime scalars (`scalar`, passed in uniforms so one pipeline serves every value),
- * constants, the linear output index, or Philox random numbers. The WGSL codegen and the CPU
- * interpreter both read the tables in this file, so adding a primitive is one entry here.
+ * constants, the linear output index, or Philox random numbers. Adding a primitive is an entry in
+ * the tables here (its CPU semantics: the CPU evaluators read them) and one in src/kernel/wgsl.ts
+ * (its WGSL spelling); both tables are mapped types, so the compiler refuses a missing entry.
  */
 import type { DType } from '../dtype.js';
 import { erf } from './math.js';
@@ -31,30 +32,33 @@ export interface Expr {
   readonly lane?: number;
 }
 
-/** CPU semantics and WGSL spelling of each unary primitive (float unless the dtype says so). */
-export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; wgsl: (x: string, t: string) => string; keepsInt?: boolean } } = {
-  neg: { cpu: (x) => -x, wgsl: (x) => `(-${x})`, keepsInt: true },
-  abs: { cpu: Math.abs, wgsl: (x) => `abs(${x})`, keepsInt: true },
-  exp: { cpu: Math.exp, wgsl: (x) => `exp(${x})` },
-  log: { cpu: Math.log, wgsl: (x) => `log(${x})` },
-  sqrt: { cpu: Math.sqrt, wgsl: (x) => `sqrt(${x})` },
-  sin: { cpu: Math.sin, wgsl: (x) => `sin(${x})` },
-  cos: { cpu: Math.cos, wgsl: (x) => `cos(${x})` },
-  // WGSL's tanh overflows to NaN on some drivers for large |x|: clamp first (tanh(±15) is ±1 in f32)
-  tanh: { cpu: Math.tanh, wgsl: (x) => `tanh(clamp(${x}, -15.0, 15.0))` },
-  erf: { cpu: erf, wgsl: (x) => `wt_erf(${x})` },
-  floor: { cpu: Math.floor, wgsl: (x) => `floor(${x})` },
-  ceil: { cpu: Math.ceil, wgsl: (x) => `ceil(${x})` },
+/**
+ * CPU semantics of each unary primitive (float unless `keepsInt`: then an int32 operand stays
+ * int32). Its WGSL spelling is src/kernel/wgsl.ts UNARY_WGSL, a table the compiler also keeps
+ * complete.
+ */
+export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; keepsInt?: boolean } } = {
+  neg: { cpu: (x) => -x, keepsInt: true },
+  abs: { cpu: Math.abs, keepsInt: true },
+  exp: { cpu: Math.exp },
+  log: { cpu: Math.log },
+  sqrt: { cpu: Math.sqrt },
+  sin: { cpu: Math.sin },
+  cos: { cpu: Math.cos },
+  tanh: { cpu: Math.tanh },
+  erf: { cpu: erf },
+  floor: { cpu: Math.floor },
+  ceil: { cpu: Math.ceil },
   // round half to even, as PyTorch and WGSL's round()
-  round: { cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, wgsl: (x) => `round(${x})` },
+  round: { cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; } },
   // 0 for NaN, as torch
-  sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), wgsl: (x) => `sign(${x})`, keepsInt: true },
-  log1p: { cpu: Math.log1p, wgsl: (x) => `wt_log1p(${x})` },
-  expm1: { cpu: Math.expm1, wgsl: (x) => `wt_expm1(${x})` },
-  recip: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / ${x})` },
-  not: { cpu: (x) => (x ? 0 : 1), wgsl: (x) => `select(1u, 0u, ${x} != 0u)`, keepsInt: true },
-  isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isnan(${x}))` },
-  isinf: { cpu: (x) => (x === Infinity || x === -Infinity ? 1 : 0), wgsl: (x) => `select(0u, 1u, wt_isinf(${x}))` },
+  sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), keepsInt: true },
+  log1p: { cpu: Math.log1p },
+  expm1: { cpu: Math.expm1 },
+  recip: { cpu: (x) => 1 / x },
+  not: { cpu: (x) => (x ? 0 : 1), keepsInt: true },
+  isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0) },
+  isinf: { cpu: (x) => (x === Infinity || x === -Infinity ? 1 : 0) },
 };
 
 /** pow as C and torch: x^0 = 1 and 1^y = 1 even for NaN, (−1)^±inf = 1 (Math.pow gives NaN). */
@@ -173,17 +177,4 @@ export function exprKey(e: Expr): string {
   };
   walk(e);
   return parts.join('');
-}
-
-/** How many inputs and scalar parameters an expression reads. */
-export function exprArity(e: Expr): { inputs: number; scalars: number } {
-  let inputs = 0, scalars = 0;
-  const walk = (x: Expr): void => {
-    if (x.op === 'load') inputs = Math.max(inputs, x.value! + 1);
-    if (x.op === 'scalar') scalars = Math.max(scalars, x.value! + 1);
-    if (x.op === 'rand') scalars = Math.max(scalars, x.value! + 3);
-    x.args.forEach(walk);
-  };
-  walk(e);
-  return { inputs, scalars };
 }

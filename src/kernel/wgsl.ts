@@ -12,7 +12,7 @@
  * alike. Semantics follow the CPU interpreter (src/backend/cpu/expr.ts); see wgsl-lib.ts.
  */
 import type { DType } from '../dtype.js';
-import { UNARY, exprKey, type BinaryOp, type Expr, type UnaryOp } from './ir.js';
+import { exprKey, type BinaryOp, type Expr, type UnaryOp } from './ir.js';
 import type { ReduceOp } from './kernel.js';
 import { helpersFor } from './wgsl-lib.js';
 
@@ -158,22 +158,40 @@ function literal(v: number, t: DType): string {
   return f < 0 ? `(${f}f)` : `${f}f`;
 }
 
-/** Float spellings that replace UNARY's where the builtin mishandles NaN, 0 or accuracy. */
-const F32_UNARY: Partial<Record<UnaryOp, (x: string) => string>> = {
-  exp: (x) => `wt_exp(${x})`,
-  log: (x) => `wt_log(${x})`,
-  sqrt: (x) => `wt_sqrt(${x})`,
-  sin: (x) => `wt_sin(${x})`,
-  cos: (x) => `wt_cos(${x})`,
-  tanh: (x) => `wt_tanh(${x})`,
-  sign: (x) => `wt_sign(${x})`,
+/**
+ * WGSL spelling of each unary primitive, for a float (f32) and for an integer result (int: ops
+ * that keep an int32 operand's dtype, see UNARY.keepsInt; the others always compute in f32). Float
+ * functions go through wgsl-lib.ts where the builtin mishandles NaN, 0 or accuracy.
+ */
+const UNARY_WGSL: { [K in UnaryOp]: { f32: (x: string) => string; int?: (x: string) => string } } = {
+  neg: { f32: (x) => `(-${x})`, int: (x) => `(-${x})` },
+  abs: { f32: (x) => `abs(${x})`, int: (x) => `abs(${x})` },
+  exp: { f32: (x) => `wt_exp(${x})` },
+  log: { f32: (x) => `wt_log(${x})` },
+  sqrt: { f32: (x) => `wt_sqrt(${x})` },
+  sin: { f32: (x) => `wt_sin(${x})` },
+  cos: { f32: (x) => `wt_cos(${x})` },
+  tanh: { f32: (x) => `wt_tanh(${x})` },
+  erf: { f32: (x) => `wt_erf(${x})` },
+  floor: { f32: (x) => `floor(${x})` },
+  ceil: { f32: (x) => `ceil(${x})` },
+  // round half to even, as PyTorch
+  round: { f32: (x) => `round(${x})` },
+  sign: { f32: (x) => `wt_sign(${x})`, int: (x) => `sign(${x})` },
+  log1p: { f32: (x) => `wt_log1p(${x})` },
+  expm1: { f32: (x) => `wt_expm1(${x})` },
+  recip: { f32: (x) => `(1.0 / ${x})` },
+  not: { f32: (x) => `select(1u, 0u, ${x} != 0u)`, int: (x) => `select(1u, 0u, ${x} != 0u)` },
+  // bit tests: a compiler may assume that floats are never NaN or infinite and fold x != x
+  isnan: { f32: (x) => `select(0u, 1u, wt_isnan(${x}))` },
+  isinf: { f32: (x) => `select(0u, 1u, wt_isinf(${x}))` },
 };
 
 function unary(op: UnaryOp, x: string, arg: DType, out: DType): string {
-  // bit tests: a compiler may assume that floats are never NaN or infinite and fold x != x
-  if (op === 'isnan' || op === 'isinf') return arg === 'float32' ? `select(0u, 1u, wt_${op}(${x}))` : '0u';
-  const special = out === 'float32' ? F32_UNARY[op] : undefined;
-  return special ? special(x) : UNARY[op].wgsl(x, WGSL_TYPE[out]);
+  // an int operand is never NaN or infinite
+  if (op === 'isnan' || op === 'isinf') return arg === 'float32' ? UNARY_WGSL[op].f32(x) : '0u';
+  const s = UNARY_WGSL[op];
+  return out === 'float32' || !s.int ? s.f32(x) : s.int(x);
 }
 
 const cmp = (c: string): string => `select(0u, 1u, ${c})`;

@@ -13,7 +13,7 @@ import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { canonical } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { MAX_NUMEL, broadcastStrides, contiguousStrides, isContiguous, numel } from '../shape.js';
+import { MAX_NUMEL, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -63,12 +63,6 @@ export function scalarDType(v: number | boolean, tensorDTypes: readonly DType[])
   if (typeof v === 'boolean') return 'bool';
   if (tensorDTypes.some((d) => d === 'float32') || !Number.isInteger(v)) return 'float32';
   return 'int32';
-}
-
-/** A view of t read as if broadcast to `shape`. */
-export function broadcastView(t: Tensor, shape: readonly number[]): View {
-  const v = t._view();
-  return relayout(v, shape, broadcastStrides(t.shape, t.strides, shape));
 }
 
 /**

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.js';
 import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
-import { zerosLike, fullLike } from '../ops/creation.js';
+import { zerosLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
 import { isRecording, onReplay, type DynamicScalars } from '../record.js';
 
@@ -240,4 +240,3 @@ export abstract class Optimizer {
   }
 }
 
-export { fullLike, engine };

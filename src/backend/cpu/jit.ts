@@ -12,7 +12,6 @@
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../../kernel/ir.js';
 import { philox, wordToUniform } from '../../kernel/philox.js';
 import type { BlockFn, Program } from './program.js';
-import type { StorageArray } from '../../dtype.js';
 
 
 /** Float ops written inline (float32 operands); `r` wraps a result in the float32 rounding. */

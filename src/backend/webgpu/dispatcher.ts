@@ -28,7 +28,7 @@ import type { BackendBuffer } from '../backend.js';
 import type { DType } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { BufferPool, STORAGE_USAGE, USAGE } from './pool.js';
-import { PipelineCache, type PipelineEntry } from './pipelines.js';
+import { PipelineCache } from './pipelines.js';
 
 /** A storage buffer handed to the front end. */
 export class GpuBuffer implements BackendBuffer {
