@@ -63,25 +63,10 @@ fn loadB(z: u32, n: u32, k: u32) -> f32 {
 #endif
 @group(0) @binding({{OUT}}) var<storage, read_write> c: array<f32>;
 
-const ACT = {{ACT}}u;
-
-// The same math as the elementwise ops (wt_* helpers of src/kernel/wgsl-lib.ts, appended by the
-// routine), so a fused epilogue matches matmul followed by the activation op.
-fn activate(x: f32) -> f32 {
-  switch ACT {
-    // select, not max(x, 0): NaN must pass through, as in PyTorch
-    case 1u: { return select(x, 0.0, x < 0.0); }
-    case 2u: { return 0.5 * x * (1.0 + wt_erf(x * 0.7071067811865476)); }
-    case 3u: { return 1.0 / (1.0 + wt_fastexp(-x)); }
-    case 4u: { return wt_tanh(x); }
-    default: { return x; }
-  }
-}
-
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   var x = v;
 #if BIAS
   x += bias[u.biasOff + n * u.biasN];
 #endif
-  c[u.cOff + zOff(u.z0 + z, u.cZ, u.cZ2) + m * u.cM + n * u.cN] = activate(x);
+  c[u.cOff + zOff(u.z0 + z, u.cZ, u.cZ2) + m * u.cM + n * u.cN] = x;
 }

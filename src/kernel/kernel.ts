@@ -44,7 +44,6 @@ export interface ReduceKernel {
   readonly nReduce: number;
 }
 
-export type Activation = 'none' | 'relu' | 'gelu' | 'sigmoid' | 'tanh';
 
 /**
  * The batch of a matmul view [R, C], [Z, R, C] or [Zo, Zi, R, C] (as the routine's output has it:
@@ -74,7 +73,7 @@ export interface Routines {
    * a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias); the
    * batch may also come as two dims [Bo,Bi,..] on every view (see {@link matmulBatch})
    */
-  matmul: { bias: boolean; activation: Activation };
+  matmul: { bias: boolean };
   /** x[N,C,H,W], w[O,C/g,kh,kw], bias?[O] → y[N,O,Ho,Wo] */
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   /** gy[N,O,Ho,Wo], w[O,C/g,kh,kw] → gx[N,C,H,W] (H, W from the output view; also convTranspose2d) */

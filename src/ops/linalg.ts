@@ -83,7 +83,7 @@ function bmm(a3: Tensor, b3: Tensor, bias: Tensor | null): Tensor {
   const nd = a3.ndim;
   const shape = [...a3.shape.slice(0, -1), b3.shape[nd - 1]];
   if (numel(shape) === 0) return empty(shape, 'float32', a3.backend);
-  return runRoutine('matmul', { bias: !!bias, activation: 'none' }, bias ? [a3, b3, bias] : [a3, b3], [{ shape, dtype: 'float32' }])[0];
+  return runRoutine('matmul', { bias: !!bias }, bias ? [a3, b3, bias] : [a3, b3], [{ shape, dtype: 'float32' }])[0];
 }
 
 /** matmul without autograd recording (shared by the op and the gradient rules). */

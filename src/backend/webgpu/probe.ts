@@ -27,7 +27,7 @@ export async function probeGemmHalf(device: GPUDevice, ctx: GpuContext, half: Ge
   const want = new Float32Array(M * N);
   for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) want[m * N + n] += a[m * K + k] * b[k * N + n];
   const view = (shape: number[]): View => ({ buf: { numel: shape[0] * shape[1] }, dtype: 'float32', shape, strides: [shape[1], 1], offset: 0 });
-  const [l] = matmulLaunches({ bias: false, activation: 'none' }, [view([M, K]), view([K, N])], [view([M, N])], { ...ctx, gemmHalf: half }, { kernel: 'tiled' });
+  const [l] = matmulLaunches({ bias: false }, [view([M, K]), view([K, N])], [view([M, N])], { ...ctx, gemmHalf: half }, { kernel: 'tiled' });
   const run = new Standalone(device, 'wt f16 probe');
   try {
     const pipeline = await run.pipeline(edit(l.code()));

@@ -74,7 +74,7 @@ export async function measureGemmTiles(device: GPUDevice, ctx: GpuContext, opts:
     const ready: { timing: TileTiming; go: (times: number) => Promise<number> }[] = [];
     const out: TileTiming[] = [];
     for (const tile of tiles) {
-      const [l] = matmulLaunches({ bias: false, activation: 'none' }, [view(), view()], [view()], { ...ctx, gemmHalf: opts.half }, { kernel: 'tiled', tile });
+      const [l] = matmulLaunches({ bias: false }, [view(), view()], [view()], { ...ctx, gemmHalf: opts.half }, { kernel: 'tiled', tile });
       const pipeline = await run.pipeline(l.code());
       if (typeof pipeline === 'string') {
         out.push({ tile, ms: null, error: pipeline });

@@ -23,7 +23,7 @@ const view = (data: StorageArray, offset: number, R: number, C: number, sr: numb
   ({ buf: { numel: data.length }, data, dtype: 'float32', shape: [R, C], strides: [sr, sc], offset });
 
 /** out = a @ b (overwritten; `out` contiguous, as the routine requires). */
-const mm = (a: CpuView, b: CpuView, out: CpuView): void => matmul({ bias: false, activation: 'none' }, [a, b], [out]);
+const mm = (a: CpuView, b: CpuView, out: CpuView): void => matmul({ bias: false }, [a, b], [out]);
 
 /** Matrix (b, h) of a [B, H, T, F] view: its offset and the strides of T and F (0 for size 1). */
 function matrix(x: CpuView, b: number, h: number): { off: number; st: number; sf: number } {

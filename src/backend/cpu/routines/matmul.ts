@@ -23,8 +23,7 @@
  *   (V8 keeps it monomorphic) and float64 inputs lose no precision. Accumulation is in float64
  *   (JS numbers); results round once per KC block when stored.
  */
-import { matmulBatch, type Activation } from '../../../kernel/kernel.js';
-import { erf } from '../../../kernel/math.js';
+import { matmulBatch } from '../../../kernel/kernel.js';
 import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine } from './view.js';
 import { instantiateGemm, relaxedSimdSupported, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
@@ -200,7 +199,6 @@ export interface GemmSpec {
   cCols?: Int32Array | null;
   /** added after the full sum: bias[off + i*stride] per row (perRow) or per column */
   bias?: { data: StorageArray; off: number; stride: number; perRow: boolean } | null;
-  act?: Activation;
 }
 
 const aBuf = new Float64Array(MC * KC);
@@ -244,21 +242,10 @@ function kernel4x4(ap: Float64Array, pa: number, bp: Float64Array, pb: number, k
   out[8] = c20; out[9] = c21; out[10] = c22; out[11] = c23;
   out[12] = c30; out[13] = c31; out[14] = c32; out[15] = c33;
 }
-/** Applies an activation to one value (NaN propagates through every branch). */
-export function activate(v: number, act: Activation): number {
-  switch (act) {
-    case 'none': return v;
-    case 'relu': return v < 0 ? 0 : v;
-    case 'gelu': return 0.5 * v * (1 + erf(v * Math.SQRT1_2));
-    case 'sigmoid': return 1 / (1 + Math.exp(-v));
-    case 'tanh': return Math.tanh(v);
-  }
-}
-
 /** Writes (or adds, after the first K block) an mr×nr tile into C, with the epilogue on the last block. */
 function storeTile(s: GemmSpec, i: number, mr: number, j: number, nr: number, first: boolean, last: boolean): void {
   const c = s.c, cols = s.cCols;
-  const epi = last && (!!s.bias || (s.act !== undefined && s.act !== 'none'));
+  const epi = last && !!s.bias;
   for (let ii = 0; ii < mr; ii++) {
     const t = ii * NR;
     if (cols) {
@@ -280,10 +267,10 @@ function storeTile(s: GemmSpec, i: number, mr: number, j: number, nr: number, fi
   }
 }
 
+/** v plus the bias of C's (i, j), if any. */
 function epilogue(s: GemmSpec, v: number, i: number, j: number): number {
   const b = s.bias;
-  if (b) v += b.data[b.off + (b.perRow ? i : j) * b.stride];
-  return s.act ? activate(v, s.act) : v;
+  return b ? v + b.data[b.off + (b.perRow ? i : j) * b.stride] : v;
 }
 
 /** Runs one GEMM as described by `s`: in wasm when C is float32 and WebAssembly SIMD is there. */
@@ -458,32 +445,32 @@ function gemmWasm(s: GemmSpec, c: Float32Array, w: WasmState): void {
 }
 
 /**
- * A single K block's bias (and relu) applied to the C scratch in wasm, where the JavaScript
- * store would spend several ns per value on it: the same single float32 add (the store rounds
- * scratch + bias once either way) and relu after it, so the same bits. False: not this case
- * (another activation, scattered columns), and storeScratch applies the epilogue itself.
+ * A single K block's bias applied to the C scratch in wasm, where the JavaScript store would
+ * spend several ns per value on it: the same single float32 add (the store rounds scratch + bias
+ * once either way), so the same bits. False: not this case (no bias, scattered columns), and
+ * storeScratch applies the epilogue itself.
  */
 function wasmEpilogue(s: GemmSpec, w: WasmState, i: number, mr: number, j: number, nr: number): boolean {
-  const { bias, act } = s;
-  if (!bias || s.cCols || (act !== undefined && act !== 'none' && act !== 'relu')) return false;
+  const { bias } = s;
+  if (!bias || s.cCols) return false;
   const k = w.kernel, f = k.f32, at = k.bias / 4;
   const [from, n] = bias.perRow ? [i, mr] : [j, nr];
   for (let t = 0; t < n; t++) f[at + t] = bias.data[bias.off + (from + t) * bias.stride];
-  k.epilogue[`${bias.perRow ? 'rows' : 'cols'}${act === 'relu' ? 'Relu' : ''}`](k.c, W_JC * 4, mr, Math.ceil(nr / 4), k.bias);
+  k.epilogue[bias.perRow ? 'rows' : 'cols'](k.c, W_JC * 4, mr, Math.ceil(nr / 4), k.bias);
   return true;
 }
 
 /**
  * Writes (or adds, after the first K block) an mr×nr block of the C scratch (row stride W_JC)
- * into C at (i, j), with the epilogue on the last K block. The bias and activation are read
- * once here rather than per value (a conv's per-channel bias is on every store).
+ * into C at (i, j), with the bias on the last K block, read once here rather than per value (a
+ * conv's per-channel bias is on every store).
  */
 function storeScratch(s: GemmSpec, c: Float32Array, scr: Float32Array, i: number, mr: number, j: number, nr: number, first: boolean, last: boolean): void {
   const cols = s.cCols, ldc = s.ldc;
-  const bias = last ? s.bias : null, act = last && s.act !== undefined && s.act !== 'none' ? s.act : null;
+  const bias = last ? s.bias : null;
   for (let ii = 0, t = 0; ii < mr; ii++, t += W_JC) {
     const row = s.cOff + (i + ii) * ldc;
-    if (!bias && !act && !cols) {
+    if (!bias && !cols) {
       const r = row + j;
       // a block copy costs a subarray (~0.1 µs in V8): short rows (attention's heads) take a loop
       if (first && nr >= 32) c.set(scr.subarray(t, t + nr), r);
@@ -496,7 +483,7 @@ function storeScratch(s: GemmSpec, c: Float32Array, scr: Float32Array, i: number
       const at = cols ? row + cols[j + jj] : row + j + jj;
       let v = first ? scr[t + jj] : c[at] + scr[t + jj];
       if (bias) v += bias.perRow ? rowBias : bias.data[bias.off + (j + jj) * bias.stride];
-      c[at] = act ? activate(v, act) : v;
+      c[at] = v;
     }
   }
 }
@@ -532,7 +519,7 @@ const noPanel: PanelPacker = () => {};
 
 /**
  * matmul routine: a[B,M,K] (any strides; a batch dim of size 1 broadcasts), b[B,K,N] (any
- * strides), bias?[N] → out[B,M,N] (contiguous) = act(a@b + bias). B may be two dims [Bo,Bi].
+ * strides), bias?[N] → out[B,M,N] (contiguous) = a@b + bias. B may be two dims [Bo,Bi].
  */
 export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const [a, b] = inputs;
@@ -557,7 +544,7 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
       // packing only pays off for the blocked path; the direct loops read the views as they are
       packA: direct ? noPack : stridedPacker(a.data, ao, sam, sak),
       packB: direct ? noPanel : stridedPanel(b.data, bo, sbk, sbn),
-      c: out.data, cOff: out.offset + bi * M * N, ldc: N, bias: biasSpec, act: cfg.activation,
+      c: out.data, cOff: out.offset + bi * M * N, ldc: N, bias: biasSpec,
     };
     if (!direct) gemm(spec);
     else if (M === 1 && sbn === 1 && M * N * K >= 8192) rowGemm(N, K, a.data, ao, sak, b.data, bo, sbk, sbn, spec, 0);

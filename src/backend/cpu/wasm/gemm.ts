@@ -113,18 +113,17 @@ export function gemmFunction({ MR, NR, fma }: KernelShape): WasmFunction {
   };
 }
 
-/** The epilogues a C block can get in wasm: the bias per column or per row, with or without relu. */
-export const EPILOGUES = ['cols', 'colsRelu', 'rows', 'rowsRelu'] as const;
+/** The epilogues a C block can get in wasm: the bias per column or per row. */
+export const EPILOGUES = ['cols', 'rows'] as const;
 export type EpilogueName = (typeof EPILOGUES)[number];
 
 /**
  * `name(c, ldc, rows, n4, bias)`: adds a bias to `rows` rows of 4·n4 floats (row stride ldc
- * bytes, from byte c) in place: bias[j] to column j (cols) or bias[i] to row i (rows), then
- * relu as JavaScript's `v < 0 ? 0 : v` (pmax(v, 0): NaN and -0 pass through). rows, n4 ≥ 1.
- * One float32 add, so the same bits as the JavaScript store of a single K block.
+ * bytes, from byte c) in place: bias[j] to column j (cols) or bias[i] to row i (rows). rows,
+ * n4 ≥ 1. One float32 add, so the same bits as the JavaScript store of a single K block.
  */
 export function epilogueFunction(name: EpilogueName): WasmFunction {
-  const perRow = name.startsWith('rows'), relu = name.endsWith('Relu');
+  const perRow = name === 'rows';
   const [C0, LDC0, ROWS, N4, BIAS, P, Q, BP, BV] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const body = [
     Op.loop, Op.void,
@@ -132,7 +131,6 @@ export function epilogueFunction(name: EpilogueName): WasmFunction {
     ...localGet(C0), ...localSet(P), ...localGet(N4), ...localSet(Q),
     Op.loop, Op.void,
     ...localGet(P), ...localGet(P), ...v128Load(0), ...(perRow ? localGet(BV) : [...localGet(BP), ...v128Load(0)]), ...f32x4Add(),
-    ...(relu ? [...v128Zero(), ...simd(Simd.f32x4Pmax)] : []),
     ...v128Store(0),
     ...addConst(P, 16), ...(perRow ? [] : addConst(BP, 16)),
     ...countDown(Q),

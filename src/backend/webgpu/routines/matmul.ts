@@ -1,10 +1,10 @@
 /**
- * WebGPU matmul: a[Z,M,K] @ b[Z,K,N] (+ bias[N], activation) → out[Z,M,N], on one of two cores
+ * WebGPU matmul: a[Z,M,K] @ b[Z,K,N] (+ bias[N]) → out[Z,M,N], on one of two cores
  * chosen per adapter and shape ({@link matmulPlan}): the tiled GEMM core of shaders/gemm.wgsl
  * (64x64 output tile per workgroup, 4x4 per thread, K in steps of 16 through workgroup memory;
  * shared with conv) or the direct core of shaders/matmul_direct.wgsl (4x4 per thread read straight
  * from memory, no barriers; optional in-workgroup split-K). Both render shaders/matmul.wgsl for
- * the operands and the bias / activation epilogue.
+ * the operands and the bias epilogue.
  *
  * Operands are read in place whatever their strides: the routine looks at each operand's strides
  * and picks how its tile is loaded (see {@link tileMode}); a transposed weight costs no copy.
@@ -14,7 +14,7 @@
  * 64x64x16 FMAs, i.e. 16 FMAs per shared-memory vec4 pair per thread.
  */
 import type { View } from '../../backend.js';
-import { matmulBatch, type Activation, type Routines } from '../../../kernel/kernel.js';
+import { matmulBatch, type Routines } from '../../../kernel/kernel.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, render, withHelpers, type TemplateVars } from './template.js';
 import gemmSrc from '../../../../shaders/gemm.wgsl';
@@ -80,7 +80,6 @@ export function tileMode(R: number, K: number, sR: number, sK: number, sZ: numbe
 
 const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
 
-const ACT: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, sigmoid: 3, tanh: 4 };
 
 /**
  * [Z, d1, d2] sizes and strides of a rank-2, 3 or 4 view (rank 4: two batch dims, Z = Zo·Zi) and
@@ -143,7 +142,7 @@ export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuC
  * on either operand.
  *
  * @example
- * gpuRoutines.matmul({ bias: true, activation: 'relu' }, [x, wT, bias], [y], ctx) // one launch
+ * gpuRoutines.matmul({ bias: true }, [x, wT, bias], [y], ctx) // one launch
  */
 export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => matmulLaunches(config, inputs, outputs, ctx);
 
@@ -166,8 +165,8 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
   // the bias binding exists only when config.bias: pass exactly the views the shader declares
   const views = config.bias ? [av, bv, biasv] : [av, bv];
-  const vars = { ACT: ACT[config.activation], OUT: config.bias ? 4 : 3 };
-  const epi = `${config.bias ? 'bias' : ''}|${config.activation}`;
+  const vars = { OUT: config.bias ? 4 : 3 };
+  const epi = config.bias ? 'bias' : '';
   const uniformsAt = (z0: number): Uint32Array => new Uint32Array([
     M, N, K, z0,
     av.offset, a.strides[0], a.strides[1], a.strides[2],
