@@ -88,7 +88,7 @@ export function isFusion(): boolean {
 }
 
 function fusionOn(backend: Backend | null): boolean {
-  return engine.fusion === 'auto' ? backend?.name === 'webgpu' : engine.fusion;
+  return engine.fusion === 'auto' ? backend?.fusionPays === true : engine.fusion;
 }
 
 /** Whether an elementwise op on `backend` should be deferred now. */

@@ -1,5 +1,5 @@
 /** Choosing and initialising a backend. */
-import type { Backend, MatmulPrecision } from './backend/backend.js';
+import type { Backend, BackendInfo, MatmulPrecision } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/index.js';
 import { engine } from './engine.js';
 import { ArgumentError, BackendError } from './errors.js';
@@ -100,10 +100,7 @@ export function getBackend(): Backend {
   return engine.requireBackend();
 }
 
-/** What `backendInfo()` reports: the backend's name, and for WebGPU the adapter, features and limits. */
-export type BackendInfo =
-  | { name: 'cpu'; float64: boolean }
-  | { name: 'webgpu'; adapter: { vendor: string; architecture: string; device: string; description: string }; hostDevice: boolean; features: string[]; limits: Record<string, number> };
+export type { BackendInfo };
 
 /**
  * Describes the current backend (the GPU adapter, enabled features and key limits on WebGPU).
@@ -111,9 +108,7 @@ export type BackendInfo =
  * @example await wt.init(); console.log(wt.backendInfo().name);
  */
 export function backendInfo(): BackendInfo {
-  const b = engine.requireBackend() as Backend & { info?: () => BackendInfo; float64?: boolean };
-  if (b.info) return b.info();
-  return { name: 'cpu', float64: b.float64 ?? false };
+  return engine.requireBackend().info();
 }
 
 /**
@@ -121,5 +116,5 @@ export function backendInfo(): BackendInfo {
  * `torch.cuda.empty_cache()`.
  */
 export function emptyCache(): void {
-  (engine.backend as (Backend & { emptyCache?: () => void }) | null)?.emptyCache?.();
+  engine.backend?.emptyCache?.();
 }

@@ -15,12 +15,9 @@
  * const p = await wt.profile(async () => { const l = lossOf(model, x, y); l.backward(); await l.item(); });
  * console.log(p.table(10));
  */
-import { dispatcherOf, type DispatchProfiler } from './backend/webgpu/dispatcher.js';
-import { CpuBackend, type CpuProfile } from './backend/cpu/index.js';
 import { getBackend } from './init.js';
 import { materializeAll } from './storage.js';
-import { ArgumentError } from './errors.js';
-import type { KernelStats } from './backend/backend.js';
+import type { KernelProfile, KernelStats } from './backend/backend.js';
 import { checkFunction } from './validate.js';
 
 /** One kernel name: how often it ran and, with timestamps, its GPU time. */
@@ -91,13 +88,10 @@ function report<T>(result: T, base: Omit<ProfileReport<T>, 'table' | 'result'>):
 export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileReport<T>> {
   checkFunction('profile', 'fn', fn);
   const backend = getBackend();
-  const device = (backend as { device?: GPUDevice }).device;
-  const dispatcher = backend.name === 'webgpu' && device ? dispatcherOf(device) : undefined;
   // deferred elementwise results made before the call are computed now, outside the profile
   materializeAll(backend);
   const t0 = performance.now();
-  if (backend instanceof CpuBackend) return profileCpu(backend, fn, t0);
-  if (!dispatcher) {
+  if (!backend.startProfile || !backend.stopProfile) {
     const result = await fn();
     backend.flush();
     return report(result, {
@@ -105,48 +99,30 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileRepor
       note: `the ${backend.name} backend has no kernel timer: only the wall-clock time of fn is reported`,
     });
   }
-  if (dispatcher.profiling) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
-  dispatcher.startProfile();
+  backend.startProfile();
   let result: T;
-  let p: DispatchProfiler | null;
+  let p: KernelProfile;
   try {
     result = await fn();
   } finally {
-    p = await dispatcher.stopProfile();
+    p = await backend.stopProfile();
   }
   const wallMs = performance.now() - t0;
-  const timed = p!.timestamps;
-  const kernels: KernelTime[] = [...p!.kernels].map(([name, k]) => ({
+  const timed = p.mode !== 'wall-clock';
+  const kernels: KernelTime[] = [...p.kernels].map(([name, k]) => ({
     name, count: k.count, totalMs: timed ? k.ms : NaN, meanMs: timed ? k.ms / k.count : NaN,
   }));
   kernels.sort((a, b) => (timed ? b.totalMs - a.totalMs : b.count - a.count) || a.name.localeCompare(b.name));
-  const flushTotal = p!.flushMs.reduce((a, b) => a + b, 0);
+  const flushTotal = p.flushMs.reduce((a, b) => a + b, 0);
+  const kernelMs = kernels.reduce((a, k) => a + (timed ? k.totalMs : 0), 0);
   return report(result, {
-    mode: timed ? 'timestamp-query' : 'wall-clock',
+    mode: p.mode,
     backend: backend.name,
     kernels,
-    flushes: { count: p!.flushMs.length, totalMs: flushTotal, meanMs: p!.flushMs.length ? flushTotal / p!.flushMs.length : 0 },
+    flushes: { count: p.flushMs.length, totalMs: flushTotal, meanMs: p.flushMs.length ? flushTotal / p.flushMs.length : 0 },
     wallMs,
-    note: timed ? undefined : "this adapter has no 'timestamp-query' feature: kernels are counted but not timed; times are wall-clock per flush (submit to completion)",
-  });
-}
-
-async function profileCpu<T>(backend: CpuBackend, fn: () => T | Promise<T>, t0: number): Promise<ProfileReport<T>> {
-  if (backend.profiler) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
-  const p: CpuProfile = (backend.profiler = new Map());
-  let result: T;
-  try {
-    result = await fn();
-  } finally {
-    backend.profiler = null;
-  }
-  const kernels: KernelTime[] = [...p].map(([name, k]) => ({ name, count: k.count, totalMs: k.ms, meanMs: k.ms / k.count }));
-  kernels.sort((a, b) => b.totalMs - a.totalMs || a.name.localeCompare(b.name));
-  const wallMs = performance.now() - t0;
-  const kernelMs = kernels.reduce((a, k) => a + k.totalMs, 0);
-  return report(result, {
-    mode: 'cpu', backend: backend.name, kernels, flushes: { count: 0, totalMs: 0, meanMs: 0 }, wallMs,
-    note: `cpu: kernels ran ${kernelMs.toFixed(1)} ms of the ${wallMs.toFixed(1)} ms wall clock; the rest is the front end (ops, autograd, allocation)`,
+    note: p.mode === 'cpu' ? `cpu: kernels ran ${kernelMs.toFixed(1)} ms of the ${wallMs.toFixed(1)} ms wall clock; the rest is the front end (ops, autograd, allocation)`
+      : p.mode === 'wall-clock' ? "this adapter has no 'timestamp-query' feature: kernels are counted but not timed; times are wall-clock per flush (submit to completion)" : undefined,
   });
 }
 

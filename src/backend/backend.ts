@@ -64,6 +64,21 @@ export interface BakedStep {
   dispose(): void;
 }
 
+/** What `wt.backendInfo()` reports: the backend's name, and for WebGPU the adapter, features and limits. */
+export type BackendInfo =
+  | { name: 'cpu'; float64: boolean }
+  | { name: 'webgpu'; adapter: { vendor: string; architecture: string; device: string; description: string }; hostDevice: boolean; features: string[]; limits: Record<string, number> };
+
+/** Kernels a backend timed between startProfile and stopProfile (`wt.profile`). */
+export interface KernelProfile {
+  /** 'timestamp-query': device time per kernel; 'wall-clock': kernels counted, time per flush only; 'cpu': wall clock per kernel */
+  mode: 'timestamp-query' | 'wall-clock' | 'cpu';
+  /** count and milliseconds (0 where not timed) by readable kernel name */
+  kernels: ReadonlyMap<string, { count: number; ms: number }>;
+  /** milliseconds from each submitted batch to its work being done */
+  flushMs: readonly number[];
+}
+
 export interface BackendMemory {
   /** bytes held by live buffers */
   bytesInUse: number;
@@ -95,6 +110,13 @@ export type MatmulPrecision = 'highest' | 'high' | 'medium';
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /**
+   * Eager elementwise fusion pays here: a kernel launch costs far more than a small op's
+   * arithmetic, so `wt.setFusion('auto')` (the default) turns it on for this backend.
+   */
+  readonly fusionPays: boolean;
+  /** What the backend runs on (`wt.backendInfo()`). */
+  info(): BackendInfo;
+  /**
    * Storage buffers one multi-segment kernel (runSegmentsInto: an optimizer step over many
    * parameters) may bind; undefined: no limit; 0: one segment per kernel.
    */
@@ -123,6 +145,12 @@ export interface Backend {
   memory(): BackendMemory;
   /** Releases every resource (never a device the host app passed in). */
   destroy(): void;
+  /** Releases the buffers kept for reuse (`wt.emptyCache()`). */
+  emptyCache?(): void;
+  /** Starts timing every kernel (`wt.profile`); throws an ArgumentError while a profile runs. */
+  startProfile?(): void;
+  /** Stops timing, once every kernel timed has finished. */
+  stopProfile?(): Promise<KernelProfile>;
   /**
    * Wraps a device buffer the host app owns as a buffer of `numel` elements, without a copy
    * (WebGPU only). It is never pooled or destroyed; the host keeps ownership.

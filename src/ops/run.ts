@@ -112,8 +112,9 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const n = numel(shape);
   const fuse = deferring(backend);
   if (!into && fuse && n > 0 && deferrable(inputs)) {
-    // the buffer when computed (a large CPU result gets its typed array now: a failure names the op)
-    const out = backend.name !== 'cpu' || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
+    // the buffer when computed; a backend that cannot refuse an allocation up front (reserve)
+    // allocates a large result now, so that a failure names the op
+    const out = backend.reserve || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
     return deferred(op, expr, inputs, shape, scalars, out);
   }
   const out = into ? null : empty(shape, expr.dtype, backend, op);

@@ -5,9 +5,9 @@
  * gradcheck uses. A compiled step (`wt.compile`) replays by dispatching its recorded commands
  * again (the recorder is the front end's, src/record.ts).
  */
-import type { Backend, BackendBuffer, BackendMemory, BufferCopy, Executable, KernelStats, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendInfo, BackendMemory, BufferCopy, Executable, KernelProfile, KernelStats, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
-import { BackendError } from '../../errors.js';
+import { ArgumentError, BackendError } from '../../errors.js';
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel } from '../../kernel/kernel.js';
 import { runElementwise, runReduce } from './expr.js';
 import { compile, type Program } from './program.js';
@@ -31,8 +31,6 @@ interface CpuExecutable extends Executable {
   label: string;
 }
 
-/** Count and wall-clock milliseconds per kernel label while `wt.profile` is attached. */
-export type CpuProfile = Map<string, { count: number; ms: number }>;
 
 const CACHE_LIMIT = 512;
 /** Most bytes of freed arrays kept for reuse. */
@@ -40,15 +38,17 @@ const POOL_LIMIT = 64 << 20;
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
+  /** measured no faster here: the front end's per-op work dominates (src/fusion.ts) */
+  readonly fusionPays = false;
   readonly float64: boolean;
   private bytes = 0;
   private cache = new Map<string, CpuExecutable>();
   private readonly compiled = { count: 0, ms: 0 };
   /**
-   * Attached by `wt.profile`: every dispatch is timed by the wall clock (the CPU backend runs
-   * each kernel synchronously, so that is its whole cost).
+   * While `wt.profile` runs: every dispatch timed by the wall clock (the CPU backend runs each
+   * kernel synchronously, so that is its whole cost), by kernel label.
    */
-  profiler: CpuProfile | null = null;
+  private profiler: Map<string, { count: number; ms: number }> | null = null;
   /**
    * Arrays of freed buffers by kind and length, handed out again by alloc (contents undefined, as
    * the Backend contract allows): a run of small eager ops otherwise spent about a quarter of its
@@ -179,6 +179,21 @@ export class CpuBackend implements Backend {
 
   copyBuffer(c: BufferCopy): void {
     this.arr(c.dst).set(this.arr(c.src).subarray(c.srcOffset, c.srcOffset + c.numel), c.dstOffset);
+  }
+
+  info(): BackendInfo {
+    return { name: 'cpu', float64: this.float64 };
+  }
+
+  startProfile(): void {
+    if (this.profiler) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
+    this.profiler = new Map();
+  }
+
+  async stopProfile(): Promise<KernelProfile> {
+    const kernels = this.profiler ?? new Map();
+    this.profiler = null;
+    return { mode: 'cpu', kernels, flushMs: [] };
   }
 
   memory(): BackendMemory {

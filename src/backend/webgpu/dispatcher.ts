@@ -57,14 +57,6 @@ const RING_BYTES = 64 * 1024;
 const GROUP_CACHE = 4096;
 const QUERY_RESOLVE = 0x200; // GPUBufferUsage.QUERY_RESOLVE
 
-/** The Dispatcher of each device, so that `wt.profile` can attach to the current backend's. */
-const byDevice = new WeakMap<GPUDevice, Dispatcher>();
-
-/** The Dispatcher that drives `device`, if one was created. */
-export function dispatcherOf(device: GPUDevice): Dispatcher | undefined {
-  return byDevice.get(device);
-}
-
 /**
  * A readable kernel name from a pipeline key: routines keep their non-empty `|` segments
  * (`r:conv2d|BWD_W|SPLIT_K` → `conv2d BWD_W SPLIT_K`); expression kernels list the IR ops they
@@ -251,7 +243,6 @@ export class Dispatcher {
     this.staging = new BufferPool(device, USAGE.MAP_READ | USAGE.COPY_DST, 256 * 2 ** 20);
     this.pipelines = new PipelineCache(device, onError);
     this.ring = device.createBuffer({ size: RING_BYTES, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: 'wt uniforms' });
-    byDevice.set(device, this);
   }
 
   /** True while `wt.profile` is attached. */

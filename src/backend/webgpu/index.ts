@@ -8,7 +8,7 @@
  * are recorded and thrown by the next `read` or `flush`. After the device is lost every call
  * throws DeviceLostError; `wt.init()` builds a fresh backend.
  */
-import type { Backend, BackendBuffer, BackendMemory, BakedStep, BufferCopy, Executable, KernelStats, MatmulPrecision, StepCommand, View } from '../backend.js';
+import type { Backend, BackendBuffer, BackendMemory, BakedStep, BufferCopy, Executable, KernelProfile, KernelStats, MatmulPrecision, StepCommand, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
 import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
@@ -36,6 +36,8 @@ const CACHE_LIMIT = 1024;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
+  /** a chain of 1,000 small ops ran about 5x faster fused (bench/RESULTS.md) */
+  readonly fusionPays = true;
   private readonly dispatcher: Dispatcher;
   private readonly executables = new Map<string, GpuExecutable>();
   private readonly ctx: GpuContext & KernelContext;
@@ -377,6 +379,18 @@ export class WebGPUBackend implements Backend {
   /** Adapter, features and limits of this backend. */
   info(): WebGPUInfo {
     return this.meta;
+  }
+
+  /** Times every dispatch: on the device with 'timestamp-query', else counts them and times each flush. */
+  startProfile(): void {
+    this.alive();
+    if (this.dispatcher.profiling) throw new ArgumentError('profile: a profile is already running (profiles do not nest)');
+    this.dispatcher.startProfile();
+  }
+
+  async stopProfile(): Promise<KernelProfile> {
+    const p = await this.dispatcher.stopProfile();
+    return { mode: p?.timestamps ? 'timestamp-query' : 'wall-clock', kernels: p?.kernels ?? new Map(), flushMs: p?.flushMs ?? [] };
   }
 
   destroy(): void {
