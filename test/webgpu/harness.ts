@@ -60,7 +60,8 @@ export async function createHarness(): Promise<Harness | null> {
   return {
     backend: be,
     // the subgroup size where subgroup row kernels could run (tests pick their layouts themselves)
-    ctx: { limits: device.limits, features: new Set(device.features), subgroupSize: fixedSubgroupSize(device, be.info().adapter) },
+    // routines never snapshot (the backend's launch does, for their aliased inputs)
+    ctx: { limits: device.limits, features: new Set(device.features), subgroupSize: fixedSubgroupSize(device, be.info().adapter), snapshot: noSnapshot },
     upload(data) {
       const buf = be.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
       be.write(buf, data);
@@ -129,4 +130,8 @@ export async function vsCpu<K extends RoutineName>(h: Harness, name: K, config: 
       expectClose(await h.read(gOut[i].buf), cOut[i].data, tol[0], tol[1], `${what}: output ${i}`);
     }
   }
+}
+
+function noSnapshot(): never {
+  throw new Error('a routine asked for a snapshot: the backend makes them');
 }

@@ -151,7 +151,7 @@ describe('GEMM tile tuning', () => {
   });
 
   it('the plan takes the half tiles\' own choice under medium precision', () => {
-    const ctx: GpuContext = { limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits, features: new Set(), gemmTile: 64, gemmTileHalf: 128 };
+    const ctx: GpuContext = { limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits, features: new Set(), gemmTile: 64, gemmTileHalf: 128, snapshot: (b) => b };
     expect(matmulPlan(1, 4096, 4096, 4096, ctx)).toEqual({ kernel: 'tiled' });
     expect(matmulPlan(1, 4096, 4096, 4096, { ...ctx, gemmHalf: 'f16' })).toEqual({ kernel: 'tiled', tile: 128 });
     expect(matmulPlan(1, 4096, 4096, 4096, { ...ctx, gemmHalf: 'f16', gemmTile: 128, gemmTileHalf: 64 })).toEqual({ kernel: 'tiled' });

@@ -59,7 +59,7 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
   const shadow = new Uint8Array(uniforms?.size ?? 0);
   const consts = cbytes ? dev.createBuffer({ size: cbytes, usage: USAGE.COPY_SRC | USAGE.COPY_DST, label: 'wt compiled writes' }) : null;
   const steps: Step[] = [];
-  const keys: string[] = [];
+  const labels: string[] = [];
   /** launches whose scalars a run may replace: where their words are and how to pack them */
   const repacks = new Map<number, { l: Launch; words: Uint32Array; byte: number }[]>();
   const groups = new Map<string, GPUBindGroup>();
@@ -79,7 +79,7 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
       let group = groups.get(key);
       if (!group) groups.set(key, (group = d.createGroup(entry.layout, uniforms!, bytes, l.buffers)));
       steps.push({ kind: 'run', pipeline: entry.pipeline, group, offset: u, workgroups: l.workgroups });
-      keys.push(l.key);
+      labels.push(l.label);
       for (const b of l.buffers) b.touched = true;
       u += bytes;
     } else if (it.kind === 'copy') {
@@ -123,7 +123,7 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
       }
       pass?.end();
       after.forEach(copy);
-      d.submitCommands(enc.finish(), keys);
+      d.submitCommands(enc.finish(), labels);
     },
     dispose() {
       if (disposed) return;

@@ -43,6 +43,8 @@ export class GpuBuffer implements BackendBuffer {
 /** One compute dispatch: whole buffers bound after the uniform block, read-only ones first. */
 export interface Launch {
   key: string;
+  /** what profiles call it (kernelLabel of the kernel it runs, as on the CPU) */
+  label: string;
   code: () => string;
   buffers: readonly GpuBuffer[];
   nRead: number;
@@ -56,25 +58,6 @@ const RING_BYTES = 64 * 1024;
 /** Most bind groups kept (each names a few buffers; a training step uses a few hundred). */
 const GROUP_CACHE = 4096;
 const QUERY_RESOLVE = 0x200; // GPUBufferUsage.QUERY_RESOLVE
-
-/**
- * A readable kernel name from a pipeline key: routines keep their non-empty `|` segments
- * (`r:conv2d|BWD_W|SPLIT_K` → `conv2d BWD_W SPLIT_K`); expression kernels list the IR ops they
- * fuse (`x:…|mul:float32(load…)` → `ew mul`, a reduction `sum(exp+sub)`).
- */
-export function kernelName(key: string): string {
-  if (key.startsWith('r:')) return key.slice(2).split('|').filter(Boolean).join(' ').slice(0, 48);
-  if (!key.startsWith('x:')) return key.slice(0, 48);
-  const [head, ...ir] = key.split('|');
-  const reduceOp = head.split(':')[3];
-  const ops: string[] = [];
-  // IR nodes are `op:dtype[:value](args)`; leaves (load, scalar, const) say nothing about the work
-  for (const m of ir.join('|').matchAll(/([A-Za-z]\w*):(?:float32|int32|bool)/g)) {
-    if (!['load', 'scalar', 'const'].includes(m[1]) && !ops.includes(m[1])) ops.push(m[1]);
-  }
-  const body = ops.slice(0, 4).join('+') + (ops.length > 4 ? '+…' : '');
-  return reduceOp ? `${reduceOp}(${body || 'load'})` : `ew ${body || 'copy'}`;
-}
 
 /** Time and count per kernel name, and wall-clock per submitted batch, while attached. */
 export class DispatchProfiler {
@@ -93,8 +76,7 @@ export class DispatchProfiler {
   }
 
   /** Counts a dispatch; with timestamps returns the pass descriptor that times it alone. */
-  onDispatch(key: string): GPUComputePassDescriptor | undefined {
-    const name = kernelName(key);
+  onDispatch(name: string): GPUComputePassDescriptor | undefined {
     const k = this.kernels.get(name) ?? { count: 0, ms: 0 };
     k.count++;
     this.kernels.set(name, k);
@@ -105,8 +87,7 @@ export class DispatchProfiler {
   }
 
   /** Counts a dispatch replayed from a captured step (no per-dispatch timing). */
-  count(key: string): void {
-    const name = kernelName(key);
+  count(name: string): void {
     const k = this.kernels.get(name) ?? { count: 0, ms: 0 };
     k.count++;
     this.kernels.set(name, k);
@@ -284,7 +265,7 @@ export class Dispatcher {
     }
     const group = this.bindGroup(entry.layout, `${l.nRead},${nWrite}`, bytes, l.buffers);
     // profiling with timestamps: a pass of its own, so that its begin/end time just this dispatch
-    const timed = this.profiler?.onDispatch(l.key);
+    const timed = this.profiler?.onDispatch(l.label);
     if (timed) this.endPass();
     const pass = this.computePass(timed);
     pass.setPipeline(entry.pipeline);
@@ -363,13 +344,13 @@ export class Dispatcher {
    * Submits a command buffer made outside the batches (a captured step's replay) after the open
    * batch, with the same validation check; `dispatches` counts towards `counts`.
    */
-  submitCommands(cb: GPUCommandBuffer, keys: readonly string[]): void {
+  submitCommands(cb: GPUCommandBuffer, labels: readonly string[]): void {
     this.submit();
     this.device.pushErrorScope('validation');
     this.device.queue.submit([cb]);
     this.counts.submits++;
-    this.counts.dispatches += keys.length;
-    if (this.profiler) for (const k of keys) this.profiler.count(k);
+    this.counts.dispatches += labels.length;
+    if (this.profiler) for (const k of labels) this.profiler.count(k);
     this.track(this.device.popErrorScope());
   }
 

@@ -11,14 +11,14 @@
 import type { Backend, BackendBuffer, BackendMemory, BakedStep, BufferCopy, Executable, KernelProfile, KernelStats, MatmulPrecision, StepCommand, View } from '../backend.js';
 import type { DType, StorageArray } from '../../dtype.js';
 import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderCompileError } from '../../errors.js';
-import { kernelKey, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
+import { kernelKey, kernelLabel, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
 import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { bake } from './bake.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
-import { elementwiseLaunch, reduceLaunch, segmentsLaunch, type KernelContext } from './kernels.js';
+import { elementwiseLaunch, reduceLaunch, segmentsLaunch } from './kernels.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from './launch.js';
 import { probeGemmHalf } from './probe.js';
 import { tuneGemmTile, type GemmTuning } from './tune.js';
@@ -30,6 +30,8 @@ export type { GemmTuning, TileTiming } from './tune.js';
 
 interface GpuExecutable extends Executable {
   readonly info?: ExprInfo;
+  /** kernelLabel, for profiles */
+  readonly label: string;
 }
 
 const CACHE_LIMIT = 1024;
@@ -40,7 +42,7 @@ export class WebGPUBackend implements Backend {
   readonly fusionPays = true;
   private readonly dispatcher: Dispatcher;
   private readonly executables = new Map<string, GpuExecutable>();
-  private readonly ctx: GpuContext & KernelContext;
+  private readonly ctx: GpuContext;
   /** the first asynchronously reported error not yet thrown */
   private pending: Error | null = null;
   private lost: GPUDeviceLostInfo | null = null;
@@ -163,8 +165,9 @@ export class WebGPUBackend implements Backend {
     const key = kernelKey(kernel);
     let exe = this.executables.get(key);
     if (!exe) {
-      exe = kernel.kind === 'routine' ? { kernel }
-        : { kernel, info: analyzeExpr(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
+      const label = kernelLabel(kernel);
+      exe = kernel.kind === 'routine' ? { kernel, label }
+        : { kernel, label, info: analyzeExpr(kernel.kind === 'elementwise' ? [kernel.expr, ...(kernel.more ?? [])] : kernel.expr) };
       if (this.executables.size >= CACHE_LIMIT) this.executables.delete(this.executables.keys().next().value!);
       this.executables.set(key, exe);
     }
@@ -186,33 +189,35 @@ export class WebGPUBackend implements Backend {
    */
   private *plan(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[], snapshot: (b: GpuBuffer) => GpuBuffer, repack: boolean): Iterable<Launch> {
     const k = exe.kernel;
-    const info = (exe as GpuExecutable).info!;
+    const { info, label } = exe as GpuExecutable;
     const ctx = snapshot === this.snapshot ? this.ctx : { ...this.ctx, snapshot };
-    let l: Launch | null = null;
+    let l: Omit<Launch, 'label'> | null = null;
     switch (k.kind) {
       case 'elementwise':
-        l = k.segments ? segmentsLaunch(info, k.segments, inputs, outputs, scalars, ctx, repack) : elementwiseLaunch(info, inputs, outputs, scalars, ctx, repack);
+        l = k.segments ? segmentsLaunch(info!, k.segments, inputs, outputs, scalars, ctx, repack) : elementwiseLaunch(info!, inputs, outputs, scalars, ctx, repack);
         break;
       case 'reduce':
-        l = reduceLaunch(k, info, inputs, outputs[0], scalars, ctx);
+        l = reduceLaunch(k, info!, inputs, outputs[0], scalars, ctx);
         break;
       case 'routine': {
         const r = gpuRoutines[k.name as RoutineName] as GpuRoutine<RoutineName>;
-        for (const g of r((k as RoutineKernel).config, inputs, outputs, ctx)) yield this.toLaunch(g, snapshot);
+        const passes = r((k as RoutineKernel).config, inputs, outputs, ctx);
+        // a routine of several passes: each timed under its own name
+        for (const [i, g] of passes.entries()) yield this.toLaunch(g, snapshot, passes.length > 1 ? `${label} ${i + 1}/${passes.length}` : label);
         return;
       }
     }
-    if (l) yield l;
+    if (l) yield Object.assign(l, { label });
   }
 
   /** Runs routine launches (also the way tests inject hand-written shaders). */
   launch(l: GpuLaunch): void {
     this.alive();
-    this.dispatcher.run(this.toLaunch(l, this.snapshot));
+    this.dispatcher.run(this.toLaunch(l, this.snapshot, l.key));
   }
 
   /** A routine's launch as the dispatcher takes it: uniforms padded; a buffer both read and written read through a snapshot (WebGPU forbids the aliasing). */
-  private toLaunch(l: GpuLaunch, snapshot: (b: GpuBuffer) => GpuBuffer): Launch {
+  private toLaunch(l: GpuLaunch, snapshot: (b: GpuBuffer) => GpuBuffer, label: string): Launch {
     const outs = new Set(l.outputs.map((v) => v.buf));
     const snaps = new Map<BackendBuffer, GpuBuffer>();
     const reads = l.inputs.map((v) => {
@@ -224,7 +229,7 @@ export class WebGPUBackend implements Backend {
     const words = Math.ceil(Math.max(l.uniforms.length, 4) / 4) * 4;
     const uniforms = new Uint32Array(words);
     uniforms.set(l.uniforms);
-    return { key: `r:${l.key}`, code: l.code, buffers: [...reads, ...l.outputs.map((v) => v.buf as GpuBuffer)], nRead: reads.length, uniforms, workgroups: l.workgroups };
+    return { key: `r:${l.key}`, label, code: l.code, buffers: [...reads, ...l.outputs.map((v) => v.buf as GpuBuffer)], nRead: reads.length, uniforms, workgroups: l.workgroups };
   }
 
   /**

@@ -1,5 +1,6 @@
 /**
- * Expression kernels on WebGPU: turns (kernel, views, scalars) into a Launch for the dispatcher.
+ * Expression kernels on WebGPU: turns (kernel, views, scalars) into a Launch for the dispatcher
+ * (the backend labels it).
  *
  * Per dispatch: dims that are contiguous in every view are merged and size-1 dims dropped (so a
  * dense op becomes 1-D whatever its rank, and the pipeline is keyed by the merged rank); each
@@ -13,7 +14,11 @@ import { BackendError } from '../../errors.js';
 import { sameLayout } from '../../shape.js';
 import type { ReduceKernel } from '../../kernel/kernel.js';
 import { exprKernelKey, exprKernelWgsl, exprLayout, segmentLayout, type ExprInfo, type ExprKernelSpec } from '../../kernel/wgsl.js';
-import type { GpuBuffer, Launch } from './dispatcher.js';
+import type { GpuBuffer, Launch as LabeledLaunch } from './dispatcher.js';
+import type { GpuContext } from './launch.js';
+
+/** A launch before the backend names it for profiles. */
+export type Launch = Omit<LabeledLaunch, 'label'>;
 
 /** Gives a launch the way to pack other scalars into its uniforms (a baked step's replays, bake.ts). */
 function withPack(l: Launch, info: ExprInfo, slot: (k: number) => number): Launch {
@@ -56,16 +61,6 @@ export function grid(n: number, maxPerDim: number): [number, number, number] {
 }
 
 /** Hooks the launch builder needs from the backend. */
-export interface KernelContext {
-  limits: GPUSupportedLimits;
-  /** a CPU-emulated adapter (SwiftShader, llvmpipe, WARP): barriers cost per thread there */
-  software?: boolean;
-  /** a temporary copy of a whole buffer (freed after the current batch) */
-  snapshot(buf: GpuBuffer): GpuBuffer;
-  /** the fixed subgroup size when subgroup reductions are on (see GpuContext.subgroupSize) */
-  subgroupSize?: number;
-}
-
 interface BindingPlan {
   buffers: GpuBuffer[];
   nRead: number;
@@ -81,7 +76,7 @@ const sameView = (a: View, b: View): boolean => a.buf === b.buf && sameLayout(a,
  * reads its element before writing it); one that reads an output's buffer anywhere else (an
  * overlapping copy) reads a snapshot, so the result does not depend on the order threads run in.
  */
-function planBindings(ins: readonly View[], outs: readonly View[], ctx: KernelContext): BindingPlan {
+function planBindings(ins: readonly View[], outs: readonly View[], ctx: GpuContext): BindingPlan {
   const writes: GpuBuffer[] = [];
   const outSlot = outs.map((o) => {
     const b = o.buf as GpuBuffer;
@@ -116,7 +111,7 @@ function planBindings(ins: readonly View[], outs: readonly View[], ctx: KernelCo
 }
 
 /** The Launch of an expression kernel: its spec completed with the binding plan, `groups` workgroups. */
-function exprLaunch(fields: Omit<ExprKernelSpec, 'bindings' | 'inputBinding' | 'outputBinding'>, plan: BindingPlan, uniforms: Uint32Array, groups: number, ctx: KernelContext): Launch {
+function exprLaunch(fields: Omit<ExprKernelSpec, 'bindings' | 'inputBinding' | 'outputBinding'>, plan: BindingPlan, uniforms: Uint32Array, groups: number, ctx: GpuContext): Launch {
   const spec: ExprKernelSpec = {
     ...fields,
     bindings: plan.buffers.map((_, i) => (i < plan.nRead ? 'read' : 'read_write')),
@@ -163,7 +158,7 @@ function packSlots(info: ExprInfo, scalars: readonly number[], u: Uint32Array, s
  * The launch of an elementwise kernel over the outputs' (common) shape; output k gets
  * `info.exprs[k]`.
  */
-export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, repack = false): Launch | null {
+export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: GpuContext, repack = false): Launch | null {
   const shape = outs[0].shape;
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return null;
@@ -190,7 +185,7 @@ export function elementwiseLaunch(info: ExprInfo, inputs: readonly View[], outs:
  * a segment runs four elements per thread when its length and every view offset are multiples
  * of 4 and none of its buffers is also used by a segment that cannot.
  */
-export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: KernelContext, repack = false): Launch | null {
+export function segmentsLaunch(info: ExprInfo, S: number, inputs: readonly View[], outs: readonly View[], scalars: readonly number[], ctx: GpuContext, repack = false): Launch | null {
   const nIn = inputs.length / S, nOut = outs.length / S, nL = info.loads.length;
   const ins = Array.from({ length: S }, (_, g) => info.loads.map((i) => inputs[g * nIn + i])).flat();
   const segViews = (g: number) => [...outs.slice(g * nOut, (g + 1) * nOut), ...ins.slice(g * nL, (g + 1) * nL)];
@@ -231,7 +226,7 @@ export const ROW_REDUCE_MAX_SOFTWARE = 1024;
  * The launch of a reduce kernel. Input views span [outer..., reduced...]; the output view spans
  * the outer dims. Outer and reduced dims are merged separately so the boundary stays put.
  */
-export function reduceLaunch(k: ReduceKernel, info: ExprInfo, inputs: readonly View[], out: View, scalars: readonly number[], ctx: KernelContext): Launch | null {
+export function reduceLaunch(k: ReduceKernel, info: ExprInfo, inputs: readonly View[], out: View, scalars: readonly number[], ctx: GpuContext): Launch | null {
   const full = inputs.length ? inputs[0].shape : [...out.shape, ...new Array<number>(k.nReduce).fill(1)];
   const nOuter = full.length - k.nReduce;
   const O = full.slice(0, nOuter).reduce((a, b) => a * b, 1);

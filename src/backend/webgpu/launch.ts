@@ -11,6 +11,7 @@
  */
 import type { View } from '../backend.js';
 import type { RoutineName, Routines } from '../../kernel/kernel.js';
+import type { GpuBuffer } from './dispatcher.js';
 
 export interface GpuLaunch {
   /** pipeline cache key: everything that changes the WGSL source */
@@ -25,6 +26,7 @@ export interface GpuLaunch {
   workgroups: readonly [number, number, number];
 }
 
+/** What a launch is planned against: the device's limits and features, and the backend's choices. */
 export interface GpuContext {
   limits: GPUSupportedLimits;
   features: ReadonlySet<string>;
@@ -48,6 +50,12 @@ export interface GpuContext {
   gemmTile?: 64 | 128;
   /** The same for the half tiles of 'medium' precision (default: gemmTile). */
   gemmTileHalf?: 64 | 128;
+  /**
+   * A temporary copy of a whole buffer (freed after the current batch), for a launch that reads a
+   * buffer it also writes. Expression kernels call it; routines leave it to the backend, which
+   * snapshots their launches' aliased inputs itself.
+   */
+  snapshot(buf: GpuBuffer): GpuBuffer;
 }
 
 export type GpuRoutine<K extends RoutineName> = (config: Routines[K], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext) => GpuLaunch[];
