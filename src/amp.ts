@@ -24,7 +24,7 @@ import { keep, tidy } from './memory.js';
 import { Optimizer } from './optim/optimizer.js';
 import { full, zeros } from './ops/creation.js';
 import type { Tensor } from './tensor.js';
-import { checkBoolean, checkOptions, checkTensor, describeValue } from './validate.js';
+import { checkBoolean, checkFloat, checkOptions, describeValue } from './validate.js';
 
 export interface GradScalerOptions {
   /** the first scale (default 2^16) */
@@ -105,8 +105,7 @@ export class GradScaler {
    * `step`, `unscale` and `update` outside the compiled function: they decide in JavaScript).
    */
   scale(loss: Tensor): Tensor {
-    checkTensor('GradScaler.scale', 'loss', loss);
-    if (loss.dtype !== 'float32') throw new ArgumentError(`GradScaler.scale: loss must be float32, got ${loss.dtype} of shape [${loss.shape.join(',')}]`);
+    checkFloat('GradScaler.scale', 'loss', loss);
     if (!this.enabled) return loss;
     return loss.mul(this.scaleTensors(loss).scale);
   }

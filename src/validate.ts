@@ -53,10 +53,15 @@ export function tensorArg(op: string, arg: string, t: unknown): Tensor {
   return t;
 }
 
-/** `t` is a live Tensor of one of `dtypes`. */
-export function checkTensorDType(op: string, arg: string, t: unknown, dtypes: readonly DType[]): asserts t is Tensor {
+/** `t` is a live Tensor of one of `dtypes`; `hint` follows the rule in the message (how to convert). */
+export function checkTensorDType(op: string, arg: string, t: unknown, dtypes: readonly DType[], hint = ''): asserts t is Tensor {
   checkTensor(op, arg, t);
-  if (!dtypes.includes(t.dtype)) throw new DTypeError(`${op}: ${arg} must be ${dtypes.join(' or ')}, got ${t.dtype} of shape ${fmt(t.shape)}`);
+  if (!dtypes.includes(t.dtype)) throw new DTypeError(`${op}: ${arg} must be ${dtypes.join(' or ')}${hint}, got ${t.dtype} of shape ${fmt(t.shape)}`);
+}
+
+/** `t` is a live float32 Tensor: the argument check of every op that computes in floats. */
+export function checkFloat(op: string, arg: string, t: unknown, hint = ''): asserts t is Tensor {
+  checkTensorDType(op, arg, t, ['float32'], hint);
 }
 
 /** `t` is a live Tensor, or null/undefined (an optional tensor argument). */

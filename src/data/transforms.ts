@@ -10,7 +10,7 @@ import { tidy } from '../memory.js';
 import { arange, rand, tensor } from '../ops/creation.js';
 import { where } from '../ops/functions.js';
 import { Tensor } from '../tensor.js';
-import { checkNumber, checkOptionalNumber, checkTensor, checkTensorDType, describeValue } from '../validate.js';
+import { checkFloat, checkNumber, checkOptionalNumber, checkTensor, describeValue } from '../validate.js';
 import { MAX_NUMEL, broadcastShapes } from '../shape.js';
 
 type Stat = number | readonly number[] | Tensor;
@@ -18,7 +18,7 @@ type Stat = number | readonly number[] | Tensor;
 function asStat(name: string, v: Stat, x: Tensor): Tensor | number {
   if (typeof v === 'number') return checkNumber('normalize', name, v, { finite: true });
   if (v instanceof Tensor) {
-    checkTensorDType('normalize', name, v, ['float32']);
+    checkFloat('normalize', name, v);
     broadcastShapes('normalize', x.shape, v.shape);
     return v;
   }
@@ -37,7 +37,7 @@ function asStat(name: string, v: Stat, x: Tensor): Tensor | number {
  * @example const x = wt.data.normalize(images, 0.1307, 0.3081); // MNIST's mean and std
  */
 export function normalize(x: Tensor, mean: Stat, std: Stat): Tensor {
-  checkTensorDType('normalize', 'x', x, ['float32']);
+  checkFloat('normalize', 'x', x);
   if (typeof std === 'number' && std === 0) throw new ArgumentError('normalize: std must not be 0');
   if (Array.isArray(std) && std.some((s) => s === 0)) throw new ArgumentError(`normalize: std must not contain 0, got ${describeValue(std)}`);
   return tidy(() => {

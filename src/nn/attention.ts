@@ -21,7 +21,7 @@ import { broadcastShapes, shapesEqual } from '../shape.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module, parameter } from './module.js';
-import { checkBoolean, checkNumber, checkNumel, checkOptionalTensor, checkOptions, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptionalTensor, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 
 // ---- scaled dot-product attention -------------------------------------------------------------
 
@@ -107,7 +107,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: Sc
   const op = 'scaledDotProductAttention';
   checkOptions(op, o, ['attnMask', 'isCausal', 'dropoutP', 'scale']);
   for (const [n, t] of [['query', q], ['key', k], ['value', v]] as const) {
-    checkTensorDType(op, n, t, ['float32']);
+    checkFloat(op, n, t);
     if (t.ndim < 2) throw new ShapeError(`${op}: ${n} must be at least 2-D [..., seq, features], got ${fmt(t.shape)}`);
   }
   if (q.shape[q.ndim - 1] !== k.shape[k.ndim - 1] || k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) {
@@ -252,7 +252,7 @@ export class MultiheadAttention extends Module {
   forward(query: Tensor, key: Tensor, value: Tensor, o: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
     const op = 'MultiheadAttention.forward';
     checkOptions(op, o, ['keyPaddingMask', 'attnMask', 'isCausal', 'needWeights', 'averageAttnWeights']);
-    for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) checkTensorDType(op, n, t, ['float32']);
+    for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) checkFloat(op, n, t);
     for (const n of ['keyPaddingMask', 'attnMask'] as const) checkOptionalTensor(op, n, o[n]);
     for (const n of ['isCausal', 'needWeights', 'averageAttnWeights'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
     const E = this.embedDim, nh = this.numHeads, hs = this.headDim;
@@ -405,7 +405,7 @@ export class TransformerEncoderLayer extends Module {
 /** An encoder's input, options and masks (`maskKeys`: the key padding mask's option, then the attention mask's). */
 function checkEncoderInput<O extends { isCausal?: boolean }>(op: string, src: unknown, layer: TransformerEncoderLayer, o: O, known: OptionKeys<O>, maskKeys: OptionKeys<O>): void {
   const { dModel, nhead } = layer, batchFirst = layer.selfAttn.batchFirst;
-  checkTensorDType(op, 'src', src, ['float32']);
+  checkFloat(op, 'src', src);
   checkOptions(op, o, known);
   if ((src.ndim !== 2 && src.ndim !== 3) || src.shape[src.ndim - 1] !== dModel) {
     throw new ShapeError(`${op}: src must be [B, T, ${dModel}], [T, B, ${dModel}] or [T, ${dModel}] (dModel ${dModel} features last), got ${fmt(src.shape)}`);
@@ -472,7 +472,7 @@ export class TransformerEncoder extends Module {
 
 /** Checks x is [B, T, D] (batchFirst) / [T, B, D] / [T, D] with D = dModel and T <= maxLen; returns T. */
 function seqLen(op: string, x: Tensor, dModel: number, maxLen: number, batchFirst: boolean, offset = 0): number {
-  checkTensorDType(op, 'input', x, ['float32']);
+  checkFloat(op, 'input', x);
   if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError(`${op}: input must be [B, T, ${dModel}] or [T, ${dModel}], got ${fmt(x.shape)}`);
   const T = x.ndim === 3 && !batchFirst ? x.shape[0] : x.shape[x.ndim - 2];
   if (x.shape[x.ndim - 1] !== dModel) throw new ShapeError(`${op}: input ${fmt(x.shape)} must have ${dModel} features in its last dim`);
@@ -545,7 +545,7 @@ export class LearnedPositionalEmbedding extends Module {
     this.weight = parameter(init.normal(zeros([maxLen, dModel]), 0, std));
   }
   forward(x: Tensor, offset = 0): Tensor {
-    checkTensorDType('LearnedPositionalEmbedding.forward', 'input', x, ['float32']);
+    checkFloat('LearnedPositionalEmbedding.forward', 'input', x);
     checkNumber('LearnedPositionalEmbedding.forward', 'offset', offset, { int: true, min: 0 });
     const T = seqLen('LearnedPositionalEmbedding.forward', x, this.dModel, this.maxLen, this.batchFirst, offset);
     const p = this.weight.narrow(0, offset, T); // (T, D)

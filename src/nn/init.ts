@@ -5,14 +5,14 @@
  */
 import { noGrad } from '../engine.js';
 import { tidy } from '../memory.js';
-import { checkNumber, checkOneOf, checkOptionalNumber, checkOptions, checkTensor, checkTensorDType } from '../validate.js';
+import { checkFloat, checkNumber, checkOneOf, checkOptionalNumber, checkOptions, checkTensor } from '../validate.js';
 import { ShapeError, fmt } from '../errors.js';
 import { rand, randn } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 
 /** The tensor an initialiser fills: a live float32 tensor. */
 function checkTarget(op: string, t: unknown): asserts t is Tensor {
-  checkTensorDType(op, 'tensor', t, ['float32']);
+  checkFloat(op, 'tensor', t);
 }
 
 function fans(op: string, t: Tensor): { fanIn: number; fanOut: number } {

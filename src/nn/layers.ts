@@ -4,7 +4,7 @@
  */
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { normAxis } from '../shape.js';
-import { checkBoolean, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkFloat, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
 import { dropout } from '../ops/elementwise.js';
 import { empty } from '../ops/run.js';
 import { full, ones, zeros } from '../ops/creation.js';
@@ -29,7 +29,7 @@ function layerOptions<T extends { bias?: unknown }>(op: string, o: T, known: Opt
  * `form` describes the expected shape in the message (`[N, C, H, W]`).
  */
 function checkInput(op: string, x: unknown, ranks: readonly number[] | null, form: string, dim?: number, size?: number): asserts x is Tensor {
-  checkTensorDType(op, 'input', x, ['float32']);
+  checkFloat(op, 'input', x);
   const okRank = !ranks || ranks.includes(x.ndim);
   const okSize = dim === undefined || (x.ndim > 0 && x.shape.at(dim) === size);
   if (!okRank || !okSize) throw new ShapeError(`${op}: input must be ${form}, got ${fmt(x.shape)}`);
@@ -191,7 +191,7 @@ export class Dropout extends Module {
     checkNumber('Dropout', 'p', p, { min: 0, max: 1 });
   }
   forward(x: Tensor): Tensor {
-    checkTensorDType('Dropout.forward', 'input', x, ['float32']);
+    checkFloat('Dropout.forward', 'input', x);
     return dropout(x, this.p, this.training);
   }
 }
@@ -240,7 +240,7 @@ export class LayerNorm extends Module {
   }
   forward(x: Tensor): Tensor {
     const ns = this.normalizedShape;
-    checkTensorDType('LayerNorm.forward', 'input', x, ['float32']);
+    checkFloat('LayerNorm.forward', 'input', x);
     if (x.ndim < ns.length || ns.some((d, i) => x.shape[x.ndim - ns.length + i] !== d)) {
       throw new ShapeError(`LayerNorm.forward: input must end in the normalized shape ([..., ${ns.join(', ')}]), got ${fmt(x.shape)}`);
     }
@@ -333,7 +333,7 @@ export class GELU extends Module {
 }
 /** A float32 input with `dim` in range (softmax layers). */
 function checkSoftmaxInput(op: string, x: unknown, dim: number): void {
-  checkTensorDType(op, 'input', x, ['float32']);
+  checkFloat(op, 'input', x);
   normAxis(op, dim, x.ndim);
 }
 export class Softmax extends Module {
@@ -355,7 +355,7 @@ export class PReLU extends Module {
     this.weight = parameter(full([numSlopes], init0));
   }
   forward(x: Tensor): Tensor {
-    checkTensorDType('PReLU.forward', 'input', x, ['float32']);
+    checkFloat('PReLU.forward', 'input', x);
     if (this.numSlopes > 1 && (x.ndim < 2 || x.shape[1] !== this.numSlopes)) {
       throw new ShapeError(`PReLU.forward: input must have numSlopes ${this.numSlopes} channels in dim 1 ([N, ${this.numSlopes}, ...]), got ${fmt(x.shape)}`);
     }

@@ -6,7 +6,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { checkIndexRange } from '../ops/indexing.js';
 import { refuseWhere } from '../ops/checks.js';
-import { checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
+import { checkFloat, checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
@@ -28,11 +28,10 @@ function reduce(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
 
 /** The checks every loss makes: tensors, options (only `known` keys), reduction, and (by default) equal shapes. */
 function checkLoss<O extends LossOptions>(op: string, input: Tensor, target: Tensor, o: O, known: OptionKeys<O>, same = true): void {
-  checkTensor(op, 'input', input);
+  checkFloat(op, 'input', input);
   checkTensor(op, 'target', target);
   checkOptions(op, o, known);
   if (o.reduction !== undefined) checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
-  if (input.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${input.dtype} of shape ${fmt(input.shape)}`);
   if (same && !shapesEqual(input.shape, target.shape)) {
     throw new ShapeError(`${op}: input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
   }
@@ -40,7 +39,7 @@ function checkLoss<O extends LossOptions>(op: string, input: Tensor, target: Ten
 
 /** A float target (probabilities, labels in {0, 1}) and optional weights broadcasting to the input. */
 function checkWeighted(op: string, input: Tensor, target: Tensor, weights: Record<string, Tensor | undefined>): void {
-  if (target.dtype !== 'float32') throw new DTypeError(`${op}: target must be float32 (use target.float()), got ${target.dtype}`);
+  checkFloat(op, 'target', target, ' (use target.float())');
   for (const [name, w] of Object.entries(weights)) {
     if (w === undefined || w === null) continue;
     checkTensor(op, name, w);
@@ -115,8 +114,7 @@ export interface CrossEntropyLossOptions extends LossOptions {
 
 /** A class-weight tensor: float32 [C]. */
 function checkClassWeight(op: string, w: unknown, C: number): Tensor {
-  checkTensor(op, 'weight', w);
-  if (w.dtype !== 'float32') throw new DTypeError(`${op}: weight must be float32, got ${w.dtype}`);
+  checkFloat(op, 'weight', w);
   if (w.ndim !== 1 || w.shape[0] !== C) throw new ShapeError(`${op}: weight must have one entry per class: [${C}], got ${fmt(w.shape)}`);
   return w;
 }

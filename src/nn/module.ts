@@ -17,7 +17,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
-import { checkBoolean, checkOptionalTensor, checkTensor, checkTensorDType, describeValue } from '../validate.js';
+import { checkBoolean, checkFloat, checkOptionalTensor, checkTensor, describeValue } from '../validate.js';
 // fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
 import { compileModel, evaluateModel, fitModel, predictModel, releaseTraining, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
 import type { Logs } from '../train/callbacks.js';
@@ -28,7 +28,7 @@ const PARAMS = new WeakSet<Tensor>();
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   checkTensor('parameter', 'tensor', t);
   if (checkBoolean('parameter', 'requiresGrad', requiresGrad)) {
-    checkTensorDType('parameter', 'tensor', t, ['float32']); // only float tensors take gradients
+    checkFloat('parameter', 'tensor', t); // only float tensors take gradients
     t.requiresGrad = true;
   }
   PARAMS.add(keep(t));

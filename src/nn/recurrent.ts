@@ -15,7 +15,7 @@ import { cat, stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Module, parameter } from './module.js';
-import { checkBoolean, checkNumber, checkNumel, checkOptions, checkTensorDType, describeValue } from '../validate.js';
+import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptions, describeValue } from '../validate.js';
 
 type Mode = 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
 /** gates per mode: rows of W_ih / W_hh are gates·hiddenSize */
@@ -61,7 +61,7 @@ function checkRecurrentOptions(op: string, o: RNNOptions, known: readonly (keyof
 /** A float32 tensor (the input or a state), or absent where `optional`. */
 function checkStep(op: string, arg: string, t: unknown, optional: boolean): void {
   if (optional && (t === null || t === undefined)) return;
-  checkTensorDType(op, arg, t, ['float32']);
+  checkFloat(op, arg, t);
 }
 
 /** LSTM's (h, c) state: absent, or a pair of tensors. */

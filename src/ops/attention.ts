@@ -18,13 +18,13 @@
 import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastShapes, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { checkBoolean, checkOptions, checkTensor, describeValue } from '../validate.js';
+import { checkBoolean, checkFloat, checkOptions, describeValue } from '../validate.js';
 import { ATTENTION_MAX_FEATURES } from '../kernel/kernel.js';
-import { runOrZeros } from './indexing.js';
+import { runOrZeros } from './run.js';
 
 /** Largest query/key and value feature size (head dim) of the fused kernels. */
 export const FUSED_ATTENTION_MAX_FEATURES = ATTENTION_MAX_FEATURES;
@@ -82,8 +82,7 @@ interface Prepared { batch: number[]; L: number; S: number; E: number; Ev: numbe
 
 function prepare(op: string, q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionOptions): Prepared {
   for (const [n, t] of [['query', q], ['key', k], ['value', v]] as const) {
-    checkTensor(op, n, t);
-    if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${n} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
+    checkFloat(op, n, t);
     if (t.ndim < 2) throw new ShapeError(`${op}: ${n} must be at least 2-D [..., seq, features], got ${fmt(t.shape)}`);
   }
   const L = q.shape[q.ndim - 2], E = q.shape[q.ndim - 1], S = k.shape[k.ndim - 2], Ev = v.shape[v.ndim - 1];

@@ -15,9 +15,9 @@ import { tidy } from '../memory.js';
 import { MAX_NUMEL, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tensor, zeros } from './creation.js';
-import { checkFloatTensor, matmul } from './linalg.js';
-import { checkBoolean, checkOptions, describeValue } from '../validate.js';
-import { checkSameBackend, empty, runRoutine } from './run.js';
+import { matmul } from './linalg.js';
+import { checkBoolean, checkFloat, checkOptions, describeValue } from '../validate.js';
+import { checkSameBackend, empty, runOrZeros, runRoutine } from './run.js';
 
 /** An int or an [h, w] pair of ints. */
 export type IntPair = number | readonly [number, number];
@@ -82,11 +82,10 @@ function withBatch(op: string, x: Tensor, fn: (x4: Tensor) => Tensor): Tensor | 
   return y;
 }
 
-/** A routine with one float32 output of `shape`; no dispatch when the output is empty. */
+/** A routine with one float32 output of `shape`; no dispatch when an input or the output is empty. */
 function run1<K extends RoutineName>(name: K, cfg: Routines[K], inputs: readonly Tensor[], shape: readonly number[]): Tensor {
-  if (numel(shape) === 0) return empty(shape, 'float32', inputs[0].backend);
-  if (inputs.some((t) => t.numel() === 0)) return zeros([...shape]);
-  return runRoutine(name, cfg, inputs.map((t) => t.contiguous()), [{ shape, dtype: 'float32' }])[0];
+  const work = Math.min(numel(shape), ...inputs.map((t) => t.numel()));
+  return runOrZeros(name, cfg, work > 0 ? inputs.map((t) => t.contiguous()) : inputs, [{ shape, dtype: 'float32' }], work)[0];
 }
 
 /** The output size of a sliding window (PyTorch's formula, including ceil mode's last-window rule). */
@@ -110,9 +109,9 @@ function windows(n: number, k: number, s: number, p: number, d: number, ceil = f
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
-  checkFloatTensor(op, 'input', x);
-  checkFloatTensor(op, 'weight', weight);
-  if (bias != null) checkFloatTensor(op, 'bias', bias);
+  checkFloat(op, 'input', x);
+  checkFloat(op, 'weight', weight);
+  if (bias != null) checkFloat(op, 'bias', bias);
   checkSameBackend(op, bias ? [x, weight, bias] : [x, weight]);
   const b3 = withBatch(op, x, (x4) => conv2d(x4, weight, bias, opts));
   if (b3) return b3;
@@ -168,9 +167,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
   checkOptions(op, opts, ['stride', 'padding', 'outputPadding', 'dilation', 'groups']);
-  checkFloatTensor(op, 'input', x);
-  checkFloatTensor(op, 'weight', weight);
-  if (bias != null) checkFloatTensor(op, 'bias', bias);
+  checkFloat(op, 'input', x);
+  checkFloat(op, 'weight', weight);
+  if (bias != null) checkFloat(op, 'bias', bias);
   checkSameBackend(op, bias ? [x, weight, bias] : [x, weight]);
   const b3 = withBatch(op, x, (x4) => convTranspose2d(x4, weight, bias, opts));
   if (b3) return b3;
@@ -234,7 +233,7 @@ export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions
   const op = 'maxPool2d';
   checkOptions(op, opts, ['stride', 'padding', 'dilation', 'ceilMode']);
   if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
-  checkFloatTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => maxPool2d(x4, kernelSize, opts));
   if (b3) return b3;
   const { shape, ...cfg } = poolArgs(op, x, kernelSize, opts);
@@ -259,7 +258,7 @@ export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions
   checkOptions(op, opts, ['stride', 'padding', 'countIncludePad', 'ceilMode']);
   if (opts.countIncludePad !== undefined) checkBoolean(op, 'countIncludePad', opts.countIncludePad);
   if (opts.ceilMode !== undefined) checkBoolean(op, 'ceilMode', opts.ceilMode);
-  checkFloatTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
   const b3 = withBatch(op, x, (x4) => avgPool2d(x4, kernelSize, opts));
   if (b3) return b3;
   const { shape, kernel, stride, padding } = poolArgs(op, x, kernelSize, { ...opts, dilation: 1 });
@@ -288,7 +287,7 @@ function adaptiveMatrix(o: number, n: number): Tensor {
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
   const op = 'adaptiveAvgPool2d';
-  checkFloatTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
   if (x.ndim !== 3 && x.ndim !== 4) throw new ShapeError(`${op}: input must be 3-D [C,H,W] or 4-D [N,C,H,W], got ${fmt(x.shape)}`);
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
   const sz = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? outputSize : null;

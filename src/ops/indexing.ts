@@ -16,28 +16,17 @@ import { record } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
-import type { RoutineName, Routines } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
 import { MAX_NUMEL, normAxis, numel, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
 import { cropNegative, pad, padPairs } from './movement.js';
-import { copyInto, runRoutine, type OutSpec } from './run.js';
+import { copyInto, runOrZeros } from './run.js';
 import { E } from '../kernel/ir.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isRecording, readBufferSync } from '../record.js';
 import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
-
-/**
- * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
- * zero-filled, accumulated outputs are left as they are. Keeps zero-size launches off the GPU.
- * @internal
- */
-export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly Tensor[], outs: readonly (OutSpec | Tensor)[], work: number): Tensor[] {
-  if (work > 0) return runRoutine(name, config, inputs, outs);
-  return outs.map((o) => (o instanceof Tensor ? o : zeros(o.shape, { dtype: o.dtype })));
-}
 
 /**
  * Throws an ArgumentError if an int32 index tensor holds a value outside [0, size) (other than

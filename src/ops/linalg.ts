@@ -15,18 +15,12 @@ import { record } from '../autograd/graph.js';
 import type { Node } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
+import { ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastStrides, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkSameBackend, copyInto, empty, runRoutine } from './run.js';
-
-/** Checks that `t` is a live float32 tensor; names the op and the argument otherwise. */
-export function checkFloatTensor(op: string, arg: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: ${arg} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
-  t._check(op);
-  if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${arg} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
-}
+import { checkFloat } from '../validate.js';
 
 /** The one stride that walks `shape` in row-major order, or null when the dims do not merge. */
 function collapseStride(shape: readonly number[], strides: readonly number[]): number | null {
@@ -139,8 +133,8 @@ function broadcastBatch(x: readonly number[], y: readonly number[], a: Tensor, b
  * const s = wt.matmul(wt.tensor([1, 2]), wt.tensor([3, 4]));  // 11, shape []
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  checkFloatTensor('matmul', 'a', a);
-  checkFloatTensor('matmul', 'b', b);
+  checkFloat('matmul', 'a', a);
+  checkFloat('matmul', 'b', b);
   checkSameBackend('matmul', [a, b]);
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands must be at least 1-D, got a ${fmt(a.shape)} and b ${fmt(b.shape)}`);
   return record('matmul', [a, b], matmulRaw(a, b), [a, b], { linear: false });
@@ -152,8 +146,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
  * @example wt.mm(wt.ones([2, 3]), wt.ones([3, 4])); // [2, 4] of 3s
  */
 export function mm(a: Tensor, b: Tensor): Tensor {
-  checkFloatTensor('mm', 'a', a);
-  checkFloatTensor('mm', 'b', b);
+  checkFloat('mm', 'a', a);
+  checkFloat('mm', 'b', b);
   if (a.ndim !== 2 || b.ndim !== 2) throw new ShapeError(`mm: both operands must be 2-D, got a ${fmt(a.shape)} and b ${fmt(b.shape)}`);
   return matmul(a, b);
 }
@@ -168,9 +162,9 @@ export function mm(a: Tensor, b: Tensor): Tensor {
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const op = 'linear';
-  checkFloatTensor(op, 'input', x);
-  checkFloatTensor(op, 'weight', weight);
-  if (bias != null) checkFloatTensor(op, 'bias', bias);
+  checkFloat(op, 'input', x);
+  checkFloat(op, 'weight', weight);
+  if (bias != null) checkFloat(op, 'bias', bias);
   checkSameBackend(op, bias ? [x, weight, bias] : [x, weight]);
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-D [out, in], got ${fmt(weight.shape)}`);
   const [nOut, nIn] = weight.shape;

@@ -14,8 +14,9 @@ import { tidy } from '../memory.js';
 import { normAxis, numel, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
-import { checkIndexRange, runOrZeros } from './indexing.js';
-import { checkBoolean, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
+import { checkIndexRange } from './indexing.js';
+import { runOrZeros } from './run.js';
+import { checkBoolean, checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
 
@@ -41,11 +42,6 @@ function fromRows(rows: Tensor, shape: readonly number[], dim: number): Tensor {
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
   return rows.reshape(perm.map((p) => shape[p])).permute(inv).contiguous();
-}
-
-function checkFloat(op: string, arg: string, t: Tensor): void {
-  checkTensor(op, arg, t);
-  if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${arg} must be float32, got ${t.dtype} of shape ${fmt(t.shape)}`);
 }
 
 // ---- softmax ----------------------------------------------------------------------------------

@@ -237,3 +237,14 @@ export function runRoutine<K extends RoutineName>(name: K, config: Routines[K], 
   if (engine.debug) checkOp(name, backend, outputs.map((t) => t._view()), inputs.map((t) => t._view()), [], outputs.filter((t) => !outs.includes(t)));
   return outputs;
 }
+
+/**
+ * runRoutine, but with no dispatch when there is no work (`work` = 0 elements): new outputs are
+ * zero-filled, accumulated outputs are left as they are. Keeps zero-size launches off the GPU.
+ * @internal
+ */
+export function runOrZeros<K extends RoutineName>(name: K, config: Routines[K], inputs: readonly Tensor[], outs: readonly (OutSpec | Tensor)[], work: number): Tensor[] {
+  if (work > 0) return runRoutine(name, config, inputs, outs);
+  const backend = checkSameBackend(name, inputs);
+  return outs.map((o) => (o instanceof Tensor ? o : pendingFill(name, o.shape, 0, o.dtype, backend)));
+}

@@ -4,9 +4,9 @@
  * whole update of a parameter is one fused elementwise kernel per written tensor.
  */
 import { engine, noGrad } from '../engine.js';
-import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
+import { checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { E, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike } from '../ops/creation.js';
@@ -63,8 +63,7 @@ export abstract class Optimizer {
     this.paramGroups.forEach((g, gi) => {
       const where = (i: number) => (groups.length > 1 ? `group ${gi} params[${i}]` : `params[${i}]`);
       g.params.forEach((p, i) => {
-        checkTensor(op, where(i), p);
-        if (p.dtype !== 'float32') throw new DTypeError(`${op}: ${where(i)} must be float32, got ${p.dtype} of shape [${p.shape.join(',')}]`);
+        checkFloat(op, where(i), p);
         // as torch: a computed tensor is replaced by the next forward, so updating it would be lost
         if (!p.isLeaf) throw new ArgumentError(`${op}: ${where(i)} (shape [${p.shape.join(',')}]) is not a leaf tensor: it was computed by an op; optimize the tensors the model owns (model.parameters())`);
         const before = seen.get(p);
