@@ -1,8 +1,8 @@
 /**
- * Step capture: `wt.compile(fn)` runs a step function (forward, backward, optimizer update) a few
- * times the ordinary way while the backend records the commands it issues, then replays that
- * recording — every kernel with its recorded buffers and uniforms, one command buffer — instead
- * of running the JavaScript front end again. Shapes are static: each distinct set of input shapes
+ * Compiled steps: `wt.compile(fn)` runs a step function (forward, backward, optimizer update) a
+ * few times the ordinary way while the recorder (src/record.ts) writes down the commands the front
+ * end gives the backend, then replays that recording — every kernel with its recorded buffers and
+ * uniforms; on WebGPU one baked command buffer — instead of running the JavaScript front end again. Shapes are static: each distinct set of input shapes
  * gets its own recording.
  *
  * How a function becomes a replay (on any backend that can copy buffers; the recorder is the
@@ -26,7 +26,7 @@
  * cannot see: a change to JavaScript state the step reads other than the optimizers' (train/eval
  * mode, the model's structure) — call `reset()` after such a change. Random ops (dropout) drawing
  * from the global generator get fresh streams on each replay, the ones an eager call would have
- * drawn (engine.dynamicOf), so a compiled step gives the same numbers as eager steps; explicit
+ * drawn (record.ts dynamicOf), so a compiled step gives the same numbers as eager steps; explicit
  * seeds stay as recorded. Steps that read values back run eagerly (`await` inside is impossible;
  * `data()` called without awaiting spoils it), as do steps whose scalars change each call.
  *
@@ -44,7 +44,7 @@ import type { Backend, BufferCopy } from './backend/backend.js';
 import { engine } from './engine.js';
 import { materializeAll, type Storage } from './storage.js';
 import { beginRecording, copyBuffer, endRecording, freeBuffer, type Recording } from './record.js';
-import { beginCaptureChecks, endCaptureChecks, inherit, replayFlows, requeueChecks, type CapturedChecks } from './deferred.js';
+import { beginRecordingChecks, endRecordingChecks, inherit, replayFlows, requeueChecks, type RecordedChecks } from './deferred.js';
 import { ArgumentError } from './errors.js';
 import { keep, tidy } from './memory.js';
 import { empty } from './ops/run.js';
@@ -88,7 +88,7 @@ interface Kept {
   /** the step's outputs, contiguous, kept alive: each replay rewrites them */
   outs: Tensor[];
   shape: Shape;
-  checks: CapturedChecks;
+  checks: RecordedChecks;
 }
 
 interface Entry {
@@ -118,40 +118,146 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
   checkOptions('compile', opts, ['warmup']);
   const warmup = opts.warmup ?? 1;
   if (!Number.isInteger(warmup) || warmup < 0) throw new ArgumentError(`compile: warmup must be an integer >= 0, got ${describeValue(warmup)}`);
-  const entries = new Map<string, Entry>();
-  let owner: Backend | null = null;
-  let reason: string | null = null;
-  const stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0, tensors: 0 };
-  const held = () => {
+  const step = new Step(fn as (...args: Tensor[]) => unknown, warmup);
+  const compiled = ((...args: A): R => step.call(args) as R) as Compiled<A, R>;
+  Object.defineProperties(compiled, {
+    reason: { get: () => step.reason },
+    stats: { get: () => step.currentStats() },
+  });
+  (compiled as { reset: () => void }).reset = () => step.reset();
+  (compiled as { dispose: () => void }).dispose = () => step.dispose();
+  return compiled;
+}
+
+/** A compiled function's state: a recording per input signature, and what its calls did. */
+class Step {
+  private readonly entries = new Map<string, Entry>();
+  /** the backend the recordings are on (a new one forgets them) */
+  private owner: Backend | null = null;
+  reason: string | null = null;
+  private readonly stats: CompileStats = { eager: 0, recorded: 0, replayed: 0, dispatches: 0, tensors: 0 };
+
+  constructor(private readonly fn: (...args: Tensor[]) => unknown, private readonly warmup: number) {}
+
+  /** One call: replay the recording of these input shapes if valid, else run eagerly or record. */
+  call(args: Tensor[]): unknown {
+    const backend = this.backendFor(args);
+    if (!backend) return this.eager(args);
+    const e = this.entryFor(args);
+    const again = this.stillValid(e);
+    if (again === null) return this.replay(backend, e.step!, e.own!, args);
+    if (e.failed) {
+      this.reason = e.failed;
+      return this.eager(args);
+    }
+    if (e.calls < this.warmup) {
+      e.calls++;
+      this.reason = `warming up${again}`;
+      return this.eager(args);
+    }
+    return this.record(backend, e, args);
+  }
+
+  currentStats(): CompileStats {
     let n = 0;
-    for (const e of entries.values()) n += (e.own?.length ?? 0) + (e.step?.outs.length ?? 0);
-    return n;
-  };
+    for (const e of this.entries.values()) n += (e.own?.length ?? 0) + (e.step?.outs.length ?? 0);
+    return { ...this.stats, tensors: n };
+  }
 
-  const drop = (k: Kept | null) => {
-    if (!k) return;
-    k.rec.dispose();
-    k.outs.forEach((t) => t.dispose());
-    if (owner) for (const b of k.checks.bufs) freeBuffer(owner, b);
-  };
-  const dropEntry = (e: Entry) => {
-    e.prev = null;
-    drop(e.step);
-    e.own?.forEach((t) => t.dispose());
-  };
-  const forget = () => {
-    for (const e of entries.values()) dropEntry(e);
-    entries.clear();
-  };
+  reset(): void {
+    this.forget();
+    this.reason = null;
+  }
 
-  const eager = (args: A): R => {
-    stats.eager++;
-    const r = tidy(() => fn(...args));
+  dispose(): void {
+    this.forget();
+    this.owner = null;
+  }
+
+  /** The backend the call can replay on, or null (with the reason) when it must run eagerly. */
+  private backendFor(args: readonly Tensor[]): Backend | null {
+    args.forEach((a, i) => {
+      if (!(a instanceof Tensor)) throw new ArgumentError(`compile: argument ${i} must be a Tensor, got ${describeValue(a)} (pass other values through the closure)`);
+      a._check('compile');
+    });
+    const backend = engine.requireBackend();
+    if (!backend.copyBuffer) {
+      this.reason = `the ${backend.name} backend cannot copy buffers, which replays need: it runs eagerly`;
+      return null;
+    }
+    if (engine.debug) {
+      this.reason = 'debug mode checks every op: steps run eagerly';
+      return null;
+    }
+    if (args.some((a) => a.backend !== backend)) throw new ArgumentError('compile: every argument must live on the current backend');
+    if (backend !== this.owner) {
+      this.forget();
+      this.owner = backend;
+    }
+    return backend;
+  }
+
+  /** The entry of the arguments' shapes and dtypes, made (evicting the least recently used) if new. */
+  private entryFor(args: readonly Tensor[]): Entry {
+    const sig = args.map((a) => `${a.dtype}[${a.shape.join(',')}]`).join(';');
+    let e = this.entries.get(sig);
+    if (e) {
+      // most recently used last: the entry evicted first is the one unused the longest
+      this.entries.delete(sig);
+      this.entries.set(sig, e);
+      return e;
+    }
+    if (this.entries.size >= MAX_ENTRIES) {
+      const [k, old] = this.entries.entries().next().value!;
+      this.dropEntry(old);
+      this.entries.delete(k);
+    }
+    this.entries.set(sig, (e = { calls: 0, own: null, prev: null, step: null, mismatches: 0, failed: null }));
+    return e;
+  }
+
+  /**
+   * null when the entry's recording can replay; else '' (none yet), or why the one it had is
+   * dropped (a buffer it shares died), to add to the reason: the entry warms up again.
+   */
+  private stillValid(e: Entry): string | null {
+    if (!e.step) return '';
+    const why = e.step.rec.invalid();
+    if (!why) return null;
+    this.drop(e.step);
+    e.step = null;
+    e.calls = 0;
+    e.mismatches = 0;
+    return ` (recording again: ${why})`;
+  }
+
+  private eager(args: Tensor[]): unknown {
+    this.stats.eager++;
+    const r = tidy(() => this.fn(...args) as Tensor | Tensor[] | void);
     shapeOf(r);
     return r;
-  };
+  }
 
-  const record = (backend: Backend, e: Entry, args: A): R => {
+  /** Runs the step while recording it, keeps the recording if it matches the one before, returns copies. */
+  private record(backend: Backend, e: Entry, args: readonly Tensor[]): unknown {
+    const k = this.recordRun(backend, e, args);
+    this.stats.recorded++;
+    // one kept for replay holds its buffers (prepare) before this call's outputs are allocated
+    // below, which could otherwise draw one the replays write
+    const kept = this.judge(e, k);
+    const fresh = k.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
+    outputCopies(k, fresh).forEach((c) => copyBuffer(backend, c));
+    // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
+    requeueChecks(backend, k.checks, (src, s, dst, d) => copyBuffer(backend, { src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(k, fresh), true);
+    // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
+    fresh.forEach((t, i) => inherit(t._store, [k.outs[i]._store]));
+    if (!kept) this.drop(k);
+    this.reason = e.failed ?? (e.step ? 'recorded' : 'recording');
+    return result(k.shape, fresh);
+  }
+
+  /** One run of the step on the private input copies, inside a recording; its outputs dense and kept. */
+  private recordRun(backend: Backend, e: Entry, args: readonly Tensor[]): Kept {
     e.own ??= args.map((a) => keep(empty(a.shape, a.dtype, backend, 'compile')));
     const own = e.own;
     const temps: Tensor[] = [];
@@ -161,12 +267,12 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     // work issued before the step is not part of it
     materializeAll(backend);
     beginRecording(backend);
-    beginCaptureChecks(backend);
+    beginRecordingChecks(backend);
     let outs: Tensor[] = [], shape: Shape = 'none';
     let failure: unknown = null;
     try {
       outs = tidy(() => {
-        const r = fn(...(own as A));
+        const r = this.fn(...own);
         shape = shapeOf(r);
         const list = shape === 'none' ? [] : shape === 'one' ? [r as Tensor] : (r as Tensor[]);
         // each output as one dense range of its buffer, computed now (inside the recording)
@@ -182,49 +288,46 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     } catch (err) {
       failure = err;
     }
-    const k: Kept = { rec: endRecording(), outs, shape, checks: endCaptureChecks(backend) };
+    const k: Kept = { rec: endRecording(), outs, shape, checks: endRecordingChecks(backend) };
     if (failure) {
-      drop(k);
+      this.drop(k);
       throw failure;
     }
-    stats.recorded++;
-    // keep it (to replay) or not; one kept for replay holds its buffers (prepare) before this
-    // call's outputs are allocated below, which could otherwise draw one the replays write
-    let kept = false;
+    return k;
+  }
+
+  /**
+   * Keeps a recording to replay when it equals the one before (and can hold its buffers);
+   * otherwise remembers its lines for the next, or gives up after repeated differences.
+   */
+  private judge(e: Entry, k: Kept): boolean {
     if (k.rec.spoiled) {
       e.failed = k.rec.spoiled;
-    } else if (e.prev && sameLines(e.prev, k.rec.lines)) {
+      return false;
+    }
+    if (e.prev && sameLines(e.prev, k.rec.lines)) {
       e.prev = null;
       const why = k.rec.prepare();
-      if (why) e.failed = why;
-      else {
-        e.step = k;
-        stats.dispatches = k.rec.dispatches;
-        kept = true;
+      if (why) {
+        e.failed = why;
+        return false;
       }
-    } else {
-      if (e.prev) {
-        e.mismatches++;
-        const diff = explain(e.prev, k.rec.lines);
-        e.prev = null;
-        if (e.mismatches >= MAX_MISMATCHES) e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
-      }
-      // only its lines are needed to compare with the next recording
-      if (!e.failed) e.prev = k.rec.lines;
+      e.step = k;
+      this.stats.dispatches = k.rec.dispatches;
+      return true;
     }
-    // this call's results: copies, like a replay's
-    const fresh = k.outs.map((t) => empty(t.shape, t.dtype, backend, 'compile'));
-    outputCopies(k, fresh).forEach((c) => copyBuffer(backend, c));
-    // the recorded run's checks live in the recording's flag buffers: copies in the queue replace them
-    requeueChecks(backend, k.checks, (src, s, dst, d) => copyBuffer(backend, { src, srcOffset: s, dst, dstOffset: d, numel: 1 }), outputMap(k, fresh), true);
-    // the outputs' own checks (the arguments', the parameters') passed on as the run computed them
-    fresh.forEach((t, i) => inherit(t._store, [k.outs[i]._store]));
-    if (!kept) drop(k);
-    reason = e.failed ?? (e.step ? 'recorded' : 'recording');
-    return result(k.shape, fresh) as R;
-  };
+    if (e.prev) {
+      e.mismatches++;
+      const diff = explain(e.prev, k.rec.lines);
+      e.prev = null;
+      if (e.mismatches >= MAX_MISMATCHES) e.failed = `the step issues different work each call (${diff}), so it runs eagerly`;
+    }
+    // only its lines are needed to compare with the next recording
+    if (!e.failed) e.prev = k.rec.lines;
+    return false;
+  }
 
-  const replay = (backend: Backend, k: Kept, own: Tensor[], args: A): R => {
+  private replay(backend: Backend, k: Kept, own: Tensor[], args: readonly Tensor[]): unknown {
     // pending results that read what the replay overwrites are computed first
     materializeAll(backend);
     const temps: Tensor[] = [];
@@ -237,79 +340,28 @@ export function compile<A extends Tensor[], R extends Tensor | Tensor[] | void>(
     replayFlows(k.checks, outputs);
     k.rec.replay(before, after);
     temps.forEach((t) => t.dispose());
-    stats.replayed++;
-    reason = null;
-    return result(k.shape, fresh) as R;
-  };
+    this.stats.replayed++;
+    this.reason = null;
+    return result(k.shape, fresh);
+  }
 
-  const compiled = ((...args: A): R => {
-    args.forEach((a, i) => {
-      if (!(a instanceof Tensor)) throw new ArgumentError(`compile: argument ${i} must be a Tensor, got ${describeValue(a)} (pass other values through the closure)`);
-      a._check('compile');
-    });
-    const backend = engine.requireBackend();
-    if (!backend.copyBuffer) {
-      reason = `the ${backend.name} backend cannot copy buffers, which replays need: it runs eagerly`;
-      return eager(args);
-    }
-    if (engine.debug) {
-      reason = 'debug mode checks every op: steps run eagerly';
-      return eager(args);
-    }
-    if (args.some((a) => a.backend !== backend)) throw new ArgumentError('compile: every argument must live on the current backend');
-    if (backend !== owner) {
-      forget();
-      owner = backend;
-    }
-    const sig = args.map((a) => `${a.dtype}[${a.shape.join(',')}]`).join(';');
-    let e = entries.get(sig);
-    if (e) {
-      // most recently used last: the entry evicted first is the one unused the longest
-      entries.delete(sig);
-      entries.set(sig, e);
-    } else {
-      if (entries.size >= MAX_ENTRIES) {
-        const [k, old] = entries.entries().next().value!;
-        dropEntry(old);
-        entries.delete(k);
-      }
-      entries.set(sig, (e = { calls: 0, own: null, prev: null, step: null, mismatches: 0, failed: null }));
-    }
-    let again = '';
-    if (e.step) {
-      const why = e.step.rec.invalid();
-      if (!why) return replay(backend, e.step, e.own!, args);
-      drop(e.step);
-      e.step = null;
-      e.calls = 0;
-      e.mismatches = 0;
-      again = ` (recording again: ${why})`;
-    }
-    if (e.failed) {
-      reason = e.failed;
-      return eager(args);
-    }
-    if (e.calls < warmup) {
-      e.calls++;
-      reason = `warming up${again}`;
-      return eager(args);
-    }
-    return record(backend, e, args);
-  }) as Compiled<A, R>;
+  private drop(k: Kept | null): void {
+    if (!k) return;
+    k.rec.dispose();
+    k.outs.forEach((t) => t.dispose());
+    if (this.owner) for (const b of k.checks.bufs) freeBuffer(this.owner, b);
+  }
 
-  Object.defineProperties(compiled, {
-    reason: { get: () => reason },
-    stats: { get: () => ({ ...stats, tensors: held() }) },
-  });
-  (compiled as { reset: () => void }).reset = () => {
-    forget();
-    reason = null;
-  };
-  (compiled as { dispose: () => void }).dispose = () => {
-    forget();
-    owner = null;
-  };
-  return compiled;
+  private dropEntry(e: Entry): void {
+    e.prev = null;
+    this.drop(e.step);
+    e.own?.forEach((t) => t.dispose());
+  }
+
+  private forget(): void {
+    for (const e of this.entries.values()) this.dropEntry(e);
+    this.entries.clear();
+  }
 }
 
 function shapeOf(r: unknown): Shape {

@@ -23,7 +23,7 @@ import { engine } from './engine.js';
 import { storageOf } from './storage.js';
 import { ArgumentError, NonFiniteError, fmt } from './errors.js';
 import { describeValue } from './validate.js';
-import { E, type Expr } from './kernel/ir.js';
+import { IR, type Expr } from './kernel/ir.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
 
 /** 0: finite, 1: has ±Infinity (no NaN), 2: has NaN. A max over elements keeps the worst. */
@@ -56,8 +56,8 @@ export function isDebug(): boolean {
 
 /** The code of an element: 2 for NaN, 1 for ±Infinity, else 0 (bit tests, see kernel/wgsl.ts). */
 function codeExpr(): Expr {
-  const x = E.load(0, 'float32');
-  return E.where(E.unary('isnan', x), E.const(2, 'int32'), E.cast(E.unary('isinf', x), 'int32'));
+  const x = IR.load(0, 'float32');
+  return IR.where(IR.unary('isnan', x), IR.const(2, 'int32'), IR.cast(IR.unary('isinf', x), 'int32'));
 }
 
 function nonFinite(op: string, code: number, shape: readonly number[], when = ''): NonFiniteError {

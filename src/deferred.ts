@@ -1,7 +1,7 @@
 /**
  * Checks on a device's values that must not stall it, reported by the reads that depend on them.
  *
- * On a backend without synchronous reads (WebGPU; the CPU inside a `wt.compile` capture) an op
+ * On a backend without synchronous reads (WebGPU; the CPU while `wt.compile` records a step) an op
  * queues a small reduction of what it wants checked into an int32 slot of a flag buffer, plus a
  * rule that turns the flags into an error: a Check. The check is attached to the results it
  * vouches for, and every op passes the checks of its inputs on to its outputs (src/ops/run.ts:
@@ -59,8 +59,8 @@ interface Queue {
   bufs: BackendBuffer[];
   used: number;
   checks: Check[];
-  /** a capture's queue: its checks record what they reach */
-  capture: boolean;
+  /** a recording's queue: its checks note what they reach */
+  recording: boolean;
 }
 
 // weak: a lost or replaced backend's queue goes with it
@@ -68,7 +68,7 @@ const queues = new WeakMap<Backend, Queue>();
 
 function queueOf(backend: Backend): Queue {
   let q = queues.get(backend);
-  if (!q) queues.set(backend, (q = { bufs: [], used: 0, checks: [], capture: false }));
+  if (!q) queues.set(backend, (q = { bufs: [], used: 0, checks: [], recording: false }));
   return q;
 }
 
@@ -98,7 +98,7 @@ export function flagSlot(backend: Backend, view: View, code: Expr, scalars: read
 export function deferCheck(backend: Backend, slots: number[], rule: Rule): Check {
   const q = queueOf(backend);
   const c = new Check(slots, rule);
-  if (q.capture) c.reached = new Map();
+  if (q.recording) c.reached = new Map();
   q.checks.push(c);
   return c;
 }
@@ -202,10 +202,10 @@ export async function judged(s: Storage): Promise<void> {
   }
 }
 
-// ---- step capture (src/compile.ts) --------------------------------------------------------------
+// ---- recorded steps (src/compile.ts) -----------------------------------------------------------
 
 /** The checks one recorded run of a compiled step queued, in flag buffers of their own. */
-export interface CapturedChecks {
+export interface RecordedChecks {
   readonly bufs: BackendBuffer[];
   readonly used: number;
   readonly checks: readonly Check[];
@@ -229,16 +229,16 @@ export function noteFlow(out: Storage, from: readonly { readonly _store: Storage
 /**
  * Starts queueing the checks of a step being recorded into flag buffers of its own, so that its
  * replays write the same slots whatever else is queued, and noting what its ops read and write;
- * `endCaptureChecks` restores the queue.
+ * `endRecordingChecks` restores the queue.
  */
-export function beginCaptureChecks(backend: Backend): void {
+export function beginRecordingChecks(backend: Backend): void {
   saved.set(backend, queues.get(backend));
-  queues.set(backend, { bufs: [], used: 0, checks: [], capture: true });
+  queues.set(backend, { bufs: [], used: 0, checks: [], recording: true });
   flows = { reads: new Set(), writes: new Set() };
 }
 
-/** Ends the recording's checks (see beginCaptureChecks); its flag buffers are the caller's. */
-export function endCaptureChecks(backend: Backend): CapturedChecks {
+/** Ends the recording's checks (see beginRecordingChecks); its flag buffers are the caller's. */
+export function endRecordingChecks(backend: Backend): RecordedChecks {
   const q = queues.get(backend)!;
   const prev = saved.get(backend);
   saved.delete(backend);
@@ -254,7 +254,7 @@ export function endCaptureChecks(backend: Backend): CapturedChecks {
  * the step writes) take the checks of every live storage the step computes from (its inputs'
  * private copies, parameters, state). Coarser than op by op, never looser.
  */
-export function replayFlows(c: CapturedChecks, outputs: ReadonlyMap<Storage, Storage>): void {
+export function replayFlows(c: RecordedChecks, outputs: ReadonlyMap<Storage, Storage>): void {
   const from = [...c.reads].filter((s) => s.refs > 0 && s.checks && !outputs.has(s));
   if (from.length === 0) return;
   for (const s of c.writes) if (s.refs > 0 && !outputs.has(s)) inherit(s, from);
@@ -262,14 +262,14 @@ export function replayFlows(c: CapturedChecks, outputs: ReadonlyMap<Storage, Sto
 }
 
 /**
- * Queues the captured checks again, as if the step had just queued them: each flag gets a slot of
+ * Queues the recorded checks again, as if the step had just queued them: each flag gets a slot of
  * the current queue and `copy` is told to copy it there (after the step's work), so the next read
  * judges this run's values. Each copy is attached where the recorded check was (storages still
  * alive) and, for the step's outputs, to the fresh tensors a call returns (`outputs`: recorded
  * output storage → the call's); with `replace`, the copy replaces the recorded check there (the
- * recording run itself, whose checks live in the capture's own flag buffers).
+ * recording run itself, whose checks live in the recording's own flag buffers).
  */
-export function requeueChecks(backend: Backend, c: CapturedChecks, copy: (src: BackendBuffer, srcSlot: number, dst: BackendBuffer, dstSlot: number) => void, outputs: ReadonlyMap<Storage, Storage>, replace = false): void {
+export function requeueChecks(backend: Backend, c: RecordedChecks, copy: (src: BackendBuffer, srcSlot: number, dst: BackendBuffer, dstSlot: number) => void, outputs: ReadonlyMap<Storage, Storage>, replace = false): void {
   if (c.checks.length === 0) return;
   const q = queueOf(backend);
   const base = q.used;

@@ -20,7 +20,7 @@ class Engine {
   liveBytes = 0;
   gradEnabled = true;
   debug = false;
-  /** defer elementwise ops and fuse chains of them (`wt.setFusion`); 'auto': on WebGPU only */
+  /** leave elementwise results pending and fuse chains of them (`wt.setFusion`); 'auto': where the backend says fusion pays */
   fusion: boolean | 'auto' = 'auto';
   /** storages whose contents are not computed yet (fusion) */
   pending = new Set<Storage>();

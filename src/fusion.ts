@@ -2,9 +2,10 @@
  * Eager elementwise fusion: a chain of elementwise ops runs as one kernel.
  *
  * With fusion on (the default on WebGPU, `wt.setFusion`), an elementwise op does not dispatch: its result
- * is *pending*: its Storage has a buffer (allocated at once, so out-of-memory and lost-device
- * errors still name the op) but no contents yet, only a recipe (the op's expression, the views it
- * reads, its scalars; src/engine.ts). An elementwise op whose input is pending substitutes that
+ * is *pending*: its Storage has no contents yet, only a recipe (the op's expression, the views it
+ * reads, its scalars; src/storage.ts), and gets its buffer when it is computed. The allocation is
+ * checked when the op runs (Backend.reserve), so out-of-memory errors still name the op; a backend
+ * that cannot check up front (the CPU) allocates a result over LAZY_CPU_ELEMENTS at once. An elementwise op whose input is pending substitutes that
  * input's expression for the load of it (the recipe's loads renumbered into the new kernel's
  * inputs, its scalars appended to the new kernel's), so `x.mul(2).add(1).relu()` is one kernel
  * over x. A reduction does the same with its per-element prologue (`x.sub(m).exp().sum()` is one
@@ -30,8 +31,7 @@
  * Costs: a pending result recomputes its expression in each consumer that folds it in, at most
  * MAX_FOLDS of them (a further use computes it once into its buffer), and it keeps its inputs'
  * storage alive until it is computed or disposed. Debug mode (`wt.setDebug`) checks every op's
- * output, so it turns deferral off. On the CPU backend a small pending result gets its typed
- * array only when computed (see Storage in src/engine.ts).
+ * output, so it leaves nothing pending.
  *
  * Compile cost: each distinct kernel is a pipeline to compile (tens to hundreds of ms on a
  * software adapter), so the kernels a program runs must come in few forms. Kernels are numbered
@@ -47,7 +47,7 @@ import { relayout, type Backend, type View } from './backend/backend.js';
 import { engine } from './engine.js';
 import type { FoldedPart, Recipe, Storage } from './storage.js';
 import { ArgumentError } from './errors.js';
-import { E, type Expr } from './kernel/ir.js';
+import { IR, type Expr } from './kernel/ir.js';
 import { broadcastStrides, numel, shapesEqual, viewStrides } from './shape.js';
 import type { Tensor } from './tensor.js';
 
@@ -63,7 +63,7 @@ export const LAZY_CPU_ELEMENTS = 1 << 24;
 export const MAX_FOLDS = 2;
 
 /**
- * Turns eager elementwise fusion on or off. With fusion on, elementwise ops are deferred and a
+ * Turns eager elementwise fusion on or off. With fusion on, elementwise results are pending and a
  * chain of them runs as one kernel when its result is needed (see the module notes of
  * src/fusion.ts); off, every op dispatches its own kernel at once. `'auto'` (the default) is on
  * for the WebGPU backend, where a kernel launch costs far more than the arithmetic of a small op
@@ -91,13 +91,13 @@ function fusionOn(backend: Backend | null): boolean {
   return engine.fusion === 'auto' ? backend?.fusionPays === true : engine.fusion;
 }
 
-/** Whether an elementwise op on `backend` should be deferred now. */
-export function deferring(backend: Backend): boolean {
+/** Whether an elementwise op on `backend` leaves its result pending now (and folds pending inputs in). */
+export function fusing(backend: Backend): boolean {
   return fusionOn(backend) && !engine.debug;
 }
 
-/** Whether an elementwise op on `inputs` may be deferred (none reads a host-owned buffer). */
-export function deferrable(inputs: readonly Tensor[]): boolean {
+/** Whether an elementwise op on `inputs` may leave its result pending (none reads a host-owned buffer). */
+export function fusable(inputs: readonly Tensor[]): boolean {
   return inputs.every((t) => !t._store.external);
 }
 
@@ -158,8 +158,8 @@ function rewrite(e: Expr, load: (i: number, dtype: Expr['dtype']) => Expr, base:
   if (m) return m;
   switch (e.op) {
     case 'load': m = load(e.value!, e.dtype); break;
-    case 'scalar': m = base ? E.scalar(e.value! + base, e.dtype) : e; break;
-    case 'rand': m = base ? E.rand(e.value! + base, e.lane ?? 0) : e; break;
+    case 'scalar': m = base ? IR.scalar(e.value! + base, e.dtype) : e; break;
+    case 'rand': m = base ? IR.rand(e.value! + base, e.lane ?? 0) : e; break;
     case 'const': case 'index': m = e; break;
     default: {
       const args = e.args.map((x) => rewrite(x, load, base, memo));
@@ -172,7 +172,7 @@ function rewrite(e: Expr, load: (i: number, dtype: Expr['dtype']) => Expr, base:
 
 /** Renumbers a recipe's loads (`loads[j]`) and shifts its scalars by `base`. */
 const remap = (e: Expr, loads: readonly number[], base: number, memo: Map<Expr, Expr>): Expr =>
-  rewrite(e, (i, dtype) => E.load(loads[i], dtype), base, memo);
+  rewrite(e, (i, dtype) => IR.load(loads[i], dtype), base, memo);
 
 /** The consumer's expression with load(i) replaced by `subs[i]` and its scalars shifted by `base`. */
 const substitute = (e: Expr, subs: readonly (Expr | null)[], base: number, memo: Map<Expr, Expr>): Expr =>
@@ -287,7 +287,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
   outScalars.push(...scalars);
   inputs.forEach((t, i) => {
     const v = direct[i];
-    if (v) subs[i] = E.load(add(v, t._store), t.dtype);
+    if (v) subs[i] = IR.load(add(v, t._store), t.dtype);
   });
   // further recipes (e.g. a + b with both pending): renumbered into the kernel
   inputs.forEach((t, i) => {
@@ -305,7 +305,7 @@ export function compose(exprs: readonly Expr[], inputs: readonly Tensor[], shape
       return;
     }
     if (!r || size + grow > MAX_NODES || distinct([...views, ...rv]).bufs + left > maxReads || distinct([...views, ...rv]).views + left > MAX_VIEWS) {
-      subs[i] = E.load(add(broadcast(t), t._store), t.dtype);
+      subs[i] = IR.load(add(broadcast(t), t._store), t.dtype);
       return;
     }
     const loads = rv.map((v, j) => add(v, r.inputs[j]));

@@ -9,7 +9,7 @@
  *   unless you own the tensor's values (in-place writes bypass autograd).
  * - `fromGPUBuffer` tensors read the host buffer when webtensor's work is submitted. If the host
  *   changes the buffer, call `wt.flush()` before it does so, so that ops already issued see the
- *   old contents. (Elementwise ops that read a host buffer are never deferred by fusion, see
+ *   old contents. (Elementwise ops that read a host buffer are never left pending by fusion, see
  *   `wt.setFusion`, so this holds with fusion on.) The host keeps ownership: disposing the tensor never destroys the buffer.
  * - The buffer must live on the device webtensor uses: pass it with `wt.init({ device })`.
  *

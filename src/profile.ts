@@ -77,7 +77,7 @@ function report<T>(result: T, base: Omit<ProfileReport<T>, 'table' | 'result'>):
 
 /**
  * Runs `fn` (sync or async) with kernel profiling on the current backend and returns the kernel
- * table. Work encoded before the call (deferred elementwise results included) is flushed first
+ * table. Work encoded before the call (pending elementwise results included) is flushed first
  * and not counted; the report is complete
  * once every dispatch `fn` issued has finished on the GPU. Profiles do not nest.
  *
@@ -88,7 +88,7 @@ function report<T>(result: T, base: Omit<ProfileReport<T>, 'table' | 'result'>):
 export async function profile<T>(fn: () => T | Promise<T>): Promise<ProfileReport<T>> {
   checkFunction('profile', 'fn', fn);
   const backend = getBackend();
-  // deferred elementwise results made before the call are computed now, outside the profile
+  // pending elementwise results made before the call are computed now, outside the profile
   materializeAll(backend);
   const t0 = performance.now();
   if (!backend.startProfile || !backend.stopProfile) {

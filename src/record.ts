@@ -233,7 +233,7 @@ export function remapDynamic(d: DynamicScalars, at: readonly (number | undefined
 
 /** Starts recording the commands given to `backend`. */
 export function beginRecording(backend: Backend): void {
-  if (active) throw new ArgumentError('compile: a step is already being captured (compiled functions cannot nest)');
+  if (active) throw new ArgumentError('compile: a step is already being recorded (compiled functions cannot nest)');
   started++;
   active = { backend, cmds: [], spoiled: null, internal: new Map(), spares: new Map(), kinds: new Map(), hooks: [], rng: { start: engine.rngStream, base: 0 } };
 }

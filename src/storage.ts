@@ -17,7 +17,7 @@ import { contiguousStrides } from './shape.js';
 import { allocBuffer, dispatch, dynamicOf, freeBuffer } from './record.js';
 
 /**
- * The recipe of a deferred elementwise result (see src/fusion.ts): `expr` over the input views
+ * The recipe of a pending elementwise result (see src/fusion.ts): `expr` over the input views
  * `views` (all of `shape`; `load(i)` reads views[i]) and the runtime `scalars`. The storages the
  * views read are held (one reference each, in `inputs`) until the result is computed or dropped.
  */
@@ -74,7 +74,7 @@ export function storageOf(buf: BackendBuffer): Storage | undefined {
 export class Storage {
   refs = 1;
   private _recipe: Recipe | null = null;
-  /** the buffer belongs to the host app (`fromGPUBuffer`): ops reading it are never deferred */
+  /** the buffer belongs to the host app (`fromGPUBuffer`): ops reading it never leave a pending result */
   external = false;
   /** elements of the buffer (counted by `memory()` whether allocated yet or not) */
   readonly numel: number;
@@ -98,7 +98,7 @@ export class Storage {
   }
 
   /** Makes this (new) storage pending on `recipe`, which holds references on its inputs. */
-  defer(recipe: Recipe): void {
+  setRecipe(recipe: Recipe): void {
     this._recipe = recipe;
     engine.pending.add(this);
     for (const v of recipe.views) {

@@ -12,7 +12,7 @@ import { compile } from '../src/backend/cpu/program.js';
 import { setJitDisabled } from '../src/backend/cpu/jit.js';
 import { setWasmExpr, wasmBlockFunction } from '../src/backend/cpu/wasm/expr.js';
 import { erf } from '../src/kernel/math.js';
-import { BINARY, E, UNARY, type BinaryOp, type Expr, type UnaryOp } from '../src/kernel/ir.js';
+import { BINARY, IR, UNARY, type BinaryOp, type Expr, type UnaryOp } from '../src/kernel/ir.js';
 import type { ReduceOp } from '../src/kernel/kernel.js';
 
 afterEach(() => {
@@ -78,9 +78,9 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
     it(`every unary op on float, int and bool operands (${mode})`, () => {
       const x = dense(floats(N, f64, 3), [N]), xi = dense(ints(N, 5), [N]);
       for (const op of Object.keys(UNARY) as UnaryOp[]) {
-        same([E.unary(op, E.load(0, 'float32'))], [x], [N], [], f64);
-        same([E.cast(E.unary(op, E.load(0, 'int32')), 'float32')], [xi], [N], [], f64);
-        same([E.cast(E.unary(op, E.cast(E.load(0, 'int32'), 'bool')), 'float32')], [xi], [N], [], f64);
+        same([IR.unary(op, IR.load(0, 'float32'))], [x], [N], [], f64);
+        same([IR.cast(IR.unary(op, IR.load(0, 'int32')), 'float32')], [xi], [N], [], f64);
+        same([IR.cast(IR.unary(op, IR.cast(IR.load(0, 'int32'), 'bool')), 'float32')], [xi], [N], [], f64);
       }
     });
 
@@ -97,22 +97,22 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
       const pa = f64 ? new Float64Array(S * S) : new Float32Array(S * S), pb = f64 ? new Float64Array(S * S) : new Float32Array(S * S);
       for (let i = 0; i < S * S; i++) [pa[i], pb[i]] = [SPECIAL[i % S], SPECIAL[Math.floor(i / S)]];
       for (const op of Object.keys(BINARY) as BinaryOp[]) {
-        same([E.cast(E.binary(op, E.load(0, 'float32'), E.load(1, 'float32')), 'float32')], [dense(pa, [S * S]), dense(pb, [S * S])], [S * S], [], f64);
-        same([E.cast(E.binary(op, E.load(0, 'float32'), E.load(1, 'float32')), 'float32')], [a2, b], shape, [], f64);
-        same([E.cast(E.binary(op, E.load(0, 'int32'), E.load(1, 'int32')), 'float32')], [ai2, bi], shape, [], f64);
-        same([E.cast(E.binary(op, E.load(0, 'int32'), E.scalar(0, 'int32')), 'int32')], [ai2], shape, [-3.7], f64, 'i');
-        same([E.cast(E.binary(op, E.scalar(0), E.load(0, 'float32')), 'float32')], [a2], shape, [0.1], f64);
+        same([IR.cast(IR.binary(op, IR.load(0, 'float32'), IR.load(1, 'float32')), 'float32')], [dense(pa, [S * S]), dense(pb, [S * S])], [S * S], [], f64);
+        same([IR.cast(IR.binary(op, IR.load(0, 'float32'), IR.load(1, 'float32')), 'float32')], [a2, b], shape, [], f64);
+        same([IR.cast(IR.binary(op, IR.load(0, 'int32'), IR.load(1, 'int32')), 'float32')], [ai2, bi], shape, [], f64);
+        same([IR.cast(IR.binary(op, IR.load(0, 'int32'), IR.scalar(0, 'int32')), 'int32')], [ai2], shape, [-3.7], f64, 'i');
+        same([IR.cast(IR.binary(op, IR.scalar(0), IR.load(0, 'float32')), 'float32')], [a2], shape, [0.1], f64);
       }
     });
 
     it(`casts, where, constants, index, rand and several outputs (${mode})`, () => {
       const x = dense(floats(N, f64, 17), [N]), c = dense(ints(N, 19), [N]);
-      const lx = E.load(0, 'float32');
+      const lx = IR.load(0, 'float32');
       const exprs = [
-        E.where(E.load(1, 'int32'), E.binary('mul', lx, E.const(1 / 3)), E.unary('neg', lx)),
-        E.binary('add', E.cast(E.cast(lx, 'int32'), 'float32'), E.cast(E.cast(lx, 'bool'), 'float32')),
-        E.binary('mul', E.rand(1, 2), E.cast(E.index(), 'float32')),
-        E.binary('sub', E.const(-0), E.binary('mul', E.scalar(0), E.const(0.1))),
+        IR.where(IR.load(1, 'int32'), IR.binary('mul', lx, IR.const(1 / 3)), IR.unary('neg', lx)),
+        IR.binary('add', IR.cast(IR.cast(lx, 'int32'), 'float32'), IR.cast(IR.cast(lx, 'bool'), 'float32')),
+        IR.binary('mul', IR.rand(1, 2), IR.cast(IR.index(), 'float32')),
+        IR.binary('sub', IR.const(-0), IR.binary('mul', IR.scalar(0), IR.const(0.1))),
       ];
       same(exprs, [x, c], [N], [1e-3, 12345, 678, 9], f64);
     });
@@ -121,7 +121,7 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
   it('reductions over fused expressions', () => {
     const shape = [5, 9];
     const x = dense(floats(45, false, 23), shape);
-    const body = E.unary('exp', E.binary('sub', E.load(0, 'float32'), E.const(2)));
+    const body = IR.unary('exp', IR.binary('sub', IR.load(0, 'float32'), IR.const(2)));
     for (const op of ['sum', 'mean', 'max', 'min', 'prod', 'argmax', 'argmin'] as ReduceOp[]) {
       const results = MODES.map((mode) => {
         useMode(mode);
@@ -140,19 +140,19 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
       useMode(mode);
       // in place: p ← p − 0.1·g and m ← 0.9·m + g in one kernel (two outputs that are also inputs)
       const p = floats(n, false, 29), m = floats(n, false, 31), g = floats(n, false, 37);
-      const [lp, lg, lm] = [0, 1, 2].map((i) => E.load(i, 'float32'));
+      const [lp, lg, lm] = [0, 1, 2].map((i) => IR.load(i, 'float32'));
       const pv = dense(p, [n]), mv = dense(m, [n]);
-      runElementwise(compile([E.binary('sub', lp, E.binary('mul', E.const(0.1), lg)), E.binary('add', E.binary('mul', E.const(0.9), lm), lg)]), [pv, dense(g, [n]), mv], [pv, mv], []);
+      runElementwise(compile([IR.binary('sub', lp, IR.binary('mul', IR.const(0.1), lg)), IR.binary('add', IR.binary('mul', IR.const(0.9), lm), lg)]), [pv, dense(g, [n]), mv], [pv, mv], []);
       // shifted overlap: x[1:] ← x[:-1] + 1 must read the old x everywhere
       const x = floats(n, false, 41);
       const src: InputView = { data: x, shape: [n - 1], strides: [1], offset: 0 };
       const dst: InputView = { data: x, shape: [n - 1], strides: [1], offset: 1 };
       const old = Array.from(x);
-      runElementwise(compile(E.binary('add', E.load(0, 'float32'), E.const(1))), [src], [dst], []);
+      runElementwise(compile(IR.binary('add', IR.load(0, 'float32'), IR.const(1))), [src], [dst], []);
       for (let i = 1; i < n; i += 997) expect(x[i]).toBe(Math.fround(old[i - 1] + 1));
       // an int32 output from a float expression, written straight into an Int32Array
       const q = new Int32Array(n);
-      runElementwise(compile(E.cast(E.binary('mul', E.load(0, 'float32'), E.const(3)), 'int32')), [dense(g, [n])], [dense(q, [n])], []);
+      runElementwise(compile(IR.cast(IR.binary('mul', IR.load(0, 'float32'), IR.const(3)), 'int32')), [dense(g, [n])], [dense(q, [n])], []);
       return [p, m, x, q].map((a) => Array.from(a).map(String));
     };
     const [a, ...rest] = MODES.map(run);
@@ -166,8 +166,8 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
       const x = floats(R * O, false, 43), y = floats(R * O, false, 47);
       // the kernel's view: kept dim first, reduced last, as ops/run.ts permutes them
       const col = (data: Float32Array | Float64Array): InputView => ({ data, shape: [O, R], strides: [1, O], offset: 0 });
-      const lx = E.load(0, 'float32');
-      for (const [body, term] of [[E.binary('mul', lx, E.load(1, 'float32')), (i: number) => Math.fround(x[i] * y[i])], [lx, (i: number) => x[i]]] as const) {
+      const lx = IR.load(0, 'float32');
+      for (const [body, term] of [[IR.binary('mul', lx, IR.load(1, 'float32')), (i: number) => Math.fround(x[i] * y[i])], [lx, (i: number) => x[i]]] as const) {
         for (const op of ['sum', 'mean'] as ReduceOp[]) {
           for (const mode of MODES) {
             useMode(mode);
@@ -187,24 +187,24 @@ describe('CPU generated kernels match the interpreter bit for bit', () => {
 });
 
 describe('CPU WebAssembly expression kernels', () => {
-  const lx = E.load(0, 'float32'), ly = E.load(1, 'float32');
+  const lx = IR.load(0, 'float32'), ly = IR.load(1, 'float32');
   const inWasm = (e: Expr | Expr[]) => wasmBlockFunction(compile(e), [true, true], 2048) !== null;
 
   it('take the float32 ops they implement and leave the rest to JavaScript', () => {
     const unary = (Object.keys(UNARY) as UnaryOp[]).filter((op) => op !== 'not' && op !== 'isnan' && op !== 'isinf');
-    expect(unary.filter((op) => inWasm(E.unary(op, lx)))).toEqual(['neg', 'abs', 'exp', 'sqrt', 'erf', 'floor', 'ceil', 'round', 'sign', 'recip']);
-    expect(inWasm(E.cast(E.unary('isnan', lx), 'float32'))).toBe(true);
-    expect(inWasm(E.cast(E.unary('not', E.unary('isinf', lx)), 'float32'))).toBe(true);
+    expect(unary.filter((op) => inWasm(IR.unary(op, lx)))).toEqual(['neg', 'abs', 'exp', 'sqrt', 'erf', 'floor', 'ceil', 'round', 'sign', 'recip']);
+    expect(inWasm(IR.cast(IR.unary('isnan', lx), 'float32'))).toBe(true);
+    expect(inWasm(IR.cast(IR.unary('not', IR.unary('isinf', lx)), 'float32'))).toBe(true);
     const binary = (Object.keys(BINARY) as BinaryOp[]).filter((op) => op !== 'and' && op !== 'or');
-    expect(binary.filter((op) => inWasm(E.cast(E.binary(op, lx, ly), 'float32')))).toEqual(['add', 'sub', 'mul', 'div', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne']);
-    expect(inWasm(E.where(E.binary('and', E.binary('lt', lx, ly), E.binary('gt', lx, E.scalar(0))), lx, E.const(0)))).toBe(true);
+    expect(binary.filter((op) => inWasm(IR.cast(IR.binary(op, lx, ly), 'float32')))).toEqual(['add', 'sub', 'mul', 'div', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne']);
+    expect(inWasm(IR.where(IR.binary('and', IR.binary('lt', lx, ly), IR.binary('gt', lx, IR.scalar(0))), lx, IR.const(0)))).toBe(true);
     // int32 values, index and rand, a plain copy: JavaScript
-    expect(inWasm(E.cast(E.binary('add', E.load(0, 'int32'), E.const(1, 'int32')), 'float32'))).toBe(false);
-    expect(inWasm(E.binary('add', lx, E.cast(E.index(), 'float32')))).toBe(false);
-    expect(inWasm(E.binary('mul', lx, E.rand(0, 0)))).toBe(false);
+    expect(inWasm(IR.cast(IR.binary('add', IR.load(0, 'int32'), IR.const(1, 'int32')), 'float32'))).toBe(false);
+    expect(inWasm(IR.binary('add', lx, IR.cast(IR.index(), 'float32')))).toBe(false);
+    expect(inWasm(IR.binary('mul', lx, IR.rand(0, 0)))).toBe(false);
     expect(inWasm(lx)).toBe(false);
     // a bool result
-    expect(inWasm(E.binary('lt', lx, ly))).toBe(false);
+    expect(inWasm(IR.binary('lt', lx, ly))).toBe(false);
   });
 
   /** Float32 values: random bit patterns, then sweeps across each special point of exp and erf. */
@@ -235,7 +235,7 @@ describe('CPU WebAssembly expression kernels', () => {
   it('compute exp and erf bit for bit as Math.fround(Math.exp(x)) and math.ts erf do, on millions of float32s', () => {
     const x = manyFloats(), n = x.length;
     for (const [op, ref] of [['exp', Math.exp], ['erf', erf]] as const) {
-      const prog = compile(E.unary(op, lx));
+      const prog = compile(IR.unary(op, lx));
       expect(wasmBlockFunction(prog, [true], 2048)).not.toBe(null);
       const out = new Float32Array(n);
       runElementwise(prog, [dense(x, [n])], [dense(out, [n])], []);
@@ -282,7 +282,7 @@ describe('CPU strided copies', () => {
     for (const [shape, strides, offset] of cases) {
       const n = shape.reduce((a, b) => a * b, 1);
       const out = new Float32Array(n + 2);
-      runElementwise(compile(E.load(0, 'float32')), [{ data, shape, strides, offset }], [{ data: out, shape, strides: shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1)), offset: 1 }], []);
+      runElementwise(compile(IR.load(0, 'float32')), [{ data, shape, strides, offset }], [{ data: out, shape, strides: shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1)), offset: 1 }], []);
       expect(Array.from(out.subarray(1, n + 1)).map(String)).toEqual(naive(data, shape, strides, offset).map(String));
       expect([out[0], out[n + 1]]).toEqual([0, 0]);
     }

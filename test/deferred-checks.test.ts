@@ -1,6 +1,6 @@
 /**
  * Deferred checks (src/deferred.ts, issue 19 defect 2.3): an out-of-range index on a backend that
- * cannot read it at once (WebGPU; the CPU inside a `wt.compile` capture) makes reads of what
+ * cannot read it at once (WebGPU; the CPU while `wt.compile` records a step) makes reads of what
  * depends on the bad result throw the op's ArgumentError — the result itself every time it is
  * read, anything computed from it (fused pending results, reductions, routines, views, in-place
  * copies into other tensors, optimizer updates, compiled steps' replays) — and never return its

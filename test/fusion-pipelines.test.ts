@@ -10,7 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { canonical } from '../src/kernel/canonical.js';
 import { remapDynamic } from '../src/record.js';
-import { E } from '../src/kernel/ir.js';
+import { IR } from '../src/kernel/ir.js';
 import type { View } from '../src/backend/backend.js';
 import { BACKENDS, forEachBackend, useBackend } from './backends.js';
 import { expectClose, randomTensor } from './helpers.js';
@@ -199,13 +199,13 @@ describe.runIf(BACKENDS.includes('webgpu'))('fused kernels compile few pipelines
 describe('canonical numbering (kernel/canonical.ts, record.ts remapDynamic)', () => {
   const buf = (n: number) => ({ numel: n });
   const view = (b: { numel: number }): View => ({ buf: b, dtype: 'float32', shape: [4], strides: [1], offset: 0 });
-  const f = (i: number) => E.load(i, 'float32');
+  const f = (i: number) => IR.load(i, 'float32');
 
   it('kernels of one form get one expression, whatever their numbering', () => {
     const [p, q, r] = [buf(4), buf(4), buf(4)];
     // add(mul(load 2, scalar 3), load 0) over [p, r, q], vs the same form numbered otherwise
-    const a = canonical([E.binary('add', E.binary('mul', f(2), E.scalar(3)), f(0))], [view(p), view(r), view(q)], [9, 8, 7, 1.5]);
-    const b = canonical([E.binary('add', E.binary('mul', f(0), E.scalar(0)), f(1))], [view(q), view(p)], [1.5]);
+    const a = canonical([IR.binary('add', IR.binary('mul', f(2), IR.scalar(3)), f(0))], [view(p), view(r), view(q)], [9, 8, 7, 1.5]);
+    const b = canonical([IR.binary('add', IR.binary('mul', f(0), IR.scalar(0)), f(1))], [view(q), view(p)], [1.5]);
     expect(a.exprs).toEqual(b.exprs);
     expect(a.views.map((v) => v.buf)).toEqual([q, p]);
     expect(a.scalars).toEqual([1.5]);
@@ -214,17 +214,17 @@ describe('canonical numbering (kernel/canonical.ts, record.ts remapDynamic)', ()
 
   it('a view loaded twice becomes one load; a rand leaf keeps its three scalars together', () => {
     const p = buf(4);
-    const c = canonical([E.binary('add', f(1), E.binary('mul', f(0), E.rand(2, 1)))], [view(p), view(p)], [0, 0, 11, 12, 13]);
+    const c = canonical([IR.binary('add', f(1), IR.binary('mul', f(0), IR.rand(2, 1)))], [view(p), view(p)], [0, 0, 11, 12, 13]);
     expect(c.views.length).toBe(1);
-    expect(c.exprs[0]).toEqual(E.binary('add', f(0), E.binary('mul', f(0), E.rand(0, 1))));
+    expect(c.exprs[0]).toEqual(IR.binary('add', f(0), IR.binary('mul', f(0), IR.rand(0, 1))));
     expect(c.scalars).toEqual([11, 12, 13]);
   });
 
   it('a node given as computed becomes a load of its buffer', () => {
     const [p, q] = [buf(4), buf(4)];
-    const inner = E.unary('exp', f(0));
-    const c = canonical([E.binary('mul', inner, E.scalar(0))], [view(p)], [2], new Map([[inner, view(q)]]));
-    expect(c.exprs[0]).toEqual(E.binary('mul', f(0), E.scalar(0)));
+    const inner = IR.unary('exp', f(0));
+    const c = canonical([IR.binary('mul', inner, IR.scalar(0))], [view(p)], [2], new Map([[inner, view(q)]]));
+    expect(c.exprs[0]).toEqual(IR.binary('mul', f(0), IR.scalar(0)));
     expect(c.views.map((v) => v.buf)).toEqual([q]);
   });
 

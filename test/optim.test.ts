@@ -171,8 +171,8 @@ forEachBackend((kind) => {
       const ps = [wt.tensor([1, 2, 3]), wt.tensor([10, 20])];
       const gs = [wt.tensor([0.5, 0.5, 0.5]), wt.tensor([1, 2])];
       const { runSegmentsInto } = await import('../src/ops/run.js');
-      const { E } = await import('../src/kernel/ir.js');
-      const expr = E.binary('sub', E.load(0, 'float32'), E.binary('mul', E.scalar(0), E.load(1, 'float32')));
+      const { IR } = await import('../src/kernel/ir.js');
+      const expr = IR.binary('sub', IR.load(0, 'float32'), IR.binary('mul', IR.scalar(0), IR.load(1, 'float32')));
       runSegmentsInto('test', [expr], ps.map((p, i) => [p, gs[i]]), ps.map((p) => [p]), [2]);
       expect(Array.from(await ps[0].data())).toEqual([0, 1, 2]);
       expect(Array.from(await ps[1].data())).toEqual([8, 16]);

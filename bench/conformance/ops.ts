@@ -12,7 +12,7 @@
  * could move to the next integer (remainder divides by powers of two).
  */
 import * as wt from '../../src/index.js';
-import { BINARY, E, UNARY, type Expr, type LeafOp } from '../../src/kernel/ir.js';
+import { BINARY, IR, UNARY, type Expr, type LeafOp } from '../../src/kernel/ir.js';
 import type { ReduceOp } from '../../src/kernel/kernel.js';
 import { ELEMENTWISE, elementwise, type ElementwiseName } from '../../src/ops/elementwise.js';
 import { EXPR, ROWS, fmtShape, numel, rng, uniformData, withGrads, type Case, type Out } from './cases.js';
@@ -120,8 +120,8 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
 /** Which operands have a gradient expression (sign, floor, ... have none: their gradient is zero). */
 function gradOperands(name: ElementwiseName): boolean[] {
   const def = ELEMENTWISE[name], spec = ELEMENTWISE_SPECS[name];
-  const xs = spec.args.map((a, i) => E.load(i, a.dtype));
-  const g = def.grad?.(xs, E.load(9, 'float32'), E.load(10, 'float32'), [0, 1, 2, 3, 4].map((i) => E.scalar(i)));
+  const xs = spec.args.map((a, i) => IR.load(i, a.dtype));
+  const g = def.grad?.(xs, IR.load(9, 'float32'), IR.load(10, 'float32'), [0, 1, 2, 3, 4].map((i) => IR.scalar(i)));
   return spec.args.map((a, i) => a.dtype === 'float32' && !!g?.[i]);
 }
 
@@ -301,11 +301,11 @@ export function irCoverage(tested: readonly ElementwiseName[]): { missing: strin
   };
   for (const name of tested) {
     const def = ELEMENTWISE[name], spec = ELEMENTWISE_SPECS[name];
-    const xs = spec.args.map((a, i) => E.load(i, a.dtype));
-    const ps = [0, 1, 2, 3, 4].map((i) => E.scalar(i));
+    const xs = spec.args.map((a, i) => IR.load(i, a.dtype));
+    const ps = [0, 1, 2, 3, 4].map((i) => IR.scalar(i));
     const y = def.f(xs, ps);
     walk(y);
-    def.grad?.(xs, E.load(9, 'float32'), E.load(10, 'float32'), ps).forEach(walk);
+    def.grad?.(xs, IR.load(9, 'float32'), IR.load(10, 'float32'), ps).forEach(walk);
   }
   const wanted = [...Object.keys(UNARY), ...Object.keys(BINARY), 'where', 'cast'];
   return { missing: wanted.filter((op) => !seen.has(op)), leaves: LEAVES };

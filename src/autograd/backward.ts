@@ -102,10 +102,10 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
     const grads = new Map<Node, Tensor>([[root.gradFn, seed]]);
     const leaves = new Map<Tensor, Tensor>();
     for (const node of topoOrder(root.gradFn)) {
-      const pending = grads.get(node);
+      const summed = grads.get(node);
       grads.delete(node);
-      if (!pending) continue;
-      const g = realize(pending);
+      if (!summed) continue;
+      const g = realize(summed);
       if (node.isReleased) {
         g.dispose();
         throw new ArgumentError('backward: trying to backward through the graph a second time; pass { retainGraph: true } the first time');

@@ -16,7 +16,7 @@
  */
 import type { Tensor } from '../tensor.js';
 import { copyInto, pendingFill, runElementwise } from '../ops/run.js';
-import { E } from '../kernel/ir.js';
+import { IR } from '../kernel/ir.js';
 
 interface Region {
   /** the gradient of the region (a reference of its own) */
@@ -67,7 +67,7 @@ export function realize(t: Tensor): Tensor {
       } else {
         // regions may overlap (two slices of the same elements): add
         const cur = t._viewAs(r.g.shape, strides, offset);
-        runElementwise('add', E.binary('add', E.load(0, 'float32'), E.load(1, 'float32')), [cur, r.g], r.g.shape, [], into);
+        runElementwise('add', IR.binary('add', IR.load(0, 'float32'), IR.load(1, 'float32')), [cur, r.g], r.g.shape, [], into);
         cur.dispose();
       }
     }

@@ -17,11 +17,11 @@
  *
  * @example
  * // add(load 3, scalar 5) over views [a, b, c, d] and scalars [..6 values]
- * canonical([E.binary('add', E.load(3, 'float32'), E.scalar(5))], views, scalars);
+ * canonical([IR.binary('add', IR.load(3, 'float32'), IR.scalar(5))], views, scalars);
  * // → add(load 0, scalar 0) over [d], scalars [scalars[5]]
  */
 import type { View } from '../backend/backend.js';
-import { E, type Expr } from './ir.js';
+import { IR, type Expr } from './ir.js';
 
 /** An expression kernel's arguments: the expressions, the views they load and the scalars they read. */
 export interface KernelArgs {
@@ -69,22 +69,22 @@ export function canonical(exprs: readonly Expr[], views: readonly View[], scalar
     let m = memo.get(e);
     if (m) return m;
     const done = computed?.get(e);
-    if (done) m = E.load(viewIndex(done), e.dtype);
+    if (done) m = IR.load(viewIndex(done), e.dtype);
     else {
       switch (e.op) {
         case 'load': {
           const k = (loadAt[e.value!] ??= viewIndex(views[e.value!]));
-          m = k === e.value ? e : E.load(k, e.dtype);
+          m = k === e.value ? e : IR.load(k, e.dtype);
           break;
         }
         case 'scalar': {
           const k = scalar(e.value!, 1);
-          m = k === e.value ? e : E.scalar(k, e.dtype);
+          m = k === e.value ? e : IR.scalar(k, e.dtype);
           break;
         }
         case 'rand': {
           const k = scalar(e.value!, 3);
-          m = k === e.value ? e : E.rand(k, e.lane ?? 0);
+          m = k === e.value ? e : IR.rand(k, e.lane ?? 0);
           break;
         }
         case 'const': case 'index': m = e; break;

@@ -129,7 +129,7 @@ const node = (op: Op, dtype: DType, args: Expr[] = [], value?: number, lane?: nu
   lane === undefined ? (value === undefined ? { op, dtype, args } : { op, dtype, args, value }) : { op, dtype, args, value, lane };
 
 /** Builders for IR trees; binary builders cast both sides to a common dtype first. */
-export const E = {
+export const IR = {
   load: (input: number, dtype: DType): Expr => node('load', dtype, [], input),
   scalar: (index: number, dtype: DType = 'float32'): Expr => node('scalar', dtype, [], index),
   const: (value: number, dtype: DType = 'float32'): Expr => node('const', dtype, [], value),
@@ -138,22 +138,37 @@ export const E = {
   rand: (p: number, lane = 0): Expr => node('rand', 'float32', [], p, lane),
   cast: (a: Expr, dtype: DType): Expr => (a.dtype === dtype ? a : node('cast', dtype, [a])),
   unary: (op: UnaryOp, a: Expr): Expr => {
-    if (op === 'not') return node(op, 'bool', [E.cast(a, 'bool')]);
+    if (op === 'not') return node(op, 'bool', [IR.cast(a, 'bool')]);
     if (op === 'isnan' || op === 'isinf') return node(op, 'bool', [a]);
     const dt = UNARY[op].keepsInt && a.dtype !== 'bool' ? a.dtype : 'float32';
-    return node(op, dt, [E.cast(a, dt)]);
+    return node(op, dt, [IR.cast(a, dt)]);
   },
   binary: (op: BinaryOp, a: Expr, b: Expr): Expr => {
-    if (op === 'and' || op === 'or') return node(op, 'bool', [E.cast(a, 'bool'), E.cast(b, 'bool')]);
+    if (op === 'and' || op === 'or') return node(op, 'bool', [IR.cast(a, 'bool'), IR.cast(b, 'bool')]);
     let dt: DType = a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
     if (op === 'div') dt = 'float32';
-    const args = [E.cast(a, dt), E.cast(b, dt)];
+    const args = [IR.cast(a, dt), IR.cast(b, dt)];
     return node(op, COMPARE.has(op) ? 'bool' : dt, args);
   },
   where: (c: Expr, a: Expr, b: Expr): Expr => {
     const dt: DType = a.dtype === b.dtype ? a.dtype : a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
-    return node('where', dt, [E.cast(c, 'bool'), E.cast(a, dt), E.cast(b, dt)]);
+    return node('where', dt, [IR.cast(c, 'bool'), IR.cast(a, dt), IR.cast(b, dt)]);
   },
+};
+
+/**
+ * Arithmetic on IR trees, named as the math they write: the op table (ops/elementwise.ts) and the
+ * optimizers' updates (optim/) are written with these. `num(v)` is a float32 constant.
+ */
+export const math = {
+  num: (v: number): Expr => IR.const(v),
+  add: (a: Expr, b: Expr): Expr => IR.binary('add', a, b),
+  sub: (a: Expr, b: Expr): Expr => IR.binary('sub', a, b),
+  mul: (a: Expr, b: Expr): Expr => IR.binary('mul', a, b),
+  div: (a: Expr, b: Expr): Expr => IR.binary('div', a, b),
+  max: (a: Expr, b: Expr): Expr => IR.binary('max', a, b),
+  gt: (a: Expr, b: Expr): Expr => IR.binary('gt', a, b),
+  sqrt: (a: Expr): Expr => IR.unary('sqrt', a),
 };
 
 /**

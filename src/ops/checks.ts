@@ -1,7 +1,7 @@
 /**
  * Checks on values an op computes, for input PyTorch refuses by value (bce's probabilities
  * outside [0, 1], an int32 sum that overflows): where the backend reads synchronously (the CPU)
- * the op throws at once; elsewhere (WebGPU, a step being captured) reading back would stall the
+ * the op throws at once; elsewhere (WebGPU, a step being recorded) reading back would stall the
  * queue, so the check is queued with the op and reads of the results that depend on the values
  * throw (src/deferred.ts), as for out-of-range indices (ops/indexing.ts).
  */
@@ -9,7 +9,7 @@ import { isRecording, readBufferSync } from '../record.js';
 import { attach, carry, deferCheck, flagSlot } from '../deferred.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
-import { E } from '../kernel/ir.js';
+import { IR } from '../kernel/ir.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -24,7 +24,7 @@ export function refuseWhere(bad: Tensor, message: string, on: Tensor, self: bool
   try {
     if (bad.numel() === 0) return;
     if (isRecording() || !bad.backend.readSync) {
-      const slot = flagSlot(bad.backend, bad._view(), E.cast(E.load(0, 'bool'), 'int32'));
+      const slot = flagSlot(bad.backend, bad._view(), IR.cast(IR.load(0, 'bool'), 'int32'));
       const check = deferCheck(bad.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${message} (checked on the device; reported by reads of results computed from it)`) : null));
       (self ? attach : carry)(on._store, check);
       return;

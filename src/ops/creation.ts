@@ -8,7 +8,7 @@ import { engine } from '../engine.js';
 import { Storage } from '../storage.js';
 import { allocBuffer, writeBuffer } from '../record.js';
 import { ArgumentError, DTypeError, fmt } from '../errors.js';
-import { E, type Expr } from '../kernel/ir.js';
+import { IR, type Expr } from '../kernel/ir.js';
 import { seedToKey } from '../kernel/philox.js';
 import { MAX_NUMEL, checkShape, contiguousStrides, numel } from '../shape.js';
 import { Tensor, type NestedArray } from '../tensor.js';
@@ -123,7 +123,7 @@ function generate(op: string, shape: readonly number[], expr: Expr, scalars: num
   checkShape(op, shape);
   const dtype = checkDType(op, opts.dtype ?? expr.dtype);
   checkRequiresGrad(op, opts, dtype);
-  return finish(runElementwise(op, E.cast(expr, dtype), [], shape, scalars), opts);
+  return finish(runElementwise(op, IR.cast(expr, dtype), [], shape, scalars), opts);
 }
 
 /** `value` everywhere; `op` is the function the user called, for messages. */
@@ -132,7 +132,7 @@ function fill(op: string, shape: readonly number[], value: number | boolean, opt
   checkOptions(op, opts, CREATE_KEYS);
   const dtype = checkDType(op, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'));
   if (dtype === 'int32') toInt32(op, [Number(value)]);
-  return generate(op, shape, E.scalar(0, dtype), [Number(value)], { ...opts, dtype });
+  return generate(op, shape, IR.scalar(0, dtype), [Number(value)], { ...opts, dtype });
 }
 
 /** A tensor filled with `value`. @example wt.full([2, 3], 7, { dtype: 'int32' }) */
@@ -178,7 +178,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (n > 0 && (it === 'int32' || dt === 'int32') && !(Math.min(start, last) >= INT32_MIN && Math.max(start, last) <= INT32_MAX)) {
     throw new ArgumentError(`arange: the values ${start} to ${last} do not fit in int32 [-2^31, 2^31 - 1]${opts.dtype === undefined ? " (pass { dtype: 'float32' })" : ''}`);
   }
-  const expr = E.binary('add', E.scalar(0, it), E.binary('mul', E.cast(E.index(), it), E.scalar(1, it)));
+  const expr = IR.binary('add', IR.scalar(0, it), IR.binary('mul', IR.cast(IR.index(), it), IR.scalar(1, it)));
   return generate('arange', [n], expr, [start, step], { ...opts, dtype: dt });
 }
 
@@ -189,7 +189,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   checkNumber('linspace', 'end', end, { finite: true });
   checkNumber('linspace', 'steps', steps, { int: true, min: 0 });
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  const expr = E.binary('add', E.scalar(0), E.binary('mul', E.cast(E.index(), 'float32'), E.scalar(1)));
+  const expr = IR.binary('add', IR.scalar(0), IR.binary('mul', IR.cast(IR.index(), 'float32'), IR.scalar(1)));
   return generate('linspace', [steps], expr, [start, step], opts);
 }
 
@@ -198,8 +198,8 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   checkOptions('eye', opts, CREATE_KEYS);
   checkNumber('eye', 'n', n, { int: true, min: 0 });
   checkNumber('eye', 'm', m, { int: true, min: 0 });
-  const i = E.index(), cols = E.scalar(0, 'int32');
-  const expr = E.cast(E.binary('eq', E.binary('idiv', i, cols), E.binary('mod', i, cols)), 'float32');
+  const i = IR.index(), cols = IR.scalar(0, 'int32');
+  const expr = IR.cast(IR.binary('eq', IR.binary('idiv', i, cols), IR.binary('mod', i, cols)), 'float32');
   return generate('eye', [n, m], expr, [Math.max(m, 1)], opts);
 }
 
@@ -210,9 +210,9 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
 export function triangleMask(rows: number, cols: number, diagonal: number, upper: boolean): Tensor {
   const op = upper ? 'triu' : 'tril';
   checkNumber(op, 'diagonal', diagonal, { int: true });
-  const i = E.index(), c = E.scalar(0, 'int32');
-  const offset = E.binary('sub', E.binary('mod', i, c), E.binary('idiv', i, c)); // col − row
-  const expr = E.binary(upper ? 'ge' : 'le', offset, E.scalar(1, 'int32'));
+  const i = IR.index(), c = IR.scalar(0, 'int32');
+  const offset = IR.binary('sub', IR.binary('mod', i, c), IR.binary('idiv', i, c)); // col − row
+  const expr = IR.binary(upper ? 'ge' : 'le', offset, IR.scalar(1, 'int32'));
   return generate(op, [rows, cols], expr, [Math.max(cols, 1), diagonal], { dtype: 'bool' });
 }
 
@@ -243,16 +243,16 @@ function keyScalars(op: string, seed: number | undefined): number[] {
 /** Uniform numbers in [0, 1) (float32). @example wt.rand([2, 3], { seed: 0 }) */
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   randomOptions('rand', opts, ['float32']);
-  return generate('rand', shape, E.rand(0), keyScalars('rand', opts.seed), opts);
+  return generate('rand', shape, IR.rand(0), keyScalars('rand', opts.seed), opts);
 }
 
 /** Standard normal numbers (Box–Muller on two Philox words; float32). @example wt.randn([2, 3], { seed: 0 }) */
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   randomOptions('randn', opts, ['float32']);
-  const u1 = E.binary('sub', E.const(1), E.rand(0, 0)); // in (0, 1]
-  const u2 = E.rand(0, 1);
-  const r = E.unary('sqrt', E.binary('mul', E.const(-2), E.unary('log', u1)));
-  const expr = E.binary('mul', r, E.unary('cos', E.binary('mul', E.const(2 * Math.PI), u2)));
+  const u1 = IR.binary('sub', IR.const(1), IR.rand(0, 0)); // in (0, 1]
+  const u2 = IR.rand(0, 1);
+  const r = IR.unary('sqrt', IR.binary('mul', IR.const(-2), IR.unary('log', u1)));
+  const expr = IR.binary('mul', r, IR.unary('cos', IR.binary('mul', IR.const(2 * Math.PI), u2)));
   return generate('randn', shape, expr, keyScalars('randn', opts.seed), opts);
 }
 
@@ -269,10 +269,10 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   checkNumber('randint', 'high', high, { int: true, max: INT32_MAX + 1 });
   if (high <= low) throw new ArgumentError(`randint: need low < high, got low ${low}, high ${high}`);
   if (high - low > INT32_MAX) throw new ArgumentError(`randint: high - low must be at most 2^31 - 1 (int32 draws), got ${high - low}`);
-  const half = (lane: number) => E.cast(E.unary('floor', E.binary('mul', E.rand(0, lane), E.const(65536))), 'int32');
+  const half = (lane: number) => IR.cast(IR.unary('floor', IR.binary('mul', IR.rand(0, lane), IR.const(65536))), 'int32');
   // 32 bits as int32 (wrapping), floor-modulo the range: in [0, high - low)
-  const bits = E.binary('add', E.binary('mul', half(0), E.const(65536, 'int32')), half(1));
-  const expr = E.binary('add', E.scalar(3, 'int32'), E.binary('mod', bits, E.scalar(4, 'int32')));
+  const bits = IR.binary('add', IR.binary('mul', half(0), IR.const(65536, 'int32')), half(1));
+  const expr = IR.binary('add', IR.scalar(3, 'int32'), IR.binary('mod', bits, IR.scalar(4, 'int32')));
   return generate('randint', shape, expr, [...keyScalars('randint', opts.seed), low, high - low], { dtype: 'int32', ...opts });
 }
 

@@ -5,7 +5,7 @@
  * is the gradient of each input. Inputs may be tensors or plain numbers (which become runtime
  * scalars, so changing a number never compiles a new kernel). Broadcasting follows numpy.
  */
-import { E, type Expr } from '../kernel/ir.js';
+import { IR, math, type Expr } from '../kernel/ir.js';
 import { isDType, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
@@ -31,15 +31,9 @@ interface Def {
   float?: boolean;
 }
 
-const c = (v: number): Expr => E.const(v);
-const add = (a: Expr, b: Expr) => E.binary('add', a, b);
-const sub = (a: Expr, b: Expr) => E.binary('sub', a, b);
-const mul = (a: Expr, b: Expr) => E.binary('mul', a, b);
-const div = (a: Expr, b: Expr) => E.binary('div', a, b);
-const gt = (a: Expr, b: Expr) => E.binary('gt', a, b);
-const where = E.where;
-const u = E.unary;
-const sigmoid = (x: Expr) => u('recip', add(c(1), u('exp', u('neg', x))));
+const { num, add, sub, mul, div, gt } = math;
+const { where, unary } = IR;
+const sigmoid = (x: Expr) => unary('recip', add(num(1), unary('exp', unary('neg', x))));
 const SQRT1_2 = Math.SQRT1_2, GELU_C = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const zeroGrad = (n: number) => () => new Array<null>(n).fill(null);
 /** every operand is bool (bool tensors, booleans) */
@@ -49,121 +43,121 @@ const refuse = (op: string, why: string): never => {
 };
 /** max/min gradient: all of g to the winner, half each on a tie (as PyTorch) */
 const pickGrad = (op: 'gt' | 'lt') => (x: X, _y: Expr, g: Expr): Expr[] => [
-  mul(g, add(E.cast(E.binary(op, x[0], x[1]), 'float32'), mul(c(0.5), E.cast(E.binary('eq', x[0], x[1]), 'float32')))),
-  mul(g, add(E.cast(E.binary(op, x[1], x[0]), 'float32'), mul(c(0.5), E.cast(E.binary('eq', x[0], x[1]), 'float32')))),
+  mul(g, add(IR.cast(IR.binary(op, x[0], x[1]), 'float32'), mul(num(0.5), IR.cast(IR.binary('eq', x[0], x[1]), 'float32')))),
+  mul(g, add(IR.cast(IR.binary(op, x[1], x[0]), 'float32'), mul(num(0.5), IR.cast(IR.binary('eq', x[0], x[1]), 'float32')))),
 ];
 
-const DEFS = {
-  neg: { arity: 1, f: (x) => (bools(x) ? refuse('neg', 'negating a bool tensor is not supported; use logicalNot()') : u('neg', x[0])), grad: (_x, _y, g) => [u('neg', g)] },
-  abs: { arity: 1, f: (x) => u('abs', x[0]), grad: (x, _y, g) => [mul(g, u('sign', E.cast(x[0], 'float32')))] },
-  exp: { arity: 1, f: (x) => u('exp', x[0]), grad: (_x, y, g) => [mul(g, y)], usesOut: true },
-  log: { arity: 1, f: (x) => u('log', x[0]), grad: (x, _y, g) => [div(g, x[0])] },
-  sqrt: { arity: 1, f: (x) => u('sqrt', x[0]), grad: (_x, y, g) => [div(mul(c(0.5), g), y)], usesOut: true },
-  rsqrt: { arity: 1, f: (x) => u('recip', u('sqrt', x[0])), grad: (_x, y, g) => [mul(mul(c(-0.5), g), mul(y, mul(y, y)))], usesOut: true },
-  sin: { arity: 1, f: (x) => u('sin', x[0]), grad: (x, _y, g) => [mul(g, u('cos', x[0]))] },
-  cos: { arity: 1, f: (x) => u('cos', x[0]), grad: (x, _y, g) => [u('neg', mul(g, u('sin', x[0])))] },
-  tanh: { arity: 1, f: (x) => u('tanh', x[0]), grad: (_x, y, g) => [mul(g, sub(c(1), mul(y, y)))], usesOut: true },
+/** Every elementwise op: its math and its gradient's, one entry each. */
+export const ELEMENTWISE = {
+  neg: { arity: 1, f: (x) => (bools(x) ? refuse('neg', 'negating a bool tensor is not supported; use logicalNot()') : unary('neg', x[0])), grad: (_x, _y, g) => [unary('neg', g)] },
+  abs: { arity: 1, f: (x) => unary('abs', x[0]), grad: (x, _y, g) => [mul(g, unary('sign', IR.cast(x[0], 'float32')))] },
+  exp: { arity: 1, f: (x) => unary('exp', x[0]), grad: (_x, y, g) => [mul(g, y)], usesOut: true },
+  log: { arity: 1, f: (x) => unary('log', x[0]), grad: (x, _y, g) => [div(g, x[0])] },
+  sqrt: { arity: 1, f: (x) => unary('sqrt', x[0]), grad: (_x, y, g) => [div(mul(num(0.5), g), y)], usesOut: true },
+  rsqrt: { arity: 1, f: (x) => unary('recip', unary('sqrt', x[0])), grad: (_x, y, g) => [mul(mul(num(-0.5), g), mul(y, mul(y, y)))], usesOut: true },
+  sin: { arity: 1, f: (x) => unary('sin', x[0]), grad: (x, _y, g) => [mul(g, unary('cos', x[0]))] },
+  cos: { arity: 1, f: (x) => unary('cos', x[0]), grad: (x, _y, g) => [unary('neg', mul(g, unary('sin', x[0])))] },
+  tanh: { arity: 1, f: (x) => unary('tanh', x[0]), grad: (_x, y, g) => [mul(g, sub(num(1), mul(y, y)))], usesOut: true },
   // float: an int32 operand is converted first (negating INT32_MIN in int32 would wrap)
-  sigmoid: { arity: 1, f: (x) => sigmoid(x[0]), grad: (_x, y, g) => [mul(g, mul(y, sub(c(1), y)))], usesOut: true, float: true },
+  sigmoid: { arity: 1, f: (x) => sigmoid(x[0]), grad: (_x, y, g) => [mul(g, mul(y, sub(num(1), y)))], usesOut: true, float: true },
   // NOTE: where(x < 0, 0, x) rather than max(x, 0): NaN must propagate, as in PyTorch
-  relu: { arity: 1, f: (x) => where(E.binary('lt', x[0], c(0)), E.const(0, x[0].dtype), x[0]), grad: (x, _y, g) => [where(gt(x[0], c(0)), g, c(0))] },
-  leakyRelu: { arity: 1, f: (x, p) => where(gt(x[0], c(0)), x[0], mul(x[0], p[0])), grad: (x, _y, g, p) => [where(gt(x[0], c(0)), g, mul(g, p[0]))], float: true },
-  elu: { arity: 1, f: (x, p) => where(gt(x[0], c(0)), x[0], mul(p[0], u('expm1', x[0]))), grad: (x, _y, g, p) => [where(gt(x[0], c(0)), g, mul(g, mul(p[0], u('exp', x[0]))))], float: true },
+  relu: { arity: 1, f: (x) => where(IR.binary('lt', x[0], num(0)), IR.const(0, x[0].dtype), x[0]), grad: (x, _y, g) => [where(gt(x[0], num(0)), g, num(0))] },
+  leakyRelu: { arity: 1, f: (x, p) => where(gt(x[0], num(0)), x[0], mul(x[0], p[0])), grad: (x, _y, g, p) => [where(gt(x[0], num(0)), g, mul(g, p[0]))], float: true },
+  elu: { arity: 1, f: (x, p) => where(gt(x[0], num(0)), x[0], mul(p[0], unary('expm1', x[0]))), grad: (x, _y, g, p) => [where(gt(x[0], num(0)), g, mul(g, mul(p[0], unary('exp', x[0]))))], float: true },
   gelu: {
     arity: 1,
-    f: (x) => mul(mul(c(0.5), x[0]), add(c(1), u('erf', mul(x[0], c(SQRT1_2))))),
-    grad: (x, _y, g) => [mul(g, add(mul(c(0.5), add(c(1), u('erf', mul(x[0], c(SQRT1_2))))), mul(x[0], mul(c(INV_SQRT_2PI), u('exp', mul(c(-0.5), mul(x[0], x[0])))))))],
+    f: (x) => mul(mul(num(0.5), x[0]), add(num(1), unary('erf', mul(x[0], num(SQRT1_2))))),
+    grad: (x, _y, g) => [mul(g, add(mul(num(0.5), add(num(1), unary('erf', mul(x[0], num(SQRT1_2))))), mul(x[0], mul(num(INV_SQRT_2PI), unary('exp', mul(num(-0.5), mul(x[0], x[0])))))))],
     float: true,
   },
   geluTanh: {
     arity: 1,
-    f: (x) => mul(mul(c(0.5), x[0]), add(c(1), u('tanh', mul(c(GELU_C), add(x[0], mul(c(0.044715), mul(x[0], mul(x[0], x[0])))))))),
+    f: (x) => mul(mul(num(0.5), x[0]), add(num(1), unary('tanh', mul(num(GELU_C), add(x[0], mul(num(0.044715), mul(x[0], mul(x[0], x[0])))))))),
     grad: (x, _y, g) => {
-      const t = u('tanh', mul(c(GELU_C), add(x[0], mul(c(0.044715), mul(x[0], mul(x[0], x[0]))))));
-      const dt = mul(sub(c(1), mul(t, t)), mul(c(GELU_C), add(c(1), mul(c(3 * 0.044715), mul(x[0], x[0])))));
-      return [mul(g, add(mul(c(0.5), add(c(1), t)), mul(mul(c(0.5), x[0]), dt)))];
+      const t = unary('tanh', mul(num(GELU_C), add(x[0], mul(num(0.044715), mul(x[0], mul(x[0], x[0]))))));
+      const dt = mul(sub(num(1), mul(t, t)), mul(num(GELU_C), add(num(1), mul(num(3 * 0.044715), mul(x[0], x[0])))));
+      return [mul(g, add(mul(num(0.5), add(num(1), t)), mul(mul(num(0.5), x[0]), dt)))];
     },
     float: true,
   },
-  silu: { arity: 1, f: (x) => mul(x[0], sigmoid(x[0])), grad: (x, _y, g) => { const s = sigmoid(x[0]); return [mul(g, mul(s, add(c(1), mul(x[0], sub(c(1), s)))))]; }, float: true },
+  silu: { arity: 1, f: (x) => mul(x[0], sigmoid(x[0])), grad: (x, _y, g) => { const s = sigmoid(x[0]); return [mul(g, mul(s, add(num(1), mul(x[0], sub(num(1), s)))))]; }, float: true },
   // p = [beta, threshold]; linear above the threshold, as PyTorch
   softplus: {
     arity: 1,
-    f: (x, p) => where(gt(mul(x[0], p[0]), p[1]), x[0], div(u('log1p', u('exp', mul(x[0], p[0]))), p[0])),
+    f: (x, p) => where(gt(mul(x[0], p[0]), p[1]), x[0], div(unary('log1p', unary('exp', mul(x[0], p[0]))), p[0])),
     grad: (x, _y, g, p) => [where(gt(mul(x[0], p[0]), p[1]), g, mul(g, sigmoid(mul(x[0], p[0]))))],
     float: true,
   },
-  sign: { arity: 1, f: (x) => u('sign', x[0]), grad: zeroGrad(1) },
-  floor: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('floor', x[0]) : x[0]), grad: zeroGrad(1) },
-  ceil: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('ceil', x[0]) : x[0]), grad: zeroGrad(1) },
-  round: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? u('round', x[0]) : x[0]), grad: zeroGrad(1) },
+  sign: { arity: 1, f: (x) => unary('sign', x[0]), grad: zeroGrad(1) },
+  floor: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? unary('floor', x[0]) : x[0]), grad: zeroGrad(1) },
+  ceil: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? unary('ceil', x[0]) : x[0]), grad: zeroGrad(1) },
+  round: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? unary('round', x[0]) : x[0]), grad: zeroGrad(1) },
   // operands x, min, max (numbers: see clamp below)
   clamp: {
     arity: 3,
-    f: (x) => E.binary('min', E.binary('max', x[0], x[1]), x[2]),
-    grad: (x, _y, g) => [where(E.binary('and', E.binary('ge', x[0], x[1]), E.binary('le', x[0], x[2])), g, c(0)), null, null],
+    f: (x) => IR.binary('min', IR.binary('max', x[0], x[1]), x[2]),
+    grad: (x, _y, g) => [where(IR.binary('and', IR.binary('ge', x[0], x[1]), IR.binary('le', x[0], x[2])), g, num(0)), null, null],
   },
-  square: { arity: 1, f: (x) => mul(x[0], x[0]), grad: (x, _y, g) => [mul(mul(c(2), g), x[0])] },
-  reciprocal: { arity: 1, f: (x) => u('recip', x[0]), grad: (_x, y, g) => [u('neg', mul(g, mul(y, y)))], usesOut: true },
-  log1p: { arity: 1, f: (x) => u('log1p', x[0]), grad: (x, _y, g) => [div(g, add(c(1), x[0]))] },
-  expm1: { arity: 1, f: (x) => u('expm1', x[0]), grad: (_x, y, g) => [mul(g, add(y, c(1)))], usesOut: true },
-  erf: { arity: 1, f: (x) => u('erf', x[0]), grad: (x, _y, g) => [mul(g, mul(c(2 / Math.sqrt(Math.PI)), u('exp', u('neg', mul(x[0], x[0])))))] },
-  logicalNot: { arity: 1, f: (x) => u('not', x[0]), grad: null },
-  isNan: { arity: 1, f: (x) => u('isnan', x[0]), grad: null },
-  isInf: { arity: 1, f: (x) => u('isinf', x[0]), grad: null },
-  isFinite: { arity: 1, f: (x) => u('not', E.binary('or', u('isnan', x[0]), u('isinf', x[0]))), grad: null },
+  square: { arity: 1, f: (x) => mul(x[0], x[0]), grad: (x, _y, g) => [mul(mul(num(2), g), x[0])] },
+  reciprocal: { arity: 1, f: (x) => unary('recip', x[0]), grad: (_x, y, g) => [unary('neg', mul(g, mul(y, y)))], usesOut: true },
+  log1p: { arity: 1, f: (x) => unary('log1p', x[0]), grad: (x, _y, g) => [div(g, add(num(1), x[0]))] },
+  expm1: { arity: 1, f: (x) => unary('expm1', x[0]), grad: (_x, y, g) => [mul(g, add(y, num(1)))], usesOut: true },
+  erf: { arity: 1, f: (x) => unary('erf', x[0]), grad: (x, _y, g) => [mul(g, mul(num(2 / Math.sqrt(Math.PI)), unary('exp', unary('neg', mul(x[0], x[0])))))] },
+  logicalNot: { arity: 1, f: (x) => unary('not', x[0]), grad: null },
+  isNan: { arity: 1, f: (x) => unary('isnan', x[0]), grad: null },
+  isInf: { arity: 1, f: (x) => unary('isinf', x[0]), grad: null },
+  isFinite: { arity: 1, f: (x) => unary('not', IR.binary('or', unary('isnan', x[0]), unary('isinf', x[0]))), grad: null },
   /** cast to the dtype in p[0]'s expression (used by `toType`); differentiable float→float only */
   identity: { arity: 1, f: (x) => x[0], grad: (_x, _y, g) => [g] },
 
   // bool + bool is logical or, bool * bool logical and, bool - bool refused, as torch
-  add: { arity: 2, f: (x) => (bools(x) ? E.binary('or', x[0], x[1]) : add(x[0], x[1])), grad: (_x, _y, g) => [g, g] },
-  sub: { arity: 2, f: (x) => (bools(x) ? refuse('sub', 'subtracting bool tensors is not supported; use a.ne(b) for exclusive or') : sub(x[0], x[1])), grad: (_x, _y, g) => [g, u('neg', g)] },
-  mul: { arity: 2, f: (x) => (bools(x) ? E.binary('and', x[0], x[1]) : mul(x[0], x[1])), grad: (x, _y, g) => [mul(g, x[1]), mul(g, x[0])] },
-  div: { arity: 2, f: (x) => div(x[0], x[1]), grad: (x, _y, g) => [div(g, x[1]), u('neg', div(mul(g, x[0]), mul(x[1], x[1])))] },
+  add: { arity: 2, f: (x) => (bools(x) ? IR.binary('or', x[0], x[1]) : add(x[0], x[1])), grad: (_x, _y, g) => [g, g] },
+  sub: { arity: 2, f: (x) => (bools(x) ? refuse('sub', 'subtracting bool tensors is not supported; use a.ne(b) for exclusive or') : sub(x[0], x[1])), grad: (_x, _y, g) => [g, unary('neg', g)] },
+  mul: { arity: 2, f: (x) => (bools(x) ? IR.binary('and', x[0], x[1]) : mul(x[0], x[1])), grad: (x, _y, g) => [mul(g, x[1]), mul(g, x[0])] },
+  div: { arity: 2, f: (x) => div(x[0], x[1]), grad: (x, _y, g) => [div(g, x[1]), unary('neg', div(mul(g, x[0]), mul(x[1], x[1])))] },
   pow: {
     arity: 2,
-    f: (x) => E.binary('pow', x[0], x[1]),
+    f: (x) => IR.binary('pow', x[0], x[1]),
     grad: (x, y, g) => [
-      mul(g, mul(x[1], E.binary('pow', x[0], sub(x[1], c(1))))),
-      where(gt(x[0], c(0)), mul(g, mul(y, u('log', x[0]))), c(0)),
+      mul(g, mul(x[1], IR.binary('pow', x[0], sub(x[1], num(1))))),
+      where(gt(x[0], num(0)), mul(g, mul(y, unary('log', x[0]))), num(0)),
     ],
     usesOut: true,
   },
-  maximum: { arity: 2, f: (x) => (bools(x) ? E.binary('or', x[0], x[1]) : E.binary('max', x[0], x[1])), grad: pickGrad('gt') },
-  minimum: { arity: 2, f: (x) => (bools(x) ? E.binary('and', x[0], x[1]) : E.binary('min', x[0], x[1])), grad: pickGrad('lt') },
-  remainder: { arity: 2, f: (x) => E.binary('mod', x[0], x[1]), grad: (x, _y, g) => [g, u('neg', mul(g, u('floor', div(x[0], x[1]))))] },
-  floorDivide: { arity: 2, f: (x) => E.binary('idiv', x[0], x[1]), grad: null },
-  eq: { arity: 2, f: (x) => E.binary('eq', x[0], x[1]), grad: null },
-  ne: { arity: 2, f: (x) => E.binary('ne', x[0], x[1]), grad: null },
-  lt: { arity: 2, f: (x) => E.binary('lt', x[0], x[1]), grad: null },
-  le: { arity: 2, f: (x) => E.binary('le', x[0], x[1]), grad: null },
-  gt: { arity: 2, f: (x) => E.binary('gt', x[0], x[1]), grad: null },
-  ge: { arity: 2, f: (x) => E.binary('ge', x[0], x[1]), grad: null },
-  logicalAnd: { arity: 2, f: (x) => E.binary('and', x[0], x[1]), grad: null },
-  logicalOr: { arity: 2, f: (x) => E.binary('or', x[0], x[1]), grad: null },
-  where: { arity: 3, f: (x) => where(x[0], x[1], x[2]), grad: (x, _y, g) => [null, where(x[0], g, c(0)), where(x[0], c(0), g)] },
+  maximum: { arity: 2, f: (x) => (bools(x) ? IR.binary('or', x[0], x[1]) : IR.binary('max', x[0], x[1])), grad: pickGrad('gt') },
+  minimum: { arity: 2, f: (x) => (bools(x) ? IR.binary('and', x[0], x[1]) : IR.binary('min', x[0], x[1])), grad: pickGrad('lt') },
+  remainder: { arity: 2, f: (x) => IR.binary('mod', x[0], x[1]), grad: (x, _y, g) => [g, unary('neg', mul(g, unary('floor', div(x[0], x[1]))))] },
+  floorDivide: { arity: 2, f: (x) => IR.binary('idiv', x[0], x[1]), grad: null },
+  eq: { arity: 2, f: (x) => IR.binary('eq', x[0], x[1]), grad: null },
+  ne: { arity: 2, f: (x) => IR.binary('ne', x[0], x[1]), grad: null },
+  lt: { arity: 2, f: (x) => IR.binary('lt', x[0], x[1]), grad: null },
+  le: { arity: 2, f: (x) => IR.binary('le', x[0], x[1]), grad: null },
+  gt: { arity: 2, f: (x) => IR.binary('gt', x[0], x[1]), grad: null },
+  ge: { arity: 2, f: (x) => IR.binary('ge', x[0], x[1]), grad: null },
+  logicalAnd: { arity: 2, f: (x) => IR.binary('and', x[0], x[1]), grad: null },
+  logicalOr: { arity: 2, f: (x) => IR.binary('or', x[0], x[1]), grad: null },
+  where: { arity: 3, f: (x) => where(x[0], x[1], x[2]), grad: (x, _y, g) => [null, where(x[0], g, num(0)), where(x[0], num(0), g)] },
   // binary cross-entropy of a probability x against t, as torch: logs clamped at -100, and the
   // gradient (x - t) / max(x(1 - x), 1e-12) (finite where x is 0 or 1; the composed form is 0/0)
   bce: {
     arity: 2,
-    f: (x) => u('neg', add(mul(x[1], E.binary('max', u('log', x[0]), c(-100))), mul(sub(c(1), x[1]), E.binary('max', u('log', sub(c(1), x[0])), c(-100))))),
+    f: (x) => unary('neg', add(mul(x[1], IR.binary('max', unary('log', x[0]), num(-100))), mul(sub(num(1), x[1]), IR.binary('max', unary('log', sub(num(1), x[0])), num(-100))))),
     grad: (x, _y, g) => [
-      div(mul(g, sub(x[0], x[1])), E.binary('max', mul(x[0], sub(c(1), x[0])), c(1e-12))),
-      mul(g, sub(u('log', sub(c(1), x[0])), u('log', x[0]))),
+      div(mul(g, sub(x[0], x[1])), IR.binary('max', mul(x[0], sub(num(1), x[0])), num(1e-12))),
+      mul(g, sub(unary('log', sub(num(1), x[0])), unary('log', x[0]))),
     ],
     float: true,
   },
   // p = [key0, key1, stream, p, 1/(1-p)]: the mask is regenerated from the seed in backward
   dropout: {
     arity: 1,
-    f: (x, p) => where(E.binary('lt', E.rand(0), p[3]), c(0), mul(x[0], p[4])),
-    grad: (_x, _y, g, p) => [where(E.binary('lt', E.rand(0), p[3]), c(0), mul(g, p[4]))],
+    f: (x, p) => where(IR.binary('lt', IR.rand(0), p[3]), num(0), mul(x[0], p[4])),
+    grad: (_x, _y, g, p) => [where(IR.binary('lt', IR.rand(0), p[3]), num(0), mul(g, p[4]))],
     float: true,
   },
 } satisfies Record<string, Def>;
 
-export type ElementwiseName = keyof typeof DEFS;
-export const ELEMENTWISE: { readonly [K in ElementwiseName]: Def } = DEFS;
+export type ElementwiseName = keyof typeof ELEMENTWISE;
 
 type Operand = Tensor | number | boolean;
 
@@ -172,7 +166,7 @@ type Operand = Tensor | number | boolean;
  * (the expression's `p`), recording its gradient.
  */
 export function elementwise(name: ElementwiseName, operands: readonly Operand[], params: readonly number[] = []): Tensor {
-  const def = ELEMENTWISE[name];
+  const def: Def = ELEMENTWISE[name];
   operands.forEach((o, i) => checkOperand(name, i, o));
   params.forEach((p, i) => checkNumber(name, `parameter ${i}`, p));
   const tensors = operands.filter((o): o is Tensor => o instanceof Tensor);
@@ -185,17 +179,17 @@ export function elementwise(name: ElementwiseName, operands: readonly Operand[],
   const xs: Expr[] = operands.map((o) => {
     if (o instanceof Tensor) {
       const dt = def.float && o.dtype !== 'float32' ? 'float32' : o.dtype;
-      return E.cast(E.load(ti++, o.dtype), dt);
+      return IR.cast(IR.load(ti++, o.dtype), dt);
     }
     scalars.push(Number(o));
-    return E.scalar(scalars.length - 1, scalarDType(o, tdt));
+    return IR.scalar(scalars.length - 1, scalarDType(o, tdt));
   });
   if (name === 'pow' && tdt[0] !== 'float32' && typeof operands[1] === 'number' && Number.isInteger(operands[1]) && operands[1] < 0) {
     throw new ArgumentError(`pow: an integer tensor to a negative integer power is not supported (got ${operands[1]}); use x.float().pow(${operands[1]})`);
   }
   const pBase = scalars.length;
   scalars.push(...params);
-  const ps = params.map((_, i) => E.scalar(pBase + i, 'float32'));
+  const ps = params.map((_, i) => IR.scalar(pBase + i, 'float32'));
   const expr = def.f(xs, ps);
   const shape = broadcastShapes(name, ...tensors.map((t) => t.shape));
   const out = runElementwise(name, expr, tensors, shape, scalars);
@@ -216,7 +210,7 @@ export function elementwise(name: ElementwiseName, operands: readonly Operand[],
  */
 function gradReads(def: Def, xs: X, ps: X, operands: readonly Operand[], wanted: readonly boolean[]): boolean[] {
   const n = wanted.length;
-  const grads = def.grad!(xs, E.load(n, 'float32'), E.load(n + 1, 'float32'), ps);
+  const grads = def.grad!(xs, IR.load(n, 'float32'), IR.load(n + 1, 'float32'), ps);
   const reads = new Array<boolean>(n).fill(false);
   const walk = (e: Expr): void => {
     if (e.op === 'load') {
@@ -239,7 +233,7 @@ function gradReads(def: Def, xs: X, ps: X, operands: readonly Operand[], wanted:
  * gradients read (`reads`), then the output when the op uses it; `dtypes` are the inputs'.
  */
 export function elementwiseBackward(name: ElementwiseName, saved: readonly Tensor[], meta: { wanted: readonly boolean[]; reads: readonly boolean[]; scalars: readonly number[]; operands: readonly (number | null)[] }, dtypes: readonly DType[], g: Tensor, want: readonly boolean[]): (Tensor | null)[] {
-  const def = ELEMENTWISE[name];
+  const def: Def = ELEMENTWISE[name];
   const { scalars, operands, reads } = meta;
   const nSaved = reads.filter(Boolean).length;
   const ins = saved.slice(0, nSaved);
@@ -252,14 +246,14 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
       const dt0 = dtypes[ti];
       const dt = def.float && dt0 !== 'float32' ? 'float32' : dt0;
       // an input no wanted gradient reads was not saved: its stand-in never reaches a kernel
-      return reads[ti++] ? E.cast(E.load(li++, dt0), dt) : E.const(0, dt);
+      return reads[ti++] ? IR.cast(IR.load(li++, dt0), dt) : IR.const(0, dt);
     }
-    return E.scalar(si++, 'float32');
+    return IR.scalar(si++, 'float32');
   });
   want = want.map((w, k) => w && meta.wanted[k]);
-  const ps = scalars.slice(si).map((_, i) => E.scalar(si + i, 'float32'));
-  const gExpr = E.load(nSaved, g.dtype);
-  const yExpr = outSlot ? E.load(nSaved + 1, outSlot.dtype) : E.const(0);
+  const ps = scalars.slice(si).map((_, i) => IR.scalar(si + i, 'float32'));
+  const gExpr = IR.load(nSaved, g.dtype);
+  const yExpr = outSlot ? IR.load(nSaved + 1, outSlot.dtype) : IR.const(0);
   const grads = def.grad!(xs, yExpr, gExpr, ps);
   // map operand-grads back to tensor-input grads
   const out: (Tensor | null)[] = [];
@@ -270,7 +264,7 @@ export function elementwiseBackward(name: ElementwiseName, saved: readonly Tenso
     // a gradient that is the upstream one itself (add, a cast, identity): no copy (the engine
     // takes it as a view)
     if (ge === gExpr && g.dtype === 'float32') out.push(want[k] ? g : null);
-    else out.push(ge && want[k] ? runElementwise(`${name} backward`, E.cast(ge, 'float32'), tensors, g.shape as number[], scalars as number[]) : null);
+    else out.push(ge && want[k] ? runElementwise(`${name} backward`, IR.cast(ge, 'float32'), tensors, g.shape as number[], scalars as number[]) : null);
     k++;
   });
   return out;
@@ -295,7 +289,7 @@ export function toType(x: Tensor, dtype: DType, op = 'to'): Tensor {
   if (!isDType(dtype)) throw new DTypeError(`${op}: unknown dtype ${describeValue(dtype)} (expected float32, int32 or bool)`);
   x._check(op);
   if (x.dtype === dtype) return x;
-  const out = runElementwise('toType', E.cast(E.load(0, x.dtype), dtype), [x], x.shape as number[], []);
+  const out = runElementwise('toType', IR.cast(IR.load(0, x.dtype), dtype), [x], x.shape as number[], []);
   if (x.dtype === 'float32' && dtype === 'float32') record('elementwise', [x], out, [], { def: 'identity', scalars: [], wanted: [true], reads: [false], operands: [null] });
   return out;
 }

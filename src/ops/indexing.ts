@@ -8,7 +8,7 @@
  * reads 0, or is skipped by scatterAdd), and a small reduction queued with the op flags it: reads
  * of what is computed from the index (the op's result, and anything computed from that) throw
  * the ArgumentError naming the op (src/deferred.ts). The CPU does the same inside a step being
- * captured (`wt.compile`): its replays cannot read either.
+ * recorded (`wt.compile`): its replays cannot read either.
  *
  * Gradients: gather ↔ scatterAdd and indexSelect ↔ indexAdd are each other's adjoints.
  */
@@ -23,28 +23,28 @@ import { arange, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
 import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runOrZeros } from './run.js';
-import { E } from '../kernel/ir.js';
+import { IR } from '../kernel/ir.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isRecording, readBufferSync } from '../record.js';
 import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 /**
  * Throws an ArgumentError if an int32 index tensor holds a value outside [0, size) (other than
- * `allowed`), when its backend can read synchronously; otherwise (WebGPU, or a step being captured)
+ * `allowed`), when its backend can read synchronously; otherwise (WebGPU, or a step being recorded)
  * the check is queued and reported at the next read (see the file comment).
  * `where` describes the indexed dim for the message, e.g. "dim 1 of input [3,5]".
  * @internal
  */
 export function checkIndexRange(op: string, arg: string, index: Tensor, size: number, where: string, allowed?: number): void {
-  // a step being captured (wt.compile) cannot read back: its replays check on the device too
+  // a step being recorded (wt.compile) cannot read back: its replays check on the device too
   const read = isRecording() ? undefined : index.backend.readSync;
   if (index.numel() === 0) return;
   if (!read) {
     // k outside [0, size) and not `allowed` (scalars: size, allowed)
-    const k = E.load(0, 'int32');
-    let bad = E.binary('or', E.binary('lt', k, E.const(0, 'int32')), E.binary('ge', k, E.scalar(0, 'int32')));
-    if (allowed !== undefined) bad = E.binary('and', bad, E.binary('ne', k, E.scalar(1, 'int32')));
-    const slot = flagSlot(index.backend, index._view(), E.cast(bad, 'int32'), allowed === undefined ? [size] : [size, allowed]);
+    const k = IR.load(0, 'int32');
+    let bad = IR.binary('or', IR.binary('lt', k, IR.const(0, 'int32')), IR.binary('ge', k, IR.scalar(0, 'int32')));
+    if (allowed !== undefined) bad = IR.binary('and', bad, IR.binary('ne', k, IR.scalar(1, 'int32')));
+    const slot = flagSlot(index.backend, index._view(), IR.cast(bad, 'int32'), allowed === undefined ? [size] : [size, allowed]);
     const shape = fmt(index.shape);
     const check = deferCheck(index.backend, [slot], ([flag]) => (flag ? new ArgumentError(`${op}: ${arg} ${shape} holds a value out of range [0, ${size}) for ${where} (checked on the device; reported by reads of results computed from it)`) : null));
     // what is computed from the index from now on (the op's result, its gradient) carries the check

@@ -6,7 +6,7 @@
 import { record } from '../autograd/graph.js';
 import { engine } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
-import { E } from '../kernel/ir.js';
+import { IR } from '../kernel/ir.js';
 import { contiguousStrides, inferShape, normAxes, normAxis, shapesEqual, viewStrides, broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { elementwise, type ElementwiseName } from './elementwise.js';
@@ -301,7 +301,7 @@ function padConstant(x: Tensor, full: readonly number[], value: number): Tensor 
   const shape = x.shape.map((d, i) => d + full[2 * i] + full[2 * i + 1]);
   const out = empty(shape, x.dtype, x.backend);
   const ov = out._view();
-  runElementwise('pad', E.scalar(0, x.dtype), [], shape, [value], ov);
+  runElementwise('pad', IR.scalar(0, x.dtype), [], shape, [value], ov);
   let off = 0;
   x.shape.forEach((_, i) => (off += full[2 * i] * ov.strides[i]));
   copyInto(x, { ...ov, shape: x.shape, offset: off });
@@ -329,7 +329,7 @@ export function assign(dst: Tensor, src: Tensor | number, op: string): void {
   checkInplace(op, dst, typeof src === 'number');
   if (typeof src !== 'number') checkTensor('copy_', 'source', src);
   if (typeof src === 'number') {
-    runElementwise(op, E.cast(E.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
+    runElementwise(op, IR.cast(IR.scalar(0, scalarDType(src, [dst.dtype])), dst.dtype), [], dst.shape, [src], dst._view());
     return;
   }
   broadcastShapes('copy_', dst.shape, src.shape);
@@ -342,9 +342,9 @@ export function inplace(dst: Tensor, op: 'add' | 'sub' | 'mul' | 'div', o: Tenso
   checkInplace(`${op}_`, dst);
   checkNumber(`${op}_`, 'alpha', alpha);
   if (typeof o !== 'number') checkTensor(`${op}_`, 'operand', o);
-  const x = E.load(0, dst.dtype);
-  const y = typeof o === 'number' ? E.scalar(0, scalarDType(o * alpha, [dst.dtype])) : E.binary('mul', E.load(1, o.dtype), E.scalar(0));
-  const expr = E.cast(E.binary(op, x, y), dst.dtype);
+  const x = IR.load(0, dst.dtype);
+  const y = typeof o === 'number' ? IR.scalar(0, scalarDType(o * alpha, [dst.dtype])) : IR.binary('mul', IR.load(1, o.dtype), IR.scalar(0));
+  const expr = IR.cast(IR.binary(op, x, y), dst.dtype);
   const inputs = typeof o === 'number' ? [dst] : [dst, o];
   if (typeof o !== 'number' && !shapesEqual(broadcastShapes(`${op}_`, dst.shape, o.shape), dst.shape)) {
     throw new ShapeError(`${op}_: operand ${fmt(o.shape)} does not broadcast to ${fmt(dst.shape)}`);

@@ -4,7 +4,7 @@
  */
 import { record } from '../autograd/graph.js';
 import { ShapeError, fmt } from '../errors.js';
-import { E } from '../kernel/ir.js';
+import { IR } from '../kernel/ir.js';
 import type { ReduceOp } from '../kernel/kernel.js';
 import { normAxes, normAxis, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -24,7 +24,7 @@ function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, d
     throw new ShapeError(`${name}: cannot reduce over a zero-size dim of a tensor of shape ${fmt(x.shape)}`);
   }
   const body = name === 'mean' || x.dtype === 'float32' ? 'float32' : name === 'max' || name === 'min' ? x.dtype : 'int32';
-  const out = runReduce(name, name as ReduceOp, E.cast(E.load(0, x.dtype), body), [x], x.shape, axes, keepdim);
+  const out = runReduce(name, name as ReduceOp, IR.cast(IR.load(0, x.dtype), body), [x], x.shape, axes, keepdim);
   if ((name === 'sum' || name === 'prod') && body === 'int32') refuseIntOverflow(name, x, axes, out);
   return record(name, [x], out, name === 'sum' || name === 'mean' ? [] : [x, out], { axes, keepdim });
 }
@@ -102,7 +102,7 @@ function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined
   if (x.numel() === 0) throw new ShapeError(`${name}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
   if (dim === undefined) {
     const flat = x.reshape([numel(x.shape)]);
-    const out = runReduce(name, name, E.load(0, x.dtype), [flat], flat.shape, [0], false);
+    const out = runReduce(name, name, IR.load(0, x.dtype), [flat], flat.shape, [0], false);
     flat.dispose();
     if (keepdim) {
       const r = out.reshape(x.shape.map(() => 1));
@@ -112,7 +112,7 @@ function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined
     return out;
   }
   const a = normAxis(name, dim, x.ndim);
-  return runReduce(name, name, E.load(0, x.dtype), [x], x.shape, [a], keepdim);
+  return runReduce(name, name, IR.load(0, x.dtype), [x], x.shape, [a], keepdim);
 }
 
 export const argmax = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmax', x, dim, keepdim);
@@ -130,7 +130,7 @@ export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkBoolean('all', 'keepdim', keepdim);
   const axes = normAxes('all', dim, x.ndim);
   if (countOf(x, axes) === 0) return emptyReduction(x, axes, keepdim, true);
-  return runReduce('all', 'min', E.cast(E.cast(E.load(0, x.dtype), 'bool'), 'bool'), [x], x.shape, axes, keepdim);
+  return runReduce('all', 'min', IR.cast(IR.cast(IR.load(0, x.dtype), 'bool'), 'bool'), [x], x.shape, axes, keepdim);
 }
 
 /** True where any element along the axes is non-zero. */
@@ -139,5 +139,5 @@ export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkBoolean('any', 'keepdim', keepdim);
   const axes = normAxes('any', dim, x.ndim);
   if (countOf(x, axes) === 0) return emptyReduction(x, axes, keepdim, false);
-  return runReduce('any', 'max', E.cast(E.load(0, x.dtype), 'bool'), [x], x.shape, axes, keepdim);
+  return runReduce('any', 'max', IR.cast(IR.load(0, x.dtype), 'bool'), [x], x.shape, axes, keepdim);
 }

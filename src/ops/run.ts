@@ -8,9 +8,9 @@ import { engine } from '../engine.js';
 import { beforeWrite, Storage, storageOf } from '../storage.js';
 import { allocBuffer, dispatch, dynamicOf, remapDynamic, type DynamicScalars } from '../record.js';
 import { inherit, noteFlow } from '../deferred.js';
-import { LAZY_CPU_ELEMENTS, compose, deferrable, deferring, recipeOf } from '../fusion.js';
+import { LAZY_CPU_ELEMENTS, compose, fusable, fusing, recipeOf } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
-import { E, type Expr } from '../kernel/ir.js';
+import { IR, type Expr } from '../kernel/ir.js';
 import { canonical } from '../kernel/canonical.js';
 import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
 import { MAX_NUMEL, contiguousStrides, isContiguous, numel } from '../shape.js';
@@ -71,13 +71,13 @@ export function scalarDType(v: number | boolean, tensorDTypes: readonly DType[])
  */
 export function pendingFill(op: string, shape: readonly number[], value: number, dtype: DType, backend: Backend = engine.requireBackend()): Tensor {
   if (numel(shape) === 0) return empty(shape, dtype, backend, op);
-  return deferred(op, E.scalar(0, dtype), [], shape, [value], pending(shape, dtype, backend, op));
+  return makePending(op, IR.scalar(0, dtype), [], shape, [value], pending(shape, dtype, backend, op));
 }
 
 /** Makes `out` (a new tensor) pending on `expr` over `inputs`, their pending recipes folded in. */
-function deferred(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[], out: Tensor): Tensor {
+function makePending(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[], out: Tensor): Tensor {
   try {
-    out._store.defer(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse: true }), shape, op));
+    out._store.setRecipe(recipeOf(compose([expr], inputs, shape, scalars, { outputs: 1, fuse: true }), shape, op));
   } catch (e) {
     out.dispose();
     throw e;
@@ -110,12 +110,12 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const backend = checkSameBackend(op, inputs);
   if (into) beforeWrite(into.buf);
   const n = numel(shape);
-  const fuse = deferring(backend);
-  if (!into && fuse && n > 0 && deferrable(inputs)) {
+  const fuse = fusing(backend);
+  if (!into && fuse && n > 0 && fusable(inputs)) {
     // the buffer when computed; a backend that cannot refuse an allocation up front (reserve)
     // allocates a large result now, so that a failure names the op
     const out = backend.reserve || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
-    return deferred(op, expr, inputs, shape, scalars, out);
+    return makePending(op, expr, inputs, shape, scalars, out);
   }
   const out = into ? null : empty(shape, expr.dtype, backend, op);
   // an empty result carries the inputs' checks too: a check is about the op (oneHot of 0 classes)
@@ -141,7 +141,7 @@ export function runElementwiseInto(op: string, exprs: readonly Expr[], inputs: r
   for (const o of outs) beforeWrite(o.buf);
   for (const o of outs) passChecks(storageOf(o.buf), inputs, keepsValues(o, storageOf(o.buf), inputs));
   if (numel(shape) === 0) return;
-  const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: deferring(backend) });
+  const c = compose(exprs, inputs, shape, scalars, { outputs: new Set(outs.map((o) => o.buf)).size, fuse: fusing(backend) });
   const k = canonical(c.exprs, c.views, c.scalars);
   const exe = backend.prepare({ kind: 'elementwise', expr: k.exprs[0], more: k.exprs.slice(1), ndim: shape.length });
   // the op's own scalars start at c.shift (a folded recipe's come first), then move with the renumbering
@@ -182,7 +182,7 @@ const flat = (v: View, shape: readonly number[]): View => relayout(v, [numel(sha
 
 /** Copies src (broadcast) into the view `dst` (which may be strided: slices, cat, pad). */
 export function copyInto(src: Tensor, dst: View): void {
-  runElementwise('copy', E.cast(E.load(0, src.dtype), dst.dtype), [src], dst.shape, [], dst);
+  runElementwise('copy', IR.cast(IR.load(0, src.dtype), dst.dtype), [src], dst.shape, [], dst);
 }
 
 /**
@@ -198,7 +198,7 @@ export function runReduce(op: string, rop: ReduceOp, expr: Expr, inputs: readonl
   const out = empty(outShape, reduceDType(rop, expr.dtype), backend, op);
   passChecks(out._store, inputs);
   if (numel(outShape) > 0) {
-    const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: deferring(backend) && numel(shape) > 0 });
+    const c = compose([expr], inputs, shape, scalars, { outputs: 1, reduce: true, fuse: fusing(backend) && numel(shape) > 0 });
     const k = canonical(c.exprs, c.views, c.scalars);
     const exe = backend.prepare({ kind: 'reduce', op: rop, expr: k.exprs[0], ndim: shape.length, nReduce: axes.length });
     const views = k.views.map((v) => ({ ...v, shape: perm.map((i) => shape[i]), strides: perm.map((i) => v.strides[i]) }));

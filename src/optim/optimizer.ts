@@ -7,7 +7,7 @@ import { engine, noGrad } from '../engine.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
-import { E, type Expr } from '../kernel/ir.js';
+import { IR, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { zerosLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
@@ -29,15 +29,7 @@ export interface UpdateInputs {
   h: Record<string, Expr>;
 }
 
-const f = (i: number) => E.load(i, 'float32');
-export const ops = {
-  add: (a: Expr, b: Expr) => E.binary('add', a, b),
-  sub: (a: Expr, b: Expr) => E.binary('sub', a, b),
-  mul: (a: Expr, b: Expr) => E.binary('mul', a, b),
-  div: (a: Expr, b: Expr) => E.binary('div', a, b),
-  sqrt: (a: Expr) => E.unary('sqrt', a),
-  c: (v: number) => E.const(v),
-};
+const load = (i: number) => IR.load(i, 'float32');
 
 export abstract class Optimizer {
   readonly paramGroups: ParamGroup[];
@@ -108,12 +100,12 @@ export abstract class Optimizer {
   step(): void {
     // a compiled step (wt.compile) replays these kernels: each replay advances the step counts
     // and recomputes the hyperparameters (learning rate, bias corrections) from the live values
-    const capturing = isRecording();
+    const recording = isRecording();
     const stepped: { step: number }[] = [];
-    if (capturing) onReplay(() => stepped.forEach((st) => st.step++));
+    if (recording) onReplay(() => stepped.forEach((st) => st.step++));
     const op = `${this.constructor.name}.step`;
     const dynamic = (group: ParamGroup, st: { step: number }): DynamicScalars | undefined => {
-      if (!capturing) return undefined;
+      if (!recording) return undefined;
       const names = Object.keys(this.hypers(group, st.step));
       return { n: names.length, values: () => { this.checkHypers(op, group); const hv = this.hypers(group, st.step); return names.map((k) => hv[k]); } };
     };
@@ -132,7 +124,7 @@ export abstract class Optimizer {
             this.state.set(p, st);
           }
           st.step++;
-          if (capturing) stepped.push(st);
+          if (recording) stepped.push(st);
           const hv = this.hypers(group, st.step);
           const inputs = [p, p.grad, ...st.tensors];
           const targets = [p, ...st.tensors];
@@ -164,8 +156,8 @@ export abstract class Optimizer {
   /** The update's expressions over loads (p, g, state...) and its hyperparameter scalars. */
   private updateExprs(group: ParamGroup, hv: Record<string, number>, nState: number): { exprs: Expr[]; scalars: number[] } {
     const hnames = Object.keys(hv);
-    const h = Object.fromEntries(hnames.map((k, i) => [k, E.scalar(i)]));
-    const exprs = this.update({ p: f(0), g: f(1), s: Array.from({ length: nState }, (_, i) => f(2 + i)), h }, group);
+    const h = Object.fromEntries(hnames.map((k, i) => [k, IR.scalar(i)]));
+    const exprs = this.update({ p: load(0), g: load(1), s: Array.from({ length: nState }, (_, i) => load(2 + i)), h }, group);
     return { exprs, scalars: hnames.map((k) => hv[k]) };
   }
 

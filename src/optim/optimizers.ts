@@ -2,10 +2,10 @@
  * SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update formulas and defaults.
  * Each `update` returns [new param, ...new state], every one in terms of the old values.
  */
-import { E, type Expr } from '../kernel/ir.js';
+import { math, type Expr } from '../kernel/ir.js';
 import { fullLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, ops, type ParamGroup, type UpdateInputs } from './optimizer.js';
+import { Optimizer, type ParamGroup, type UpdateInputs } from './optimizer.js';
 import { ArgumentError } from '../errors.js';
 import { checkBoolean, checkNumber, checkOptions, describeValue } from '../validate.js';
 
@@ -14,7 +14,7 @@ function nonNegative(op: string, g: ParamGroup, names: string[], unit: string[] 
   for (const n of names) checkNumber(op, n, g[n], { finite: true, min: 0, ...(unit.includes(n) ? { max: 1 } : {}) });
 }
 
-const { add, sub, mul, div, sqrt, c } = ops;
+const { num, add, sub, mul, div, max, sqrt } = math;
 
 /** g + weightDecay * p (L2 penalty folded into the gradient, as PyTorch). */
 const decayed = (x: UpdateInputs): Expr => add(x.g, mul(x.h.weightDecay, x.p));
@@ -48,7 +48,7 @@ export class SGD extends Optimizer {
     const grad = decayed(x);
     if ((g.momentum as number) === 0) return [sub(x.p, mul(x.h.lr, grad))];
     // buf = first ? g : momentum*buf + (1-dampening)*g
-    const buf = add(mul(sub(c(1), x.h.first), mul(x.h.momentum, x.s[0])), mul(sub(c(1), x.h.damp), grad));
+    const buf = add(mul(sub(num(1), x.h.first), mul(x.h.momentum, x.s[0])), mul(sub(num(1), x.h.damp), grad));
     const dir = g.nesterov ? add(grad, mul(x.h.momentum, buf)) : buf;
     return [sub(x.p, mul(x.h.lr, dir)), buf];
   }
@@ -58,14 +58,13 @@ export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: numb
 
 function adamUpdate(x: UpdateInputs, grad: Expr, p: Expr, amsgrad: boolean): Expr[] {
   const { b1, b2, eps, stepSize, bc2sqrt } = x.h;
-  const m = add(mul(b1, x.s[0]), mul(sub(c(1), b1), grad));
-  const v = add(mul(b2, x.s[1]), mul(sub(c(1), b2), mul(grad, grad)));
-  const vmax = amsgrad ? (E_max(x.s[2], v)) : v;
+  const m = add(mul(b1, x.s[0]), mul(sub(num(1), b1), grad));
+  const v = add(mul(b2, x.s[1]), mul(sub(num(1), b2), mul(grad, grad)));
+  const vmax = amsgrad ? max(x.s[2], v) : v;
   const denom = add(div(sqrt(vmax), bc2sqrt), eps);
   const newP = sub(p, mul(stepSize, div(m, denom)));
   return amsgrad ? [newP, m, v, vmax] : [newP, m, v];
 }
-const E_max = (a: Expr, b: Expr) => E.binary('max', a, b);
 
 function adamHypers(g: ParamGroup, step: number): Record<string, number> {
   const [b1, b2] = g.betas as [number, number];
@@ -109,7 +108,7 @@ export class AdamW extends Adam {
     super(params, { ...o, weightDecay: o.weightDecay ?? 1e-2 });
   }
   protected override update(x: UpdateInputs, g: ParamGroup): Expr[] {
-    const shrunk = mul(x.p, sub(c(1), mul(x.h.lr, x.h.weightDecay)));
+    const shrunk = mul(x.p, sub(num(1), mul(x.h.lr, x.h.weightDecay)));
     return adamUpdate(x, x.g, shrunk, !!g.amsgrad);
   }
 }
@@ -135,10 +134,10 @@ export class RMSprop extends Optimizer {
   protected update(x: UpdateInputs, g: ParamGroup): Expr[] {
     const grad = decayed(x);
     const { alpha, eps, lr, momentum } = x.h;
-    const sq = add(mul(alpha, x.s[0]), mul(sub(c(1), alpha), mul(grad, grad)));
+    const sq = add(mul(alpha, x.s[0]), mul(sub(num(1), alpha), mul(grad, grad)));
     const hasMom = (g.momentum as number) > 0;
     const gaIdx = hasMom ? 2 : 1;
-    const ga = g.centered ? add(mul(alpha, x.s[gaIdx]), mul(sub(c(1), alpha), grad)) : null;
+    const ga = g.centered ? add(mul(alpha, x.s[gaIdx]), mul(sub(num(1), alpha), grad)) : null;
     const avg = add(sqrt(ga ? sub(sq, mul(ga, ga)) : sq), eps);
     const out: Expr[] = [];
     if (hasMom) {

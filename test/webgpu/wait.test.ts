@@ -16,22 +16,22 @@ const nativeLike = (f: () => void) => f.bind(null);
 describe('sleepingWait', () => {
   it('defers native polls to a timer after SPIN_MS, passes JavaScript callbacks through, restores setImmediate', async () => {
     const ran: string[] = [];
-    const before = sleepStats.deferred;
+    const before = sleepStats.timed;
     const v = await sleepingWait(async () => {
       expect(globalThis.setImmediate).not.toBe(real);
       globalThis.setImmediate(nativeLike(() => ran.push('early native'))); // inside the spin window
       await pause(SPIN_MS + 2);
-      const d0 = sleepStats.deferred;
+      const d0 = sleepStats.timed;
       globalThis.setImmediate(() => ran.push('js'));
-      expect(sleepStats.deferred).toBe(d0);
+      expect(sleepStats.timed).toBe(d0);
       globalThis.setImmediate(nativeLike(() => ran.push('late native')));
-      expect(sleepStats.deferred).toBe(d0 + 1);
+      expect(sleepStats.timed).toBe(d0 + 1);
       await pause(5);
       return 42;
     });
     expect(v).toBe(42);
     expect(ran.sort()).toEqual(['early native', 'js', 'late native']);
-    expect(sleepStats.deferred).toBeGreaterThan(before);
+    expect(sleepStats.timed).toBeGreaterThan(before);
     expect(globalThis.setImmediate).toBe(real);
   });
   it('nested and failing waits restore setImmediate only when the last one ends', async () => {

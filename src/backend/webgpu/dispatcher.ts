@@ -65,7 +65,7 @@ export class DispatchProfiler {
   /** milliseconds from each submit to its work being done (the queue runs batches in order) */
   readonly flushMs: number[] = [];
   readonly timestamps: boolean;
-  private readonly pending = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
   private lastDone = 0;
   /** the open batch's query set and the kernel name of each dispatch in it */
   private querySet: GPUQuerySet | null = null;
@@ -86,7 +86,7 @@ export class DispatchProfiler {
     return { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
-  /** Counts a dispatch replayed from a captured step (no per-dispatch timing). */
+  /** Counts a dispatch replayed from a compiled step (no per-dispatch timing). */
   count(name: string): void {
     const k = this.kernels.get(name) ?? { count: 0, ms: 0 };
     k.count++;
@@ -106,7 +106,7 @@ export class DispatchProfiler {
       encoder.resolveQuerySet(qs, 0, 2 * names.length, resolve, 0);
       encoder.copyBufferToBuffer(resolve, 0, readback, 0, bytes);
       return () => {
-        // mapAsync only after the submit: a buffer mapped (or pending map) may not be submitted
+        // mapAsync only after the submit: a buffer mapped (or being mapped) may not be submitted
         this.track(readback.mapAsync(0x1 /* GPUMapMode.READ */).then(() => {
           const t = new BigUint64Array(readback.getMappedRange());
           names.forEach((n, i) => {
@@ -128,7 +128,7 @@ export class DispatchProfiler {
 
   /** Waits for every timing still in flight. */
   async settle(): Promise<void> {
-    while (this.pending.size) await Promise.all([...this.pending]);
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 
   private afterSubmit(t0: number): void {
@@ -141,8 +141,8 @@ export class DispatchProfiler {
   }
 
   private track(p: Promise<void>): void {
-    const t = p.catch(() => {}).finally(() => this.pending.delete(t));
-    this.pending.add(t);
+    const t = p.catch(() => {}).finally(() => this.inFlight.delete(t));
+    this.inFlight.add(t);
   }
 }
 
@@ -206,7 +206,7 @@ export class Dispatcher {
   private readonly align: number;
   private readonly batchSize: number;
   /** freed buffers still named by the open batch */
-  private deferred: GpuBuffer[] = [];
+  private freedInBatch: GpuBuffer[] = [];
   private readonly staging: BufferPool;
   /** submit-time validation checks in flight */
   private readonly checks = new Set<Promise<void>>();
@@ -336,12 +336,12 @@ export class Dispatcher {
 
   /** Returns a buffer to the pool once no unsubmitted work names it. */
   release(buf: GpuBuffer): void {
-    if (buf.lastUse === this.batch) this.deferred.push(buf);
+    if (buf.lastUse === this.batch) this.freedInBatch.push(buf);
     else this.pool.release(buf.gpu);
   }
 
   /**
-   * Submits a command buffer made outside the batches (a captured step's replay) after the open
+   * Submits a command buffer made outside the batches (a compiled step's replay) after the open
    * batch, with the same validation check; `dispatches` counts towards `counts`.
    */
   submitCommands(cb: GPUCommandBuffer, labels: readonly string[]): void {
@@ -369,8 +369,8 @@ export class Dispatcher {
     this.dispatches = 0;
     this.ringUsed = 0;
     this.batch++;
-    const ready = this.deferred;
-    this.deferred = [];
+    const ready = this.freedInBatch;
+    this.freedInBatch = [];
     for (const b of ready) this.pool.release(b.gpu);
   }
 
@@ -394,7 +394,7 @@ export class Dispatcher {
     this.staging.trim(0);
   }
 
-  /** The device (step capture builds its own bind groups and buffers on it). */
+  /** The device (a baked step builds its own bind groups and buffers on it). */
   get gpuDevice(): GPUDevice {
     return this.device;
   }

@@ -44,7 +44,7 @@ export class WebGPUBackend implements Backend {
   private readonly executables = new Map<string, GpuExecutable>();
   private readonly ctx: GpuContext;
   /** the first asynchronously reported error not yet thrown */
-  private pending: Error | null = null;
+  private asyncError: Error | null = null;
   private lost: GPUDeviceLostInfo | null = null;
   private destroyed = false;
   private readonly live = new Set<GpuBuffer>();
@@ -74,7 +74,7 @@ export class WebGPUBackend implements Backend {
    * `createWebGPUBackend()`, which acquires one.
    */
   constructor(readonly device: GPUDevice, private readonly meta: WebGPUInfo, private readonly owned: boolean, opts: DispatcherOptions = {}) {
-    this.dispatcher = new Dispatcher(device, (e) => this.record(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
+    this.dispatcher = new Dispatcher(device, (e) => this.keepError(e), (buf, size, retried) => this.outOfMemory(buf, size, retried), opts);
     const software = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${meta.adapter.architecture} ${meta.adapter.description} ${meta.adapter.device}`);
     const subgroupSize = (opts.subgroupOps ?? software) ? fixedSubgroupSize(device, meta.adapter) : undefined;
     if (opts.gemmTile !== undefined && opts.gemmTile !== 64 && opts.gemmTile !== 128 && opts.gemmTile !== 'tune') throw new ArgumentError(`webgpu: gemmTile must be 64, 128 or 'tune', got ${JSON.stringify(opts.gemmTile)}`);
@@ -89,7 +89,7 @@ export class WebGPUBackend implements Backend {
       this.lost = info;
     });
     if (owned) {
-      device.addEventListener('uncapturederror', (ev) => this.record(new BackendError(`webgpu: ${(ev as GPUUncapturedErrorEvent).error.message}`)));
+      device.addEventListener('uncapturederror', (ev) => this.keepError(new BackendError(`webgpu: ${(ev as GPUUncapturedErrorEvent).error.message}`)));
     }
   }
 
@@ -138,7 +138,7 @@ export class WebGPUBackend implements Backend {
     this.needUsage(b, USAGE.COPY_SRC, 'COPY_SRC', 'read it back (or read a copy: t.clone().data())');
     const bytes = await (this.sleep ? sleepingWait(() => this.fetch(b, offset, n)) : this.fetch(b, offset, n));
     this.alive();
-    this.throwPending();
+    this.throwAsyncError();
     const out = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
     if (bytes) out.set(dtype === 'float32' ? new Float32Array(bytes) : new Int32Array(bytes));
     return out;
@@ -253,7 +253,7 @@ export class WebGPUBackend implements Backend {
   flush(): void {
     this.alive();
     this.dispatcher.submit();
-    this.throwPending();
+    this.throwAsyncError();
   }
 
   copyBuffer(c: BufferCopy): void {
@@ -349,7 +349,7 @@ export class WebGPUBackend implements Backend {
     this.device.pushErrorScope('validation');
     this.device.createBindGroup({ layout: this.checkLayout, entries: [{ binding: 0, resource: { buffer } }] });
     const check = this.device.popErrorScope().then((err) => {
-      if (err) this.record(new ArgumentError(`fromGPUBuffer: the buffer cannot be used on webtensor's device (is it from another GPUDevice, or destroyed? pass the host's device to wt.init({ device })): ${err.message}`));
+      if (err) this.keepError(new ArgumentError(`fromGPUBuffer: the buffer cannot be used on webtensor's device (is it from another GPUDevice, or destroyed? pass the host's device to wt.init({ device })): ${err.message}`));
     }, () => {});
     const tracked = check.finally(() => this.importChecks.delete(tracked));
     this.importChecks.add(tracked);
@@ -447,15 +447,15 @@ export class WebGPUBackend implements Backend {
    * Keeps the first error, except that a specific one (a compile error, out of memory) replaces
    * a generic validation error, which is usually its consequence (an invalid pipeline or buffer).
    */
-  private record(e: Error): void {
+  private keepError(e: Error): void {
     const specific = (x: Error) => x instanceof ShaderCompileError || x instanceof OutOfMemoryError;
-    if (!this.pending || (specific(e) && !specific(this.pending))) this.pending = e;
+    if (!this.asyncError || (specific(e) && !specific(this.asyncError))) this.asyncError = e;
   }
 
-  private throwPending(): void {
-    const e = this.pending;
+  private throwAsyncError(): void {
+    const e = this.asyncError;
     if (e) {
-      this.pending = null;
+      this.asyncError = null;
       throw e;
     }
   }
@@ -470,7 +470,7 @@ export class WebGPUBackend implements Backend {
       owner.gpu = this.dispatcher.pool.recreate(size);
       return;
     }
-    this.record(new OutOfMemoryError(`webgpu: out of memory allocating ${size} bytes, even after emptying the buffer pool; ` +
+    this.keepError(new OutOfMemoryError(`webgpu: out of memory allocating ${size} bytes, even after emptying the buffer pool; ` +
       `${this.memory().bytesInUse} bytes are in use by live tensors (dispose tensors, use wt.tidy, or reduce the batch size)`));
   }
 }

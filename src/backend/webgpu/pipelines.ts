@@ -4,7 +4,7 @@
  * `nWrite` read-write ones (the contract of launch.ts, also used by expression kernels).
  *
  * Pipelines are created with the synchronous createComputePipeline so that dispatches are
- * encoded in call order with no queue of pending work (Chrome compiles off-thread anyway). WGSL
+ * encoded in call order with no queue of waiting work (Chrome compiles off-thread anyway). WGSL
  * errors are reported asynchronously by WebGPU: the creation runs in a validation error scope,
  * and on failure the compiler's messages (getCompilationInfo) and the numbered source become a
  * ShaderCompileError, stored on the entry (a later dispatch of the same key throws it at once)
@@ -42,7 +42,7 @@ export class PipelineCache {
   private layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private entries = new Map<string, PipelineEntry>();
   /** compile checks still running (reads wait for them so errors surface deterministically) */
-  readonly pending = new Set<Promise<void>>();
+  readonly inFlight = new Set<Promise<void>>();
   /** pipelines created since the start, the WGSL they compiled and the wall time of creating them */
   readonly compiled = { count: 0, sourceBytes: 0, ms: 0 };
 
@@ -99,8 +99,8 @@ export class PipelineCache {
       entry.error = compileError(key, source, messages, err.message);
       this.onError(entry.error);
     }, () => {});
-    const tracked = check.finally(() => this.pending.delete(tracked));
-    this.pending.add(tracked);
+    const tracked = check.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
     if (this.entries.size >= CACHE_LIMIT) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, entry);
     return entry;
@@ -108,7 +108,7 @@ export class PipelineCache {
 
   /** Waits for every compile check started so far. */
   async settle(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await Promise.all([...this.inFlight]);
   }
 
   /** Keys of the cached pipelines, least recently used first. */

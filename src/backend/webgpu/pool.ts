@@ -120,7 +120,7 @@ export class BufferPool {
   }
 
   /**
-   * Takes a specific pooled buffer out of the pool for good (a captured step keeps the buffers
+   * Takes a specific pooled buffer out of the pool for good (a compiled step keeps the buffers
    * its replays use); false when it is not pooled (handed out again, or destroyed by a trim).
    */
   take(buf: GPUBuffer): boolean {

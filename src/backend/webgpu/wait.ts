@@ -26,8 +26,8 @@ const timer = globalThis.setTimeout;
 let depth = 0;
 let original: Immediate | null = null;
 let since = 0;
-/** polls deferred to a timer so far (tests and profiling) */
-export const sleepStats = { deferred: 0 };
+/** polls moved to a timer so far (tests and profiling) */
+export const sleepStats = { timed: 0 };
 
 function isNative(fn: unknown): boolean {
   return typeof fn === 'function' && Function.prototype.toString.call(fn).endsWith('{ [native code] }');
@@ -35,7 +35,7 @@ function isNative(fn: unknown): boolean {
 
 const sleepy: Immediate = (fn, ...args) => {
   if (performance.now() - since < SPIN_MS || !isNative(fn)) return original!(fn, ...args);
-  sleepStats.deferred++;
+  sleepStats.timed++;
   return timer(fn, 0, ...args);
 };
 
