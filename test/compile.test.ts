@@ -458,9 +458,8 @@ describe('compile: fit', () => {
     expect(wt.memory().tensors).toBe(before);
   });
 
-  it('mixedPrecision with a short last batch (two recordings): the optimizer outside reads each step\'s own gradients', async () => {
-    // 50 rows in batches of 8: the batch of 2 is recorded apart; the update after the overflow
-    // read must take the gradients of the step just replayed, not those of the other recording
+  it('mixedPrecision with a short last batch (two recordings): each replay updates from its own gradients', async () => {
+    // 50 rows in batches of 8: the batch of 2 is recorded apart, its gated update with it
     const run = (jitCompile: boolean) => fitRun(13, 50, 0, { epochs: 5, jitCompile, mixedPrecision: true });
     const eager = await run(false), compiled = await run(true);
     expect(compiled.h).toEqual(eager.h);
@@ -475,7 +474,7 @@ describe('compile: fit', () => {
     const plain = await run({ jitCompile: false, mixedPrecision: false });
     const r0 = recordingCount();
     const mixed = await run({ jitCompile: true, mixedPrecision: true });
-    // the scaled step, recorded twice (the optimizer step runs eagerly after the overflow read)
+    // the scaled step with its gated update, recorded twice
     expect(recordingCount() - r0).toBe(2);
     expect(mixed.h).toEqual(plain.h);
     expect(mixed.p).toEqual(plain.p);
@@ -489,6 +488,50 @@ describe('compile: fit', () => {
     skipped.p.forEach((a) => a.forEach((v) => expect(Number.isFinite(v)).toBe(true)));
     scaler.dispose(); // the caller's scaler keeps its scale tensors until then
     expect(wt.memory().tensors).toBe(before);
+  });
+
+  it("mixedPrecision skips an overflowed update on the device: weights, Adam's step counts and the scale are the eager GradScaler loop's", async () => {
+    if (kind === 'webgpu' && gpu().info().features.includes('shader-f16')) return; // 'medium' differs from float32 there
+    const big = (p: wt.Tensor, t: wt.Tensor) => wt.F.crossEntropy(p, t).mul(1e6);
+    // 2^127 → 2^117 → 2^107 → 2^97: the first three steps overflow and are skipped
+    const newScaler = () => new wt.amp.GradScaler({ initScale: 2 ** 127, backoffFactor: 2 ** -10, growthInterval: 3 });
+    const setup = () => {
+      wt.manualSeed(21);
+      const model = new wt.nn.Sequential(new wt.nn.Linear(6, 12), new wt.nn.Tanh(), new wt.nn.Linear(12, 3));
+      const x = wt.rand([40, 6], { seed: 1 }), y = wt.randint(0, 3, [40], { seed: 2 });
+      return { model, x, y, opt: new wt.optim.Adam(model.parameters(), { lr: 0.02 }) };
+    };
+    const finish = async (r: ReturnType<typeof setup>, scaler: wt.amp.GradScaler) => {
+      const out = { p: await params(r.model), steps: Object.values(r.opt.stateDict().state).map((s) => s.step), scale: scaler.getScale() };
+      r.opt.dispose();
+      r.model.dispose();
+      scaler.dispose();
+      wt.dispose([r.x, r.y]);
+      return out;
+    };
+    // PyTorch's loop: step() reads the flag and skips the update; update() adjusts the scale
+    const eager = setup(), es = newScaler();
+    const precision = wt.getFloat32MatmulPrecision();
+    wt.setFloat32MatmulPrecision('medium');
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (let i = 0; i < 40; i += 8) {
+        eager.opt.zeroGrad();
+        const l = wt.tidy(() => big(eager.model.forward(eager.x.narrow(0, i, 8)), eager.y.narrow(0, i, 8)));
+        wt.tidy(() => es.scale(l).backward());
+        await es.step(eager.opt);
+        es.update();
+        l.dispose();
+      }
+    }
+    wt.setFloat32MatmulPrecision(precision);
+    eager.opt.zeroGrad();
+    const want = await finish(eager, es);
+    expect(want.steps).toEqual(want.steps.map(() => 15 - 3));
+    for (const jitCompile of [false, true]) {
+      const r = setup(), scaler = newScaler();
+      await r.model.fit([r.x, r.y], { optimizer: r.opt, loss: big, batchSize: 8, shuffle: false, verbose: 0, epochs: 3, jitCompile, mixedPrecision: scaler });
+      expect(await finish(r, scaler), `jitCompile ${jitCompile}`).toEqual(want);
+    }
   });
 });
 });

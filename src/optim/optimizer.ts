@@ -98,6 +98,26 @@ export abstract class Optimizer {
    * folds into its parameter's own kernel.
    */
   step(): void {
+    this.run(null);
+  }
+
+  /**
+   * step(), except that where `skip` (a one-element tensor on the device) is nonzero every
+   * parameter and state tensor keeps its value: mixed precision's skipped update, decided on the
+   * device (src/train/fit.ts). Returns the step counts it advanced, to take back (`_unstep`) once
+   * the host knows the update was skipped.
+   * @internal
+   */
+  _stepUnless(skip: Tensor): { step: number }[] {
+    return this.run(skip);
+  }
+
+  /** Takes back the step counts of a skipped `_stepUnless`. @internal */
+  _unstep(stepped: readonly { step: number }[]): void {
+    for (const st of stepped) st.step--;
+  }
+
+  private run(skip: Tensor | null): { step: number }[] {
     // a compiled step (wt.compile) replays these kernels: each replay advances the step counts
     // and recomputes the hyperparameters (learning rate, bias corrections) from the live values
     const recording = isRecording();
@@ -124,10 +144,17 @@ export abstract class Optimizer {
             this.state.set(p, st);
           }
           st.step++;
-          if (recording) stepped.push(st);
+          stepped.push(st);
           const hv = this.hypers(group, st.step);
           const inputs = [p, p.grad, ...st.tensors];
           const targets = [p, ...st.tensors];
+          if (skip) {
+            // the gate, read by every element (a broadcast view): one kernel per parameter
+            const gate = skip.expand([...p.shape]);
+            this.updateOne(op, group, hv, [...inputs, gate], targets, dynamic(group, st), true);
+            gate.dispose();
+            continue;
+          }
           const shared = !engine.debug && !p.grad._store.recipe && inputs.every((t) => t.isContiguous()) && !storages.has(p._store);
           if (!shared) {
             this.updateOne(op, group, hv, inputs, targets, dynamic(group, st));
@@ -145,25 +172,29 @@ export abstract class Optimizer {
             this.updateOne(op, group, b.hv, b.ins[0], b.outs[0], dynamic(group, b.st));
             continue;
           }
-          const { exprs, scalars } = this.updateExprs(group, b.hv, b.ins[0].length - 2);
+          const { exprs, scalars } = this.updateExprs(group, b.hv, b.ins[0].length - 2, false);
           // a bucket's parameters share their hyperparameters (the bucket key), so the first one's count serves
           runSegmentsInto(op, exprs, b.ins, b.outs, scalars, dynamic(group, b.st));
         }
       }
     });
+    return stepped;
   }
 
   /** The update's expressions over loads (p, g, state...) and its hyperparameter scalars. */
-  private updateExprs(group: ParamGroup, hv: Record<string, number>, nState: number): { exprs: Expr[]; scalars: number[] } {
+  private updateExprs(group: ParamGroup, hv: Record<string, number>, nState: number, gated: boolean): { exprs: Expr[]; scalars: number[] } {
     const hnames = Object.keys(hv);
     const h = Object.fromEntries(hnames.map((k, i) => [k, IR.scalar(i)]));
     const exprs = this.update({ p: load(0), g: load(1), s: Array.from({ length: nState }, (_, i) => load(2 + i)), h }, group);
-    return { exprs, scalars: hnames.map((k) => hv[k]) };
+    // gated (the skip flag is the last input): a nonzero flag keeps each output's old value
+    const gate = load(2 + nState);
+    const kept = (e: Expr, i: number) => IR.where(gate, load(i === 0 ? 0 : 1 + i), e);
+    return { exprs: gated ? exprs.map(kept) : exprs, scalars: hnames.map((k) => hv[k]) };
   }
 
   /** One parameter's update: one fused kernel writes it and its state from the old values. */
-  private updateOne(op: string, group: ParamGroup, hv: Record<string, number>, inputs: Tensor[], targets: Tensor[], dynamic?: DynamicScalars): void {
-    const { exprs, scalars } = this.updateExprs(group, hv, inputs.length - 2);
+  private updateOne(op: string, group: ParamGroup, hv: Record<string, number>, inputs: Tensor[], targets: Tensor[], dynamic?: DynamicScalars, gated = false): void {
+    const { exprs, scalars } = this.updateExprs(group, hv, targets.length - 1, gated);
     runElementwiseInto(op, exprs, inputs, targets.map((t) => t._view()), scalars, dynamic);
   }
 

@@ -19,7 +19,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError } from '../errors.js';
 import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 import { keep, tidy } from '../memory.js';
-import { compile as compileStep } from '../compile.js';
+import { compile as compileStep, type Compiled as CompiledStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
 import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
 import type { Trainable } from './model.js';
@@ -294,6 +294,56 @@ async function evaluateLoader(model: Trainable, loader: DataLoader<unknown>, los
  */
 export async function fitModel(model: Trainable, data: FitData, opts: FitOptions = {}): Promise<History> {
   checkModel('fit', model);
+  const o = checkFitOptions(opts);
+  const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
+  // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
+  setCompiled(model, { loss, metrics, optimizer });
+  const { loader, valLoader } = fitLoaders(data, opts, o.batchSize);
+  const callbacks = fitCallbacks(opts, o.verbose);
+  const ctx: TrainContext = { model, optimizer, epochs: o.epochs, steps: loader.length, stopTraining: false };
+  for (const c of callbacks) c.setContext?.(ctx);
+  const step = trainStep(model, loss, metrics, optimizer, o.scaler);
+  const run: FitRun = {
+    model, optimizer, loss, metrics, loader, valLoader, callbacks, ctx, step,
+    compiled: opts.jitCompile === false ? null : compileStep(step.fn),
+    emit: emitter(opts),
+    names: ['loss', ...metrics.map((m) => m.name)],
+    logEvery: o.logEvery,
+    // batch values are read back only for someone who shows them: a bar, a user hook, a listener
+    readBatches: !!opts.onEvent || !!opts.events || callbacks.some((c) => typeof c.onBatchEnd === 'function' && c.wantsBatchLogs !== false),
+  };
+  const history = new History();
+  const restoreModes = saveModes(model);
+  const precision = getFloat32MatmulPrecision();
+  if (o.scaler) setFloat32MatmulPrecision('medium');
+  let last: Logs = {};
+  for (const c of callbacks) await c.onTrainBegin?.({});
+  run.emit('trainBegin', 0, {});
+  try {
+    for (let epoch = 0; epoch < o.epochs && !ctx.stopTraining; epoch++) {
+      last = await fitEpoch(run, epoch);
+      history.push(epoch, last);
+      for (const c of callbacks) await c.onEpochEnd?.(epoch, last);
+      run.emit('epochEnd', epoch, last);
+      await yieldToEventLoop();
+    }
+  } finally {
+    restoreModes();
+    run.compiled?.dispose();
+    if (o.scaler) setFloat32MatmulPrecision(precision);
+    // a scaler fit made is fit's own; one passed in stays the caller's (with its tensors)
+    if (opts.mixedPrecision === true) o.scaler?.dispose();
+    // gradients are fit's working state, not results: free them (PyTorch would keep them)
+    optimizer.zeroGrad();
+    model.zeroGrad();
+  }
+  for (const c of callbacks) await c.onTrainEnd?.(last);
+  run.emit('trainEnd', history.epoch.length ? history.epoch[history.epoch.length - 1] : 0, last);
+  return history;
+}
+
+/** fit's options checked, with their defaults; the scaler of mixed precision (or null). */
+function checkFitOptions(opts: FitOptions) {
   checkOptions('fit', opts, FIT_KEYS);
   const epochs = checkNumber('fit', 'epochs', opts.epochs ?? 1, { int: true, min: 0 });
   const logEvery = checkNumber('fit', 'logEvery', opts.logEvery ?? 20, { int: true, min: 1 });
@@ -305,11 +355,16 @@ export async function fitModel(model: Trainable, data: FitData, opts: FitOptions
   if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function') throw new ArgumentError(`fit: onEvent must be a function, got ${describeValue(opts.onEvent)}`);
   if (opts.events !== undefined && typeof (opts.events as { dispatchEvent?: unknown } | null)?.dispatchEvent !== 'function') throw new ArgumentError(`fit: events must be an EventTarget, got ${describeValue(opts.events)}`);
   if (opts.callbacks !== undefined && !Array.isArray(opts.callbacks)) throw new ArgumentError(`fit: callbacks must be a list, got ${describeValue(opts.callbacks)}`);
-  const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
-  // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
-  setCompiled(model, { loss, metrics, optimizer });
+  if (opts.jitCompile !== undefined) checkBoolean('fit', 'jitCompile', opts.jitCompile);
+  const mp = opts.mixedPrecision ?? false;
+  if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
   const batchSize = checkNumber('fit', 'batchSize', opts.batchSize ?? 32, { int: true, min: 1 });
+  const verbose = opts.verbose === true ? 1 : opts.verbose === false ? 0 : opts.verbose ?? 1;
+  return { epochs, logEvery, batchSize, verbose, scaler: mp === true ? new GradScaler() : mp || null };
+}
 
+/** The training loader, and the validation one (validationData, or the split's tail). */
+function fitLoaders(data: FitData, opts: FitOptions, batchSize: number): { loader: DataLoader<unknown>; valLoader: DataLoader<unknown> | null } {
   let trainData = data, valData = opts.validationData;
   if (opts.validationSplit !== undefined) {
     const f = opts.validationSplit;
@@ -325,43 +380,50 @@ export async function fitModel(model: Trainable, data: FitData, opts: FitOptions
   }
   const loader = toLoader(trainData, { batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed }, 'fit');
   const valLoader = valData ? toLoader(valData, { batchSize: opts.validationBatchSize ?? batchSize, shuffle: false }, 'fit: validationData') : null;
-  const steps = loader.length;
-  if (steps === 0) throw new ArgumentError(`fit: the training data gives no batches (${loader.dataset.length} samples, batchSize ${loader.batchSize}${loader.dropLast ? ', dropLast' : ''})`);
+  if (loader.length === 0) throw new ArgumentError(`fit: the training data gives no batches (${loader.dataset.length} samples, batchSize ${loader.batchSize}${loader.dropLast ? ', dropLast' : ''})`);
+  return { loader, valLoader };
+}
 
+/** The user's callbacks, and the progress logger `verbose` asks for. */
+function fitCallbacks(opts: FitOptions, verbose: number): CallbackLike[] {
   const callbacks: CallbackLike[] = [...(opts.callbacks ?? [])];
   if (callbacks.some((c) => !c || typeof c !== 'object')) throw new ArgumentError('fit: callbacks must be objects with hook methods (onEpochEnd, ...)');
-  const verbose = opts.verbose === true ? 1 : opts.verbose === false ? 0 : opts.verbose ?? 1;
   if (verbose) callbacks.push(new ProgressLogger(verbose === 1 && stdoutIsTTY() ? 'bar' : 'epoch'));
-  // batch values are read back only for someone who shows them: a bar, a user hook, a listener
-  const readBatches = !!opts.onEvent || !!opts.events || callbacks.some((c) => typeof c.onBatchEnd === 'function' && c.wantsBatchLogs !== false);
+  return callbacks;
+}
 
-  const ctx: TrainContext = { model, optimizer, epochs, steps, stopTraining: false };
-  for (const c of callbacks) c.setContext?.(ctx);
-  const emit = (type: TrainEvent['type'], epoch: number, logs: Logs, batch?: number): void => {
+type Emit = (type: TrainEvent['type'], epoch: number, logs: Logs, batch?: number) => void;
+
+/** Sends a TrainEvent to onEvent and to the `events` target. */
+function emitter(opts: FitOptions): Emit {
+  return (type, epoch, logs, batch) => {
     if (!opts.onEvent && !opts.events) return;
     const e: TrainEvent = { type, epoch, batch, logs: { ...logs } };
     opts.onEvent?.(e);
     if (opts.events) opts.events.dispatchEvent(typeof CustomEvent === 'function' ? new CustomEvent(type, { detail: e }) : Object.assign(new Event(type), { detail: e }));
   };
-  const names = ['loss', ...metrics.map((m) => m.name)];
-  const history = new History();
-  const restoreModes = saveModes(model);
-  let last: Logs = {};
-  if (opts.jitCompile !== undefined) checkBoolean('fit', 'jitCompile', opts.jitCompile);
-  const mp = opts.mixedPrecision ?? false;
-  if (typeof mp !== 'boolean' && !(mp instanceof GradScaler)) throw new ArgumentError(`fit: mixedPrecision must be true, false or a wt.amp.GradScaler, got ${describeValue(mp)}`);
-  const scaler = mp === true ? new GradScaler() : mp || null;
-  /**
-   * One step on (...xs, y): the loss and each metric of the batch, then with mixed precision the
-   * overflow flag. Plain: backward and the update, in place. Mixed: the scaled loss backward and
-   * the gradients unscaled (the scaler's kept tensors, so a replay uses the current scale); the
-   * update runs after the flag is read (eagerly: compiled apart, it would take the gradients,
-   * new tensors each step, from outside its recording).
-   */
-  const params = optimizer.paramGroups.flatMap((g) => g.params);
-  /** the parameters whose gradients a mixed-precision step returns, in order (set by each eager run) */
-  let gradOwners: Tensor[] = [];
-  const update = (...args: Tensor[]): Tensor[] => {
+}
+
+/** One training step, and what the host does after it under mixed precision. */
+interface TrainStep {
+  /** (...xs, y) → the batch's loss and metrics, then with mixed precision the overflow flag */
+  fn: (...args: Tensor[]) => Tensor[];
+  /** with mixed precision: reads the step's overflow flag, takes back a skipped update's step counts, adjusts the scale */
+  after: ((found: Tensor) => Promise<void>) | null;
+}
+
+/**
+ * The step fit runs (compiled unless jitCompile is false). Plain: backward and the update, in
+ * place. Mixed precision: the scaled loss backward, the gradients unscaled (by the scaler's kept
+ * inverse, so a replay uses the current scale) and the update gated on the device by the overflow
+ * flag (Optimizer._stepUnless): the gradients never leave the step. The host reads the flag
+ * after the step (4 bytes) to take back the skipped update's step counts, so that the next bias
+ * corrections and learning rates are PyTorch's, and to adjust the scale.
+ */
+function trainStep(model: Trainable, loss: Resolved<LossFn>, metrics: Resolved<MetricFn>[], optimizer: Optimizer, scaler: GradScaler | null): TrainStep {
+  /** the step counts the update advances (the same states each replay) */
+  let stepped: { step: number }[] = [];
+  const fn = (...args: Tensor[]): Tensor[] => {
     const xs = args.slice(0, -1), y = args[args.length - 1];
     optimizer.zeroGrad();
     const yPred = forward(model, xs, 'fit');
@@ -369,100 +431,93 @@ export async function fitModel(model: Trainable, data: FitData, opts: FitOptions
     if (!l.requiresGrad) throw new ArgumentError('fit: the loss does not depend on any tensor that requires grad (are the model parameters frozen?)');
     (scaler ? scaler.scale(l) : l).backward();
     let found: Tensor | null = null;
-    if (scaler) found = scaler._unscaleInStep(optimizer);
-    else optimizer.step();
+    if (scaler) {
+      found = scaler._unscaleInStep(optimizer);
+      stepped = optimizer._stepUnless(found);
+    } else optimizer.step();
     const values = [l, ...noGrad(() => metrics.map((m) => scalarOf(`metric ${m.name}`, m.fn(yPred, y))))];
-    if (!found) return values;
-    // the gradients go out too: a replay writes them where its own recording's backward put
-    // them, which are not the tensors `.grad` holds once a second batch shape (a short last
-    // batch) has been recorded since; the optimizer step outside must read this step's
-    gradOwners = params.filter((p) => p.grad);
-    return [...values, ...gradOwners.map((p) => p.grad!), found];
+    return found ? [...values, found] : values;
   };
-  const compiledUpdate = opts.jitCompile === false ? null : compileStep(update);
-  const precision = getFloat32MatmulPrecision();
-  if (scaler) setFloat32MatmulPrecision('medium');
+  const after = scaler && (async (found: Tensor) => {
+    const overflowed = (await found.item()) !== 0;
+    if (overflowed) optimizer._unstep(stepped);
+    scaler._endIteration(overflowed);
+  });
+  return { fn, after };
+}
 
-  for (const c of callbacks) await c.onTrainBegin?.({});
-  emit('trainBegin', 0, {});
+/** What one fit call's epochs share. */
+interface FitRun {
+  model: Trainable;
+  optimizer: Optimizer;
+  loss: Resolved<LossFn>;
+  metrics: Resolved<MetricFn>[];
+  loader: DataLoader<unknown>;
+  valLoader: DataLoader<unknown> | null;
+  callbacks: CallbackLike[];
+  ctx: TrainContext;
+  step: TrainStep;
+  compiled: CompiledStep<Tensor[], Tensor[]> | null;
+  emit: Emit;
+  names: string[];
+  logEvery: number;
+  readBatches: boolean;
+}
+
+/** One epoch: the batches' steps with their hooks, then validation; resolves to the epoch's logs. */
+async function fitEpoch(run: FitRun, epoch: number): Promise<Logs> {
+  const { model, callbacks, step, names, ctx } = run;
+  const steps = run.loader.length;
+  model.train();
+  for (const c of callbacks) await c.onEpochBegin?.(epoch, {});
+  run.emit('epochBegin', epoch, {});
+  const sums = newSums(names.length);
+  let seen = 0;
+  const it = run.loader[Symbol.iterator]();
+  let logs: Logs;
   try {
-    for (let epoch = 0; epoch < epochs && !ctx.stopTraining; epoch++) {
-      model.train();
-      for (const c of callbacks) await c.onEpochBegin?.(epoch, {});
-      emit('epochBegin', epoch, {});
-      const sums = newSums(names.length);
-      let seen = 0;
-      const it = loader[Symbol.iterator]();
-      let logs: Logs;
-      try {
-        for (let step = 0; ; step++) {
-          let found: Tensor | null = null;
-          const bs = tidy(() => {
-            const n = it.next();
-            if (n.done) return -1;
-            const { xs, y } = splitBatch(n.value, 'fit');
-            const values = compiledUpdate ? compiledUpdate(...xs, y) : update(...xs, y);
-            if (scaler) {
-              found = keep(values.pop()!);
-              const grads = values.splice(values.length - gradOwners.length);
-              gradOwners.forEach((p, i) => {
-                if (p.grad === grads[i]) return;
-                p.grad?.dispose();
-                p.grad = keep(grads[i]);
-              });
-            }
-            const b = xs[0].shape[0];
-            noGrad(() => values.forEach((v, i) => sums[i].add_(v, b)));
-            return b;
-          });
-          if (bs < 0) break;
-          if (scaler && found) {
-            // the one read of a mixed-precision step: whether the gradients are finite
-            const f: Tensor = found;
-            const overflowed = (await f.item()) !== 0;
-            f.dispose();
-            if (!overflowed) tidy(() => optimizer.step());
-            scaler._endIteration(overflowed);
-          }
-          seen += bs;
-          const blogs: Logs = { batch: step, size: bs };
-          if (readBatches && ((step + 1) % logEvery === 0 || step + 1 === steps)) {
-            Object.assign(blogs, await readMeans(sums, names, seen));
-            await yieldToEventLoop();
-          }
-          for (const c of callbacks) await c.onBatchEnd?.(step, blogs);
-          emit('batchEnd', epoch, blogs, step);
-          if (ctx.stopTraining) break;
+    for (let b = 0; ; b++) {
+      let found: Tensor | null = null;
+      const bs = tidy(() => {
+        const n = it.next();
+        if (n.done) return -1;
+        const { xs, y } = splitBatch(n.value, 'fit');
+        const values = run.compiled ? run.compiled(...xs, y) : step.fn(...xs, y);
+        if (step.after) found = keep(values.pop()!);
+        const size = xs[0].shape[0];
+        noGrad(() => values.forEach((v, i) => sums[i].add_(v, size)));
+        return size;
+      });
+      if (bs < 0) break;
+      if (found) {
+        const f: Tensor = found;
+        try {
+          await step.after!(f);
+        } finally {
+          f.dispose();
         }
-        logs = await readMeans(sums, names, seen);
-      } finally {
-        it.return?.();
-        sums.forEach((s) => s.dispose());
       }
-      if (valLoader) {
-        const v = await evaluateLoader(model, valLoader, loss, metrics, 'fit: validation');
-        for (const [k, x] of Object.entries(v)) logs[valKey(k)] = x;
+      seen += bs;
+      const blogs: Logs = { batch: b, size: bs };
+      if (run.readBatches && ((b + 1) % run.logEvery === 0 || b + 1 === steps)) {
+        Object.assign(blogs, await readMeans(sums, names, seen));
+        await yieldToEventLoop();
       }
-      logs.lr = optimizer.lr;
-      history.push(epoch, logs);
-      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
-      emit('epochEnd', epoch, logs);
-      last = logs;
-      await yieldToEventLoop();
+      for (const c of callbacks) await c.onBatchEnd?.(b, blogs);
+      run.emit('batchEnd', epoch, blogs, b);
+      if (ctx.stopTraining) break;
     }
+    logs = await readMeans(sums, names, seen);
   } finally {
-    restoreModes();
-    compiledUpdate?.dispose();
-    if (scaler) setFloat32MatmulPrecision(precision);
-    // a scaler fit made is fit's own; one passed in stays the caller's (with its tensors)
-    if (mp === true) scaler?.dispose();
-    // gradients are fit's working state, not results: free them (PyTorch would keep them)
-    optimizer.zeroGrad();
-    model.zeroGrad();
+    it.return?.();
+    sums.forEach((s) => s.dispose());
   }
-  for (const c of callbacks) await c.onTrainEnd?.(last);
-  emit('trainEnd', history.epoch.length ? history.epoch[history.epoch.length - 1] : 0, last);
-  return history;
+  if (run.valLoader) {
+    const v = await evaluateLoader(model, run.valLoader, run.loss, run.metrics, 'fit: validation');
+    for (const [k, x] of Object.entries(v)) logs[valKey(k)] = x;
+  }
+  logs.lr = run.optimizer.lr;
+  return logs;
 }
 
 export interface EvaluateOptions {
