@@ -520,18 +520,18 @@ suite('webgpu layerNorm', () => {
     });
   }
 
-  it('row layout by adapter and row length', () => {
-    const sw = { software: true } as GpuContext, hw = { software: false } as GpuContext;
-    expect(rowPlan(128, 32, sw)).toEqual({ kernel: 'thread', wg: 16 });
-    expect(rowPlan(4096, THREAD_ROW_MAX, sw)).toEqual({ kernel: 'thread', wg: 64 });
-    expect(rowPlan(128, THREAD_ROW_MAX + 1, sw).kernel).toBe('group');
-    expect(rowPlan(128, 32, hw).kernel).toBe('group');
-    // subgroup rows (a fixed subgroup size): past the thread-per-row lengths on software, always on hardware
-    expect(rowPlan(128, 32, { software: true, subgroupSize: 4 } as GpuContext).kernel).toBe('thread');
-    expect(rowPlan(128, THREAD_ROW_MAX + 1, { software: true, subgroupSize: 4 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 64 });
-    expect(rowPlan(128, 32, { software: false, subgroupSize: 32 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 64 });
-    expect(rowPlan(128, 32, { software: false, subgroupSize: 128 } as GpuContext)).toEqual({ kernel: 'subgroup', wg: 128 });
+  it('row layouts: one thread per short row on emulated adapters, subgroups only at a fixed subgroup size, workgroups whole subgroups', () => {
+    // the choice is a heuristic (norm.ts rowPlan); this holds what retuning must keep
+    for (const software of [false, true]) for (const subgroupSize of [undefined, 4, 16, 32, 64, 128]) for (const D of [1, 32, 255, THREAD_ROW_MAX, THREAD_ROW_MAX + 1, 4096]) for (const R of [1, 128, 4096]) {
+      const p = rowPlan(R, D, { software, subgroupSize } as GpuContext), what = `R ${R} D ${D} software ${software} subgroup ${subgroupSize}`;
+      expect(Number.isInteger(Math.log2(p.wg)) && p.wg >= 16 && p.wg <= 256, what).toBe(true);
+      if (p.kernel === 'subgroup') expect(subgroupSize !== undefined && p.wg % subgroupSize === 0, what).toBe(true);
+      if (p.kernel === 'thread') expect(software && D <= THREAD_ROW_MAX, what).toBe(true);
+      if (software && D <= THREAD_ROW_MAX) expect(p.kernel, what).toBe('thread');
+      if (!software && subgroupSize === undefined) expect(p.kernel, what).toBe('group');
+    }
   });
+
 });
 
 suite('webgpu gather / indexSelect / scatterAdd / indexAdd', () => {
