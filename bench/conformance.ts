@@ -8,10 +8,10 @@
  * this is the check to run first on a machine with a real GPU (bench/CONFORMANCE.md).
  *
  * `npm run conformance:gpu-build` bundles it into dist-gpu/conformance.mjs (with a small MNIST
- * subset in dist-gpu/mnist/); only Dawn's `webgpu` package stays outside, packed by
- * ../shared/gpu/pack.sh. On the GPU machine:
+ * subset in dist-gpu/mnist/); only Dawn's `webgpu` package stays outside, for Node to find on
+ * the GPU machine. There:
  *
- *   source ../shared/gpu/prelude.sh 2>/dev/null || source shared/gpu/prelude.sh; node dist-gpu/conformance.mjs --out $OUT
+ *   node dist-gpu/conformance.mjs --out $OUT
  *
  * Options: `--small` (sizes for SwiftShader), `--only TEXT` (cases whose group, target or name
  * contains it), `--budget S` (seconds; cases left after it are skipped), `--steps N` (example

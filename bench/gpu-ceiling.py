@@ -1,4 +1,4 @@
-"""The GPU's own matmul ceiling, for bench/gpu.ts's figures (../shared/gpu/README.md).
+"""The GPU's own matmul ceiling, for bench/gpu.ts's figures (PyTorch on the same GPU).
 
 Prints one JSON object: PyTorch matmul TFLOP/s at n = 1024, 2048, 4096 for fp32 with TF32 off
 (the fp32 ceiling the issue compares against), fp32 with TF32 on, fp16 and bf16; median of 20

@@ -1,10 +1,9 @@
 /**
- * The WebGPU benchmark as one file for a machine with a real GPU and no node_modules
- * (../shared/gpu/README.md). `npm run bench:gpu-build` bundles this entry with webtensor, TF.js
- * and jax-js into dist-gpu/bench-gpu.mjs; only Dawn's `webgpu` package stays outside, and
- * ../shared/gpu/pack.sh packs that (with Node and the Vulkan loader) into .gpu/. On the GPU machine:
+ * The WebGPU benchmark as one file for a machine with a real GPU and no node_modules.
+ * `npm run bench:gpu-build` bundles this entry with webtensor, TF.js and jax-js into
+ * dist-gpu/bench-gpu.mjs; only Dawn's `webgpu` package (Node's WebGPU, over Vulkan) stays outside,
+ * to be found by Node on the GPU machine (e.g. through NODE_PATH). There:
  *
- *   source ../shared/gpu/prelude.sh 2>/dev/null || source shared/gpu/prelude.sh;
  *   python3 bench/gpu-ceiling.py > $OUT/ceiling.json; node dist-gpu/bench-gpu.mjs --out $OUT
  *
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
