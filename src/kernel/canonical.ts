@@ -13,7 +13,7 @@
  *
  * The same walk can replace whole subexpressions by loads of buffers that already hold their
  * values (`computed`): a pending result folded into another that has been computed since is read,
- * not computed again (src/engine.ts, Storage.materialize).
+ * not computed again (src/storage.ts, Storage.materialize).
  *
  * @example
  * // add(load 3, scalar 5) over views [a, b, c, d] and scalars [..6 values]

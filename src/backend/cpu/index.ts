@@ -1,6 +1,8 @@
 /**
- * The CPU backend: typed arrays for storage, the kernel IR interpreted in TypeScript
- * (src/backend/cpu/expr.ts), and routines as plain loops (src/backend/cpu/routines/).
+ * The CPU backend: typed arrays for storage; expression kernels compiled once into WebAssembly
+ * SIMD or JavaScript block functions (expr.ts: wasm/expr.ts, jit.ts, an interpreter where
+ * generated code is not allowed); routines in routines/ (a cache-blocked GEMM for matmul and the
+ * convolutions, WebAssembly SIMD row kernels for the norms).
  * With `{ float64: true }` float32 tensors are stored in float64 — the reference backend that
  * gradcheck uses. A compiled step (`wt.compile`) replays by dispatching its recorded commands
  * again (the recorder is the front end's, src/record.ts).
