@@ -60,7 +60,7 @@ forEachBackend((kind) => {
   describe('MultiheadAttention', () => {
     it("has PyTorch's parameters and initialisation", async () => {
       const m = new nn.MultiheadAttention(8, 2);
-      expect(m.namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['inProjWeight:24,8', 'inProjBias:24', 'outProj.weight:8,8', 'outProj.bias:8']);
+      expect(m.namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['in_proj_weight:24,8', 'in_proj_bias:24', 'out_proj.weight:8,8', 'out_proj.bias:8']);
       const w = await data(m.inProjWeight!);
       const bound = Math.sqrt(6 / (8 + 24)); // xavier uniform on [3E, E]
       expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
@@ -68,7 +68,7 @@ forEachBackend((kind) => {
       expect(await data(m.inProjBias!)).toEqual(new Array(24).fill(0));
       expect(await data(m.outProj.bias!)).toEqual(new Array(8).fill(0));
       const nb = new nn.MultiheadAttention(8, 4, { bias: false, kdim: 3, vdim: 5 });
-      expect(nb.namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['qProjWeight:8,8', 'kProjWeight:8,3', 'vProjWeight:8,5', 'outProj.weight:8,8']);
+      expect(nb.namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['q_proj_weight:8,8', 'k_proj_weight:8,3', 'v_proj_weight:8,5', 'out_proj.weight:8,8']);
     });
 
     it('cross-attention (batchFirst) matches a float64 reference, weights averaged over heads', async () => {
@@ -268,12 +268,12 @@ forEachBackend((kind) => {
     it('names parameters as PyTorch, stacks layers, applies the final norm; gelu and causal run', async () => {
       const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
       expect(layer.namedParameters().map(([n]) => n)).toEqual([
-        'selfAttn.inProjWeight', 'selfAttn.inProjBias', 'selfAttn.outProj.weight', 'selfAttn.outProj.bias',
+        'self_attn.in_proj_weight', 'self_attn.in_proj_bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias',
         'linear1.weight', 'linear1.bias', 'linear2.weight', 'linear2.bias', 'norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias',
       ]);
       const enc = new nn.TransformerEncoder(() => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, activation: 'gelu', dropout: 0 }), 3, new nn.LayerNorm(8));
       expect(enc.namedParameters().length).toBe(3 * 12 + 2);
-      expect(enc.namedParameters()[12][0]).toBe('layers.1.selfAttn.inProjWeight');
+      expect(enc.namedParameters()[12][0]).toBe('layers.1.self_attn.in_proj_weight');
       const x = wt.randn([5, 2, 8], { seed: 64 }); // (T, B, E)
       const y = enc.forward(x, { isCausal: true });
       expect(y.shape).toEqual([5, 2, 8]);

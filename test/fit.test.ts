@@ -159,14 +159,14 @@ forEachBackend((kind) => {
       const [x, y] = blobs(64, 9);
       const model = mlp();
       const weights: Float32Array[] = [];
-      const keepW = { onEpochEnd: async () => void weights.push((await model.stateDict()['layers.0.weight'].data()) as Float32Array) };
+      const keepW = { onEpochEnd: async () => void weights.push((await model.stateDict()['0.weight'].data()) as Float32Array) };
       const es = new train.EarlyStopping({ monitor: 'score', patience: 2, restoreBestWeights: true });
       const h = await model.fit([x, y], { ...base, epochs: 20, callbacks: [scripted([5, 3, 4, 4.5, 1, 1]), keepW, es] });
       expect(h.epoch).toEqual([0, 1, 2, 3]);
       expect(es.stoppedEpoch).toBe(3);
       expect(es.bestEpoch).toBe(1);
       expect(es.mode).toBe('min');
-      expect(Array.from(await model.stateDict()['layers.0.weight'].data())).toEqual(Array.from(weights[1]));
+      expect(Array.from(await model.stateDict()['0.weight'].data())).toEqual(Array.from(weights[1]));
       expect(Array.from(weights[3])).not.toEqual(Array.from(weights[1]));
 
       // 'auto' watches accuracy for a rise; minDelta ignores small gains
@@ -184,7 +184,7 @@ forEachBackend((kind) => {
       const best = new train.ModelCheckpoint({ save: () => {}, monitor: 'score', saveBestOnly: true });
       await model.fit([x, y], { ...base, epochs: 4, callbacks: [scripted([3, 4, 2, 2.5]), every, best] });
       expect(calls.map(([e]) => e)).toEqual([0, 1, 2, 3]);
-      expect(calls[0][1]).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias']);
+      expect(calls[0][1]).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
       expect(best.saved).toEqual([0, 2]);
     });
 

@@ -20,8 +20,8 @@ forEachBackend((kind) => {
     it('finds parameters, buffers and children by property, with dotted names', () => {
       const net = new Net();
       const names = net.namedParameters().map(([n]) => n);
-      expect(names).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'head.layers.2.weight', 'head.layers.2.bias']);
-      expect(net.namedBuffers().map(([n]) => n)).toEqual(['bn.runningMean', 'bn.runningVar']);
+      expect(names).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'head.2.weight', 'head.2.bias']);
+      expect(net.namedBuffers().map(([n]) => n)).toEqual(['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
       expect(net.numParameters()).toBe(4 * 9 + 4 + 4 + 4 + 16 * 3 + 3);
       expect(net.toString()).toContain('(conv): Conv2d');
     });
@@ -72,6 +72,64 @@ forEachBackend((kind) => {
       bn.forward(wt.tensor([[1, 10], [3, 20]]));
       expectClose(await bn.runningMean.data(), [1, 7.5], 1e-6);
       expectClose(await bn.runningVar.data(), [0.5 + 0.5 * 2, 0.5 + 0.5 * 50], 1e-5);
+      // num_batches_tracked counts training-mode batches only, as PyTorch
+      expect(bn.numBatchesTracked.dtype).toBe('int32');
+      bn.forward(wt.tensor([[1, 10], [3, 20]]));
+      bn.eval();
+      bn.forward(wt.tensor([[1, 10], [3, 20]]));
+      expect(await bn.numBatchesTracked.item()).toBe(2);
+      // a refused input is not counted
+      bn.train();
+      expect(() => bn.forward(wt.ones([2, 3]))).toThrow(/BatchNorm1d\.forward/);
+      expect(await bn.numBatchesTracked.item()).toBe(2);
+    });
+
+    it("state-dict keys are PyTorch's: snake_case properties, Sequential children 0, 1, ...", async () => {
+      class Block extends nn.Module {
+        selfAttn = new nn.Linear(2, 2);
+        convQKV = new nn.Linear(2, 6, { bias: false });
+        blocks = [new nn.LayerNorm(2), new nn.LayerNorm(2)];
+        seq = new nn.Sequential(new nn.Linear(2, 2), new nn.ReLU(), new nn.BatchNorm1d(2));
+        forward(x: wt.Tensor): wt.Tensor { return x; }
+      }
+      const m = new Block();
+      expect(Object.keys(m.stateDict())).toEqual([
+        'self_attn.weight', 'self_attn.bias', 'conv_qkv.weight', 'blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'blocks.1.bias',
+        'seq.0.weight', 'seq.0.bias', 'seq.2.weight', 'seq.2.bias', 'seq.2.running_mean', 'seq.2.running_var', 'seq.2.num_batches_tracked',
+      ]);
+      expect(m.namedModules().map(([n]) => n)).toEqual(['', 'self_attn', 'conv_qkv', 'blocks.0', 'blocks.1', 'seq', 'seq.0', 'seq.1', 'seq.2']);
+      expect(m.seq.toString()).toContain('(0): Linear');
+      // older webtensor checkpoints (property names as written, no num_batches_tracked) still load
+      const src = new Block();
+      wt.noGrad(() => src.seq.layers[2].stateDict().running_mean.copy_(wt.tensor([3, 4])));
+      const old: Record<string, wt.Tensor> = {};
+      for (const [k, t] of Object.entries(src.stateDict())) {
+        if (k.endsWith('num_batches_tracked')) continue;
+        old[k.replace('self_attn', 'selfAttn').replace('conv_qkv', 'convQKV').replace(/^seq\./, 'seq.layers.').replace('running_mean', 'runningMean').replace('running_var', 'runningVar')] = t;
+      }
+      expect(Object.keys(old)).toContain('seq.layers.2.runningMean');
+      expect(m.loadStateDict(old)).toEqual({ missing: [], unexpected: [] });
+      expect(Array.from(await (m.seq.layers[2] as wt.nn.BatchNorm1d).runningMean.data())).toEqual([3, 4]);
+      expect(Array.from(await m.selfAttn.weight.data())).toEqual(Array.from(await src.selfAttn.weight.data()));
+      // new keys: num_batches_tracked is required with strict
+      const cur = src.stateDict();
+      delete cur['seq.2.num_batches_tracked'];
+      expect(() => m.loadStateDict(cur)).toThrow(/missing keys \[seq\.2\.num_batches_tracked\]/);
+      // a shape mismatch refuses the whole state dict before copying anything
+      const before = Array.from(await m.selfAttn.weight.data());
+      const bad = { ...src.stateDict(), 'seq.0.weight': wt.zeros([3, 3]) };
+      wt.noGrad(() => src.selfAttn.weight.add_(1));
+      expect(() => m.loadStateDict(bad)).toThrow(/seq\.0\.weight has shape \[3,3\]/);
+      expect(Array.from(await m.selfAttn.weight.data())).toEqual(before);
+    });
+
+    it('two properties with the same key are refused', () => {
+      class Clash extends nn.Module {
+        fooBar = new nn.Linear(1, 1);
+        foo_bar = new nn.Linear(1, 1);
+        forward(x: wt.Tensor): wt.Tensor { return x; }
+      }
+      expect(() => new Clash().stateDict()).toThrow(/share the key "foo_bar\.weight"/);
     });
 
     it('activation modules and PReLU', async () => {

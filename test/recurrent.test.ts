@@ -81,12 +81,12 @@ forEachBackend((kind) => {
     it("have PyTorch's parameter names, shapes and U(±1/√H) init", async () => {
       const lstm = new nn.LSTM(3, 4, { numLayers: 2, bidirectional: true });
       expect(lstm.namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual([
-        'weightIh_l0:16,3', 'weightHh_l0:16,4', 'biasIh_l0:16', 'biasHh_l0:16',
-        'weightIh_l0_reverse:16,3', 'weightHh_l0_reverse:16,4', 'biasIh_l0_reverse:16', 'biasHh_l0_reverse:16',
-        'weightIh_l1:16,8', 'weightHh_l1:16,4', 'biasIh_l1:16', 'biasHh_l1:16',
-        'weightIh_l1_reverse:16,8', 'weightHh_l1_reverse:16,4', 'biasIh_l1_reverse:16', 'biasHh_l1_reverse:16',
+        'weight_ih_l0:16,3', 'weight_hh_l0:16,4', 'bias_ih_l0:16', 'bias_hh_l0:16',
+        'weight_ih_l0_reverse:16,3', 'weight_hh_l0_reverse:16,4', 'bias_ih_l0_reverse:16', 'bias_hh_l0_reverse:16',
+        'weight_ih_l1:16,8', 'weight_hh_l1:16,4', 'bias_ih_l1:16', 'bias_hh_l1:16',
+        'weight_ih_l1_reverse:16,8', 'weight_hh_l1_reverse:16,4', 'bias_ih_l1_reverse:16', 'bias_hh_l1_reverse:16',
       ]);
-      expect(new nn.GRU(3, 5, { bias: false }).namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['weightIh_l0:15,3', 'weightHh_l0:15,5']);
+      expect(new nn.GRU(3, 5, { bias: false }).namedParameters().map(([n, p]) => `${n}:${p.shape}`)).toEqual(['weight_ih_l0:15,3', 'weight_hh_l0:15,5']);
       expect(new nn.RNN(3, 5).namedParameters().map(([, p]) => p.shape[0])).toEqual([5, 5, 5, 5]);
       const big = new nn.LSTM(10, 100);
       const w = Array.from(await big.weights(0)[1].data());
@@ -156,12 +156,12 @@ forEachBackend((kind) => {
 
       // the multi-layer module with the same weights and one step gives the same numbers
       const mod = new nn.GRU(1, 1);
-      mod.loadStateDict({ weightIh_l0: gru.weightIh, weightHh_l0: gru.weightHh, biasIh_l0: gru.biasIh!, biasHh_l0: gru.biasHh! });
+      mod.loadStateDict({ weight_ih_l0: gru.weightIh, weight_hh_l0: gru.weightHh, bias_ih_l0: gru.biasIh!, bias_hh_l0: gru.biasHh! });
       const [y, hN] = mod.forward(wt.tensor([[[x]]]), wt.tensor([[[h]]]));
       expectClose(await y.data(), [hg], 1e-6);
       expectClose(await hN.data(), [hg], 1e-6);
       const rc = new nn.RNNCell(1, 1, { nonlinearity: 'relu', bias: false });
-      rc.loadStateDict({ weightIh: wt.tensor([[2]]), weightHh: wt.tensor([[-1]]) });
+      rc.loadStateDict({ weight_ih: wt.tensor([[2]]), weight_hh: wt.tensor([[-1]]) });
       expectClose(await rc.forward(wt.tensor([[x]]), wt.tensor([[h]])).data(), [Math.max(0, 2 * x - h)], 1e-6);
     });
 
@@ -192,7 +192,8 @@ forEachBackend((kind) => {
     /** gradcheck of a whole module: the checked tensors replace its parameters inside fn. */
     async function gradcheckModule(make: () => wt.nn.RNN | wt.nn.LSTM | wt.nn.GRU, x: wt.Tensor, states: wt.Tensor[]): Promise<void> {
       const proto = make();
-      const names = proto.namedParameters().map(([n]) => n);
+      // the property names (namedParameters gives the snake_case keys)
+      const names = Object.keys(proto).filter((k) => proto.parameters().includes((proto as unknown as Record<string, wt.Tensor>)[k]));
       const params = proto.parameters().map((p) => p.detach());
       await gradcheck((...ts) => {
         const m = make();

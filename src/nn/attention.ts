@@ -194,7 +194,9 @@ export interface MultiheadAttentionForwardOptions {
 /**
  * Multi-head attention with PyTorch's parameters and initialisation: inProjWeight [3E, E]
  * (xavier uniform; or qProjWeight/kProjWeight/vProjWeight when kdim/vdim differ), inProjBias
- * [3E] (zeros), outProj Linear(E, E) (bias zeros). forward returns [output, weights | null].
+ * [3E] (zeros), outProj Linear(E, E) (bias zeros); their state-dict keys are PyTorch's
+ * (in_proj_weight, q_proj_weight, in_proj_bias, out_proj.weight). forward returns
+ * [output, weights | null].
  *
  * @example
  * const mha = new wt.nn.MultiheadAttention(64, 4, { batchFirst: true });

@@ -2,6 +2,7 @@
  * The standard layers, with PyTorch's shapes and default initialisations. Every layer only
  * calls the Tensor API, so it runs on any backend.
  */
+import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { normAxis } from '../shape.js';
 import { checkBoolean, checkFloat, checkIntPair, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, checkTensor, checkTensorDType, describeValue, type OptionKeys } from '../validate.js';
@@ -253,6 +254,8 @@ class BatchNormBase extends Module {
   bias: Tensor | null;
   runningMean!: Tensor;
   runningVar!: Tensor;
+  /** int32 scalar: the training-mode forward passes so far (PyTorch's num_batches_tracked) */
+  numBatchesTracked!: Tensor;
   constructor(readonly numFeatures: number, readonly o: { eps?: number; momentum?: number; affine?: boolean } = {}, private readonly ranks: number[]) {
     super();
     checkPositiveInt(this.constructor.name, 'numFeatures', numFeatures);
@@ -266,11 +269,15 @@ class BatchNormBase extends Module {
     this.bias = affine ? parameter(zeros([numFeatures])) : null;
     this.registerBuffer('runningMean', zeros([numFeatures]));
     this.registerBuffer('runningVar', ones([numFeatures]));
+    this.registerBuffer('numBatchesTracked', zeros([], { dtype: 'int32' }));
   }
   forward(x: Tensor): Tensor {
     const form = this.ranks.map((r) => `[N, ${this.numFeatures}${r === 3 ? ', L' : r === 4 ? ', H, W' : ''}]`).join(' or ');
     checkInput(`${this.constructor.name}.forward`, x, this.ranks, `${form} (numFeatures ${this.numFeatures} in dim 1)`, 1, this.numFeatures);
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.o.momentum ?? 0.1, eps: this.o.eps ?? 1e-5 });
+    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.o.momentum ?? 0.1, eps: this.o.eps ?? 1e-5 });
+    // counted once the batch is taken (a refused input changes nothing), as PyTorch in training mode
+    if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
+    return y;
   }
 }
 
@@ -288,7 +295,7 @@ export class BatchNorm2d extends BatchNormBase {
   }
 }
 
-/** Runs modules in order. */
+/** Runs modules in order. Its children's keys are `0`, `1`, ... as PyTorch (`0.weight`). */
 export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {
@@ -297,6 +304,10 @@ export class Sequential extends Module {
       if (!(m instanceof Module)) throw new ArgumentError(`Sequential: layer ${i} must be a Module, got ${describeValue(m)}`);
     });
     this.layers = layers;
+  }
+  protected override _namedChildren(legacy: boolean): [string, Module][] {
+    // older webtensor checkpoints named them after the property: layers.0.weight
+    return legacy ? super._namedChildren(true) : this.layers.map((m, i) => [String(i), m]);
   }
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);

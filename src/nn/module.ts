@@ -39,6 +39,21 @@ export function isParameter(t: unknown): t is Tensor {
   return t instanceof Tensor && PARAMS.has(t);
 }
 
+/**
+ * The state-dict key of a property: its snake_case form, which is PyTorch's spelling of the same
+ * name (weightIh_l0 → weight_ih_l0, selfAttn → self_attn, inProjWeight → in_proj_weight, fcQKV →
+ * fc_qkv); names already snake_case or lowercase stay as they are. Module properties are
+ * camelCase; every dotted name a module gives out (namedParameters, stateDict, ...) uses keys.
+ */
+export function stateKey(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2').toLowerCase();
+}
+
+/** A dotted name: the prefix (a module's path, '' at the root) and a key. */
+function join(prefix: string, key: string): string {
+  return prefix ? `${prefix}.${key}` : key;
+}
+
 export abstract class Module {
   /** true in training mode (dropout active, batch norm uses batch statistics) */
   training = true;
@@ -61,10 +76,20 @@ export abstract class Module {
     (this as unknown as Record<string, unknown>)[name] = t;
   }
 
-  /** Direct sub-modules with their property names (arrays of modules are named name.i). */
+  /**
+   * Direct sub-modules with their keys: a property's snake_case name (`selfAttn` → `self_attn`),
+   * and `name.i` for an array of modules (a ModuleList in PyTorch). Sequential names its
+   * children `0`, `1`, ... as PyTorch.
+   */
   namedChildren(): [string, Module][] {
+    return this._namedChildren(false);
+  }
+
+  /** namedChildren, or with `legacy` the names older webtensor checkpoints used (property names as written). */
+  protected _namedChildren(legacy: boolean): [string, Module][] {
     const out: [string, Module][] = [];
-    for (const [k, v] of Object.entries(this)) {
+    for (const [p, v] of Object.entries(this)) {
+      const k = legacy ? p : stateKey(p);
       if (v instanceof Module) out.push([k, v]);
       else if (Array.isArray(v)) v.forEach((m, i) => { if (m instanceof Module) out.push([`${k}.${i}`, m]); });
     }
@@ -78,20 +103,35 @@ export abstract class Module {
   /** This module and all descendants, depth first, with dotted names. */
   namedModules(prefix = ''): [string, Module][] {
     if (typeof prefix !== 'string') throw new ArgumentError(`namedModules: prefix must be a string, got ${describeValue(prefix)}`);
+    return this._namedModules(prefix, false);
+  }
+
+  private _namedModules(prefix: string, legacy: boolean): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
-    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    for (const [k, m] of this._namedChildren(legacy)) out.push(...m._namedModules(join(prefix, k), legacy));
     return out;
   }
 
-  /** Parameters with dotted names, each once. */
+  /** This module's own parameters and buffers (not its children's) by key, in property order. */
+  private ownTensors(legacy: boolean): { params: [string, Tensor][]; buffers: [string, Tensor][] } {
+    const params: [string, Tensor][] = [], buffers: [string, Tensor][] = [];
+    for (const [p, v] of Object.entries(this)) if (isParameter(v)) params.push([legacy ? p : stateKey(p), v]);
+    for (const p of this._buffers) {
+      const v = (this as unknown as Record<string, unknown>)[p];
+      if (v instanceof Tensor) buffers.push([legacy ? p : stateKey(p), v]);
+    }
+    return { params, buffers };
+  }
+
+  /** Parameters with dotted names (PyTorch's: snake_case keys), each once. */
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     for (const [prefix, m] of this.namedModules()) {
-      for (const [k, v] of Object.entries(m)) {
-        if (isParameter(v) && !seen.has(v)) {
+      for (const [k, v] of m.ownTensors(false).params) {
+        if (!seen.has(v)) {
           seen.add(v);
-          out.push([prefix ? `${prefix}.${k}` : k, v]);
+          out.push([join(prefix, k), v]);
         }
       }
     }
@@ -102,14 +142,10 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** Buffers (running statistics, ...) with dotted names. */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const k of m._buffers) {
-        const v = (m as unknown as Record<string, unknown>)[k];
-        if (v instanceof Tensor) out.push([prefix ? `${prefix}.${k}` : k, v]);
-      }
-    }
+    for (const [prefix, m] of this.namedModules()) for (const [k, v] of m.ownTensors(false).buffers) out.push([join(prefix, k), v]);
     return out;
   }
 
@@ -129,14 +165,39 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
-  /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
+  /**
+   * Parameters and buffers by dotted name (the tensors themselves, not copies). The keys and
+   * their order are PyTorch's state_dict(): each module's own parameters, then its buffers, then
+   * its children's; a parameter shared by two modules appears under both names, as in PyTorch.
+   */
   stateDict(): Record<string, Tensor> {
-    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+    return Object.fromEntries(this.stateEntries(false));
+  }
+
+  /** The state dict's entries, or with `legacy` under the names older webtensor checkpoints used. */
+  private stateEntries(legacy: boolean): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<string>();
+    for (const [prefix, m] of this._namedModules('', legacy)) {
+      const { params, buffers } = m.ownTensors(legacy);
+      for (const [k, v] of [...params, ...buffers]) {
+        const key = join(prefix, k);
+        if (seen.has(key) && !legacy) {
+          throw new ArgumentError(`stateDict: two tensors of ${m.constructor.name} ${prefix ? `"${prefix}" ` : ''}share the key "${key}" (properties whose snake_case names coincide); rename one`);
+        }
+        seen.add(key);
+        out.push([key, v]);
+      }
+    }
+    return out;
   }
 
   /**
    * Copies values from a state dict into this module's tensors (in place, so optimizers keep
-   * working). With strict, missing or unexpected keys throw.
+   * working). With strict, missing or unexpected keys throw. Keys are PyTorch's (see
+   * stateDict); the names older webtensor checkpoints used (property names as written:
+   * `runningMean`, `layers.0.weight`, `weightIh_l0`) are read as aliases, and such a checkpoint
+   * may lack BatchNorm's `num_batches_tracked` (the counter then stays as it is).
    */
   loadStateDict(state: Record<string, Tensor>, strict = true): { missing: string[]; unexpected: string[] } {
     if (typeof state !== 'object' || state === null || Array.isArray(state) || state instanceof Tensor) {
@@ -147,23 +208,37 @@ export abstract class Module {
       if (!(t instanceof Tensor)) throw new ArgumentError(`loadStateDict: ${k} must be a Tensor, got ${describeValue(t)}`);
       t._check(`loadStateDict: ${k}`);
     }
-    const own = this.stateDict();
-    const missing = Object.keys(own).filter((k) => !(k in state));
-    const unexpected = Object.keys(state).filter((k) => !(k in own));
-    if (strict && (missing.length || unexpected.length)) {
-      throw new ArgumentError(`loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`);
+    const has = (k: string) => Object.prototype.hasOwnProperty.call(state, k);
+    const own = this.stateEntries(false), legacyNames = this.stateEntries(true).map(([k]) => k);
+    const sources: [string, Tensor, Tensor][] = []; // key, the model's tensor, the state dict's
+    const used = new Set<string>();
+    const missing: string[] = [];
+    let legacy = false;
+    own.forEach(([k, t], i) => {
+      // the two walks visit the same tensors in the same order
+      const old = legacyNames[i];
+      const from = has(k) ? k : old !== k && has(old) ? old : null;
+      if (from === null) return void missing.push(k);
+      if (from !== k) legacy = true;
+      used.add(from);
+      sources.push([k, t, state[from]]);
+    });
+    const unexpected = Object.keys(state).filter((k) => !used.has(k));
+    // as PyTorch for checkpoints from before BatchNorm counted its batches
+    const missingNow = legacy ? missing.filter((k) => k !== 'num_batches_tracked' && !k.endsWith('.num_batches_tracked')) : missing;
+    if (strict && (missingNow.length || unexpected.length)) {
+      throw new ArgumentError(`loadStateDict: missing keys [${missingNow.join(', ')}], unexpected keys [${unexpected.join(', ')}]`);
+    }
+    // every shape checked before anything is copied, so a refused state dict changes nothing
+    for (const [k, t, src] of sources) {
+      if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
+        throw new ShapeError(`loadStateDict: ${k} has shape ${fmt(src.shape)} in the state dict but ${fmt(t.shape)} in the model`);
+      }
     }
     noGrad(() => {
-      for (const [k, t] of Object.entries(own)) {
-        const src = state[k];
-        if (!src) continue;
-        if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
-          throw new ShapeError(`loadStateDict: ${k} has shape ${fmt(src.shape)} in the state dict but ${fmt(t.shape)} in the model`);
-        }
-        t.copy_(src);
-      }
+      for (const [, t, src] of sources) t.copy_(src);
     });
-    return { missing, unexpected };
+    return { missing: missingNow, unexpected };
   }
 
   /** Number of parameter elements (trainable only with `trainable`). */

@@ -1,8 +1,9 @@
 /**
  * Recurrent layers as PyTorch: RNN, LSTM, GRU (multi-layer, optionally bidirectional) and the
  * single-step cells RNNCell, LSTMCell, GRUCell. Parameter names, gate order and initialisation
- * follow PyTorch, so a PyTorch state dict maps over by camel-casing the names
- * (weight_ih_l0 → weightIh_l0, bias_hh_l1_reverse → biasHh_l1_reverse).
+ * follow PyTorch: the properties are the camelCase names (weightIh_l0, biasHh_l1_reverse) and
+ * their state-dict keys PyTorch's own (weight_ih_l0, bias_hh_l1_reverse), so a PyTorch state
+ * dict loads as it is.
  *
  * The time loop runs on the Tensor API: the input projection of every step is one GEMM
  * (x [T·B, in] @ W_ihᵀ) before the loop, so each step only multiplies the hidden state.
