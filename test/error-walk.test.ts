@@ -56,6 +56,7 @@ const INTERNAL: [Ctor, string[]][] = [
   ...[wt.nn.RNN, wt.nn.LSTM, wt.nn.GRU].map((C): [Ctor, string[]] => [C as unknown as Ctor, ['run', 'step', 'suffix']]),
   ...[wt.nn.RNNCell, wt.nn.LSTMCell, wt.nn.GRUCell].map((C): [Ctor, string[]] => [C as unknown as Ctor, ['prep', 'xg']]),
   [wt.nn.MultiheadAttention as unknown as Ctor, ['projWeights', 'masks']],
+  [wt.nn.Module as unknown as Ctor, ['ownTensors', 'stateEntries']],
   [wt.amp.GradScaler as unknown as Ctor, ['scaleTensors', 'setScale', 'divideGrads', 'adjust']],
 ];
 
