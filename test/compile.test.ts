@@ -261,6 +261,32 @@ describe('compile: replays give the eager numbers', () => {
     hot.dispose();
     step.dispose();
   });
+
+  it("BatchNorm's running statistics and num_batches_tracked advance on every replay as eagerly", async () => {
+    const make = () => {
+      wt.manualSeed(5);
+      const net = new wt.nn.Sequential(new wt.nn.Linear(13, 6), new wt.nn.BatchNorm1d(6), new wt.nn.ReLU(), new wt.nn.Linear(6, 5));
+      const opt = new wt.optim.SGD(net.parameters(), { lr: 0.05 });
+      const step = (x: wt.Tensor, y: wt.Tensor) => {
+        opt.zeroGrad();
+        const loss = wt.F.crossEntropy(net.forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      };
+      return { net, step };
+    };
+    const data = batches(6);
+    const eager = make(), comp = make();
+    const step = wt.compile(comp.step);
+    expect(await losses(step, data)).toEqual(await losses(eager.step, data));
+    expect(step.stats.replayed).toBeGreaterThan(0);
+    const state = async (m: wt.nn.Module) => Promise.all(Object.entries(m.stateDict()).map(async ([k, t]) => [k, Array.from(await t.data())]));
+    expect(await state(comp.net)).toEqual(await state(eager.net));
+    expect(await comp.net.stateDict()['1.num_batches_tracked'].item()).toBe(6);
+    data.flat().forEach((t) => t.dispose());
+    step.dispose();
+  });
 });
 
 describe('compile: what it cannot replay', () => {
