@@ -194,16 +194,22 @@ export abstract class Module {
   }
 
   /**
-   * Trains on [x, y] tensors, a Dataset or a DataLoader; resolves to the History.
+   * Trains on [x, y] tensors, a Dataset or a DataLoader, or on x and y as Keras's fit(x, y, opts);
+   * resolves to the History.
    * @example const h = await model.fit([x, y], { epochs: 5, batchSize: 64, validationSplit: 0.1 });
+   * @example const h = await model.fit(x, y, { epochs: 5, batchSize: 64, validationData: [xv, yv] });
    */
-  fit(data: FitData, opts: FitOptions = {}): Promise<History> {
-    return fitModel(this, data, opts);
+  fit(data: FitData, opts?: FitOptions): Promise<History>;
+  fit(x: Tensor | readonly Tensor[], y: Tensor, opts?: FitOptions): Promise<History>;
+  fit(a: FitData | Tensor, b?: FitOptions | Tensor, c?: FitOptions): Promise<History> {
+    return (fitModel as (...args: unknown[]) => Promise<History>)(this, a, b, c);
   }
 
-  /** Mean loss and metrics over the data. @example const { loss, acc } = await model.evaluate([x, y]); */
-  evaluate(data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
-    return evaluateModel(this, data, opts);
+  /** Mean loss and metrics over the data ((data, opts) or (x, y, opts)). @example const { loss, acc } = await model.evaluate(x, y); */
+  evaluate(data: FitData, opts?: EvaluateOptions): Promise<Logs>;
+  evaluate(x: Tensor | readonly Tensor[], y: Tensor, opts?: EvaluateOptions): Promise<Logs>;
+  evaluate(a: FitData | Tensor, b?: EvaluateOptions | Tensor, c?: EvaluateOptions): Promise<Logs> {
+    return (evaluateModel as (...args: unknown[]) => Promise<Logs>)(this, a, b, c);
   }
 
   /** Outputs for every sample, batched, in eval mode without gradients. @example model.predict(x).argmax(-1) */
