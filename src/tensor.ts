@@ -4,7 +4,7 @@
  */
 import type { Backend, View } from './backend/backend.js';
 import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
-import { engine } from './engine.js';
+import { DISPOSE, engine } from './engine.js';
 import type { Storage } from './storage.js';
 import { readBuffer, readBufferSync } from './record.js';
 import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
@@ -177,6 +177,11 @@ export class Tensor {
     if (this._grad?._gradOf === this) this._grad.dispose();
     this._grad = null;
     this._storage.release();
+  }
+
+  /** dispose(), for `using t = ...` (freed at the end of the block). */
+  [DISPOSE](): void {
+    this.dispose();
   }
 
   // ---- reading ------------------------------------------------------------------------------

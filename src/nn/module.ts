@@ -13,7 +13,7 @@
  * BatchNorm's running statistics) are registered with `registerBuffer`. A module owns both:
  * they live outside `tidy` scopes until `dispose()`.
  */
-import { noGrad } from '../engine.js';
+import { DISPOSE, noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
@@ -180,6 +180,11 @@ export abstract class Module {
     for (const p of this.parameters()) { p.zeroGrad(); p.dispose(); }
     for (const [, b] of this.namedBuffers()) b.dispose();
     releaseTraining(this);
+  }
+
+  /** dispose(), for `using model = new Net()`. */
+  [DISPOSE](): void {
+    this.dispose();
   }
 
   // ---- Keras-style training (the loop lives in src/train/) ----------------------------------

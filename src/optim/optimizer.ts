@@ -3,7 +3,7 @@
  * with hyperparameters as runtime scalars, so a learning-rate change never recompiles and the
  * whole update of a parameter is one fused elementwise kernel per written tensor.
  */
-import { engine, noGrad } from '../engine.js';
+import { DISPOSE, engine, noGrad } from '../engine.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
@@ -259,6 +259,11 @@ export abstract class Optimizer {
   dispose(): void {
     for (const s of this.state.values()) s.tensors.forEach((t) => t.dispose());
     this.state.clear();
+  }
+
+  /** dispose(), for `using opt = new wt.optim.Adam(...)`: the state tensors go at the end of the block. */
+  [DISPOSE](): void {
+    this.dispose();
   }
 }
 
