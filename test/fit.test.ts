@@ -198,8 +198,8 @@ forEachBackend((kind) => {
       await expect(model.evaluate(x, yShort)).rejects.toThrow('evaluate: x [20,4] and y [15] differ');
       await expect(model.fit(x, y, { ...o, validationData: [x, yShort] })).rejects.toThrow('fit: validationData: x [20,4] and y [15] differ');
       await expect(model.fit([x, x.narrow(0, 0, 3)], y, o)).rejects.toThrow('fit: the inputs differ in their number of samples (dim 0): x[0] [20,4] and x[1] [3,4]');
-      await expect(model.fit(x, o)).rejects.toThrow('fit: got x [20,4] without y: call fit(x, y, opts) or fit([x, y], opts)');
-      await expect(model.fit([x, y], o, o as never)).rejects.toThrow('fit: got a third argument');
+      await expect(model.fit(x, o as never)).rejects.toThrow('fit: got x [20,4] without y: call fit(x, y, opts) or fit([x, y], opts)');
+      await expect(model.fit([x, y], o as never, o as never)).rejects.toThrow('fit: got a third argument');
       await expect(model.fit(new wt.data.TensorDataset(x, y) as never, y, o)).rejects.toThrow('fit: a Dataset or DataLoader brings its own targets');
       await expect(model.fit(x, [y, y] as never, o)).rejects.toThrow('fit: y must be one target tensor');
       await expect(model.fit('x' as never, y, o)).rejects.toThrow('fit: with y given, x must be a tensor or a list of input tensors, got');

@@ -205,15 +205,15 @@ export abstract class Module {
    * @example const h = await model.fit(x, y, { epochs: 5, batchSize: 64, validationData: [xv, yv] });
    */
   fit(data: FitData, opts?: FitOptions): Promise<History>;
-  fit(x: Tensor | readonly Tensor[], y: Tensor, opts?: FitOptions): Promise<History>;
-  fit(a: FitData | Tensor, b?: FitOptions | Tensor, c?: FitOptions): Promise<History> {
+  fit(x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: FitOptions): Promise<History>;
+  fit(a: FitData | Tensor, b?: FitOptions | Tensor | readonly [Tensor], c?: FitOptions): Promise<History> {
     return (fitModel as (...args: unknown[]) => Promise<History>)(this, a, b, c);
   }
 
   /** Mean loss and metrics over the data ((data, opts) or (x, y, opts)). @example const { loss, acc } = await model.evaluate(x, y); */
   evaluate(data: FitData, opts?: EvaluateOptions): Promise<Logs>;
-  evaluate(x: Tensor | readonly Tensor[], y: Tensor, opts?: EvaluateOptions): Promise<Logs>;
-  evaluate(a: FitData | Tensor, b?: EvaluateOptions | Tensor, c?: EvaluateOptions): Promise<Logs> {
+  evaluate(x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: EvaluateOptions): Promise<Logs>;
+  evaluate(a: FitData | Tensor, b?: EvaluateOptions | Tensor | readonly [Tensor], c?: EvaluateOptions): Promise<Logs> {
     return (evaluateModel as (...args: unknown[]) => Promise<Logs>)(this, a, b, c);
   }
 

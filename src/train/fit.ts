@@ -336,8 +336,8 @@ async function evaluateLoader(model: Trainable, loader: DataLoader<unknown>, los
  * @example const h = await wt.train.fit(model, x, y, { loss: 'mse', epochs: 10, validationData: [xv, yv] });
  */
 export function fitModel(model: Trainable, data: FitData, opts?: FitOptions): Promise<History>;
-export function fitModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor, opts?: FitOptions): Promise<History>;
-export async function fitModel(model: Trainable, a: FitData | Tensor, b?: FitOptions | Tensor, c?: FitOptions): Promise<History> {
+export function fitModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: FitOptions): Promise<History>;
+export async function fitModel(model: Trainable, a: FitData | Tensor, b?: FitOptions | Tensor | readonly [Tensor], c?: FitOptions): Promise<History> {
   checkModel('fit', model);
   const { data, opts } = dataArgs<FitOptions>('fit', a, b, c);
   const o = checkFitOptions(opts);
@@ -579,8 +579,8 @@ export interface EvaluateOptions {
  * @example const { loss } = await model.evaluate(xTest, yTest, { batchSize: 256 });
  */
 export function evaluateModel(model: Trainable, data: FitData, opts?: EvaluateOptions): Promise<Logs>;
-export function evaluateModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor, opts?: EvaluateOptions): Promise<Logs>;
-export async function evaluateModel(model: Trainable, a: FitData | Tensor, b?: EvaluateOptions | Tensor, c?: EvaluateOptions): Promise<Logs> {
+export function evaluateModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: EvaluateOptions): Promise<Logs>;
+export async function evaluateModel(model: Trainable, a: FitData | Tensor, b?: EvaluateOptions | Tensor | readonly [Tensor], c?: EvaluateOptions): Promise<Logs> {
   checkModel('evaluate', model);
   const { data, opts } = dataArgs<EvaluateOptions>('evaluate', a, b, c);
   checkOptions('evaluate', opts, ['batchSize', 'loss', 'metrics']);
