@@ -4,6 +4,7 @@
  * model.summary() prints the Keras table; debug mode warns when live tensors grow step after step.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { inspect } from 'node:util';
 import * as wt from '../src/index.js';
 import { forEachBackend } from './backends.js';
 
@@ -14,7 +15,7 @@ afterEach(() => {
   wt.setDebug(false);
 });
 
-forEachBackend(() => {
+forEachBackend((kind) => {
   describe('using (explicit resource management)', () => {
     it('a using declaration frees a tensor, a module and an optimizer at the end of its block', () => {
       const before = wt.memory().tensors;
@@ -47,6 +48,72 @@ forEachBackend(() => {
         y.dispose();
       });
       expect(wt.memory().tensors).toBe(before);
+    });
+  });
+  describe('console.log', () => {
+    it(`shows a tensor as PyTorch prints it (${kind === 'cpu' ? 'values, read synchronously' : 'shape, dtype and device: no synchronous read on WebGPU'})`, async () => {
+      const t = wt.tensor([[1.5, 2], [3, 4]]);
+      const g = wt.tensor([1, 2], { requiresGrad: true });
+      const i = wt.tensor(new Int32Array([1, 2, 3]));
+      if (kind === 'cpu') {
+        expect(inspect(t)).toBe('tensor([[1.5000, 2.0000],\n        [3.0000, 4.0000]])');
+        expect(inspect(g)).toBe('tensor([1., 2.], requiresGrad=true)');
+        expect(inspect(i)).toBe('tensor([1, 2, 3], dtype=int32)');
+        for (const x of [t, g, i]) expect(inspect(x)).toBe(await x.format());
+        // a non-contiguous view, and inside an object
+        expect(inspect(t.T)).toBe('tensor([[1.5000, 3.0000],\n        [2.0000, 4.0000]])');
+        expect(inspect({ w: i })).toBe('{ w: tensor([1, 2, 3], dtype=int32) }');
+      } else {
+        expect(inspect(t)).toBe('Tensor(shape=[2, 2], dtype=float32, device=webgpu) <values on the GPU: console.log(await t.format()) prints them>');
+        expect(inspect(g)).toBe('Tensor(shape=[2], dtype=float32, device=webgpu, requiresGrad=true) <values on the GPU: console.log(await t.format()) prints them>');
+        expect(inspect(i)).toMatch(/^Tensor\(shape=\[3\], dtype=int32, device=webgpu\) /);
+      }
+      // past 1000 elements: the first and last 3 along each dim, as PyTorch
+      const big = wt.arange(2000).reshape([40, 50]).float();
+      const text = await big.format();
+      expect(text).toBe([
+        'tensor([[   0.,    1.,    2.,  ...,   47.,   48.,   49.],',
+        '        [  50.,   51.,   52.,  ...,   97.,   98.,   99.],',
+        '        [ 100.,  101.,  102.,  ...,  147.,  148.,  149.],',
+        '        ...,',
+        '        [1850., 1851., 1852.,  ..., 1897., 1898., 1899.],',
+        '        [1900., 1901., 1902.,  ..., 1947., 1948., 1949.],',
+        '        [1950., 1951., 1952.,  ..., 1997., 1998., 1999.]])',
+      ].join('\n'));
+      if (kind === 'cpu') expect(inspect(big)).toBe(text);
+      const dead = wt.ones([2, 3]);
+      dead.dispose();
+      expect(inspect(dead)).toBe('tensor(<disposed>, shape=[2,3])');
+      wt.dispose([t, g, i, big]);
+    });
+
+    it('shows a module as its toString() tree', () => {
+      const m = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU());
+      expect(inspect(m)).toBe(m.toString());
+      expect(inspect(m)).toMatch(/^Sequential\(\n {2}\((layers\.)?0\): Linear\(/);
+      m.dispose();
+    });
+
+    it('model.summary() prints the Keras table and returns it', () => {
+      wt.manualSeed(0);
+      const m = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 3));
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      const text = m.summary([2, 4]);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(log).toHaveBeenCalledWith(text);
+      const lines = text.split('\n');
+      expect(lines[0]).toBe('Model: "Sequential"');
+      expect(lines[2]).toMatch(/^ Layer \(type\) +Output Shape +Param #$/);
+      expect(text).toMatch(/\n (layers\.)?0 \(Linear\) +\[2, 16\] +80\n (layers\.)?1 \(ReLU\) +\[2, 16\] +0\n (layers\.)?2 \(Linear\) +\[2, 3\] +51\n/);
+      expect(text).toContain('\nTotal params: 131\nTrainable params: 131\nNon-trainable params: 0\n');
+      // without an input shape nothing runs: the shapes are unknown
+      const lines2: string[] = [];
+      const t2 = m.summary(undefined, { printFn: (s) => lines2.push(s) });
+      expect(lines2).toEqual([t2]);
+      expect(t2).toMatch(/\n (layers\.)?0 \(Linear\) +\? +80\n/);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(() => m.summary([2, 4], { printFn: 3 as never })).toThrow('summary: printFn must be a function, got 3');
+      m.dispose();
     });
   });
 });

@@ -21,6 +21,8 @@ import { checkBoolean, checkFloat, checkOptionalTensor, checkTensor, describeVal
 // fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
 import { compileModel, evaluateModel, fitModel, predictModel, releaseTraining, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
 import type { Logs } from '../train/callbacks.js';
+import { printSummary } from './summary.js';
+import { INSPECT } from '../format.js';
 
 const PARAMS = new WeakSet<Tensor>();
 
@@ -220,6 +222,21 @@ export abstract class Module {
   /** Outputs for every sample, batched, in eval mode without gradients. @example model.predict(x).argmax(-1) */
   predict(x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
     return predictModel(this, x, opts);
+  }
+
+  /**
+   * Prints the Keras-style table of sub-modules, output shapes (from one forward pass on zeros of
+   * `inputShape`; `?` without one) and parameter counts, and returns its text. `printFn`
+   * replaces console.log (Keras's print_fn); `wt.nn.summary` returns the rows instead.
+   * @example model.summary([1, 784]);
+   */
+  summary(inputShape?: number[] | number[][] | null, opts: { dtype?: 'float32' | 'int32'; printFn?: (text: string) => void } = {}): string {
+    return printSummary(this, inputShape, opts);
+  }
+
+  /** What Node's console.log shows: the toString() tree. */
+  [INSPECT](): string {
+    return this.toString();
   }
 
   /** One-line description used by summary() and toString(). */
