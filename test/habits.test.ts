@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import * as wt from '../src/index.js';
 import { forEachBackend } from './backends.js';
 
-const { nn, optim } = wt;
+const { nn, optim, F } = wt;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -113,6 +113,67 @@ forEachBackend((kind) => {
       expect(t2).toMatch(/\n (layers\.)?0 \(Linear\) +\? +80\n/);
       expect(log).toHaveBeenCalledTimes(1);
       expect(() => m.summary([2, 4], { printFn: 3 as never })).toThrow('summary: printFn must be a function, got 3');
+      m.dispose();
+    });
+  });
+  describe('debug mode: live tensors growing from step to step', () => {
+    const data = () => [wt.randn([8, 4], { seed: 1 }), wt.randn([8, 2], { seed: 2 })] as const;
+
+    it('warns once when a loop keeps tensors at every optimizer step; a tidy loop does not warn', () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const [x, y] = data();
+      const m = new nn.Linear(4, 2);
+      const opt = new optim.SGD(m.parameters(), { lr: 0.01 });
+      wt.setDebug(true);
+      // the tidy loop first: flat, no warning
+      for (let i = 0; i < 12; i++) {
+        opt.zeroGrad();
+        wt.tidy(() => F.mseLoss(m.forward(x), y).backward());
+        opt.step();
+      }
+      expect(warn).not.toHaveBeenCalled();
+      // the same loop without tidy keeps the output and the loss at each step
+      const leaked: wt.Tensor[] = [];
+      for (let i = 0; i < 20; i++) {
+        opt.zeroGrad();
+        const out = m.forward(x);
+        const loss = F.mseLoss(out, y);
+        loss.backward();
+        opt.step();
+        leaked.push(out, loss);
+      }
+      const growing = warn.mock.calls.filter((c) => /live tensors grew/.test(String(c[0])));
+      expect(growing).toHaveLength(1);
+      expect(String(growing[0][0])).toMatch(/^webtensor \(debug\): live tensors grew at each of the last 5 SGD\.step\(\) calls \(\d+ → \d+, about \+\d+ per step\): .*wt\.tidy\(\(\) => \{ \.\.\. \}\), declare its temporaries with `using`/);
+      // with debug mode off, nothing is watched
+      wt.setDebug(false);
+      for (let i = 0; i < 8; i++) {
+        const out = m.forward(x);
+        leaked.push(out);
+        opt.step();
+      }
+      expect(warn.mock.calls.filter((c) => /live tensors grew/.test(String(c[0])))).toHaveLength(1);
+      wt.dispose(leaked);
+      wt.dispose([x, y]);
+      opt.dispose();
+      m.dispose();
+    });
+
+    it('fit in debug mode stays quiet, and warns when a hook keeps tensors each step', async () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const [x, y] = data();
+      const m = new nn.Linear(4, 2);
+      wt.setDebug(true);
+      const o = { loss: 'mse' as const, epochs: 2, batchSize: 1, verbose: 0 as const, shuffle: false };
+      await m.fit(x, y, o);
+      expect(warn.mock.calls.filter((c) => /live tensors grew/.test(String(c[0])))).toHaveLength(0);
+      const kept: wt.Tensor[] = [];
+      await m.fit(x, y, { ...o, callbacks: [{ onBatchEnd: () => void kept.push(wt.ones([1])) }] });
+      const growing = warn.mock.calls.filter((c) => /live tensors grew/.test(String(c[0])));
+      expect(growing).toHaveLength(1);
+      expect(String(growing[0][0])).toMatch(/the last 5 fit step calls/);
+      wt.dispose(kept);
+      wt.dispose([x, y]);
       m.dispose();
     });
   });

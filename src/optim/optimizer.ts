@@ -9,6 +9,7 @@ import { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { IR, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
+import { noteStep } from '../debug.js';
 import { zerosLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
 import { isRecording, onReplay, type DynamicScalars } from '../record.js';
@@ -99,6 +100,7 @@ export abstract class Optimizer {
    */
   step(): void {
     this.run(null);
+    noteStep(this, `${this.constructor.name}.step()`); // debug mode: a loop whose tensors pile up
   }
 
   /**

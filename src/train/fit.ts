@@ -19,6 +19,7 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 import { keep, tidy } from '../memory.js';
+import { FIT_STEP, fitRunning, noteStep } from '../debug.js';
 import { compile as compileStep, type Compiled as CompiledStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
 import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
@@ -365,6 +366,7 @@ export async function fitModel(model: Trainable, a: FitData | Tensor, b?: FitOpt
   let last: Logs = {};
   for (const c of callbacks) await c.onTrainBegin?.({});
   run.emit('trainBegin', 0, {});
+  fitRunning(1);
   try {
     for (let epoch = 0; epoch < o.epochs && !ctx.stopTraining; epoch++) {
       last = await fitEpoch(run, epoch);
@@ -374,6 +376,7 @@ export async function fitModel(model: Trainable, a: FitData | Tensor, b?: FitOpt
       await yieldToEventLoop();
     }
   } finally {
+    fitRunning(-1);
     restoreModes();
     run.compiled?.dispose();
     if (o.scaler) setFloat32MatmulPrecision(precision);
@@ -551,6 +554,7 @@ async function fitEpoch(run: FitRun, epoch: number): Promise<Logs> {
       }
       for (const c of callbacks) await c.onBatchEnd?.(b, blogs);
       run.emit('batchEnd', epoch, blogs, b);
+      noteStep(run, FIT_STEP); // debug mode: something outside the step (a hook) keeps tensors
       if (ctx.stopTraining) break;
     }
     logs = await readMeans(sums, names, seen);
