@@ -92,7 +92,7 @@ function table(model: Module, rows: SummaryRow[], ran: boolean, total: number, t
  * `print_fn`) and returns its text.
  */
 export function printSummary(model: Module, inputShape?: number[] | number[][] | null, opts: { dtype?: 'float32' | 'int32'; printFn?: (text: string) => void } = {}): string {
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ArgumentError(`summary: options must be an object, got ${describeValue(opts)}`);
+  checkOptions('summary', opts, ['dtype', 'printFn']);
   const { printFn, ...rest } = opts;
   if (printFn !== undefined && typeof printFn !== 'function') throw new ArgumentError(`summary: printFn must be a function, got ${describeValue(printFn)}`);
   const { text } = summary(model, inputShape, rest);

@@ -225,11 +225,11 @@ export function dataArgs<O>(op: string, a: unknown, b: unknown, c: unknown): { d
     if (!(a instanceof Tensor) && !isTensorList(a)) throw new ArgumentError(`${op}: with y given, x must be a tensor or a list of input tensors, got ${describeValue(a)}`);
     const xs = a instanceof Tensor ? [a] : a;
     checkSamples(op, xs, y);
-    return { data: [...xs, y], opts: (c ?? {}) as O };
+    return { data: [...xs, y], opts: (c === undefined ? {} : c) as O };
   }
   if (c !== undefined) throw new ArgumentError(`${op}: got a third argument (${describeValue(c)}) but the second is not a target tensor: call ${op}(x, y, opts) or ${op}([x, y], opts)`);
   if (a instanceof Tensor) throw new ArgumentError(`${op}: got x ${fmt(a.shape)} without y: call ${op}(x, y, opts) or ${op}([x, y], opts)`);
-  return { data: a as FitData, opts: (b ?? {}) as O };
+  return { data: a as FitData, opts: (b === undefined ? {} : b) as O };
 }
 
 function toDataset(data: FitData, op: string): DatasetLike<unknown> | null {
