@@ -12,6 +12,10 @@
  * (`data()`, `item()`, ...) reads the flags first and throws NonFiniteError naming the op. Debug
  * mode costs one extra reduction per float tensor per op, so leave it off for speed.
  *
+ * It also watches the live tensor count at step boundaries (each `optimizer.step()`, each step
+ * of `fit`) and warns once when it grew at several boundaries in a row: a training loop that
+ * keeps a few tensors per step runs out of memory only after thousands of steps.
+ *
  * @example
  * wt.setDebug(true);
  * const y = x.log();          // x holds a negative number
@@ -138,3 +142,58 @@ export function watch(t: object, what: string): void {
 export function unwatch(t: object): void {
   registry?.unregister(t);
 }
+
+// ---- growth warnings ------------------------------------------------------------------------
+
+/** The boundary name of fit's steps. */
+export const FIT_STEP = 'fit step';
+let fitsRunning = 0;
+/** fit says it started (+1) or ended (-1): while one runs, only its own step boundaries count. */
+export function fitRunning(delta: 1 | -1): void {
+  fitsRunning += delta;
+}
+
+/** Step boundaries in a row at which the live tensor count must grow before the warning. */
+export const GROWTH_STEPS = 5;
+
+interface Growth {
+  /** the count at the previous boundary */
+  last: number;
+  /** boundaries in a row at which it grew, and the count before the first of them */
+  streak: number;
+  start: number;
+  /** tensors gained per step of the patterns already reported: each is reported once */
+  warned: Set<number>;
+}
+const growth = new WeakMap<object, Growth>();
+
+/**
+ * In debug mode, called at a step boundary of a loop (`key` names the loop: an optimizer, a fit
+ * run; `where` is what the user called, e.g. `Adam.step()`): warns with console.warn when the
+ * live tensor count grew at each of the last GROWTH_STEPS boundaries, once per pattern (the
+ * loop and the number of tensors gained per step), not at every step after.
+ */
+export function noteStep(key: object, where: string): void {
+  if (!engine.debug) return;
+  // inside fit, fit's step is the boundary: its optimizer step would report the same growth again
+  if (fitsRunning > 0 && where !== FIT_STEP) return;
+  const n = engine.liveTensors;
+  const g = growth.get(key);
+  if (!g) {
+    growth.set(key, { last: n, streak: 0, start: n, warned: new Set() });
+    return;
+  }
+  if (n > g.last) {
+    if (g.streak === 0) g.start = g.last;
+    g.streak++;
+    if (g.streak === GROWTH_STEPS) {
+      const perStep = Math.round((n - g.start) / GROWTH_STEPS);
+      if (!g.warned.has(perStep)) {
+        g.warned.add(perStep);
+        console.warn(`webtensor (debug): live tensors grew at each of the last ${GROWTH_STEPS} ${where} calls (${g.start} → ${n}, about +${perStep} per step): the loop keeps tensors it makes each step. Wrap the step's body in wt.tidy(() => { ... }), declare its temporaries with \`using\`, or dispose() them`);
+      }
+    }
+  } else g.streak = 0;
+  g.last = n;
+}
+

@@ -8,6 +8,16 @@ import type { Backend } from './backend/backend.js';
 import { ArgumentError, BackendError } from './errors.js';
 import type { Storage } from './storage.js';
 
+/**
+ * `Symbol.dispose`, the method a `using` declaration calls at the end of its block (explicit
+ * resource management): Tensor, Module and Optimizer define it as their `dispose()`. Where the
+ * runtime has no Symbol.dispose (Node before 18.18, older browsers) this is the registered
+ * `Symbol.for('Symbol.dispose')` that esbuild's lowered `using` falls back to.
+ *
+ * @example { using t = wt.randn([2, 3]); ... } // t is freed here
+ */
+export const DISPOSE: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('Symbol.dispose')) as typeof Symbol.dispose;
+
 /** Anything a scope can dispose. */
 export interface Disposable {
   dispose(): void;

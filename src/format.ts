@@ -1,6 +1,12 @@
 /** PyTorch-style printing of tensor values. */
 import type { DType } from './dtype.js';
 
+/**
+ * The method Node's `console.log` and `util.inspect` call for a custom view of an object (a
+ * registered symbol, so the library need not import node:util and still runs in browsers).
+ */
+export const INSPECT: unique symbol = Symbol.for('nodejs.util.inspect.custom');
+
 const EDGE = 3, SUMMARIZE = 1000;
 
 function formatter(vals: ArrayLike<number>, dtype: DType): (v: number) => string {
@@ -21,26 +27,43 @@ function formatter(vals: ArrayLike<number>, dtype: DType): (v: number) => string
   return (v) => (Number.isFinite(v) ? Math.fround(v).toFixed(4) : fin(v));
 }
 
-/** Formats row-major values of a tensor like PyTorch's repr. */
+/**
+ * Formats row-major values of a tensor like PyTorch's repr. Past 1000 elements it shows the first
+ * and last 3 along each dim with `...` between, as PyTorch does; only the shown values are
+ * formatted (and choose the number format), so printing a large tensor stays cheap.
+ */
 export function formatTensor(vals: ArrayLike<number>, shape: readonly number[], dtype: DType, requiresGrad = false): string {
   const n = vals.length;
   const summarize = n > SUMMARIZE;
-  const f = formatter(vals, dtype);
-  const strs = Array.from({ length: n }, (_, i) => f(vals[i]));
-  const width = strs.reduce((w, s) => Math.max(w, s.length), 0);
   const strides: number[] = [];
   let acc = 1;
   for (let i = shape.length - 1; i >= 0; i--) { strides[i] = acc; acc *= shape[i]; }
+  const shownIdx = (size: number): number[] => (summarize && size > 2 * EDGE ? [...Array(EDGE).keys(), -1, ...Array.from({ length: EDGE }, (_, i) => size - EDGE + i)] : [...Array(size).keys()]);
+  // the flat offsets shown, in order (all of them unless summarised)
+  const offsets: number[] = [];
+  const visit = (dim: number, off: number): void => {
+    if (dim === shape.length) { offsets.push(off); return; }
+    for (const i of shownIdx(shape[dim])) if (i >= 0) visit(dim + 1, off + i * strides[dim]);
+  };
+  if (n > 0) visit(0, 0);
+  const shown = summarize ? offsets.map((o) => vals[o]) : vals;
+  const f = formatter(shown, dtype);
+  const strs = new Map<number, string>();
+  let width = 0;
+  for (const o of offsets) {
+    const str = f(vals[o]);
+    strs.set(o, str);
+    if (str.length > width) width = str.length;
+  }
   const prefix = 'tensor(';
   const rec = (dim: number, off: number, indent: number): string => {
-    if (dim === shape.length) return strs[off].padStart(width);
-    const size = shape[dim];
-    const idx = summarize && size > 2 * EDGE ? [...Array(EDGE).keys(), -1, ...Array.from({ length: EDGE }, (_, i) => size - EDGE + i)] : [...Array(size).keys()];
-    const parts = idx.map((i) => (i < 0 ? '...' : rec(dim + 1, off + i * strides[dim], indent + 1)));
+    if (dim === shape.length) return strs.get(off)!.padStart(width);
+    // PyTorch's marks: ' ...' among numbers, '...' for rows
+    const parts = shownIdx(shape[dim]).map((i) => (i < 0 ? (dim === shape.length - 1 ? ' ...' : '...') : rec(dim + 1, off + i * strides[dim], indent + 1)));
     const sep = dim === shape.length - 1 ? ', ' : ',' + '\n'.repeat(shape.length - dim - 1) + ' '.repeat(indent + 1);
     return `[${parts.join(sep)}]`;
   };
-  let body = shape.length === 0 ? strs[0] : rec(0, 0, prefix.length);
+  let body = shape.length === 0 ? strs.get(0)! : rec(0, 0, prefix.length);
   const extras: string[] = [];
   if (n === 0) extras.push(`size=[${shape.join(', ')}]`);
   if (dtype !== 'float32') extras.push(`dtype=${dtype}`);

@@ -4,14 +4,14 @@
  */
 import type { Backend, View } from './backend/backend.js';
 import { toDataArray, type DataArray, type DType, type StorageArray } from './dtype.js';
-import { engine } from './engine.js';
+import { DISPOSE, engine, noGrad } from './engine.js';
 import type { Storage } from './storage.js';
 import { readBuffer, readBufferSync } from './record.js';
 import { ArgumentError, BackendError, DisposedError, DTypeError, ShapeError } from './errors.js';
 import { isContiguous, normAxis, numel } from './shape.js';
 import { checkBoolean, checkNumber, checkOneOf, checkOperand, checkOptions, checkTensor, describeValue } from './validate.js';
 import type { Node } from './autograd/graph.js';
-import { formatTensor } from './format.js';
+import { INSPECT, formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduce.js';
 import * as mv from './ops/movement.js';
@@ -179,6 +179,11 @@ export class Tensor {
     this._storage.release();
   }
 
+  /** dispose(), for `using t = ...` (freed at the end of the block). */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
   // ---- reading ------------------------------------------------------------------------------
 
   /** @internal The raw storage values in row-major order (float64 on the float64 CPU backend). */
@@ -261,12 +266,25 @@ export class Tensor {
   toString(): string {
     if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(',')}])`;
     if (this.backend.readSync) {
-      const c = this.isContiguous() ? this : mv.contiguous(this);
+      const c = this.isContiguous() ? this : noGrad(() => mv.contiguous(this));
       const vals = readBufferSync(this.backend, c._storage.buf, this.dtype, c.offset, this.numel())!;
       if (c !== this) c.dispose();
       return formatTensor(vals, this.shape, this.dtype, this.requiresGrad);
     }
     return `tensor(shape=[${this.shape.join(',')}], dtype=${this.dtype}, backend=${this.backend.name})`;
+  }
+
+  /**
+   * What Node's `console.log(t)` and `util.inspect` show: PyTorch's repr, values included
+   * (summarised with `...` past 1000 elements), where the backend reads synchronously (CPU). A
+   * WebGPU tensor's values need an asynchronous read, so it shows its shape, dtype and device,
+   * and how to see the values.
+   */
+  [INSPECT](): string {
+    if (this._disposed || this.backend.readSync) return this.toString();
+    const extras = [`shape=[${this.shape.join(', ')}]`, `dtype=${this.dtype}`, `device=${this.backend.name}`];
+    if (this.requiresGrad) extras.push('requiresGrad=true');
+    return `Tensor(${extras.join(', ')}) <values on the GPU: console.log(await t.format()) prints them>`;
   }
 
   // ---- autograd -------------------------------------------------------------------------------

@@ -181,4 +181,35 @@ forEachBackend((kind) => {
     expect(() => new nn.SinusoidalPositionalEncoding(4, 2 ** 31)).toThrow(/^SinusoidalPositionalEncoding: pe of shape/);
     expect(() => wt.data.randperm(2 ** 31, 0)).toThrow(/^randperm: n must be an integer in \[0, 2147483647\]/);
   });
+  it('class targets that mix up indices and probabilities say which is which and the fix', () => {
+    const logits = wt.randn([4, 3], { seed: 1 });
+    const labels = wt.tensor(new Int32Array([0, 2, 1, 1]));
+    const oneHot = wt.oneHot(labels, 3); // int32 [4, 3]
+    const floatLabels = labels.float();
+    const logp = logits.logSoftmax(-1);
+    const msg = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(wt.DTypeError);
+        return (e as Error).message;
+      }
+      throw new Error('expected an error');
+    };
+    const oneHotMsg = 'target is int32 of the same shape as the logits [4,3]; int32 means class indices, of shape [4]: use target.float() for one-hot or probability targets';
+    expect(msg(() => wt.crossEntropy(logits, oneHot))).toBe(`crossEntropy: ${oneHotMsg}`);
+    expect(msg(() => F.crossEntropy(logits, oneHot, { labelSmoothing: 0.1 }))).toBe(`crossEntropy: ${oneHotMsg}`);
+    const floatMsg = (name: string) => `target is float32 [4], the shape of class indices for ${name} [4,3]: pass int32 class indices (target.int()) or float32 probabilities of shape [4,3]`;
+    expect(msg(() => wt.crossEntropy(logits, floatLabels))).toBe(`crossEntropy: ${floatMsg('logits')}`);
+    expect(msg(() => F.crossEntropy(logits, floatLabels, { weight: wt.ones([3]) }))).toBe(`crossEntropy: ${floatMsg('input')}`);
+    // 1-D logits: one sample, a 0-d index
+    expect(msg(() => wt.crossEntropy(logits.select(0, 0), wt.tensor(2).float()))).toMatch(/^crossEntropy: target is float32 \[\], the shape of class indices for logits \[3\]: pass int32 class indices \(target.int\(\)\)/);
+    // nllLoss takes indices only
+    expect(msg(() => F.nllLoss(logp, oneHot))).toBe('nllLoss: target is int32 of the same shape as the input [4,3]; int32 means class indices, of shape [4]: for one-hot targets pass target.argmax(1), the class indices');
+    expect(msg(() => F.nllLoss(logp, floatLabels))).toBe('nllLoss: target is float32 [4], the shape of class indices for input [4,3]: pass int32 class indices (target.int())');
+    // the forms that are right still work
+    expect(wt.crossEntropy(logits, oneHot.float()).shape).toEqual([]);
+    expect(F.nllLoss(logp, labels).shape).toEqual([]);
+    wt.dispose([logits, labels, oneHot, floatLabels, logp]);
+  });
 });

@@ -248,6 +248,7 @@ export const classes: Record<string, ClassEntry> = {
       fit: { args: () => [fx.xy(), { ...fit }], prefixes: ['Linear.forward'], avoid: ['epochs=2**31'] },
       evaluate: { args: () => [fx.xy(), { loss: 'mse' }], prefixes: ['Linear.forward'] },
       predict: { args: () => [fx.x(), {}], prefixes: ['Linear.forward'] },
+      summary: { args: () => [[2, 3], { printFn: () => {} }], prefixes: ['summary', 'Linear.forward'] },
     },
   },
   'nn.LogSoftmax': { args: () => [-1], methods: forward(() => [fx.x()]) },

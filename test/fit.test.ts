@@ -151,6 +151,64 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('fit(x, y, opts) and evaluate(x, y, opts), as Keras and TF.js', () => {
+    it('trains and evaluates the same as the [x, y] form, with validationData in either form', async () => {
+      const [x, y] = blobs(96, 11);
+      const [xv, yv] = blobs(32, 12);
+      const opts = { ...base, epochs: 2, batchSize: 16, jitCompile: false };
+      const a = mlp(), b = mlp();
+      const ha = await a.fit([x, y], { ...opts, validationData: [xv, yv] });
+      const hb = await b.fit(x, y, { ...opts, validationData: [xv, yv] });
+      expect(Object.keys(hb.history)).toEqual(['loss', 'acc', 'valLoss', 'valAcc', 'lr']);
+      for (const k of ['loss', 'valLoss', 'valAcc']) hb.history[k].forEach((v, i) => expect(v).toBeCloseTo(ha.history[k][i], 5));
+      const ea = await a.evaluate([xv, yv]);
+      const eb = await b.evaluate(xv, yv, { batchSize: 8 });
+      expect(eb.loss).toBeCloseTo(ea.loss!, 5);
+      expect(eb.acc).toBeCloseTo(ea.acc!, 6);
+      // evaluate(x, y) with no options, and the functional form
+      expect((await b.evaluate(xv, yv)).loss).toBeCloseTo(eb.loss!, 5);
+      expect((await train.evaluate(b, xv, yv)).loss).toBeCloseTo(eb.loss!, 5);
+      // a Dataset as validationData, with the x, y form
+      const hc = await b.fit(x, y, { ...opts, epochs: 1, validationData: new wt.data.TensorDataset(xv, yv) });
+      expect(hc.history.valLoss).toHaveLength(1);
+      // a one-element list as y, and a list of inputs as x for a model with two inputs
+      await b.fit(x, [y], { ...opts, epochs: 1 });
+      class Two extends nn.Module {
+        fc = new nn.Linear(4, 3);
+        forward(p: wt.Tensor, q: wt.Tensor) { return this.fc.forward(p.add(q)); }
+      }
+      const two = new Two();
+      const q = wt.zerosLike(x), qv = wt.zerosLike(xv);
+      const h2 = await two.fit([x, q], y, { ...opts, epochs: 1, validationData: [[xv, qv], yv] });
+      expect(h2.history.valLoss).toHaveLength(1);
+      expect(Object.keys(await two.evaluate([xv, qv], yv))).toEqual(['loss', 'acc']);
+      expect(await two.predict([xv, qv]).shape).toEqual([32, 3]);
+      for (const t of [x, y, xv, yv, q, qv]) t.dispose();
+      for (const m of [a, b, two]) m.dispose();
+    });
+
+    it('refuses mixed-up forms with typed errors that name the shapes', async () => {
+      const [x, y] = blobs(20, 13);
+      const model = mlp();
+      const o = { ...base, epochs: 1 };
+      const yShort = y.narrow(0, 0, 15);
+      await expect(model.fit(x, yShort, o)).rejects.toThrow(wt.ShapeError);
+      await expect(model.fit(x, yShort, o)).rejects.toThrow('fit: x [20,4] and y [15] differ in their number of samples (dim 0): 20 and 15');
+      await expect(model.fit([x, yShort], o)).rejects.toThrow('fit: x [20,4] and y [15] differ');
+      await expect(model.evaluate(x, yShort)).rejects.toThrow('evaluate: x [20,4] and y [15] differ');
+      await expect(model.fit(x, y, { ...o, validationData: [x, yShort] })).rejects.toThrow('fit: validationData: x [20,4] and y [15] differ');
+      await expect(model.fit([x, x.narrow(0, 0, 3)], y, o)).rejects.toThrow('fit: the inputs differ in their number of samples (dim 0): x[0] [20,4] and x[1] [3,4]');
+      await expect(model.fit(x, o as never)).rejects.toThrow('fit: got x [20,4] without y: call fit(x, y, opts) or fit([x, y], opts)');
+      await expect(model.fit([x, y], o as never, o as never)).rejects.toThrow('fit: got a third argument');
+      await expect(model.fit(new wt.data.TensorDataset(x, y) as never, y, o)).rejects.toThrow('fit: a Dataset or DataLoader brings its own targets');
+      await expect(model.fit(x, [y, y] as never, o)).rejects.toThrow('fit: y must be one target tensor');
+      await expect(model.fit('x' as never, y, o)).rejects.toThrow('fit: with y given, x must be a tensor or a list of input tensors, got');
+      await expect(model.evaluate(x, wt.tensor(1) as never)).rejects.toThrow('evaluate: y must have a sample dim (dim 0), got a 0-d tensor');
+      for (const t of [x, y, yShort]) t.dispose();
+      model.dispose();
+    });
+  });
+
   describe('callbacks and events', () => {
     /** Overwrites logs.score with a scripted sequence, so monitors see known values. */
     const scripted = (seq: number[]) => ({ onEpochEnd: (e: number, logs: wt.train.Logs) => void (logs.score = seq[e]) });

@@ -172,7 +172,7 @@ forEachBackend((kind) => {
       expect(s.rows.find((r) => r.name === 'head')!.outputShape).toEqual([2, 3]);
       expect(s.totalParams).toBe(net.numParameters());
       expect(s.text).toContain(`Total params: ${net.numParameters()}`);
-      expect(s.text).toMatch(/conv +Conv2d +\[2, 4, 4, 4\] +40/);
+      expect(s.text).toMatch(/conv \(Conv2d\) +\[2, 4, 4, 4\] +40/);
     });
   });
 });

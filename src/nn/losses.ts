@@ -8,7 +8,7 @@ import { checkIndexRange } from '../ops/indexing.js';
 import { refuseWhere } from '../ops/checks.js';
 import { checkFloat, checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
 import { tidy } from '../memory.js';
-import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
+import { checkTargetKind, crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
 import { elementwise } from '../ops/elementwise.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
@@ -183,6 +183,7 @@ function weightedCrossEntropy(input: Tensor, target: Tensor, weight: Tensor, eps
   const C = input.shape[cdim];
   const w = checkClassWeight('crossEntropy', weight, C);
   checkNumber('crossEntropy', 'ignoreIndex', ignore, { int: true });
+  checkTargetKind('crossEntropy', input, target);
   if (target.dtype === 'float32') {
     if (!shapesEqual(target.shape, input.shape)) throw new ShapeError(`crossEntropy: probability target ${fmt(target.shape)} must have the shape of input ${fmt(input.shape)}`);
     return tidy(() => {
@@ -209,11 +210,12 @@ function weightedCrossEntropy(input: Tensor, target: Tensor, weight: Tensor, eps
 /** Negative log-likelihood of log-probabilities [N,C] against int32 class indices. */
 export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { ignoreIndex?: number; weight?: Tensor } = {}): Tensor {
   checkLoss('nllLoss', input, target, o, ['reduction', 'ignoreIndex', 'weight'], false);
+  if (input.ndim === 2) checkTargetKind('nllLoss', input, target, 'input', false);
   if (input.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== input.shape[0]) {
     throw new ShapeError(`nllLoss: expected input [N,C] and target [N], got ${fmt(input.shape)} and ${fmt(target.shape)}`);
   }
   const ignore = checkNumber('nllLoss', 'ignoreIndex', o.ignoreIndex ?? -100, { int: true });
-  if (target.dtype !== 'int32') throw new DTypeError(`nllLoss: target must be int32 class indices, got ${target.dtype}`);
+  if (target.dtype !== 'int32') throw new DTypeError(`nllLoss: target must be int32 class indices, got ${target.dtype} (use target.int())`);
   checkIndexRange('nllLoss', 'target', target, input.shape[1], `${input.shape[1]} classes of input ${fmt(input.shape)} (ignoreIndex ${ignore})`, ignore);
   const w = o.weight === undefined || o.weight === null ? null : checkClassWeight('nllLoss', o.weight, input.shape[1]);
   return tidy(() => {

@@ -13,7 +13,7 @@
  * BatchNorm's running statistics) are registered with `registerBuffer`. A module owns both:
  * they live outside `tidy` scopes until `dispose()`.
  */
-import { noGrad } from '../engine.js';
+import { DISPOSE, noGrad } from '../engine.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { Tensor } from '../tensor.js';
@@ -21,6 +21,8 @@ import { checkBoolean, checkFloat, checkOptionalTensor, checkTensor, describeVal
 // fit.ts imports Module only as a type, so this import adds no cycle at module-evaluation time
 import { compileModel, evaluateModel, fitModel, predictModel, releaseTraining, type CompileConfig, type EvaluateOptions, type FitData, type FitOptions, type History, type PredictOptions } from '../train/fit.js';
 import type { Logs } from '../train/callbacks.js';
+import { printSummary } from './summary.js';
+import { INSPECT } from '../format.js';
 
 const PARAMS = new WeakSet<Tensor>();
 
@@ -257,6 +259,11 @@ export abstract class Module {
     releaseTraining(this);
   }
 
+  /** dispose(), for `using model = new Net()`. */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
   // ---- Keras-style training (the loop lives in src/train/) ----------------------------------
 
   /**
@@ -269,21 +276,42 @@ export abstract class Module {
   }
 
   /**
-   * Trains on [x, y] tensors, a Dataset or a DataLoader; resolves to the History.
+   * Trains on [x, y] tensors, a Dataset or a DataLoader, or on x and y as Keras's fit(x, y, opts);
+   * resolves to the History.
    * @example const h = await model.fit([x, y], { epochs: 5, batchSize: 64, validationSplit: 0.1 });
+   * @example const h = await model.fit(x, y, { epochs: 5, batchSize: 64, validationData: [xv, yv] });
    */
-  fit(data: FitData, opts: FitOptions = {}): Promise<History> {
-    return fitModel(this, data, opts);
+  fit(data: FitData, opts?: FitOptions): Promise<History>;
+  fit(x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: FitOptions): Promise<History>;
+  fit(a: FitData | Tensor, b?: FitOptions | Tensor | readonly [Tensor], c?: FitOptions): Promise<History> {
+    return (fitModel as (...args: unknown[]) => Promise<History>)(this, a, b, c);
   }
 
-  /** Mean loss and metrics over the data. @example const { loss, acc } = await model.evaluate([x, y]); */
-  evaluate(data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
-    return evaluateModel(this, data, opts);
+  /** Mean loss and metrics over the data ((data, opts) or (x, y, opts)). @example const { loss, acc } = await model.evaluate(x, y); */
+  evaluate(data: FitData, opts?: EvaluateOptions): Promise<Logs>;
+  evaluate(x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: EvaluateOptions): Promise<Logs>;
+  evaluate(a: FitData | Tensor, b?: EvaluateOptions | Tensor | readonly [Tensor], c?: EvaluateOptions): Promise<Logs> {
+    return (evaluateModel as (...args: unknown[]) => Promise<Logs>)(this, a, b, c);
   }
 
   /** Outputs for every sample, batched, in eval mode without gradients. @example model.predict(x).argmax(-1) */
   predict(x: Tensor | readonly Tensor[] | FitData, opts: PredictOptions = {}): Tensor {
     return predictModel(this, x, opts);
+  }
+
+  /**
+   * Prints the Keras-style table of sub-modules, output shapes (from one forward pass on zeros of
+   * `inputShape`; `?` without one) and parameter counts, and returns its text. `printFn`
+   * replaces console.log (Keras's print_fn); `wt.nn.summary` returns the rows instead.
+   * @example model.summary([1, 784]);
+   */
+  summary(inputShape?: number[] | number[][] | null, opts: { dtype?: 'float32' | 'int32'; printFn?: (text: string) => void } = {}): string {
+    return printSummary(this, inputShape, opts);
+  }
+
+  /** What Node's console.log shows: the toString() tree. */
+  [INSPECT](): string {
+    return this.toString();
   }
 
   /** One-line description used by summary() and toString(). */

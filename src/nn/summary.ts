@@ -19,19 +19,30 @@ export interface SummaryRow {
 }
 
 /**
- * Returns the rows and a printable table for `model` on an input of `inputShape`
- * (or several inputs).
+ * Returns the rows and a printable table (Keras's layout) for `model` on an input of
+ * `inputShape` (or several inputs). Without an input shape nothing runs and the output shapes
+ * show as `?`.
  * @example console.log(wt.nn.summary(model, [1, 1, 28, 28]).text);
  */
-export function summary(model: Module, inputShape: number[] | number[][], opts: { dtype?: 'float32' | 'int32' } = {}): { rows: SummaryRow[]; totalParams: number; trainableParams: number; text: string } {
+export function summary(model: Module, inputShape?: number[] | number[][] | null, opts: { dtype?: 'float32' | 'int32' } = {}): { rows: SummaryRow[]; totalParams: number; trainableParams: number; text: string } {
   if (!(model instanceof Module)) throw new ArgumentError(`summary: model must be an nn.Module, got ${describeValue(model)}`);
   checkOptions('summary', opts, ['dtype']);
   const dtype = checkOneOf('summary', 'dtype', opts.dtype ?? 'float32', ['float32', 'int32']);
+  const ran = inputShape !== undefined && inputShape !== null;
+  const modules = model.namedModules();
+  const shapes = new Map<Module, number[]>();
+  if (ran) runForShapes(model, modules, inputShape, dtype, shapes);
+  const own = (m: Module) => Object.values(m).reduce((n: number, v) => n + (v instanceof Tensor && m.parameters().includes(v) ? v.numel() : 0), 0);
+  const rows: SummaryRow[] = modules.map(([name, m]) => ({ name: name || '(model)', type: m.constructor.name, outputShape: shapes.get(m) ?? null, params: name ? own(m) : 0 }));
+  const totalParams = model.numParameters(), trainableParams = model.numParameters(true);
+  return { rows, totalParams, trainableParams, text: table(model, rows.slice(1), ran, totalParams, trainableParams) };
+}
+
+/** One forward pass on zeros with every module's forward observed: each module's output shape. */
+function runForShapes(model: Module, modules: [string, Module][], inputShape: unknown, dtype: 'float32' | 'int32', shapes: Map<Module, number[]>): void {
   if (!Array.isArray(inputShape) || !inputShape.length) throw new ArgumentError(`summary: inputShape must be a shape or a list of shapes, got ${describeValue(inputShape)}`);
   const shapesIn = Array.isArray(inputShape[0]) ? (inputShape as number[][]) : [inputShape as number[]];
   shapesIn.forEach((s, i) => checkShape('summary', s, shapesIn.length > 1 ? `inputShape[${i}]` : 'inputShape'));
-  const modules = model.namedModules();
-  const shapes = new Map<Module, number[]>();
   const originals = modules.map(([, m]) => {
     const orig = m.forward;
     m.forward = function (this: Module, ...args: unknown[]) {
@@ -42,7 +53,7 @@ export function summary(model: Module, inputShape: number[] | number[][], opts: 
     };
     return [m, orig] as const;
   });
-  const wasTraining = model.training;
+  const modes = modules.map(([, m]) => [m, m.training] as const);
   try {
     model.eval();
     noGrad(() => tidy(() => {
@@ -51,15 +62,40 @@ export function summary(model: Module, inputShape: number[] | number[][], opts: 
     }));
   } finally {
     for (const [m, orig] of originals) m.forward = orig;
-    model.train(wasTraining);
+    for (const [m, t] of modes) m.training = t;
   }
-  const own = (m: Module) => Object.values(m).reduce((n: number, v) => n + (v instanceof Tensor && m.parameters().includes(v) ? v.numel() : 0), 0);
-  const rows: SummaryRow[] = modules.map(([name, m]) => ({ name: name || '(model)', type: m.constructor.name, outputShape: shapes.get(m) ?? null, params: name ? own(m) : 0 }));
-  const totalParams = model.numParameters(), trainableParams = model.numParameters(true);
-  const cols = [['Layer', 'Type', 'Output shape', 'Params'], ...rows.map((r) => [r.name, r.type, r.outputShape ? `[${r.outputShape.join(', ')}]` : '-', r.params ? r.params.toLocaleString('en-US') : ''])];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...cols.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 3 ? s.padStart(w[i]) : s.padEnd(w[i]))).join('  ');
-  const rule = '-'.repeat(w.reduce((a, b) => a + b + 2, -2));
-  const text = [rule, line(cols[0]), rule, ...cols.slice(1).map(line), rule, `Total params: ${totalParams.toLocaleString('en-US')}`, `Trainable params: ${trainableParams.toLocaleString('en-US')}`].join('\n');
-  return { rows, totalParams, trainableParams, text };
+}
+
+/** Keras's summary table: `Model: "Net"`, a row per sub-module ("name (Type)", output shape, own parameters), the totals. */
+function table(model: Module, rows: SummaryRow[], ran: boolean, total: number, trainable: number): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const cells = [['Layer (type)', 'Output Shape', 'Param #'], ...rows.map((r) => [`${r.name} (${r.type})`, r.outputShape ? `[${r.outputShape.join(', ')}]` : ran ? '-' : '?', n(r.params)])];
+  const w = [0, 1, 2].map((i) => Math.max(...cells.map((c) => c[i].length)) + (i < 2 ? 4 : 0));
+  const line = (c: string[]) => ' ' + c.map((s, i) => s.padEnd(w[i])).join('').trimEnd();
+  const width = w.reduce((a, b) => a + b, 1);
+  return [
+    `Model: "${model.constructor.name}"`,
+    '_'.repeat(width),
+    line(cells[0]),
+    '='.repeat(width),
+    ...(rows.length ? cells.slice(1).map(line) : [' (no sub-modules)']),
+    '='.repeat(width),
+    `Total params: ${n(total)}`,
+    `Trainable params: ${n(trainable)}`,
+    `Non-trainable params: ${n(total - trainable)}`,
+    '_'.repeat(width),
+  ].join('\n');
+}
+
+/**
+ * `model.summary(inputShape?)`: prints the table (console.log, or `printFn`, as Keras's
+ * `print_fn`) and returns its text.
+ */
+export function printSummary(model: Module, inputShape?: number[] | number[][] | null, opts: { dtype?: 'float32' | 'int32'; printFn?: (text: string) => void } = {}): string {
+  checkOptions('summary', opts, ['dtype', 'printFn']);
+  const { printFn, ...rest } = opts;
+  if (printFn !== undefined && typeof printFn !== 'function') throw new ArgumentError(`summary: printFn must be a function, got ${describeValue(printFn)}`);
+  const { text } = summary(model, inputShape, rest);
+  (printFn ?? console.log)(text);
+  return text;
 }

@@ -122,6 +122,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits must have a class dim ([C], [N,C] or [N,C,...]), got a 0-d tensor');
   const cdim = logits.ndim === 1 ? 0 : 1;
   const C = logits.shape[cdim];
+  checkTargetKind('crossEntropy', logits, target, 'logits');
   if (target.dtype === 'float32') return softCrossEntropy(logits, target, cdim, reduction);
   if (target.dtype !== 'int32') throw new DTypeError(`crossEntropy: target must be int32 class indices (or float32 probabilities), got ${target.dtype} of shape ${fmt(target.shape)}`);
   const want = logits.shape.filter((_, i) => i !== cdim);
@@ -141,6 +142,26 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const out = record('crossEntropy', [logits], r.out, save, { ignoreIndex, reduction });
   save.forEach((s) => s.dispose());
   return out;
+}
+
+/**
+ * The two mix-ups of a class target, named with their fix: an int32 target of the logits' shape
+ * (one-hot labels, or probabilities cast to int32) and a float32 target of the class indices'
+ * shape (labels that were never cast to int32). `probabilities` false: the op takes indices only.
+ * @internal also used by F.crossEntropy's weighted path and F.nllLoss
+ */
+export function checkTargetKind(op: string, logits: Tensor, target: Tensor, name = 'input', probabilities = true): void {
+  if (logits.ndim === 0) return;
+  const cdim = logits.ndim === 1 ? 0 : 1;
+  const indexShape = logits.shape.filter((_, i) => i !== cdim);
+  const alt = probabilities ? ` or float32 probabilities of shape ${fmt(logits.shape)}` : '';
+  if (target.dtype === 'int32' && shapesEqual(target.shape, logits.shape)) {
+    const fix = probabilities ? 'use target.float() for one-hot or probability targets' : `for one-hot targets pass target.argmax(${cdim}), the class indices`;
+    throw new DTypeError(`${op}: target is int32 of the same shape as the ${name} ${fmt(logits.shape)}; int32 means class indices, of shape ${fmt(indexShape)}: ${fix}`);
+  }
+  if (target.dtype !== 'int32' && target.dtype !== 'bool' && shapesEqual(target.shape, indexShape)) {
+    throw new DTypeError(`${op}: target is ${target.dtype} ${fmt(target.shape)}, the shape of class indices for ${name} ${fmt(logits.shape)}: pass int32 class indices (target.int())${alt}`);
+  }
 }
 
 /** -Σ target·logSoftmax(logits) over the class dim; mean divides by the number of rows. */

@@ -3,12 +3,13 @@
  * with hyperparameters as runtime scalars, so a learning-rate change never recompiles and the
  * whole update of a parameter is one fused elementwise kernel per written tensor.
  */
-import { engine, noGrad } from '../engine.js';
+import { DISPOSE, engine, noGrad } from '../engine.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 import { IR, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
+import { noteStep } from '../debug.js';
 import { zerosLike } from '../ops/creation.js';
 import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
 import { isRecording, onReplay, type DynamicScalars } from '../record.js';
@@ -99,6 +100,7 @@ export abstract class Optimizer {
    */
   step(): void {
     this.run(null);
+    noteStep(this, `${this.constructor.name}.step()`); // debug mode: a loop whose tensors pile up
   }
 
   /**
@@ -259,6 +261,11 @@ export abstract class Optimizer {
   dispose(): void {
     for (const s of this.state.values()) s.tensors.forEach((t) => t.dispose());
     this.state.clear();
+  }
+
+  /** dispose(), for `using opt = new wt.optim.Adam(...)`: the state tensors go at the end of the block. */
+  [DISPOSE](): void {
+    this.dispose();
   }
 }
 

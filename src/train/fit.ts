@@ -16,9 +16,10 @@
 import { DataLoader } from '../data/loader.js';
 import { Subset, TensorDataset, type DatasetLike } from '../data/dataset.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 import { keep, tidy } from '../memory.js';
+import { FIT_STEP, fitRunning, noteStep } from '../debug.js';
 import { compile as compileStep, type Compiled as CompiledStep } from '../compile.js';
 import { GradScaler } from '../amp.js';
 import { getFloat32MatmulPrecision, setFloat32MatmulPrecision } from '../init.js';
@@ -32,8 +33,8 @@ import type { CallbackLike, Logs, TrainContext } from './callbacks.js';
 import { lossOf, metricsOf, scalarOf, valKey, type LossFn, type LossSpec, type MetricFn, type MetricSpec, type Resolved } from './metrics.js';
 import { ProgressLogger, stdoutIsTTY } from './progress.js';
 
-/** [x, y] tensors (more tensors: all inputs, then the target), a Dataset, or a DataLoader. */
-export type FitData = DataLoader<unknown> | DatasetLike<unknown> | readonly Tensor[];
+/** [x, y] tensors (more tensors: all inputs, then the target; or [[x1, x2], y]), a Dataset, or a DataLoader. */
+export type FitData = DataLoader<unknown> | DatasetLike<unknown> | readonly Tensor[] | readonly [readonly Tensor[], Tensor];
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop' | 'adagrad';
 
 export interface CompileConfig {
@@ -196,14 +197,54 @@ function isDataset(d: unknown): d is DatasetLike<unknown> {
   return !!d && typeof (d as DatasetLike).get === 'function' && typeof (d as DatasetLike).length === 'number';
 }
 
+const isTensorList = (v: unknown): v is Tensor[] => Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof Tensor);
+
+/** Inputs and target have the same number of samples (dim 0); the error names x's and y's shapes. */
+function checkSamples(op: string, xs: readonly Tensor[], y: Tensor): void {
+  for (const t of [...xs, y]) t._check(op);
+  const xName = (i: number) => (xs.length > 1 ? `x[${i}]` : 'x');
+  const bad = [...xs.map((t, i) => [xName(i), t] as const), ['y', y] as const].find(([, t]) => t.ndim === 0);
+  if (bad) throw new ShapeError(`${op}: ${bad[0]} must have a sample dim (dim 0), got a 0-d tensor`);
+  const n = xs[0].shape[0];
+  xs.forEach((t, i) => {
+    if (t.shape[0] !== n) throw new ShapeError(`${op}: the inputs differ in their number of samples (dim 0): x[0] ${fmt(xs[0].shape)} and ${xName(i)} ${fmt(t.shape)}`);
+  });
+  if (y.shape[0] !== n) throw new ShapeError(`${op}: ${xs.length > 1 ? 'the inputs' : 'x'} ${xs.map((t) => fmt(t.shape)).join(', ')} and y ${fmt(y.shape)} differ in their number of samples (dim 0): ${n} and ${y.shape[0]}`);
+}
+
+/**
+ * The two ways to pass data to fit and evaluate: `(data, opts)` with data [x, y] (or
+ * [x1, x2, ..., y], [[x1, x2], y]), a Dataset or a DataLoader; or Keras's and TF.js's
+ * `(x, y, opts)`, told apart by the second argument: a Tensor (or a one-element list of one) is y.
+ */
+export function dataArgs<O>(op: string, a: unknown, b: unknown, c: unknown): { data: FitData; opts: O } {
+  if (b instanceof Tensor || isTensorList(b)) {
+    if (Array.isArray(b) && b.length !== 1) throw new ArgumentError(`${op}: y must be one target tensor (a model here has one output), got a list of ${b.length} tensors`);
+    const y = b instanceof Tensor ? b : b[0];
+    if (a instanceof DataLoader || isDataset(a)) throw new ArgumentError(`${op}: a Dataset or DataLoader brings its own targets: call ${op}(data, opts) without y`);
+    if (!(a instanceof Tensor) && !isTensorList(a)) throw new ArgumentError(`${op}: with y given, x must be a tensor or a list of input tensors, got ${describeValue(a)}`);
+    const xs = a instanceof Tensor ? [a] : a;
+    checkSamples(op, xs, y);
+    return { data: [...xs, y], opts: (c === undefined ? {} : c) as O };
+  }
+  if (c !== undefined) throw new ArgumentError(`${op}: got a third argument (${describeValue(c)}) but the second is not a target tensor: call ${op}(x, y, opts) or ${op}([x, y], opts)`);
+  if (a instanceof Tensor) throw new ArgumentError(`${op}: got x ${fmt(a.shape)} without y: call ${op}(x, y, opts) or ${op}([x, y], opts)`);
+  return { data: a as FitData, opts: (b === undefined ? {} : b) as O };
+}
+
 function toDataset(data: FitData, op: string): DatasetLike<unknown> | null {
   if (data instanceof DataLoader) return null;
   if (Array.isArray(data)) {
-    if (data.length < 2 || !data.every((t) => t instanceof Tensor)) throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader`);
-    return new TensorDataset(...(data as Tensor[]));
+    // [[x1, x2], y]: a list of inputs and the target
+    const flat: unknown[] = data.length === 2 && isTensorList(data[0]) ? [...data[0], data[1]] : data;
+    if (flat.length < 2 || !flat.every((t) => t instanceof Tensor)) throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader, got ${describeValue(data)}`);
+    const ts = flat as Tensor[];
+    checkSamples(op, ts.slice(0, -1), ts[ts.length - 1]);
+    return new TensorDataset(...ts);
   }
   if (isDataset(data)) return data;
-  throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader, got ${data === null ? 'null' : typeof data}`);
+  if (data instanceof Tensor) throw new ArgumentError(`${op}: got x ${fmt(data.shape)} without y: pass [x, y]`);
+  throw new ArgumentError(`${op}: expected [x, y] tensors, a Dataset or a DataLoader, got ${describeValue(data)}`);
 }
 
 function toLoader(data: FitData, o: { batchSize: number; shuffle: boolean; seed?: number }, op: string): DataLoader<unknown> {
@@ -290,10 +331,16 @@ async function evaluateLoader(model: Trainable, loader: DataLoader<unknown>, los
  * Trains `model` on `data` for `epochs` epochs; resolves to the History. See FitOptions and the
  * callbacks in src/train/callbacks.ts.
  *
+ * `(model, x, y, opts)` works too, as Keras's and TF.js's fit (see dataArgs).
+ *
  * @example const h = await wt.train.fit(model, [x, y], { loss: 'mse', epochs: 10, verbose: 0 });
+ * @example const h = await wt.train.fit(model, x, y, { loss: 'mse', epochs: 10, validationData: [xv, yv] });
  */
-export async function fitModel(model: Trainable, data: FitData, opts: FitOptions = {}): Promise<History> {
+export function fitModel(model: Trainable, data: FitData, opts?: FitOptions): Promise<History>;
+export function fitModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: FitOptions): Promise<History>;
+export async function fitModel(model: Trainable, a: FitData | Tensor, b?: FitOptions | Tensor | readonly [Tensor], c?: FitOptions): Promise<History> {
   checkModel('fit', model);
+  const { data, opts } = dataArgs<FitOptions>('fit', a, b, c);
   const o = checkFitOptions(opts);
   const { loss, metrics, optimizer } = resolveConfig(model, opts, 'fit', true) as { loss: Resolved<LossFn>; metrics: Resolved<MetricFn>[]; optimizer: Optimizer };
   // what fit used becomes the model's default, so a later evaluate() or fit() needs no repeats
@@ -319,6 +366,7 @@ export async function fitModel(model: Trainable, data: FitData, opts: FitOptions
   let last: Logs = {};
   for (const c of callbacks) await c.onTrainBegin?.({});
   run.emit('trainBegin', 0, {});
+  fitRunning(1);
   try {
     for (let epoch = 0; epoch < o.epochs && !ctx.stopTraining; epoch++) {
       last = await fitEpoch(run, epoch);
@@ -328,6 +376,7 @@ export async function fitModel(model: Trainable, data: FitData, opts: FitOptions
       await yieldToEventLoop();
     }
   } finally {
+    fitRunning(-1);
     restoreModes();
     run.compiled?.dispose();
     if (o.scaler) setFloat32MatmulPrecision(precision);
@@ -505,6 +554,7 @@ async function fitEpoch(run: FitRun, epoch: number): Promise<Logs> {
       }
       for (const c of callbacks) await c.onBatchEnd?.(b, blogs);
       run.emit('batchEnd', epoch, blogs, b);
+      noteStep(run, FIT_STEP); // debug mode: something outside the step (a hook) keeps tensors
       if (ctx.stopTraining) break;
     }
     logs = await readMeans(sums, names, seen);
@@ -528,10 +578,15 @@ export interface EvaluateOptions {
 
 /**
  * Mean loss and metrics over the data, in eval mode without gradients; one read back at the end.
+ * Takes `(data, opts)` or `(x, y, opts)`, as fit.
  * @example const { loss, acc } = await model.evaluate([xTest, yTest], { metrics: ['accuracy'] });
+ * @example const { loss } = await model.evaluate(xTest, yTest, { batchSize: 256 });
  */
-export async function evaluateModel(model: Trainable, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+export function evaluateModel(model: Trainable, data: FitData, opts?: EvaluateOptions): Promise<Logs>;
+export function evaluateModel(model: Trainable, x: Tensor | readonly Tensor[], y: Tensor | readonly [Tensor], opts?: EvaluateOptions): Promise<Logs>;
+export async function evaluateModel(model: Trainable, a: FitData | Tensor, b?: EvaluateOptions | Tensor | readonly [Tensor], c?: EvaluateOptions): Promise<Logs> {
   checkModel('evaluate', model);
+  const { data, opts } = dataArgs<EvaluateOptions>('evaluate', a, b, c);
   checkOptions('evaluate', opts, ['batchSize', 'loss', 'metrics']);
   checkOptionalNumber('evaluate', 'batchSize', opts.batchSize, { int: true, min: 1 });
   const { loss, metrics } = resolveConfig(model, opts, 'evaluate', false);
