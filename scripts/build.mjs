@@ -6,7 +6,7 @@
  *   it would be 1.6 MB of the tarball);
  * - dist/cli.js: the command line (`npx webtensor`), the examples bundled with the library left
  *   outside (it imports ./esm/index.js, so the tarball carries the library once);
- * - dist/types/: declarations (tsc), index.d.ts referencing @webgpu/types.
+ * - dist/types/: declarations (tsc), plus webgpu-globals.d.ts (below).
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -36,9 +36,25 @@ await Promise.all([
 
 // declarations; tsc from this repository's node_modules
 execFileSync(`${root}node_modules/.bin/tsc`, ['-p', '.'], { stdio: 'inherit' });
-// the declarations use WebGPU's types (GPUDevice, GPUBuffer): a consumer gets them through the
-// @webgpu/types dependency, referenced here so that no tsconfig "types" entry is needed
-const dts = 'dist/types/index.d.ts';
-const ref = '/// <reference types="@webgpu/types" />\n';
-const text = readFileSync(dts, 'utf8');
-if (!text.startsWith(ref)) writeFileSync(dts, ref + text);
+// The declarations name a few WebGPU types (GPUDevice, GPUBuffer, ...). @webgpu/types, which
+// declares them, needs the DOM library (HTMLImageElement, VideoFrame, ...), so referencing it
+// would break a Node project with lib ES2022 and no skipLibCheck. Instead the entry points
+// reference webgpu-globals.d.ts: the same names as empty global interfaces, which merge with
+// @webgpu/types' full ones wherever a project loads those (types: ["@webgpu/types"], a browser
+// app) and stay opaque elsewhere. test/package.test.ts typechecks both kinds of consumer.
+const WEBGPU_TYPES = ['GPUBindGroup', 'GPUBindGroupLayout', 'GPUBuffer', 'GPUCommandBuffer', 'GPUCommandEncoder', 'GPUComputePassDescriptor',
+  'GPUComputePipeline', 'GPUDevice', 'GPUError', 'GPUPipelineLayout', 'GPUSupportedLimits'];
+writeFileSync('dist/types/webgpu-globals.d.ts', `/**
+ * The WebGPU types webtensor's declarations name, as empty global interfaces: opaque in a
+ * project without WebGPU's types, merged with the full ones where @webgpu/types is loaded.
+ */
+export {};
+declare global {
+${WEBGPU_TYPES.map((n) => `  interface ${n} {}`).join('\n')}
+}
+`);
+for (const [file, path] of [['dist/types/index.d.ts', './webgpu-globals.d.ts'], ['dist/types/vis/index.d.ts', '../webgpu-globals.d.ts']]) {
+  const ref = `/// <reference path="${path}" />\n`;
+  const text = readFileSync(file, 'utf8');
+  if (!text.startsWith(ref)) writeFileSync(file, ref + text);
+}

@@ -202,7 +202,7 @@ async function main(): Promise<void> {
 
   Object.assign(window, {
     demo: {
-      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
+      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), valSteps: chart.points('val').map((p) => p[0]), yRange: chart.yRange(), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
     },
   });
 }

@@ -124,6 +124,12 @@ export class LineChart {
     return [...(this.series.find((t) => t.name === name)?.ys ?? [])];
   }
 
+  /** The points of a series as [x, y] pairs. */
+  points(name: string): [number, number][] {
+    const s = this.series.find((t) => t.name === name);
+    return s ? s.xs.map((x, i) => [x, s.ys[i]]) : [];
+  }
+
   clear(): void {
     for (const s of this.series) s.xs.length = s.ys.length = 0;
     this.canvas.dataset.points = '0';
