@@ -46,7 +46,7 @@ async function getGpu(): Promise<GPU> {
   if (nav?.gpu) return nav.gpu;
   if (nodeGpu) return nodeGpu;
   const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
-  if (!isNode) throw new BackendError('WebGPU is not available: this browser or worker has no navigator.gpu');
+  if (!isNode) throw new BackendError('no navigator.gpu in this browser or worker');
   // a variable specifier keeps bundlers from trying to resolve this Node-only package
   const specifier = 'webgpu';
   let mod: { create: (opts: string[]) => GPU };
@@ -56,8 +56,8 @@ async function getGpu(): Promise<GPU> {
     const message = String((e as Error | null)?.message ?? e);
     const missing = (e as { code?: string } | null)?.code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(message);
     throw new BackendError(missing
-      ? "WebGPU is not available in Node without the 'webgpu' package (Dawn's bindings, an optional peer dependency of webtensor): run `npm i webgpu`, or use init({ backend: 'cpu' })"
-      : `WebGPU is not available: the 'webgpu' package (Dawn's bindings for Node) failed to load: ${message} (reinstall it with \`npm i webgpu\`, or use init({ backend: 'cpu' }))`);
+      ? "Node has no WebGPU without the 'webgpu' package (Dawn's bindings, an optional peer dependency of webtensor): run `npm i webgpu`, or use init({ backend: 'cpu' })"
+      : `the 'webgpu' package (Dawn's bindings for Node) failed to load: ${message} (reinstall it with \`npm i webgpu\`, or use init({ backend: 'cpu' }))`);
   }
   nodeGpu = mod.create([]);
   return nodeGpu;
