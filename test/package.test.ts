@@ -114,6 +114,10 @@ console.log(JSON.stringify({ loss: h.history.loss, acc: h.history.acc, keys, byt
     expect(out.keys).toHaveLength(4);
     expect(out.bytes).toBeGreaterThan(4 * (2 * 8 + 8 + 8 * 2 + 2));
     expect(out.webgpu).toMatch(/^BackendError: .*npm i webgpu/);
+    // the command line, whose bundle imports the package's own modules
+    const cli = spawnSync(process.execPath, ['node_modules/webtensor/dist/cli.js', 'list'], { cwd: p, encoding: 'utf8', timeout: 30_000 });
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toMatch(/^perceptron /m);
   });
 
   it('browser, strict, lib DOM: GPU objects keep their WebGPU types; webtensor/vis typechecks', () => {
