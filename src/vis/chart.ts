@@ -13,6 +13,8 @@
  * chart.push('train', step, loss);
  */
 
+import { ArgumentError } from '../errors.js';
+
 export interface ChartOptions {
   title: string;
   xLabel?: string;
@@ -111,7 +113,7 @@ export class LineChart {
   /** Appends a point to a series; non-finite values (and values ≤ 0 on a log scale) are skipped. */
   push(name: string, x: number, y: number): void {
     const s = this.series.find((t) => t.name === name);
-    if (!s) throw new Error(`LineChart ${this.opts.title}: no series ${name}`);
+    if (!s) throw new ArgumentError(`LineChart.push: chart '${this.opts.title}' has no series '${name}' (add it with add('${name}', color))`);
     if (!Number.isFinite(y) || !Number.isFinite(x) || (this.opts.log && !(y > 0))) return;
     s.xs.push(x);
     s.ys.push(y);

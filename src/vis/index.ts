@@ -9,6 +9,7 @@
  * await model.fit([x, y], { epochs: 20, validationSplit: 0.1, metrics: ['acc'],
  *   callbacks: [fitCallbacks(document.getElementById('charts')!, ['loss', 'valLoss', 'acc', 'valAcc'], { log: ['loss'] })] });
  */
+import { ArgumentError } from '../errors.js';
 import type { CallbackLike, Logs } from '../train/callbacks.js';
 import { LineChart, type ChartOptions } from './chart.js';
 
@@ -38,6 +39,7 @@ export interface FitCharts extends CallbackLike {
 }
 
 const SKIP = new Set(['batch', 'size', 'lr']);
+const OPTION_KEYS = ['on', 'log', 'height', 'colors', 'charts'];
 
 /**
  * The chart a log key belongs to and its series: `valLoss` (or Keras's `val_loss`) is the
@@ -56,15 +58,23 @@ function parseKey(key: string): { chart: string; series: 'train' | 'val' } {
  * (`['loss', 'valLoss', 'acc']`; `val_loss` spellings work too); without it, every loss and
  * metric fit logs is drawn. The charts appear as their first values arrive.
  */
-export function fitCallbacks(container: HTMLElement, metrics?: readonly string[], opts: FitCallbacksOptions = {}): FitCharts {
+export function fitCallbacks(container: HTMLElement, metrics?: readonly string[] | null, opts: FitCallbacksOptions = {}): FitCharts {
   if (!container || typeof (container as Partial<HTMLElement>).appendChild !== 'function') {
-    throw new TypeError('fitCallbacks: container must be a DOM element, e.g. document.getElementById(\'charts\')');
+    throw new ArgumentError(`fitCallbacks: container must be a DOM element, e.g. document.getElementById('charts'), got ${String(container)}`);
   }
-  if (metrics !== undefined && !(Array.isArray(metrics) && metrics.every((m) => typeof m === 'string'))) {
-    throw new TypeError(`fitCallbacks: metrics must be an array of log keys such as ['loss', 'valLoss', 'acc'], got ${String(metrics)}`);
+  if (metrics != null && !(Array.isArray(metrics) && metrics.every((m) => typeof m === 'string'))) {
+    throw new ArgumentError(`fitCallbacks: metrics must be an array of log keys such as ['loss', 'valLoss', 'acc'], got ${String(metrics)}`);
+  }
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ArgumentError(`fitCallbacks: options must be an object, got ${String(opts)}`);
+  for (const k of Object.keys(opts)) {
+    if (!OPTION_KEYS.includes(k)) throw new ArgumentError(`fitCallbacks: unknown option '${k}' (known: ${OPTION_KEYS.join(', ')})`);
   }
   const on = opts.on ?? 'batch';
-  if (on !== 'batch' && on !== 'epoch') throw new TypeError(`fitCallbacks: on must be 'batch' or 'epoch', got ${String(on)}`);
+  if (on !== 'batch' && on !== 'epoch') throw new ArgumentError(`fitCallbacks: on must be 'batch' or 'epoch', got ${String(on)}`);
+  if (opts.log !== undefined && typeof opts.log !== 'boolean' && !(Array.isArray(opts.log) && opts.log.every((n) => typeof n === 'string'))) {
+    throw new ArgumentError(`fitCallbacks: log must be true, false or a list of chart names such as ['loss'], got ${String(opts.log)}`);
+  }
+  if (opts.height !== undefined && !(typeof opts.height === 'number' && opts.height > 0)) throw new ArgumentError(`fitCallbacks: height must be a positive number of CSS pixels, got ${String(opts.height)}`);
   const wanted = metrics ? new Set(metrics.map((k) => { const p = parseKey(k); return `${p.series}:${p.chart}`; })) : null;
   const [trainColor, valColor] = opts.colors ?? ['#2563eb', '#f97316'];
   const charts = new Map<string, LineChart>();

@@ -58,6 +58,11 @@ describe('webtensor/vis', () => {
     // the per-step chart's validation points are fit's epoch logs
     expect(r.val).toEqual(history.valLoss);
     expect((r.train as number[]).at(-1)).toBeCloseTo(history.loss.at(-1)!, 5);
+    // typed errors naming the call, as everywhere in webtensor
+    const refused = r.refused as string[];
+    expect(refused[0]).toMatch(/^ArgumentError: fitCallbacks: container must be a DOM element/);
+    expect(refused[1]).toMatch(/^ArgumentError: fitCallbacks: metrics must be an array/);
+    expect(refused[2]).toMatch(/^ArgumentError: fitCallbacks: unknown option 'logg' \(known: on, log, height, colors, charts\)/);
     expect(errors).toEqual([]);
     await page.close();
   });
