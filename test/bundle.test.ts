@@ -22,11 +22,26 @@ async function bundleSize(entry: string): Promise<{ min: number; gzip: number; t
     // as an app's bundler sees the package: through package.json (exports, sideEffects)
     bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent',
     external: ['webgpu'], loader: { '.wgsl': 'text' },
-    // what a bundler resolves 'webtensor' to through package.json "exports"
-    alias: { webtensor: root + pkg.exports['.'].import },
+    plugins: [{
+      name: 'webtensor-exports',
+      setup(b) {
+        // what a bundler resolves 'webtensor' and 'webtensor/vis' to through package.json "exports"
+        b.onResolve({ filter: /^webtensor(\/.*)?$/ }, (a) => {
+          const target = pkg.exports['.' + a.path.slice('webtensor'.length)]?.import;
+          return target ? { path: root + target } : { errors: [{ text: `${a.path} is not in package.json "exports"` }] };
+        });
+      },
+    }],
   });
   const text = r.outputFiles[0].text;
   return { min: text.length, gzip: gzipSync(text, { level: 9 }).length, text };
+}
+
+/** An entry that imports as `statement` does and uses every name it imports. */
+function entryOf(statement: string): string {
+  const all = /^import \* as (\w+) from/.exec(statement);
+  const names = all ? [all[1]] : /^import \{([^}]*)\}/.exec(statement)![1].split(',').map((n) => n.trim());
+  return `${statement}; console.log(${names.join(', ')});`;
 }
 
 describe('package shape', () => {
@@ -59,15 +74,38 @@ describe('bundle size and tree shaking', () => {
   it('an unused import bundles to nothing, one function to a fraction of the whole', async () => {
     const none = await bundleSize(`import 'webtensor';`);
     expect(none.min).toBe(0);
-    const all = await bundleSize(`import * as wt from 'webtensor'; console.log(wt);`);
-    const one = await bundleSize(`import { init, tensor } from 'webtensor'; console.log(init, tensor);`);
-    const io = await bundleSize(`import { load } from 'webtensor'; console.log(load);`);
-    console.log(`bundle: whole ${(all.min / 1024).toFixed(0)} KiB minified, ${(all.gzip / 1024).toFixed(0)} KiB gzipped; ` +
-      `init + tensor (both backends, every Tensor method) ${(one.gzip / 1024).toFixed(0)} KiB gzipped; load only ${(io.gzip / 1024).toFixed(0)} KiB gzipped`);
-    expect(all.gzip).toBeLessThan(150 * 1024);
+    const all = await bundleSize(entryOf(`import * as wt from 'webtensor'`));
+    const one = await bundleSize(entryOf(`import { init, tensor } from 'webtensor'`));
+    const io = await bundleSize(entryOf(`import { load } from 'webtensor'`));
     expect(one.gzip).toBeLessThan(all.gzip * 0.8);
     expect(io.gzip).toBeLessThan(all.gzip / 3);
     // the Node-only module is loaded lazily and never bundled
     expect(all.text).not.toMatch(/from\s*"node:/);
+    // webtensor/vis brings nothing of the core
+    const vis = await bundleSize(entryOf(`import { fitCallbacks } from 'webtensor/vis'`));
+    expect(vis.gzip).toBeLessThan(8 * 1024);
+  });
+
+  it("the README's bundle sizes are the measured ones (within 3%)", async () => {
+    // rows of the README's table: | `import ...` (what it is) | N KiB | M KiB |
+    const rows = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/^\| `(import [^`]+)`[^|]*\| (\d+) KiB \| (\d+) KiB \|$/gm)];
+    expect(rows.map((r) => r[1])).toEqual([
+      `import * as wt from 'webtensor'`, `import { init, tensor } from 'webtensor'`, `import { load } from 'webtensor'`, `import { fitCallbacks } from 'webtensor/vis'`,
+    ]);
+    const measured: string[] = [];
+    const wrong: string[] = [];
+    for (const [, statement, min, gzip] of rows) {
+      const b = await bundleSize(entryOf(statement));
+      const kib = [b.min / 1024, b.gzip / 1024];
+      measured.push(`${statement}: ${kib[0].toFixed(0)} KiB minified, ${kib[1].toFixed(0)} KiB gzipped`);
+      [Number(min), Number(gzip)].forEach((stated, i) => {
+        if (Math.abs(kib[i] - stated) > Math.max(1, stated * 0.03)) wrong.push(`${statement}: README says ${stated} KiB ${i ? 'gzipped' : 'minified'}, measured ${kib[i].toFixed(1)} KiB`);
+      });
+    }
+    console.log(`bundle sizes:\n  ${measured.join('\n  ')}`);
+    expect(wrong, 'update the README\'s bundle size table').toEqual([]);
+    // a budget for the whole library
+    const whole = await bundleSize(entryOf(`import * as wt from 'webtensor'`));
+    expect(whole.gzip).toBeLessThan(150 * 1024);
   });
 });

@@ -10,7 +10,7 @@
  * ?logEvery=5&valEvery=100&sampleChars=300; ?compile=0 runs the steps eagerly (no wt.compile).
  */
 import * as wt from '../../src/index.js';
-import { LineChart, short } from './chart.js';
+import { LineChart, short } from '../../src/vis/index.js';
 import { $, compiledStep, initControl, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
 import { CharTransformer, GPT_SIZES } from './models.js';
 
@@ -190,19 +190,19 @@ async function main(): Promise<void> {
     current = null;
     for (const id of ['s-ms', 's-cps', 's-loss', 's-val']) $(id).textContent = '–';
     $('s-step').textContent = '0';
-    await validate();
+    await controls.hold(validate());
     status.textContent = 'reset: new random weights';
   };
   $('reset').onclick = () => void reset();
   $('size').onchange = () => void reset();
   $('lr').onchange = () => setLr(opt, lr());
 
-  await validate(); // step 0: about ln(vocab) for untrained weights
+  await controls.hold(validate()); // step 0: about ln(vocab) for untrained weights; Start waits for it
   if (param('autostart', 0)) controls.start();
 
   Object.assign(window, {
     demo: {
-      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
+      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), valSteps: chart.points('val').map((p) => p[0]), yRange: chart.yRange(), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
     },
   });
 }

@@ -69,12 +69,19 @@ export async function startBackend(): Promise<BackendChoice> {
     const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.description || 'unknown adapter';
     const software = /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
     choice = { name: 'webgpu', label: `WebGPU · ${name}`, software };
-    if (software) banner('info', `The WebGPU adapter is <b>${escapeHtml(name)}</b>, a software emulation of a GPU: everything runs, but on the CPU and far slower than on a real GPU.`);
+    if (software) {
+      banner('info', `The WebGPU adapter is <b>${escapeHtml(name)}</b>, a software emulation of a GPU: everything runs, but on the CPU and far slower than on a real GPU. ` +
+        `webtensor's CPU backend (WebAssembly) is often faster here: <a id="use-cpu" href="${escapeHtml(withParam('backend', 'cpu'))}">train on the CPU backend</a>.`);
+    }
   } else {
     choice = { name: 'cpu', label: 'CPU backend', software: false };
-    if (want === 'cpu') banner('info', 'Running on webtensor\'s CPU backend because the address asks for it (<code>?backend=cpu</code>).');
+    if (want === 'cpu') banner('info', `Running on webtensor's CPU backend because the address asks for it (<code>?backend=cpu</code>). <a id="use-webgpu" href="${escapeHtml(withParam('backend', null))}">Try WebGPU</a>.`);
     else if (why) banner('warn', `<b>WebGPU is not available</b>: ${why}. Running on webtensor's CPU backend instead — the same results, more slowly. For GPU training use a recent Chrome, Edge or Safari with WebGPU enabled.`);
   }
+  // the page's copy says which backend trains
+  const trainsOn = choice.name === 'cpu' ? "webtensor's CPU backend (WebAssembly, on this computer's processor)"
+    : choice.software ? `WebGPU on ${escapeHtml(choice.label.replace(/^WebGPU · /, ''))}, a software GPU (on the processor)` : `WebGPU on this computer's GPU (${escapeHtml(choice.label.replace(/^WebGPU · /, ''))})`;
+  for (const el of document.querySelectorAll<HTMLElement>('.trains-on')) el.innerHTML = trainsOn;
   const badge = document.getElementById('backend');
   if (badge) {
     badge.textContent = choice.label;
@@ -82,6 +89,14 @@ export async function startBackend(): Promise<BackendChoice> {
     badge.title = info.name === 'webgpu' ? `features: ${info.features.join(', ')}` : 'webtensor CPU backend';
   }
   return choice;
+}
+
+/** This page's address with `name` set to `value` (removed when null), other parameters kept. */
+export function withParam(name: string, value: string | null): string {
+  const u = new URL(location.href);
+  if (value === null) u.searchParams.delete(name);
+  else u.searchParams.set(name, value);
+  return u.pathname + u.search;
 }
 
 /** Shows uncaught errors on the page as well as in the console, so a failed step is visible. */
@@ -162,19 +177,25 @@ export interface TrainingControls {
   start(): void;
   /** asks the loop to stop and resolves once it has */
   pause(): Promise<void>;
+  /**
+   * Keeps Start disabled until `work` (an evaluation, a reset) settles; the page starts held
+   * (Start disabled) until its first `hold` ends, so a step-0 evaluation cannot overlap training.
+   */
+  hold<T>(work: Promise<T>): Promise<T>;
 }
 
 /**
  * Wires #start and #pause to a training loop. `body(keepGoing)` runs until `keepGoing()` is
  * false; Start is disabled while a loop runs (also while it finishes after Pause), so two loops
- * never train the same model at once. `#status` tells what happens; an error stops the loop and
+ * never train the same model at once, and until the page's first evaluation is done (`hold`). `#status` tells what happens; an error stops the loop and
  * is shown there (and, through reportErrors, as a banner).
  */
 export function trainingControls(label: string, body: (keepGoing: () => boolean) => Promise<void>, onStep: () => number): TrainingControls {
   const startBtn = $<HTMLButtonElement>('start'), pauseBtn = $<HTMLButtonElement>('pause'), status = $('status');
-  let wanted = false, loop: Promise<void> | null = null;
+  // Start waits for the first evaluation (held until the page's first `hold` settles)
+  let wanted = false, loop: Promise<void> | null = null, holds = 1, first = true;
   const sync = () => {
-    startBtn.disabled = loop !== null;
+    startBtn.disabled = loop !== null || holds > 0;
     pauseBtn.disabled = !wanted;
     $<HTMLButtonElement>('reset').disabled = false;
   };
@@ -182,7 +203,7 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
     get wanted() { return wanted; },
     get active() { return loop !== null; },
     start() {
-      if (loop) return;
+      if (loop || holds > 0) return;
       wanted = true;
       status.textContent = `training on ${label}…`;
       loop = body(() => wanted).catch((e) => {
@@ -201,6 +222,17 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
       sync();
       await loop?.catch(() => {});
       if (had) status.textContent = `paused at step ${onStep()}`;
+    },
+    async hold<T>(work: Promise<T>): Promise<T> {
+      if (first) first = false;
+      else holds++;
+      sync();
+      try {
+        return await work;
+      } finally {
+        holds--;
+        sync();
+      }
     },
   };
   startBtn.onclick = () => c.start();

@@ -9,7 +9,7 @@
  * ?logEvery=5&valEvery=50&val=1000.
  */
 import * as wt from '../../src/index.js';
-import { LineChart, short } from './chart.js';
+import { LineChart, short } from '../../src/vis/index.js';
 import { $, compiledStep, fetchBytes, initControl, makeOptimizer, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
 import { MnistCNN } from './models.js';
 
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     Object.values(charts).forEach((c) => c.clear());
     for (const id of ['s-step', 's-ms', 's-sps', 's-loss']) $(id).textContent = id === 's-step' ? '0' : '–';
     $('s-epoch').textContent = '0.00';
-    await evaluate();
+    await controls.hold(evaluate());
     status.textContent = 'reset: new random weights';
   };
   $('lr').onchange = () => setLr(opt, lr());
@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   };
 
   setupPad(() => model);
-  await evaluate(); // step 0: the untrained network, about 10% right
+  await controls.hold(evaluate()); // step 0: the untrained network, about 10% right; Start waits for it
   if (param('autostart', 0)) controls.start();
 
   // for tests and the console: the page's state, read-only

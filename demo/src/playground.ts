@@ -7,7 +7,7 @@
  * ?stepsPerFrame=5.
  */
 import * as wt from '../../src/index.js';
-import { LineChart } from './chart.js';
+import { LineChart } from '../../src/vis/index.js';
 import { $, initControl, makeOptimizer, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
 import { mlp2d, type Activation } from './models.js';
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   status.textContent = `ready on ${backend.label}`;
   const value = (id: string) => ($(id) as HTMLSelectElement).value;
 
-  const lossChart = new LineChart($<HTMLCanvasElement>('chart-loss'), { title: 'loss (binary cross-entropy)', xLabel: 'step', zero: true });
+  const lossChart = new LineChart($<HTMLCanvasElement>('chart-loss'), { title: 'loss (binary cross-entropy)', xLabel: 'step', log: true });
   lossChart.add('train', '#2563eb');
   const accChart = new LineChart($<HTMLCanvasElement>('chart-acc'), { title: 'accuracy', xLabel: 'step', yMax: 1, format: (v) => `${Math.round(100 * v)}%` });
   accChart.add('train', '#059669');
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     step = 0;
     lossChart.clear();
     accChart.clear();
-    await observe();
+    await controls.hold(observe());
     status.textContent = 'reset: new data and random weights';
     if (was) controls.start();
   };
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
   };
   $('lr').onchange = () => setLr(opt, Number(value('lr')));
 
-  await observe();
+  await controls.hold(observe());
   if (param('autostart', 0)) controls.start();
 
   Object.assign(window, {

@@ -19,7 +19,12 @@ export interface GradcheckOptions {
 }
 
 /** Thrown when analytic and numeric gradients disagree. */
-export class GradcheckError extends WebtensorError {}
+export class GradcheckError extends WebtensorError {
+  static {
+    // a name that survives minification (see src/errors.ts)
+    Object.defineProperty(this.prototype, 'name', { value: 'GradcheckError', writable: true, configurable: true, enumerable: false });
+  }
+}
 
 /**
  * Checks the gradients of `fn` at `inputs`; resolves true or throws a GradcheckError naming

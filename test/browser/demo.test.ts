@@ -40,8 +40,20 @@ async function open(path: string, opts: { noWebGPU?: boolean } = {}): Promise<Op
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // Start must stay disabled until the page's first evaluation is done (window.demo appears
+  // right after it): note whether it was ever enabled before
+  await page.evaluateOnNewDocument(() => {
+    const w = window as unknown as { startEarly: boolean };
+    w.startEarly = false;
+    const id = setInterval(() => {
+      if ('demo' in window) return clearInterval(id);
+      const b = document.getElementById('start') as HTMLButtonElement | null;
+      if (b && !b.disabled) w.startEarly = true;
+    }, 2);
+  });
   await page.goto(`${url}/${path}`);
   await page.waitForFunction(() => 'demo' in window, { timeout: 120_000, polling: 200 });
+  expect(await page.evaluate(() => (window as unknown as { startEarly: boolean }).startEarly), 'Start enabled before the first evaluation').toBe(false);
   return { page, errors };
 }
 
@@ -104,6 +116,15 @@ describe('demo pages in headless Chromium', () => {
     // the prompt plus one sampled character per step
     expect(s.sample as string).toContain('ROMEO:');
     expect((s.sample as string).split('ROMEO:')[1].length).toBeGreaterThanOrEqual(5);
+    // the step-0 evaluation is the first validation point, at step 0 (Start waited for it)
+    expect((s.valSteps as number[])[0]).toBe(0);
+    // the y axis holds every point
+    const [lo, hi] = s.yRange as number[];
+    for (const v of [...(s.trainLoss as number[]), ...(s.valLoss as number[])]) {
+      expect(v).toBeGreaterThanOrEqual(lo);
+      expect(v).toBeLessThanOrEqual(hi);
+    }
+    expect(await page.$eval('#chart-loss', (c) => (c as HTMLCanvasElement).dataset.yRange)).toBe(`${lo},${hi}`);
     await page.screenshot({ path: `${ARTIFACTS}/demo-char.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 360_000);
@@ -121,6 +142,16 @@ describe('demo pages in headless Chromium', () => {
     });
     expect(colours).toBeGreaterThan(3);
     await page.screenshot({ path: `${ARTIFACTS}/demo-playground.png`, fullPage: true });
+    // the loss chart is log-scale and holds every step's point
+    const loss = await page.$eval('#chart-loss', (c) => ({ ...(c as HTMLCanvasElement).dataset }));
+    expect(loss.scale).toBe('log');
+    expect(Number(loss.points)).toBe((s.loss as number[]).length);
+    // SwiftShader is a software adapter: the banner offers the CPU backend (keeping the page's
+    // settings) and the page says what trains
+    const href = await page.$eval('#use-cpu', (a) => (a as HTMLAnchorElement).getAttribute('href') ?? '');
+    expect(new URLSearchParams(href.split('?')[1]).get('backend')).toBe('cpu');
+    expect(new URLSearchParams(href.split('?')[1]).get('data')).toBe('xor');
+    expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/WebGPU on .*software GPU/);
     expect(errors).toEqual([]);
   }, 240_000);
 
@@ -129,6 +160,7 @@ describe('demo pages in headless Chromium', () => {
     const banner = await page.$eval('.banner.warn', (el) => el.textContent ?? '');
     expect(banner).toMatch(/WebGPU is not available/);
     expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend');
+    expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/CPU backend/);
     const s = await train(page, 100);
     expect(s.backend).toBe('cpu');
     expect(last(s.loss)).toBeLessThan(first(s.loss));

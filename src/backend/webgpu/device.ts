@@ -40,18 +40,24 @@ export interface Acquired {
 
 let nodeGpu: GPU | null = null;
 
-/** navigator.gpu, or Dawn's bindings through the optional `webgpu` package in Node. */
+/** navigator.gpu, or Dawn's bindings through the `webgpu` package in Node (an optional peer dependency: `npm i webgpu`). */
 async function getGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (nodeGpu) return nodeGpu;
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (!isNode) throw new BackendError('no navigator.gpu in this browser or worker');
   // a variable specifier keeps bundlers from trying to resolve this Node-only package
   const specifier = 'webgpu';
   let mod: { create: (opts: string[]) => GPU };
   try {
     mod = await import(/* @vite-ignore */ specifier);
   } catch (e) {
-    throw new BackendError(`WebGPU is not available: no navigator.gpu, and the optional 'webgpu' package failed to load (${(e as Error).message})`);
+    const message = String((e as Error | null)?.message ?? e);
+    const missing = (e as { code?: string } | null)?.code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(message);
+    throw new BackendError(missing
+      ? "Node has no WebGPU without the 'webgpu' package (Dawn's bindings, an optional peer dependency of webtensor): run `npm i webgpu`, or use init({ backend: 'cpu' })"
+      : `the 'webgpu' package (Dawn's bindings for Node) failed to load: ${message} (reinstall it with \`npm i webgpu\`, or use init({ backend: 'cpu' }))`);
   }
   nodeGpu = mod.create([]);
   return nodeGpu;

@@ -1,14 +1,19 @@
 /**
  * A small line chart on a canvas: a few named series over a numeric x axis, "nice" ticks
- * (1-2-5 steps), a legend with each series' latest value, and redraws batched into one animation
- * frame however many points arrive. Enough for live training curves without a charting
- * dependency.
+ * (1-2-5 steps, or powers of ten on a log scale), a legend with each series' latest value, and
+ * redraws batched into one animation frame however many points arrive. Enough for live training
+ * curves without a charting dependency. DOM only (a browser page or a worker with a canvas).
+ *
+ * The canvas carries what it shows for scripts and tests: `data-points` (points drawn, all
+ * series), `data-scale` ('linear' or 'log') and `data-y-range` (the y axis ends, "lo,hi").
  *
  * @example
- * const chart = new LineChart(canvas, { title: 'loss', xLabel: 'step' });
+ * const chart = new LineChart(canvas, { title: 'loss', xLabel: 'step', log: true });
  * chart.add('train', '#2563eb');
  * chart.push('train', step, loss);
  */
+
+import { ArgumentError } from '../errors.js';
 
 export interface ChartOptions {
   title: string;
@@ -17,6 +22,8 @@ export interface ChartOptions {
   yMin?: number;
   yMax?: number;
   zero?: boolean;
+  /** a logarithmic y axis (for losses over orders of magnitude); values ≤ 0 are skipped */
+  log?: boolean;
   /** formats tick labels and legend values */
   format?: (v: number) => string;
   /** horizontal reference lines, e.g. the loss of a uniform guess */
@@ -44,13 +51,40 @@ export function niceTicks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
+/**
+ * Tick values for a log axis over [lo, hi] (both > 0): powers of ten, with 2 and 5 × 10^k
+ * added while there are fewer than `n` ticks; a range inside one decade gets linear ticks.
+ */
+export function logTicks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo) || !(lo > 0)) return [lo];
+  const k0 = Math.floor(Math.log10(lo)), k1 = Math.ceil(Math.log10(hi));
+  const inRange = (v: number) => v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9);
+  let out: number[] = [];
+  for (const ms of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    out = [];
+    for (let k = k0; k <= k1; k++) for (const m of ms) if (inRange(m * 10 ** k)) out.push(Number((m * 10 ** k).toPrecision(6)));
+    if (out.length >= Math.min(n, 3)) return out;
+  }
+  return niceTicks(lo, hi, n).filter((v) => v > 0);
+}
+
 /** Short numbers: 3 significant digits, k/M suffixes for large values. */
 export function short(v: number): string {
   const a = Math.abs(v);
   if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
   if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
   if (a >= 100 || a === 0) return v.toFixed(0);
+  if (a < 1e-3) return v.toExponential(1).replace('.0e', 'e');
   return v.toPrecision(3).replace(/\.?0+$/, '');
+}
+
+function extent(values: Iterable<number>): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 export class LineChart {
@@ -59,7 +93,9 @@ export class LineChart {
 
   constructor(readonly canvas: HTMLCanvasElement, readonly opts: ChartOptions) {
     // follow the element's CSS size (and the screen's pixel ratio) when the layout changes
-    new ResizeObserver(() => this.schedule()).observe(canvas);
+    if (typeof ResizeObserver === 'function') new ResizeObserver(() => this.schedule()).observe(canvas);
+    canvas.dataset.points = '0';
+    canvas.dataset.scale = opts.log ? 'log' : 'linear';
     this.schedule();
   }
 
@@ -69,13 +105,19 @@ export class LineChart {
     this.schedule();
   }
 
-  /** Appends a point to a series; non-finite values are skipped. */
+  /** Whether the chart has a series of that name. */
+  has(name: string): boolean {
+    return this.series.some((t) => t.name === name);
+  }
+
+  /** Appends a point to a series; non-finite values (and values ≤ 0 on a log scale) are skipped. */
   push(name: string, x: number, y: number): void {
     const s = this.series.find((t) => t.name === name);
-    if (!s) throw new Error(`LineChart ${this.opts.title}: no series ${name}`);
-    if (!Number.isFinite(y)) return;
+    if (!s) throw new ArgumentError(`LineChart.push: chart '${this.opts.title}' has no series '${name}' (add it with add('${name}', color))`);
+    if (!Number.isFinite(y) || !Number.isFinite(x) || (this.opts.log && !(y > 0))) return;
     s.xs.push(x);
     s.ys.push(y);
+    this.canvas.dataset.points = String(this.series.reduce((n, t) => n + t.xs.length, 0));
     this.schedule();
   }
 
@@ -84,28 +126,62 @@ export class LineChart {
     return [...(this.series.find((t) => t.name === name)?.ys ?? [])];
   }
 
+  /** The points of a series as [x, y] pairs. */
+  points(name: string): [number, number][] {
+    const s = this.series.find((t) => t.name === name);
+    return s ? s.xs.map((x, i) => [x, s.ys[i]]) : [];
+  }
+
   clear(): void {
     for (const s of this.series) s.xs.length = s.ys.length = 0;
+    this.canvas.dataset.points = '0';
     this.schedule();
   }
 
+  /** The y axis ends the next draw uses: every point and reference line lies inside. */
+  yRange(): [number, number] {
+    const o = this.opts;
+    const ys = [...this.series.flatMap((s) => s.ys), ...(o.refs ?? []).map((r) => r.y)].filter((v) => !o.log || v > 0);
+    let [y0, y1] = ys.length ? extent(ys) : o.log ? [0.1, 1] : [0, 1];
+    if (o.yMin !== undefined && !(o.log && o.yMin <= 0)) y0 = Math.min(y0, o.yMin);
+    if (o.yMax !== undefined) y1 = Math.max(y1, o.yMax);
+    if (o.log) {
+      // pad by 5% of the decades shown; a flat series gets half a decade either side
+      let l0 = Math.log10(y0), l1 = Math.log10(y1);
+      if (l1 - l0 < 1e-9) [l0, l1] = [l0 - 0.5, l1 + 0.5];
+      const pad = (l1 - l0) * 0.05;
+      return [10 ** (o.yMin === undefined ? l0 - pad : l0), 10 ** (o.yMax === undefined ? l1 + pad : l1)];
+    }
+    if (o.zero) y0 = Math.min(0, y0);
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    const span = y1 - y0;
+    if (o.yMin === undefined && !(o.zero && y0 === 0)) y0 -= span * 0.05;
+    if (o.yMax === undefined) y1 += span * 0.05;
+    return [y0, y1];
+  }
+
   private schedule(): void {
-    if (!this.frame) this.frame = requestAnimationFrame(() => {
+    if (this.frame) return;
+    const raf = typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16) as unknown as number;
+    this.frame = raf(() => {
       this.frame = 0;
       this.draw();
     });
   }
 
-  private draw(): void {
-    const c = this.canvas, dpr = window.devicePixelRatio || 1;
-    const w = Math.max(100, c.clientWidth), h = Math.max(80, c.clientHeight);
+  /** Draws now (normally batched into the next animation frame). */
+  draw(): void {
+    const c = this.canvas, dpr = (typeof window !== 'undefined' && window.devicePixelRatio) || 1;
+    const w = Math.max(100, c.clientWidth || c.width), h = Math.max(80, c.clientHeight || c.height);
     if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
       c.width = Math.round(w * dpr);
       c.height = Math.round(h * dpr);
     }
-    const g = c.getContext('2d')!;
+    const g = c.getContext('2d');
+    if (!g) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
+    const log = !!this.opts.log;
     const fmt = this.opts.format ?? short;
     const css = getComputedStyle(c);
     const ink = css.getPropertyValue('--chart-ink').trim() || '#1f2937';
@@ -113,24 +189,22 @@ export class LineChart {
     g.font = '12px system-ui, sans-serif';
 
     const all = this.series.filter((s) => s.xs.length);
-    const xs = all.flatMap((s) => s.xs), ys = all.flatMap((s) => s.ys);
-    for (const r of this.opts.refs ?? []) ys.push(r.y);
-    let x0 = xs.length ? Math.min(...xs) : 0, x1 = xs.length ? Math.max(...xs) : 1;
+    let [x0, x1] = all.length ? extent(all.flatMap((s) => s.xs)) : [0, 1];
     if (x1 === x0) x1 = x0 + 1;
-    let y0 = this.opts.yMin ?? (ys.length ? Math.min(...ys) : 0), y1 = this.opts.yMax ?? (ys.length ? Math.max(...ys) : 1);
-    if (this.opts.zero) y0 = Math.min(0, y0);
-    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-    if (this.opts.yMin === undefined && !this.opts.zero) y0 -= (y1 - y0) * 0.05;
-    if (this.opts.yMax === undefined) y1 += (y1 - y0) * 0.05;
-    const yTicks = niceTicks(y0, y1, Math.max(2, Math.floor(h / 40)));
+    const [y0, y1] = this.yRange();
+    c.dataset.yRange = `${y0},${y1}`;
+    const ty = (y: number) => (log ? Math.log10(y) : y);
+    const t0 = ty(y0), t1 = ty(y1);
+    const nTicks = Math.max(2, Math.floor(h / 40));
+    const yTicks = log ? logTicks(y0, y1, nTicks) : niceTicks(y0, y1, nTicks);
     const left = 12 + Math.max(...yTicks.map((t) => g.measureText(fmt(t)).width)), right = 12, top = 30, bottom = 34;
     const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (w - left - right);
-    const py = (y: number) => top + (1 - (y - y0) / (y1 - y0)) * (h - top - bottom);
+    const py = (y: number) => top + (1 - (ty(y) - t0) / (t1 - t0)) * (h - top - bottom);
 
     // title, grid, ticks
     g.fillStyle = ink;
     g.font = '600 13px system-ui, sans-serif';
-    g.fillText(this.opts.title, left, 18);
+    g.fillText(log ? `${this.opts.title} (log scale)` : this.opts.title, left, 18);
     g.font = '12px system-ui, sans-serif';
     g.strokeStyle = faint;
     g.lineWidth = 1;
@@ -151,6 +225,7 @@ export class LineChart {
       g.fillText(this.opts.xLabel, w - right, h - 14);
     }
     for (const r of this.opts.refs ?? []) {
+      if (log && !(r.y > 0)) continue;
       g.setLineDash([2, 4]);
       g.strokeStyle = ink;
       g.beginPath();
@@ -167,7 +242,7 @@ export class LineChart {
     // series
     g.save();
     g.beginPath();
-    g.rect(left, top - 2, w - left - right, h - top - bottom + 4);
+    g.rect(left, top - 4, w - left - right, h - top - bottom + 8);
     g.clip();
     for (const s of all) {
       g.strokeStyle = g.fillStyle = s.color;
