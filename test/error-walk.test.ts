@@ -8,6 +8,9 @@
  * new one is walked without being listed; error-walk-harness.ts says what fails a call.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as wt from '../src/index.js';
 import { forEachBackend } from './backends.js';
 import { battery, kindOf, release, stats, walk, type Callee, type Entry } from './error-walk-harness.js';
@@ -121,6 +124,11 @@ async function run(callees: Callee[], backend: string): Promise<string[]> {
 }
 
 const { fns, ctors } = exportsByPath();
+
+// the walk calls wt.save(tensors, 'a'), which rightly writes a file named a: into a scratch folder
+const cwd = process.cwd();
+beforeAll(() => process.chdir(mkdtempSync(join(tmpdir(), 'wt-error-walk-'))));
+afterAll(() => process.chdir(cwd));
 
 forEachBackend((backend) => {
   beforeAll(async () => {
