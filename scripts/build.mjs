@@ -51,6 +51,8 @@ writeFileSync('dist/types/webgpu-globals.d.ts', `/**
 export {};
 declare global {
 ${WEBGPU_TYPES.map((n) => `  interface ${n} {}`).join('\n')}
+  /** Symbol.dispose (Tensor, Module and Optimizer have it, for \`using\`), for projects whose lib predates it */
+  interface SymbolConstructor { readonly dispose: unique symbol }
 }
 `);
 for (const [file, path] of [['dist/types/index.d.ts', './webgpu-globals.d.ts'], ['dist/types/vis/index.d.ts', '../webgpu-globals.d.ts']]) {
