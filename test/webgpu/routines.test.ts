@@ -593,3 +593,47 @@ suite('webgpu routines past the per-dimension workgroup limit', () => {
     await vsCpu(h, 'gather', { dim: 1 }, [rand([30, 50], 12), ints(Array.from({ length: 1500 }, () => Math.floor(r() * 50)), [30, 50])], [zerosOf([30, 50])], [0, 0], 'gather limit 4', ctx);
   });
 });
+
+suite('webgpu scans and sorts', () => {
+  // rows shorter than, equal to and longer than one tile (64 threads x 4) and the thread-per-row
+  // cut (32), odd row counts, offsets; sums of values in [-1, 1) accumulate f32 rounding in a
+  // different order than the CPU's float64 sum: atol grows with the row
+  const lengths = [1, 5, 31, 32, 33, 255, 256, 257, 1000, 2049];
+  it('scan: sum, prod, int32 and affine, forwards and reversed', async () => {
+    let seed = 1;
+    for (const D of lengths) {
+      for (const R of [1, 3]) {
+        for (const reverse of [false, true]) {
+          const what = `${R}x${D} reverse ${reverse}`;
+          const tol: [number, number] = [2e-6 * D + 1e-6, 1e-5];
+          await vsCpu(h, 'scan', { op: 'sum', reverse }, [rand([R, D], seed++, 1)], [zerosOf([R, D], 2)], tol, `scan sum ${what}`);
+          // factors near 1 keep long products in range
+          await vsCpu(h, 'scan', { op: 'prod', reverse }, [rand([R, D], seed++, 0, 0.97, 1.03)], [zerosOf([R, D])], [1e-6, 2e-6 * D + 1e-5], `scan prod ${what}`);
+          const r = rng(seed++);
+          const iv = ints(Array.from({ length: R * D }, () => Math.floor(r() * 2e9) - 1e9), [R, D]); // sums wrap
+          await vsCpu(h, 'scan', { op: 'sum', reverse }, [iv], [zerosOf([R, D], 1, true)], [0, 0], `scan int sum ${what}`);
+          await vsCpu(h, 'scan', { op: 'prod', reverse }, [iv], [zerosOf([R, D], 0, true)], [0, 0], `scan int prod ${what}`);
+          await vsCpu(h, 'scan', { op: 'affine', reverse }, [rand([R, D], seed++, 0, 0.5, 1), rand([R, D], seed++, 3)], [zerosOf([R, D])], [4e-6 * D + 1e-6, 1e-5], `scan affine ${what}`);
+        }
+      }
+    }
+  });
+
+  it('sort: stable, NaN largest, -0 equal to 0, ascending and descending, rows past one block', async () => {
+    const specials = [NaN, -Infinity, Infinity, -0, 0, 1, -1, 0.5, 0.5, NaN, -0, 3];
+    let seed = 100;
+    for (const D of [1, 2, 5, 17, 100, 511, 512, 513, 1000, 1025, 2100]) {
+      for (const R of [1, 3]) {
+        const r = rng(seed++);
+        // a few distinct values, so most keys tie; specials sprinkled in
+        const fv = Float32Array.from({ length: R * D + 1 }, () => (r() < 0.1 ? specials[Math.floor(r() * specials.length)] : Math.floor(r() * 7) - 3 + 0.25));
+        const iv = Int32Array.from({ length: R * D }, () => (r() < 0.05 ? (r() < 0.5 ? -(2 ** 31) : 2 ** 31 - 1) : Math.floor(r() * 9) - 4));
+        for (const descending of [false, true]) {
+          const what = `${R}x${D} descending ${descending}`;
+          await vsCpu(h, 'sort', { descending }, [{ data: fv, shape: [R, D], offset: 1 }], [zerosOf([R, D], 1), zerosOf([R, D], 2, true)], [0, 0], `sort float ${what}`);
+          await vsCpu(h, 'sort', { descending }, [{ data: iv, shape: [R, D] }], [zerosOf([R, D], 0, true), zerosOf([R, D], 0, true)], [0, 0], `sort int ${what}`);
+        }
+      }
+    }
+  });
+});
