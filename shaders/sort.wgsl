@@ -14,7 +14,8 @@
 // Launches (MODE, a uniform): LOCAL (0) loads blocks of B = 2·WG positions of a row into
 // workgroup memory, runs every stage up to min(B, P) there; MERGE (1) reloads a block from the
 // outputs and runs the steps j < B of stage k; GLOBAL (2) runs one step (k, j ≥ B) over the
-// outputs, one thread per compared pair. Between launches `values` holds the keys; the last launch
+// outputs, one thread per compared pair; ROWS (3), for short rows, sorts a row per thread by
+// insertion. Between launches `values` holds the keys; the last launch
 // (`last`) writes each sorted position's original word from x instead. Words move as u32 (float
 // bits never pass through an f32 variable).
 
@@ -106,6 +107,31 @@ fn globalStep(g: u32, lid: u32) {
     }
 }
 
+/**
+ * ROWS: one thread per row (short rows), an insertion sort of the keys in the outputs, then the
+ * original words in sorted order; no workgroup memory, no barriers.
+ */
+fn rowSort(g: u32, lid: u32) {
+  let row = g * WG + lid;
+  if (row >= u.R) { return; }
+  let a = u.vOff + row * u.D;
+  let c = u.iOff + row * u.D;
+  let xo = u.xOff + row * u.D;
+  for (var p = 0u; p < u.D; p++) {
+    let k = keyOf(x[xo + p]);
+    var q = p;
+    // equal keys stay behind: p is above every index placed so far
+    while (q > 0u && before(k, p, values[a + q - 1u], indices[c + q - 1u])) {
+      values[a + q] = values[a + q - 1u];
+      indices[c + q] = indices[c + q - 1u];
+      q--;
+    }
+    values[a + q] = k;
+    indices[c + q] = p;
+  }
+  for (var p = 0u; p < u.D; p++) { values[a + p] = x[xo + indices[c + p]]; }
+}
+
 /** LOCAL / MERGE: its only early return depends on the workgroup alone. */
 fn blockSort(g: u32, lid: u32) {
   // LOCAL / MERGE: block `g % nb` of row `g / nb` (uniform over the workgroup)
@@ -161,6 +187,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let g = wg.y * nwg.x + wg.x;
   if (u.mode == 2u) {
     globalStep(g, lid);
+  } else if (u.mode == 3u) {
+    rowSort(g, lid);
   } else {
     blockSort(g, lid);
   }

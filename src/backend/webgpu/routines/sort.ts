@@ -7,7 +7,7 @@
  *
  * Napkin math: a scan reads and writes the row once (8·R·D bytes); the sort is a bitonic network,
  * log2(P)·(log2(P)+1)/2 compare steps for rows padded to P = 2^⌈log2 D⌉, all in workgroup memory up
- * to 512 positions; longer rows take a launch per step of 512 or more (each reading and writing the
+ * to 512 positions (rows up to 32 one thread each, by insertion); longer rows take a launch per step of 512 or more (each reading and writing the
  * keys and indices once) and one per stage for the shorter steps.
  */
 import type { View } from '../../backend.js';
@@ -69,6 +69,11 @@ export const scan: GpuRoutine<'scan'> = ({ op, reverse }, inputs, [y], ctx) => {
 /** Threads per sort workgroup; a block of 2·SORT_WG positions sorts in workgroup memory. */
 const SORT_WG = 256;
 const BLOCK = 2 * SORT_WG;
+/**
+ * Rows up to this long sort one thread per row by insertion (at most 496 comparisons), not a
+ * 256-thread workgroup of barriers per row (which costs per thread on CPU-emulated adapters).
+ */
+export const SORT_THREAD_ROW_MAX = 32;
 
 /**
  * The launches of a sort of R rows of D: one LOCAL launch (every stage up to the block), then for
@@ -104,6 +109,16 @@ export const sort: GpuRoutine<'sort'> = ({ descending }, [x], [values, indices],
   let P = 1;
   while (P < D) P *= 2;
   const steps = sortSteps(D);
+  if (D <= SORT_THREAD_ROW_MAX) {
+    return [{
+      key: `sort|${SORT_WG}`,
+      code: () => render(sortSrc, { WG: SORT_WG }, [], 'sort.wgsl'),
+      inputs: [x],
+      outputs: [values, indices],
+      uniforms: new Uint32Array([R, D, P, 0, 0, 3, 1, descending ? 1 : 0, x.dtype === 'int32' ? 1 : 0, x.offset, values.offset, indices.offset]),
+      workgroups: grid2d(Math.ceil(R / SORT_WG), maxGroups(ctx)),
+    }];
+  }
   const blocks = R * Math.ceil(D / BLOCK);
   const pairs = R * (P / 2);
   return steps.map((s, i): GpuLaunch => ({
