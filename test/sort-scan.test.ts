@@ -249,6 +249,33 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('memory', () => {
+    it('each op leaves only its results (and gradients) alive, forward and backward', async () => {
+      const x = wt.tensor(Float32Array.from(randomValues(60, 90, -1, 1)), { shape: [3, 4, 5], requiresGrad: true });
+      const w = wt.tensor([[1, 2, 3], [0, 1, 1]]);
+      const ops: [string, () => wt.Tensor[]][] = [
+        ['cumsum', () => [x.cumsum(1)]], ['cumprod', () => [x.cumprod(2)]], ['sort', () => [...x.sort(1)]],
+        ['argsort', () => [x.argsort(0, true)]], ['topk', () => [...x.topk(2, 2)]], ['maxDim', () => [...x.maxDim(1)]],
+        ['minDim', () => [...x.minDim(0, true)]], ['multinomial', () => [w.multinomial(2), w.multinomial(5, true)]],
+      ];
+      for (const [name, op] of ops) {
+        const before = wt.memory().tensors;
+        const outs = op();
+        await Promise.all(outs.map((t) => t.data()));
+        expect(wt.memory().tensors - before, `${name} forward`).toBe(outs.length);
+        if (outs[0].requiresGrad) {
+          wt.tidy(() => outs[0].sum().backward());
+          expect(wt.memory().tensors - before, `${name} backward`).toBe(outs.length + 1);
+          x.grad!.dispose();
+          x.grad = null;
+        }
+        wt.dispose(outs);
+        expect(wt.memory().tensors, `${name} disposed`).toBe(before);
+      }
+      wt.dispose([x, w]);
+    });
+  });
+
   describe('multinomial', () => {
     it('with replacement: frequencies follow the weights, zero weights never drawn', async () => {
       const w = wt.tensor([[1, 0, 3, 6], [0, 0, 5, 0], [2, 2, 0, 0.5]]);

@@ -95,7 +95,7 @@ export function multinomial(probs: Tensor, numSamples: number, replacement = fal
   return tidy(() => noGrad(() => {
     const w = probs.reshape([R, D]).contiguous();
     checkWeights(w, probs.shape, null);
-    const u = rand([R, replacement ? S : D], { seed: opts.seed });
+    const u = rand([R, replacement ? S : D], { seed: opts.seed ?? undefined });
     // computed now, through the path that registers its random stream with wt.compile's recorder
     u._store.materialize();
     let out: Tensor;

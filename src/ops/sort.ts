@@ -89,15 +89,41 @@ export const cumsum = (x: Tensor, dim: number): Tensor => cumulative('cumsum', x
  */
 export const cumprod = (x: Tensor, dim: number): Tensor => cumulative('cumprod', x, dim);
 
-/** The stable sort of x along d: values (x's dtype) and int32 indices, untracked. */
-function sortAlong(op: string, x: Tensor, d: number, descending: boolean): [Tensor, Tensor] {
+/**
+ * x as [outer, size, inner] around dim d (a view where the layout allows): sort, topk and
+ * maxDim work on it, so that their gathers and scatters (rank 8 at most on WebGPU) see 3 dims
+ * whatever x's rank.
+ */
+function around(x: Tensor, d: number): Tensor {
+  const dims = x.ndim ? x.shape : [1];
+  const outer = dims.slice(0, d).reduce((a, b) => a * b, 1), inner = dims.slice(d + 1).reduce((a, b) => a * b, 1);
+  return x.reshape([outer, dims[d], inner]);
+}
+
+/** The stable sort of x3 [A, S, B] along 1: values (x's dtype) and int32 indices, untracked. */
+function sort3(x3: Tensor, descending: boolean): [Tensor, Tensor] {
   return tidy(() => noGrad(() => {
-    const src = x.dtype === 'bool' ? x.int() : x;
-    const r = rowsOf(src, d);
+    const src = x3.dtype === 'bool' ? x3.int() : x3;
+    const r = rowsOf(src, 1);
     let [v, i] = runOrZeros('sort', { descending }, [r], [{ shape: r.shape, dtype: r.dtype }, { shape: r.shape, dtype: 'int32' }], r.numel());
-    if (x.dtype === 'bool') v = v.ne(0);
-    return [unrows(v, d, x.ndim), unrows(i, d, x.ndim)];
+    if (x3.dtype === 'bool') v = v.ne(0);
+    return [unrows(v, 1, 3), unrows(i, 1, 3)];
   }));
+}
+
+/**
+ * The first k of x's stable sort along d (all of it when k is the size), values recorded as
+ * gathered from x (so their gradient goes back to the positions), as x's shape with k along d.
+ */
+function sortedAlong(x: Tensor, d: number, descending: boolean, k?: number): ValuesIndices {
+  const shape = x.ndim ? x.shape.map((n, j) => (j === d ? k ?? n : n)) : [];
+  return tidy(() => {
+    const x3 = around(x, d);
+    let [v, i] = sort3(x3, descending);
+    if (k !== undefined && k < x3.shape[1]) [v, i] = [v.narrow(1, 0, k), i.narrow(1, 0, k)];
+    const vals = gatherNode(x3, v.contiguous(), i.contiguous());
+    return pair(vals.reshape(shape), i.reshape(shape));
+  });
 }
 
 /**
@@ -113,9 +139,7 @@ function sortAlong(op: string, x: Tensor, d: number, descending: boolean): [Tens
 export function sort(x: Tensor, dim = -1, descending = false): ValuesIndices {
   checkTensor('sort', 'input', x);
   checkBoolean('sort', 'descending', descending);
-  const d = dimOf('sort', x, dim);
-  const [v, i] = sortAlong('sort', x, d, descending);
-  return pair(gatherNode(x, v, i, d), i);
+  return sortedAlong(x, dimOf('sort', x, dim), descending);
 }
 
 /**
@@ -128,9 +152,7 @@ export function argsort(x: Tensor, dim = -1, descending = false): Tensor {
   checkTensor('argsort', 'input', x);
   checkBoolean('argsort', 'descending', descending);
   const d = dimOf('argsort', x, dim);
-  const [v, i] = sortAlong('argsort', x, d, descending);
-  v.dispose();
-  return i;
+  return tidy(() => sort3(around(x, d), descending)[1].reshape([...x.shape]));
 }
 
 /**
@@ -150,12 +172,7 @@ export function topk(x: Tensor, k: number, dim = -1, largest = true, sorted = tr
   const size = x.ndim ? x.shape[d] : 1;
   checkNumber('topk', 'k', k, { int: true, min: 0 });
   if (k > size) throw new ArgumentError(`topk: k ${k} is larger than dim ${d} (size ${size}) of input ${fmt(x.shape)}`);
-  const [v, i] = tidy(() => {
-    const [sv, si] = sortAlong('topk', x, d, largest);
-    if (x.ndim === 0) return [sv, si];
-    return [sv.narrow(d, 0, k).contiguous(), si.narrow(d, 0, k).contiguous()];
-  });
-  return pair(gatherNode(x, v, i, d), i);
+  return sortedAlong(x, d, largest, k);
 }
 
 /**
@@ -177,29 +194,24 @@ function extremeDim(op: 'maxDim' | 'minDim', x: Tensor, dim: number, keepdim: bo
   checkBoolean(op, 'keepdim', keepdim);
   const d = dimOf(op, x, dim);
   if (x.ndim && x.shape[d] === 0) throw new ShapeError(`${op}: cannot reduce over dim ${d} of size 0 of a tensor of shape ${fmt(x.shape)}`);
-  if (x.ndim === 0) return pair(x.clone(), zeros([], { dtype: 'int32' }));
-  const [v, i] = tidy(() => noGrad(() => {
-    const idx = op === 'maxDim' ? x.argmax(d, true) : x.argmin(d, true);
-    const [val] = runOrZeros('gather', { dim: d }, [x.contiguous(), idx], [{ shape: idx.shape, dtype: x.dtype }], idx.numel());
-    return [val, idx];
-  }));
-  const vals = gatherNode(x, v, i, d);
-  if (keepdim) return pair(vals, i);
-  return tidy(() => pair(vals.squeeze(d), i.squeeze(d)));
+  const shape = x.ndim === 0 ? [] : keepdim ? x.shape.map((n, j) => (j === d ? 1 : n)) : x.shape.filter((_, j) => j !== d);
+  return tidy(() => {
+    const x3 = around(x, d);
+    const [v, i] = noGrad(() => {
+      const idx = op === 'maxDim' ? x3.argmax(1, true) : x3.argmin(1, true);
+      return [runOrZeros('gather', { dim: 1 }, [x3.contiguous(), idx], [{ shape: idx.shape, dtype: x.dtype }], idx.numel())[0], idx];
+    });
+    return pair(gatherNode(x3, v, i).reshape(shape), i.reshape(shape));
+  });
 }
 
 /**
- * Records `values` (computed without autograd) as x gathered at `indices` along d, so that its
- * gradient is scattered back to those positions (the gather rule).
+ * Records `values` (computed without autograd) as x3 [A, S, B] gathered at `indices` along 1, so
+ * that its gradient is scattered back to those positions (the gather rule).
  */
-function gatherNode(x: Tensor, values: Tensor, indices: Tensor, d: number): Tensor {
-  if (x.dtype !== 'float32' || !x.requiresGrad) return values;
-  if (x.ndim === 0) {
-    // a 0-d sort is the identity
-    values.dispose();
-    return x.clone();
-  }
-  return record('gather', [x], values, [indices], { dim: d });
+function gatherNode(x3: Tensor, values: Tensor, indices: Tensor): Tensor {
+  if (x3.dtype !== 'float32' || !x3.requiresGrad) return values;
+  return record('gather', [x3], values, [indices], { dim: 1 });
 }
 
 export const sortGrads: GradTable<'cumsum' | 'cumprod'> = {
