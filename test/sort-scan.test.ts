@@ -249,6 +249,22 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('inputs', () => {
+    it('views, pending (fused) results and offsets work as copies would', async () => {
+      const v = randomValues(35, 77, -1, 1);
+      const x = wt.tensor(Float32Array.from(v), { shape: [5, 7] });
+      const pairs: [string, () => wt.Tensor, () => wt.Tensor][] = [
+        ['cumsum of a transposed view', () => x.T.cumsum(1), () => x.T.contiguous().cumsum(1)],
+        ['cumprod of a fused result', () => x.mul(2).add(1).cumprod(0), () => wt.tensor(Float32Array.from(v, (t) => 2 * t + 1), { shape: [5, 7] }).cumprod(0)],
+        ['sort of a sliced view', () => x.narrow(1, 2, 4).sort(1, true).values, () => x.narrow(1, 2, 4).contiguous().sort(1, true).values],
+        ['topk of a fused result', () => x.abs().topk(3, 0).indices, () => wt.tensor(Float32Array.from(v, Math.abs), { shape: [5, 7] }).topk(3, 0).indices],
+        ['maxDim of an expanded view', () => x.narrow(0, 0, 1).expand([4, 7]).maxDim(1).values, () => x.narrow(0, 0, 1).contiguous().expand([4, 7]).contiguous().maxDim(1).values],
+      ];
+      for (const [what, a, b] of pairs) expect(Array.from(await a().data()), what).toEqual(Array.from(await b().data()));
+      x.dispose();
+    });
+  });
+
   describe('memory', () => {
     it('each op leaves only its results (and gradients) alive, forward and backward', async () => {
       const x = wt.tensor(Float32Array.from(randomValues(60, 90, -1, 1)), { shape: [3, 4, 5], requiresGrad: true });

@@ -13,7 +13,9 @@
  * sums N*Ho*Wo terms); max pooling and the gathers exact; average pooling 1e-6; softmax and
  * cross-entropy atol 1e-6, rtol 2e-5 (GPU exp/log are a few ulp off); layer norm 1e-4 (rows
  * centred near 100: x - mean in f32 is off by ulp(100)/2, about 1e-5 of the output);
- * scatter-adds 1e-5 (float atomics in any order).
+ * scatter-adds 1e-5 (float atomics in any order); scans 2e-6 per element of the row (f32 partial
+ * sums in a tree against the CPU's float64 loop; int32 scans exact, wrapping alike); sorts exact
+ * (values and indices).
  */
 import { describe, expect, it } from 'vitest';
 import { createHarness, vsCpu, rowMajor, type Harness, type Launcher, type Operand } from './harness.js';
