@@ -234,6 +234,10 @@ forEachBackend((kind) => {
         }
       }
       expect(() => wt.zeros([2, 0]).maxDim(1)).toThrow(/maxDim: cannot reduce over dim 1 of size 0/);
+      const e = wt.zeros([0, 3]).minDim(1, true);
+      expect([e.values.shape, e.indices.shape]).toEqual([[0, 1], [0, 1]]);
+      const es = wt.zeros([2, 0]).sort(1), et = wt.zeros([0, 4]).topk(2);
+      expect([es.values.shape, es.indices.shape, et.values.shape]).toEqual([[2, 0], [2, 0], [0, 2]]);
     });
 
     it('the gradient goes to the reported position only (ties included)', async () => {

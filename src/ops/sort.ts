@@ -197,6 +197,7 @@ function extremeDim(op: 'maxDim' | 'minDim', x: Tensor, dim: number, keepdim: bo
   const shape = x.ndim === 0 ? [] : keepdim ? x.shape.map((n, j) => (j === d ? 1 : n)) : x.shape.filter((_, j) => j !== d);
   return tidy(() => {
     const x3 = around(x, d);
+    if (x.numel() === 0) return pair(zeros(shape, { dtype: x.dtype }), zeros(shape, { dtype: 'int32' }));
     const [v, i] = noGrad(() => {
       const idx = op === 'maxDim' ? x3.argmax(1, true) : x3.argmin(1, true);
       return [runOrZeros('gather', { dim: 1 }, [x3.contiguous(), idx], [{ shape: idx.shape, dtype: x.dtype }], idx.numel())[0], idx];
