@@ -13,7 +13,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { RoutineName } from '../../src/kernel/kernel.js';
-import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, withGrads, type Case, type Out, type VariantName } from './cases.js';
+import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, uniformData, withGrads, type Case, type Out, type VariantName } from './cases.js';
 import { exact, half, sum, type Tol } from './tolerance.js';
 
 /** A case's body; `gemm(K)` is the bound of a GEMM output over K terms under its configuration. */
@@ -231,6 +231,20 @@ function sortCase(name: string, shape: number[], k?: number): Case {
   }, { kernels: ['sort', 'scatterAdd'] });
 }
 
+/**
+ * multinomial with replacement: the same uniform numbers (Philox) on both backends; a draw may
+ * land in the next category where the two cumulative sums round apart, so the draws' counts per
+ * category are compared, within a few draws of each other
+ */
+function multinomialCase(name: string, R: number, D: number, S: number): Case {
+  return routine('sampleCategorical', name, `[${R},${D}] weights, ${S} draws per row`, ONLY_DEFAULT, () => {
+    const w = wt.tensor(uniformData(R * D, 94, 0, 1), { shape: [R, D] }).square();
+    const draws = wt.multinomial(w, S, true, { seed: 95 });
+    const counts = wt.scatterAdd(wt.zeros([R, D]), 1, draws, wt.ones([R, S]));
+    return [{ name: 'counts', value: counts, tol: { label: '4 draws', rtol: 0, atol: 4, scaled: 0 } }];
+  }, { kernels: ['scan', 'sampleCategorical', 'scatterAdd'] });
+}
+
 /** int32 or bool data of this shape (the index routines only move 32-bit words) */
 function typedData(shape: number[], dtype: wt.DType): wt.Tensor {
   const n = shape.reduce((p, q) => p * q, 1);
@@ -334,6 +348,9 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       sortCase('sort rows', s([1024, 1000], [33, 700])),
       sortCase('sort short rows (one thread each)', s([65536, 16], [3000, 16])),
       sortCase('topk of vocabulary rows', s([64, 50257], [4, 5000]), 50),
+    ],
+    sampleCategorical: [
+      multinomialCase('multinomial of vocabulary rows', s(64, 4), s(50257, 5000), s(1000, 200)),
     ],
   };
 }

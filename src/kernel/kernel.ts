@@ -153,6 +153,12 @@ export interface Routines {
    * `descending`).
    */
   sort: { descending: boolean };
+  /**
+   * cdf[R,D] (each row's inclusive cumulative sum of w), w[R,D], t[R,S] → out int32[R,S]: the
+   * first j with cdf[j] > t (binary search), moved on to the next j with w[j] > 0 if w[j] is not
+   * (a rounding corner), else back to the last such j: a draw of multinomial with replacement.
+   */
+  sampleCategorical: Record<string, never>;
 }
 export type RoutineName = keyof Routines;
 

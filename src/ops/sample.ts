@@ -12,9 +12,9 @@ import { IR } from '../kernel/ir.js';
 import { tidy } from '../memory.js';
 import { isRecording, readBufferSync } from '../record.js';
 import type { Tensor } from '../tensor.js';
-import { arange, rand, zeros } from './creation.js';
+import { rand, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
-import { runReduce } from './run.js';
+import { runRoutine } from './run.js';
 import { topk } from './sort.js';
 import { checkBoolean, checkNumber, checkOptionalNumber, checkOptions, checkTensor } from '../validate.js';
 
@@ -65,8 +65,8 @@ function checkWeights(w: Tensor, shape: readonly number[], out: Tensor | null): 
  * 2-D [R, D] → [R, numSamples]), category j of a row with probability proportional to its weight
  * (non-negative, not necessarily summing to 1), as torch.multinomial.
  *
- * With `replacement`, each draw inverts the row's cumulative sum at a uniform number (every draw
- * compares against the whole row: O(R·numSamples·D) work, one fused reduction). Without, the
+ * With `replacement`, each draw inverts the row's cumulative sum at a uniform number (a binary
+ * search per draw: O(R·D + R·numSamples·log D)); zero weights are never drawn. Without, the
  * draws are distinct: the numSamples largest of log(w) + Gumbel noise (a sort of each row), which
  * draws in order as sequential sampling without replacement does; once the positive weights are
  * used up, zero-weight categories follow in index order (as PyTorch's CPU).
@@ -104,13 +104,8 @@ export function multinomial(probs: Tensor, numSamples: number, replacement = fal
       const total = cdf.narrow(1, D - 1, 1); // [R, 1]
       // the draw's point in [0, total): clamped below total, which u·total may round to
       const t = u.mul(total).minimum(total.mul(1 - 2 ** -23)); // [R, S]
-      const iota = arange(0, D, 1, { dtype: 'int32' });
-      // the first category whose cumulative weight passes t, among those of positive weight
-      const first = IR.where(IR.binary('and', IR.binary('gt', IR.load(0, 'float32'), IR.load(1, 'float32')), IR.binary('gt', IR.load(2, 'float32'), IR.const(0))), IR.load(3, 'int32'), IR.scalar(0, 'int32'));
-      const pick = runReduce('multinomial', 'min', first, [cdf.reshape([R, 1, D]), t.reshape([R, S, 1]), w.reshape([R, 1, D]), iota.reshape([1, 1, D])], [R, S, D], [2], false, [D]);
-      // none (a rounding corner): the last category of positive weight
-      const lastPos = runReduce('multinomial', 'max', IR.where(IR.binary('gt', IR.load(0, 'float32'), IR.const(0)), IR.load(1, 'int32'), IR.const(0, 'int32')), [w, iota.reshape([1, D])], [R, D], [1], true);
-      out = elementwise('where', [pick.eq(D), lastPos, pick]);
+      // the first category whose cumulative weight passes t (a binary search per draw)
+      out = runRoutine('sampleCategorical', {}, [cdf, w, t.contiguous()], [{ shape: [R, S], dtype: 'int32' }])[0];
     } else {
       // Gumbel-top-k: log w − log E, E ~ Exp(1) from 1 − u in (0, 1]; zero weights rank last
       const e = u.neg().add(1).log().neg();

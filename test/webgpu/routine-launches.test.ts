@@ -222,6 +222,7 @@ describe('pipeline keys', () => {
       add(gpuRoutines.sort({ descending: D % 2 === 1 }, [r], [r, ri], ctx));
       add(gpuRoutines.sort({ descending: false }, [ri], [ri, ri], ctx));
     }
+    add(gpuRoutines.sampleCategorical({}, [v([3, 40]), v([3, 40]), v([3, 5])], [v([3, 5], { int: true })], ctx));
 
     const byKey = new Map<string, string>();
     for (const l of launches) {

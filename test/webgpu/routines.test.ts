@@ -638,4 +638,20 @@ suite('webgpu scans and sorts', () => {
       }
     }
   });
+
+  it('sampleCategorical: binary search of the cumulative weights, zero weights skipped', async () => {
+    for (const D of [1, 2, 7, 100, 1000]) {
+      for (const [R, S] of [[1, 1], [3, 50]]) {
+        const r = rng(D + S);
+        // a third of the weights zero, runs of zeros at either end too
+        const w = Float32Array.from({ length: R * D }, (_, i) => (r() < 0.33 || i % D === 0 || i % D === D - 1 ? 0 : r()));
+        for (let row = 0; row < R; row++) if (D > 0) w[row * D + Math.floor(r() * D)] = 0.5; // every row has a positive weight
+        const cdf = new Float32Array(R * D);
+        for (let row = 0; row < R; row++) for (let j = 0, s = 0; j < D; j++) cdf[row * D + j] = s = Math.fround(s + w[row * D + j]);
+        // points across each row's total, its ends included (t = total: past every entry)
+        const t = Float32Array.from({ length: R * S }, (_, i) => (i % 7 === 0 ? cdf[Math.floor(i / S) * D + D - 1] : i % 11 === 0 ? 0 : r() * cdf[Math.floor(i / S) * D + D - 1]));
+        await vsCpu(h, 'sampleCategorical', {}, [{ data: cdf, shape: [R, D] }, { data: w, shape: [R, D] }, { data: t, shape: [R, S], offset: 0 }], [zerosOf([R, S], 1, true)], [0, 0], `sampleCategorical ${R}x${D}, ${S} draws`);
+      }
+    }
+  });
 });

@@ -11,7 +11,7 @@ import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
 import { attention, attentionBackward } from './attention.js';
-import { scan, sort } from './sort.js';
+import { scan, sort, sampleCategorical } from './sort.js';
 
 export type { CpuRoutine, CpuView } from './view.js';
 
@@ -40,4 +40,5 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   indexAdd,
   scan,
   sort,
+  sampleCategorical,
 };

@@ -1,6 +1,6 @@
 /**
  * CPU routines along rows: scans (cumsum, cumprod, and the affine recurrence of cumprod's
- * gradient) and the stable sort. Plain loops; float scans accumulate in float64 (JS numbers) so
+ * gradient), the stable sort and the categorical draws of multinomial. Plain loops; float scans accumulate in float64 (JS numbers) so
  * only the stores round, int32 scans wrap as int32 arithmetic does. This is the reference the
  * WebGPU shaders (shaders/scan.wgsl, shaders/sort.wgsl) are compared against.
  *
@@ -61,6 +61,32 @@ export const sort: CpuRoutine<'sort'> = ({ descending }, [x], [values, indices])
     for (let j = 0; j < D; j++) {
       va[vo + j] = xa[xo + order[j]];
       ia[io + j] = order[j];
+    }
+  }
+};
+
+/** cdf[R,D], w[R,D], t[R,S] → out int32[R,S]: the category each t falls in (see kernel.ts). */
+export const sampleCategorical: CpuRoutine<'sampleCategorical'> = (_, [cdf, w, t], [out]) => {
+  const [R, D] = rowsOf(cdf);
+  const S = R ? rowsOf(t)[1] : 0;
+  const ca = cdf.data, wa = w.data, ta = t.data, oa = out.data;
+  for (let r = 0; r < R; r++) {
+    const co = cdf.offset + r * D, wo = w.offset + r * D;
+    for (let s = 0; s < S; s++) {
+      const v = ta[t.offset + r * S + s];
+      let lo = 0, hi = D;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ca[co + mid] > v) hi = mid;
+        else lo = mid + 1;
+      }
+      let j = lo;
+      while (j < D && !(wa[wo + j] > 0)) j++;
+      if (j === D) {
+        j = D - 1;
+        while (j > 0 && !(wa[wo + j] > 0)) j--;
+      }
+      oa[out.offset + r * S + s] = j;
     }
   }
 };

@@ -15,7 +15,7 @@ import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
 import { attention, attentionBackward } from './attention.js';
-import { scan, sort } from './sort.js';
+import { scan, sort, sampleCategorical } from './sort.js';
 
 export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   matmul,
@@ -42,4 +42,5 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   indexAdd,
   scan,
   sort,
+  sampleCategorical,
 };

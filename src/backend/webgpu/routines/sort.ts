@@ -1,5 +1,6 @@
 /**
- * WebGPU routines along rows: scans (shaders/scan.wgsl) and the stable sort (shaders/sort.wgsl).
+ * WebGPU routines along rows: scans (shaders/scan.wgsl), the stable sort (shaders/sort.wgsl) and
+ * multinomial's categorical draws (shaders/sample.wgsl).
  * Semantics follow the CPU routines in src/backend/cpu/routines/sort.ts.
  *
  * Legend: R rows, D row length (the last dim; R = numel / D). Views are contiguous, as the
@@ -16,6 +17,7 @@ import type { GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import scanSrc from '../../../../shaders/scan.wgsl';
 import sortSrc from '../../../../shaders/sort.wgsl';
+import sampleSrc from '../../../../shaders/sample.wgsl';
 
 /** [R, D] of a contiguous view whose last dim is the row; throws on a strided view. */
 function rows(routine: string, what: string, v: View): [number, number] {
@@ -132,4 +134,30 @@ export const sort: GpuRoutine<'sort'> = ({ descending }, [x], [values, indices],
     ]),
     workgroups: grid2d(s.mode === 2 ? Math.ceil(pairs / SORT_WG) : blocks, maxGroups(ctx)),
   }));
+};
+
+/**
+ * cdf[R,D], w[R,D], t[R,S] → out int32[R,S]: the category each t falls in (one thread per draw).
+ *
+ * @example
+ * gpuRoutines.sampleCategorical({}, [cdf, w, t], [out], ctx)
+ */
+export const sampleCategorical: GpuRoutine<'sampleCategorical'> = (_, [cdf, w, t], [out], ctx) => {
+  const [R, D] = rows('sampleCategorical', 'cdf', cdf);
+  rows('sampleCategorical', 'w', w);
+  sameSize('sampleCategorical', 'w', w, R * D);
+  const [Rt, S] = rows('sampleCategorical', 't', t);
+  rows('sampleCategorical', 'out', out);
+  if (R * D > 0 && Rt !== R) throw new BackendError(`sampleCategorical (webgpu): t has ${Rt} rows, cdf ${R}`);
+  sameSize('sampleCategorical', 'out', out, R * S);
+  if ([cdf, w, t].some((v) => v.dtype !== 'float32') || out.dtype !== 'int32') throw new BackendError('sampleCategorical (webgpu): cdf, w, t must be float32 and out int32');
+  if (R * S === 0 || D === 0) return [];
+  return [{
+    key: 'sampleCategorical',
+    code: () => render(sampleSrc, {}, [], 'sample.wgsl'),
+    inputs: [cdf, w, t],
+    outputs: [out],
+    uniforms: new Uint32Array([R, D, S, cdf.offset, w.offset, t.offset, out.offset, 0]),
+    workgroups: grid2d(Math.ceil((R * S) / 64), maxGroups(ctx)),
+  }];
 };
