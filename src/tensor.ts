@@ -356,7 +356,9 @@ export class Tensor {
 
   sum(dim?: number | number[], keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
   mean(dim?: number | number[], keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
+  /** The maximum over dims (values only, as torch.amax); `maxDim(dim)` also gives the positions (torch.max(x, dim)). */
   max(dim?: number | number[], keepdim = false): Tensor { return red.max(this, dim, keepdim); }
+  /** The minimum over dims (values only, as torch.amin); `minDim(dim)` also gives the positions (torch.min(x, dim)). */
   min(dim?: number | number[], keepdim = false): Tensor { return red.min(this, dim, keepdim); }
   prod(dim?: number | number[], keepdim = false): Tensor { return red.prod(this, dim, keepdim); }
   /** Variance; `correction` 1 (default) is the unbiased estimator, as PyTorch. */

@@ -6,7 +6,9 @@
  * Legend: R rows, D row length (the last dim; R = numel / D). Views are contiguous, as the
  * routine table promises, and may start at any offset.
  *
- * Napkin math: a scan reads and writes the row once (8·R·D bytes); the sort is a bitonic network,
+ * Napkin math: a scan reads and writes the row once (8·R·D bytes), one workgroup per row (a
+ * single very long row runs on one workgroup, tile after tile: fine for rows of vocabulary size,
+ * slow for a scan of millions); the sort is a bitonic network,
  * log2(P)·(log2(P)+1)/2 compare steps for rows padded to P = 2^⌈log2 D⌉, all in workgroup memory up
  * to 512 positions (rows up to 32 one thread each, by insertion); longer rows take a launch per step of 512 or more (each reading and writing the
  * keys and indices once) and one per stage for the shorter steps.
