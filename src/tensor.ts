@@ -20,6 +20,8 @@ import * as nrm from './ops/norm.js';
 import * as idx from './ops/indexing.js';
 import * as la from './ops/linalg.js';
 import * as fn from './ops/functions.js';
+import * as srt from './ops/sort.js';
+import * as smp from './ops/sample.js';
 import { exportGPUBuffer, type GPUBufferInfo } from './interop.js';
 import { unwatch, watch } from './debug.js';
 import { failure, hasDeferred, judged, runDeferred } from './deferred.js';
@@ -372,7 +374,9 @@ export class Tensor {
 
   sum(dim?: number | number[], keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
   mean(dim?: number | number[], keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
+  /** The maximum over dims (values only, as torch.amax); `maxDim(dim)` also gives the positions (torch.max(x, dim)). */
   max(dim?: number | number[], keepdim = false): Tensor { return red.max(this, dim, keepdim); }
+  /** The minimum over dims (values only, as torch.amin); `minDim(dim)` also gives the positions (torch.min(x, dim)). */
   min(dim?: number | number[], keepdim = false): Tensor { return red.min(this, dim, keepdim); }
   prod(dim?: number | number[], keepdim = false): Tensor { return red.prod(this, dim, keepdim); }
   /** Variance; `correction` 1 (default) is the unbiased estimator, as PyTorch. */
@@ -383,6 +387,25 @@ export class Tensor {
   logsumexp(dim?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dim, keepdim); }
   all(dim?: number | number[], keepdim = false): Tensor { return red.all(this, dim, keepdim); }
   any(dim?: number | number[], keepdim = false): Tensor { return red.any(this, dim, keepdim); }
+
+  // ---- scans, sorting, sampling (src/ops/sort.ts, src/ops/sample.ts) --------------------------
+
+  /** Cumulative sum along `dim` (int32 and bool give int32). */
+  cumsum(dim: number): Tensor { return srt.cumsum(this, dim); }
+  /** Cumulative product along `dim` (int32 and bool give int32). */
+  cumprod(dim: number): Tensor { return srt.cumprod(this, dim); }
+  /** Stable sort along `dim`: `{ values, indices }` (also `[values, indices]`); NaN sorts largest. */
+  sort(dim = -1, descending = false): srt.ValuesIndices { return srt.sort(this, dim, descending); }
+  /** The int32 positions that sort this along `dim` (stable). */
+  argsort(dim = -1, descending = false): Tensor { return srt.argsort(this, dim, descending); }
+  /** The k largest (or smallest) entries along `dim`: `{ values, indices }`, sorted. */
+  topk(k: number, dim = -1, largest = true, sorted = true): srt.ValuesIndices { return srt.topk(this, k, dim, largest, sorted); }
+  /** The maximum along `dim` and its position: `{ values, indices }` (torch.max(x, dim)). */
+  maxDim(dim: number, keepdim = false): srt.ValuesIndices { return srt.maxDim(this, dim, keepdim); }
+  /** The minimum along `dim` and its position: `{ values, indices }` (torch.min(x, dim)). */
+  minDim(dim: number, keepdim = false): srt.ValuesIndices { return srt.minDim(this, dim, keepdim); }
+  /** int32 draws of category indices from the rows of this (non-negative weights). See wt.multinomial. */
+  multinomial(numSamples: number, replacement = false, opts: smp.MultinomialOptions = {}): Tensor { return smp.multinomial(this, numSamples, replacement, opts); }
 
   // ---- movement -------------------------------------------------------------------------------
 

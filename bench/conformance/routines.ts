@@ -13,7 +13,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { RoutineName } from '../../src/kernel/kernel.js';
-import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, withGrads, type Case, type Out, type VariantName } from './cases.js';
+import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, uniformData, withGrads, type Case, type Out, type VariantName } from './cases.js';
 import { exact, half, sum, type Tol } from './tolerance.js';
 
 /** A case's body; `gemm(K)` is the bound of a GEMM output over K terms under its configuration. */
@@ -211,6 +211,40 @@ function scatterAddCase(name: string, x: number[], dim: number, src: number[]): 
   }, { kernels: ['scatterAdd', 'gather'] });
 }
 
+/** cumsum / cumprod along dim (and their gradients: a reverse scan, cumprod's an affine one): sums of D terms */
+function scanCase(name: string, shape: number[], dim: number, op: 'cumsum' | 'cumprod'): Case {
+  const D = shape[dim];
+  return routine('scan', name, `${fmtShape(shape)} dim ${dim}`, ONLY_DEFAULT, () => {
+    // cumprod: factors near 1 keep long products in range
+    const x = op === 'cumsum' ? input(shape, 91) : input(shape, 92, 0.97, 1.03);
+    const y = op === 'cumsum' ? x.cumsum(dim) : x.cumprod(dim);
+    return withGrads(y, sum(D), [['x', x, sum(D)]]);
+  });
+}
+
+/** sort / topk along the last dim: values and indices exact; values' gradient scattered back */
+function sortCase(name: string, shape: number[], k?: number): Case {
+  return routine('sort', name, `${fmtShape(shape)}${k === undefined ? '' : ` top ${k}`}`, ONLY_DEFAULT, () => {
+    const x = input(shape, 93);
+    const { values, indices } = k === undefined ? x.sort(-1, true) : x.topk(k);
+    return [...withGrads(values, exact, [['x', x, exact]]), { name: 'indices', value: indices, tol: exact }];
+  }, { kernels: ['sort', 'scatterAdd'] });
+}
+
+/**
+ * multinomial with replacement: the same uniform numbers (Philox) on both backends; a draw may
+ * land in the next category where the two cumulative sums round apart, so the draws' counts per
+ * category are compared, within a few draws of each other
+ */
+function multinomialCase(name: string, R: number, D: number, S: number): Case {
+  return routine('sampleCategorical', name, `[${R},${D}] weights, ${S} draws per row`, ONLY_DEFAULT, () => {
+    const w = wt.tensor(uniformData(R * D, 94, 0, 1), { shape: [R, D] }).square();
+    const draws = wt.multinomial(w, S, true, { seed: 95 });
+    const counts = wt.scatterAdd(wt.zeros([R, D]), 1, draws, wt.ones([R, S]));
+    return [{ name: 'counts', value: counts, tol: { label: '4 draws', rtol: 0, atol: 4, scaled: 0 } }];
+  }, { kernels: ['scan', 'sampleCategorical', 'scatterAdd'] });
+}
+
 /** int32 or bool data of this shape (the index routines only move 32-bit words) */
 function typedData(shape: number[], dtype: wt.DType): wt.Tensor {
   const n = shape.reduce((p, q) => p * q, 1);
@@ -304,5 +338,19 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       scatterAddCase('scatterAdd dim 1', s([512, 300], [17, 30]), 1, s([512, 2000], [17, 90])),
     ],
     indexAdd: [indexSelectCase('indexAdd', 'embedding gradient, 65 rows (backward)', s([65, 512], [65, 24]), 0, s(16384, 2000))],
+    scan: [
+      scanCase('cumsum rows', s([4096, 1000], [65, 1000]), 1, 'cumsum'),
+      scanCase('cumsum long rows', s([16, 100000], [3, 5000]), 1, 'cumsum'),
+      scanCase('cumsum short rows (one thread each)', s([65536, 20], [2000, 20]), 1, 'cumsum'),
+      scanCase('cumprod over dim 0', s([1000, 513], [40, 33]), 0, 'cumprod'),
+    ],
+    sort: [
+      sortCase('sort rows', s([1024, 1000], [33, 700])),
+      sortCase('sort short rows (one thread each)', s([65536, 16], [3000, 16])),
+      sortCase('topk of vocabulary rows', s([64, 50257], [4, 5000]), 50),
+    ],
+    sampleCategorical: [
+      multinomialCase('multinomial of vocabulary rows', s(64, 4), s(50257, 5000), s(1000, 200)),
+    ],
   };
 }

@@ -40,5 +40,8 @@ export interface OpMeta {
   gather: { dim: number };
   indexSelect: { dim: number };
   scatterAdd: { dim: number };
+  /** cumsum / cumprod along dim (src/ops/sort.ts); cumprod saves the input and the output */
+  cumsum: { dim: number };
+  cumprod: { dim: number };
 }
 export type OpName = keyof OpMeta;

@@ -12,6 +12,7 @@ import { convGrads } from '../ops/conv.js';
 import { normGrads } from '../ops/norm.js';
 import { indexGrads } from '../ops/indexing.js';
 import { attentionGrads } from '../ops/attention.js';
+import { sortGrads } from '../ops/sort.js';
 import { where } from '../ops/functions.js';
 import { tidy } from '../memory.js';
 
@@ -97,6 +98,7 @@ export const gradRules: GradTable<OpName> = {
   ...normGrads,
   ...indexGrads,
   ...attentionGrads,
+  ...sortGrads,
 };
 
 export type { OpMeta };

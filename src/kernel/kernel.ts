@@ -140,6 +140,25 @@ export interface Routines {
   scatterAdd: { dim: number };
   /** index int32[L], src[..., L, ...] → out[..., S, ...] (read-write, accumulated) along dim */
   indexAdd: { dim: number };
+  /**
+   * Inclusive scan of each row: x[R,D] → y[R,D] (float32 or int32, y of x's dtype; int32 wraps),
+   * y_i = x_0 + … + x_i ('sum') or x_0 · … · x_i ('prod'). 'affine' (float32): a[R,D], b[R,D] →
+   * y with y_i = a_i·y_{i-1} + b_i, y_{-1} = 0 (cumprod's gradient). `reverse`: the row is taken
+   * from its end (i runs from D-1 down).
+   */
+  scan: { op: 'sum' | 'prod' | 'affine'; reverse: boolean };
+  /**
+   * x[R,D] (float32 or int32) → values[R,D] (x's dtype), indices int32[R,D]: each row sorted,
+   * stably (equal keys keep their order; -0 equals 0), NaN above every number (first when
+   * `descending`).
+   */
+  sort: { descending: boolean };
+  /**
+   * cdf[R,D] (each row's inclusive cumulative sum of w), w[R,D], t[R,S] → out int32[R,S]: the
+   * first j with cdf[j] > t (binary search), moved on to the next j with w[j] > 0 if w[j] is not
+   * (a rounding corner), else back to the last such j: a draw of multinomial with replacement.
+   */
+  sampleCategorical: Record<string, never>;
 }
 export type RoutineName = keyof Routines;
 

@@ -31,7 +31,9 @@ function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, d
 
 export const sum = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('sum', x, dim, keepdim);
 export const mean = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('mean', x, dim, keepdim);
+/** Values only, as torch.amax; values and positions (torch.max(x, dim)) are `maxDim` (src/ops/sort.ts). */
 export const max = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('max', x, dim, keepdim);
+/** Values only, as torch.amin; values and positions are `minDim`. */
 export const min = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('min', x, dim, keepdim);
 export const prod = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('prod', x, dim, keepdim);
 

@@ -210,6 +210,19 @@ describe('pipeline keys', () => {
     add(gpuRoutines.indexSelect({ dim: 0 }, [v([6, 4]), i1], [v([4, 4])], ctx));
     add(gpuRoutines.scatterAdd({ dim: 0 }, [i2, v([3, 4])], [v([5, 4])], ctx));
     add(gpuRoutines.indexAdd({ dim: 1 }, [i1, v([2, 4])], [v([2, 7])], ctx));
+    for (const D of [5, 33, 600, 3000]) {
+      const r = v([3, D]), ri = v([3, D], { int: true });
+      for (const reverse of [false, true]) {
+        for (const op of ['sum', 'prod'] as const) {
+          add(gpuRoutines.scan({ op, reverse }, [r], [r], ctx));
+          add(gpuRoutines.scan({ op, reverse }, [ri], [ri], ctx));
+        }
+        add(gpuRoutines.scan({ op: 'affine', reverse }, [r, r], [r], ctx));
+      }
+      add(gpuRoutines.sort({ descending: D % 2 === 1 }, [r], [r, ri], ctx));
+      add(gpuRoutines.sort({ descending: false }, [ri], [ri, ri], ctx));
+    }
+    add(gpuRoutines.sampleCategorical({}, [v([3, 40]), v([3, 40]), v([3, 5])], [v([3, 5], { int: true })], ctx));
 
     const byKey = new Map<string, string>();
     for (const l of launches) {

@@ -13,7 +13,9 @@
  * sums N*Ho*Wo terms); max pooling and the gathers exact; average pooling 1e-6; softmax and
  * cross-entropy atol 1e-6, rtol 2e-5 (GPU exp/log are a few ulp off); layer norm 1e-4 (rows
  * centred near 100: x - mean in f32 is off by ulp(100)/2, about 1e-5 of the output);
- * scatter-adds 1e-5 (float atomics in any order).
+ * scatter-adds 1e-5 (float atomics in any order); scans 2e-6 per element of the row (f32 partial
+ * sums in a tree against the CPU's float64 loop; int32 scans exact, wrapping alike); sorts exact
+ * (values and indices).
  */
 import { describe, expect, it } from 'vitest';
 import { createHarness, vsCpu, rowMajor, type Harness, type Launcher, type Operand } from './harness.js';
@@ -591,5 +593,65 @@ suite('webgpu routines past the per-dimension workgroup limit', () => {
       [zerosOf([5, 150]), zerosOf([150]), zerosOf([150])], [1e-4, 1e-4], 'layerNormBackward limit 4', ctx);
     const r = rng(11);
     await vsCpu(h, 'gather', { dim: 1 }, [rand([30, 50], 12), ints(Array.from({ length: 1500 }, () => Math.floor(r() * 50)), [30, 50])], [zerosOf([30, 50])], [0, 0], 'gather limit 4', ctx);
+  });
+});
+
+suite('webgpu scans and sorts', () => {
+  // rows shorter than, equal to and longer than one tile (64 threads x 4) and the thread-per-row
+  // cut (32), odd row counts, offsets; sums of values in [-1, 1) accumulate f32 rounding in a
+  // different order than the CPU's float64 sum: atol grows with the row
+  const lengths = [1, 5, 31, 32, 33, 255, 256, 257, 1000, 2049];
+  it('scan: sum, prod, int32 and affine, forwards and reversed', async () => {
+    let seed = 1;
+    for (const D of lengths) {
+      for (const R of [1, 3]) {
+        for (const reverse of [false, true]) {
+          const what = `${R}x${D} reverse ${reverse}`;
+          const tol: [number, number] = [2e-6 * D + 1e-6, 1e-5];
+          await vsCpu(h, 'scan', { op: 'sum', reverse }, [rand([R, D], seed++, 1)], [zerosOf([R, D], 2)], tol, `scan sum ${what}`);
+          // factors near 1 keep long products in range
+          await vsCpu(h, 'scan', { op: 'prod', reverse }, [rand([R, D], seed++, 0, 0.97, 1.03)], [zerosOf([R, D])], [1e-6, 2e-6 * D + 1e-5], `scan prod ${what}`);
+          const r = rng(seed++);
+          const iv = ints(Array.from({ length: R * D }, () => Math.floor(r() * 2e9) - 1e9), [R, D]); // sums wrap
+          await vsCpu(h, 'scan', { op: 'sum', reverse }, [iv], [zerosOf([R, D], 1, true)], [0, 0], `scan int sum ${what}`);
+          await vsCpu(h, 'scan', { op: 'prod', reverse }, [iv], [zerosOf([R, D], 0, true)], [0, 0], `scan int prod ${what}`);
+          await vsCpu(h, 'scan', { op: 'affine', reverse }, [rand([R, D], seed++, 0, 0.5, 1), rand([R, D], seed++, 3)], [zerosOf([R, D])], [4e-6 * D + 1e-6, 1e-5], `scan affine ${what}`);
+        }
+      }
+    }
+  });
+
+  it('sort: stable, NaN largest, -0 equal to 0, ascending and descending, rows past one block', async () => {
+    const specials = [NaN, -Infinity, Infinity, -0, 0, 1, -1, 0.5, 0.5, NaN, -0, 3];
+    let seed = 100;
+    for (const D of [1, 2, 5, 17, 100, 511, 512, 513, 1000, 1025, 2100]) {
+      for (const R of [1, 3]) {
+        const r = rng(seed++);
+        // a few distinct values, so most keys tie; specials sprinkled in
+        const fv = Float32Array.from({ length: R * D + 1 }, () => (r() < 0.1 ? specials[Math.floor(r() * specials.length)] : Math.floor(r() * 7) - 3 + 0.25));
+        const iv = Int32Array.from({ length: R * D }, () => (r() < 0.05 ? (r() < 0.5 ? -(2 ** 31) : 2 ** 31 - 1) : Math.floor(r() * 9) - 4));
+        for (const descending of [false, true]) {
+          const what = `${R}x${D} descending ${descending}`;
+          await vsCpu(h, 'sort', { descending }, [{ data: fv, shape: [R, D], offset: 1 }], [zerosOf([R, D], 1), zerosOf([R, D], 2, true)], [0, 0], `sort float ${what}`);
+          await vsCpu(h, 'sort', { descending }, [{ data: iv, shape: [R, D] }], [zerosOf([R, D], 0, true), zerosOf([R, D], 0, true)], [0, 0], `sort int ${what}`);
+        }
+      }
+    }
+  });
+
+  it('sampleCategorical: binary search of the cumulative weights, zero weights skipped', async () => {
+    for (const D of [1, 2, 7, 100, 1000]) {
+      for (const [R, S] of [[1, 1], [3, 50]]) {
+        const r = rng(D + S);
+        // a third of the weights zero, runs of zeros at either end too
+        const w = Float32Array.from({ length: R * D }, (_, i) => (r() < 0.33 || i % D === 0 || i % D === D - 1 ? 0 : r()));
+        for (let row = 0; row < R; row++) if (D > 0) w[row * D + Math.floor(r() * D)] = 0.5; // every row has a positive weight
+        const cdf = new Float32Array(R * D);
+        for (let row = 0; row < R; row++) for (let j = 0, s = 0; j < D; j++) cdf[row * D + j] = s = Math.fround(s + w[row * D + j]);
+        // points across each row's total, its ends included (t = total: past every entry)
+        const t = Float32Array.from({ length: R * S }, (_, i) => (i % 7 === 0 ? cdf[Math.floor(i / S) * D + D - 1] : i % 11 === 0 ? 0 : r() * cdf[Math.floor(i / S) * D + D - 1]));
+        await vsCpu(h, 'sampleCategorical', {}, [{ data: cdf, shape: [R, D] }, { data: w, shape: [R, D] }, { data: t, shape: [R, S], offset: 0 }], [zerosOf([R, S], 1, true)], [0, 0], `sampleCategorical ${R}x${D}, ${S} draws`);
+      }
+    }
   });
 });

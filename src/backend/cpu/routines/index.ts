@@ -11,6 +11,7 @@ import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
 import { attention, attentionBackward } from './attention.js';
+import { scan, sort, sampleCategorical } from './sort.js';
 
 export type { CpuRoutine, CpuView } from './view.js';
 
@@ -37,4 +38,7 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   indexSelect,
   scatterAdd,
   indexAdd,
+  scan,
+  sort,
+  sampleCategorical,
 };

@@ -15,6 +15,7 @@ import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
 import { attention, attentionBackward } from './attention.js';
+import { scan, sort, sampleCategorical } from './sort.js';
 
 export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   matmul,
@@ -39,4 +40,7 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   indexSelect,
   scatterAdd,
   indexAdd,
+  scan,
+  sort,
+  sampleCategorical,
 };
