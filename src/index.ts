@@ -25,7 +25,7 @@ export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
 export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, FUSED_ATTENTION_AUTO_SCORES, type FusedAttentionOptions } from './ops/attention.js';
 export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
-export { cumsum, cumprod, sort, argsort, topk, maxDim, minDim, type ValuesIndices } from './ops/sort.js';
+export { cumsum, cumprod, sort, argsort, topk, max, min, amaxOf as amax, aminOf as amin, type ValuesIndices } from './ops/sort.js';
 export { multinomial, type MultinomialOptions } from './ops/sample.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp.js';

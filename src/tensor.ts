@@ -374,10 +374,23 @@ export class Tensor {
 
   sum(dim?: number | number[], keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
   mean(dim?: number | number[], keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
-  /** The maximum over dims (values only, as torch.amax); `maxDim(dim)` also gives the positions (torch.max(x, dim)). */
-  max(dim?: number | number[], keepdim = false): Tensor { return red.max(this, dim, keepdim); }
-  /** The minimum over dims (values only, as torch.amin); `minDim(dim)` also gives the positions (torch.min(x, dim)). */
-  min(dim?: number | number[], keepdim = false): Tensor { return red.min(this, dim, keepdim); }
+  /**
+   * As torch.max: along one `dim`, the maximum and its position, `{ values, indices }` (also
+   * `[values, indices]`); over all dims (or a list of dims) the values alone, as `amax`.
+   */
+  max(dim?: undefined, keepdim?: boolean): Tensor;
+  max(dim: number, keepdim?: boolean): srt.ValuesIndices;
+  max(dim: number[], keepdim?: boolean): Tensor;
+  max(dim?: number | number[], keepdim = false): Tensor | srt.ValuesIndices { return typeof dim === 'number' ? srt.max(this, dim, keepdim) : red.amax(this, dim, keepdim, 'max'); }
+  /** As torch.min: along one `dim`, `{ values, indices }`; otherwise the values alone, as `amin`. */
+  min(dim?: undefined, keepdim?: boolean): Tensor;
+  min(dim: number, keepdim?: boolean): srt.ValuesIndices;
+  min(dim: number[], keepdim?: boolean): Tensor;
+  min(dim?: number | number[], keepdim = false): Tensor | srt.ValuesIndices { return typeof dim === 'number' ? srt.min(this, dim, keepdim) : red.amin(this, dim, keepdim, 'min'); }
+  /** The maximum over `dim` (one, a list, or all), values only (torch.amax). */
+  amax(dim?: number | number[], keepdim = false): Tensor { return red.amax(this, dim, keepdim); }
+  /** The minimum over `dim` (one, a list, or all), values only (torch.amin). */
+  amin(dim?: number | number[], keepdim = false): Tensor { return red.amin(this, dim, keepdim); }
   prod(dim?: number | number[], keepdim = false): Tensor { return red.prod(this, dim, keepdim); }
   /** Variance; `correction` 1 (default) is the unbiased estimator, as PyTorch. */
   var(dim?: number | number[], keepdim = false, correction = 1): Tensor { return red.variance(this, dim, keepdim, correction); }
@@ -400,10 +413,6 @@ export class Tensor {
   argsort(dim = -1, descending = false): Tensor { return srt.argsort(this, dim, descending); }
   /** The k largest (or smallest) entries along `dim`: `{ values, indices }`, sorted. */
   topk(k: number, dim = -1, largest = true, sorted = true): srt.ValuesIndices { return srt.topk(this, k, dim, largest, sorted); }
-  /** The maximum along `dim` and its position: `{ values, indices }` (torch.max(x, dim)). */
-  maxDim(dim: number, keepdim = false): srt.ValuesIndices { return srt.maxDim(this, dim, keepdim); }
-  /** The minimum along `dim` and its position: `{ values, indices }` (torch.min(x, dim)). */
-  minDim(dim: number, keepdim = false): srt.ValuesIndices { return srt.minDim(this, dim, keepdim); }
   /** int32 draws of category indices from the rows of this (non-negative weights). See wt.multinomial. */
   multinomial(numSamples: number, replacement = false, opts: smp.MultinomialOptions = {}): Tensor { return smp.multinomial(this, numSamples, replacement, opts); }
 

@@ -1,5 +1,5 @@
 /**
- * cumsum, cumprod, sort, argsort, topk, maxDim / minDim and multinomial on both backends, against
+ * cumsum, cumprod, sort, argsort, topk, max / min along a dim (torch.max(x, dim)) and multinomial on both backends, against
  * float64 / plain-JS references written here (a stable sort with NaN largest, sequential scans),
  * on odd sizes and every dim. Sorting only moves values: values and indices must match exactly.
  * Scans: float64 references, atol/rtol growing with the row. Gradients through gradcheck (finite
@@ -198,7 +198,7 @@ forEachBackend((kind) => {
     });
   });
 
-  describe('maxDim and minDim', () => {
+  describe('max and min along a dim: values and indices', () => {
     it('values and the first position of the extreme, NaN as the maximum, keepdim', async () => {
       let seed = 60;
       for (const shape of SHAPES) {
@@ -207,7 +207,7 @@ forEachBackend((kind) => {
           const x = wt.tensor(v, { shape });
           for (const keepdim of [false, true]) {
             for (const which of ['max', 'min'] as const) {
-              const r = which === 'max' ? x.maxDim(d, keepdim) : wt.minDim(x, d, keepdim);
+              const r = which === 'max' ? x.max(d, keepdim) : wt.min(x, d, keepdim);
               // the first maximum (minimum): the first of a stable descending (ascending) sort,
               // except that min treats NaN as its extreme too (as torch)
               const wantV: number[] = [], wantI: number[] = [];
@@ -233,8 +233,8 @@ forEachBackend((kind) => {
           x.dispose();
         }
       }
-      expect(() => wt.zeros([2, 0]).maxDim(1)).toThrow(/maxDim: cannot reduce over dim 1 of size 0/);
-      const e = wt.zeros([0, 3]).minDim(1, true);
+      expect(() => wt.zeros([2, 0]).max(1)).toThrow(/max: cannot reduce over dim 1 of size 0/);
+      const e = wt.zeros([0, 3]).min(1, true);
       expect([e.values.shape, e.indices.shape]).toEqual([[0, 1], [0, 1]]);
       const es = wt.zeros([2, 0]).sort(1), et = wt.zeros([0, 4]).topk(2);
       expect([es.values.shape, es.indices.shape, et.values.shape]).toEqual([[2, 0], [2, 0], [0, 2]]);
@@ -242,13 +242,13 @@ forEachBackend((kind) => {
 
     it('the gradient goes to the reported position only (ties included)', async () => {
       const x = wt.tensor([[1, 7, 7], [4, 2, 4]], { requiresGrad: true });
-      const { values, indices } = x.maxDim(1);
+      const { values, indices } = x.max(1);
       expect(Array.from(await indices.data())).toEqual([1, 0]);
       values.sum().backward();
       expect(Array.from(await x.grad!.data())).toEqual([0, 1, 0, 1, 0, 0]);
       const v = Float32Array.from({ length: 20 }, (_, i) => ((i * 3) % 20) / 4);
-      await gradcheck((t) => t.maxDim(1).values, [wt.tensor(v, { shape: [4, 5] })]);
-      await gradcheck((t) => t.minDim(0, true).values, [wt.tensor(v, { shape: [4, 5] })]);
+      await gradcheck((t) => t.max(1).values, [wt.tensor(v, { shape: [4, 5] })]);
+      await gradcheck((t) => t.min(0, true).values, [wt.tensor(v, { shape: [4, 5] })]);
       wt.dispose([x, x.grad!, values, indices]);
     });
   });
@@ -262,7 +262,7 @@ forEachBackend((kind) => {
         ['cumprod of a fused result', () => x.mul(2).add(1).cumprod(0), () => wt.tensor(Float32Array.from(v, (t) => 2 * t + 1), { shape: [5, 7] }).cumprod(0)],
         ['sort of a sliced view', () => x.narrow(1, 2, 4).sort(1, true).values, () => x.narrow(1, 2, 4).contiguous().sort(1, true).values],
         ['topk of a fused result', () => x.abs().topk(3, 0).indices, () => wt.tensor(Float32Array.from(v, Math.abs), { shape: [5, 7] }).topk(3, 0).indices],
-        ['maxDim of an expanded view', () => x.narrow(0, 0, 1).expand([4, 7]).maxDim(1).values, () => x.narrow(0, 0, 1).contiguous().expand([4, 7]).contiguous().maxDim(1).values],
+        ['max(dim) of an expanded view', () => x.narrow(0, 0, 1).expand([4, 7]).max(1).values, () => x.narrow(0, 0, 1).contiguous().expand([4, 7]).contiguous().max(1).values],
       ];
       for (const [what, a, b] of pairs) expect(Array.from(await a().data()), what).toEqual(Array.from(await b().data()));
       x.dispose();
@@ -275,8 +275,8 @@ forEachBackend((kind) => {
       const w = wt.tensor([[1, 2, 3], [0, 1, 1]]);
       const ops: [string, () => wt.Tensor[]][] = [
         ['cumsum', () => [x.cumsum(1)]], ['cumprod', () => [x.cumprod(2)]], ['sort', () => [...x.sort(1)]],
-        ['argsort', () => [x.argsort(0, true)]], ['topk', () => [...x.topk(2, 2)]], ['maxDim', () => [...x.maxDim(1)]],
-        ['minDim', () => [...x.minDim(0, true)]], ['multinomial', () => [w.multinomial(2), w.multinomial(5, true)]],
+        ['argsort', () => [x.argsort(0, true)]], ['topk', () => [...x.topk(2, 2)]], ['max(dim)', () => [...x.max(1)]],
+        ['min(dim)', () => [...x.min(0, true)]], ['multinomial', () => [w.multinomial(2), w.multinomial(5, true)]],
       ];
       for (const [name, op] of ops) {
         const before = wt.memory().tensors;

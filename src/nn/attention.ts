@@ -73,7 +73,7 @@ function attend(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions): [Tensor, Ten
   // explicit masks and float biases (which may hold -inf) need the dead-row check
   if (o.blocked || o.bias) {
     // rows with every key masked: softmax of a row of -inf is NaN; give them zero weights
-    const dead = noGrad(() => scores.max(-1, true).eq(-Infinity)); // (…, L, 1)
+    const dead = noGrad(() => scores.amax(-1, true).eq(-Infinity)); // (…, L, 1)
     w = where(dead, 0, softmax(where(dead, 0, scores), -1));
   } else {
     w = softmax(scores, -1);

@@ -16,12 +16,12 @@ import { checkBoolean, checkNumber } from '../validate.js';
 
 type Dims = number | readonly number[] | undefined;
 
-function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
-  x._check(name);
-  checkBoolean(name, 'keepdim', keepdim);
-  const axes = normAxes(name, dim, x.ndim);
+function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, dim: Dims, keepdim: boolean, label: string = name): Tensor {
+  x._check(label);
+  checkBoolean(label, 'keepdim', keepdim);
+  const axes = normAxes(label, dim, x.ndim);
   if ((name === 'max' || name === 'min') && axes.some((a) => x.shape[a] === 0)) {
-    throw new ShapeError(`${name}: cannot reduce over a zero-size dim of a tensor of shape ${fmt(x.shape)}`);
+    throw new ShapeError(`${label}: cannot reduce over a zero-size dim of a tensor of shape ${fmt(x.shape)}`);
   }
   const body = name === 'mean' || x.dtype === 'float32' ? 'float32' : name === 'max' || name === 'min' ? x.dtype : 'int32';
   const out = runReduce(name, name as ReduceOp, IR.cast(IR.load(0, x.dtype), body), [x], x.shape, axes, keepdim);
@@ -31,10 +31,10 @@ function reduceBasic(name: 'sum' | 'mean' | 'max' | 'min' | 'prod', x: Tensor, d
 
 export const sum = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('sum', x, dim, keepdim);
 export const mean = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('mean', x, dim, keepdim);
-/** Values only, as torch.amax; values and positions (torch.max(x, dim)) are `maxDim` (src/ops/sort.ts). */
-export const max = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('max', x, dim, keepdim);
-/** Values only, as torch.amin; values and positions are `minDim`. */
-export const min = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('min', x, dim, keepdim);
+/** The maximum over dims, values only (torch.amax); `label` names the op the user called (max or amax). torch.max's form is in src/ops/sort.ts. */
+export const amax = (x: Tensor, dim?: Dims, keepdim = false, label = 'amax') => reduceBasic('max', x, dim, keepdim, label);
+/** The minimum over dims, values only (torch.amin). */
+export const amin = (x: Tensor, dim?: Dims, keepdim = false, label = 'amin') => reduceBasic('min', x, dim, keepdim, label);
 export const prod = (x: Tensor, dim?: Dims, keepdim = false) => reduceBasic('prod', x, dim, keepdim);
 
 function countOf(x: Tensor, axes: number[]): number {
@@ -77,7 +77,7 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   }
   // the shift is a constant for autograd; infinite maxima (all -inf) are replaced by 0
   const m = noGrad(() => {
-    const mx = x.max(axes, true);
+    const mx = x.amax(axes, true);
     const fin = mx.abs().lt(Infinity);
     const r = elementwise('where', [fin, mx, 0]);
     mx.dispose();

@@ -1,6 +1,6 @@
 /**
  * Ops along one dim: scans (cumsum, cumprod), sorting (sort, argsort, topk) and the reductions
- * that also say where (maxDim, minDim). Each moves `dim` last, runs a row routine (`scan`,
+ * that also say where (max and min along one dim). Each moves `dim` last, runs a row routine (`scan`,
  * `sort`; src/kernel/kernel.ts) over the contiguous rows, and moves it back (a view).
  *
  * Multi-output ops return a {@link ValuesIndices}: an object with `.values` and `.indices`, as
@@ -16,10 +16,11 @@ import type { Tensor } from '../tensor.js';
 import { pad } from './movement.js';
 import { zeros } from './creation.js';
 import { runOrZeros } from './run.js';
-import { checkBoolean, checkNumber, checkTensor } from '../validate.js';
+import { amax, amin } from './reduce.js';
+import { checkBoolean, checkNumber, checkTensor, tensorArg } from '../validate.js';
 
 /**
- * The two results of sort, topk, maxDim and minDim: `.values` and `.indices` (int32), as
+ * The two results of sort, topk, and max / min along one dim: `.values` and `.indices` (int32), as
  * PyTorch's (values, indices) named tuple; it also destructures as an array.
  *
  * @example
@@ -91,7 +92,7 @@ export const cumprod = (x: Tensor, dim: number): Tensor => cumulative('cumprod',
 
 /**
  * x as [outer, size, inner] around dim d (a view where the layout allows): sort, topk and
- * maxDim work on it, so that their gathers and scatters (rank 8 at most on WebGPU) see 3 dims
+ * max along a dim work on it, so that their gathers and scatters (rank 8 at most on WebGPU) see 3 dims
  * whatever x's rank.
  */
 function around(x: Tensor, d: number): Tensor {
@@ -176,20 +177,35 @@ export function topk(x: Tensor, k: number, dim = -1, largest = true, sorted = tr
 }
 
 /**
- * The maximum along `dim` and where it is: `{ values, indices }` (PyTorch's `torch.max(x, dim)`;
- * `x.max(dim)` here stays the plain reduction, so the pair has its own name). The first
- * maximum's position when it repeats; a NaN is the maximum (the first NaN). The gradient goes to
- * that position only.
+ * torch.max: with one `dim`, the maximum along it and where it is, `{ values, indices }` (also
+ * `[values, indices]`); the first maximum's position when it repeats; a NaN is the maximum (the
+ * first NaN); the gradient goes to that position only. Without a dim (or with a list of dims) the
+ * values alone, as `amax`.
  *
  * @example
- * const { values, indices } = wt.maxDim(wt.tensor([[1, 7, 7], [4, 2, 0]]), 1); // [7, 4], [1, 0]
+ * const { values, indices } = wt.max(wt.tensor([[1, 7, 7], [4, 2, 0]]), 1); // [7, 4], [1, 0]
  */
-export const maxDim = (x: Tensor, dim: number, keepdim = false): ValuesIndices => extremeDim('maxDim', x, dim, keepdim);
+export function max(x: Tensor, dim?: undefined, keepdim?: boolean): Tensor;
+export function max(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function max(x: Tensor, dim: readonly number[], keepdim?: boolean): Tensor;
+export function max(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor | ValuesIndices {
+  return typeof dim === 'number' ? extremeDim('max', x, dim, keepdim) : amax(tensorArg('max', 'input', x), dim, keepdim, 'max');
+}
 
-/** The minimum along `dim` and where it is: `{ values, indices }` (see {@link maxDim}). */
-export const minDim = (x: Tensor, dim: number, keepdim = false): ValuesIndices => extremeDim('minDim', x, dim, keepdim);
+/** torch.min: with one `dim`, `{ values, indices }`; otherwise the values alone, as `amin` (see {@link max}). */
+export function min(x: Tensor, dim?: undefined, keepdim?: boolean): Tensor;
+export function min(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function min(x: Tensor, dim: readonly number[], keepdim?: boolean): Tensor;
+export function min(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor | ValuesIndices {
+  return typeof dim === 'number' ? extremeDim('min', x, dim, keepdim) : amin(tensorArg('min', 'input', x), dim, keepdim, 'min');
+}
 
-function extremeDim(op: 'maxDim' | 'minDim', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
+/** The maximum over `dim` (one, a list, or all), values only, as torch.amax. */
+export const amaxOf = (x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor => amax(tensorArg('amax', 'input', x), dim, keepdim);
+/** The minimum over `dim` (one, a list, or all), values only, as torch.amin. */
+export const aminOf = (x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor => amin(tensorArg('amin', 'input', x), dim, keepdim);
+
+function extremeDim(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
   checkTensor(op, 'input', x);
   checkBoolean(op, 'keepdim', keepdim);
   const d = dimOf(op, x, dim);
@@ -199,7 +215,7 @@ function extremeDim(op: 'maxDim' | 'minDim', x: Tensor, dim: number, keepdim: bo
     const x3 = around(x, d);
     if (x.numel() === 0) return pair(zeros(shape, { dtype: x.dtype }), zeros(shape, { dtype: 'int32' }));
     const [v, i] = noGrad(() => {
-      const idx = op === 'maxDim' ? x3.argmax(1, true) : x3.argmin(1, true);
+      const idx = op === 'max' ? x3.argmax(1, true) : x3.argmin(1, true);
       return [runOrZeros('gather', { dim: 1 }, [x3.contiguous(), idx], [{ shape: idx.shape, dtype: x.dtype }], idx.numel())[0], idx];
     });
     return pair(gatherNode(x3, v, i).reshape(shape), i.reshape(shape));

@@ -103,7 +103,7 @@ describe('casts and integer semantics on webgpu', () => {
     }, [0, 1e-6]);
     await compare('int reductions', () => {
       const x = wt.tensor(a, { dtype: 'int32' }).reshape([2, 5]);
-      return [x.sum(1), x.max(0), x.min(1), x.argmax(1), x.mean(1)];
+      return [x.sum(1), x.amax(0), x.amin(1), x.argmax(1), x.mean(1)];
     }, [0, 1e-6]);
     // products that fit (one that does not is refused: test/lifetime.test.ts)
     await compare('int prod', () => wt.tensor([7, -7, 3, 0, 46340, 1, 5, -2, 9, 46340], { dtype: 'int32' }).reshape([5, 2]).prod(1), [0, 0]);
@@ -205,7 +205,7 @@ describe('long reductions: shared-memory tree and subgroup shuffles', () => {
             v[2 * R + 3] = 5; v[2 * R + R - 2] = 5; // row 2: a tie for the max (the lower index wins)
             const x = t(v, [3, R]);
             const p = t(values(3 * R, R + 1, 0.999, 1.001, false), [3, R]);
-            return [x.sum(1), x.mean(1), x.max(1), x.min(1), p.prod(1), x.argmax(1), x.argmin(1), x.abs().sum()];
+            return [x.sum(1), x.mean(1), x.amax(1), x.amin(1), p.prod(1), x.argmax(1), x.argmin(1), x.abs().sum()];
           }, [1e-5, 1e-4]);
         }
       } finally {
@@ -222,7 +222,7 @@ describe('reductions on webgpu', () => {
         await compare(`reduce ${n} ${JSON.stringify(dims)} ${keep}`, () => {
           const x = t(values(2 * n * 5, n, -2, 2, false), [2, n, 5]);
           const d = dims as number | number[] | undefined;
-          const out = [x.sum(d, keep), x.mean(d, keep), x.max(d, keep), x.min(d, keep), x.prod(d, keep), x.T.sum(d, keep), x.logsumexp(d, keep)];
+          const out = [x.sum(d, keep), x.mean(d, keep), x.amax(d, keep), x.amin(d, keep), x.prod(d, keep), x.T.sum(d, keep), x.logsumexp(d, keep)];
           if (typeof d === 'number') out.push(x.argmax(d, keep), x.argmin(d, keep), x.T.argmax(d, keep));
           return out;
         }, [1e-5, 1e-5]);
@@ -239,7 +239,7 @@ describe('reductions on webgpu', () => {
         const cols = t(v, [n, 3]);
         const nan = t(v.map((e, i) => (i === Math.floor(n / 2) || i === 2 * n + n - 1 ? NaN : e)), [3, n]);
         const ties = t(v.map((e) => Math.round(e)), [3, n]);
-        return [x.sum(1), x.mean(), x.max(1), x.argmin(1), nan.max(1), nan.argmax(1), nan.min(1), nan.argmin(1), ties.argmax(1), ties.argmin(1),
+        return [x.sum(1), x.mean(), x.amax(1), x.argmin(1), nan.amax(1), nan.argmax(1), nan.amin(1), nan.argmin(1), ties.argmax(1), ties.argmin(1),
           x.var(1), x.std(), x.gt(0).all(1), x.gt(2.9).any(1), ties.eq(0).any(), cols.sum(0), cols.argmax(0), cols.T.sum(1)];
       }, [1e-4, 1e-5]);
     }
@@ -250,7 +250,7 @@ describe('reductions on webgpu', () => {
   it('gradients of reductions', async () => {
     await compare('reduce grads', () => {
       const x = t(values(4 * 33, 1, -2, 2, false), [4, 33]).requiresGrad_();
-      x.sum(1).mul(t(values(4, 2))).sum().add(x.max(0).sum()).add(x.mean()).add(x.logsumexp(1).sum()).backward();
+      x.sum(1).mul(t(values(4, 2))).sum().add(x.amax(0).sum()).add(x.mean()).add(x.logsumexp(1).sum()).backward();
       return [x.grad];
     }, [1e-5, 1e-4]);
   });
