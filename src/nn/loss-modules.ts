@@ -1,6 +1,7 @@
 /**
  * Loss modules, as torch.nn's: each keeps its options and its forward calls the functional loss
- * (src/nn/losses.ts), which checks the arguments and names itself in errors.
+ * (src/nn/losses-more.ts) under the module's name, which checks the arguments, so errors name
+ * `KLDivLoss.forward`.
  *
  * @example
  * const crit = new wt.nn.SmoothL1Loss({ beta: 0.5 });
@@ -9,7 +10,8 @@
 import type { Tensor } from '../tensor.js';
 import { checkBoolean, checkNumber, checkOneOf, checkOptions } from '../validate.js';
 import { Module } from './module.js';
-import { cosineEmbeddingLoss, klDiv, marginRankingLoss, smoothL1Loss, type KLDivOptions, type LossOptions } from './losses.js';
+import type { LossOptions } from './losses.js';
+import { cosineEmbeddingLoss, klDiv, marginRankingLoss, smoothL1Loss, type KLDivOptions } from './losses-more.js';
 
 /** torch.nn.KLDivLoss: forward(input log-probabilities, target). */
 export class KLDivLoss extends Module {
@@ -21,7 +23,7 @@ export class KLDivLoss extends Module {
     if (o.logTarget !== undefined) checkBoolean('KLDivLoss', 'logTarget', o.logTarget);
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return klDiv(input, target, this.options);
+    return klDiv('KLDivLoss.forward', input, target, this.options);
   }
 }
 
@@ -35,7 +37,7 @@ export class SmoothL1Loss extends Module {
     if (o.beta !== undefined) checkNumber('SmoothL1Loss', 'beta', o.beta, { min: 0, finite: true });
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return smoothL1Loss(input, target, this.options);
+    return smoothL1Loss('SmoothL1Loss.forward', input, target, this.options);
   }
 }
 
@@ -49,7 +51,7 @@ export class CosineEmbeddingLoss extends Module {
     if (o.margin !== undefined) checkNumber('CosineEmbeddingLoss', 'margin', o.margin, { finite: true });
   }
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
-    return cosineEmbeddingLoss(input1, input2, target, this.options);
+    return cosineEmbeddingLoss('CosineEmbeddingLoss.forward', input1, input2, target, this.options);
   }
 }
 
@@ -63,6 +65,6 @@ export class MarginRankingLoss extends Module {
     if (o.margin !== undefined) checkNumber('MarginRankingLoss', 'margin', o.margin, { finite: true });
   }
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
-    return marginRankingLoss(input1, input2, target, this.options);
+    return marginRankingLoss('MarginRankingLoss.forward', input1, input2, target, this.options);
   }
 }

@@ -6,13 +6,15 @@ import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { checkIndexRange } from '../ops/indexing.js';
 import { refuseWhere } from '../ops/checks.js';
-import { checkBoolean, checkFloat, checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
+import { checkFloat, checkNumber, checkOneOf, checkOptions, checkTensor, describeValue, type OptionKeys } from '../validate.js';
 import { tidy } from '../memory.js';
 import { crossEntropy as fusedCrossEntropy, logSoftmax } from '../ops/norm.js';
 import { where } from '../ops/functions.js';
 import { elementwise } from '../ops/elementwise.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import * as more from './losses-more.js';
+import type { KLDivOptions } from './losses-more.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 export interface LossOptions {
@@ -238,12 +240,7 @@ export function hingeLoss(input: Tensor, target: Tensor, o: LossOptions & { marg
   });
 }
 
-export interface KLDivOptions {
-  /** 'mean' (torch's default: the mean over every element), 'batchmean' (the sum divided by the batch size, the true KL divergence), 'sum' or 'none' */
-  reduction?: Reduction | 'batchmean';
-  /** the target is given as log-probabilities too */
-  logTarget?: boolean;
-}
+export type { KLDivOptions } from './losses-more.js';
 
 /**
  * Kullback-Leibler divergence, as torch.nn.functional.kl_div: `input` holds log-probabilities,
@@ -254,46 +251,15 @@ export interface KLDivOptions {
  * @example F.klDiv(logits.logSoftmax(-1), probs, { reduction: 'batchmean' })
  */
 export function klDiv(input: Tensor, target: Tensor, o: KLDivOptions = {}): Tensor {
-  checkFloat('klDiv', 'input', input);
-  checkFloat('klDiv', 'target', target);
-  checkOptions('klDiv', o, ['reduction', 'logTarget']);
-  const r = o.reduction === undefined ? 'mean' : checkOneOf('klDiv', 'reduction', o.reduction, ['mean', 'batchmean', 'sum', 'none']);
-  const logTarget = o.logTarget === undefined ? false : checkBoolean('klDiv', 'logTarget', o.logTarget);
-  if (!shapesEqual(broadcastShapes('klDiv', input.shape, target.shape), input.shape)) {
-    throw new ShapeError(`klDiv: target ${fmt(target.shape)} must have the shape of input ${fmt(input.shape)} (or broadcast to it)`);
-  }
-  return tidy(() => {
-    let l: Tensor;
-    if (logTarget) {
-      l = target.exp().mul(target.sub(input));
-    } else {
-      // xlogy(t, t) - t·input: log of 1 where t is 0, so that 0·log(0) is 0 (value and gradient)
-      const safe = where(target.eq(0), 1, target);
-      l = target.mul(safe.log()).sub(target.mul(input));
-    }
-    if (r === 'batchmean') return input.ndim === 0 ? l.sum() : l.sum().div(input.shape[0]);
-    return reduce('klDiv', l, r);
-  });
+  return more.klDiv('klDiv', input, target, o);
 }
 
 /**
  * Smooth L1 loss, as torch: 0.5·d²/beta where |d| < beta, |d| − 0.5·beta elsewhere (d = input −
- * target); beta 0 is the L1 loss. huberLoss is beta times this with delta = beta.
+ * target); beta 0 is the L1 loss. huberLoss with delta = beta is beta times this.
  */
 export function smoothL1Loss(input: Tensor, target: Tensor, o: LossOptions & { beta?: number } = {}): Tensor {
-  checkLoss('smoothL1Loss', input, target, o, ['reduction', 'beta']);
-  const beta = checkNumber('smoothL1Loss', 'beta', o.beta ?? 1, { min: 0, finite: true });
-  return tidy(() => {
-    const d = input.sub(target), a = d.abs();
-    if (beta === 0) return reduce('smoothL1Loss', a, o.reduction);
-    return reduce('smoothL1Loss', where(a.lt(beta), d.square().mul(0.5 / beta), a.sub(0.5 * beta)), o.reduction);
-  });
-}
-
-/** A ±1 label tensor (float32 or int32) for the pairwise losses. */
-function checkLabels(op: string, target: unknown): asserts target is Tensor {
-  checkTensor(op, 'target', target);
-  if (target.dtype === 'bool') throw new DTypeError(`${op}: target must hold 1 or -1 (float32 or int32), got bool ${fmt(target.shape)}`);
+  return more.smoothL1Loss('smoothL1Loss', input, target, o);
 }
 
 /**
@@ -302,27 +268,7 @@ function checkLabels(op: string, target: unknown): asserts target is Tensor {
  * Σ x1·x2 / sqrt((Σ x1² + 1e-12)(Σ x2² + 1e-12)).
  */
 export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
-  checkFloat('cosineEmbeddingLoss', 'input1', input1);
-  checkFloat('cosineEmbeddingLoss', 'input2', input2);
-  checkLabels('cosineEmbeddingLoss', target);
-  checkOptions('cosineEmbeddingLoss', o, ['reduction', 'margin']);
-  if (o.reduction !== undefined) checkOneOf('cosineEmbeddingLoss', 'reduction', o.reduction, ['mean', 'sum', 'none']);
-  const margin = checkNumber('cosineEmbeddingLoss', 'margin', o.margin ?? 0, { finite: true });
-  if (!shapesEqual(input1.shape, input2.shape) || (input1.ndim !== 1 && input1.ndim !== 2)) {
-    throw new ShapeError(`cosineEmbeddingLoss: input1 and input2 must both be [N, D] or [D], got ${fmt(input1.shape)} and ${fmt(input2.shape)}`);
-  }
-  const want = input1.ndim === 2 ? [input1.shape[0]] : [];
-  if (!shapesEqual(target.shape, want)) {
-    throw new ShapeError(`cosineEmbeddingLoss: target must be ${fmt(want)} (one label per pair of input ${fmt(input1.shape)}), got ${fmt(target.shape)}`);
-  }
-  return tidy(() => {
-    const d = input1.ndim - 1;
-    const dot = input1.mul(input2).sum(d);
-    const m1 = input1.square().sum(d).add(1e-12), m2 = input2.square().sum(d).add(1e-12);
-    const cos = dot.div(m1.mul(m2).sqrt());
-    const l = where(target.eq(1), cos.neg().add(1), 0).add(where(target.eq(-1), cos.sub(margin).relu(), 0));
-    return reduce('cosineEmbeddingLoss', l, o.reduction);
-  });
+  return more.cosineEmbeddingLoss('cosineEmbeddingLoss', input1, input2, target, o);
 }
 
 /**
@@ -330,12 +276,5 @@ export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tens
  * should rank higher); the three tensors broadcast.
  */
 export function marginRankingLoss(input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
-  checkFloat('marginRankingLoss', 'input1', input1);
-  checkFloat('marginRankingLoss', 'input2', input2);
-  checkLabels('marginRankingLoss', target);
-  checkOptions('marginRankingLoss', o, ['reduction', 'margin']);
-  if (o.reduction !== undefined) checkOneOf('marginRankingLoss', 'reduction', o.reduction, ['mean', 'sum', 'none']);
-  const margin = checkNumber('marginRankingLoss', 'margin', o.margin ?? 0, { finite: true });
-  broadcastShapes('marginRankingLoss', input1.shape, input2.shape, target.shape);
-  return tidy(() => reduce('marginRankingLoss', target.neg().mul(input1.sub(input2)).add(margin).relu(), o.reduction));
+  return more.marginRankingLoss('marginRankingLoss', input1, input2, target, o);
 }

@@ -312,6 +312,7 @@ export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | num
   if (index.ndim !== x.ndim) throw new ShapeError(`scatter: index ${fmt(index.shape)} must have as many dims as the input ${fmt(x.shape)}`);
   const d = normAxis('scatter', dim, x.ndim);
   if (src instanceof Tensor) {
+    checkTensor('scatter', 'src', src);
     if (src.dtype !== x.dtype) throw new DTypeError(`scatter: src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
     if (src.ndim !== x.ndim) throw new ShapeError(`scatter: input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same number of dims`);
   } else if (typeof src !== 'number' && typeof src !== 'boolean') {
