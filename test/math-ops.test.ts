@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
-import { forEachBackend, gradcheck } from './backends.js';
+import { expectIndexError, forEachBackend, gradcheck } from './backends.js';
 import { expectClose, rng } from './helpers.js';
 
 /** The distance from a to the float64 value e, in float32 ulps of e (0 when both are the same non-finite). */
@@ -269,6 +269,9 @@ forEachBackend((kind) => {
       expect(() => x.scatter(1, wt.tensor([0], { dtype: 'int32' }), 1)).toThrow(/scatter: index \[1\] must have as many dims as the input \[3,4\]/);
       expect(() => x.scatter(2, i, 1)).toThrow(/scatter: dim=2 is out of range/);
       expect(() => x.scatter(1, i, 'a' as never)).toThrow(/scatter: src must be a tensor, a number or a boolean/);
+      // out-of-range indices: at the call on the CPU, at the read on WebGPU, naming scatter
+      await expectIndexError(kind, () => wt.scatter(wt.zeros([2, 3]), 1, wt.tensor([[0, 3]], { dtype: 'int32' }), wt.ones([1, 2])), /^scatter: index \[1,2\] holds .*out of range \[0, 3\)/);
+      await expectIndexError(kind, () => wt.scatter(wt.zeros([2, 3]), 1, wt.tensor([[0, -1]], { dtype: 'int32' }), 2), /^scatter: index/);
     });
   });
 });
