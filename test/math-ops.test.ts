@@ -170,6 +170,7 @@ forEachBackend((kind) => {
       const a = wt.tensor(sample(24, 4, -1, 1), { shape: [2, 3, 4] }), b = wt.tensor(sample(40, 5, -1, 1), { shape: [2, 4, 5] });
       expect(await gradcheck((p, q) => wt.bmm(p, q), [a, b])).toBe(true);
       expect(await gradcheck((p, q) => wt.einsum('bij,bjk->kbi', p, q), [a, b])).toBe(true);
+      expect(await gradcheck((p, q) => wt.einsum('...ij,jk->...ik', p, q), [a, wt.tensor(sample(8, 9, -1, 1), { shape: [4, 2] })])).toBe(true);
       expect(await gradcheck((p) => wt.einsum('bii->bi', p), [wt.tensor(sample(18, 6, -1, 1), { shape: [2, 3, 3] })])).toBe(true);
       expect(await gradcheck((p, q, r) => wt.einsum('ij,jk,k->i', p, q, r), [x, wt.tensor(sample(8, 7, -1, 1), { shape: [4, 2] }), wt.tensor([0.5, -2])])).toBe(true);
       const idx = () => wt.tensor([[2, 0, 1, 0], [1, 2, 0, 2]], { dtype: 'int32' });
@@ -236,7 +237,10 @@ forEachBackend((kind) => {
       expect(() => wt.einsum('ij->ii', x)).toThrow(/output subscript i appears more than once/);
       expect(() => wt.einsum('i1,jk', x, y)).toThrow(/"1" is not a subscript/);
       expect(() => wt.einsum('ij->i->j', x)).toThrow(/more than one '->'/);
-      expect(() => wt.einsum('...j,jk', x, y)).toThrow(/'...' \(broadcast dims\) is not supported/);
+      expect(() => wt.einsum('...j...,jk', x, y)).toThrow(/more than one '...' in term 0/);
+      expect(() => wt.einsum('.ij,jk', x, y)).toThrow(/"." is not a subscript/);
+      expect(() => wt.einsum('...ijk,jk', x, y)).toThrow(/term 0 "...ijk" has 3 subscripts but operand 0 has 2 dims/);
+      expect(() => wt.einsum('...j,...j', wt.ones([2, 3]), wt.ones([4, 3]))).toThrow(/subscript ... \(broadcast dim 0\) has size 2 and 4/);
       expect(() => wt.einsum('ijk,jk', x, y)).toThrow(wt.ShapeError);
       expect(() => wt.einsum('ijk,jk', x, y)).toThrow(/term 0 "ijk" has 3 subscripts but operand 0 has 2 dims \[2,3\]/);
       expect(() => wt.einsum('ij,ik', x, y)).toThrow(/einsum: subscript i has size 2 and 3/);

@@ -42,49 +42,68 @@ interface Term {
 
 const LETTER = /^[A-Za-z]$/;
 
-/** The equation's input terms and output, checked against the operands (sizes in `size`). */
+/** The label of broadcast (`...`) dim k, counted from the left of the widest `...`. */
+const ELL = (k: number): string => `...${k}`;
+/** A label as the equation writes it (broadcast dims as `...`). */
+const shown = (c: string): string => (c.startsWith('...') ? `... (broadcast dim ${c.slice(3)})` : c);
+
+/**
+ * The equation's input terms and output as label lists, checked against the operands (sizes in
+ * `size`). `...` stands for the dims no letter names, right-aligned across operands (as
+ * broadcasting aligns them): they get the labels ELL(0..E-1).
+ */
 function parse(equation: string, operands: readonly Tensor[]): { inputs: string[][]; output: string[]; size: Map<string, number> } {
   const bad = (why: string): never => {
     throw new ArgumentError(`einsum: ${why} in equation ${JSON.stringify(equation)}`);
   };
   const eq = equation.replace(/\s+/g, '');
-  if (eq.includes('.')) bad("'...' (broadcast dims) is not supported; name every dim with a letter");
   const arrows = eq.split('->');
   if (arrows.length > 2) bad("more than one '->'");
-  const lhs = arrows[0];
-  const terms = lhs.split(',');
+  /** a term's letters on either side of its `...` (null: no `...`) */
+  const split = (term: string, where: string): { left: string[]; right: string[] | null } => {
+    const parts = term.split('...');
+    if (parts.length > 2) bad(`more than one '...' in ${where}`);
+    for (const part of parts) for (const c of part) if (!LETTER.test(c)) bad(`${JSON.stringify(c)} is not a subscript (letters a-z, A-Z, or '...') in ${where}`);
+    return { left: [...parts[0]], right: parts.length === 2 ? [...parts[1]] : null };
+  };
+  const terms = arrows[0].split(',');
   if (terms.length !== operands.length) bad(`${terms.length} input term${terms.length === 1 ? '' : 's'} for ${operands.length} operand${operands.length === 1 ? '' : 's'}`);
-  const inputs = terms.map((term, i) => {
-    const labels = [...term];
-    for (const c of labels) if (!LETTER.test(c)) bad(`${JSON.stringify(c)} is not a subscript (letters a-z, A-Z) in term ${i}`);
-    if (labels.length !== operands[i].ndim) {
-      throw new ShapeError(`einsum: term ${i} ${JSON.stringify(term)} has ${labels.length} subscript${labels.length === 1 ? '' : 's'} but operand ${i} has ${operands[i].ndim} dims ${fmt(operands[i].shape)} (equation ${JSON.stringify(equation)})`);
+  const parsed = terms.map((term, i) => split(term, `term ${i}`));
+  const ellDims = parsed.map(({ left, right }, i) => {
+    const named = left.length + (right?.length ?? 0), nd = operands[i].ndim;
+    if (right === null ? named !== nd : named > nd) {
+      throw new ShapeError(`einsum: term ${i} ${JSON.stringify(terms[i])} has ${named} subscript${named === 1 ? '' : 's'} but operand ${i} has ${nd} dims ${fmt(operands[i].shape)} (equation ${JSON.stringify(equation)})`);
     }
-    return labels;
+    return nd - named;
   });
+  const E = Math.max(0, ...ellDims);
+  const inputs = parsed.map(({ left, right }, i) => (right === null ? left : [...left, ...Array.from({ length: ellDims[i] }, (_, k) => ELL(E - ellDims[i] + k)), ...right]));
   const size = new Map<string, number>();
   inputs.forEach((labels, i) => labels.forEach((c, k) => {
     const n = operands[i].shape[k];
     const m = size.get(c);
-    // a size-1 dim broadcasts against the others of its letter (as torch)
+    // a size-1 dim broadcasts against the others of its label (as torch)
     if (m === undefined || m === 1) size.set(c, n);
     else if (n !== m && n !== 1) {
-      throw new ShapeError(`einsum: subscript ${c} has size ${m} and ${n} (operand ${i} ${fmt(operands[i].shape)}, dim ${k}) in equation ${JSON.stringify(equation)}`);
+      throw new ShapeError(`einsum: subscript ${shown(c)} has size ${m} and ${n} (operand ${i} ${fmt(operands[i].shape)}, dim ${k}) in equation ${JSON.stringify(equation)}`);
     }
   }));
+  const ell = Array.from({ length: E }, (_, k) => ELL(k));
   let output: string[];
   if (arrows.length === 2) {
-    output = [...arrows[1]];
+    const { left, right } = split(arrows[1], 'the output');
+    // without '...' in the output the broadcast dims are summed, as torch
+    output = right === null ? left : [...left, ...ell, ...right];
     output.forEach((c, k) => {
-      if (!LETTER.test(c)) bad(`${JSON.stringify(c)} is not a subscript (letters a-z, A-Z) in the output`);
+      if (c.startsWith('...')) return;
       if (!size.has(c)) bad(`output subscript ${c} appears in no input`);
       if (output.indexOf(c) !== k) bad(`output subscript ${c} appears more than once`);
     });
   } else {
-    // implicit output: the subscripts that appear once, in alphabetical (ASCII) order
+    // implicit output: the broadcast dims, then the letters that appear once, in alphabetical (ASCII) order
     const count = new Map<string, number>();
-    for (const labels of inputs) for (const c of labels) count.set(c, (count.get(c) ?? 0) + 1);
-    output = [...count].filter(([, n]) => n === 1).map(([c]) => c).sort();
+    for (const labels of inputs) for (const c of labels) if (!c.startsWith('...')) count.set(c, (count.get(c) ?? 0) + 1);
+    output = [...ell, ...[...count].filter(([, n]) => n === 1).map(([c]) => c).sort()];
   }
   return { inputs, output, size };
 }
@@ -133,12 +152,15 @@ function contractPair(a: Term, b: Term, keep: ReadonlySet<string>, size: Map<str
  * output are summed. The output is explicit (`'ij,jk->ik'`) or implicit (no `->`: the letters
  * that appear once, in alphabetical order). A letter repeated within one operand takes its
  * diagonal (`'ii->i'`, trace `'ii'`); dims of size 1 broadcast against their letter's size.
- * Not supported: `...` (name every dim). Float32 operands.
+ * `...` stands for the dims no letter names, broadcast across operands (right-aligned); it leads
+ * an implicit output, and an explicit output without it sums those dims (as torch). Float32
+ * operands.
  *
  * @example
  * wt.einsum('bij,bjk->bik', a, b)  // batched matmul
  * wt.einsum('ij->ji', x)           // transpose
  * wt.einsum('i,j->ij', u, v)       // outer product
+ * wt.einsum('...ij,jk->...ik', x, w) // any leading dims
  */
 export function einsum(equation: string, ...operands: Tensor[] | [Tensor[]]): Tensor {
   if (typeof equation !== 'string') throw new ArgumentError(`einsum: equation must be a string, got ${describeValue(equation)}`);
@@ -159,7 +181,7 @@ export function einsum(equation: string, ...operands: Tensor[] | [Tensor[]]): Te
         if (q < 0) break;
         const p = term.labels.indexOf(term.labels[q]);
         if (term.t.shape[p] !== term.t.shape[q]) {
-          throw new ShapeError(`einsum: subscript ${term.labels[q]} is repeated in term ${i} but dims ${p} and ${q} of operand ${i} ${fmt(ops[i].shape)} differ (equation ${JSON.stringify(equation)})`);
+          throw new ShapeError(`einsum: subscript ${shown(term.labels[q])} is repeated in term ${i} but dims ${p} and ${q} of operand ${i} ${fmt(ops[i].shape)} differ (equation ${JSON.stringify(equation)})`);
         }
         term = { t: diagonal(term.t, p, q), labels: term.labels.filter((_, k) => k !== q) };
       }
