@@ -64,7 +64,8 @@ describe('bundle size and tree shaking', () => {
     const io = await bundleSize(`import { load } from 'webtensor'; console.log(load);`);
     console.log(`bundle: whole ${(all.min / 1024).toFixed(0)} KiB minified, ${(all.gzip / 1024).toFixed(0)} KiB gzipped; ` +
       `init + tensor (both backends, every Tensor method) ${(one.gzip / 1024).toFixed(0)} KiB gzipped; load only ${(io.gzip / 1024).toFixed(0)} KiB gzipped`);
-    expect(all.gzip).toBeLessThan(150 * 1024);
+    // 147 KiB before issue 21's math ops (+5 KiB: WGSL helpers, einsum, scatter, losses)
+    expect(all.gzip).toBeLessThan(160 * 1024);
     expect(one.gzip).toBeLessThan(all.gzip * 0.8);
     expect(io.gzip).toBeLessThan(all.gzip / 3);
     // the Node-only module is loaded lazily and never bundled
