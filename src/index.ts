@@ -20,16 +20,17 @@ export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye,
   rand, randn, randint, normal, uniform, type CreateOptions, type RandomOptions,
 } from './ops/creation.js';
-export { cat, stack, split, chunk, pad, flip } from './ops/movement.js';
+export { cat, stack, split, chunk, pad, flip, repeat, roll } from './ops/movement.js';
 export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
 export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, FUSED_ATTENTION_AUTO_SCORES, type FusedAttentionOptions } from './ops/attention.js';
-export { gather, indexSelect, embedding, scatterAdd, oneHot, padMode, type PadMode } from './ops/indexing.js';
+export { gather, indexSelect, embedding, scatterAdd, scatter, maskedFill, oneHot, padMode, type PadMode } from './ops/indexing.js';
 export { cumsum, cumprod, sort, argsort, topk, max, min, amaxOf as amax, aminOf as amin, type ValuesIndices } from './ops/sort.js';
 export { multinomial, type MultinomialOptions } from './ops/sample.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp.js';
 export { matmul, mm, linear } from './ops/linalg.js';
+export { bmm, einsum } from './ops/contract.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';
 export { backendInfo, emptyCache, type BackendInfo } from './init.js';
 export { save, load, loadMetadata, loadOptimizerState, type SaveOptions, type OptimizerStateDict } from './io/safetensors.js';

@@ -19,6 +19,7 @@ import { backward } from './autograd/backward.js';
 import * as nrm from './ops/norm.js';
 import * as idx from './ops/indexing.js';
 import * as la from './ops/linalg.js';
+import * as ct from './ops/contract.js';
 import * as fn from './ops/functions.js';
 import * as srt from './ops/sort.js';
 import * as smp from './ops/sample.js';
@@ -364,6 +365,23 @@ export class Tensor {
   log1p(): Tensor { return ew.elementwise('log1p', [this]); }
   expm1(): Tensor { return ew.elementwise('expm1', [this]); }
   erf(): Tensor { return ew.elementwise('erf', [this]); }
+  tan(): Tensor { return ew.elementwise('tan', [this]); }
+  asin(): Tensor { return ew.elementwise('asin', [this]); }
+  acos(): Tensor { return ew.elementwise('acos', [this]); }
+  atan(): Tensor { return ew.elementwise('atan', [this]); }
+  /** The angle of the point (other, this) in (-pi, pi], as torch.atan2(self, other). */
+  atan2(other: Operand): Tensor { return ew.elementwise('atan2', [this, other]); }
+  sinh(): Tensor { return ew.elementwise('sinh', [this]); }
+  cosh(): Tensor { return ew.elementwise('cosh', [this]); }
+  asinh(): Tensor { return ew.elementwise('asinh', [this]); }
+  acosh(): Tensor { return ew.elementwise('acosh', [this]); }
+  atanh(): Tensor { return ew.elementwise('atanh', [this]); }
+  log2(): Tensor { return ew.elementwise('log2', [this]); }
+  log10(): Tensor { return ew.elementwise('log10', [this]); }
+  /** Rounds toward zero (int32 stays as is). */
+  trunc(): Tensor { return ew.elementwise('trunc', [this]); }
+  /** C's fmod (torch.fmod): the result has the sign of this tensor, the dividend; int32 stays int32. */
+  fmod(other: Operand): Tensor { return ew.elementwise('fmod', [this, other]); }
   /** Cast to a dtype. */
   to(dtype: DType): Tensor { return ew.toType(this, dtype); }
   float(): Tensor { return ew.toType(this, 'float32', 'float'); }
@@ -442,6 +460,10 @@ export class Tensor {
   /** Constant padding; `pads` pairs from the last dim backwards, as torch.nn.functional.pad. */
   pad(pads: number[], value = 0): Tensor { return mv.pad(this, pads, value); }
   flip(dims: number | number[]): Tensor { return mv.flip(this, dims); }
+  /** Tiles this tensor, as torch.Tensor.repeat: repeat(2, 3) or repeat([2, 3]); more counts than dims add leading dims. */
+  repeat(...sizes: number[] | [number[]]): Tensor { return mv.repeat(this, flatArgs(sizes)); }
+  /** Rotates along dims (torch.roll); without dims, the flattened tensor is rolled. */
+  roll(shifts: number | number[], dims?: number | number[] | null): Tensor { return mv.roll(this, shifts, dims); }
 
   // ---- normalisation and indexing ------------------------------------------------------------
 
@@ -451,6 +473,12 @@ export class Tensor {
   gather(dim: number, index: Tensor): Tensor { return idx.gather(this, dim, index); }
   /** Slices along dim picked by a 1-D int32 index (torch.index_select). */
   indexSelect(dim: number, index: Tensor): Tensor { return idx.indexSelect(this, dim, index); }
+  /** `value` where the bool mask (broadcast to this shape) is true (torch.masked_fill). */
+  maskedFill(mask: Tensor, value: number | boolean | Tensor): Tensor { return idx.maskedFill(this, mask, value); }
+  /** Out-of-place torch.scatter: src values (or a number) written at index along dim. */
+  scatter(dim: number, index: Tensor, src: Tensor | number | boolean): Tensor { return idx.scatter(this, dim, index, src); }
+  /** Out-of-place torch.scatter_add. */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return idx.scatterAdd(this, dim, index, src); }
 
   // ---- linalg ---------------------------------------------------------------------------------
 
@@ -458,6 +486,8 @@ export class Tensor {
   matmul(other: Tensor): Tensor { return la.matmul(this, other); }
   /** Matrix product of two 2-D tensors. */
   mm(other: Tensor): Tensor { return la.mm(this, other); }
+  /** Batched matrix product of 3-D tensors (torch.bmm). */
+  bmm(other: Tensor): Tensor { return ct.bmm(this, other); }
 
   // ---- in place (not recorded by autograd) ----------------------------------------------------
 

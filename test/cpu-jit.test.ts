@@ -192,7 +192,7 @@ describe('CPU WebAssembly expression kernels', () => {
 
   it('take the float32 ops they implement and leave the rest to JavaScript', () => {
     const unary = (Object.keys(UNARY) as UnaryOp[]).filter((op) => op !== 'not' && op !== 'isnan' && op !== 'isinf');
-    expect(unary.filter((op) => inWasm(IR.unary(op, lx)))).toEqual(['neg', 'abs', 'exp', 'sqrt', 'erf', 'floor', 'ceil', 'round', 'sign', 'recip']);
+    expect(unary.filter((op) => inWasm(IR.unary(op, lx)))).toEqual(['neg', 'abs', 'exp', 'sqrt', 'erf', 'floor', 'ceil', 'round', 'sign', 'recip', 'trunc']);
     expect(inWasm(IR.cast(IR.unary('isnan', lx), 'float32'))).toBe(true);
     expect(inWasm(IR.cast(IR.unary('not', IR.unary('isinf', lx)), 'float32'))).toBe(true);
     const binary = (Object.keys(BINARY) as BinaryOp[]).filter((op) => op !== 'and' && op !== 'or');

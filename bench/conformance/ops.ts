@@ -89,6 +89,22 @@ const ELEMENTWISE_SPECS: { [K in ElementwiseName]: EwSpec } = {
   log1p: { args: [range(-0.9, 5)], tol: ulps(8, 2 ** -22), grad: ulps(3) },
   expm1: { args: [ANY], tol: ulps(16, 2 ** -22) },
   erf: { args: [ANY], tol: ulps(8, 2 ** -22), grad: ulps(24) }, // the gradient's exp(-x²): 3 + 2·9 ulp
+  // the inverse and hyperbolic functions are WGSL helpers of their own (src/kernel/wgsl-lib.ts:
+  // fdlibm's and Cephes' reductions over wt_exp, wt_log, wt_log1p and wt_sincos), not builtins
+  tan: { args: [range(-1.4, 1.4)], tol: ulps(8), grad: ulps(24) }, // sin / cos; g·(1 + y²): twice y's error
+  asin: { args: [range(-0.95, 0.95)], tol: ulps(8), grad: ulps(6) }, // atan2(x, sqrt((1 - x)(1 + x)))
+  acos: { args: [range(-0.95, 0.95)], tol: ulps(8), grad: ulps(6) },
+  atan: { args: [ANY], tol: ulps(4), grad: ulps(3) },
+  atan2: { args: [signed(0.1, 3), signed(0.1, 3)], tol: ulps(8), grad: ulps(4) },
+  sinh: { args: [ANY], tol: ulps(8), grad: ulps(8) },
+  cosh: { args: [ANY], tol: ulps(8), grad: ulps(8) },
+  asinh: { args: [range(-5, 5)], tol: ulps(8), grad: ulps(6) },
+  acosh: { args: [range(1.05, 5)], tol: ulps(8), grad: ulps(6) },
+  atanh: { args: [range(-0.95, 0.95)], tol: ulps(8), grad: ulps(3) },
+  log2: { args: [range(0.05, 10)], tol: ulps(4), grad: ulps(3) },
+  log10: { args: [range(0.05, 10)], tol: ulps(4), grad: ulps(3) },
+  trunc: { args: [ANY], tol: exact },
+  fmod: { args: [range(-8, 8), powersOfTwo], tol: exact }, // exact quotients, as remainder's
   logicalNot: { args: [specials], tol: exact },
   isNan: { args: [specials], tol: exact },
   isInf: { args: [specials], tol: exact },

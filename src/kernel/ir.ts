@@ -12,9 +12,10 @@ import { erf } from './math.js';
 
 export type UnaryOp =
   | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'sin' | 'cos' | 'tanh' | 'erf' | 'floor' | 'ceil'
-  | 'round' | 'sign' | 'log1p' | 'expm1' | 'recip' | 'not' | 'isnan' | 'isinf';
+  | 'round' | 'sign' | 'log1p' | 'expm1' | 'recip' | 'not' | 'isnan' | 'isinf'
+  | 'tan' | 'asin' | 'acos' | 'atan' | 'sinh' | 'cosh' | 'asinh' | 'acosh' | 'atanh' | 'log2' | 'log10' | 'trunc';
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'idiv'
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'idiv' | 'fmod' | 'atan2'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
 export type LeafOp = 'load' | 'scalar' | 'const' | 'index' | 'rand';
 export type Op = LeafOp | UnaryOp | BinaryOp | 'where' | 'cast';
@@ -59,6 +60,19 @@ export const UNARY: { [K in UnaryOp]: { cpu: (x: number) => number; keepsInt?: b
   not: { cpu: (x) => (x ? 0 : 1), keepsInt: true },
   isnan: { cpu: (x) => (Number.isNaN(x) ? 1 : 0) },
   isinf: { cpu: (x) => (x === Infinity || x === -Infinity ? 1 : 0) },
+  tan: { cpu: Math.tan },
+  asin: { cpu: Math.asin },
+  acos: { cpu: Math.acos },
+  atan: { cpu: Math.atan },
+  sinh: { cpu: Math.sinh },
+  cosh: { cpu: Math.cosh },
+  asinh: { cpu: Math.asinh },
+  acosh: { cpu: Math.acosh },
+  atanh: { cpu: Math.atanh },
+  log2: { cpu: Math.log2 },
+  log10: { cpu: Math.log10 },
+  // toward zero; the op keeps an int32 tensor int32 itself (ops/elementwise.ts)
+  trunc: { cpu: Math.trunc },
 };
 
 /** pow as C and torch: x^0 = 1 and 1^y = 1 even for NaN, (−1)^±inf = 1 (Math.pow gives NaN). */
@@ -113,6 +127,11 @@ export const BINARY: { [K in BinaryOp]: { cpu: (a: number, b: number) => number;
   // floor modulo and floor division, as PyTorch's remainder and floor_divide
   mod: { cpu: floorMod, int: (a, b) => (b === 0 ? 0 : (a - Math.floor(a / b) * b) | 0) },
   idiv: { cpu: floorDiv, int: (a, b) => (b === 0 ? 0 : Math.floor(a / b) | 0) },
+  // C's fmod, as torch.fmod: the result has the sign of the dividend (JavaScript's %); an int
+  // divisor of 0 gives 0 (torch raises ZeroDivisionError on the CPU)
+  fmod: { cpu: (a, b) => a % b, int: (a, b) => (b === 0 ? 0 : a % b | 0) },
+  // C's atan2 (signed zeros and infinities included)
+  atan2: { cpu: Math.atan2 },
   lt: { cpu: (a, b) => (a < b ? 1 : 0) },
   le: { cpu: (a, b) => (a <= b ? 1 : 0) },
   gt: { cpu: (a, b) => (a > b ? 1 : 0) },
@@ -146,7 +165,7 @@ export const IR = {
   binary: (op: BinaryOp, a: Expr, b: Expr): Expr => {
     if (op === 'and' || op === 'or') return node(op, 'bool', [IR.cast(a, 'bool'), IR.cast(b, 'bool')]);
     let dt: DType = a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
-    if (op === 'div') dt = 'float32';
+    if (op === 'div' || op === 'atan2') dt = 'float32';
     const args = [IR.cast(a, dt), IR.cast(b, dt)];
     return node(op, COMPARE.has(op) ? 'bool' : dt, args);
   },

@@ -257,6 +257,159 @@ const HELPERS: Record<string, Helper> = {
   return select(r, -r, a < 0.0 && odd);
 }`,
   },
+  // tan = sin / cos from the same reduction (about 2 ulp); ±0 kept
+  wt_tan: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_sincos'],
+    code: `fn wt_tan(x: f32) -> f32 {
+  if (wt_isnan(x) || wt_isinf(x)) { return wt_nan(); }
+  if (x == 0.0) { return x; }
+  let v = wt_sincos(x);
+  return v.x / v.y;
+}`,
+  },
+  // atan: Cephes atanf (reduction to |t| <= tan(pi/8) by pi/4 or pi/2, then an odd polynomial;
+  // about 2 ulp). WGSL allows its builtin atan 4096 ulp. The sign comes from the bits (-0 → -0)
+  wt_atan: {
+    deps: ['wt_isnan'],
+    code: `fn wt_atan(x: f32) -> f32 {
+  if (wt_isnan(x)) { return x; }
+  let a = abs(x);
+  var y = 0.0;
+  var t = a;
+  if (a > 2.414213562373095) { y = 1.5707963267948966; t = -1.0 / a; }
+  else if (a > 0.4142135623730950) { y = 0.7853981633974483; t = (a - 1.0) / (a + 1.0); }
+  let z = t * t;
+  let r = y + ((((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z - 3.33329491539e-1) * z * t + t);
+  return select(r, -r, (bitcast<u32>(x) >> 31u) == 1u);
+}`,
+  },
+  // atan2 as C's: the angle of (|x|, |y|) in [0, pi/2] from the smaller ratio, then the
+  // quadrant; zeros (signed) and infinities spelled out
+  wt_atan2: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_atan'],
+    code: `fn wt_atan2(y: f32, x: f32) -> f32 {
+  if (wt_isnan(x) || wt_isnan(y)) { return wt_nan(); }
+  let sx = (bitcast<u32>(x) >> 31u) == 1u;
+  let ax = abs(x);
+  let ay = abs(y);
+  var r: f32;
+  if (wt_isinf(ax) && wt_isinf(ay)) { r = select(0.7853981633974483, 2.356194490192345, sx); }
+  else if (ay == 0.0 || wt_isinf(ax)) { r = select(0.0, 3.141592653589793, sx); }
+  else if (ax == 0.0 || wt_isinf(ay)) { r = 1.5707963267948966; }
+  else {
+    var t: f32;
+    if (ay <= ax) { t = wt_atan(ay / ax); } else { t = 1.5707963267948966 - wt_atan(ax / ay); }
+    r = select(t, 3.141592653589793 - t, sx);
+  }
+  return select(r, -r, (bitcast<u32>(y) >> 31u) == 1u);
+}`,
+  },
+  // asin and acos through atan2 with sqrt((1 - x)(1 + x)) (1 - x is exact where it matters):
+  // NaN outside [-1, 1] (the square root of a negative)
+  wt_asin: { deps: ['wt_sqrt', 'wt_atan2'], code: 'fn wt_asin(x: f32) -> f32 { return wt_atan2(x, wt_sqrt((1.0 - x) * (1.0 + x))); }' },
+  wt_acos: { deps: ['wt_sqrt', 'wt_atan2'], code: 'fn wt_acos(x: f32) -> f32 { return wt_atan2(wt_sqrt((1.0 - x) * (1.0 + x)), x); }' },
+  // sinh and cosh as fdlibm's: from expm1 near 0 (no cancellation), from exp beyond, and past
+  // |x| = 88 as (e^(|x|/2) / 2) e^(|x|/2), finite up to where the result overflows
+  wt_sinh: {
+    deps: ['wt_isnan', 'wt_exp', 'wt_expm1'],
+    code: `fn wt_sinh(x: f32) -> f32 {
+  if (wt_isnan(x) || x == 0.0) { return x; }
+  let a = abs(x);
+  var r: f32;
+  if (a < 1.0) { let t = wt_expm1(a); r = 0.5 * (2.0 * t - t * t / (t + 1.0)); }
+  else if (a < 88.0) { let e = wt_exp(a); r = 0.5 * e - 0.5 / e; }
+  else { let e = wt_exp(0.5 * a); r = (0.5 * e) * e; }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  wt_cosh: {
+    deps: ['wt_isnan', 'wt_exp', 'wt_expm1'],
+    code: `fn wt_cosh(x: f32) -> f32 {
+  if (wt_isnan(x)) { return x; }
+  let a = abs(x);
+  if (a < 0.34657359) { let t = wt_expm1(a); let w = 1.0 + t; return 1.0 + (t * t) / (w + w); }
+  if (a < 88.0) { let e = wt_exp(a); return 0.5 * e + 0.5 / e; }
+  let e = wt_exp(0.5 * a);
+  return (0.5 * e) * e;
+}`,
+  },
+  // asinh, acosh and atanh as fdlibm's: log1p forms near 0 (and near 1 for acosh), log forms
+  // beyond, log(|x|) + ln2 where x² would overflow
+  wt_asinh: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_log', 'wt_log1p'],
+    code: `fn wt_asinh(x: f32) -> f32 {
+  if (wt_isnan(x) || wt_isinf(x) || x == 0.0) { return x; }
+  let a = abs(x);
+  var r: f32;
+  if (a > 1e18) { r = wt_log(a) + 0.6931471805599453; }
+  else if (a > 2.0) { r = wt_log(2.0 * a + 1.0 / (sqrt(a * a + 1.0) + a)); }
+  else { let t = a * a; r = wt_log1p(a + t / (1.0 + sqrt(1.0 + t))); }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  wt_acosh: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_log', 'wt_log1p'],
+    code: `fn wt_acosh(x: f32) -> f32 {
+  if (wt_isnan(x) || x < 1.0) { return wt_nan(); }
+  if (wt_isinf(x)) { return x; }
+  if (x > 1e18) { return wt_log(x) + 0.6931471805599453; }
+  if (x > 2.0) { return wt_log(2.0 * x - 1.0 / (x + sqrt(x * x - 1.0))); }
+  let t = x - 1.0;
+  return wt_log1p(t + sqrt(2.0 * t + t * t));
+}`,
+  },
+  wt_atanh: {
+    deps: ['wt_isnan', 'wt_nan', 'wt_f32', 'wt_log1p'],
+    code: `fn wt_atanh(x: f32) -> f32 {
+  if (wt_isnan(x) || x == 0.0) { return x; }
+  let a = abs(x);
+  if (a > 1.0) { return wt_nan(); }
+  var r: f32;
+  if (a == 1.0) { r = wt_f32(0x7f800000u); }
+  else if (a < 0.5) { let t = a + a; r = 0.5 * wt_log1p(t + t * a / (1.0 - a)); }
+  else { r = 0.5 * wt_log1p((a + a) / (1.0 - a)); }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  // log2 and log10 from wt_log2x's hi + lo (log10 times log10(2) as hi + lo): exact at powers
+  // of 2 and close to correctly rounded elsewhere (log10(1000) is 3)
+  wt_log2: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32', 'wt_log2x'],
+    code: `fn wt_log2(x: f32) -> f32 {
+  if (wt_isnan(x) || x < 0.0) { return wt_nan(); }
+  if (x == 0.0) { return wt_f32(0xff800000u); }
+  if (wt_isinf(x)) { return x; }
+  let l = wt_log2x(x);
+  return l.x + l.y;
+}`,
+  },
+  wt_log10: {
+    deps: ['wt_isnan', 'wt_isinf', 'wt_nan', 'wt_f32', 'wt_log2x', 'wt_mul2'],
+    code: `fn wt_log10(x: f32) -> f32 {
+  if (wt_isnan(x) || x < 0.0) { return wt_nan(); }
+  if (x == 0.0) { return wt_f32(0xff800000u); }
+  if (wt_isinf(x)) { return x; }
+  let l = wt_log2x(x);
+  let p = wt_mul2(l.x, 0.3010300099849701);
+  return p.x + (p.y + l.x * -1.432098889475597e-08 + l.y * 0.3010300099849701);
+}`,
+  },
+  // C's fmod (torch.fmod): the sign of the dividend, |r| < |b|; the quotient is corrected by one
+  // where the division rounded across an integer (large quotients are approximate, as wt_fmod's)
+  wt_cfmod: {
+    deps: ['wt_isinf', 'wt_isnan', 'wt_nan'],
+    code: `fn wt_cfmod(a: f32, b: f32) -> f32 {
+  if (b == 0.0 || wt_isinf(a) || wt_isnan(a) || wt_isnan(b)) { return wt_nan(); }
+  if (wt_isinf(b) || a == 0.0) { return a; }
+  let m = abs(b);
+  let x = abs(a);
+  var r = x - trunc(x / m) * m;
+  if (r >= m) { r = r - m; } else if (r < 0.0) { r = r + m; }
+  return select(r, -r, a < 0.0);
+}`,
+  },
+  // int fmod: WGSL's % truncates as C's; 0 for a divisor of 0 (as the CPU)
+  wt_ifmod: { deps: [], code: 'fn wt_ifmod(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } return a % b; }' },
   // NaN-propagating max/min that keep the first operand on ties, as the CPU's a > b ? a : b
   wt_max: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_max(a: f32, b: f32) -> f32 { return select(select(b, a, a > b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },
   wt_min: { deps: ['wt_isnan', 'wt_nan'], code: 'fn wt_min(a: f32, b: f32) -> f32 { return select(select(b, a, a < b), wt_nan(), wt_isnan(a) || wt_isnan(b)); }' },

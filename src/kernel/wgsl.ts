@@ -185,6 +185,18 @@ const UNARY_WGSL: { [K in UnaryOp]: { f32: (x: string) => string; int?: (x: stri
   // bit tests: a compiler may assume that floats are never NaN or infinite and fold x != x
   isnan: { f32: (x) => `select(0u, 1u, wt_isnan(${x}))` },
   isinf: { f32: (x) => `select(0u, 1u, wt_isinf(${x}))` },
+  tan: { f32: (x) => `wt_tan(${x})` },
+  asin: { f32: (x) => `wt_asin(${x})` },
+  acos: { f32: (x) => `wt_acos(${x})` },
+  atan: { f32: (x) => `wt_atan(${x})` },
+  sinh: { f32: (x) => `wt_sinh(${x})` },
+  cosh: { f32: (x) => `wt_cosh(${x})` },
+  asinh: { f32: (x) => `wt_asinh(${x})` },
+  acosh: { f32: (x) => `wt_acosh(${x})` },
+  atanh: { f32: (x) => `wt_atanh(${x})` },
+  log2: { f32: (x) => `wt_log2(${x})` },
+  log10: { f32: (x) => `wt_log10(${x})` },
+  trunc: { f32: (x) => `trunc(${x})` },
 };
 
 function unary(op: UnaryOp, x: string, arg: DType, out: DType): string {
@@ -209,6 +221,9 @@ const BINARY_WGSL: { [K in BinaryOp]: BinarySpelling } = {
   min: { f32: (a, b) => `wt_min(${a}, ${b})`, int: (a, b) => `select(${b}, ${a}, ${a} < ${b})` },
   mod: { f32: (a, b) => `wt_fmod(${a}, ${b})`, int: (a, b) => `wt_imod(${a}, ${b})` },
   idiv: { f32: (a, b) => `wt_fdiv(${a}, ${b})`, int: (a, b) => `wt_idiv(${a}, ${b})` },
+  fmod: { f32: (a, b) => `wt_cfmod(${a}, ${b})`, int: (a, b) => `wt_ifmod(${a}, ${b})` },
+  // operands are always float (IR.binary casts them)
+  atan2: { f32: (a, b) => `wt_atan2(${a}, ${b})`, int: (a, b) => `wt_atan2(f32(${a}), f32(${b}))` },
   lt: { f32: (a, b) => cmp(`${a} < ${b} && wt_ord(${a}, ${b})`), int: (a, b) => cmp(`${a} < ${b}`) },
   le: { f32: (a, b) => cmp(`${a} <= ${b} && wt_ord(${a}, ${b})`), int: (a, b) => cmp(`${a} <= ${b}`) },
   gt: { f32: (a, b) => cmp(`${a} > ${b} && wt_ord(${a}, ${b})`), int: (a, b) => cmp(`${a} > ${b}`) },

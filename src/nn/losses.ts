@@ -13,6 +13,8 @@ import { where } from '../ops/functions.js';
 import { elementwise } from '../ops/elementwise.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import * as more from './losses-more.js';
+import type { KLDivOptions } from './losses-more.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 export interface LossOptions {
@@ -238,4 +240,43 @@ export function hingeLoss(input: Tensor, target: Tensor, o: LossOptions & { marg
     const y = where(target.eq(0), -1, target);
     return reduce('hingeLoss', y.mul(input).neg().add(margin).relu(), o.reduction);
   });
+}
+
+export type { KLDivOptions } from './losses-more.js';
+
+/**
+ * Kullback-Leibler divergence, as torch.nn.functional.kl_div: `input` holds log-probabilities,
+ * `target` probabilities (log-probabilities with `logTarget`); pointwise target·(log(target) −
+ * input), 0 where the target is 0. 'batchmean' divides the sum by input.shape[0]; torch's
+ * default 'mean' divides by the number of elements.
+ *
+ * @example F.klDiv(logits.logSoftmax(-1), probs, { reduction: 'batchmean' })
+ */
+export function klDiv(input: Tensor, target: Tensor, o: KLDivOptions = {}): Tensor {
+  return more.klDiv('klDiv', input, target, o);
+}
+
+/**
+ * Smooth L1 loss, as torch: 0.5·d²/beta where |d| < beta, |d| − 0.5·beta elsewhere (d = input −
+ * target); beta 0 is the L1 loss. huberLoss with delta = beta is beta times this.
+ */
+export function smoothL1Loss(input: Tensor, target: Tensor, o: LossOptions & { beta?: number } = {}): Tensor {
+  return more.smoothL1Loss('smoothL1Loss', input, target, o);
+}
+
+/**
+ * Cosine embedding loss, as torch: for rows x1[i], x2[i] ([N, D], or one pair [D]) with label
+ * y[i] = 1: 1 − cos, y[i] = -1: max(0, cos − margin), other labels 0; cos is torch's
+ * Σ x1·x2 / sqrt((Σ x1² + 1e-12)(Σ x2² + 1e-12)).
+ */
+export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
+  return more.cosineEmbeddingLoss('cosineEmbeddingLoss', input1, input2, target, o);
+}
+
+/**
+ * Margin ranking loss, as torch: max(0, −y·(x1 − x2) + margin) for labels y in {1, -1} (1: x1
+ * should rank higher); the three tensors broadcast.
+ */
+export function marginRankingLoss(input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
+  return more.marginRankingLoss('marginRankingLoss', input1, input2, target, o);
 }

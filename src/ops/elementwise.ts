@@ -103,6 +103,21 @@ export const ELEMENTWISE = {
   log1p: { arity: 1, f: (x) => unary('log1p', x[0]), grad: (x, _y, g) => [div(g, add(num(1), x[0]))] },
   expm1: { arity: 1, f: (x) => unary('expm1', x[0]), grad: (_x, y, g) => [mul(g, add(y, num(1)))], usesOut: true },
   erf: { arity: 1, f: (x) => unary('erf', x[0]), grad: (x, _y, g) => [mul(g, mul(num(2 / Math.sqrt(Math.PI)), unary('exp', unary('neg', mul(x[0], x[0])))))] },
+  // trigonometric and hyperbolic functions and their inverses (float; int32 inputs are
+  // converted), gradients as torch's formulas: NaN or ±inf where the derivative is (asin at ±1)
+  tan: { arity: 1, f: (x) => unary('tan', x[0]), grad: (_x, y, g) => [mul(g, add(num(1), mul(y, y)))], usesOut: true, float: true },
+  asin: { arity: 1, f: (x) => unary('asin', x[0]), grad: (x, _y, g) => [div(g, unary('sqrt', sub(num(1), mul(x[0], x[0]))))], float: true },
+  acos: { arity: 1, f: (x) => unary('acos', x[0]), grad: (x, _y, g) => [unary('neg', div(g, unary('sqrt', sub(num(1), mul(x[0], x[0])))))], float: true },
+  atan: { arity: 1, f: (x) => unary('atan', x[0]), grad: (x, _y, g) => [div(g, add(num(1), mul(x[0], x[0])))], float: true },
+  sinh: { arity: 1, f: (x) => unary('sinh', x[0]), grad: (x, _y, g) => [mul(g, unary('cosh', x[0]))], float: true },
+  cosh: { arity: 1, f: (x) => unary('cosh', x[0]), grad: (x, _y, g) => [mul(g, unary('sinh', x[0]))], float: true },
+  asinh: { arity: 1, f: (x) => unary('asinh', x[0]), grad: (x, _y, g) => [div(g, unary('sqrt', add(mul(x[0], x[0]), num(1))))], float: true },
+  acosh: { arity: 1, f: (x) => unary('acosh', x[0]), grad: (x, _y, g) => [div(g, unary('sqrt', sub(mul(x[0], x[0]), num(1))))], float: true },
+  atanh: { arity: 1, f: (x) => unary('atanh', x[0]), grad: (x, _y, g) => [div(g, sub(num(1), mul(x[0], x[0])))], float: true },
+  log2: { arity: 1, f: (x) => unary('log2', x[0]), grad: (x, _y, g) => [div(g, mul(x[0], num(Math.LN2)))], float: true },
+  log10: { arity: 1, f: (x) => unary('log10', x[0]), grad: (x, _y, g) => [div(g, mul(x[0], num(Math.LN10)))], float: true },
+  // toward zero; an int32 tensor is returned as is (as floor, ceil, round)
+  trunc: { arity: 1, f: (x) => (x[0].dtype === 'float32' ? unary('trunc', x[0]) : x[0]), grad: zeroGrad(1) },
   logicalNot: { arity: 1, f: (x) => unary('not', x[0]), grad: null },
   isNan: { arity: 1, f: (x) => unary('isnan', x[0]), grad: null },
   isInf: { arity: 1, f: (x) => unary('isinf', x[0]), grad: null },
@@ -127,6 +142,19 @@ export const ELEMENTWISE = {
   maximum: { arity: 2, f: (x) => (bools(x) ? IR.binary('or', x[0], x[1]) : IR.binary('max', x[0], x[1])), grad: pickGrad('gt') },
   minimum: { arity: 2, f: (x) => (bools(x) ? IR.binary('and', x[0], x[1]) : IR.binary('min', x[0], x[1])), grad: pickGrad('lt') },
   remainder: { arity: 2, f: (x) => IR.binary('mod', x[0], x[1]), grad: (x, _y, g) => [g, unary('neg', mul(g, unary('floor', div(x[0], x[1]))))] },
+  // C's fmod (torch.fmod): the remainder of truncated division, with the dividend's sign;
+  // int32 stays int32. Gradients as torch: g, and -g·trunc(a / b)
+  fmod: { arity: 2, f: (x) => IR.binary('fmod', x[0], x[1]), grad: (x, _y, g) => [g, unary('neg', mul(g, unary('trunc', div(x[0], x[1]))))] },
+  // the angle of (x, y) = (x[1], x[0]), as torch.atan2(input = y, other = x)
+  atan2: {
+    arity: 2,
+    f: (x) => IR.binary('atan2', x[0], x[1]),
+    grad: (x, _y, g) => {
+      const r = add(mul(x[0], x[0]), mul(x[1], x[1]));
+      return [div(mul(g, x[1]), r), unary('neg', div(mul(g, x[0]), r))];
+    },
+    float: true,
+  },
   floorDivide: { arity: 2, f: (x) => IR.binary('idiv', x[0], x[1]), grad: null },
   eq: { arity: 2, f: (x) => IR.binary('eq', x[0], x[1]), grad: null },
   ne: { arity: 2, f: (x) => IR.binary('ne', x[0], x[1]), grad: null },

@@ -27,6 +27,22 @@ export const abs = (a: Tensor) => input('abs', a).abs();
 export const relu = (a: Tensor) => input('relu', a).relu();
 export const sigmoid = (a: Tensor) => input('sigmoid', a).sigmoid();
 export const tanh = (a: Tensor) => input('tanh', a).tanh();
+export const tan = (a: Tensor) => input('tan', a).tan();
+export const asin = (a: Tensor) => input('asin', a).asin();
+export const acos = (a: Tensor) => input('acos', a).acos();
+export const atan = (a: Tensor) => input('atan', a).atan();
+/** The angle of the point (other, input), as torch.atan2(input, other): atan(input / other) in the right quadrant. */
+export const atan2 = (a: Tensor, b: Operand) => input('atan2', a).atan2(b);
+export const sinh = (a: Tensor) => input('sinh', a).sinh();
+export const cosh = (a: Tensor) => input('cosh', a).cosh();
+export const asinh = (a: Tensor) => input('asinh', a).asinh();
+export const acosh = (a: Tensor) => input('acosh', a).acosh();
+export const atanh = (a: Tensor) => input('atanh', a).atanh();
+export const log2 = (a: Tensor) => input('log2', a).log2();
+export const log10 = (a: Tensor) => input('log10', a).log10();
+export const trunc = (a: Tensor) => input('trunc', a).trunc();
+/** C's fmod, as torch.fmod: the remainder of truncated division, with the sign of the dividend (remainder() takes the divisor's). */
+export const fmod = (a: Tensor, b: Operand) => input('fmod', a).fmod(b);
 export const clamp = (a: Tensor, min?: number | null, max?: number | null) => input('clamp', a).clamp(min, max);
 export const logicalAnd = (a: Tensor, b: Operand) => input('logicalAnd', a).logicalAnd(b);
 export const logicalOr = (a: Tensor, b: Operand) => input('logicalOr', a).logicalOr(b);

@@ -17,9 +17,9 @@ import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
-import { MAX_NUMEL, normAxis, numel, shapesEqual } from '../shape.js';
+import { MAX_NUMEL, broadcastShapes, normAxis, numel, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { arange, tensor, zeros } from './creation.js';
+import { arange, full, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
 import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runOrZeros } from './run.js';
@@ -264,6 +264,86 @@ export function padWith(op: string, x: Tensor, pads: readonly number[], mode: Pa
       cur = indexSelect(cur, d, tensor(idx, { dtype: 'int32' }));
     }
     return cur === c.x ? cur.clone() : cur;
+  });
+}
+
+/**
+ * x with `value` where the bool `mask` (broadcast to x's shape) is true, as torch.masked_fill.
+ * The value is converted to x's dtype (truncated for int32, as torch); the gradient of x is zero
+ * where filled. A 0-d tensor value is taken as a tensor (its gradient is the sum over the filled
+ * places).
+ *
+ * @example wt.tensor([1, 2, 3]).maskedFill(wt.tensor([true, false, true]), 0) // [0, 2, 0]
+ */
+export function maskedFill(x: Tensor, mask: Tensor, value: number | boolean | Tensor): Tensor {
+  checkTensor('maskedFill', 'input', x);
+  checkTensor('maskedFill', 'mask', mask);
+  if (mask.dtype !== 'bool') throw new DTypeError(`maskedFill: mask must be bool, got ${mask.dtype} of shape ${fmt(mask.shape)} (use mask.bool() or a comparison)`);
+  if (!shapesEqual(broadcastShapes('maskedFill', x.shape, mask.shape), x.shape)) {
+    throw new ShapeError(`maskedFill: mask ${fmt(mask.shape)} must broadcast to the input ${fmt(x.shape)}`);
+  }
+  if (value instanceof Tensor) {
+    if (value.ndim !== 0) throw new ShapeError(`maskedFill: a tensor value must be 0-d, got ${fmt(value.shape)}`);
+    return tidy(() => elementwise('where', [mask, value.dtype === x.dtype ? value : value.to(x.dtype), x]));
+  }
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`maskedFill: value must be a number, a boolean or a 0-d tensor, got ${describeValue(value)}`);
+  const v = x.dtype === 'bool' ? Boolean(value) : x.dtype === 'int32' ? Math.trunc(Number(value)) | 0 : Number(value);
+  if (x.dtype === 'int32' && !Number.isFinite(Number(value))) throw new ArgumentError(`maskedFill: value ${value} cannot be stored in an int32 tensor`);
+  return elementwise('where', [mask, v, x]);
+}
+
+/**
+ * Out-of-place scatter, as torch.scatter: a copy of x with src[i][j][k] written at
+ * x[i][index[i][j][k]][k] (for dim 1), `src` a tensor of x's dtype (only its first index.shape
+ * part is used) or a number. The shape rules are scatterAdd's.
+ *
+ * Repeated indices: torch leaves unspecified which write wins; here the result is deterministic:
+ * the mean of the values scattered to that place (for int32, their sum divided by the count,
+ * truncated). With unique indices it is exactly the scattered value. Gradients: zero for x
+ * where scattered, and src gets the result's gradient gathered (divided by the count where
+ * indices repeat, the gradient of the mean).
+ *
+ * @example
+ * wt.scatter(wt.zeros([4]), 0, wt.tensor([3, 0], { dtype: 'int32' }), wt.tensor([5, 6])) // [6, 0, 0, 5]
+ */
+export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | number | boolean): Tensor {
+  checkTensor('scatter', 'input', x);
+  checkIndexDType('scatter', 'index', index);
+  if (index.ndim !== x.ndim) throw new ShapeError(`scatter: index ${fmt(index.shape)} must have as many dims as the input ${fmt(x.shape)}`);
+  const d = normAxis('scatter', dim, x.ndim);
+  if (src instanceof Tensor) {
+    checkTensor('scatter', 'src', src);
+    if (src.dtype !== x.dtype) throw new DTypeError(`scatter: src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
+    if (src.ndim !== x.ndim) throw new ShapeError(`scatter: input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same number of dims`);
+  } else if (typeof src !== 'number' && typeof src !== 'boolean') {
+    throw new ArgumentError(`scatter: src must be a tensor, a number or a boolean, got ${describeValue(src)}`);
+  }
+  for (let i = 0; i < x.ndim; i++) {
+    if ((src instanceof Tensor && index.shape[i] > src.shape[i]) || (i !== d && index.shape[i] > x.shape[i])) {
+      throw new ShapeError(`scatter: index ${fmt(index.shape)} must be no larger than ${src instanceof Tensor ? `src ${fmt(src.shape)} in every dim and than ` : ''}input ${fmt(x.shape)} in dims other than ${d} (dim ${i})`);
+    }
+  }
+  checkIndexRange('scatter', 'index', index, x.ndim ? x.shape[d] : 1, `dim ${d} of input ${fmt(x.shape)}`);
+  return tidy(() => {
+    // how many writes land on each place of x (no gradient flows through counts)
+    const count = noGrad(() => scatterAdd(zeros(x.shape, { dtype: 'int32' }), d, index, full(index.shape, 1, { dtype: 'int32' })));
+    const hit = count.gt(0);
+    if (!(src instanceof Tensor)) {
+      const v = x.dtype === 'bool' ? Boolean(src) : x.dtype === 'int32' ? Math.trunc(Number(src)) | 0 : Number(src);
+      return elementwise('where', [hit, v, x]);
+    }
+    let s = src;
+    index.shape.forEach((n, i) => (s = n < s.shape[i] ? s.narrow(i, 0, n) : s));
+    if (x.dtype === 'bool') {
+      // or-ing the writes: true if any is (the places written once are exact)
+      return elementwise('where', [hit, scatterAdd(zeros(x.shape, { dtype: 'bool' }), d, index, s.contiguous()), x]);
+    }
+    const summed = scatterAdd(zeros(x.shape, { dtype: x.dtype }), d, index, s.contiguous());
+    // unique places keep the exact value; repeated ones the mean (a division, so only there)
+    const vals = x.dtype === 'int32'
+      ? elementwise('where', [count.gt(1), summed.float().div(count).int(), summed])
+      : elementwise('where', [count.gt(1), summed.div(count), summed]);
+    return elementwise('where', [hit, vals, x]);
   });
 }
 

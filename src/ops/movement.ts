@@ -7,11 +7,12 @@ import { record } from '../autograd/graph.js';
 import { engine } from '../engine.js';
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { IR } from '../kernel/ir.js';
-import { contiguousStrides, inferShape, normAxes, normAxis, shapesEqual, viewStrides, broadcastShapes } from '../shape.js';
+import { MAX_NUMEL, contiguousStrides, inferShape, normAxes, normAxis, shapesEqual, viewStrides, broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { elementwise, type ElementwiseName } from './elementwise.js';
 import { copyInto, empty, runElementwise, checkSameBackend, scalarDType } from './run.js';
 import { checkNumber, checkOptionalNumber, checkTensor, describeValue } from '../validate.js';
+import { tidy } from '../memory.js';
 
 /** The tensors of a cat/stack list, each checked. */
 function tensorList(op: string, tensors: unknown): Tensor[] {
@@ -354,3 +355,57 @@ export function inplace(dst: Tensor, op: 'add' | 'sub' | 'mul' | 'div', o: Tenso
 
 export type { ElementwiseName };
 void contiguousStrides;
+
+/**
+ * Tiles x, as torch.Tensor.repeat: `sizes` has one count per dim of x, or more (x then counts
+ * as having leading dims of size 1), and the result's dim i is x's times sizes[i]. One strided
+ * copy of a broadcast view; its gradient sums the tiles.
+ *
+ * @example wt.tensor([1, 2]).repeat(2, 2) // [[1, 2, 1, 2], [1, 2, 1, 2]]
+ */
+export function repeat(x: Tensor, ...counts: number[] | [readonly number[]]): Tensor {
+  checkTensor('repeat', 'input', x);
+  const sizes = (counts.length === 1 && Array.isArray(counts[0]) ? counts[0] : counts) as readonly number[];
+  if (!Array.isArray(sizes)) throw new ArgumentError(`repeat: sizes must be integers, got ${describeValue(sizes)}`);
+  sizes.forEach((n, i) => checkNumber('repeat', `sizes[${i}]`, n, { int: true, min: 0 }));
+  if (sizes.length < x.ndim) {
+    throw new ShapeError(`repeat: number of repeat dims (${sizes.length}) can not be smaller than number of dims of the input ${fmt(x.shape)} (${x.ndim})`);
+  }
+  const shape = [...new Array<number>(sizes.length - x.ndim).fill(1), ...x.shape];
+  const out = shape.map((s, i) => s * sizes[i]);
+  if (out.reduce((a, b) => a * b, 1) > MAX_NUMEL) throw new ShapeError(`repeat: the result ${fmt(out)} of input ${fmt(x.shape)} repeated ${fmt(sizes)} is too large`);
+  // [s0, s1, ...] viewed as [1, s0, 1, s1, ...], broadcast to [r0, s0, r1, s1, ...], then merged
+  return tidy(() => reshape(expand(reshape(x, shape.flatMap((s) => [1, s])), shape.flatMap((s, i) => [sizes[i], s]), 'repeat'), out));
+}
+
+/**
+ * Rotates x along dims, as torch.roll: element i moves to (i + shift) mod size, negative shifts
+ * the other way. With no dims x is rolled flattened and given its shape back. Each rolled dim is
+ * two slices concatenated (one copy); the gradient rolls back.
+ *
+ * @example wt.tensor([1, 2, 3, 4]).roll(1) // [4, 1, 2, 3]
+ */
+export function roll(x: Tensor, shifts: number | readonly number[], dims?: number | readonly number[] | null): Tensor {
+  checkTensor('roll', 'input', x);
+  const sh = typeof shifts === 'number' ? [shifts] : Array.isArray(shifts) ? [...shifts] : null;
+  if (!sh || sh.length === 0) throw new ArgumentError(`roll: shifts must be an integer or a non-empty list of integers, got ${describeValue(shifts)}`);
+  sh.forEach((s, i) => checkNumber('roll', typeof shifts === 'number' ? 'shifts' : `shifts[${i}]`, s, { int: true }));
+  if (dims === undefined || dims === null) {
+    if (sh.length !== 1) throw new ArgumentError(`roll: without dims, shifts must be one integer (got ${fmt(sh)})`);
+    return tidy(() => reshape(roll(reshape(x, [x.numel()]), sh, [0]), [...x.shape]));
+  }
+  const ds = typeof dims === 'number' ? [dims] : Array.isArray(dims) ? dims : null;
+  if (!ds) throw new ArgumentError(`roll: dims must be an integer or a list of integers, got ${describeValue(dims)}`);
+  if (ds.length !== sh.length) throw new ArgumentError(`roll: shifts ${fmt(sh)} and dims ${fmt(ds)} must have the same length`);
+  const axes = ds.map((d) => normAxis('roll', d, x.ndim));
+  return tidy(() => {
+    let cur = x;
+    axes.forEach((d, i) => {
+      const n = x.ndim === 0 ? 1 : x.shape[d];
+      const s = n === 0 ? 0 : ((sh[i] % n) + n) % n;
+      if (s === 0 || x.ndim === 0) return;
+      cur = cat([narrow(cur, d, n - s, s), narrow(cur, d, 0, n - s)], d);
+    });
+    return cur === x ? clone(x) : cur;
+  });
+}

@@ -13,7 +13,8 @@ import { Tensor } from '../tensor.js';
 import { checkNumber, checkTensor, describeValue } from '../validate.js';
 
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
-export type LossName = 'crossEntropy' | 'mse' | 'bce' | 'bceWithLogits' | 'l1' | 'huber' | 'nll' | 'hinge';
+/** 'klDiv' is torch's: the prediction is log-probabilities, the target probabilities ('batchmean') */
+export type LossName = 'crossEntropy' | 'mse' | 'bce' | 'bceWithLogits' | 'l1' | 'huber' | 'smoothL1' | 'nll' | 'hinge' | 'klDiv';
 export type LossSpec = LossName | LossFn;
 
 export type MetricFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
@@ -46,6 +47,8 @@ const LOSSES: Record<LossName, LossFn> = {
   mse: elementwise('mse', (p, t) => L.mseLoss(p, t)),
   l1: elementwise('l1', (p, t) => L.l1Loss(p, t)),
   huber: elementwise('huber', (p, t) => L.huberLoss(p, t)),
+  smoothL1: elementwise('smoothL1', (p, t) => L.smoothL1Loss(p, t)),
+  klDiv: elementwise('klDiv', (p, t) => L.klDiv(p, t, { reduction: 'batchmean' })),
   bce: elementwise('bce', (p, t) => L.bce(p, t)),
   bceWithLogits: elementwise('bceWithLogits', (p, t) => L.bceWithLogits(p, t)),
   hinge: elementwise('hinge', (p, t) => L.hingeLoss(p, t)),

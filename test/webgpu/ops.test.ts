@@ -39,6 +39,9 @@ const TOLS: Partial<Record<ElementwiseName, Tol>> = {
   sigmoid: TRANSCENDENTAL, elu: TRANSCENDENTAL, gelu: TRANSCENDENTAL, geluTanh: TRANSCENDENTAL, silu: TRANSCENDENTAL,
   softplus: TRANSCENDENTAL, log1p: TRANSCENDENTAL, expm1: TRANSCENDENTAL, erf: TRANSCENDENTAL, pow: TRANSCENDENTAL, bce: TRANSCENDENTAL,
   sin: [1e-5, 1e-5], cos: [1e-5, 1e-5],
+  tan: TRANSCENDENTAL, asin: TRANSCENDENTAL, acos: TRANSCENDENTAL, atan: TRANSCENDENTAL, atan2: TRANSCENDENTAL,
+  sinh: TRANSCENDENTAL, cosh: TRANSCENDENTAL, asinh: TRANSCENDENTAL, acosh: TRANSCENDENTAL, atanh: TRANSCENDENTAL,
+  log2: TRANSCENDENTAL, log10: TRANSCENDENTAL, fmod: [1e-6, 1e-6],
 };
 const GRAD_TOL: Tol = [1e-5, 1e-4];
 /** Extra scalar parameters of ops that take them. */

@@ -16,7 +16,7 @@
  *
  * Supported: float32 loads, constants and scalars; add sub mul div max min, the comparisons,
  * and / or / not on their results, where, casts between float32 and bool; neg abs sqrt recip
- * floor ceil round sign exp erf isnan isinf. A program with anything else (int32 values, index,
+ * floor ceil trunc round sign exp erf isnan isinf. A program with anything else (int32 values, index,
  * rand, log, tanh, …), the float64 storage mode, or nothing to compute (a copy) returns null
  * and runs as JavaScript.
  *
@@ -201,6 +201,7 @@ class Emitter {
       case 'recip': return f([...this.f32(1), ...x, ...simd(Simd.f32x4Div)]);
       case 'floor': return f([...x, ...simd(Simd.f32x4Floor)]);
       case 'ceil': return f([...x, ...simd(Simd.f32x4Ceil)]);
+      case 'trunc': return f([...x, ...simd(Simd.f32x4Trunc)]);
       // round half to even, as the CPU's round (and WGSL's) does
       case 'round': return f([...x, ...simd(Simd.f32x4Nearest)]);
       case 'sign': {
