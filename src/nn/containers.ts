@@ -184,7 +184,7 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
   /** Removes and returns the module under `key`. */
   pop(key: string): M {
     const m = this.get(key);
-    if (!m) throw new ArgumentError(`ModuleDict.pop: no module under key ${describeValue(key)} (keys: ${this.#keys.join(', ')})`);
+    if (!m) throw new ArgumentError(`ModuleDict.pop: no module under key ${describeValue(key)} (keys: ${this.#keys.join(', ') || 'none'})`);
     this.delete(key);
     return m;
   }
