@@ -37,7 +37,7 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
 
   constructor(modules: Iterable<M> = []) {
     super();
-    this.addAll('ModuleList', modules);
+    this.#addAll('ModuleList', modules);
   }
 
   /** The number of modules. */
@@ -54,55 +54,58 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
 
   /** Replaces the module at `index` (negative counts from the end). */
   set(index: number, module: M): this {
-    const i = this.position('ModuleList.set', index, this.#n - 1);
+    const i = this.#position('ModuleList.set', index, this.#n - 1);
     checkModule('ModuleList.set', 'module', module);
-    this.put(i, module);
+    this.#put(i, module);
     return this;
   }
 
   /** Adds a module at the end. */
   append(module: M): this {
     checkModule('ModuleList.append', 'module', module);
-    this.put(this.#n++, module);
+    this.#put(this.#n++, module);
     return this;
   }
 
   /** Adds modules at the end (all checked before any is added). */
   extend(modules: Iterable<M>): this {
-    return this.addAll('ModuleList.extend', modules);
+    return this.#addAll('ModuleList.extend', modules);
   }
 
-  private addAll(op: string, modules: Iterable<M>): this {
+  #addAll(op: string, modules: Iterable<M>): this {
     if (modules === null || typeof modules !== 'object' || typeof (modules as Iterable<M>)[Symbol.iterator] !== 'function' || modules instanceof Module) {
       throw new ArgumentError(`${op}: modules must be an iterable of Modules (an array, a ModuleList), got ${describeValue(modules)}`);
     }
     const list = [...modules];
     list.forEach((m, i) => checkModule(op, `module ${i}`, m));
-    for (const m of list) this.put(this.#n++, m);
+    for (const m of list) this.#put(this.#n++, m);
     return this;
   }
 
   /** Inserts a module before `index` (negative counts from the end; the length appends). */
   insert(index: number, module: M): this {
-    const i = this.position('ModuleList.insert', index, this.#n, true);
+    const i = this.#position('ModuleList.insert', index, this.#n, true);
     checkModule('ModuleList.insert', 'module', module);
-    for (let j = this.#n; j > i; j--) this.put(j, this[j - 1]);
-    this.put(i, module);
+    for (let j = this.#n; j > i; j--) this.#put(j, this[j - 1]);
+    this.#put(i, module);
     this.#n++;
     return this;
   }
 
   /** Removes and returns the module at `index` (default the last). */
   pop(index = -1): M {
-    const i = this.position('ModuleList.pop', index, this.#n - 1);
+    const i = this.#position('ModuleList.pop', index, this.#n - 1);
     const m = this[i];
-    for (let j = i; j < this.#n - 1; j++) this.put(j, this[j + 1]);
+    for (let j = i; j < this.#n - 1; j++) this.#put(j, this[j + 1]);
     delete (this as unknown as Record<number, M>)[--this.#n];
     return m;
   }
 
   /** A new ModuleList holding modules start..end-1 (the same modules, not copies), as list[a:b]. */
   slice(start?: number, end?: number): ModuleList<M> {
+    for (const [n, v] of [['start', start], ['end', end]] as const) {
+      if (v !== undefined && !Number.isInteger(v)) throw new ArgumentError(`ModuleList.slice: ${n} must be an integer, got ${describeValue(v)}`);
+    }
     return new ModuleList([...this].slice(start, end));
   }
 
@@ -118,12 +121,12 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return [...this].map((m, i) => [String(i), m]);
   }
 
-  private put(i: number, m: M): void {
+  #put(i: number, m: M): void {
     Object.defineProperty(this, i, { value: m, enumerable: true, configurable: true, writable: true });
   }
 
   /** A checked index in [-max-1, max] (insert: [-length, length]) made non-negative. */
-  private position(op: string, index: unknown, max: number, insert = false): number {
+  #position(op: string, index: unknown, max: number, insert = false): number {
     if (typeof index !== 'number' || !Number.isInteger(index)) throw new ArgumentError(`${op}: index must be an integer, got ${describeValue(index)}`);
     const n = this.#n;
     let i = index < 0 ? index + n : index;
@@ -148,7 +151,7 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
 
   constructor(modules: Record<string, M> | Iterable<readonly [string, M]> = {}) {
     super();
-    this.addAll('ModuleDict', modules);
+    this.#addAll('ModuleDict', modules);
   }
 
   /** The number of modules. */
@@ -170,13 +173,13 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
 
   /** Adds or replaces the module under `key`. */
   set(key: string, module: M): this {
-    this.checkKey('ModuleDict.set', key);
+    this.#checkKey('ModuleDict.set', key);
     checkModule('ModuleDict.set', `module '${key}'`, module);
-    this.put(key, module);
+    this.#put(key, module);
     return this;
   }
 
-  private put(key: string, module: M): void {
+  #put(key: string, module: M): void {
     if (!this.has(key)) this.#keys.push(key);
     Object.defineProperty(this, key, { value: module, enumerable: true, configurable: true, writable: true });
   }
@@ -203,10 +206,10 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
 
   /** Adds or replaces modules from an object or from [key, module] pairs (all checked first). */
   update(modules: Record<string, M> | Iterable<readonly [string, M]>): this {
-    return this.addAll('ModuleDict.update', modules);
+    return this.#addAll('ModuleDict.update', modules);
   }
 
-  private addAll(op: string, modules: Record<string, M> | Iterable<readonly [string, M]>): this {
+  #addAll(op: string, modules: Record<string, M> | Iterable<readonly [string, M]>): this {
     if (modules === null || typeof modules !== 'object' || modules instanceof Module && !(modules instanceof ModuleDict)) {
       throw new ArgumentError(`${op}: modules must be an object of Modules, [key, module] pairs or a ModuleDict, got ${describeValue(modules)}`);
     }
@@ -221,11 +224,11 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
     const keys = new Set(this.#keys);
     for (const [k, m] of pairs) {
       // a key named twice in one update: the later module wins, as dict(...) does
-      this.checkKey(op, k, keys);
+      this.#checkKey(op, k, keys);
       checkModule(op, `module '${k}'`, m);
       keys.add(k);
     }
-    for (const [k, m] of pairs) this.put(k, m);
+    for (const [k, m] of pairs) this.#put(k, m);
     return this;
   }
 
@@ -254,7 +257,7 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
     return this.entries();
   }
 
-  private checkKey(op: string, key: unknown, held: ReadonlySet<string> = new Set(this.#keys)): asserts key is string {
+  #checkKey(op: string, key: unknown, held: ReadonlySet<string> = new Set(this.#keys)): asserts key is string {
     if (typeof key !== 'string' || !key || key.includes('.')) {
       throw new ArgumentError(`${op}: key must be a non-empty string without '.', got ${describeValue(key)}`);
     }

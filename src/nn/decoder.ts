@@ -103,11 +103,6 @@ export class TransformerDecoderLayer extends Module {
   /** tgt [B, T, E] (batchFirst) / [T, B, E] / [T, E]; memory likewise with its own length S. */
   forward(tgt: Tensor, memory: Tensor, o: TransformerDecoderForwardOptions = {}): Tensor {
     checkDecoderInput('TransformerDecoderLayer.forward', tgt, memory, this, o);
-    return this.run(tgt, memory, o);
-  }
-
-  /** forward once the arguments are checked (TransformerDecoder checks once for all layers). @internal */
-  run(tgt: Tensor, memory: Tensor, o: TransformerDecoderForwardOptions): Tensor {
     const sa = (x: Tensor) => {
       const [y] = this.selfAttn.forward(x, x, x, { attnMask: o.tgtMask, keyPaddingMask: o.tgtKeyPaddingMask, isCausal: o.tgtIsCausal, needWeights: false });
       return this.dropout1.forward(y);
@@ -200,16 +195,19 @@ export class TransformerDecoder extends Module {
     });
     if (!this.layers.length) throw new ArgumentError(`${op}: got no layers`);
     const { dModel, batchFirst } = this.layers[0];
-    this.layers.forEach((l, i) => {
-      if (l.dModel !== dModel || l.batchFirst !== batchFirst) throw new ArgumentError(`${op}: layer ${i} has dModel ${l.dModel}, batchFirst ${l.batchFirst} but layer 0 has dModel ${dModel}, batchFirst ${batchFirst}`);
-    });
+    const odd = this.layers.findIndex((l) => l.dModel !== dModel || l.batchFirst !== batchFirst);
+    if (odd >= 0) {
+      const l = this.layers[odd];
+      if (typeof layers === 'function') this.layers.forEach((m) => m.dispose());
+      throw new ArgumentError(`${op}: layer ${odd} has dModel ${l.dModel}, batchFirst ${l.batchFirst} but layer 0 has dModel ${dModel}, batchFirst ${batchFirst}`);
+    }
     this.norm = norm;
   }
 
   forward(tgt: Tensor, memory: Tensor, o: TransformerDecoderForwardOptions = {}): Tensor {
     checkDecoderInput('TransformerDecoder.forward', tgt, memory, this.layers[0], o);
     let x = tgt;
-    for (const l of this.layers) x = l.run(x, memory, o);
+    for (const l of this.layers) x = l.forward(x, memory, o);
     return this.norm ? (this.norm.forward(x) as Tensor) : x;
   }
 }

@@ -4,7 +4,8 @@
  * - conv1d is conv2d on a unit height: x [N, C, L] → [N, C, 1, L], weight [O, C/g, k] → [O, C/g, 1, k];
  * - groupNorm is layerNorm (without affine) over [N, G, C/G · spatial], then the per-channel affine.
  */
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, OutOfMemoryError, ShapeError, fmt } from '../errors.js';
+import { MAX_NUMEL, numel } from '../shape.js';
 import { tidy } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkOptions, describeValue } from '../validate.js';
@@ -61,6 +62,9 @@ export function conv1dAs(op: string, x: Tensor, weight: Tensor, bias?: Tensor | 
   if (padding !== 'same' && L + 2 * p - dilation * (k - 1) - 1 < 0) {
     throw new ShapeError(`${op}: input ${fmt(x.shape)} is too small for weight ${fmt(weight.shape)} with padding ${p} and dilation ${dilation}`);
   }
+  const Lo = padding === 'same' ? L : Math.floor((L + 2 * p - dilation * (k - 1) - 1) / stride) + 1;
+  const shape = x.ndim === 3 ? [x.shape[0], O, Lo] : [O, Lo];
+  if (numel(shape) > MAX_NUMEL) throw new OutOfMemoryError(`${op}: out of memory for a float32 output of shape ${fmt(shape)}: ${numel(shape)} elements, more than a tensor holds (${MAX_NUMEL})`);
   return tidy(() => {
     const y = conv2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, {
       stride: [1, stride], dilation: [1, dilation], groups,
