@@ -96,6 +96,17 @@ forEachBackend((kind) => {
       await gradcheck((t) => wt.F.interpolate(t, { size: [2, 3, 5], mode: 'trilinear' }), [wt.randn([1, 1, 3, 2, 3], { seed: 4 })]);
     });
 
+    it('the same size is a copy that passes the gradient through', async () => {
+      const x = wt.randn([1, 2, 3, 4], { seed: 2, requiresGrad: true });
+      for (const o of [{ size: [3, 4] }, { scaleFactor: 1, mode: 'bilinear' }, { size: [3, 4], mode: 'bilinear', alignCorners: true }] as wt.InterpolateOptions[]) {
+        const y = wt.F.interpolate(x, o);
+        expect(y).not.toBe(x);
+        expect(Array.from(await y.data())).toEqual(Array.from(await x.data()));
+        y.sum().backward();
+      }
+      expect(Array.from(await x.grad!.data())).toEqual(new Array(24).fill(3));
+    });
+
     it('refuses bad arguments, naming them', () => {
       const x = wt.randn([1, 2, 3, 4]);
       expect(() => wt.F.interpolate(x, {})).toThrow(/interpolate: give exactly one of size and scaleFactor, got neither/);
@@ -280,6 +291,16 @@ forEachBackend((kind) => {
       expect(String(net.blocks)).toContain('(1): Linear(inFeatures=4');
       net.dispose();
       other.dispose();
+    });
+
+    it('nest: lists of dicts and lists, named by index and key', () => {
+      const m = new wt.nn.ModuleList<wt.nn.Module>([
+        new wt.nn.ModuleDict({ q: new wt.nn.Linear(2, 2, { bias: false }) }),
+        new wt.nn.ModuleList([new wt.nn.ModuleList([new wt.nn.Linear(2, 1)])]),
+      ]);
+      expect(Object.keys(m.stateDict())).toEqual(['0.q.weight', '1.0.0.weight', '1.0.0.bias']);
+      expect(m.namedModules().map(([k]) => k)).toEqual(['', '0', '0.q', '1', '1.0', '1.0.0']);
+      m.dispose();
     });
 
     it('ModuleList: index, iterate, append, extend, insert, pop, slice', () => {

@@ -108,17 +108,20 @@ export function interpolateAs(op: string, x: Tensor, o: InterpolateOptions = {})
     let y = x;
     for (let d = sd - 1; d >= 0; d--) {
       const n = inSize[d], m = outSize[d], axis = 2 + d;
+      const identity = (idx: Int32Array) => m === n && idx.every((v, j) => v === j);
       if (!linear) {
-        y = indexSelect(y, axis, tensor(nearestIndex(n, m, scales[d], mode === 'nearest-exact'), { dtype: 'int32' }));
+        const idx = nearestIndex(n, m, scales[d], mode === 'nearest-exact');
+        if (!identity(idx)) y = indexSelect(y, axis, tensor(idx, { dtype: 'int32' }));
         continue;
       }
       const { i0, i1, l0, l1 } = linearIndex(n, m, scales[d], align ?? false);
       const trail = new Array<number>(sd - 1 - d).fill(1);
-      const a = indexSelect(y, axis, tensor(i0, { dtype: 'int32' }));
       if (l1.every((v) => v === 0)) {
-        y = a; // every output sits on an input position
+        // every output sits on an input position
+        if (!identity(i0)) y = indexSelect(y, axis, tensor(i0, { dtype: 'int32' }));
         continue;
       }
+      const a = indexSelect(y, axis, tensor(i0, { dtype: 'int32' }));
       const b = indexSelect(y, axis, tensor(i1, { dtype: 'int32' }));
       y = a.mul(tensor(l0, { shape: [m, ...trail] })).add(b.mul(tensor(l1, { shape: [m, ...trail] })));
     }
