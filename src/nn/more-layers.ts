@@ -6,7 +6,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { ones, zeros } from '../ops/creation.js';
 import { conv1dAs, groupNormAs, type Conv1dOptions } from '../ops/conv1d.js';
 import { padWith } from '../ops/indexing.js';
-import { interpolateAs, type InterpolateOptions } from '../ops/resize.js';
+import { INTERPOLATE_MODES, interpolateAs, type InterpolateOptions } from '../ops/resize.js';
 import { empty } from '../ops/run.js';
 import type { Tensor } from '../tensor.js';
 import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOneOf, checkOptions, checkPositiveInt, describeValue } from '../validate.js';
@@ -144,10 +144,10 @@ export class Upsample extends Module {
     checkOptions(op, o, ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
     if ((o.size ?? null) === null && (o.scaleFactor ?? null) === null) throw new ArgumentError(`${op}: give size or scaleFactor`);
     if ((o.size ?? null) !== null && (o.scaleFactor ?? null) !== null) throw new ArgumentError(`${op}: give only one of size and scaleFactor`);
-    const mode = checkOneOf(op, 'mode', o.mode ?? 'nearest', ['nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear']);
+    const mode = checkOneOf(op, 'mode', o.mode ?? 'nearest', INTERPOLATE_MODES);
     if ((o.alignCorners ?? null) !== null) {
       checkBoolean(op, 'alignCorners', o.alignCorners);
-      if (mode === 'nearest' || mode === 'nearest-exact') throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating modes (linear, bilinear, trilinear), not mode '${mode}'`);
+      if (mode === 'nearest' || mode === 'nearest-exact') throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating modes (linear, bilinear, bicubic, trilinear), not mode '${mode}'`);
     }
     if ((o.recomputeScaleFactor ?? null) !== null) checkBoolean(op, 'recomputeScaleFactor', o.recomputeScaleFactor);
     const list = (v: unknown, arg: string, ok: (d: unknown) => boolean, what: string) => {

@@ -1,11 +1,13 @@
 /**
  * Resizing: interpolate (torch.nn.functional.interpolate) over [N, C, L], [N, C, H, W] and
- * [N, C, D, H, W] with modes 'nearest', 'nearest-exact' and 'linear' / 'bilinear' / 'trilinear'.
+ * [N, C, D, H, W] with modes 'nearest', 'nearest-exact', 'linear' / 'bilinear' / 'trilinear'
+ * and 'bicubic'.
  *
- * No routine of its own: each resized dim is one or two indexSelects with index lists built on
- * the host, and for the linear modes a blend of the two with per-position weights, so the
- * gradient is the indexSelects' (an index-add) and the blend's. The dims are resized last first,
- * which is PyTorch's order of arithmetic for bilinear (rows blended across W, then across H).
+ * No routine of its own: each resized dim is indexSelects with index lists built on the host
+ * (one for nearest; two taps for the linear modes, four for bicubic) and a weighted sum of the
+ * taps with per-position weights, so the gradient is the indexSelects' (an index-add) and the
+ * sum's. The dims are resized last first, which is PyTorch's order of arithmetic (rows blended
+ * across W, then across H).
  *
  * Source positions follow PyTorch 1.13's CPU kernels exactly, in float32 arithmetic:
  * - scale = 1/scaleFactor when a scale factor is given (and recomputeScaleFactor is not set),
@@ -13,7 +15,9 @@
  * - nearest: src = min(floor(dst·scale), in-1) (same size: identity; twice the size: dst>>1);
  * - nearest-exact: src = min(floor((dst+0.5)·scale), in-1);
  * - linear: src = scale·(dst+0.5)-0.5 clamped at 0 (alignCorners: scale·dst), blended between
- *   floor(src) and the next position (the last one repeats).
+ *   floor(src) and the next position (the last one repeats);
+ * - bicubic: the same src without the clamp, over positions floor(src)-1 .. floor(src)+2
+ *   (clamped to the edges) with the cubic convolution weights of A = -0.75.
  */
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
@@ -23,23 +27,25 @@ import { checkBoolean, checkFloat, checkOneOf, checkOptions, describeValue } fro
 import { tensor } from './creation.js';
 import { indexSelect } from './indexing.js';
 
-export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'trilinear';
+export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear';
 
 export interface InterpolateOptions {
   /** the output's spatial size: one int for every spatial dim, or one per dim */
   size?: number | readonly number[] | null;
   /** multiplier of the spatial size (output = floor(input · scaleFactor)); one, or one per dim */
   scaleFactor?: number | readonly number[] | null;
-  /** default 'nearest'; 'linear' takes 3-D input, 'bilinear' 4-D, 'trilinear' 5-D */
+  /** default 'nearest'; 'linear' takes 3-D input, 'bilinear' and 'bicubic' 4-D, 'trilinear' 5-D */
   mode?: InterpolateMode;
-  /** linear modes only: map the corner pixels' centres onto each other (default false) */
+  /** interpolating modes only: map the corner pixels' centres onto each other (default false) */
   alignCorners?: boolean | null;
   /** with scaleFactor: compute positions from the output size rather than the factor (default false) */
   recomputeScaleFactor?: boolean | null;
 }
 
-const MODES: readonly InterpolateMode[] = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear'];
-const LINEAR_RANK: Partial<Record<InterpolateMode, number>> = { linear: 3, bilinear: 4, trilinear: 5 };
+/** @internal */
+export const INTERPOLATE_MODES: readonly InterpolateMode[] = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear'];
+/** The input rank of each interpolating mode. */
+const RANK: Partial<Record<InterpolateMode, number>> = { linear: 3, bilinear: 4, bicubic: 4, trilinear: 5 };
 const f32 = Math.fround;
 
 /** One number per spatial dim from a number or a list of `n` numbers. */
@@ -68,16 +74,16 @@ export function interpolateAs(op: string, x: Tensor, o: InterpolateOptions = {})
   checkOptions(op, o, ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
   checkFloat(op, 'input', x);
   if (x.ndim < 3 || x.ndim > 5) throw new ShapeError(`${op}: input must be 3-D [N, C, L], 4-D [N, C, H, W] or 5-D [N, C, D, H, W], got ${fmt(x.shape)}`);
-  const mode = checkOneOf(op, 'mode', o.mode ?? 'nearest', MODES);
-  const linear = mode in LINEAR_RANK;
-  if (linear && LINEAR_RANK[mode] !== x.ndim) {
-    const r = LINEAR_RANK[mode]!;
+  const mode = checkOneOf(op, 'mode', o.mode ?? 'nearest', INTERPOLATE_MODES);
+  const linear = mode in RANK;
+  if (linear && RANK[mode] !== x.ndim) {
+    const r = RANK[mode]!;
     throw new ShapeError(`${op}: mode '${mode}' needs ${r}-D input ([N, C${r === 3 ? ', L' : r === 4 ? ', H, W' : ', D, H, W'}]), got ${fmt(x.shape)}`);
   }
   const align = o.alignCorners ?? null;
   if (align !== null) {
     checkBoolean(op, 'alignCorners', align);
-    if (!linear) throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating modes (linear, bilinear, trilinear), not mode '${mode}'`);
+    if (!linear) throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating modes (linear, bilinear, bicubic, trilinear), not mode '${mode}'`);
   }
   const recompute = o.recomputeScaleFactor ?? null;
   if (recompute !== null) checkBoolean(op, 'recomputeScaleFactor', recompute);
@@ -114,16 +120,16 @@ export function interpolateAs(op: string, x: Tensor, o: InterpolateOptions = {})
         if (!identity(idx)) y = indexSelect(y, axis, tensor(idx, { dtype: 'int32' }));
         continue;
       }
-      const { i0, i1, l0, l1 } = linearIndex(n, m, scales[d], align ?? false);
-      const trail = new Array<number>(sd - 1 - d).fill(1);
-      if (l1.every((v) => v === 0)) {
+      const taps = (mode === 'bicubic' ? cubicTaps : linearTaps)(n, m, scales[d], align ?? false).filter((t) => t.w.some((v) => v !== 0));
+      if (taps.length === 1 && taps[0].w.every((v) => v === 1)) {
         // every output sits on an input position
-        if (!identity(i0)) y = indexSelect(y, axis, tensor(i0, { dtype: 'int32' }));
+        if (!identity(taps[0].idx)) y = indexSelect(y, axis, tensor(taps[0].idx, { dtype: 'int32' }));
         continue;
       }
-      const a = indexSelect(y, axis, tensor(i0, { dtype: 'int32' }));
-      const b = indexSelect(y, axis, tensor(i1, { dtype: 'int32' }));
-      y = a.mul(tensor(l0, { shape: [m, ...trail] })).add(b.mul(tensor(l1, { shape: [m, ...trail] })));
+      const trail = new Array<number>(sd - 1 - d).fill(1);
+      const src = y;
+      y = taps.map(({ idx, w }) => indexSelect(src, axis, tensor(idx, { dtype: 'int32' })).mul(tensor(w, { shape: [m, ...trail] })))
+        .reduce((acc, t) => acc.add(t));
     }
     return y === x ? x.clone() : y;
   });
@@ -145,13 +151,26 @@ function nearestIndex(n: number, m: number, scale: number | null, exact: boolean
   });
 }
 
-/** The two source positions and their weights of each of m outputs for the linear modes. */
-function linearIndex(n: number, m: number, scale: number | null, align: boolean): { i0: Int32Array; i1: Int32Array; l0: Float32Array; l1: Float32Array } {
-  const s = align ? (m > 1 ? f32((n - 1) / (m - 1)) : 0) : scaleOf(n, m, scale);
+interface Tap { idx: Int32Array; w: Float32Array }
+
+/** The source scale of the interpolating modes (alignCorners: (in-1)/(out-1), 0 for one output). */
+function interpScale(n: number, m: number, scale: number | null, align: boolean): number {
+  return align ? (m > 1 ? f32((n - 1) / (m - 1)) : 0) : scaleOf(n, m, scale);
+}
+
+/** The source coordinate of output j (float32, as PyTorch's area_pixel_compute_source_index). */
+function sourceOf(s: number, j: number, align: boolean, cubic: boolean): number {
+  if (align) return f32(s * j);
+  const src = f32(f32(s * (j + 0.5)) - 0.5);
+  return !cubic && src < 0 ? 0 : src;
+}
+
+/** The two source positions of each of m outputs and their weights, for the linear modes. */
+function linearTaps(n: number, m: number, scale: number | null, align: boolean): Tap[] {
+  const s = interpScale(n, m, scale, align);
   const i0 = new Int32Array(m), i1 = new Int32Array(m), l0 = new Float32Array(m), l1 = new Float32Array(m);
   for (let j = 0; j < m; j++) {
-    let src = align ? f32(s * j) : f32(f32(s * (j + 0.5)) - 0.5);
-    if (src < 0) src = 0;
+    const src = sourceOf(s, j, align, false);
     const a = Math.min(Math.floor(src), n - 1);
     const w = Math.min(Math.max(f32(src - a), 0), 1);
     i0[j] = a;
@@ -159,5 +178,24 @@ function linearIndex(n: number, m: number, scale: number | null, align: boolean)
     l1[j] = w;
     l0[j] = f32(1 - w);
   }
-  return { i0, i1, l0, l1 };
+  return [{ idx: i0, w: l0 }, { idx: i1, w: l1 }];
+}
+
+/** The four source positions (clamped to the edges) of each of m outputs and their cubic convolution weights (A = -0.75). */
+function cubicTaps(n: number, m: number, scale: number | null, align: boolean): Tap[] {
+  const A = -0.75;
+  const near = (x: number) => f32(f32(f32(f32(f32(A + 2) * x) - (A + 3)) * x) * x) + 1; // |x| <= 1
+  const far = (x: number) => f32(f32(f32(f32(f32(f32(A * x) - 5 * A) * x) + 8 * A) * x) - 4 * A); // 1 < |x| < 2
+  const s = interpScale(n, m, scale, align);
+  const taps = [0, 1, 2, 3].map(() => ({ idx: new Int32Array(m), w: new Float32Array(m) }));
+  for (let j = 0; j < m; j++) {
+    const src = sourceOf(s, j, align, true);
+    const a = Math.floor(src), t = f32(src - a);
+    const w = [far(f32(t + 1)), near(t), near(f32(1 - t)), far(f32(f32(1 - t) + 1))];
+    for (let k = 0; k < 4; k++) {
+      taps[k].idx[j] = Math.min(Math.max(a - 1 + k, 0), n - 1);
+      taps[k].w[j] = w[k];
+    }
+  }
+  return taps;
 }
