@@ -17,7 +17,9 @@
  * - linear: src = scale·(dst+0.5)-0.5 clamped at 0 (alignCorners: scale·dst), blended between
  *   floor(src) and the next position (the last one repeats);
  * - bicubic: the same src without the clamp, over positions floor(src)-1 .. floor(src)+2
- *   (clamped to the edges) with the cubic convolution weights of A = -0.75.
+ *   (clamped to the edges) with the cubic convolution weights of A = -0.75;
+ * - area: the mean over positions floor(dst·in/out) .. ceil((dst+1)·in/out)-1 (adaptive average
+ *   pooling).
  */
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
@@ -27,14 +29,14 @@ import { checkBoolean, checkFloat, checkOneOf, checkOptions, describeValue } fro
 import { tensor } from './creation.js';
 import { indexSelect } from './indexing.js';
 
-export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear';
+export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear' | 'area';
 
 export interface InterpolateOptions {
   /** the output's spatial size: one int for every spatial dim, or one per dim */
   size?: number | readonly number[] | null;
   /** multiplier of the spatial size (output = floor(input · scaleFactor)); one, or one per dim */
   scaleFactor?: number | readonly number[] | null;
-  /** default 'nearest'; 'linear' takes 3-D input, 'bilinear' and 'bicubic' 4-D, 'trilinear' 5-D */
+  /** default 'nearest'; 'linear' takes 3-D input, 'bilinear' and 'bicubic' 4-D, 'trilinear' 5-D; 'area' is adaptive average pooling */
   mode?: InterpolateMode;
   /** interpolating modes only: map the corner pixels' centres onto each other (default false) */
   alignCorners?: boolean | null;
@@ -43,7 +45,7 @@ export interface InterpolateOptions {
 }
 
 /** @internal */
-export const INTERPOLATE_MODES: readonly InterpolateMode[] = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear'];
+export const INTERPOLATE_MODES: readonly InterpolateMode[] = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area'];
 /** The input rank of each interpolating mode. */
 const RANK: Partial<Record<InterpolateMode, number>> = { linear: 3, bilinear: 4, bicubic: 4, trilinear: 5 };
 const f32 = Math.fround;
@@ -115,12 +117,12 @@ export function interpolateAs(op: string, x: Tensor, o: InterpolateOptions = {})
     for (let d = sd - 1; d >= 0; d--) {
       const n = inSize[d], m = outSize[d], axis = 2 + d;
       const identity = (idx: Int32Array) => m === n && idx.every((v, j) => v === j);
-      if (!linear) {
+      if (!linear && mode !== 'area') {
         const idx = nearestIndex(n, m, scales[d], mode === 'nearest-exact');
         if (!identity(idx)) y = indexSelect(y, axis, tensor(idx, { dtype: 'int32' }));
         continue;
       }
-      const taps = (mode === 'bicubic' ? cubicTaps : linearTaps)(n, m, scales[d], align ?? false).filter((t) => t.w.some((v) => v !== 0));
+      const taps = (mode === 'area' ? areaTaps : mode === 'bicubic' ? cubicTaps : linearTaps)(n, m, scales[d], align ?? false).filter((t) => t.w.some((v) => v !== 0));
       if (taps.length === 1 && taps[0].w.every((v) => v === 1)) {
         // every output sits on an input position
         if (!identity(taps[0].idx)) y = indexSelect(y, axis, tensor(taps[0].idx, { dtype: 'int32' }));
@@ -198,4 +200,20 @@ function cubicTaps(n: number, m: number, scale: number | null, align: boolean): 
     }
   }
   return taps;
+}
+
+/** Adaptive average pooling as taps: tap k of output j is position start+k of its window (weight 1/length), or nothing. */
+function areaTaps(n: number, m: number): Tap[] {
+  const start = (j: number) => Math.floor((j * n) / m), end = (j: number) => Math.ceil(((j + 1) * n) / m);
+  let len = 0;
+  for (let j = 0; j < m; j++) len = Math.max(len, end(j) - start(j));
+  return Array.from({ length: len }, (_, k) => {
+    const idx = new Int32Array(m), w = new Float32Array(m);
+    for (let j = 0; j < m; j++) {
+      const a = start(j), l = end(j) - a;
+      idx[j] = Math.min(a + k, a + l - 1);
+      w[j] = k < l ? 1 / l : 0;
+    }
+    return { idx, w };
+  });
 }
