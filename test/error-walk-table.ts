@@ -289,6 +289,12 @@ export const classes: Record<string, ClassEntry> = {
   'nn.Tanh': { methods: forward(() => [fx.x()]) },
   'nn.Upsample': { args: () => [{ scaleFactor: 2, mode: 'linear' }], methods: forward(() => [fx.seq()]) },
   // 2**31 layers are a valid request that runs out of memory only after minutes of allocating
+  // 2**31 layers are a valid request that allocates for minutes; a custom stack's own errors name it
+  'nn.Transformer': {
+    args: () => [{ dModel: 4, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8 }],
+    avoid: ['numEncoderLayers=2**31', 'numDecoderLayers=2**31'],
+    methods: forward(() => [fx.seq(), fx.seq(), {}]),
+  },
   'nn.TransformerDecoder': { args: () => [() => new nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 }), 1, null], avoid: ['2**31'], methods: forward(() => [fx.seq(), fx.seq(), {}]) },
   'nn.TransformerDecoderLayer': { args: () => [4, 2, { dimFeedforward: 8 }], methods: forward(() => [fx.seq(), fx.seq(), {}]) },
   'nn.TransformerEncoder': { args: () => [() => new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 }), 1, null], avoid: ['2**31'], methods: forward(() => [fx.seq(), {}]) },

@@ -23,6 +23,7 @@ interface DecCase {
 }
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/layers-more.json', import.meta.url), 'utf8')) as {
   torch: string; interpolate: InterpCase[]; conv1d: ConvCase[]; groupNorm: GnCase[]; decoder: DecCase[];
+  transformer: { params: Record<string, TJ>; masks: Record<string, TJ>; src: TJ; tgt: TJ; gout: TJ; out: TJ; gsrc: TJ; gtgt: TJ; grads: Record<string, TJ> };
 };
 
 const mk = (t: TJ, requiresGrad = false): wt.Tensor =>
@@ -235,6 +236,38 @@ forEachBackend((kind) => {
         model.dispose();
       });
     }
+
+    it('nn.Transformer agrees with torch (encoder of 2, decoder of 1, final norms, padding and causal masks)', async () => {
+      const c = fixture.transformer;
+      const model = new wt.nn.Transformer({ dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 12, dropout: 0, batchFirst: true });
+      expect(model.namedParameters().map(([k]) => k).sort()).toEqual(Object.keys(c.params).sort());
+      setWeights(model, c.params);
+      const src = mk(c.src, true), tgt = mk(c.tgt, true);
+      const y = model.forward(src, tgt, { tgtIsCausal: true, srcKeyPaddingMask: mk(c.masks.srcKeyPaddingMask), memoryKeyPaddingMask: mk(c.masks.memoryKeyPaddingMask) });
+      await expectOut(y, c.out, 1e-4, 1e-4, 'output');
+      y.mul(mk(c.gout)).sum().backward();
+      await expectGrad(src, c.gsrc, 1e-4, 1e-3, 'src gradient');
+      await expectGrad(tgt, c.gtgt, 1e-4, 1e-3, 'tgt gradient');
+      for (const [k, g] of Object.entries(c.grads)) await expectGrad(at(model, k), g, 2e-4, 1e-3, `${k} gradient`);
+      model.dispose();
+    });
+
+    it('nn.Transformer: xavier-initialised weight matrices, custom stacks, shape errors', async () => {
+      const model = new wt.nn.Transformer({ dModel: 8, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 16 });
+      const w = model.stateDict()['decoder.layers.0.linear1.weight'];
+      const bound = Math.sqrt(6 / (8 + 16));
+      const vals = Array.from(await w.data());
+      expect(Math.max(...vals.map(Math.abs))).toBeLessThanOrEqual(bound);
+      expect(Math.max(...vals.map(Math.abs))).toBeGreaterThan(bound / 2);
+      expect(() => model.forward(wt.randn([5, 2, 8]), wt.randn([4, 3, 8]))).toThrow(/^Transformer\.forward: src \[5,2,8\] and tgt \[4,3,8\] must have the same batch size/);
+      expect(() => model.forward(wt.randn([5, 2, 8]), wt.randn([4, 2, 6]))).toThrow(/must have dModel 8 features last/);
+      model.dispose();
+      const enc = new wt.nn.TransformerEncoder(() => new wt.nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 8 }), 1);
+      const custom = new wt.nn.Transformer({ dModel: 8, nhead: 2, numDecoderLayers: 1, dimFeedforward: 8, customEncoder: enc });
+      expect(custom.encoder).toBe(enc);
+      expect(custom.forward(wt.randn([5, 2, 8]), wt.randn([3, 2, 8])).shape).toEqual([3, 2, 8]);
+      custom.dispose();
+    });
 
     it('generateSquareSubsequentMask is torch\'s', async () => {
       const want = fixture.decoder[1].masks.tgtMask;

@@ -86,6 +86,8 @@ const CASES: Case[] = [
   ['Upsample', (o) => new nn.Upsample({ size: 3, ...o }), ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']],
   ['TransformerDecoderLayer', (o) => new nn.TransformerDecoderLayer(4, 2, o), ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias']],
   ['TransformerDecoderLayer.forward', (o) => new nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 }).forward(seq(), seq(), o), ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal']],
+  ['Transformer', (o) => new nn.Transformer(o), ['dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'customEncoder', 'customDecoder']],
+  ['Transformer.forward', (o) => new nn.Transformer({ dModel: 4, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8 }).forward(seq(), seq(), o), ['srcMask', 'srcKeyPaddingMask', 'srcIsCausal', 'tgtMask', 'memoryKeyPaddingMask']],
   ['TransformerDecoder.forward', (o) => new nn.TransformerDecoder(() => new nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 }), 1).forward(seq(), seq(), o), ['tgtMask', 'memoryMask', 'tgtIsCausal']],
   ['SinusoidalPositionalEncoding', (o) => new nn.SinusoidalPositionalEncoding(4, 8, o), ['dropout', 'batchFirst']],
   ['LearnedPositionalEmbedding', (o) => new nn.LearnedPositionalEmbedding(8, 4, o), ['batchFirst', 'std']],

@@ -2,7 +2,7 @@
  * The transformer decoder, as PyTorch: TransformerDecoderLayer (self-attention, cross-attention
  * over the encoder's output `memory`, and a feed-forward network, each with dropout, a residual
  * connection and a LayerNorm) and TransformerDecoder (a stack of them and an optional final
- * norm), plus generateSquareSubsequentMask. Written like TransformerEncoderLayer /
+ * norm), plus generateSquareSubsequentMask and the encoder-decoder Transformer. Written like TransformerEncoderLayer /
  * TransformerEncoder (src/nn/attention.ts), on the Tensor API only.
  */
 import { noGrad } from '../engine.js';
@@ -11,7 +11,8 @@ import { triangleMask, zeros } from '../ops/creation.js';
 import { where } from '../ops/functions.js';
 import type { Tensor } from '../tensor.js';
 import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptionalTensor, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { MultiheadAttention } from './attention.js';
+import { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './attention.js';
+import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { checkHeads, checkMasks } from './masks.js';
 import { Module } from './module.js';
@@ -230,4 +231,121 @@ export function generateSquareSubsequentMask(sz: number): Tensor {
     z.dispose();
     return m;
   });
+}
+
+export interface TransformerOptions {
+  /** features (default 512) */
+  dModel?: number;
+  /** attention heads (default 8) */
+  nhead?: number;
+  /** encoder layers (default 6) */
+  numEncoderLayers?: number;
+  /** decoder layers (default 6) */
+  numDecoderLayers?: number;
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+  layerNormEps?: number;
+  batchFirst?: boolean;
+  normFirst?: boolean;
+  bias?: boolean;
+  /** used in place of the encoder stack (its forward takes (src, { mask, srcKeyPaddingMask, isCausal })) */
+  customEncoder?: Module | null;
+  /** used in place of the decoder stack (its forward takes (tgt, memory, options)) */
+  customDecoder?: Module | null;
+}
+
+export interface TransformerForwardOptions extends TransformerDecoderForwardOptions {
+  /** encoder self-attention mask [S, S] or [B·nhead, S, S] */
+  srcMask?: Tensor | null;
+  /** bool [B, S], true = padding in src (used by the encoder only, as PyTorch; pass memoryKeyPaddingMask too to hide it from the decoder) */
+  srcKeyPaddingMask?: Tensor | null;
+  /** add the causal mask to the encoder's self-attention */
+  srcIsCausal?: boolean;
+}
+
+/**
+ * The encoder-decoder transformer of "Attention Is All You Need", as torch.nn.Transformer: a
+ * TransformerEncoder and a TransformerDecoder, each with a final LayerNorm, every weight matrix
+ * initialised xavier-uniform. forward(src, tgt) returns the decoder's output.
+ *
+ * @example
+ * const model = new wt.nn.Transformer({ dModel: 64, nhead: 4, numEncoderLayers: 2, numDecoderLayers: 2, batchFirst: true });
+ * const y = model.forward(src, tgt, { tgtIsCausal: true }); // src [B, S, 64], tgt [B, T, 64] → [B, T, 64]
+ */
+export class Transformer extends Module {
+  encoder: Module;
+  decoder: Module;
+  readonly dModel: number;
+  readonly nhead: number;
+  readonly batchFirst: boolean;
+  constructor(o: TransformerOptions = {}) {
+    super();
+    const op = 'Transformer';
+    checkOptions(op, o, ['dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias', 'customEncoder', 'customDecoder']);
+    this.dModel = checkNumber(op, 'dModel', o.dModel ?? 512, { int: true, min: 1 });
+    this.nhead = checkNumber(op, 'nhead', o.nhead ?? 8, { int: true, min: 1 });
+    checkHeads(op, this.dModel, this.nhead, ['dModel', 'nhead']);
+    const ne = checkNumber(op, 'numEncoderLayers', o.numEncoderLayers ?? 6, { int: true, min: 1 });
+    const nd = checkNumber(op, 'numDecoderLayers', o.numDecoderLayers ?? 6, { int: true, min: 1 });
+    for (const k of ['customEncoder', 'customDecoder'] as const) {
+      const m = o[k];
+      if (m != null && !(m instanceof Module)) throw new ArgumentError(`${op}: ${k} must be a Module or null, got ${describeValue(m)}`);
+    }
+    const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
+    // what the layers would check, checked here so that the error names the model the user made
+    checkNumber(op, 'dropout', o.dropout ?? 0.1, { min: 0, max: 1 });
+    const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
+    for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
+    const a = o.activation ?? 'relu';
+    if (typeof a !== 'function' && a !== 'relu' && a !== 'gelu') throw new ArgumentError(`${op}: activation must be 'relu', 'gelu' or a function, got ${describeValue(a)}`);
+    checkNumel(op, 'inProjWeight', [3 * this.dModel, this.dModel]);
+    checkNumel(op, 'linear1.weight', [ff, this.dModel]);
+    this.batchFirst = o.batchFirst ?? false;
+    const layer = { dimFeedforward: o.dimFeedforward, dropout: o.dropout, activation: o.activation, layerNormEps: eps, batchFirst: o.batchFirst, normFirst: o.normFirst, bias: o.bias };
+    // the layers check the rest, naming themselves; a refusal frees what was made
+    const made: Module[] = [];
+    const make = (f: () => Module): Module => {
+      const m = f();
+      made.push(m);
+      return m;
+    };
+    try {
+      this.encoder = o.customEncoder ?? make(() => new TransformerEncoder(() => new TransformerEncoderLayer(this.dModel, this.nhead, layer), ne, make(() => new LayerNorm(this.dModel, { eps }))));
+      this.decoder = o.customDecoder ?? make(() => new TransformerDecoder(() => new TransformerDecoderLayer(this.dModel, this.nhead, layer), nd, make(() => new LayerNorm(this.dModel, { eps }))));
+    } catch (e) {
+      made.forEach((m) => m.dispose());
+      throw e;
+    }
+    // as PyTorch's _reset_parameters: xavier-uniform for every parameter of two or more dims
+    for (const p of this.parameters()) if (p.ndim > 1) init.xavierUniform(p);
+  }
+
+  /** src [B, S, E] (batchFirst) / [S, B, E] / [S, E]; tgt likewise with its own length T. */
+  forward(src: Tensor, tgt: Tensor, o: TransformerForwardOptions = {}): Tensor {
+    const op = 'Transformer.forward';
+    checkFloat(op, 'src', src);
+    checkFloat(op, 'tgt', tgt);
+    checkOptions(op, o, ['srcMask', 'srcKeyPaddingMask', 'srcIsCausal', ...FORWARD_KEYS]);
+    const E = this.dModel;
+    if ((src.ndim !== 2 && src.ndim !== 3) || src.ndim !== tgt.ndim) throw new ShapeError(`${op}: src ${fmt(src.shape)} and tgt ${fmt(tgt.shape)} must both be 3-D (batched) or both 2-D (unbatched)`);
+    const bdim = this.batchFirst ? 0 : 1;
+    if (src.ndim === 3 && src.shape[bdim] !== tgt.shape[bdim]) throw new ShapeError(`${op}: src ${fmt(src.shape)} and tgt ${fmt(tgt.shape)} must have the same batch size (dim ${bdim}, batchFirst ${this.batchFirst})`);
+    if (src.shape[src.ndim - 1] !== E || tgt.shape[tgt.ndim - 1] !== E) throw new ShapeError(`${op}: src ${fmt(src.shape)} and tgt ${fmt(tgt.shape)} must have dModel ${E} features last`);
+    for (const k of ['srcMask', 'srcKeyPaddingMask', 'tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask'] as const) checkOptionalTensor(op, k, o[k]);
+    for (const k of ['srcIsCausal', 'tgtIsCausal', 'memoryIsCausal'] as const) if (o[k] !== undefined) checkBoolean(op, k, o[k]);
+    const batched = src.ndim === 3, B = batched ? src.shape[bdim] : 1;
+    const S = batched ? src.shape[1 - bdim] : src.shape[0], T = batched ? tgt.shape[1 - bdim] : tgt.shape[0];
+    const dims = { B, nh: this.nhead, batched };
+    checkMasks(op, { srcKeyPaddingMask: o.srcKeyPaddingMask, srcMask: o.srcMask }, { ...dims, L: S, S, qShape: src.shape });
+    checkMasks(op, { tgtKeyPaddingMask: o.tgtKeyPaddingMask, tgtMask: o.tgtMask }, { ...dims, L: T, S: T, qShape: tgt.shape });
+    checkMasks(op, { memoryKeyPaddingMask: o.memoryKeyPaddingMask, memoryMask: o.memoryMask }, { ...dims, L: T, S, qShape: tgt.shape });
+    const { srcMask, srcKeyPaddingMask, srcIsCausal, ...dec } = o;
+    const memory = this.encoder.forward(src, { mask: srcMask, srcKeyPaddingMask, isCausal: srcIsCausal }) as Tensor;
+    return this.decoder.forward(tgt, memory, dec) as Tensor;
+  }
+
+  override extraRepr(): string {
+    return `dModel=${this.dModel}, nhead=${this.nhead}, batchFirst=${this.batchFirst}`;
+  }
 }
