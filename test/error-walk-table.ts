@@ -288,6 +288,8 @@ export const classes: Record<string, ClassEntry> = {
   'nn.Softmax': { args: () => [-1], methods: forward(() => [fx.x()]) },
   'nn.Tanh': { methods: forward(() => [fx.x()]) },
   'nn.Upsample': { args: () => [{ scaleFactor: 2, mode: 'linear' }], methods: forward(() => [fx.seq()]) },
+  'nn.UpsamplingBilinear2d': { args: () => [{ scaleFactor: 2 }], methods: forward(() => [fx.img()]) },
+  'nn.UpsamplingNearest2d': { args: () => [{ size: 3 }], methods: forward(() => [fx.img()]) },
   // 2**31 layers are a valid request that runs out of memory only after minutes of allocating
   // 2**31 layers are a valid request that allocates for minutes; a custom stack's own errors name it
   'nn.Transformer': {

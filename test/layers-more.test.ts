@@ -88,6 +88,12 @@ forEachBackend((kind) => {
         await expectOut(up.forward(mk(c.x)), c.out, 1e-6, 1e-5, name);
       }
       expect(String(new wt.nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }))).toBe("Upsample(scaleFactor=2, mode='bilinear')");
+      const ac = fixture.interpolate.find((k) => k.name === 'bilinear alignCorners size up')!;
+      await expectOut(new wt.nn.UpsamplingBilinear2d({ size: ac.opts.size }).forward(mk(ac.x)), ac.out, 1e-6, 1e-5, 'UpsamplingBilinear2d');
+      const nn2 = fixture.interpolate.find((k) => k.name === 'nearest scale 1.7')!;
+      await expectOut(new wt.nn.UpsamplingNearest2d({ scaleFactor: 1.7 }).forward(mk(nn2.x)), nn2.out, 1e-6, 1e-6, 'UpsamplingNearest2d');
+      expect(() => new wt.nn.UpsamplingNearest2d({ mode: 'bilinear' } as never)).toThrow(/^UpsamplingNearest2d: unknown option 'mode'/);
+      expect(() => new wt.nn.UpsamplingBilinear2d({ size: 0 })).toThrow(/^UpsamplingBilinear2d: size must be/);
     });
 
     it('gradcheck: bilinear, nearest, trilinear and bicubic, against finite differences and the CPU', async () => {

@@ -140,7 +140,7 @@ export class Upsample extends Module {
   readonly o: InterpolateOptions;
   constructor(o: InterpolateOptions = {}) {
     super();
-    const op = 'Upsample';
+    const op = new.target.name;
     checkOptions(op, o, ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
     if ((o.size ?? null) === null && (o.scaleFactor ?? null) === null) throw new ArgumentError(`${op}: give size or scaleFactor`);
     if ((o.size ?? null) !== null && (o.scaleFactor ?? null) !== null) throw new ArgumentError(`${op}: give only one of size and scaleFactor`);
@@ -159,10 +159,24 @@ export class Upsample extends Module {
     this.o = { ...o, mode };
   }
   forward(x: Tensor): Tensor {
-    return interpolateAs('Upsample.forward', x, this.o);
+    return interpolateAs(`${this.constructor.name}.forward`, x, this.o);
   }
   override extraRepr(): string {
     const { size, scaleFactor, mode } = this.o;
     return `${size != null ? `size=${JSON.stringify(size)}` : `scaleFactor=${JSON.stringify(scaleFactor)}`}, mode='${mode}'`;
+  }
+}
+
+/** Nearest-neighbour upsampling (torch.nn.UpsamplingNearest2d): Upsample with mode 'nearest'. */
+export class UpsamplingNearest2d extends Upsample {
+  constructor(o: { size?: number | readonly number[] | null; scaleFactor?: number | readonly number[] | null } = {}) {
+    super({ ...checkOptions('UpsamplingNearest2d', o, ['size', 'scaleFactor']), mode: 'nearest' });
+  }
+}
+
+/** Bilinear upsampling with aligned corners (torch.nn.UpsamplingBilinear2d): Upsample with mode 'bilinear', alignCorners true. */
+export class UpsamplingBilinear2d extends Upsample {
+  constructor(o: { size?: number | readonly number[] | null; scaleFactor?: number | readonly number[] | null } = {}) {
+    super({ ...checkOptions('UpsamplingBilinear2d', o, ['size', 'scaleFactor']), mode: 'bilinear', alignCorners: true });
   }
 }
