@@ -54,6 +54,19 @@ function at(m: wt.nn.Module, path: string): wt.Tensor {
   return o;
 }
 
+/**
+ * torch's parameters (by camelCased property path) are exactly the module's: every path names
+ * a parameter, and no parameter is left out. (By property, not by state-dict key, which may be
+ * spelt as PyTorch's.)
+ */
+function expectSameParameters(m: wt.nn.Module, params: Record<string, TJ>): void {
+  const found = new Set(Object.keys(params).map((k) => at(m, k)));
+  expect(found.size).toBe(Object.keys(params).length);
+  const own = m.parameters();
+  expect(own.length).toBe(found.size);
+  expect(own.every((p) => found.has(p))).toBe(true);
+}
+
 function setWeights(m: wt.nn.Module, params: Record<string, TJ>): void {
   wt.noGrad(() => {
     for (const [k, v] of Object.entries(params)) {
@@ -224,7 +237,7 @@ forEachBackend((kind) => {
         const { batchFirst, normFirst, activation, numLayers, finalNorm } = c.config;
         const layer = () => new wt.nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 12, dropout: 0, batchFirst, normFirst, activation });
         const model = numLayers === null ? layer() : new wt.nn.TransformerDecoder(layer, numLayers, finalNorm ? new wt.nn.LayerNorm(8) : null);
-        expect(model.namedParameters().map(([k]) => k).sort()).toEqual(Object.keys(c.params).sort());
+        expectSameParameters(model, c.params);
         setWeights(model, c.params);
         const tgt = mk(c.tgt, true), memory = mk(c.memory, true);
         const masks: wt.nn.TransformerDecoderForwardOptions = Object.fromEntries(Object.entries(c.masks).map(([k, v]) => [k, mk(v)]));
@@ -246,7 +259,7 @@ forEachBackend((kind) => {
     it('nn.Transformer agrees with torch (encoder of 2, decoder of 1, final norms, padding and causal masks)', async () => {
       const c = fixture.transformer;
       const model = new wt.nn.Transformer({ dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 12, dropout: 0, batchFirst: true });
-      expect(model.namedParameters().map(([k]) => k).sort()).toEqual(Object.keys(c.params).sort());
+      expectSameParameters(model, c.params);
       setWeights(model, c.params);
       const src = mk(c.src, true), tgt = mk(c.tgt, true);
       const y = model.forward(src, tgt, { tgtIsCausal: true, srcKeyPaddingMask: mk(c.masks.srcKeyPaddingMask), memoryKeyPaddingMask: mk(c.masks.memoryKeyPaddingMask) });
