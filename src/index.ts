@@ -32,6 +32,8 @@ export * as amp from './amp.js';
 export { matmul, mm, linear } from './ops/linalg.js';
 export { bmm, einsum } from './ops/contract.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';
+export { conv1d, groupNorm, type Conv1dOptions } from './ops/conv1d.js';
+export { interpolate, type InterpolateOptions, type InterpolateMode } from './ops/resize.js';
 export { backendInfo, emptyCache, type BackendInfo } from './init.js';
 export { save, load, loadMetadata, loadOptimizerState, type SaveOptions, type OptimizerStateDict } from './io/safetensors.js';
 export type { LoadSource } from './io/source.js';

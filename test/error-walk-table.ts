@@ -66,6 +66,7 @@ export const functions: Record<string, Entry> = {
   chunk: { args: () => [fx.x(), 2, 0] },
   clamp: { args: () => [fx.x(), -1, 1] },
   compile: { args: () => [(a: wt.Tensor) => a.mul(2), {}] },
+  conv1d: { args: () => [fx.seq(), wt.randn([2, 3, 2]), null, {}] },
   conv2d: { args: () => [fx.img(), wt.randn([3, 2, 3, 3]), null, {}] },
   convTranspose2d: { args: () => [fx.img(), wt.randn([2, 3, 2, 2]), null, {}] },
   crossEntropy: { args: () => [fx.x(), fx.labels(), {}] },
@@ -93,6 +94,8 @@ export const functions: Record<string, Entry> = {
   // backend: undefined is 'auto', which would start a WebGPU device per call
   init: { args: () => [{ backend: 'cpu' }], avoid: ['backend=undefined'], ...restoreBackend },
   keep: { args: () => [fx.x()] },
+  groupNorm: { args: () => [fx.seq(), 3, null, null, 1e-5] },
+  interpolate: { args: () => [fx.img(), { size: 3, mode: 'bilinear' }] },
   layerNorm: { args: () => [fx.x(), [3], null, null, 1e-5] },
   linear: { args: () => [fx.x(), fx.x4().T, wt.zeros([4])] },
   linspace: { args: () => [0, 1, 5, {}] },
@@ -202,6 +205,7 @@ export const functions: Record<string, Entry> = {
 
   'nn.isParameter': { args: () => [fx.x()] },
   'nn.parameter': { args: () => [fx.x(), true] },
+  'nn.generateSquareSubsequentMask': { args: () => [3] },
   'nn.scaledDotProductAttention': { args: () => [fx.seq(), fx.seq(), fx.seq(), {}] },
   'nn.summary': { args: () => [fx.lin(), [2, 3], {}] },
   'nn.init.calculateFans': { args: () => [fx.x()] },
@@ -256,6 +260,7 @@ export const classes: Record<string, ClassEntry> = {
   'nn.BatchNorm1d': { args: () => [3, {}], methods: forward(() => [fx.x()]) },
   'nn.BatchNorm2d': { args: () => [2, {}], methods: forward(() => [fx.img()]) },
   'nn.Conv2d': { args: () => [2, 3, 3, {}], methods: forward(() => [fx.img()]) },
+  'nn.Conv1d': { args: () => [3, 2, 2, {}], methods: forward(() => [fx.seq()]) },
   'nn.ConvTranspose2d': { args: () => [2, 3, 2, {}], methods: forward(() => [fx.img()]) },
   'nn.Dropout': { args: () => [0.5], methods: forward(() => [fx.x()]) },
   'nn.KLDivLoss': { args: () => [{}], methods: forward(() => [fx.x().logSoftmax(1), fx.p()]) },
@@ -270,6 +275,7 @@ export const classes: Record<string, ClassEntry> = {
   'nn.GRUCell': { args: () => [4, 5, {}], methods: forward(() => [fx.x4(), wt.zeros([3, 5])]) },
   'nn.LSTM': { args: () => [4, 5, {}], avoid: ['numLayers=2**31'], methods: forward(() => [fx.seq(), [wt.zeros([1, 3, 5]), wt.zeros([1, 3, 5])]]) },
   'nn.LSTMCell': { args: () => [4, 5, {}], methods: forward(() => [fx.x4(), [wt.zeros([3, 5]), wt.zeros([3, 5])]]) },
+  'nn.GroupNorm': { args: () => [3, 3, {}], methods: forward(() => [fx.seq()]) },
   'nn.LayerNorm': { args: () => [3, {}], methods: forward(() => [fx.x()]) },
   'nn.LeakyReLU': { args: () => [0.1], methods: forward(() => [fx.x()]) },
   'nn.LearnedPositionalEmbedding': { args: () => [8, 4, {}], methods: forward(() => [fx.seq(), 0]) },
@@ -294,6 +300,23 @@ export const classes: Record<string, ClassEntry> = {
   'nn.LogSoftmax': { args: () => [-1], methods: forward(() => [fx.x()]) },
   'nn.MaxPool2d': { args: () => [2, {}], methods: forward(() => [fx.img()]) },
   'nn.Module': { skip: 'abstract (walked through nn.Linear)' },
+  'nn.ModuleDict': {
+    args: () => [{ a: new nn.ReLU() }],
+    notOptions: [0],
+    methods: {
+      get: { args: () => ['a'] }, has: { args: () => ['a'] }, set: { args: () => ['b', new nn.ReLU()] }, pop: { args: () => ['a'] }, delete: { args: () => ['a'] },
+      update: { args: () => [{ b: new nn.ReLU() }], notOptions: [0] },
+      forward: { skip: 'a container has no forward: every call refuses' },
+    },
+  },
+  'nn.ModuleList': {
+    args: () => [[new nn.ReLU()]],
+    methods: {
+      at: { args: () => [0] }, set: { args: () => [0, new nn.ReLU()] }, append: { args: () => [new nn.ReLU()] }, extend: { args: () => [[new nn.ReLU()]] },
+      insert: { args: () => [0, new nn.ReLU()] }, pop: { args: () => [0] }, slice: { args: () => [0, 1] },
+      forward: { skip: 'a container has no forward: every call refuses' },
+    },
+  },
   'nn.MultiheadAttention': { args: () => [4, 2, {}], methods: forward(() => [fx.seq(), fx.seq(), fx.seq(), {}]) },
   'nn.PReLU': { args: () => [1, 0.25], methods: forward(() => [fx.x()]) },
   'nn.RNN': { args: () => [4, 5, {}], avoid: ['numLayers=2**31'], methods: forward(() => [fx.seq(), wt.zeros([1, 3, 5])]) },
@@ -305,7 +328,18 @@ export const classes: Record<string, ClassEntry> = {
   'nn.SinusoidalPositionalEncoding': { args: () => [4, 8, {}], methods: forward(() => [fx.seq()]) },
   'nn.Softmax': { args: () => [-1], methods: forward(() => [fx.x()]) },
   'nn.Tanh': { methods: forward(() => [fx.x()]) },
+  'nn.Upsample': { args: () => [{ scaleFactor: 2, mode: 'linear' }], methods: forward(() => [fx.seq()]) },
+  'nn.UpsamplingBilinear2d': { args: () => [{ scaleFactor: 2 }], methods: forward(() => [fx.img()]) },
+  'nn.UpsamplingNearest2d': { args: () => [{ size: 3 }], methods: forward(() => [fx.img()]) },
   // 2**31 layers are a valid request that runs out of memory only after minutes of allocating
+  // 2**31 layers are a valid request that allocates for minutes; a custom stack's own errors name it
+  'nn.Transformer': {
+    args: () => [{ dModel: 4, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8 }],
+    avoid: ['numEncoderLayers=2**31', 'numDecoderLayers=2**31'],
+    methods: forward(() => [fx.seq(), fx.seq(), {}]),
+  },
+  'nn.TransformerDecoder': { args: () => [() => new nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 }), 1, null], avoid: ['2**31'], methods: forward(() => [fx.seq(), fx.seq(), {}]) },
+  'nn.TransformerDecoderLayer': { args: () => [4, 2, { dimFeedforward: 8 }], methods: forward(() => [fx.seq(), fx.seq(), {}]) },
   'nn.TransformerEncoder': { args: () => [() => new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 }), 1, null], avoid: ['2**31'], methods: forward(() => [fx.seq(), {}]) },
   'nn.TransformerEncoderLayer': { args: () => [4, 2, { dimFeedforward: 8 }], methods: forward(() => [fx.seq(), {}]) },
 

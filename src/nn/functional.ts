@@ -8,6 +8,8 @@ export { linear, matmul } from '../ops/linalg.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/conv.js';
 export { softmax, logSoftmax, layerNorm, batchNorm } from '../ops/norm.js';
 export { embedding, oneHot } from '../ops/indexing.js';
+export { conv1d, groupNorm } from '../ops/conv1d.js';
+export { interpolate } from '../ops/resize.js';
 import { padWith, type PadMode } from '../ops/indexing.js';
 
 /**

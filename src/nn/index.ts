@@ -6,4 +6,7 @@ export * as init from './init.js';
 export * as functional from './functional.js';
 export * from './attention.js';
 export * from './recurrent.js';
+export * from './more-layers.js';
+export * from './containers.js';
+export * from './decoder.js';
 export { summary, type SummaryRow } from './summary.js';
