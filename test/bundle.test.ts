@@ -104,8 +104,9 @@ describe('bundle size and tree shaking', () => {
     }
     console.log(`bundle sizes:\n  ${measured.join('\n  ')}`);
     expect(wrong, 'update the README\'s bundle size table').toEqual([]);
-    // a budget for the whole library
+    // a budget for the whole library: 147 KiB gzipped before issue 21's ops and layers (167 after:
+    // inverse/hyperbolic WGSL functions, scan/sort/sample kernels, einsum, interpolate, decoder)
     const whole = await bundleSize(entryOf(`import * as wt from 'webtensor'`));
-    expect(whole.gzip).toBeLessThan(150 * 1024);
+    expect(whole.gzip).toBeLessThan(180 * 1024);
   });
 });

@@ -299,7 +299,7 @@ forEachBackend((kind) => {
       const l = new wt.nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true });
       const y = l.forward(wt.randn([2, 3, 8]), wt.randn([2, 4, 8]), { tgtIsCausal: true, memoryIsCausal: true });
       expect(y.shape).toEqual([2, 3, 8]);
-      expect(l.namedChildren().map(([k]) => k)).toEqual(['selfAttn', 'multiheadAttn', 'linear1', 'dropout', 'linear2', 'norm1', 'norm2', 'norm3', 'dropout1', 'dropout2', 'dropout3']);
+      expect(l.namedChildren().map(([k]) => k)).toEqual(['self_attn', 'multihead_attn', 'linear1', 'dropout', 'linear2', 'norm1', 'norm2', 'norm3', 'dropout1', 'dropout2', 'dropout3']);
       l.dispose();
     });
 

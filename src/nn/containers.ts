@@ -117,7 +117,8 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return noForward('ModuleList');
   }
 
-  override namedChildren(): [string, Module][] {
+  /** Children named by index (PyTorch's keys `name.0.weight`), in older checkpoints' naming too. */
+  protected override _namedChildren(): [string, Module][] {
     return [...this].map((m, i) => [String(i), m]);
   }
 
@@ -253,7 +254,8 @@ export class ModuleDict<M extends Module = Module> extends Module implements Ite
     return noForward('ModuleDict');
   }
 
-  override namedChildren(): [string, Module][] {
+  /** Children named by their keys as written (not snake_cased), in insertion order. */
+  protected override _namedChildren(): [string, Module][] {
     return this.entries();
   }
 
