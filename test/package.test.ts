@@ -91,7 +91,7 @@ await wt.init({ backend: 'cpu' });
 const x = wt.randn([64, 2], { seed: 1 });
 const y = x.sum(1).gt(0).int();                       // int32 class labels
 const model = new wt.nn.Sequential(new wt.nn.Linear(2, 8), new wt.nn.ReLU(), new wt.nn.Linear(8, 2));
-const h = await model.fit([x, y], { loss: 'crossEntropy', metrics: ['accuracy'], optimizer: 'adam', lr: 0.05, epochs: 8, batchSize: 16, verbose: 0, seed: 0 });
+const h = await model.fit(x, y, { loss: 'crossEntropy', metrics: ['accuracy'], optimizer: 'adam', lr: 0.05, epochs: 8, batchSize: 16, verbose: 0, seed: 0 });
 await wt.save(model.stateDict(), 'model.safetensors');
 const sd = await wt.load('model.safetensors');
 const keys = Object.keys(sd).sort();
