@@ -22,7 +22,7 @@ import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module, parameter } from './module.js';
 import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptionalTensor, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { checkHeads, checkMaskDType, checkMasks } from './masks.js';
+import { checkHeads, checkMaskDType, checkMasks, transformerLayerSettings, type TransformerLayerOptions } from './masks.js';
 
 // ---- scaled dot-product attention -------------------------------------------------------------
 
@@ -286,16 +286,8 @@ export class MultiheadAttention extends Module {
 
 // ---- transformer encoder ----------------------------------------------------------------------
 
-export interface TransformerEncoderLayerOptions {
-  dimFeedforward?: number;
-  dropout?: number;
-  activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
-  layerNormEps?: number;
-  batchFirst?: boolean;
-  /** pre-norm (x + sa(norm1(x))) when true; post-norm (norm1(x + sa(x))) when false (default) */
-  normFirst?: boolean;
-  bias?: boolean;
-}
+/** TransformerEncoderLayer's options (pre-norm when `normFirst`: x + sa(norm1(x))). */
+export type TransformerEncoderLayerOptions = TransformerLayerOptions;
 
 export interface TransformerEncoderForwardOptions {
   /** attention mask, as MultiheadAttention's attnMask (bool true = masked, or float) */
@@ -328,24 +320,10 @@ export class TransformerEncoderLayer extends Module {
 
   constructor(readonly dModel: number, readonly nhead: number, o: TransformerEncoderLayerOptions = {}) {
     super();
-    const op = 'TransformerEncoderLayer';
-    checkOptions(op, o, ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias']);
-    // the sub-layers check these too, but the error must name the layer the user made
-    checkHeads(op, dModel, nhead, ['dModel', 'nhead']);
-    const p = checkNumber(op, 'dropout', o.dropout ?? 0.1, { min: 0, max: 1 });
-    const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
-    const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
-    for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
-    checkNumel(op, 'selfAttn.inProjWeight', [3 * dModel, dModel]);
-    checkNumel(op, 'linear1.weight', [ff, dModel]);
-    const bias = o.bias ?? true;
-    const a = o.activation ?? 'relu';
-    if (typeof a === 'function') this.act = a;
-    else if (a === 'relu') this.act = (x) => x.relu();
-    else if (a === 'gelu') this.act = (x) => x.gelu();
-    else throw new ArgumentError(`TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got ${describeValue(a)}`);
-    this.normFirst = o.normFirst ?? false;
-    this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: o.batchFirst ?? false });
+    const { p, ff, eps, bias, normFirst, batchFirst, act } = transformerLayerSettings('TransformerEncoderLayer', dModel, nhead, o);
+    this.act = act;
+    this.normFirst = normFirst;
+    this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst });
     this.linear1 = new Linear(dModel, ff, { bias });
     this.dropout = new Dropout(p);
     this.linear2 = new Linear(ff, dModel, { bias });

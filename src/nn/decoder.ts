@@ -14,19 +14,11 @@ import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptionalTensor,
 import { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './attention.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
-import { checkHeads, checkMasks } from './masks.js';
+import { checkHeads, checkMasks, transformerLayerSettings, type TransformerLayerOptions } from './masks.js';
 import { Module } from './module.js';
 
-export interface TransformerDecoderLayerOptions {
-  dimFeedforward?: number;
-  dropout?: number;
-  activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
-  layerNormEps?: number;
-  batchFirst?: boolean;
-  /** pre-norm (x + block(norm(x))) when true; post-norm (norm(x + block(x))) when false (default) */
-  normFirst?: boolean;
-  bias?: boolean;
-}
+/** TransformerDecoderLayer's options, as TransformerEncoderLayer's. */
+export type TransformerDecoderLayerOptions = TransformerLayerOptions;
 
 export interface TransformerDecoderForwardOptions {
   /** self-attention mask [T, T] or [B·nhead, T, T]: bool (true = masked) or float (added) */
@@ -71,23 +63,10 @@ export class TransformerDecoderLayer extends Module {
 
   constructor(readonly dModel: number, readonly nhead: number, o: TransformerDecoderLayerOptions = {}) {
     super();
-    const op = 'TransformerDecoderLayer';
-    checkOptions(op, o, ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias']);
-    checkHeads(op, dModel, nhead, ['dModel', 'nhead']);
-    const p = checkNumber(op, 'dropout', o.dropout ?? 0.1, { min: 0, max: 1 });
-    const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
-    const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
-    for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
-    checkNumel(op, 'selfAttn.inProjWeight', [3 * dModel, dModel]);
-    checkNumel(op, 'linear1.weight', [ff, dModel]);
-    const a = o.activation ?? 'relu';
-    if (typeof a === 'function') this.act = a;
-    else if (a === 'relu') this.act = (x) => x.relu();
-    else if (a === 'gelu') this.act = (x) => x.gelu();
-    else throw new ArgumentError(`${op}: activation must be 'relu', 'gelu' or a function, got ${describeValue(a)}`);
-    const bias = o.bias ?? true;
-    this.normFirst = o.normFirst ?? false;
-    this.batchFirst = o.batchFirst ?? false;
+    const { p, ff, eps, bias, normFirst, batchFirst, act } = transformerLayerSettings('TransformerDecoderLayer', dModel, nhead, o);
+    this.act = act;
+    this.normFirst = normFirst;
+    this.batchFirst = batchFirst;
     this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: this.batchFirst });
     this.multiheadAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: this.batchFirst });
     this.linear1 = new Linear(dModel, ff, { bias });
@@ -233,7 +212,7 @@ export function generateSquareSubsequentMask(sz: number): Tensor {
   });
 }
 
-export interface TransformerOptions {
+export interface TransformerOptions extends TransformerLayerOptions {
   /** features (default 512) */
   dModel?: number;
   /** attention heads (default 8) */
@@ -242,13 +221,6 @@ export interface TransformerOptions {
   numEncoderLayers?: number;
   /** decoder layers (default 6) */
   numDecoderLayers?: number;
-  dimFeedforward?: number;
-  dropout?: number;
-  activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
-  layerNormEps?: number;
-  batchFirst?: boolean;
-  normFirst?: boolean;
-  bias?: boolean;
   /** used in place of the encoder stack (its forward takes (src, { mask, srcKeyPaddingMask, isCausal })) */
   customEncoder?: Module | null;
   /** used in place of the decoder stack (its forward takes (tgt, memory, options)) */

@@ -1,10 +1,49 @@
 /**
  * Argument checks shared by the attention layers (src/nn/attention.ts, src/nn/decoder.ts):
- * head counts and attention masks. Internal: not exported from wt.nn.
+ * head counts, attention masks and the transformer layers' options. Internal: not exported from
+ * wt.nn.
  */
 import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber } from '../validate.js';
+import { checkBoolean, checkNumber, checkNumel, checkOptions, describeValue } from '../validate.js';
+
+/** Options of TransformerEncoderLayer and TransformerDecoderLayer (PyTorch's, camelCase). */
+export interface TransformerLayerOptions {
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+  layerNormEps?: number;
+  batchFirst?: boolean;
+  /** pre-norm (x + block(norm(x))) when true; post-norm (norm(x + block(x))) when false (default) */
+  normFirst?: boolean;
+  bias?: boolean;
+}
+
+/** A transformer layer's checked settings, defaults filled in (PyTorch's). */
+export interface TransformerLayerSettings { p: number; ff: number; eps: number; bias: boolean; normFirst: boolean; batchFirst: boolean; act: (x: Tensor) => Tensor }
+
+/**
+ * Checks a transformer layer's arguments before anything is allocated, under the name of the
+ * layer the user made (`op`): the head count, the options, and that its weights can exist.
+ */
+export function transformerLayerSettings(op: string, dModel: number, nhead: number, o: TransformerLayerOptions): TransformerLayerSettings {
+  checkOptions(op, o, ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias']);
+  // the sub-layers check these too, but the error must name the layer the user made
+  checkHeads(op, dModel, nhead, ['dModel', 'nhead']);
+  const p = checkNumber(op, 'dropout', o.dropout ?? 0.1, { min: 0, max: 1 });
+  const ff = checkNumber(op, 'dimFeedforward', o.dimFeedforward ?? 2048, { int: true, min: 1 });
+  const eps = checkNumber(op, 'layerNormEps', o.layerNormEps ?? 1e-5, { min: 0, finite: true });
+  for (const n of ['batchFirst', 'normFirst', 'bias'] as const) if (o[n] !== undefined) checkBoolean(op, n, o[n]);
+  checkNumel(op, 'selfAttn.inProjWeight', [3 * dModel, dModel]);
+  checkNumel(op, 'linear1.weight', [ff, dModel]);
+  const a = o.activation ?? 'relu';
+  let act: (x: Tensor) => Tensor;
+  if (typeof a === 'function') act = a;
+  else if (a === 'relu') act = (x) => x.relu();
+  else if (a === 'gelu') act = (x) => x.gelu();
+  else throw new ArgumentError(`${op}: activation must be 'relu', 'gelu' or a function, got ${describeValue(a)}`);
+  return { p, ff, eps, bias: o.bias ?? true, normFirst: o.normFirst ?? false, batchFirst: o.batchFirst ?? false, act };
+}
 
 export interface MaskDims { B: number; L: number; S: number; nh: number; batched: boolean; qShape: readonly number[] }
 
