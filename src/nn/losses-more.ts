@@ -72,14 +72,20 @@ function checkLabels(op: string, target: unknown): asserts target is Tensor {
   if (target.dtype === 'bool') throw new DTypeError(`${op}: target must hold 1 or -1 (float32 or int32), got bool ${fmt(target.shape)}`);
 }
 
-/** torch.nn.functional.cosine_embedding_loss under the name `op`. */
-export function cosineEmbeddingLoss(op: string, input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
+/** The checks of the losses over two inputs and ±1 labels; returns the margin. */
+function checkPairLoss(op: string, input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number }): number {
   checkFloat(op, 'input1', input1);
   checkFloat(op, 'input2', input2);
   checkLabels(op, target);
   checkOptions(op, o, ['reduction', 'margin']);
   if (o.reduction !== undefined) checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
   const margin = checkNumber(op, 'margin', o.margin ?? 0, { finite: true });
+  return margin;
+}
+
+/** torch.nn.functional.cosine_embedding_loss under the name `op`. */
+export function cosineEmbeddingLoss(op: string, input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
+  const margin = checkPairLoss(op, input1, input2, target, o);
   if (!shapesEqual(input1.shape, input2.shape) || (input1.ndim !== 1 && input1.ndim !== 2)) {
     throw new ShapeError(`${op}: input1 and input2 must both be [N, D] or [D], got ${fmt(input1.shape)} and ${fmt(input2.shape)}`);
   }
@@ -99,12 +105,7 @@ export function cosineEmbeddingLoss(op: string, input1: Tensor, input2: Tensor, 
 
 /** torch.nn.functional.margin_ranking_loss under the name `op`. */
 export function marginRankingLoss(op: string, input1: Tensor, input2: Tensor, target: Tensor, o: LossOptions & { margin?: number } = {}): Tensor {
-  checkFloat(op, 'input1', input1);
-  checkFloat(op, 'input2', input2);
-  checkLabels(op, target);
-  checkOptions(op, o, ['reduction', 'margin']);
-  if (o.reduction !== undefined) checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
-  const margin = checkNumber(op, 'margin', o.margin ?? 0, { finite: true });
+  const margin = checkPairLoss(op, input1, input2, target, o);
   broadcastShapes(op, input1.shape, input2.shape, target.shape);
   return tidy(() => reduce(target.neg().mul(input1.sub(input2)).add(margin).relu(), o.reduction));
 }
