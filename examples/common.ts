@@ -139,7 +139,8 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
 export async function readDataFile(name: string, dir?: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const { pathToFileURL } = await import('node:url');
-  const candidates = dir ? [pathToFileURL(`${dir}/${name}`)] : [new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
+  // --data-dir first (it may hold only some of the files: MNIST and not the text), then a clone's examples/data
+  const candidates = [...(dir ? [pathToFileURL(`${dir}/${name}`)] : []), new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
   for (const u of candidates) {
     try {
       return await readFile(u, 'utf8');
@@ -147,6 +148,5 @@ export async function readDataFile(name: string, dir?: string): Promise<string> 
       // try the next location
     }
   }
-  throw new Error(dir ? `examples: ${name} not found in ${dir}` :
-    `examples: ${name} not found in examples/data (the npm package leaves it out: download it, e.g. tinyshakespeare's input.txt from github.com/karpathy/char-rnn, save it as ${name} and pass --data-dir DIR)`);
+  throw new Error(`examples: ${name} not found in ${dir ? `${dir} nor in ` : ''}examples/data (the npm package leaves it out: download it, e.g. tinyshakespeare's input.txt from github.com/karpathy/char-rnn, save it as ${name} and pass --data-dir DIR)`);
 }
