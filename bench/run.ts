@@ -18,12 +18,14 @@
  *   --fusion-off       webtensor with eager fusion on, and again with it off as a peer (wt.setFusion)
  *   --attention-variants  webtensor with the fused attention kernels forced on and forced off as
  *                      peers (wt.setFusedAttention), on the workloads with attention
- *   --segments on|off WebGPU optimizer steps with several parameters per kernel, or one each
- *                      (default: off, DispatcherOptions.segments)
+ *   --segments on|off|compare  WebGPU optimizer steps with several parameters per kernel, or one
+ *                      each (default: the backend's, DispatcherOptions.segments); compare: webtensor
+ *                      with them off, and "webtensor (segments)" peers (compiled and eager) with them on
+ *   --webtensor-only   skip TF.js and jax-js (webtensor and its variants only)
  *   --sleep-all        (with --node) every library's runs wait for the GPU the way webtensor's reads
  *                      do on a software adapter: Dawn's polls through a timer (src/backend/webgpu/wait.ts)
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,7 +33,7 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot, serveStatic } from '../demo/server.js';
 import { launchChromium, SWIFTSHADER_ICD } from './lib/chromium.js';
 import { today, upsertSection, writeJson } from './lib/report.js';
-import { adapterLabel, notes, resultsSection, resultsTable, summary } from './lib/results.js';
+import { adapterLabel, notes, resultsSection, resultsTable, summary, trainingTable, TRAINING_NOTE } from './lib/results.js';
 import { polyfillIteratorHelpers } from './lib/iterators.js';
 import { runOptions, type BenchConfig, type BenchResult, type Section } from './lib/suite.js';
 
@@ -47,8 +49,8 @@ async function buildPage(root: string, dir: string): Promise<void> {
 
 /** Runs the suite in headless Chromium and returns what the page reports. */
 async function inChromium(root: string, cfg: BenchConfig, native: boolean): Promise<BenchResult> {
-  const dir = join(root, 'node_modules', '.cache', 'webtensor-bench', 'page');
-  mkdirSync(dir, { recursive: true });
+  // a directory of this run's own: runs from other checkouts sharing node_modules do not collide
+  const dir = mkdtempSync(join(os.tmpdir(), 'webtensor-bench-page-'));
   await buildPage(root, dir);
   const { server, url } = await serveStatic([
     ['/tfjs-wasm/', join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist')],
@@ -70,6 +72,7 @@ async function inChromium(root: string, cfg: BenchConfig, native: boolean): Prom
   } finally {
     await browser.close();
     server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -108,7 +111,7 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   const wrapRun = cfg.sleepAll ? (run: () => Promise<void>) => sleepingWait(run) : undefined;
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();
@@ -123,15 +126,15 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false }, json: { type: 'string' }, 'no-write': { type: 'boolean', default: false },
       node: { type: 'boolean', default: false }, section: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' },
       native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false }, 'attention-variants': { type: 'boolean', default: false },
-      'sleep-all': { type: 'boolean', default: false }, segments: { type: 'string' },
+      'sleep-all': { type: 'boolean', default: false }, segments: { type: 'string' }, 'webtensor-only': { type: 'boolean', default: false },
     },
   });
   const sections: Section[] = a.section ? [a.section as Section] : ['webgpu', 'cpu'];
   if (sections.some((s) => s !== 'webgpu' && s !== 'cpu')) throw new Error(`--section must be webgpu or cpu, got ${a.section}`);
   const quick = a.quick ?? false;
   const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'], attentionVariants: a['attention-variants'], sleepAll: a['sleep-all'],
-    segments: a.segments === undefined ? undefined : a.segments === 'on' };
-  if (a.segments !== undefined && a.segments !== 'on' && a.segments !== 'off') throw new Error(`--segments must be on or off, got ${a.segments}`);
+    segments: a.segments === undefined || a.segments === 'compare' ? undefined : a.segments === 'on', segmentsCompare: a.segments === 'compare', webtensorOnly: a['webtensor-only'] };
+  if (a.segments !== undefined && !['on', 'off', 'compare'].includes(a.segments)) throw new Error(`--segments must be on, off or compare, got ${a.segments}`);
   if (cfg.sleepAll && !a.node) throw new Error('--sleep-all applies to Node (Dawn polls with setImmediate there); add --node');
   if (!a.native && process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const root = repoRoot();
@@ -143,6 +146,8 @@ async function main(): Promise<void> {
   console.log(`\nadapter: ${adapterLabel(result.adapter)} · ${result.environment}\n`);
   console.log(resultsTable(result.rows));
   for (const s of summary(result.rows)) console.log(s);
+  const tt = trainingTable(result.rows);
+  if (tt) console.log(`\n${TRAINING_NOTE}\n\n${tt}`);
   const n = notes(result);
   if (n.length) console.log(`\nnotes:\n${n.map((x) => `- ${x}`).join('\n')}`);
   for (const r of result.rows.filter((x) => x.profile)) console.log(`\ntop kernels · webtensor (${r.backend}) · ${r.workload}\n${r.profile}`);

@@ -32,6 +32,25 @@ export function resultsTable(rows: readonly Row[]): string {
   return table(head, body, [false, false, false, true, true, true, true, true, false]);
 }
 
+/**
+ * webtensor's training steps: dispatches per step, pipelines the first step compiled (on that
+ * library's own backend, so kernels an earlier workload compiled are not counted again), and the
+ * cold first step beside the steady-state median. Empty when no row has them.
+ */
+export function trainingTable(rows: readonly Row[]): string {
+  const ours = rows.filter((r) => r.group === 'training' && r.status === 'ok' && r.timing && (r.dispatches !== undefined || r.pipelines !== undefined));
+  if (!ours.length) return '';
+  const head = ['section', 'workload', 'library', 'dispatches / step', 'pipelines (1st step)', 'compile ms', 'cold 1st step ms', 'median ms', 'cold ÷ median'];
+  const body = ours.map((r) => [
+    r.section, r.workload, `${r.library} (${r.backend})`, r.dispatches === undefined ? '—' : String(r.dispatches),
+    r.pipelines === undefined ? '—' : String(r.pipelines), r.compileMs === undefined ? '—' : fmt(r.compileMs),
+    fmt(r.timing!.firstMs), fmt(r.timing!.median), `${(r.timing!.firstMs / r.timing!.median).toFixed(1)}x`,
+  ]);
+  return table(head, body, [false, false, false, true, true, true, true, true, true]);
+}
+
+export const TRAINING_NOTE = 'Training steps of webtensor: kernel dispatches per step (compiled: per replay, `stats.dispatches`; eager: counted by `wt.profile` over one step), pipelines compiled by the first step (`wt.kernelStats()`; each library has its own backend, so kernels an earlier workload compiled are not counted again) and the cold first step (it compiles them; for a compiled step it runs eagerly, the two recordings follow) beside the steady-state median.';
+
 /** Geometric mean of webtensor ÷ peer per section and peer, over the workloads both ran. */
 export function summary(rows: readonly Row[]): string[] {
   const out: string[] = [];
@@ -97,6 +116,8 @@ export function resultsSection(result: BenchResult, meta: { date: string; comman
   );
   const s = summary(result.rows);
   if (s.length) lines.push('', ...s.map((x) => `- ${x}`));
+  const t = trainingTable(result.rows);
+  if (t) lines.push('', TRAINING_NOTE, '', t);
   const n = notes(result);
   if (n.length) lines.push('', 'Notes:', '', ...n.map((x) => `- ${x}`));
   for (const r of result.rows.filter((x) => x.profile)) {

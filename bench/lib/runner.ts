@@ -22,6 +22,11 @@ export interface Case {
   live(): number | undefined;
   /** how the library ran it, when that is worth a note (e.g. "eager: jit failed") */
   note?(): string | undefined;
+  /**
+   * training: kernel dispatches per step and the pipelines (kernels) the first step compiled, with
+   * their compile time (webtensor only); called once after the timed runs
+   */
+  stats?(): Promise<{ dispatches?: number; pipelines?: number; compileMs?: number }>;
   /** the top kernels of one run (webtensor on WebGPU only: wt.profile) */
   profile?(): Promise<string>;
   done(): void;
@@ -64,6 +69,11 @@ export interface Row {
   note?: string;
   /** top kernels of the workload (`--profile`) */
   profile?: string;
+  /** training (webtensor): kernel dispatches per step */
+  dispatches?: number;
+  /** training (webtensor): pipelines compiled by the first step, and the milliseconds that took */
+  pipelines?: number;
+  compileMs?: number;
 }
 
 export interface RunOptions {
@@ -117,6 +127,7 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
     const live1 = c.live();
     if (live0 !== undefined && live1 !== undefined && live1 !== live0) row.leaked = live1 - live0;
     if (w.group === 'training') {
+      if (c.stats) Object.assign(row, await c.stats());
       const after = (await c.probe())[0];
       row.loss = [first[0], after];
       row.ok = Number.isFinite(after) && after < first[0];

@@ -35,6 +35,13 @@ export interface BenchConfig {
   sleepAll?: boolean;
   /** WebGPU: multi-segment optimizer kernels forced on or off (default: the backend's choice) */
   segments?: boolean;
+  /**
+   * WebGPU: "webtensor" with multi-segment optimizer kernels off, and peers with them on
+   * ("webtensor (segments)", compiled and eager): packing's effect, measured in one page
+   */
+  segmentsCompare?: boolean;
+  /** webtensor and its variants only (no TF.js, no jax-js): quicker before/after runs */
+  webtensorOnly?: boolean;
   /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
   fusionOff?: boolean;
   /** also run webtensor with the fused attention kernels forced on and forced off */
@@ -56,16 +63,22 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean; attentionVariants?: boolean } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean; segmentsCompare?: boolean; webtensorOnly?: boolean; attentionVariants?: boolean } = {}): Lib[] {
+  const segments = opts.segmentsCompare && section === 'webgpu' ? false : opts.segments;
   // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
-  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments: opts.segments });
-  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false, segments: opts.segments })] : [];
+  const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments });
+  const off = opts.fusionOff ? [webtensorLib(section, { fusion: false, segments })] : [];
   // training steps run compiled (wt.compile); the eager peer shows what capture adds
-  const eager = webtensorLib(section, { compiled: false, trainingOnly: true, label: 'webtensor (eager)', segments: opts.segments });
+  const eager = webtensorLib(section, { compiled: false, trainingOnly: true, label: 'webtensor (eager)', segments });
+  const packed = opts.segmentsCompare && section === 'webgpu'
+    ? [webtensorLib(section, { segments: true, trainingOnly: true, label: 'webtensor (segments)' }), webtensorLib(section, { segments: true, compiled: false, trainingOnly: true, label: 'webtensor (eager, segments)' })]
+    : [];
   const attention = opts.attentionVariants ? attentionVariants(section) : [];
+  const ours = [main, eager, ...packed, ...off, ...attention];
+  if (opts.webtensorOnly) return ours;
   return section === 'webgpu'
-    ? [main, eager, ...off, ...attention, tfjsLib('webgpu'), jaxLib()]
-    : [main, eager, ...off, ...attention, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
+    ? [...ours, tfjsLib('webgpu'), jaxLib()]
+    : [...ours, tfjsLib('cpu'), tfjsLib('wasm', opts), jaxLib('wasm')];
 }
 
 /** webtensor with the fused attention kernels forced on, and forced off (attention workloads only). */

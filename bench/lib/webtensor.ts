@@ -109,11 +109,18 @@ function trainCase(w: Workload, compiled: boolean): Case {
     return l;
   };
   const compiledUpdate = compiled ? wt.compile(update) : null;
+  /** pipelines compiled by the first step (this library's backend: earlier workloads' kernels are cached) */
+  let first: { pipelines: number; compileMs: number } | undefined;
   /** one step; resolves to the loss (reading it is the step's sync) */
   const step = async () => {
+    const k0 = first ? undefined : wt.kernelStats();
     const loss = compiledUpdate ? compiledUpdate(x, y) : wt.tidy(() => update(x, y));
     const v = await loss.item();
     loss.dispose();
+    if (k0) {
+      const k1 = wt.kernelStats();
+      first = { pipelines: k1.compiled - k0.compiled, compileMs: k1.compileMs - k0.compileMs };
+    }
     return v;
   };
   const run = async () => {
@@ -125,6 +132,15 @@ function trainCase(w: Workload, compiled: boolean): Case {
     // the compiled step's own tensors (input copies, recorded outputs) are not a leak
     live: () => wt.memory().tensors - (compiledUpdate?.stats.tensors ?? 0),
     profile: wt.getBackend().name === 'webgpu' ? async () => (await wt.profile(run)).table(12) : undefined,
+    // dispatches per step: the replayed recording's count; eager, the kernels of one step (wt.profile)
+    stats: async () => {
+      let dispatches = compiledUpdate?.stats.replayed ? compiledUpdate.stats.dispatches : undefined;
+      if (dispatches === undefined) {
+        const p = await wt.profile(run);
+        dispatches = p.mode === 'none' ? undefined : p.kernels.reduce((n, k) => n + k.count, 0);
+      }
+      return { dispatches, ...first };
+    },
     // a compiled step that could not be captured says why
     note: () => (compiledUpdate?.reason ? `eager: ${compiledUpdate.reason}` : undefined),
     done: () => {

@@ -14,7 +14,8 @@
  * Training (steps/s; one step = forward, backward, SGD update and a read of the loss):
  *   mnist-mlp     784-256-128-10 ReLU on a fixed batch of random images
  *   mnist-cnn     the demo's CNN (conv 1→8, pool, conv 8→16, pool, linear 784→10)
- *   char-gpt      the demo's character transformer (pre-norm blocks, GELU, causal attention)
+ *   char-gpt      the demo's character transformer (pre-norm blocks, GELU, causal attention);
+ *                 quick: b4 t32 c32×1 and b4 t64 c64×2 (issue 22's shape); full: b16 t64 c64×2, b4 t256 c64×2
  */
 import { attentionFlops, conv2dFlops, convOut, layerNormBytes, matmulFlops, softmaxBytes, type Conv2dShape } from './napkin.js';
 
@@ -189,6 +190,8 @@ export function workloads(quick: boolean): Workload[] {
       softmaxWorkload(256, 512), layerNormWorkload(256, 512), attentionWorkload(1, 2, 64, 32),
       chainWorkload(1024, 1000), trainingWorkload('mlp', 32), trainingWorkload('cnn', 8),
       gptWorkload(4, { vocab: 65, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32 }),
+      // issue 22's shape (two pre-norm blocks, 4 heads, width 64, 64 tokens) at a small batch
+      gptWorkload(4, { vocab: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64 }),
     ];
   }
   return [
@@ -196,6 +199,8 @@ export function workloads(quick: boolean): Workload[] {
     conv2dWorkload({ N: 8, C: 16, O: 32, H: 32, W: 32, KH: 3, KW: 3, stride: 1, pad: 1 }),
     softmaxWorkload(1024, 1024), layerNormWorkload(1024, 1024), attentionWorkload(2, 4, 256, 64),
     chainWorkload(1024, 1000), trainingWorkload('mlp', 128), trainingWorkload('cnn', 32),
-    gptWorkload(16, { vocab: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64 }),
+      gptWorkload(16, { vocab: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64 }),
+    // a long sequence: attention's T² share is 4x that of t64
+    gptWorkload(4, { vocab: 65, blockSize: 256, nLayer: 2, nHead: 4, nEmbd: 64 }),
   ];
 }
