@@ -5,11 +5,13 @@
  * counted, wt.kernelStats), the two recording steps and a warm-up run, then `rounds` rounds of
  * `steps` timed steps, one round of each variant after the other, so that a slow phase of a loaded
  * machine hits every variant alike. Reports per variant the median step (wall, loss read
- * included), the ratio to the first variant, dispatches per step (compiled: the recording's
+ * included), the ratio to the first variant, the process CPU time per step (in Node on a software
+ * adapter it includes the emulated GPU's threads: the work done, less disturbed by other load than
+ * the wall clock), dispatches per step (compiled: the recording's
  * `stats.dispatches`; eager: counted by wt.profile over one step) and the cold figures.
  *
- * Run: npx tsx bench/train-modes.ts [--backend webgpu|cpu] [--quick] [--only TEXT] [--rounds N] [--steps N]
- *      [--segments both|on|off] [--extra]   (--extra adds the issue-22 GPT sizes of the full suite)
+ * Run: npm run bench:modes -- [--backend webgpu|cpu] [--quick] [--only TEXT] [--rounds N] [--steps N]
+ *      [--segments both|on|off]   (without --quick: the full suite's sizes)
  * In Node it runs on Dawn (SwiftShader where there is no GPU driver).
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +33,8 @@ interface Live {
   compiled: wt.Compiled<wt.Tensor[], wt.Tensor> | null;
   done: () => void;
   times: number[];
+  /** process CPU milliseconds per step (in Node on SwiftShader: the emulated GPU's threads too) */
+  cpu: number[];
   coldMs: number;
   recordMs: number;
   pipelines: number;
@@ -77,7 +81,6 @@ async function main(): Promise<void> {
   const { values: a } = parseArgs({ options: {
     backend: { type: 'string', default: 'webgpu' }, quick: { type: 'boolean', default: false }, only: { type: 'string' },
     rounds: { type: 'string', default: '5' }, steps: { type: 'string', default: '5' }, segments: { type: 'string', default: 'both' },
-    extra: { type: 'boolean', default: false },
   } });
   if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const kind = a.backend as 'webgpu' | 'cpu';
@@ -88,8 +91,8 @@ async function main(): Promise<void> {
   for (const s of segs) for (const compiled of [true, false]) variants.push({ name: `${compiled ? 'compiled' : 'eager'}${s === undefined ? '' : s ? ' seg on' : ' seg off'}`, compiled, segments: s });
   const all = workloads(a.quick).filter((w) => w.group === 'training' && (!a.only || w.name.includes(a.only)));
   console.log(`webtensor training steps on ${kind}: ${variants.map((v) => v.name).join(', ')}; ${rounds} rounds of ${steps} steps, alternating`);
-  console.log('| workload | variant | median ms | ÷ first | min ms | dispatches/step | cold 1st step ms | steps 2–3 ms | pipelines (1st step) | compile ms |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| workload | variant | median ms | ÷ first | min ms | CPU ms (median) | CPU ÷ first | dispatches/step | cold 1st step ms | steps 2–3 ms | pipelines (1st step) | compile ms |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of all) {
     const live: Live[] = [];
     for (const v of variants) {
@@ -114,22 +117,24 @@ async function main(): Promise<void> {
         dispatches = p.kernels.reduce((n, k) => n + k.count, 0);
       }
       if (c.compiled && c.compiled.reason) console.log(`  ${w.name} ${v.name}: ${c.compiled.reason}`);
-      live.push({ v, backend, step: c.step, compiled: c.compiled, done: c.done, times: [], coldMs, recordMs, pipelines: k1.compiled - k0.compiled, compileMs: k1.compileMs - k0.compileMs, dispatches });
+      live.push({ v, backend, step: c.step, compiled: c.compiled, done: c.done, times: [], cpu: [], coldMs, recordMs, pipelines: k1.compiled - k0.compiled, compileMs: k1.compileMs - k0.compileMs, dispatches });
     }
     for (let r = 0; r < rounds; r++) {
       for (const l of live) {
         wt.setBackend(l.backend);
         for (let i = 0; i < steps; i++) {
-          const t = performance.now();
+          const t = performance.now(), c0 = process.cpuUsage();
           await l.step();
           l.times.push(performance.now() - t);
+          const c1 = process.cpuUsage(c0);
+          l.cpu.push((c1.user + c1.system) / 1000);
         }
       }
     }
-    const base = median(live[0].times);
+    const base = median(live[0].times), cbase = median(live[0].cpu);
     for (const l of live) {
-      const m = median(l.times);
-      console.log(`| ${w.name} | ${l.v.name} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${Math.min(...l.times).toFixed(2)} | ${l.dispatches} | ${l.coldMs.toFixed(0)} | ${l.recordMs.toFixed(0)} | ${l.pipelines} | ${l.compileMs.toFixed(0)} |`);
+      const m = median(l.times), cm = median(l.cpu);
+      console.log(`| ${w.name} | ${l.v.name} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${Math.min(...l.times).toFixed(2)} | ${cm.toFixed(1)} | ${(cm / cbase).toFixed(2)} | ${l.dispatches} | ${l.coldMs.toFixed(0)} | ${l.recordMs.toFixed(0)} | ${l.pipelines} | ${l.compileMs.toFixed(0)} |`);
       wt.setBackend(l.backend);
       l.done();
       if (kind === 'webgpu') l.backend.destroy();

@@ -26,7 +26,12 @@ export interface Case {
    * training: kernel dispatches per step and the pipelines (kernels) the first step compiled, with
    * their compile time (webtensor only); called once after the timed runs
    */
-  stats?(): Promise<{ dispatches?: number; pipelines?: number; compileMs?: number }>;
+  stats?(): Promise<{ dispatches?: number; pipelines?: number; compileMs?: number; recordMs?: number }>;
+  /**
+   * after the first run, before the warm-up: brings the case to its steady state (a compiled
+   * step: its two recording calls, so that every timed run replays)
+   */
+  settle?(): Promise<void>;
   /** the top kernels of one run (webtensor on WebGPU only: wt.profile) */
   profile?(): Promise<string>;
   done(): void;
@@ -74,6 +79,8 @@ export interface Row {
   /** training (webtensor): pipelines compiled by the first step, and the milliseconds that took */
   pipelines?: number;
   compileMs?: number;
+  /** training (webtensor, compiled): the two recording steps after the first, together */
+  recordMs?: number;
 }
 
 export interface RunOptions {
@@ -121,6 +128,7 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
       row.relErr = relError(first, w.reference!, offset);
       row.ok = row.relErr <= REL_TOL;
     }
+    await c.settle?.();
     const live0 = c.live();
     const run = opts.wrapRun ? () => opts.wrapRun!(c!.run) : c.run;
     row.timing = { ...(await measure(run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs })), firstMs };
