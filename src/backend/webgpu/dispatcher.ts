@@ -161,9 +161,11 @@ export interface DispatcherOptions {
   /**
    * Optimizer steps update several parameters per kernel (ElementwiseKernel.segments) instead of
    * one kernel each. Off by default: on SwiftShader, the only adapter measured so far, such a
-   * kernel ran slower than the separate ones (it executes every segment's branch: 6 segments
-   * 11.3 ms against 6 × 0.3 ms; bench/RESULTS.md, 2026-11-22); measure a hardware GPU with
-   * `npm run bench -- --segments on` before turning it on there.
+   * kernel runs slower than the separate ones (the MNIST MLP's 6 parameters: one 6-segment
+   * kernel 11.4–12.5 ms against 6 kernels 2.6–2.8 ms in all), and the dispatches it saves cost
+   * about 20 µs each in a compiled step, so training steps lost up to 1.25x in process CPU time
+   * (MLP) and gained at most 1.1x (bench/RESULTS.md, 2026-11-22 and issue 22, 2026-12-06);
+   * measure a hardware GPU with `npm run bench -- --segments compare` before turning it on there.
    */
   segments?: boolean;
   /**
