@@ -109,9 +109,13 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   const out: BenchResult = { rows: [], libErrors: [], adapter: null, environment: `Node ${process.version} + Dawn${cfg.sleepAll ? ' (every library\'s runs in sleeping waits, --sleep-all)' : ''}` };
   const { sleepingWait } = await import('../src/backend/webgpu/wait.js');
   const wrapRun = cfg.sleepAll ? (run: () => Promise<void>) => sleepingWait(run) : undefined;
+  const cpuClock = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, cpuClock, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();

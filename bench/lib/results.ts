@@ -40,16 +40,18 @@ export function resultsTable(rows: readonly Row[]): string {
 export function trainingTable(rows: readonly Row[]): string {
   const ours = rows.filter((r) => r.group === 'training' && r.status === 'ok' && r.timing && (r.dispatches !== undefined || r.pipelines !== undefined));
   if (!ours.length) return '';
-  const head = ['section', 'workload', 'library', 'dispatches / step', 'pipelines (1st step)', 'compile ms', 'cold 1st step ms', 'steps 2–3 ms', 'median ms', 'cold ÷ median'];
+  const cpu = ours.some((r) => r.timing!.cpuMedian !== undefined);
+  const head = ['section', 'workload', 'library', 'dispatches / step', 'pipelines (1st step)', 'compile ms', 'cold 1st step ms', 'steps 2–3 ms', 'median ms', ...(cpu ? ['CPU ms / step'] : []), 'cold ÷ median'];
   const body = ours.map((r) => [
     r.section, r.workload, `${r.library} (${r.backend})`, r.dispatches === undefined ? '—' : String(r.dispatches),
     r.pipelines === undefined ? '—' : String(r.pipelines), r.compileMs === undefined ? '—' : fmt(r.compileMs),
-    fmt(r.timing!.firstMs), r.recordMs === undefined ? '—' : fmt(r.recordMs), fmt(r.timing!.median), `${(r.timing!.firstMs / r.timing!.median).toFixed(1)}x`,
+    fmt(r.timing!.firstMs), r.recordMs === undefined ? '—' : fmt(r.recordMs), fmt(r.timing!.median),
+    ...(cpu ? [r.timing!.cpuMedian === undefined ? '—' : fmt(r.timing!.cpuMedian)] : []), `${(r.timing!.firstMs / r.timing!.median).toFixed(1)}x`,
   ]);
-  return table(head, body, [false, false, false, true, true, true, true, true, true, true]);
+  return table(head, body, [false, false, false, ...head.slice(3).map(() => true)]);
 }
 
-export const TRAINING_NOTE = 'Training steps of webtensor: kernel dispatches per step (compiled: per replay, `stats.dispatches`; eager: counted by `wt.profile` over one step), pipelines compiled by the first step (`wt.kernelStats()`; each library has its own backend, so kernels an earlier workload compiled are not counted again) and the cold first step (it compiles them; a compiled step runs it eagerly) beside the steady-state median; a compiled step records its 2nd and 3rd calls ("steps 2–3", both together), which run before the warm-up, so every timed step is a replay.';
+export const TRAINING_NOTE = 'Training steps of webtensor: kernel dispatches per step (compiled: per replay, `stats.dispatches`; eager: counted by `wt.profile` over one step), pipelines compiled by the first step (`wt.kernelStats()`; each library has its own backend, so kernels an earlier workload compiled are not counted again) and the cold first step (it compiles them; a compiled step runs it eagerly) beside the steady-state median; a compiled step records its 2nd and 3rd calls ("steps 2–3", both together), which run before the warm-up, so every timed step is a replay. In Node the process CPU time per step is given too: on a software adapter it includes the emulated GPU\'s threads, the work done, much less disturbed than the wall clock by other load on the machine.';
 
 /** Geometric mean of webtensor ÷ peer per section and peer, over the workloads both ran. */
 export function summary(rows: readonly Row[]): string[] {

@@ -8,7 +8,7 @@
  * case: one untimed step whose loss is read (compiles), the timed steps, then one more step whose
  * loss must be finite and lower than the first (the same batch every step, so SGD must fit it).
  */
-import { measure, type Timing } from './timing.js';
+import { measure, measureInterleaved, type Timing } from './timing.js';
 import { attentionRefOffset, type Unit, type Workload } from './workloads.js';
 import { gbps, gflops } from './napkin.js';
 
@@ -41,6 +41,12 @@ export interface Case {
 export interface Lib {
   library: string;
   backend: string;
+  /**
+   * libraries with the same key (webtensor's variants: compiled, eager, packed...) run their
+   * training steps interleaved, one timed step of each in turn (runInterleaved): their ratios
+   * then do not depend on which ran while the machine was slower
+   */
+  interleave?: string;
   /** throws when the library cannot start on this backend (called once) */
   init(): Promise<void>;
   /** makes this backend the library's current one (TF.js and webtensor have one global backend) */
@@ -93,6 +99,8 @@ export interface RunOptions {
   profile?: string;
   /** progress lines */
   log?: (line: string) => void;
+  /** process CPU milliseconds so far (Node only): rows then carry the CPU time per run (Timing.cpuMedian) */
+  cpuClock?: () => number;
   /** wraps every run of every library (e.g. bench --sleep-all: each run inside a sleeping wait) */
   wrapRun?: (run: () => Promise<void>) => Promise<void>;
 }
@@ -131,7 +139,7 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
     await c.settle?.();
     const live0 = c.live();
     const run = opts.wrapRun ? () => opts.wrapRun!(c!.run) : c.run;
-    row.timing = { ...(await measure(run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs })), firstMs };
+    row.timing = { ...(await measure(run, { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs, cpuClock: opts.cpuClock })), firstMs };
     const live1 = c.live();
     if (live0 !== undefined && live1 !== undefined && live1 !== live0) row.leaked = live1 - live0;
     if (w.group === 'training') {
@@ -155,6 +163,70 @@ export async function runCase(section: string, lib: Lib, w: Workload, opts: RunO
     }
   }
   return row;
+}
+
+/**
+ * Training steps of several libraries on one workload with their timed runs interleaved
+ * (measureInterleaved); otherwise as runCase: an untimed first step, the case's settle, warm-up,
+ * timed steps, the stats, and one more step whose loss must have fallen. Never throws.
+ */
+export async function runInterleaved(section: string, libs: readonly Lib[], w: Workload, opts: RunOptions): Promise<Row[]> {
+  const all = libs.map((lib) => ({ lib, row: { section, workload: w.name, group: w.group, library: lib.library, backend: lib.backend, status: 'ok', unit: w.unit, work: w.work } as Row, c: undefined as Case | undefined, first: 0, firstMs: 0, live0: undefined as number | undefined }));
+  const fail = (s: (typeof all)[number], e: unknown) => {
+    Object.assign(s.row, describeError(e));
+    try {
+      s.c?.done();
+    } catch {
+      // a failed case may have left its inputs half made
+    }
+    s.c = undefined;
+  };
+  for (const s of all) {
+    try {
+      await s.lib.activate?.();
+      s.c = s.lib.setup(w);
+      const t0 = performance.now();
+      s.first = (await s.c.probe())[0];
+      s.firstMs = performance.now() - t0;
+      await s.c.settle?.();
+    } catch (e) {
+      fail(s, e);
+    }
+  }
+  const live = all.filter((s) => s.c);
+  // live tensors are counted over the whole process: every case counts before any runs and after
+  // all (a leak in one shows on each row of the group)
+  for (const s of live) s.live0 = s.c!.live();
+  let timings: Timing[] = [];
+  try {
+    timings = await measureInterleaved(live.map((s) => ({ run: opts.wrapRun ? () => opts.wrapRun!(s.c!.run) : s.c!.run, before: () => s.lib.activate?.() })),
+      { warmup: opts.warmup - 1, reps: opts.reps, budgetMs: opts.budgetMs, warmupMs: opts.warmupMs, minTimeMs: opts.minTimeMs, cpuClock: opts.cpuClock });
+  } catch (e) {
+    live.forEach((s) => fail(s, e));
+  }
+  for (const s of live) {
+    const live1 = s.c?.live();
+    if (s.live0 !== undefined && live1 !== undefined && live1 !== s.live0) s.row.leaked = live1 - s.live0;
+  }
+  for (const [i, s] of live.entries()) {
+    if (!s.c) continue;
+    try {
+      await s.lib.activate?.();
+      const c = s.c, row = s.row;
+      row.timing = { ...timings[i], firstMs: s.firstMs };
+      if (c.stats) Object.assign(row, await c.stats());
+      const after = (await c.probe())[0];
+      row.loss = [s.first, after];
+      row.ok = Number.isFinite(after) && after < s.first;
+      row.rate = 1000 / row.timing.median;
+      row.note = c.note?.();
+      if (opts.profile && w.name.includes(opts.profile) && c.profile) row.profile = await c.profile();
+      c.done();
+    } catch (e) {
+      fail(s, e);
+    }
+  }
+  return all.map((s) => s.row);
 }
 
 /** One line of progress for a finished row. */
@@ -185,16 +257,26 @@ export async function runSection(section: string, libs: readonly Lib[], workload
   // workload-major order: one workload on every library, then the next (the libraries share the
   // machine; interleaving spreads any slow phase of it over all of them)
   for (const w of workloads) {
+    const done = new Map<Lib, Row>();
     for (const lib of libs) {
-      let row: Row;
-      if (!ready.has(lib)) {
+      let row = done.get(lib);
+      if (row) {
+        // run with its interleave group; reported above
+      } else if (!ready.has(lib)) {
         row = { section, workload: w.name, group: w.group, library: lib.library, backend: lib.backend, status: 'error', unit: w.unit, work: w.work, error: 'library did not start' };
+        log(progressLine(row));
+      } else if (w.group === 'training' && lib.interleave !== undefined) {
+        const group = libs.filter((l) => l.interleave === lib.interleave && ready.has(l));
+        const rs = await runInterleaved(section, group, w, opts);
+        group.forEach((l, i) => done.set(l, rs[i]));
+        rs.forEach((r) => log(progressLine(r)));
+        row = done.get(lib)!;
       } else {
         await lib.activate?.();
         row = await runCase(section, lib, w, opts);
+        log(progressLine(row));
       }
       rows.push(row);
-      log(progressLine(row));
     }
   }
   return { rows, libErrors };

@@ -175,6 +175,8 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
   return {
     library: opts.label ?? (fusion === false ? 'webtensor (fusion off)' : 'webtensor'),
     backend,
+    // webtensor's variants time their training steps interleaved (compiled ÷ eager, packing on ÷ off)
+    interleave: 'webtensor',
     async init() {
       // segments / subgroupOps / gemmTile: forced (DispatcherOptions), else the backend's defaults
       const forced = opts.segments !== undefined || opts.subgroupOps !== undefined || opts.gemmTile !== undefined;
