@@ -136,7 +136,8 @@ const NO_PARTS: readonly FoldedPart[] = [];
 function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): View[] | null {
   const st = t._store;
   const r = st.recipe;
-  if (!r) return null;
+  // a pending matmul folds into elementwise consumers as its epilogue instead (foldIntoMatmul)
+  if (!r || r.gemm) return null;
   if (reduce && (r.usesIndex || r.views.length === 0)) return null;
   if (t.offset !== 0 || numel(t.shape) !== st.numel || numel(shape) !== st.numel || !t.isContiguous()) return null;
   if (shapesEqual(r.shape, shape)) return [...r.views];

@@ -19,7 +19,7 @@ import { ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastStrides, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { checkSameBackend, copyInto, empty, runRoutine } from './run.js';
+import { checkSameBackend, copyInto, empty, runMatmul } from './run.js';
 import { checkFloat } from '../validate.js';
 
 /** The one stride that walks `shape` in row-major order, or null when the dims do not merge. */
@@ -77,7 +77,7 @@ function bmm(a3: Tensor, b3: Tensor, bias: Tensor | null): Tensor {
   const nd = a3.ndim;
   const shape = [...a3.shape.slice(0, -1), b3.shape[nd - 1]];
   if (numel(shape) === 0) return empty(shape, 'float32', a3.backend);
-  return runRoutine('matmul', { bias: !!bias }, bias ? [a3, b3, bias] : [a3, b3], [{ shape, dtype: 'float32' }])[0];
+  return runMatmul({ bias: !!bias }, bias ? [a3, b3, bias] : [a3, b3], shape);
 }
 
 /** matmul without autograd recording (shared by the op and the gradient rules). */

@@ -25,7 +25,10 @@
  */
 import { matmulBatch } from '../../../kernel/kernel.js';
 import type { StorageArray } from '../../../dtype.js';
-import type { CpuRoutine } from './view.js';
+import type { CpuRoutine, CpuView } from './view.js';
+import { compile } from '../program.js';
+import { runElementwise } from '../expr.js';
+import { contiguousStrides } from '../../../shape.js';
 import { instantiateGemm, relaxedSimdSupported, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
 
 /** Micro-tile height (rows of A) and width (columns of B) of the JS kernel. */
@@ -522,9 +525,23 @@ const noPanel: PanelPacker = () => {};
  * strides), bias?[N] → out[B,M,N] (contiguous) = a@b + bias. B may be two dims [Bo,Bi].
  */
 export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
+  const epi = cfg.epilogue;
+  if (!epi) return product(cfg.bias, inputs, outputs[0]);
+  // the product into a scratch array of the output's type (so float32 rounds it as the GPU's
+  // store does), then the epilogue over it and its inputs as one elementwise program
+  const out = outputs[0], nOps = cfg.bias ? 3 : 2;
+  const size = out.shape.reduce((x, y) => x * y, 1);
+  const scr = out.data instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+  const strides = contiguousStrides(out.shape);
+  product(cfg.bias, inputs, { ...out, data: scr, offset: 0, strides });
+  const acc = { data: scr, shape: out.shape, strides, offset: 0 };
+  runElementwise(compile(epi.exprs), [acc, ...inputs.slice(nOps)], outputs, [], scr instanceof Float64Array);
+};
+
+/** a @ b (+ bias) into `out` (contiguous). */
+function product(hasBias: boolean, inputs: readonly CpuView[], out: CpuView): void {
   const [a, b] = inputs;
-  const bias = cfg.bias ? inputs[2] : null;
-  const out = outputs[0];
+  const bias = hasBias ? inputs[2] : null;
   // the batch may be one dim or two ([Zo, Zi, ..]: see matmulBatch)
   const nd = out.shape.length, zIn = nd === 4 ? out.shape[1] : 1;
   const nb = out.shape.slice(0, -2).reduce((x, y) => x * y, 1), [M, N] = out.shape.slice(-2);
@@ -550,4 +567,4 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
     else if (M === 1 && sbn === 1 && M * N * K >= 8192) rowGemm(N, K, a.data, ao, sak, b.data, bo, sbk, sbn, spec, 0);
     else smallGemm(M, N, K, a.data, ao, sam, sak, b.data, bo, sbk, sbn, spec);
   }
-};
+}
