@@ -11,6 +11,8 @@
 //   BIAS             a bias[N] binding exists (binding 3; the output then moves to 4)
 //   Z2               two batch levels: batch z sits at (z / zIn) * xZ + (z % zIn) * xZ2 in each
 //                    operand (a head-split view read in place); else at z * xZ
+//   ROWSUM           also rowsum[z, m] = sum_k a[z, m, k] (a linear layer's bias gradient next to
+//                    its weight gradient: a = gᵀ), the output after the others; one batch level
 //   EPI              an elementwise epilogue (kernel.ts MatmulEpilogue): the routine appends
 //                    `fn wt_epi(z, m, n, x)`, generated from its expressions, which reads the
 //                    epilogue inputs and writes every output; their offsets and strides are the
@@ -26,8 +28,13 @@ struct Uniforms {
   biasOff: u32, biasN: u32,
   Z: u32,                                    // batches in all (read by matmul_direct.wgsl only)
   zIn: u32, aZ2: u32, bZ2: u32, cZ2: u32,    // inner batch count and strides (flag Z2)
+#if EXTRA
+  pad: u32,                                  // (EXTRA: EPI or ROWSUM)
+#endif
+#if ROWSUM
+  rs: vec4<u32>,                             // offset, z and m strides of the row sums (flag ROWSUM)
+#endif
 #if EPI
-  pad: u32,
   ev: array<vec4<u32>, {{NEV}}>,             // further outputs, then epilogue inputs (flag EPI)
 #endif
 }
@@ -71,6 +78,13 @@ fn loadB(z: u32, n: u32, k: u32) -> f32 {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 #endif
 @group(0) @binding({{OUT}}) var<storage, read_write> c: array<f32>;
+#if ROWSUM
+@group(0) @binding({{RS}}) var<storage, read_write> rowsum: array<f32>;
+// rowsum[z, m] = sum_k a[z, m, k], called by the core once per row (m < M)
+fn storeRowSum(z: u32, m: u32, v: f32) {
+  rowsum[u.rs.x + (u.z0 + z) * u.rs.y + m * u.rs.z] = v;
+}
+#endif
 
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   var x = v;

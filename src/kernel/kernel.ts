@@ -105,8 +105,10 @@ export interface Routines {
    * batch may also come as two dims [Bo,Bi,..] on every view (see {@link matmulBatch}).
    * `epilogue` (see {@link MatmulEpilogue}): further inputs e1..[B,M,N] (any strides, after the
    * bias) and one output per expression, each written where the product is computed.
+   * `rowSums`: one more output, last, rowsum[B,M] (or [M]) = Σ_k a[b,m,k]: with a = gᵀ, a linear
+   * layer's bias gradient from its weight gradient's GEMM. Both take one batch level only.
    */
-  matmul: { bias: boolean; epilogue?: MatmulEpilogue };
+  matmul: { bias: boolean; epilogue?: MatmulEpilogue; rowSums?: boolean };
   /** x[N,C,H,W], w[O,C/g,kh,kw], bias?[O] → y[N,O,Ho,Wo] */
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   /** gy[N,O,Ho,Wo], w[O,C/g,kh,kw] → gx[N,C,H,W] (H, W from the output view; also convTranspose2d) */

@@ -140,7 +140,7 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
  */
 export function runMatmul(config: Routines['matmul'], inputs: readonly Tensor[], shape: readonly number[]): Tensor {
   const backend = checkSameBackend('matmul', inputs);
-  if (shape.length !== 3 || config.epilogue || !fusing(backend) || !fusable(inputs) || numel(shape) === 0) {
+  if (shape.length !== 3 || config.epilogue || !engine.matmulEpilogues || !fusing(backend) || !fusable(inputs) || numel(shape) === 0) {
     return runRoutine('matmul', config, inputs, [{ shape, dtype: 'float32' }])[0];
   }
   const views = inputs.map((t) => t._view()); // computes pending operands

@@ -202,6 +202,57 @@ async function checkMatmulEpilogue(c: MatmulCase, seed: number, plan?: MatmulPla
   expect(got[1].filter((_, i) => i % 2 === 0).every((v) => v === 0), what).toBe(true);
 }
 
+/**
+ * A matmul with row sums (config.rowSums: rowsum[z, m] = Σ_k a[z, m, k], the last output), with
+ * or without an epilogue, against float64; the row sums go to a strided [Z, M] view at an offset.
+ */
+async function checkRowSums(c: MatmulCase, seed: number, plan?: MatmulPlan, half = false, withEpi = false): Promise<void> {
+  const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
+  const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
+  const out = h.zeros(c.Z * c.M * c.N), rs = h.zeros(2 * c.Z * c.M + 2);
+  const outView = h.view(out, [c.Z, c.M, c.N]);
+  const rsView = h.view(rs, [c.Z, c.M], { offset: 2, strides: [2 * c.M, 2] });
+  const x = IR.load(0, 'float32');
+  const cfg = { bias: false, rowSums: true, ...(withEpi ? { epilogue: { exprs: [math.mul(x, x)] } } : {}) };
+  const ctx: GpuContext = half ? { ...h.ctx, gemmHalf: 'emulate' } : h.ctx;
+  const launcher: Launcher | undefined = plan && ((ins, os) => matmulLaunches(cfg, ins, os, ctx, plan));
+  h.run('matmul', cfg, [a.v, b.v], [outView, rsView], launcher);
+  const [got, gotRs] = [await h.read(out), await h.read(rs)];
+  // the tiled core sums the tile's (f16-rounded under half tiles) values; the direct core reads a
+  const rd = half && plan?.kernel === 'tiled' ? round16 : (v: number): number => v;
+  const want = new Float64Array(c.Z * c.M * c.N), wantRs = new Float64Array(c.Z * c.M), gotR = new Float64Array(c.Z * c.M);
+  for (let z = 0; z < c.Z; z++) for (let m = 0; m < c.M; m++) {
+    let r = 0;
+    for (let k = 0; k < c.K; k++) r += rd(at3(a.v, a.data, z, m, k));
+    wantRs[z * c.M + m] = r;
+    gotR[z * c.M + m] = gotRs[2 + z * 2 * c.M + 2 * m];
+    for (let n = 0; n < c.N; n++) {
+      let p = 0;
+      for (let k = 0; k < c.K; k++) p += rd(at3(a.v, a.data, z, m, k)) * rd(at3(b.v, b.data, z, k, n));
+      want[(z * c.M + m) * c.N + n] = withEpi ? p * p : p;
+    }
+  }
+  const what = `matmul row sums ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}${half ? ' f16 tiles' : ''}${withEpi ? ' + epilogue' : ''}`;
+  expectClose(gotR, wantRs, 2e-5 * Math.sqrt(c.K + 1), 1e-5, what);
+  expectClose(got, want, 4e-5 * Math.sqrt(c.K + 1), 2e-5, what);
+  // the gaps between the strided row sums stay 0
+  expect(Array.from(gotRs).filter((_, i) => i % 2 === 1).every((v) => v === 0), what).toBe(true);
+}
+
+suite('webgpu matmul row sums', () => {
+  for (const plan of [...matmulPlans, { kernel: 'direct', ks: 16, wg: 64 } as MatmulPlan, undefined]) {
+    it(`${plan ? JSON.stringify(plan) : 'the adapter\'s choice'}: odd sizes, layouts, batches, with an epilogue`, async () => {
+      let seed = 1100;
+      for (const [M, N, K] of [[1, 1, 1], [1, 70, 9], [67, 1, 33], [13, 21, 37], [130, 66, 3], [9, 5, 1000]]) {
+        await checkRowSums({ Z: 1, M, N, K, la: 'col', lb: 'row' }, seed++, plan);
+      }
+      await checkRowSums({ Z: 3, M: 12, N: 20, K: 36, la: 'row', lb: 'col' }, seed++, plan, false, true);
+      await checkRowSums({ Z: 2, M: 17, N: 9, K: 20, la: 'strided', lb: 'row', bcastB: true }, seed++, plan);
+      if (plan?.kernel === 'tiled') await checkRowSums({ Z: 2, M: 33, N: 20, K: 40, la: 'row', lb: 'row' }, seed++, plan, true, true);
+    });
+  }
+});
+
 suite('webgpu matmul epilogues', () => {
   for (const plan of [...matmulPlans, undefined]) {
     it(`${plan ? JSON.stringify(plan) : 'the adapter\'s choice'}: three outputs, a strided and a broadcast epilogue input, odd sizes`, async () => {

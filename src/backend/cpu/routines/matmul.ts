@@ -523,9 +523,13 @@ const noPanel: PanelPacker = () => {};
 /**
  * matmul routine: a[B,M,K] (any strides; a batch dim of size 1 broadcasts), b[B,K,N] (any
  * strides), bias?[N] → out[B,M,N] (contiguous) = a@b + bias. B may be two dims [Bo,Bi].
+ * With an epilogue (kernel.ts MatmulEpilogue) the product goes to a scratch array of the output's
+ * type and the epilogue runs over it as an elementwise program (the same values as the GPU's,
+ * where the product is a float32 register; the CPU gains nothing from fusing it into the stores).
  */
 export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const epi = cfg.epilogue;
+  if (cfg.rowSums) rowSums(inputs[0], outputs[epi ? epi.exprs.length : 1]);
   if (!epi) return product(cfg.bias, inputs, outputs[0]);
   // the product into a scratch array of the output's type (so float32 rounds it as the GPU's
   // store does), then the epilogue over it and its inputs as one elementwise program
@@ -537,6 +541,20 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const acc = { data: scr, shape: out.shape, strides, offset: 0 };
   runElementwise(compile(epi.exprs), [acc, ...inputs.slice(nOps)], outputs, [], scr instanceof Float64Array);
 };
+
+/** out[z, m] (a [Z, M] or [M] view) = Σ_k a[z, m, k], each summed in a float64 (one batch level). */
+function rowSums(a: CpuView, out: CpuView): void {
+  const [M, K] = a.shape.slice(-2), Z = a.shape.length === 3 ? a.shape[0] : 1;
+  const [sm, sk] = a.strides.slice(-2), sz = a.shape.length === 3 ? a.strides[0] : 0;
+  const oz = out.shape.length === 2 ? out.strides[0] : 0, om = out.strides[out.shape.length - 1];
+  for (let z = 0; z < Z; z++) {
+    for (let m = 0; m < M; m++) {
+      let s = 0;
+      for (let k = 0, p = a.offset + z * sz + m * sm; k < K; k++, p += sk) s += a.data[p];
+      out.data[out.offset + z * oz + m * om] = s;
+    }
+  }
+}
 
 /** a @ b (+ bias) into `out` (contiguous). */
 function product(hasBias: boolean, inputs: readonly CpuView[], out: CpuView): void {

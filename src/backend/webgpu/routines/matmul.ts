@@ -4,7 +4,8 @@
  * (64x64 output tile per workgroup, 4x4 per thread, K in steps of 16 through workgroup memory;
  * shared with conv) or the direct core of shaders/matmul_direct.wgsl (4x4 per thread read straight
  * from memory, no barriers; optional in-workgroup split-K). Both render shaders/matmul.wgsl for
- * the operands and the bias epilogue.
+ * the operands and the bias epilogue, and an elementwise epilogue (config.epilogue: its
+ * expressions generated into `wt_epi`, see {@link epilogueCode}) where fusion asks for one.
  *
  * Operands are read in place whatever their strides: the routine looks at each operand's strides
  * and picks how its tile is loaded (see {@link tileMode}); a transposed weight costs no copy.
@@ -42,6 +43,7 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
  */
 export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf, tile: GemmTile = 64): string {
   const coreFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
+  if (flags.includes('ROWSUM')) coreFlags.push('ROWSUM');
   if (tile === 128) coreFlags.push('BIG');
   // an enable directive must come before every declaration of the module
   return (half === 'f16' ? 'enable f16;\n' : '') + withHelpers([
@@ -140,8 +142,8 @@ export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuC
 }
 
 /**
- * a[Z,M,K], b[Z,K,N], bias?[N] → out[Z,M,N] = act(a @ b + bias). Z may be 1 (broadcast, stride 0)
- * on either operand.
+ * a[Z,M,K], b[Z,K,N], bias?[N] (, epilogue inputs) → out[Z,M,N] = a @ b + bias (or the
+ * epilogue's outputs). Z may be 1 (broadcast, stride 0) on either operand.
  *
  * @example
  * gpuRoutines.matmul({ bias: true }, [x, wT, bias], [y], ctx) // one launch
@@ -187,13 +189,19 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const epi = config.epilogue ?? null;
   const nOps = config.bias ? 3 : 2;
   const epiIn = epi ? epilogueInputs(epi) : 0;
-  if (epi && zIn > 1) throw new BackendError('matmul (webgpu): an epilogue takes one batch level, got a [Bo,Bi] output');
-  if (epi && (outputs.length !== epi.exprs.length || inputs.length !== nOps + epiIn)) {
-    throw new BackendError(`matmul (webgpu): an epilogue of ${epi.exprs.length} outputs and ${epiIn} inputs got ${outputs.length} outputs and ${inputs.length - nOps} inputs`);
+  // the product's outputs (the epilogue's), then the row sums
+  const nMain = epi ? epi.exprs.length : 1;
+  const rsv = config.rowSums ? outputs[nMain] : null;
+  if ((epi || rsv) && zIn > 1) throw new BackendError('matmul (webgpu): an epilogue or row sums take one batch level, got a [Bo,Bi] output');
+  if (outputs.length !== nMain + (rsv ? 1 : 0) || inputs.length !== nOps + epiIn) {
+    throw new BackendError(`matmul (webgpu): expected ${nMain + (rsv ? 1 : 0)} outputs and ${epiIn} epilogue inputs, got ${outputs.length} outputs and ${inputs.length - nOps} inputs after the operands`);
   }
   // further outputs, then epilogue inputs: [offset, z, m, n] strides each
-  const epiViews = epi ? [...outputs.slice(1), ...inputs.slice(nOps)].map((v) => as3d(v, 'epilogue view', 1)) : [];
-  const epiWords = epiViews.flatMap((v, i) => [(i < outputs.length - 1 ? outputs[i + 1] : inputs[nOps + i - outputs.length + 1]).offset, ...v.strides]);
+  const mains = outputs.slice(0, nMain);
+  const epiViews = epi ? [...mains.slice(1), ...inputs.slice(nOps)].map((v) => as3d(v, 'epilogue view', 1)) : [];
+  const epiWords = epiViews.flatMap((v, i) => [(i < nMain - 1 ? mains[i + 1] : inputs[nOps + i - nMain + 1]).offset, ...v.strides]);
+  // the row sums' [offset, z stride, m stride] (a [Z, M] or [M] view; size-1 dims stride 0)
+  const rsWords = rsv ? [rsv.offset, rsv.shape.length === 2 && rsv.shape[0] !== 1 ? rsv.strides[0] : 0, rsv.strides[rsv.shape.length - 1], 0] : [];
   const a = as3d(av, 'a', zIn), b = as3d(bv, 'b', zIn), c = as3d(cv, 'out', zIn);
   const [Z, M, N] = c.shape;
   const K = a.shape[2];
@@ -207,10 +215,10 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
   // the bias binding exists only when config.bias: pass exactly the views the shader declares
   const views = [...(config.bias ? [av, bv, biasv] : [av, bv]), ...inputs.slice(nOps, nOps + epiIn)];
-  const outs = epi ? outputs : [cv];
-  const vars = { OUT: nOps + 1 + epiIn, NEV: Math.max(1, epiViews.length) };
-  const epiKey = (config.bias ? 'bias' : '') + (epi ? `|epi:${epi.exprs.map(exprKey).join(';')}` : '');
-  const epiFlags = epi ? ['EPI'] : [];
+  const outs = outputs;
+  const vars = { OUT: nOps + 1 + epiIn, NEV: Math.max(1, epiViews.length), RS: nOps + 1 + epiIn + nMain };
+  const epiKey = (config.bias ? 'bias' : '') + (epi ? `|epi:${epi.exprs.map(exprKey).join(';')}` : '') + (rsv ? '|rowsum' : '');
+  const epiFlags = [...(epi ? ['EPI'] : []), ...(rsv ? ['ROWSUM'] : []), ...(epi || rsv ? ['EXTRA'] : [])];
   const epiCode = epi ? epilogueCode(epi, nOps, epiIn, vars.OUT) : '';
   const uniformsAt = (z0: number): Uint32Array => new Uint32Array([
     M, N, K, z0,
@@ -219,8 +227,10 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     cv.offset, c.strides[0], c.strides[1], c.strides[2],
     ...biasWords, Z,
     zIn, a.inner, b.inner, c.inner,
+    ...(epi || rsv ? [0] : []),
+    ...rsWords,
     // (an epilogue with no further views still declares one ev entry)
-    ...(epi ? [0, ...(epiWords.length ? epiWords : [0, 0, 0, 0])] : []),
+    ...(epi ? (epiWords.length ? epiWords : [0, 0, 0, 0]) : []),
   ]);
   const z2 = zIn > 1 ? ['Z2'] : [];
   const p = plan ?? matmulPlan(Z, M, N, K, ctx);
