@@ -103,8 +103,10 @@ export function setFusion(on: boolean | 'auto'): void {
 /**
  * Turns matmul epilogues on or off (on by default; they apply where fusion is on): a matmul's
  * result is pending and an elementwise op on it runs in the GEMM (see "Matmul epilogues" in the
- * module notes). Off, every matmul dispatches at once, as before. For benchmarks and tests
- * (internal: not exported by the package).
+ * module notes), and linear's backward takes its bias gradient from the weight gradient's GEMM
+ * (the routine's rowSums; on every backend). Off, every matmul dispatches at once and the bias
+ * gradient is a column sum of its own, as before. For benchmarks and tests (internal: not
+ * exported by the package).
  */
 export function setMatmulEpilogues(on: boolean): void {
   engine.matmulEpilogues = on;

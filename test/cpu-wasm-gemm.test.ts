@@ -142,7 +142,15 @@ function runEpilogue(c: MatmulCase, mode: Mode, seed: number): void {
   const x = IR.load(0, 'float32');
   const relu = IR.where(IR.binary('lt', x, IR.const(0)), IR.const(0), x);
   const epilogue = { exprs: [IR.binary('add', IR.load(1, 'float32'), relu), IR.binary('mul', x, IR.load(2, 'float32'))] };
-  cpuRoutines.matmul({ bias: !!bias, epilogue }, inputs, [view(out0, [Z, M, N], rowMajor([Z, M, N])), view(out1, [Z, M, N], [2 * M * N, 2 * N, 2], 3)]);
+  // with the row sums of a too (rowSums: the last output), at a stride
+  const rs = store(new Float64Array(2 * Z * M).fill(NaN), mode);
+  cpuRoutines.matmul({ bias: !!bias, epilogue, rowSums: true }, inputs, [view(out0, [Z, M, N], rowMajor([Z, M, N])), view(out1, [Z, M, N], [2 * M * N, 2 * N, 2], 3), view(rs, [Z, M], [2 * M, 2])]);
+  const refRs = new Float64Array(Z * M), magRs = new Float64Array(Z * M);
+  for (let z = 0; z < Z; z++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) {
+    refRs[z * M + i] += a.at(z, i, k);
+    magRs[z * M + i] += Math.abs(a.at(z, i, k));
+  }
+  expectNear(Float64Array.from({ length: Z * M }, (_, i) => rs[2 * i]), refRs, magRs, mode, `matmul row sums ${JSON.stringify(c)}`);
   expectNear(out0, ref[0], mag, mode, `matmul epilogue out0 ${JSON.stringify(c)}`);
   const got1 = Float64Array.from({ length: Z * M * N }, (_, at) => out1[3 + 2 * at]);
   const mag1 = mag.map((m, at) => m * Math.abs(w[at % N]) + 1e-6);

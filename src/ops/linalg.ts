@@ -14,7 +14,7 @@
 import { record } from '../autograd/graph.js';
 import type { Node } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
-import { noGrad } from '../engine.js';
+import { engine, noGrad } from '../engine.js';
 import { ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastStrides, numel, viewStrides } from '../shape.js';
@@ -222,7 +222,7 @@ function linearGrad(n: Node<'matmul'>, g: Tensor): (Tensor | null)[] {
   const [nOut, nIn] = w.shape;
   const wantBias = n.inputs.length > 2 && want[2];
   const R = g.numel() / nOut;
-  if (want[1] && wantBias && R > 0) {
+  if (want[1] && wantBias && R > 0 && engine.matmulEpilogues) {
     // the weight gradient gᵀ @ x and the bias gradient (g's column sums, the row sums of gᵀ) in
     // one GEMM (the routine's rowSums)
     return tidy(() => {

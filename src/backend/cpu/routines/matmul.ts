@@ -539,7 +539,7 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
   const strides = contiguousStrides(out.shape);
   product(cfg.bias, inputs, { ...out, data: scr, offset: 0, strides });
   const acc = { data: scr, shape: out.shape, strides, offset: 0 };
-  runElementwise(compile(epi.exprs), [acc, ...inputs.slice(nOps)], outputs, [], scr instanceof Float64Array);
+  runElementwise(compile(epi.exprs), [acc, ...inputs.slice(nOps)], outputs.slice(0, epi.exprs.length), [], scr instanceof Float64Array);
 };
 
 /** out[z, m] (a [Z, M] or [M] view) = Σ_k a[z, m, k], each summed in a float64 (one batch level). */
