@@ -547,12 +547,21 @@ function rowSums(a: CpuView, out: CpuView): void {
   const [M, K] = a.shape.slice(-2), Z = a.shape.length === 3 ? a.shape[0] : 1;
   const [sm, sk] = a.strides.slice(-2), sz = a.shape.length === 3 ? a.strides[0] : 0;
   const oz = out.shape.length === 2 ? out.strides[0] : 0, om = out.strides[out.shape.length - 1];
+  const acc = new Float64Array(M);
   for (let z = 0; z < Z; z++) {
-    for (let m = 0; m < M; m++) {
-      let s = 0;
-      for (let k = 0, p = a.offset + z * sz + m * sm; k < K; k++, p += sk) s += a.data[p];
-      out.data[out.offset + z * oz + m * om] = s;
+    const base = a.offset + z * sz;
+    if (Math.abs(sm) < Math.abs(sk)) {
+      // gᵀ (a column-major view): k outer, so that the inner loop walks memory in order
+      acc.fill(0);
+      for (let k = 0; k < K; k++) for (let m = 0, p = base + k * sk; m < M; m++, p += sm) acc[m] += a.data[p];
+    } else {
+      for (let m = 0; m < M; m++) {
+        let s = 0;
+        for (let k = 0, p = base + m * sm; k < K; k++, p += sk) s += a.data[p];
+        acc[m] = s;
+      }
     }
+    for (let m = 0; m < M; m++) out.data[out.offset + z * oz + m * om] = acc[m];
   }
 }
 
