@@ -10,7 +10,7 @@ import type { Backend, BackendBuffer, View } from './backend/backend.js';
 import { BYTES_PER_ELEMENT, type DType } from './dtype.js';
 import { engine } from './engine.js';
 import { OutOfMemoryError } from './errors.js';
-import { IR, type Expr } from './kernel/ir.js';
+import type { Expr } from './kernel/ir.js';
 import { canonical } from './kernel/canonical.js';
 import type { Carried } from './deferred.js';
 import { contiguousStrides } from './shape.js';
@@ -54,6 +54,9 @@ export interface FoldedPart {
   readonly store: Storage;
   readonly expr: Expr;
 }
+
+/** A float32 load of input i (IR.load, spelled out: `load` bundles storage.ts without the IR's tables). */
+const loadF32 = (i: number): Expr => ({ op: 'load', dtype: 'float32', args: [], value: i });
 
 /** Most storage buffers a pending matmul's kernel binds (operands, epilogue inputs, outputs). */
 export const MAX_GEMM_BUFFERS = 8;
@@ -202,7 +205,7 @@ export class Storage {
       // parts computed since: their subexpressions read from their buffers (new loads after the views)
       const extra: View[] = r.views.slice(g.operands);
       const swap = new Map<Expr, Expr>();
-      for (const p of r.parts) if (p.store.holdsComputed) swap.set(p.expr, IR.load(1 + extra.push(viewOf(p.store)) - 1, 'float32'));
+      for (const p of r.parts) if (p.store.holdsComputed) swap.set(p.expr, loadF32(1 + extra.push(viewOf(p.store)) - 1));
       let exprs = [swapIn(r.expr, swap)];
       // parts still pending and wanted elsewhere are written by the same GEMM (the buffer cap allowing)
       const also: Storage[] = [];
@@ -237,7 +240,7 @@ export class Storage {
       } else {
         // epilogue inputs renumbered 1.. in the order read (every one must be read)
         const order = [...used].filter((i) => i > 0).sort((a, b) => a - b);
-        const to = new Map(order.map((i, j) => [i, IR.load(j + 1, 'float32')]));
+        const to = new Map(order.map((i, j) => [i, loadF32(j + 1)]));
         exprs = exprs.map((e) => swapLoads(e, to));
         const plain = exprs.length === 1 && exprs[0].op === 'load';
         const config = plain ? { bias: g.bias } : { bias: g.bias, epilogue: { exprs } };
