@@ -89,6 +89,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #else
   var acc: array<vec4<f32>, 4>;
 #endif
+#if ROWSUM
+  // ROWSUM (matmul): the first tile column's lid.x == 0 threads sum their rows of A over k (rowsL:
+  // rows lid.y*4.., rowsR: 64 + lid.y*4.. under BIG); storeRowSum stores them
+  let rowSums = n0 == 0u && lid.x == 0u;
+  var rowsL = vec4<f32>(0.0);
+  var rowsR = vec4<f32>(0.0);
+#endif
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
     loadTileA(z, m0, k0, t, 0u);
     loadTileB(z, n0, k0, t, 0u);
@@ -97,6 +104,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     loadTileB(z, n0 + 64u, k0, t, 16u);
 #endif
     workgroupBarrier();
+#if ROWSUM
+    if (rowSums) {
+      for (var k = 0u; k < TK; k++) {
+        rowsL += vec4<f32>(tileA[k][lid.y]);
+#if BIG
+        rowsR += vec4<f32>(tileA[k][lid.y + 16u]);
+#endif
+      }
+    }
+#endif
 #if BIG
 #if HALF
     for (var i = 0u; i < 8u; i++) {
@@ -163,6 +180,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     // the next iteration overwrites the tiles: every thread must be done reading them
     workgroupBarrier();
   }
+#if ROWSUM
+  if (rowSums) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + lid.y * 4u + i;
+      if (m < u.M) { storeRowSum(z, m, rowsL[i]); }
+#if BIG
+      if (m + 64u < u.M) { storeRowSum(z, m + 64u, rowsR[i]); }
+#endif
+    }
+  }
+#endif
 #if BIG
 #if !HALF
   let accL = pL;

@@ -1,7 +1,8 @@
 // Batched matmul operands and epilogue, shared by the two cores: the tiled gemm.wgsl (with the tile
 // loaders of gemm_tile.wgsl) and the direct matmul_direct.wgsl for small outputs.
 //
-//   out[z, m, n] = act(sum_k a[z, m, k] * b[z, k, n] + bias[n])
+//   out[z, m, n] = sum_k a[z, m, k] * b[z, k, n] + bias[n]
+//   (EPI: out_k[z, m, n] = wt_expr(that value, e1[z, m, n], e2[z, m, n], ...).v_k)
 //
 // a and b are read in place through element strides (a transposed view is just other strides),
 // a batch stride of 0 broadcasts an operand. Flags:
@@ -10,7 +11,13 @@
 //   BIAS             a bias[N] binding exists (binding 3; the output then moves to 4)
 //   Z2               two batch levels: batch z sits at (z / zIn) * xZ + (z % zIn) * xZ2 in each
 //                    operand (a head-split view read in place); else at z * xZ
-// Placeholders: ACT (0 none, 1 relu, 2 gelu, 3 sigmoid, 4 tanh), OUT (output binding).
+//   ROWSUM           also rowsum[z, m] = sum_k a[z, m, k] (a linear layer's bias gradient next to
+//                    its weight gradient: a = gᵀ), the output after the others; one batch level
+//   EPI              an elementwise epilogue (kernel.ts MatmulEpilogue): the routine appends
+//                    `fn wt_epi(z, m, n, x)`, generated from its expressions, which reads the
+//                    epilogue inputs and writes every output; their offsets and strides are the
+//                    uniforms' `ev` (offset, z, m, n per view: outputs 1.., then inputs)
+// Placeholders: OUT (output binding), NEV (EPI: entries of `ev`).
 
 struct Uniforms {
   M: u32, N: u32, K: u32,
@@ -21,6 +28,15 @@ struct Uniforms {
   biasOff: u32, biasN: u32,
   Z: u32,                                    // batches in all (read by matmul_direct.wgsl only)
   zIn: u32, aZ2: u32, bZ2: u32, cZ2: u32,    // inner batch count and strides (flag Z2)
+#if EXTRA
+  pad: u32,                                  // (EXTRA: EPI or ROWSUM)
+#endif
+#if ROWSUM
+  rs: vec4<u32>,                             // offset, z and m strides of the row sums (flag ROWSUM)
+#endif
+#if EPI
+  ev: array<vec4<u32>, {{NEV}}>,             // further outputs, then epilogue inputs (flag EPI)
+#endif
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 
@@ -62,11 +78,22 @@ fn loadB(z: u32, n: u32, k: u32) -> f32 {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 #endif
 @group(0) @binding({{OUT}}) var<storage, read_write> c: array<f32>;
+#if ROWSUM
+@group(0) @binding({{RS}}) var<storage, read_write> rowsum: array<f32>;
+// rowsum[z, m] = sum_k a[z, m, k], called by the core once per row (m < M)
+fn storeRowSum(z: u32, m: u32, v: f32) {
+  rowsum[u.rs.x + (u.z0 + z) * u.rs.y + m * u.rs.z] = v;
+}
+#endif
 
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   var x = v;
 #if BIAS
   x += bias[u.biasOff + n * u.biasN];
 #endif
+#if EPI
+  wt_epi(u.z0 + z, m, n, x);
+#else
   c[u.cOff + zOff(u.z0 + z, u.cZ, u.cZ2) + m * u.cM + n * u.cN] = x;
+#endif
 }

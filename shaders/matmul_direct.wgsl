@@ -35,6 +35,9 @@ const WG = {{WG}}u;
 
 #if SPLIT
 var<workgroup> part: array<array<vec4<f32>, 4>, WG>;
+#if ROWSUM
+var<workgroup> partRows: array<vec4<f32>, WG>;
+#endif
 #endif
 
 @compute @workgroup_size(WG)
@@ -86,6 +89,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var c1 = vec4<f32>(0.0);
   var c2 = vec4<f32>(0.0);
   var c3 = vec4<f32>(0.0);
+#if ROWSUM
+  // ROWSUM: the four rows' sums over this thread's k (every thread: no branch in the loop)
+  var rows = vec4<f32>(0.0);
+#endif
   let groups = K / 4u;
   for (var g = slice; g < groups; g += KS) {
     // rI = A[m0 + i, k..k+3] along k; kJ = B[k + j, n0..n0+3] along n
@@ -133,6 +140,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     c1 = fma(vec4<f32>(r1.x), k0, fma(vec4<f32>(r1.y), k1, fma(vec4<f32>(r1.z), k2, fma(vec4<f32>(r1.w), k3, c1))));
     c2 = fma(vec4<f32>(r2.x), k0, fma(vec4<f32>(r2.y), k1, fma(vec4<f32>(r2.z), k2, fma(vec4<f32>(r2.w), k3, c2))));
     c3 = fma(vec4<f32>(r3.x), k0, fma(vec4<f32>(r3.y), k1, fma(vec4<f32>(r3.z), k2, fma(vec4<f32>(r3.w), k3, c3))));
+#if ROWSUM
+    rows += vec4<f32>(r0.x + r0.y + r0.z + r0.w, r1.x + r1.y + r1.z + r1.w, r2.x + r2.y + r2.z + r2.w, r3.x + r3.y + r3.z + r3.w);
+#endif
     a0 += aStep;
     a1 += aStep;
     a2 += aStep;
@@ -162,11 +172,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     c1 = fma(vec4<f32>(rk.y), kk, c1);
     c2 = fma(vec4<f32>(rk.z), kk, c2);
     c3 = fma(vec4<f32>(rk.w), kk, c3);
+#if ROWSUM
+    rows += rk;
+#endif
   }
 #endif
 
 #if SPLIT
   part[lid] = array<vec4<f32>, 4>(c0, c1, c2, c3);
+#if ROWSUM
+  partRows[lid] = rows;
+#endif
   workgroupBarrier();
   if (!valid || slice != 0u) { return; }
   for (var s = 1u; s < KS; s++) {
@@ -175,6 +191,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     c1 += q[1];
     c2 += q[2];
     c3 += q[3];
+#if ROWSUM
+    rows += partRows[lid + s];
+#endif
+  }
+#endif
+#if ROWSUM
+  // the first column block stores its rows' sums
+  if (n0 == 0u) {
+    for (var i = 0u; i < 4u; i++) {
+      if (m0 + i < M) { storeRowSum(z, m0 + i, rows[i]); }
+    }
   }
 #endif
   let c = array<vec4<f32>, 4>(c0, c1, c2, c3);

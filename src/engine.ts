@@ -32,6 +32,8 @@ class Engine {
   debug = false;
   /** leave elementwise results pending and fuse chains of them (`wt.setFusion`); 'auto': where the backend says fusion pays */
   fusion: boolean | 'auto' = 'auto';
+  /** with fusion on, matmul results are pending and elementwise consumers fold into their GEMM (src/fusion.ts `setMatmulEpilogues`) */
+  matmulEpilogues = true;
   /** storages whose contents are not computed yet (fusion) */
   pending = new Set<Storage>();
   /** Open `tidy` scopes, innermost last. */

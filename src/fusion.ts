@@ -42,6 +42,24 @@
  * so one computed since is read from its buffer rather than recomputed (Storage.materialize):
  * links computed in order are one short kernel each, of one pipeline. Reading the links of a long
  * chain in reverse order still compiles one kernel per depth.
+ *
+ * Matmul epilogues: a matmul's result (the routine on a[Z,M,K] @ b[Z,K,N] (+ bias), as `matmul`,
+ * `linear` and their gradients run it) is pending too (src/ops/run.ts runMatmul: Recipe.gemm),
+ * and an elementwise op on it becomes the GEMM's epilogue (foldIntoMatmul): the op's expression,
+ * with the product for its load, evaluated where the GEMM stores each value, its other inputs
+ * read at the same [z, m, n] (kernel.ts MatmulEpilogue; shaders/matmul.wgsl EPI; the CPU routine
+ * runs it after the product). So gelu(x@W + b), r + x@W + b and r + gelu(x@W + b) are one GEMM,
+ * and so are backward's g@W2ᵀ · gelu'(h) and a gradient accumulated onto a GEMM's output. The
+ * result of the fold is again a pending matmul, so a chain of such ops folds op by op.
+ * Autograd does not compute a pending matmul it saves (the pre-activation h that gelu's backward
+ * reads): the kernel that computes a consumer folded into it writes it as a second output, as
+ * it does every folded intermediate something still holds, and reads one computed since from
+ * its buffer rather than multiplying again. Anything else that needs a pending matmul's values
+ * (a routine, a reduction, a read) computes the plain product, one GEMM as before.
+ * A matmul folds at most one consumer (another computes the product and reads it) and only
+ * what the GEMM can evaluate: float32, constants but no runtime scalars (x * 0.5 with a number
+ * stays a separate kernel), no random or index leaves, its other inputs not pending (they would
+ * not fold into the GEMM), one batch level, at most MAX_GEMM_BUFFERS storage buffers.
  */
 import { relayout, type Backend, type View } from './backend/backend.js';
 import { engine } from './engine.js';
@@ -80,6 +98,18 @@ export const MAX_FOLDS = 2;
 export function setFusion(on: boolean | 'auto'): void {
   if (typeof on !== 'boolean' && on !== 'auto') throw new ArgumentError(`setFusion: expected true, false or 'auto', got ${String(on)}`);
   engine.fusion = on;
+}
+
+/**
+ * Turns matmul epilogues on or off (on by default; they apply where fusion is on): a matmul's
+ * result is pending and an elementwise op on it runs in the GEMM (see "Matmul epilogues" in the
+ * module notes), and linear's backward takes its bias gradient from the weight gradient's GEMM
+ * (the routine's rowSums; on every backend). Off, every matmul dispatches at once and the bias
+ * gradient is a column sum of its own, as before. For benchmarks and tests (internal: not
+ * exported by the package).
+ */
+export function setMatmulEpilogues(on: boolean): void {
+  engine.matmulEpilogues = on;
 }
 
 /** Whether eager elementwise fusion is on for the current backend (see `setFusion`). */
@@ -136,7 +166,8 @@ const NO_PARTS: readonly FoldedPart[] = [];
 function fusableViews(t: Tensor, shape: readonly number[], reduce: boolean): View[] | null {
   const st = t._store;
   const r = st.recipe;
-  if (!r) return null;
+  // a pending matmul folds into elementwise consumers as its epilogue instead (foldIntoMatmul)
+  if (!r || r.gemm) return null;
   if (reduce && (r.usesIndex || r.views.length === 0)) return null;
   if (t.offset !== 0 || numel(t.shape) !== st.numel || numel(shape) !== st.numel || !t.isContiguous()) return null;
   if (shapesEqual(r.shape, shape)) return [...r.views];

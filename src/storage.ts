@@ -38,12 +38,43 @@ export interface Recipe {
    * one computed since (and unchanged) is read from its buffer instead (Storage.materialize).
    */
   readonly parts: readonly FoldedPart[];
+  /**
+   * A pending matmul (src/fusion.ts, "Matmul epilogues"): `views` are the routine's operands a,
+   * b (and bias) followed by epilogue inputs, and `expr` is its epilogue, `load(0)` the product
+   * and `load(i)` view `operands + i - 1`, over the product's `shape` [Z, M, N]. `parts` are the
+   * pending results of the same product folded in (the plain product first): the GEMM writes
+   * each that is still pending and still wanted, or reads it if computed since. `inputs` holds
+   * the views' storages, then the parts'.
+   */
+  readonly gemm?: { readonly bias: boolean; readonly operands: number };
 }
 
 /** A pending result folded into a recipe: its storage (not retained) and its subexpression there. */
 export interface FoldedPart {
   readonly store: Storage;
   readonly expr: Expr;
+}
+
+/** A float32 load of input i (IR.load, spelled out: `load` bundles storage.ts without the IR's tables). */
+const loadF32 = (i: number): Expr => ({ op: 'load', dtype: 'float32', args: [], value: i });
+
+/** Most storage buffers a pending matmul's kernel binds (operands, epilogue inputs, outputs). */
+export const MAX_GEMM_BUFFERS = 8;
+
+/** `e` with each subexpression that is a key of `swap` (by identity) replaced by its value. */
+function swapIn(e: Expr, swap: ReadonlyMap<Expr, Expr>): Expr {
+  if (swap.size === 0) return e;
+  const hit = swap.get(e);
+  if (hit) return hit;
+  const args = e.args.map((a) => swapIn(a, swap));
+  return args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+}
+
+/** `e` with load(i) replaced by `to.get(i)` where it has one. */
+function swapLoads(e: Expr, to: ReadonlyMap<number, Expr>): Expr {
+  if (e.op === 'load') return to.get(e.value!) ?? e;
+  const args = e.args.map((a) => swapLoads(a, to));
+  return args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
 }
 
 /** Pending storages reading each buffer: they must be computed before anything writes it. */
@@ -138,6 +169,7 @@ export class Storage {
   materialize(): void {
     const r = this._recipe;
     if (!r) return;
+    if (r.gemm) return this.materializeGemm(r);
     this.allocate(r);
     this.detachRecipe();
     try {
@@ -152,6 +184,74 @@ export class Storage {
       this.computedAt = this.writes;
     } finally {
       for (const s of r.inputs) s.release();
+    }
+  }
+
+  /**
+   * Computes a pending matmul (Recipe.gemm): one matmul routine whose epilogue writes this
+   * result and every folded part still pending that anything else holds (autograd's saved
+   * pre-activation; an intermediate the graph or the caller keeps, which would otherwise cost a
+   * GEMM of its own when read or when a step ends); a part computed since is read from its
+   * buffer, and when that leaves no product to compute, an elementwise kernel runs instead.
+   */
+  private materializeGemm(r: Recipe): void {
+    const g = r.gemm!;
+    const strides = contiguousStrides(r.shape);
+    const viewOf = (st: Storage): View => ({ buf: st._buf!, dtype: 'float32', shape: r.shape, strides, offset: 0 });
+    this.allocate(r);
+    this.detachRecipe();
+    const alsoInputs: Storage[] = [];
+    try {
+      // parts computed since: their subexpressions read from their buffers (new loads after the views)
+      const extra: View[] = r.views.slice(g.operands);
+      const swap = new Map<Expr, Expr>();
+      for (const p of r.parts) if (p.store.holdsComputed) swap.set(p.expr, loadF32(1 + extra.push(viewOf(p.store)) - 1));
+      let exprs = [swapIn(r.expr, swap)];
+      // parts still pending and wanted elsewhere are written by the same GEMM (the buffer cap allowing)
+      const also: Storage[] = [];
+      let bufs = g.operands + extra.length + 1;
+      for (const p of r.parts) {
+        const pr = p.store._recipe;
+        // held by more than this recipe and the pending parts that fold it: wanted
+        const inner = 1 + r.parts.filter((q) => q.store._recipe?.inputs.includes(p.store)).length;
+        if (!pr || !pr.gemm || p.store.refs <= inner || bufs >= MAX_GEMM_BUFFERS) continue;
+        also.push(p.store);
+        exprs.push(swapIn(p.expr, swap));
+        bufs++;
+      }
+      const used = new Set<number>();
+      const walk = (e: Expr): void => {
+        if (e.op === 'load') used.add(e.value!);
+        e.args.forEach(walk);
+      };
+      exprs.forEach(walk);
+      for (const s of also) {
+        const pr = s._recipe!;
+        s.allocate(pr);
+        s.detachRecipe();
+        alsoInputs.push(...pr.inputs);
+      }
+      const outs = [this, ...also].map(viewOf);
+      if (!used.has(0)) {
+        // nothing left of the product: an elementwise kernel over the epilogue inputs
+        const k = canonical(exprs, [viewOf(this), ...extra], []);
+        const exe = this.backend.prepare({ kind: 'elementwise', expr: k.exprs[0], more: k.exprs.slice(1), ndim: r.shape.length });
+        dispatch(this.backend, exe, k.views, outs, k.scalars, dynamicOf(k.exprs, k.scalars));
+      } else {
+        // epilogue inputs renumbered 1.. in the order read (every one must be read)
+        const order = [...used].filter((i) => i > 0).sort((a, b) => a - b);
+        const to = new Map(order.map((i, j) => [i, loadF32(j + 1)]));
+        exprs = exprs.map((e) => swapLoads(e, to));
+        const plain = exprs.length === 1 && exprs[0].op === 'load';
+        const config = plain ? { bias: g.bias } : { bias: g.bias, epilogue: { exprs } };
+        const exe = this.backend.prepare({ kind: 'routine', name: 'matmul', config });
+        dispatch(this.backend, exe, [...r.views.slice(0, g.operands), ...order.map((i) => extra[i - 1])], outs);
+      }
+      this.computedAt = this.writes;
+      for (const s of also) s.computedAt = s.writes;
+    } finally {
+      for (const s of r.inputs) s.release();
+      for (const s of alsoInputs) s.release();
     }
   }
 
@@ -225,6 +325,9 @@ export function beforeWrite(buf: BackendBuffer): void {
 
 /** Computes every pending result on `backend` (or on every backend). */
 export function materializeAll(backend?: Backend): void {
-  for (const p of [...engine.pending]) if (!backend || p.backend === backend) p.materialize();
+  const all = [...engine.pending].filter((p) => !backend || p.backend === backend);
+  // pending matmuls with folded parts first: each writes its parts too (one GEMM, not two)
+  for (const p of all) if (p.recipe?.gemm && p.recipe.parts.length > 0) p.materialize();
+  for (const p of all) p.materialize();
 }
 

@@ -21,6 +21,7 @@ import { setWasmGemm, wasmGemmActive, wasmGemmShape } from '../src/backend/cpu/r
 import { gemmFunction, gemmModuleBytes, relaxedSimdSupported } from '../src/backend/cpu/wasm/gemm.js';
 import { sleb, uleb } from '../src/backend/cpu/wasm/emit.js';
 import type { Pair } from '../src/kernel/kernel.js';
+import { IR } from '../src/kernel/ir.js';
 import { operandLayout, rng, type Layout } from './helpers.js';
 
 afterEach(() => setWasmGemm(true));
@@ -107,6 +108,67 @@ function runMatmul(c: MatmulCase, mode: Mode, seed: number): void {
   cpuRoutines.matmul({ bias: !!bias }, inputs, [view(out, [Z, M, N], rowMajor([Z, M, N]))]);
   expectNear(out, ref, mag, mode, `matmul ${JSON.stringify(c)}`);
 }
+
+/**
+ * A matmul with an epilogue (kernel.ts MatmulEpilogue): out0 = r + relu(p), out1 = p·w (strided,
+ * at an offset), p = a@b + bias; r read transposed, w a row broadcast over z and m. The product is
+ * rounded to the storage type before the epilogue (as the GPU's f32 register), then the epilogue in
+ * that type's arithmetic.
+ */
+function runEpilogue(c: MatmulCase, mode: Mode, seed: number): void {
+  const { Z, M, K, N } = c;
+  const a = operand(Z, M, K, c.la ?? 'row', seed, c.offA ?? 0, c.bcA ?? false);
+  const b = operand(Z, K, N, c.lb ?? 'row', seed + 1, c.offB ?? 0, c.bcB ?? false);
+  const bias = c.bias ? values(N, seed + 2) : null;
+  const r = operand(Z, M, N, 'col', seed + 3, 1, false), w = values(N, seed + 4);
+  const ref = [new Float64Array(Z * M * N), new Float64Array(Z * M * N)], mag = new Float64Array(Z * M * N);
+  for (let z = 0; z < Z; z++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let s = bias ? bias[j] : 0, m = bias ? Math.abs(bias[j]) : 0;
+    for (let k = 0; k < K; k++) {
+      const p = a.at(z, i, k) * b.at(z, k, j);
+      s += p;
+      m += Math.abs(p);
+    }
+    const at = (z * M + i) * N + j;
+    ref[0][at] = r.at(z, i, j) + Math.max(s, 0);
+    ref[1][at] = s * w[j];
+    mag[at] = 1.2 * m + 1e-6 + Math.abs(r.at(z, i, j));
+  }
+  useMode(mode);
+  const out0 = store(new Float64Array(Z * M * N).fill(NaN), mode), out1 = store(new Float64Array(2 * Z * M * N + 3).fill(NaN), mode);
+  const inputs = [view(store(a.v, mode), [Z, M, K], a.strides, a.offset), view(store(b.v, mode), [Z, K, N], b.strides, b.offset)];
+  if (bias) inputs.push(view(store(bias, mode), [N], [1]));
+  inputs.push(view(store(r.v, mode), [Z, M, N], r.strides, r.offset), view(store(w, mode), [Z, M, N], [0, 0, 1]));
+  const x = IR.load(0, 'float32');
+  const relu = IR.where(IR.binary('lt', x, IR.const(0)), IR.const(0), x);
+  const epilogue = { exprs: [IR.binary('add', IR.load(1, 'float32'), relu), IR.binary('mul', x, IR.load(2, 'float32'))] };
+  // with the row sums of a too (rowSums: the last output), at a stride
+  const rs = store(new Float64Array(2 * Z * M).fill(NaN), mode);
+  cpuRoutines.matmul({ bias: !!bias, epilogue, rowSums: true }, inputs, [view(out0, [Z, M, N], rowMajor([Z, M, N])), view(out1, [Z, M, N], [2 * M * N, 2 * N, 2], 3), view(rs, [Z, M], [2 * M, 2])]);
+  const refRs = new Float64Array(Z * M), magRs = new Float64Array(Z * M);
+  for (let z = 0; z < Z; z++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) {
+    refRs[z * M + i] += a.at(z, i, k);
+    magRs[z * M + i] += Math.abs(a.at(z, i, k));
+  }
+  expectNear(Float64Array.from({ length: Z * M }, (_, i) => rs[2 * i]), refRs, magRs, mode, `matmul row sums ${JSON.stringify(c)}`);
+  expectNear(out0, ref[0], mag, mode, `matmul epilogue out0 ${JSON.stringify(c)}`);
+  const got1 = Float64Array.from({ length: Z * M * N }, (_, at) => out1[3 + 2 * at]);
+  const mag1 = mag.map((m, at) => m * Math.abs(w[at % N]) + 1e-6);
+  expectNear(got1, ref[1], mag1, mode, `matmul epilogue out1 ${JSON.stringify(c)}`);
+  // the gaps of the strided output are untouched
+  expect(Number.isNaN(out1[4]) && Number.isNaN(out1[0])).toBe(true);
+}
+
+describe('matmul epilogues on the CPU', () => {
+  it('every kernel (wasm, JS, float64), odd sizes, transposed and broadcast operands, direct and blocked paths', () => {
+    let seed = 50;
+    for (const mode of MODES) {
+      for (const [M, K, N] of [[1, 5, 9], [7, 3, 1], [13, 37, 21], [66, 300, 70], [4, 4, 4]]) runEpilogue({ Z: 1, M, K, N, bias: true }, mode, seed++);
+      runEpilogue({ Z: 3, M: 9, K: 20, N: 11, la: 'col', lb: 'strided', bcB: true }, mode, seed++);
+      runEpilogue({ Z: 2, M: 17, K: 5, N: 33, offA: 3, offB: 1, bias: true }, mode, seed++);
+    }
+  });
+});
 
 describe('wasm SIMD GEMM: matmul', () => {
   it('is the float32 path in Node 20 (V8 has WebAssembly SIMD); relaxed SIMD picks the 6×8 multiply-add kernel', () => {

@@ -10,9 +10,10 @@ import { MAX_NODES } from '../src/fusion.js';
 import { randomTensor } from './helpers.js';
 
 /** Dispatches (kernels) that fn issues, and fn's result. */
-async function dispatches<T>(fn: () => T | Promise<T>): Promise<{ n: number; result: T; names: string[] }> {
+async function dispatches<T>(fn: () => T | Promise<T>): Promise<{ n: number; result: T; names: string[]; count: (prefix: string) => number }> {
   const p = await wt.profile(fn);
-  return { n: p.kernels.reduce((a, k) => a + k.count, 0), result: p.result, names: p.kernels.map((k) => k.name) };
+  const count = (prefix: string): number => p.kernels.filter((k) => k.name.startsWith(prefix)).reduce((a, k) => a + k.count, 0);
+  return { n: p.kernels.reduce((a, k) => a + k.count, 0), result: p.result, names: p.kernels.map((k) => k.name), count };
 }
 
 /** A function that computes fn's result, reads its values and disposes it. */
@@ -105,6 +106,94 @@ function suite(backend: 'cpu' | 'webgpu'): void {
       const [on, off] = await onOff(f);
       expect(Array.from(on)).toEqual(Array.from(off));
       x.dispose();
+    });
+
+    it('matmul epilogues: gelu(x@W + b), r + x@W, each one GEMM, equal to the unfused ops', async () => {
+      // odd sizes (not multiples of any tile), a single row, a transposed weight and a strided residual
+      for (const [R, K, N] of [[37, 19, 23], [1, 9, 70], [66, 33, 5]]) {
+        const [x] = randomTensor([R, K], 20), [w] = randomTensor([N, K], 21), [bias] = randomTensor([N], 22);
+        const [rT] = randomTensor([N, R], 23);
+        await Promise.all([x.data(), w.data(), bias.data(), rT.data()]);
+        const cases: [string, () => wt.Tensor, string][] = [
+          ['gelu', () => wt.tidy(() => wt.linear(x, w, bias).gelu()), 'matmul bias +mul+add+erf'],
+          ['relu', () => wt.tidy(() => x.matmul(w.T).relu()), 'matmul +where+lt'],
+          ['residual', () => wt.tidy(() => rT.T.add(wt.linear(x, w, bias))), 'matmul bias +add'],
+          ['chain', () => wt.tidy(() => rT.T.add(wt.linear(x, w, bias).gelu())), 'matmul bias +add+mul+erf'],
+        ];
+        for (const [what, f, name] of cases) {
+          const on = await dispatches(valuesOf(f));
+          expect([on.n, on.names], `${what} ${R}x${K}x${N}`).toEqual([1, [name]]);
+          wt.setFusion(false);
+          const off = await dispatches(valuesOf(f));
+          wt.setFusion(true);
+          expect(off.n, what).toBeGreaterThan(1);
+          expect(Array.from(on.result), `${what} ${R}x${K}x${N}`).toEqual(Array.from(off.result));
+        }
+        for (const t of [x, w, bias, rT]) t.dispose();
+      }
+    });
+
+    it('matmul epilogues under autograd: the saved pre-activation is written by the same GEMM, backward folds gelu\' into the input gradient', async () => {
+      const [x0] = randomTensor([13, 10], 30), [w1] = randomTensor([24, 10], 31), [b1] = randomTensor([24], 32);
+      const [w2] = randomTensor([10, 24], 33), [b2] = randomTensor([10], 34);
+      const run = async (): Promise<{ names: string[]; count: (prefix: string) => number; vals: number[][] }> => {
+        const ps = [x0, w1, b1, w2, b2].map((t) => t.detach().requiresGrad_());
+        const [x, W1, B1, W2, B2] = ps;
+        const r = await dispatches(async () => {
+          const loss = wt.tidy(() => x.add(wt.linear(wt.linear(x, W1, B1).gelu(), W2, B2)).square().sum());
+          loss.backward();
+          const v = [[await loss.item()]];
+          loss.dispose();
+          for (const p of ps) v.push(Array.from(await p.grad!.data()));
+          return v;
+        });
+        const vals = [...r.result];
+        ps.forEach((p) => p.dispose());
+        return { names: r.names, count: r.count, vals };
+      };
+      const on = await run();
+      wt.setFusion(false);
+      const off = await run();
+      wt.setFusion(true);
+      // forward: gelu and the residual add in the GEMMs; backward: gelu' in the input gradient's
+      // GEMM; no GEMM more than unfused (the pre-activation autograd saves is the GEMM's second output)
+      expect(on.count('matmul')).toBe(off.count('matmul'));
+      expect(off.count('ew mul+add+erf')).toBe(2);
+      expect(on.count('ew mul+add+erf')).toBe(0);
+      expect(on.names).toContain('matmul bias +mul+add+erf x2');
+      // the residual add (and the gradient's accumulation into x) in GEMMs too
+      expect(off.count('ew add')).toBeGreaterThan(0);
+      expect(on.count('ew add')).toBe(0);
+      expect(on.names).toContain('matmul +mul+add+erf+exp');
+      on.vals.forEach((v, i) => v.forEach((g, j) => expect(Math.abs(g - off.vals[i][j]), `value ${i}[${j}]`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(off.vals[i][j])))));
+      for (const t of [x0, w1, b1, w2, b2]) t.dispose();
+    });
+
+    it('a pending matmul read by something else is the plain product; written into a view, folded once', async () => {
+      const [a] = randomTensor([9, 7], 40), [b] = randomTensor([7, 11], 41);
+      await Promise.all([a.data(), b.data()]);
+      const ref = Array.from(await wt.tidy(() => { wt.setFusion(false); const y = a.matmul(b); wt.setFusion(true); return y; }).data());
+      // the product twice in one op (x * x), then read: both from one GEMM each way
+      const sq = await dispatches(valuesOf(() => wt.tidy(() => { const y = a.matmul(b); return y.mul(y); })));
+      expect(sq.n).toBe(1);
+      expect(Array.from(sq.result)).toEqual(ref.map((v) => Math.fround(v * v)));
+      // folded into two consumers: the second reads the product the first wrote (refs held)
+      const two = await dispatches(async () => {
+        const y = a.matmul(b), p = y.relu(), q = y.neg();
+        const out = [Array.from(await p.data()), Array.from(await q.data()), Array.from(await y.data())];
+        [y, p, q].forEach((t) => t.dispose());
+        return out;
+      });
+      // the second consumer computes the plain product, which the first then reads: GEMM + 2 kernels
+      expect(two.n).toBe(3);
+      expect(two.result[2]).toEqual(ref);
+      expect(two.result[1]).toEqual(ref.map((v) => -v));
+      // an in-place write into an operand computes the pending product first
+      const c = b.clone();
+      const y = a.matmul(c);
+      c.mul_(2);
+      expect(Array.from(await y.data())).toEqual(ref);
+      [y, c, a, b].forEach((t) => t.dispose());
     });
 
     it('broadcast and strided inputs inside a fused chain', async () => {

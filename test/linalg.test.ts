@@ -244,6 +244,18 @@ forEachBackend((kind) => {
       await expect(gradcheck((x, w) => wt.linear(x, w), [rnd([4])[0], rnd([2, 4])[0]])).resolves.toBe(true);
       await expect(gradcheck((x, w, b) => wt.linear(x.T, w, b), [rnd([4, 3])[0], rnd([2, 4])[0], rnd([2])[0]])).resolves.toBe(true);
     });
+    it('through matmul epilogues (fusion on: activation, residual, gelu\' and accumulation folded into GEMMs)', async () => {
+      wt.setFusion(true);
+      try {
+        // odd sizes, a transposed input, a single row, a broadcast residual
+        await expect(gradcheck((x, w, b, r) => r.add(wt.linear(x, w, b).gelu()), [rnd([5, 3])[0], rnd([7, 3])[0], rnd([7])[0], rnd([5, 7])[0]])).resolves.toBe(true);
+        await expect(gradcheck((x, w, b) => wt.linear(x.T, w, b).relu().mul(wt.linear(x.T, w, b)), [rnd([4, 3])[0], rnd([2, 4])[0], rnd([2])[0]])).resolves.toBe(true);
+        await expect(gradcheck((x, w1, w2) => x.add(wt.linear(wt.linear(x, w1).gelu(), w2)).tanh(), [rnd([1, 6])[0], rnd([9, 6])[0], rnd([6, 9])[0]])).resolves.toBe(true);
+        await expect(gradcheck((a, b, r) => wt.matmul(a, b).add(r).gelu(), [rnd([2, 3, 4])[0], rnd([4, 5])[0], rnd([5])[0]])).resolves.toBe(true);
+      } finally {
+        wt.setFusion('auto');
+      }
+    });
     it('only the inputs that require grad get one', async () => {
       const [a] = rnd([3, 4], { requiresGrad: true });
       const [b] = rnd([4, 2]);

@@ -53,6 +53,20 @@ function linearCase(name: string, x: number[], inF: number, outF: number): Case 
   });
 }
 
+/**
+ * r + gelu(x·wᵀ + b): with fusion on (WebGPU), the GELU and the residual add are the GEMM's
+ * epilogue (src/fusion.ts "Matmul epilogues"), and backward's GELU derivative that of the input
+ * gradient's GEMM
+ */
+function epilogueCase(name: string, x: number[], inF: number, outF: number): Case {
+  const rows = x.reduce((p, q) => p * q, 1);
+  return routine('matmul', name, `r + gelu(${fmtShape([...x, inF])} · [${outF},${inF}]ᵀ + b)`, GEMM, (gemm) => {
+    const xi = input([...x, inF], 9), w = input([outF, inF], 10, -0.1, 0.1), b = input([outF], 11), r = input([...x, outF], 12);
+    const y = r.add(wt.linear(xi, w, b).gelu());
+    return withGrads(y, gemm(inF), [['x', xi, gemm(outF)], ['w', w, gemm(rows)], ['b', b, sum(rows)], ['r', r, sum(1)]]);
+  });
+}
+
 /** q [B,T,H,E] read as [B,H,T,E] through a permuted view (the matmul's two-level batch) */
 function headSplitCase(name: string, B: number, T: number, H: number, E: number): Case {
   return routine('matmul', name, `[${B},${T},${H},${E}]→[${B},${H},${T},${T}]`, GEMM, (gemm) => {
@@ -266,6 +280,7 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       matmulCase('matmul long K, small output (split K)', s([64, 8192], [16, 2100]), s([8192, 48], [2100, 12])),
       matmulCase('matmul row vector', s([1, 4096], [1, 777]), s([4096, 1000], [777, 65])),
       linearCase('linear odd sizes', s([1000], [67]), s(1030, 131), s(999, 97)),
+      epilogueCase('linear + GELU + residual (epilogues)', s([8, 125], [3, 23]), s(768, 72), s(3072, 130)),
       headSplitCase('matmul head split (two-level batch)', s(4, 2), s(256, 40), s(8, 4), s(64, 16)),
     ],
     conv2d: [

@@ -70,7 +70,9 @@ export function record<K extends OpName>(op: K, inputs: readonly Tensor[], out: 
   // a pending result (fusion) that backward will read is computed now: folded into later kernels
   // instead, every consumer would recompute it, and reading it in backward's (reverse) order would
   // compute each link of a chain from the chain's start, a kernel of its own depth per link
-  for (const t of save) t._store.materialize();
+  // (a pending matmul stays pending: the kernel that computes a consumer folded into it writes
+  // it too, src/fusion.ts "Matmul epilogues")
+  for (const t of save) if (!t._store.recipe?.gemm) t._store.materialize();
   const saved = save.map((t) => t._alias());
   out._setGradFn(new Node(op, inputs, saved, meta, out.shape));
   return out;

@@ -61,6 +61,37 @@ export function matmulBatch(shape: readonly number[], strides: readonly number[]
 export type Pair = readonly [number, number];
 
 /**
+ * An elementwise epilogue of the matmul routine: output k is `exprs[k]` evaluated at each output
+ * element, where `load(0)` is the product there (a@b + bias, as float32) and `load(i)`, i ≥ 1,
+ * reads epilogue input i (the routine's input 2 + i, or 3 + i with a bias) at the same [z, m, n].
+ * Expressions are float32 and have no scalar, index or random leaves (constants only): the GEMM
+ * has no uniforms for them. One batch level only (no [Bo,Bi] views).
+ * E.g. gelu(x@W + b) and x@W + b together: exprs [gelu(load(0)), load(0)]; a residual
+ * r + x@W: [add(load(1), load(0))].
+ */
+export interface MatmulEpilogue {
+  readonly exprs: readonly Expr[];
+}
+
+/** Epilogue inputs an epilogue reads (its highest load index). */
+export function epilogueInputs(e: MatmulEpilogue): number {
+  let n = 0;
+  const walk = (x: Expr): void => {
+    if (x.op === 'load') n = Math.max(n, x.value!);
+    x.args.forEach(walk);
+  };
+  e.exprs.forEach(walk);
+  return n;
+}
+
+/** Whether `e` can be part of a matmul epilogue expression: float32 loads and constants as leaves. */
+export function epilogueExpr(e: Expr): boolean {
+  if (e.op === 'scalar' || e.op === 'index' || e.op === 'rand') return false;
+  if (e.op === 'load') return e.dtype === 'float32';
+  return e.args.every(epilogueExpr);
+}
+
+/**
  * Routines: name → static configuration. Comments give inputs → outputs; every view is
  * contiguous unless noted. Legend: B batch, M/N/K matmul dims, N batch (conv), C channels in,
  * O channels out, H/W spatial, R rows, D row length.
@@ -70,10 +101,14 @@ export const ATTENTION_MAX_FEATURES = 128;
 
 export interface Routines {
   /**
-   * a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = act(a@b + bias); the
-   * batch may also come as two dims [Bo,Bi,..] on every view (see {@link matmulBatch})
+   * a[B,M,K] (any strides), b[B,K,N] (any strides), bias?[N] → out[B,M,N] = a@b + bias; the
+   * batch may also come as two dims [Bo,Bi,..] on every view (see {@link matmulBatch}).
+   * `epilogue` (see {@link MatmulEpilogue}): further inputs e1..[B,M,N] (any strides, after the
+   * bias) and one output per expression, each written where the product is computed.
+   * `rowSums`: one more output, last, rowsum[B,M] (or [M]) = Σ_k a[b,m,k]: with a = gᵀ, a linear
+   * layer's bias gradient from its weight gradient's GEMM. Both take one batch level only.
    */
-  matmul: { bias: boolean };
+  matmul: { bias: boolean; epilogue?: MatmulEpilogue; rowSums?: boolean };
   /** x[N,C,H,W], w[O,C/g,kh,kw], bias?[O] → y[N,O,Ho,Wo] */
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   /** gy[N,O,Ho,Wo], w[O,C/g,kh,kw] → gx[N,C,H,W] (H, W from the output view; also convTranspose2d) */
@@ -175,7 +210,7 @@ export function kernelKey(k: Kernel): string {
   switch (k.kind) {
     case 'elementwise': return `ew${k.ndim}${k.segments ? `x${k.segments}` : ''}|${[k.expr, ...(k.more ?? [])].map(exprKey).join(';')}`;
     case 'reduce': return `red:${k.op}${k.ndim}/${k.nReduce}|${exprKey(k.expr)}`;
-    case 'routine': return `${k.name}|${JSON.stringify(k.config)}`;
+    case 'routine': return `${k.name}|${JSON.stringify(k.config, (key, v: unknown) => (key === 'epilogue' ? (v as MatmulEpilogue).exprs.map(exprKey).join(';') : v))}`;
   }
 }
 
@@ -189,16 +224,23 @@ export function kernelLabel(k: Kernel): string {
     const flags = Object.entries(k.config as unknown as Record<string, unknown>)
       .filter(([, v]) => v === true || (typeof v === 'string' && v !== 'none'))
       .map(([n, v]) => (v === true ? n : String(v)));
+    const epi = (k.config as { epilogue?: MatmulEpilogue }).epilogue;
+    if (epi) flags.push(`+${opsOf(epi.exprs) || 'copy'}${epi.exprs.length > 1 ? ` x${epi.exprs.length}` : ''}`);
     return [k.name, ...flags].join(' ');
   }
+  const body = opsOf([k.expr, ...(k.kind === 'elementwise' ? k.more ?? [] : [])]);
+  return k.kind === 'reduce' ? `${k.op}(${body || 'load'})` : `ew ${body || 'copy'}`;
+}
+
+/** The first four IR ops of `exprs` (leaves left out), joined by '+', for labels. */
+function opsOf(exprs: readonly Expr[]): string {
   const ops: string[] = [];
   const walk = (e: Expr): void => {
     if (e.op !== 'load' && e.op !== 'scalar' && e.op !== 'const' && !ops.includes(e.op)) ops.push(e.op);
     e.args.forEach(walk);
   };
-  [k.expr, ...(k.kind === 'elementwise' ? k.more ?? [] : [])].forEach(walk);
-  const body = ops.slice(0, 4).join('+') + (ops.length > 4 ? '+…' : '');
-  return k.kind === 'reduce' ? `${k.op}(${body || 'load'})` : `ew ${body || 'copy'}`;
+  exprs.forEach(walk);
+  return ops.slice(0, 4).join('+') + (ops.length > 4 ? '+…' : '');
 }
 
 /** Output dtype of a reduce kernel. */

@@ -516,3 +516,14 @@ function reduceMain(
   lines.push(`  if (lid == 0u) { ${store('sv[0]', isArg ? 'si[0]' : '')} }`, '}');
   return lines;
 }
+
+/**
+ * `fn wt_expr(x0, x1, ..., idx)` of expressions that have no scalar or random leaves (a matmul
+ * epilogue: kernel.ts MatmulEpilogue), for a routine's shader to call; parameters are the loads
+ * the expressions read, ascending.
+ */
+export function leafExprFunction(exprs: readonly Expr[]): string {
+  return exprFunction(analyzeExpr(exprs), () => {
+    throw new Error('leafExprFunction: the expressions read scalars');
+  });
+}

@@ -14,12 +14,12 @@
 import { record } from '../autograd/graph.js';
 import type { Node } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
-import { noGrad } from '../engine.js';
+import { engine, noGrad } from '../engine.js';
 import { ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { broadcastStrides, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { checkSameBackend, copyInto, empty, runRoutine } from './run.js';
+import { checkSameBackend, copyInto, empty, runMatmul, runRoutine } from './run.js';
 import { checkFloat } from '../validate.js';
 
 /** The one stride that walks `shape` in row-major order, or null when the dims do not merge. */
@@ -77,7 +77,7 @@ function bmm(a3: Tensor, b3: Tensor, bias: Tensor | null): Tensor {
   const nd = a3.ndim;
   const shape = [...a3.shape.slice(0, -1), b3.shape[nd - 1]];
   if (numel(shape) === 0) return empty(shape, 'float32', a3.backend);
-  return runRoutine('matmul', { bias: !!bias }, bias ? [a3, b3, bias] : [a3, b3], [{ shape, dtype: 'float32' }])[0];
+  return runMatmul({ bias: !!bias }, bias ? [a3, b3, bias] : [a3, b3], shape);
 }
 
 /** matmul without autograd recording (shared by the op and the gradient rules). */
@@ -220,12 +220,25 @@ function linearGrad(n: Node<'matmul'>, g: Tensor): (Tensor | null)[] {
   const [x, w] = n.saved;
   const want = n.inputs.map((t) => t.requiresGrad);
   const [nOut, nIn] = w.shape;
+  const wantBias = n.inputs.length > 2 && want[2];
+  const R = g.numel() / nOut;
+  if (want[1] && wantBias && R > 0 && engine.matmulEpilogues) {
+    // the weight gradient gᵀ @ x and the bias gradient (g's column sums, the row sums of gᵀ) in
+    // one GEMM (the routine's rowSums)
+    return tidy(() => {
+      const g2 = g.reshape([-1, nOut]), x2 = x.reshape([-1, nIn]);
+      const a3 = g2._viewAs([1, nOut, R], [0, g2.strides[1], g2.strides[0]], g2.offset);
+      const b3 = x2._viewAs([1, R, nIn], [0, x2.strides[0], x2.strides[1]], x2.offset);
+      const [gW, gB] = runRoutine('matmul', { bias: false, rowSums: true }, [a3, b3], [{ shape: [1, nOut, nIn], dtype: 'float32' }, { shape: [1, nOut], dtype: 'float32' }]);
+      return [want[0] ? matmulRaw(g, w) : null, gW.reshape([nOut, nIn]), gB.reshape([nOut])];
+    });
+  }
   const grads = tidy(() => [
     want[0] ? matmulRaw(g, w) : null,
     want[1] ? matmulRaw(g.reshape([-1, nOut]).transpose(0, 1), x.reshape([-1, nIn])) : null,
   ]);
   // the bias gradient is g summed over the leading dims, which the engine does for us
-  return n.inputs.length > 2 && want[2] ? [...grads, g] : grads;
+  return wantBias ? [...grads, g] : grads;
 }
 
 export const linalgGrads: GradTable<'matmul'> = {

@@ -5,15 +5,15 @@
 import { relayout, type Backend, type View } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { engine } from '../engine.js';
-import { beforeWrite, Storage, storageOf } from '../storage.js';
+import { MAX_GEMM_BUFFERS, beforeWrite, Storage, storageOf } from '../storage.js';
 import { allocBuffer, dispatch, dynamicOf, remapDynamic, type DynamicScalars } from '../record.js';
 import { inherit, noteFlow } from '../deferred.js';
-import { LAZY_CPU_ELEMENTS, compose, fusable, fusing, recipeOf } from '../fusion.js';
+import { LAZY_CPU_ELEMENTS, MAX_NODES, compose, fusable, fusing, recipeOf, treeSize } from '../fusion.js';
 import { BackendError, OutOfMemoryError, fmt } from '../errors.js';
 import { IR, type Expr } from '../kernel/ir.js';
 import { canonical } from '../kernel/canonical.js';
-import { reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
-import { MAX_NUMEL, contiguousStrides, isContiguous, numel } from '../shape.js';
+import { epilogueExpr, reduceDType, type ReduceOp, type RoutineName, type Routines } from '../kernel/kernel.js';
+import { MAX_NUMEL, broadcastStrides, contiguousStrides, isContiguous, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkOp } from '../debug.js';
 
@@ -112,6 +112,8 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
   const n = numel(shape);
   const fuse = fusing(backend);
   if (!into && fuse && n > 0 && fusable(inputs)) {
+    const folded = foldIntoMatmul(op, expr, inputs, shape, scalars, backend);
+    if (folded) return folded;
     // the buffer when computed; a backend that cannot refuse an allocation up front (reserve)
     // allocates a large result now, so that a failure names the op
     const out = backend.reserve || n <= LAZY_CPU_ELEMENTS ? pending(shape, expr.dtype, backend, op) : empty(shape, expr.dtype, backend, op);
@@ -129,6 +131,74 @@ export function runElementwise(op: string, expr: Expr, inputs: readonly Tensor[]
     if (engine.debug) checkOp(op, backend, [into ?? out!._view()], inputs.map((t) => t._view()), scalars, out ? [out] : []);
   }
   return out!;
+}
+
+/**
+ * The matmul routine on `inputs` (a[Z,M,K], b[Z,K,N], bias?[N]) into a new [Z,M,N] tensor. With
+ * fusion on the result is pending (src/fusion.ts, "Matmul epilogues"): an elementwise op on it
+ * becomes the GEMM's epilogue (foldIntoMatmul), anything else computes the plain product.
+ */
+export function runMatmul(config: Routines['matmul'], inputs: readonly Tensor[], shape: readonly number[]): Tensor {
+  const backend = checkSameBackend('matmul', inputs);
+  if (shape.length !== 3 || config.epilogue || !engine.matmulEpilogues || !fusing(backend) || !fusable(inputs) || numel(shape) === 0) {
+    return runRoutine('matmul', config, inputs, [{ shape, dtype: 'float32' }])[0];
+  }
+  const views = inputs.map((t) => t._view()); // computes pending operands
+  const out = pending(shape, 'float32', backend, 'matmul');
+  for (const t of inputs) t._store.retain();
+  out._store.setRecipe({
+    expr: IR.load(0, 'float32'), views, inputs: inputs.map((t) => t._store), scalars: [], shape: [...shape],
+    size: 1, usesIndex: false, op: 'matmul', parts: [], gemm: { bias: config.bias, operands: inputs.length },
+  });
+  passChecks(out._store, inputs);
+  return out;
+}
+
+/**
+ * An elementwise op on a pending matmul (runMatmul) as the matmul's epilogue: a new pending
+ * matmul whose expression is `expr` with the product's expression in place of its load, its other
+ * inputs epilogue inputs (re-strided to the product's [Z,M,N]), the folded product among its
+ * parts. Null when it does not fit: no pending matmul input read whole in row-major order, one
+ * already folded once, another input pending, scalars, a non-float32 result, or the caps.
+ */
+function foldIntoMatmul(op: string, expr: Expr, inputs: readonly Tensor[], shape: readonly number[], scalars: readonly number[], backend: Backend): Tensor | null {
+  if (scalars.length > 0 || expr.dtype !== 'float32' || !epilogueExpr(expr)) return null;
+  const n = numel(shape);
+  const gi = inputs.findIndex((t) => {
+    const st = t._store;
+    return st.recipe?.gemm !== undefined && st.fusedUses === 0 && t.offset === 0 && numel(t.shape) === n && st.numel === n && t.isContiguous();
+  });
+  if (gi < 0) return null;
+  const g = inputs[gi]._store, r = g.recipe!;
+  const others = inputs.filter((t) => t._store !== g);
+  // another pending input would be computed here (not folded): leave it to the usual fusion
+  if (others.some((t) => t._store.recipe) || inputs.some((t, i) => i !== gi && t._store === g && t !== inputs[gi])) return null;
+  const size = treeSize(expr) + r.size;
+  const nViews = r.views.length + others.length;
+  if (size > MAX_NODES || nViews + 2 > MAX_GEMM_BUFFERS) return null;
+  const loads: Expr[] = [];
+  const views: View[] = [];
+  for (const t of inputs) {
+    if (t._store === g) {
+      loads.push(r.expr);
+      continue;
+    }
+    const v = t._view();
+    const st = viewStrides(shape, broadcastStrides(t.shape, t.strides, shape), r.shape);
+    if (!st) return null;
+    loads.push(IR.load(r.views.length - r.gemm!.operands + 1 + views.push(relayout(v, r.shape, st)) - 1, 'float32'));
+  }
+  const sub = (e: Expr): Expr => (e.op === 'load' ? loads[e.value!] : e.args.length ? { ...e, args: e.args.map(sub) } : e);
+  const out = pending(shape, 'float32', backend, op);
+  const stores = [...r.inputs.slice(0, r.views.length), ...others.map((t) => t._store), ...r.parts.map((p) => p.store), g];
+  for (const s of stores) s.retain();
+  g.fusedUses++;
+  out._store.setRecipe({
+    expr: sub(expr), views: [...r.views, ...views], inputs: stores, scalars: [], shape: r.shape, size, usesIndex: false, op,
+    parts: [...r.parts, { store: g, expr: r.expr }], gemm: r.gemm,
+  });
+  passChecks(out._store, inputs);
+  return out;
 }
 
 /**

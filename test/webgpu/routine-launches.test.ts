@@ -10,6 +10,7 @@ import { gpuRoutines } from '../../src/backend/webgpu/routines/index.js';
 import { render, grid2d } from '../../src/backend/webgpu/routines/template.js';
 import { blockChannels, convPlan, splitK, type ConvDims } from '../../src/backend/webgpu/routines/conv.js';
 import { matmulLaunches, matmulPlan, tileMode } from '../../src/backend/webgpu/routines/matmul.js';
+import { IR } from '../../src/kernel/ir.js';
 import { rowMajor } from './harness.js';
 
 const ctx: GpuContext = { limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits, features: new Set(), snapshot: (b) => b };
@@ -168,6 +169,16 @@ describe('pipeline keys', () => {
       add(matmulLaunches({ bias: true }, [x, y, v([8])], [v([2, 8, 8])], mmSoft));
       add(matmulLaunches({ bias: false }, [x, y], [v([2, 8, 8])], ctx, { kernel: 'direct', ks: 4, wg: 64 }));
     }
+    // epilogues (one output, several, with inputs) and row sums, on both cores
+    const x0 = IR.load(0, 'float32'), e1 = IR.load(1, 'float32');
+    for (const cx of [ctx, mmSoft]) {
+      add(matmulLaunches({ bias: true, epilogue: { exprs: [IR.unary('erf', x0)] } }, [a, a, v([8])], [v([2, 8, 8])], cx));
+      add(matmulLaunches({ bias: false, epilogue: { exprs: [IR.binary('add', x0, e1), x0] } }, [a, a, v([2, 8, 8])], [v([2, 8, 8]), v([2, 8, 8])], cx));
+      add(matmulLaunches({ bias: false, rowSums: true }, [at, a], [v([2, 8, 8]), v([2, 8])], cx));
+      add(matmulLaunches({ bias: true, rowSums: true, epilogue: { exprs: [IR.binary('mul', x0, e1)] } }, [a, a, v([8]), v([2, 8, 8])], [v([2, 8, 8]), v([2, 8])], cx));
+    }
+    add(matmulLaunches({ bias: false, rowSums: true }, [at, a], [v([2, 8, 8]), v([2, 8])], ctx, { kernel: 'tiled', tile: 128 }));
+    add(matmulLaunches({ bias: false, rowSums: true }, [at, a], [v([2, 8, 8]), v([2, 8])], ctx, { kernel: 'direct', ks: 4, wg: 64 }));
     const win = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] } as const;
     const p = v([2, 3, 4, 4]), am = v([2, 3, 4, 4], { int: true });
     add(gpuRoutines.maxPool2d(win, [x], [p, am], ctx));

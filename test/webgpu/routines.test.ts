@@ -27,6 +27,7 @@ import { matmulLaunches, type MatmulPlan } from '../../src/backend/webgpu/routin
 import { rowPlan, THREAD_ROW_MAX } from '../../src/backend/webgpu/routines/norm.js';
 import type { GpuContext } from '../../src/backend/webgpu/launch.js';
 import { f16ToF32, f32ToF16 } from '../../src/io/float16.js';
+import { IR, math } from '../../src/kernel/ir.js';
 
 const h = (await createHarness()) as Harness;
 const suite = h ? describe : describe.skip;
@@ -147,6 +148,123 @@ suite('webgpu matmul cores', () => {
       await checkMatmul({ Z: 2, M: 3, N: 5, K: 999, la: 'row', lb: 'row' }, 401, plan);
     }
   });
+});
+
+/**
+ * A matmul with an elementwise epilogue (kernel.ts MatmulEpilogue) against float64: three outputs
+ * (r + gelu(p), p·w, p where p = a@b + bias) in strided layouts at offsets, r an epilogue input
+ * read transposed (strides), w a row broadcast over z and m (stride 0).
+ */
+async function checkMatmulEpilogue(c: MatmulCase, seed: number, plan?: MatmulPlan, half = false): Promise<void> {
+  const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
+  const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
+  const bias = randomBuffer(c.N + 1, seed + 2);
+  const biasView = h.view(bias.buf, [c.N], { offset: 1 });
+  const r = operand(c.Z, c.M, c.N, 'col', seed + 3, 2);
+  const w = randomBuffer(c.N, seed + 4);
+  const wView = h.view(w.buf, [c.Z, c.M, c.N], { strides: [0, 0, 1] });
+  const size = c.Z * c.M * c.N;
+  const outs = [h.zeros(size + 3), h.zeros(size * 2 + 1), h.zeros(size + 5)];
+  const outViews = [
+    h.view(outs[0], [c.Z, c.M, c.N], { offset: 3 }),
+    h.view(outs[1], [c.Z, c.M, c.N], { offset: 1, strides: [2 * c.M * c.N, 2 * c.N, 2] }),
+    h.view(outs[2], [c.Z, c.M, c.N], { offset: 5, strides: [c.M * c.N, 1, c.M] }),
+  ];
+  const x = IR.load(0, 'float32');
+  const gelu = math.mul(math.mul(math.num(0.5), x), math.add(math.num(1), IR.unary('erf', math.mul(x, math.num(Math.SQRT1_2)))));
+  const cfg = { bias: !!c.bias, epilogue: { exprs: [math.add(IR.load(1, 'float32'), gelu), math.mul(x, IR.load(2, 'float32')), x] } };
+  const ctx: GpuContext = half ? { ...h.ctx, gemmHalf: 'emulate' } : h.ctx;
+  const launcher: Launcher | undefined = plan && ((ins, os) => matmulLaunches(cfg, ins, os, ctx, plan));
+  h.run('matmul', cfg, [a.v, b.v, ...(c.bias ? [biasView] : []), r.v, wView], outViews, launcher);
+  const got = await Promise.all(outs.map((o) => h.read(o)));
+  const rd = half ? round16 : (v: number): number => v;
+  const erf = (v: number): number => { // Abramowitz-Stegun 7.1.26 is too coarse: integrate instead
+    let s = 0;
+    const n = 200, d = v / n;
+    for (let i = 0; i < n; i++) { const t = (i + 0.5) * d; s += Math.exp(-t * t) * d; }
+    return (2 / Math.sqrt(Math.PI)) * s;
+  };
+  const want = [new Float64Array(size), new Float64Array(size), new Float64Array(size)];
+  const got3 = [new Float64Array(size), new Float64Array(size), new Float64Array(size)];
+  for (let z = 0; z < c.Z; z++) for (let m = 0; m < c.M; m++) for (let n = 0; n < c.N; n++) {
+    let p = c.bias ? bias.data[1 + n] : 0;
+    for (let k = 0; k < c.K; k++) p += rd(at3(a.v, a.data, z, m, k)) * rd(at3(b.v, b.data, z, k, n));
+    const i = (z * c.M + m) * c.N + n;
+    want[0][i] = at3(r.v, r.data, z, m, n) + 0.5 * p * (1 + erf(p * Math.SQRT1_2));
+    want[1][i] = p * w.data[n];
+    want[2][i] = p;
+    got3.forEach((g, k) => { const v = outViews[k]; g[i] = got[k][v.offset + z * v.strides[0] + m * v.strides[1] + n * v.strides[2]]; });
+  }
+  const what = `matmul epilogue ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}${half ? ' f16 tiles' : ''}`;
+  got3.forEach((g, k) => expectClose(g, want[k], 2e-5 * Math.sqrt(c.K + 1), 2e-5, `${what}: output ${k}`));
+  // nothing was written outside the views: the first output's offset and the stride-2 gaps stay 0
+  expect(Array.from(got[0].subarray(0, 3)), what).toEqual([0, 0, 0]);
+  expect(got[1].filter((_, i) => i % 2 === 0).every((v) => v === 0), what).toBe(true);
+}
+
+/**
+ * A matmul with row sums (config.rowSums: rowsum[z, m] = Σ_k a[z, m, k], the last output), with
+ * or without an epilogue, against float64; the row sums go to a strided [Z, M] view at an offset.
+ */
+async function checkRowSums(c: MatmulCase, seed: number, plan?: MatmulPlan, half = false, withEpi = false): Promise<void> {
+  const a = operand(c.Z, c.M, c.K, c.la, seed, c.offA ?? 0, c.bcastA);
+  const b = operand(c.Z, c.K, c.N, c.lb, seed + 1, c.offB ?? 0, c.bcastB);
+  const out = h.zeros(c.Z * c.M * c.N), rs = h.zeros(2 * c.Z * c.M + 2);
+  const outView = h.view(out, [c.Z, c.M, c.N]);
+  const rsView = h.view(rs, [c.Z, c.M], { offset: 2, strides: [2 * c.M, 2] });
+  const x = IR.load(0, 'float32');
+  const cfg = { bias: false, rowSums: true, ...(withEpi ? { epilogue: { exprs: [math.mul(x, x)] } } : {}) };
+  const ctx: GpuContext = half ? { ...h.ctx, gemmHalf: 'emulate' } : h.ctx;
+  const launcher: Launcher | undefined = plan && ((ins, os) => matmulLaunches(cfg, ins, os, ctx, plan));
+  h.run('matmul', cfg, [a.v, b.v], [outView, rsView], launcher);
+  const [got, gotRs] = [await h.read(out), await h.read(rs)];
+  // the tiled core sums the tile's (f16-rounded under half tiles) values; the direct core reads a
+  const rd = half && plan?.kernel === 'tiled' ? round16 : (v: number): number => v;
+  const want = new Float64Array(c.Z * c.M * c.N), wantRs = new Float64Array(c.Z * c.M), gotR = new Float64Array(c.Z * c.M);
+  for (let z = 0; z < c.Z; z++) for (let m = 0; m < c.M; m++) {
+    let r = 0;
+    for (let k = 0; k < c.K; k++) r += rd(at3(a.v, a.data, z, m, k));
+    wantRs[z * c.M + m] = r;
+    gotR[z * c.M + m] = gotRs[2 + z * 2 * c.M + 2 * m];
+    for (let n = 0; n < c.N; n++) {
+      let p = 0;
+      for (let k = 0; k < c.K; k++) p += rd(at3(a.v, a.data, z, m, k)) * rd(at3(b.v, b.data, z, k, n));
+      want[(z * c.M + m) * c.N + n] = withEpi ? p * p : p;
+    }
+  }
+  const what = `matmul row sums ${JSON.stringify(c)}${plan ? ` plan ${JSON.stringify(plan)}` : ''}${half ? ' f16 tiles' : ''}${withEpi ? ' + epilogue' : ''}`;
+  expectClose(gotR, wantRs, 2e-5 * Math.sqrt(c.K + 1), 1e-5, what);
+  expectClose(got, want, 4e-5 * Math.sqrt(c.K + 1), 2e-5, what);
+  // the gaps between the strided row sums stay 0
+  expect(Array.from(gotRs).filter((_, i) => i % 2 === 1).every((v) => v === 0), what).toBe(true);
+}
+
+suite('webgpu matmul row sums', () => {
+  for (const plan of [...matmulPlans, { kernel: 'direct', ks: 16, wg: 64 } as MatmulPlan, undefined]) {
+    it(`${plan ? JSON.stringify(plan) : 'the adapter\'s choice'}: odd sizes, layouts, batches, with an epilogue`, async () => {
+      let seed = 1100;
+      for (const [M, N, K] of [[1, 1, 1], [1, 70, 9], [67, 1, 33], [13, 21, 37], [130, 66, 3], [9, 5, 1000]]) {
+        await checkRowSums({ Z: 1, M, N, K, la: 'col', lb: 'row' }, seed++, plan);
+      }
+      await checkRowSums({ Z: 3, M: 12, N: 20, K: 36, la: 'row', lb: 'col' }, seed++, plan, false, true);
+      await checkRowSums({ Z: 2, M: 17, N: 9, K: 20, la: 'strided', lb: 'row', bcastB: true }, seed++, plan);
+      if (plan?.kernel === 'tiled') await checkRowSums({ Z: 2, M: 33, N: 20, K: 40, la: 'row', lb: 'row' }, seed++, plan, true, true);
+    });
+  }
+});
+
+suite('webgpu matmul epilogues', () => {
+  for (const plan of [...matmulPlans, undefined]) {
+    it(`${plan ? JSON.stringify(plan) : 'the adapter\'s choice'}: three outputs, a strided and a broadcast epilogue input, odd sizes`, async () => {
+      let seed = 900;
+      for (const [M, N, K] of [[1, 1, 1], [1, 70, 9], [67, 1, 33], [13, 21, 37], [130, 66, 3], [64, 64, 16]]) {
+        await checkMatmulEpilogue({ Z: 1, M, N, K, la: 'row', lb: 'col', bias: true }, seed++, plan);
+      }
+      await checkMatmulEpilogue({ Z: 3, M: 12, N: 20, K: 36, la: 'col', lb: 'row' }, seed++, plan);
+      await checkMatmulEpilogue({ Z: 2, M: 17, N: 9, K: 20, la: 'strided', lb: 'row', bcastB: true, bias: true }, seed++, plan);
+      if (plan?.kernel === 'tiled') await checkMatmulEpilogue({ Z: 2, M: 33, N: 20, K: 40, la: 'row', lb: 'row', bias: true }, seed++, plan, true);
+    });
+  }
 });
 
 /**

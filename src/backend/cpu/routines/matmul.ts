@@ -25,7 +25,10 @@
  */
 import { matmulBatch } from '../../../kernel/kernel.js';
 import type { StorageArray } from '../../../dtype.js';
-import type { CpuRoutine } from './view.js';
+import type { CpuRoutine, CpuView } from './view.js';
+import { compile } from '../program.js';
+import { runElementwise } from '../expr.js';
+import { contiguousStrides } from '../../../shape.js';
 import { instantiateGemm, relaxedSimdSupported, wasmSimdSupported, type KernelShape, type WasmGemm } from '../wasm/gemm.js';
 
 /** Micro-tile height (rows of A) and width (columns of B) of the JS kernel. */
@@ -520,11 +523,52 @@ const noPanel: PanelPacker = () => {};
 /**
  * matmul routine: a[B,M,K] (any strides; a batch dim of size 1 broadcasts), b[B,K,N] (any
  * strides), bias?[N] → out[B,M,N] (contiguous) = a@b + bias. B may be two dims [Bo,Bi].
+ * With an epilogue (kernel.ts MatmulEpilogue) the product goes to a scratch array of the output's
+ * type and the epilogue runs over it as an elementwise program (the same values as the GPU's,
+ * where the product is a float32 register; the CPU gains nothing from fusing it into the stores).
  */
 export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
+  const epi = cfg.epilogue;
+  if (cfg.rowSums) rowSums(inputs[0], outputs[epi ? epi.exprs.length : 1]);
+  if (!epi) return product(cfg.bias, inputs, outputs[0]);
+  // the product into a scratch array of the output's type (so float32 rounds it as the GPU's
+  // store does), then the epilogue over it and its inputs as one elementwise program
+  const out = outputs[0], nOps = cfg.bias ? 3 : 2;
+  const size = out.shape.reduce((x, y) => x * y, 1);
+  const scr = out.data instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+  const strides = contiguousStrides(out.shape);
+  product(cfg.bias, inputs, { ...out, data: scr, offset: 0, strides });
+  const acc = { data: scr, shape: out.shape, strides, offset: 0 };
+  runElementwise(compile(epi.exprs), [acc, ...inputs.slice(nOps)], outputs.slice(0, epi.exprs.length), [], scr instanceof Float64Array);
+};
+
+/** out[z, m] (a [Z, M] or [M] view) = Σ_k a[z, m, k], each summed in a float64 (one batch level). */
+function rowSums(a: CpuView, out: CpuView): void {
+  const [M, K] = a.shape.slice(-2), Z = a.shape.length === 3 ? a.shape[0] : 1;
+  const [sm, sk] = a.strides.slice(-2), sz = a.shape.length === 3 ? a.strides[0] : 0;
+  const oz = out.shape.length === 2 ? out.strides[0] : 0, om = out.strides[out.shape.length - 1];
+  const acc = new Float64Array(M);
+  for (let z = 0; z < Z; z++) {
+    const base = a.offset + z * sz;
+    if (Math.abs(sm) < Math.abs(sk)) {
+      // gᵀ (a column-major view): k outer, so that the inner loop walks memory in order
+      acc.fill(0);
+      for (let k = 0; k < K; k++) for (let m = 0, p = base + k * sk; m < M; m++, p += sm) acc[m] += a.data[p];
+    } else {
+      for (let m = 0; m < M; m++) {
+        let s = 0;
+        for (let k = 0, p = base + m * sm; k < K; k++, p += sk) s += a.data[p];
+        acc[m] = s;
+      }
+    }
+    for (let m = 0; m < M; m++) out.data[out.offset + z * oz + m * om] = acc[m];
+  }
+}
+
+/** a @ b (+ bias) into `out` (contiguous). */
+function product(hasBias: boolean, inputs: readonly CpuView[], out: CpuView): void {
   const [a, b] = inputs;
-  const bias = cfg.bias ? inputs[2] : null;
-  const out = outputs[0];
+  const bias = hasBias ? inputs[2] : null;
   // the batch may be one dim or two ([Zo, Zi, ..]: see matmulBatch)
   const nd = out.shape.length, zIn = nd === 4 ? out.shape[1] : 1;
   const nb = out.shape.slice(0, -2).reduce((x, y) => x * y, 1), [M, N] = out.shape.slice(-2);
@@ -550,4 +594,4 @@ export const matmul: CpuRoutine<'matmul'> = (cfg, inputs, outputs) => {
     else if (M === 1 && sbn === 1 && M * N * K >= 8192) rowGemm(N, K, a.data, ao, sak, b.data, bo, sbk, sbn, spec, 0);
     else smallGemm(M, N, K, a.data, ao, sam, sak, b.data, bo, sbk, sbn, spec);
   }
-};
+}

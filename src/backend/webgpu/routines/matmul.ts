@@ -4,7 +4,8 @@
  * (64x64 output tile per workgroup, 4x4 per thread, K in steps of 16 through workgroup memory;
  * shared with conv) or the direct core of shaders/matmul_direct.wgsl (4x4 per thread read straight
  * from memory, no barriers; optional in-workgroup split-K). Both render shaders/matmul.wgsl for
- * the operands and the bias epilogue.
+ * the operands and the bias epilogue, and an elementwise epilogue (config.epilogue: its
+ * expressions generated into `wt_epi`, see {@link epilogueCode}) where fusion asks for one.
  *
  * Operands are read in place whatever their strides: the routine looks at each operand's strides
  * and picks how its tile is loaded (see {@link tileMode}); a transposed weight costs no copy.
@@ -14,7 +15,9 @@
  * 64x64x16 FMAs, i.e. 16 FMAs per shared-memory vec4 pair per thread.
  */
 import type { View } from '../../backend.js';
-import { matmulBatch, type Routines } from '../../../kernel/kernel.js';
+import { epilogueInputs, matmulBatch, type MatmulEpilogue, type Routines } from '../../../kernel/kernel.js';
+import { exprKey } from '../../../kernel/ir.js';
+import { leafExprFunction } from '../../../kernel/wgsl.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, render, withHelpers, type TemplateVars } from './template.js';
 import gemmSrc from '../../../../shaders/gemm.wgsl';
@@ -40,6 +43,7 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
  */
 export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf, tile: GemmTile = 64): string {
   const coreFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
+  if (flags.includes('ROWSUM')) coreFlags.push('ROWSUM');
   if (tile === 128) coreFlags.push('BIG');
   // an enable directive must come before every declaration of the module
   return (half === 'f16' ? 'enable f16;\n' : '') + withHelpers([
@@ -138,13 +142,43 @@ export function matmulPlan(Z: number, M: number, N: number, K: number, ctx: GpuC
 }
 
 /**
- * a[Z,M,K], b[Z,K,N], bias?[N] → out[Z,M,N] = act(a @ b + bias). Z may be 1 (broadcast, stride 0)
- * on either operand.
+ * a[Z,M,K], b[Z,K,N], bias?[N] (, epilogue inputs) → out[Z,M,N] = a @ b + bias (or the
+ * epilogue's outputs). Z may be 1 (broadcast, stride 0) on either operand.
  *
  * @example
  * gpuRoutines.matmul({ bias: true }, [x, wT, bias], [y], ctx) // one launch
  */
 export const matmul: GpuRoutine<'matmul'> = (config, inputs, outputs, ctx) => matmulLaunches(config, inputs, outputs, ctx);
+
+/**
+ * The WGSL of an epilogue (shaders/matmul.wgsl EPI): bindings for its inputs (after the
+ * operands) and further outputs (after `c`, binding `out`), its expressions as `wt_expr`, and
+ * `wt_epi(z, m, n, x)`, which evaluates them at [z, m, n] for the product x and stores each.
+ */
+function epilogueCode(epi: MatmulEpilogue, nOps: number, nIn: number, out: number): string {
+  const nOut = epi.exprs.length;
+  const lines: string[] = [];
+  for (let i = 1; i <= nIn; i++) lines.push(`@group(0) @binding(${nOps + i}) var<storage, read> e${i}: array<f32>;`);
+  for (let k = 1; k < nOut; k++) lines.push(`@group(0) @binding(${out + k}) var<storage, read_write> o${k}: array<f32>;`);
+  lines.push(leafExprFunction(epi.exprs));
+  // ev[j]: outputs 1.. first, then inputs 1..
+  const at = (j: number): string => `u.ev[${j}].x + z * u.ev[${j}].y + m * u.ev[${j}].z + n * u.ev[${j}].w`;
+  const loads = new Set<number>();
+  const walk = (e: MatmulEpilogue['exprs'][number]): void => {
+    if (e.op === 'load') loads.add(e.value!);
+    e.args.forEach(walk);
+  };
+  epi.exprs.forEach(walk);
+  for (let i = 1; i <= nIn; i++) if (!loads.has(i)) throw new BackendError(`matmul (webgpu): epilogue input ${i} is never read`);
+  const args = [...loads].sort((x, y) => x - y).map((i) => (i === 0 ? 'x' : `e${i}[${at(nOut - 1 + i - 1)}]`));
+  lines.push('fn wt_epi(z: u32, m: u32, n: u32, x: f32) {');
+  lines.push(`  let r = wt_expr(${[...args, '(z * u.M + m) * u.N + n'].join(', ')});`);
+  const v = (k: number): string => (nOut === 1 ? 'r' : `r.v${k}`);
+  lines.push(`  c[u.cOff + z * u.cZ + m * u.cM + n * u.cN] = ${v(0)};`);
+  for (let k = 1; k < nOut; k++) lines.push(`  o${k}[${at(k - 1)}] = ${v(k)};`);
+  lines.push('}');
+  return `\n${lines.join('\n')}\n`;
+}
 
 /** The launches of one matmul by `plan` (default: {@link matmulPlan}'s choice). */
 export function matmulLaunches(config: Routines['matmul'], inputs: readonly View[], outputs: readonly View[], ctx: GpuContext, plan?: MatmulPlan): GpuLaunch[] {
@@ -152,6 +186,22 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const [cv] = outputs;
   // two batch levels (rank-4 views): batch z at floor(z / zIn)·outer + (z mod zIn)·inner
   const zIn = cv.shape.length === 4 ? cv.shape[1] : 1;
+  const epi = config.epilogue ?? null;
+  const nOps = config.bias ? 3 : 2;
+  const epiIn = epi ? epilogueInputs(epi) : 0;
+  // the product's outputs (the epilogue's), then the row sums
+  const nMain = epi ? epi.exprs.length : 1;
+  const rsv = config.rowSums ? outputs[nMain] : null;
+  if ((epi || rsv) && zIn > 1) throw new BackendError('matmul (webgpu): an epilogue or row sums take one batch level, got a [Bo,Bi] output');
+  if (outputs.length !== nMain + (rsv ? 1 : 0) || inputs.length !== nOps + epiIn) {
+    throw new BackendError(`matmul (webgpu): expected ${nMain + (rsv ? 1 : 0)} outputs and ${epiIn} epilogue inputs, got ${outputs.length} outputs and ${inputs.length - nOps} inputs after the operands`);
+  }
+  // further outputs, then epilogue inputs: [offset, z, m, n] strides each
+  const mains = outputs.slice(0, nMain);
+  const epiViews = epi ? [...mains.slice(1), ...inputs.slice(nOps)].map((v) => as3d(v, 'epilogue view', 1)) : [];
+  const epiWords = epiViews.flatMap((v, i) => [(i < nMain - 1 ? mains[i + 1] : inputs[nOps + i - nMain + 1]).offset, ...v.strides]);
+  // the row sums' [offset, z stride, m stride] (a [Z, M] or [M] view; size-1 dims stride 0)
+  const rsWords = rsv ? [rsv.offset, rsv.shape.length === 2 && rsv.shape[0] !== 1 ? rsv.strides[0] : 0, rsv.strides[rsv.shape.length - 1], 0] : [];
   const a = as3d(av, 'a', zIn), b = as3d(bv, 'b', zIn), c = as3d(cv, 'out', zIn);
   const [Z, M, N] = c.shape;
   const K = a.shape[2];
@@ -164,9 +214,12 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   const modeB = tileMode(N, K, b.strides[2], b.strides[1], gcd(b.strides[0], b.inner), bv.offset);
   const biasWords = config.bias ? [biasv.offset, biasv.shape.length ? biasv.strides[biasv.shape.length - 1] : 0] : [0, 0];
   // the bias binding exists only when config.bias: pass exactly the views the shader declares
-  const views = config.bias ? [av, bv, biasv] : [av, bv];
-  const vars = { OUT: config.bias ? 4 : 3 };
-  const epi = config.bias ? 'bias' : '';
+  const views = [...(config.bias ? [av, bv, biasv] : [av, bv]), ...inputs.slice(nOps, nOps + epiIn)];
+  const outs = outputs;
+  const vars = { OUT: nOps + 1 + epiIn, NEV: Math.max(1, epiViews.length), RS: nOps + 1 + epiIn + nMain };
+  const epiKey = (config.bias ? 'bias' : '') + (epi ? `|epi:${epi.exprs.map(exprKey).join(';')}` : '') + (rsv ? '|rowsum' : '');
+  const epiFlags = [...(epi ? ['EPI'] : []), ...(rsv ? ['ROWSUM'] : []), ...(epi || rsv ? ['EXTRA'] : [])];
+  const epiCode = epi ? epilogueCode(epi, nOps, epiIn, vars.OUT) : '';
   const uniformsAt = (z0: number): Uint32Array => new Uint32Array([
     M, N, K, z0,
     av.offset, a.strides[0], a.strides[1], a.strides[2],
@@ -174,6 +227,10 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     cv.offset, c.strides[0], c.strides[1], c.strides[2],
     ...biasWords, Z,
     zIn, a.inner, b.inner, c.inner,
+    ...(epi || rsv ? [0] : []),
+    ...rsWords,
+    // (an epilogue with no further views still declares one ev entry)
+    ...(epi ? (epiWords.length ? epiWords : [0, 0, 0, 0]) : []),
   ]);
   const z2 = zIn > 1 ? ['Z2'] : [];
   const p = plan ?? matmulPlan(Z, M, N, K, ctx);
@@ -189,16 +246,17 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     if (K % 4 === 0) flags.push('K4');
     if (p.ks > 1) flags.push('SPLIT');
     if (config.bias) flags.push('BIAS');
-    flags.push(...z2);
+    flags.push(...z2, ...epiFlags);
     const threads = Z * Math.ceil(M / 4) * Math.ceil(N / 4) * p.ks;
     return [{
-      key: `matmul-direct|${flags.join('|')}|${epi}|${p.ks}|${p.wg}`,
+      key: `matmul-direct|${flags.join('|')}|${epiKey}|${p.ks}|${p.wg}`,
       code: () => withHelpers([
         render(matmulSrc, vars, flags, 'matmul.wgsl'),
         render(directSrc, { KS: p.ks, WG: p.wg }, flags, 'matmul_direct.wgsl'),
+        epiCode,
       ].join('\n')),
       inputs: views,
-      outputs: [cv],
+      outputs: outs,
       uniforms: uniformsAt(0),
       workgroups: grid2d(Math.ceil(threads / p.wg), zMax),
     }];
@@ -207,14 +265,14 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
   if (modeA.startsWith('vec4')) flags.push('A_VEC4');
   if (modeB.startsWith('vec4')) flags.push('B_VEC4');
   if (config.bias) flags.push('BIAS');
-  flags.push(...z2);
+  flags.push(...z2, ...epiFlags);
   const half = ctx.gemmHalf;
   const tile: GemmTile = p.tile ?? 64;
-  const key = `matmul|${modeA}|${modeB}|${epi}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}${tile === 128 ? '|t128' : ''}`;
-  const code = (): string => gemmProgram(matmulSrc, 'matmul.wgsl', modeA, modeB, vars, flags, half, tile);
+  const key = `matmul|${modeA}|${modeB}|${epiKey}${z2.length ? '|Z2' : ''}${gemmHalfKey(half)}${tile === 128 ? '|t128' : ''}`;
+  const code = (): string => gemmProgram(matmulSrc + epiCode, 'matmul.wgsl', modeA, modeB, vars, flags, half, tile);
   const launches: GpuLaunch[] = [];
   for (let z0 = 0; z0 < Z; z0 += zMax) {
-    launches.push({ key, code, inputs: views, outputs: [cv], uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax, tile) });
+    launches.push({ key, code, inputs: views, outputs: outs, uniforms: uniformsAt(z0), workgroups: gemmGrid(M, N, Math.min(zMax, Z - z0), zMax, tile) });
   }
   return launches;
 }
