@@ -127,12 +127,17 @@ for (const short of [true, false]) describe(`fused attention on the CPU (${short
     expect(() => wt.fusedAttention(rand([2, 4, 8], 1), rand([3, 4, 8], 1), rand([3, 4, 8], 1))).toThrow(/fusedAttention/);
   });
 
-  it("'auto' picks the fused kernels for large score tensors only; true / false force it", () => {
+  it("'auto' picks the fused kernels for short sequences and large score tensors; true / false force it", () => {
     const q = wt.zeros([1, 1, 1, 1]).expand([4, 8, 1024, 64]); // 4·8·1024·1024 = 2^25 scores, no memory
     const small = rand([2, 3, 8, 4], 1);
     expect(wt.setFusedAttention('auto')).toBe('auto');
     expect(fusedAttentionApplies(q, q, q)).toBe(true);
-    expect(fusedAttentionApplies(small, small, small)).toBe(false);
+    // short sequences (L, S ≤ 128, head dims ≤ 64): the short-sequence kernels, unless those are switched off
+    expect(fusedAttentionApplies(small, small, small)).toBe(short);
+    const q128 = q.narrow(2, 0, 128), q129 = q.narrow(2, 0, 129);
+    expect(fusedAttentionApplies(q128, q128, q128)).toBe(short);
+    expect(fusedAttentionApplies(q128, q129, q129)).toBe(false);
+    expect(fusedAttentionApplies(small, small, rand([2, 3, 8, 65], 2))).toBe(false);
     expect(fusedAttentionApplies(q.narrow(2, 0, 512), q, q)).toBe(true); // 2^24 exactly
     expect(fusedAttentionApplies(q.narrow(2, 0, 511), q, q)).toBe(false);
     wt.setFusedAttention(true);
@@ -159,7 +164,7 @@ for (const short of [true, false]) describe(`fused attention on the CPU (${short
     expect((await kernels(() => mha.forward(x, x, x, { needWeights: false })[0])).some((n) => n.startsWith('attention'))).toBe(true);
     expect((await kernels(() => mha.forward(x, x, x)[0])).some((n) => n.startsWith('attention'))).toBe(false);
     wt.setFusedAttention('auto');
-    expect((await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).some((n) => n.startsWith('attention'))).toBe(false);
+    expect((await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).some((n) => n.startsWith('attention'))).toBe(short);
     wt.setFusedAttention(was);
   });
 });

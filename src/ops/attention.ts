@@ -4,15 +4,26 @@
  * [L, S] score or weight matrix is ever stored, so memory grows with L + S rather than L·S, and
  * the forward is one dispatch instead of three.
  *
+ * Short sequences (L, S ≤ ATTENTION_SHORT_MAX_ROWS = 256) take the `attentionShort` routines
+ * instead: one workgroup per (batch, head), the weights kept for the backward (as the composed
+ * path keeps them), so the backward is one launch that recomputes nothing; q, k, v are read in
+ * place (the heads of a packed projection), the output is written with the heads merged
+ * ([B, L, H, Ev]) and the gradient of a packed q/k/v projection in its own layout, so
+ * MultiheadAttention's head split and merge cost no copy (src/autograd/padded.ts coalesces the
+ * three gradient slices into that one buffer). A char-gpt training step (b16 t64 c64, 2 layers,
+ * 4 heads) goes from 134 to 106 dispatches compiled, at the composed path's step time on
+ * SwiftShader (bench/RESULTS.md, 2026-12-06), so 'auto' takes them for
+ * L, S ≤ {@link FUSED_ATTENTION_AUTO_SHORT} with head dims ≤ 64, where that was measured.
+ *
  * The fused kernels recompute the scores in the backward (about 1.75x the composed path's
  * arithmetic), so where the scores fit comfortably the composed path (two matmuls around a causal
  * softmax) is as fast or faster on the devices measured so far: on SwiftShader the fused forward
  * ran at 0.83–0.88x of it and forward + backward at 0.55–0.73x, whole char-gpt training steps
  * within the noise; on the CPU (blocked GEMMs, src/backend/cpu/routines/attention.ts) 0.7–1.1x
  * (bench/RESULTS.md, 2026-11-22). wt.nn.scaledDotProductAttention (and MultiheadAttention
- * without weights) therefore takes the fused kernels by default only where the composed path
+ * without weights) therefore takes the flash kernels by default only where the composed path
  * would hold a score tensor of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more, where memory
- * decides; {@link setFusedAttention} forces either way. It applies with no mask but the causal
+ * decides (and the short-sequence kernels below for short sequences); {@link setFusedAttention} forces either way. It applies with no mask but the causal
  * one, no dropout and head dims up to {@link FUSED_ATTENTION_MAX_FEATURES}.
  */
 import { record } from '../autograd/graph.js';
@@ -36,6 +47,13 @@ export const FUSED_ATTENTION_MAX_FEATURES = ATTENTION_MAX_FEATURES;
  */
 export const FUSED_ATTENTION_AUTO_SCORES = 1 << 24;
 
+/**
+ * Longest sequence (L and S) for which 'auto' takes the short-sequence kernels (head dims up to
+ * 64): one workgroup per (batch, head) walks all its rows, which a large GPU would leave mostly
+ * idle at long sequences and few heads; measured up to here (bench/RESULTS.md, 2026-12-06).
+ */
+export const FUSED_ATTENTION_AUTO_SHORT = 128;
+
 export interface FusedAttentionOptions {
   /** default 1/sqrt(E) */
   scale?: number;
@@ -47,9 +65,10 @@ let fusedMode: boolean | 'auto' = 'auto';
 
 /**
  * Whether wt.nn.scaledDotProductAttention (and MultiheadAttention without weights) uses the
- * fused kernels where they apply: true (always), false (never), or 'auto' (the default: for
- * score tensors of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more). As
- * torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
+ * fused kernels where they apply: true (always), false (never), or 'auto' (the default: the
+ * short-sequence kernels for L, S ≤ {@link FUSED_ATTENTION_AUTO_SHORT} and head dims ≤ 64, the
+ * flash kernels for score tensors of {@link FUSED_ATTENTION_AUTO_SCORES} elements or more, the
+ * composed path between). As torch.backends.cuda.enable_flash_sdp. Returns the previous setting.
  */
 export function setFusedAttention(mode: boolean | 'auto'): boolean | 'auto' {
   if (mode !== true && mode !== false && mode !== 'auto') throw new ArgumentError(`setFusedAttention: mode must be true, false or 'auto', got ${describeValue(mode)}`);
@@ -65,6 +84,7 @@ export function fusedAttentionApplies(q: Tensor, k: Tensor, v: Tensor): boolean 
   const fits = q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' &&
     q.numel() > 0 && k.numel() > 0 && v.numel() > 0 && Math.max(E, Ev) <= FUSED_ATTENTION_MAX_FEATURES;
   if (!fits || fusedMode === true) return fits;
+  if (shortOn && Math.max(q.shape[q.ndim - 2], k.shape[k.ndim - 2]) <= FUSED_ATTENTION_AUTO_SHORT && Math.max(E, Ev) <= 64) return true;
   const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
   return numel(batch) * q.shape[q.ndim - 2] * k.shape[k.ndim - 2] >= FUSED_ATTENTION_AUTO_SCORES;
 }
