@@ -185,7 +185,13 @@ function sdpaCase(name: string, q: number[], causal: boolean): Case {
     ...routine('attention', name, `q,k,v ${fmtShape(q)}${causal ? ' causal' : ''}`, SDPA, () => {
       const qi = input(q, 74), k = input([B, H, L, E], 75), v = input([B, H, L, E], 76);
       const tol = attentionTol(E, L);
-      return withGrads(wt.nn.scaledDotProductAttention(qi, k, v, { isCausal: causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + 2 * L))], ['v', v, sum(4 * L)]]);
+      // the CPU reference (under 'auto', which takes the short kernels at short sequences) composed
+      const was = wt.getBackend().name === 'cpu' ? wt.setFusedAttention(false) : null;
+      try {
+        return withGrads(wt.nn.scaledDotProductAttention(qi, k, v, { isCausal: causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + 2 * L))], ['v', v, sum(4 * L)]]);
+      } finally {
+        if (was !== null) wt.setFusedAttention(was);
+      }
     }),
     // the CPU reference runs it composed (softmax with the causal flag); the variants pick the GPU's way
     kernels: ['matmul', 'softmax'],
