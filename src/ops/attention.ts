@@ -11,7 +11,7 @@
  * ([B, L, H, Ev]) and the gradient of a packed q/k/v projection in its own layout, so
  * MultiheadAttention's head split and merge cost no copy (src/autograd/padded.ts coalesces the
  * three gradient slices into that one buffer). A char-gpt training step (b16 t64 c64, 2 layers,
- * 4 heads) goes from 134 to 106 dispatches compiled, at the composed path's step time on
+ * 4 heads) goes from 135 to 106 dispatches compiled, at the composed path's step time on
  * SwiftShader (bench/RESULTS.md, 2026-12-06), so 'auto' takes them for
  * L, S ≤ {@link FUSED_ATTENTION_AUTO_SHORT} with head dims ≤ 64, where that was measured.
  *
