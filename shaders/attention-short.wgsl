@@ -3,9 +3,9 @@
 // attention.wgsl) and streams the other side through workgroup memory BC rows at a time. Unlike
 // the flash kernels it keeps the weights p [Z, L, S] (short sequences: as the composed path
 // does), so the backward recomputes no score and no exp: one launch that puts every query's
-// delta = go·o in workgroup memory, then gives the keys' gk, gv (thread per key, tiles of
+// delta = go·o in workgroup memory, then gives the keys' gk, gv (two keys a thread, tiles of
 // queries) and writes ds = p·(go·v - delta) to a scratch [Z, L, S], then the queries'
-// gq = scale·Σ_j ds·k_j (thread per query, tiles of keys); no two threads ever add into one
+// gq = scale·Σ_j ds·k_j (two queries a thread, tiles of keys); no two threads ever add into one
 // gradient row (no float atomics).
 //
 // Layouts are the ones multi-head attention wants, so that splitting and merging the heads
@@ -188,21 +188,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     td[i] = d;
   }
-  // ---- keys: gk, gv, a thread per key over tiles of queries; ds to the scratch ----
-  for (var rb = 0u; rb < u.nS; rb++) {
-    let row = rb * BR + lid;
-    let valid = row < u.S;
-    var vr: array<vec4<f32>, M4>;
-    var dk = array<vec4<f32>, M4>(); // zeros, explicitly: a loop-local var is not re-zeroed on every compiler
-    var dv = array<vec4<f32>, M4>();
-    if (valid) {
+  // ---- keys: gk, gv, two adjacent keys a thread (each tile row read once for both) over tiles
+  // of queries; ds to the scratch ----
+  let nS2 = (u.S + 2u * BR - 1u) / (2u * BR);
+  for (var rb = 0u; rb < nS2; rb++) {
+    let row0 = rb * 2u * BR + 2u * lid;
+    let row1 = row0 + 1u;
+    let valid0 = row0 < u.S;
+    let valid1 = row1 < u.S;
+    var vr0 = array<vec4<f32>, M4>();
+    var vr1 = array<vec4<f32>, M4>();
+    var dk0 = array<vec4<f32>, M4>(); // zeros, explicitly: a loop-local var is not re-zeroed on every compiler
+    var dv0 = array<vec4<f32>, M4>();
+    var dk1 = array<vec4<f32>, M4>();
+    var dv1 = array<vec4<f32>, M4>();
+    if (valid0) {
       #unroll c M4
-      vr[c] = row4(2u, b, h, row, c, u.Ev);
+      vr0[c] = row4(2u, b, h, row0, c, u.Ev);
+      #endunroll
+    }
+    if (valid1) {
+      #unroll c M4
+      vr1[c] = row4(2u, b, h, row1, c, u.Ev);
       #endunroll
     }
     // queries before the block's first key see none of its keys
     var i0 = 0u;
-    if (CAUSAL) { i0 = rb * BR; }
+    if (CAUSAL) { i0 = rb * 2u * BR; }
     for (; i0 < u.L; i0 += BC) {
       workgroupBarrier(); // also orders the td writes above before the first reads
       for (var t = lid; t < BC * M4; t += BR) {
@@ -218,42 +230,61 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       }
       workgroupBarrier();
       var n = 0u;
-      if (valid) { n = min(BC, u.L - i0); }
+      if (valid0) { n = min(BC, u.L - i0); }
       var first = 0u;
-      if (CAUSAL && row > i0) { first = min(row - i0, n); }
+      if (CAUSAL && row0 > i0) { first = min(row0 - i0, n); }
       for (var ii = first; ii < n; ii++) {
-        let at = (z * u.L + i0 + ii) * u.S + row;
-        let pij = p[u.offp + at];
-        var dp = 0.0;
+        let i = i0 + ii;
+        let at = (z * u.L + i) * u.S + row0;
+        var dp0 = 0.0;
+        var dp1 = 0.0;
         #unroll c M4
-        dp += dot(tb[ii * M4 + c], vr[c]);
+        dp0 += dot(tb[ii * M4 + c], vr0[c]);
+        dp1 += dot(tb[ii * M4 + c], vr1[c]);
         #endunroll
-        let d = pij * (dp - td[i0 + ii]);
-        ds[u.offd + at] = d;
+        let di = td[i];
+        let p0 = p[u.offp + at];
+        let d0 = p0 * (dp0 - di);
+        ds[u.offd + at] = d0;
+        var p1 = 0.0;
+        var d1 = 0.0;
+        if (valid1 && (!CAUSAL || i >= row1)) {
+          p1 = p[u.offp + at + 1u];
+          d1 = p1 * (dp1 - di);
+          ds[u.offd + at + 1u] = d1;
+        }
         #unroll c M4
-        dv[c] += pij * tb[ii * M4 + c];
-        dk[c] += d * ta[ii * M4 + c];
+        dv0[c] += p0 * tb[ii * M4 + c];
+        dk0[c] += d0 * ta[ii * M4 + c];
+        dv1[c] += p1 * tb[ii * M4 + c];
+        dk1[c] += d1 * ta[ii * M4 + c];
         #endunroll
       }
     }
-    if (valid) {
-      #unroll c M4
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.E) { g[u.gko + b * u.gks.x + h * u.gks.y + row * u.gks.z + f * u.gks.w] = dk[c][e]; }
-        if (f < u.Ev) { g[u.gvo + b * u.gvs.x + h * u.gvs.y + row * u.gvs.z + f * u.gvs.w] = dv[c][e]; }
-      }
-      #endunroll
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (valid0 && f < u.E) { g[u.gko + b * u.gks.x + h * u.gks.y + row0 * u.gks.z + f * u.gks.w] = dk0[c][e]; }
+      if (valid0 && f < u.Ev) { g[u.gvo + b * u.gvs.x + h * u.gvs.y + row0 * u.gvs.z + f * u.gvs.w] = dv0[c][e]; }
+      if (valid1 && f < u.E) { g[u.gko + b * u.gks.x + h * u.gks.y + row1 * u.gks.z + f * u.gks.w] = dk1[c][e]; }
+      if (valid1 && f < u.Ev) { g[u.gvo + b * u.gvs.x + h * u.gvs.y + row1 * u.gvs.z + f * u.gvs.w] = dv1[c][e]; }
     }
+    #endunroll
   }
   storageBarrier(); // the ds above, written by other threads, before the reads below
-  // ---- queries: gq = scale·Σ_j ds·k_j, a thread per query over tiles of keys ----
-  for (var rb = 0u; rb < u.nL; rb++) {
-    let row = rb * BR + lid;
-    let valid = row < u.L;
-    var dq = array<vec4<f32>, M4>();
-    let kEnd = keyEnd(rb);
-    let dRow = (z * u.L + min(row, u.L - 1u)) * u.S;
+  // ---- queries: gq = scale·Σ_j ds·k_j, two adjacent queries a thread over tiles of keys ----
+  let nL2 = (u.L + 2u * BR - 1u) / (2u * BR);
+  for (var rb = 0u; rb < nL2; rb++) {
+    let row0 = rb * 2u * BR + 2u * lid;
+    let row1 = row0 + 1u;
+    let valid0 = row0 < u.L;
+    let valid1 = row1 < u.L;
+    var dq0 = array<vec4<f32>, M4>();
+    var dq1 = array<vec4<f32>, M4>();
+    var kEnd = u.S;
+    if (CAUSAL) { kEnd = min(u.S, rb * 2u * BR + 2u * BR); }
+    let d0Row = u.offd + (z * u.L + min(row0, u.L - 1u)) * u.S;
+    let d1Row = u.offd + (z * u.L + min(row1, u.L - 1u)) * u.S;
     for (var j0 = 0u; j0 < kEnd; j0 += BC) {
       workgroupBarrier();
       for (var t = lid; t < BC * M4; t += BR) {
@@ -263,23 +294,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         ta[t] = kx;
       }
       workgroupBarrier();
-      var n = 0u;
-      if (valid) { n = keysFor(row, j0, kEnd); }
-      for (var jj = 0u; jj < n; jj++) {
-        let d = ds[u.offd + dRow + j0 + jj];
+      var n0 = 0u;
+      var n1 = 0u;
+      if (valid0) { n0 = keysFor(row0, j0, kEnd); }
+      if (valid1) { n1 = keysFor(row1, j0, kEnd); }
+      for (var jj = 0u; jj < max(n0, n1); jj++) {
+        var a0 = 0.0;
+        var a1 = 0.0;
+        if (jj < n0) { a0 = ds[d0Row + j0 + jj]; }
+        if (jj < n1) { a1 = ds[d1Row + j0 + jj]; }
         #unroll c M4
-        dq[c] += d * ta[jj * M4 + c];
+        dq0[c] += a0 * ta[jj * M4 + c];
+        dq1[c] += a1 * ta[jj * M4 + c];
         #endunroll
       }
     }
-    if (valid) {
-      #unroll c M4
-      for (var e = 0u; e < 4u; e++) {
-        let f = c * 4u + e;
-        if (f < u.E) { g[u.gqo + b * u.gqs.x + h * u.gqs.y + row * u.gqs.z + f * u.gqs.w] = dq[c][e] * u.scale; }
-      }
-      #endunroll
+    #unroll c M4
+    for (var e = 0u; e < 4u; e++) {
+      let f = c * 4u + e;
+      if (valid0 && f < u.E) { g[u.gqo + b * u.gqs.x + h * u.gqs.y + row0 * u.gqs.z + f * u.gqs.w] = dq0[c][e] * u.scale; }
+      if (valid1 && f < u.E) { g[u.gqo + b * u.gqs.x + h * u.gqs.y + row1 * u.gqs.z + f * u.gqs.w] = dq1[c][e] * u.scale; }
     }
+    #endunroll
   }
 #endif
 }
