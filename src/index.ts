@@ -23,7 +23,7 @@ export {
 export { cat, stack, split, chunk, pad, flip, repeat, roll } from './ops/movement.js';
 export * from './ops/functions.js';
 export { softmax, logSoftmax, crossEntropy, layerNorm, batchNorm, type CrossEntropyOptions, type BatchNormOptions } from './ops/norm.js';
-export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, FUSED_ATTENTION_AUTO_SCORES, type FusedAttentionOptions } from './ops/attention.js';
+export { fusedAttention, setFusedAttention, FUSED_ATTENTION_MAX_FEATURES, FUSED_ATTENTION_AUTO_SCORES, FUSED_ATTENTION_AUTO_SHORT, type FusedAttentionOptions } from './ops/attention.js';
 export { gather, indexSelect, embedding, scatterAdd, scatter, maskedFill, oneHot, padMode, type PadMode } from './ops/indexing.js';
 export { cumsum, cumprod, sort, argsort, topk, max, min, amaxOf as amax, aminOf as amin, type ValuesIndices } from './ops/sort.js';
 export { multinomial, type MultinomialOptions } from './ops/sample.js';

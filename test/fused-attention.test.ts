@@ -1,10 +1,13 @@
 /**
- * Fused attention (src/ops/attention.ts; the `attention` / `attentionBackward` routines): the CPU
+ * Fused attention (src/ops/attention.ts; the flash `attention` / `attentionBackward` routines and
+ * the short-sequence `attentionShort` / `attentionShortBackward` ones, L, S ≤ 256): the CPU
  * routines against float64 loops written here, and gradients by finite differences (gradcheck);
- * then the WebGPU kernels (shaders/attention.wgsl) against the CPU on odd sizes: row blocks and
- * key tiles that do not divide (L, S of 1, 7, 65, 100), head dims padded to 16 / 32 / 64 / 128,
- * causal with L ≠ S, broadcast batches, strided (head-split) operands. Also: scaled-dot-product
- * attention takes the fused path exactly when it should, and gives the composed path's numbers.
+ * then the WebGPU kernels (shaders/attention.wgsl, attention-short.wgsl), each kind, against the
+ * CPU on odd sizes: row blocks and key tiles that do not divide (L, S of 1, 7, 65, 100), head
+ * dims padded to 16 / 32 / 64 / 128, causal with L ≠ S, broadcast batches, strided (head-split)
+ * operands, the packed and the separate gradient layouts. Also: scaled-dot-product attention takes
+ * the fused path exactly when it should, and gives the composed path's numbers; multi-head
+ * attention splits and merges its heads with no copy.
  *
  * Tolerances: forward atol 2e-6 + rtol 2e-5 (float32 accumulation of a softmax; GPU exp/log are a
  * few ulp off), gradients atol 2e-5 + rtol 2e-4 (differences of products summed over S or L).
@@ -14,7 +17,7 @@ import * as wt from '../src/index.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { compare, type Tol } from './webgpu/compare.js';
 import { expectClose, rng } from './helpers.js';
-import { fusedAttentionApplies } from '../src/ops/attention.js';
+import { fusedAttentionApplies, setShortAttention } from '../src/ops/attention.js';
 
 const FWD: Tol = [2e-6, 2e-5];
 const GRAD: Tol = [2e-5, 2e-4];
@@ -40,8 +43,10 @@ function ref(q: Float32Array, k: Float32Array, v: Float32Array, L: number, S: nu
   return out;
 }
 
-describe('fused attention on the CPU', () => {
-  beforeAll(() => wt.setBackend(new CpuBackend()));
+for (const short of [true, false]) describe(`fused attention on the CPU (${short ? 'short-sequence' : 'flash'} routines)`, () => {
+  let was = true;
+  beforeAll(() => { wt.setBackend(new CpuBackend()); was = setShortAttention(short); });
+  afterAll(() => { setShortAttention(was); });
 
   it('matches float64 loops: odd sizes, several query blocks, causal with L ≠ S, explicit scale', async () => {
     for (const [L, S, E, Ev, causal, scale] of [[5, 7, 3, 6, false, undefined], [7, 5, 4, 2, true, undefined], [1, 1, 1, 1, false, 0.3], [9, 9, 8, 8, true, 2], [70, 75, 5, 3, true, undefined], [130, 66, 4, 4, false, undefined]] as const) {
@@ -122,12 +127,17 @@ describe('fused attention on the CPU', () => {
     expect(() => wt.fusedAttention(rand([2, 4, 8], 1), rand([3, 4, 8], 1), rand([3, 4, 8], 1))).toThrow(/fusedAttention/);
   });
 
-  it("'auto' picks the fused kernels for large score tensors only; true / false force it", () => {
+  it("'auto' picks the fused kernels for short sequences and large score tensors; true / false force it", () => {
     const q = wt.zeros([1, 1, 1, 1]).expand([4, 8, 1024, 64]); // 4·8·1024·1024 = 2^25 scores, no memory
     const small = rand([2, 3, 8, 4], 1);
     expect(wt.setFusedAttention('auto')).toBe('auto');
     expect(fusedAttentionApplies(q, q, q)).toBe(true);
-    expect(fusedAttentionApplies(small, small, small)).toBe(false);
+    // short sequences (L, S ≤ 128, head dims ≤ 64): the short-sequence kernels, unless those are switched off
+    expect(fusedAttentionApplies(small, small, small)).toBe(short);
+    const q128 = q.narrow(2, 0, 128), q129 = q.narrow(2, 0, 129);
+    expect(fusedAttentionApplies(q128, q128, q128)).toBe(short);
+    expect(fusedAttentionApplies(q128, q129, q129)).toBe(false);
+    expect(fusedAttentionApplies(small, small, rand([2, 3, 8, 65], 2))).toBe(false);
     expect(fusedAttentionApplies(q.narrow(2, 0, 512), q, q)).toBe(true); // 2^24 exactly
     expect(fusedAttentionApplies(q.narrow(2, 0, 511), q, q)).toBe(false);
     wt.setFusedAttention(true);
@@ -146,7 +156,7 @@ describe('fused attention on the CPU', () => {
       const p = await wt.profile(async () => { const y = fn(); await y.data(); y.dispose(); });
       return p.kernels.map((x) => x.name);
     };
-    expect(await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).toContain('attention causal');
+    expect(await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).toContain(short ? 'attentionShort causal' : 'attention causal');
     expect(await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { attnMask: wt.ones([6, 6], { dtype: 'bool' }) }))).not.toContain('attention');
     wt.manualSeed(1);
     const mha = new wt.nn.MultiheadAttention(8, 2, { batchFirst: true });
@@ -154,18 +164,54 @@ describe('fused attention on the CPU', () => {
     expect((await kernels(() => mha.forward(x, x, x, { needWeights: false })[0])).some((n) => n.startsWith('attention'))).toBe(true);
     expect((await kernels(() => mha.forward(x, x, x)[0])).some((n) => n.startsWith('attention'))).toBe(false);
     wt.setFusedAttention('auto');
-    expect((await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).some((n) => n.startsWith('attention'))).toBe(false);
+    expect((await kernels(() => wt.nn.scaledDotProductAttention(q, q, q, { isCausal: true }))).some((n) => n.startsWith('attention'))).toBe(short);
     wt.setFusedAttention(was);
   });
 });
 
-describe('fused attention on WebGPU against the CPU', () => {
+describe('short-sequence attention: where it applies, and no copies around multi-head attention', () => {
+  beforeAll(() => wt.setBackend(new CpuBackend()));
+  const kernels = async (fn: () => void) => (await wt.profile(fn)).kernels.flatMap((k) => Array(k.count).fill(k.name) as string[]);
+
+  it('takes L, S ≤ 256; the flash kernels past that', async () => {
+    const was = wt.setFusedAttention(true);
+    const names = async (L: number, S: number) => kernels(() => { wt.fusedAttention(rand([L, 4], 1), rand([S, 4], 2), rand([S, 4], 3)).dispose(); });
+    expect(await names(256, 256)).toEqual(['attentionShort']);
+    expect(await names(257, 3)).toEqual(['attention']);
+    expect(await names(3, 257)).toEqual(['attention']);
+    wt.setFusedAttention(was);
+  });
+
+  it('MultiheadAttention reads q, k, v in the packed projection and writes its gradient whole: no copies', async () => {
+    const was = wt.setFusedAttention(true);
+    wt.manualSeed(2);
+    const mha = new wt.nn.MultiheadAttention(12, 3, { batchFirst: true });
+    const x = rand([2, 7, 12], 70).requiresGrad_(), gy = rand([2, 7, 12], 71);
+    let y: wt.Tensor | null = null;
+    const fwd = await kernels(() => { y = mha.forward(x, x, x, { isCausal: true, needWeights: false })[0]; });
+    const bwd = await kernels(() => y!.backward(gy));
+    expect(fwd.filter((n) => !n.startsWith('matmul'))).toEqual(['attentionShort causal']);
+    expect(bwd.filter((n) => !n.startsWith('matmul') && !n.startsWith('sum'))).toEqual(['attentionShortBackward causal packed']);
+    // and the composed path's gradient
+    const gx = await x.grad!.data();
+    x.grad = null;
+    wt.setFusedAttention(false);
+    mha.forward(x, x, x, { isCausal: true, needWeights: false })[0].backward(gy);
+    expectClose(Array.from(gx), Array.from(await x.grad!.data()), 1e-5);
+    wt.setFusedAttention(was);
+    mha.dispose();
+  });
+});
+
+for (const short of [true, false]) describe(`fused attention on WebGPU against the CPU (${short ? 'short-sequence' : 'flash'} kernels)`, () => {
   let gpu: wt.Backend;
+  let was = true;
   beforeAll(async () => {
     gpu = await wt.init({ backend: 'webgpu' });
     expect(gpu.name).toBe('webgpu');
+    was = setShortAttention(short);
   });
-  afterAll(() => gpu?.destroy());
+  afterAll(() => { setShortAttention(was); gpu?.destroy(); });
 
   /** forward and the three gradients of sum(y · w) */
   const run = (qs: number[], ks: number[], vs: number[], causal: boolean, seed: number, strided = false) => () => {
@@ -201,6 +247,28 @@ describe('fused attention on WebGPU against the CPU', () => {
     await compare('broadcast k, v', run([2, 3, 9, 8], [1, 3, 11, 8], [3, 11, 4], true, 30), GRAD);
     await compare('strided', run([2, 9, 3, 8], [2, 9, 3, 8], [2, 9, 3, 8], true, 31, true), GRAD);
     await compare('strided, not causal', run([1, 70, 2, 12], [1, 40, 2, 12], [1, 40, 2, 20], false, 32, true), GRAD);
+  });
+
+  it('a causal transformer layer: output and parameter gradients equal the composed path\'s', async () => {
+    // pre-norm, 4 heads of 6, T 37: the short kernels read q, k, v in the packed projection and write its gradient whole
+    await compare('transformer layer', () => {
+      wt.manualSeed(5);
+      const layer = new wt.nn.TransformerEncoderLayer(24, 4, { dimFeedforward: 48, dropout: 0, batchFirst: true, normFirst: true });
+      const x = rand([3, 37, 24], 60);
+      const out: wt.Tensor[] = [];
+      for (const mode of [true, false]) {
+        const before = wt.setFusedAttention(mode);
+        layer.zeroGrad();
+        const y = layer.forward(x, { isCausal: true });
+        y.mul(rand(y.shape, 61)).sum().backward();
+        wt.setFusedAttention(before);
+        out.push(y, ...layer.parameters().map((p) => p.grad!.clone()));
+      }
+      layer.dispose();
+      const n = out.length / 2;
+      // the fused values (against the CPU's), and whether each is within 1e-4 of the composed path's on the same backend
+      return [...out.slice(0, n), ...out.slice(0, n).map((f, i) => f.sub(out[n + i]).abs().max().lt(1e-4).float())];
+    }, GRAD);
   });
 
   it('a NaN in a query poisons that row only', async () => {

@@ -13,6 +13,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { RoutineName } from '../../src/kernel/kernel.js';
+import { setShortAttention } from '../../src/ops/attention.js';
 import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, uniformData, withGrads, type Case, type Out, type VariantName } from './cases.js';
 import { exact, half, sum, type Tol } from './tolerance.js';
 
@@ -172,13 +173,23 @@ function batchNormCase(target: 'batchNorm' | 'batchNormBackward', name: string, 
 /** attention: the scores are sums over E, the output over S, each scaled by the softmax */
 const attentionTol = (E: number, S: number): Tol => sum(4 * (E + S));
 
-function attentionCase(target: 'attention' | 'attentionBackward', name: string, q: number[], S: number, Ev: number, causal: boolean): Case {
+/**
+ * fusedAttention by the flash kernels (`attention`: setShortAttention(false) at every size) or
+ * the short-sequence ones (`attentionShort`: L, S ≤ ATTENTION_SHORT_MAX_ROWS)
+ */
+function attentionCase(target: 'attention' | 'attentionBackward' | 'attentionShort' | 'attentionShortBackward', name: string, q: number[], S: number, Ev: number, causal: boolean): Case {
   const [B, H, L, E] = q;
+  const short = target.startsWith('attentionShort');
   return routine(target, name, `q ${fmtShape(q)}, S ${S}, Ev ${Ev}${causal ? ' causal' : ''}`, ONLY_DEFAULT, () => {
     const qi = input(q, 71), k = input([B, H, S, E], 72), v = input([B, H, S, Ev], 73);
     const tol = attentionTol(E, S);
-    return withGrads(wt.fusedAttention(qi, k, v, { causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + S + L))], ['v', v, sum(4 * L)]]);
-  }, { kernels: ['attention', 'attentionBackward'] });
+    const was = setShortAttention(short);
+    try {
+      return withGrads(wt.fusedAttention(qi, k, v, { causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + S + L))], ['v', v, sum(4 * L)]]);
+    } finally {
+      setShortAttention(was);
+    }
+  }, { kernels: short ? ['attentionShort', 'attentionShortBackward'] : ['attention', 'attentionBackward'] });
 }
 
 /** scaled dot-product attention, fused or composed (matmuls and a causal softmax) by the variant */
@@ -188,7 +199,13 @@ function sdpaCase(name: string, q: number[], causal: boolean): Case {
     ...routine('attention', name, `q,k,v ${fmtShape(q)}${causal ? ' causal' : ''}`, SDPA, () => {
       const qi = input(q, 74), k = input([B, H, L, E], 75), v = input([B, H, L, E], 76);
       const tol = attentionTol(E, L);
-      return withGrads(wt.nn.scaledDotProductAttention(qi, k, v, { isCausal: causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + 2 * L))], ['v', v, sum(4 * L)]]);
+      // the CPU reference (under 'auto', which takes the short kernels at short sequences) composed
+      const was = wt.getBackend().name === 'cpu' ? wt.setFusedAttention(false) : null;
+      try {
+        return withGrads(wt.nn.scaledDotProductAttention(qi, k, v, { isCausal: causal }), tol, [['q', qi, tol], ['k', k, sum(4 * (E + 2 * L))], ['v', v, sum(4 * L)]]);
+      } finally {
+        if (was !== null) wt.setFusedAttention(was);
+      }
     }),
     // the CPU reference runs it composed (softmax with the causal flag); the variants pick the GPU's way
     kernels: ['matmul', 'softmax'],
@@ -337,6 +354,11 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       sdpaCase('scaledDotProductAttention', s([8, 12, 256, 64], [1, 3, 40, 24]), false),
     ],
     attentionBackward: [attentionCase('attentionBackward', 'fusedAttention long (backward)', s([2, 8, 1024, 64], [1, 1, 130, 32]), s(1024, 130), s(64, 32), true)],
+    attentionShort: [
+      attentionCase('attentionShort', 'short attention causal (a small GPT\'s)', s([64, 4, 64, 16], [3, 2, 37, 16]), s(64, 37), s(16, 16), true),
+      attentionCase('attentionShort', 'short attention cross, L ≠ S', s([16, 8, 256, 64], [2, 3, 65, 40]), s(200, 33), s(64, 24), false),
+    ],
+    attentionShortBackward: [attentionCase('attentionShortBackward', 'short attention causal, L ≠ S (backward)', s([32, 8, 256, 64], [2, 2, 70, 5]), s(256, 100), s(32, 7), true)],
     gather: [
       gatherCase('gather rows', s([4096, 1000], [130, 70]), 1, s([4096, 16], [130, 5])),
       gatherCase('gather dim 0', s([1000, 513], [40, 33]), 0, s([2000, 513], [90, 33])),

@@ -67,7 +67,7 @@ export const VARIANTS: { [K in VariantName]: Variant } = {
     },
   },
   'no subgroups': { what: 'subgroupOps off: workgroup trees and barriers', options: { subgroupOps: false } },
-  'fused attention': { what: 'setFusedAttention(true): attention in the flash kernels', fusedAttention: true, marks: /^r:attention\|/ },
+  'fused attention': { what: 'setFusedAttention(true): attention in the fused kernels (short-sequence or flash)', fusedAttention: true, marks: /^r:attention(Short)?\|/ },
   'unfused attention': { what: 'setFusedAttention(false): matmuls and a causal softmax', fusedAttention: false },
   // fusion off: a pending gradient folds into its parameter's own kernel, never into a segment
   segments: { what: 'optimizer steps packing parameters into multi-segment kernels (fusion off)', options: { segments: true }, fusion: false, marks: /^x:segments/ },

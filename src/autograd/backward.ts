@@ -140,7 +140,10 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
     // leaves get their gradients at the end, so that those of several slices of one leaf merge too
     for (const [x, gx] of leaves) {
       const f = realize(gx);
-      const c = f.isContiguous() ? f : f.contiguous();
+      // a leaf's .grad owns its buffer: not a view into a larger one (the short attention
+      // backward writes gq, gk, gv into one buffer), which readers of .grad may take whole
+      const own = f.isContiguous() && f.offset === 0 && f._view().buf.numel === f.numel();
+      const c = own ? f : f.clone();
       if (c !== f) f.dispose();
       x.grad = accumulate(x.grad, c);
       engine.untrack(x.grad);

@@ -35,8 +35,8 @@ export interface OpMeta {
   layerNorm: { eps: number; affine: boolean };
   /** batch norm in training mode (the batchNorm routine); saved: x as [N,C,S], mean, invstd, w? */
   batchNorm: { affine: boolean };
-  /** fused attention (src/ops/attention.ts); saved: q, k, v, the output, the rows' logsumexp */
-  attention: { scale: number; causal: boolean };
+  /** fused attention (src/ops/attention.ts); saved: q, k, v, the output and the rows' logsumexp (short: the heads-merged [B,L,H,Ev] output and the weights) */
+  attention: { scale: number; causal: boolean; short?: boolean };
   gather: { dim: number };
   indexSelect: { dim: number };
   scatterAdd: { dim: number };

@@ -54,6 +54,12 @@ export function realize(t: Tensor): Tensor {
   regions.delete(t);
   // regions that tile the tensor exactly (chunk, split) are copied in with no zero fill first
   const tiled = tiles(t.shape, rs);
+  const whole = tiled ? coalesced(t, rs) : null;
+  if (whole) {
+    rs.forEach((r) => r.g.dispose());
+    t.dispose();
+    return whole;
+  }
   if (tiled) t._store.discardPending();
   const zv = t._view(); // computes the zeros (unless tiled)
   rs.forEach((r, k) => {
@@ -74,6 +80,26 @@ export function realize(t: Tensor): Tensor {
     r.g.dispose();
   });
   return t;
+}
+
+/**
+ * When the regions' gradients are views of one buffer that already lie as the regions of one
+ * contiguous tensor of t's shape (a kernel wrote them side by side: the short attention
+ * backward's gq, gk, gv in the layout of the packed q/k/v projection they were cut from), that
+ * tensor, a view: no copies. Else null.
+ */
+function coalesced(t: Tensor, rs: readonly Region[]): Tensor | null {
+  const g0 = rs[0].g, store = g0._store;
+  const cs: number[] = [];
+  for (let i = t.ndim - 1, s = 1; i >= 0; s *= t.shape[i], i--) cs[i] = s;
+  const at = (r: Region) => r.starts.reduce((a, s, i) => a + s * cs[i], 0);
+  const base = g0.offset - at(rs[0]);
+  if (base < 0) return null;
+  for (const r of rs) {
+    if (r.g._store !== store || r.g.dtype !== t.dtype || r.g.offset !== base + at(r)) return null;
+    if (r.g.shape.some((d, i) => d > 1 && r.g.strides[i] !== r.steps[i] * cs[i])) return null;
+  }
+  return g0._viewAs(t.shape, cs, base);
 }
 
 /** Whether step-1 regions are disjoint boxes that cover all of `shape`. */

@@ -98,6 +98,26 @@ export function epilogueExpr(e: Expr): boolean {
  */
 /** Largest query/key and value feature size (head dim) of the `attention` routines. */
 export const ATTENTION_MAX_FEATURES = 128;
+/** Most queries (L) and keys (S) of the short-sequence `attentionShort` routines. */
+export const ATTENTION_SHORT_MAX_ROWS = 256;
+
+/**
+ * The gradient parts of attentionShortBackward's output: offsets and strides (b, h, row, feature)
+ * of gq, gk, gv in g. Packed: g is [B, L, 3, H, E] (a packed q/k/v projection's gradient, L = S,
+ * E = Ev); else gq [B, L, H, E], gk [B, S, H, E], gv [B, S, H, Ev] one after another.
+ */
+export function attentionShortGradParts(packed: boolean, B: number, H: number, L: number, S: number, E: number, Ev: number): { off: number; strides: number[] }[] {
+  if (packed) {
+    const st = [L * 3 * H * E, E, 3 * H * E, 1];
+    return [0, 1, 2].map((i) => ({ off: i * H * E, strides: st }));
+  }
+  return [
+    { off: 0, strides: [L * H * E, E, H * E, 1] },
+    { off: B * L * H * E, strides: [S * H * E, E, H * E, 1] },
+    { off: B * (L + S) * H * E, strides: [S * H * Ev, Ev, H * Ev, 1] },
+  ];
+}
+
 
 export interface Routines {
   /**
@@ -167,6 +187,22 @@ export interface Routines {
    * gq[B,H,L,E], gk[B,H,S,E], gv[B,H,S,Ev]
    */
   attentionBackward: { scale: number; causal: boolean };
+  /**
+   * Short-sequence attention (L, S ≤ {@link ATTENTION_SHORT_MAX_ROWS}), one workgroup per matrix:
+   * q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] (any strides; size-1 dims broadcast) →
+   * o[B,L,H,Ev] (the heads merged, as multi-head attention's output projection reads them),
+   * p[B,H,L,S] = softmax(scale·q kᵀ) (kept for the backward, as the composed path's weights;
+   * causal: the entries after each query's last key are left unwritten). E and Ev at most
+   * {@link ATTENTION_MAX_FEATURES}.
+   */
+  attentionShort: { scale: number; causal: boolean };
+  /**
+   * q, k, v (as the forward), o[B,L,H,Ev], go[B,H,L,Ev] (any strides), p[B,H,L,S] → g, one
+   * buffer holding gq, gk, gv: `packed` (L = S, E = Ev) as [B,L,3,H,E] (a packed q/k/v
+   * projection's gradient); else gq[B,L,H,E], gk[B,S,H,E], gv[B,S,H,Ev] one after another
+   * ({@link attentionShortGradParts}); and ds[B,H,L,S], scratch (p·(go·vᵀ - rowsum(go·o)))
+   */
+  attentionShortBackward: { scale: number; causal: boolean; packed: boolean };
   /** x[...], index int32[...] (same rank) → out[...index shape] gathered along dim */
   gather: { dim: number };
   /** x[..., S, ...], index int32[L] → out[..., L, ...]: rows of x picked along dim (embedding) */

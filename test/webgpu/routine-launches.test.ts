@@ -214,6 +214,14 @@ describe('pipeline keys', () => {
       for (const causal of [false, true]) {
         add(gpuRoutines.attention({ scale: 0.5, causal }, [q, k, vv], [v([B, H, L, Ev]), lse], ctx));
         add(gpuRoutines.attentionBackward({ scale: 0.5, causal }, [q, k, vv, v([B, H, L, Ev]), lse, lse], [q, k, vv], ctx));
+        // short-sequence kernels: separate gradient parts (L ≠ S), and packed ones (L = S, E = Ev)
+        const o = v([B, L, H, Ev]), w = v([B, H, L, S]);
+        add(gpuRoutines.attentionShort({ scale: 0.5, causal }, [q, k, vv], [o, w], ctx));
+        add(gpuRoutines.attentionShortBackward({ scale: 0.5, causal, packed: false }, [q, k, vv, o, v([B, H, L, Ev]), w], [v([B * H * (L * E + S * E + S * Ev)]), w], ctx));
+        if (E === Ev) {
+          const qs = v([B, H, S, E]), ws = v([B, H, S, S]), os = v([B, S, H, E]);
+          add(gpuRoutines.attentionShortBackward({ scale: 0.5, causal, packed: true }, [qs, k, k, os, qs, ws], [v([B, S, 3, H, E]), ws], ctx));
+        }
       }
     }
     const i2 = v([3, 4], { int: true }), i1 = v([4], { int: true });

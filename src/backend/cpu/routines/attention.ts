@@ -14,6 +14,7 @@
 import type { StorageArray } from '../../../dtype.js';
 import type { CpuRoutine, CpuView } from './view.js';
 import { matmul } from './matmul.js';
+import { attentionShortGradParts } from '../../../kernel/kernel.js';
 
 /** Query rows per block. */
 const QB = 64;
@@ -117,6 +118,75 @@ export const attentionBackward: CpuRoutine<'attentionBackward'> = ({ scale, caus
       }
       gk.data.set(GK, gk.offset + z * S * E);
       gv.data.set(GV, gv.offset + z * S * Ev);
+    }
+  }
+};
+
+// ---- short sequences: attentionShort's layouts, the weights kept -------------------------------
+
+/** Copies x [B, H, T, F] (contiguous) into `data` at `off` with strides `st` (b, h, row, feature). */
+function scatter4(x: StorageArray, shape: readonly number[], data: StorageArray, off: number, st: readonly number[]): void {
+  const [B, H, T, F] = shape;
+  let s = 0;
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
+    const base = off + b * st[0] + h * st[1] + t * st[2];
+    for (let f = 0; f < F; f++) data[base + f * st[3]] = x[s++];
+  }
+}
+
+/** q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] (any strides) → o[B,L,H,Ev] (heads merged), p[B,H,L,S] (the weights; 0 past a causal row's last key). */
+export const attentionShort: CpuRoutine<'attentionShort'> = ({ scale, causal }, [q, k, v], [o, p]) => {
+  const { B, H, L, S, E, Ev } = geometry(q, k, v);
+  const O = scratch(o.data, L * Ev);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const z = b * H + h, Q = matrix(q, b, h), K = matrix(k, b, h), V = matrix(v, b, h), pOff = p.offset + z * L * S;
+      const P = view(p.data, pOff, L, S, S, 1);
+      mm(view(q.data, Q.off, L, E, Q.st, Q.sf), view(k.data, K.off, E, S, K.sf, K.st), P);
+      for (let i = 0; i < L; i++) {
+        const nk = causal ? Math.min(S, i + 1) : S, row = pOff + i * S, d = p.data;
+        let m = -Infinity;
+        for (let j = 0; j < nk; j++) if ((d[row + j] *= scale) > m) m = d[row + j];
+        let l = 0;
+        for (let j = 0; j < nk; j++) l += d[row + j] = Math.exp(d[row + j] - m);
+        const inv = 1 / l;
+        for (let j = 0; j < nk; j++) d[row + j] *= inv;
+        for (let j = nk; j < S; j++) d[row + j] = 0;
+      }
+      mm(P, view(v.data, V.off, S, Ev, V.st, V.sf), view(O, 0, L, Ev, Ev, 1));
+      scatter4(O, [1, 1, L, Ev], o.data, o.offset + h * Ev + b * L * H * Ev, [0, 0, H * Ev, 1]);
+    }
+  }
+};
+
+/** q, k, v, o[B,L,H,Ev], go[B,H,L,Ev] (any strides), p[B,H,L,S] → g (gq, gk, gv: attentionShortGradParts), ds[B,H,L,S] (scratch). */
+export const attentionShortBackward: CpuRoutine<'attentionShortBackward'> = ({ scale, causal, packed }, [q, k, v, o, go, p], [g, ds]) => {
+  const { B, H, L, S, E, Ev } = geometry(q, k, v);
+  const GO = scratch(g.data, L * Ev), GQ = scratch(g.data, L * E), GK = scratch(g.data, S * E), GV = scratch(g.data, S * Ev);
+  const parts = attentionShortGradParts(packed, B, H, L, S, E, Ev);
+  const gs = go.shape.map((d, i) => (d === 1 ? 0 : go.strides[i]));
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const z = b * H + h, Q = matrix(q, b, h), K = matrix(k, b, h), V = matrix(v, b, h);
+      const P = view(p.data, p.offset + z * L * S, L, S, S, 1), D = view(ds.data, ds.offset + z * L * S, L, S, S, 1);
+      // go contiguous; dp = go @ vᵀ into ds, then ds = p·(dp - rowsum(go·o))
+      for (let i = 0, n = 0; i < L; i++) for (let f = 0; f < Ev; f++) GO[n++] = go.data[go.offset + b * gs[0] + h * gs[1] + i * gs[2] + f * gs[3]];
+      mm(view(GO, 0, L, Ev, Ev, 1), view(v.data, V.off, Ev, S, V.sf, V.st), D);
+      for (let i = 0; i < L; i++) {
+        let delta = 0;
+        for (let f = 0; f < Ev; f++) delta += GO[i * Ev + f] * o.data[o.offset + ((b * L + i) * H + h) * Ev + f];
+        const nk = causal ? Math.min(S, i + 1) : S, row = i * S;
+        for (let j = 0; j < nk; j++) D.data[D.offset + row + j] = P.data[P.offset + row + j] * (D.data[D.offset + row + j] - delta) * scale;
+        for (let j = nk; j < S; j++) D.data[D.offset + row + j] = 0;
+      }
+      // gq = ds @ k, gk = dsᵀ @ q, gv = pᵀ @ go (p is 0 past a causal row's last key)
+      mm(D, view(k.data, K.off, S, E, K.st, K.sf), view(GQ, 0, L, E, E, 1));
+      mm(view(D.data, D.offset, S, L, 1, S), view(q.data, Q.off, L, E, Q.st, Q.sf), view(GK, 0, S, E, E, 1));
+      mm(view(P.data, P.offset, S, L, 1, S), view(GO, 0, L, Ev, Ev, 1), view(GV, 0, S, Ev, Ev, 1));
+      [[GQ, L, E], [GK, S, E], [GV, S, Ev]].forEach(([x, T, F], i) => {
+        const st = parts[i].strides;
+        scatter4(x as StorageArray, [1, 1, T as number, F as number], g.data, g.offset + parts[i].off + b * st[0] + h * st[1], [0, 0, st[2], st[3]]);
+      });
     }
   }
 };

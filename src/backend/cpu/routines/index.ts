@@ -10,7 +10,7 @@ import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './po
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
 import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
-import { attention, attentionBackward } from './attention.js';
+import { attention, attentionBackward, attentionShort, attentionShortBackward } from './attention.js';
 import { scan, sort, sampleCategorical } from './sort.js';
 
 export type { CpuRoutine, CpuView } from './view.js';
@@ -34,6 +34,8 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   batchNormBackward,
   attention,
   attentionBackward,
+  attentionShort,
+  attentionShortBackward,
   gather,
   indexSelect,
   scatterAdd,

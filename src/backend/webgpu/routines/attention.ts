@@ -10,10 +10,11 @@
  * pass instead of O(Z·L·S).
  */
 import type { View } from '../../backend.js';
-import { ATTENTION_MAX_FEATURES } from '../../../kernel/kernel.js';
+import { ATTENTION_MAX_FEATURES, ATTENTION_SHORT_MAX_ROWS, attentionShortGradParts } from '../../../kernel/kernel.js';
 import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch.js';
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import attentionSrc from '../../../../shaders/attention.wgsl';
+import attentionShortSrc from '../../../../shaders/attention-short.wgsl';
 import { BackendError } from '../../../errors.js';
 
 /** Rows (threads) per workgroup. */
@@ -92,4 +93,67 @@ export const attentionBackward: GpuRoutine<'attentionBackward'> = ({ scale, caus
     ...launch('BWD_KV', causal, scale, g, g.S, inputs, [gk, gv], ctx),
     ...launch('BWD_Q', causal, scale, g, g.L, inputs, [gq], ctx),
   ];
+};
+
+// ---- short sequences: one workgroup per matrix (shaders/attention-short.wgsl) ----------------
+
+/**
+ * Threads per workgroup and rows per tile of the short kernels: on SwiftShader (Node, 2 loaded
+ * cores, b16 h4 t64 d16 causal) 32 threads and tiles of 16 measured best of 16/32/64/128 × 8/16/32/64
+ * (64 × 32, the flash kernels' shape, took about 1.3x the time); the differences were near the noise.
+ */
+const SHORT_BR = 32, SHORT_BC = 16;
+
+/** One attention-short.wgsl launch: a workgroup per matrix. */
+function launchShort(flag: string, causal: boolean, scale: number, g: Geometry, inputs: readonly View[], outputs: readonly View[], w: { o: View; p: View; go?: View; ds?: View; parts?: { off: number; strides: number[] }[] }, ctx: GpuContext): GpuLaunch[] {
+  const Z = g.B * g.H;
+  if (Z === 0 || g.L === 0) return [];
+  if (Math.max(g.L, g.S) > ATTENTION_SHORT_MAX_ROWS) throw new BackendError(`attentionShort (webgpu): at most ${ATTENTION_SHORT_MAX_ROWS} queries and keys, got L ${g.L}, S ${g.S}`);
+  const BR = SHORT_BR;
+  const M = paddedFeatures(g.E, g.Ev), M4 = M / 4, BC = Math.min(SHORT_BC, 1024 / M);
+  const [q, k, v] = inputs;
+  const strides = (x: View) => x.shape.map((d, i) => (d === 1 ? 0 : x.strides[i]));
+  const go = w.go, parts = w.parts ?? [0, 1, 2].map(() => ({ off: 0, strides: [0, 0, 0, 0] }));
+  const u = [
+    g.H, g.L, g.S, g.E, g.Ev, f32(scale), Z, Math.ceil(g.L / BR),
+    Math.ceil(g.S / BR), w.o.offset, w.p.offset, go ? go.offset : 0,
+    ...strides(q), ...strides(k), ...strides(v), ...(go ? strides(go) : [0, 0, 0, 0]),
+    q.offset, k.offset, v.offset, w.ds ? w.ds.offset : 0,
+    ...parts[0].strides, ...parts[1].strides, ...parts[2].strides,
+    ...parts.map((x) => x.off), 0,
+  ];
+  return [{
+    key: `attentionShort|${flag}|${causal}|${M}`,
+    code: () => render(attentionShortSrc, { BR, BC, M4, LMAX: ATTENTION_SHORT_MAX_ROWS, CAUSAL: String(causal) }, [flag], 'attention-short.wgsl'),
+    inputs,
+    outputs,
+    uniforms: new Uint32Array(u),
+    workgroups: grid2d(Z, maxGroups(ctx)),
+  }];
+}
+
+/** q[B,H,L,E], k[B,H,S,E], v[B,H,S,Ev] (any strides) → o[B,L,H,Ev] (heads merged), p[B,H,L,S] (the weights). */
+export const attentionShort: GpuRoutine<'attentionShort'> = ({ scale, causal }, inputs, outputs, ctx) => {
+  const [q, k, v] = inputs, [o, p] = outputs;
+  const g = geometry('attentionShort', q, k, v);
+  contiguous('attentionShort', 'o', o, g.B * g.H * g.L * g.Ev);
+  contiguous('attentionShort', 'p', p, g.B * g.H * g.L * g.S);
+  return launchShort('FWD', causal, scale, g, inputs, outputs, { o, p }, ctx);
+};
+
+/** q, k, v, o[B,L,H,Ev], go[B,H,L,Ev] (any strides), p[B,H,L,S] → g (gq, gk, gv: {@link attentionShortGradParts}), ds[B,H,L,S] (scratch). */
+export const attentionShortBackward: GpuRoutine<'attentionShortBackward'> = ({ scale, causal, packed }, inputs, outputs, ctx) => {
+  const [q, k, v, o, go, p] = inputs, [gout, ds] = outputs;
+  const g = geometry('attentionShortBackward', q, k, v);
+  const Z = g.B * g.H;
+  if (packed && (g.L !== g.S || g.E !== g.Ev)) throw new BackendError(`attentionShortBackward (webgpu): packed gradients need L = S and E = Ev, got L ${g.L}, S ${g.S}, E ${g.E}, Ev ${g.Ev}`);
+  contiguous('attentionShortBackward', 'o', o, Z * g.L * g.Ev);
+  contiguous('attentionShortBackward', 'p', p, Z * g.L * g.S);
+  contiguous('attentionShortBackward', 'g', gout, Z * (g.L * g.E + g.S * g.E + g.S * g.Ev));
+  contiguous('attentionShortBackward', 'ds', ds, Z * g.L * g.S);
+  if (go.dtype !== 'float32' || go.shape.length !== 4 || go.shape.some((d, i) => d !== [g.B, g.H, g.L, g.Ev][i])) {
+    throw new BackendError(`attentionShortBackward (webgpu): go must be a float32 view [${[g.B, g.H, g.L, g.Ev]}], got ${go.dtype} [${go.shape}]`);
+  }
+  const parts = attentionShortGradParts(packed, g.B, g.H, g.L, g.S, g.E, g.Ev).map((x) => ({ off: x.off + gout.offset, strides: x.strides }));
+  return launchShort('BWD', causal, scale, g, inputs, outputs, { o, p, go, ds, parts }, ctx);
 };
