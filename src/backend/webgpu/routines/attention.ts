@@ -15,6 +15,7 @@ import { f32, type GpuContext, type GpuLaunch, type GpuRoutine } from '../launch
 import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import attentionSrc from '../../../../shaders/attention.wgsl';
 import attentionShortSrc from '../../../../shaders/attention-short.wgsl';
+import attentionTilesSrc from '../../../../shaders/attention-tiles.wgsl';
 import { BackendError } from '../../../errors.js';
 
 /** Rows (threads) per workgroup. */
@@ -61,7 +62,7 @@ function launch(flag: string, causal: boolean, scale: number, g: Geometry, rows:
   const words = [g.H, g.L, g.S, g.E, g.Ev, f32(scale), nb, Z, ...strides(q), ...strides(k), ...strides(v), q.offset, k.offset, v.offset, ...rest];
   return [{
     key: `attention|${flag}|${causal}|${M}`,
-    code: () => render(attentionSrc, { BR, BC, M4, CAUSAL: String(causal) }, [flag], 'attention.wgsl'),
+    code: () => render(attentionTilesSrc + attentionSrc, { BR, BC, M4, CAUSAL: String(causal) }, [flag], 'attention.wgsl'),
     inputs,
     outputs,
     uniforms: new Uint32Array(words),
@@ -124,7 +125,7 @@ function launchShort(flag: string, causal: boolean, scale: number, g: Geometry, 
   ];
   return [{
     key: `attentionShort|${flag}|${causal}|${M}`,
-    code: () => render(attentionShortSrc, { BR, BC, M4, LMAX: ATTENTION_SHORT_MAX_ROWS, CAUSAL: String(causal) }, [flag], 'attention-short.wgsl'),
+    code: () => render(attentionTilesSrc + attentionShortSrc, { BR, BC, M4, LMAX: ATTENTION_SHORT_MAX_ROWS, CAUSAL: String(causal) }, [flag], 'attention-short.wgsl'),
     inputs,
     outputs,
     uniforms: new Uint32Array(u),
