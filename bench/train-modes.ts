@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import * as wt from '../src/index.js';
 import { createWebGPUBackend } from '../src/backend/webgpu/index.js';
-import { CharTransformer, MnistCNN, MnistMLP } from '../demo/src/models.js';
+import { trainingModel } from './lib/webtensor.js';
 import { installNodeWebGPU } from './lib/dawn.js';
 import { SWIFTSHADER_ICD } from './lib/chromium.js';
 import { TRAIN_LR, workloads, type Workload } from './lib/workloads.js';
@@ -43,22 +43,7 @@ interface Live {
 }
 
 function makeCase(w: Workload, compiled: boolean) {
-  const sp = w.spec;
-  let model: wt.nn.Module, x: wt.Tensor, y: wt.Tensor, lossOf: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor;
-  if (sp.kind === 'mlp' || sp.kind === 'cnn') {
-    const net = sp.kind === 'mlp' ? new MnistMLP() : new MnistCNN();
-    model = net;
-    x = wt.tensor(w.x as Float32Array, { shape: [sp.batch, 1, 28, 28] });
-    y = wt.tensor(w.y!);
-    lossOf = (x, y) => wt.F.crossEntropy(net.forward(x), y);
-  } else if (sp.kind === 'gpt') {
-    const g = sp.gpt;
-    const gpt = new CharTransformer({ vocabSize: g.vocab, blockSize: g.blockSize, nLayer: g.nLayer, nHead: g.nHead, nEmbd: g.nEmbd });
-    model = gpt;
-    x = wt.tensor(w.x as Int32Array, { shape: [sp.batch, g.blockSize] });
-    y = wt.tensor(w.y!, { shape: [sp.batch, g.blockSize] });
-    lossOf = (x, y) => gpt.loss(x, y);
-  } else throw new Error(`${w.name} is not a training workload`);
+  const { model, x, y, lossOf } = trainingModel(w);
   const opt = new wt.optim.SGD(model.parameters(), { lr: TRAIN_LR });
   const update = (x: wt.Tensor, y: wt.Tensor) => {
     opt.zeroGrad();

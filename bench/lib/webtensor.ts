@@ -80,26 +80,25 @@ function kernelCase(w: Workload): Case {
   };
 }
 
-function trainCase(w: Workload, compiled: boolean): Case {
+/** A training workload's model, data and loss (the same for every timing harness). */
+export function trainingModel(w: Workload): { model: wt.nn.Module; x: wt.Tensor; y: wt.Tensor; lossOf: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor } {
   const sp = w.spec;
-  let model: wt.nn.Module;
-  let x: wt.Tensor, y: wt.Tensor, lossOf: (x: wt.Tensor, y: wt.Tensor) => wt.Tensor;
   if (sp.kind === 'mlp' || sp.kind === 'cnn') {
     const net = sp.kind === 'mlp' ? new MnistMLP() : new MnistCNN();
-    model = net;
-    x = wt.tensor(w.x as Float32Array, { shape: [sp.batch, 1, 28, 28] });
-    y = wt.tensor(w.y!);
-    lossOf = (x, y) => wt.F.crossEntropy(net.forward(x), y);
-  } else if (sp.kind === 'gpt') {
+    const x = wt.tensor(w.x as Float32Array, { shape: [sp.batch, 1, 28, 28] });
+    return { model: net, x, y: wt.tensor(w.y!), lossOf: (x, y) => wt.F.crossEntropy(net.forward(x), y) };
+  }
+  if (sp.kind === 'gpt') {
     const g = sp.gpt;
     const gpt = new CharTransformer({ vocabSize: g.vocab, blockSize: g.blockSize, nLayer: g.nLayer, nHead: g.nHead, nEmbd: g.nEmbd });
-    model = gpt;
-    x = wt.tensor(w.x as Int32Array, { shape: [sp.batch, g.blockSize] });
-    y = wt.tensor(w.y!, { shape: [sp.batch, g.blockSize] });
-    lossOf = (x, y) => gpt.loss(x, y);
-  } else {
-    throw new Error(`webtensor: ${w.name} is not a training workload`);
+    const x = wt.tensor(w.x as Int32Array, { shape: [sp.batch, g.blockSize] });
+    return { model: gpt, x, y: wt.tensor(w.y!, { shape: [sp.batch, g.blockSize] }), lossOf: (x, y) => gpt.loss(x, y) };
   }
+  throw new Error(`webtensor: ${w.name} is not a training workload`);
+}
+
+function trainCase(w: Workload, compiled: boolean): Case {
+  const { model, x, y, lossOf } = trainingModel(w);
   const opt = new wt.optim.SGD(model.parameters(), { lr: TRAIN_LR });
   const update = (x: wt.Tensor, y: wt.Tensor) => {
     opt.zeroGrad();
