@@ -1,12 +1,11 @@
 /**
  * The README's first snippet, as a reader would paste it: bundled against the built package and
- * run in Node (on the CPU backend: `init()` there would take Dawn's WebGPU when installed). It
+ * run in Node on each backend (Dawn's WebGPU on this machine's software adapter, and the CPU). It
  * must converge with the settings it prints and print what its comment says. Needs `npm run build`.
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -14,16 +13,19 @@ const root = new URL('..', import.meta.url).pathname;
 const readme = readFileSync(`${root}README.md`, 'utf8');
 
 describe('README', () => {
-  it('the first snippet converges (XOR) and prints the result its comment shows, on the CPU backend', async () => {
+  it.each([['cpu'], ['webgpu']])('the first snippet converges (XOR) and prints the result its comment shows, on %s', async (backend) => {
     const snippet = /```ts\n([\s\S]*?)```/.exec(readme)![1];
     expect(snippet).toContain('await wt.init();');
-    const code = snippet.replace('await wt.init();', "await wt.init({ backend: 'cpu' });");
+    const code = snippet.replace('await wt.init();', `await wt.init({ backend: '${backend}' });`);
     const r = await build({
       stdin: { contents: code, resolveDir: root, loader: 'ts' },
       bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent', external: ['webgpu'],
       alias: { webtensor: `${root}dist/esm/index.js` },
     });
-    const dir = mkdtempSync(join(tmpdir(), 'webtensor-readme-'));
+    // inside the repository, so that the snippet's import of the webgpu package (Dawn) resolves
+    const cache = join(root, 'node_modules/.cache');
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(join(cache, 'webtensor-readme-'));
     try {
       writeFileSync(join(dir, 'snippet.mjs'), r.outputFiles[0].text);
       const run = spawnSync(process.execPath, [join(dir, 'snippet.mjs')], { encoding: 'utf8', timeout: 60_000 });
