@@ -54,7 +54,7 @@ const BYTES = 4;
 function dim(op: string, cfg: ConfigSizes, keys: readonly (keyof ConfigSizes)[], fallback?: number): number {
   for (const k of keys) {
     const v = cfg[k];
-    if (v !== undefined && v !== null) return checkNumber(op, `config.${k}`, v, { integer: true, min: 1 });
+    if (v !== undefined && v !== null) return checkNumber(op, `config.${k}`, v, { int: true, min: 1 });
   }
   if (fallback !== undefined) return fallback;
   throw new ArgumentError(`${op}: config.json has none of ${keys.join(', ')}: cannot size the model`);
@@ -76,8 +76,8 @@ export function estimateMemory(config: ConfigSizes, tensors: readonly TensorShap
   const V = dim(op, config, ['vocab_size']);
   const I = dim(op, config, ['intermediate_size', 'n_inner'], 4 * C);
   const maxPos = dim(op, config, ['max_position_embeddings', 'n_positions'], 2048);
-  const context = opts.context === undefined ? maxPos : checkNumber(op, 'context', opts.context, { integer: true, min: 1 });
-  const batch = opts.batch === undefined ? 1 : checkNumber(op, 'batch', opts.batch, { integer: true, min: 1 });
+  const context = opts.context === undefined ? maxPos : checkNumber(op, 'context', opts.context, { int: true, min: 1 });
+  const batch = opts.batch === undefined ? 1 : checkNumber(op, 'batch', opts.batch, { int: true, min: 1 });
   let weightBytes = 0;
   let largest = { name: '', bytes: 0 };
   for (const t of tensors) {
