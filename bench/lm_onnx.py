@@ -113,8 +113,9 @@ class CachedLlama(CachedGPT2):
             k = torch.cat([past[2 * i], k], dim=2)
             v = torch.cat([past[2 * i + 1], v], dim=2)
             present += [k, v]
-            k = k.repeat_interleave(H // Hkv, dim=1)
-            v = v.repeat_interleave(H // Hkv, dim=1)
+            # repeat_kv as an expand (repeat_interleave exports with the traced length fixed)
+            k = k.unsqueeze(2).expand(-1, -1, H // Hkv, -1, -1).reshape(B, H, -1, hd)
+            v = v.unsqueeze(2).expand(-1, -1, H // Hkv, -1, -1).reshape(B, H, -1, hd)
             w = (q @ k.transpose(2, 3)) * hd ** -0.5
             w = w.masked_fill(~allowed, torch.finfo(torch.float32).min)
             a = (torch.softmax(w, dim=-1) @ v).transpose(1, 2).reshape(B, T, H * hd)
