@@ -5,6 +5,10 @@
  *   (test/fixtures/gpt2_tokenizer.mjs) and must encode ~1.5 MB of text (tinyshakespeare and a
  *   generated text of many scripts, emoji, whitespace runs, numbers and contractions) exactly as
  *   js-tiktoken's r50k_base does, and decode it back;
+ * - Llama-3's form (byte-level BPE after a `Split` on an Oniguruma regex, ignore_merges): a
+ *   tokenizer.json of that form with cl100k_base's vocabulary (Llama-3's first 100k tokens),
+ *   merges derived from the ranks (test/fixtures/cl100k_tokenizer.mjs), must encode as
+ *   js-tiktoken's cl100k_base;
  * - Llama-2 (BPE with byte fallback): its tokenizer.json is rebuilt from the vocabulary and merges
  *   llama-tokenizer-js embeds (test/fixtures/llama2_tokenizer.mjs) and must give the ids that
  *   package's tests took from the real Llama tokenizer, and agree with its encoder on text;
@@ -22,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Tiktoken } from 'js-tiktoken/lite';
 import r50k from 'js-tiktoken/ranks/r50k_base';
+import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import llamaReference from 'llama-tokenizer-js';
 import { ArgumentError, FormatError } from '../src/errors.js';
 import { DecodeStream, Tokenizer, loadTokenizer } from '../src/lm/tokenizer.js';
@@ -29,6 +34,8 @@ import { DecodeStream, Tokenizer, loadTokenizer } from '../src/lm/tokenizer.js';
 import { buildGpt2Tokenizer, writeGpt2Tokenizer } from './fixtures/gpt2_tokenizer.mjs';
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildLlama2Tokenizer } from './fixtures/llama2_tokenizer.mjs';
+// @ts-expect-error: a plain .mjs script without declarations
+import { buildCl100kTokenizer } from './fixtures/cl100k_tokenizer.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = (name: string) => join(root, 'test/fixtures/lm', name);
@@ -168,6 +175,23 @@ describe('GPT-2 (byte-level BPE) against js-tiktoken r50k_base', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Llama-3's tokenizer.json form against js-tiktoken cl100k_base", () => {
+  it('encodes a generated text and tinyshakespeare exactly as cl100k_base, and decodes them back', async () => {
+    const { tokenizer } = await buildCl100kTokenizer();
+    const tok = Tokenizer.fromJSON(tokenizer);
+    const tiktoken = new Tiktoken(cl100k);
+    const text = variedText(200_000, 5) + (shakespeare() ?? '').slice(0, 100_000) + "I'M DON'T You'RE WE'LL 1234567 \r\n\r\n  x  \n\n\n";
+    const ids = tok.encode(text);
+    const ref = tiktoken.encode(text);
+    const first = ids.findIndex((id, i) => id !== ref[i]);
+    expect(first, `first differing token at ${first}`).toBe(ids.length === ref.length ? -1 : Math.min(ids.length, ref.length));
+    expect(ids.length).toBe(ref.length);
+    expect(tok.decode(ids) === text).toBe(true);
+    expect(tok.encode('<|endoftext|>x')).toEqual(tiktoken.encode('<|endoftext|>x', 'all'));
+    expect(tok.vocabSize).toBe(100277);
   });
 });
 
