@@ -17,6 +17,7 @@ import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { ArgumentError, FormatError } from '../errors.js';
 import { openSource, type LoadSource } from '../io/source.js';
+import { checkOptions, describeValue as describe } from '../validate.js';
 
 /** One chat message; `content` is usually a string (templates for images take a list of parts). */
 export interface ChatMessage {
@@ -60,16 +61,6 @@ const isNode = (): boolean => {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';
 };
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === 'bigint') return `${v}n (a BigInt)`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'function') return 'a function';
-  const name = (v as object).constructor?.name;
-  return typeof name === 'string' && name && name !== 'Object' ? `a ${name}` : 'an object';
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -209,14 +200,14 @@ export class Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     const op = 'Tokenizer.encode';
     if (typeof text !== 'string') throw new ArgumentError(`${op}: text must be a string, got ${describe(text)}`);
-    checkOptions(op, options, ['addSpecialTokens']);
+    checkOptions<EncodeOptions>(op, options, ['addSpecialTokens']);
     return this.hf.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 
   /** The text of token ids (an array or typed array of integers in [0, vocabSize)). */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const op = 'Tokenizer.decode';
-    checkOptions(op, options, ['skipSpecialTokens', 'cleanUpTokenizationSpaces']);
+    checkOptions<DecodeOptions>(op, options, ['skipSpecialTokens', 'cleanUpTokenizationSpaces']);
     return this.decodeChecked(this.checkIds(op, ids), options);
   }
 
@@ -239,7 +230,7 @@ export class Tokenizer {
    */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
     const op = 'Tokenizer.applyChatTemplate';
-    checkOptions(op, options, ['addGenerationPrompt', 'chatTemplate', 'variables']);
+    checkOptions<ChatTemplateOptions>(op, options, ['addGenerationPrompt', 'chatTemplate', 'variables']);
     if (!Array.isArray(messages)) throw new ArgumentError(`${op}: messages must be an array of { role, content }, got ${describe(messages)}`);
     messages.forEach((m, i) => {
       if (!isObject(m) || typeof m.role !== 'string') throw new ArgumentError(`${op}: messages[${i}] must be an object with a string role, got ${describe(m)}`);
@@ -293,7 +284,7 @@ export class Tokenizer {
    * what is left at the end. The pieces joined equal `decode(allIds, options)`.
    */
   decodeStream(options: Omit<DecodeOptions, 'cleanUpTokenizationSpaces'> = {}): DecodeStream {
-    checkOptions('Tokenizer.decodeStream', options, ['skipSpecialTokens']);
+    checkOptions<DecodeOptions>('Tokenizer.decodeStream', options, ['skipSpecialTokens']);
     return new DecodeStream(this, { skipSpecialTokens: options.skipSpecialTokens ?? false, cleanUpTokenizationSpaces: false });
   }
 
@@ -366,13 +357,6 @@ export class DecodeStream {
     this.prefix = this.read = 0;
     this.prefixText = '';
     return piece;
-  }
-}
-
-function checkOptions(op: string, options: unknown, known: string[]): void {
-  if (!isObject(options)) throw new ArgumentError(`${op}: options must be an object, got ${describe(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new ArgumentError(`${op}: unknown option ${JSON.stringify(k)} (options: ${known.join(', ')})`);
   }
 }
 
