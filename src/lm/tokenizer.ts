@@ -88,9 +88,9 @@ const EOS_NAMES = ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>', '<|im_en
  *
  * ```ts
  * const tok = await loadTokenizer('models/SmolLM-135M-Instruct');   // or a URL, or picked files
- * const ids = tok.encode(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+ * const prompt = tok.encodeChat([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
  * const stream = tok.decodeStream({ skipSpecialTokens: true });
- * for (const id of generated) output += stream.push(id);
+ * for (const id of generatedIds) output += stream.push(id);   // stop at tok.eosTokenId
  * output += stream.flush();
  * ```
  */
