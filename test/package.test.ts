@@ -67,12 +67,14 @@ describe('npm pack', () => {
     expect(readFileSync(`${root}LICENSE`, 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the webtensor authors\n/);
   });
 
-  it('webgpu is an optional peer dependency; the types package is a small dependency', () => {
+  it('webgpu is an optional peer dependency; the runtime dependencies are the types and the tokenizer of webtensor/lm', () => {
     expect(pkg.scripts.prepack).toMatch(/build/);
     expect(pkg.peerDependencies).toEqual({ webgpu: expect.any(String) });
     expect(pkg.peerDependenciesMeta).toEqual({ webgpu: { optional: true } });
     expect(pkg.optionalDependencies).toBeUndefined();
-    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['@webgpu/types']);
+    // @huggingface/tokenizers and @huggingface/jinja (chat templates) serve webtensor/lm only:
+    // the core entry never imports them (test/tokenizer.test.ts checks its bundle)
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['@huggingface/jinja', '@huggingface/tokenizers', '@webgpu/types']);
     expect(pkg.devDependencies.webgpu).toBeDefined();
     const lock = JSON.parse(readFileSync(`${root}package-lock.json`, 'utf8'));
     expect(lock.packages[''].peerDependencies).toEqual(pkg.peerDependencies);
