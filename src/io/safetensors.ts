@@ -143,7 +143,7 @@ export async function readHeader(op: string, source: ByteSource): Promise<Header
 }
 
 /** Decodes one entry's bytes (little-endian) into the values of a webtensor dtype. */
-function decode(op: string, e: HeaderEntry, bytes: Uint8Array): Float32Array | Int32Array | Uint8Array {
+export function decode(op: string, e: HeaderEntry, bytes: Uint8Array): Float32Array | Int32Array | Uint8Array {
   const n = (e.end - e.begin) / READ[e.dtype].size;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (e.dtype) {
