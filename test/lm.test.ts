@@ -119,6 +119,106 @@ forEachBackend((kind) => {
     });
   }
 
+  it('sampling with a seed is reproducible; topK 1 and a tiny topP are greedy', async () => {
+    const ex = expected('tiny-llama');
+    const m = models.get('tiny-llama')!;
+    const opts = { maxNewTokens: 12, temperature: 1.5, seed: 7, stop: [] };
+    const a = await collect(m.generate(ex.prompt, opts));
+    const b = await collect(m.generate(ex.prompt, opts));
+    expect(a).toHaveLength(12);
+    expect(b).toEqual(a);
+    const c = await collect(m.generate(ex.prompt, { ...opts, seed: 8 }));
+    expect(c).not.toEqual(a);
+    const nucleus = await collect(m.generate(ex.prompt, { ...opts, topK: 20, topP: 0.9 }));
+    expect(nucleus).toEqual(await collect(m.generate(ex.prompt, { ...opts, topK: 20, topP: 0.9 })));
+    const greedy = ex.greedy.slice(0, 10);
+    expect(await collect(m.generate(ex.prompt, { maxNewTokens: 10, topK: 1, seed: 1 }))).toEqual(greedy);
+    expect(await collect(m.generate(ex.prompt, { maxNewTokens: 10, topP: 1e-6, seed: 1 }))).toEqual(greedy);
+  });
+
+  it('stops at a stop token (not yielded) and frees everything when the loop is left early', async () => {
+    const ex = expected('tiny-gpt2');
+    const m = models.get('tiny-gpt2')!;
+    const before = wt.memory().tensors;
+    const stopAt = ex.greedy.indexOf(25);
+    expect(await collect(m.generate(ex.prompt, { maxNewTokens: 10, temperature: 0, stop: 25 }))).toEqual(ex.greedy.slice(0, stopAt));
+    let n = 0;
+    for await (const _ of m.generate(ex.prompt, { maxNewTokens: 10, temperature: 0 })) if (++n === 2) break;
+    expect(n).toBe(2);
+    expect(wt.memory().tensors).toBe(before);
+    // generation ends at the context length (64 positions)
+    expect(await collect(m.generate(Array.from({ length: 60 }, (_, i) => i), { maxNewTokens: 10, temperature: 0, stop: [] }))).toHaveLength(5);
+  });
+
+  it('reads GPT-2 checkpoints with the transformer. prefix and an lm_head tensor (as distilgpt2)', async () => {
+    const sd = await wt.load(join(FIXTURES, 'tiny-gpt2', 'model.safetensors'));
+    const renamed: Record<string, wt.Tensor> = {};
+    for (const [k, v] of Object.entries(sd)) renamed[`transformer.${k}`] = v;
+    renamed['lm_head.weight'] = sd['wte.weight'];
+    const files = { ...blobs('tiny-gpt2'), 'model.safetensors': new Blob([await wt.save(renamed, { float16: true })]) };
+    wt.dispose(sd);
+    const m = await loadCausalLM(files);
+    const ex = expected('tiny-gpt2');
+    // stored F16 here: close to the F32 reference, not equal
+    expectClose(await m.forward(ex.inputs).data(), ex.logits, 2e-2, 2e-2, 'f16 gpt2');
+    m.dispose();
+  });
+
+  it('refuses a checkpoint that lacks a tensor or holds one of the wrong shape, and an unknown model_type, naming them', async () => {
+    const sd = await wt.load(join(FIXTURES, 'tiny-gpt2', 'model.safetensors'));
+    const partial = { ...sd };
+    delete partial['h.1.ln_2.weight'];
+    const missing = { ...blobs('tiny-gpt2'), 'model.safetensors': new Blob([await wt.save(partial)]) };
+    wt.dispose(sd);
+    const before = wt.memory().tensors;
+    await expect(loadCausalLM(missing)).rejects.toThrow(wt.FormatError);
+    await expect(loadCausalLM(missing)).rejects.toThrow(/^loadCausalLM: .*lacks 1 tensor that GPT2LMHeadModel needs: transformer\.h\.1\.ln_2\.weight \[32\]/);
+    const cfg = JSON.parse(readFileSync(join(FIXTURES, 'tiny-gpt2', 'config.json'), 'utf8'));
+    const narrow = { ...blobs('tiny-gpt2'), 'config.json': new Blob([JSON.stringify({ ...cfg, n_inner: 64 })]) };
+    await expect(loadCausalLM(narrow)).rejects.toThrow(wt.ShapeError);
+    await expect(loadCausalLM(narrow)).rejects.toThrow('loadCausalLM: tensor "h.0.mlp.c_fc.weight" in model.safetensors has shape [32,128] but GPT2LMHeadModel with this config.json needs [32,64] for transformer.h.0.mlp.c_fc.weight');
+    const bert = { ...blobs('tiny-gpt2'), 'config.json': new Blob([JSON.stringify({ ...cfg, model_type: 'bert', architectures: ['BertModel'] })]) };
+    await expect(loadCausalLM(bert)).rejects.toThrow(wt.ArgumentError);
+    await expect(loadCausalLM(bert)).rejects.toThrow(/^loadCausalLM: unsupported model_type "bert"/);
+    await expect(readConfig(bert)).rejects.toThrow(/^readConfig: unsupported model_type "bert"/);
+    await expect(loadCausalLM(join(FIXTURES, 'nowhere'))).rejects.toThrow(/^loadCausalLM: cannot open .*nowhere/);
+    const noWeights = { 'config.json': blobs('tiny-gpt2')['config.json'] };
+    await expect(loadCausalLM(noWeights)).rejects.toThrow(/^loadCausalLM: found neither model\.safetensors nor model\.safetensors\.index\.json in the files given/);
+    expect(wt.memory().tensors).toBe(before); // a refused load frees what it made
+  });
+
+  it('models from a config have random weights, hub state-dict keys, and check their inputs', async () => {
+    const g = new GPT2LMHeadModel({ vocab_size: 50, n_positions: 16, n_embd: 16, n_layer: 1, n_head: 2 }, { seed: 3 });
+    expect(Object.keys(g.stateDict())).toEqual([
+      'transformer.wte.weight', 'transformer.wpe.weight',
+      'transformer.h.0.ln_1.weight', 'transformer.h.0.ln_1.bias', 'transformer.h.0.attn.c_attn.weight', 'transformer.h.0.attn.c_attn.bias',
+      'transformer.h.0.attn.c_proj.weight', 'transformer.h.0.attn.c_proj.bias', 'transformer.h.0.ln_2.weight', 'transformer.h.0.ln_2.bias',
+      'transformer.h.0.mlp.c_fc.weight', 'transformer.h.0.mlp.c_fc.bias', 'transformer.h.0.mlp.c_proj.weight', 'transformer.h.0.mlp.c_proj.bias',
+      'transformer.ln_f.weight', 'transformer.ln_f.bias',
+    ]);
+    expect(g.stateDict()['transformer.h.0.attn.c_attn.weight'].shape).toEqual([16, 48]);
+    const y = g.forward([1, 2, 3]);
+    expect(y.shape).toEqual([1, 3, 50]);
+    expect((await y.data()).every(Number.isFinite)).toBe(true);
+    y.dispose();
+    expect(() => g.forward([1, 50])).toThrow(/^GPT2LMHeadModel\.forward: ids\[1\] is 50; token ids are integers in \[0, 50\)/);
+    expect(() => g.forward(Array.from({ length: 17 }, () => 1))).toThrow(wt.ShapeError);
+    expect(() => g.forward([1], { cache: new KVCache(3) })).toThrow(/^GPT2LMHeadModel\.forward: cache must be a KVCache of this model/);
+    expect(() => g.generate([[1], [2]])).toThrow(/^GPT2LMHeadModel\.generate: generate takes one sequence/);
+    expect(() => g.generate([1], { topP: 2 })).toThrow(/^GPT2LMHeadModel\.generate: topP/);
+    g.dispose();
+    const l = new LlamaForCausalLM({ vocab_size: 40, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true });
+    const keys = Object.keys(l.stateDict());
+    expect(keys).toContain('model.layers.0.self_attn.k_proj.weight');
+    expect(l.stateDict()['model.layers.0.self_attn.k_proj.weight'].shape).toEqual([8, 16]);
+    expect(keys).toContain('model.layers.0.post_attention_layernorm.weight');
+    expect(keys).not.toContain('lm_head.weight');
+    expect(l.forward([[1, 2], [3, 4]]).shape).toEqual([2, 2, 40]);
+    l.dispose();
+    expect(() => new LlamaForCausalLM({ num_attention_heads: 4, num_key_value_heads: 3 })).toThrow(/^LlamaForCausalLM: config\.num_attention_heads 4 must be divisible by config\.num_key_value_heads 3/);
+    expect(() => new GPT2LMHeadModel({ model_type: 'llama' } as never)).toThrow(/^GPT2LMHeadModel: expected a GPT-2 config/);
+  });
+
   it('loads the same weights from Blobs (a file picker) and from a URL base by range requests', async () => {
     const ex = expected('tiny-qwen2');
     const want = await models.get('tiny-qwen2')!.forward(ex.inputs).data();

@@ -86,7 +86,7 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
     }
     return names as string[];
   }
-  throw new ArgumentError(`${op}: ${files.where} has neither model.safetensors nor model.safetensors.index.json (only safetensors checkpoints load; convert pytorch_model.bin first)`);
+  throw new ArgumentError(`${op}: found neither model.safetensors nor model.safetensors.index.json in ${files.where} (only safetensors checkpoints load; convert pytorch_model.bin first)`);
 }
 
 /**
