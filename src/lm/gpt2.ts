@@ -7,14 +7,13 @@
  */
 import { ArgumentError } from '../errors.js';
 import { linear } from '../ops/linalg.js';
-import { Embedding, LayerNorm } from '../nn/layers.js';
+import { LayerNorm, type Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM } from './causal-lm.js';
-import { Conv1D, causalAttention, construction, type KVCache } from './layers.js';
+import { Conv1D, causalAttention, hubEmbedding, type KVCache } from './layers.js';
 
 /** The activation of a config's activation_function / hidden_act. */
 export function activationFn(name: string): (x: Tensor) => Tensor {
@@ -27,7 +26,7 @@ export function activationFn(name: string): (x: Tensor) => Tensor {
 }
 
 export interface ModelInitOptions {
-  /** seed of the random initialisation (normal, std config.initializer_range); default 0 */
+  /** seed of the random initialisation (mean 0, standard deviation config.initializer_range; norms 1, biases 0); default 0 */
   seed?: number;
 }
 
@@ -97,12 +96,8 @@ class GPT2Model extends Module {
   lnF: LayerNorm;
   constructor(readonly cfg: GPT2Config, seed: number) {
     super();
-    this.wte = new Embedding(cfg.vocab_size, cfg.n_embd);
-    this.wpe = new Embedding(cfg.n_positions, cfg.n_embd);
-    if (!construction.empty) {
-      init.normal(this.wte.weight, 0, cfg.initializer_range, seed);
-      init.normal(this.wpe.weight, 0, cfg.initializer_range, seed + 1);
-    }
+    this.wte = hubEmbedding(cfg.vocab_size, cfg.n_embd, cfg.initializer_range, seed);
+    this.wpe = hubEmbedding(cfg.n_positions, cfg.n_embd, cfg.initializer_range, seed + 1);
     this.h = Array.from({ length: cfg.n_layer }, (_, i) => new GPT2Block(cfg, i, seed + 10 * (i + 1)));
     this.lnF = new LayerNorm(cfg.n_embd, { eps: cfg.layer_norm_epsilon });
   }

@@ -9,6 +9,7 @@ import { cat } from '../ops/movement.js';
 import { empty } from '../ops/run.js';
 import { tensor } from '../ops/creation.js';
 import { scaledDotProductAttention } from '../nn/attention.js';
+import { Embedding, Linear } from '../nn/layers.js';
 import { Module, parameter } from '../nn/module.js';
 import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
@@ -21,10 +22,39 @@ import type { RopeScaling } from './config.js';
  */
 export const construction = { empty: false };
 
-/** A parameter of this shape: N(0, std²) with the seed, or uninitialised while loading. */
+/**
+ * A parameter of this shape with mean 0 and standard deviation `std` (transformers draws
+ * N(0, std²); this draws U(±std·√3), the same variance, which the CPU backend draws about 2.5x
+ * faster), or uninitialised while loading.
+ */
 export function normalParam(shape: number[], std: number, seed: number): Tensor {
   const t = empty(shape, 'float32');
-  return parameter(construction.empty ? t : init.normal(t, 0, std, seed));
+  return parameter(construction.empty ? t : init.uniform(t, -std * Math.sqrt(3), std * Math.sqrt(3), seed));
+}
+
+/**
+ * A wt.nn.Linear (so code that looks for Linear layers, e.g. adapters, finds them) with
+ * transformers' initialisation instead of PyTorch's: weights of standard deviation `std`
+ * (normalParam), biases 0; uninitialised while loading.
+ */
+export function hubLinear(inF: number, outF: number, bias: boolean, std: number, seed: number): Linear {
+  // made 1×1 (nothing to draw), then given its real parameters
+  const l = new Linear(1, 1, { bias });
+  l.weight.dispose();
+  l.bias?.dispose();
+  l.weight = normalParam([outF, inF], std, seed);
+  l.bias = bias ? constParam([outF], 0) : null;
+  Object.assign(l as { inFeatures: number; outFeatures: number }, { inFeatures: inF, outFeatures: outF });
+  return l;
+}
+
+/** A wt.nn.Embedding with weights of standard deviation `std` (normalParam); uninitialised while loading. */
+export function hubEmbedding(num: number, dim: number, std: number, seed: number): Embedding {
+  const e = new Embedding(1, 1);
+  e.weight.dispose();
+  e.weight = normalParam([num, dim], std, seed);
+  Object.assign(e as { numEmbeddings: number; embeddingDim: number }, { numEmbeddings: num, embeddingDim: dim });
+  return e;
 }
 
 /** A parameter filled with `value` (norm weights 1, biases 0). */

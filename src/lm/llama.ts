@@ -8,25 +8,14 @@
  */
 import { ArgumentError } from '../errors.js';
 import { linear } from '../ops/linalg.js';
-import { Embedding, Linear } from '../nn/layers.js';
+import type { Embedding, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber } from '../validate.js';
 import { llamaConfig, type LlamaConfig } from './config.js';
 import { CausalLM } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
-import { RMSNorm, applyRope, causalAttention, construction, ropeInvFreq, ropeTables, type KVCache } from './layers.js';
-
-/** A Linear with transformers' init (weights N(0, std²), biases 0), or left for the loader. */
-function hubLinear(inF: number, outF: number, bias: boolean, std: number, seed: number): Linear {
-  const l = new Linear(inF, outF, { bias });
-  if (!construction.empty) {
-    init.normal(l.weight, 0, std, seed);
-    if (l.bias) init.zeros(l.bias);
-  }
-  return l;
-}
+import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, type KVCache } from './layers.js';
 
 class LlamaAttention extends Module {
   qProj: Linear;
@@ -100,8 +89,7 @@ class LlamaModel extends Module {
   private readonly invFreq: Float32Array;
   constructor(readonly cfg: LlamaConfig, seed: number) {
     super();
-    this.embedTokens = new Embedding(cfg.vocab_size, cfg.hidden_size);
-    if (!construction.empty) init.normal(this.embedTokens.weight, 0, cfg.initializer_range, seed);
+    this.embedTokens = hubEmbedding(cfg.vocab_size, cfg.hidden_size, cfg.initializer_range, seed);
     this.layers = Array.from({ length: cfg.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(cfg, i, seed + 10 * (i + 1)));
     this.norm = new RMSNorm(cfg.hidden_size, cfg.rms_norm_eps);
     this.invFreq = ropeInvFreq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
