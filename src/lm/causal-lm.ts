@@ -41,17 +41,21 @@ export interface GenerateOptions {
 
 const GENERATE_KEYS: (keyof GenerateOptions)[] = ['maxNewTokens', 'temperature', 'topK', 'topP', 'stop', 'seed'];
 
-/** The int32 [B, T] tensor of `ids` (a new tensor, or a reshaped view of the caller's). */
-export function idsTensor(op: string, ids: unknown, vocab: number): Tensor {
+/**
+ * Checks token ids and returns their [B, T] and a maker of the int32 [B, T] tensor (a new tensor,
+ * or a view of the caller's, `owned` false), made when needed.
+ */
+export function checkIds(op: string, ids: unknown, vocab: number): { B: number; T: number; make: () => { t: Tensor; owned: boolean } } {
   if (ids instanceof Tensor) {
     ids._check(op);
     if (ids.dtype !== 'int32') throw new ArgumentError(`${op}: ids must be an int32 tensor of token ids, got ${ids.dtype} of shape ${fmt(ids.shape)}`);
     if (ids.ndim !== 1 && ids.ndim !== 2) throw new ShapeError(`${op}: ids must be [T] or [B, T], got ${fmt(ids.shape)}`);
     if (ids.numel() === 0) throw new ShapeError(`${op}: ids ${fmt(ids.shape)} hold no tokens`);
-    return ids.ndim === 1 ? ids.reshape([1, -1]) : ids;
+    const [B, T] = ids.ndim === 1 ? [1, ids.shape[0]] : ids.shape;
+    return { B, T, make: () => (ids.ndim === 1 ? { t: ids.reshape([1, -1]), owned: true } : { t: ids, owned: false }) };
   }
   let rows: ArrayLike<number>[];
-  if (ids instanceof Int32Array || (Array.isArray(ids) && ids.every((x) => typeof x === 'number'))) rows = [ids as ArrayLike<number>];
+  if (ids instanceof Int32Array || (Array.isArray(ids) && ids.length && ids.every((x) => typeof x === 'number'))) rows = [ids as ArrayLike<number>];
   else if (Array.isArray(ids) && ids.length && ids.every((r) => Array.isArray(r))) rows = ids as number[][];
   else throw new ArgumentError(`${op}: ids must be token ids (a list of integers, a list of equal-length lists, an Int32Array or an int32 Tensor), got ${describeValue(ids)}`);
   const T = rows[0].length;
@@ -65,7 +69,7 @@ export function idsTensor(op: string, ids: unknown, vocab: number): Tensor {
       out[b * T + t] = x;
     }
   });
-  return tensor(out, { shape: [rows.length, T] });
+  return { B: rows.length, T, make: () => ({ t: tensor(out, { shape: [rows.length, T] }), owned: true }) };
 }
 
 /** A causal language model: `forward(ids)` → logits [B, T, vocab]; `generate(ids)` streams tokens. */
@@ -95,12 +99,13 @@ export abstract class CausalLM extends Module {
     const op = `${this.constructor.name}.forward`;
     checkOptions(op, opts, ['cache']);
     const cache = this.checkCache(op, opts.cache);
-    const x = idsTensor(op, ids, this.vocabSize);
-    const owned = x !== ids;
+    const checked = checkIds(op, ids, this.vocabSize);
+    this.checkLength(op, cache?.length ?? 0, checked.T);
+    const { t, owned } = checked.make();
     try {
-      return this.head(this.hidden(op, x, cache));
+      return this.head(this.hidden(op, t, cache));
     } finally {
-      if (owned) x.dispose();
+      if (owned) t.dispose();
     }
   }
 
@@ -149,24 +154,17 @@ export abstract class CausalLM extends Module {
     const stopList = typeof stopRaw === 'number' ? [stopRaw] : stopRaw;
     if (!Array.isArray(stopList) || !stopList.every((s) => Number.isInteger(s))) throw new ArgumentError(`${op}: stop must be a token id or a list of them, got ${describeValue(opts.stop)}`);
     const stop = new Set<number>(stopList);
-    const prompt = idsTensor(op, ids, this.vocabSize);
-    if (prompt.shape[0] !== 1) {
-      if (prompt !== ids) prompt.dispose();
-      throw new ShapeError(`${op}: generate takes one sequence ([T] or [1, T]), got ids of shape ${fmt(prompt.shape)}`);
-    }
-    const T = prompt.shape[1];
-    try {
-      this.checkLength(op, 0, T);
-    } catch (e) {
-      if (prompt !== ids) prompt.dispose();
-      throw e;
-    }
-    const owned = prompt !== ids;
+    const { B, T, make } = checkIds(op, ids, this.vocabSize);
+    if (B !== 1) throw new ShapeError(`${op}: generate takes one sequence ([T] or [1, T]), got ids of ${B} rows`);
+    this.checkLength(op, 0, T);
     const sample = { temperature, topK: topK !== undefined && topK < this.vocabSize ? topK : undefined, topP, seed };
-    return this.stream(op, prompt, owned, maxNew, stop, sample);
+    return this.stream(op, make, maxNew, stop, sample);
   }
 
-  private async *stream(op: string, prompt: Tensor, owned: boolean, maxNew: number, stop: Set<number>, s: SampleSettings): AsyncGenerator<number, void, undefined> {
+  private async *stream(op: string, makePrompt: () => { t: Tensor; owned: boolean }, maxNew: number, stop: Set<number>, s: SampleSettings): AsyncGenerator<number, void, undefined> {
+    if (maxNew === 0) return;
+    // made at the first next(), so a generator never iterated holds nothing
+    let { t: prompt, owned } = makePrompt();
     const cache = this.newCache();
     // each step feeds the device's token of the step before, and is queued before that token is
     // read, so the device computes step i + 1 while step i's id travels back
@@ -178,7 +176,6 @@ export abstract class CausalLM extends Module {
     }));
     let cur: Tensor | null = null, next: Tensor | null = null;
     try {
-      if (maxNew === 0) return;
       cur = step(prompt, 0);
       if (owned) prompt.dispose();
       owned = false;

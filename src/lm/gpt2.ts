@@ -10,7 +10,7 @@ import { linear } from '../ops/linalg.js';
 import { LayerNorm, type Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
-import { checkOptions, checkOptionalNumber } from '../validate.js';
+import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM } from './causal-lm.js';
 import { Conv1D, causalAttention, hubEmbedding, type KVCache } from './layers.js';
@@ -150,6 +150,7 @@ export class GPT2LMHeadModel extends CausalLM {
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {
+    if (typeof name !== 'string') throw new ArgumentError(`GPT2LMHeadModel.checkpointKey: name must be a string, got ${describeValue(name)}`);
     if (/(^|\.)attn\.(bias|masked_bias)$/.test(name) || name === 'lm_head.weight') return null;
     return `transformer.${name.replace(/^transformer\./, '')}`;
   }

@@ -13,7 +13,7 @@ import { Embedding, Linear } from '../nn/layers.js';
 import { Module, parameter } from '../nn/module.js';
 import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
-import { checkFloat } from '../validate.js';
+import { checkFloat, checkNumber, checkNumel, checkPositiveInt } from '../validate.js';
 import type { RopeScaling } from './config.js';
 
 /**
@@ -72,6 +72,11 @@ export class Conv1D extends Module {
   bias: Tensor;
   constructor(readonly nf: number, readonly nx: number, std = 0.02, seed = 0) {
     super();
+    checkPositiveInt('Conv1D', 'nf', nf);
+    checkPositiveInt('Conv1D', 'nx', nx);
+    checkNumber('Conv1D', 'std', std, { min: 0, finite: true });
+    checkNumber('Conv1D', 'seed', seed, { int: true, min: 0 });
+    checkNumel('Conv1D', 'weight', [nx, nf]);
     this.weight = normalParam([nx, nf], std, seed);
     this.bias = constParam([nf], 0);
   }
@@ -90,6 +95,9 @@ export class RMSNorm extends Module {
   weight: Tensor;
   constructor(readonly hiddenSize: number, readonly eps = 1e-6) {
     super();
+    checkPositiveInt('RMSNorm', 'hiddenSize', hiddenSize);
+    checkNumber('RMSNorm', 'eps', eps, { min: 0, finite: true });
+    checkNumel('RMSNorm', 'weight', [hiddenSize]);
     this.weight = constParam([hiddenSize], 1);
   }
   forward(x: Tensor): Tensor {
@@ -158,16 +166,29 @@ export class KVCache {
   /** positions held */
   length = 0;
   constructor(readonly numLayers: number) {
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new ArgumentError(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
+    checkPositiveInt('KVCache', 'numLayers', numLayers);
+    if (numLayers > 1 << 20) throw new ArgumentError(`KVCache: numLayers ${numLayers} is more than any model has (at most ${1 << 20})`);
     this.k = new Array(numLayers).fill(null);
     this.v = new Array(numLayers).fill(null);
   }
 
   /** Appends layer i's new keys and values [B, H, T, D]; returns all of them [B, H, S, D]. */
   append(i: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const op = 'KVCache.append';
+    checkNumber(op, 'layer', i, { int: true, min: 0, max: this.numLayers - 1 });
+    checkFloat(op, 'keys', k);
+    checkFloat(op, 'values', v);
     const pk = this.k[i], pv = this.v[i];
-    const ka = keep(pk ? cat([pk, k], 2) : k.contiguous());
-    const va = keep(pv ? cat([pv, v], 2) : v.contiguous());
+    for (const [n, t, p] of [['keys', k, pk], ['values', v, pv]] as const) {
+      const ok = t.ndim === 4 && k.ndim === 4 && t.shape[0] === k.shape[0] && t.shape[1] === k.shape[1] && t.shape[2] === k.shape[2] &&
+        (!p || (p.shape[0] === t.shape[0] && p.shape[1] === t.shape[1] && p.shape[3] === t.shape[3]));
+      if (!ok) {
+        throw new ShapeError(`${op}: ${n} must be [B, H, T, D]${p ? ` with the B, H and D of the cached ${fmt(p.shape)}` : ''}${n === 'values' ? ` and the keys' B, H, T (keys ${fmt(k.shape)})` : ''}, got ${fmt(t.shape)}`);
+      }
+    }
+    // copies: the cache owns its tensors, never the caller's
+    const ka = keep(pk ? cat([pk, k], 2) : k.clone());
+    const va = keep(pv ? cat([pv, v], 2) : v.clone());
     pk?.dispose();
     pv?.dispose();
     this.k[i] = ka;

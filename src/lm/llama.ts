@@ -11,7 +11,7 @@ import { linear } from '../ops/linalg.js';
 import type { Embedding, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
-import { checkOptions, checkOptionalNumber } from '../validate.js';
+import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { llamaConfig, type LlamaConfig } from './config.js';
 import { CausalLM } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
@@ -147,6 +147,7 @@ export class LlamaForCausalLM extends CausalLM {
   }
   /** The model's state-dict key of a checkpoint tensor; null: a tensor to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {
+    if (typeof name !== 'string') throw new ArgumentError(`LlamaForCausalLM.checkpointKey: name must be a string, got ${describeValue(name)}`);
     if (/\.rotary_emb\.inv_freq$/.test(name) || (name === 'lm_head.weight' && !this.lmHead)) return null;
     return name;
   }
