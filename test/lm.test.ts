@@ -215,8 +215,9 @@ forEachBackend((kind) => {
     expect(keys).not.toContain('lm_head.weight');
     expect(l.forward([[1, 2], [3, 4]]).shape).toEqual([2, 2, 40]);
     l.dispose();
-    expect(() => new LlamaForCausalLM({ num_attention_heads: 4, num_key_value_heads: 3 })).toThrow(/^LlamaForCausalLM: config\.num_attention_heads 4 must be divisible by config\.num_key_value_heads 3/);
+    expect(() => new LlamaForCausalLM({ vocab_size: 10, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 3 })).toThrow(/^LlamaForCausalLM: config\.num_attention_heads 4 must be divisible by config\.num_key_value_heads 3/);
     expect(() => new GPT2LMHeadModel({ model_type: 'llama' } as never)).toThrow(/^GPT2LMHeadModel: expected a GPT-2 config/);
+    expect(() => new GPT2LMHeadModel({ vocab_size: 10, n_positions: 8, n_layer: 1, n_head: 2 })).toThrow(/^GPT2LMHeadModel: config\.n_embd must be an integer >= 1, got undefined/);
   });
 
   it('loads the same weights from Blobs (a file picker) and from a URL base by range requests', async () => {

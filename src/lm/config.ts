@@ -1,7 +1,8 @@
 /**
  * Model configurations as the Hugging Face hub writes them (config.json, snake_case keys), with
- * the defaults of transformers' GPT2Config / LlamaConfig / Qwen2Config filled in. A config.json
- * object can be passed as it is to the model classes; `model.config` is the completed copy.
+ * the defaults of transformers' GPT2Config / LlamaConfig / Qwen2Config filled in (except the
+ * sizes, which a config must give: a default Llama is 7B parameters). A config.json object can be
+ * passed as it is to the model classes; `model.config` is the completed copy.
  */
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../validate.js';
@@ -128,21 +129,21 @@ function activation(op: string, raw: Record<string, unknown>, key: string, fallb
   return v;
 }
 
-/** GPT2Config with transformers' defaults (gpt2-small's sizes) filled in. */
+/** GPT2Config: the sizes are required (vocab_size, n_positions, n_embd, n_layer, n_head), the rest take transformers' defaults. */
 export function gpt2Config(op: string, raw: unknown): GPT2Config {
   if (configFamily(op, raw) !== 'gpt2') throw new ArgumentError(`${op}: expected a GPT-2 config (model_type 'gpt2'), got model_type ${describeValue((raw as Record<string, unknown>).model_type)}`);
   const r = raw as Record<string, unknown>;
-  const n_embd = int(op, r, 'n_embd', 768), n_head = int(op, r, 'n_head', 12);
+  const n_embd = int(op, r, 'n_embd'), n_head = int(op, r, 'n_head');
   if (n_embd % n_head) throw new ArgumentError(`${op}: config.n_embd ${n_embd} must be divisible by config.n_head ${n_head}`);
   const inner = r.n_inner ?? null;
   if (inner !== null) int(op, r, 'n_inner');
   return {
     ...r,
     model_type: 'gpt2',
-    vocab_size: int(op, r, 'vocab_size', 50257),
-    n_positions: int(op, r, 'n_positions', 1024),
+    vocab_size: int(op, r, 'vocab_size'),
+    n_positions: int(op, r, 'n_positions'),
     n_embd, n_head,
-    n_layer: int(op, r, 'n_layer', 12),
+    n_layer: int(op, r, 'n_layer'),
     n_inner: inner as number | null,
     activation_function: activation(op, r, 'activation_function', 'gelu_new'),
     layer_norm_epsilon: num(op, r, 'layer_norm_epsilon', 1e-5),
@@ -173,12 +174,15 @@ function ropeScaling(op: string, r: Record<string, unknown>): RopeScaling | null
   return s;
 }
 
-/** LlamaConfig with transformers' defaults filled in (Qwen2's: q/k/v biases). */
+/**
+ * LlamaConfig: the sizes are required (vocab_size, hidden_size, intermediate_size,
+ * num_hidden_layers, num_attention_heads), the rest take transformers' defaults (Qwen2's: q/k/v biases).
+ */
 export function llamaConfig(op: string, raw: unknown): LlamaConfig {
   if (configFamily(op, raw) !== 'llama') throw new ArgumentError(`${op}: expected a Llama-style config (model_type ${LLAMA_TYPES.join(', ')}), got model_type ${describeValue((raw as Record<string, unknown>).model_type)}`);
   const r = raw as Record<string, unknown>;
   const modelType = (r.model_type ?? (Array.isArray(r.architectures) ? r.architectures.map((a) => ARCH_TYPES[a as string]).find(Boolean) : 'llama')) as string;
-  const hidden = int(op, r, 'hidden_size', 4096), heads = int(op, r, 'num_attention_heads', 32);
+  const hidden = int(op, r, 'hidden_size'), heads = int(op, r, 'num_attention_heads');
   const kv = int(op, r, 'num_key_value_heads', heads);
   if (heads % kv) throw new ArgumentError(`${op}: config.num_attention_heads ${heads} must be divisible by config.num_key_value_heads ${kv}`);
   if (r.head_dim == null && hidden % heads) throw new ArgumentError(`${op}: config.hidden_size ${hidden} must be divisible by config.num_attention_heads ${heads} (or give head_dim)`);
@@ -189,10 +193,10 @@ export function llamaConfig(op: string, raw: unknown): LlamaConfig {
   return {
     ...r,
     model_type: modelType,
-    vocab_size: int(op, r, 'vocab_size', 32000),
+    vocab_size: int(op, r, 'vocab_size'),
     hidden_size: hidden,
-    intermediate_size: int(op, r, 'intermediate_size', 11008),
-    num_hidden_layers: int(op, r, 'num_hidden_layers', 32),
+    intermediate_size: int(op, r, 'intermediate_size'),
+    num_hidden_layers: int(op, r, 'num_hidden_layers'),
     num_attention_heads: heads,
     num_key_value_heads: kv,
     head_dim: headDim,

@@ -112,17 +112,17 @@ class GPT2Model extends Module {
 
 /**
  * GPT-2 with its language-model head (tied to the token embedding), as transformers'
- * GPT2LMHeadModel. Made from a config (config.json's keys; missing ones take gpt2-small's
- * values) with random weights, or by `loadCausalLM` with the hub's.
+ * GPT2LMHeadModel. Made from a config (config.json's keys: the sizes, and any others, which
+ * otherwise take transformers' defaults) with random weights, or by `loadCausalLM` with the hub's.
  *
  * @example
- * const model = new GPT2LMHeadModel({ n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 1000 });
+ * const model = new GPT2LMHeadModel({ vocab_size: 1000, n_positions: 256, n_embd: 64, n_layer: 2, n_head: 4 });
  * const logits = model.forward([[1, 2, 3]]); // [1, 3, 1000]
  */
 export class GPT2LMHeadModel extends CausalLM {
   readonly config: GPT2Config;
   transformer: GPT2Model;
-  constructor(config: Partial<GPT2Config> = {}, opts: ModelInitOptions = {}) {
+  constructor(config: Partial<GPT2Config>, opts: ModelInitOptions = {}) {
     super();
     const op = 'GPT2LMHeadModel';
     checkOptions(op, opts, ['seed']);

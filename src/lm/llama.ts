@@ -118,7 +118,7 @@ export class LlamaForCausalLM extends CausalLM {
   readonly config: LlamaConfig;
   model: LlamaModel;
   lmHead: Linear | null;
-  constructor(config: Partial<LlamaConfig> = {}, opts: ModelInitOptions = {}) {
+  constructor(config: Partial<LlamaConfig>, opts: ModelInitOptions = {}) {
     super();
     const op = 'LlamaForCausalLM';
     checkOptions(op, opts, ['seed']);
