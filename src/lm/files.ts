@@ -8,8 +8,8 @@ import { ArgumentError, FormatError } from '../errors.js';
 import { openSource, type ByteSource } from '../io/source.js';
 import { describeValue } from '../validate.js';
 
-/** Where a model's files are: a URL base or (in Node) a directory path, a URL, or Blobs by file name. */
-export type ModelSource = string | URL | Record<string, Blob> | Map<string, Blob> | readonly File[] | FileList;
+/** Where a model's files are: a URL base or (in Node) a directory path, a URL, Blobs by file name, or Files (a FileList, an array). */
+export type ModelSource = string | URL | Record<string, Blob> | Map<string, Blob> | ArrayLike<File>;
 
 /** A model repository's files by name. */
 export interface ModelFiles {
