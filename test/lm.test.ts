@@ -201,6 +201,10 @@ forEachBackend((kind) => {
     expect(y.shape).toEqual([1, 3, 50]);
     expect((await y.data()).every(Number.isFinite)).toBe(true);
     y.dispose();
+    // trainable: the loss's gradient reaches every parameter (the tied head through wte)
+    wt.tidy(() => wt.crossEntropy(g.forward([[1, 2, 3, 4]]).reshape([4, 50]), wt.tensor(new Int32Array([2, 3, 4, 5]))).backward());
+    for (const [k, p] of g.namedParameters()) expect(p.grad, k).toBeTruthy();
+    g.zeroGrad();
     expect(() => g.forward([1, 50])).toThrow(/^GPT2LMHeadModel\.forward: ids\[1\] is 50; token ids are integers in \[0, 50\)/);
     expect(() => g.forward(Array.from({ length: 17 }, () => 1))).toThrow(wt.ShapeError);
     expect(() => g.forward([1], { cache: new KVCache(3) })).toThrow(/^GPT2LMHeadModel\.forward: cache must be a KVCache of this model/);
