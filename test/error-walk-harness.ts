@@ -44,6 +44,8 @@ export interface ClassEntry extends Entry {
   methods?: Record<string, Entry>;
   /** methods not walked (hooks called by fit with its context; the backend interface) */
   skipMethods?: string;
+  /** the constructor is internal (instances come from a factory, e.g. Tokenizer.fromJSON): not walked, methods are (on `instance`) */
+  privateConstructor?: string;
 }
 
 export interface Callee {

@@ -5,6 +5,7 @@
  * no arguments, and the walk fails until it gets an entry. Everything is made fresh per call
  * on the current backend.
  */
+import { readFileSync } from 'node:fs';
 import * as wt from '../src/index.js';
 import * as lm from '../src/lm/index.js';
 import type { ClassEntry, Entry } from './error-walk-harness.js';
@@ -37,6 +38,8 @@ export const fx = {
 
 /** A tiny language model's checkpoint folder (absolute: the walk runs in a scratch folder) and configs. */
 const LM_DIR = new URL('./fixtures/lm/tiny-gpt2', import.meta.url).pathname;
+const TOK_DIR = new URL('./fixtures/lm/tiny-llama', import.meta.url).pathname;
+const tinyTokenizer = () => lm.Tokenizer.fromJSON(readFileSync(`${TOK_DIR}/tokenizer.json`, 'utf8'), readFileSync(`${TOK_DIR}/tokenizer_config.json`, 'utf8'));
 const tinyGpt2 = () => ({ vocab_size: 20, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 2 });
 const tinyLlama = () => ({ vocab_size: 20, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 8 });
 /** The methods CausalLM gives both model classes, with good arguments. */
@@ -259,6 +262,9 @@ export const functions: Record<string, Entry> = {
 
   'lm.loadCausalLM': { args: () => [LM_DIR, {}] },
   'lm.readConfig': { args: () => [LM_DIR] },
+  'lm.inspectModel': { args: () => [LM_DIR, { context: 16 }] },
+  'lm.estimateMemory': { args: () => [tinyGpt2(), [{ name: 'wte.weight', shape: [20, 8] }], { context: 8, batch: 1 }], notOptions: [0] },
+  'lm.loadTokenizer': { args: () => [TOK_DIR] },
 };
 
 /** forward's good arguments for each layer (instances come from `classes` below). */
@@ -365,6 +371,20 @@ export const classes: Record<string, ClassEntry> = {
   'lm.LlamaForCausalLM': { args: () => [tinyLlama(), {}], notOptions: [0], methods: { ...causalLMMethods(), checkpointKey: { args: () => ['model.norm.weight'] } } },
   'lm.KVCache': { args: () => [2], methods: { append: { args: () => [0, wt.randn([1, 2, 3, 4]), wt.randn([1, 2, 3, 4])] } } },
   'lm.RMSNorm': { args: () => [3, 1e-6], methods: forward(() => [fx.x()]) },
+  'lm.Tokenizer': {
+    privateConstructor: 'made by Tokenizer.fromJSON or loadTokenizer',
+    instance: () => tinyTokenizer(),
+    methods: {
+      applyChatTemplate: { args: () => [[{ role: 'user', content: 'hi' }], { addGenerationPrompt: true }] },
+      encodeChat: { args: () => [[{ role: 'user', content: 'hi' }], { addGenerationPrompt: true }] },
+      encode: { args: () => ['hello', { addSpecialTokens: false }] },
+      decode: { args: () => [[5, 6], { skipSpecialTokens: true }] },
+      decodeStream: { args: () => [{ skipSpecialTokens: true }] },
+      idToToken: { args: () => [5] },
+      tokenToId: { args: () => ['<s>'] },
+    },
+  },
+  'lm.DecodeStream': { privateConstructor: 'made by Tokenizer.decodeStream', instance: () => tinyTokenizer().decodeStream(), methods: { push: { args: () => [5] } } },
   'lm.Conv1D': { args: () => [4, 3, 0.02, 0], methods: forward(() => [fx.x()]) },
 
   'optim.Optimizer': { skip: 'abstract (walked through its subclasses)' },

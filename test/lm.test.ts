@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
-import { GPT2LMHeadModel, KVCache, LlamaForCausalLM, loadCausalLM, readConfig, type CausalLM, type LoadProgress } from '../src/lm/index.js';
+import { GPT2LMHeadModel, KVCache, LlamaForCausalLM, inspectModel, loadCausalLM, readConfig, type CausalLM, type LoadProgress } from '../src/lm/index.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
 
@@ -244,5 +244,27 @@ forEachBackend((kind) => {
     const last = progress[progress.length - 1];
     expect(last.loaded).toBe(last.total);
     expect(last.tensors).toBe(last.count);
+  });
+
+  it('inspectModel sizes a checkpoint from its headers; a load over the memory budget is refused with the numbers before anything is made', async () => {
+    const info = await inspectModel(blobs('tiny-gpt2'), { context: 64 });
+    // 128×32 + 64×32 embeddings, 2 layers of 12,704, ln_f 64; the attn.bias masks are buffers, not weights
+    expect(info.parameters).toBe(128 * 32 + 64 * 32 + 2 * 12_704 + 64);
+    expect(info).toMatchObject({ layers: 2, width: 32, dtypes: ['F32'], fileBytes: info.parameters * 4 });
+    expect(info.config.model_type).toBe('gpt2');
+    expect(info.estimate.weightBytes).toBe(info.parameters * 4);
+    expect(info.estimate.kvCacheBytes).toBe(2 * 2 * 4 * 8 * 64 * 4);
+    const llama = await inspectModel(`${base}tiny-llama`);
+    expect(llama.dtypes).toEqual(['BF16']);
+    expect(llama.fileBytes * 2).toBe(llama.estimate.weightBytes); // stored 2 bytes, held 4
+    expect(llama.estimate.context).toBe(128); // max_position_embeddings
+    await expect(inspectModel(blobs('tiny-gpt2'), { context: 0 })).rejects.toThrow(/^inspectModel: context must be a positive integer/);
+    const before = wt.memory().tensors;
+    await expect(loadCausalLM(blobs('tiny-gpt2'), { memoryBudget: 100_000 })).rejects.toThrow(wt.OutOfMemoryError);
+    await expect(loadCausalLM(blobs('tiny-gpt2'), { memoryBudget: 100_000, context: 16 })).rejects.toThrow(/^loadCausalLM: the model needs about .* \(weights 0\.[0-9] MiB, KV cache 0\.0 MiB for 1×16 tokens, activations .*\), more than the budget of 0\.1 MiB; nothing was loaded/);
+    expect(wt.memory().tensors).toBe(before);
+    const m = await loadCausalLM(blobs('tiny-gpt2'), { memoryBudget: info.estimate.totalBytes, context: 64 });
+    expect(m.vocabSize).toBe(128);
+    m.dispose();
   });
 });

@@ -111,7 +111,7 @@ describe('GPT-2 (byte-level BPE) against js-tiktoken r50k_base', () => {
     expect(gpt2.tokenToId('Ġthe')).toBe(262);
     expect(gpt2.idToToken(262)).toBe('Ġthe');
     expect(gpt2.tokenToId('not a token')).toBeUndefined();
-    expect(gpt2.idToToken(50257)).toBeUndefined();
+    expect(() => gpt2.idToToken(50257)).toThrow(/^Tokenizer\.idToToken: id = 50257 is not a token id of this tokenizer \(ids are 0\.\.50256\)/);
     expect([...gpt2.specialTokenIds]).toEqual([50256]);
     // special tokens in the text are recognised (tiktoken needs them allowed)
     const text = 'Hello world<|endoftext|> The end.';
@@ -417,7 +417,7 @@ describe('errors', () => {
     expect(() => tok.decode([1.5])).toThrow(/ids\[0\] must be an integer token id, got 1\.5/);
     expect(() => tok.decode('abc' as unknown as number[])).toThrow(/Tokenizer\.decode: ids must be an array of token ids, got "abc"/);
     expect(() => tok.decodeStream().push(1e9)).toThrow(/DecodeStream\.push: id = 1000000000 is not a token id/);
-    expect(() => tok.idToToken(0.5)).toThrow(/Tokenizer\.idToToken: id must be an integer/);
+    expect(() => tok.idToToken(0.5)).toThrow(/Tokenizer\.idToToken: id must be an integer token id/);
     expect(() => tok.tokenToId(3 as unknown as string)).toThrow(/Tokenizer\.tokenToId: token must be a string/);
   });
 

@@ -11,7 +11,10 @@
  * const model = await loadCausalLM('https://huggingface.co/gpt2/resolve/main/');
  * for await (const id of model.generate([464, 2068, 7586], { maxNewTokens: 20, temperature: 0 })) console.log(id);
  */
-export { loadCausalLM, readConfig, type LoadOptions, type LoadProgress } from './load.js';
+export { loadCausalLM, inspectModel, readConfig, type LoadOptions, type LoadProgress, type ModelInfo } from './load.js';
+export { estimateMemory, type MemoryEstimate } from './memory.js';
+export { Tokenizer, DecodeStream, loadTokenizer } from './tokenizer.js';
+export type { ChatMessage, EncodeOptions, DecodeOptions, ChatTemplateOptions, TokenizerFiles, TokenizerSource } from './tokenizer.js';
 export { CausalLM, type TokenIds, type ForwardOptions, type GenerateOptions } from './causal-lm.js';
 export { GPT2LMHeadModel, type ModelInitOptions } from './gpt2.js';
 export { LlamaForCausalLM } from './llama.js';

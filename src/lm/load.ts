@@ -11,8 +11,10 @@ import { decode, readHeader, type HeaderEntry } from '../io/safetensors.js';
 import type { ByteSource } from '../io/source.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
-import { checkFunction, checkOptions } from '../validate.js';
-import { configFamily, parseConfig, type LMConfig } from './config.js';
+import { checkFunction, checkNumber, checkOptions } from '../validate.js';
+import { backendInfo } from '../init.js';
+import { checkMemory, estimateMemory, type MemoryEstimate } from './memory.js';
+import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
 import type { CausalLM } from './causal-lm.js';
 import { modelFiles, type ModelFiles, type ModelSource } from './files.js';
 import { GPT2LMHeadModel } from './gpt2.js';
@@ -34,6 +36,25 @@ export interface LoadProgress {
 export interface LoadOptions {
   /** called after each range of tensors reaches the device */
   onProgress?: (p: LoadProgress) => void;
+  /** the longest sequence (prompt and generated tokens) to plan memory for (default: the config's maximum positions) */
+  context?: number;
+  /** refuse, before any weight is read, a model whose estimated memory (weights, KV cache at `context`, activations) exceeds this many bytes */
+  memoryBudget?: number;
+}
+
+/** What `inspectModel` tells of a checkpoint before its weights are read. */
+export interface ModelInfo {
+  config: LMConfig;
+  /** weights the model uses (the checkpoint's buffers, such as GPT-2's attn.bias masks, not counted) */
+  parameters: number;
+  layers: number;
+  width: number;
+  /** bytes of the weights as stored (F16/BF16: 2 an element) */
+  fileBytes: number;
+  /** the storage dtypes present, e.g. ['BF16'] */
+  dtypes: string[];
+  /** device memory: float32 weights, KV cache and activations at `context` tokens */
+  estimate: MemoryEstimate;
 }
 
 /** Largest range read at once (several small tensors share a read; a larger tensor is read alone). */
@@ -89,6 +110,64 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
   throw new ArgumentError(`${op}: found neither model.safetensors nor model.safetensors.index.json in ${files.where} (only safetensors checkpoints load; convert pytorch_model.bin first)`);
 }
 
+/** Buffers that checkpoints carry and loaders skip (GPT-2's causal masks, old Llama rotary tables). */
+const SKIPPED = /(^|\.)attn\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/;
+
+/** Every shard's header, with the source it was read from (opened here; the caller closes them). */
+async function readShards(op: string, files: ModelFiles, sources: ByteSource[]): Promise<{ file: string; source: ByteSource; entries: HeaderEntry[] }[]> {
+  const shards: { file: string; source: ByteSource; entries: HeaderEntry[] }[] = [];
+  for (const file of await weightFiles(op, files)) {
+    const source = await files.open(file);
+    sources.push(source);
+    shards.push({ file, source, entries: (await readHeader(`${op}: ${file}`, source)).entries });
+  }
+  return shards;
+}
+
+function estimateOf(op: string, raw: unknown, shards: { entries: HeaderEntry[] }[], context: number | undefined): MemoryEstimate {
+  const used = shards.flatMap((s) => s.entries).filter((e) => !SKIPPED.test(e.name));
+  try {
+    return estimateMemory(raw as object, used, context === undefined ? {} : { context });
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new ArgumentError(e.message.replace(/^estimateMemory/, op));
+    throw e;
+  }
+}
+
+/**
+ * What a checkpoint holds and needs, from config.json and the safetensors headers only (a few
+ * KB read, no weights): its config, parameter count, stored size and dtypes, and the device
+ * memory estimate at `context` tokens — for a page to show before it downloads anything.
+ *
+ * @example
+ * const info = await inspectModel('https://huggingface.co/gpt2/resolve/main/', { context: 1024 });
+ * info.parameters; // 124439808
+ */
+export async function inspectModel(source: ModelSource, opts: { context?: number } = {}): Promise<ModelInfo> {
+  const op = 'inspectModel';
+  checkOptions(op, opts, ['context']);
+  if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
+  const files = await modelFiles(op, source);
+  const raw = await readJson(op, files, 'config.json');
+  const config = parseConfig(op, raw);
+  const sources: ByteSource[] = [];
+  try {
+    const shards = await readShards(op, files, sources);
+    const used = shards.flatMap((s) => s.entries).filter((e) => !SKIPPED.test(e.name));
+    return {
+      config,
+      parameters: used.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0),
+      layers: config.model_type === 'gpt2' ? (config as GPT2Config).n_layer : (config as LlamaConfig).num_hidden_layers,
+      width: config.model_type === 'gpt2' ? (config as GPT2Config).n_embd : (config as LlamaConfig).hidden_size,
+      fileBytes: used.reduce((n, e) => n + e.end - e.begin, 0),
+      dtypes: [...new Set(used.map((e) => e.dtype))].sort(),
+      estimate: estimateOf(op, raw, shards, opts.context),
+    };
+  } finally {
+    for (const s of sources) await s.close();
+  }
+}
+
 /**
  * Loads a pretrained causal language model: GPT-2 (model_type 'gpt2') as GPT2LMHeadModel,
  * Llama-style decoders ('llama', 'qwen2', 'mistral': SmolLM2, TinyLlama, Qwen2.5, ...) as
@@ -104,21 +183,22 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
  */
 export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}): Promise<CausalLM> {
   const op = 'loadCausalLM';
-  checkOptions(op, opts, ['onProgress']);
+  checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget']);
   if (opts.onProgress !== undefined) checkFunction(op, 'onProgress', opts.onProgress);
+  if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
+  if (opts.memoryBudget !== undefined) checkNumber(op, 'memoryBudget', opts.memoryBudget, { min: 0, finite: true });
   const files = await modelFiles(op, source);
   const raw = await readJson(op, files, 'config.json');
   parseConfig(op, raw); // config errors before anything is made
-  const names = await weightFiles(op, files);
   const sources: ByteSource[] = [];
   let model: CausalLM | null = null;
   try {
-    const shards: { file: string; source: ByteSource; entries: HeaderEntry[] }[] = [];
-    for (const file of names) {
-      const source = await files.open(file);
-      sources.push(source);
-      shards.push({ file, source, entries: (await readHeader(`${op}: ${file}`, source)).entries });
-    }
+    const shards = await readShards(op, files, sources);
+    const names = shards.map((s) => s.file);
+    // what the device allows, before a parameter is allocated or a weight read
+    const info = backendInfo();
+    const limits = info.name === 'webgpu' ? { maxBufferSize: info.limits.maxBufferSize, maxStorageBufferBindingSize: info.limits.maxStorageBufferBindingSize } : {};
+    checkMemory(op, estimateOf(op, raw, shards, opts.context), { ...limits, ...(opts.memoryBudget !== undefined ? { budget: opts.memoryBudget } : {}) });
     model = emptyModel(op, raw);
     const targets = new Map(Object.entries(model.stateDict()));
     const keyOf = (name: string) => (model as GPT2LMHeadModel | LlamaForCausalLM).checkpointKey(name);

@@ -7,7 +7,7 @@
  * beats a lost device halfway through a download.
  */
 import { ArgumentError, OutOfMemoryError } from '../errors.js';
-import { checkNumber } from '../validate.js';
+import { checkNumber, checkOptions, describeValue } from '../validate.js';
 
 /** The config.json keys the estimate reads (GPT-2 and Llama-style names). */
 export interface ConfigSizes {
@@ -68,6 +68,14 @@ function dim(op: string, cfg: ConfigSizes, keys: readonly (keyof ConfigSizes)[],
  */
 export function estimateMemory(config: ConfigSizes, tensors: readonly TensorShape[], opts: { context?: number; batch?: number } = {}): MemoryEstimate {
   const op = 'estimateMemory';
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ArgumentError(`${op}: config must be config.json's object, got ${describeValue(config)}`);
+  if (!Array.isArray(tensors)) throw new ArgumentError(`${op}: tensors must be a list of { name, shape } (a safetensors header's entries), got ${describeValue(tensors)}`);
+  tensors.forEach((t, i) => {
+    if (typeof t !== 'object' || t === null || !Array.isArray(t.shape) || !t.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) {
+      throw new ArgumentError(`${op}: tensors[${i}] must be { name, shape } with a shape of non-negative integers, got ${describeValue(t)}`);
+    }
+  });
+  checkOptions(op, opts, ['context', 'batch']);
   const C = dim(op, config, ['hidden_size', 'n_embd']);
   const L = dim(op, config, ['num_hidden_layers', 'n_layer']);
   const H = dim(op, config, ['num_attention_heads', 'n_head']);
@@ -81,7 +89,7 @@ export function estimateMemory(config: ConfigSizes, tensors: readonly TensorShap
   let weightBytes = 0;
   let largest = { name: '', bytes: 0 };
   for (const t of tensors) {
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * BYTES;
+    const bytes = t.shape.reduce((a: number, b: number) => a * b, 1) * BYTES;
     weightBytes += bytes;
     if (bytes > largest.bytes) largest = { name: t.name, bytes };
   }

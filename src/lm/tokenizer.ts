@@ -217,10 +217,10 @@ export class Tokenizer {
     return this.hf.token_to_id(token);
   }
 
-  /** The vocabulary entry of an id, or undefined when no token has it. */
-  idToToken(id: number): string | undefined {
-    if (!Number.isInteger(id)) throw new ArgumentError(`Tokenizer.idToToken: id must be an integer, got ${describe(id)}`);
-    return this.hf.id_to_token(id);
+  /** The vocabulary entry of an id; an id no token has is an ArgumentError (as decode's). */
+  idToToken(id: number): string {
+    this.checkId('Tokenizer.idToToken', id, 'id');
+    return this.hf.id_to_token(id)!;
   }
 
   /**
@@ -229,7 +229,11 @@ export class Tokenizer {
    * bos itself where the model expects it), or use `encodeChat`.
    */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    const op = 'Tokenizer.applyChatTemplate';
+    return this.renderChat('Tokenizer.applyChatTemplate', messages, options);
+  }
+
+  /** @internal applyChatTemplate, with `op` naming the method the user called in errors. */
+  renderChat(op: string, messages: readonly ChatMessage[], options: ChatTemplateOptions): string {
     checkOptions<ChatTemplateOptions>(op, options, ['addGenerationPrompt', 'chatTemplate', 'variables']);
     if (!Array.isArray(messages)) throw new ArgumentError(`${op}: messages must be an array of { role, content }, got ${describe(messages)}`);
     messages.forEach((m, i) => {
@@ -274,7 +278,7 @@ export class Tokenizer {
 
   /** `encode(applyChatTemplate(messages, options), { addSpecialTokens: false })`. */
   encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): number[] {
-    return this.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
+    return this.encode(this.renderChat('Tokenizer.encodeChat', messages, options), { addSpecialTokens: false });
   }
 
   /**
