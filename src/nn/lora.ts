@@ -34,7 +34,7 @@ import { load as loadSafetensors, save as saveSafetensors } from '../io/safetens
 import { openSource, writeBytes, type LoadSource } from '../io/source.js';
 import { linear } from '../ops/linalg.js';
 import { Tensor } from '../tensor.js';
-import { checkBoolean, checkFloat, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptions, describeValue } from '../validate.js';
 import { ModuleDict } from './containers.js';
 import * as init from './init.js';
 import { Dropout, Linear } from './layers.js';
@@ -163,6 +163,7 @@ export class LoraLinear extends Module {
     if (!f) throw new ArgumentError(`${op}: base must be a Linear or a Conv1D layer, got ${base instanceof Module ? base.constructor.name : describeValue(base)}`);
     adapterName(op, adapter);
     const cfg = resolveConfig(op, config);
+    checkAdapterSize(op, '', f.inF, f.outF, cfg.r);
     this.baseLayer = base as BaseLayer;
     this.inFeatures = f.inF;
     this.outFeatures = f.outF;
@@ -170,7 +171,7 @@ export class LoraLinear extends Module {
     this.loraA = new ModuleDict<Linear>();
     this.loraB = new ModuleDict<Linear>();
     this.loraDropout = new ModuleDict<Dropout>();
-    this.addAdapter(adapter, cfg.r, cfg.alpha, cfg);
+    this._addAdapter(adapter, cfg.r, cfg.alpha, cfg);
     this.activeAdapters = [adapter];
   }
 
@@ -188,8 +189,8 @@ export class LoraLinear extends Module {
   }
 
   /** Adds (or replaces) adapter `name` with rank r; A and B initialised as the config says. @internal */
-  addAdapter(name: string, r: number, alpha: number, cfg: ResolvedLoraConfig): void {
-    if (this.loraA.has(name)) this.removeAdapter(name);
+  _addAdapter(name: string, r: number, alpha: number, cfg: ResolvedLoraConfig): void {
+    if (this.loraA.has(name)) this._removeAdapter(name);
     const A = new Linear(this.inFeatures, r, { bias: false }); // U(±1/√in): kaiming-uniform with a = √5
     const B = new Linear(r, this.outFeatures, { bias: false });
     noGrad(() => {
@@ -206,7 +207,7 @@ export class LoraLinear extends Module {
   }
 
   /** Removes adapter `name` and frees its tensors (unmerging it first if merged). @internal */
-  removeAdapter(name: string): void {
+  _removeAdapter(name: string): void {
     if (this.mergedAdapters.includes(name)) this.unmerge();
     for (const d of [this.loraA, this.loraB]) {
       const m = d.get(name);
@@ -259,6 +260,7 @@ export class LoraLinear extends Module {
 
   /** Adds the active adapters' changes into the base weight (forward then runs the base layer only). */
   merge(adapters: readonly string[] = this.activeAdapters): void {
+    if (!Array.isArray(adapters) || adapters.some((a) => typeof a !== 'string')) throw new ArgumentError(`LoraLinear.merge: adapters must be a list of adapter names, got ${describeValue(adapters)}`);
     for (const a of adapters) {
       if (this.mergedAdapters.includes(a) || !this.loraA.has(a)) continue;
       const d = this.deltaWeight(a);
@@ -282,6 +284,13 @@ export class LoraLinear extends Module {
   override extraRepr(): string {
     return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, adapters=[${this.loraA.keys().map((a) => `${a}: r=${this.r[a]}`).join(', ')}], active=[${this.activeAdapters.join(', ')}]${this.mergedAdapters.length ? ', merged' : ''}`;
   }
+}
+
+/** A and B of rank r for a layer in → out fit in a tensor. */
+function checkAdapterSize(op: string, name: string, inF: number, outF: number, r: number): void {
+  const at = name ? ` of '${name}'` : '';
+  checkNumel(op, `lora_A${at}`, [r, inF]);
+  checkNumel(op, `lora_B${at}`, [outF, r]);
 }
 
 // ---- config ---------------------------------------------------------------------------------
@@ -468,13 +477,17 @@ export function apply<M extends Module>(model: M, config: LoraConfig, adapter: s
     const show = linears.slice(0, 8).join(', ') + (linears.length > 8 ? `, ... (${linears.length})` : '');
     throw new ArgumentError(`${op}: targetModules ${JSON.stringify(cfg.targetModules)} matched no layer of the model (its Linear / Conv1D layers: ${show || 'none'})`);
   }
+  for (const [name, m] of matches) {
+    const f = m instanceof LoraLinear ? { inF: m.inFeatures, outF: m.outFeatures } : baseFeatures(m)!;
+    checkAdapterSize(op, name, f.inF, f.outF, patternValue(cfg.rankPattern, name, cfg.r));
+  }
   if (matches.some(([, m]) => m instanceof LoraLinear ? m.fanInFanOut : isConv1D(m))) cfg.fanInFanOut = true; // as PEFT, which sets it for Conv1D
   const parents = parentsOf(model);
   const a: ModelAdapters = prev ?? { configs: new Map(), active: [] };
   for (const [name, m] of matches) {
     const r = patternValue(cfg.rankPattern, name, cfg.r), alpha = patternValue(cfg.alphaPattern, name, cfg.alpha);
     if (m instanceof LoraLinear) {
-      m.addAdapter(adapter, r, alpha, cfg);
+      m._addAdapter(adapter, r, alpha, cfg);
       continue;
     }
     const layer = new LoraLinear(m, adapter, { ...cfg, r, alpha } as LoraConfig);
@@ -523,7 +536,7 @@ export function deleteAdapter(model: Module, adapter: string): void {
   checkModel(op, model);
   const a = adaptersOf(op, model);
   knownAdapter(op, a, adapter);
-  for (const [, l] of loraLayers(model)) l.removeAdapter(adapter);
+  for (const [, l] of loraLayers(model)) l._removeAdapter(adapter);
   a.configs.delete(adapter);
   if (a.active.includes(adapter)) {
     a.active = a.active.filter((n) => n !== adapter);
@@ -576,7 +589,7 @@ function unwrap<M extends Module>(model: M, doMerge: boolean): M {
     else l.unmerge();
     l.mergedAdapters = []; // the merged changes stay in the base weights
     for (const p of parents.get(l) ?? []) replaceChild(p, l, l.baseLayer);
-    for (const n of l.loraA.keys()) l.removeAdapter(n);
+    for (const n of l.loraA.keys()) l._removeAdapter(n);
   }
   ADAPTERS.delete(model);
   return model;
@@ -653,7 +666,7 @@ export function loadStateDict(model: Module, state: Record<string, Tensor>, opts
  * save_pretrained sets it). Fields newer PEFT versions added (exclude_modules) are written only
  * when set, so that older versions, which refuse unknown fields, read the file too.
  */
-export function peftConfigJson(cfg: ResolvedLoraConfig): Record<string, unknown> {
+function peftConfigJson(cfg: ResolvedLoraConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {
     alpha_pattern: { ...cfg.alphaPattern },
     auto_mapping: null,
