@@ -84,6 +84,11 @@ describe('bundle size and tree shaking', () => {
     // webtensor/vis brings nothing of the core
     const vis = await bundleSize(entryOf(`import { fitCallbacks } from 'webtensor/vis'`));
     expect(vis.gzip).toBeLessThan(8 * 1024);
+    // webtensor/lm shares the core's modules (one library instance) and bundles no Node module
+    const lm = await bundleSize(entryOf(`import { loadCausalLM } from 'webtensor/lm'`));
+    expect(lm.text).not.toMatch(/from\s*"node:/);
+    const both = await bundleSize(`import * as wt from 'webtensor'; import { loadCausalLM } from 'webtensor/lm'; console.log(wt, loadCausalLM);`);
+    expect(both.gzip).toBeLessThan(all.gzip + 16 * 1024);
   });
 
   it("the README's bundle sizes are the measured ones (within 3%)", async () => {

@@ -6,6 +6,7 @@
  * on the current backend.
  */
 import * as wt from '../src/index.js';
+import * as lm from '../src/lm/index.js';
 import type { ClassEntry, Entry } from './error-walk-harness.js';
 
 const { nn, optim, data, train } = wt;
@@ -35,6 +36,18 @@ export const fx = {
   xy: () => [wt.randn([4, 3], { seed: 8 }), wt.randn([4, 3], { seed: 9 })],
   scalarLoss: () => wt.randn([2], { seed: 10, requiresGrad: true }).sum(),
 };
+
+/** A tiny language model's checkpoint folder (absolute: the walk runs in a scratch folder) and configs. */
+const LM_DIR = new URL('./fixtures/lm/tiny-gpt2', import.meta.url).pathname;
+const tinyGpt2 = () => ({ vocab_size: 20, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 2 });
+const tinyLlama = () => ({ vocab_size: 20, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 8 });
+/** The methods CausalLM gives both model classes, with good arguments. */
+const causalLMMethods = (): Record<string, Entry> => ({
+  forward: { args: () => [[[1, 2, 3]], {}] },
+  // a generator that is never iterated does no work (and holds no tensor)
+  generate: { args: () => [[1, 2], { maxNewTokens: 2, temperature: 0 }] },
+  checkpointKey: { args: () => ['h.0.ln_1.weight'] },
+});
 
 /** Bytes of a small model file and of an optimizer checkpoint (made before the walk: save is async). */
 export const files = { model: new Uint8Array(), optimizer: new Uint8Array(), idx: new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]), adapter: {} as wt.nn.lora.LoraFiles };
@@ -262,6 +275,9 @@ export const functions: Record<string, Entry> = {
   'train.predict': { args: () => [fx.lin(), fx.x(), {}], prefixes: ['Linear.forward'] },
   'train.resolveLoss': { args: () => ['mse'] },
   'train.resolveMetrics': { args: () => [['accuracy'], 'crossEntropy'] },
+
+  'lm.loadCausalLM': { args: () => [LM_DIR, {}] },
+  'lm.readConfig': { args: () => [LM_DIR] },
 };
 
 /** forward's good arguments for each layer (instances come from `classes` below). */
@@ -365,6 +381,14 @@ export const classes: Record<string, ClassEntry> = {
   'nn.TransformerDecoderLayer': { args: () => [4, 2, { dimFeedforward: 8 }], methods: forward(() => [fx.seq(), fx.seq(), {}]) },
   'nn.TransformerEncoder': { args: () => [() => new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 }), 1, null], avoid: ['2**31'], methods: forward(() => [fx.seq(), {}]) },
   'nn.TransformerEncoderLayer': { args: () => [4, 2, { dimFeedforward: 8 }], methods: forward(() => [fx.seq(), {}]) },
+
+  'lm.CausalLM': { skip: 'abstract (walked through GPT2LMHeadModel and LlamaForCausalLM)' },
+  // the config is config.json's object: any keys (unknown ones are kept, as transformers keeps them)
+  'lm.GPT2LMHeadModel': { args: () => [tinyGpt2(), {}], notOptions: [0], methods: causalLMMethods() },
+  'lm.LlamaForCausalLM': { args: () => [tinyLlama(), {}], notOptions: [0], methods: { ...causalLMMethods(), checkpointKey: { args: () => ['model.norm.weight'] } } },
+  'lm.KVCache': { args: () => [2], methods: { append: { args: () => [0, wt.randn([1, 2, 3, 4]), wt.randn([1, 2, 3, 4])] } } },
+  'lm.RMSNorm': { args: () => [3, 1e-6], methods: forward(() => [fx.x()]) },
+  'lm.Conv1D': { args: () => [4, 3, 0.02, 0], methods: forward(() => [fx.x()]) },
 
   'optim.Optimizer': { skip: 'abstract (walked through its subclasses)' },
   'optim.SGD': { args: () => [[fx.param()], { lr: 0.1 }], methods: { loadStateDict: { args: () => [fx.sgd().stateDict()], notOptions: [0] } } },

@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
+import * as lm from '../src/lm/index.js';
 import { forEachBackend } from './backends.js';
 import { battery, kindOf, release, stats, walk, type Callee, type Entry } from './error-walk-harness.js';
 import { classes, functions, makeFiles, rememberBackend, tensorMethods, fx } from './error-walk-table.js';
@@ -19,8 +20,11 @@ import { classes, functions, makeFiles, rememberBackend, tensorMethods, fx } fro
 type Fn = (...a: unknown[]) => unknown;
 type Ctor = new (...a: unknown[]) => unknown;
 
-/** Namespaces walked, in order; aliases (wt.callbacks = wt.train's, nn.functional = F) are skipped as duplicates. */
-const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['nn.lora', wt.nn.lora], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train]];
+/**
+ * Namespaces walked, in order; aliases (wt.callbacks = wt.train's, nn.functional = F) are skipped
+ * as duplicates. `lm` is the webtensor/lm entry.
+ */
+const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['nn.lora', wt.nn.lora], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train], ['lm', lm]];
 
 const isClass = (name: string, v: unknown): v is Ctor => typeof v === 'function' && /^[A-Z]/.test(name) && !!(v as Ctor).prototype;
 const isErrorClass = (v: unknown): boolean => v === Error || (typeof v === 'function' && (v as Ctor).prototype instanceof Error);
@@ -61,6 +65,7 @@ const INTERNAL: [Ctor, string[]][] = [
   [wt.nn.MultiheadAttention as unknown as Ctor, ['projWeights', 'masks']],
   [wt.nn.Module as unknown as Ctor, ['ownTensors', 'stateEntries']],
   [wt.amp.GradScaler as unknown as Ctor, ['scaleTensors', 'setScale', 'divideGrads', 'adjust']],
+  [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head']],
 ];
 
 const isInternal = (C: Ctor, m: string): boolean => INTERNAL.some(([B, names]) => (C === B || C.prototype instanceof B) && names.includes(m));
@@ -142,7 +147,7 @@ forEachBackend((backend) => {
     if (process.env.WT_WALK_LOG) console.log(`error walk on ${backend}: ${stats.callees} callables, ${stats.calls} bad calls, ${stats.threw} refused`);
   });
 
-  it('every function of wt, wt.F, wt.nn, wt.optim, wt.data, wt.train refuses bad arguments with a typed error naming it', async () => {
+  it('every function of wt, wt.F, wt.nn, wt.optim, wt.data, wt.train, webtensor/lm refuses bad arguments with a typed error naming it', async () => {
     const callees = fns.map(([path, f]): Callee => {
       const entry = functions[path] ?? {};
       return { label: path, prefixes: fnPrefixes(path, entry), entry, arity: f.length, call: (args) => f(...args), leakFree: true };

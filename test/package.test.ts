@@ -57,8 +57,8 @@ function typecheck(p: string, emit = false): void {
 describe('npm pack', () => {
   it('carries what a user needs and no more', () => {
     const paths = packed.files.map((f) => f.path);
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/cli.js', 'dist/esm/index.js', 'dist/esm/vis/index.js',
-      'dist/types/index.d.ts', 'dist/types/vis/index.d.ts', 'dist/types/webgpu-globals.d.ts']) expect(paths).toContain(f);
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/cli.js', 'dist/esm/index.js', 'dist/esm/vis/index.js', 'dist/esm/lm/index.js',
+      'dist/types/index.d.ts', 'dist/types/vis/index.d.ts', 'dist/types/lm/index.d.ts', 'dist/types/webgpu-globals.d.ts']) expect(paths).toContain(f);
     // no source maps, sources, shaders (inlined in the build), example scripts or data sets
     expect(paths.filter((f) => /\.map$|^(src|shaders|examples|test|bench|demo)\//.test(f))).toEqual([]);
     expect(Math.max(...packed.files.map((f) => f.size))).toBeLessThan(800 * 1024);
@@ -83,13 +83,18 @@ describe('npm pack', () => {
 });
 
 describe('a consumer project', () => {
-  it('Node, strict, lib ES2022, no skipLibCheck: typechecks, trains with fit() on the CPU, saves safetensors; WebGPU asks for npm i webgpu', () => {
+  it('Node, strict, lib ES2022, no skipLibCheck: typechecks, trains with fit() on the CPU, saves safetensors, generates with webtensor/lm; WebGPU asks for npm i webgpu', () => {
     const p = consumer('node-app', ['@types/node', 'undici-types'], { lib: ['ES2022'], types: ['node'] }, {
       'main.ts': `
 import * as wt from 'webtensor';
+import { GPT2LMHeadModel } from 'webtensor/lm';
 import { readFileSync } from 'node:fs';
 
 await wt.init({ backend: 'cpu' });
+const lm = new GPT2LMHeadModel({ vocab_size: 16, n_positions: 16, n_embd: 8, n_layer: 1, n_head: 2 });
+const generated: number[] = [];
+for await (const id of lm.generate([1, 2, 3], { maxNewTokens: 3, temperature: 0, stop: [] })) generated.push(id);
+lm.dispose();
 const x = wt.randn([64, 2], { seed: 1 });
 const y = x.sum(1).gt(0).int();                       // int32 class labels
 const model = new wt.nn.Sequential(new wt.nn.Linear(2, 8), new wt.nn.ReLU(), new wt.nn.Linear(8, 2));
@@ -104,7 +109,7 @@ try {
 } catch (e) {
   webgpu = (e as Error).name + ': ' + (e as Error).message;
 }
-console.log(JSON.stringify({ loss: h.history.loss, acc: h.history.acc, keys, bytes: readFileSync('model.safetensors').length, webgpu }));
+console.log(JSON.stringify({ loss: h.history.loss, acc: h.history.acc, keys, bytes: readFileSync('model.safetensors').length, webgpu, generated }));
 `,
     });
     typecheck(p, true);
@@ -114,6 +119,7 @@ console.log(JSON.stringify({ loss: h.history.loss, acc: h.history.acc, keys, byt
     expect(out.loss.at(-1)).toBeLessThan(out.loss[0] * 0.5);
     expect(out.acc.at(-1)).toBeGreaterThan(0.9);
     expect(out.keys).toHaveLength(4);
+    expect(out.generated).toHaveLength(3); // webtensor/lm, on the same library instance
     expect(out.bytes).toBeGreaterThan(4 * (2 * 8 + 8 + 8 * 2 + 2));
     expect(out.webgpu).toMatch(/^BackendError: .*npm i webgpu/);
     // the command line, whose bundle imports the package's own modules

@@ -142,16 +142,35 @@ export async function readHeader(op: string, source: ByteSource): Promise<Header
   return { entries, metadata };
 }
 
+let F16_TABLE: Float32Array | null = null;
+const f16Table = (): Float32Array => (F16_TABLE ??= Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h)));
+
+/** The n 16-bit words of `bytes` (little-endian host), copied only if their offset is odd. */
+function halfWords(bytes: Uint8Array, n: number): Uint16Array {
+  return bytes.byteOffset % 2 ? new Uint16Array(bytes.slice().buffer, 0, n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 /** Decodes one entry's bytes (little-endian) into the values of a webtensor dtype. */
-function decode(op: string, e: HeaderEntry, bytes: Uint8Array): Float32Array | Int32Array | Uint8Array {
+export function decode(op: string, e: HeaderEntry, bytes: Uint8Array): Float32Array | Int32Array | Uint8Array {
   const n = (e.end - e.begin) / READ[e.dtype].size;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (e.dtype) {
     // slice() copies into a fresh, aligned buffer (offsets in the file need not be aligned)
     case 'F32': return LITTLE_ENDIAN ? new Float32Array(bytes.slice().buffer) : Float32Array.from({ length: n }, (_, i) => dv.getFloat32(4 * i, true));
     case 'F64': return Float32Array.from({ length: n }, (_, i) => dv.getFloat64(8 * i, true));
-    case 'F16': return Float32Array.from({ length: n }, (_, i) => f16ToF32(dv.getUint16(2 * i, true)));
-    case 'BF16': return Float32Array.from({ length: n }, (_, i) => bf16ToF32(dv.getUint16(2 * i, true)));
+    case 'F16': {
+      if (!LITTLE_ENDIAN) return Float32Array.from({ length: n }, (_, i) => f16ToF32(dv.getUint16(2 * i, true)));
+      // a table of the 65536 patterns (built once): about 30x faster than decoding each value
+      const h = halfWords(bytes, n), out = new Float32Array(n), lut = f16Table();
+      for (let i = 0; i < n; i++) out[i] = lut[h[i]];
+      return out;
+    }
+    case 'BF16': {
+      if (!LITTLE_ENDIAN) return Float32Array.from({ length: n }, (_, i) => bf16ToF32(dv.getUint16(2 * i, true)));
+      const h = halfWords(bytes, n), out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) out[i] = h[i] << 16; // the top half of a float32
+      return new Float32Array(out.buffer);
+    }
     case 'I32': return LITTLE_ENDIAN ? new Int32Array(bytes.slice().buffer) : Int32Array.from({ length: n }, (_, i) => dv.getInt32(4 * i, true));
     case 'I16': return Int32Array.from({ length: n }, (_, i) => dv.getInt16(2 * i, true));
     case 'I8': return Int32Array.from({ length: n }, (_, i) => dv.getInt8(i));

@@ -1,0 +1,235 @@
+/**
+ * The pieces the language models share: GPT-2's Conv1D (a linear layer stored [in, out]),
+ * RMSNorm, rotary position embeddings as transformers computes them, the key/value cache and
+ * causal attention over it (grouped-query attention without copying keys and values per head).
+ */
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { keep } from '../memory.js';
+import { cat } from '../ops/movement.js';
+import { empty } from '../ops/run.js';
+import { tensor } from '../ops/creation.js';
+import { scaledDotProductAttention } from '../nn/attention.js';
+import { Embedding, Linear } from '../nn/layers.js';
+import { Module, parameter } from '../nn/module.js';
+import * as init from '../nn/init.js';
+import type { Tensor } from '../tensor.js';
+import { checkFloat, checkNumber, checkNumel, checkPositiveInt } from '../validate.js';
+import type { RopeScaling } from './config.js';
+
+/**
+ * Whether new modules leave their parameters uninitialised (the loader, which overwrites every
+ * one, sets it for the duration of a construction).
+ */
+export const construction = { empty: false };
+
+/**
+ * A parameter of this shape with mean 0 and standard deviation `std` (transformers draws
+ * N(0, std²); this draws U(±std·√3), the same variance, which the CPU backend draws about 2.5x
+ * faster), or uninitialised while loading.
+ */
+export function normalParam(shape: number[], std: number, seed: number): Tensor {
+  const t = empty(shape, 'float32');
+  return parameter(construction.empty ? t : init.uniform(t, -std * Math.sqrt(3), std * Math.sqrt(3), seed));
+}
+
+/**
+ * A wt.nn.Linear (so code that looks for Linear layers, e.g. adapters, finds them) with
+ * transformers' initialisation instead of PyTorch's: weights of standard deviation `std`
+ * (normalParam), biases 0; uninitialised while loading.
+ */
+export function hubLinear(inF: number, outF: number, bias: boolean, std: number, seed: number): Linear {
+  // made 1×1 (nothing to draw), then given its real parameters
+  const l = new Linear(1, 1, { bias });
+  l.weight.dispose();
+  l.bias?.dispose();
+  l.weight = normalParam([outF, inF], std, seed);
+  l.bias = bias ? constParam([outF], 0) : null;
+  Object.assign(l as { inFeatures: number; outFeatures: number }, { inFeatures: inF, outFeatures: outF });
+  return l;
+}
+
+/** A wt.nn.Embedding with weights of standard deviation `std` (normalParam); uninitialised while loading. */
+export function hubEmbedding(num: number, dim: number, std: number, seed: number): Embedding {
+  const e = new Embedding(1, 1);
+  e.weight.dispose();
+  e.weight = normalParam([num, dim], std, seed);
+  Object.assign(e as { numEmbeddings: number; embeddingDim: number }, { numEmbeddings: num, embeddingDim: dim });
+  return e;
+}
+
+/** A parameter filled with `value` (norm weights 1, biases 0). */
+export function constParam(shape: number[], value: number): Tensor {
+  const t = empty(shape, 'float32');
+  return parameter(construction.empty ? t : init.constant(t, value));
+}
+
+/**
+ * GPT-2's Conv1D: y = x W + b with W stored [nx, nf] (in, out), the transpose of Linear's
+ * layout, as the hub's checkpoints hold it.
+ */
+export class Conv1D extends Module {
+  weight: Tensor;
+  bias: Tensor;
+  constructor(readonly nf: number, readonly nx: number, std = 0.02, seed = 0) {
+    super();
+    checkPositiveInt('Conv1D', 'nf', nf);
+    checkPositiveInt('Conv1D', 'nx', nx);
+    checkNumber('Conv1D', 'std', std, { min: 0, finite: true });
+    checkNumber('Conv1D', 'seed', seed, { int: true, min: 0 });
+    checkNumel('Conv1D', 'weight', [nx, nf]);
+    this.weight = normalParam([nx, nf], std, seed);
+    this.bias = constParam([nf], 0);
+  }
+  forward(x: Tensor): Tensor {
+    checkFloat('Conv1D.forward', 'input', x);
+    if (x.shape[x.ndim - 1] !== this.nx) throw new ShapeError(`Conv1D.forward: input must be [..., ${this.nx}], got ${fmt(x.shape)}`);
+    return x.matmul(this.weight).add(this.bias);
+  }
+  override extraRepr(): string {
+    return `nf=${this.nf}, nx=${this.nx}`;
+  }
+}
+
+/** Root-mean-square normalisation (Llama's LlamaRMSNorm): x / √(mean(x²) + eps) · weight. */
+export class RMSNorm extends Module {
+  weight: Tensor;
+  constructor(readonly hiddenSize: number, readonly eps = 1e-6) {
+    super();
+    checkPositiveInt('RMSNorm', 'hiddenSize', hiddenSize);
+    checkNumber('RMSNorm', 'eps', eps, { min: 0, finite: true });
+    checkNumel('RMSNorm', 'weight', [hiddenSize]);
+    this.weight = constParam([hiddenSize], 1);
+  }
+  forward(x: Tensor): Tensor {
+    checkFloat('RMSNorm.forward', 'input', x);
+    if (x.shape[x.ndim - 1] !== this.hiddenSize) throw new ShapeError(`RMSNorm.forward: input must be [..., ${this.hiddenSize}], got ${fmt(x.shape)}`);
+    return x.mul(x.square().mean(-1, true).add(this.eps).rsqrt()).mul(this.weight);
+  }
+  override extraRepr(): string {
+    return `${this.hiddenSize}, eps=${this.eps}`;
+  }
+}
+
+const f32 = Math.fround;
+
+/**
+ * The rotary embedding's inverse frequencies (float32, as transformers' _compute_default_rope_parameters,
+ * then its linear or llama3 scaling).
+ */
+export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null): Float32Array {
+  const inv = new Float32Array(headDim / 2);
+  for (let i = 0; i < inv.length; i++) inv[i] = f32(1 / f32(theta ** f32((2 * i) / headDim)));
+  if (!scaling) return inv;
+  const factor = scaling.factor;
+  if (scaling.rope_type === 'linear') return inv.map((f) => f32(f / factor));
+  // llama3: long wavelengths divided by factor, short ones kept, the band between interpolated
+  const lo = scaling.low_freq_factor!, hi = scaling.high_freq_factor!, old = scaling.original_max_position_embeddings!;
+  const lowWl = old / lo, highWl = old / hi;
+  return inv.map((f) => {
+    const wl = f32((2 * Math.PI) / f);
+    const scaled = wl > lowWl ? f32(f / factor) : f;
+    if (wl < highWl || wl > lowWl) return scaled;
+    const s = f32(f32(old / wl - lo) / (hi - lo));
+    return f32(f32(f32((1 - s) * scaled) / factor) + f32(s * scaled));
+  });
+}
+
+/** cos and sin [T, headDim] of positions start..start+T-1 (each frequency twice: [f, f]). */
+export function ropeTables(invFreq: Float32Array, start: number, T: number): [Tensor, Tensor] {
+  const half = invFreq.length, D = 2 * half;
+  const c = new Float32Array(T * D), s = new Float32Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = f32((start + t) * invFreq[i]);
+      c[t * D + i] = c[t * D + half + i] = Math.cos(a);
+      s[t * D + i] = s[t * D + half + i] = Math.sin(a);
+    }
+  }
+  return [tensor(c, { shape: [T, D] }), tensor(s, { shape: [T, D] })];
+}
+
+/** x·cos + rotate_half(x)·sin over x [..., T, D] (rotate_half(x) = [-x2, x1] of its halves). */
+export function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const D = x.shape[x.ndim - 1], h = D / 2;
+  const rot = cat([x.narrow(-1, h, h).neg(), x.narrow(-1, 0, h)], -1);
+  return x.mul(cos).add(rot.mul(sin));
+}
+
+/**
+ * The keys and values of the positions a model has seen, per layer ([B, kvHeads, S, headDim]),
+ * so that generation feeds each new token once. Made by `model.newCache()`; pass it to
+ * `model.forward(ids, { cache })`, which appends to it. Owns its tensors: `dispose()` frees them.
+ */
+export class KVCache {
+  private readonly k: (Tensor | null)[];
+  private readonly v: (Tensor | null)[];
+  /** positions held */
+  length = 0;
+  constructor(readonly numLayers: number) {
+    checkPositiveInt('KVCache', 'numLayers', numLayers);
+    if (numLayers > 1 << 20) throw new ArgumentError(`KVCache: numLayers ${numLayers} is more than any model has (at most ${1 << 20})`);
+    this.k = new Array(numLayers).fill(null);
+    this.v = new Array(numLayers).fill(null);
+  }
+
+  /** Appends layer i's new keys and values [B, H, T, D]; returns all of them [B, H, S, D]. */
+  append(i: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const op = 'KVCache.append';
+    checkNumber(op, 'layer', i, { int: true, min: 0, max: this.numLayers - 1 });
+    checkFloat(op, 'keys', k);
+    checkFloat(op, 'values', v);
+    const pk = this.k[i], pv = this.v[i];
+    for (const [n, t, p] of [['keys', k, pk], ['values', v, pv]] as const) {
+      const ok = t.ndim === 4 && k.ndim === 4 && t.shape[0] === k.shape[0] && t.shape[1] === k.shape[1] && t.shape[2] === k.shape[2] &&
+        (!p || (p.shape[0] === t.shape[0] && p.shape[1] === t.shape[1] && p.shape[3] === t.shape[3]));
+      if (!ok) {
+        throw new ShapeError(`${op}: ${n} must be [B, H, T, D]${p ? ` with the B, H and D of the cached ${fmt(p.shape)}` : ''}${n === 'values' ? ` and the keys' B, H, T (keys ${fmt(k.shape)})` : ''}, got ${fmt(t.shape)}`);
+      }
+    }
+    // copies: the cache owns its tensors, never the caller's
+    const ka = keep(pk ? cat([pk, k], 2) : k.clone());
+    const va = keep(pv ? cat([pv, v], 2) : v.clone());
+    pk?.dispose();
+    pv?.dispose();
+    this.k[i] = ka;
+    this.v[i] = va;
+    return [ka, va];
+  }
+
+  /** Frees the cached tensors; the cache is empty (length 0) afterwards. */
+  dispose(): void {
+    for (const a of [this.k, this.v]) a.forEach((t, i) => { t?.dispose(); a[i] = null; });
+    this.length = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * Causal attention of q [B, H, L, D] (positions past..past+L-1) over k, v [B, Hkv, S, D]
+ * (positions 0..S-1, S = past + L), H a multiple of Hkv (query head h uses key head
+ * ⌊h / (H/Hkv)⌋, as transformers' repeat_kv) → [B, H, L, D]. Keys and values are never
+ * repeated per head: a query group is a batch dim that broadcasts.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, past: number, scale: number): Tensor {
+  const [B, H, L, D] = q.shape, Hkv = k.shape[1], S = k.shape[2], G = H / Hkv;
+  if (L === 1) {
+    // one query per head sees every key: a group's G queries are G rows against its key head
+    const y = scaledDotProductAttention(q.reshape([B, Hkv, G, D]), k, v, { scale });
+    return y.reshape([B, H, 1, D]);
+  }
+  const q5 = G === 1 ? q : q.reshape([B, Hkv, G, L, D]);
+  const k5 = G === 1 ? k : k.unsqueeze(2), v5 = G === 1 ? v : v.unsqueeze(2);
+  let y: Tensor;
+  if (past === 0) y = scaledDotProductAttention(q5, k5, v5, { isCausal: true, scale });
+  else {
+    // bottom-right aligned: query l (position past + l) sees keys 0..past+l
+    const m = new Uint8Array(L * S);
+    for (let l = 0; l < L; l++) m.fill(1, l * S, l * S + past + l + 1);
+    const mask = tensor(m, { shape: [L, S], dtype: 'bool' });
+    y = scaledDotProductAttention(q5, k5, v5, { attnMask: mask, scale });
+  }
+  return G === 1 ? y : y.reshape([B, H, L, D]);
+}
