@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as wt from '../src/index.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
+import { loadCausalLM } from '../src/lm/index.js';
 
 const { nn, lora } = { nn: wt.nn, lora: wt.nn.lora };
 const HERE = fileURLToPath(new URL('./fixtures/lora/', import.meta.url));
@@ -23,7 +24,11 @@ const V = 11, D = 8;
 
 interface TJ { shape: number[]; data: number[] }
 interface Case { ids: TJ; logits: TJ; merged: Record<string, TJ>; losses: number[]; finalLoss: number; grads0: Record<string, TJ>; trained: Record<string, TJ>; trainable: number }
-const ref = JSON.parse(readFileSync(join(HERE, 'reference.json'), 'utf8')) as { steps: number; lr: number; weightDecay: number; cases: Record<'lm' | 'gpt', Case> };
+const ref = JSON.parse(readFileSync(join(HERE, 'reference.json'), 'utf8')) as {
+  steps: number; lr: number; weightDecay: number; cases: Record<'lm' | 'gpt', Case>;
+  hub_gpt2: { ids: number[][]; logits: TJ; keys: string[] };
+};
+const LM_FIXTURES = fileURLToPath(new URL('./fixtures/lm/', import.meta.url));
 
 /** transformers' Conv1D as the webtensor/lm one: y = x W + b, W [nx, nf]. */
 class Conv1D extends nn.Module {
@@ -338,6 +343,36 @@ forEachBackend((kind) => {
       });
     });
   }
+
+  describe('webtensor/lm models (hub module paths)', () => {
+    it('a PEFT adapter for a hub GPT-2 (transformer.h.0.attn.c_attn, Conv1D) loads into GPT2LMHeadModel and gives PyTorch\'s logits', async () => {
+      const model = await loadCausalLM(join(LM_FIXTURES, 'tiny-gpt2'));
+      await lora.load(model, join(HERE, 'hub_gpt2_adapter'), { isTrainable: true });
+      expect(Object.keys(lora.stateDict(model)).sort()).toEqual(ref.hub_gpt2.keys);
+      expect(lora.adapters(model).configs.default.fanInFanOut).toBe(true);
+      const y = wt.noGrad(() => model.forward(ref.hub_gpt2.ids));
+      expectClose(await y.data(), ref.hub_gpt2.logits.data, 1e-4, 1e-4, 'logits');
+      // trains: gradients reach the adapters only
+      model.train();
+      const ids = wt.tensor(new Int32Array(ref.hub_gpt2.ids.flat()), { shape: [2, 6] });
+      const loss = wt.tidy(() => wt.crossEntropy(model.forward(ids).reshape([-1, 128]), wt.tensor(new Int32Array(12).fill(3))));
+      loss.backward();
+      for (const [k, p] of model.namedParameters()) expect(p.grad !== null, k).toBe(k.includes('lora_'));
+      wt.dispose([y, ids, loss]);
+      model.dispose();
+    });
+
+    it('adapts a Llama\'s projections under PEFT\'s keys (base_model.model.model.layers.0.self_attn.q_proj)', async () => {
+      const model = await loadCausalLM(join(LM_FIXTURES, 'tiny-llama'));
+      const ids = [[1, 2, 3, 4]];
+      const before = await wt.noGrad(() => model.forward(ids)).data();
+      lora.apply(model, { r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] });
+      expect(Object.keys(lora.stateDict(model))).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+      expect(Object.keys(model.stateDict())).toContain('model.layers.0.self_attn.q_proj.base_layer.weight');
+      expectClose(await wt.noGrad(() => model.forward(ids)).data(), before, 1e-5, 1e-5, 'fresh adapters change nothing');
+      model.dispose();
+    });
+  });
 
   describe('several adapters', () => {
     it('adds, switches, combines and deletes adapters on one base', async () => {
