@@ -29,6 +29,10 @@ class Engine {
   liveTensors = 0;
   liveBytes = 0;
   gradEnabled = true;
+  /** while `wt.checkpoint` runs its function without gradients: every tensor requiring grad that an op reads (src/checkpoint.ts) */
+  gradCapture: Set<unknown> | null = null;
+  /** the most bytes `liveBytes` reached since the last `resetPeakMemory` (memory().peakBytes) */
+  peakBytes = 0;
   debug = false;
   /** leave elementwise results pending and fuse chains of them (`wt.setFusion`); 'auto': where the backend says fusion pays */
   fusion: boolean | 'auto' = 'auto';

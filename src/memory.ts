@@ -65,6 +65,8 @@ export interface MemoryInfo {
   tensors: number;
   /** bytes of storage held by live tensors and autograd */
   bytes: number;
+  /** the most `bytes` reached since the start or the last `wt.resetPeakMemory()` (torch.cuda.max_memory_allocated) */
+  peakBytes: number;
   /** bytes held by the backend, including buffers it still holds for queued work */
   bytesInUse: number;
   /** bytes kept in the buffer pool */
@@ -76,5 +78,14 @@ export interface MemoryInfo {
 /** Live tensors and bytes, plus the backend's pool statistics. */
 export function memory(): MemoryInfo {
   const b = engine.backend?.memory() ?? { bytesInUse: 0, bytesPooled: 0, poolHits: 0, poolMisses: 0 };
-  return { tensors: engine.liveTensors, bytes: engine.liveBytes, ...b };
+  return { tensors: engine.liveTensors, bytes: engine.liveBytes, peakBytes: Math.max(engine.peakBytes, engine.liveBytes), ...b };
+}
+
+/**
+ * Starts a new peak: `memory().peakBytes` becomes the bytes live now (as
+ * torch.cuda.reset_peak_memory_stats), to measure one step's high-water mark.
+ * @example wt.resetPeakMemory(); step(); console.log(wt.memory().peakBytes);
+ */
+export function resetPeakMemory(): void {
+  engine.peakBytes = engine.liveBytes;
 }

@@ -125,6 +125,7 @@ export class Storage {
   constructor(readonly backend: Backend, private _buf: BackendBuffer | null, readonly dtype: DType, numel?: number) {
     this.numel = numel ?? _buf!.numel;
     engine.liveBytes += this.numel * BYTES_PER_ELEMENT;
+    if (engine.liveBytes > engine.peakBytes) engine.peakBytes = engine.liveBytes;
     if (_buf) owners.set(_buf, this);
   }
 

@@ -31,6 +31,8 @@ export const fx = {
   },
   sgd: () => new optim.SGD([fx.param()], { lr: 0.1 }),
   lin: () => new nn.Linear(3, 3),
+  /** a model with a LoRA adapter ('default') on its one Linear */
+  lora: () => wt.nn.lora.apply(new nn.Sequential(new nn.Linear(3, 3)), { r: 2, targetModules: ['0'] }),
   ds: () => new data.TensorDataset(wt.randn([4, 3], { seed: 8 }), wt.randn([4, 3], { seed: 9 })),
   xy: () => [wt.randn([4, 3], { seed: 8 }), wt.randn([4, 3], { seed: 9 })],
   scalarLoss: () => wt.randn([2], { seed: 10, requiresGrad: true }).sum(),
@@ -51,8 +53,11 @@ const causalLMMethods = (): Record<string, Entry> => ({
 });
 
 /** Bytes of a small model file and of an optimizer checkpoint (made before the walk: save is async). */
-export const files = { model: new Uint8Array(), optimizer: new Uint8Array(), idx: new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]) };
+export const files = { model: new Uint8Array(), optimizer: new Uint8Array(), idx: new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]), adapter: {} as wt.nn.lora.LoraFiles };
 export async function makeFiles(): Promise<void> {
+  const m = fx.lora();
+  files.adapter = await wt.nn.lora.save(m);
+  m.dispose();
   const a = wt.ones([2]);
   files.model = await wt.save({ a });
   const opt = fx.sgd();
@@ -81,6 +86,8 @@ export const functions: Record<string, Entry> = {
   cat: { args: () => [[fx.x(), fx.x()], 0] },
   chunk: { args: () => [fx.x(), 2, 0] },
   clamp: { args: () => [fx.x(), -1, 1] },
+  // fn's own refusals of what it is given name its ops (mul)
+  checkpoint: { args: () => [(t: wt.Tensor) => wt.mul(t, 2), fx.x()], prefixes: ['mul'] },
   compile: { args: () => [(a: wt.Tensor) => a.mul(2), {}] },
   conv1d: { args: () => [fx.seq(), wt.randn([2, 3, 2]), null, {}] },
   conv2d: { args: () => [fx.img(), wt.randn([3, 2, 3, 3]), null, {}] },
@@ -220,6 +227,18 @@ export const functions: Record<string, Entry> = {
   'F.marginRankingLoss': { args: () => [fx.x(), fx.x(), fx.x().sign(), {}] },
 
   'nn.isParameter': { args: () => [fx.x()] },
+  'nn.lora.apply': { args: () => [new nn.Sequential(new nn.Linear(3, 3)), { r: 2, alpha: 4, dropout: 0.1, targetModules: ['0'] }, 'default'] },
+  'nn.lora.setAdapter': { args: () => [fx.lora(), 'default'] },
+  'nn.lora.adapters': { args: () => [fx.lora()] },
+  'nn.lora.deleteAdapter': { args: () => [fx.lora(), 'default'] },
+  'nn.lora.merge': { args: () => [fx.lora(), ['default']] },
+  'nn.lora.unmerge': { args: () => [fx.lora()] },
+  'nn.lora.unload': { args: () => [fx.lora(), { merge: true }] },
+  'nn.lora.stateDict': { args: () => [fx.lora(), 'default'] },
+  'nn.lora.loadStateDict': { args: () => { const m = fx.lora(); return [m, wt.nn.lora.stateDict(m), { adapterName: 'default', strict: true }]; }, notOptions: [1] },
+  'nn.lora.configFromPeft': { args: () => [JSON.parse(files.adapter['adapter_config.json'])], notOptions: [0] },
+  'nn.lora.save': { args: () => [fx.lora(), { adapterName: 'default', baseModelNameOrPath: 'm', taskType: 'CAUSAL_LM' }] },
+  'nn.lora.load': { args: () => [new nn.Sequential(new nn.Linear(3, 3)), { ...files.adapter }, { adapterName: 'default', isTrainable: true }], notOptions: [1] },
   'nn.parameter': { args: () => [fx.x(), true] },
   'nn.generateSquareSubsequentMask': { args: () => [3] },
   'nn.scaledDotProductAttention': { args: () => [fx.seq(), fx.seq(), fx.seq(), {}] },
@@ -320,6 +339,10 @@ export const classes: Record<string, ClassEntry> = {
     },
   },
   'nn.LogSoftmax': { args: () => [-1], methods: forward(() => [fx.x()]) },
+  'nn.lora.LoraLinear': {
+    args: () => [new nn.Linear(3, 3), 'default', { r: 2, targetModules: ['x'] }],
+    methods: { forward: { args: () => [fx.x()] }, deltaWeight: { args: () => ['default'] }, merge: { args: () => [['default']] } },
+  },
   'nn.MaxPool2d': { args: () => [2, {}], methods: forward(() => [fx.img()]) },
   'nn.Module': { skip: 'abstract (walked through nn.Linear)' },
   'nn.ModuleDict': {

@@ -24,7 +24,7 @@ type Ctor = new (...a: unknown[]) => unknown;
  * Namespaces walked, in order; aliases (wt.callbacks = wt.train's, nn.functional = F) are skipped
  * as duplicates. `lm` is the webtensor/lm entry.
  */
-const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train], ['lm', lm]];
+const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['nn.lora', wt.nn.lora], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train], ['lm', lm]];
 
 const isClass = (name: string, v: unknown): v is Ctor => typeof v === 'function' && /^[A-Z]/.test(name) && !!(v as Ctor).prototype;
 const isErrorClass = (v: unknown): boolean => v === Error || (typeof v === 'function' && (v as Ctor).prototype instanceof Error);

@@ -25,18 +25,26 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return out;
 }
 
-function topoOrder(root: Node): Node[] {
+/** The nodes reachable from the roots, each after every node that feeds it a gradient; `stop` nodes are not entered. */
+function topoOrder(roots: readonly Node[], stop?: ReadonlySet<Node>): Node[] {
   const order: Node[] = [];
   const seen = new Set<Node>();
-  const stack: [Node, number][] = [[root, 0]];
-  seen.add(root);
+  const stack: [Node, number][] = [];
+  for (const r of roots) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push([r, 0]);
+    visit();
+  }
+  return order.reverse();
+  function visit(): void {
   while (stack.length) {
     const top = stack[stack.length - 1];
     const [node, i] = top;
     if (i < node.inputs.length) {
       top[1]++;
       const child = node.parents[i];
-      if (child && !seen.has(child)) {
+      if (child && !seen.has(child) && !stop?.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
       }
@@ -45,7 +53,7 @@ function topoOrder(root: Node): Node[] {
       stack.pop();
     }
   }
-  return order.reverse();
+  }
 }
 
 function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
@@ -99,9 +107,32 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       engine.untrack(root.grad);
       return;
     }
-    const grads = new Map<Node, Tensor>([[root.gradFn, seed]]);
+    backprop([[root.gradFn, seed]], retainGraph);
+  });
+}
+
+/** Where a partial backward (checkpoint's recomputation) stops: gradients reaching these are handed back, not applied. */
+export interface BackpropStop {
+  /** nodes of the enclosing graph: not run */
+  nodes: ReadonlySet<Node>;
+  /** leaves: their gradients are not accumulated into `.grad` */
+  leaves: ReadonlySet<Tensor>;
+}
+
+/**
+ * Runs the gradient rules from `seeds` (a node and the gradient of its output; the gradients
+ * are consumed) down to the leaves, accumulating into their `.grad`; with `stop`, the gradients
+ * that reach a stop node or leaf are returned instead (summed), for the caller to pass on. Runs
+ * inside noGrad.
+ * @internal
+ */
+export function backprop(seeds: readonly [Node, Tensor][], retainGraph: boolean, stop?: BackpropStop): Map<Node | Tensor, Tensor> {
+  const out = new Map<Node | Tensor, Tensor>();
+  {
+    const grads = new Map<Node, Tensor>();
+    for (const [n, g] of seeds) grads.set(n, accumulate(grads.get(n), g));
     const leaves = new Map<Tensor, Tensor>();
-    for (const node of topoOrder(root.gradFn)) {
+    for (const node of topoOrder([...grads.keys()], stop?.nodes)) {
       const summed = grads.get(node);
       grads.delete(node);
       if (!summed) continue;
@@ -129,7 +160,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
         const fitted = sumToShape(gi, x.shape);
         if (fitted !== gi) gi.dispose();
         const parent = node.parents[i];
-        if (parent) grads.set(parent, accumulate(grads.get(parent), fitted));
+        if (parent && stop?.nodes.has(parent)) out.set(parent, accumulate(out.get(parent), realize(fitted)));
+        else if (parent) grads.set(parent, accumulate(grads.get(parent), fitted));
+        else if (stop?.leaves.has(x)) out.set(x, accumulate(out.get(x), realize(fitted)));
         else if (x.isDisposed) disposeGrad(fitted);
         else leaves.set(x, accumulate(leaves.get(x), fitted));
       });
@@ -148,5 +181,6 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       x.grad = accumulate(x.grad, c);
       engine.untrack(x.grad);
     }
-  });
+  }
+  return out;
 }

@@ -58,6 +58,8 @@ export class Node<K extends OpName = OpName> {
 
 /** True when an op on these inputs must be recorded. */
 export function needsGrad(inputs: readonly Tensor[]): boolean {
+  const capture = engine.gradCapture;
+  if (capture) for (const t of inputs) if (t.requiresGrad) capture.add(t);
   return engine.gradEnabled && inputs.some((t) => t.requiresGrad);
 }
 

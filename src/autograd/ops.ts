@@ -43,5 +43,7 @@ export interface OpMeta {
   /** cumsum / cumprod along dim (src/ops/sort.ts); cumprod saves the input and the output */
   cumsum: { dim: number };
   cumprod: { dim: number };
+  /** wt.checkpoint: the function run again with gradients in backward (src/checkpoint.ts); saved: the function's tensor arguments */
+  checkpoint: { backward: (node: import('./graph.js').Node<'checkpoint'>, g: import('../tensor.js').Tensor) => (import('../tensor.js').Tensor | null)[] };
 }
 export type OpName = keyof OpMeta;

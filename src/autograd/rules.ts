@@ -36,6 +36,7 @@ function extremumGrad(node: Node<'max' | 'min'>, g: Tensor): Tensor[] {
 }
 
 export const gradRules: GradTable<OpName> = {
+  checkpoint: (n, g) => n.meta.backward(n, g),
   elementwise: (n, g) => elementwiseBackward(n.meta.def, n.saved, n.meta, n.inputs.map((t) => t.dtype), g, n.inputs.map((t) => t.requiresGrad)),
   sum: (n, g) => {
     const k = keepDims(g, n.inputs[0].shape, n.meta.axes, n.meta.keepdim);

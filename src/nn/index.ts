@@ -10,3 +10,4 @@ export * from './more-layers.js';
 export * from './containers.js';
 export * from './decoder.js';
 export { summary, type SummaryRow } from './summary.js';
+export * as lora from './lora.js';

@@ -144,6 +144,15 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /**
+   * The parameters that take gradients (requiresGrad): what an optimizer should update once
+   * some are frozen (LoRA's base weights), PyTorch's `filter(lambda p: p.requires_grad, ...)`.
+   * @example const opt = new wt.optim.AdamW(model.trainableParameters(), { lr: 1e-4 });
+   */
+  trainableParameters(): Tensor[] {
+    return this.parameters().filter((p) => p.requiresGrad);
+  }
+
   /** Buffers (running statistics, ...) with dotted names. */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
