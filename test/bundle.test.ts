@@ -96,6 +96,7 @@ describe('bundle size and tree shaking', () => {
     const rows = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/^\| `(import [^`]+)`[^|]*\| (\d+) KiB \| (\d+) KiB \|$/gm)];
     expect(rows.map((r) => r[1])).toEqual([
       `import * as wt from 'webtensor'`, `import { init, tensor } from 'webtensor'`, `import { load } from 'webtensor'`, `import { fitCallbacks } from 'webtensor/vis'`,
+      `import { loadCausalLM, loadTokenizer } from 'webtensor/lm'`,
     ]);
     const measured: string[] = [];
     const wrong: string[] = [];
@@ -111,8 +112,9 @@ describe('bundle size and tree shaking', () => {
     expect(wrong, 'update the README\'s bundle size table').toEqual([]);
     // a budget for the whole library: 147 KiB gzipped before issue 21's ops and layers (167 after:
     // inverse/hyperbolic WGSL functions, scan/sort/sample kernels, einsum, interpolate, decoder;
-    // 171 after issue 22's matmul epilogues: pending matmuls, generated GEMM epilogues, row sums; 175 with the short attention kernels)
+    // 171 after issue 22's matmul epilogues: pending matmuls, generated GEMM epilogues, row sums; 175 with the short attention kernels;
+    // 182 with issue 24's wt.nn.lora (PEFT-compatible adapters) and wt.checkpoint)
     const whole = await bundleSize(entryOf(`import * as wt from 'webtensor'`));
-    expect(whole.gzip).toBeLessThan(180 * 1024);
+    expect(whole.gzip).toBeLessThan(186 * 1024);
   });
 });
