@@ -3,7 +3,7 @@
 the Hugging Face hub's layout (config.json + model.safetensors, what webtensor loads) and once
 exported by `torch.onnx.export` with a KV cache (what transformers.js runs on ONNX Runtime).
 
-Shapes: `gpt2` is GPT-2 small (124M parameters), `smollm` SmolLM2-135M (Llama-style: 30 layers,
+Shapes: `gpt2` is GPT-2 small (124M parameters), `smollm2` SmolLM2-135M (Llama-style: 30 layers,
 grouped-query attention 9/3 heads, tied embeddings). Weights are random (speed does not depend on
 them) from the same functions as the test fixtures (test/fixtures/hf_lm.py), so both libraries
 read one set of values; expected.json holds PyTorch's logits of a short input so the bench can
@@ -13,7 +13,9 @@ ONNX model: inputs `input_ids` int64 [B, T] and, per layer i, `past.i.key` / `pa
 float32 [B, kv_heads, P, head_dim] (P = 0 for the prefill); outputs `logits` [B, T, vocab] and
 `present.i.key` / `present.i.value` [B, kv_heads, P + T, head_dim]. Positions continue from P.
 
-    /usr/bin/python3 bench/lm_onnx.py OUT_DIR [gpt2|smollm ...]
+    /usr/bin/python3 bench/lm_onnx.py OUT_DIR [--layers N] [gpt2|smollm2 ...]
+
+--layers N keeps each model's width and vocabulary but only N layers (written to OUT_DIR/<name>-L<N>).
 """
 import json
 import math
@@ -31,7 +33,7 @@ CONFIGS = {
         'vocab_size': 50257, 'n_positions': 1024, 'n_ctx': 1024, 'n_embd': 768, 'n_layer': 12, 'n_head': 12,
         'n_inner': None, 'layer_norm_epsilon': 1e-5, 'bos_token_id': 50256, 'eos_token_id': 50256, 'torch_dtype': 'float32',
     },
-    'smollm': {
+    'smollm2': {
         'architectures': ['LlamaForCausalLM'], 'model_type': 'llama', 'hidden_act': 'silu',
         'vocab_size': 49152, 'hidden_size': 576, 'intermediate_size': 1536, 'num_hidden_layers': 30,
         'num_attention_heads': 9, 'num_key_value_heads': 3, 'head_dim': 64, 'max_position_embeddings': 8192,
@@ -131,9 +133,11 @@ def small_init(sd, scale):
     return {k: (v if k.endswith(('ln_1.weight', 'ln_2.weight', 'ln_f.weight', 'layernorm.weight', 'norm.weight')) else v * scale) for k, v in sd.items()}
 
 
-def make(name, out):
-    cfg = CONFIGS[name]
-    d = os.path.join(out, name)
+def make(name, out, layers=None):
+    cfg = dict(CONFIGS[name])
+    d = os.path.join(out, name if layers is None else f'{name}-L{layers}')
+    if layers is not None:
+        cfg['n_layer' if cfg['model_type'] == 'gpt2' else 'num_hidden_layers'] = layers
     os.makedirs(d, exist_ok=True)
     g = torch.Generator().manual_seed(0)
     if cfg['model_type'] == 'gpt2':
@@ -170,7 +174,13 @@ def make(name, out):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) < 2:
+    argv = sys.argv[1:]
+    if not argv:
         sys.exit(__doc__)
-    for n in sys.argv[2:] or list(CONFIGS):
-        make(n, sys.argv[1])
+    layers = None
+    if '--layers' in argv:
+        i = argv.index('--layers')
+        layers = int(argv[i + 1])
+        del argv[i:i + 2]
+    for n in argv[1:] or list(CONFIGS):
+        make(n, argv[0], layers)

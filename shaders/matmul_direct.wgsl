@@ -22,6 +22,8 @@
 //   B_K4   B's unit stride is along k (K multiple of 4): a vec4 per column, transposed
 //   (none) scalar loads through the strides
 //   K4     K is a multiple of 4: no tail loop (required by A_K4 and B_K4)
+//   ROW1   M is 1 (a matrix-vector product: a decoding language model's every matmul): a block is
+//          1 x 4 and rows 1..3 are compiled out, instead of being computed and thrown away
 // Out-of-range rows and columns of edge blocks are clamped to the last one (valid memory, no
 // branches in the loop) and simply not stored.
 // Written out per row and column, not as loops over small arrays: CPU-emulated adapters keep a
@@ -54,7 +56,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let bN = u.bN;
   let bK = u.bK;
   let nBlocks = (N + 3u) / 4u;
+#if ROW1
+  let perZ = nBlocks * M;
+#else
   let perZ = nBlocks * ((M + 3u) / 4u);
+#endif
   // without split-K a thread past the end can leave; with it, it must still reach the barrier
   let valid = block < perZ * u.Z;
 #if !SPLIT
@@ -62,7 +68,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
   let z = min(block / perZ, u.Z - 1u);
   let r = block % perZ;
+#if ROW1
+  let m0 = r / nBlocks;
+#else
   let m0 = (r / nBlocks) * 4u;
+#endif
   let n0 = (r % nBlocks) * 4u;
 
   // element index of (row i, k = 4 * slice) in a and of (k = 4 * slice, column j) in b
@@ -98,9 +108,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     // rI = A[m0 + i, k..k+3] along k; kJ = B[k + j, n0..n0+3] along n
 #if A_K4
     let r0 = a[a0 >> 2u];
+#if !ROW1
     let r1 = a[a1 >> 2u];
     let r2 = a[a2 >> 2u];
     let r3 = a[a3 >> 2u];
+#endif
 #elif A_M4
     let x0 = a[a0 >> 2u];
     let x1 = a[(a0 + aK) >> 2u];
@@ -112,9 +124,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let r3 = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
 #else
     let r0 = vec4<f32>(a[a0], a[a0 + aK], a[a0 + aK2], a[a0 + aK3]);
+#if !ROW1
     let r1 = vec4<f32>(a[a1], a[a1 + aK], a[a1 + aK2], a[a1 + aK3]);
     let r2 = vec4<f32>(a[a2], a[a2 + aK], a[a2 + aK2], a[a2 + aK3]);
     let r3 = vec4<f32>(a[a3], a[a3 + aK], a[a3 + aK2], a[a3 + aK3]);
+#endif
 #endif
 #if B_N4
     let k0 = b[b0 >> 2u];
@@ -137,16 +151,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let k3 = vec4<f32>(b[b0 + bK3], b[b1 + bK3], b[b2 + bK3], b[b3 + bK3]);
 #endif
     c0 = fma(vec4<f32>(r0.x), k0, fma(vec4<f32>(r0.y), k1, fma(vec4<f32>(r0.z), k2, fma(vec4<f32>(r0.w), k3, c0))));
+#if ROW1
+#if ROWSUM
+    rows.x += r0.x + r0.y + r0.z + r0.w;
+#endif
+#else
     c1 = fma(vec4<f32>(r1.x), k0, fma(vec4<f32>(r1.y), k1, fma(vec4<f32>(r1.z), k2, fma(vec4<f32>(r1.w), k3, c1))));
     c2 = fma(vec4<f32>(r2.x), k0, fma(vec4<f32>(r2.y), k1, fma(vec4<f32>(r2.z), k2, fma(vec4<f32>(r2.w), k3, c2))));
     c3 = fma(vec4<f32>(r3.x), k0, fma(vec4<f32>(r3.y), k1, fma(vec4<f32>(r3.z), k2, fma(vec4<f32>(r3.w), k3, c3))));
 #if ROWSUM
     rows += vec4<f32>(r0.x + r0.y + r0.z + r0.w, r1.x + r1.y + r1.z + r1.w, r2.x + r2.y + r2.z + r2.w, r3.x + r3.y + r3.z + r3.w);
 #endif
-    a0 += aStep;
     a1 += aStep;
     a2 += aStep;
     a3 += aStep;
+#endif
+    a0 += aStep;
     b0 += bStep;
     b1 += bStep;
     b2 += bStep;
@@ -169,9 +189,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let rk = vec4<f32>(a[pa + m0 * aM], a[pa + min(m0 + 1u, M - 1u) * aM], a[pa + min(m0 + 2u, M - 1u) * aM], a[pa + min(m0 + 3u, M - 1u) * aM]);
 #endif
     c0 = fma(vec4<f32>(rk.x), kk, c0);
+#if !ROW1
     c1 = fma(vec4<f32>(rk.y), kk, c1);
     c2 = fma(vec4<f32>(rk.z), kk, c2);
     c3 = fma(vec4<f32>(rk.w), kk, c3);
+#endif
 #if ROWSUM
     rows += rk;
 #endif

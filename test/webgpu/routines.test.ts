@@ -128,6 +128,11 @@ suite('webgpu matmul cores', () => {
       await checkMatmul({ Z: 4, M: 8, N: 12, K: 100, la: 'col', lb: 'row', offA: 4, offB: 8 }, seed++, plan);
       await checkMatmul({ Z: 1, M: 8, N: 8, K: 8, la: 'row', lb: 'row', offA: 1, offB: 2 }, seed++, plan);
       await checkMatmul({ Z: 2, M: 10, N: 7, K: 50, la: 'row', lb: 'col', bias: true }, seed++, plan);
+      // a single row (the direct core's 1 x 4 blocks, ROW1): every layout, batches, the k tail, bias
+      for (const la of layouts) for (const lb of layouts) {
+        await checkMatmul({ Z: 2, M: 1, N: 20, K: 36, la, lb }, seed++, plan);
+        await checkMatmul({ Z: 3, M: 1, N: 21, K: 37, la, lb, bias: true }, seed++, plan);
+      }
     });
   }
   for (const plan of [{ kernel: 'tiled' }, { kernel: 'tiled', tile: 128 }] as MatmulPlan[]) {
@@ -146,6 +151,7 @@ suite('webgpu matmul cores', () => {
     for (const plan of [{ kernel: 'direct', ks: 16, wg: 64 }, { kernel: 'direct', ks: 8, wg: 16 }, { kernel: 'direct', ks: 1, wg: 64 }] as MatmulPlan[]) {
       await checkMatmul({ Z: 1, M: 10, N: 6, K: 1000, la: 'col', lb: 'row', bias: true }, 400, plan);
       await checkMatmul({ Z: 2, M: 3, N: 5, K: 999, la: 'row', lb: 'row' }, 401, plan);
+      await checkMatmul({ Z: 2, M: 1, N: 9, K: 1000, la: 'row', lb: 'col', bias: true }, 402, plan);
     }
   });
 });

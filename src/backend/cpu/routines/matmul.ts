@@ -496,12 +496,22 @@ function storeScratch(s: GemmSpec, c: Float32Array, scr: Float32Array, i: number
  * the operands' strides, accumulating each output in a float64.
  */
 function smallGemm(M: number, N: number, K: number, a: StorageArray, ao: number, sam: number, sak: number, b: StorageArray, bo: number, sbk: number, sbn: number, s: GemmSpec): void {
+  // four partial sums (k mod 4) break the chain of dependent adds: a decoding language model's
+  // vocabulary projection ([1, C] @ Wᵀ, Wᵀ read down its rows) ran about 3x faster
+  const K4 = K - (K % 4);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
-      let acc = 0;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
       let pa = ao + i * sam, pb = bo + j * sbn;
-      for (let k = 0; k < K; k++, pa += sak, pb += sbk) acc += a[pa] * b[pb];
-      s.c[s.cOff + i * s.ldc + j] = epilogue(s, acc, i, j);
+      let k = 0;
+      for (; k < K4; k += 4, pa += 4 * sak, pb += 4 * sbk) {
+        a0 += a[pa] * b[pb];
+        a1 += a[pa + sak] * b[pb + sbk];
+        a2 += a[pa + 2 * sak] * b[pb + 2 * sbk];
+        a3 += a[pa + 3 * sak] * b[pb + 3 * sbk];
+      }
+      for (; k < K; k++, pa += sak, pb += sbk) a0 += a[pa] * b[pb];
+      s.c[s.cOff + i * s.ldc + j] = epilogue(s, (a0 + a1) + (a2 + a3), i, j);
     }
   }
 }

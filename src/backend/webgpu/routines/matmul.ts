@@ -244,10 +244,13 @@ export function matmulLaunches(config: Routines['matmul'], inputs: readonly View
     if (modeB === 'vec4r') flags.push('B_VEC4', 'B_N4');
     else if (modeB === 'vec4k') flags.push('B_VEC4', 'B_K4');
     if (K % 4 === 0) flags.push('K4');
+    // a matrix-vector product: 1 x 4 blocks (rows 1..3 of a 4 x 4 block would be thrown away)
+    const row1 = M === 1;
+    if (row1) flags.push('ROW1');
     if (p.ks > 1) flags.push('SPLIT');
     if (config.bias) flags.push('BIAS');
     flags.push(...z2, ...epiFlags);
-    const threads = Z * Math.ceil(M / 4) * Math.ceil(N / 4) * p.ks;
+    const threads = Z * (row1 ? 1 : Math.ceil(M / 4)) * Math.ceil(N / 4) * p.ks;
     return [{
       key: `matmul-direct|${flags.join('|')}|${epiKey}|${p.ks}|${p.wg}`,
       code: () => withHelpers([
