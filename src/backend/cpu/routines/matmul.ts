@@ -519,10 +519,25 @@ function smallGemm(M: number, N: number, K: number, a: StorageArray, ao: number,
 /** Row-by-row axpy for one A row against a wide B (row-major B reads stay sequential). */
 function rowGemm(N: number, K: number, a: StorageArray, ao: number, sak: number, b: StorageArray, bo: number, sbk: number, sbn: number, s: GemmSpec, i: number): void {
   const acc = new Float64Array(N);
-  for (let k = 0; k < K; k++) {
-    const av = a[ao + k * sak];
-    const rb = bo + k * sbk;
-    for (let j = 0; j < N; j++) acc[j] += av * b[rb + j * sbn];
+  if (sbn === 1) {
+    // contiguous rows of B (a GPT-2 Conv1D weight, [in, out]): plain indexing, two rows per pass
+    // (half the passes over acc)
+    let k = 0;
+    for (; k + 1 < K; k += 2) {
+      const av0 = a[ao + k * sak], av1 = a[ao + (k + 1) * sak];
+      const r0 = bo + k * sbk, r1 = r0 + sbk;
+      for (let j = 0; j < N; j++) acc[j] += av0 * b[r0 + j] + av1 * b[r1 + j];
+    }
+    if (k < K) {
+      const av = a[ao + k * sak], rb = bo + k * sbk;
+      for (let j = 0; j < N; j++) acc[j] += av * b[rb + j];
+    }
+  } else {
+    for (let k = 0; k < K; k++) {
+      const av = a[ao + k * sak];
+      const rb = bo + k * sbk;
+      for (let j = 0; j < N; j++) acc[j] += av * b[rb + j * sbn];
+    }
   }
   for (let j = 0; j < N; j++) s.c[s.cOff + i * s.ldc + j] = epilogue(s, acc[j], i, j);
 }
