@@ -141,7 +141,10 @@ export class TrainingWorker {
    * first (the LoRA task: the text and hyperparameters, taken the first time).
    */
   start(config?: unknown, loop: LoopOptions = {}): Promise<{ step: number }> {
-    const op = 'start';
+    return this.run('start', config, loop);
+  }
+
+  private run(op: string, config: unknown, loop: LoopOptions): Promise<{ step: number }> {
     if (loop === null || typeof loop !== 'object' || Array.isArray(loop)) return reject(op, `loop options must be an object ({ sampleEvery, checkpointEvery, maxSteps }), got ${describeValue(loop)}`);
     for (const [k, v] of Object.entries(loop)) {
       if (!['sampleEvery', 'checkpointEvery', 'maxSteps'].includes(k)) return reject(op, `unknown loop option '${k}' (sampleEvery, checkpointEvery, maxSteps)`);
@@ -152,7 +155,7 @@ export class TrainingWorker {
 
   /** The same as start() without a config: continues after pause. */
   resume(loop: LoopOptions = {}): Promise<{ step: number }> {
-    return this.start(undefined, loop);
+    return this.run('resume', undefined, loop);
   }
 
   /** Stops the loop after its current step; resolves once it has stopped. */
@@ -197,8 +200,12 @@ export class TrainingWorker {
    * Every event from now on, in order, as an async iterator (break out of the loop to stop
    * listening). With `until`, it ends after the first event for which until(event) is true.
    */
-  async *events(until?: (e: TrainingEvent) => boolean): AsyncGenerator<TrainingEvent, void, undefined> {
+  events(until?: (e: TrainingEvent) => boolean): AsyncGenerator<TrainingEvent, void, undefined> {
     if (until !== undefined && typeof until !== 'function') throw new ArgumentError(`TrainingWorker.events: until must be a function, got ${describeValue(until)}`);
+    return this.stream(until);
+  }
+
+  private async *stream(until?: (e: TrainingEvent) => boolean): AsyncGenerator<TrainingEvent, void, undefined> {
     const queue: TrainingEvent[] = [];
     let wake: (() => void) | null = null;
     const offs = EVENT_TYPES.map((type) => this.on(type, (data) => {

@@ -4,7 +4,7 @@
  * `call`s for samples, the adapter's files and loading a saved adapter.
  */
 import * as wt from '../index.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadTokenizer } from '../lm/tokenizer.js';
 import type { ModelSource } from '../lm/files.js';
@@ -40,22 +40,34 @@ export interface LoraTaskInfo {
 export const loraFineTuneTask: TaskFactory = async (config: unknown, ctx: TaskContext): Promise<TrainingTask> => {
   const op = "TrainingWorker.open('lora-finetune')";
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ArgumentError(`${op}: config must be { model, context? }, got ${describeValue(config)}`);
+  if (ctx === null || typeof ctx !== 'object' || typeof ctx.progress !== 'function' || (ctx.checkpoint !== null && (typeof ctx.checkpoint !== 'object' || Array.isArray(ctx.checkpoint)))) {
+    throw new ArgumentError(`${op}: ctx must be the host's task context ({ checkpoint, progress }), got ${describeValue(ctx)}`);
+  }
   const { model: source, context, ...rest } = config as LoraTaskConfig;
   if (Object.keys(rest).length) throw new ArgumentError(`${op}: unknown option '${Object.keys(rest)[0]}' (model, context; the training config goes to start)`);
   if (source === undefined || source === null) throw new ArgumentError(`${op}: config.model is missing (a URL base, a folder path or the model's Files)`);
-  const [model, tokenizer] = await Promise.all([
-    loadCausalLM(source, { ...(context === undefined ? {} : { context }), onProgress: (p) => ctx.progress({ ...p }) }),
-    loadTokenizer(source as Parameters<typeof loadTokenizer>[0]),
-  ]);
+  // the tokenizer first: a model is loaded only when everything else is in order, and freed if resuming fails
+  const tokenizer = await loadTokenizer(source as Parameters<typeof loadTokenizer>[0]);
+  const model = await loadCausalLM(source, { ...(context === undefined ? {} : { context }), onProgress: (p) => ctx.progress({ ...p }) });
   let job: LoraFineTune | null = null;
   let resumed: LoraTaskInfo['resumed'] = null;
   if (ctx.checkpoint) {
-    const raw = ctx.checkpoint['trainer.json'], textFile = ctx.checkpoint['text.txt'];
-    const dec = (b: Uint8Array | string | undefined) => (b === undefined ? '' : typeof b === 'string' ? b : new TextDecoder().decode(b));
-    const progress = JSON.parse(dec(raw)) as { config: Omit<LoraFineTuneConfig, 'text'> };
-    const text = dec(textFile);
-    job = await LoraFineTune.create(model, tokenizer, { ...progress.config, text }, ctx.checkpoint);
-    resumed = { text, config: progress.config, history: [...job.history] };
+    try {
+      const raw = ctx.checkpoint['trainer.json'], textFile = ctx.checkpoint['text.txt'];
+      const dec = (b: Uint8Array | string | undefined) => (b === undefined ? '' : typeof b === 'string' ? b : new TextDecoder().decode(b));
+      let progress: { config: Omit<LoraFineTuneConfig, 'text'> };
+      try {
+        progress = JSON.parse(dec(raw));
+      } catch (e) {
+        throw new FormatError(`${op}: the checkpoint's trainer.json is not JSON (${(e as Error).message})`);
+      }
+      const text = dec(textFile);
+      job = await LoraFineTune.create(model, tokenizer, { ...progress.config, text }, ctx.checkpoint);
+      resumed = { text, config: progress.config, history: [...job.history] };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
   }
   const need = (what: string): LoraFineTune => {
     if (!job) throw new ArgumentError(`TrainingWorker.${what}: nothing trains yet; start({ text, ... }) first`);
