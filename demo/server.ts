@@ -64,8 +64,8 @@ export async function serveStatic(mounts: Mounts, port = 0, headers: Record<stri
 /** The pages' entry points, bundled to demo/dist/<name>.js. */
 export const PAGES = ['mnist', 'char', 'playground', 'lm', 'finetune'] as const;
 
-/** Module Workers the pages start, bundled to demo/dist/<name>.js beside them (training off the main thread). */
-export const WORKERS = ['train-worker'] as const;
+/** Entries besides the pages, bundled to demo/dist/<name>.js: the training Worker the pages start (training off the main thread) and the worker-vs-main-thread timing (worker-speed). */
+export const WORKERS = ['train-worker', 'worker-speed'] as const;
 
 /**
  * Bundles the demo pages into demo/dist/ (code splitting: webtensor is one shared chunk).

@@ -61,7 +61,25 @@ const selfScope = (): Endpoint | null => {
 };
 
 const errorOf = (e: unknown) => ({ name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) });
-const macrotask = () => new Promise<void>((r) => setTimeout(r, 0));
+/**
+ * A macrotask, so that messages (pause, calls) get in between steps: setImmediate in Node, a
+ * MessageChannel round trip elsewhere (setTimeout(0) is clamped to 4 ms once nested, a cost per step).
+ */
+const macrotask = (): Promise<void> => {
+  const g = globalThis as { setImmediate?: (f: () => void) => void; MessageChannel?: typeof MessageChannel };
+  if (typeof g.setImmediate === 'function') return new Promise((r) => g.setImmediate!(r));
+  if (typeof g.MessageChannel === 'function') {
+    return new Promise((r) => {
+      const ch = new g.MessageChannel!();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        r();
+      };
+      ch.port2.postMessage(null);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+};
 
 function loopOptions(op: string, o: unknown): Required<LoopOptions> {
   if (o === undefined || o === null) o = {};
