@@ -27,6 +27,8 @@ interface State {
   loaded: boolean;
   modelType: string | null;
   running: boolean;
+  /** a request that must finish before the next (pause's sample and checkpoint, a download, a reset) */
+  busy: boolean;
   step: number;
   losses: number[];
   tokensPerSecond: number | null;
@@ -36,6 +38,8 @@ interface State {
   /** the longest gap between the page's 20 ms heartbeats while training */
   maxStallMs: number;
   heartbeats: number;
+  /** the gaps between heartbeats while training (the last 4000), ms */
+  beatGaps: number[];
   checkpointStep: number | null;
   resumable: CheckpointManifest | null;
   resumed: boolean;
@@ -57,8 +61,8 @@ async function main(): Promise<void> {
   ($('prompt') as HTMLInputElement).value = param('prompt', 'Twinkle, twinkle');
 
   const state: State = {
-    backend: null, loaded: false, modelType: null, running: false, step: 0, losses: [], tokensPerSecond: null, before: null, after: null,
-    adapterSample: null, maxStallMs: 0, heartbeats: 0, checkpointStep: null, resumable: null, resumed: false, downloads: {}, error: null,
+    backend: null, loaded: false, modelType: null, running: false, busy: false, step: 0, losses: [], tokensPerSecond: null, before: null, after: null,
+    adapterSample: null, maxStallMs: 0, heartbeats: 0, beatGaps: [], checkpointStep: null, resumable: null, resumed: false, downloads: {}, error: null,
   };
   (window as unknown as { demo: { state(): State } }).demo = { state: () => structuredClone(state) };
   const status = $('status');
@@ -69,12 +73,13 @@ async function main(): Promise<void> {
   };
   const btn = (id: string) => $<HTMLButtonElement>(id);
   const sync = () => {
-    btn('start').disabled = !state.loaded || state.running;
-    btn('pause').disabled = !state.running;
-    btn('reset').disabled = !state.loaded || state.running;
-    btn('download').disabled = !state.loaded || state.running || state.step === 0;
-    btn('load').disabled = state.running;
-    ($('adapter-files') as HTMLInputElement).disabled = !state.loaded || state.running;
+    const idle = state.loaded && !state.running && !state.busy;
+    btn('start').disabled = !idle;
+    btn('pause').disabled = !state.running || state.busy;
+    btn('reset').disabled = !idle;
+    btn('download').disabled = !idle || state.step === 0;
+    btn('load').disabled = state.running || state.busy;
+    ($('adapter-files') as HTMLInputElement).disabled = !idle;
   };
 
   // the page's heartbeat: with training in the worker it keeps its 20 ms beat
@@ -84,6 +89,8 @@ async function main(): Promise<void> {
     if (state.running) {
       state.maxStallMs = Math.max(state.maxStallMs, now - lastBeat);
       state.heartbeats++;
+      state.beatGaps.push(Math.round(now - lastBeat));
+      if (state.beatGaps.length > 4000) state.beatGaps.shift();
       $('s-stall').textContent = `${state.maxStallMs.toFixed(0)} ms`;
     }
     lastBeat = now;
@@ -201,6 +208,7 @@ async function main(): Promise<void> {
     if (!text.trim()) return setStatus('Paste a text to train on first.');
     state.error = null;
     state.maxStallMs = 0;
+    state.beatGaps = [];
     lastBeat = performance.now();
     try {
       await tw.start({
@@ -274,12 +282,26 @@ async function main(): Promise<void> {
     }
   };
 
-  btn('load').onclick = () => void load();
-  btn('start').onclick = () => void start();
-  btn('pause').onclick = () => void pause();
-  btn('reset').onclick = () => void reset();
-  btn('download').onclick = () => void download();
-  $('adapter-files').onchange = () => void loadAdapter();
+  /** Runs one button's work with the other buttons held until it is done. */
+  const exclusive = (work: () => Promise<unknown>) => async () => {
+    if (state.busy) return;
+    state.busy = true;
+    sync();
+    try {
+      await work();
+    } catch (e) {
+      fail(e);
+    } finally {
+      state.busy = false;
+      sync();
+    }
+  };
+  btn('load').onclick = exclusive(() => load());
+  btn('start').onclick = exclusive(start);
+  btn('pause').onclick = exclusive(pause);
+  btn('reset').onclick = exclusive(reset);
+  btn('download').onclick = exclusive(download);
+  $('adapter-files').onchange = exclusive(loadAdapter);
   // a dropped text file fills the box
   const box = $('text');
   box.addEventListener('dragover', (e) => e.preventDefault());
@@ -303,7 +325,7 @@ async function main(): Promise<void> {
       (typeof savedModel === 'string' ? '' : ' (the model came from picked files: pick them again first)');
     $('resume').onclick = () => {
       b.hidden = true;
-      void load(true, typeof savedModel === 'string' ? savedModel : source());
+      void exclusive(() => load(true, typeof savedModel === 'string' ? savedModel : source()))();
     };
     $('discard').onclick = () => {
       b.hidden = true;
@@ -314,7 +336,7 @@ async function main(): Promise<void> {
   const auto = param('model', '');
   if (auto && !saved) {
     ($('url') as HTMLInputElement).value = auto;
-    await load();
+    await exclusive(() => load())();
   } else if (auto) ($('url') as HTMLInputElement).value = auto;
   (window as unknown as { demoReady: boolean }).demoReady = true;
 }

@@ -31,8 +31,8 @@ afterAll(async () => {
 
 interface Sampled { step: number; prompt: string; text: string; ids: number[] }
 interface FtState {
-  backend: string | null; loaded: boolean; modelType: string | null; running: boolean; step: number; losses: number[]; tokensPerSecond: number | null;
-  before: Sampled | null; after: Sampled | null; adapterSample: Sampled | null; maxStallMs: number; heartbeats: number; checkpointStep: number | null;
+  backend: string | null; loaded: boolean; modelType: string | null; running: boolean; busy: boolean; step: number; losses: number[]; tokensPerSecond: number | null;
+  before: Sampled | null; after: Sampled | null; adapterSample: Sampled | null; maxStallMs: number; heartbeats: number; beatGaps: number[]; checkpointStep: number | null;
   resumable: { step: number } | null; resumed: boolean; downloads: Record<string, string>; error: string | null;
 }
 const ftState = (page: Page) => page.evaluate(() => (window as unknown as { demo: { state(): FtState } }).demo.state());
@@ -58,7 +58,7 @@ describe('fine-tune page in headless Chromium', () => {
     const run = `test-${Date.now()}`;
     const q = (name: string) => `finetune.html?model=/models/tiny-llama/&text=${encodeURIComponent(TEXT)}&lr=0.01&r=4&batch=2&block=16&tokens=8&sampleEvery=5&checkpointEvery=10&prompt=${encodeURIComponent('the cat')}&checkpoint=${name}`;
     const { page, errors } = await open(q(run));
-    await waitState(page, 's.loaded && s.before !== null');
+    await waitState(page, 's.loaded && s.before !== null && !s.busy');
     let s = await ftState(page);
     expect(s).toMatchObject({ backend: 'webgpu', modelType: 'llama', step: 0, resumable: null });
     expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/^WebGPU .*\(in a worker\)$/);
@@ -67,19 +67,26 @@ describe('fine-tune page in headless Chromium', () => {
     await page.click('#start');
     await waitState(page, 's.step >= 24');
     await page.click('#pause');
-    await waitState(page, '!s.running && s.after !== null && s.after.step === s.step && s.checkpointStep === s.step');
+    await waitState(page, '!s.running && !s.busy && s.after !== null && s.after.step === s.step && s.checkpointStep === s.step');
     s = await ftState(page);
     expect(s.losses.length).toBe(s.step);
     expect(mean(s.losses.slice(-4))).toBeLessThan(mean(s.losses.slice(0, 4)) * 0.8);
     expect(s.tokensPerSecond).toBeGreaterThan(0);
+    // the page's 20 ms heartbeat: the median gap stays near 20 ms and 95% are under 100 ms (the
+    // longest can be a few hundred ms here, SwiftShader's threads taking both of a small machine's cores)
+    const gaps = [...s.beatGaps].sort((a, b) => a - b);
+    const pct = (p: number) => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))];
+    console.log(`heartbeat gaps while training (ms): median ${pct(0.5)}, p95 ${pct(0.95)}, max ${s.maxStallMs.toFixed(0)}, ${gaps.length} beats`);
     expect(s.heartbeats).toBeGreaterThan(20);
-    expect(s.maxStallMs).toBeLessThan(250);
+    expect(pct(0.5)).toBeLessThan(40);
+    expect(pct(0.95)).toBeLessThan(100);
+    expect(s.maxStallMs).toBeLessThan(2000);
     expect(s.after!.ids).not.toEqual(s.before!.ids);
     await page.screenshot({ path: `${ARTIFACTS}/demo-finetune.png`, fullPage: true });
 
     // download: two files, PEFT's names and keys
     await page.click('#download');
-    await waitState(page, "Object.keys(s.downloads).length === 2");
+    await waitState(page, "Object.keys(s.downloads).length === 2 && !s.busy");
     s = await ftState(page);
     const files = await page.evaluate(async (d: Record<string, string>) => {
       const out: Record<string, number[]> = {};
@@ -101,7 +108,7 @@ describe('fine-tune page in headless Chromium', () => {
 
     // a fresh page and model: the downloaded adapter gives the same greedy sample
     const fresh = await open(q(`${run}-fresh`));
-    await waitState(fresh.page, 's.loaded && s.before !== null');
+    await waitState(fresh.page, 's.loaded && s.before !== null && !s.busy');
     expect((await ftState(fresh.page)).before!.ids).toEqual(s.before!.ids);
     const input = (await fresh.page.$('#adapter-files'))!;
     await (input as unknown as { uploadFile(...p: string[]): Promise<void> }).uploadFile(join(dir, 'adapter_model.safetensors'), join(dir, 'adapter_config.json'));
@@ -119,21 +126,21 @@ describe('fine-tune page in headless Chromium', () => {
     expect(s.resumable?.step).toBe(at);
     expect(s.loaded).toBe(false);
     await page.click('#resume');
-    await waitState(page, 's.loaded && s.resumed');
+    await waitState(page, 's.loaded && s.resumed && !s.busy');
     s = await ftState(page);
     expect(s.step).toBe(at);
     expect(s.losses.length).toBe(at);
     await page.click('#start');
     await waitState(page, `s.step >= ${at + 3}`);
     await page.click('#pause');
-    await waitState(page, '!s.running');
+    await waitState(page, '!s.running && !s.busy');
     s = await ftState(page);
     expect(s.losses.length).toBe(s.step);
     expect(mean(s.losses.slice(-3))).toBeLessThan(mean(s.losses.slice(0, 4)) * 0.8);
     await page.screenshot({ path: `${ARTIFACTS}/demo-finetune-resumed.png`, fullPage: true });
     // tidy OPFS
     await page.click('#reset');
-    await waitState(page, 's.step === 0');
+    await waitState(page, 's.step === 0 && !s.busy');
     expect(errors).toEqual([]);
   }, 600_000);
 });
