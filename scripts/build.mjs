@@ -1,7 +1,7 @@
 /**
  * `npm run build` (and `prepack`, so `npm pack` / `npm publish` ship a fresh build):
  * - dist/esm/: one module per source file (what bundlers get through package.json "exports";
- *   `webtensor/vis` is dist/esm/vis/index.js, `webtensor/lm` dist/esm/lm/index.js);
+ *   `webtensor/vis` is dist/esm/vis/index.js, `webtensor/lm` dist/esm/lm/index.js, `webtensor/worker` dist/esm/worker/index.js);
  * - dist/index.js: the library as one file, for a plain <script type="module"> (no source map:
  *   it would be 1.6 MB of the tarball);
  * - dist/cli.js: the command line (`npx webtensor`), the examples bundled with the library left
@@ -56,7 +56,7 @@ ${WEBGPU_TYPES.map((n) => `  interface ${n} {}`).join('\n')}
   interface SymbolConstructor { readonly dispose: unique symbol }
 }
 `);
-for (const [file, path] of [['dist/types/index.d.ts', './webgpu-globals.d.ts'], ['dist/types/vis/index.d.ts', '../webgpu-globals.d.ts'], ['dist/types/lm/index.d.ts', '../webgpu-globals.d.ts']]) {
+for (const [file, path] of [['dist/types/index.d.ts', './webgpu-globals.d.ts'], ['dist/types/vis/index.d.ts', '../webgpu-globals.d.ts'], ['dist/types/lm/index.d.ts', '../webgpu-globals.d.ts'], ['dist/types/worker/index.d.ts', '../webgpu-globals.d.ts']]) {
   const ref = `/// <reference path="${path}" />\n`;
   const text = readFileSync(file, 'utf8');
   if (!text.startsWith(ref)) writeFileSync(file, ref + text);

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as wt from '../src/index.js';
 import * as lm from '../src/lm/index.js';
+import * as worker from '../src/worker/index.js';
 import type { ClassEntry, Entry } from './error-walk-harness.js';
 
 const { nn, optim, data, train } = wt;
@@ -51,6 +52,28 @@ const causalLMMethods = (): Record<string, Entry> => ({
   generate: { args: () => [[1, 2], { maxNewTokens: 2, temperature: 0 }] },
   checkpointKey: { args: () => ['h.0.ln_1.weight'] },
 });
+
+/** A port whose far side answers every request at once with null: TrainingWorker's own checks are what the walk tests. */
+const stubPort = () => {
+  let l: ((ev: { data: unknown }) => void) | null = null;
+  return {
+    postMessage(m: unknown) {
+      const { id } = structuredClone(m) as { id: number }; // as postMessage would: functions and symbols do not clone
+      queueMicrotask(() => l?.({ data: { wt: 'reply', id, ok: true, value: null } }));
+    },
+    addEventListener(_t: 'message', f: (ev: { data: unknown }) => void) { l = f; },
+    removeEventListener() { l = null; },
+  };
+};
+/** A LoRA fine-tune of a small random Llama on a short text (made as LoraFineTune.create does, synchronously). */
+const tinyJob = () => {
+  const model = new lm.LlamaForCausalLM({ ...tinyLlama(), vocab_size: 432, max_position_embeddings: 64 });
+  wt.nn.lora.apply(model, { r: 2, targetModules: ['q_proj'] });
+  const tok = tinyTokenizer();
+  const text = 'the cat sat on the mat. the cat sat on the mat.';
+  const Job = worker.LoraFineTune as unknown as new (...a: unknown[]) => worker.LoraFineTune;
+  return new Job(model, tok, { text, sampleTokens: 4 }, Int32Array.from(tok.encode(text)), 2, 8);
+};
 
 /** Bytes of a small model file and of an optimizer checkpoint (made before the walk: save is async). */
 export const files = { model: new Uint8Array(), optimizer: new Uint8Array(), idx: new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]), adapter: {} as wt.nn.lora.LoraFiles };
@@ -284,6 +307,10 @@ export const functions: Record<string, Entry> = {
   'lm.inspectModel': { args: () => [LM_DIR, { context: 16 }] },
   'lm.estimateMemory': { args: () => [tinyGpt2(), [{ name: 'wte.weight', shape: [20, 8] }], { context: 8, batch: 1 }], notOptions: [0] },
   'lm.loadTokenizer': { args: () => [TOK_DIR] },
+  'worker.serveTraining': { args: () => [{ toy: async () => ({ step: 0, trainStep: async () => ({ step: 1, loss: 0 }) }) }, stubPort()], notOptions: [0] },
+  'worker.openCheckpointStore': { args: () => ['ckpt'] },
+  // a task factory's messages name what the page called (open) or the loader that refused
+  'worker.loraFineTuneTask': { args: () => [{ model: TOK_DIR }, { checkpoint: null, progress: () => {} }], notOptions: [1], prefixes: ["TrainingWorker.open('lora-finetune')", 'loadCausalLM', 'loadTokenizer'] },
 };
 
 /** forward's good arguments for each layer (instances come from `classes` below). */
@@ -409,6 +436,25 @@ export const classes: Record<string, ClassEntry> = {
   },
   'lm.DecodeStream': { privateConstructor: 'made by Tokenizer.decodeStream', instance: () => tinyTokenizer().decodeStream(), methods: { push: { args: () => [5] } } },
   'lm.Conv1D': { args: () => [4, 3, 0.02, 0], methods: forward(() => [fx.x()]) },
+  'worker.TrainingWorker': {
+    args: () => [stubPort()],
+    methods: {
+      init: { args: () => [{ backend: 'cpu' }] },
+      open: { args: () => ['lora-finetune', { model: 'x' }, { checkpoint: 'c', resume: false }], notOptions: [1] },
+      start: { args: () => [{ text: 'x' }, { sampleEvery: 1, checkpointEvery: 0, maxSteps: 3 }], notOptions: [0] },
+      resume: { args: () => [{ maxSteps: 3 }] },
+      checkpointInfo: { args: () => ['c'] },
+      clearCheckpoint: { args: () => ['c'] },
+      call: { args: () => ['sample', 'x'] },
+      on: { args: () => ['metrics', () => {}] },
+      events: { args: () => [() => true] },
+    },
+  },
+  'worker.LoraFineTune': {
+    privateConstructor: 'made by LoraFineTune.create',
+    instance: tinyJob,
+    methods: { sample: { args: () => ['the cat', 4] } },
+  },
 
   'optim.Optimizer': { skip: 'abstract (walked through its subclasses)' },
   'optim.SGD': { args: () => [[fx.param()], { lr: 0.1 }], methods: { loadStateDict: { args: () => [fx.sgd().stateDict()], notOptions: [0] } } },

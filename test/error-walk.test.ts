@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
 import * as lm from '../src/lm/index.js';
+import * as worker from '../src/worker/index.js';
 import { forEachBackend } from './backends.js';
 import { battery, kindOf, release, stats, walk, type Callee, type Entry } from './error-walk-harness.js';
 import { classes, functions, makeFiles, rememberBackend, tensorMethods, fx } from './error-walk-table.js';
@@ -22,9 +23,9 @@ type Ctor = new (...a: unknown[]) => unknown;
 
 /**
  * Namespaces walked, in order; aliases (wt.callbacks = wt.train's, nn.functional = F) are skipped
- * as duplicates. `lm` is the webtensor/lm entry.
+ * as duplicates. `lm` is the webtensor/lm entry, `worker` webtensor/worker.
  */
-const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['nn.lora', wt.nn.lora], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train], ['lm', lm]];
+const NAMESPACES: [string, object][] = [['', wt], ['F', wt.F], ['nn', wt.nn], ['nn.init', wt.nn.init], ['nn.lora', wt.nn.lora], ['optim', wt.optim], ['optim.lr', wt.optim.lr], ['amp', wt.amp], ['data', wt.data], ['train', wt.train], ['lm', lm], ['worker', worker]];
 
 const isClass = (name: string, v: unknown): v is Ctor => typeof v === 'function' && /^[A-Z]/.test(name) && !!(v as Ctor).prototype;
 const isErrorClass = (v: unknown): boolean => v === Error || (typeof v === 'function' && (v as Ctor).prototype instanceof Error);
@@ -67,6 +68,8 @@ const INTERNAL: [Ctor, string[]][] = [
   [wt.amp.GradScaler as unknown as Ctor, ['scaleTensors', 'setScale', 'divideGrads', 'adjust']],
   [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head']],
   [lm.Tokenizer as unknown as Ctor, ['checkId', 'checkIds', 'decodeChecked', 'renderChat']],
+  [worker.TrainingWorker as unknown as Ctor, ['receive', 'request', 'run', 'stream']],
+  [worker.LoraFineTune as unknown as Ctor, ['check']],
 ];
 
 const isInternal = (C: Ctor, m: string): boolean => INTERNAL.some(([B, names]) => (C === B || C.prototype instanceof B) && names.includes(m));
