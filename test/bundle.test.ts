@@ -96,7 +96,7 @@ describe('bundle size and tree shaking', () => {
     const rows = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/^\| `(import [^`]+)`[^|]*\| (\d+) KiB \| (\d+) KiB \|$/gm)];
     expect(rows.map((r) => r[1])).toEqual([
       `import * as wt from 'webtensor'`, `import { init, tensor } from 'webtensor'`, `import { load } from 'webtensor'`, `import { fitCallbacks } from 'webtensor/vis'`,
-      `import { loadCausalLM, loadTokenizer } from 'webtensor/lm'`,
+      `import { loadCausalLM, loadTokenizer } from 'webtensor/lm'`, `import { TrainingWorker } from 'webtensor/worker'`,
     ]);
     const measured: string[] = [];
     const wrong: string[] = [];
