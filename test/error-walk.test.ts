@@ -65,7 +65,7 @@ const INTERNAL: [Ctor, string[]][] = [
   [wt.nn.MultiheadAttention as unknown as Ctor, ['projWeights', 'masks']],
   [wt.nn.Module as unknown as Ctor, ['ownTensors', 'stateEntries']],
   [wt.amp.GradScaler as unknown as Ctor, ['scaleTensors', 'setScale', 'divideGrads', 'adjust']],
-  [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head']],
+  [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head', 'blockRunner']],
   [lm.Tokenizer as unknown as Ctor, ['checkId', 'checkIds', 'decodeChecked', 'renderChat']],
 ];
 
