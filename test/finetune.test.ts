@@ -3,9 +3,12 @@
  * (`model.gradientCheckpointingEnable()`, loadCausalLM's `gradientCheckpointing`) gives the plain
  * step's gradients on the fixture models (tiny-gpt2, tiny-llama), full fine-tuning and LoRA, with
  * a lower peak; and a LoRA + AdamW fine-tuning loop on tiny-gpt2 keeps live tensors and device
- * bytes exactly flat over 1,000 steps (timing is bench/finetune.ts's: `--flat`).
+ * bytes exactly flat over 1,000 steps (timing is bench/finetune.ts's: `--flat`); and LoRA
+ * fine-tuning of tiny-gpt2 from a PEFT adapter gives PyTorch's loss curve
+ * (test/fixtures/lora_peft.py, hub_gpt2_train), with and without checkpointing.
  */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as wt from '../src/index.js';
@@ -14,6 +17,11 @@ import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
 
 const LM_FIXTURES = fileURLToPath(new URL('./fixtures/lm/', import.meta.url));
+const LORA_FIXTURES = fileURLToPath(new URL('./fixtures/lora/', import.meta.url));
+/** test/fixtures/lora_peft.py's LoRA fine-tuning run of tiny-gpt2 in PyTorch (hub_gpt2.train) */
+const torchRun = (JSON.parse(readFileSync(join(LORA_FIXTURES, 'reference.json'), 'utf8')) as {
+  hub_gpt2: { train: { ids: number[][]; steps: number; lr: number; weightDecay: number; losses: number[]; finalLoss: number; trained: Record<string, { data: number[] }> } };
+}).hub_gpt2.train;
 const FIXTURES = { 'tiny-gpt2': ['c_attn', 'c_proj', 'c_fc'], 'tiny-llama': ['q_proj', 'v_proj', 'gate_proj'] } as const;
 
 /** ids [B, T + 1] of token ids below `vocab` (seeded): inputs ids[:, :-1], targets ids[:, 1:]. */
@@ -134,6 +142,40 @@ forEachBackend((kind) => {
       wt.dispose([x, y]);
       model.dispose();
     });
+  });
+
+  describe('against PyTorch', () => {
+    for (const ck of [false, true]) {
+      it(`LoRA fine-tuning of tiny-gpt2 from a PEFT adapter gives PyTorch's loss curve (AdamW${ck ? ', gradient checkpointing' : ''})`, async () => {
+        const model = await loadCausalLM(join(LM_FIXTURES, 'tiny-gpt2'), { gradientCheckpointing: ck });
+        await wt.nn.lora.load(model, join(LORA_FIXTURES, 'hub_gpt2_adapter'), { isTrainable: true });
+        model.train();
+        const opt = new wt.optim.AdamW(model.trainableParameters(), { lr: torchRun.lr, weightDecay: torchRun.weightDecay });
+        const ids = torchRun.ids;
+        const x = wt.tensor(new Int32Array(ids.flatMap((r) => r.slice(0, -1))), { shape: [ids.length, ids[0].length - 1] });
+        const y = wt.tensor(new Int32Array(ids.flatMap((r) => r.slice(1))));
+        const losses: number[] = [];
+        for (let s = 0; s < torchRun.steps; s++) {
+          const loss = wt.tidy(() => {
+            opt.zeroGrad();
+            const l = lossOf(model, x, y);
+            l.backward();
+            opt.step();
+            return l;
+          });
+          losses.push(await loss.item());
+          loss.dispose();
+        }
+        expectClose(losses, torchRun.losses, 1e-4, 1e-4, 'losses');
+        const last = wt.noGrad(() => lossOf(model, x, y));
+        expectClose([await last.item()], [torchRun.finalLoss], 1e-4, 1e-4, 'final loss');
+        const sd = wt.nn.lora.stateDict(model);
+        for (const [k, w] of Object.entries(torchRun.trained)) expectClose(await sd[k].data(), w.data, 1e-4, 1e-3, `trained ${k}`);
+        opt.dispose();
+        wt.dispose([x, y, last]);
+        model.dispose();
+      });
+    }
   });
 
   describe('a long fine-tuning run', () => {
