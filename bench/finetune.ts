@@ -14,6 +14,8 @@
  * shape: 2 layers, n_embd 32, vocab 128; batch 2 × 64), the median step time of the first 100 and
  * the last 100, and live tensors, tensor bytes, device bytes and the JS heap at step 100 and at the end
  * (issue 24: a peer loses ~20% step time per 1,000 steps to garbage collection of tensor wrappers).
+ * The heap is measured after a full collection when Node runs with --expose-gc:
+ *   node --expose-gc node_modules/.cache/webtensor-bench/finetune.mjs --flat (after one npm run bench:finetune)
  *
  * Run: npm run bench:finetune [-- --backend cpu,webgpu] [--model gpt2,smollm2] [--layers N]
  *      [--batch B] [--seq T] [--mode lora,full] [--checkpointing off,on] [--steps S] [--warmup W]
@@ -149,9 +151,11 @@ async function flat(): Promise<void> {
     model.train();
     const opt = new wt.optim.AdamW(model.trainableParameters(), { lr: 2e-3 });
     const data = Array.from({ length: 4 }, (_, i) => batch(128, B, T, 10 + i));
+    const gc = (globalThis as { gc?: () => void }).gc;
     const snap = () => {
+      gc?.(); // node --expose-gc: the heap after a full collection, else whatever garbage is pending
       const m = wt.memory();
-      return `${m.tensors} tensors, ${(m.bytes / 1024).toFixed(0)} KiB in tensors, ${((m.bytesInUse + m.bytesPooled) / 1024).toFixed(0)} KiB on the device, JS heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB`;
+      return `${m.tensors} tensors, ${(m.bytes / 1024).toFixed(0)} KiB in tensors, ${((m.bytesInUse + m.bytesPooled) / 1024).toFixed(0)} KiB on the device, JS heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB${gc ? ' (after a full GC)' : ''}`;
     };
     const times: number[] = [];
     let at100 = '';
@@ -168,6 +172,7 @@ async function flat(): Promise<void> {
     const total = (performance.now() - t0) / 1000;
     const a = median(times.slice(0, 100)), b = median(times.slice(-100));
     console.log(`\n${label}\n  ${N} steps in ${total.toFixed(1)} s; median step: first 100 ${a.toFixed(2)} ms, last 100 ${b.toFixed(2)} ms (${b >= a ? '+' : ''}${(100 * (b - a) / a).toFixed(1)}%)` +
+      `\n  median step of each 100: ${Array.from({ length: Math.floor(N / 100) }, (_, i) => median(times.slice(100 * i, 100 * (i + 1))).toFixed(1)).join(', ')} ms` +
       `\n  after step 100: ${at100}\n  after step ${N}: ${snap()}`);
     opt.dispose();
     for (const { x, y } of data) wt.dispose([x, y]);
