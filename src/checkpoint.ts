@@ -139,6 +139,9 @@ function recompute<A extends unknown[]>(node: Node<'checkpoint'>, g: Tensor, fn:
     engine.gradEnabled = prev.grad;
     [engine.rngSeed, engine.rngStream] = [prev.seed, prev.stream];
     engine.scopes.pop();
+    // a gradient still pending (fusion) would hold the recomputed activations it reads until it
+    // is computed: computed now, so they are freed here, one segment at a time
+    for (const t of keep) t._store.materialize();
     for (const t of scope) if (!keep.has(t as Tensor)) t.dispose();
   }
   for (const t of keep) engine.track(t);

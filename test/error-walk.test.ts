@@ -66,7 +66,7 @@ const INTERNAL: [Ctor, string[]][] = [
   [wt.nn.MultiheadAttention as unknown as Ctor, ['projWeights', 'masks']],
   [wt.nn.Module as unknown as Ctor, ['ownTensors', 'stateEntries']],
   [wt.amp.GradScaler as unknown as Ctor, ['scaleTensors', 'setScale', 'divideGrads', 'adjust']],
-  [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head']],
+  [lm.CausalLM as unknown as Ctor, ['checkCache', 'checkLength', 'stream', 'hidden', 'head', 'blockRunner']],
   [lm.Tokenizer as unknown as Ctor, ['checkId', 'checkIds', 'decodeChecked', 'renderChat']],
   [worker.TrainingWorker as unknown as Ctor, ['receive', 'request', 'run', 'stream']],
   [worker.LoraFineTune as unknown as Ctor, ['check']],

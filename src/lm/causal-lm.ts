@@ -4,7 +4,8 @@
  * one at a time, sampling on the device (argmax, or temperature / top-k / top-p then a
  * multinomial draw), so each step reads back one int32 per sequence, never the vocabulary.
  */
-import { noGrad } from '../engine.js';
+import { engine, noGrad } from '../engine.js';
+import { checkpoint } from '../checkpoint.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { tidy } from '../memory.js';
 import { tensor } from '../ops/creation.js';
@@ -72,6 +73,9 @@ export function checkIds(op: string, ids: unknown, vocab: number): { B: number; 
   return { B: rows.length, T, make: () => ({ t: tensor(out, { shape: [rows.length, T] }), owned: true }) };
 }
 
+/** Runs a decoder block `fn` on x (and its other tensor inputs), checkpointed or not (CausalLM.blockRunner). */
+export type BlockRunner = (fn: (x: Tensor, ...extra: Tensor[]) => Tensor, x: Tensor, ...extra: Tensor[]) => Tensor;
+
 /** A causal language model: `forward(ids)` → logits [B, T, vocab]; `generate(ids)` streams tokens. */
 export abstract class CausalLM extends Module {
   /** the completed config (config.json's keys) */
@@ -82,6 +86,48 @@ export abstract class CausalLM extends Module {
   abstract readonly maxPositions: number | null;
   /** the vocabulary size */
   abstract readonly vocabSize: number;
+
+  /** whether training forward passes recompute each decoder block in backward (gradientCheckpointingEnable) */
+  private checkpointBlocks = false;
+
+  /**
+   * Gradient checkpointing, as transformers' `model.gradient_checkpointing_enable()`: while the
+   * model is in training mode and gradients are recorded, each decoder block's forward runs
+   * through `wt.checkpoint`, so its activations are not kept for backward but recomputed there
+   * (one more forward pass per step; peak memory holds each block's input instead of all of its
+   * activations). Gradients are the same as without it. A forward with a key/value cache, in
+   * eval mode or under noGrad runs the blocks as usual.
+   *
+   * @example
+   * const model = await loadCausalLM(dir, { gradientCheckpointing: true }); // or:
+   * model.gradientCheckpointingEnable().train();
+   */
+  gradientCheckpointingEnable(): this {
+    this.checkpointBlocks = true;
+    return this;
+  }
+
+  /** Turns gradient checkpointing off (the default): training keeps every block's activations. */
+  gradientCheckpointingDisable(): this {
+    this.checkpointBlocks = false;
+    return this;
+  }
+
+  /** Whether gradient checkpointing is on (gradientCheckpointingEnable). */
+  get isGradientCheckpointing(): boolean {
+    return this.checkpointBlocks;
+  }
+
+  /**
+   * How the model's forward runs a decoder block on hidden states x (with the block's other
+   * tensor inputs, e.g. rotary tables, in `extra`): through wt.checkpoint when gradient
+   * checkpointing is on, the model is training, gradients are recorded and no cache is given
+   * (the recomputation would append to it again); otherwise directly.
+   */
+  protected blockRunner(cache: KVCache | null): BlockRunner {
+    if (!this.checkpointBlocks || !this.training || !engine.gradEnabled || cache) return (fn, x, ...extra) => fn(x, ...extra);
+    return (fn, x, ...extra) => checkpoint(fn, x, ...extra);
+  }
 
   /** The final hidden states [B, T, E] of ids [B, T], appending to the cache if given. */
   protected abstract hidden(op: string, ids: Tensor, cache: KVCache | null): Tensor;

@@ -12,7 +12,7 @@ import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
-import { CausalLM } from './causal-lm.js';
+import { CausalLM, type BlockRunner } from './causal-lm.js';
 import { Conv1D, causalAttention, hubEmbedding, type KVCache } from './layers.js';
 
 /** The activation of a config's activation_function / hidden_act. */
@@ -101,10 +101,10 @@ class GPT2Model extends Module {
     this.h = Array.from({ length: cfg.n_layer }, (_, i) => new GPT2Block(cfg, i, seed + 10 * (i + 1)));
     this.lnF = new LayerNorm(cfg.n_embd, { eps: cfg.layer_norm_epsilon });
   }
-  forward(ids: Tensor, cache: KVCache | null): Tensor {
+  forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x) => fn(x)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
     let x = this.wte.forward(ids).add(this.wpe.weight.narrow(0, past, T));
-    for (const b of this.h) x = b.forward(x, cache);
+    for (const b of this.h) x = run((h) => b.forward(h, cache), x);
     if (cache) cache.length += T;
     return this.lnF.forward(x);
   }
@@ -143,7 +143,7 @@ export class GPT2LMHeadModel extends CausalLM {
   }
   protected hidden(op: string, ids: Tensor, cache: KVCache | null): Tensor {
     this.checkLength(op, cache?.length ?? 0, ids.shape[1]);
-    return this.transformer.forward(ids, cache);
+    return this.transformer.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
     return linear(h, this.transformer.wte.weight);

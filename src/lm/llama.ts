@@ -13,7 +13,7 @@ import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { llamaConfig, type LlamaConfig } from './config.js';
-import { CausalLM } from './causal-lm.js';
+import { CausalLM, type BlockRunner } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
 import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, type KVCache } from './layers.js';
 
@@ -94,11 +94,12 @@ class LlamaModel extends Module {
     this.norm = new RMSNorm(cfg.hidden_size, cfg.rms_norm_eps);
     this.invFreq = ropeInvFreq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
   }
-  forward(ids: Tensor, cache: KVCache | null): Tensor {
+  forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x, ...e) => fn(x, ...e)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
     const [cos, sin] = ropeTables(this.invFreq, past, T);
     let x = this.embedTokens.forward(ids);
-    for (const l of this.layers) x = l.forward(x, cos, sin, cache);
+    // the rotary tables go in as arguments: a checkpointed block reads them again in backward
+    for (const l of this.layers) x = run((h, c, s) => l.forward(h, c, s, cache), x, cos, sin);
     if (cache) cache.length += T;
     return this.norm.forward(x);
   }
@@ -140,7 +141,7 @@ export class LlamaForCausalLM extends CausalLM {
   }
   protected hidden(op: string, ids: Tensor, cache: KVCache | null): Tensor {
     this.checkLength(op, cache?.length ?? 0, ids.shape[1]);
-    return this.model.forward(ids, cache);
+    return this.model.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
     return this.lmHead ? this.lmHead.forward(h) : linear(h, this.model.embedTokens.weight);

@@ -11,7 +11,7 @@ import { decode, readHeader, type HeaderEntry } from '../io/safetensors.js';
 import type { ByteSource } from '../io/source.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
-import { checkFunction, checkNumber, checkOptions } from '../validate.js';
+import { checkBoolean, checkFunction, checkNumber, checkOptions } from '../validate.js';
 import { backendInfo } from '../init.js';
 import { checkMemory, estimateMemory, type MemoryEstimate } from './memory.js';
 import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
@@ -40,6 +40,8 @@ export interface LoadOptions {
   context?: number;
   /** refuse, before any weight is read, a model whose estimated memory (weights, KV cache at `context`, activations) exceeds this many bytes */
   memoryBudget?: number;
+  /** turn gradient checkpointing on (model.gradientCheckpointingEnable()): training recomputes each block's activations in backward */
+  gradientCheckpointing?: boolean;
 }
 
 /** What `inspectModel` tells of a checkpoint before its weights are read. */
@@ -183,7 +185,8 @@ export async function inspectModel(source: ModelSource, opts: { context?: number
  */
 export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}): Promise<CausalLM> {
   const op = 'loadCausalLM';
-  checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget']);
+  checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget', 'gradientCheckpointing']);
+  if (opts.gradientCheckpointing !== undefined) checkBoolean(op, 'gradientCheckpointing', opts.gradientCheckpointing);
   if (opts.onProgress !== undefined) checkFunction(op, 'onProgress', opts.onProgress);
   if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
   if (opts.memoryBudget !== undefined) checkNumber(op, 'memoryBudget', opts.memoryBudget, { min: 0, finite: true });
@@ -253,6 +256,7 @@ export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}):
         i = j;
       }
     }
+    if (opts.gradientCheckpointing) model.gradientCheckpointingEnable();
     return model;
   } catch (e) {
     model?.dispose();
