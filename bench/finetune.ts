@@ -168,6 +168,8 @@ async function flat(): Promise<void> {
       l.dispose();
       times.push(performance.now() - t);
       if (s === 99) at100 = snap();
+      // the trend over long runs: a snapshot every 1,000 steps (the last one is printed below)
+      else if ((s + 1) % 1000 === 0 && s + 1 < N) console.log(`  after step ${s + 1}: ${snap()}`);
     }
     const total = (performance.now() - t0) / 1000;
     const a = median(times.slice(0, 100)), b = median(times.slice(-100));
