@@ -91,7 +91,11 @@ async function main(): Promise<void> {
             setStatus(`loading ${escapeHtml(p.file)}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}, ${p.tensors} of ${p.count} tensors`);
           },
         }),
-        loadTokenizer(src).catch(() => null),
+        // no tokenizer.json is allowed (ids in, ids out); a broken one is an error to show
+        loadTokenizer(src).catch((e: Error) => {
+          if (/no tokenizer\.json/.test(e.message)) return null;
+          throw e;
+        }),
       ]);
       model = m;
       tokenizer = tok;
