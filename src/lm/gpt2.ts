@@ -6,14 +6,13 @@
  * (`transformer.h.0.attn.c_attn.weight`, ...; the tied lm_head is wte).
  */
 import { ArgumentError } from '../errors.js';
-import { linear } from '../ops/linalg.js';
 import { LayerNorm, type Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
-import { Conv1D, causalAttention, hubEmbedding, type KVCache } from './layers.js';
+import { Conv1D, causalAttention, hubEmbedding, vocabLookup, vocabProject, type KVCache } from './layers.js';
 
 /** The activation of a config's activation_function / hidden_act. */
 export function activationFn(name: string): (x: Tensor) => Tensor {
@@ -103,7 +102,7 @@ class GPT2Model extends Module {
   }
   forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x) => fn(x)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
-    let x = this.wte.forward(ids).add(this.wpe.weight.narrow(0, past, T));
+    let x = vocabLookup(this.wte.weight, ids, () => this.wte.forward(ids)).add(this.wpe.weight.narrow(0, past, T));
     for (const b of this.h) x = run((h) => b.forward(h, cache), x);
     if (cache) cache.length += T;
     return this.lnF.forward(x);
@@ -146,7 +145,7 @@ export class GPT2LMHeadModel extends CausalLM {
     return this.transformer.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
-    return linear(h, this.transformer.wte.weight);
+    return vocabProject(h, this.transformer.wte.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

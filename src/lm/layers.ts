@@ -6,6 +6,10 @@
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { keep } from '../memory.js';
 import { cat } from '../ops/movement.js';
+import { where } from '../ops/functions.js';
+import { embedding } from '../ops/indexing.js';
+import { linear } from '../ops/linalg.js';
+import { getBackend } from '../init.js';
 import { empty } from '../ops/run.js';
 import { tensor } from '../ops/creation.js';
 import { scaledDotProductAttention } from '../nn/attention.js';
@@ -232,4 +236,58 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, past: number, s
     y = scaledDotProductAttention(q5, k5, v5, { attnMask: mask, scale });
   }
   return G === 1 ? y : y.reshape([B, H, L, D]);
+}
+
+/**
+ * The largest tensor one kernel may bind on the current backend, in bytes: WebGPU's storage
+ * binding limit (maxStorageBufferBindingSize, or the backend's maxBindingBytes); no limit on the
+ * CPU backend.
+ */
+export function bindingLimit(): number {
+  return (getBackend() as { bindingLimit?: number }).bindingLimit ?? Infinity;
+}
+
+/**
+ * Row blocks [start, rows] of a [V, C] vocabulary matrix such that each block's kernels bind at
+ * most `bindingLimit()` bytes (with room for the 256-byte window alignment): one block when the
+ * whole matrix fits, which is the common case (desktop adapters bind 1–4 GiB).
+ */
+export function vocabBlocks(V: number, C: number): [number, number][] {
+  const limit = bindingLimit();
+  if (V * C * 4 <= limit) return [[0, V]];
+  const per = Math.max(1, Math.floor((limit - 256) / (C * 4)));
+  const out: [number, number][] = [];
+  for (let s = 0; s < V; s += per) out.push([s, Math.min(per, V - s)]);
+  return out;
+}
+
+/**
+ * Embedding lookup in a vocabulary matrix `weight` [V, C]: `whole()` (the module's own forward)
+ * when it fits one binding, else one lookup per row block, each id taken from the block that
+ * holds it (the rest masked out).
+ */
+export function vocabLookup(weight: Tensor, ids: Tensor, whole: () => Tensor = () => embedding(ids, weight)): Tensor {
+  const [V, C] = weight.shape;
+  const blocks = vocabBlocks(V, C);
+  if (blocks.length === 1) return whole();
+  let out: Tensor | null = null;
+  for (const [s, n] of blocks) {
+    const local = ids.sub(s).clamp(0, n - 1);
+    const inBlock = ids.ge(s).logicalAnd(ids.lt(s + n)).unsqueeze(-1);
+    const part = where(inBlock, embedding(local, weight.narrow(0, s, n)), 0);
+    out = out ? out.add(part) : part;
+  }
+  return out!;
+}
+
+/**
+ * Logits h @ weightᵀ over a vocabulary matrix [V, C]: `whole()` (one product, or the head
+ * module's forward, adapters included) when it fits one binding, else one product per row block
+ * joined along the vocabulary.
+ */
+export function vocabProject(h: Tensor, weight: Tensor, whole: () => Tensor = () => linear(h, weight)): Tensor {
+  const [V, C] = weight.shape;
+  const blocks = vocabBlocks(V, C);
+  if (blocks.length === 1) return whole();
+  return cat(blocks.map(([s, n]) => linear(h, weight.narrow(0, s, n))), -1);
 }

@@ -7,7 +7,6 @@
  * parameters carry the hub's names (`model.layers.0.self_attn.q_proj.weight`, ...).
  */
 import { ArgumentError } from '../errors.js';
-import { linear } from '../ops/linalg.js';
 import type { Embedding, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
@@ -15,7 +14,7 @@ import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js
 import { llamaConfig, type LlamaConfig } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
-import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, type KVCache } from './layers.js';
+import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, vocabLookup, vocabProject, type KVCache } from './layers.js';
 
 class LlamaAttention extends Module {
   qProj: Linear;
@@ -97,7 +96,7 @@ class LlamaModel extends Module {
   forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x, ...e) => fn(x, ...e)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
     const [cos, sin] = ropeTables(this.invFreq, past, T);
-    let x = this.embedTokens.forward(ids);
+    let x = vocabLookup(this.embedTokens.weight, ids, () => this.embedTokens.forward(ids));
     // the rotary tables go in as arguments: a checkpointed block reads them again in backward
     for (const l of this.layers) x = run((h, c, s) => l.forward(h, c, s, cache), x, cos, sin);
     if (cache) cache.length += T;
@@ -144,7 +143,8 @@ export class LlamaForCausalLM extends CausalLM {
     return this.model.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
-    return this.lmHead ? this.lmHead.forward(h) : linear(h, this.model.embedTokens.weight);
+    const lmHead = this.lmHead;
+    return lmHead ? vocabProject(h, lmHead.weight, () => lmHead.forward(h)) : vocabProject(h, this.model.embedTokens.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a tensor to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

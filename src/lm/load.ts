@@ -14,6 +14,7 @@ import type { Tensor } from '../tensor.js';
 import { checkBoolean, checkFunction, checkNumber, checkOptions } from '../validate.js';
 import { backendInfo } from '../init.js';
 import { checkMemory, estimateMemory, type MemoryEstimate } from './memory.js';
+import { bindingLimit } from './layers.js';
 import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
 import type { CausalLM } from './causal-lm.js';
 import { modelFiles, type ModelFiles, type ModelSource } from './files.js';
@@ -112,6 +113,25 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
   throw new ArgumentError(`${op}: found neither model.safetensors nor model.safetensors.index.json in ${files.where} (only safetensors checkpoints load; convert pytorch_model.bin first)`);
 }
 
+/** The vocabulary matrices (held in one buffer, run in row blocks where they exceed a binding). */
+const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$/;
+
+/**
+ * Copies a weight's values into its parameter: at once, or a block of rows at a time where the
+ * whole would exceed one storage binding (a vocabulary matrix on a device with small bindings).
+ */
+function copyRows(target: Tensor, values: Float32Array, shape: readonly number[]): void {
+  const rows = shape[0] ?? 1, row = rows ? values.length / rows : 0;
+  const per = values.length * 4 <= bindingLimit() ? rows : Math.max(1, Math.floor((bindingLimit() - 256) / (row * 4)));
+  for (let s = 0; s < rows || s === 0; s += per) {
+    const n = Math.min(per, rows - s);
+    const t = tensor(per === rows ? values : values.subarray(s * row, (s + n) * row), { shape: per === rows ? [...shape] : [n, ...shape.slice(1)] });
+    noGrad(() => (per === rows ? target : target.narrow(0, s, n)).copy_(t));
+    t.dispose();
+    if (per === rows) break;
+  }
+}
+
 /** Buffers that checkpoints carry and loaders skip (GPT-2's causal masks, old Llama rotary tables). */
 const SKIPPED = /(^|\.)attn\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/;
 
@@ -200,7 +220,9 @@ export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}):
     const names = shards.map((s) => s.file);
     // what the device allows, before a parameter is allocated or a weight read
     const info = backendInfo();
-    const limits = info.name === 'webgpu' ? { maxBufferSize: info.limits.maxBufferSize, maxStorageBufferBindingSize: info.limits.maxStorageBufferBindingSize } : {};
+    const used = shards.flatMap((sh) => sh.entries).filter((e) => !SKIPPED.test(e.name));
+    // the vocabulary matrices run in row blocks where they exceed one binding (layers.ts vocabBlocks)
+    const limits = info.name === 'webgpu' ? { maxBufferSize: info.limits.maxBufferSize, maxStorageBufferBindingSize: bindingLimit(), splittable: (n: string) => VOCAB.test(n), tensors: used } : {};
     checkMemory(op, estimateOf(op, raw, shards, opts.context), { ...limits, ...(opts.memoryBudget !== undefined ? { budget: opts.memoryBudget } : {}) });
     model = emptyModel(op, raw);
     const targets = new Map(Object.entries(model.stateDict()));
@@ -246,9 +268,7 @@ export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}):
         const bytes = await source.read(begin, items[j - 1].e.end);
         for (const { e, target } of items.slice(i, j)) {
           const values = decode(`${op}: ${file}`, e, bytes.subarray(e.begin - begin, e.end - begin));
-          const t = tensor(values as Float32Array, { shape: e.shape });
-          noGrad(() => target.copy_(t));
-          t.dispose();
+          copyRows(target, values as Float32Array, e.shape);
           loaded += e.end - e.begin;
           done++;
         }

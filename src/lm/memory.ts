@@ -104,7 +104,8 @@ export function estimateMemory(config: ConfigSizes, tensors: readonly TensorShap
 /** Megabytes, for messages. */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n)) return 'no limit';
-  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  return n >= 1024 ** 2 || n === 0 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
 /** What the device allows (a backend's `limits`; the CPU backend has none to speak of). */
@@ -113,6 +114,13 @@ export interface DeviceAllowance {
   maxStorageBufferBindingSize?: number;
   /** the most bytes the caller lets the model use in all (e.g. a share of the GPU's memory) */
   budget?: number;
+  /**
+   * Weights the model runs in row blocks (the vocabulary matrices: src/lm/layers.ts
+   * vocabBlocks), which need one buffer but not one binding; with `tensors`, the binding limit
+   * applies to the others only.
+   */
+  splittable?: (name: string) => boolean;
+  tensors?: readonly TensorShape[];
 }
 
 /**
@@ -120,9 +128,20 @@ export interface DeviceAllowance {
  * above the device's largest buffer or binding, or a total above the budget.
  */
 export function checkMemory(op: string, est: MemoryEstimate, allow: DeviceAllowance): void {
-  const per = Math.min(allow.maxBufferSize ?? Infinity, allow.maxStorageBufferBindingSize ?? Infinity);
-  if (est.largest.bytes > per) {
-    throw new OutOfMemoryError(`${op}: the weight ${est.largest.name} needs ${formatBytes(est.largest.bytes)} in one buffer, and this device allows ${formatBytes(per)} (maxBufferSize ${formatBytes(allow.maxBufferSize ?? Infinity)}, maxStorageBufferBindingSize ${formatBytes(allow.maxStorageBufferBindingSize ?? Infinity)}); nothing was loaded`);
+  const buffer = allow.maxBufferSize ?? Infinity, binding = allow.maxStorageBufferBindingSize ?? Infinity;
+  const per = Math.min(buffer, binding);
+  const sizes = `maxBufferSize ${formatBytes(buffer)}, maxStorageBufferBindingSize ${formatBytes(binding)}`;
+  if (allow.splittable && allow.tensors) {
+    // row-blocked weights need one buffer; every other weight one binding
+    for (const t of allow.tensors) {
+      const bytes = t.shape.reduce((a, b) => a * b, 1) * BYTES;
+      const max = allow.splittable(t.name) ? buffer : per;
+      if (bytes > max) {
+        throw new OutOfMemoryError(`${op}: the weight ${t.name} needs ${formatBytes(bytes)} in one ${max === buffer ? 'buffer' : 'binding'}, and this device allows ${formatBytes(max)} (${sizes}); nothing was loaded`);
+      }
+    }
+  } else if (est.largest.bytes > per) {
+    throw new OutOfMemoryError(`${op}: the weight ${est.largest.name} needs ${formatBytes(est.largest.bytes)} in one buffer, and this device allows ${formatBytes(per)} (${sizes}); nothing was loaded`);
   }
   if (allow.budget !== undefined && est.totalBytes > allow.budget) {
     throw new OutOfMemoryError(`${op}: the model needs about ${formatBytes(est.totalBytes)} (weights ${formatBytes(est.weightBytes)}, KV cache ${formatBytes(est.kvCacheBytes)} for ${est.batch}×${est.context} tokens, activations ${formatBytes(est.activationBytes)}), more than the budget of ${formatBytes(allow.budget)}; nothing was loaded (a shorter context shrinks the KV cache and activations)`);

@@ -190,7 +190,7 @@ describe('demo pages in headless Chromium', () => {
     let s = await lmState(page);
     expect(s.error).toBeNull();
     expect(s).toMatchObject({ backend: 'webgpu', loaded: true, modelType: 'llama', tokenizer: true });
-    expect(await page.$eval('#m-memory', (el) => el.textContent ?? '')).toMatch(/MiB \(weights .* MiB, KV cache .* MiB at 64 tokens\)/);
+    expect(await page.$eval('#m-memory', (el) => el.textContent ?? '')).toMatch(/[KM]iB \(weights .* [KM]iB, KV cache .* [KM]iB at 64 tokens\)/);
     expect(await page.$eval('#m-size', (el) => el.textContent ?? '')).toMatch(/in BF16/);
     await page.click('#generate');
     await page.waitForFunction(() => { const s = (window as unknown as { demo: { state(): LmState } }).demo.state(); return !s.running && (s.generated > 0 || s.error); }, { timeout: 120_000, polling: 100 });

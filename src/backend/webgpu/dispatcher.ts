@@ -40,6 +40,21 @@ export class GpuBuffer implements BackendBuffer {
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
 }
 
+/**
+ * A window of a buffer larger than one storage binding (maxStorageBufferBindingSize, e.g. a
+ * language model's vocabulary matrix): what one launch binds of it, `bytes` from `byteOffset`
+ * (a multiple of minStorageBufferOffsetAlignment). Made per launch by the backend, which shifts
+ * the launch's view offsets by the window's start; uses are recorded on the whole buffer.
+ */
+export class GpuWindow extends GpuBuffer {
+  constructor(readonly base: GpuBuffer, readonly byteOffset: number, readonly bytes: number) {
+    super(base.gpu, bytes / 4, base.dtype);
+    // the pool's bookkeeping (last batch, touched) belongs to the whole buffer
+    Object.defineProperty(this, 'lastUse', { get: () => base.lastUse, set: (v: number) => (base.lastUse = v) });
+    Object.defineProperty(this, 'touched', { get: () => base.touched, set: (v: boolean) => (base.touched = v) });
+  }
+}
+
 /** One compute dispatch: whole buffers bound after the uniform block, read-only ones first. */
 export interface Launch {
   key: string;
@@ -169,6 +184,12 @@ export interface DispatcherOptions {
    */
   segments?: boolean;
   /**
+   * The largest storage binding kernels may use, in bytes (default and cap: the device's
+   * maxStorageBufferBindingSize). Buffers above it are bound a window at a time (GpuWindow);
+   * tests set it low to exercise that on an adapter whose limit is large.
+   */
+  maxBindingBytes?: number;
+  /**
    * Subgroup operations where the device has 'subgroups' of one fixed size: row kernels
    * (softmax, layerNorm, cross-entropy) with one subgroup per row and no workgroup memory or
    * barriers, and long reductions whose workgroup trees finish each subgroup with shuffles.
@@ -296,14 +317,14 @@ export class Dispatcher {
   /** A bind group's cache key: layout, uniform bytes and the buffers' pool serials. */
   groupKey(layoutKey: string, bytes: number, buffers: readonly GpuBuffer[]): string {
     let key = `${layoutKey}:${bytes}`;
-    for (const b of buffers) key += `,${this.pool.id(b.gpu)}`;
+    for (const b of buffers) key += `,${this.pool.id(b.gpu)}${b instanceof GpuWindow ? `@${b.byteOffset}+${b.bytes}` : ''}`;
     return key;
   }
 
   /** A bind group of `bytes` of `uniforms` (at a dynamic offset) followed by `buffers`. */
   createGroup(layout: GPUBindGroupLayout, uniforms: GPUBuffer, bytes: number, buffers: readonly GpuBuffer[]): GPUBindGroup {
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms, offset: 0, size: bytes } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.gpu } }));
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: b instanceof GpuWindow ? { buffer: b.gpu, offset: b.byteOffset, size: b.bytes } : { buffer: b.gpu } }));
     return this.device.createBindGroup({ layout, entries });
   }
 

@@ -14,7 +14,7 @@ import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderC
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
-import { Dispatcher, GpuBuffer, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { Dispatcher, GpuBuffer, GpuWindow, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { bake } from './bake.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
@@ -55,6 +55,8 @@ export class WebGPUBackend implements Backend {
   private checkLayout: GPUBindGroupLayout | null = null;
   /** reads wait with Dawn's polling slowed to a timer (wait.ts) */
   private readonly sleep: boolean;
+  /** DispatcherOptions.maxBindingBytes */
+  private readonly maxBindingBytes: number | undefined;
   /** optimizer steps pack parameters into multi-segment kernels (DispatcherOptions.segments) */
   private readonly segments: boolean;
   /** 'medium' precision without shader-f16 rounds GEMM tiles to f16 (DispatcherOptions.emulateF16) */
@@ -84,6 +86,7 @@ export class WebGPUBackend implements Backend {
     if (opts.waits !== undefined && opts.waits !== 'spin' && opts.waits !== 'sleep') throw new ArgumentError(`webgpu: waits must be 'spin' or 'sleep', got ${JSON.stringify(opts.waits)}`);
     this.sleep = (opts.waits ?? (software ? 'sleep' : 'spin')) === 'sleep';
     this.segments = opts.segments ?? false;
+    this.maxBindingBytes = opts.maxBindingBytes;
     this.emulateF16 = opts.emulateF16 ?? false;
     device.lost.then((info) => {
       this.lost = info;
@@ -188,6 +191,7 @@ export class WebGPUBackend implements Backend {
    * expression launches the way to pack other scalars (a baked step).
    */
   private *plan(exe: Executable, inputs: readonly View[], outputs: readonly View[], scalars: readonly number[], snapshot: (b: GpuBuffer) => GpuBuffer, repack: boolean): Iterable<Launch> {
+    [inputs, outputs] = this.windowed(exe, inputs, outputs);
     const k = exe.kernel;
     const { info, label } = exe as GpuExecutable;
     const ctx = snapshot === this.snapshot ? this.ctx : { ...this.ctx, snapshot };
@@ -208,6 +212,52 @@ export class WebGPUBackend implements Backend {
       }
     }
     if (l) yield Object.assign(l, { label });
+  }
+
+  /**
+   * The views of a launch with every buffer larger than one storage binding replaced by the
+   * window of it that the launch's views reach (one window per buffer, spanning all of its views,
+   * so aliasing checks still see one buffer), their offsets shifted to the window's start. A
+   * launch whose views of one buffer span more than a binding cannot run: a BackendError names
+   * the sizes (split the tensor, e.g. a vocabulary matrix into row blocks: src/lm/layers.ts).
+   */
+  private windowed(exe: Executable, inputs: readonly View[], outputs: readonly View[]): [readonly View[], readonly View[]] {
+    const limit = this.bindingLimit;
+    const big = (v: View) => v.buf.numel * 4 > limit;
+    if (!inputs.some(big) && !outputs.some(big)) return [inputs, outputs];
+    const span = new Map<BackendBuffer, [number, number]>();
+    for (const v of [...inputs, ...outputs]) {
+      if (!big(v) || v.shape.some((d) => d === 0)) continue;
+      let lo = v.offset, hi = v.offset;
+      v.shape.forEach((d, i) => {
+        const reach = (d - 1) * v.strides[i];
+        if (reach < 0) lo += reach;
+        else hi += reach;
+      });
+      const s = span.get(v.buf);
+      span.set(v.buf, s ? [Math.min(s[0], lo), Math.max(s[1], hi)] : [lo, hi]);
+    }
+    const align = this.device.limits.minStorageBufferOffsetAlignment / 4;
+    const windows = new Map<BackendBuffer, GpuWindow>();
+    for (const [buf, [lo, hi]] of span) {
+      const start = Math.floor(lo / align) * align;
+      const end = Math.min(buf.numel, Math.ceil((hi + 1) / 4) * 4);
+      const bytes = (end - start) * 4;
+      if (bytes > limit) {
+        throw new BackendError(`webgpu: ${kernelLabel(exe.kernel)} reaches ${bytes} bytes of one buffer (of ${buf.numel * 4}), more than one storage binding holds (${limit} bytes, maxStorageBufferBindingSize); run it on smaller slices of the tensor`);
+      }
+      windows.set(buf, new GpuWindow(buf as GpuBuffer, start * 4, bytes));
+    }
+    const shift = (v: View): View => {
+      const w = windows.get(v.buf);
+      return w ? { ...v, buf: w, offset: v.offset - w.byteOffset / 4 } : v;
+    };
+    return [inputs.map(shift), outputs.map(shift)];
+  }
+
+  /** The largest storage binding kernels use (DispatcherOptions.maxBindingBytes, capped by the device's). */
+  get bindingLimit(): number {
+    return Math.min(this.maxBindingBytes ?? Infinity, this.device.limits.maxStorageBufferBindingSize);
   }
 
   /** Runs routine launches (also the way tests inject hand-written shaders). */
