@@ -16,21 +16,11 @@
  * for tests ?logEvery=5&valEvery=100&sampleChars=300; ?compile=0 runs the steps eagerly (no wt.compile).
  */
 import { LineChart, short } from '../../src/vis/index.js';
-import { TrainingWorker } from '../../src/worker/client.js';
-import type { Endpoint, Metrics } from '../../src/worker/protocol.js';
+import type { Metrics } from '../../src/worker/protocol.js';
 import type { CharPageConfig, CharPageMetrics, CharPageSample } from './char-task.js';
-import { $, initControl, param, reportErrors, startHostBackend, trainingControls } from './common.js';
+import { $, hostLoop, initControl, param, reportErrors, startHostBackend, trainingControls, trainingHost } from './common.js';
 
 type Size = CharPageConfig['size'];
-
-/** The page's training host: the training Worker, or (?worker=0) the same task served on this thread through a MessageChannel. */
-async function trainingHost(): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
-  if (param('worker', 1)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
-  const [{ serveTraining }, { charPageTask }] = await Promise.all([import('../../src/worker/host.js'), import('./char-task.js')]);
-  const ch = new MessageChannel();
-  serveTraining({ 'char-page': charPageTask }, ch.port2 as unknown as Endpoint);
-  return { tw: new TrainingWorker(ch.port1 as unknown as Endpoint), where: 'main' };
-}
 
 async function main(): Promise<void> {
   reportErrors();
@@ -48,7 +38,7 @@ async function main(): Promise<void> {
   const temperature = () => Number(($('temp') as HTMLInputElement).value);
   const prompt = () => ($('prompt') as HTMLInputElement).value;
 
-  const { tw, where } = await trainingHost();
+  const { tw, where } = await trainingHost(async () => ({ 'char-page': (await import('./char-task.js')).charPageTask }));
   const backend = await startHostBackend(tw, where);
   const status = $('status');
   const cfg: CharPageConfig = {
@@ -117,26 +107,8 @@ async function main(): Promise<void> {
     pre.scrollTop = pre.scrollHeight;
   });
 
-  // the loop runs in the worker: Start starts it there, and the loop here waits until it stops
-  // (Pause, or an error, which stops the loop and shows as a banner)
-  let stopped: { resolve: () => void; reject: (e: Error) => void } | null = null;
-  tw.on('state', (s) => {
-    if (!s.running) stopped?.resolve();
-  });
-  tw.on('error', (e) => {
-    const err = new Error(e.message);
-    err.name = e.name;
-    stopped?.reject(err);
-  });
-  async function trainLoop(): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => (stopped = { resolve, reject }));
-    try {
-      await tw.start({}, { sampleEvery: 1 });
-      await done;
-    } finally {
-      stopped = null;
-    }
-  }
+  // the loop runs in the worker: Start starts it there (a new logging window), the loop here waits until it stops
+  const trainLoop = hostLoop(tw, () => ({}), { sampleEvery: 1 });
 
   const validate = async () => {
     const r = await tw.call<{ step: number; val: number }>('validate');

@@ -4,6 +4,9 @@
  * banners, URL parameters, small DOM helpers and a seeded random generator.
  */
 import * as wt from '../../src/index.js';
+import { TrainingWorker } from '../../src/worker/client.js';
+import type { TaskFactory } from '../../src/worker/host.js';
+import type { Endpoint } from '../../src/worker/protocol.js';
 
 /** `?name=value` from the page URL, parsed as a number when `fallback` is a number. */
 export function param(name: string, fallback: number): number;
@@ -276,4 +279,43 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
  */
 export function compiledStep<A extends wt.Tensor[], R extends wt.Tensor>(fn: (...args: A) => R): wt.Compiled<A, R> {
   return wt.compile(fn, { warmup: param('compile', 1) ? 1 : Number.MAX_SAFE_INTEGER });
+}
+
+/**
+ * A page's training host: the demo's training Worker (demo/src/train-worker.ts), or with
+ * ?worker=0 the same tasks served on the page's own thread through a MessageChannel (`tasks`
+ * loads them then), for comparing the two.
+ */
+export async function trainingHost(tasks: () => Promise<Record<string, TaskFactory>>): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
+  if (param('worker', 1)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
+  const [{ serveTraining }, t] = await Promise.all([import('../../src/worker/host.js'), tasks()]);
+  const ch = new MessageChannel();
+  serveTraining(t, ch.port2 as unknown as Endpoint);
+  return { tw: new TrainingWorker(ch.port1 as unknown as Endpoint), where: 'main' };
+}
+
+/**
+ * The body for `trainingControls` when the loop runs in a training host: starts the host's loop
+ * (with `start`'s config and loop options) and waits until it stops (pass `() => void tw.pause()`
+ * as trainingControls' onPause); an error there rejects, so it shows as a banner.
+ */
+export function hostLoop(tw: TrainingWorker, config: () => unknown, loop: { sampleEvery?: number } = {}): () => Promise<void> {
+  let stopped: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  tw.on('state', (s) => {
+    if (!s.running) stopped?.resolve();
+  });
+  tw.on('error', (e) => {
+    const err = new Error(e.message);
+    err.name = e.name;
+    stopped?.reject(err);
+  });
+  return async () => {
+    const done = new Promise<void>((resolve, reject) => (stopped = { resolve, reject }));
+    try {
+      await tw.start(config(), loop);
+      await done;
+    } finally {
+      stopped = null;
+    }
+  };
 }
