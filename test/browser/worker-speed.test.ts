@@ -5,9 +5,9 @@
  * to test-artifacts/worker-speed.json. Nothing here asserts which is faster; the report does.
  * WT_SPEED_STEPS / WT_SPEED_SIZE / WT_SPEED_BATCH change the run.
  *
- * The second test times the char page itself (demo/char.html: its step, per-step sample and
- * validation) with the loop in the training worker (the default) and, with ?worker=0, the same
- * task served on the page's thread: steps/s as the page receives them, after warm-up steps,
+ * The second test times the char and MNIST pages themselves (demo/char.html: its step, per-step
+ * sample and validation; demo/mnist.html: its step and read-backs) with the loop in the training
+ * worker (the default) and, with ?worker=0, the same task served on the page's thread: steps/s as the page receives them, after warm-up steps,
  * alternating main / worker twice per setting. Written to test-artifacts/worker-speed-pages.json.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -70,17 +70,18 @@ async function pageSpeed(path: string, warm: number, steps: number): Promise<{ s
   return { stepsPerSecond: ((b[0] - a[0]) * 1000) / (b[1] - a[1]), where: s.where, backend: s.backend };
 }
 
-it('the char page: steps/s with its loop in the training worker and on the page\'s thread (?worker=0)', async () => {
+it('the char and MNIST pages: steps/s with the loop in the training worker and on the page\'s thread (?worker=0)', async () => {
   const settings = [
-    { name: 'tiny, batch 4', q: 'size=tiny&batch=4&logEvery=10&valEvery=100', warm: 20, steps: 120 },
-    { name: 'small, batch 4', q: 'size=small&batch=4&logEvery=10&valEvery=100', warm: 5, steps: 20 },
+    { name: 'char, tiny, batch 4', q: 'char.html?size=tiny&batch=4&logEvery=10&valEvery=100', warm: 20, steps: 120 },
+    { name: 'char, small, batch 4', q: 'char.html?size=small&batch=4&logEvery=10&valEvery=100', warm: 5, steps: 20 },
+    { name: 'mnist, batch 64', q: 'mnist.html?batch=64&valEvery=1000', warm: 10, steps: 30 },
   ];
   const out: Record<string, { main: number[]; worker: number[] }> = {};
   for (const st of settings) {
     const r = (out[st.name] = { main: [] as number[], worker: [] as number[] });
     for (let rep = 0; rep < 2; rep++) {
       for (const w of [0, 1]) {
-        const t = await pageSpeed(`char.html?${st.q}&worker=${w}`, st.warm, st.steps);
+        const t = await pageSpeed(`${st.q}&worker=${w}`, st.warm, st.steps);
         expect(t).toMatchObject({ backend: 'webgpu', where: w ? 'worker' : 'main' });
         (w ? r.worker : r.main).push(+t.stepsPerSecond.toFixed(2));
       }
