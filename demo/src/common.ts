@@ -83,6 +83,8 @@ interface HostBackend {
  * badge and the page's copy add where training runs ("(in a worker)").
  */
 export async function startHostBackend(tw: { init(o: { backend: 'auto' | 'webgpu' | 'cpu' }): Promise<HostBackend> }, where: 'worker' | 'main'): Promise<BackendChoice> {
+  // ?worker=0: the library on this thread, in the console as with startBackend
+  if (where === 'main') (window as unknown as { wt: typeof wt }).wt = wt;
   const want = param('backend', 'auto');
   // a browser without WebGPU on the page has none in its workers either
   const noGpu = want !== 'cpu' && !('gpu' in navigator);
@@ -284,10 +286,11 @@ export function compiledStep<A extends wt.Tensor[], R extends wt.Tensor>(fn: (..
 /**
  * A page's training host: the demo's training Worker (demo/src/train-worker.ts), or with
  * ?worker=0 the same tasks served on the page's own thread through a MessageChannel (`tasks`
- * loads them then), for comparing the two.
+ * loads them then), for comparing the two. `inWorker` is the default when the address has no
+ * ?worker= (the playground stays on the page's thread: its worker was not faster).
  */
-export async function trainingHost(tasks: () => Promise<Record<string, TaskFactory>>): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
-  if (param('worker', 1)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
+export async function trainingHost(tasks: () => Promise<Record<string, TaskFactory>>, inWorker = true): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
+  if (param('worker', inWorker ? 1 : 0)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
   const [{ serveTraining }, t] = await Promise.all([import('../../src/worker/host.js'), tasks()]);
   const ch = new MessageChannel();
   serveTraining(t, ch.port2 as unknown as Endpoint);

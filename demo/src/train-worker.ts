@@ -9,5 +9,6 @@
 import { loraFineTuneTask, serveTraining } from '../../src/worker/index.js';
 import { charPageTask, charTask } from './char-task.js';
 import { mnistPageTask } from './mnist-task.js';
+import { playgroundTask } from './playground-task.js';
 
-serveTraining({ 'lora-finetune': loraFineTuneTask, char: charTask, 'char-page': charPageTask, 'mnist-page': mnistPageTask });
+serveTraining({ 'lora-finetune': loraFineTuneTask, char: charTask, 'char-page': charPageTask, 'mnist-page': mnistPageTask, playground: playgroundTask });
