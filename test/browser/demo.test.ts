@@ -181,6 +181,8 @@ describe('demo pages in headless Chromium', () => {
     const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10');
     const s = await train(page, 60);
     expect(s.backend).toBe('webgpu');
+    // the playground trains on the page's thread (in the worker it measured no faster)
+    expect(s.where).toBe('main');
     expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
     expect(last(s.acc)).toBeGreaterThan(first(s.acc));
     // the plane is painted: not one flat colour
@@ -201,6 +203,21 @@ describe('demo pages in headless Chromium', () => {
     expect(new URLSearchParams(href.split('?')[1]).get('data')).toBe('xor');
     expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/WebGPU on .*software GPU/);
     expect(errors).toEqual([]);
+  }, 240_000);
+
+  it('playground with ?worker=1: the same task in the training worker, the boundary is drawn from its frames', async () => {
+    const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10&worker=1');
+    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/\(in a worker\)$/);
+    const s = await train(page, 60);
+    expect(s).toMatchObject({ backend: 'webgpu', where: 'worker' });
+    expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
+    const colours = await page.$eval('#plane', (c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 480, 480).data;
+      return new Set(Array.from({ length: 200 }, (_, i) => d[(i * 1151 * 4) % d.length])).size;
+    });
+    expect(colours).toBeGreaterThan(3);
+    expect(errors).toEqual([]);
+    await page.close();
   }, 240_000);
 
   it('without WebGPU: the page says so in a banner and trains on the CPU backend', async () => {
