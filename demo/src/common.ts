@@ -287,7 +287,7 @@ export function compiledStep<A extends wt.Tensor[], R extends wt.Tensor>(fn: (..
  * A page's training host: the demo's training Worker (demo/src/train-worker.ts), or with
  * ?worker=0 the same tasks served on the page's own thread through a MessageChannel (`tasks`
  * loads them then), for comparing the two. `inWorker` is the default when the address has no
- * ?worker= (the playground stays on the page's thread: its worker was not faster).
+ * ?worker= (the playground stays on the page's thread for now: see demo/src/playground.ts).
  */
 export async function trainingHost(tasks: () => Promise<Record<string, TaskFactory>>, inWorker = true): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
   if (param('worker', inWorker ? 1 : 0)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
