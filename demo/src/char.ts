@@ -3,18 +3,24 @@
  * (served from examples/data/ at /data/) and, between training steps, samples the next character
  * of a running text from the current weights, so the text streams and improves as it learns.
  *
+ * The training runs in the demo's training Worker (demo/src/train-worker.ts, the 'char-page' task
+ * of demo/src/char-task.ts): the WebGPU device, the model, AdamW and the loop live there, and this
+ * page only draws what the worker posts (a metrics event and a sampled character per step) and
+ * sends the controls' changes (learning rate, batch, temperature, prompt, reset, model size).
+ * ?worker=0 serves the same task on the page's own thread instead (the steps/s comparison).
+ *
  * Per step: one training step (AdamW, gradient clipping at 1) and one sampled character (one
  * forward pass on the last blockSize characters and a read of the probabilities). The training
  * loss is summed on the device and read back every `logEvery` steps.
- * URL parameters: ?size=tiny|small|medium&lr=0.003&batch=16&temp=0.8&backend=cpu, and for tests
- * ?logEvery=5&valEvery=100&sampleChars=300; ?compile=0 runs the steps eagerly (no wt.compile).
+ * URL parameters: ?size=tiny|small|medium&lr=0.003&batch=16&temp=0.8&backend=cpu&worker=0, and
+ * for tests ?logEvery=5&valEvery=100&sampleChars=300; ?compile=0 runs the steps eagerly (no wt.compile).
  */
-import * as wt from '../../src/index.js';
 import { LineChart, short } from '../../src/vis/index.js';
-import { $, compiledStep, initControl, nextFrame, param, reportErrors, rng, setLr, startBackend, trainingControls } from './common.js';
-import { CharTransformer, GPT_SIZES } from './models.js';
+import type { Metrics } from '../../src/worker/protocol.js';
+import type { CharPageConfig, CharPageMetrics, CharPageSample } from './char-task.js';
+import { $, hostLoop, initControl, param, reportErrors, startHostBackend, trainingControls, trainingHost } from './common.js';
 
-type Size = keyof typeof GPT_SIZES;
+type Size = CharPageConfig['size'];
 
 async function main(): Promise<void> {
   reportErrors();
@@ -26,165 +32,96 @@ async function main(): Promise<void> {
   initControl('batch', param('batch', 16));
   initControl('temp', param('temp', 0.8));
 
-  const [backend, text] = await Promise.all([startBackend(), fetch('/data/tinyshakespeare.txt').then((r) => {
-    if (!r.ok) throw new Error(`could not load /data/tinyshakespeare.txt: HTTP ${r.status}`);
-    return r.text();
-  })]);
-  const tok = new wt.data.CharTokenizer(text);
-  const data = tok.encode(text);
-  const split = Math.floor(data.length * 0.9);
-  const trainData = data.subarray(0, split), valData = data.subarray(split);
-  const status = $('status');
-  status.textContent = `${(text.length / 1e6).toFixed(2)} M characters, vocabulary of ${tok.vocabSize}; ${backend.label}`;
-
-  const chart = new LineChart($<HTMLCanvasElement>('chart-loss'), { title: 'loss (nats / char)', xLabel: 'step', zero: true, refs: [{ y: Math.log(tok.vocabSize), label: 'uniform guess' }] });
-  chart.add('train', '#2563eb');
-  chart.add('val', '#f97316', { dots: true });
-
   const size = () => ($('size') as HTMLSelectElement).value as Size;
   const lr = () => Number(($('lr') as HTMLSelectElement).value);
   const batchSize = () => Number(($('batch') as HTMLSelectElement).value);
   const temperature = () => Number(($('temp') as HTMLInputElement).value);
-  $('temp').oninput = () => ($('temp-v').textContent = temperature().toFixed(2));
+  const prompt = () => ($('prompt') as HTMLInputElement).value;
+
+  const { tw, where } = await trainingHost(async () => ({ 'char-page': (await import('./char-task.js')).charPageTask }));
+  const backend = await startHostBackend(tw, where);
+  const status = $('status');
+  const cfg: CharPageConfig = {
+    textUrl: new URL('/data/tinyshakespeare.txt', location.href).href,
+    size: size(), lr: lr(), batch: batchSize(), temperature: temperature(), prompt: prompt(),
+    logEvery, valEvery, sampleChars, compile: param('compile', 1) !== 0,
+  };
+  const opened = await tw.open<{ parameters: number; vocabSize: number; characters: number; blockSize: number }>('char-page', cfg);
+  const info = opened.info;
+  $('s-params').textContent = info.parameters.toLocaleString('en-US');
+  status.textContent = `${(info.characters / 1e6).toFixed(2)} M characters, vocabulary of ${info.vocabSize}; ${backend.label}${where === 'worker' ? ', in a worker' : ''}`;
+
+  const chart = new LineChart($<HTMLCanvasElement>('chart-loss'), { title: 'loss (nats / char)', xLabel: 'step', zero: true, refs: [{ y: Math.log(info.vocabSize), label: 'uniform guess' }] });
+  chart.add('train', '#2563eb');
+  chart.add('val', '#f97316', { dots: true });
+
+  $('temp').oninput = () => {
+    $('temp-v').textContent = temperature().toFixed(2);
+    void tw.call('set', { temperature: temperature() });
+  };
   $('temp-v').textContent = temperature().toFixed(2);
+  $('prompt').oninput = () => void tw.call('set', { prompt: prompt() });
+  $('lr').onchange = () => void tw.call('set', { lr: lr() });
+  $('batch').onchange = () => void tw.call('set', { batch: batchSize() });
 
-  let model: CharTransformer, opt: wt.optim.AdamW;
-  let step = 0, random = rng(1), sampleRandom = rng(2);
-  const build = () => {
-    model = new CharTransformer({ vocabSize: tok.vocabSize, ...GPT_SIZES[size()] });
-    opt = new wt.optim.AdamW(model.parameters(), { lr: lr(), weightDecay: 0.01, betas: [0.9, 0.99] });
-    $('s-params').textContent = model.numParameters().toLocaleString('en-US');
-  };
-  build();
-
-  /** (B, T) windows of the corpus and the same shifted by one character. */
-  const batchOf = (src: Int32Array, B: number, gen: () => number): [wt.Tensor, wt.Tensor] => {
-    const T = model.cfg.blockSize;
-    const x = new Int32Array(B * T), y = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const o = Math.floor(gen() * (src.length - T - 1));
-      x.set(src.subarray(o, o + T), b * T);
-      y.set(src.subarray(o + 1, o + T + 1), b * T);
-    }
-    return [wt.tensor(x, { shape: [B, T] }), wt.tensor(y, { shape: [B, T] })];
-  };
-
-  async function validate(): Promise<void> {
-    const gen = rng(7); // the same validation batches every time: a smoother curve
-    const out = wt.noGrad(() => wt.tidy(() => wt.stack(Array.from({ length: 4 }, () => model.loss(...batchOf(valData, 16, gen)))).mean()));
-    const v = await out.item();
-    out.dispose();
-    chart.push('val', step, v);
+  let step = 0, replayed = 0, sampleReplayed = 0;
+  /** the worker's steps and when they arrived (steps/s as the page sees them) */
+  const arrivals: [number, number][] = [];
+  const showVal = (s: number, v: number) => {
+    chart.push('val', s, v);
     $('s-val').textContent = v.toFixed(3);
-  }
+  };
+  tw.on('metrics', (mm: Metrics) => {
+    const m = mm as unknown as CharPageMetrics;
+    step = m.step;
+    replayed = m.replayed;
+    sampleReplayed = m.sampleReplayed;
+    arrivals.push([m.step, performance.now()]);
+    if (arrivals.length > 2000) arrivals.shift();
+    if (Number.isFinite(m.loss)) {
+      chart.push('train', m.step, m.loss);
+      $('s-loss').textContent = m.loss.toFixed(3);
+      $('s-ms').textContent = `${m.ms!.toFixed(1)} ms`;
+      $('s-cps').textContent = short(m.charsPerSecond!);
+    }
+    if (m.val !== undefined) showVal(m.step, m.val);
+    $('s-step').textContent = String(m.step);
+  });
 
   // ---- streaming samples ----------------------------------------------------------------------
   const pre = $('sample');
-  let ctx: number[] = [], written = 0, current: HTMLSpanElement | null = null;
-  const newSample = () => {
-    // characters outside the vocabulary (e.g. '#') cannot be encoded: drop them
-    const prompt = Array.from(($('prompt') as HTMLInputElement).value).filter((c) => tok.chars.includes(c)).join('');
-    ctx = Array.from(tok.encode(prompt || '\n'));
-    const head = document.createElement('span');
-    head.className = 'head';
-    head.textContent = `${pre.childElementCount ? '\n\n' : ''}— step ${step}, temperature ${temperature().toFixed(2)} —\n`;
-    current = document.createElement('span');
-    current.textContent = tok.decode(ctx);
-    pre.append(head, current);
-    // keep the last few samples
-    while (pre.childElementCount > 12) pre.firstElementChild!.remove();
-    written = 0;
-  };
-  /**
-   * The next character's distribution: the context right-padded to blockSize (causal attention
-   * keeps the padding out of position `at`), the position and the temperature as tensors, so that
-   * every call has the same shapes and scalars and replays as one compiled step.
-   */
-  const sampleProbs = compiledStep((x: wt.Tensor, at: wt.Tensor, temp: wt.Tensor) =>
-    wt.noGrad(() => model.forward(x).indexSelect(1, at).squeeze(1).div(temp).softmax(-1))); // (1, V)
-
-  /** Samples one character from the model's distribution after the running context. */
-  async function sampleOne(): Promise<void> {
-    if (!current || written >= sampleChars) newSample();
-    const T = model.cfg.blockSize, window = ctx.slice(-T);
-    const padded = new Int32Array(T);
-    padded.set(window);
-    model.eval();
-    const probs = wt.tidy(() => sampleProbs(wt.tensor(padded, { shape: [1, T] }), wt.tensor(new Int32Array([window.length - 1])), wt.tensor([temperature()])));
-    model.train();
-    const p = await probs.data();
-    probs.dispose();
-    let r = sampleRandom(), k = 0;
-    while (k < p.length - 1 && (r -= p[k]) > 0) k++;
-    ctx.push(k);
-    current!.textContent += tok.decode([k]);
-    written++;
+  let current: HTMLSpanElement | null = null;
+  tw.on('sample', (ss) => {
+    const s = ss as unknown as CharPageSample;
+    if (s.start || !current) {
+      const head = document.createElement('span');
+      head.className = 'head';
+      head.textContent = `${pre.childElementCount ? '\n\n' : ''}— step ${s.start?.step ?? s.step}, temperature ${(s.start?.temperature ?? temperature()).toFixed(2)} —\n`;
+      current = document.createElement('span');
+      current.textContent = s.start?.prompt ?? '';
+      pre.append(head, current);
+      // keep the last few samples
+      while (pre.childElementCount > 12) pre.firstElementChild!.remove();
+    }
+    current.textContent += s.text;
     pre.scrollTop = pre.scrollHeight;
-  }
-
-  /**
-   * One training step (AdamW, gradients clipped at norm 1), compiled (wt.compile): from the third
-   * call of a batch size on, a replay of the recorded kernels (dropout draws fresh masks each time).
-   */
-  const trainStep = compiledStep((x: wt.Tensor, y: wt.Tensor) => {
-    const l = model.loss(x, y);
-    l.backward();
-    wt.optim.clipGradNorm(model.parameters(), 1);
-    opt.step();
-    opt.zeroGrad();
-    return l.detach();
   });
 
-  async function trainLoop(keepGoing: () => boolean): Promise<void> {
-    let acc = wt.keep(wt.zeros([])), steps = 0, t0 = performance.now(), lastYield = t0, chars = 0;
-    try {
-      while (keepGoing()) {
-        const B = batchSize();
-        const next = wt.tidy(() => acc.add(trainStep(...batchOf(trainData, B, random))));
-        acc.dispose();
-        acc = wt.keep(next);
-        step++;
-        steps++;
-        chars += B * model.cfg.blockSize;
-        await sampleOne();
-        if (step % logEvery === 0) {
-          const l = (await acc.item()) / steps;
-          const t = performance.now(), ms = (t - t0) / steps;
-          chart.push('train', step, l);
-          $('s-loss').textContent = l.toFixed(3);
-          $('s-ms').textContent = `${ms.toFixed(1)} ms`;
-          $('s-cps').textContent = short((chars * 1000) / (t - t0));
-          acc.dispose();
-          acc = wt.keep(wt.zeros([]));
-          steps = chars = 0;
-          t0 = performance.now();
-        }
-        if (step % valEvery === 0) {
-          await validate();
-          t0 = performance.now();
-        }
-        $('s-step').textContent = String(step);
-        if (performance.now() - lastYield > 30) {
-          await nextFrame();
-          lastYield = performance.now();
-        }
-      }
-    } finally {
-      acc.dispose();
-    }
-  }
+  // the loop runs in the worker: Start starts it there (a new logging window), the loop here waits until it stops
+  const trainLoop = hostLoop(tw, () => ({}), { sampleEvery: 1 });
 
-  const controls = trainingControls(backend.label, trainLoop, () => step);
+  const validate = async () => {
+    const r = await tw.call<{ step: number; val: number }>('validate');
+    showVal(r.step, r.val);
+  };
+
+  const controls = trainingControls(backend.label + (where === 'worker' ? ' in a worker' : ''), trainLoop, () => step, () => void tw.pause());
   const reset = async () => {
     await controls.pause();
-    model.dispose();
-    opt.dispose();
-    build();
-    trainStep.reset();
-    sampleProbs.reset();
+    const r = await tw.call<{ parameters: number }>('reset', { size: size(), lr: lr(), batch: batchSize() });
+    $('s-params').textContent = r.parameters.toLocaleString('en-US');
     step = 0;
-    random = rng(1);
-    sampleRandom = rng(2);
+    arrivals.length = 0;
     chart.clear();
     pre.textContent = '';
     current = null;
@@ -195,14 +132,21 @@ async function main(): Promise<void> {
   };
   $('reset').onclick = () => void reset();
   $('size').onchange = () => void reset();
-  $('lr').onchange = () => setLr(opt, lr());
 
   await controls.hold(validate()); // step 0: about ln(vocab) for untrained weights; Start waits for it
   if (param('autostart', 0)) controls.start();
 
+  /** steps per second over the last `n` steps the page heard of (null before there are two) */
+  const stepsPerSecond = (n = 1e9) => {
+    const a = arrivals.slice(-n - 1);
+    return a.length < 2 ? null : ((a.at(-1)![0] - a[0][0]) * 1000) / (a.at(-1)![1] - a[0][1]);
+  };
   Object.assign(window, {
     demo: {
-      state: () => ({ step, running: controls.active, backend: backend.name, trainLoss: chart.values('train'), valLoss: chart.values('val'), valSteps: chart.points('val').map((p) => p[0]), yRange: chart.yRange(), sample: pre.textContent ?? '', replayed: trainStep.stats.replayed, sampleReplayed: sampleProbs.stats.replayed }),
+      state: () => ({
+        step, running: controls.active, backend: backend.name, where, trainLoss: chart.values('train'), valLoss: chart.values('val'), valSteps: chart.points('val').map((p) => p[0]),
+        yRange: chart.yRange(), sample: pre.textContent ?? '', replayed, sampleReplayed, stepsPerSecond: stepsPerSecond(), arrivals: arrivals.slice(),
+      }),
     },
   });
 }

@@ -4,6 +4,9 @@
  * banners, URL parameters, small DOM helpers and a seeded random generator.
  */
 import * as wt from '../../src/index.js';
+import { TrainingWorker } from '../../src/worker/client.js';
+import type { TaskFactory } from '../../src/worker/host.js';
+import type { Endpoint } from '../../src/worker/protocol.js';
 
 /** `?name=value` from the page URL, parsed as a number when `fallback` is a number. */
 export function param(name: string, fallback: number): number;
@@ -63,8 +66,37 @@ export async function startBackend(): Promise<BackendChoice> {
   }
   if (want === 'cpu' || why) await wt.init({ backend: 'cpu' });
   const info = wt.backendInfo();
+  return showBackend(info.name === 'webgpu' ? { name: 'webgpu', adapter: info.adapter, features: info.features } : { name: 'cpu', adapter: null, features: [] }, want === 'cpu', why, '');
+}
+
+/** The backend a page's training host (`TrainingWorker`) answered `init` with. */
+interface HostBackend {
+  name: string;
+  adapter: { vendor: string; architecture: string; device: string; description: string } | null;
+  features: readonly string[];
+  fallbackReason?: string | null;
+}
+
+/**
+ * Starts the backend of a page's training host (the training Worker, or with ?worker=0 the
+ * same host on the page's thread) with the same rules, banners and badge as `startBackend`; the
+ * badge and the page's copy add where training runs ("(in a worker)").
+ */
+export async function startHostBackend(tw: { init(o: { backend: 'auto' | 'webgpu' | 'cpu' }): Promise<HostBackend> }, where: 'worker' | 'main'): Promise<BackendChoice> {
+  // ?worker=0: the library on this thread, in the console as with startBackend
+  if (where === 'main') (window as unknown as { wt: typeof wt }).wt = wt;
+  const want = param('backend', 'auto');
+  // a browser without WebGPU on the page has none in its workers either
+  const noGpu = want !== 'cpu' && !('gpu' in navigator);
+  const b = await tw.init({ backend: want === 'cpu' || noGpu ? 'cpu' : 'auto' });
+  const why = noGpu ? 'this browser has no <code>navigator.gpu</code>' : b.fallbackReason ? `WebGPU failed to start (${escapeHtml(b.fallbackReason)})` : '';
+  return showBackend(b, want === 'cpu', why, where === 'worker' ? ' (in a worker)' : '');
+}
+
+/** The badge, the banners and the page's "trains on" copy for a started backend. */
+function showBackend(info: HostBackend, asked: boolean, why: string, suffix: string): BackendChoice {
   let choice: BackendChoice;
-  if (info.name === 'webgpu') {
+  if (info.name === 'webgpu' && info.adapter) {
     const a = info.adapter;
     const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.description || 'unknown adapter';
     const software = /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
@@ -75,16 +107,16 @@ export async function startBackend(): Promise<BackendChoice> {
     }
   } else {
     choice = { name: 'cpu', label: 'CPU backend', software: false };
-    if (want === 'cpu') banner('info', `Running on webtensor's CPU backend because the address asks for it (<code>?backend=cpu</code>). <a id="use-webgpu" href="${escapeHtml(withParam('backend', null))}">Try WebGPU</a>.`);
+    if (asked) banner('info', `Running on webtensor's CPU backend because the address asks for it (<code>?backend=cpu</code>). <a id="use-webgpu" href="${escapeHtml(withParam('backend', null))}">Try WebGPU</a>.`);
     else if (why) banner('warn', `<b>WebGPU is not available</b>: ${why}. Running on webtensor's CPU backend instead — the same results, more slowly. For GPU training use a recent Chrome, Edge or Safari with WebGPU enabled.`);
   }
-  // the page's copy says which backend trains
+  // the page's copy says which backend trains (and where)
   const trainsOn = choice.name === 'cpu' ? "webtensor's CPU backend (WebAssembly, on this computer's processor)"
     : choice.software ? `WebGPU on ${escapeHtml(choice.label.replace(/^WebGPU · /, ''))}, a software GPU (on the processor)` : `WebGPU on this computer's GPU (${escapeHtml(choice.label.replace(/^WebGPU · /, ''))})`;
-  for (const el of document.querySelectorAll<HTMLElement>('.trains-on')) el.innerHTML = trainsOn;
+  for (const el of document.querySelectorAll<HTMLElement>('.trains-on')) el.innerHTML = trainsOn + (suffix ? ', in a Web Worker (the page itself stays free)' : '');
   const badge = document.getElementById('backend');
   if (badge) {
-    badge.textContent = choice.label;
+    badge.textContent = choice.label + suffix;
     badge.className = `badge ${choice.name}`;
     badge.title = info.name === 'webgpu' ? `features: ${info.features.join(', ')}` : 'webtensor CPU backend';
   }
@@ -188,9 +220,10 @@ export interface TrainingControls {
  * Wires #start and #pause to a training loop. `body(keepGoing)` runs until `keepGoing()` is
  * false; Start is disabled while a loop runs (also while it finishes after Pause), so two loops
  * never train the same model at once, and until the page's first evaluation is done (`hold`). `#status` tells what happens; an error stops the loop and
- * is shown there (and, through reportErrors, as a banner).
+ * is shown there (and, through reportErrors, as a banner). `onPause` runs when Pause stops a
+ * running loop (a page whose loop runs in a worker tells the worker there).
  */
-export function trainingControls(label: string, body: (keepGoing: () => boolean) => Promise<void>, onStep: () => number): TrainingControls {
+export function trainingControls(label: string, body: (keepGoing: () => boolean) => Promise<void>, onStep: () => number, onPause?: () => void): TrainingControls {
   const startBtn = $<HTMLButtonElement>('start'), pauseBtn = $<HTMLButtonElement>('pause'), status = $('status');
   // Start waits for the first evaluation (held until the page's first `hold` settles)
   let wanted = false, loop: Promise<void> | null = null, holds = 1, first = true;
@@ -220,6 +253,7 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
       const had = loop !== null;
       wanted = false;
       sync();
+      if (had) onPause?.();
       await loop?.catch(() => {});
       if (had) status.textContent = `paused at step ${onStep()}`;
     },
@@ -247,4 +281,44 @@ export function trainingControls(label: string, body: (keepGoing: () => boolean)
  */
 export function compiledStep<A extends wt.Tensor[], R extends wt.Tensor>(fn: (...args: A) => R): wt.Compiled<A, R> {
   return wt.compile(fn, { warmup: param('compile', 1) ? 1 : Number.MAX_SAFE_INTEGER });
+}
+
+/**
+ * A page's training host: the demo's training Worker (demo/src/train-worker.ts), or with
+ * ?worker=0 the same tasks served on the page's own thread through a MessageChannel (`tasks`
+ * loads them then), for comparing the two. `inWorker` is the default when the address has no
+ * ?worker= (the playground stays on the page's thread for now: see demo/src/playground.ts).
+ */
+export async function trainingHost(tasks: () => Promise<Record<string, TaskFactory>>, inWorker = true): Promise<{ tw: TrainingWorker; where: 'worker' | 'main' }> {
+  if (param('worker', inWorker ? 1 : 0)) return { tw: new TrainingWorker(new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' })), where: 'worker' };
+  const [{ serveTraining }, t] = await Promise.all([import('../../src/worker/host.js'), tasks()]);
+  const ch = new MessageChannel();
+  serveTraining(t, ch.port2 as unknown as Endpoint);
+  return { tw: new TrainingWorker(ch.port1 as unknown as Endpoint), where: 'main' };
+}
+
+/**
+ * The body for `trainingControls` when the loop runs in a training host: starts the host's loop
+ * (with `start`'s config and loop options) and waits until it stops (pass `() => void tw.pause()`
+ * as trainingControls' onPause); an error there rejects, so it shows as a banner.
+ */
+export function hostLoop(tw: TrainingWorker, config: () => unknown, loop: { sampleEvery?: number } = {}): () => Promise<void> {
+  let stopped: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  tw.on('state', (s) => {
+    if (!s.running) stopped?.resolve();
+  });
+  tw.on('error', (e) => {
+    const err = new Error(e.message);
+    err.name = e.name;
+    stopped?.reject(err);
+  });
+  return async () => {
+    const done = new Promise<void>((resolve, reject) => (stopped = { resolve, reject }));
+    try {
+      await tw.start(config(), loop);
+      await done;
+    } finally {
+      stopped = null;
+    }
+  };
 }

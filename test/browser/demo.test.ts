@@ -111,6 +111,9 @@ describe('demo pages in headless Chromium', () => {
     const { page, errors } = await open('char.html?size=tiny&batch=4&logEvery=2');
     const s = await train(page, 10);
     expect(s.backend).toBe('webgpu');
+    // the training runs in the demo's training worker; the badge says so
+    expect(s.where).toBe('worker');
+    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/^WebGPU · .*\(in a worker\)$/);
     expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
     expect(s.replayed).toBeGreaterThan(0);
     expect(s.sampleReplayed).toBeGreaterThan(0);
@@ -130,10 +133,56 @@ describe('demo pages in headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 360_000);
 
+  it('char transformer without WebGPU: the banner, the CPU backend in the worker; Reset and a new size start over, the controls reach the worker', async () => {
+    const { page, errors } = await open('char.html?size=tiny&batch=4&logEvery=2&valEvery=6', { noWebGPU: true });
+    expect(await page.$eval('.banner.warn', (el) => el.textContent ?? '')).toMatch(/WebGPU is not available/);
+    expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend (in a worker)');
+    expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/CPU backend.*Web Worker/);
+    // a new temperature and prompt reach the worker before the first sample starts
+    await page.$eval('#temp', (el) => { (el as HTMLInputElement).value = '0.5'; el.dispatchEvent(new Event('input')); });
+    await page.$eval('#prompt', (el) => { (el as HTMLInputElement).value = 'JULIET:'; el.dispatchEvent(new Event('input')); });
+    await page.select('#lr', '0.01');
+    let s = await train(page, 6, 's.valSteps.length >= 2');
+    expect(s).toMatchObject({ backend: 'cpu', where: 'worker' });
+    // validation at step 0 and every 6 steps (the CPU backend may run past 6 before Pause lands)
+    expect((s.valSteps as number[]).slice(0, 2)).toEqual([0, 6]);
+    expect((s.valSteps as number[]).every((v) => v % 6 === 0)).toBe(true);
+    expect(s.sample as string).toContain('temperature 0.50');
+    expect(s.sample as string).toContain('JULIET:');
+    expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    // Reset: step 0, new weights, a fresh step-0 validation; then a new size rebuilds the model
+    await page.click('#reset');
+    await page.waitForFunction(() => { const s = (window as unknown as { demo: { state(): State } }).demo.state(); return s.step === 0 && (s.valSteps as number[]).length === 1; }, { timeout: 60_000, polling: 100 });
+    const tiny = await page.$eval('#s-params', (el) => el.textContent);
+    await page.select('#size', 'small');
+    await page.waitForFunction((t) => document.getElementById('s-params')!.textContent !== t, { timeout: 60_000, polling: 100 }, tiny);
+    await page.waitForFunction(() => !(document.getElementById('start') as HTMLButtonElement).disabled, { timeout: 60_000, polling: 100 });
+    s = await train(page, 2);
+    expect(s.step).toBeGreaterThanOrEqual(2);
+    expect((s.valSteps as number[])[0]).toBe(0);
+    expect(await page.$eval('#s-params', (el) => Number(el.textContent!.replace(/,/g, '')))).toBeGreaterThan(Number(tiny!.replace(/,/g, '')));
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it('char transformer with ?backend=cpu and ?worker=0: the banner asks for it, the same task trains on the page\'s thread', async () => {
+    const { page, errors } = await open('char.html?size=tiny&batch=4&logEvery=2&backend=cpu&worker=0');
+    expect(await page.$eval('.banner.info', (el) => el.textContent ?? '')).toMatch(/because the address asks for it/);
+    expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend');
+    const s = await train(page, 6);
+    expect(s).toMatchObject({ backend: 'cpu', where: 'main' });
+    expect(last(s.trainLoss)).toBeLessThan(first(s.trainLoss));
+    expect((s.sample as string).split('ROMEO:')[1].length).toBeGreaterThanOrEqual(5);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
   it('playground: an MLP learns XOR on WebGPU and the boundary is drawn', async () => {
     const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10');
     const s = await train(page, 60);
     expect(s.backend).toBe('webgpu');
+    // the playground trains on the page's thread by default (?worker=1: in the training worker)
+    expect(s.where).toBe('main');
     expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
     expect(last(s.acc)).toBeGreaterThan(first(s.acc));
     // the plane is painted: not one flat colour
@@ -154,6 +203,21 @@ describe('demo pages in headless Chromium', () => {
     expect(new URLSearchParams(href.split('?')[1]).get('data')).toBe('xor');
     expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/WebGPU on .*software GPU/);
     expect(errors).toEqual([]);
+  }, 240_000);
+
+  it('playground with ?worker=1: the same task in the training worker, the boundary is drawn from its frames', async () => {
+    const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10&worker=1');
+    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/\(in a worker\)$/);
+    const s = await train(page, 60);
+    expect(s).toMatchObject({ backend: 'webgpu', where: 'worker' });
+    expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
+    const colours = await page.$eval('#plane', (c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 480, 480).data;
+      return new Set(Array.from({ length: 200 }, (_, i) => d[(i * 1151 * 4) % d.length])).size;
+    });
+    expect(colours).toBeGreaterThan(3);
+    expect(errors).toEqual([]);
+    await page.close();
   }, 240_000);
 
   it('without WebGPU: the page says so in a banner and trains on the CPU backend', async () => {
