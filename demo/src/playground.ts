@@ -5,14 +5,11 @@
  * picture (one forward pass and one read for the whole grid).
  *
  * The training is the 'playground' task of demo/src/playground-task.ts (each frame's steps and
- * the grid's probabilities), served on this page's thread by default; ?worker=1 runs it in the
- * demo's training Worker instead, which posts every frame's probabilities for this page to paint.
- * In headless Chromium on SwiftShader (XOR, 16,16, 5 steps per frame, 4 alternating runs) the
- * worker trained 229 steps/s, the same task on the page's thread 209 and the page before the
- * move 195: the worker is not slower. It stays opt-in for now because the demo tests drive this
- * page's own device (the lost-device test destroys it from the page) and its badge without
- * WebGPU; making the worker the default is `trainingHost(..., true)` below plus those two tests.
- * URL parameters: ?data=xor&noise=0.05&arch=16,16&act=tanh&opt=adam&lr=0.03&backend=cpu&worker=1,
+ * the grid's probabilities), run in the demo's training Worker, which posts every frame's
+ * probabilities for this page to paint; ?worker=0 serves it on the page's thread. In headless
+ * Chromium on SwiftShader (XOR, 16,16, 5 steps per frame, 4 alternating runs) the worker trained
+ * 229 steps/s, the same task on the page's thread 209 and the page before the move 195.
+ * URL parameters: ?data=xor&noise=0.05&arch=16,16&act=tanh&opt=adam&lr=0.03&backend=cpu&worker=0,
  * and ?stepsPerFrame=5.
  */
 import { LineChart } from '../../src/vis/index.js';
@@ -28,8 +25,8 @@ async function main(): Promise<void> {
   for (const [id, v] of [['data', 'xor'], ['noise', '0.05'], ['arch', '16,16'], ['act', 'tanh'], ['opt', 'adam'], ['lr', '0.03']] as const) initControl(id, param(id, v));
   const value = (id: string) => ($(id) as HTMLSelectElement).value;
   const cfg = (): PlaygroundConfig => ({ data: value('data'), noise: Number(value('noise')), arch: value('arch'), act: value('act'), opt: value('opt'), lr: Number(value('lr')), stepsPerFrame });
-  // on the page's thread by default (see the file comment); ?worker=1 moves it to the training worker
-  const { tw, where } = await trainingHost(async () => ({ playground: (await import('./playground-task.js')).playgroundTask }), false);
+  // in the training worker (see the file comment); ?worker=0 keeps it on the page's thread
+  const { tw, where } = await trainingHost(async () => ({ playground: (await import('./playground-task.js')).playgroundTask }), true);
   const backend = await startHostBackend(tw, where);
   const { info } = await tw.open<{ parameters: number }>('playground', cfg());
   $('s-params').textContent = String(info.parameters);

@@ -181,8 +181,9 @@ describe('demo pages in headless Chromium', () => {
     const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10');
     const s = await train(page, 60);
     expect(s.backend).toBe('webgpu');
-    // the playground trains on the page's thread by default (?worker=1: in the training worker)
-    expect(s.where).toBe('main');
+    // the playground trains in the training worker (?worker=0: on the page's thread)
+    expect(s.where).toBe('worker');
+    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/\(in a worker\)$/);
     expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
     expect(last(s.acc)).toBeGreaterThan(first(s.acc));
     // the plane is painted: not one flat colour
@@ -205,11 +206,11 @@ describe('demo pages in headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 240_000);
 
-  it('playground with ?worker=1: the same task in the training worker, the boundary is drawn from its frames', async () => {
-    const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10&worker=1');
-    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).toMatch(/\(in a worker\)$/);
+  it('playground with ?worker=0: the same task on the page\'s thread, the boundary is drawn from its frames', async () => {
+    const { page, errors } = await open('playground.html?data=xor&arch=8&stepsPerFrame=10&worker=0');
+    expect(await page.$eval('#backend', (el) => el.textContent ?? '')).not.toMatch(/in a worker/);
     const s = await train(page, 60);
-    expect(s).toMatchObject({ backend: 'webgpu', where: 'worker' });
+    expect(s).toMatchObject({ backend: 'webgpu', where: 'main' });
     expect(last(s.loss)).toBeLessThan(first(s.loss) * 0.8);
     const colours = await page.$eval('#plane', (c) => {
       const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 480, 480).data;
@@ -224,7 +225,7 @@ describe('demo pages in headless Chromium', () => {
     const { page, errors } = await open('playground.html?data=circles&stepsPerFrame=20', { noWebGPU: true });
     const banner = await page.$eval('.banner.warn', (el) => el.textContent ?? '');
     expect(banner).toMatch(/WebGPU is not available/);
-    expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend');
+    expect(await page.$eval('#backend', (el) => el.textContent)).toBe('CPU backend (in a worker)');
     expect(await page.$eval('.trains-on', (el) => el.textContent ?? '')).toMatch(/CPU backend/);
     const s = await train(page, 100);
     expect(s.backend).toBe('cpu');
@@ -234,7 +235,8 @@ describe('demo pages in headless Chromium', () => {
   }, 120_000);
 
   it('a lost GPU device: the page shows a message and a Restart button that brings training back', async () => {
-    const { page } = await open('playground.html?data=xor&arch=8&stepsPerFrame=5');
+    // the page's own device (?worker=0): the test destroys it from the page
+    const { page } = await open('playground.html?data=xor&arch=8&stepsPerFrame=5&worker=0');
     await page.evaluate(() => (window as unknown as { wt: { getBackend(): { device: GPUDevice } } }).wt.getBackend().device.destroy());
     await page.click('#start');
     await page.waitForSelector('#restart-gpu', { timeout: 60_000 });
