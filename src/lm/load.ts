@@ -18,6 +18,8 @@ import { bindingLimit } from './layers.js';
 import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
 import type { CausalLM } from './causal-lm.js';
 import { modelFiles, type ModelFiles, type ModelSource } from './files.js';
+import { isGgufSource, loadGgufModel } from './gguf.js';
+import { openSource } from '../io/source.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { construction } from './layers.js';
 import { LlamaForCausalLM } from './llama.js';
@@ -87,7 +89,7 @@ export async function readConfig(source: ModelSource): Promise<LMConfig> {
 }
 
 /** The model class of a config.json object, made with uninitialised weights (the loader fills them). */
-function emptyModel(op: string, raw: unknown): CausalLM {
+export function emptyModel(op: string, raw: unknown): CausalLM {
   const family = configFamily(op, raw);
   construction.empty = true;
   try {
@@ -120,7 +122,7 @@ const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$/;
  * Copies a weight's values into its parameter: at once, or a block of rows at a time where the
  * whole would exceed one storage binding (a vocabulary matrix on a device with small bindings).
  */
-function copyRows(target: Tensor, values: Float32Array, shape: readonly number[]): void {
+export function copyRows(target: Tensor, values: Float32Array, shape: readonly number[]): void {
   const rows = shape[0] ?? 1, row = rows ? values.length / rows : 0;
   const per = values.length * 4 <= bindingLimit() ? rows : Math.max(1, Math.floor((bindingLimit() - 256) / (row * 4)));
   for (let s = 0; s < rows || s === 0; s += per) {
@@ -190,12 +192,41 @@ export async function inspectModel(source: ModelSource, opts: { context?: number
   }
 }
 
+/** Opens a single GGUF file: a Blob (File), a Node path, or a URL (read by range requests). */
+async function openGguf(op: string, src: string | URL | Blob): Promise<{ source: ByteSource; where: string }> {
+  if (typeof Blob !== 'undefined' && src instanceof Blob) return { source: await openSource(op, src), where: (src as File).name ?? 'the GGUF blob' };
+  const s = src instanceof URL ? src.href : (src as string);
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (isNode && !/^(https?|blob|data):/i.test(s)) return { source: await openSource(op, s), where: s };
+  const cut = s.replace(/[?#].*$/, '').lastIndexOf('/');
+  const files = await modelFiles(op, cut >= 0 ? s.slice(0, cut + 1) : './');
+  return { source: await files.open(s.slice(cut + 1)), where: s };
+}
+
+/**
+ * A model from one GGUF file (llama.cpp's format; architectures llama, qwen2, mistral, gpt2):
+ * every tensor is converted to float32 once (F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized).
+ */
+async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions): Promise<CausalLM> {
+  const { source, where } = await openGguf(op, src);
+  try {
+    const { model } = await loadGgufModel(op, source, where, { emptyModel, copyRows, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    if (opts.gradientCheckpointing) model.gradientCheckpointingEnable();
+    return model;
+  } finally {
+    await source.close();
+  }
+}
+
 /**
  * Loads a pretrained causal language model: GPT-2 (model_type 'gpt2') as GPT2LMHeadModel,
  * Llama-style decoders ('llama', 'qwen2', 'mistral': SmolLM2, TinyLlama, Qwen2.5, ...) as
  * LlamaForCausalLM. `source` is a URL base (e.g. https://huggingface.co/gpt2/resolve/main/,
  * read by range requests), the files themselves (Files from a picker, or Blobs by name), or a
  * directory path in Node. Weights stored F32, F16 or BF16 are held as float32 on the device.
+ * A single `.gguf` file (a path or URL ending in .gguf, or a Blob/File) loads through the GGUF
+ * reader: its metadata gives the config, and every tensor (F32, F16, BF16, Q8_0, Q4_0, Q4_K,
+ * Q6_K) is converted to float32 once at load.
  *
  * @example
  * const model = await loadCausalLM('https://huggingface.co/HuggingFaceTB/SmolLM2-135M/resolve/main/', {
@@ -203,14 +234,15 @@ export async function inspectModel(source: ModelSource, opts: { context?: number
  * });
  * for await (const id of model.generate(ids, { maxNewTokens: 40, temperature: 0 })) ...
  */
-export async function loadCausalLM(source: ModelSource, opts: LoadOptions = {}): Promise<CausalLM> {
+export async function loadCausalLM(source: ModelSource | Blob, opts: LoadOptions = {}): Promise<CausalLM> {
   const op = 'loadCausalLM';
   checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget', 'gradientCheckpointing']);
   if (opts.gradientCheckpointing !== undefined) checkBoolean(op, 'gradientCheckpointing', opts.gradientCheckpointing);
   if (opts.onProgress !== undefined) checkFunction(op, 'onProgress', opts.onProgress);
   if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
   if (opts.memoryBudget !== undefined) checkNumber(op, 'memoryBudget', opts.memoryBudget, { min: 0, finite: true });
-  const files = await modelFiles(op, source);
+  if (isGgufSource(source)) return loadGguf(op, source as string | URL | Blob, opts);
+  const files = await modelFiles(op, source as ModelSource);
   const raw = await readJson(op, files, 'config.json');
   parseConfig(op, raw); // config errors before anything is made
   const sources: ByteSource[] = [];
