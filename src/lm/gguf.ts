@@ -124,6 +124,9 @@ export function unpermuteRows(values: Float32Array, rows: number, heads: number)
   return out;
 }
 
+/** GPT-2's Conv1D matrices: stored [out, in] by llama.cpp's converter, [in, out] in the model */
+const conv1d = (arch: string, key: string): boolean => arch === 'gpt2' && /\.(c_attn|c_proj|c_fc)\.weight$/.test(key);
+
 function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
@@ -158,7 +161,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
         unexpected.push(e.name);
         continue;
       }
-      const want = arch === 'gpt2' && target.ndim === 2 && /\.(c_attn|c_proj|c_fc)\.weight$/.test(key) ? [target.shape[1], target.shape[0]] : target.shape;
+      const want = conv1d(arch, key) ? [target.shape[1], target.shape[0]] : target.shape;
       if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
         throw new ShapeError(`${op}: GGUF tensor "${e.name}" in ${where} has shape ${fmt(e.shape)} (dims [${e.dims.join(', ')}]) but ${model.constructor.name} with this metadata needs ${fmt(want)} for ${key}`);
       }
@@ -167,7 +170,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
     const found = new Set(items.map((i) => i.key));
     const missing = [...targets.keys()].filter((k) => !found.has(k));
     if (missing.length) {
-      throw new FormatError(`${op}: the GGUF ${where} lacks ${missing.length} tensor${missing.length > 1 ? 's' : ''} that ${model.constructor.name} needs: ${missing.slice(0, 6).join(', ')}${missing.length > 6 ? ', ...' : ''}${unexpected.length ? `; it has tensors this model does not use: ${unexpected.slice(0, 4).join(', ')}` : ''}`);
+      throw new FormatError(`${op}: the GGUF file ${where} lacks ${missing.length} tensor${missing.length > 1 ? 's' : ''} that ${model.constructor.name} needs: ${missing.slice(0, 6).join(', ')}${missing.length > 6 ? ', ...' : ''}${unexpected.length ? `; it has tensors this model does not use: ${unexpected.slice(0, 4).join(', ')}` : ''}`);
     }
     items.sort((a, b) => a.e.begin - b.e.begin);
     const heads = raw.num_attention_heads as number, kvHeads = raw.num_key_value_heads as number;
@@ -183,7 +186,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
         if (arch === 'llama' && /\.self_attn\.(q|k)_proj\.(weight|bias)$/.test(key)) {
           values = unpermuteRows(values, e.shape[0], key.includes('.q_proj.') ? heads : kvHeads);
         }
-        if (e.shape.length === 2 && target.shape[0] !== e.shape[0]) values = transpose2d(values, e.shape[0], e.shape[1]);
+        if (conv1d(arch, key)) values = transpose2d(values, e.shape[0], e.shape[1]);
         hooks.copyRows(target, values, target.shape);
         loaded += e.end - e.begin;
         done++;

@@ -194,7 +194,7 @@ export async function inspectModel(source: ModelSource, opts: { context?: number
 
 /** Opens a single GGUF file: a Blob (File), a Node path, or a URL (read by range requests). */
 async function openGguf(op: string, src: string | URL | Blob): Promise<{ source: ByteSource; where: string }> {
-  if (typeof Blob !== 'undefined' && src instanceof Blob) return { source: await openSource(op, src), where: (src as File).name ?? 'the GGUF blob' };
+  if (typeof Blob !== 'undefined' && src instanceof Blob) return { source: await openSource(op, src), where: (src as File).name || '(a Blob)' };
   const s = src instanceof URL ? src.href : (src as string);
   const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
   if (isNode && !/^(https?|blob|data):/i.test(s)) return { source: await openSource(op, s), where: s };
