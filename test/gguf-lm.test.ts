@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
-import { loadCausalLM, type CausalLM } from '../src/lm/index.js';
+import { loadCausalLM, loadGgufTokenizer, loadTokenizer, type CausalLM } from '../src/lm/index.js';
 import { ropeInvFreq } from '../src/lm/layers.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
@@ -151,5 +151,63 @@ describe('GGUF loading errors', () => {
     const s = Buffer.from(bytes).indexOf('output_norm.bias');
     bytes.set(new TextEncoder().encode('output_norm.xxxx'), s);
     await expect(loadCausalLM(new Blob([bytes]))).rejects.toThrow(/lacks 1 tensor that GPT2LMHeadModel needs: transformer\.ln_f\.bias; it has tensors this model does not use: output_norm\.xxxx/);
+  });
+});
+
+/** A fixture's tokenizer.json / tokenizer_config.json as llama.cpp's converter stores them in GGUF metadata. */
+function tokenizerMetadata(fixture: string, model: 'llama' | 'gpt2', variant: 'merges' | 'scores'): Record<string, MetaValue> {
+  const tj: Cfg = JSON.parse(readFileSync(join(FIXTURES, fixture, 'tokenizer.json'), 'utf8'));
+  const tc: Cfg = JSON.parse(readFileSync(join(FIXTURES, fixture, 'tokenizer_config.json'), 'utf8'));
+  const byId: string[] = [];
+  for (const [t, id] of Object.entries(tj.model.vocab as Record<string, number>)) byId[id] = t;
+  const special = new Set<number>();
+  for (const a of tj.added_tokens) (byId[a.id] = a.content), a.special && special.add(a.id);
+  const types = byId.map((t, id) => (special.has(id) ? 3 : model === 'llama' && /^<0x[0-9A-F]{2}>$/.test(t) ? 6 : 1));
+  const content = (v: unknown) => (typeof v === 'string' ? v : (v as { content?: string } | null)?.content);
+  const idOf = (v: unknown) => byId.indexOf(content(v)!);
+  const merges = (tj.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const meta: Record<string, MetaValue> = {
+    'tokenizer.ggml.model': model, 'tokenizer.ggml.tokens': byId, 'tokenizer.ggml.token_type': { type: T.arr, itemType: T.i32, value: types },
+    'tokenizer.ggml.bos_token_id': idOf(tc.bos_token), 'tokenizer.ggml.eos_token_id': idOf(tc.eos_token),
+    'tokenizer.ggml.add_bos_token': tc.add_bos_token ?? false, 'tokenizer.ggml.add_eos_token': tc.add_eos_token ?? false,
+  };
+  if (tc.unk_token) meta['tokenizer.ggml.unknown_token_id'] = idOf(tc.unk_token);
+  if (tc.pad_token) meta['tokenizer.ggml.padding_token_id'] = idOf(tc.pad_token);
+  if (typeof tc.chat_template === 'string') meta['tokenizer.chat_template'] = tc.chat_template;
+  if (model === 'gpt2') meta['tokenizer.ggml.pre'] = 'smollm';
+  if (variant === 'merges') meta['tokenizer.ggml.merges'] = merges;
+  else {
+    // SentencePiece-style scores: a merge's result scores by its rank, everything else far below
+    const rank = new Map(merges.map((m, r) => [m.replace(' ', ''), r]));
+    meta['tokenizer.ggml.scores'] = { type: T.arr, itemType: T.f32, value: byId.map((t) => -(rank.get(t) ?? 1e6)) };
+  }
+  return meta;
+}
+
+describe('GGUF tokenizer from metadata', () => {
+  const TEXTS = ['The quick brown fox jumps over the lazy dog.', "Hello world! It's 2024, how are you today?", '  spaced   out\nnew line\tand tab', 'ünïcödé and 日本語 and emoji 🙂', ''];
+  const cases: [string, 'llama' | 'gpt2', 'merges' | 'scores'][] = [['tiny-llama', 'llama', 'merges'], ['tiny-llama', 'llama', 'scores'], ['tiny-chatml', 'gpt2', 'merges']];
+  for (const [fixture, model, variant] of cases) {
+    it(`${fixture} (tokenizer.ggml.model ${model}, ${variant}) encodes and decodes as its tokenizer.json`, async () => {
+      const want = await loadTokenizer(join(FIXTURES, fixture));
+      const bytes = writeGguf({ metadata: { 'general.architecture': 'llama', ...tokenizerMetadata(fixture, model, variant) }, tensors: [] });
+      const got = await loadGgufTokenizer(new Blob([bytes]));
+      expect(got.vocabSize).toBe(want.vocabSize);
+      expect([got.bosTokenId, got.eosTokenId]).toEqual([want.bosTokenId, want.eosTokenId]);
+      expect([...got.specialTokenIds].sort()).toEqual([...want.specialTokenIds].sort());
+      for (const t of TEXTS) {
+        const ids = want.encode(t);
+        expect(got.encode(t), JSON.stringify(t)).toEqual(ids);
+        expect(got.decode(ids)).toBe(want.decode(ids));
+        expect(got.decode(ids, { skipSpecialTokens: true })).toBe(want.decode(ids, { skipSpecialTokens: true }));
+      }
+      const chat = [{ role: 'user', content: 'Hi there!' }, { role: 'assistant', content: 'Hello.' }];
+      if (want.chatTemplate) expect(got.applyChatTemplate(chat)).toBe(want.applyChatTemplate(chat));
+    });
+  }
+  it('an unknown tokenizer model or pre-tokenizer is a FormatError naming it', async () => {
+    const meta = tokenizerMetadata('tiny-chatml', 'gpt2', 'merges');
+    await expect(loadGgufTokenizer(writeGguf({ metadata: { ...meta, 'tokenizer.ggml.model': 'bert' }, tensors: [] }))).rejects.toThrow(/loadGgufTokenizer: GGUF tokenizer.ggml.model is "bert"; supported/);
+    await expect(loadGgufTokenizer(writeGguf({ metadata: { ...meta, 'tokenizer.ggml.pre': 'deepseek-coder' }, tensors: [] }))).rejects.toThrow(/tokenizer.ggml.pre "deepseek-coder" is not supported/);
   });
 });
