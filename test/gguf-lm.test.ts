@@ -33,7 +33,7 @@ function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /** A fixture's safetensors checkpoint as a GGUF file, matrices stored as `type` (1-D tensors and rows not a multiple of the block stay F32). */
-async function toGguf(fixture: string, type: QType): Promise<Uint8Array> {
+async function toGguf(fixture: string, type: QType): Promise<Uint8Array<ArrayBuffer>> {
   const cfg: Cfg = JSON.parse(readFileSync(join(FIXTURES, fixture, 'config.json'), 'utf8'));
   const files = readdirSync(join(FIXTURES, fixture)).filter((f) => f.endsWith('.safetensors'));
   const state: Record<string, wt.Tensor> = {};
