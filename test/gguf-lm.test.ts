@@ -6,7 +6,10 @@
  * safetensors model: F32 to 1e-5, and Q8_0 / Q4_K / Q6_K within a stated error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
 import { loadCausalLM, loadGgufTokenizer, loadTokenizer, type CausalLM } from '../src/lm/index.js';
@@ -142,7 +145,40 @@ forEachBackend((kind) => {
   }
 });
 
+describe('GGUF sources', () => {
+  it('a .gguf path (Node) and a .gguf URL (range requests) load the same model as a Blob', async () => {
+    const bytes = await toGguf('tiny-gpt2', 'Q8_0');
+    const dir = mkdtempSync(join(tmpdir(), 'wt-gguf-'));
+    writeFileSync(join(dir, 'tiny.gguf'), bytes);
+    const ranges: string[] = [];
+    const server = createServer((req, res) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!req.url?.endsWith('/tiny.gguf')) return void res.writeHead(404).end();
+      if (!m) return void res.writeHead(200, { 'content-length': bytes.length }).end(req.method === 'HEAD' ? undefined : Buffer.from(bytes));
+      ranges.push(req.headers.range!);
+      const b = Number(m[1]), e = Math.min(Number(m[2]), bytes.length - 1);
+      res.writeHead(206, { 'content-range': `bytes ${b}-${e}/${bytes.length}`, 'content-length': e - b + 1 }).end(Buffer.from(bytes.subarray(b, e + 1)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/tiny.gguf`;
+      const models = [await loadCausalLM(new Blob([bytes])), await loadCausalLM(join(dir, 'tiny.gguf')), await loadCausalLM(new URL(url))];
+      expect(ranges.length).toBeGreaterThan(1);
+      const [a, b, c] = await Promise.all(models.map((m) => m.forward(IDS).data()));
+      expectClose(b, a, 0, 0, 'path');
+      expectClose(c, a, 0, 0, 'url');
+      for (const m of models) m.dispose();
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('GGUF loading errors', () => {
+  it('memoryBudget is checked before the model is made', async () => {
+    const bytes = await toGguf('tiny-llama', 'Q8_0');
+    await expect(loadCausalLM(new Blob([bytes]), { memoryBudget: 1000 })).rejects.toThrow(/loadCausalLM: the model needs about .* more than the budget of/);
+  });
   it('an unsupported architecture and a missing tensor are FormatErrors', async () => {
     const bad = writeGguf({ metadata: { 'general.architecture': 'mamba' }, tensors: [{ name: 'token_embd.weight', shape: [4, 8], type: 'F32', data: new Float32Array(32) }] });
     await expect(loadCausalLM(new Blob([bad]))).rejects.toThrow(/loadCausalLM: GGUF architecture "mamba" is not supported/);

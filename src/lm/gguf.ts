@@ -138,6 +138,8 @@ export interface GgufLoadHooks {
   emptyModel: (op: string, raw: unknown) => CausalLM;
   copyRows: (target: Tensor, values: Float32Array, shape: readonly number[]) => void;
   onProgress?: (p: { loaded: number; total: number; tensors: number; count: number; file: string }) => void;
+  /** called with the config and the weights (hub names, float32 element counts) before the model is made: the memory check */
+  beforeModel?: (raw: Record<string, unknown>, tensors: { name: string; shape: number[] }[]) => void;
 }
 
 /** Largest range read at once. */
@@ -148,6 +150,13 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
   const g = await readGguf(source, `${op}: ${where}`);
   const raw = ggufConfig(op, g);
   const arch = raw.model_type as string;
+  if (hooks.beforeModel) {
+    const used = g.tensors.flatMap((e) => {
+      const key = ggufTensorKey(arch, e.name);
+      return key ? [{ name: key, shape: e.shape }] : [];
+    });
+    hooks.beforeModel(raw, used);
+  }
   const model = hooks.emptyModel(op, raw);
   try {
     const targets = new Map(Object.entries(model.stateDict()));

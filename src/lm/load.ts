@@ -210,7 +210,20 @@ async function openGguf(op: string, src: string | URL | Blob): Promise<{ source:
 async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions): Promise<CausalLM> {
   const { source, where } = await openGguf(op, src);
   try {
-    const { model } = await loadGgufModel(op, source, where, { emptyModel, copyRows, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    // the same memory check as a safetensors checkpoint's, before anything is allocated
+    const beforeModel = (raw: Record<string, unknown>, tensors: { name: string; shape: number[] }[]) => {
+      const info = backendInfo();
+      const limits = info.name === 'webgpu' ? { maxBufferSize: info.limits.maxBufferSize, maxStorageBufferBindingSize: bindingLimit(), splittable: (n: string) => VOCAB.test(n), tensors } : {};
+      let est: MemoryEstimate;
+      try {
+        est = estimateMemory(raw, tensors, opts.context === undefined ? {} : { context: opts.context });
+      } catch (e) {
+        if (e instanceof ArgumentError) throw new ArgumentError(e.message.replace(/^estimateMemory/, op));
+        throw e;
+      }
+      checkMemory(op, est, { ...limits, ...(opts.memoryBudget !== undefined ? { budget: opts.memoryBudget } : {}) });
+    };
+    const { model } = await loadGgufModel(op, source, where, { emptyModel, copyRows, beforeModel, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     if (opts.gradientCheckpointing) model.gradientCheckpointingEnable();
     return model;
   } finally {
