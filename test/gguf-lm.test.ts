@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wt from '../src/index.js';
-import { loadCausalLM, loadGgufTokenizer, loadTokenizer, type CausalLM } from '../src/lm/index.js';
+import { inspectModel, loadCausalLM, loadGgufTokenizer, loadTokenizer, readConfig, type CausalLM } from '../src/lm/index.js';
 import { ropeInvFreq } from '../src/lm/layers.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
@@ -171,6 +171,24 @@ describe('GGUF sources', () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+});
+
+describe('GGUF inspectModel and readConfig', () => {
+  it('read the header only: config, parameters, stored types and bytes', async () => {
+    const bytes = await toGguf('tiny-llama', 'Q8_0');
+    const want = await inspectModel(join(FIXTURES, 'tiny-llama'));
+    const info = await inspectModel(new Blob([bytes]), { context: 64 });
+    expect(info.parameters).toBe(want.parameters);
+    expect([info.layers, info.width]).toEqual([want.layers, want.width]);
+    expect(info.dtypes).toEqual(['F32', 'Q8_0']);
+    expect(info.fileBytes).toBeLessThan(want.parameters * 2);
+    const cfg = await readConfig(new Blob([bytes]));
+    const ref = await readConfig(join(FIXTURES, 'tiny-llama'));
+    for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'max_position_embeddings', 'rope_theta', 'tie_word_embeddings', 'bos_token_id', 'eos_token_id'] as const) {
+      expect((cfg as unknown as Cfg)[k], k).toEqual((ref as unknown as Cfg)[k]);
+    }
+    expect(Math.fround((cfg as unknown as Cfg).rms_norm_eps)).toBe(Math.fround((ref as unknown as Cfg).rms_norm_eps));
   });
 });
 

@@ -18,7 +18,8 @@ import { bindingLimit } from './layers.js';
 import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
 import type { CausalLM } from './causal-lm.js';
 import { modelFiles, type ModelFiles, type ModelSource } from './files.js';
-import { isGgufSource, loadGgufModel } from './gguf.js';
+import { ggufConfig, ggufTensorKey, isGgufSource, loadGgufModel } from './gguf.js';
+import { readGguf } from '../io/gguf.js';
 import { openSource } from '../io/source.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { construction } from './layers.js';
@@ -82,9 +83,10 @@ async function readJson(op: string, files: ModelFiles, name: string): Promise<un
  * const cfg = await readConfig('https://huggingface.co/HuggingFaceTB/SmolLM2-135M/resolve/main/');
  * cfg.model_type; // 'llama'
  */
-export async function readConfig(source: ModelSource): Promise<LMConfig> {
+export async function readConfig(source: ModelSource | Blob): Promise<LMConfig> {
   const op = 'readConfig';
-  const files = await modelFiles(op, source);
+  if (isGgufSource(source)) return (await inspectGguf(op, source as string | URL | Blob)).config;
+  const files = await modelFiles(op, source as ModelSource);
   return parseConfig(op, await readJson(op, files, 'config.json'));
 }
 
@@ -167,11 +169,12 @@ function estimateOf(op: string, raw: unknown, shards: { entries: HeaderEntry[] }
  * const info = await inspectModel('https://huggingface.co/gpt2/resolve/main/', { context: 1024 });
  * info.parameters; // 124439808
  */
-export async function inspectModel(source: ModelSource, opts: { context?: number } = {}): Promise<ModelInfo> {
+export async function inspectModel(source: ModelSource | Blob, opts: { context?: number } = {}): Promise<ModelInfo> {
   const op = 'inspectModel';
   checkOptions(op, opts, ['context']);
   if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
-  const files = await modelFiles(op, source);
+  if (isGgufSource(source)) return inspectGguf(op, source as string | URL | Blob, opts.context);
+  const files = await modelFiles(op, source as ModelSource);
   const raw = await readJson(op, files, 'config.json');
   const config = parseConfig(op, raw);
   const sources: ByteSource[] = [];
@@ -201,6 +204,37 @@ async function openGguf(op: string, src: string | URL | Blob): Promise<{ source:
   const cut = s.replace(/[?#].*$/, '').lastIndexOf('/');
   const files = await modelFiles(op, cut >= 0 ? s.slice(0, cut + 1) : './');
   return { source: await files.open(s.slice(cut + 1)), where: s };
+}
+
+/** inspectModel of a GGUF file: its header only (dtypes are the GGUF types, e.g. ['F32', 'Q4_K', 'Q6_K']). */
+async function inspectGguf(op: string, src: string | URL | Blob, context?: number): Promise<ModelInfo> {
+  const { source, where } = await openGguf(op, src);
+  try {
+    const g = await readGguf(source, `${op}: ${where}`);
+    const raw = ggufConfig(op, g);
+    const config = parseConfig(op, raw);
+    const arch = raw.model_type as string;
+    const used = g.tensors.filter((e) => ggufTensorKey(arch, e.name));
+    const shapes = used.map((e) => ({ name: ggufTensorKey(arch, e.name)!, shape: e.shape }));
+    let estimate: MemoryEstimate;
+    try {
+      estimate = estimateMemory(raw, shapes, context === undefined ? {} : { context });
+    } catch (e) {
+      if (e instanceof ArgumentError) throw new ArgumentError(e.message.replace(/^estimateMemory/, op));
+      throw e;
+    }
+    return {
+      config,
+      parameters: used.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0),
+      layers: config.model_type === 'gpt2' ? (config as GPT2Config).n_layer : (config as LlamaConfig).num_hidden_layers,
+      width: config.model_type === 'gpt2' ? (config as GPT2Config).n_embd : (config as LlamaConfig).hidden_size,
+      fileBytes: used.reduce((n, e) => n + e.end - e.begin, 0),
+      dtypes: [...new Set(used.map((e) => e.type))].sort(),
+      estimate,
+    };
+  } finally {
+    await source.close();
+  }
 }
 
 /**
