@@ -201,6 +201,9 @@ describe('gguf: malformed files are FormatErrors that say what is wrong', () => 
     const v = good();
     v[4] = 1;
     expect(await err(v)).toMatch(/GGUF version 1 is not supported/);
+    const be = good();
+    be.set([0, 0, 0, 3], 4);
+    expect(await err(be)).toMatch(/big-endian/);
   });
   it('truncated header and truncated data', async () => {
     const b = good();

@@ -182,6 +182,7 @@ export async function readGguf(source: ByteSource, op = 'readGguf'): Promise<Ggu
     throw new FormatError(`${op}: bad magic ${JSON.stringify(String.fromCharCode(...b))} (0x${magic.toString(16).padStart(8, '0')}); expected "GGUF": not a GGUF file`);
   }
   const version = await r.u32('the version');
+  if (version === 0x02000000 || version === 0x03000000) throw new FormatError(`${op}: this GGUF file is big-endian (version ${version >>> 24} byte-swapped); only little-endian GGUF is supported`);
   if (version !== 2 && version !== 3) throw new FormatError(`${op}: GGUF version ${version} is not supported (versions 2 and 3 are)`);
   const tensorCount = await r.size('the tensor count');
   const kvCount = await r.size('the metadata count');
