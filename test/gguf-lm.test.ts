@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import * as wt from '../src/index.js';
 import { inspectModel, loadCausalLM, loadGgufTokenizer, loadTokenizer, readConfig, type CausalLM } from '../src/lm/index.js';
 import { ropeInvFreq } from '../src/lm/layers.js';
+import { LlamaForCausalLM } from '../src/lm/llama.js';
 import { forEachBackend } from './backends.js';
 import { expectClose } from './helpers.js';
 import { writeGguf, type QType, type WriterTensor, type MetaValue, T } from './fixtures/gguf_writer.js';
@@ -41,6 +42,13 @@ async function toGguf(fixture: string, type: QType): Promise<Uint8Array<ArrayBuf
   const files = readdirSync(join(FIXTURES, fixture)).filter((f) => f.endsWith('.safetensors'));
   const state: Record<string, wt.Tensor> = {};
   for (const f of files) Object.assign(state, await wt.load(join(FIXTURES, fixture, f)));
+  const out = await stateToGguf(fixture, cfg, state, type);
+  for (const t of Object.values(state)) t.dispose();
+  return out;
+}
+
+/** A hub-layout state dict and its config as a GGUF file laid out as llama.cpp's converter does. */
+async function stateToGguf(fixture: string, cfg: Cfg, state: Record<string, wt.Tensor>, type: QType): Promise<Uint8Array<ArrayBuffer>> {
   const tensors: WriterTensor[] = [];
   const blockOf = { F32: 1, F16: 1, BF16: 1, Q8_0: 32, Q4_0: 32, Q4_K: 256, Q6_K: 256 }[type];
   const add = (name: string, shape: number[], data: Float32Array) => {
@@ -103,7 +111,6 @@ async function toGguf(fixture: string, type: QType): Promise<Uint8Array<ArrayBuf
       tensors.push({ name: 'rope_freqs.weight', shape: [headDim / 2], type: 'F32', data: Float32Array.from(base, (b, i) => b / scaled[i]) });
     }
   }
-  for (const t of Object.values(state)) t.dispose();
   return writeGguf({ metadata, tensors });
 }
 
@@ -143,6 +150,27 @@ forEachBackend((kind) => {
       }
     });
   }
+});
+
+forEachBackend((kind) => {
+  it('Q4_K and Q6_K end to end: a random 256-wide Llama (4 heads of 64, 2 kv heads)', async () => {
+    const cfg: Cfg = { model_type: 'llama', vocab_size: 96, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
+      num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.05 };
+    const ref = new LlamaForCausalLM(cfg, { seed: 3 });
+    const want = await ref.forward(IDS).data();
+    for (const type of ['F32', 'Q6_K', 'Q4_K'] as QType[]) {
+      const m = await loadCausalLM(new Blob([await stateToGguf('random-llama', cfg, ref.stateDict() as Record<string, wt.Tensor>, type)]));
+      const got = await m.forward(IDS).data();
+      let num = 0, den = 0;
+      for (let i = 0; i < want.length; i++) (num += (got[i] - want[i]) ** 2), (den += want[i] ** 2);
+      const rel = Math.sqrt(num / den);
+      console.log(`gguf random-llama ${type} on ${kind}: relative RMS logit error ${rel.toExponential(2)}`);
+      if (type === 'F32') expectClose(got, want, 1e-5, 1e-5, `F32 on ${kind}`);
+      else expect(rel, type).toBeLessThan({ Q6_K: 0.1, Q4_K: 0.4 }[type as 'Q6_K']);
+      m.dispose();
+    }
+    ref.dispose();
+  });
 });
 
 describe('GGUF sources', () => {
