@@ -16,7 +16,6 @@ import { decodeGgufTensor, readGguf, type GgufFile, type GgufTensorEntry } from 
 import type { ByteSource } from '../io/source.js';
 import type { Tensor } from '../tensor.js';
 import type { CausalLM } from './causal-lm.js';
-import { LLAMA_TYPES } from './config.js';
 import type { LlamaForCausalLM } from './llama.js';
 
 /** The metadata value at `key`, checked to be a number. */
@@ -30,12 +29,16 @@ function num(op: string, g: GgufFile, key: string, fallback?: number): number {
   return v;
 }
 
+/** The GGUF architectures this loader maps. */
+export const GGUF_ARCHS = ['llama', 'qwen2', 'gpt2'];
+
 /** The GGUF's general.architecture, checked to be one this loader maps. */
 export function ggufArchitecture(op: string, g: GgufFile): string {
   const arch = g.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new FormatError(`${op}: the GGUF metadata lacks general.architecture`);
-  if (arch !== 'gpt2' && !(LLAMA_TYPES as readonly string[]).includes(arch)) {
-    throw new FormatError(`${op}: GGUF architecture "${arch}" is not supported (supported: gpt2, ${LLAMA_TYPES.join(', ')})`);
+  // llama.cpp writes Llama, Mistral 7B, SmolLM2 and TinyLlama as "llama" (q/k permuted), Qwen2/2.5 as "qwen2" (not permuted)
+  if (!GGUF_ARCHS.includes(arch)) {
+    throw new FormatError(`${op}: GGUF architecture "${arch}" is not supported (supported: ${GGUF_ARCHS.join(', ')})`);
   }
   return arch;
 }

@@ -238,7 +238,7 @@ async function inspectGguf(op: string, src: string | URL | Blob, context?: numbe
 }
 
 /**
- * A model from one GGUF file (llama.cpp's format; architectures llama, qwen2, mistral, gpt2):
+ * A model from one GGUF file (llama.cpp's format; architectures llama, qwen2, gpt2):
  * every tensor is converted to float32 once (F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized).
  */
 async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions): Promise<CausalLM> {
