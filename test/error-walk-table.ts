@@ -10,6 +10,7 @@ import * as wt from '../src/index.js';
 import * as lm from '../src/lm/index.js';
 import * as worker from '../src/worker/index.js';
 import type { ClassEntry, Entry } from './error-walk-harness.js';
+import { writeGguf } from './fixtures/gguf_writer.js';
 
 const { nn, optim, data, train } = wt;
 
@@ -43,6 +44,8 @@ export const fx = {
 const LM_DIR = new URL('./fixtures/lm/tiny-gpt2', import.meta.url).pathname;
 const TOK_DIR = new URL('./fixtures/lm/tiny-llama', import.meta.url).pathname;
 const tinyTokenizer = () => lm.Tokenizer.fromJSON(readFileSync(`${TOK_DIR}/tokenizer.json`, 'utf8'), readFileSync(`${TOK_DIR}/tokenizer_config.json`, 'utf8'));
+/** A GGUF file holding only a tiny byte-level BPE tokenizer. */
+const tinyGgufTokenizer = () => writeGguf({ tensors: [], metadata: { 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.tokens': ['a', 'b', 'ab'], 'tokenizer.ggml.merges': ['a b'] } });
 const tinyGpt2 = () => ({ vocab_size: 20, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 2 });
 const tinyLlama = () => ({ vocab_size: 20, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 8 });
 /** The methods CausalLM gives both model classes, with good arguments. */
@@ -307,6 +310,7 @@ export const functions: Record<string, Entry> = {
   'lm.inspectModel': { args: () => [LM_DIR, { context: 16 }] },
   'lm.estimateMemory': { args: () => [tinyGpt2(), [{ name: 'wte.weight', shape: [20, 8] }], { context: 8, batch: 1 }], notOptions: [0] },
   'lm.loadTokenizer': { args: () => [TOK_DIR] },
+  'lm.loadGgufTokenizer': { args: () => [tinyGgufTokenizer()] },
   'worker.serveTraining': { args: () => [{ toy: async () => ({ step: 0, trainStep: async () => ({ step: 1, loss: 0 }) }) }, stubPort()], notOptions: [0] },
   'worker.openCheckpointStore': { args: () => ['ckpt'] },
   // a task factory's messages name what the page called (open) or the loader that refused

@@ -12,8 +12,7 @@
  * for await (const id of model.generate([464, 2068, 7586], { maxNewTokens: 20, temperature: 0 })) console.log(id);
  */
 export { loadCausalLM, inspectModel, readConfig, type LoadOptions, type LoadProgress, type ModelInfo } from './load.js';
-export { loadGgufTokenizer, ggufTokenizerJSON } from './gguf-tokenizer.js';
-export { readGguf, decodeGgufTensor, type GgufFile, type GgufTensorEntry, type GgufValue } from '../io/gguf.js';
+export { loadGgufTokenizer } from './gguf-tokenizer.js';
 export { estimateMemory, type MemoryEstimate } from './memory.js';
 export { Tokenizer, DecodeStream, loadTokenizer } from './tokenizer.js';
 export type { ChatMessage, EncodeOptions, DecodeOptions, ChatTemplateOptions, TokenizerFiles, TokenizerSource } from './tokenizer.js';
