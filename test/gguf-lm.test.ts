@@ -221,6 +221,21 @@ describe('GGUF inspectModel and readConfig', () => {
 });
 
 describe('GGUF loading errors', () => {
+  it('a tensor of a type not decoded is refused before anything is loaded, naming it', async () => {
+    const bytes = writeGguf({ metadata: { 'general.architecture': 'gpt2', 'gpt2.context_length': 8, 'gpt2.embedding_length': 32, 'gpt2.block_count': 1, 'gpt2.attention.head_count': 2 },
+      tensors: [{ name: 'token_embd.weight', shape: [4, 32], type: 'F32', typeId: 13, data: new Float32Array(128), raw: new Uint8Array(4 * 176 / 8) }] });
+    await expect(loadCausalLM(new Blob([bytes]))).rejects.toThrow(/loadCausalLM: GGUF tensor "token_embd.weight" in \(a Blob\) has type Q5_K \(ggml type id 13\), which is not supported/);
+  });
+  it('onProgress reports the bytes and tensors as they load', async () => {
+    const bytes = await toGguf('tiny-gpt2', 'Q8_0');
+    const seen: { loaded: number; total: number; tensors: number; count: number }[] = [];
+    const m = await loadCausalLM(new Blob([bytes]), { onProgress: (p) => seen.push({ ...p }) });
+    const last = seen[seen.length - 1];
+    expect(last.loaded).toBe(last.total);
+    expect(last.tensors).toBe(last.count);
+    expect(last.count).toBe(Object.keys(m.stateDict()).length);
+    m.dispose();
+  });
   it('memoryBudget is checked before the model is made', async () => {
     const bytes = await toGguf('tiny-llama', 'Q8_0');
     await expect(loadCausalLM(new Blob([bytes]), { memoryBudget: 1000 })).rejects.toThrow(/loadCausalLM: the model needs about .* more than the budget of/);

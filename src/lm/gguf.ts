@@ -12,7 +12,7 @@
  * is, F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized. None stays quantized on the device yet.
  */
 import { FormatError, ShapeError, fmt } from '../errors.js';
-import { decodeGgufTensor, readGguf, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
+import { GGML_BLOCK, decodeGgufTensor, readGguf, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
 import type { ByteSource } from '../io/source.js';
 import type { Tensor } from '../tensor.js';
 import type { CausalLM } from './causal-lm.js';
@@ -173,6 +173,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
         unexpected.push(e.name);
         continue;
       }
+      if (!GGML_BLOCK[e.type]) throw new FormatError(`${op}: GGUF tensor "${e.name}" in ${where} has type ${e.type} (ggml type id ${e.typeId}), which is not supported; supported: ${Object.keys(GGML_BLOCK).join(', ')} (re-quantize the model, e.g. as Q4_K_M or Q8_0)`);
       const want = conv1d(arch, key) ? [target.shape[1], target.shape[0]] : target.shape;
       if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
         throw new ShapeError(`${op}: GGUF tensor "${e.name}" in ${where} has shape ${fmt(e.shape)} (dims [${e.dims.join(', ')}]) but ${model.constructor.name} with this metadata needs ${fmt(want)} for ${key}`);
