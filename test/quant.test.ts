@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
-import { forEachBackend } from './backends.js';
+import { forEachBackend, gradcheck } from './backends.js';
 import { randomValues } from './helpers.js';
 
 type Case = { bits: 4 | 8; groupSize: number; mins: boolean };
@@ -96,5 +96,156 @@ forEachBackend((kind) => {
         });
       }
     }
+  });
+});
+
+const FIXTURES = new URL('./fixtures/lm/', import.meta.url).pathname;
+
+/** max and mean |a - b|, and max |b|. */
+function errors(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number; ref: number } {
+  let max = 0, sum = 0, ref = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    max = Math.max(max, e);
+    sum += e;
+    ref = Math.max(ref, Math.abs(b[i]));
+  }
+  return { max, mean: sum / b.length, ref };
+}
+
+const report: string[] = [];
+
+forEachBackend((kind) => {
+  describe('wt.quantize', () => {
+    it('a small MLP: Linear layers replaced in place, exclude honoured, outputs near f32', async () => {
+      const mlp = new wt.nn.Sequential(new wt.nn.Linear(96, 64), new wt.nn.ReLU(), new wt.nn.Linear(64, 33), new wt.nn.ReLU(), new wt.nn.Linear(33, 7));
+      const x = wt.randn([5, 96], { seed: 3 });
+      const ref = await wt.tidy(() => mlp.forward(x) as wt.Tensor).data();
+      for (const bits of [8, 4] as const) {
+        const m = new wt.nn.Sequential(new wt.nn.Linear(96, 64), new wt.nn.ReLU(), new wt.nn.Linear(64, 33), new wt.nn.ReLU(), new wt.nn.Linear(33, 7));
+        m.loadStateDict(mlp.stateDict());
+        await wt.quantize(m, { bits, groupSize: 32, exclude: ['4'] });
+        const names = m.namedModules().map(([n, l]) => `${n}:${l.constructor.name}`);
+        expect(names).toEqual([':Sequential', '0:QuantizedLinear', '1:ReLU', '2:QuantizedLinear', '3:ReLU', '4:Linear']);
+        expect(m.parameters().some((p) => p.dtype === 'int32')).toBe(false);
+        expect(Object.keys(m.stateDict())).toContain('0.qweight');
+        const y = await wt.tidy(() => m.forward(x) as wt.Tensor).data();
+        const e = errors(y, ref);
+        report.push(`${kind} MLP ${bits}-bit g32: max ${e.max.toExponential(2)} mean ${e.mean.toExponential(2)} (|y| ≤ ${e.ref.toFixed(2)})`);
+        expect(e.max / e.ref).toBeLessThan(bits === 8 ? 0.01 : 0.15);
+        m.dispose?.();
+      }
+      x.dispose();
+    });
+
+    it('tiny-llama: logits vs f32 and vs the dequantized float model, greedy tokens', async () => {
+      const { loadCausalLM } = await import('../src/lm/index.js');
+      const ids = [[1, 17, 42, 99, 7, 250, 3, 11]];
+      const greedyOf = async (m: Awaited<ReturnType<typeof loadCausalLM>>): Promise<number[]> => {
+        const out: number[] = [];
+        for await (const t of m.generate([1, 17, 42, 99], { maxNewTokens: 12, temperature: 0 })) out.push(t);
+        return out;
+      };
+      const f = await loadCausalLM(`${FIXTURES}tiny-llama`);
+      const ref = await wt.tidy(() => f.forward(ids)).data();
+      const refTokens = await greedyOf(f);
+      f.dispose();
+      for (const [bits, groupSize, mins] of [[8, 32, false], [4, 32, true], [4, 64, false]] as const) {
+        const opts = { bits, groupSize, mins };
+        // the float model with every Linear weight replaced by its dequantized values: what the
+        // quantized model computes, up to summation order
+        const dq = await loadCausalLM(`${FIXTURES}tiny-llama`);
+        for (const [, l] of dq.namedModules()) {
+          if (!(l instanceof wt.nn.Linear)) continue;
+          const qw = await wt.quantizeWeight(l.weight, opts);
+          const d = wt.dequantize(qw);
+          wt.noGrad(() => l.weight.copy_(d));
+          wt.dispose([d, qw.q, qw.scales, ...(qw.mins ? [qw.mins] : [])]);
+        }
+        const dqy = await wt.tidy(() => dq.forward(ids)).data();
+        const dqTokens = await greedyOf(dq);
+        dq.dispose();
+        const m = await loadCausalLM(`${FIXTURES}tiny-llama`);
+        await wt.quantize(m, opts);
+        const n = m.namedModules().filter(([, l]) => l instanceof wt.nn.QuantizedLinear).length;
+        expect(n).toBe(2 * 7 + 1); // q k v o gate up down per layer, and lm_head
+        const y = await wt.tidy(() => m.forward(ids)).data();
+        const e = errors(y, ref), k = errors(y, dqy);
+        const toks = await greedyOf(m);
+        m.dispose();
+        const agree = toks.filter((t, i) => t === refTokens[i]).length;
+        report.push(`${kind} tiny-llama ${bits}-bit g${groupSize}${mins ? ' mins' : ''}: logits vs f32 max ${e.max.toExponential(2)} mean ${e.mean.toExponential(2)} (|logit| ≤ ${e.ref.toFixed(2)}); vs the dequantized float model max ${k.max.toExponential(2)}; greedy ${agree}/${refTokens.length} tokens agree with f32, ${toks.filter((t, i) => t === dqTokens[i]).length}/${dqTokens.length} with the dequantized model`);
+        expect(k.max / k.ref).toBeLessThan(1e-5);
+        expect(toks).toEqual(dqTokens);
+        // (a random tiny model: 4-bit moves its logits a lot; the kernels add nothing, as above)
+        if (bits === 8) expect(e.max / e.ref).toBeLessThan(0.05);
+        else expect(e.mean / e.ref).toBeLessThan(0.12);
+      }
+    });
+  });
+
+  describe('gradients', () => {
+    it('to the input by finite differences; the quantized weight gets none', async () => {
+      // (gradcheck runs fn on a private float64 CPU backend: the weight is made there)
+      const wv = randomValues(9 * 64, 5);
+      const b = wt.randn([9], { seed: 2 });
+      for (const cfg of [{ bits: 4, groupSize: 32, mins: true }, { bits: 8, groupSize: 64, mins: false }] as const) {
+        await gradcheck((x, bias) => wt.qlinear(x, wt.quantizeData(wv, [9, 64], cfg), bias).tanh(), [wt.randn([3, 64], { seed: 1 }), b]);
+      }
+    });
+
+    it('LoRA on a 4-bit and an 8-bit base: the loss falls over AdamW steps, the base gets no gradient or state', async () => {
+      for (const bits of [4, 8] as const) {
+        const model = new wt.nn.Sequential(new wt.nn.Linear(64, 64), new wt.nn.ReLU(), new wt.nn.Linear(64, 8));
+        await wt.quantize(model, { bits, groupSize: 32 });
+        wt.nn.lora.apply(model, { r: 4, alpha: 8, targetModules: ['0', '2'] });
+        const trainable = model.parameters().filter((p) => p.requiresGrad);
+        expect(trainable.length).toBe(4); // A and B of both layers
+        const opt = new wt.optim.AdamW(trainable, { lr: 1e-2 });
+        const x = wt.randn([16, 64], { seed: 4 }), t = wt.randn([16, 8], { seed: 5 });
+        const losses: number[] = [];
+        for (let s = 0; s < 8; s++) {
+          const loss = wt.tidy(() => {
+            opt.zeroGrad();
+            const l = (model.forward(x) as wt.Tensor).sub(t).square().mean();
+            l.backward();
+            opt.step();
+            return wt.keep(l);
+          });
+          losses.push(await loss.item());
+          loss.dispose();
+        }
+        expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.9);
+        for (const [, m] of model.namedModules()) {
+          if (m instanceof wt.nn.QuantizedLinear) {
+            expect(m.qweight.grad ?? null).toBeNull();
+            expect(m.qweight.requiresGrad).toBe(false);
+          }
+        }
+        const base = model.namedModules().find(([, m]) => m instanceof wt.nn.QuantizedLinear)![1] as wt.nn.QuantizedLinear;
+        expect(() => wt.nn.lora.merge(model)).toThrow(wt.ArgumentError);
+        report.push(`${kind} LoRA r4 on a ${bits}-bit base: loss ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)} in 8 AdamW steps`);
+        void base;
+        wt.dispose([x, t]);
+      }
+    });
+  });
+
+  describe('bad inputs', () => {
+    it('typed errors naming the op, the argument and the shapes', () => {
+      const qw = wt.quantizeData(new Float32Array(4 * 32), [4, 32], { bits: 8, groupSize: 32 });
+      expect(() => wt.qlinear(wt.randn([2, 31]), qw)).toThrow(/qlinear: input features differ: x is \[2,31\], the weight is \[4,32\]/);
+      expect(() => wt.qlinear(wt.randn([2, 32]), qw, wt.zeros([5]))).toThrow(wt.ShapeError);
+      expect(() => wt.quantizeData(new Float32Array(8), [2, 4], { bits: 3 as 4 })).toThrow(/quantizeData: bits must be 8 or 4/);
+      expect(() => wt.quantizeData(new Float32Array(8), [2, 4], { groupSize: 48 })).toThrow(/groupSize must be a multiple of 32/);
+      expect(() => wt.quantizeData(new Float32Array(7), [2, 4])).toThrow(/data has 7 values, shape \[2,4\] needs 8/);
+      expect(() => wt.qlinear(wt.randn([2, 32]), { ...qw, q: wt.zeros([4, 9], { dtype: 'int32' }) })).toThrow(/weight.q must be int32 \[4, 8\]/);
+    });
+  });
+});
+
+describe('report', () => {
+  it('prints the accuracy figures', () => {
+    console.log(`quant accuracy:\n${report.join('\n')}`);
   });
 });

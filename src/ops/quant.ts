@@ -161,7 +161,9 @@ export async function quantizeWeight(w: Tensor, opts?: QuantizeOptions): Promise
   checkFloat(op, 'weight', w);
   quantOptions(op, opts);
   if (w.ndim !== 2 || numel(w.shape) === 0) throw new ShapeError(`${op}: weight must be a non-empty 2-D [out, in] tensor, got ${fmt(w.shape)}`);
-  const data = await w.contiguous().data();
+  const c = w.contiguous();
+  const data = await c.data();
+  if (c !== w) c.dispose();
   return quantizeData(data as Float32Array, [w.shape[0], w.shape[1]], opts);
 }
 
@@ -198,7 +200,7 @@ export function qlinear(x: Tensor, weight: QuantizedWeight, bias?: Tensor | null
   if (bias != null) checkFloat(op, 'bias', bias);
   checkSameBackend(op, [x, ...parts(qw), ...(bias ? [bias] : [])]);
   const [N, K] = qw.shape;
-  if (x.ndim === 0 || x.shape[x.ndim - 1] !== K) throw new ShapeError(`${op}: input features differ: x is ${fmt(x.shape)}, the weight is [${N}, ${K}] (${x.shape[x.ndim - 1] ?? 'none'} != ${K})`);
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== K) throw new ShapeError(`${op}: input features differ: x is ${fmt(x.shape)}, the weight is ${fmt(qw.shape)} (${x.shape[x.ndim - 1] ?? "none"} != ${K})`);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== N)) throw new ShapeError(`${op}: bias must have shape [${N}] for a [${N}, ${K}] weight, got ${fmt(bias.shape)}`);
   const lead = x.shape.slice(0, -1), R = numel(lead);
   const y = tidy(() => noGrad(() => {
