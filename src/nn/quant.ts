@@ -11,8 +11,8 @@
 import { Module, isParameter } from './module.js';
 import { Linear } from './layers.js';
 import { Tensor } from '../tensor.js';
-import { ArgumentError } from '../errors.js';
-import { checkOptions, describeValue } from '../validate.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { checkFloat, checkOptions, describeValue } from '../validate.js';
 import { checkQuantized, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
 
 /**
@@ -53,6 +53,9 @@ export class QuantizedLinear extends Module {
     return { q: this.qweight, scales: this.scales, mins: this.mins, bits: this.bits, groupSize: this.groupSize, shape: [this.outFeatures, this.inFeatures] };
   }
   forward(x: Tensor): Tensor {
+    const op = 'QuantizedLinear.forward';
+    checkFloat(op, 'input', x);
+    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) throw new ShapeError(`${op}: input must be [..., ${this.inFeatures}] (inFeatures in the last dim), got ${fmt(x.shape)}`);
     return qlinear(x, this.quantized, this.bias);
   }
   override extraRepr(): string {
