@@ -184,6 +184,27 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('save and load', () => {
+    it('a quantized model round-trips through safetensors (the packed codes as I32, scales and mins as F32)', async () => {
+      const make = () => new wt.nn.Sequential(new wt.nn.Linear(64, 40), new wt.nn.ReLU(), new wt.nn.Linear(40, 6));
+      const a = make();
+      await wt.quantize(a, { bits: 4, groupSize: 32, mins: true });
+      const bytes = await wt.save(a.stateDict());
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))));
+      expect(header['0.qweight']).toMatchObject({ dtype: 'I32', shape: [40, 8] });
+      expect(header['0.scales']).toMatchObject({ dtype: 'F32', shape: [40, 2] });
+      expect(header['2.mins']).toMatchObject({ dtype: 'F32', shape: [6, 2] });
+      // a fresh model takes the same structure (quantize), then the saved tensors
+      const b = make();
+      await wt.quantize(b, { bits: 4, groupSize: 32, mins: true });
+      b.loadStateDict(await wt.load(bytes));
+      const x = wt.randn([3, 64], { seed: 9 });
+      const [ya, yb] = await Promise.all([wt.tidy(() => a.forward(x) as wt.Tensor).data(), wt.tidy(() => b.forward(x) as wt.Tensor).data()]);
+      expect(Array.from(yb)).toEqual(Array.from(ya));
+      x.dispose();
+    });
+  });
+
   describe('gradients', () => {
     it('to the input by finite differences; the quantized weight gets none', async () => {
       // (gradcheck runs fn on a private float64 CPU backend: the weight is made there)
