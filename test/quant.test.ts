@@ -184,6 +184,56 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('GPT-2 Conv1D (weight [in, out]) is quantized transposed', () => {
+    it('tiny-gpt2: every Conv1D becomes a QuantizedLinear; logits match the dequantized float model', async () => {
+      const { loadCausalLM } = await import('../src/lm/index.js');
+      const ids = [[1, 5, 9, 3, 7]];
+      const opts = { bits: 8, groupSize: 32 } as const;
+      const f = await loadCausalLM(`${FIXTURES}tiny-gpt2`);
+      const ref = await wt.tidy(() => f.forward(ids)).data();
+      let convs = 0;
+      for (const [, l] of f.namedModules()) {
+        const c = l as unknown as { weight?: wt.Tensor; nx?: number; nf?: number };
+        if (typeof c.nx !== 'number' || !c.weight) continue;
+        convs++;
+        const qw = await wt.quantizeWeight(c.weight.T, opts);
+        const d = wt.dequantize(qw);
+        wt.noGrad(() => c.weight!.copy_(d.T));
+        wt.dispose([d, qw.q, qw.scales]);
+      }
+      const dqy = await wt.tidy(() => f.forward(ids)).data();
+      f.dispose();
+      const m = await loadCausalLM(`${FIXTURES}tiny-gpt2`);
+      await wt.quantize(m, opts);
+      expect(m.namedModules().filter(([, l]) => l instanceof wt.nn.QuantizedLinear).length).toBe(convs);
+      const y = await wt.tidy(() => m.forward(ids)).data();
+      m.dispose();
+      const e = errors(y, ref), k = errors(y, dqy);
+      report.push(`${kind} tiny-gpt2 8-bit g32 (${convs} Conv1D): logits vs f32 max ${e.max.toExponential(2)} mean ${e.mean.toExponential(2)} (|logit| ≤ ${e.ref.toFixed(2)}); vs the dequantized float model max ${k.max.toExponential(2)}`);
+      expect(convs).toBeGreaterThan(0);
+      expect(k.max / k.ref).toBeLessThan(1e-5);
+    });
+  });
+
+  describe('memory', () => {
+    it('forward and backward leave no tensor behind', async () => {
+      const layer = new wt.nn.QuantizedLinear(wt.quantizeData(randomValues(8 * 64, 3), [8, 64], { bits: 4, groupSize: 32 }), wt.zeros([8]));
+      const x = wt.randn([5, 64], { seed: 1, requiresGrad: true });
+      const step = async () => {
+        wt.tidy(() => layer.forward(x).square().sum().backward());
+        await x.grad!.data();
+        x.grad!.dispose();
+        x.grad = null;
+      };
+      await step();
+      const before = wt.memory().tensors;
+      for (let i = 0; i < 3; i++) await step();
+      expect(wt.memory().tensors).toBe(before);
+      layer.dispose?.();
+      x.dispose();
+    });
+  });
+
   describe('save and load', () => {
     it('a quantized model round-trips through safetensors (the packed codes as I32, scales and mins as F32)', async () => {
       const make = () => new wt.nn.Sequential(new wt.nn.Linear(64, 40), new wt.nn.ReLU(), new wt.nn.Linear(40, 6));
