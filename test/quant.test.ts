@@ -302,6 +302,41 @@ forEachBackend((kind) => {
     });
   });
 
+  describe('wt.compile', () => {
+    it('a LoRA step on a 4-bit base replays with the eager losses', async () => {
+      const build = async () => {
+        wt.manualSeed(3);
+        const model = new wt.nn.Sequential(new wt.nn.Linear(64, 32), new wt.nn.ReLU(), new wt.nn.Linear(32, 4));
+        await wt.quantize(model, { bits: 4, groupSize: 32 });
+        wt.nn.lora.apply(model, { r: 2, targetModules: ['0', '2'], initLoraWeights: 'gaussian' });
+        const opt = new wt.optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-2 });
+        const step = (x: wt.Tensor, t: wt.Tensor): wt.Tensor => {
+          opt.zeroGrad();
+          const l = (model.forward(x) as wt.Tensor).sub(t).square().mean();
+          l.backward();
+          opt.step();
+          return l;
+        };
+        return { model, step };
+      };
+      const x = wt.randn([8, 64], { seed: 4 }), t = wt.randn([8, 4], { seed: 5 });
+      const eager = await build(), comp = await build();
+      const compiled = wt.compile(comp.step);
+      const want: number[] = [], got: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const a = wt.tidy(() => eager.step(x, t)), b = compiled(x, t);
+        want.push(await a.item());
+        got.push(await b.item());
+        wt.dispose([a, b]);
+      }
+      expect(got).toEqual(want);
+      expect(compiled.reason).toBeNull();
+      expect(compiled.stats.replayed).toBeGreaterThan(0);
+      compiled.dispose();
+      wt.dispose([x, t]);
+    });
+  });
+
   describe('bad inputs', () => {
     it('typed errors naming the op, the argument and the shapes', () => {
       const qw = wt.quantizeData(new Float32Array(4 * 32), [4, 32], { bits: 8, groupSize: 32 });
