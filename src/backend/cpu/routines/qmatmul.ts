@@ -38,10 +38,14 @@ export const qmatmul: CpuRoutine<'qmatmul'> = (cfg, inputs, outputs) => {
       const s = sd[so + n * Gn + g];
       const m = md ? md[mo + n * Gn + g] : -s * zero;
       const k0 = g * G, kn = Math.min(G, K - k0);
-      for (let k = 0; k < kn; k++) {
-        const word = qd[qo + n * Wd + ((k0 + k) / P | 0)];
-        const u = (word >>> (((k0 + k) % P) * bits)) & mask;
-        w[k] = md ? s * u + m : s * (u - zero);
+      // a word at a time (G is a multiple of P: a group starts on a word), codes by shifts
+      const wb = qo + n * Wd + k0 / P;
+      for (let j = 0, k = 0; k < kn; j++) {
+        let word = qd[wb + j] >>> 0;
+        for (let i = 0; i < P && k < kn; i++, k++, word >>>= bits) {
+          const u = word & mask;
+          w[k] = md ? s * u + m : s * (u - zero);
+        }
       }
       if (!transpose) {
         for (let i = 0; i < M; i++) {
