@@ -72,6 +72,27 @@ export const qmatmul: CpuRoutine<'qmatmul'> = (cfg, inputs, outputs) => {
     }
     return;
   }
+  if (!transpose && M === 1) {
+    // decode (a matrix-vector product): each group's dot Σ x·u straight from the codes, then
+    // s·dot + m·Σx (m = -s·2^(bits-1) symmetric) with x's group sums taken once; float64
+    const xs = new Float64Array(Gn);
+    for (let k = 0; k < K; k++) xs[(k / G) | 0] += xd[xo + k];
+    for (let n = 0; n < N; n++) {
+      let a = 0;
+      for (let g = 0; g < Gn; g++) {
+        const s = sd[so + n * Gn + g], m = md ? md[mo + n * Gn + g] : -s * zero;
+        const k0 = g * G, e = Math.min(k0 + G, K), wb = qo + n * Wd + k0 / P;
+        let d = 0;
+        for (let j = 0, k = k0; k < e; j++) {
+          let word = qd[wb + j] >>> 0;
+          for (let i = 0; i < P && k < e; i++, k++, word >>>= bits) d += xd[xo + k] * (word & mask);
+        }
+        a += s * d + m * xs[g];
+      }
+      od[oo + n] = a;
+    }
+    return;
+  }
   const w = new Float64Array(G);
   const acc = new Float64Array(M * (transpose ? K : N));
   for (let n = 0; n < N; n++) {
