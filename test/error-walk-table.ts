@@ -40,6 +40,9 @@ export const fx = {
   scalarLoss: () => wt.randn([2], { seed: 10, requiresGrad: true }).sum(),
 };
 
+/** A quantized [4, 32] weight (8-bit, one group per row). */
+const qweight = () => wt.quantizeData(new Float32Array(4 * 32).fill(0.5), [4, 32], { bits: 8, groupSize: 32 });
+
 /** A tiny language model's checkpoint folder (absolute: the walk runs in a scratch folder) and configs. */
 const LM_DIR = new URL('./fixtures/lm/tiny-gpt2', import.meta.url).pathname;
 const TOK_DIR = new URL('./fixtures/lm/tiny-llama', import.meta.url).pathname;
@@ -147,6 +150,12 @@ export const functions: Record<string, Entry> = {
   interpolate: { args: () => [fx.img(), { size: 3, mode: 'bilinear' }] },
   layerNorm: { args: () => [fx.x(), [3], null, null, 1e-5] },
   linear: { args: () => [fx.x(), fx.x4().T, wt.zeros([4])] },
+  // a quantized weight is a plain object, not options
+  qlinear: { args: () => [wt.randn([2, 32], { seed: 1 }), qweight(), wt.zeros([4])], notOptions: [1] },
+  quantizeData: { args: () => [new Float32Array(4 * 32).fill(0.5), [4, 32], { bits: 4, groupSize: 32, mins: true }] },
+  quantizeWeight: { args: () => [wt.randn([4, 32], { seed: 1 }), { bits: 8, groupSize: 32, mins: false }] },
+  dequantize: { args: () => [qweight()], notOptions: [0] },
+  quantize: { args: () => [new nn.Sequential(new nn.Linear(32, 4)), { bits: 4, groupSize: 32, mins: false, exclude: [] }] },
   linspace: { args: () => [0, 1, 5, {}] },
   load: { args: () => [files.model] },
   loadMetadata: { args: () => [files.model] },
@@ -351,6 +360,7 @@ export const classes: Record<string, ClassEntry> = {
   'nn.LayerNorm': { args: () => [3, {}], methods: forward(() => [fx.x()]) },
   'nn.LeakyReLU': { args: () => [0.1], methods: forward(() => [fx.x()]) },
   'nn.LearnedPositionalEmbedding': { args: () => [8, 4, {}], methods: forward(() => [fx.seq(), 0]) },
+  'nn.QuantizedLinear': { args: () => [qweight(), wt.zeros([4])], notOptions: [0], methods: forward(() => [wt.randn([2, 32], { seed: 1 })]) },
   'nn.Linear': {
     args: () => [3, 3, {}],
     // the Module base methods, walked once on a Linear

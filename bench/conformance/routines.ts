@@ -276,6 +276,19 @@ function multinomialCase(name: string, R: number, D: number, S: number): Case {
   }, { kernels: ['scan', 'sampleCategorical', 'scatterAdd'] });
 }
 
+/**
+ * x·Wᵀ + b with W group-wise quantized (wt.qlinear): the forward and the input gradient (the
+ * transposed routine); the weight's codes are the same on every backend, so only the
+ * summation order differs.
+ */
+function qlinearCase(name: string, M: number, N: number, K: number, opts: wt.QuantizeOptions): Case {
+  return routine('qmatmul', name, `[${M},${K}] · q${opts.bits}[${N},${K}]ᵀ g${opts.groupSize}${opts.mins ? ' mins' : ''}`, ONLY_DEFAULT, () => {
+    const x = input([M, K], 96), b = input([N], 97);
+    const qw = wt.quantizeData(uniformData(N * K, 98, -0.1, 0.1), [N, K], opts);
+    return withGrads(wt.qlinear(x, qw, b), sum(K), [['x', x, sum(N)], ['b', b, sum(M)]]);
+  });
+}
+
 /** int32 or bool data of this shape (the index routines only move 32-bit words) */
 function typedData(shape: number[], dtype: wt.DType): wt.Tensor {
   const n = shape.reduce((p, q) => p * q, 1);
@@ -385,6 +398,10 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       sortCase('sort rows', s([1024, 1000], [33, 700])),
       sortCase('sort short rows (one thread each)', s([65536, 16], [3000, 16])),
       sortCase('topk of vocabulary rows', s([64, 50257], [4, 5000]), 50),
+    ],
+    qmatmul: [
+      qlinearCase('qlinear 8-bit, decode row', 1, s(4096, 130), s(4096, 256), { bits: 8, groupSize: 64 }),
+      qlinearCase('qlinear 4-bit with mins, prefill', s(128, 17), s(4096, 130), s(4096, 200), { bits: 4, groupSize: 128, mins: true }),
     ],
     sampleCategorical: [
       multinomialCase('multinomial of vocabulary rows', s(64, 4), s(50257, 5000), s(1000, 200)),

@@ -4,6 +4,7 @@
  */
 import type { Pair } from '../kernel/kernel.js';
 import type { ElementwiseName } from '../ops/elementwise.js';
+import type { QuantizedWeight } from '../ops/quant.js';
 
 export interface OpMeta {
   /**
@@ -26,6 +27,8 @@ export interface OpMeta {
   pad: { pads: number[] };
   /** matmul(a, b), or linear(x, w, b?) = x @ wᵀ + b when `linear`; saved: a, b (x, w) */
   matmul: { linear: boolean };
+  /** qlinear(x, W, b?) = x @ Wᵀ + b with W quantized (src/ops/quant.ts): inputs x, b; W in meta, no gradient */
+  qlinear: { weight: QuantizedWeight };
   conv2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   convTranspose2d: { stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean };
   maxPool2d: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair };

@@ -13,6 +13,7 @@ import { normGrads } from '../ops/norm.js';
 import { indexGrads } from '../ops/indexing.js';
 import { attentionGrads } from '../ops/attention.js';
 import { sortGrads } from '../ops/sort.js';
+import { quantGrads } from '../ops/quant.js';
 import { where } from '../ops/functions.js';
 import { tidy } from '../memory.js';
 
@@ -100,6 +101,7 @@ export const gradRules: GradTable<OpName> = {
   ...indexGrads,
   ...attentionGrads,
   ...sortGrads,
+  ...quantGrads,
 };
 
 export type { OpMeta };

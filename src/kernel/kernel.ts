@@ -230,6 +230,27 @@ export interface Routines {
    * (a rounding corner), else back to the last such j: a draw of multinomial with replacement.
    */
   sampleCategorical: Record<string, never>;
+  /**
+   * Weight-only quantized matmul (see {@link QuantConfig} for the packed layout): x[M,K],
+   * q int32[N,Wd], scales[N,Gn], mins?[N,Gn] (all contiguous) → out[M,N] = x @ Wᵀ, the weights
+   * dequantized in the K loop (never widened in memory). `transpose`: x is g[M,N] and
+   * out[M,K] = g @ W (the input gradient). K is x's (out's) last dim; Wd = ⌈K/G⌉·G·bits/32,
+   * Gn = ⌈K/G⌉ (the last group padded with zero codes past K).
+   */
+  qmatmul: QuantConfig & { transpose: boolean };
+}
+
+/**
+ * Group-wise weight-only quantization of a [N, K] weight: each row's K run is cut into groups of
+ * `groupSize` (a multiple of 32), each with an f32 scale s (and, `mins`, an f32 minimum m). Codes
+ * u are unsigned `bits`-bit integers, packed little-end first 32/bits to an int32 word along K
+ * (word j of row n holds k = j·P .. j·P+P-1, P = 32/bits, code i at bits i·bits). The value is
+ * s·(u - 2^(bits-1)) (symmetric) or s·u + m (`mins`).
+ */
+export interface QuantConfig {
+  bits: 4 | 8;
+  groupSize: number;
+  mins: boolean;
 }
 export type RoutineName = keyof Routines;
 

@@ -144,7 +144,10 @@ export class LlamaForCausalLM extends CausalLM {
   }
   protected head(h: Tensor): Tensor {
     const lmHead = this.lmHead;
-    return lmHead ? vocabProject(h, lmHead.weight, () => lmHead.forward(h)) : vocabProject(h, this.model.embedTokens.weight);
+    if (!lmHead) return vocabProject(h, this.model.embedTokens.weight);
+    // a quantized head (wt.quantize: a QuantizedLinear, no float weight) runs its own forward
+    const w = (lmHead as { weight?: Tensor }).weight;
+    return w ? vocabProject(h, w, () => lmHead.forward(h)) : lmHead.forward(h);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a tensor to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

@@ -38,6 +38,7 @@ import { checkBoolean, checkFloat, checkNumber, checkNumel, checkOptions, descri
 import { ModuleDict } from './containers.js';
 import * as init from './init.js';
 import { Dropout, Linear } from './layers.js';
+import { QuantizedLinear } from './quant.js';
 import { Module, isParameter } from './module.js';
 
 /** What `apply` takes (PEFT's LoraConfig, camelCase; the JSON file uses PEFT's snake_case). */
@@ -124,7 +125,7 @@ function isConv1D(m: unknown): m is BaseLayer & { nx: number; nf: number } {
 
 /** in and out features of a layer LoRA can wrap, or null. */
 function baseFeatures(m: unknown): { inF: number; outF: number; conv1d: boolean } | null {
-  if (m instanceof Linear) return { inF: m.inFeatures, outF: m.outFeatures, conv1d: false };
+  if (m instanceof Linear || m instanceof QuantizedLinear) return { inF: m.inFeatures, outF: m.outFeatures, conv1d: false };
   if (isConv1D(m)) return { inF: m.nx, outF: m.nf, conv1d: true };
   return null;
 }
@@ -261,6 +262,9 @@ export class LoraLinear extends Module {
   /** Adds the active adapters' changes into the base weight (forward then runs the base layer only). */
   merge(adapters: readonly string[] = this.activeAdapters): void {
     if (!Array.isArray(adapters) || adapters.some((a) => typeof a !== 'string')) throw new ArgumentError(`LoraLinear.merge: adapters must be a list of adapter names, got ${describeValue(adapters)}`);
+    if (this.baseLayer instanceof QuantizedLinear && adapters.some((a) => !this.mergedAdapters.includes(a) && this.loraA.has(a))) {
+      throw new ArgumentError('LoraLinear.merge: the base layer is quantized (QuantizedLinear): an adapter cannot be merged into packed codes; keep it unmerged, or merge into a float copy of the model');
+    }
     for (const a of adapters) {
       if (this.mergedAdapters.includes(a) || !this.loraA.has(a)) continue;
       const d = this.deltaWeight(a);

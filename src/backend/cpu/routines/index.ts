@@ -5,6 +5,7 @@
 import type { RoutineName } from '../../../kernel/kernel.js';
 import type { CpuRoutine } from './view.js';
 import { matmul } from './matmul.js';
+import { qmatmul } from './qmatmul.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
@@ -43,4 +44,5 @@ export const cpuRoutines: { [K in RoutineName]: CpuRoutine<K> } = {
   scan,
   sort,
   sampleCategorical,
+  qmatmul,
 };

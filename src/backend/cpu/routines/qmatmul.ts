@@ -1,0 +1,130 @@
+/**
+ * The quantized matmul on the CPU (src/kernel/kernel.ts `qmatmul`, `QuantConfig`): for each
+ * output row n, a K-group of codes is dequantized into a small float64 scratch (never the whole
+ * weight) and multiplied into every row of x. Accumulates in float64: exact against the
+ * dequantize-then-matmul reference up to the final float32 rounding. From
+ * {@link QMATMUL_BLOCKED_ROWS} rows of x (prefill), a panel of W is dequantized into a float32
+ * scratch (at most 1 MiB, never the whole weight) and multiplied by the blocked GEMM of
+ * ./matmul.ts (wasm SIMD where available): float32 summation there.
+ *
+ * TODO: a wasm SIMD inner loop (the codes unpacked with i32x4 shifts); this is the reference.
+ */
+import { BackendError } from '../../../errors.js';
+import type { CpuRoutine, CpuView } from './view.js';
+import { gemm, stridedPacker, stridedPanel } from './matmul.js';
+
+/** Floats of the dequantized panel the blocked path hands to the GEMM (1 MiB). */
+const PANEL = 1 << 18;
+/** Rows of x from which the blocked path (a dequantized panel through the float32 GEMM) is taken. */
+export const QMATMUL_BLOCKED_ROWS = 4;
+
+function dims(v: CpuView): [number, number] {
+  const s = v.shape;
+  const C = s.length ? s[s.length - 1] : 1;
+  let R = 1;
+  for (let i = 0; i < s.length - 1; i++) R *= s[i];
+  return [R, C];
+}
+
+export const qmatmul: CpuRoutine<'qmatmul'> = (cfg, inputs, outputs) => {
+  const { bits, groupSize: G, mins, transpose } = cfg;
+  const [x, q, sc, mn] = inputs;
+  const [out] = outputs;
+  if (inputs.length !== (mins ? 4 : 3)) throw new BackendError(`qmatmul (cpu): expected ${mins ? 4 : 3} inputs, got ${inputs.length}`);
+  const [M, xc] = dims(x);
+  const [Mo, oc] = dims(out);
+  const N = q.shape[0], K = transpose ? oc : xc;
+  if (Mo !== M || (transpose ? xc !== N : oc !== N)) throw new BackendError(`qmatmul (cpu): shapes x [${x.shape}], q [${q.shape}], out [${out.shape}] do not agree`);
+  const P = 32 / bits, mask = (1 << bits) - 1, zero = 1 << (bits - 1);
+  const Gn = Math.ceil(K / G), Wd = (Gn * G) / P;
+  if (q.shape[1] !== Wd || sc.shape[0] !== N || sc.shape[1] !== Gn) throw new BackendError(`qmatmul (cpu): q [${q.shape}] / scales [${sc.shape}] do not fit N ${N}, K ${K}, group ${G}`);
+  const xd = x.data, qd = q.data, sd = sc.data, md = mn?.data, od = out.data;
+  const xo = x.offset, qo = q.offset, so = sc.offset, mo = mn?.offset ?? 0, oo = out.offset;
+  if (M >= QMATMUL_BLOCKED_ROWS && od instanceof Float32Array && xd instanceof Float32Array) {
+    // prefill: a panel of W dequantized into a float32 scratch at a time (rows n0.. for the
+    // forward, columns k0.. of every row for the transpose), multiplied by the blocked GEMM
+    const row = (n: number, k0: number, kn: number, dst: Float32Array, d: number): void => {
+      for (let g = k0 / G; g * G < k0 + kn; g++) {
+        const s = sd[so + n * Gn + g], m = md ? md[mo + n * Gn + g] : -s * zero;
+        const a = g * G, e = Math.min(a + G, k0 + kn);
+        for (let k = a, j = 0; k < e; j++) {
+          let word = qd[qo + n * Wd + a / P + j] >>> 0;
+          for (let i = 0; i < P && k < e; i++, k++, word >>>= bits) dst[d + k - k0] = md ? s * (word & mask) + m : s * ((word & mask) - zero);
+        }
+      }
+    };
+    if (!transpose) {
+      const NB = Math.max(4, Math.floor(PANEL / K));
+      const panel = new Float32Array(Math.min(NB, N) * K);
+      for (let n0 = 0; n0 < N; n0 += NB) {
+        const nb = Math.min(NB, N - n0);
+        for (let j = 0; j < nb; j++) row(n0 + j, 0, K, panel, j * K);
+        gemm({ M, N: nb, K, packA: stridedPacker(xd, xo, K, 1), packB: stridedPanel(panel, 0, 1, K), c: od, cOff: oo + n0, ldc: N });
+      }
+    } else {
+      const KB = Math.max(G, Math.floor(PANEL / N / G) * G);
+      const panel = new Float32Array(N * Math.min(KB, K));
+      for (let k0 = 0; k0 < K; k0 += KB) {
+        const kb = Math.min(KB, K - k0);
+        for (let n = 0; n < N; n++) row(n, k0, kb, panel, n * kb);
+        gemm({ M, N: kb, K: N, packA: stridedPacker(xd, xo, N, 1), packB: stridedPanel(panel, 0, kb, 1), c: od, cOff: oo + k0, ldc: K });
+      }
+    }
+    return;
+  }
+  if (!transpose && M === 1) {
+    // decode (a matrix-vector product): each group's dot Σ x·u straight from the codes, then
+    // s·dot + m·Σx (m = -s·2^(bits-1) symmetric) with x's group sums taken once; float64
+    const xs = new Float64Array(Gn);
+    for (let k = 0; k < K; k++) xs[(k / G) | 0] += xd[xo + k];
+    for (let n = 0; n < N; n++) {
+      let a = 0;
+      for (let g = 0; g < Gn; g++) {
+        const s = sd[so + n * Gn + g], m = md ? md[mo + n * Gn + g] : -s * zero;
+        const k0 = g * G, e = Math.min(k0 + G, K), wb = qo + n * Wd + k0 / P;
+        let d = 0;
+        for (let j = 0, k = k0; k < e; j++) {
+          let word = qd[wb + j] >>> 0;
+          for (let i = 0; i < P && k < e; i++, k++, word >>>= bits) d += xd[xo + k] * (word & mask);
+        }
+        a += s * d + m * xs[g];
+      }
+      od[oo + n] = a;
+    }
+    return;
+  }
+  const w = new Float64Array(G);
+  const acc = new Float64Array(M * (transpose ? K : N));
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < Gn; g++) {
+      const s = sd[so + n * Gn + g];
+      const m = md ? md[mo + n * Gn + g] : -s * zero;
+      const k0 = g * G, kn = Math.min(G, K - k0);
+      // a word at a time (G is a multiple of P: a group starts on a word), codes by shifts
+      const wb = qo + n * Wd + k0 / P;
+      for (let j = 0, k = 0; k < kn; j++) {
+        let word = qd[wb + j] >>> 0;
+        for (let i = 0; i < P && k < kn; i++, k++, word >>>= bits) {
+          const u = word & mask;
+          w[k] = md ? s * u + m : s * (u - zero);
+        }
+      }
+      if (!transpose) {
+        for (let i = 0; i < M; i++) {
+          let a = 0;
+          const xb = xo + i * K + k0;
+          for (let k = 0; k < kn; k++) a += xd[xb + k] * w[k];
+          acc[i * N + n] += a;
+        }
+      } else {
+        // out[i, k] += g[i, n] · W[n, k]
+        for (let i = 0; i < M; i++) {
+          const gv = xd[xo + i * N + n];
+          const ab = i * K + k0;
+          for (let k = 0; k < kn; k++) acc[ab + k] += gv * w[k];
+        }
+      }
+    }
+  }
+  for (let i = 0; i < acc.length; i++) od[oo + i] = acc[i];
+};

@@ -1,0 +1,42 @@
+/**
+ * The quantized matmul on WebGPU (shaders/qmatmul.wgsl; semantics in src/kernel/kernel.ts
+ * `qmatmul` and the CPU reference src/backend/cpu/routines/qmatmul.ts). A barrier-free direct
+ * kernel, one thread per 4×4 block (1×4 for a matrix-vector product), u32 words unpacked in
+ * registers: it serves decode and small prefill shapes. TODO: a tiled kernel for prefill.
+ */
+import type { View } from '../../backend.js';
+import { BackendError } from '../../../errors.js';
+import type { GpuRoutine } from '../launch.js';
+import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
+import qmatmulSrc from '../../../../shaders/qmatmul.wgsl';
+
+export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
+  const { bits, groupSize: G, mins, transpose } = cfg;
+  if (inputs.length !== (mins ? 4 : 3)) throw new BackendError(`qmatmul (webgpu): expected ${mins ? 4 : 3} inputs, got ${inputs.length}`);
+  const [x, q, sc, mn] = inputs;
+  const [out] = outputs;
+  const named: [string, View][] = [['x', x], ['q', q], ['scales', sc], ['out', out], ...(mn ? [['mins', mn] as [string, View]] : [])];
+  for (const [what, v] of named) {
+    if (!isContiguous(v.shape, v.strides)) throw new BackendError(`qmatmul (webgpu): ${what} must be contiguous, got shape [${v.shape}] strides [${v.strides}]`);
+  }
+  const xc = x.shape[x.shape.length - 1], oc = out.shape[out.shape.length - 1];
+  const M = xc ? numel(x.shape) / xc : 0;
+  const N = q.shape[0], K = transpose ? oc : xc;
+  const P = 32 / bits, Gn = Math.ceil(K / G), Wd = (Gn * G) / P;
+  if (q.shape[1] !== Wd || sc.shape[0] !== N || sc.shape[1] !== Gn || (transpose ? xc !== N : oc !== N)) {
+    throw new BackendError(`qmatmul (webgpu): shapes x [${x.shape}], q [${q.shape}], scales [${sc.shape}], out [${out.shape}] do not agree (group ${G})`);
+  }
+  if (M * N * K === 0) return [];
+  const R = M === 1 ? 1 : 4;
+  const rowBlocks = Math.ceil(M / R);
+  const colBlocks = transpose ? Math.ceil(K / P) : Math.ceil(N / 4);
+  const flags = [...(mins ? ['MINS'] : []), ...(transpose ? ['TRANSPOSE'] : [])];
+  return [{
+    key: `qmatmul|${bits}|${G}|${R}|${flags.join('|')}`,
+    code: () => render(qmatmulSrc, { BITS: bits, G, P, R }, flags, 'qmatmul.wgsl'),
+    inputs,
+    outputs: [out],
+    uniforms: new Uint32Array([M, N, K, Wd, Gn, x.offset, q.offset, sc.offset, mn ? mn.offset : 0, out.offset, rowBlocks, colBlocks]),
+    workgroups: grid2d(Math.ceil((rowBlocks * colBlocks) / 64), maxGroups(ctx)),
+  }];
+};

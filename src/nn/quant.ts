@@ -1,0 +1,128 @@
+/**
+ * Quantized layers (issue 25): QuantizedLinear, a Linear whose weight is stored group-wise
+ * quantized (8- or 4-bit, src/ops/quant.ts), and `quantize(model, opts)`, which replaces a
+ * model's Linear layers by QuantizedLinear in place.
+ *
+ * The packed weight is held as buffers (`qweight` int32 [out, words], `scales` and, with mins,
+ * `mins` float32 [out, groups]): in the state dict, never trainable. The bias stays a float
+ * parameter. GPT-2's Conv1D (weight [in, out], x @ W + b) is quantized transposed (its weight
+ * read as [out, in]): a QuantizedLinear replaces it too.
+ */
+import { Module, isParameter } from './module.js';
+import { Linear } from './layers.js';
+import { Tensor } from '../tensor.js';
+import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { checkFloat, checkOptions, describeValue } from '../validate.js';
+import { checkQuantized, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
+
+/**
+ * y = x @ Wᵀ + b with W quantized group-wise along in-features; the weight is dequantized
+ * inside the matmul's K loop. Gradients reach the input (and the bias); the weight has none.
+ *
+ * @example
+ * const q = new wt.nn.QuantizedLinear(await wt.quantizeWeight(lin.weight, { bits: 4, groupSize: 32 }), lin.bias);
+ */
+export class QuantizedLinear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly bits: 4 | 8;
+  readonly groupSize: number;
+  declare qweight: Tensor;
+  declare scales: Tensor;
+  declare mins: Tensor | null;
+  bias: Tensor | null;
+  constructor(weight: QuantizedWeight, bias: Tensor | null = null) {
+    super();
+    const op = 'QuantizedLinear';
+    const qw = checkQuantized(op, 'weight', weight);
+    const [N, K] = qw.shape;
+    if (bias !== null && (!(bias instanceof Tensor) || bias.ndim !== 1 || bias.shape[0] !== N || bias.dtype !== 'float32')) {
+      throw new ArgumentError(`${op}: bias must be null or a float32 tensor of shape [${N}], got ${describeValue(bias)}`);
+    }
+    this.outFeatures = N;
+    this.inFeatures = K;
+    this.bits = qw.bits;
+    this.groupSize = qw.groupSize;
+    this.registerBuffer('qweight', qw.q);
+    this.registerBuffer('scales', qw.scales);
+    this.registerBuffer('mins', qw.mins);
+    this.bias = bias;
+  }
+  /** The packed weight as qlinear takes it. */
+  get quantized(): QuantizedWeight {
+    return { q: this.qweight, scales: this.scales, mins: this.mins, bits: this.bits, groupSize: this.groupSize, shape: [this.outFeatures, this.inFeatures] };
+  }
+  forward(x: Tensor): Tensor {
+    const op = 'QuantizedLinear.forward';
+    checkFloat(op, 'input', x);
+    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) throw new ShapeError(`${op}: input must be [..., ${this.inFeatures}] (inFeatures in the last dim), got ${fmt(x.shape)}`);
+    return qlinear(x, this.quantized, this.bias);
+  }
+  override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bits=${this.bits}, groupSize=${this.groupSize}, mins=${this.mins !== null}, bias=${!!this.bias}`;
+  }
+}
+
+/** {@link quantize}'s options: the quantization, and module names to leave in float32. */
+export interface QuantizeModelOptions extends QuantizeOptions {
+  /**
+   * Layers kept in float: a name matches a string equal to it or to its last dot-separated parts
+   * (`'lm_head'`, `'mlp.down_proj'`), or a RegExp testing the full name.
+   */
+  exclude?: readonly (string | RegExp)[];
+}
+
+/** A GPT-2 Conv1D (weight [nx, nf], x @ W + b). */
+function conv1dLike(m: Module): m is Module & { weight: Tensor; bias: Tensor | null; nx: number; nf: number } {
+  const c = m as unknown as { weight?: unknown; nx?: unknown; nf?: unknown };
+  return isParameter(c.weight) && c.weight.ndim === 2 && typeof c.nx === 'number' && typeof c.nf === 'number' && c.weight.shape[0] === c.nx && c.weight.shape[1] === c.nf;
+}
+
+function excluded(name: string, ex: readonly (string | RegExp)[]): boolean {
+  return ex.some((e) => (typeof e === 'string' ? name === e || name.endsWith(`.${e}`) : e.test(name)));
+}
+
+/**
+ * Replaces the model's Linear layers (and GPT-2 Conv1D layers, transposed) by QuantizedLinear
+ * in place, except those `exclude` names; returns the model. Each float weight is read back to
+ * the host to quantize it (hence async) and then disposed. Embeddings and norms stay float.
+ *
+ * @example
+ * await wt.quantize(model, { bits: 4, groupSize: 64, exclude: ['lm_head'] });
+ */
+export async function quantize<M extends Module>(model: M, opts: QuantizeModelOptions = {}): Promise<M> {
+  const op = 'quantize';
+  if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be an nn.Module, got ${describeValue(model)}`);
+  checkOptions(op, opts, ['bits', 'groupSize', 'mins', 'exclude']);
+  const { exclude = [], ...q } = opts ?? {};
+  quantOptions(op, q);
+  if (!Array.isArray(exclude) || !exclude.every((e) => typeof e === 'string' || e instanceof RegExp)) {
+    throw new ArgumentError(`${op}: exclude must be an array of module names or RegExps, got ${describeValue(exclude)}`);
+  }
+  const targets: [string, Module][] = model.namedModules().filter(([n, m]) => n !== '' && (m instanceof Linear || conv1dLike(m)) && !excluded(n, exclude));
+  const made = new Map<Module, QuantizedLinear>();
+  for (const [, m] of targets) {
+    if (made.has(m)) continue;
+    const lin = m as Module & { weight: Tensor; bias: Tensor | null };
+    const w = m instanceof Linear ? lin.weight : lin.weight.detach().T;
+    const qw = await quantizeWeight(w, q);
+    if (w !== lin.weight) w.dispose();
+    made.set(m, new QuantizedLinear(qw, lin.bias));
+  }
+  // replace every reference (a layer may sit in several places)
+  for (const [, parent] of model.namedModules()) {
+    const rec = parent as unknown as Record<string, unknown>;
+    for (const [p, v] of Object.entries(rec)) {
+      const to = v instanceof Module ? made.get(v) : undefined;
+      if (to) Object.defineProperty(rec, p, { value: to, enumerable: true, configurable: true, writable: true });
+      else if (Array.isArray(v)) v.forEach((c, i) => { const t = c instanceof Module ? made.get(c) : undefined; if (t) v[i] = t; });
+    }
+  }
+  for (const m of made.keys()) {
+    const w = (m as unknown as { weight: Tensor }).weight;
+    // a weight tied elsewhere (an embedding) stays alive there
+    const tied = model.namedModules().some(([, o]) => !made.has(o) && Object.values(o).includes(w));
+    if (!tied) w.dispose();
+  }
+  return model;
+}
