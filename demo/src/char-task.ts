@@ -6,6 +6,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { TaskFactory, TrainingTask } from '../../src/worker/index.js';
+import { rng, setLr } from './training.js';
 import { CharTransformer, GPT_SIZES } from './models.js';
 
 export interface CharTaskConfig {
@@ -15,17 +16,6 @@ export interface CharTaskConfig {
   lr?: number;
   /** false: eager steps (no wt.compile) */
   compile?: boolean;
-}
-
-/** mulberry32 (common.ts's rng, without the page's DOM helpers) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export const charTask: TaskFactory = async (config): Promise<TrainingTask> => {
@@ -249,7 +239,7 @@ export const charPageTask: TaskFactory = async (config): Promise<TrainingTask> =
     calls: {
       /** the page's controls: the learning rate and batch size take effect at the next step, temperature and prompt at the next character / sample */
       set(s: Partial<Pick<CharPageConfig, 'lr' | 'batch' | 'temperature' | 'prompt'>>) {
-        if (s.lr !== undefined) for (const g of opt.paramGroups) g.lr = s.lr;
+        if (s.lr !== undefined) setLr(opt, s.lr);
         Object.assign(c, s);
       },
       /** new random weights (of `size` when given), step 0, the seeds from the start */

@@ -4,6 +4,7 @@
  * banners, URL parameters, small DOM helpers and a seeded random generator.
  */
 import * as wt from '../../src/index.js';
+export { makeOptimizer, rng, setLr } from './training.js';
 import { TrainingWorker } from '../../src/worker/client.js';
 import type { TaskFactory } from '../../src/worker/host.js';
 import type { Endpoint } from '../../src/worker/protocol.js';
@@ -160,39 +161,11 @@ export function nextFrame(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));
 }
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fetches a file as bytes, with an error that names the URL. */
 export async function fetchBytes(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`could not load ${url}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
-}
-
-/** Builds an optimizer by its name in the pages' selects. */
-export function makeOptimizer(name: string, params: wt.Tensor[], lr: number): wt.optim.Optimizer {
-  switch (name) {
-    case 'sgd': return new wt.optim.SGD(params, { lr });
-    case 'momentum': return new wt.optim.SGD(params, { lr, momentum: 0.9 });
-    case 'adamw': return new wt.optim.AdamW(params, { lr });
-    case 'rmsprop': return new wt.optim.RMSprop(params, { lr });
-    case 'adagrad': return new wt.optim.Adagrad(params, { lr });
-    default: return new wt.optim.Adam(params, { lr });
-  }
-}
-
-/** Sets the learning rate of every parameter group (takes effect at the next step). */
-export function setLr(opt: wt.optim.Optimizer, lr: number): void {
-  for (const g of opt.paramGroups) g.lr = lr;
 }
 
 /** Sets a <select> or <input> to `value` when the page URL asks for it. */

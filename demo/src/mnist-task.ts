@@ -8,6 +8,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { TaskFactory, TrainingTask } from '../../src/worker/index.js';
+import { makeOptimizer, rng, setLr } from './training.js';
 import { MnistCNN } from './models.js';
 
 export const MEAN = 0.1307, STD = 0.3081;
@@ -78,28 +79,6 @@ function batchOf(s: Split, idx: readonly number[]): [wt.Tensor, wt.Tensor] {
     y[b] = s.labels[k];
   });
   return [wt.tensor(x, { shape: [idx.length, 1, 28, 28] }), wt.tensor(y)];
-}
-
-/** mulberry32 (common.ts's rng, without the page's DOM helpers) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function makeOptimizer(name: string, params: wt.Tensor[], lr: number): wt.optim.Optimizer {
-  switch (name) {
-    case 'sgd': return new wt.optim.SGD(params, { lr });
-    case 'momentum': return new wt.optim.SGD(params, { lr, momentum: 0.9 });
-    case 'adamw': return new wt.optim.AdamW(params, { lr });
-    case 'rmsprop': return new wt.optim.RMSprop(params, { lr });
-    case 'adagrad': return new wt.optim.Adagrad(params, { lr });
-    default: return new wt.optim.Adam(params, { lr });
-  }
 }
 
 export const mnistPageTask: TaskFactory = async (config): Promise<TrainingTask> => {
@@ -218,7 +197,7 @@ export const mnistPageTask: TaskFactory = async (config): Promise<TrainingTask> 
     },
     calls: {
       set(s: Partial<Pick<MnistPageConfig, 'lr' | 'batch'>>) {
-        if (s.lr !== undefined) for (const g of opt.paramGroups) g.lr = s.lr;
+        if (s.lr !== undefined) setLr(opt, s.lr);
         Object.assign(c, s);
       },
       /** a new optimizer starts with fresh state (moments); the weights are kept */

@@ -7,6 +7,7 @@
  */
 import * as wt from '../../src/index.js';
 import type { TaskFactory, TrainingTask } from '../../src/worker/index.js';
+import { makeOptimizer, rng, setLr } from './training.js';
 import { mlp2d, type Activation } from './models.js';
 
 /** The plane shown: [-EXTENT, EXTENT]² */
@@ -24,17 +25,6 @@ export interface PlaygroundConfig { data: string; noise: number; arch: string; a
 
 /** A frame: the loss and accuracy after `step` steps and the probabilities on the grid (G·G, row by row from the top). */
 export interface PlaygroundFrame { step: number; loss: number; acc: number; probs: Float32Array }
-
-/** mulberry32 (common.ts's rng, without the page's DOM helpers) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A seeded dataset of N points in about [-1, 1]² with labels 0/1. */
 export function makeData(kind: string, noise: number, seed = 3): Points {
@@ -67,17 +57,6 @@ export function makeData(kind: string, noise: number, seed = 3): Points {
     label[i] = c;
   }
   return { xy, label };
-}
-
-function makeOptimizer(name: string, params: wt.Tensor[], lr: number): wt.optim.Optimizer {
-  switch (name) {
-    case 'sgd': return new wt.optim.SGD(params, { lr });
-    case 'momentum': return new wt.optim.SGD(params, { lr, momentum: 0.9 });
-    case 'adamw': return new wt.optim.AdamW(params, { lr });
-    case 'rmsprop': return new wt.optim.RMSprop(params, { lr });
-    case 'adagrad': return new wt.optim.Adagrad(params, { lr });
-    default: return new wt.optim.Adam(params, { lr });
-  }
 }
 
 export const playgroundTask: TaskFactory = async (config): Promise<TrainingTask> => {
@@ -133,7 +112,7 @@ export const playgroundTask: TaskFactory = async (config): Promise<TrainingTask>
     },
     calls: {
       set(s: { lr?: number }) {
-        if (s.lr !== undefined) for (const g of opt.paramGroups) g.lr = s.lr;
+        if (s.lr !== undefined) setLr(opt, s.lr);
         Object.assign(c, s);
       },
       optimizer(name: string) {
