@@ -12,9 +12,9 @@
  * is the reverse: dims [in, out] of a matmul weight are shape [out, in], as PyTorch stores it.
  * Quantized blocks run along ne[0], the last axis of the row-major shape.
  *
- * At load, this first version converts every type to float32 once (decodeGgufTensor): F16/BF16
- * are widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized. Keeping quantized weights on the device waits
- * for quantized matmul kernels.
+ * decodeGgufTensor converts any of these types to float32 (F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K
+ * dequantized); repackGgufTensor keeps a quantized matrix's codes, in the quantized matmul's
+ * layout (src/lm/gguf.ts uses it for Linear layers).
  */
 import { ArgumentError, FormatError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from './float16.js';
@@ -79,7 +79,17 @@ const MAGIC = 0x46554747; // "GGUF" little-endian
 /** Largest metadata+infos region read (a real model's vocabulary is a few MB). */
 const MAX_HEADER_BYTES = 256 << 20;
 
-/** A cursor over the header, reading more of the source as it goes. */
+/** Thrown by the synchronous reads when the buffered header ends before `upTo`: the caller reads more and retries. */
+class NeedMore {
+  constructor(readonly upTo: number) {}
+}
+
+/**
+ * A cursor over the header. Values are read synchronously from a buffer that grows in large
+ * chunks (doubling, 64 KiB at least): {@link Reader.parse} runs a whole metadata entry or tensor
+ * info, and when the buffer ends inside it reads more and runs it again from its start, so a
+ * 150k-string vocabulary costs a few reads, not an await per value.
+ */
 class Reader {
   private buf = new Uint8Array(0);
   private dv = new DataView(this.buf.buffer);
@@ -91,12 +101,21 @@ class Reader {
   }
   private readonly dec = new TextDecoder('utf-8', { fatal: true });
   constructor(private readonly op: string, private readonly src: ByteSource) {}
-  /** ensures [pos, pos+n) is buffered */
-  async need(n: number, what: string): Promise<void> {
-    if (this.pos + n <= this.buf.length) return;
-    if (this.pos + n > this.src.size) throw new FormatError(`${this.op}: the file ends (${this.src.size} bytes) inside ${what} at byte ${this.pos}; it is truncated`);
-    if (this.pos + n > MAX_HEADER_BYTES) throw new FormatError(`${this.op}: the header runs past ${MAX_HEADER_BYTES} bytes at ${what}; refusing to read more`);
-    const want = Math.min(this.src.size, Math.max(this.pos + n, this.buf.length * 2, 1 << 16));
+  /** runs `f` (synchronous reads) from the current position, buffering more and rerunning it as long as the buffer ends inside it */
+  async parse<T>(f: () => T): Promise<T> {
+    const start = this.pos;
+    for (;;) {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof NeedMore)) throw e;
+        this.pos = start;
+        await this.fill(e.upTo);
+      }
+    }
+  }
+  private async fill(upTo: number): Promise<void> {
+    const want = Math.min(this.src.size, MAX_HEADER_BYTES, Math.max(upTo, this.buf.length * 2, 1 << 16));
     const more = await this.src.read(this.buf.length, want);
     const next = new Uint8Array(want);
     next.set(this.buf);
@@ -104,26 +123,33 @@ class Reader {
     this.buf = next;
     this.dv = new DataView(next.buffer);
   }
-  async u8(w: string) { await this.need(1, w); return this.dv.getUint8(this.pos++); }
-  async i8(w: string) { await this.need(1, w); return this.dv.getInt8(this.pos++); }
-  async u16(w: string) { await this.need(2, w); const v = this.dv.getUint16(this.pos, true); this.pos += 2; return v; }
-  async i16(w: string) { await this.need(2, w); const v = this.dv.getInt16(this.pos, true); this.pos += 2; return v; }
-  async u32(w: string) { await this.need(4, w); const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
-  async i32(w: string) { await this.need(4, w); const v = this.dv.getInt32(this.pos, true); this.pos += 4; return v; }
-  async f32(w: string) { await this.need(4, w); const v = this.dv.getFloat32(this.pos, true); this.pos += 4; return v; }
-  async f64(w: string) { await this.need(8, w); const v = this.dv.getFloat64(this.pos, true); this.pos += 8; return v; }
-  async u64big(w: string) { await this.need(8, w); const v = this.dv.getBigUint64(this.pos, true); this.pos += 8; return v; }
-  async i64big(w: string) { await this.need(8, w); const v = this.dv.getBigInt64(this.pos, true); this.pos += 8; return v; }
+  /** checks that [pos, pos+n) is buffered (NeedMore if not yet) and inside the file */
+  need(n: number, what: string): void {
+    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n > this.src.size) throw new FormatError(`${this.op}: the file ends (${this.src.size} bytes) inside ${what} at byte ${this.pos}; it is truncated`);
+    if (this.pos + n > MAX_HEADER_BYTES) throw new FormatError(`${this.op}: the header runs past ${MAX_HEADER_BYTES} bytes at ${what}; refusing to read more`);
+    throw new NeedMore(this.pos + n);
+  }
+  u8(w: string) { this.need(1, w); return this.dv.getUint8(this.pos++); }
+  i8(w: string) { this.need(1, w); return this.dv.getInt8(this.pos++); }
+  u16(w: string) { this.need(2, w); const v = this.dv.getUint16(this.pos, true); this.pos += 2; return v; }
+  i16(w: string) { this.need(2, w); const v = this.dv.getInt16(this.pos, true); this.pos += 2; return v; }
+  u32(w: string) { this.need(4, w); const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
+  i32(w: string) { this.need(4, w); const v = this.dv.getInt32(this.pos, true); this.pos += 4; return v; }
+  f32(w: string) { this.need(4, w); const v = this.dv.getFloat32(this.pos, true); this.pos += 4; return v; }
+  f64(w: string) { this.need(8, w); const v = this.dv.getFloat64(this.pos, true); this.pos += 8; return v; }
+  u64big(w: string) { this.need(8, w); const v = this.dv.getBigUint64(this.pos, true); this.pos += 8; return v; }
+  i64big(w: string) { this.need(8, w); const v = this.dv.getBigInt64(this.pos, true); this.pos += 8; return v; }
   /** a u64 that must fit a JS number (counts, sizes, offsets) */
-  async size(w: string): Promise<number> {
-    const v = await this.u64big(w);
+  size(w: string): number {
+    const v = this.u64big(w);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(`${this.op}: ${w} is ${v}, too large`);
     return Number(v);
   }
-  async str(w: string): Promise<string> {
-    const n = await this.size(`the length of ${w}`);
+  str(w: string): string {
+    const n = this.size(`the length of ${w}`);
     if (n > this.src.size) throw new FormatError(`${this.op}: ${w} claims ${n} bytes, more than the file's ${this.src.size}; it is truncated or corrupt`);
-    await this.need(n, w);
+    this.need(n, w);
     try {
       return this.dec.decode(this.buf.subarray(this.pos, (this.pos += n)));
     } catch {
@@ -134,7 +160,7 @@ class Reader {
 
 const VALUE_NAMES = Object.fromEntries(Object.entries(GGUF_VALUE).map(([k, v]) => [v, k])) as Record<number, string>;
 
-async function readValue(r: Reader, op: string, type: number, what: string, depth = 0): Promise<GgufValue> {
+function readValue(r: Reader, op: string, type: number, what: string, depth = 0): GgufValue {
   switch (type) {
     case GGUF_VALUE.UINT8: return r.u8(what);
     case GGUF_VALUE.INT8: return r.i8(what);
@@ -145,22 +171,22 @@ async function readValue(r: Reader, op: string, type: number, what: string, dept
     case GGUF_VALUE.FLOAT32: return r.f32(what);
     case GGUF_VALUE.FLOAT64: return r.f64(what);
     case GGUF_VALUE.BOOL: {
-      const b = await r.u8(what);
+      const b = r.u8(what);
       if (b > 1) throw new FormatError(`${op}: ${what} is a bool stored as ${b} (expected 0 or 1)`);
       return b === 1;
     }
     case GGUF_VALUE.STRING: return r.str(what);
-    case GGUF_VALUE.UINT64: { const v = await r.u64big(what); return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v; }
-    case GGUF_VALUE.INT64: { const v = await r.i64big(what); return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v; }
+    case GGUF_VALUE.UINT64: { const v = r.u64big(what); return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v; }
+    case GGUF_VALUE.INT64: { const v = r.i64big(what); return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v; }
     case GGUF_VALUE.ARRAY: {
       if (depth > 8) throw new FormatError(`${op}: ${what} nests arrays more than 8 deep`);
-      const itemType = await r.u32(`the element type of ${what}`);
-      const n = await r.size(`the length of ${what}`);
+      const itemType = r.u32(`the element type of ${what}`);
+      const n = r.size(`the length of ${what}`);
       // every element takes at least one byte: a count past the file is corrupt
       if (n > r.fileSize) throw new FormatError(`${op}: ${what} claims ${n} elements, more than the ${r.fileSize}-byte file can hold`);
       if (depth === 0) r.lastItemType = itemType;
       const out: GgufValue[] = [];
-      for (let i = 0; i < n; i++) out.push(await readValue(r, op, itemType, `${what}[${i}]`, depth + 1));
+      for (let i = 0; i < n; i++) out.push(readValue(r, op, itemType, `${what}[${i}]`, depth + 1));
       return out;
     }
     default:
@@ -175,26 +201,28 @@ async function readValue(r: Reader, op: string, type: number, what: string, dept
 export async function readGguf(source: ByteSource, op = 'readGguf'): Promise<GgufFile> {
   const r = new Reader(op, source);
   if (source.size < 4) throw new FormatError(`${op}: the file is ${source.size} bytes, too short for a GGUF header`);
-  const magic = await r.u32('the magic');
+  const magic = await r.parse(() => r.u32('the magic'));
   if (magic !== MAGIC) {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, magic, true);
     throw new FormatError(`${op}: bad magic ${JSON.stringify(String.fromCharCode(...b))} (0x${magic.toString(16).padStart(8, '0')}); expected "GGUF": not a GGUF file`);
   }
-  const version = await r.u32('the version');
+  const version = await r.parse(() => r.u32('the version'));
   if (version === 0x02000000 || version === 0x03000000) throw new FormatError(`${op}: this GGUF file is big-endian (version ${version >>> 24} byte-swapped); only little-endian GGUF is supported`);
   if (version !== 2 && version !== 3) throw new FormatError(`${op}: GGUF version ${version} is not supported (versions 2 and 3 are)`);
-  const tensorCount = await r.size('the tensor count');
-  const kvCount = await r.size('the metadata count');
+  const [tensorCount, kvCount] = await r.parse(() => [r.size('the tensor count'), r.size('the metadata count')]);
   // each key/value takes at least 12 bytes, each tensor info at least 24: counts beyond the file are corrupt
   if (kvCount * 12 + tensorCount * 24 > source.size) throw new FormatError(`${op}: the header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than the ${source.size}-byte file can hold (truncated or corrupt)`);
   const metadata = new Map<string, GgufValue>();
   const metadataTypes = new Map<string, { type: number; itemType?: number }>();
   for (let i = 0; i < kvCount; i++) {
-    const key = await r.str(`metadata key ${i}`);
-    const type = await r.u32(`the value type of metadata "${key}"`);
-    if (metadata.has(key)) throw new FormatError(`${op}: metadata key "${key}" appears twice`);
-    const value = await readValue(r, op, type, `metadata "${key}"`);
+    // one entry at a time, synchronously from the buffer (rerun from its start after a read)
+    const [key, type, value] = await r.parse(() => {
+      const key = r.str(`metadata key ${i}`);
+      const type = r.u32(`the value type of metadata "${key}"`);
+      if (metadata.has(key)) throw new FormatError(`${op}: metadata key "${key}" appears twice`);
+      return [key, type, readValue(r, op, type, `metadata "${key}"`)] as const;
+    });
     metadata.set(key, value);
     metadataTypes.set(key, type === GGUF_VALUE.ARRAY ? { type, itemType: r.lastItemType! } : { type });
   }
@@ -209,16 +237,19 @@ export async function readGguf(source: ByteSource, op = 'readGguf'): Promise<Ggu
   const infos: { name: string; dims: number[]; typeId: number; offset: number }[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
-    const name = await r.str(`the name of tensor ${i}`);
-    if (names.has(name)) throw new FormatError(`${op}: tensor "${name}" appears twice`);
-    names.add(name);
-    const nd = await r.u32(`the dimension count of tensor "${name}"`);
-    if (nd > 8) throw new FormatError(`${op}: tensor "${name}" has ${nd} dimensions (at most 8 are allowed)`);
-    const dims: number[] = [];
-    for (let d = 0; d < nd; d++) dims.push(await r.size(`dimension ${d} of tensor "${name}"`));
-    const typeId = await r.u32(`the type of tensor "${name}"`);
-    const offset = await r.size(`the offset of tensor "${name}"`);
-    infos.push({ name, dims, typeId, offset });
+    const info = await r.parse(() => {
+      const name = r.str(`the name of tensor ${i}`);
+      if (names.has(name)) throw new FormatError(`${op}: tensor "${name}" appears twice`);
+      const nd = r.u32(`the dimension count of tensor "${name}"`);
+      if (nd > 8) throw new FormatError(`${op}: tensor "${name}" has ${nd} dimensions (at most 8 are allowed)`);
+      const dims: number[] = [];
+      for (let d = 0; d < nd; d++) dims.push(r.size(`dimension ${d} of tensor "${name}"`));
+      const typeId = r.u32(`the type of tensor "${name}"`);
+      const offset = r.size(`the offset of tensor "${name}"`);
+      return { name, dims, typeId, offset };
+    });
+    names.add(info.name);
+    infos.push(info);
   }
   const dataStart = Math.ceil(r.pos / alignment) * alignment;
   const tensors: GgufTensorEntry[] = [];
@@ -336,3 +367,117 @@ export function decodeGgufTensor(entry: GgufTensorEntry, bytes: Uint8Array, op =
 
 /** The value types' names (for messages). */
 export const ggufValueTypeName = (t: number): string => VALUE_NAMES[t] ?? `type ${t}`;
+
+/**
+ * The GGUF block types that repack exactly into the group-wise layout of the quantized matmul
+ * (src/kernel/kernel.ts `QuantConfig`): the codes are kept, each block's (or sub-block's) f16
+ * scale becomes an f32 group scale, and every value the kernels dequantize is the float32 that
+ * decodeGgufTensor gives (no re-rounding):
+ *   Q8_0 → 8-bit symmetric, group 32: u = q + 128, scale d;
+ *   Q4_0 → 4-bit symmetric, group 32: u = q (value d·(q − 8)), scale d;
+ *   Q4_K → 4-bit with mins, group 32 (a sub-block): scale d·sc, minimum −dmin·m (both exact in f32);
+ *   Q6_K → 8-bit symmetric, group 16 (a sub-block): u = q − 32 + 128, scale d·sc (exact in f32).
+ */
+export const GGUF_REPACK: Readonly<Record<string, { bits: 4 | 8; groupSize: number; mins: boolean }>> = {
+  Q8_0: { bits: 8, groupSize: 32, mins: false },
+  Q4_0: { bits: 4, groupSize: 32, mins: false },
+  Q4_K: { bits: 4, groupSize: 32, mins: true },
+  Q6_K: { bits: 8, groupSize: 16, mins: false },
+};
+
+/** A repacked GGUF matrix [N, K]: codes packed along K in int32 words, f32 scales (and mins) per group. */
+export interface GgufRepacked {
+  q: Int32Array;
+  scales: Float32Array;
+  mins: Float32Array | null;
+  bits: 4 | 8;
+  groupSize: number;
+  /** int32 words and groups per row */
+  words: number;
+  groups: number;
+}
+
+/**
+ * Repacks a 2-D Q8_0 / Q4_0 / Q4_K / Q6_K tensor (row-major [N, K], K = dims[0]) into the
+ * quantized matmul's layout (see {@link GGUF_REPACK}): exact, no value changes.
+ */
+export function repackGgufTensor(entry: GgufTensorEntry, bytes: Uint8Array, op = 'repackGgufTensor'): GgufRepacked {
+  const cfg = GGUF_REPACK[entry.type];
+  if (!cfg) throw new FormatError(`${op}: tensor "${entry.name}" is ${entry.type}; only ${Object.keys(GGUF_REPACK).join(', ')} repack into the quantized matmul's layout`);
+  if (entry.dims.length !== 2) throw new FormatError(`${op}: tensor "${entry.name}" has ${entry.dims.length} dims; only matrices repack`);
+  const block = GGML_BLOCK[entry.type];
+  const n = entry.dims[0] * entry.dims[1], need = (n / block.elems) * block.bytes;
+  if (bytes.length !== need) throw new FormatError(`${op}: tensor "${entry.name}" (${entry.type}, ${n} elements) needs ${need} bytes, got ${bytes.length}`);
+  const { bits, groupSize: G } = cfg;
+  // K is a multiple of the block (readGguf checks), so of the group and the pack width: no padding
+  const groups = n / G, P = 32 / bits;
+  const q = new Int32Array(n / P), scales = new Float32Array(groups), mins = cfg.mins ? new Float32Array(groups) : null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nb = n / block.elems;
+  switch (entry.type) {
+    case 'Q8_0':
+      // block b is group b; its 32 int8 codes (+128) fill words 8b .. 8b+7
+      for (let b = 0; b < nb; b++) {
+        const o = 34 * b;
+        scales[b] = f16ToF32(dv.getUint16(o, true));
+        for (let w = 0; w < 8; w++) {
+          const c = o + 2 + 4 * w;
+          q[8 * b + w] = ((bytes[c] ^ 128) | ((bytes[c + 1] ^ 128) << 8) | ((bytes[c + 2] ^ 128) << 16) | ((bytes[c + 3] ^ 128) << 24)) | 0;
+        }
+      }
+      break;
+    case 'Q4_0':
+      // elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; 8 codes a word
+      for (let b = 0; b < nb; b++) {
+        const o = 18 * b + 2;
+        scales[b] = f16ToF32(dv.getUint16(o - 2, true));
+        for (let w = 0; w < 4; w++) {
+          const at = o + 8 * (w & 1), shift = (w >> 1) * 4;
+          let word = 0;
+          for (let i = 0; i < 8; i++) word |= ((bytes[at + i] >> shift) & 15) << (4 * i);
+          q[4 * b + w] = word | 0;
+        }
+      }
+      break;
+    case 'Q4_K':
+      for (let b = 0; b < nb; b++) {
+        const o = 144 * b, d = f16ToF32(dv.getUint16(o, true)), dmin = f16ToF32(dv.getUint16(o + 2, true));
+        const sc = bytes.subarray(o + 4, o + 16), qs = o + 16;
+        for (let s = 0; s < 8; s++) {
+          const scale = s < 4 ? sc[s] & 63 : (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
+          const min = s < 4 ? sc[s + 4] & 63 : (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+          // d·scale and dmin·min are exact in f32 (11 + 6 significant bits)
+          scales[8 * b + s] = d * scale;
+          mins![8 * b + s] = -(dmin * min);
+          const at = qs + 32 * (s >> 1), shift = (s & 1) * 4;
+          for (let w = 0; w < 4; w++) {
+            let word = 0;
+            for (let i = 0; i < 8; i++) word |= ((bytes[at + 8 * w + i] >> shift) & 15) << (4 * i);
+            q[32 * b + 4 * s + w] = word | 0;
+          }
+        }
+      }
+      break;
+    case 'Q6_K': {
+      // 16 groups of 16 a block; group g's scale is scales[g] (int8); 6-bit codes − 32 + 128
+      const u = new Uint8Array(256);
+      for (let b = 0; b < nb; b++) {
+        const o = 210 * b, d = f16ToF32(dv.getUint16(o + 208, true));
+        for (let h = 0; h < 2; h++) {
+          const ql = o + 64 * h, qh = o + 128 + 32 * h;
+          for (let l = 0; l < 32; l++) {
+            const hi = bytes[qh + l], y = 128 * h + l;
+            u[y] = ((bytes[ql + l] & 15) | ((hi & 3) << 4)) + 96;
+            u[y + 32] = ((bytes[ql + l + 32] & 15) | (((hi >> 2) & 3) << 4)) + 96;
+            u[y + 64] = ((bytes[ql + l] >> 4) | (((hi >> 4) & 3) << 4)) + 96;
+            u[y + 96] = ((bytes[ql + l + 32] >> 4) | (((hi >> 6) & 3) << 4)) + 96;
+          }
+        }
+        for (let g = 0; g < 16; g++) scales[16 * b + g] = d * dv.getInt8(o + 192 + g); // exact in f32 (11 + 8 bits)
+        for (let w = 0; w < 64; w++) q[64 * b + w] = (u[4 * w] | (u[4 * w + 1] << 8) | (u[4 * w + 2] << 16) | (u[4 * w + 3] << 24)) | 0;
+      }
+      break;
+    }
+  }
+  return { q, scales, mins, bits, groupSize: G, words: entry.dims[0] / P, groups: entry.dims[0] / G };
+}

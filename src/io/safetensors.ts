@@ -18,6 +18,7 @@
  */
 import { ArgumentError, FormatError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
+import { QUANT_METADATA_KEY, packedLayouts } from '../ops/quant.js';
 import { Tensor } from '../tensor.js';
 import { dispose } from '../memory.js';
 import { openSource, writeBytes, type ByteSource, type LoadSource } from './source.js';
@@ -339,6 +340,14 @@ export async function save(state: Record<string, Tensor> | OptimizerStateDict, p
     t._check(`${op} "${name}"`);
   }
   const names = Object.keys(tensors);
+  // quantized layers (packed codes of a QuantizedLinear) are described in the header, so a
+  // loader can make them without float weights (README: "Weight-only quantization")
+  const layers: Record<string, unknown> = {};
+  for (const name of names) {
+    const lay = name.endsWith('.qweight') || name === 'qweight' ? packedLayouts.get(tensors[name]) : undefined;
+    if (lay) layers[name.slice(0, -'qweight'.length).replace(/\.$/, '')] = { bits: lay.bits, groupSize: lay.groupSize, mins: lay.mins, shape: [...lay.shape] };
+  }
+  if (Object.keys(layers).length && !(QUANT_METADATA_KEY in metadata)) metadata[QUANT_METADATA_KEY] = JSON.stringify(layers);
   const values = await Promise.all(names.map((n) => tensors[n].data()));
   const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;

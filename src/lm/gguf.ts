@@ -8,11 +8,17 @@
  *   - 'gpt2': the converter transposes the Conv1D matrices to [out, in]; they are transposed back;
  *   - a `rope_freqs.weight` tensor (llama3-style rope scaling: per-frequency divisors) replaces
  *     the model's inverse frequencies.
- * Every tensor is converted to float32 once at load (src/io/gguf.ts decodeGgufTensor): F32 as
- * is, F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized. None stays quantized on the device yet.
+ * Linear layers' matrices stored Q8_0 / Q4_0 / Q4_K / Q6_K stay quantized on the device: they
+ * are repacked exactly into the quantized matmul's layout (src/io/gguf.ts repackGgufTensor) and
+ * the model gets a QuantizedLinear there (made empty at construction, so no float weight is ever
+ * allocated). Everything else is converted to float32 once at load (decodeGgufTensor): F32 as is,
+ * F16/BF16 widened, quantized embeddings (token_embd) dequantized. `dequantize: true` converts
+ * every tensor (the earlier behaviour).
  */
 import { FormatError, ShapeError, fmt } from '../errors.js';
-import { GGML_BLOCK, decodeGgufTensor, readGguf, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
+import { GGML_BLOCK, GGUF_REPACK, decodeGgufTensor, readGguf, repackGgufTensor, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
+import type { QuantizedLinear } from '../nn/quant.js';
+import { construction } from './layers.js';
 import type { ByteSource } from '../io/source.js';
 import type { Tensor } from '../tensor.js';
 import type { CausalLM } from './causal-lm.js';
@@ -113,9 +119,9 @@ export function ggufTensorKey(arch: string, name: string): string | null | undef
  * Undoes convert_hf_to_gguf.py's `permute` of q/k rows: within each head of `dim` rows, GGUF row
  * 2i+s holds the hub's row s·dim/2+i (s = 0, 1; i < dim/2). `values` is row-major [rows, cols].
  */
-export function unpermuteRows(values: Float32Array, rows: number, heads: number): Float32Array {
+export function unpermuteRows<A extends Float32Array | Int32Array>(values: A, rows: number, heads: number): A {
   const cols = values.length / rows, dim = rows / heads, half = dim / 2;
-  const out = new Float32Array(values.length);
+  const out = new (values.constructor as new (n: number) => A)(values.length);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
       for (let s = 0; s < 2; s++) {
@@ -139,48 +145,88 @@ function transpose2d(values: Float32Array, rows: number, cols: number): Float32A
 /** What loadCausalLM hands to the GGUF loader. */
 export interface GgufLoadHooks {
   emptyModel: (op: string, raw: unknown) => CausalLM;
-  copyRows: (target: Tensor, values: Float32Array, shape: readonly number[]) => void;
+  copyRows: (target: Tensor, values: Float32Array | Int32Array, shape: readonly number[]) => void;
   onProgress?: (p: { loaded: number; total: number; tensors: number; count: number; file: string }) => void;
-  /** called with the config and the weights (hub names, float32 element counts) before the model is made: the memory check */
+  /** called with the config and the weights as they will sit on the device (hub names; 4-byte element counts) before the model is made: the memory check */
   beforeModel?: (raw: Record<string, unknown>, tensors: { name: string; shape: number[] }[]) => void;
+  /** convert every tensor to float32 (the quantized ones dequantized) instead of keeping Q8_0 / Q4_0 / Q4_K / Q6_K matrices packed */
+  dequantize?: boolean;
 }
 
 /** Largest range read at once. */
 const CHUNK_BYTES = 16 << 20;
+
+/** The module path of a Linear layer's weight key (null: not one: embeddings, norms, biases, 1-D). */
+function linearLayer(key: string): string | null {
+  if (/(^|\.)(wte|wpe|embed_tokens)\.weight$/.test(key) || !key.endsWith('.weight')) return null;
+  return /(_proj|\.c_attn|\.c_proj|\.c_fc|^lm_head)\.weight$/.test(key) ? key.slice(0, -'.weight'.length) : null;
+}
+
+/**
+ * Which tensors load quantized: 2-D matrices of Linear layers (Llama's projections and lm_head,
+ * GPT-2's Conv1D matrices, stored [out, in] by the converter as QuantizedLinear wants them)
+ * stored Q8_0 / Q4_0 / Q4_K / Q6_K. Embeddings are dequantized (no quantized gather yet).
+ */
+export function ggufQuantizedLayers(arch: string, g: GgufFile): Map<string, { bits: 4 | 8; groupSize: number; mins: boolean }> {
+  const out = new Map<string, { bits: 4 | 8; groupSize: number; mins: boolean }>();
+  for (const e of g.tensors) {
+    const key = ggufTensorKey(arch, e.name), cfg = GGUF_REPACK[e.type];
+    const layer = key ? linearLayer(key) : null;
+    if (layer && cfg && e.shape.length === 2) out.set(layer, cfg);
+  }
+  return out;
+}
 
 /** Loads a GGUF model from an open source (the caller closes it). */
 export async function loadGgufModel(op: string, source: ByteSource, where: string, hooks: GgufLoadHooks): Promise<{ model: CausalLM; gguf: GgufFile }> {
   const g = await readGguf(source, `${op}: ${where}`);
   const raw = ggufConfig(op, g);
   const arch = raw.model_type as string;
+  const quantized = hooks.dequantize ? new Map() as ReturnType<typeof ggufQuantizedLayers> : ggufQuantizedLayers(arch, g);
   if (hooks.beforeModel) {
     const used = g.tensors.flatMap((e) => {
       const key = ggufTensorKey(arch, e.name);
-      return key ? [{ name: key, shape: e.shape }] : [];
+      if (!key) return [];
+      const layer = linearLayer(key), cfg = layer ? quantized.get(layer) : undefined;
+      if (!layer || !cfg) return [{ name: key, shape: e.shape }];
+      // the packed tensors as they sit on the device (4-byte elements)
+      const [N, K] = e.shape, Gn = K / cfg.groupSize;
+      return [{ name: `${layer}.qweight`, shape: [N, (K * cfg.bits) / 32] }, { name: `${layer}.scales`, shape: [N, Gn] }, ...(cfg.mins ? [{ name: `${layer}.mins`, shape: [N, Gn] }] : [])];
     });
     hooks.beforeModel(raw, used);
   }
-  const model = hooks.emptyModel(op, raw);
+  construction.quantized = (name) => quantized.get(name) ?? null;
+  let model: CausalLM;
+  try {
+    model = hooks.emptyModel(op, raw);
+  } finally {
+    construction.quantized = null;
+  }
   try {
     const targets = new Map(Object.entries(model.stateDict()));
-    const items: { e: GgufTensorEntry; key: string; target: Tensor }[] = [];
+    const modules = new Map(model.namedModules());
+    const items: { e: GgufTensorEntry; key: string; target: Tensor[]; packed: boolean }[] = [];
     const unexpected: string[] = [];
     for (const e of g.tensors) {
       const key = ggufTensorKey(arch, e.name);
       if (key === null) continue;
-      const target = key === undefined ? undefined : targets.get(key);
+      const layer = key ? linearLayer(key) : null;
+      const packed = !!layer && quantized.has(layer);
+      const parts = packed ? ['qweight', 'scales', 'mins'].map((p) => targets.get(`${layer}.${p}`)).filter((t): t is Tensor => !!t) : [];
+      const target = key === undefined ? undefined : packed ? parts[0] : targets.get(key);
       if (key === undefined || !target) {
         unexpected.push(e.name);
         continue;
       }
       if (!GGML_BLOCK[e.type]) throw new FormatError(`${op}: GGUF tensor "${e.name}" in ${where} has type ${e.type} (ggml type id ${e.typeId}), which is not supported; supported: ${Object.keys(GGML_BLOCK).join(', ')} (re-quantize the model, e.g. as Q4_K_M or Q8_0)`);
-      const want = conv1d(arch, key) ? [target.shape[1], target.shape[0]] : target.shape;
+      // a packed layer's float shape is [out, in] (GPT-2's Conv1D too: the converter stored it so)
+      const want = packed ? (modules.get(layer!) as QuantizedLinear).quantized.shape : conv1d(arch, key) ? [target.shape[1], target.shape[0]] : target.shape;
       if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
         throw new ShapeError(`${op}: GGUF tensor "${e.name}" in ${where} has shape ${fmt(e.shape)} (dims [${e.dims.join(', ')}]) but ${model.constructor.name} with this metadata needs ${fmt(want)} for ${key}`);
       }
-      items.push({ e, key, target });
+      items.push({ e, key, target: packed ? parts : [target], packed });
     }
-    const found = new Set(items.map((i) => i.key));
+    const found = new Set(items.flatMap((i) => (i.packed ? ['qweight', 'scales', 'mins'].map((p) => `${linearLayer(i.key)}.${p}`) : [i.key])));
     const missing = [...targets.keys()].filter((k) => !found.has(k));
     if (missing.length) {
       throw new FormatError(`${op}: the GGUF file ${where} lacks ${missing.length} tensor${missing.length > 1 ? 's' : ''} that ${model.constructor.name} needs: ${missing.slice(0, 6).join(', ')}${missing.length > 6 ? ', ...' : ''}${unexpected.length ? `; it has tensors this model does not use: ${unexpected.slice(0, 4).join(', ')}` : ''}`);
@@ -194,13 +240,22 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
       while (j < items.length && items[j].e.end - items[i].e.begin <= CHUNK_BYTES) j++;
       const begin = items[i].e.begin;
       const bytes = await source.read(begin, items[j - 1].e.end);
-      for (const { e, key, target } of items.slice(i, j)) {
-        let values = decodeGgufTensor(e, bytes.subarray(e.begin - begin, e.end - begin), `${op}: ${where}`);
-        if (arch === 'llama' && /\.self_attn\.(q|k)_proj\.(weight|bias)$/.test(key)) {
-          values = unpermuteRows(values, e.shape[0], key.includes('.q_proj.') ? heads : kvHeads);
+      for (const { e, key, target, packed } of items.slice(i, j)) {
+        const data = bytes.subarray(e.begin - begin, e.end - begin);
+        const permuted = arch === 'llama' && /\.self_attn\.(q|k)_proj\.(weight|bias)$/.test(key);
+        const rows = (v: Float32Array | Int32Array) => (permuted ? unpermuteRows(v, e.shape[0], key.includes('.q_proj.') ? heads : kvHeads) : v);
+        if (packed) {
+          // the codes and scales as they are (src/io/gguf.ts repackGgufTensor); rows put back for q/k
+          const r = repackGgufTensor(e, data, `${op}: ${where}`);
+          const N = e.shape[0];
+          hooks.copyRows(target[0], rows(r.q), [N, r.words]);
+          hooks.copyRows(target[1], rows(r.scales), [N, r.groups]);
+          if (r.mins) hooks.copyRows(target[2], rows(r.mins), [N, r.groups]);
+        } else {
+          let values = rows(decodeGgufTensor(e, data, `${op}: ${where}`)) as Float32Array;
+          if (conv1d(arch, key)) values = transpose2d(values, e.shape[0], e.shape[1]);
+          hooks.copyRows(target[0], values, target[0].shape);
         }
-        if (conv1d(arch, key)) values = transpose2d(values, e.shape[0], e.shape[1]);
-        hooks.copyRows(target, values, target.shape);
         loaded += e.end - e.begin;
         done++;
       }

@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
-import { Conv1D, causalAttention, hubEmbedding, vocabLookup, vocabProject, type KVCache } from './layers.js';
+import { Conv1D, causalAttention, hubConv1D, hubEmbedding, vocabLookup, vocabProject, type KVCache } from './layers.js';
 
 /** The activation of a config's activation_function / hidden_act. */
 export function activationFn(name: string): (x: Tensor) => Tensor {
@@ -35,9 +35,9 @@ class GPT2Attention extends Module {
   constructor(readonly cfg: GPT2Config, readonly layerIdx: number, seed: number) {
     super();
     const E = cfg.n_embd, std = cfg.initializer_range;
-    this.cAttn = new Conv1D(3 * E, E, std, seed);
+    this.cAttn = hubConv1D(3 * E, E, std, seed, `transformer.h.${layerIdx}.attn.c_attn`);
     // transformers scales c_proj's init by 1/√(2·n_layer)
-    this.cProj = new Conv1D(E, E, std / Math.sqrt(2 * cfg.n_layer), seed + 1);
+    this.cProj = hubConv1D(E, E, std / Math.sqrt(2 * cfg.n_layer), seed + 1, `transformer.h.${layerIdx}.attn.c_proj`);
   }
   forward(x: Tensor, cache: KVCache | null): Tensor {
     const { n_head: H, n_embd: E } = this.cfg, hd = E / H;
@@ -56,11 +56,11 @@ class GPT2MLP extends Module {
   cFc: Conv1D;
   cProj: Conv1D;
   private readonly act: (x: Tensor) => Tensor;
-  constructor(cfg: GPT2Config, seed: number) {
+  constructor(cfg: GPT2Config, seed: number, layerIdx: number) {
     super();
     const E = cfg.n_embd, inner = cfg.n_inner ?? 4 * E, std = cfg.initializer_range;
-    this.cFc = new Conv1D(inner, E, std, seed);
-    this.cProj = new Conv1D(E, inner, std / Math.sqrt(2 * cfg.n_layer), seed + 1);
+    this.cFc = hubConv1D(inner, E, std, seed, `transformer.h.${layerIdx}.mlp.c_fc`);
+    this.cProj = hubConv1D(E, inner, std / Math.sqrt(2 * cfg.n_layer), seed + 1, `transformer.h.${layerIdx}.mlp.c_proj`);
     this.act = activationFn(cfg.activation_function);
   }
   forward(x: Tensor): Tensor {
@@ -79,7 +79,7 @@ class GPT2Block extends Module {
     this.ln_1 = new LayerNorm(cfg.n_embd, { eps });
     this.attn = new GPT2Attention(cfg, i, seed);
     this.ln_2 = new LayerNorm(cfg.n_embd, { eps });
-    this.mlp = new GPT2MLP(cfg, seed + 2);
+    this.mlp = new GPT2MLP(cfg, seed + 2, i);
   }
   forward(x: Tensor, cache: KVCache | null): Tensor {
     const h = x.add(this.attn.forward(this.ln_1.forward(x), cache));

@@ -19,12 +19,34 @@ import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkNumel, checkPositiveInt } from '../validate.js';
 import type { RopeScaling } from './config.js';
+import { QuantizedLinear } from '../nn/quant.js';
+import { qlinear } from '../ops/quant.js';
+import type { QuantConfig } from '../kernel/kernel.js';
 
 /**
  * Whether new modules leave their parameters uninitialised (the loader, which overwrites every
  * one, sets it for the duration of a construction).
  */
-export const construction = { empty: false };
+export const construction: {
+  empty: boolean;
+  /**
+   * While loading a quantized checkpoint: the quantization of the layer at a module path
+   * (`model.layers.0.self_attn.q_proj`), or null for a float layer. Such a layer is made as an
+   * empty QuantizedLinear directly, so its float weight is never allocated.
+   */
+  quantized: ((name: string) => QuantConfig | null) | null;
+} = { empty: false, quantized: null };
+
+/** An empty (uninitialised) QuantizedLinear [out, in] while loading, or null when `name` is a float layer. */
+function emptyQuantized(name: string | undefined, inF: number, outF: number, bias: boolean): QuantizedLinear | null {
+  const cfg = construction.empty && name !== undefined ? construction.quantized?.(name) : null;
+  if (!cfg) return null;
+  const Gn = Math.ceil(inF / cfg.groupSize), Wd = (Gn * cfg.groupSize * cfg.bits) / 32;
+  return new QuantizedLinear({
+    q: empty([outF, Wd], 'int32'), scales: empty([outF, Gn], 'float32'), mins: cfg.mins ? empty([outF, Gn], 'float32') : null,
+    bits: cfg.bits, groupSize: cfg.groupSize, shape: [outF, inF],
+  }, bias ? constParam([outF], 0) : null);
+}
 
 /**
  * A parameter of this shape with mean 0 and standard deviation `std` (transformers draws
@@ -41,7 +63,10 @@ export function normalParam(shape: number[], std: number, seed: number): Tensor 
  * transformers' initialisation instead of PyTorch's: weights of standard deviation `std`
  * (normalParam), biases 0; uninitialised while loading.
  */
-export function hubLinear(inF: number, outF: number, bias: boolean, std: number, seed: number): Linear {
+export function hubLinear(inF: number, outF: number, bias: boolean, std: number, seed: number, name?: string): Linear {
+  // a layer a quantized checkpoint holds packed (a QuantizedLinear stands in, as wt.quantize makes it)
+  const q = emptyQuantized(name, inF, outF, bias);
+  if (q) return q as unknown as Linear;
   // made 1×1 (nothing to draw), then given its real parameters
   const l = new Linear(1, 1, { bias });
   l.weight.dispose();
@@ -92,6 +117,11 @@ export class Conv1D extends Module {
   override extraRepr(): string {
     return `nf=${this.nf}, nx=${this.nx}`;
   }
+}
+
+/** GPT-2's Conv1D at module path `name`, or, while a quantized checkpoint loads, its QuantizedLinear (transposed, as wt.quantize makes it). */
+export function hubConv1D(nf: number, nx: number, std: number, seed: number, name: string): Conv1D {
+  return (emptyQuantized(name, nx, nf, true) as unknown as Conv1D | null) ?? new Conv1D(nf, nx, std, seed);
 }
 
 /** Root-mean-square normalisation (Llama's LlamaRMSNorm): x / √(mean(x²) + eps) · weight. */
@@ -290,4 +320,23 @@ export function vocabProject(h: Tensor, weight: Tensor, whole: () => Tensor = ()
   const blocks = vocabBlocks(V, C);
   if (blocks.length === 1) return whole();
   return cat(blocks.map(([s, n]) => linear(h, weight.narrow(0, s, n))), -1);
+}
+
+/**
+ * Logits h @ Wᵀ through a quantized head [V, C] (a QuantizedLinear lm_head): its own forward when
+ * the packed codes fit one binding, else one quantized product per row block of the codes,
+ * scales (and mins), joined along the vocabulary, as vocabProject does for a float head.
+ */
+export function vocabProjectQuantized(h: Tensor, head: QuantizedLinear): Tensor {
+  const qw = head.quantized, [V, C] = qw.shape;
+  // the codes are the widest per row (a word holds at most 8 codes; a group at least 16 values)
+  const rowBytes = qw.q.shape[1] * 4, limit = bindingLimit();
+  if (V * rowBytes <= limit) return head.forward(h);
+  const per = Math.max(1, Math.floor((limit - 256) / rowBytes));
+  const parts: Tensor[] = [];
+  for (let s = 0; s < V; s += per) {
+    const n = Math.min(per, V - s);
+    parts.push(qlinear(h, { q: qw.q.narrow(0, s, n), scales: qw.scales.narrow(0, s, n), mins: qw.mins ? qw.mins.narrow(0, s, n) : null, bits: qw.bits, groupSize: qw.groupSize, shape: [n, C] }, head.bias ? head.bias.narrow(0, s, n) : null));
+  }
+  return cat(parts, -1);
 }

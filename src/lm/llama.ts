@@ -14,7 +14,8 @@ import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js
 import { llamaConfig, type LlamaConfig } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
-import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, vocabLookup, vocabProject, type KVCache } from './layers.js';
+import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, vocabLookup, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
+import { QuantizedLinear } from '../nn/quant.js';
 
 class LlamaAttention extends Module {
   qProj: Linear;
@@ -25,10 +26,11 @@ class LlamaAttention extends Module {
     super();
     const { hidden_size: E, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D, initializer_range: std } = cfg;
     const qkvBias = cfg.qkv_bias || cfg.attention_bias;
-    this.qProj = hubLinear(E, H * D, qkvBias, std, seed);
-    this.kProj = hubLinear(E, Hkv * D, qkvBias, std, seed + 1);
-    this.vProj = hubLinear(E, Hkv * D, qkvBias, std, seed + 2);
-    this.oProj = hubLinear(H * D, E, cfg.attention_bias, std, seed + 3);
+    const at = `model.layers.${layerIdx}.self_attn.`;
+    this.qProj = hubLinear(E, H * D, qkvBias, std, seed, `${at}q_proj`);
+    this.kProj = hubLinear(E, Hkv * D, qkvBias, std, seed + 1, `${at}k_proj`);
+    this.vProj = hubLinear(E, Hkv * D, qkvBias, std, seed + 2, `${at}v_proj`);
+    this.oProj = hubLinear(H * D, E, cfg.attention_bias, std, seed + 3, `${at}o_proj`);
   }
   forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | null): Tensor {
     const { num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = this.cfg;
@@ -49,12 +51,13 @@ class LlamaMLP extends Module {
   upProj: Linear;
   downProj: Linear;
   private readonly act: (x: Tensor) => Tensor;
-  constructor(cfg: LlamaConfig, seed: number) {
+  constructor(cfg: LlamaConfig, seed: number, layerIdx: number) {
     super();
     const { hidden_size: E, intermediate_size: I, initializer_range: std, mlp_bias: bias } = cfg;
-    this.gateProj = hubLinear(E, I, bias, std, seed);
-    this.upProj = hubLinear(E, I, bias, std, seed + 1);
-    this.downProj = hubLinear(I, E, bias, std, seed + 2);
+    const at = `model.layers.${layerIdx}.mlp.`;
+    this.gateProj = hubLinear(E, I, bias, std, seed, `${at}gate_proj`);
+    this.upProj = hubLinear(E, I, bias, std, seed + 1, `${at}up_proj`);
+    this.downProj = hubLinear(I, E, bias, std, seed + 2, `${at}down_proj`);
     this.act = activationFn(cfg.hidden_act);
   }
   forward(x: Tensor): Tensor {
@@ -70,7 +73,7 @@ class LlamaDecoderLayer extends Module {
   constructor(cfg: LlamaConfig, i: number, seed: number) {
     super();
     this.selfAttn = new LlamaAttention(cfg, i, seed);
-    this.mlp = new LlamaMLP(cfg, seed + 4);
+    this.mlp = new LlamaMLP(cfg, seed + 4, i);
     this.inputLayernorm = new RMSNorm(cfg.hidden_size, cfg.rms_norm_eps);
     this.postAttentionLayernorm = new RMSNorm(cfg.hidden_size, cfg.rms_norm_eps);
   }
@@ -126,7 +129,7 @@ export class LlamaForCausalLM extends CausalLM {
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ArgumentError(`${op}: config must be a config.json object, got ${config === null ? 'null' : typeof config}`);
     this.config = llamaConfig(op, { model_type: 'llama', ...config });
     this.model = new LlamaModel(this.config, seed);
-    this.lmHead = this.config.tie_word_embeddings ? null : hubLinear(this.config.hidden_size, this.config.vocab_size, false, this.config.initializer_range, seed + 1);
+    this.lmHead = this.config.tie_word_embeddings ? null : hubLinear(this.config.hidden_size, this.config.vocab_size, false, this.config.initializer_range, seed + 1, 'lm_head');
     this.eval();
   }
   get numLayers(): number {
@@ -145,9 +148,12 @@ export class LlamaForCausalLM extends CausalLM {
   protected head(h: Tensor): Tensor {
     const lmHead = this.lmHead;
     if (!lmHead) return vocabProject(h, this.model.embedTokens.weight);
-    // a quantized head (wt.quantize: a QuantizedLinear, no float weight) runs its own forward
-    const w = (lmHead as { weight?: Tensor }).weight;
-    return w ? vocabProject(h, w, () => lmHead.forward(h)) : lmHead.forward(h);
+    // a quantized head (wt.quantize or a quantized checkpoint: a QuantizedLinear, no float weight)
+    // runs in row blocks of its codes where they exceed a binding; wrapped by an adapter, its own forward
+    if (lmHead instanceof QuantizedLinear) return vocabProjectQuantized(h, lmHead);
+    const base = (lmHead as { baseLayer?: unknown }).baseLayer;
+    if (base instanceof QuantizedLinear) return lmHead.forward(h);
+    return vocabProject(h, lmHead.weight, () => lmHead.forward(h));
   }
   /** The model's state-dict key of a checkpoint tensor; null: a tensor to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

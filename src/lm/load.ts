@@ -23,6 +23,8 @@ import { readGguf } from '../io/gguf.js';
 import { openSource } from '../io/source.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { construction } from './layers.js';
+import { QUANT_METADATA_KEY } from '../ops/quant.js';
+import type { QuantConfig } from '../kernel/kernel.js';
 import { LlamaForCausalLM } from './llama.js';
 
 export interface LoadProgress {
@@ -46,6 +48,11 @@ export interface LoadOptions {
   memoryBudget?: number;
   /** turn gradient checkpointing on (model.gradientCheckpointingEnable()): training recomputes each block's activations in backward */
   gradientCheckpointing?: boolean;
+  /**
+   * GGUF only: convert every tensor to float32 at load (Q8_0 / Q4_0 / Q4_K / Q6_K dequantized) instead
+   * of keeping the quantized Linear matrices packed on the device (default false)
+   */
+  dequantize?: boolean;
 }
 
 /** What `inspectModel` tells of a checkpoint before its weights are read. */
@@ -118,13 +125,13 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
 }
 
 /** The vocabulary matrices (held in one buffer, run in row blocks where they exceed a binding). */
-const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$/;
+const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$|(^|\.)lm_head\.(qweight|scales|mins)$/;
 
 /**
  * Copies a weight's values into its parameter: at once, or a block of rows at a time where the
  * whole would exceed one storage binding (a vocabulary matrix on a device with small bindings).
  */
-export function copyRows(target: Tensor, values: Float32Array, shape: readonly number[]): void {
+export function copyRows(target: Tensor, values: Float32Array | Int32Array, shape: readonly number[]): void {
   const rows = shape[0] ?? 1, row = rows ? values.length / rows : 0;
   const per = values.length * 4 <= bindingLimit() ? rows : Math.max(1, Math.floor((bindingLimit() - 256) / (row * 4)));
   for (let s = 0; s < rows || s === 0; s += per) {
@@ -136,16 +143,44 @@ export function copyRows(target: Tensor, values: Float32Array, shape: readonly n
   }
 }
 
+/**
+ * The quantized layers a checkpoint's header describes (`__metadata__["webtensor.quantization"]`,
+ * written by wt.save for QuantizedLinear layers): module path → bits, groupSize, mins.
+ */
+function quantizedLayers(op: string, shards: { file: string; metadata: Record<string, string> }[]): Map<string, QuantConfig> {
+  const out = new Map<string, QuantConfig>();
+  for (const { file, metadata } of shards) {
+    const text = metadata[QUANT_METADATA_KEY];
+    if (text === undefined) continue;
+    let layers: unknown;
+    try {
+      layers = JSON.parse(text);
+    } catch (e) {
+      throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file} is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file} must be an object of layers`);
+    for (const [name, v] of Object.entries(layers as Record<string, { bits?: unknown; groupSize?: unknown; mins?: unknown }>)) {
+      const ok = typeof v === 'object' && v !== null && (v.bits === 4 || v.bits === 8) && typeof v.groupSize === 'number' && Number.isInteger(v.groupSize) && v.groupSize > 0 && v.groupSize % (32 / v.bits) === 0 && typeof v.mins === 'boolean';
+      if (!ok) throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file}: layer "${name}" must be { bits: 8 | 4, groupSize, mins }, got ${JSON.stringify(v)}`);
+      // GPT-2 checkpoints may name layers without the "transformer." prefix
+      out.set(name, { bits: v.bits as 4 | 8, groupSize: v.groupSize as number, mins: v.mins as boolean });
+      if (/^h\.\d+\./.test(name)) out.set(`transformer.${name}`, out.get(name)!);
+    }
+  }
+  return out;
+}
+
 /** Buffers that checkpoints carry and loaders skip (GPT-2's causal masks, old Llama rotary tables). */
 const SKIPPED = /(^|\.)attn\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/;
 
 /** Every shard's header, with the source it was read from (opened here; the caller closes them). */
-async function readShards(op: string, files: ModelFiles, sources: ByteSource[]): Promise<{ file: string; source: ByteSource; entries: HeaderEntry[] }[]> {
-  const shards: { file: string; source: ByteSource; entries: HeaderEntry[] }[] = [];
+async function readShards(op: string, files: ModelFiles, sources: ByteSource[]): Promise<{ file: string; source: ByteSource; entries: HeaderEntry[]; metadata: Record<string, string> }[]> {
+  const shards: { file: string; source: ByteSource; entries: HeaderEntry[]; metadata: Record<string, string> }[] = [];
   for (const file of await weightFiles(op, files)) {
     const source = await files.open(file);
     sources.push(source);
-    shards.push({ file, source, entries: (await readHeader(`${op}: ${file}`, source)).entries });
+    const { entries, metadata } = await readHeader(`${op}: ${file}`, source);
+    shards.push({ file, source, entries, metadata });
   }
   return shards;
 }
@@ -257,7 +292,7 @@ async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions)
       }
       checkMemory(op, est, { ...limits, ...(opts.memoryBudget !== undefined ? { budget: opts.memoryBudget } : {}) });
     };
-    const { model } = await loadGgufModel(op, source, where, { emptyModel, copyRows, beforeModel, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    const { model } = await loadGgufModel(op, source, where, { emptyModel, copyRows, beforeModel, dequantize: !!opts.dequantize, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     if (opts.gradientCheckpointing) model.gradientCheckpointingEnable();
     return model;
   } finally {
@@ -283,8 +318,9 @@ async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions)
  */
 export async function loadCausalLM(source: ModelSource | Blob, opts: LoadOptions = {}): Promise<CausalLM> {
   const op = 'loadCausalLM';
-  checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget', 'gradientCheckpointing']);
+  checkOptions(op, opts, ['onProgress', 'context', 'memoryBudget', 'gradientCheckpointing', 'dequantize']);
   if (opts.gradientCheckpointing !== undefined) checkBoolean(op, 'gradientCheckpointing', opts.gradientCheckpointing);
+  if (opts.dequantize !== undefined) checkBoolean(op, 'dequantize', opts.dequantize);
   if (opts.onProgress !== undefined) checkFunction(op, 'onProgress', opts.onProgress);
   if (opts.context !== undefined) checkNumber(op, 'context', opts.context, { int: true, min: 1 });
   if (opts.memoryBudget !== undefined) checkNumber(op, 'memoryBudget', opts.memoryBudget, { min: 0, finite: true });
@@ -303,9 +339,18 @@ export async function loadCausalLM(source: ModelSource | Blob, opts: LoadOptions
     // the vocabulary matrices run in row blocks where they exceed one binding (layers.ts vocabBlocks)
     const limits = info.name === 'webgpu' ? { maxBufferSize: info.limits.maxBufferSize, maxStorageBufferBindingSize: bindingLimit(), splittable: (n: string) => VOCAB.test(n), tensors: used } : {};
     checkMemory(op, estimateOf(op, raw, shards, opts.context), { ...limits, ...(opts.memoryBudget !== undefined ? { budget: opts.memoryBudget } : {}) });
-    model = emptyModel(op, raw);
+    // layers saved quantized (wt.save of a wt.quantize'd model): made as QuantizedLinear directly
+    const quantized = quantizedLayers(op, shards);
+    construction.quantized = (name) => quantized.get(name) ?? null;
+    try {
+      model = emptyModel(op, raw);
+    } finally {
+      construction.quantized = null;
+    }
     const targets = new Map(Object.entries(model.stateDict()));
     const keyOf = (name: string) => (model as GPT2LMHeadModel | LlamaForCausalLM).checkpointKey(name);
+    const unnamed = shards.flatMap((sh) => sh.entries).find((e) => /(^|\.)qweight$/.test(e.name) && !quantized.size);
+    if (unnamed) throw new FormatError(`${op}: the checkpoint in ${files.where} holds packed quantized weights ("${unnamed.name}") but its header has no __metadata__ "${QUANT_METADATA_KEY}" describing them (bits, groupSize, mins per layer); save it with wt.save(model.stateDict()), which writes it`);
     const plan: { file: string; source: ByteSource; items: { e: HeaderEntry; target: Tensor }[] }[] = [];
     const found = new Map<string, string>();
     const unexpected: string[] = [];
@@ -321,7 +366,7 @@ export async function loadCausalLM(source: ModelSource | Blob, opts: LoadOptions
         }
         if (found.has(key)) throw new FormatError(`${op}: tensor ${key} appears twice (as "${found.get(key)}" and "${e.name}" in ${file})`);
         found.set(key, e.name);
-        if (!FLOAT_DTYPES.includes(e.dtype)) throw new FormatError(`${op}: tensor "${e.name}" in ${file} is ${e.dtype}; weights must be F32, F16, BF16 or F64`);
+        if (target.dtype === 'int32' ? e.dtype !== 'I32' : !FLOAT_DTYPES.includes(e.dtype)) throw new FormatError(`${op}: tensor "${e.name}" in ${file} is ${e.dtype}; ${target.dtype === 'int32' ? 'packed quantized codes must be I32' : 'weights must be F32, F16, BF16 or F64'}`);
         if (e.shape.length !== target.ndim || e.shape.some((d, i) => d !== target.shape[i])) {
           throw new ShapeError(`${op}: tensor "${e.name}" in ${file} has shape ${fmt(e.shape)} but ${model.constructor.name} with this config.json needs ${fmt(target.shape)} for ${key}`);
         }
@@ -347,7 +392,7 @@ export async function loadCausalLM(source: ModelSource | Blob, opts: LoadOptions
         const bytes = await source.read(begin, items[j - 1].e.end);
         for (const { e, target } of items.slice(i, j)) {
           const values = decode(`${op}: ${file}`, e, bytes.subarray(e.begin - begin, e.end - begin));
-          copyRows(target, values as Float32Array, e.shape);
+          copyRows(target, values as Float32Array | Int32Array, e.shape);
           loaded += e.end - e.begin;
           done++;
         }

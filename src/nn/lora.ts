@@ -119,7 +119,8 @@ type BaseLayer = Module & { weight: Tensor; bias: Tensor | null };
 function isConv1D(m: unknown): m is BaseLayer & { nx: number; nf: number } {
   if (!(m instanceof Module)) return false;
   const c = m as unknown as { weight?: unknown; nx?: unknown; nf?: unknown };
-  return isParameter(c.weight) && c.weight.ndim === 2 && typeof c.nx === 'number' && typeof c.nf === 'number' &&
+  // nx / nf first: `weight` of an adapter-wrapped quantized layer throws
+  return typeof c.nx === 'number' && typeof c.nf === 'number' && isParameter(c.weight) && c.weight.ndim === 2 &&
     c.weight.shape[0] === c.nx && c.weight.shape[1] === c.nf;
 }
 
@@ -176,9 +177,17 @@ export class LoraLinear extends Module {
     this.activeAdapters = [adapter];
   }
 
-  /** The base layer's weight (reads of `layer.weight` keep working on a wrapped layer). */
+  /**
+   * The base layer's weight (reads of `layer.weight` keep working on a wrapped layer). A quantized
+   * base (QuantizedLinear) holds no float weight: reading it throws an ArgumentError that says so;
+   * `wt.dequantize(layer.baseLayer.quantized)` gives a float32 copy.
+   */
   get weight(): Tensor {
-    return this.baseLayer.weight;
+    const base = this.baseLayer;
+    if (base instanceof QuantizedLinear) {
+      throw new ArgumentError(`LoraLinear.weight: the base layer is quantized (QuantizedLinear [${base.outFeatures}, ${base.inFeatures}], ${base.bits}-bit, groups of ${base.groupSize}) and holds no float weight; wt.dequantize(layer.baseLayer.quantized) gives a float32 copy`);
+    }
+    return base.weight;
   }
   get bias(): Tensor | null {
     return this.baseLayer.bias;

@@ -13,7 +13,7 @@ import { Linear } from './layers.js';
 import { Tensor } from '../tensor.js';
 import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { checkFloat, checkOptions, describeValue } from '../validate.js';
-import { checkQuantized, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
+import { checkQuantized, packedLayouts, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
 
 /**
  * y = x @ Wᵀ + b with W quantized group-wise along in-features; the weight is dequantized
@@ -44,6 +44,7 @@ export class QuantizedLinear extends Module {
     this.bits = qw.bits;
     this.groupSize = qw.groupSize;
     this.registerBuffer('qweight', qw.q);
+    packedLayouts.set(qw.q, { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null, shape: [N, K] });
     this.registerBuffer('scales', qw.scales);
     this.registerBuffer('mins', qw.mins);
     this.bias = bias;
@@ -75,7 +76,7 @@ export interface QuantizeModelOptions extends QuantizeOptions {
 /** A GPT-2 Conv1D (weight [nx, nf], x @ W + b). */
 function conv1dLike(m: Module): m is Module & { weight: Tensor; bias: Tensor | null; nx: number; nf: number } {
   const c = m as unknown as { weight?: unknown; nx?: unknown; nf?: unknown };
-  return isParameter(c.weight) && c.weight.ndim === 2 && typeof c.nx === 'number' && typeof c.nf === 'number' && c.weight.shape[0] === c.nx && c.weight.shape[1] === c.nf;
+  return typeof c.nx === 'number' && typeof c.nf === 'number' && isParameter(c.weight) && c.weight.ndim === 2 && c.weight.shape[0] === c.nx && c.weight.shape[1] === c.nf;
 }
 
 function excluded(name: string, ex: readonly (string | RegExp)[]): boolean {

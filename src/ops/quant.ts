@@ -51,6 +51,16 @@ export interface QuantizedWeight {
   readonly shape: readonly [number, number];
 }
 
+/**
+ * The layout of packed code tensors (a QuantizedLinear's `qweight`), so that `wt.save` can
+ * describe every quantized layer in the safetensors header (`__metadata__["webtensor.quantization"]`)
+ * and loaders can make the layers without float weights. @internal
+ */
+export const packedLayouts = new WeakMap<Tensor, { bits: 4 | 8; groupSize: number; mins: boolean; shape: readonly [number, number] }>();
+
+/** The safetensors `__metadata__` key holding a JSON object { <layer path>: { bits, groupSize, mins, shape: [out, in] } }. */
+export const QUANT_METADATA_KEY = 'webtensor.quantization';
+
 /** The checked options with their defaults. */
 export function quantOptions(op: string, opts: QuantizeOptions | undefined): QuantConfig {
   checkOptions(op, opts, ['bits', 'groupSize', 'mins']);
@@ -174,6 +184,11 @@ export function checkQuantized(op: string, arg: string, qw: unknown): QuantizedW
     throw new ArgumentError(`${op}: ${arg} must be a quantized weight (from wt.quantizeWeight), got ${describeValue(qw)}`);
   }
   checkOneOf(op, `${arg}.bits`, String(v.bits), ['4', '8']);
+  // a multiple of 32 (quantOptions), or 8-bit groups of 16: GGUF Q6_K's sub-blocks, repacked at load
+  const G = v.groupSize;
+  if (!Number.isInteger(G) || G <= 0 || G > 4096 || (G % 32 !== 0 && !(G === 16 && v.bits === 8))) {
+    throw new ArgumentError(`${op}: ${arg}.groupSize must be a multiple of 32 in [32, 4096] (or 16 with 8 bits), got ${describeValue(G)} with ${v.bits} bits`);
+  }
   const [N, K] = v.shape;
   const Gn = Math.ceil(K / v.groupSize), Wd = (Gn * v.groupSize * v.bits) / 32;
   if (v.q.dtype !== 'int32' || v.q.ndim !== 2 || v.q.shape[0] !== N || v.q.shape[1] !== Wd) throw new ShapeError(`${op}: ${arg}.q must be int32 [${N}, ${Wd}] for a ${v.bits}-bit [${N}, ${K}] weight in groups of ${v.groupSize}, got ${v.q.dtype} ${fmt(v.q.shape)}`);
