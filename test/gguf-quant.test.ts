@@ -17,7 +17,7 @@ import { createWebGPUBackend } from '../src/backend/webgpu/index.js';
 import { GGUF_REPACK, decodeGgufTensor, readGguf, repackGgufTensor } from '../src/io/gguf.js';
 import type { ByteSource } from '../src/io/source.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
-import { loadCausalLM, type CausalLM } from '../src/lm/index.js';
+import { inspectModel, loadCausalLM, type CausalLM } from '../src/lm/index.js';
 import { LlamaForCausalLM } from '../src/lm/llama.js';
 import { forEachBackend } from './backends.js';
 import { expectClose, randomValues, rng } from './helpers.js';
@@ -186,6 +186,9 @@ forEachBackend((kind) => {
         expect(maxAbs).toBeLessThan(2e-5 * Math.max(1, maxLogit));
         expect(await greedy(q)).toEqual(await greedy(f));
         expect(qBytes).toBeLessThan(fBytes);
+        // inspectModel's estimate counts the weights as they load: packed where they stay quantized
+        const held = (m: CausalLM) => Object.values(m.stateDict()).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
+        expect((await inspectModel(new Blob([bytes]))).estimate.weightBytes).toBe(held(q));
         q.dispose();
         f.dispose();
       });

@@ -177,24 +177,29 @@ export function ggufQuantizedLayers(arch: string, g: GgufFile): Map<string, { bi
   return out;
 }
 
+/**
+ * The tensors a GGUF model holds on the device (hub names; shapes in 4-byte elements, as the
+ * memory estimate counts them): a quantized layer's packed codes, scales and mins, every other
+ * tensor in float32. `quantized` defaults to every layer that loads quantized.
+ */
+export function ggufDeviceTensors(arch: string, g: GgufFile, quantized = ggufQuantizedLayers(arch, g)): { name: string; shape: number[] }[] {
+  return g.tensors.flatMap((e) => {
+    const key = ggufTensorKey(arch, e.name);
+    if (!key) return [];
+    const layer = linearLayer(key), cfg = layer ? quantized.get(layer) : undefined;
+    if (!layer || !cfg) return [{ name: key, shape: e.shape }];
+    const [N, K] = e.shape, Gn = K / cfg.groupSize;
+    return [{ name: `${layer}.qweight`, shape: [N, (K * cfg.bits) / 32] }, { name: `${layer}.scales`, shape: [N, Gn] }, ...(cfg.mins ? [{ name: `${layer}.mins`, shape: [N, Gn] }] : [])];
+  });
+}
+
 /** Loads a GGUF model from an open source (the caller closes it). */
 export async function loadGgufModel(op: string, source: ByteSource, where: string, hooks: GgufLoadHooks): Promise<{ model: CausalLM; gguf: GgufFile }> {
   const g = await readGguf(source, `${op}: ${where}`);
   const raw = ggufConfig(op, g);
   const arch = raw.model_type as string;
   const quantized = hooks.dequantize ? new Map() as ReturnType<typeof ggufQuantizedLayers> : ggufQuantizedLayers(arch, g);
-  if (hooks.beforeModel) {
-    const used = g.tensors.flatMap((e) => {
-      const key = ggufTensorKey(arch, e.name);
-      if (!key) return [];
-      const layer = linearLayer(key), cfg = layer ? quantized.get(layer) : undefined;
-      if (!layer || !cfg) return [{ name: key, shape: e.shape }];
-      // the packed tensors as they sit on the device (4-byte elements)
-      const [N, K] = e.shape, Gn = K / cfg.groupSize;
-      return [{ name: `${layer}.qweight`, shape: [N, (K * cfg.bits) / 32] }, { name: `${layer}.scales`, shape: [N, Gn] }, ...(cfg.mins ? [{ name: `${layer}.mins`, shape: [N, Gn] }] : [])];
-    });
-    hooks.beforeModel(raw, used);
-  }
+  if (hooks.beforeModel) hooks.beforeModel(raw, ggufDeviceTensors(arch, g, quantized));
   construction.quantized = (name) => quantized.get(name) ?? null;
   let model: CausalLM;
   try {

@@ -18,7 +18,7 @@ import { bindingLimit } from './layers.js';
 import { configFamily, parseConfig, type GPT2Config, type LlamaConfig, type LMConfig } from './config.js';
 import type { CausalLM } from './causal-lm.js';
 import { modelFiles, type ModelFiles, type ModelSource } from './files.js';
-import { ggufConfig, ggufTensorKey, isGgufSource, loadGgufModel } from './gguf.js';
+import { ggufConfig, ggufDeviceTensors, ggufTensorKey, isGgufSource, loadGgufModel } from './gguf.js';
 import { readGguf } from '../io/gguf.js';
 import { openSource } from '../io/source.js';
 import { GPT2LMHeadModel } from './gpt2.js';
@@ -66,7 +66,7 @@ export interface ModelInfo {
   fileBytes: number;
   /** the storage dtypes present, e.g. ['BF16'] */
   dtypes: string[];
-  /** device memory: float32 weights, KV cache and activations at `context` tokens */
+  /** device memory: the weights as loaded (float32, quantized layers packed), KV cache and activations at `context` tokens */
   estimate: MemoryEstimate;
 }
 
@@ -250,7 +250,8 @@ async function inspectGguf(op: string, src: string | URL | Blob, context?: numbe
     const config = parseConfig(op, raw);
     const arch = raw.model_type as string;
     const used = g.tensors.filter((e) => ggufTensorKey(arch, e.name));
-    const shapes = used.map((e) => ({ name: ggufTensorKey(arch, e.name)!, shape: e.shape }));
+    // the device memory as loadCausalLM holds it: quantized Linear matrices packed
+    const shapes = ggufDeviceTensors(arch, g);
     let estimate: MemoryEstimate;
     try {
       estimate = estimateMemory(raw, shapes, context === undefined ? {} : { context });
@@ -273,8 +274,9 @@ async function inspectGguf(op: string, src: string | URL | Blob, context?: numbe
 }
 
 /**
- * A model from one GGUF file (llama.cpp's format; architectures llama, qwen2, gpt2):
- * every tensor is converted to float32 once (F16/BF16 widened, Q8_0/Q4_0/Q4_K/Q6_K dequantized).
+ * A model from one GGUF file (llama.cpp's format; architectures llama, qwen2, gpt2): Linear
+ * matrices stored Q8_0/Q4_0/Q4_K/Q6_K kept quantized (src/lm/gguf.ts), the rest converted to
+ * float32 once (F16/BF16 widened, quantized embeddings dequantized); `dequantize`: all float32.
  */
 async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions): Promise<CausalLM> {
   const { source, where } = await openGguf(op, src);
@@ -307,8 +309,11 @@ async function loadGguf(op: string, src: string | URL | Blob, opts: LoadOptions)
  * read by range requests), the files themselves (Files from a picker, or Blobs by name), or a
  * directory path in Node. Weights stored F32, F16 or BF16 are held as float32 on the device.
  * A single `.gguf` file (a path or URL ending in .gguf, or a Blob/File) loads through the GGUF
- * reader: its metadata gives the config, and every tensor (F32, F16, BF16, Q8_0, Q4_0, Q4_K,
- * Q6_K) is converted to float32 once at load.
+ * reader: its metadata gives the config; Linear matrices stored Q8_0, Q4_0, Q4_K or Q6_K stay
+ * quantized on the device (QuantizedLinear, repacked exactly), every other tensor (F32, F16,
+ * BF16, quantized embeddings) is converted to float32 once (`dequantize: true`: every tensor).
+ * A checkpoint saved from a wt.quantize'd model (its header describing the quantized layers)
+ * loads its QuantizedLinear layers directly, without float weights.
  *
  * @example
  * const model = await loadCausalLM('https://huggingface.co/HuggingFaceTB/SmolLM2-135M/resolve/main/', {
