@@ -86,7 +86,7 @@ class NeedMore {
 
 /**
  * A cursor over the header. Values are read synchronously from a buffer that grows in large
- * chunks (doubling, 64 KiB at least): {@link Reader.parse} runs a whole metadata entry or tensor
+ * chunks (1 MiB, then growing fourfold): {@link Reader.parse} runs a whole metadata entry or tensor
  * info, and when the buffer ends inside it reads more and runs it again from its start, so a
  * 150k-string vocabulary costs a few reads, not an await per value.
  */
@@ -115,7 +115,7 @@ class Reader {
     }
   }
   private async fill(upTo: number): Promise<void> {
-    const want = Math.min(this.src.size, MAX_HEADER_BYTES, Math.max(upTo, this.buf.length * 2, 1 << 16));
+    const want = Math.min(this.src.size, MAX_HEADER_BYTES, Math.max(upTo, this.buf.length * 4, 1 << 20));
     const more = await this.src.read(this.buf.length, want);
     const next = new Uint8Array(want);
     next.set(this.buf);
