@@ -88,7 +88,8 @@ describe('bundle size and tree shaking', () => {
     const lm = await bundleSize(entryOf(`import { loadCausalLM } from 'webtensor/lm'`));
     expect(lm.text).not.toMatch(/from\s*"node:/);
     const both = await bundleSize(`import * as wt from 'webtensor'; import { loadCausalLM } from 'webtensor/lm'; console.log(wt, loadCausalLM);`);
-    expect(both.gzip).toBeLessThan(all.gzip + 16 * 1024);
+    // (16 KiB of its own before issue 25's quantized loading: GGUF repack, quantized checkpoints; a second core would be ~190)
+    expect(both.gzip).toBeLessThan(all.gzip + 18 * 1024);
   });
 
   it("the README's bundle sizes are the measured ones (within 3%)", async () => {
