@@ -189,6 +189,40 @@ forEachBackend((kind) => {
         // inspectModel's estimate counts the weights as they load: packed where they stay quantized
         const held = (m: CausalLM) => Object.values(m.stateDict()).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
         expect((await inspectModel(new Blob([bytes]))).estimate.weightBytes).toBe(held(q));
+        // saved as safetensors (with its config), it loads back packed as it was (Q6_K's groups of 16 and Q4_K's mins included)
+        const dir = mkdtempSync(join(tmpdir(), 'wt-q25-gguf-'));
+        const config = (q as unknown as { config: Cfg }).config, gpt2 = config.model_type === 'gpt2';
+        writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+        writeFileSync(join(dir, 'model.safetensors'), await wt.save(q.stateDict()));
+        const r = await loadCausalLM(dir);
+        expect(Object.fromEntries(quantizedLayers(r).map(([n, l]) => [n, `${l.bits}/${l.groupSize}${l.mins ? '/mins' : ''}`]))).toEqual(fmt);
+        expectClose(await wt.noGrad(() => r.forward(IDS)).data(), lq, 0, 0, `${name}: GGUF → safetensors → loadCausalLM`);
+        r.dispose();
+        // QLoRA on the loaded model: adapters train, the packed base gets no gradient
+        wt.nn.lora.apply(q, { r: 4, alpha: 8, targetModules: gpt2 ? ['c_attn', 'c_fc'] : ['q_proj', 'v_proj', 'down_proj'] });
+        q.train();
+        const trainable = q.parameters().filter((p) => p.requiresGrad);
+        expect(trainable.length).toBe(2 * (gpt2 ? 4 : 6));
+        const opt = new wt.optim.AdamW(trainable, { lr: 1e-2 });
+        const ids = wt.tensor(Int32Array.from(IDS.flat()), { shape: [2, 8] });
+        const losses: number[] = [];
+        const steps = gpt2 ? 6 : 3; // (the 256-wide Llama is slow on the software adapter)
+        for (let s = 0; s < steps; s++) {
+          const loss = wt.tidy(() => {
+            opt.zeroGrad();
+            const logits = q.forward(ids.narrow(1, 0, 7));
+            const l = wt.F.crossEntropy(logits.reshape([14, -1]), ids.narrow(1, 1, 7).reshape([14]));
+            l.backward();
+            opt.step();
+            return l;
+          });
+          losses.push((await loss.data())[0]);
+          loss.dispose();
+        }
+        expect(losses[steps - 1]).toBeLessThan(losses[0]);
+        for (const [, l] of quantizedLayers(q)) expect([l.qweight.grad, l.scales.grad]).toEqual([null, null]);
+        opt.dispose?.();
+        ids.dispose();
         q.dispose();
         f.dispose();
       });
