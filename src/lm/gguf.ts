@@ -12,12 +12,15 @@
  * are repacked exactly into the quantized matmul's layout (src/io/gguf.ts repackGgufTensor) and
  * the model gets a QuantizedLinear there (made empty at construction, so no float weight is ever
  * allocated). Everything else is converted to float32 once at load (decodeGgufTensor): F32 as is,
- * F16/BF16 widened, quantized embeddings (token_embd) dequantized. `dequantize: true` converts
- * every tensor (the earlier behaviour).
+ * F16/BF16 widened, quantized embeddings (token_embd) dequantized. A tied model (no output.weight,
+ * or GPT-2) whose token_embd is quantized keeps its codes too, as a quantized copy its head
+ * projects with (CausalLM.tiedQuantizedHead). `dequantize: true` converts every tensor (the
+ * earlier behaviour).
  */
 import { FormatError, ShapeError, fmt } from '../errors.js';
 import { GGML_BLOCK, GGUF_REPACK, decodeGgufTensor, readGguf, repackGgufTensor, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
-import type { QuantizedLinear } from '../nn/quant.js';
+import { QuantizedLinear } from '../nn/quant.js';
+import { empty } from '../ops/run.js';
 import { construction } from './layers.js';
 import type { ByteSource } from '../io/source.js';
 import type { Tensor } from '../tensor.js';
@@ -178,19 +181,37 @@ export function ggufQuantizedLayers(arch: string, g: GgufFile): Map<string, { bi
 }
 
 /**
+ * The token embedding a tied model keeps a quantized copy of for its output projection (GGUF
+ * arch gpt2, or no output.weight), when it is stored in a type that repacks; else undefined.
+ */
+function tiedCopySource(arch: string, g: GgufFile): GgufTensorEntry | undefined {
+  const e = tensorNamed(g, 'token_embd.weight');
+  const tied = arch === 'gpt2' || !tensorNamed(g, 'output.weight');
+  return tied && e && GGUF_REPACK[e.type] && e.shape.length === 2 ? e : undefined;
+}
+
+/** The packed tensors of a quantized [N, K] layer at `layer`, in 4-byte elements. */
+function packedShapes(layer: string, [N, K]: number[], cfg: { bits: number; groupSize: number; mins: boolean }): { name: string; shape: number[] }[] {
+  const Gn = K / cfg.groupSize;
+  return [{ name: `${layer}.qweight`, shape: [N, (K * cfg.bits) / 32] }, { name: `${layer}.scales`, shape: [N, Gn] }, ...(cfg.mins ? [{ name: `${layer}.mins`, shape: [N, Gn] }] : [])];
+}
+
+/**
  * The tensors a GGUF model holds on the device (hub names; shapes in 4-byte elements, as the
  * memory estimate counts them): a quantized layer's packed codes, scales and mins, every other
- * tensor in float32. `quantized` defaults to every layer that loads quantized.
+ * tensor in float32, and a tied model's quantized copy of its embedding for the head (as
+ * `lm_head.*`). With `dequantize`, every tensor in float32.
  */
-export function ggufDeviceTensors(arch: string, g: GgufFile, quantized = ggufQuantizedLayers(arch, g)): { name: string; shape: number[] }[] {
-  return g.tensors.flatMap((e) => {
+export function ggufDeviceTensors(arch: string, g: GgufFile, dequantize = false): { name: string; shape: number[] }[] {
+  const quantized = dequantize ? new Map() : ggufQuantizedLayers(arch, g);
+  const out = g.tensors.flatMap((e) => {
     const key = ggufTensorKey(arch, e.name);
     if (!key) return [];
     const layer = linearLayer(key), cfg = layer ? quantized.get(layer) : undefined;
-    if (!layer || !cfg) return [{ name: key, shape: e.shape }];
-    const [N, K] = e.shape, Gn = K / cfg.groupSize;
-    return [{ name: `${layer}.qweight`, shape: [N, (K * cfg.bits) / 32] }, { name: `${layer}.scales`, shape: [N, Gn] }, ...(cfg.mins ? [{ name: `${layer}.mins`, shape: [N, Gn] }] : [])];
+    return layer && cfg ? packedShapes(layer, e.shape, cfg) : [{ name: key, shape: e.shape }];
   });
+  const tied = dequantize ? undefined : tiedCopySource(arch, g);
+  return tied ? [...out, ...packedShapes('lm_head', tied.shape, GGUF_REPACK[tied.type])] : out;
 }
 
 /** Loads a GGUF model from an open source (the caller closes it). */
@@ -199,7 +220,8 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
   const raw = ggufConfig(op, g);
   const arch = raw.model_type as string;
   const quantized = hooks.dequantize ? new Map() as ReturnType<typeof ggufQuantizedLayers> : ggufQuantizedLayers(arch, g);
-  if (hooks.beforeModel) hooks.beforeModel(raw, ggufDeviceTensors(arch, g, quantized));
+  const tiedSource = hooks.dequantize ? undefined : tiedCopySource(arch, g);
+  if (hooks.beforeModel) hooks.beforeModel(raw, ggufDeviceTensors(arch, g, hooks.dequantize));
   construction.quantized = (name) => quantized.get(name) ?? null;
   let model: CausalLM;
   try {
@@ -207,6 +229,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
   } finally {
     construction.quantized = null;
   }
+  let tiedHead: { head: QuantizedLinear; weight: Tensor } | null = null;
   try {
     const targets = new Map(Object.entries(model.stateDict()));
     const modules = new Map(model.namedModules());
@@ -257,6 +280,16 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
           hooks.copyRows(target[1], rows(r.scales), [N, r.groups]);
           if (r.mins) hooks.copyRows(target[2], rows(r.mins), [N, r.groups]);
         } else {
+          if (e === tiedSource) {
+            // a tied head: the embedding is dequantized for lookups, and its codes kept for the head's matmul
+            const r = repackGgufTensor(e, data, `${op}: ${where}`);
+            const [N, K] = e.shape;
+            const head = new QuantizedLinear({ q: empty([N, r.words], 'int32'), scales: empty([N, r.groups], 'float32'), mins: r.mins ? empty([N, r.groups], 'float32') : null, bits: r.bits, groupSize: r.groupSize, shape: [N, K] });
+            hooks.copyRows(head.qweight, r.q, [N, r.words]);
+            hooks.copyRows(head.scales, r.scales, [N, r.groups]);
+            if (r.mins) hooks.copyRows(head.mins!, r.mins, [N, r.groups]);
+            tiedHead = { head, weight: target[0] };
+          }
           let values = rows(decodeGgufTensor(e, data, `${op}: ${where}`)) as Float32Array;
           if (conv1d(arch, key)) values = transpose2d(values, e.shape[0], e.shape[1]);
           hooks.copyRows(target[0], values, target[0].shape);
@@ -267,6 +300,9 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
       hooks.onProgress?.({ loaded, total, tensors: done, count, file: where });
       i = j;
     }
+    // after every write into the embedding (the copy records its write count)
+    if (tiedHead) model._setTiedQuantizedHead(tiedHead.head, tiedHead.weight);
+    tiedHead = null;
     const freqs = tensorNamed(g, 'rope_freqs.weight');
     if (freqs && arch !== 'gpt2') {
       const f = decodeGgufTensor(freqs, await source.read(freqs.begin, freqs.end), `${op}: ${where}`);
@@ -278,6 +314,7 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
     }
     return { model, gguf: g };
   } catch (e) {
+    (tiedHead as { head: QuantizedLinear } | null)?.head.dispose();
     model.dispose();
     throw e;
   }

@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
-import { Conv1D, causalAttention, hubConv1D, hubEmbedding, vocabLookup, vocabProject, type KVCache } from './layers.js';
+import { Conv1D, causalAttention, hubConv1D, hubEmbedding, vocabLookup, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
 
 /** The activation of a config's activation_function / hidden_act. */
 export function activationFn(name: string): (x: Tensor) => Tensor {
@@ -145,7 +145,9 @@ export class GPT2LMHeadModel extends CausalLM {
     return this.transformer.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
-    return vocabProject(h, this.transformer.wte.weight);
+    // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
+    const q = this.tiedQuantizedHead(this.transformer.wte.weight);
+    return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.transformer.wte.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

@@ -147,7 +147,11 @@ export class LlamaForCausalLM extends CausalLM {
   }
   protected head(h: Tensor): Tensor {
     const lmHead = this.lmHead;
-    if (!lmHead) return vocabProject(h, this.model.embedTokens.weight);
+    if (!lmHead) {
+      // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
+      const q = this.tiedQuantizedHead(this.model.embedTokens.weight);
+      return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.model.embedTokens.weight);
+    }
     // a quantized head (wt.quantize or a quantized checkpoint: a QuantizedLinear, no float weight)
     // runs in row blocks of its codes where they exceed a binding; wrapped by an adapter, its own forward
     if (lmHead instanceof QuantizedLinear) return vocabProjectQuantized(h, lmHead);
