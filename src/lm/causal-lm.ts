@@ -98,7 +98,7 @@ export abstract class CausalLM extends Module {
    */
   private tiedCopy: { head: QuantizedLinear; weight: Tensor; writes: number } | null = null;
 
-  /** @internal Sets the quantized copy of the tied head (see {@link tiedQuantizedHead}). */
+  /** @internal Sets the quantized copy of the tied head (see {@link _tiedQuantizedHead}). */
   _setTiedQuantizedHead(head: QuantizedLinear, weight: Tensor): void {
     this.tiedCopy?.head.dispose();
     this.tiedCopy = { head, weight, writes: weight._store.writes };
@@ -111,7 +111,7 @@ export abstract class CausalLM extends Module {
    * and no gradient for the embedding is being recorded (training a tied embedding goes through
    * the float weight, as the tie means).
    */
-  protected tiedQuantizedHead(weight: Tensor): QuantizedLinear | null {
+  protected _tiedQuantizedHead(weight: Tensor): QuantizedLinear | null {
     const c = this.tiedCopy;
     if (!c) return null;
     if (c.weight !== weight || weight._store.writes !== c.writes) {

@@ -14,7 +14,7 @@
  * allocated). Everything else is converted to float32 once at load (decodeGgufTensor): F32 as is,
  * F16/BF16 widened, quantized embeddings (token_embd) dequantized. A tied model (no output.weight,
  * or GPT-2) whose token_embd is quantized keeps its codes too, as a quantized copy its head
- * projects with (CausalLM.tiedQuantizedHead). `dequantize: true` converts every tensor (the
+ * projects with (CausalLM._tiedQuantizedHead). `dequantize: true` converts every tensor (the
  * earlier behaviour).
  */
 import { FormatError, ShapeError, fmt } from '../errors.js';

@@ -146,7 +146,7 @@ export class GPT2LMHeadModel extends CausalLM {
   }
   protected head(h: Tensor): Tensor {
     // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
-    const q = this.tiedQuantizedHead(this.transformer.wte.weight);
+    const q = this._tiedQuantizedHead(this.transformer.wte.weight);
     return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.transformer.wte.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */

@@ -149,7 +149,7 @@ export class LlamaForCausalLM extends CausalLM {
     const lmHead = this.lmHead;
     if (!lmHead) {
       // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
-      const q = this.tiedQuantizedHead(this.model.embedTokens.weight);
+      const q = this._tiedQuantizedHead(this.model.embedTokens.weight);
       return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.model.embedTokens.weight);
     }
     // a quantized head (wt.quantize or a quantized checkpoint: a QuantizedLinear, no float weight)
