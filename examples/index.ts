@@ -6,6 +6,8 @@ import { charGpt } from './char-gpt.js';
 import { lstmSine } from './lstm-sine.js';
 import { autoencoder } from './autoencoder.js';
 import { gan } from './gan.js';
+// issue 26 (ex26b): generative and compression examples
+import { vae } from './vae.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -16,4 +18,6 @@ export const EXAMPLES: Record<string, Example> = {
   'lstm-sine': lstmSine,
   autoencoder,
   gan,
+  // issue 26 (ex26b)
+  vae,
 };
