@@ -41,7 +41,12 @@ export interface ExampleOptions {
    * Called with each picture an example makes (vae: samples and reconstructions, as they
    * improve), for a page to draw; the demo's examples page uses it.
    */
-  onImage?: (name: string, image: import('./images.js').GrayImage) => void;
+  onImage?: (name: string, image: import('./toolkit.js').GrayImage) => void;
+  /**
+   * Called with each point of an example's summary charts, by chart and series name (prune:
+   * accuracy against sparsity; distill: the three models' test accuracy), for a page to draw.
+   */
+  onPoint?: (chart: string, series: string, x: number, y: number) => void;
   /**
    * Train on the backend already initialised (wt.init was called: the demo's training worker)
    * instead of starting one for the run.

@@ -8,6 +8,8 @@ import { autoencoder } from './autoencoder.js';
 import { gan } from './gan.js';
 // issue 26 (ex26b): generative and compression examples
 import { vae } from './vae.js';
+import { distill } from './distill.js';
+import { prune } from './prune.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -20,4 +22,6 @@ export const EXAMPLES: Record<string, Example> = {
   gan,
   // issue 26 (ex26b)
   vae,
+  distill,
+  prune,
 };

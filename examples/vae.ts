@@ -19,7 +19,7 @@
  */
 import * as wt from '../src/index.js';
 import { runExample, stepsToRun, type Example, type ExampleOptions } from './common.js';
-import { imageGrid, loadMnistData, saveImages, type GrayImage } from './images.js';
+import { imageGrid, loadMnistData, saveImages, type GrayImage } from './toolkit.js';
 
 const { nn } = wt;
 

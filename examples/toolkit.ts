@@ -1,7 +1,8 @@
 /**
  * What the vae, distill and prune examples share besides common.ts: MNIST from the files in Node
- * or fetched by address in a browser (the demo's training worker), grey-scale image grids, and
- * PNG files written from them (Node only: the demo draws the same grids on canvases).
+ * or fetched by address in a browser (the demo's training worker), grey-scale image grids and
+ * PNG files written from them (Node only: the demo draws the same grids on canvases), a training
+ * loop with the options' steps / onStep, and test accuracy.
  */
 import * as wt from '../src/index.js';
 import type { ExampleOptions } from './common.js';
@@ -140,4 +141,53 @@ export async function accuracy(model: wt.nn.Module, x: wt.Tensor, y: wt.Tensor):
   }
   model.train();
   return correct / n;
+}
+
+/**
+ * Trains for `steps` optimizer steps over `loader` (epoch after epoch): zeroGrad, `loss(batch)`,
+ * backward, step, then `afterStep` (prune re-applies its masks there). Steps are numbered from
+ * `first` + 1 for onStep (one count across an example's phases), whose `parts` name the phase
+ * ({ [phase]: loss }, one chart series per phase); a line is logged 5 times per phase. Returns the
+ * last step's loss.
+ */
+export async function trainLoop(o: {
+  opts: ExampleOptions;
+  log: (s: string) => void;
+  phase: string;
+  loader: wt.data.DataLoader<wt.Tensor[]>;
+  steps: number;
+  first?: number;
+  optimizer: wt.optim.Optimizer;
+  loss: (batch: wt.Tensor[]) => wt.Tensor;
+  afterStep?: () => void;
+}): Promise<number> {
+  const { opts, steps } = o, first = o.first ?? 0, every = Math.max(1, Math.floor(steps / 5));
+  let step = 0, last = NaN;
+  const t0 = performance.now();
+  while (step < steps) {
+    for (const batch of o.loader) {
+      if (step >= steps) {
+        wt.dispose(batch);
+        break;
+      }
+      step++;
+      o.optimizer.zeroGrad();
+      const l = wt.tidy(() => {
+        const v = o.loss(batch);
+        v.backward();
+        return v.detach();
+      });
+      o.optimizer.step();
+      o.afterStep?.();
+      wt.dispose(batch);
+      const logNow = step % every === 0 || step === steps;
+      if (logNow || opts.onStep) {
+        last = await l.item();
+        await opts.onStep?.(first + step, last, { [o.phase]: last });
+        if (logNow) o.log(`${o.phase}: step ${step}/${steps}  loss ${last.toFixed(4)}  ${(step / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s`);
+      }
+      l.dispose();
+    }
+  }
+  return last;
 }
