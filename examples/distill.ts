@@ -53,7 +53,7 @@ export async function trainDistill(opts: ExampleOptions, log: (s: string) => voi
   let step = 0;
 
   /** Trains `model` for the phase's epochs (capped by --steps), its test accuracy after each epoch. */
-  const phase = async (name: string, model: wt.nn.Module, data: wt.Tensor[], lr: number, loss: (model: wt.nn.Module, b: wt.Tensor[]) => wt.Tensor): Promise<number> => {
+  const phase = async (name: string, model: wt.nn.Sequential, data: wt.Tensor[], lr: number, loss: (model: wt.nn.Sequential, b: wt.Tensor[]) => wt.Tensor): Promise<number> => {
     const optimizer = new wt.optim.Adam(model.parameters(), { lr });
     // the same seed for every phase: the two students see the same batches in the same order
     const loader = new wt.data.DataLoader(new wt.data.TensorDataset(...data), { batchSize: batch, shuffle: true, seed: 0 });

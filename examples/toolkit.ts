@@ -135,7 +135,7 @@ export async function accuracy(model: wt.nn.Module, x: wt.Tensor, y: wt.Tensor):
   let correct = 0;
   model.eval();
   for (let i = 0; i < n; i += 1000) {
-    const c = wt.noGrad(() => wt.tidy(() => model.forward(x.slice(0, i, Math.min(n, i + 1000))).argmax(1).eq(y.slice(0, i, Math.min(n, i + 1000))).float().sum()));
+    const c = wt.noGrad(() => wt.tidy(() => (model.forward(x.slice(0, i, Math.min(n, i + 1000))) as wt.Tensor).argmax(1).eq(y.slice(0, i, Math.min(n, i + 1000))).float().sum()));
     correct += await c.item();
     c.dispose();
   }

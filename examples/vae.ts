@@ -140,7 +140,7 @@ export async function trainVae(opts: ExampleOptions, log: (s: string) => void): 
     klSum += kl;
   }
   const testNegElbo = sum / n, testRecon = recSum / n, testKl = klSum / n;
-  const base = wt.noGrad(() => wt.tidy(() => wt.F.bce(xTrain.mean(0, true).clamp(1e-3, 1 - 1e-3).expand(xTest.shape), xTest, { reduction: 'sum' }).div(n)));
+  const base = wt.noGrad(() => wt.tidy(() => wt.F.bce(xTrain.mean(0, true).clamp(1e-3, 1 - 1e-3).expand([...xTest.shape]), xTest, { reduction: 'sum' }).div(n)));
   const meanImageNll = await base.item();
   base.dispose();
   log(`vae: test −ELBO ${testNegElbo.toFixed(1)} nats per image (reconstruction ${testRecon.toFixed(1)} + KL ${testKl.toFixed(1)}); the mean image as a per-pixel Bernoulli scores ${meanImageNll.toFixed(1)}`);
