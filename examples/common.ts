@@ -160,8 +160,10 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
  * from --data-dir.
  */
 export async function readDataFile(name: string, dir?: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const { pathToFileURL } = await import('node:url');
+  // Node built-ins by a computed name: the demo's browser bundle holds the examples too
+  const nodeImport = (m: string): Promise<unknown> => import(/* @vite-ignore */ m);
+  const { readFile } = (await nodeImport('node:fs/promises')) as typeof import('node:fs/promises');
+  const { pathToFileURL } = (await nodeImport('node:url')) as typeof import('node:url');
   // --data-dir first (it may hold only some of the files: MNIST and not the text), then a clone's examples/data
   const candidates = [...(dir ? [pathToFileURL(`${dir}/${name}`)] : []), new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
   for (const u of candidates) {

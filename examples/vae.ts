@@ -113,7 +113,7 @@ export async function trainVae(opts: ExampleOptions, log: (s: string) => void): 
       if (logNow || opts.onStep) {
         const [l, rec, kl] = await parts.data();
         lastLoss = l;
-        await opts.onStep?.(step, l, { rec, kl });
+        await opts.onStep?.(step, l, { reconstruction: rec, KL: kl });
         if (logNow) {
           log(`step ${step}/${run} (epoch ${epoch + 1})  −ELBO ${l.toFixed(1)} = reconstruction ${rec.toFixed(1)} + KL ${kl.toFixed(1)} nats  ${(step / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s`);
           if (opts.onImage) for (const [name, img] of Object.entries(await pictures())) opts.onImage(name, img);

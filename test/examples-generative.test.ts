@@ -55,7 +55,7 @@ forEachBackend((kind) => {
         const r = await run('vae', ['--out-dir', dir, ...(gpu ? ['--steps', '64'] : [])], {
           onStep: (_s, l, parts) => {
             losses.push(l);
-            expect(l).toBeCloseTo(parts!.rec + parts!.kl, 3);
+            expect(l).toBeCloseTo(parts!.reconstruction + parts!.KL, 3);
           },
           onImage: (name, img) => (images[name] = img),
         });

@@ -81,6 +81,8 @@ export const examplesTask: TaskFactory = async (config): Promise<TrainingTask> =
       return step;
     },
     info: () => ({ name: entry.name, title: entry.title }),
+    /** Start: the run's settings were fixed at open */
+    async configure() {},
     async trainStep(): Promise<ExampleFrame> {
       while (!steps.length && !finished) await new Promise<void>((r) => (wake = r));
       const next = steps.shift();

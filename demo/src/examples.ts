@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     if (f.done || f.error) {
       done = f.done ?? null;
       error = f.error ?? '';
+      if (!pictures.size) $('pictures').innerHTML = '<span class="status">this example draws none</span>';
       if (f.done) log(['', `${current.name}: done in ${f.done.seconds.toFixed(1)} s`, ...Object.entries(f.done.metrics).map(([k, v]) => `  ${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`)]);
       else log([`${current.name} failed: ${f.error}`]);
       void controls.pause().then(() => (status.textContent = f.done ? `${current.title}: finished at step ${step}` : `${current.title} failed: ${f.error}`));
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
   Object.assign(window, {
     demo: {
       state: () => ({
-        step, running: controls.active, backend: backend.name, where, example: current.name, done, error,
+        step, running: controls.active, backend: backend.name, where, example: current.name, done, error, status: status.textContent,
         // every chart's series: { 'training loss': { teacher: [[step, loss], ...], ... }, ... }
         charts: Object.fromEntries([...charts].map(([k, c]) => [k, Object.fromEntries(c.series.map((s) => [s, c.chart.points(s)]))])),
         pictures: [...pictures.keys()],
