@@ -27,7 +27,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
   {
     name: 'distill',
     title: 'Distillation',
-    about: 'A teacher MLP learns MNIST; then a 25k-parameter student learns from the teacher\'s softened outputs (temperature 4, KL·T²), and the same student from the labels alone, with the same steps. The chart compares their test accuracy.',
+    about: 'A teacher MLP learns MNIST; then a 25k-parameter student learns from the teacher\'s softened outputs (temperature 8, KL·T²), and the same student from the labels alone, with the same steps. The chart compares their test accuracy.',
     load: async () => (await import('../../examples/distill.js')).distill,
   },
   {
