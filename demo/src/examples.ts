@@ -145,6 +145,11 @@ async function main(): Promise<void> {
     $('tabs').append(b);
   }
   $('reset').onclick = () => void open(current);
+  // Start after the end runs the example again, from new weights
+  $('start').onclick = async () => {
+    if (done || error) await open(current);
+    controls.start();
+  };
 
   await open(current);
   if (param('autostart', 0)) controls.start();

@@ -61,7 +61,7 @@ async function runToEnd(page: Page): Promise<State> {
 }
 
 describe('demo examples page in headless Chromium', () => {
-  it('VAE: runs in the worker on WebGPU; the loss chart and the samples and reconstructions appear; then prune draws its curve', async () => {
+  it('VAE: runs in the worker on WebGPU; the loss chart and the samples and reconstructions appear; Start runs it again; prune (opened mid-run) draws its curve', async () => {
     const { page, errors } = await open('examples.html?example=vae&steps=12');
     let s = await runToEnd(page);
     expect(s.status).toMatch(/^VAE: finished at step 12/);
@@ -95,7 +95,12 @@ describe('demo examples page in headless Chromium', () => {
     expect(s.log.some((l) => l.includes('test −ELBO'))).toBe(true);
     await page.screenshot({ path: `${ARTIFACTS}/demo-examples-vae.png`, fullPage: true });
 
-    // another tab: a new run of prune, whose accuracy-against-sparsity curve appears
+    // Start after the end runs the example again from step 1 (charts cleared)
+    await page.click('#start');
+    await page.waitForFunction(() => { const s = (window as unknown as { demo: { state(): State } }).demo.state(); return s.done === null && s.step >= 2 && s.running; }, { timeout: 120_000, polling: 100 });
+    expect((await state(page)).charts['training loss'].loss[0][0]).toBe(1);
+
+    // another tab, while the VAE trains: a new run of prune, whose accuracy-against-sparsity curve appears
     await page.click('#tabs button[data-name="prune"]');
     await page.waitForFunction(() => (window as unknown as { demo: { state(): State } }).demo.state().example === 'prune', { timeout: 60_000, polling: 100 });
     s = await runToEnd(page);
