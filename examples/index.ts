@@ -6,6 +6,10 @@ import { charGpt } from './char-gpt.js';
 import { lstmSine } from './lstm-sine.js';
 import { autoencoder } from './autoencoder.js';
 import { gan } from './gan.js';
+// issue 26 (ex26b): generative and compression examples
+import { vae } from './vae.js';
+import { distill } from './distill.js';
+import { prune } from './prune.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -16,4 +20,8 @@ export const EXAMPLES: Record<string, Example> = {
   'lstm-sine': lstmSine,
   autoencoder,
   gan,
+  // issue 26 (ex26b)
+  vae,
+  distill,
+  prune,
 };
