@@ -3,10 +3,11 @@
  * dequantize-then-matmul float64 reference, the quantizer's round-trip bounds, QuantizedLinear /
  * wt.quantize on models, gradients to the input, LoRA on a quantized base.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
-import { forEachBackend, gradcheck } from './backends.js';
+import { setWasmQmatmul } from '../src/backend/cpu/routines/qmatmul.js';
+import { forEachBackend, gradcheck, useBackend } from './backends.js';
 import { randomValues } from './helpers.js';
 
 type Case = { bits: 4 | 8; groupSize: number; mins: boolean };
@@ -118,6 +119,32 @@ forEachBackend((kind) => {
       }
     }
   });
+});
+
+describe('cpu: the JavaScript decode loops the wasm SIMD one replaces (engines without it)', () => {
+  beforeEach(async () => {
+    await useBackend('cpu');
+  });
+  afterEach(() => setWasmQmatmul(true));
+  for (const c of KERNEL_CASES) {
+    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: 1 and 3 rows, wasm on and off, vs the reference`, async () => {
+      for (const [M, N, K] of [[1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize + 5]] as const) {
+        const w = randomValues(N * K, M + N), xv = randomValues(M * K, K);
+        const d = dequantizeArrays(quantizeArrays(w, N, K, c), N, K, c);
+        const want = refMatmul(xv, d, M, N, K), scale = refMatmul(Array.from(xv, Math.abs), d.map(Math.abs), M, N, K);
+        const qw = quantized(w, N, K, c);
+        const x = wt.tensor(Float32Array.from(xv), { shape: [M, K] });
+        for (const on of [true, false]) {
+          setWasmQmatmul(on);
+          const yt = wt.qlinear(x, qw);
+          const y = await yt.data();
+          yt.dispose();
+          expect(worstRel(y, want, scale), `wasm ${on ? 'on' : 'off'} [${M}, ${K}] @ [${N}, ${K}]ᵀ`).toBeLessThan(K * 1.2e-7);
+        }
+        wt.dispose([x, qw.q, qw.scales, ...(qw.mins ? [qw.mins] : [])]);
+      }
+    });
+  }
 });
 
 const FIXTURES = new URL('./fixtures/lm/', import.meta.url).pathname;
