@@ -3,11 +3,12 @@
  * dequantize-then-matmul float64 reference, the quantizer's round-trip bounds, QuantizedLinear /
  * wt.quantize on models, gradients to the input, LoRA on a quantized base.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
 import { setWasmQmatmul } from '../src/backend/cpu/routines/qmatmul.js';
 import { forEachBackend, gradcheck, useBackend } from './backends.js';
+import { createHarness, type Harness } from './webgpu/harness.js';
 import { randomValues } from './helpers.js';
 
 type Case = { bits: 4 | 8; groupSize: number; mins: boolean };
@@ -119,6 +120,49 @@ forEachBackend((kind) => {
       }
     }
   });
+});
+
+/**
+ * The tiled WebGPU kernel (prefill on GPUs) where the adapter would not pick it: software
+ * adapters (SwiftShader here) always take the direct kernel, so the routine is launched with a
+ * hardware context (software: false) through the harness, on views with offsets.
+ */
+describe('webgpu: the tiled qmatmul (what a GPU runs from 32 rows) vs the reference', () => {
+  let h: Harness | null = null;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(() => h?.backend.destroy());
+  for (const c of KERNEL_CASES) {
+    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: forward and transpose on odd sizes past the 64×64×16 tiles`, async () => {
+      expect(h, 'a WebGPU adapter').not.toBeNull();
+      const ctx = { ...h!.ctx, software: false };
+      for (const [M, N, K] of [[37, 71, 2 * c.groupSize + 13], [66, 130, 3 * c.groupSize + 4], [32, 5, c.groupSize]] as const) {
+        const w = randomValues(N * K, M * 3 + N), xv = randomValues(M * K, K + 1), gv = randomValues(M * N, N + 2);
+        const a = quantizeArrays(w, N, K, c);
+        const d = dequantizeArrays(a, N, K, c);
+        const parts = [h!.view(h!.upload(a.q), [N, a.words], { dtype: 'int32' }), h!.view(h!.upload(a.scales), [N, a.groups]), ...(a.mins ? [h!.view(h!.upload(a.mins), [N, a.groups])] : [])];
+        const run = async (transpose: boolean, v: number[], R: number, C: number): Promise<Float32Array> => {
+          const xin = h!.view(h!.upload(Float32Array.from([9, 9, 9, ...v])), [M, R], { offset: 3 });
+          const out = h!.zeros(M * C + 5, -1);
+          h!.run('qmatmul', { bits: c.bits, groupSize: c.groupSize, mins: c.mins, transpose }, [xin, ...parts], [h!.view(out, [M, C], { offset: 5 })], ctx);
+          const got = await h!.read(out);
+          expect(Array.from(got.subarray(0, 5)), 'nothing written before the view').toEqual([-1, -1, -1, -1, -1]);
+          return got.subarray(5);
+        };
+        const y = await run(false, xv, K, N);
+        const absd = d.map(Math.abs);
+        expect(worstRel(y, refMatmul(xv, d, M, N, K), refMatmul(Array.from(xv, Math.abs), absd, M, N, K)), `forward [${M}, ${K}] @ [${N}, ${K}]ᵀ`).toBeLessThan(K * 1.2e-7);
+        const gx = await run(true, gv, N, K);
+        const wantT = new Float64Array(M * K), scaleT = new Float64Array(M * K);
+        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
+          wantT[i * K + k] += Math.fround(gv[i * N + n]) * d[n * K + k];
+          scaleT[i * K + k] += Math.abs(gv[i * N + n] * d[n * K + k]);
+        }
+        expect(worstRel(gx, wantT, scaleT), `transpose [${M}, ${N}] @ [${N}, ${K}]`).toBeLessThan(N * 1.2e-7);
+      }
+    });
+  }
 });
 
 describe('cpu: the JavaScript decode loops the wasm SIMD one replaces (engines without it)', () => {

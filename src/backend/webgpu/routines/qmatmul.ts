@@ -13,7 +13,11 @@ import { grid2d, isContiguous, maxGroups, numel, render } from './template.js';
 import { gemmGrid, gemmProgram } from './matmul.js';
 import qmatmulSrc from '../../../../shaders/qmatmul.wgsl';
 
-/** Rows of x (M) from which the tiled kernel runs (bench/quant.ts; below, the direct one). */
+/**
+ * Rows of x (M) from which the tiled kernel runs on GPUs (below, the direct one). Software adapters
+ * always take the direct kernel, as their float matmuls do (matmul.ts matmulPlan: barriers and
+ * workgroup memory do not pay on a CPU).
+ */
 export const QMATMUL_TILED_ROWS = 32;
 
 export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
@@ -35,7 +39,7 @@ export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
   if (M * N * K === 0) return [];
   const flags = [...(mins ? ['MINS'] : []), ...(transpose ? ['TRANSPOSE'] : [])];
   const vars = { BITS: bits, G, P, R: 1 };
-  if (M >= QMATMUL_TILED_ROWS && G % 4 === 0) {
+  if (!ctx.software && M >= QMATMUL_TILED_ROWS) {
     // the GEMM's columns and depth: (N, K) forward, (K, N) for the transpose
     const [gn, gk] = transpose ? [K, N] : [N, K];
     return [{
@@ -49,9 +53,10 @@ export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
   }
   const R = M === 1 ? 1 : 4;
   const rowBlocks = Math.ceil(M / R);
-  const colBlocks = transpose ? Math.ceil(K / P) : Math.ceil(N / 4);
+  const colBlocks = Math.ceil((transpose ? K : N) / 4);
+  if (R === 1) flags.push('ROW1');
   return [{
-    key: `qmatmul|${bits}|${G}|${R}|${flags.join('|')}`,
+    key: `qmatmul|${bits}|${G}|${flags.join('|')}`,
     code: () => render(qmatmulSrc, { ...vars, R }, flags, 'qmatmul.wgsl'),
     inputs,
     outputs: [out],

@@ -1,0 +1,140 @@
+/**
+ * Quantized weights (issue 25): speed and memory.
+ *
+ * (a) matmul: `qlinear` with 8-bit and 4-bit weights (group 32, symmetric) against the float32
+ *     `linear`, at prefill (M = 128) and decode (M = 1) shapes of a SmolLM2-135M MLP
+ *     ([M, 576] · [1536, 576]ᵀ and [M, 1536] · [576, 1536]ᵀ). A run is `reps` products and the
+ *     read-back of the last (so asynchronous backends are timed to completion); median of runs.
+ * (b) model: a SmolLM2-135M-shaped Llama (hidden 576, 30 layers, 9 heads / 3 kv heads,
+ *     intermediate 1536, vocabulary 49152, tied embeddings; random weights) at f32, int8 and
+ *     4-bit (wt.quantize: every Linear, the tied lm_head included; the embedding table stays
+ *     float32, as the gather needs it): resident bytes (wt.memory().bytes once the model is
+ *     built), the peak during generation, and decode tokens/s (generate() at temperature 0, the
+ *     tokens after the first over their time; median of runs). f16: webtensor has no float16
+ *     dtype — F16 checkpoints are widened to float32 at load — so an f16 model is the f32 row.
+ *
+ * Run: npm run bench:quant [-- --backend cpu,webgpu] [--layers N] [--part matmul,model] [--new N] [--runs R]
+ *   --layers N keeps the width and vocabulary but only N layers (SwiftShader is slow). On a
+ *   machine without a GPU driver WebGPU runs on SwiftShader: its figures are CPU emulation, only
+ *   the ratios mean something.
+ */
+import { parseArgs } from 'node:util';
+import * as wt from '../src/index.js';
+import { LlamaForCausalLM } from '../src/lm/index.js';
+import { adapterLabel, describeAdapter, installNodeWebGPU } from './lib/dawn.js';
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'cpu,webgpu' },
+    part: { type: 'string', default: 'matmul,model' },
+    layers: { type: 'string' },
+    prompt: { type: 'string', default: '16' },
+    new: { type: 'string', default: '16' },
+    runs: { type: 'string', default: '3' },
+    variants: { type: 'string', default: 'f32,int8,4bit-g32,4bit-g64' },
+  },
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
+
+/** Median ms per product over `runs` runs of `reps` products (the last read back). */
+async function timeIt(f: () => wt.Tensor, reps: number, runs: number): Promise<number> {
+  const one = async () => {
+    const t0 = performance.now();
+    let y: wt.Tensor | null = null;
+    for (let i = 0; i < reps; i++) {
+      y?.dispose();
+      y = f();
+    }
+    await y!.data();
+    y!.dispose();
+    return (performance.now() - t0) / reps;
+  };
+  await one(); // warm-up: kernels compiled, pools filled
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) ts.push(await one());
+  return median(ts);
+}
+
+async function matmulPart(label: string): Promise<void> {
+  console.log(`\n(a) matmul, ${label}: ms per product (median), quantized ÷ f32 in brackets`);
+  console.log('| shape | f32 linear | 8-bit g32 | 4-bit g32 |');
+  console.log('|---|---:|---:|---:|');
+  for (const M of [128, 1]) {
+    for (const [N, K] of [[1536, 576], [576, 1536]]) {
+      const w = wt.randn([N, K], { seed: 1 }).mul(0.05);
+      const x = wt.randn([M, K], { seed: 2 });
+      const q8 = await wt.quantizeWeight(w, { bits: 8, groupSize: 32 });
+      const q4 = await wt.quantizeWeight(w, { bits: 4, groupSize: 32 });
+      const reps = M === 1 ? 20 : 4, runs = 5;
+      const f = await timeIt(() => wt.linear(x, w), reps, runs);
+      const a = await timeIt(() => wt.qlinear(x, q8), reps, runs);
+      const b = await timeIt(() => wt.qlinear(x, q4), reps, runs);
+      console.log(`| [${M}, ${K}]·[${N}, ${K}]ᵀ (${M === 1 ? 'decode' : 'prefill'}) | ${f.toFixed(3)} | ${a.toFixed(3)} (${(a / f).toFixed(2)}x) | ${b.toFixed(3)} (${(b / f).toFixed(2)}x) |`);
+      wt.dispose([w, x, q8.q, q8.scales, q4.q, q4.scales]);
+    }
+  }
+}
+
+const VARIANTS: Record<string, wt.QuantizeOptions | null> = {
+  f32: null,
+  int8: { bits: 8, groupSize: 32 },
+  '4bit-g32': { bits: 4, groupSize: 32 },
+  '4bit-g64': { bits: 4, groupSize: 64 },
+};
+
+async function modelPart(label: string, layers: number): Promise<void> {
+  const T = Number(args.prompt), n = Number(args.new), runs = Number(args.runs);
+  console.log(`\n(b) SmolLM2-135M shape${layers === 30 ? '' : `, ${layers} of its 30 layers`}, ${label}: prompt ${T}, ${n} new tokens, decode median of ${runs}`);
+  console.log('| weights | resident MiB | peak MiB (generate) | decode tokens/s | ÷ f32 |');
+  console.log('|---|---:|---:|---:|---:|');
+  let base = 0;
+  for (const name of args.variants.split(',')) {
+    const opts = VARIANTS[name];
+    const before = wt.memory().bytes;
+    const model = new LlamaForCausalLM({
+      vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: layers, num_attention_heads: 9,
+      num_key_value_heads: 3, max_position_embeddings: 8192, rope_theta: 100000, rms_norm_eps: 1e-5, tie_word_embeddings: true,
+    });
+    if (opts) await wt.quantize(model, opts);
+    const resident = wt.memory().bytes - before;
+    const prompt = Array.from({ length: T }, (_, i) => (i * 7919) % 49152);
+    const gen = async (k: number) => {
+      let first = 0, last = 0, count = 0;
+      for await (const _ of model.generate(prompt, { maxNewTokens: k, temperature: 0, stop: [] })) {
+        const now = performance.now();
+        if (count++ === 0) first = now;
+        last = now;
+      }
+      return (count - 1) / ((last - first) / 1000);
+    };
+    await gen(3); // warm-up
+    wt.resetPeakMemory();
+    const r: number[] = [];
+    for (let i = 0; i < runs; i++) r.push(await gen(n));
+    const peak = wt.memory().peakBytes - before;
+    const tps = median(r);
+    if (name === 'f32') base = tps;
+    console.log(`| ${name}${opts ? ` (${opts.bits}-bit, group ${opts.groupSize})` : ''} | ${MiB(resident)} | ${MiB(peak)} | ${tps.toFixed(2)} | ${base ? (tps / base).toFixed(2) : '—'} |`);
+    model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const layers = args.layers ? Number(args.layers) : 30;
+  for (const backend of args.backend.split(',')) {
+    let label = 'cpu (WASM SIMD, 1 thread)';
+    if (backend === 'webgpu') {
+      const gpu = installNodeWebGPU();
+      const a = await describeAdapter(gpu);
+      label = `webgpu: ${a ? adapterLabel(a) : 'no adapter'}`;
+      await wt.init({ backend: 'webgpu' });
+    } else await wt.init({ backend: 'cpu' });
+    if (args.part.includes('matmul')) await matmulPart(label);
+    if (args.part.includes('model')) await modelPart(label, layers);
+    wt.getBackend().destroy();
+  }
+}
+
+await main();
