@@ -2,9 +2,9 @@
  * Quantized weights (issue 25): speed and memory.
  *
  * (a) matmul: `qlinear` with 8-bit and 4-bit weights (group 32, symmetric) against the float32
- *     `linear`, at prefill (M = 128) and decode (M = 1) shapes of a SmolLM2-135M MLP
- *     ([M, 576] · [1536, 576]ᵀ and [M, 1536] · [576, 1536]ᵀ). A run is `reps` products and the
- *     read-back of the last (so asynchronous backends are timed to completion); median of runs.
+ *     `linear`, at prefill (M = 128) and decode (M = 1) shapes of a SmolLM2-135M MLP: a pair
+ *     [M, 576] · [1536, 576]ᵀ then [M, 1536] · [576, 1536]ᵀ, chained `reps` times (each pair
+ *     consumes the last, so a lazy backend cannot skip any) and the last read back; median of runs.
  * (b) model: a SmolLM2-135M-shaped Llama (hidden 576, 30 layers, 9 heads / 3 kv heads,
  *     intermediate 1536, vocabulary 49152, tied embeddings; random weights) at f32, int8 and
  *     4-bit (wt.quantize: every Linear, the tied lm_head included; the embedding table stays
@@ -38,17 +38,21 @@ const { values: args } = parseArgs({
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
 
-/** Median ms per product over `runs` runs of `reps` products (the last read back). */
-async function timeIt(f: () => wt.Tensor, reps: number, runs: number): Promise<number> {
+/**
+ * Median ms per MLP pair over `runs` runs of `reps` chained pairs x ← down(up(x)) (each product
+ * consumes the last, so a lazy backend computes them all), the last read back.
+ */
+async function timeChain(pair: (x: wt.Tensor) => wt.Tensor, x0: wt.Tensor, reps: number, runs: number): Promise<number> {
   const one = async () => {
     const t0 = performance.now();
-    let y: wt.Tensor | null = null;
+    let x = x0;
     for (let i = 0; i < reps; i++) {
-      y?.dispose();
-      y = f();
+      const y = pair(x);
+      if (x !== x0) x.dispose();
+      x = y;
     }
-    await y!.data();
-    y!.dispose();
+    await x.data();
+    x.dispose();
     return (performance.now() - t0) / reps;
   };
   await one(); // warm-up: kernels compiled, pools filled
@@ -58,23 +62,22 @@ async function timeIt(f: () => wt.Tensor, reps: number, runs: number): Promise<n
 }
 
 async function matmulPart(label: string): Promise<void> {
-  console.log(`\n(a) matmul, ${label}: ms per product (median), quantized ÷ f32 in brackets`);
-  console.log('| shape | f32 linear | 8-bit g32 | 4-bit g32 |');
+  console.log(`\n(a) matmul, ${label}: ms per MLP pair [M, 576]·[1536, 576]ᵀ then [M, 1536]·[576, 1536]ᵀ (median), ÷ f32 in brackets`);
+  console.log('| M | f32 linear | 8-bit g32 | 4-bit g32 |');
   console.log('|---|---:|---:|---:|');
+  const H = 576, I = 1536;
+  const up = wt.randn([I, H], { seed: 1 }).mul(1 / Math.sqrt(H)), down = wt.randn([H, I], { seed: 3 }).mul(1 / Math.sqrt(I));
+  const q = await Promise.all([8, 4].map(async (bits) => [await wt.quantizeWeight(up, { bits: bits as 8 | 4, groupSize: 32 }), await wt.quantizeWeight(down, { bits: bits as 8 | 4, groupSize: 32 })]));
   for (const M of [128, 1]) {
-    for (const [N, K] of [[1536, 576], [576, 1536]]) {
-      const w = wt.randn([N, K], { seed: 1 }).mul(0.05);
-      const x = wt.randn([M, K], { seed: 2 });
-      const q8 = await wt.quantizeWeight(w, { bits: 8, groupSize: 32 });
-      const q4 = await wt.quantizeWeight(w, { bits: 4, groupSize: 32 });
-      const reps = M === 1 ? 20 : 4, runs = 5;
-      const f = await timeIt(() => wt.linear(x, w), reps, runs);
-      const a = await timeIt(() => wt.qlinear(x, q8), reps, runs);
-      const b = await timeIt(() => wt.qlinear(x, q4), reps, runs);
-      console.log(`| [${M}, ${K}]·[${N}, ${K}]ᵀ (${M === 1 ? 'decode' : 'prefill'}) | ${f.toFixed(3)} | ${a.toFixed(3)} (${(a / f).toFixed(2)}x) | ${b.toFixed(3)} (${(b / f).toFixed(2)}x) |`);
-      wt.dispose([w, x, q8.q, q8.scales, q4.q, q4.scales]);
-    }
+    const x = wt.randn([M, H], { seed: 2 });
+    const reps = M === 1 ? 20 : 4, runs = 5;
+    const f = await timeChain((v) => wt.tidy(() => wt.linear(wt.linear(v, up), down)), x, reps, runs);
+    const t: number[] = [];
+    for (const [qu, qd] of q) t.push(await timeChain((v) => wt.tidy(() => wt.qlinear(wt.qlinear(v, qu), qd)), x, reps, runs));
+    console.log(`| ${M} (${M === 1 ? 'decode' : 'prefill'}) | ${f.toFixed(3)} | ${t[0].toFixed(3)} (${(t[0] / f).toFixed(2)}x) | ${t[1].toFixed(3)} (${(t[1] / f).toFixed(2)}x) |`);
+    x.dispose();
   }
+  wt.dispose([up, down, ...q.flat().flatMap((w) => [w.q, w.scales])]);
 }
 
 const VARIANTS: Record<string, wt.QuantizeOptions | null> = {

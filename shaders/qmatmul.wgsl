@@ -27,7 +27,11 @@ struct Uniforms {
   mOff: u32, oOff: u32, rowBlocks: u32, colBlocks: u32,
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
+#if X4
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+#else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#endif
 @group(0) @binding(2) var<storage, read> q: array<u32>;
 @group(0) @binding(3) var<storage, read> sc: array<f32>;
 #if MINS
@@ -195,11 +199,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       let wm = mat4x4<f32>(codes4(q[qb.x + j], sh), codes4(q[qb.y + j], sh), codes4(q[qb.z + j], sh), codes4(q[qb.w + j], sh));
 #if ROW1
       let xv = loadX4(x0, k, K);
+#if MINS
       xs.x += dot(xv, vec4<f32>(1.0));
+#endif
       d1 += xv * wm;
 #else
       let xm = mat4x4<f32>(loadX4(x0, k, K), loadX4(x1, k, K), loadX4(x2, k, K), loadX4(x3, k, K));
+#if MINS
       xs += vec4<f32>(1.0) * xm;
+#endif
       dm += transpose(xm) * wm;
 #endif
     }
@@ -234,14 +242,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
 }
 
-// x[b + k .. b + k + 3], zero past K
+// x[b + k .. b + k + 3], zero past K (X4: b and K multiples of 4, one vec4 load)
 fn loadX4(b: u32, k: u32, K: u32) -> vec4<f32> {
-  if (k + 4u <= K) { return vec4<f32>(x[b + k], x[b + k + 1u], x[b + k + 2u], x[b + k + 3u]); }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (k + i < K) { v[i] = x[b + k + i]; }
-  }
-  return v;
+#if X4
+  return x[(b + k) >> 2u];
+#else
+  let l = K - 1u;
+  let v = vec4<f32>(x[b + min(k, l)], x[b + min(k + 1u, l)], x[b + min(k + 2u, l)], x[b + min(k + 3u, l)]);
+  return select(vec4<f32>(0.0), v, vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(K));
+#endif
 }
 
 #if TRANSPOSE

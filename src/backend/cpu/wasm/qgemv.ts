@@ -45,9 +45,10 @@ const X = 0, XSUM = 1, Q = 2, S = 3, MN = 4, O = 5, N = 6, GN = 7, CH = 8, LDO =
 // i32 locals
 const XP = 10, XSP = 11, G = 12, C = 13;
 const N_PARAMS = 10, N_I32 = 4;
-// v128 locals: CODES, W16 (an i16x8 half), W0..W3 (four f32x4 of codes), T; then per row: the
+// v128 locals: CODES, W16 (an i16x8 half), W0..W3 (four f32x4 of codes), T, the byte constants
+// LOW4 (0x0f) and ZP (the zero point: 0x80 or 8), set once; then per row: the
 // group sum, two f64x2 totals; then per row an f64 (the minimums' term)
-const CODES = 14, W16 = 15, W = 16, T = 20, ROW0 = 21;
+const CODES = 14, W16 = 15, W = 16, T = 20, LOW4 = 21, ZP = 22, ROW0 = 23;
 
 /** `qgemv(x, xsum, q, s, mn, out, n, gn, ch, ldo)`: n ≥ 1 weight rows, gn ≥ 1 groups of ch ≥ 1 16-code chunks. */
 export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction {
@@ -60,13 +61,13 @@ export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction
 
   // 16 codes in k order as i8x16 (signed u - z when symmetric) into CODES, the pointer advanced
   const load16: number[] = bits === 8
-    ? [...localGet(Q), ...v128Load(0), ...(signed ? [...bytesConst(0x80), ...simd(V128_XOR)] : []), ...localSet(CODES), ...addConst(Q, 16)]
+    ? [...localGet(Q), ...v128Load(0), ...(signed ? [...localGet(ZP), ...simd(V128_XOR)] : []), ...localSet(CODES), ...addConst(Q, 16)]
     : [
-      ...localGet(Q), ...v128Load64Splat(0), ...localTee(CODES), ...bytesConst(0x0f), ...simd(Simd.v128And),
-      ...localGet(CODES), ...i32Const(4), ...simd(I8X16_SHR_U), ...bytesConst(0x0f), ...simd(Simd.v128And),
+      ...localGet(Q), ...v128Load64Splat(0), ...localTee(CODES), ...localGet(LOW4), ...simd(Simd.v128And),
+      ...localGet(CODES), ...i32Const(4), ...simd(I8X16_SHR_U), ...localGet(LOW4), ...simd(Simd.v128And),
       // byte b holds codes 2b (low nibble) and 2b + 1 (high)
       ...shuffle([0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23]),
-      ...(signed ? [...bytesConst(8), ...simd(I8X16_SUB)] : []),
+      ...(signed ? [...localGet(ZP), ...simd(I8X16_SUB)] : []),
       ...localSet(CODES), ...addConst(Q, 8),
     ];
   const widen: number[] = [];
@@ -112,6 +113,7 @@ export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction
     store.push(...sumLanes(lo(r), hi(r)), ...(mins ? [...localGet(accm(r)), Op.f64Add] : []), f32DemoteF64, ...f32Store(0));
   }
   const body = [
+    ...bytesConst(0x0f), ...localSet(LOW4), ...bytesConst(bits === 8 ? 0x80 : 8), ...localSet(ZP),
     Op.loop, Op.void, // over weight rows
     ...zeroRow,
     ...localGet(X), ...localSet(XP),

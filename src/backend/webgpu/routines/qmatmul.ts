@@ -55,6 +55,8 @@ export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
   const rowBlocks = Math.ceil(M / R);
   const colBlocks = Math.ceil((transpose ? K : N) / 4);
   if (R === 1) flags.push('ROW1');
+  // x as vec4s where a row of 4 never straddles a row end or the buffer's alignment
+  if (!transpose && K % 4 === 0 && x.offset % 4 === 0) flags.push('X4');
   return [{
     key: `qmatmul|${bits}|${G}|${flags.join('|')}`,
     code: () => render(qmatmulSrc, { ...vars, R }, flags, 'qmatmul.wgsl'),
