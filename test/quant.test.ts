@@ -165,14 +165,14 @@ describe('webgpu: the tiled qmatmul (what a GPU runs from 32 rows) vs the refere
   }
 });
 
-describe('cpu: the JavaScript decode loops the wasm SIMD one replaces (engines without it)', () => {
+describe('cpu: the JavaScript decode loops and panel dequantization the wasm SIMD ones replace (engines without it)', () => {
   beforeEach(async () => {
     await useBackend('cpu');
   });
   afterEach(() => setWasmQmatmul(true));
   for (const c of KERNEL_CASES) {
-    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: 1 and 3 rows, wasm on and off, vs the reference`, async () => {
-      for (const [M, N, K] of [[1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize + 5]] as const) {
+    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: 1, 3 and 6 rows, wasm on and off, vs the reference`, async () => {
+      for (const [M, N, K] of [[1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize + 5], [6, 37, 2 * c.groupSize + 7]] as const) {
         const w = randomValues(N * K, M + N), xv = randomValues(M * K, K);
         const d = dequantizeArrays(quantizeArrays(w, N, K, c), N, K, c);
         const want = refMatmul(xv, d, M, N, K), scale = refMatmul(Array.from(xv, Math.abs), d.map(Math.abs), M, N, K);

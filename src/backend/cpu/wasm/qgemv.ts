@@ -18,7 +18,7 @@
  * f64 (mins only); codes [rows][Wd] u32; scales (and mins) [rows][Gn] f32; out [R] rows of
  * `ldo` bytes, row n's result at + 4n.
  */
-import { addConst, countDown, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, highToLow, i32Const, localGet, localSet, localTee, shuffle, simd, sumLanes, uleb, v128Const, v128Load, v128Zero, type WasmFunction } from './emit.js';
+import { addConst, countDown, F64, I32, Op, Simd, V128, emitModule, f32x4Add, f32x4Mul, highToLow, i32Const, localGet, localSet, localTee, shuffle, simd, sumLanes, uleb, v128Const, v128Load, v128Store, v128Zero, type WasmFunction } from './emit.js';
 
 /** A variant of the kernel: code width, asymmetric minimums, rows of x (1 .. 3). */
 export interface QgemvShape {
@@ -50,11 +50,12 @@ const N_PARAMS = 10, N_I32 = 4;
 // group sum, two f64x2 totals; then per row an f64 (the minimums' term)
 const CODES = 14, W16 = 15, W = 16, T = 20, LOW4 = 21, ZP = 22, ROW0 = 23;
 
-/** `qgemv(x, xsum, q, s, mn, out, n, gn, ch, ldo)`: n ≥ 1 weight rows, gn ≥ 1 groups of ch ≥ 1 16-code chunks. */
-export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction {
-  const dv = (r: number) => ROW0 + 3 * r, lo = (r: number) => ROW0 + 3 * r + 1, hi = (r: number) => ROW0 + 3 * r + 2;
-  const accm = (r: number) => ROW0 + 3 * R + r;
-  const signed = !mins;
+/**
+ * Code that decodes the next 16 codes at Q into W0..W3 (four f32x4 in k order; signed u - z for
+ * symmetric codes) and advances Q: 8-bit, a v128 of bytes; 4-bit, 8 bytes split into nibbles and
+ * interleaved back into k order. LOW4 and ZP must hold their constants.
+ */
+function decode16(bits: 4 | 8, signed: boolean): number[] {
   const [e16lo, e16hi, e32lo, e32hi, conv] = signed
     ? [I16X8_EXT_LO_S, I16X8_EXT_HI_S, I32X4_EXT_LO_S, I32X4_EXT_HI_S, F32X4_CONVERT_S]
     : [I16X8_EXT_LO_U, I16X8_EXT_HI_U, I32X4_EXT_LO_U, I32X4_EXT_HI_U, F32X4_CONVERT_U];
@@ -76,6 +77,15 @@ export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction
     widen.push(...localGet(W16), ...simd(e32lo), ...simd(conv), ...localSet(W + 2 * h));
     widen.push(...localGet(W16), ...simd(e32hi), ...simd(conv), ...localSet(W + 2 * h + 1));
   }
+  return [...load16, ...widen];
+}
+
+/** `qgemv(x, xsum, q, s, mn, out, n, gn, ch, ldo)`: n ≥ 1 weight rows, gn ≥ 1 groups of ch ≥ 1 16-code chunks. */
+export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction {
+  const dv = (r: number) => ROW0 + 3 * r, lo = (r: number) => ROW0 + 3 * r + 1, hi = (r: number) => ROW0 + 3 * r + 2;
+  const accm = (r: number) => ROW0 + 3 * R + r;
+  const signed = !mins;
+  const decode = decode16(bits, signed);
   const madd: number[] = [];
   for (let i = 0; i < 4; i++) {
     for (let r = 0; r < R; r++) {
@@ -84,7 +94,7 @@ export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction
   }
   const chunkLoop = [
     Op.loop, Op.void,
-    ...load16, ...widen, ...madd,
+    ...decode, ...madd,
     ...addConst(XP, 64 * R),
     ...countDown(C),
     Op.end,
@@ -140,6 +150,44 @@ export function qgemvFunction({ bits, mins, rows: R }: QgemvShape): WasmFunction
   };
 }
 
+/**
+ * `dequant(x, xsum, q, s, mn, out, n, gn, ch, ldo)`: the float32 values of n ≥ 1 weight rows of gn
+ * groups of ch 16-code chunks, written row-major from `out` (s·(u - z), or s·u + m): a panel for
+ * the float32 GEMM of the prefill path. qgemv's signature and local layout (x, xsum and ldo unused).
+ */
+export function dequantFunction({ bits, mins }: { bits: 4 | 8; mins: boolean }): WasmFunction {
+  const MV = ROW0;
+  const store: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    store.push(...localGet(O), ...localGet(W + i), ...localGet(T), ...f32x4Mul(), ...(mins ? [...localGet(MV), ...f32x4Add()] : []), ...v128Store(16 * i));
+  }
+  const body = [
+    ...bytesConst(0x0f), ...localSet(LOW4), ...bytesConst(bits === 8 ? 0x80 : 8), ...localSet(ZP),
+    Op.loop, Op.void, // over weight rows
+    ...localGet(GN), ...localSet(G),
+    Op.loop, Op.void, // over groups
+    ...localGet(S), ...f32Load(0), ...simd(Simd.f32x4Splat), ...localSet(T), ...addConst(S, 4),
+    ...(mins ? [...localGet(MN), ...f32Load(0), ...simd(Simd.f32x4Splat), ...localSet(MV), ...addConst(MN, 4)] : []),
+    ...localGet(CH), ...localSet(C),
+    Op.loop, Op.void, // over 16-code chunks
+    ...decode16(bits, !mins), ...store,
+    ...addConst(O, 64),
+    ...countDown(C),
+    Op.end,
+    ...countDown(G),
+    Op.end,
+    ...countDown(N),
+    Op.end,
+  ];
+  return {
+    name: 'dequant',
+    params: new Array<number>(N_PARAMS).fill(I32),
+    results: [],
+    locals: [...new Array<number>(N_I32).fill(I32), ...new Array<number>(ROW0 - CODES + 1).fill(V128)],
+    body,
+  };
+}
+
 /** The exported kernel (byte addresses; see the module comment). */
 export type QgemvFn = (x: number, xsum: number, q: number, s: number, mn: number, out: number, n: number, gn: number, ch: number, ldo: number) => void;
 
@@ -147,4 +195,10 @@ export type QgemvFn = (x: number, xsum: number, q: number, s: number, mn: number
 export function instantiateQgemv(shape: QgemvShape, memory: WebAssembly.Memory): QgemvFn {
   const module = new WebAssembly.Module(emitModule([qgemvFunction(shape)], 1));
   return new WebAssembly.Instance(module, { env: { memory } }).exports.qgemv as QgemvFn;
+}
+
+/** Compiles the dequantizer of a code width (and minimums) over `memory`; same signature as qgemv. */
+export function instantiateDequant(bits: 4 | 8, mins: boolean, memory: WebAssembly.Memory): QgemvFn {
+  const module = new WebAssembly.Module(emitModule([dequantFunction({ bits, mins })], 1));
+  return new WebAssembly.Instance(module, { env: { memory } }).exports.dequant as QgemvFn;
 }
