@@ -7,8 +7,9 @@
  *     consumes the last, so a lazy backend cannot skip any) and the last read back; median of runs.
  * (b) model: a SmolLM2-135M-shaped Llama (hidden 576, 30 layers, 9 heads / 3 kv heads,
  *     intermediate 1536, vocabulary 49152, tied embeddings; random weights) at f32, int8 and
- *     4-bit (wt.quantize: every Linear, the tied lm_head included; the embedding table stays
- *     float32, as the gather needs it): resident bytes (wt.memory().bytes once the model is
+ *     4-bit (wt.quantize: every Linear of the layers; the output projection is tied to the
+ *     embedding table, which stays float32 — `+head` variants add a quantized copy of it as the
+ *     head, untied): resident bytes (wt.memory().bytes once the model is
  *     built), the peak during generation, and decode tokens/s (generate() at temperature 0, the
  *     tokens after the first over their time; median of runs). f16: webtensor has no float16
  *     dtype — F16 checkpoints are widened to float32 at load — so an f16 model is the f32 row.
@@ -31,7 +32,7 @@ const { values: args } = parseArgs({
     prompt: { type: 'string', default: '16' },
     new: { type: 'string', default: '16' },
     runs: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'f32,int8,4bit-g32,4bit-g64' },
+    variants: { type: 'string', default: 'f32,int8,4bit-g32,4bit-g64,int8+head,4bit-g32+head' },
   },
 });
 
@@ -85,6 +86,8 @@ const VARIANTS: Record<string, wt.QuantizeOptions | null> = {
   int8: { bits: 8, groupSize: 32 },
   '4bit-g32': { bits: 4, groupSize: 32 },
   '4bit-g64': { bits: 4, groupSize: 64 },
+  'int8+head': { bits: 8, groupSize: 32 },
+  '4bit-g32+head': { bits: 4, groupSize: 32 },
 };
 
 async function modelPart(label: string, layers: number): Promise<void> {
@@ -101,6 +104,9 @@ async function modelPart(label: string, layers: number): Promise<void> {
       num_key_value_heads: 3, max_position_embeddings: 8192, rope_theta: 100000, rms_norm_eps: 1e-5, tie_word_embeddings: true,
     });
     if (opts) await wt.quantize(model, opts);
+    // +head: the tied output projection untied into a quantized copy of the embedding (the table
+    // itself stays float32 for the gather); without it the head is a float32 [49152, 576] product
+    if (opts && name.endsWith('+head')) model.lmHead = new wt.nn.QuantizedLinear(await wt.quantizeWeight(model.model.embedTokens.weight, opts)) as unknown as typeof model.lmHead;
     const resident = wt.memory().bytes - before;
     const prompt = Array.from({ length: T }, (_, i) => (i * 7919) % 49152);
     const gen = async (k: number) => {

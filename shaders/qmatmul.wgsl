@@ -191,25 +191,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     var d1 = vec4<f32>(0.0);
     var xs = vec4<f32>(0.0);
     dm = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    let kEnd = min(g * G + G, K);
-    for (var k = g * G; k < kEnd; k += 4u) {
-      let j = k / {{P}}u;
-      let sh = (k % {{P}}u) * BITS;
-      // column c: the 4 codes of output column n0 + c at k..k+3
-      let wm = mat4x4<f32>(codes4(q[qb.x + j], sh), codes4(q[qb.y + j], sh), codes4(q[qb.z + j], sh), codes4(q[qb.w + j], sh));
+    // a word of each column at a time (its P/4 vec4s of codes at constant shifts); the words
+    // of this group that hold some k < K
+    let jEnd = (min(g * G + G, K) + {{P}}u - 1u) / {{P}}u;
+    for (var j = g * (G / {{P}}u); j < jEnd; j++) {
+      let wv = vec4<u32>(q[qb.x + j], q[qb.y + j], q[qb.z + j], q[qb.w + j]);
+#unroll h HALVES
+      {
+        // column c: the 4 codes of output column n0 + c at k..k+3 (x is 0 past K)
+        let k = j * {{P}}u + h * 4u;
+        let wm = mat4x4<f32>(codes4(wv.x, h * 4u * BITS), codes4(wv.y, h * 4u * BITS), codes4(wv.z, h * 4u * BITS), codes4(wv.w, h * 4u * BITS));
 #if ROW1
-      let xv = loadX4(x0, k, K);
+        let xv = loadX4(x0, k, K);
 #if MINS
-      xs.x += dot(xv, vec4<f32>(1.0));
+        xs.x += dot(xv, vec4<f32>(1.0));
 #endif
-      d1 += xv * wm;
+        d1 += xv * wm;
 #else
-      let xm = mat4x4<f32>(loadX4(x0, k, K), loadX4(x1, k, K), loadX4(x2, k, K), loadX4(x3, k, K));
+        let xm = mat4x4<f32>(loadX4(x0, k, K), loadX4(x1, k, K), loadX4(x2, k, K), loadX4(x3, k, K));
 #if MINS
-      xs += vec4<f32>(1.0) * xm;
+        xs += vec4<f32>(1.0) * xm;
 #endif
-      dm += transpose(xm) * wm;
+        dm += transpose(xm) * wm;
 #endif
+      }
+#endunroll
     }
     let s = vec4<f32>(sc[u.sOff + sb.x + g], sc[u.sOff + sb.y + g], sc[u.sOff + sb.z + g], sc[u.sOff + sb.w + g]);
 #if MINS
@@ -245,7 +251,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 // x[b + k .. b + k + 3], zero past K (X4: b and K multiples of 4, one vec4 load)
 fn loadX4(b: u32, k: u32, K: u32) -> vec4<f32> {
 #if X4
-  return x[(b + k) >> 2u];
+  return select(vec4<f32>(0.0), x[(b + min(k, K - 4u)) >> 2u], k < K);
 #else
   let l = K - 1u;
   let v = vec4<f32>(x[b + min(k, l)], x[b + min(k + 1u, l)], x[b + min(k + 2u, l)], x[b + min(k + 3u, l)]);

@@ -38,7 +38,7 @@ export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
   }
   if (M * N * K === 0) return [];
   const flags = [...(mins ? ['MINS'] : []), ...(transpose ? ['TRANSPOSE'] : [])];
-  const vars = { BITS: bits, G, P, R: 1 };
+  const vars = { BITS: bits, G, P, R: 1, HALVES: P / 4 };
   if (!ctx.software && M >= QMATMUL_TILED_ROWS) {
     // the GEMM's columns and depth: (N, K) forward, (K, N) for the transpose
     const [gn, gk] = transpose ? [K, N] : [N, K];
