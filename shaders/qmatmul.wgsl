@@ -6,9 +6,10 @@
 //
 // Direct (no TILED flag; decode, and every product on software adapters): barrier-free, one
 // thread per block (the structure of the direct matmul core, matmul_direct.wgsl): forward, R
-// rows of x (4, or 1 under ROW1 for a matrix-vector product) by 4 output columns, the K loop 4
-// codes at a time (a vec4 unpacked from a word with vector shifts), per group the dots of x with
-// the raw codes, scaled (and the minimum times Σx added) once per group; TRANSPOSE (the input
+// rows of x (4, or 1 under ROW1 for a matrix-vector product) by 4 output columns, the K loop a
+// word of each column at a time (its P/4 vec4s of codes unpacked at constant shifts, HALVES =
+// P/4 copies by #unroll), per group the dots of x with the raw codes, scaled (and the minimum
+// times Σx added) once per group; X4: x read as vec4s (K and x's offset multiples of 4); TRANSPOSE (the input
 // gradient g[M,N] @ W → [M,K]), R rows by 4 consecutive k, the loop over N. Written per row and
 // column (vec4 / mat4x4 arithmetic), not as loops over small private arrays, which
 // CPU-emulated adapters keep in memory. Rows and columns past the end are clamped on load and
