@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
 import { setWasmQmatmul } from '../src/backend/cpu/routines/qmatmul.js';
-import { forEachBackend, gradcheck, useBackend } from './backends.js';
+import { BACKENDS, forEachBackend, gradcheck, useBackend } from './backends.js';
 import { createHarness, type Harness } from './webgpu/harness.js';
 import { randomValues } from './helpers.js';
 
@@ -127,7 +127,8 @@ forEachBackend((kind) => {
  * adapters (SwiftShader here) always take the direct kernel, so the routine is launched with a
  * hardware context (software: false) through the harness, on views with offsets.
  */
-describe('webgpu: the tiled qmatmul (what a GPU runs from 32 rows) vs the reference', () => {
+// (declared where the run covers WebGPU, as forEachBackend's suites: WT_TEST_BACKENDS)
+if (BACKENDS.includes('webgpu')) describe('webgpu: the tiled qmatmul (what a GPU runs from 32 rows) vs the reference', () => {
   let h: Harness | null = null;
   beforeAll(async () => {
     h = await createHarness();
