@@ -3,10 +3,12 @@
  * dequantize-then-matmul float64 reference, the quantizer's round-trip bounds, QuantizedLinear /
  * wt.quantize on models, gradients to the input, LoRA on a quantized base.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
-import { forEachBackend, gradcheck } from './backends.js';
+import { setWasmQmatmul } from '../src/backend/cpu/routines/qmatmul.js';
+import { BACKENDS, forEachBackend, gradcheck, useBackend } from './backends.js';
+import { createHarness, type Harness } from './webgpu/harness.js';
 import { randomValues } from './helpers.js';
 
 type Case = { bits: 4 | 8; groupSize: number; mins: boolean };
@@ -16,6 +18,23 @@ const CASES: Case[] = [
   { bits: 4, groupSize: 32, mins: false },
   { bits: 4, groupSize: 128, mins: true },
 ];
+/**
+ * Internal group sizes below the public minimum of 32 (the GGUF Q6_K repack keeps 8-bit codes
+ * with a scale per 16): built from the host arrays, since wt.quantizeData refuses them.
+ */
+const KERNEL_CASES: Case[] = [...CASES, { bits: 8, groupSize: 16, mins: false }, { bits: 8, groupSize: 16, mins: true }, { bits: 4, groupSize: 16, mins: true }];
+
+/** The weight as tensors on the current backend (any group size the kernels take). */
+function quantized(w: ArrayLike<number>, N: number, K: number, c: Case): wt.QuantizedWeight {
+  if (c.groupSize % 32 === 0) return wt.quantizeData(w, [N, K], c);
+  const a = quantizeArrays(w, N, K, c);
+  return {
+    q: wt.tensor(a.q, { shape: [N, a.words], dtype: 'int32' }),
+    scales: wt.tensor(a.scales, { shape: [N, a.groups] }),
+    mins: a.mins ? wt.tensor(a.mins, { shape: [N, a.groups] }) : null,
+    bits: c.bits, groupSize: c.groupSize, shape: [N, K],
+  };
+}
 
 /** x[M,K] @ Wᵀ in float64 from the dequantized reference. */
 function refMatmul(x: ArrayLike<number>, w: Float64Array, M: number, N: number, K: number): Float64Array {
@@ -55,16 +74,17 @@ describe('quantize on the host', () => {
 
 forEachBackend((kind) => {
   describe('qmatmul kernel vs the dequantize-then-matmul reference', () => {
-    for (const c of CASES) {
-      // (the last shape of the first case: several panels of the CPU's blocked path, both ways)
-      const shapes: (readonly [number, number, number])[] = [[1, 5, c.groupSize], [3, 33, 2 * c.groupSize], [17, 130, 3 * c.groupSize], [3, 33, c.groupSize + 5], [5, 33, c.groupSize + 5]];
-      if (c === CASES[0]) shapes.push([5, 700, 520]);
+    for (const c of KERNEL_CASES) {
+      // (the last shape of the first case: several panels of the CPU's blocked path, both ways;
+      // from 32 rows WebGPU's tiled kernel, M, N, K not multiples of its 64×64×16 tiles)
+      const shapes: (readonly [number, number, number])[] = [[1, 5, c.groupSize], [1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize], [17, 130, 3 * c.groupSize], [3, 33, c.groupSize + 5], [5, 33, c.groupSize + 5], [37, 71, 2 * c.groupSize + 13], [70, 130, 5 * c.groupSize + 4]];
+      if (c === CASES[0]) shapes.push([5, 700, 520], [40, 700, 520]);
       for (const [M, N, K] of shapes) {
         it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: [${M}, ${K}] @ [${N}, ${K}]ᵀ and its transpose`, async () => {
           const w = randomValues(N * K, M * 7 + N), xv = randomValues(M * K, K + 3), gv = randomValues(M * N, N + 5);
           const a = quantizeArrays(w, N, K, c);
           const d = dequantizeArrays(a, N, K, c);
-          const qw = wt.quantizeData(w, [N, K], c);
+          const qw = quantized(w, N, K, c);
           const x = wt.tensor(Float32Array.from(xv), { shape: [M, K] });
           const y = await wt.qlinear(x, qw).data();
           const want = refMatmul(xv, d, M, N, K);
@@ -100,6 +120,76 @@ forEachBackend((kind) => {
       }
     }
   });
+});
+
+/**
+ * The tiled WebGPU kernel (prefill on GPUs) where the adapter would not pick it: software
+ * adapters (SwiftShader here) always take the direct kernel, so the routine is launched with a
+ * hardware context (software: false) through the harness, on views with offsets.
+ */
+// (declared where the run covers WebGPU, as forEachBackend's suites: WT_TEST_BACKENDS)
+if (BACKENDS.includes('webgpu')) describe('webgpu: the tiled qmatmul (what a GPU runs from 32 rows) vs the reference', () => {
+  let h: Harness | null = null;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(() => h?.backend.destroy());
+  for (const c of KERNEL_CASES) {
+    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: forward and transpose on odd sizes past the 64×64×16 tiles`, async () => {
+      expect(h, 'a WebGPU adapter').not.toBeNull();
+      const ctx = { ...h!.ctx, software: false };
+      for (const [M, N, K] of [[37, 71, 2 * c.groupSize + 13], [66, 130, 3 * c.groupSize + 4], [32, 5, c.groupSize]] as const) {
+        const w = randomValues(N * K, M * 3 + N), xv = randomValues(M * K, K + 1), gv = randomValues(M * N, N + 2);
+        const a = quantizeArrays(w, N, K, c);
+        const d = dequantizeArrays(a, N, K, c);
+        const parts = [h!.view(h!.upload(a.q), [N, a.words], { dtype: 'int32' }), h!.view(h!.upload(a.scales), [N, a.groups]), ...(a.mins ? [h!.view(h!.upload(a.mins), [N, a.groups])] : [])];
+        const run = async (transpose: boolean, v: number[], R: number, C: number): Promise<Float32Array> => {
+          const xin = h!.view(h!.upload(Float32Array.from([9, 9, 9, ...v])), [M, R], { offset: 3 });
+          const out = h!.zeros(M * C + 5, -1);
+          h!.run('qmatmul', { bits: c.bits, groupSize: c.groupSize, mins: c.mins, transpose }, [xin, ...parts], [h!.view(out, [M, C], { offset: 5 })], ctx);
+          const got = await h!.read(out);
+          expect(Array.from(got.subarray(0, 5)), 'nothing written before the view').toEqual([-1, -1, -1, -1, -1]);
+          return got.subarray(5);
+        };
+        const y = await run(false, xv, K, N);
+        const absd = d.map(Math.abs);
+        expect(worstRel(y, refMatmul(xv, d, M, N, K), refMatmul(Array.from(xv, Math.abs), absd, M, N, K)), `forward [${M}, ${K}] @ [${N}, ${K}]ᵀ`).toBeLessThan(K * 1.2e-7);
+        const gx = await run(true, gv, N, K);
+        const wantT = new Float64Array(M * K), scaleT = new Float64Array(M * K);
+        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
+          wantT[i * K + k] += Math.fround(gv[i * N + n]) * d[n * K + k];
+          scaleT[i * K + k] += Math.abs(gv[i * N + n] * d[n * K + k]);
+        }
+        expect(worstRel(gx, wantT, scaleT), `transpose [${M}, ${N}] @ [${N}, ${K}]`).toBeLessThan(N * 1.2e-7);
+      }
+    });
+  }
+});
+
+describe('cpu: the JavaScript decode loops and panel dequantization the wasm SIMD ones replace (engines without it)', () => {
+  beforeEach(async () => {
+    await useBackend('cpu');
+  });
+  afterEach(() => setWasmQmatmul(true));
+  for (const c of KERNEL_CASES) {
+    it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: 1, 3 and 6 rows, wasm on and off, vs the reference`, async () => {
+      for (const [M, N, K] of [[1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize + 5], [6, 37, 2 * c.groupSize + 7]] as const) {
+        const w = randomValues(N * K, M + N), xv = randomValues(M * K, K);
+        const d = dequantizeArrays(quantizeArrays(w, N, K, c), N, K, c);
+        const want = refMatmul(xv, d, M, N, K), scale = refMatmul(Array.from(xv, Math.abs), d.map(Math.abs), M, N, K);
+        const qw = quantized(w, N, K, c);
+        const x = wt.tensor(Float32Array.from(xv), { shape: [M, K] });
+        for (const on of [true, false]) {
+          setWasmQmatmul(on);
+          const yt = wt.qlinear(x, qw);
+          const y = await yt.data();
+          yt.dispose();
+          expect(worstRel(y, want, scale), `wasm ${on ? 'on' : 'off'} [${M}, ${K}] @ [${N}, ${K}]ᵀ`).toBeLessThan(K * 1.2e-7);
+        }
+        wt.dispose([x, qw.q, qw.scales, ...(qw.mins ? [qw.mins] : [])]);
+      }
+    });
+  }
 });
 
 const FIXTURES = new URL('./fixtures/lm/', import.meta.url).pathname;

@@ -39,9 +39,10 @@ const tileFlags: Record<TileMode, string[]> = { vec4k: ['VEC4_K'], vec4r: ['VEC4
 
 /**
  * The WGSL of a GEMM kernel: the core, `operand` (uniform `u` with M, N, K; loaders; storeC) and
- * the two tile loaders rendered from the shared template.
+ * the two tile loaders rendered from the shared template (modeB null: `operand` has its own
+ * loadTileB, e.g. the quantized matmul's, which dequantizes W while staging it).
  */
-export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf, tile: GemmTile = 64): string {
+export function gemmProgram(operand: string, name: string, modeA: TileMode, modeB: TileMode | null, vars: TemplateVars = {}, flags: string[] = [], half?: GemmHalf, tile: GemmTile = 64): string {
   const coreFlags = half === 'f16' ? ['HALF', 'F16'] : half === 'emulate' ? ['HALF'] : [];
   if (flags.includes('ROWSUM')) coreFlags.push('ROWSUM');
   if (tile === 128) coreFlags.push('BIG');
@@ -49,7 +50,7 @@ export function gemmProgram(operand: string, name: string, modeA: TileMode, mode
   return (half === 'f16' ? 'enable f16;\n' : '') + withHelpers([
     render(gemmSrc, {}, coreFlags, 'gemm.wgsl'),
     render(tileSrc, { OP: 'A', R: 'M' }, tileFlags[modeA], 'gemm_tile.wgsl (A)'),
-    render(tileSrc, { OP: 'B', R: 'N' }, tileFlags[modeB], 'gemm_tile.wgsl (B)'),
+    ...(modeB ? [render(tileSrc, { OP: 'B', R: 'N' }, tileFlags[modeB], 'gemm_tile.wgsl (B)')] : []),
     render(operand, vars, flags, name),
   ].join('\n'));
 }
