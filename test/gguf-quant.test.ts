@@ -112,7 +112,7 @@ forEachBackend((kind) => {
     }
     it('other group sizes that are not multiples of 32 are refused (typed error)', () => {
       const q = wt.zeros([2, 4], { dtype: 'int32' }), s = wt.zeros([2, 2]);
-      expect(() => wt.qlinear(wt.zeros([1, 32]), { q, scales: s, mins: null, bits: 4, groupSize: 16, shape: [2, 32] })).toThrow(/qlinear: weight.groupSize must be a multiple of 32 in \[32, 4096\] \(or 16 with 8 bits\), got 16 with 4 bits/);
+      expect(() => wt.qlinear(wt.zeros([1, 48]), { q, scales: s, mins: null, bits: 4, groupSize: 24, shape: [2, 48] })).toThrow(/qlinear: weight.groupSize must be 16 or a multiple of 32 in \[32, 4096\], got 24 with 4 bits/);
       expect(() => wt.quantizeData(new Float32Array(64), [2, 32], { bits: 8, groupSize: 16 })).toThrow(/quantizeData: groupSize must be a multiple of 32/);
       wt.dispose([q, s]);
     });

@@ -160,8 +160,8 @@ function quantizedLayers(op: string, shards: { file: string; metadata: Record<st
     }
     if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file} must be an object of layers`);
     for (const [name, v] of Object.entries(layers as Record<string, { bits?: unknown; groupSize?: unknown; mins?: unknown }>)) {
-      const ok = typeof v === 'object' && v !== null && (v.bits === 4 || v.bits === 8) && typeof v.groupSize === 'number' && Number.isInteger(v.groupSize) && v.groupSize > 0 && v.groupSize <= 4096 && (v.groupSize % 32 === 0 || (v.groupSize === 16 && v.bits === 8)) && typeof v.mins === 'boolean';
-      if (!ok) throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file}: layer "${name}" must be { bits: 8 | 4, groupSize (a multiple of 32, or 16 with 8 bits), mins }, got ${JSON.stringify(v)}`);
+      const ok = typeof v === 'object' && v !== null && (v.bits === 4 || v.bits === 8) && typeof v.groupSize === 'number' && Number.isInteger(v.groupSize) && v.groupSize > 0 && v.groupSize <= 4096 && (v.groupSize % 32 === 0 || v.groupSize === 16) && typeof v.mins === 'boolean';
+      if (!ok) throw new FormatError(`${op}: __metadata__ "${QUANT_METADATA_KEY}" of ${file}: layer "${name}" must be { bits: 8 | 4, groupSize (16 or a multiple of 32), mins }, got ${JSON.stringify(v)}`);
       // GPT-2 checkpoints may name layers without the "transformer." prefix
       out.set(name, { bits: v.bits as 4 | 8, groupSize: v.groupSize as number, mins: v.mins as boolean });
       if (/^h\.\d+\./.test(name)) out.set(`transformer.${name}`, out.get(name)!);

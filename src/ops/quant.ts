@@ -184,10 +184,11 @@ export function checkQuantized(op: string, arg: string, qw: unknown): QuantizedW
     throw new ArgumentError(`${op}: ${arg} must be a quantized weight (from wt.quantizeWeight), got ${describeValue(qw)}`);
   }
   checkOneOf(op, `${arg}.bits`, String(v.bits), ['4', '8']);
-  // a multiple of 32 (quantOptions), or 8-bit groups of 16: GGUF Q6_K's sub-blocks, repacked at load
+  // a multiple of 32 (quantOptions), or groups of 16: GGUF Q6_K's sub-blocks, repacked at load
+  // (8-bit); the kernels take 16 at either width
   const G = v.groupSize;
-  if (!Number.isInteger(G) || G <= 0 || G > 4096 || (G % 32 !== 0 && !(G === 16 && v.bits === 8))) {
-    throw new ArgumentError(`${op}: ${arg}.groupSize must be a multiple of 32 in [32, 4096] (or 16 with 8 bits), got ${describeValue(G)} with ${v.bits} bits`);
+  if (!Number.isInteger(G) || G <= 0 || G > 4096 || (G % 32 !== 0 && G !== 16)) {
+    throw new ArgumentError(`${op}: ${arg}.groupSize must be 16 or a multiple of 32 in [32, 4096], got ${describeValue(G)} with ${v.bits} bits`);
   }
   const [N, K] = v.shape;
   const Gn = Math.ceil(K / v.groupSize), Wd = (Gn * v.groupSize * v.bits) / 32;
