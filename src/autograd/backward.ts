@@ -10,6 +10,7 @@ import type { Node } from './graph.js';
 import { gradRules } from './rules.js';
 import { disposeGrad, isPadded, merge, realize } from './padded.js';
 import { onesLike } from '../ops/creation.js';
+import { placeGrad } from '../arena.js';
 import { checkBoolean, checkTensor } from '../validate.js';
 
 /** Sums a broadcast gradient back to `shape`. */
@@ -180,6 +181,8 @@ export function backprop(seeds: readonly [Node, Tensor][], retainGraph: boolean,
       if (c !== f) f.dispose();
       x.grad = accumulate(x.grad, c);
       engine.untrack(x.grad);
+      // an optimizer's gradient arena: a pending gradient is computed straight into its slot
+      placeGrad(x);
     }
   }
   return out;
