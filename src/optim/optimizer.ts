@@ -101,7 +101,7 @@ export abstract class Optimizer {
   private buildArenas(group: ParamGroup): void {
     const fits = group.params.filter((p) => {
       const st = p._store, be = st.backend;
-      return be.slice && p.dtype === 'float32' && !st.external && p.offset === 0 && p.isContiguous() && p.numel() === st.numel && p.numel() > 0 && !inOpenArena(st.rawBuffer) && be === group.params[0].backend;
+      return be.slice && be.copyBuffer && p.dtype === 'float32' && !st.external && p.offset === 0 && p.isContiguous() && p.numel() === st.numel && p.numel() > 0 && !inOpenArena(st.rawBuffer) && be === group.params[0].backend;
     });
     // parameters sharing a storage (views of one tensor) stay out: their update would run twice
     const counts = new Map<unknown, number>();
