@@ -176,7 +176,8 @@ export function backprop(seeds: readonly [Node, Tensor][], retainGraph: boolean,
       const f = realize(gx);
       // a leaf's .grad owns its buffer: not a view into a larger one (the short attention
       // backward writes gq, gk, gv into one buffer), which readers of .grad may take whole
-      const own = f.isContiguous() && f.offset === 0 && f._view().buf.numel === f.numel();
+      // (the storage's size, not its buffer's: reading the buffer would compute a pending gradient now)
+      const own = f.isContiguous() && f.offset === 0 && f._store.numel === f.numel();
       const c = own ? f : f.clone();
       if (c !== f) f.dispose();
       x.grad = accumulate(x.grad, c);
