@@ -83,19 +83,24 @@ export class Arena {
    * live storage, or `t`'s storage sits in a slot of an arena still open, or (pending) its
    * recipe reads a slot of this arena (WebGPU cannot bind one buffer twice where one is written).
    */
-  place(t: Tensor, i: number): boolean {
+  place(t: Tensor, i: number, adoptOnly = false): boolean {
     const slot = this.slots[i], st = t._store;
     const cur = st.rawBuffer;
     if (cur === slot) return true;
     if (!this.refs || t.dtype !== 'float32' || st.dtype !== 'float32' || st.backend !== this.backend || st.external || t.offset !== 0 || !t.isContiguous() || t.numel() !== st.numel || st.numel !== this.layout.numels[i]) return false;
-    const owner = storageOf(slot);
-    if (owner && owner !== st) return false;
     if (cur && arenaOf.get(cur)?.open) return false;
     const r = st.recipe;
-    if (r && !cur) {
-      if (r.views.some((v) => arenaOf.get(v.buf) === this) || r.parts.some((p) => p.store.rawBuffer && arenaOf.get(p.store.rawBuffer) === this)) return false;
+    const free = () => {
+      const owner = storageOf(slot);
+      return !owner || owner === st;
+    };
+    if (r && !cur && free() && !r.views.some((v) => arenaOf.get(v.buf) === this) && !r.parts.some((p) => p.store.rawBuffer && arenaOf.get(p.store.rawBuffer) === this)) {
       st.adoptBuffer(slot);
     } else {
+      if (adoptOnly) return false;
+      // computed first: a gradient accumulated onto the old one (prev + g) frees the old one's slot then
+      void st.buf;
+      if (!free()) return false;
       st.moveTo(slot);
     }
     this.refs++;
@@ -137,5 +142,5 @@ export function placeGrad(x: Tensor): void {
   const g = x.grad;
   if (!g || !g._store.recipe || g._store.rawBuffer) return;
   const s = gradSlotOf(x);
-  if (s) s.arena.place(g, s.i);
+  if (s) s.arena.place(g, s.i, true);
 }

@@ -293,6 +293,8 @@ forEachBackend((kind) => {
           }
           other.zeroGrad();
           wt.tidy(() => lossOf(ps, step).backward());
+          // two micro-batches: the second backward adds onto the first's gradients
+          if (step === 3) wt.tidy(() => lossOf(ps, step + 1).backward());
           if (step === 1) ps[3].grad = null; // a parameter without gradient: skipped, as PyTorch
           opt.step();
           other.step();
