@@ -25,16 +25,20 @@ export interface Layout {
   readonly total: number;
 }
 
-/** Offsets of `numels` laid out one after another, each starting at a multiple of `align`. */
+/**
+ * Offsets of `numels` laid out one after another, each starting at a multiple of `align`, and at
+ * least a whole 4-element word after the one before (a WebGPU slot is bound in 16-byte words).
+ */
 export function layoutOf(numels: readonly number[], align: number): Layout {
   const offsets: number[] = [];
   let at = 0;
   for (const n of numels) {
     at = Math.ceil(at / align) * align;
     offsets.push(at);
-    at += n;
+    at += Math.max(4, Math.ceil(n / 4) * 4);
   }
-  return { offsets, numels: [...numels], total: Math.max(1, at) };
+  // whole 16-byte words at the end too (WebGPU binds each slot so)
+  return { offsets, numels: [...numels], total: Math.max(4, Math.ceil(at / 4) * 4) };
 }
 
 /** The arena each slot belongs to. */

@@ -274,6 +274,26 @@ forEachBackend((kind) => {
       expect(after.bytesInUse ?? 0).toBe(base.bytesInUse ?? 0);
     });
 
+    it('a one-element parameter (a slot smaller than a 16-byte word) read broadcast by a vectorized kernel', async () => {
+      const scenario = async () => {
+        const ps = wt.tidy(() => [wt.tensor([0.5]).requiresGrad_(), wt.arange(16).float().mul(0.1).reshape([4, 4]).detach().requiresGrad_(), wt.tensor([0.25, -1]).requiresGrad_()]);
+        const opt = new wt.optim.Adam(ps, { lr: 0.1 });
+        const x = wt.arange(16).float().reshape([4, 4]);
+        const out: number[][][] = [];
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          wt.tidy(() => x.mul(ps[0]).add(ps[1]).square().sum().add(ps[2].square().sum()).backward());
+          opt.step();
+          out.push(await Promise.all(ps.map(async (p) => Array.from(await p.data()))));
+        }
+        opt.zeroGrad();
+        opt.dispose();
+        wt.dispose([...ps, x]);
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+
     it('falls back per parameter where the arena cannot serve, with the same numbers', async () => {
       const scenario = async () => {
         const ps = makeParams();

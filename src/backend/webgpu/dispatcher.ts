@@ -53,8 +53,8 @@ export class GpuBuffer implements BackendBuffer {
  * the launch's view offsets by the window's start; uses are recorded on the whole buffer.
  */
 export class GpuWindow extends GpuBuffer {
-  constructor(readonly base: GpuBuffer, byteOffset: number, readonly bytes: number) {
-    super(base.gpu, bytes / 4, base.dtype);
+  constructor(readonly base: GpuBuffer, byteOffset: number, readonly bytes: number, numel = bytes / 4) {
+    super(base.gpu, numel, base.dtype);
     this.byteOffset = byteOffset;
     // the pool's bookkeeping (last batch, touched) belongs to the whole buffer
     Object.defineProperty(this, 'lastUse', { get: () => base.lastUse, set: (v: number) => (base.lastUse = v) });
@@ -74,7 +74,9 @@ export class GpuWindow extends GpuBuffer {
  */
 export class GpuSlot extends GpuWindow {
   constructor(base: GpuBuffer, byteOffset: number, numel: number) {
-    super(base, byteOffset, numel * 4);
+    // bound as whole 16-byte words, as pooled buffers are (vec4 kernels need them); the arena's
+    // layout leaves that much room before the next slot
+    super(base, byteOffset, Math.max(16, Math.ceil(numel / 4) * 16), numel);
   }
 }
 

@@ -121,7 +121,7 @@ export class WebGPUBackend implements Backend {
   slice(parent: BackendBuffer, offset: number, numel: number): BackendBuffer {
     this.alive();
     const p = this.use(parent);
-    if (p instanceof GpuWindow || offset % this.sliceAlign !== 0 || offset < 0 || offset + numel > p.numel) {
+    if (p instanceof GpuWindow || offset % this.sliceAlign !== 0 || offset < 0 || (offset + Math.max(4, Math.ceil(numel / 4) * 4)) * 4 > p.gpu.size) {
       throw new BackendError(`webgpu: slice of ${numel} elements at ${offset} of a buffer of ${p.numel} (offsets must be multiples of ${this.sliceAlign})`);
     }
     return new GpuSlot(p, offset * 4, numel);
