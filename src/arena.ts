@@ -14,8 +14,9 @@
  * caller falls back to its per-tensor path.
  */
 import type { Backend, BackendBuffer, View } from './backend/backend.js';
-import type { Tensor } from './tensor.js';
-import { storageOf } from './storage.js';
+import { Tensor } from './tensor.js';
+import { Storage, storageOf } from './storage.js';
+import { contiguousStrides } from './shape.js';
 import { allocBuffer, freeBuffer, registerSlot } from './record.js';
 
 /** Where each tensor of an arena starts (elements, aligned) and the arena's length. */
@@ -111,6 +112,17 @@ export class Arena {
     return true;
   }
 
+  /**
+   * A new tensor of `shape` whose storage is slot i, for a routine to write a gradient into (its
+   * contents undefined until then); null where the slot is owned or the sizes differ.
+   */
+  fresh(i: number, shape: readonly number[]): Tensor | null {
+    const slot = this.slots[i];
+    if (!this.refs || storageOf(slot) || shape.reduce((a, b) => a * b, 1) !== this.layout.numels[i]) return null;
+    this.refs++;
+    return Tensor._make(new Storage(this.backend, slot, 'float32'), shape, contiguousStrides(shape), 0, 'float32');
+  }
+
   /** Whether `t`'s storage is slot i's. */
   holds(t: Tensor, i: number): boolean {
     return t._store.rawBuffer === this.slots[i];
@@ -135,6 +147,20 @@ export function setGradSlot(p: Tensor, arena: Arena | null, i = 0): void {
 export function gradSlotOf(p: Tensor): { arena: Arena; i: number } | undefined {
   const g = gradSlots.get(p);
   return g?.arena.open ? g : undefined;
+}
+
+/**
+ * Where a gradient rule's routine should write leaf `x`'s gradient of `shape`: a new tensor over
+ * its slot in the optimizer's gradient arena while `x` has no gradient yet and the slot is free,
+ * else the output spec (a buffer of its own, copied into the slot at the step). A routine may
+ * take one such slot among its outputs (WebGPU binds no two ranges of one buffer where one is
+ * written): the rules give it the first (weight) gradient, not the bias's.
+ */
+export function gradOut(x: Tensor, shape: readonly number[]): Tensor | { shape: readonly number[]; dtype: 'float32' } {
+  const spec = { shape, dtype: 'float32' as const };
+  if (x.grad || x.isDisposed || !x.requiresGrad || !x.isLeaf) return spec;
+  const s = gradSlotOf(x);
+  return s?.arena.fresh(s.i, shape) ?? spec;
 }
 
 /**

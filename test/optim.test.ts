@@ -274,6 +274,30 @@ forEachBackend((kind) => {
       expect(after.bytesInUse ?? 0).toBe(base.bytesInUse ?? 0);
     });
 
+    it('layers whose backward routines write the weight gradient into its slot (linear, layerNorm), one used twice: the same numbers', async () => {
+      const scenario = async () => {
+        wt.manualSeed(4);
+        const l1 = new wt.nn.Linear(5, 8), ln = new wt.nn.LayerNorm(8), l2 = new wt.nn.Linear(8, 8), head = new wt.nn.Linear(8, 3);
+        const params = [...l1.parameters(), ...ln.parameters(), ...l2.parameters(), ...head.parameters()];
+        const opt = new wt.optim.AdamW(params, { lr: 0.05 });
+        const x = wt.randn([6, 5], { seed: 1 });
+        const out: number[][][] = [];
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          // l2 runs twice: its second gradient adds onto the first, which took the slot
+          wt.tidy(() => head.forward(l2.forward(l2.forward(ln.forward(l1.forward(x))).relu())).square().mean().backward());
+          opt.step();
+          out.push(await Promise.all(params.map(async (p) => Array.from(await p.data()))));
+        }
+        opt.zeroGrad();
+        opt.dispose();
+        [l1, ln, l2, head].forEach((m) => m.dispose());
+        x.dispose();
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+
     it('a one-element parameter (a slot smaller than a 16-byte word) read broadcast by a vectorized kernel', async () => {
       const scenario = async () => {
         const ps = wt.tidy(() => [wt.tensor([0.5]).requiresGrad_(), wt.arange(16).float().mul(0.1).reshape([4, 4]).detach().requiresGrad_(), wt.tensor([0.25, -1]).requiresGrad_()]);
