@@ -18,7 +18,7 @@ async function runBench(cfg: BenchConfig): Promise<BenchResult> {
   let adapter: BenchResult['adapter'] = null;
   for (const section of cfg.sections) {
     log(`section ${section}: ${all.length} workloads`);
-    const libs = sectionLibs(section, { wasmPath: '/tfjs-wasm/', fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants });
+    const libs = sectionLibs(section, { wasmPath: '/tfjs-wasm/', fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants, arenasCompare: cfg.arenasCompare });
     const r = await runSection(section, libs, all, { ...cfg, log });
     rows.push(...r.rows);
     libErrors.push(...r.libErrors);

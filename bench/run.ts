@@ -21,6 +21,8 @@
  *   --segments on|off|compare  WebGPU optimizer steps with several parameters per kernel, or one
  *                      each (default: the backend's, DispatcherOptions.segments); compare: webtensor
  *                      with them off, and "webtensor (segments)" peers (compiled and eager) with them on
+ *   --arenas-compare   "webtensor (no arenas)" peers (compiled and eager): optimizers with one update
+ *                      kernel per parameter instead of one per group (wt.optim.Optimizer.arenas = false)
  *   --webtensor-only   skip TF.js and jax-js (webtensor and its variants only)
  *   --sleep-all        (with --node) every library's runs wait for the GPU the way webtensor's reads
  *                      do on a software adapter: Dawn's polls through a timer (src/backend/webgpu/wait.ts)
@@ -115,7 +117,7 @@ async function inNode(root: string, cfg: BenchConfig): Promise<BenchResult> {
   };
   for (const section of cfg.sections) {
     console.log(`section ${section}: ${all.length} workloads`);
-    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants }), all, { ...cfg, wrapRun, cpuClock, log: (l) => console.log(l) });
+    const r = await runSection(section, sectionLibs(section, { fusionOff: cfg.fusionOff, segments: cfg.segments, segmentsCompare: cfg.segmentsCompare, webtensorOnly: cfg.webtensorOnly, attentionVariants: cfg.attentionVariants, arenasCompare: cfg.arenasCompare }), all, { ...cfg, wrapRun, cpuClock, log: (l) => console.log(l) });
     out.rows.push(...r.rows);
     out.libErrors.push(...r.libErrors);
     const info = wt.backendInfo();
@@ -131,13 +133,14 @@ async function main(): Promise<void> {
       node: { type: 'boolean', default: false }, section: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' },
       native: { type: 'boolean', default: false }, results: { type: 'string' }, 'fusion-off': { type: 'boolean', default: false }, 'attention-variants': { type: 'boolean', default: false },
       'sleep-all': { type: 'boolean', default: false }, segments: { type: 'string' }, 'webtensor-only': { type: 'boolean', default: false },
+      'arenas-compare': { type: 'boolean', default: false },
     },
   });
   const sections: Section[] = a.section ? [a.section as Section] : ['webgpu', 'cpu'];
   if (sections.some((s) => s !== 'webgpu' && s !== 'cpu')) throw new Error(`--section must be webgpu or cpu, got ${a.section}`);
   const quick = a.quick ?? false;
   const cfg: BenchConfig = { quick, sections, ...runOptions(quick), profile: a.profile, only: a.only, fusionOff: a['fusion-off'], attentionVariants: a['attention-variants'], sleepAll: a['sleep-all'],
-    segments: a.segments === undefined || a.segments === 'compare' ? undefined : a.segments === 'on', segmentsCompare: a.segments === 'compare', webtensorOnly: a['webtensor-only'] };
+    segments: a.segments === undefined || a.segments === 'compare' ? undefined : a.segments === 'on', segmentsCompare: a.segments === 'compare', webtensorOnly: a['webtensor-only'], arenasCompare: a['arenas-compare'] };
   if (a.segments !== undefined && !['on', 'off', 'compare'].includes(a.segments)) throw new Error(`--segments must be on, off or compare, got ${a.segments}`);
   if (cfg.sleepAll && !a.node) throw new Error('--sleep-all applies to Node (Dawn polls with setImmediate there); add --node');
   if (!a.native && process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;

@@ -84,8 +84,11 @@ export function exportGPUBuffer(t: Tensor): GPUBufferInfo {
   if (!t.isContiguous()) {
     throw new ArgumentError(`gpuBuffer: the tensor of shape ${fmt(t.shape)} is a strided view (strides ${fmt(t.strides)}); call .contiguous() first`);
   }
-  const buffer = backend.exportBuffer(t._view().buf);
-  return { buffer, offset: t.offset, byteOffset: t.offset * 4, byteLength: t.numel() * 4, shape: [...t.shape], dtype: t.dtype };
+  const buf = t._view().buf;
+  const buffer = backend.exportBuffer(buf);
+  // an arena slot (an optimizer's parameter or gradient) starts inside its arena's buffer
+  const base = backend.bufferByteOffset?.(buf) ?? 0;
+  return { buffer, offset: base / 4 + t.offset, byteOffset: base + t.offset * 4, byteLength: t.numel() * 4, shape: [...t.shape], dtype: t.dtype };
 }
 
 /**

@@ -94,8 +94,21 @@ export function allocBuffer(backend: Backend, numel: number, dtype: DType): Back
   return b;
 }
 
+/** Arena slots (Backend.slice, src/arena.ts) and what freeing each does instead of freeing it. */
+const slotFrees = new WeakMap<BackendBuffer, () => void>();
+
+/**
+ * Marks `buf` as an arena slot: freeing it calls `onFree` (the arena's count) and nothing else,
+ * so it never goes to a recording's spares or counts as freed (a compiled step keeps writing it).
+ */
+export function registerSlot(buf: BackendBuffer, onFree: () => void): void {
+  slotFrees.set(buf, onFree);
+}
+
 /** Frees a buffer no tensor uses any more (it stays with recordings that replay into it). */
 export function freeBuffer(backend: Backend, buf: BackendBuffer): void {
+  const slot = slotFrees.get(buf);
+  if (slot) return slot();
   const a = active;
   if (a?.internal.has(buf)) {
     a.internal.set(buf, true);

@@ -14,7 +14,7 @@ import type { Expr } from './kernel/ir.js';
 import { canonical } from './kernel/canonical.js';
 import type { Carried } from './deferred.js';
 import { contiguousStrides } from './shape.js';
-import { allocBuffer, dispatch, dynamicOf, freeBuffer } from './record.js';
+import { allocBuffer, copyBuffer, dispatch, dynamicOf, freeBuffer } from './record.js';
 
 /**
  * The recipe of a pending elementwise result (see src/fusion.ts): `expr` over the input views
@@ -289,6 +289,39 @@ export class Storage {
       const s = readers.get(v.buf);
       if (s && s.delete(this) && s.size === 0) readers.delete(v.buf);
     }
+  }
+
+  /** The buffer as it is (null while pending and not given one), without computing anything. */
+  get rawBuffer(): BackendBuffer | null {
+    return this._buf;
+  }
+
+  /**
+   * Gives a pending storage that has no buffer yet `buf` (an arena slot, src/arena.ts) to compute
+   * its contents into when they are needed.
+   */
+  adoptBuffer(buf: BackendBuffer): void {
+    if (this._buf || !this._recipe || buf.numel !== this.numel) throw new Error('adoptBuffer: only a pending storage without a buffer takes one of its size');
+    this._buf = buf;
+    owners.set(buf, this);
+  }
+
+  /**
+   * Moves the contents into `buf` (an arena slot of the same size) and frees the old buffer: the
+   * storage, and every tensor on it, keeps its identity. Pending results reading the old buffer
+   * are computed first.
+   */
+  moveTo(buf: BackendBuffer): void {
+    if (buf.numel !== this.numel) throw new Error('moveTo: the buffer must have the storage\'s size');
+    const old = this.buf;
+    if (old === buf) return;
+    const s = readers.get(old);
+    if (s) for (const p of [...s]) p.materialize();
+    copyBuffer(this.backend, { src: old, srcOffset: 0, dst: buf, dstOffset: 0, numel: this.numel });
+    owners.delete(old);
+    freeBuffer(this.backend, old);
+    this._buf = buf;
+    owners.set(buf, this);
   }
 
   retain(): this {

@@ -59,7 +59,7 @@ function fnPrefixes(path: string, entry: Entry): string[] {
  * internal steps that public methods call with checked arguments. Not walked.
  */
 const INTERNAL: [Ctor, string[]][] = [
-  [wt.optim.Optimizer as unknown as Ctor, ['checkGroup', 'checkHypers', 'initState', 'stateNames', 'hypers', 'run', 'update', 'updateExprs', 'updateOne']],
+  [wt.optim.Optimizer as unknown as Ctor, ['arenaStep', 'buildArenas', 'checkGroup', 'checkHypers', 'initState', 'stateNames', 'hypers', 'run', 'update', 'updateExprs', 'updateOne']],
   [wt.optim.lr.LRScheduler as unknown as Ctor, ['apply']],
   ...[wt.nn.RNN, wt.nn.LSTM, wt.nn.GRU].map((C): [Ctor, string[]] => [C as unknown as Ctor, ['run', 'step', 'suffix']]),
   ...[wt.nn.RNNCell, wt.nn.LSTMCell, wt.nn.GRUCell].map((C): [Ctor, string[]] => [C as unknown as Ctor, ['prep', 'xg']]),

@@ -178,4 +178,181 @@ forEachBackend((kind) => {
       expect(Array.from(await ps[1].data())).toEqual([8, 16]);
     });
   });
+
+  describe('parameter arena: one update kernel per parameter group (src/arena.ts)', () => {
+    // odd sizes: slots start at aligned offsets (64 floats on WebGPU), so every slot but the first has padding before it
+    const SHAPES = [[3, 5], [7], [2, 3, 2], [1], [65], [33, 3]];
+    const useArenas = async <T>(on: boolean, fn: () => Promise<T>): Promise<T> => {
+      const was = wt.optim.Optimizer.arenas;
+      wt.optim.Optimizer.arenas = on;
+      try {
+        return await fn();
+      } finally {
+        wt.optim.Optimizer.arenas = was;
+      }
+    };
+    const makeParams = () => wt.tidy(() => SHAPES.map((s, i) => wt.arange(s.reduce((a, b) => a * b, 1)).float().mul(0.1 * (i + 1)).sub(0.3).sin().reshape(s).detach().requiresGrad_()));
+    /** a loss whose gradients autograd computes (pending ones go straight into their slots) */
+    const lossOf = (ps: wt.Tensor[], step: number) => ps.map((p, i) => p.mul(p).mul(0.5 + 0.1 * i).add(p.mul(Math.cos(step + i))).sum()).reduce((a, b) => a.add(b));
+    /** two parameter groups with different lr and weight decay; returns the parameters after each step, and the kernels of the last step() */
+    async function train(make: (groups: wt.optim.ParamGroup[]) => wt.optim.Optimizer, steps = 4) {
+      const ps = makeParams();
+      const opt = make([{ params: ps.slice(0, 3), lr: 0.05, weightDecay: 0.01 }, { params: ps.slice(3), lr: 0.02, weightDecay: 0 }]);
+      const out: number[][][] = [];
+      let kernels = 0;
+      for (let step = 0; step < steps; step++) {
+        opt.zeroGrad();
+        wt.tidy(() => lossOf(ps, step).backward());
+        if (step === steps - 1) {
+          for (const p of ps) await p.grad!.data(); // computed: the profile counts the update alone
+          const prof = await wt.profile(() => opt.step());
+          kernels = prof.kernels.reduce((n, k) => n + k.count, 0);
+        } else opt.step();
+        out.push(await Promise.all(ps.map(async (p) => Array.from(await p.data()))));
+      }
+      opt.zeroGrad();
+      opt.dispose();
+      wt.dispose(ps);
+      return { out, kernels };
+    }
+    const makers: [string, (g: wt.optim.ParamGroup[]) => wt.optim.Optimizer][] = [
+      ['SGD momentum, weight decay', (g) => new wt.optim.SGD(g, { lr: 0.1, momentum: 0.9 })],
+      ['Adam, weight decay', (g) => new wt.optim.Adam(g, { lr: 0.01 })],
+      ['AdamW', (g) => new wt.optim.AdamW(g, { lr: 0.01 })],
+      ['RMSprop centered', (g) => new wt.optim.RMSprop(g, { lr: 0.01, centered: true })],
+      ['Adagrad', (g) => new wt.optim.Adagrad(g, { lr: 0.1, initialAccumulatorValue: 0.1 })],
+    ];
+    for (const [name, make] of makers) {
+      it(`${name}, two groups: bit-identical to one kernel per parameter, one kernel per group`, async () => {
+        const arena = await useArenas(true, () => train(make));
+        const plain = await useArenas(false, () => train(make));
+        expect(arena.out).toEqual(plain.out);
+        // without arenas: one kernel per parameter on WebGPU; the CPU packs each group's into one segmented kernel
+        expect(plain.kernels).toBe(kind === 'webgpu' ? SHAPES.length : 2);
+        expect(arena.kernels).toBe(2);
+      });
+    }
+
+    it('parameters read, save and load as before; state round-trips; the arena goes with its optimizer and parameters', async () => {
+      const base = wt.memory();
+      const ps = makeParams();
+      const before = await Promise.all(ps.map(async (p) => Array.from(await p.data())));
+      const opt = new wt.optim.Adam(ps, { lr: 0.01 });
+      // moved into the arena, the values and shapes are the same, and a state dict saves them
+      expect(await Promise.all(ps.map(async (p) => Array.from(await p.data())))).toEqual(before);
+      wt.tidy(() => lossOf(ps, 0).backward());
+      const g1 = Array.from(await ps[4].grad!.data());
+      opt.step();
+      expect(Array.from(await ps[4].grad!.data())).toEqual(g1); // the user's view of .grad survives the move into its slot
+      const sd = opt.stateDict();
+      expect(Object.keys(sd.state)).toHaveLength(SHAPES.length);
+      const qs = await Promise.all(ps.map(async (p) => wt.tensor(Array.from(await p.data()), { shape: [...p.shape], requiresGrad: true })));
+      const opt2 = new wt.optim.Adam(qs, { lr: 0.01 });
+      opt2.loadStateDict(sd);
+      opt.zeroGrad();
+      wt.tidy(() => lossOf(ps, 1).backward());
+      wt.tidy(() => lossOf(qs, 1).backward());
+      opt.step();
+      opt2.step();
+      expect(await Promise.all(qs.map(async (p) => Array.from(await p.data())))).toEqual(await Promise.all(ps.map(async (p) => Array.from(await p.data()))));
+      // after zeroGrad (set to none) a parameter read alone, a slice, an in-place change
+      opt.zeroGrad();
+      expect(ps[0].grad).toBeNull();
+      const part = ps[4].slice(0, 2, 5);
+      expect(Array.from(await part.data())).toEqual(Array.from(await ps[4].data()).slice(2, 5));
+      part.dispose();
+      opt.dispose();
+      opt2.zeroGrad();
+      opt2.dispose();
+      // a parameter outlives its optimizer, in its slot
+      const v = Array.from(await ps[1].data());
+      wt.noGrad(() => ps[1].add_(1));
+      expect(Array.from(await ps[1].data())).toEqual(v.map((x) => Math.fround(x + 1)));
+      wt.dispose([...ps, ...qs]);
+      const after = wt.memory();
+      expect(after.tensors).toBe(base.tensors);
+      expect(after.bytesInUse ?? 0).toBe(base.bytesInUse ?? 0);
+    });
+
+    it('layers whose backward routines write the weight gradient into its slot (linear, layerNorm), one used twice: the same numbers', async () => {
+      const scenario = async () => {
+        wt.manualSeed(4);
+        const l1 = new wt.nn.Linear(5, 8), ln = new wt.nn.LayerNorm(8), l2 = new wt.nn.Linear(8, 8), head = new wt.nn.Linear(8, 3);
+        const params = [...l1.parameters(), ...ln.parameters(), ...l2.parameters(), ...head.parameters()];
+        const opt = new wt.optim.AdamW(params, { lr: 0.05 });
+        const x = wt.randn([6, 5], { seed: 1 });
+        const out: number[][][] = [];
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          // l2 runs twice: its second gradient adds onto the first, which took the slot
+          wt.tidy(() => head.forward(l2.forward(l2.forward(ln.forward(l1.forward(x))).relu())).square().mean().backward());
+          opt.step();
+          out.push(await Promise.all(params.map(async (p) => Array.from(await p.data()))));
+        }
+        opt.zeroGrad();
+        opt.dispose();
+        [l1, ln, l2, head].forEach((m) => m.dispose());
+        x.dispose();
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+
+    it('a one-element parameter (a slot smaller than a 16-byte word) read broadcast by a vectorized kernel', async () => {
+      const scenario = async () => {
+        const ps = wt.tidy(() => [wt.tensor([0.5]).requiresGrad_(), wt.arange(16).float().mul(0.1).reshape([4, 4]).detach().requiresGrad_(), wt.tensor([0.25, -1]).requiresGrad_()]);
+        const opt = new wt.optim.Adam(ps, { lr: 0.1 });
+        const x = wt.arange(16).float().reshape([4, 4]);
+        const out: number[][][] = [];
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          wt.tidy(() => x.mul(ps[0]).add(ps[1]).square().sum().add(ps[2].square().sum()).backward());
+          opt.step();
+          out.push(await Promise.all(ps.map(async (p) => Array.from(await p.data()))));
+        }
+        opt.zeroGrad();
+        opt.dispose();
+        wt.dispose([...ps, x]);
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+
+    it('falls back per parameter where the arena cannot serve, with the same numbers', async () => {
+      const scenario = async () => {
+        const ps = makeParams();
+        ps.push(wt.arange(12).float().reshape([3, 4]).mul(0.05).detach().T.requiresGrad_()); // strided: never in an arena
+        const opt = new wt.optim.SGD(ps.slice(0, 4), { lr: 0.1, momentum: 0.5 });
+        const other = new wt.optim.Adam([ps[0], ps[5], ps[6]], { lr: 0.01 }); // ps[0] is in opt's arena: other updates it alone
+        opt.paramGroups[0].params.push(ps[4]); // added after construction: its own kernel
+        const kept: wt.Tensor[] = [];
+        const out: number[][][] = [];
+        for (let step = 0; step < 4; step++) {
+          if (step === 2) {
+            // an old gradient still held: its slot is not reused (the next gradients go per parameter)
+            kept.push(wt.keep(ps[1].grad!));
+            ps[1].grad = null;
+          } else {
+            opt.zeroGrad();
+          }
+          other.zeroGrad();
+          wt.tidy(() => lossOf(ps, step).backward());
+          // two micro-batches: the second backward adds onto the first's gradients
+          if (step === 3) wt.tidy(() => lossOf(ps, step + 1).backward());
+          if (step === 1) ps[3].grad = null; // a parameter without gradient: skipped, as PyTorch
+          opt.step();
+          other.step();
+          out.push(await Promise.all(ps.map(async (p) => Array.from(await p.data()))));
+        }
+        expect(Array.from(await kept[0].data())).toHaveLength(7);
+        opt.zeroGrad();
+        other.zeroGrad();
+        opt.dispose();
+        other.dispose();
+        wt.dispose([...ps, ...kept]);
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+  });
 });

@@ -42,6 +42,8 @@ export interface BenchConfig {
   segmentsCompare?: boolean;
   /** webtensor and its variants only (no TF.js, no jax-js): quicker before/after runs */
   webtensorOnly?: boolean;
+  /** "webtensor (no arenas)" peers: optimizers with one update kernel per parameter */
+  arenasCompare?: boolean;
   /** also run webtensor with fusion off ("webtensor (fusion off)"), for before/after figures */
   fusionOff?: boolean;
   /** also run webtensor with the fused attention kernels forced on and forced off */
@@ -63,7 +65,7 @@ export function runOptions(quick: boolean): Pick<BenchConfig, 'warmup' | 'reps' 
 }
 
 /** The libraries of a section; webtensor first (the ratios are webtensor ÷ each peer). */
-export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean; segmentsCompare?: boolean; webtensorOnly?: boolean; attentionVariants?: boolean } = {}): Lib[] {
+export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionOff?: boolean; segments?: boolean; segmentsCompare?: boolean; webtensorOnly?: boolean; attentionVariants?: boolean; arenasCompare?: boolean } = {}): Lib[] {
   const segments = opts.segmentsCompare && section === 'webgpu' ? false : opts.segments;
   // with the fusion-off peer, "webtensor" runs with fusion forced on (the default is on for WebGPU only)
   const main = webtensorLib(section, { fusion: opts.fusionOff ? true : 'auto', segments });
@@ -74,7 +76,11 @@ export function sectionLibs(section: Section, opts: { wasmPath?: string; fusionO
     ? [webtensorLib(section, { segments: true, trainingOnly: true, label: 'webtensor (segments)' }), webtensorLib(section, { segments: true, compiled: false, trainingOnly: true, label: 'webtensor (eager, segments)' })]
     : [];
   const attention = opts.attentionVariants ? attentionVariants(section) : [];
-  const ours = [main, eager, ...packed, ...off, ...attention];
+  // the optimizers' parameter arenas (one update kernel per group) off: one kernel per parameter
+  const noArenas = opts.arenasCompare
+    ? [webtensorLib(section, { arenas: false, segments, label: 'webtensor (no arenas)' }), webtensorLib(section, { arenas: false, segments, compiled: false, trainingOnly: true, label: 'webtensor (eager, no arenas)' })]
+    : [];
+  const ours = [main, eager, ...noArenas, ...packed, ...off, ...attention];
   if (opts.webtensorOnly) return ours;
   return section === 'webgpu'
     ? [...ours, tfjsLib('webgpu'), jaxLib()]

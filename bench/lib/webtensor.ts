@@ -168,7 +168,7 @@ function trainCase(w: Workload, compiled: boolean): Case {
  * kernels on or off (wt.setFusedAttention; 'auto' otherwise) and limits the library to the
  * workloads with attention (the attention kernel, char-gpt).
  */
-export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulOnly?: boolean; matmulPrecision?: wt.MatmulPrecision; fusedAttention?: boolean } = {}): Lib {
+export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean | 'auto'; segments?: boolean; subgroupOps?: boolean; gemmTile?: 64 | 128; label?: string; compiled?: boolean; trainingOnly?: boolean; matmulOnly?: boolean; matmulPrecision?: wt.MatmulPrecision; fusedAttention?: boolean; arenas?: boolean } = {}): Lib {
   let instance: wt.Backend | null = null;
   const fusion = opts.fusion ?? 'auto';
   return {
@@ -193,6 +193,9 @@ export function webtensorLib(backend: 'webgpu' | 'cpu', opts: { fusion?: boolean
       if (w.group === 'kernel' && opts.trainingOnly) throw new Error('n/a: this variant differs from webtensor in training steps only');
       if (opts.matmulOnly && !w.name.startsWith('matmul')) throw new Error('n/a: this variant differs from webtensor in large matmuls only');
       if (opts.fusedAttention !== undefined && !/attention|gpt/.test(w.name)) throw new Error('n/a: this variant differs from webtensor in attention only');
+      if (opts.arenas !== undefined && w.group === 'kernel') throw new Error('n/a: this variant differs from webtensor in training steps only');
+      // the optimizer decides at construction whether its parameters go into arenas (src/arena.ts)
+      wt.optim.Optimizer.arenas = opts.arenas ?? true;
       return w.group === 'kernel' ? kernelCase(w) : trainCase(w, opts.compiled ?? true);
     },
   };

@@ -10,6 +10,7 @@ import type { Node } from './graph.js';
 import { gradRules } from './rules.js';
 import { disposeGrad, isPadded, merge, realize } from './padded.js';
 import { onesLike } from '../ops/creation.js';
+import { placeGrad } from '../arena.js';
 import { checkBoolean, checkTensor } from '../validate.js';
 
 /** Sums a broadcast gradient back to `shape`. */
@@ -175,11 +176,14 @@ export function backprop(seeds: readonly [Node, Tensor][], retainGraph: boolean,
       const f = realize(gx);
       // a leaf's .grad owns its buffer: not a view into a larger one (the short attention
       // backward writes gq, gk, gv into one buffer), which readers of .grad may take whole
-      const own = f.isContiguous() && f.offset === 0 && f._view().buf.numel === f.numel();
+      // (the storage's size, not its buffer's: reading the buffer would compute a pending gradient now)
+      const own = f.isContiguous() && f.offset === 0 && f._store.numel === f.numel();
       const c = own ? f : f.clone();
       if (c !== f) f.dispose();
       x.grad = accumulate(x.grad, c);
       engine.untrack(x.grad);
+      // an optimizer's gradient arena: a pending gradient is computed straight into its slot
+      placeGrad(x);
     }
   }
   return out;

@@ -168,6 +168,17 @@ export interface Backend {
   bake?(commands: readonly StepCommand[], dynamic: ReadonlySet<number>): BakedStep;
   /** Copies elements between buffers, in order with the dispatches. */
   copyBuffer?(c: BufferCopy): void;
+  /**
+   * `numel` elements of `parent` from element `offset` as a buffer of their own (an arena slot,
+   * src/optim/arena.ts): kernels, copies, reads and writes of it reach that range of the parent;
+   * `free` of it is a no-op (the memory is the parent's). `offset` must be a multiple of
+   * `sliceAlign`; the parent at most `sliceLimit` elements (it is bound whole).
+   */
+  slice?(parent: BackendBuffer, offset: number, numel: number): BackendBuffer;
+  readonly sliceAlign?: number;
+  readonly sliceLimit?: number;
+  /** Where `buf`'s bytes start in the device buffer `exportBuffer` gives (nonzero for a slice). */
+  bufferByteOffset?(buf: BackendBuffer): number;
   /** What the backend has compiled so far (absent: it compiles nothing). */
   kernelStats?(): KernelStats;
   /** Applies a float32 matmul precision to later dispatches (absent: always float32). */

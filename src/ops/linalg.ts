@@ -21,6 +21,7 @@ import { broadcastStrides, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkSameBackend, copyInto, empty, runMatmul, runRoutine } from './run.js';
 import { checkFloat } from '../validate.js';
+import { gradOut } from '../arena.js';
 
 /** The one stride that walks `shape` in row-major order, or null when the dims do not merge. */
 function collapseStride(shape: readonly number[], strides: readonly number[]): number | null {
@@ -229,7 +230,8 @@ function linearGrad(n: Node<'matmul'>, g: Tensor): (Tensor | null)[] {
       const g2 = g.reshape([-1, nOut]), x2 = x.reshape([-1, nIn]);
       const a3 = g2._viewAs([1, nOut, R], [0, g2.strides[1], g2.strides[0]], g2.offset);
       const b3 = x2._viewAs([1, R, nIn], [0, x2.strides[0], x2.strides[1]], x2.offset);
-      const [gW, gB] = runRoutine('matmul', { bias: false, rowSums: true }, [a3, b3], [{ shape: [1, nOut, nIn], dtype: 'float32' }, { shape: [1, nOut], dtype: 'float32' }]);
+      // the weight gradient straight into its slot of an optimizer's gradient arena, where it has one
+      const [gW, gB] = runRoutine('matmul', { bias: false, rowSums: true }, [a3, b3], [gradOut(n.inputs[1], [1, nOut, nIn]), { shape: [1, nOut], dtype: 'float32' }]);
       return [want[0] ? matmulRaw(g, w) : null, gW.reshape([nOut, nIn]), gB.reshape([nOut])];
     });
   }

@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor.js';
 import { ones, zeros } from './creation.js';
 import { checkIndexRange } from './indexing.js';
 import { runOrZeros } from './run.js';
+import { gradOut } from '../arena.js';
 import { checkBoolean, checkFloat, checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
 
 // ---- rows: moving one dim last and back -------------------------------------------------------
@@ -334,7 +335,9 @@ export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm' | 'ba
     const [R, D] = xr.shape;
     return tidy(() => {
       const gr = g.contiguous().reshape([R, D]);
-      const outs = [{ shape: [R, D], dtype: 'float32' as const }, ...(affine ? [{ shape: [D], dtype: 'float32' as const }, { shape: [D], dtype: 'float32' as const }] : [])];
+      // the weight gradient straight into its slot of an optimizer's gradient arena, where it has one
+      const gwOut = affine && R * D > 0 ? gradOut(n.inputs[1], [D]) : { shape: [D], dtype: 'float32' as const };
+      const outs = [{ shape: [R, D], dtype: 'float32' as const }, ...(affine ? [gwOut, { shape: [D], dtype: 'float32' as const }] : [])];
       const [gx, gw, gb] = runOrZeros('layerNormBackward', { affine }, affine ? [xr, gr, mean, rstd, w] : [xr, gr, mean, rstd], outs, R * D);
       const res = [gx.reshape([...n.inputs[0].shape])];
       if (affine) res.push(gw.reshape([...n.inputs[1].shape]), gb.reshape([...n.inputs[2].shape]));

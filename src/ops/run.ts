@@ -244,6 +244,23 @@ export function runSegmentsInto(op: string, exprs: readonly Expr[], inputs: read
   }
 }
 
+/**
+ * One kernel over whole arenas (src/arena.ts): `exprs` over the 1-D views `ins` into `outs`, each
+ * an arena whose slots hold the tensors of `members` (per tensor group: its inputs, then its
+ * targets, all in their slots; every input computed already). Counts each target's write and
+ * passes deferred checks as runSegmentsInto does per segment.
+ */
+export function runArenaInto(op: string, exprs: readonly Expr[], ins: readonly View[], outs: readonly View[], members: readonly { inputs: readonly Tensor[]; targets: readonly Tensor[] }[], scalars: readonly number[] = [], dynamic?: DynamicScalars): void {
+  if (!members.length) return;
+  const backend = checkSameBackend(op, members[0].inputs);
+  // the kernel reads the arenas, not the tensors: pending inputs are computed into their slots first
+  for (const m of members) for (const t of m.inputs) void t._store.buf;
+  for (const m of members) for (const t of m.targets) beforeWrite(t._view().buf);
+  const exe = backend.prepare({ kind: 'elementwise', expr: exprs[0], more: exprs.slice(1), ndim: 1 });
+  dispatch(backend, exe, ins, outs, scalars, dynamicOf(exprs, scalars, dynamic && [dynamic]));
+  for (const m of members) for (const t of m.targets) passChecks(t._store, m.inputs, keepsValues(t._view(), t._store, m.inputs));
+}
+
 /** Most segments in one dispatch (the generated kernel has a branch per segment). */
 export const MAX_SEGMENTS = 32;
 

@@ -11,7 +11,8 @@ import { IR, type Expr } from '../kernel/ir.js';
 import { keep } from '../memory.js';
 import { noteStep } from '../debug.js';
 import { zerosLike } from '../ops/creation.js';
-import { runElementwiseInto, runSegmentsInto } from '../ops/run.js';
+import { runArenaInto, runElementwiseInto, runSegmentsInto } from '../ops/run.js';
+import { Arena, inOpenArena, layoutOf, setGradSlot } from '../arena.js';
 import { isRecording, onReplay, type DynamicScalars } from '../record.js';
 
 
@@ -32,10 +33,31 @@ export interface UpdateInputs {
 
 const load = (i: number) => IR.load(i, 'float32');
 
+/**
+ * Parameters of one group kept in arenas (src/arena.ts): the parameters in `param`'s slots, their
+ * gradients' slots in `grad`, each state tensor's in `states[j]` (made at the first step), all of
+ * one layout; a step with every gradient in its slot is one kernel over the arenas.
+ */
+interface ArenaSet {
+  params: Tensor[];
+  slots: number[];
+  param: Arena;
+  grad: Arena;
+  states: Arena[] | null;
+}
+
 export abstract class Optimizer {
   readonly paramGroups: ParamGroup[];
   /** per-parameter state tensors and step counts */
   protected state = new Map<Tensor, { step: number; tensors: Tensor[] }>();
+  /**
+   * Whether optimizers made from now on keep their parameters, gradients and state in arenas
+   * (src/arena.ts), so that a step updates every float32 contiguous parameter of a group in one
+   * kernel (default true; false: one kernel per parameter, as before the arenas).
+   */
+  static arenas = true;
+  /** the arenas of each group (one set per group, more when a group outgrows one binding) */
+  private arenaSets = new Map<ParamGroup, ArenaSet[]>();
 
   constructor(params: Tensor[] | ParamGroup[] | Iterable<Tensor>, defaults: { lr: number; [hyper: string]: unknown }) {
     const op = this.constructor.name;
@@ -68,6 +90,104 @@ export abstract class Optimizer {
       checkNumber(op, 'lr', g.lr, { min: 0, finite: true });
       this.checkGroup(g);
     });
+    if (Optimizer.arenas && !isRecording()) noGrad(() => this.paramGroups.forEach((g) => this.buildArenas(g)));
+  }
+
+  /**
+   * Moves the group's float32 contiguous parameters (each the whole of its storage, not in another
+   * open optimizer's arena) into arenas of at most one storage binding each; groups of fewer than
+   * two such parameters, and backends without Backend.slice, keep one kernel per parameter.
+   */
+  private buildArenas(group: ParamGroup): void {
+    const fits = group.params.filter((p) => {
+      const st = p._store, be = st.backend;
+      return be.slice && be.copyBuffer && p.dtype === 'float32' && !st.external && p.offset === 0 && p.isContiguous() && p.numel() === st.numel && p.numel() > 0 && !inOpenArena(st.rawBuffer) && be === group.params[0].backend;
+    });
+    // parameters sharing a storage (views of one tensor) stay out: their update would run twice
+    const counts = new Map<unknown, number>();
+    for (const p of fits) counts.set(p._store, (counts.get(p._store) ?? 0) + 1);
+    const mine = fits.filter((p) => counts.get(p._store) === 1);
+    if (mine.length < 2) return;
+    const be = mine[0].backend, align = be.sliceAlign ?? 1, limit = be.sliceLimit ?? Infinity;
+    const sets: ArenaSet[] = [];
+    let chunk: Tensor[] = [], size = 0;
+    const flush = () => {
+      if (chunk.length >= 2) {
+        const layout = layoutOf(chunk.map((p) => p.numel()), align);
+        const param = new Arena(be, layout), grad = new Arena(be, layout);
+        const set: ArenaSet = { params: [], slots: [], param, grad, states: null };
+        chunk.forEach((p, i) => {
+          if (!param.place(p, i)) return;
+          set.params.push(p);
+          set.slots.push(i);
+          setGradSlot(p, grad, i);
+        });
+        sets.push(set);
+      }
+      chunk = [];
+      size = 0;
+    };
+    for (const p of mine) {
+      const n = Math.ceil(p.numel() / align) * align;
+      if (n > limit) continue;
+      if (size + n > limit) flush();
+      chunk.push(p);
+      size += n;
+    }
+    flush();
+    if (sets.length) this.arenaSets.set(group, sets);
+  }
+
+  /**
+   * One step of an arena set as one kernel over its arenas, when every parameter of it is still
+   * in the group and in its slot, has a gradient that is (or can be put) in its slot, and state
+   * in its slots at one common step count (made here at the first step). False: nothing was
+   * updated (the per-parameter path does it; gradients may have moved into their slots).
+   */
+  private arenaStep(set: ArenaSet, group: ParamGroup, inGroup: ReadonlySet<Tensor>, op: string, stepped: { step: number }[], dynamic: (group: ParamGroup, st: { step: number }) => DynamicScalars | undefined): boolean {
+    const { params, slots } = set;
+    const names = this.stateNames(group);
+    const sts = params.map((p) => this.state.get(p));
+    const have = sts.filter((x) => x !== undefined);
+    if (have.length !== 0 && have.length !== params.length) return false;
+    if (have.some((x) => x!.step !== have[0]!.step || x!.tensors.length !== names.length)) return false;
+    for (let k = 0; k < params.length; k++) {
+      const p = params[k];
+      if (!inGroup.has(p) || !p.grad || !set.param.holds(p, slots[k])) return false;
+    }
+    // gradients into their slots (a shared gradient tensor can be in one slot only: checked after)
+    for (let k = 0; k < params.length; k++) if (!set.grad.place(params[k].grad!, slots[k])) return false;
+    for (let k = 0; k < params.length; k++) if (!set.grad.holds(params[k].grad!, slots[k])) return false;
+    // state is made or moved into its slots outside compiled steps only (a replay would repeat the copy)
+    const recording = isRecording();
+    if (!set.states) {
+      if (recording) return false;
+      set.states = names.map(() => new Arena(set.param.backend, set.param.layout));
+    }
+    if (set.states.length !== names.length) return false;
+    const states = set.states;
+    if (recording && params.some((_, k) => !sts[k] || sts[k]!.tensors.some((t, j) => !states[j].holds(t, slots[k])))) return false;
+    for (let k = 0; k < params.length; k++) {
+      let st = sts[k];
+      if (!st) {
+        st = { step: 0, tensors: names.map((n) => keep(this.initState(n, params[k], group))) };
+        this.state.set(params[k], st);
+        sts[k] = st;
+      }
+      for (let j = 0; j < names.length; j++) if (!states[j].place(st.tensors[j], slots[k])) return false;
+    }
+    for (const st of sts) {
+      st!.step++;
+      stepped.push(st!);
+    }
+    const st0 = sts[0]!;
+    const hv = this.hypers(group, st0.step);
+    const { exprs, scalars } = this.updateExprs(group, hv, names.length, false);
+    const ins = [set.param.view(), set.grad.view(), ...states.map((a) => a.view())];
+    const outs = [set.param.view(), ...states.map((a) => a.view())];
+    const members = params.map((p, k) => ({ inputs: [p, p.grad!, ...sts[k]!.tensors], targets: [p, ...sts[k]!.tensors] }));
+    runArenaInto(op, exprs, ins, outs, members, scalars, dynamic(group, st0));
+    return true;
   }
 
   /** Checks a group's hyperparameters (each optimizer names its own ranges). */
@@ -138,8 +258,15 @@ export abstract class Optimizer {
         const names = this.stateNames(group);
         const buckets = new Map<string, { hv: Record<string, number>; st: { step: number }; ins: Tensor[][]; outs: Tensor[][] }>();
         const storages = new Set<unknown>();
+        // arenas first: a set whose every parameter is ready is one kernel
+        const done = new Set<Tensor>();
+        const sets = skip || engine.debug ? undefined : this.arenaSets.get(group);
+        if (sets) {
+          const inGroup = new Set(group.params);
+          for (const set of sets) if (this.arenaStep(set, group, inGroup, op, stepped, dynamic)) for (const p of set.params) done.add(p);
+        }
         for (const p of group.params) {
-          if (!p.grad) continue;
+          if (!p.grad || done.has(p)) continue;
           let st = this.state.get(p);
           if (!st) {
             st = { step: 0, tensors: names.map((n) => keep(this.initState(n, p, group))) };
@@ -157,7 +284,8 @@ export abstract class Optimizer {
             gate.dispose();
             continue;
           }
-          const shared = !engine.debug && !p.grad._store.recipe && inputs.every((t) => t.isContiguous()) && !storages.has(p._store);
+          // (an arena's slots are one buffer: a multi-segment kernel would bind it twice, writing)
+          const shared = !engine.debug && !p.grad._store.recipe && inputs.every((t) => t.isContiguous() && !inOpenArena(t._store.rawBuffer)) && !storages.has(p._store);
           if (!shared) {
             this.updateOne(op, group, hv, inputs, targets, dynamic(group, st));
             continue;
@@ -257,10 +385,17 @@ export abstract class Optimizer {
     });
   }
 
-  /** Frees the state tensors. */
+  /** Frees the state tensors (and the arenas, once the parameters and gradients in them are gone). */
   dispose(): void {
     for (const s of this.state.values()) s.tensors.forEach((t) => t.dispose());
     this.state.clear();
+    for (const sets of this.arenaSets.values()) {
+      for (const set of sets) {
+        for (const p of set.params) setGradSlot(p, null);
+        for (const a of [set.param, set.grad, ...(set.states ?? [])]) a.close();
+      }
+    }
+    this.arenaSets.clear();
   }
 
   /** dispose(), for `using opt = new wt.optim.Adam(...)`: the state tensors go at the end of the block. */

@@ -120,6 +120,19 @@ describe('embedding: a host device', () => {
     wt.dispose([x, y, c, tail, alias]);
   });
 
+  it('gpuBuffer() of a parameter an optimizer moved into its arena: the arena buffer, at the slot\'s offset', async () => {
+    const a = wt.tensor([1, 2, 3], { requiresGrad: true }), b = wt.tensor([4, 5], { requiresGrad: true });
+    const opt = new wt.optim.SGD([a, b], { lr: 0.1 });
+    const ia = a.gpuBuffer(), ib = b.gpuBuffer();
+    expect(ib.buffer).toBe(ia.buffer); // one arena
+    expect(ib.byteOffset).toBeGreaterThan(ia.byteOffset);
+    expect(ib.byteOffset % device.limits.minStorageBufferOffsetAlignment).toBe(0);
+    expect(ib).toMatchObject({ offset: ib.byteOffset / 4, byteLength: 8, shape: [2] });
+    expect(Array.from(await hostRead(ib.buffer, ib.byteOffset, ib.byteLength))).toEqual([4, 5]);
+    opt.dispose();
+    wt.dispose([a, b]);
+  });
+
   it('rejects unusable buffers with clear errors', async () => {
     const noStorage = device.createBuffer({ size: 16, usage: U.COPY_DST | U.COPY_SRC });
     expect(() => wt.fromGPUBuffer(noStorage, [4])).toThrow(wt.ArgumentError);

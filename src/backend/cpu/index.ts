@@ -21,6 +21,8 @@ class CpuBuffer implements BackendBuffer {
     public data: StorageArray | null,
     readonly dtype: DType,
     readonly size: number,
+    /** a slice of another buffer (Backend.slice: an arena slot): its array is a subarray of that one's */
+    readonly slot = false,
   ) {}
   get numel(): number {
     return this.data ? this.data.length : 0;
@@ -85,9 +87,21 @@ export class CpuBackend implements Backend {
     return numel * 3 + (dtype !== 'float32' ? 0 : this.float64 ? 1 : 2);
   }
 
+  /** Arena slots need no alignment here. */
+  readonly sliceAlign = 1;
+  readonly sliceLimit = 2 ** 30;
+
+  /** `numel` elements of `parent` from `offset`, sharing its memory (a subarray). */
+  slice(parent: BackendBuffer, offset: number, numel: number): BackendBuffer {
+    const p = parent as CpuBuffer;
+    const d = this.arr(p);
+    if (p.slot || offset < 0 || offset + numel > d.length) throw new BackendError(`cpu: slice of ${numel} elements at ${offset} of a buffer of ${d.length}`);
+    return new CpuBuffer(d.subarray(offset, offset + numel), p.dtype, numel, true);
+  }
+
   free(buf: BackendBuffer): void {
     const b = buf as CpuBuffer;
-    if (!b.data) return;
+    if (!b.data || b.slot) return; // a slot's memory is its arena's
     const bytes = b.data.length * 4;
     this.bytes -= bytes;
     if (b.data.length > 0 && this.pooled + bytes <= POOL_LIMIT) {

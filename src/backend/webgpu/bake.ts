@@ -33,9 +33,9 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
   commands.forEach((c, i) => {
     if (c.kind === 'run') {
       const snapshot = (b: GpuBuffer) => {
-        const s = new GpuBuffer(d.pool.acquire(b.gpu.size), b.numel, b.dtype);
+        const s = new GpuBuffer(d.pool.acquire(b.span), b.numel, b.dtype);
         snapshots.push(s);
-        items.push({ kind: 'copy', src: b, srcOffset: 0, dst: s, dstOffset: 0, bytes: b.gpu.size });
+        items.push({ kind: 'copy', src: b, srcOffset: 0, dst: s, dstOffset: 0, bytes: b.span });
         return s;
       };
       for (const l of plan(c.exe, c.inputs, c.outputs, c.scalars, snapshot, dynamic.has(i))) {
@@ -83,10 +83,10 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
       for (const b of l.buffers) b.touched = true;
       u += bytes;
     } else if (it.kind === 'copy') {
-      steps.push({ kind: 'copy', src: it.src.gpu, srcOffset: it.srcOffset, dst: it.dst.gpu, dstOffset: it.dstOffset, bytes: it.bytes });
+      steps.push({ kind: 'copy', src: it.src.gpu, srcOffset: it.src.byteOffset + it.srcOffset, dst: it.dst.gpu, dstOffset: it.dst.byteOffset + it.dstOffset, bytes: it.bytes });
     } else {
       dev.queue.writeBuffer(consts!, k, it.bytes.buffer, it.bytes.byteOffset, it.bytes.length);
-      steps.push({ kind: 'copy', src: consts!, srcOffset: k, dst: it.buf.gpu, dstOffset: it.offset, bytes: it.bytes.length });
+      steps.push({ kind: 'copy', src: consts!, srcOffset: k, dst: it.buf.gpu, dstOffset: it.buf.byteOffset + it.offset, bytes: it.bytes.length });
       k += Math.ceil(it.bytes.length / 4) * 4;
     }
   }
@@ -106,7 +106,10 @@ export function bake(d: Dispatcher, commands: readonly StepCommand[], dynamic: R
       }
       if (hi > lo) dev.queue.writeBuffer(uniforms!, lo, shadow.buffer, lo, hi - lo);
       const enc = dev.createCommandEncoder({ label: 'wt compiled step' });
-      const copy = (c: BufferCopy) => enc.copyBufferToBuffer((c.src as GpuBuffer).gpu, c.srcOffset * 4, (c.dst as GpuBuffer).gpu, c.dstOffset * 4, c.numel * 4);
+      const copy = (c: BufferCopy) => {
+        const src = c.src as GpuBuffer, dst = c.dst as GpuBuffer;
+        enc.copyBufferToBuffer(src.gpu, src.byteOffset + c.srcOffset * 4, dst.gpu, dst.byteOffset + c.dstOffset * 4, c.numel * 4);
+      };
       before.forEach(copy);
       let pass: GPUComputePassEncoder | null = null;
       for (const s of steps) {

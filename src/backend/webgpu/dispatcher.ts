@@ -37,7 +37,13 @@ export class GpuBuffer implements BackendBuffer {
   /** written or bound at least once (an out-of-memory retry may only replace an untouched one) */
   touched = false;
   freed = false;
+  /** where its bytes start in `gpu`: nonzero for a window or an arena slot (copies, reads and writes add it) */
+  byteOffset = 0;
   constructor(public gpu: GPUBuffer, readonly numel: number, readonly dtype: DType) {}
+  /** the bytes it spans from `byteOffset`: all of `gpu`, or a window's or slot's own */
+  get span(): number {
+    return this.gpu.size;
+  }
 }
 
 /**
@@ -47,11 +53,46 @@ export class GpuBuffer implements BackendBuffer {
  * the launch's view offsets by the window's start; uses are recorded on the whole buffer.
  */
 export class GpuWindow extends GpuBuffer {
-  constructor(readonly base: GpuBuffer, readonly byteOffset: number, readonly bytes: number) {
-    super(base.gpu, bytes / 4, base.dtype);
+  constructor(readonly base: GpuBuffer, byteOffset: number, readonly bytes: number, numel = bytes / 4) {
+    super(base.gpu, numel, base.dtype);
+    this.byteOffset = byteOffset;
     // the pool's bookkeeping (last batch, touched) belongs to the whole buffer
     Object.defineProperty(this, 'lastUse', { get: () => base.lastUse, set: (v: number) => (base.lastUse = v) });
     Object.defineProperty(this, 'touched', { get: () => base.touched, set: (v: boolean) => (base.touched = v) });
+  }
+  override get span(): number {
+    return this.bytes;
+  }
+}
+
+/**
+ * An arena slot (Backend.slice: an optimizer's parameter, gradient and state arenas, one buffer
+ * each, src/optim/arena.ts): `numel` elements of `base` from `byteOffset` (a multiple of
+ * minStorageBufferOffsetAlignment), bound as that range. It is a buffer of its own to the front
+ * end (a storage owns it, kernels bind it), but the memory is the arena's: freeing it gives nothing
+ * back to the pool.
+ */
+export class GpuSlot extends GpuWindow {
+  constructor(base: GpuBuffer, byteOffset: number, numel: number) {
+    // bound as whole 16-byte words, as pooled buffers are (vec4 kernels need them); the arena's
+    // layout leaves that much room before the next slot
+    super(base, byteOffset, Math.max(16, Math.ceil(numel / 4) * 16), numel);
+  }
+}
+
+/**
+ * WebGPU forbids binding one GPUBuffer writable beside any other binding of it in a dispatch, and
+ * two slots of one arena are one GPUBuffer: the arena's users (src/optim/arena.ts) never make such
+ * a launch; this says so plainly if one ever is, instead of a validation error at submit.
+ */
+function checkSlots(l: Launch, nWrite: number): void {
+  const bufs = l.buffers;
+  for (let i = bufs.length - nWrite; i < bufs.length; i++) {
+    for (let j = 0; j < bufs.length; j++) {
+      if (j !== i && bufs[j] !== bufs[i] && bufs[j].gpu === bufs[i].gpu) {
+        throw new BackendError(`webgpu: ${l.label} writes an arena slot and binds another range of the same buffer (an optimizer's parameter or gradient arena), which WebGPU forbids`);
+      }
+    }
   }
 }
 
@@ -286,6 +327,7 @@ export class Dispatcher {
       b.lastUse = this.batch;
       b.touched = true;
     }
+    if (l.buffers.some((b) => b instanceof GpuSlot)) checkSlots(l, nWrite);
     const group = this.bindGroup(entry.layout, `${l.nRead},${nWrite}`, bytes, l.buffers);
     // profiling with timestamps: a pass of its own, so that its begin/end time just this dispatch
     const timed = this.profiler?.onDispatch(l.label);
@@ -331,7 +373,7 @@ export class Dispatcher {
   /** Encodes a buffer-to-buffer copy in order with the dispatches (bytes, multiples of 4). */
   copy(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
-    this.commandEncoder().copyBufferToBuffer(src.gpu, srcOffset, dst.gpu, dstOffset, bytes);
+    this.commandEncoder().copyBufferToBuffer(src.gpu, src.byteOffset + srcOffset, dst.gpu, dst.byteOffset + dstOffset, bytes);
     src.lastUse = dst.lastUse = this.batch;
     src.touched = dst.touched = true;
   }
@@ -339,7 +381,7 @@ export class Dispatcher {
   /** Writes data at a byte offset, after all work encoded so far. */
   write(buf: GpuBuffer, data: ArrayBufferView, byteOffset: number): void {
     if (buf.lastUse === this.batch) this.submit();
-    this.device.queue.writeBuffer(buf.gpu, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(buf.gpu, buf.byteOffset + byteOffset, data.buffer, data.byteOffset, data.byteLength);
     buf.touched = true;
   }
 
@@ -347,7 +389,7 @@ export class Dispatcher {
   async read(buf: GpuBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
     const staging = this.staging.acquire(bytes);
     this.endPass();
-    this.commandEncoder().copyBufferToBuffer(buf.gpu, byteOffset, staging, 0, bytes);
+    this.commandEncoder().copyBufferToBuffer(buf.gpu, buf.byteOffset + byteOffset, staging, 0, bytes);
     buf.lastUse = this.batch;
     this.submit();
     await staging.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
@@ -359,6 +401,7 @@ export class Dispatcher {
 
   /** Returns a buffer to the pool once no unsubmitted work names it. */
   release(buf: GpuBuffer): void {
+    if (buf instanceof GpuWindow) return; // a window or an arena slot: the memory is its base's
     if (buf.lastUse === this.batch) this.freedInBatch.push(buf);
     else this.pool.release(buf.gpu);
   }

@@ -14,7 +14,7 @@ import { ArgumentError, BackendError, DeviceLostError, OutOfMemoryError, ShaderC
 import { kernelKey, kernelLabel, type Kernel, type RoutineKernel, type RoutineName } from '../../kernel/kernel.js';
 import { analyzeExpr, type ExprInfo } from '../../kernel/wgsl.js';
 import { acquireDevice, fixedSubgroupSize, type WebGPUInfo } from './device.js';
-import { Dispatcher, GpuBuffer, GpuWindow, type DispatcherOptions, type Launch } from './dispatcher.js';
+import { Dispatcher, GpuBuffer, GpuSlot, GpuWindow, type DispatcherOptions, type Launch } from './dispatcher.js';
 import { bake } from './bake.js';
 import { USAGE } from './pool.js';
 import { sleepingWait } from './wait.js';
@@ -107,6 +107,31 @@ export class WebGPUBackend implements Backend {
     return buf;
   }
 
+  /** Storage buffers may start at multiples of this many elements (minStorageBufferOffsetAlignment). */
+  get sliceAlign(): number {
+    return Math.max(1, this.device.limits.minStorageBufferOffsetAlignment / 4);
+  }
+
+  /** The largest buffer `slice` may carve (one storage binding: an arena is bound whole). */
+  get sliceLimit(): number {
+    return Math.floor(this.bindingLimit / 4);
+  }
+
+  /** `numel` elements of `parent` from element `offset` (a multiple of sliceAlign) as a buffer of their own (GpuSlot). */
+  slice(parent: BackendBuffer, offset: number, numel: number): BackendBuffer {
+    this.alive();
+    const p = this.use(parent);
+    if (p instanceof GpuWindow || offset % this.sliceAlign !== 0 || offset < 0 || (offset + Math.max(4, Math.ceil(numel / 4) * 4)) * 4 > p.gpu.size) {
+      throw new BackendError(`webgpu: slice of ${numel} elements at ${offset} of a buffer of ${p.numel} (offsets must be multiples of ${this.sliceAlign})`);
+    }
+    return new GpuSlot(p, offset * 4, numel);
+  }
+
+  /** Where `buf`'s bytes start in the GPUBuffer exportBuffer gives (an arena slot's offset). */
+  bufferByteOffset(buf: BackendBuffer): number {
+    return (buf as GpuBuffer).byteOffset;
+  }
+
   reserve(numel: number): void {
     this.alive();
     this.dispatcher.pool.sizeFor(Math.max(numel, 1) * 4);
@@ -114,7 +139,7 @@ export class WebGPUBackend implements Backend {
 
   free(buf: BackendBuffer): void {
     const b = buf as GpuBuffer;
-    if (b.freed) return;
+    if (b.freed || b instanceof GpuSlot) return; // a slot's memory is its arena's
     b.freed = true;
     this.live.delete(b);
     // after loss or destroy there is nothing to recycle into; a host buffer stays the host's
@@ -467,8 +492,8 @@ export class WebGPUBackend implements Backend {
   /** A temporary whole-buffer copy, freed once the current batch is submitted. */
   private readonly snapshot = (buf: GpuBuffer): GpuBuffer => {
     this.needUsage(buf, USAGE.COPY_SRC, 'COPY_SRC', 'be read and written by one kernel');
-    const copy = new GpuBuffer(this.dispatcher.pool.acquire(buf.gpu.size), buf.numel, buf.dtype);
-    this.dispatcher.copy(buf, 0, copy, 0, buf.gpu.size);
+    const copy = new GpuBuffer(this.dispatcher.pool.acquire(buf.span), buf.numel, buf.dtype);
+    this.dispatcher.copy(buf, 0, copy, 0, buf.span);
     this.dispatcher.release(copy);
     return copy;
   };
