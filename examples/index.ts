@@ -6,6 +6,9 @@ import { charGpt } from './char-gpt.js';
 import { lstmSine } from './lstm-sine.js';
 import { autoencoder } from './autoencoder.js';
 import { gan } from './gan.js';
+// issue 26, vision examples (ex26a)
+import { resnet } from './resnet.js';
+import { unet } from './unet.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -16,4 +19,7 @@ export const EXAMPLES: Record<string, Example> = {
   'lstm-sine': lstmSine,
   autoencoder,
   gan,
+  // issue 26, vision examples (ex26a)
+  resnet,
+  unet,
 };
