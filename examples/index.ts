@@ -9,6 +9,8 @@ import { gan } from './gan.js';
 // issue 26, vision examples (ex26a)
 import { resnet } from './resnet.js';
 import { unet } from './unet.js';
+import { vit } from './vit.js';
+import { quantize } from './quantize.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -22,4 +24,6 @@ export const EXAMPLES: Record<string, Example> = {
   // issue 26, vision examples (ex26a)
   resnet,
   unet,
+  vit,
+  quantize,
 };

@@ -19,7 +19,7 @@
  *
  * Default run: the first 12,000 training images, 3 epochs (282 steps of 128) for each network,
  * Adam 3e-3 with a cosine decay (per epoch), tested on the 10,000 test images. The short run
- * (--quick): 2,048 images, one epoch of batch 32, width 4, Adam 1e-2, 500 test images.
+ * (--quick): 1,024 images, one epoch of batch 32, width 4, Adam 1e-2, 500 test images.
  */
 import * as wt from '../src/index.js';
 import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
@@ -102,7 +102,7 @@ async function trainOne(name: string, model: wt.nn.Module, data: { xTrain: wt.Te
 
 export async function trainResnet(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number> }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 2048 : 12000, testLimit: quick ? 500 : 10000 });
+  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 1024 : 12000, testLimit: quick ? 500 : 10000 });
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const data = { xTrain: prep(train.images), yTrain: train.labels, xTest: prep(test.images), yTest: test.labels };
   const epochs = opts.epochs ?? (quick ? 1 : 3);

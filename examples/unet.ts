@@ -162,7 +162,7 @@ export async function trainUnet(opts: ExampleOptions, log: (s: string) => void):
   const tr = makeShapes(nTrain, 1, size), te = makeShapes(nTest, 2, size);
   const xTrain = wt.tensor(tr.images, { shape: [nTrain, 1, size, size] }), yTrain = wt.tensor(tr.masks, { shape: [nTrain, size, size], dtype: 'int32' });
   const xTest = wt.tensor(te.images, { shape: [nTest, 1, size, size] });
-  const epochs = opts.epochs ?? (quick ? 2 : 6);
+  const epochs = opts.epochs ?? (quick ? 1 : 6);
   wt.manualSeed(0);
   const model = new UNet(quick ? 4 : 8, SHAPE_CLASSES.length, quick ? 0.5 : 0.1);
   const optimizer = new wt.optim.Adam(model.parameters(), { lr: quick ? 1e-2 : 3e-3 });
