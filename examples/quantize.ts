@@ -56,7 +56,7 @@ export async function trainQuantize(opts: ExampleOptions, log: (s: string) => vo
   const accuracy = (pred: Int32Array) => pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0) / labels.length;
   const ref = await predictions(model, xTest);
   const metrics: Record<string, number> = { f32Accuracy: accuracy(ref), f32Bytes: weightBytes(model) };
-  const lines = [`f32            accuracy ${(100 * metrics.f32Accuracy).toFixed(2)}%   weights ${metrics.f32Bytes.toLocaleString('en-US')} bytes`];
+  const lines = [`${'f32'.padEnd(15)} accuracy ${(100 * metrics.f32Accuracy).toFixed(2)}%   weights ${metrics.f32Bytes.toLocaleString('en-US')} bytes`];
   const state = model.stateDict();
   for (const [bits, groupSize] of [[8, 64], [8, 32], [4, 64], [4, 32]] as const) {
     // a fresh copy of the trained model, its Linear layers then quantized in place
@@ -68,7 +68,7 @@ export async function trainQuantize(opts: ExampleOptions, log: (s: string) => vo
     metrics[`${key}Accuracy`] = accuracy(pred);
     metrics[`${key}Bytes`] = weightBytes(copy);
     metrics[`${key}Agreement`] = pred.reduce((n, p, i) => n + (p === ref[i] ? 1 : 0), 0) / pred.length;
-    lines.push(`int${bits}, group ${String(groupSize).padEnd(3)} accuracy ${(100 * metrics[`${key}Accuracy`]).toFixed(2)}%   weights ${metrics[`${key}Bytes`].toLocaleString('en-US')} bytes (${(metrics.f32Bytes / metrics[`${key}Bytes`]).toFixed(1)}× smaller), same digit as f32 on ${(100 * metrics[`${key}Agreement`]).toFixed(2)}%`);
+    lines.push(`${`int${bits}, group ${groupSize}`.padEnd(15)} accuracy ${(100 * metrics[`${key}Accuracy`]).toFixed(2)}%   weights ${metrics[`${key}Bytes`].toLocaleString('en-US')} bytes (${(metrics.f32Bytes / metrics[`${key}Bytes`]).toFixed(1)}× smaller), same digit as f32 on ${(100 * metrics[`${key}Agreement`]).toFixed(2)}%`);
     copy.dispose();
   }
   for (const l of lines) log(`quantize: ${l}`);
