@@ -15,7 +15,8 @@
  *   → block(c → 2c, stride 2) → (B, 2c, 14, 14)  projection shortcut
  *   → block(2c → 4c, stride 2) → (B, 4c, 7, 7)   projection shortcut
  *   → global average pool → (B, 4c) → Linear → (B, 10)
- * That is 7 convolutions and one linear layer; the plain net has exactly the same 7 + 1.
+ * That is 7 convolutions and one linear layer on the main path (the two 1×1 projections sit
+ * beside it, on the shortcuts); the plain net has the same main path and no shortcuts.
  *
  * Default run: the first 12,000 training images, 3 epochs (282 steps of 128) for each network,
  * Adam 3e-3 with a cosine decay (per epoch), tested on the 10,000 test images. The short run

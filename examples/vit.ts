@@ -10,7 +10,7 @@
  *   → [class token; patches] (B, 17, d) + positions (1, 17, d)
  *   → TransformerEncoder (L layers, h heads, MLP 2d) → LayerNorm → token 0 (B, d) → Linear → (B, 10)
  *
- * Default run: d = 64, 4 heads, 3 layers; the first 20,000 training images, 3 epochs of batch
+ * Default run: d = 64, 4 heads, 3 layers; the first 30,000 training images, 3 epochs of batch
  * 128, AdamW 2e-3 (weight decay 0.05) with a cosine decay, tested on the 10,000 test images.
  * The short run (--quick): d = 32, 2 heads, 1 layer; 2,048 images, one epoch of batch 32, AdamW
  * 3e-3; 500 test images.
@@ -66,7 +66,7 @@ export class VisionTransformer extends nn.Module {
 
 export async function trainVit(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number> }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 2048 : 20000, testLimit: quick ? 500 : 10000 });
+  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 2048 : 30000, testLimit: quick ? 500 : 10000 });
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const xTrain = prep(train.images), xTest = prep(test.images);
   const epochs = opts.epochs ?? (quick ? 1 : 3);
