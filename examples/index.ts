@@ -10,6 +10,11 @@ import { gan } from './gan.js';
 import { vae } from './vae.js';
 import { distill } from './distill.js';
 import { prune } from './prune.js';
+// issue 26, vision examples (ex26a)
+import { resnet } from './resnet.js';
+import { unet } from './unet.js';
+import { vit } from './vit.js';
+import { quantize } from './quantize.js';
 
 export const EXAMPLES: Record<string, Example> = {
   perceptron,
@@ -24,4 +29,9 @@ export const EXAMPLES: Record<string, Example> = {
   vae,
   distill,
   prune,
+  // issue 26, vision examples (ex26a)
+  resnet,
+  unet,
+  vit,
+  quantize,
 };
