@@ -13,6 +13,7 @@
  */
 import * as wt from '../src/index.js';
 import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
+import { loadMnistData } from './toolkit.js';
 import { MnistMLP } from './mnist.js';
 
 /** Bytes of the weights of the model's Linear and QuantizedLinear layers (codes and scales; biases apart). */
@@ -35,7 +36,7 @@ async function predictions(model: wt.nn.Module, x: wt.Tensor): Promise<Int32Arra
 
 export async function trainQuantize(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number>; sample: string }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), ...(quick ? { trainLimit: 4096, testLimit: 1000 } : {}) });
+  const { train, test } = await loadMnistData(opts, quick ? { trainLimit: 4096, testLimit: 1000 } : {});
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const xTrain = prep(train.images), xTest = prep(test.images);
   const labels = await test.labels.data() as Int32Array;

@@ -24,6 +24,7 @@
  */
 import * as wt from '../src/index.js';
 import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
+import { loadMnistData } from './toolkit.js';
 
 const { nn } = wt;
 
@@ -103,7 +104,7 @@ async function trainOne(name: string, model: wt.nn.Module, data: { xTrain: wt.Te
 
 export async function trainResnet(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number> }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 1024 : 12000, testLimit: quick ? 500 : 10000 });
+  const { train, test } = await loadMnistData(opts, { trainLimit: quick ? 1024 : 12000, testLimit: quick ? 500 : 10000 });
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const data = { xTrain: prep(train.images), yTrain: train.labels, xTest: prep(test.images), yTest: test.labels };
   const epochs = opts.epochs ?? (quick ? 1 : 3);

@@ -25,6 +25,7 @@
  */
 import * as wt from '../src/index.js';
 import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
+import { imageGrid } from './toolkit.js';
 
 const { nn } = wt;
 
@@ -201,6 +202,13 @@ export async function trainUnet(opts: ExampleOptions, log: (s: string) => void):
     rows.push(`${a}  ${b}  ${c}`);
   }
   const sample = `image${' '.repeat(size - 3)}true mask${' '.repeat(size - 7)}prediction (o circle, r rectangle, t triangle)\n${rows.join('\n')}`;
+  if (opts.onImage) {
+    // the first 8 test canvases, their true masks and the predicted ones (class k drawn as grey k/3)
+    const n = 8, pick = (src: ArrayLike<number>, f: (v: number) => number) => Float32Array.from({ length: n * size * size }, (_, i) => f(src[i]));
+    opts.onImage('test canvases', imageGrid(pick(te.images, (v) => Math.min(1, Math.max(0, v))), n, n, size));
+    opts.onImage('true masks', imageGrid(pick(te.masks, (v) => v / 3), n, n, size));
+    opts.onImage('predicted masks', imageGrid(pick(pred, (v) => v / 3), n, n, size));
+  }
   model.dispose();
   optimizer.dispose();
   wt.dispose([xTrain, yTrain, xTest, logits, predT, fgT]);

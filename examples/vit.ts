@@ -17,6 +17,7 @@
  */
 import * as wt from '../src/index.js';
 import { fitSteps, runExample, type Example, type ExampleOptions } from './common.js';
+import { loadMnistData } from './toolkit.js';
 
 const { nn } = wt;
 
@@ -66,7 +67,7 @@ export class VisionTransformer extends nn.Module {
 
 export async function trainVit(opts: ExampleOptions, log: (s: string) => void): Promise<{ metrics: Record<string, number> }> {
   const quick = opts.quick ?? false;
-  const { train, test } = await wt.data.loadMnist({ ...(opts.dataDir ? { dir: opts.dataDir } : {}), trainLimit: quick ? 2048 : 30000, testLimit: quick ? 500 : 10000 });
+  const { train, test } = await loadMnistData(opts, { trainLimit: quick ? 2048 : 30000, testLimit: quick ? 500 : 10000 });
   const prep = (x: wt.Tensor) => wt.keep(wt.tidy(() => x.reshape(-1, 1, 28, 28).sub(0.1307).div(0.3081)));
   const xTrain = prep(train.images), xTest = prep(test.images);
   const epochs = opts.epochs ?? (quick ? 1 : 3);

@@ -116,4 +116,33 @@ describe('demo examples page in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 600_000);
+
+  it('U-Net draws held-out canvases with their true and predicted masks; ResNet, ViT and quantization run to the end in their tabs', async () => {
+    const { page, errors } = await open('examples.html?example=unet&steps=6');
+    let s = await runToEnd(page);
+    expect(s).toMatchObject({ backend: 'webgpu', where: 'worker', example: 'unet', error: '' });
+    expect(s.step).toBe(6);
+    expect(s.charts['training loss'].loss.length).toBeGreaterThan(0);
+    expect(s.pictures.sort()).toEqual(['predicted masks', 'test canvases', 'true masks']);
+    // the true masks are not blank: every canvas holds a shape (grey 1/3..1 on black)
+    const lit = await page.$eval('#pictures canvas[data-name="true masks"]', (c) => {
+      const cv = c as HTMLCanvasElement, d = cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 60 && d[i] < 250) n++;
+      return n;
+    });
+    expect(lit).toBeGreaterThan(200);
+    expect(s.done!.metrics.foregroundIou).toBeGreaterThanOrEqual(0);
+    await page.screenshot({ path: `${ARTIFACTS}/demo-examples-unet.png`, fullPage: true });
+    for (const [name, metric] of [['resnet', 'resnetAccuracy'], ['vit', 'testAccuracy'], ['quantize', 'f32Accuracy']] as const) {
+      await page.click(`#tabs button[data-name="${name}"]`);
+      await page.waitForFunction((n) => (window as unknown as { demo: { state(): State } }).demo.state().example === n, { timeout: 60_000, polling: 100 }, name);
+      s = await runToEnd(page);
+      expect(s, name).toMatchObject({ example: name, error: '' });
+      expect(s.done, name).not.toBeNull();
+      expect(Object.keys(s.done!.metrics), name).toContain(metric);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 600_000);
 });
