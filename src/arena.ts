@@ -17,7 +17,7 @@ import type { Backend, BackendBuffer, View } from './backend/backend.js';
 import { Tensor } from './tensor.js';
 import { Storage, storageOf } from './storage.js';
 import { contiguousStrides } from './shape.js';
-import { allocBuffer, freeBuffer, registerSlot } from './record.js';
+import { allocBuffer, freeBuffer, isHeld, registerSlot } from './record.js';
 
 /** Where each tensor of an arena starts (elements, aligned) and the arena's length. */
 export interface Layout {
@@ -85,7 +85,8 @@ export class Arena {
    * Puts tensor `t`'s storage into slot `i`: a pending one without a buffer computes into it
    * later; a computed one is copied in (its old buffer freed). False, changing nothing, where it
    * cannot: `t` is not exactly its whole contiguous float32 storage, the slot is owned by another
-   * live storage, or `t`'s storage sits in a slot of an arena still open, or (pending) its
+   * live storage, `t`'s storage sits in a slot of an arena still open or in a buffer a compiled
+   * step's recording replays into, or (pending) its
    * recipe reads a slot of this arena (WebGPU cannot bind one buffer twice where one is written).
    */
   place(t: Tensor, i: number, adoptOnly = false): boolean {
@@ -94,6 +95,9 @@ export class Arena {
     if (cur === slot) return true;
     if (!this.refs || t.dtype !== 'float32' || st.dtype !== 'float32' || st.backend !== this.backend || st.external || t.offset !== 0 || !t.isContiguous() || t.numel() !== st.numel || st.numel !== this.layout.numels[i]) return false;
     if (cur && arenaOf.get(cur)?.open) return false;
+    // a compiled step's recording replays into it (a gradient it computes, an optimizer stepped
+    // outside it): moving the storage would leave the replays writing where no tensor reads
+    if (cur && isHeld(cur)) return false;
     const r = st.recipe;
     const free = () => {
       const owner = storageOf(slot);

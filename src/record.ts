@@ -105,6 +105,15 @@ export function registerSlot(buf: BackendBuffer, onFree: () => void): void {
   slotFrees.set(buf, onFree);
 }
 
+/**
+ * Whether a prepared recording replays into `buf` (a gradient or state a compiled step made):
+ * its tensor must keep it, not move to another buffer, or the next replay writes where no tensor
+ * reads (src/arena.ts place).
+ */
+export function isHeld(buf: BackendBuffer): boolean {
+  return holds.has(buf);
+}
+
 /** Frees a buffer no tensor uses any more (it stays with recordings that replay into it). */
 export function freeBuffer(backend: Backend, buf: BackendBuffer): void {
   const slot = slotFrees.get(buf);

@@ -86,6 +86,29 @@ describe('compile: replays give the eager numbers', () => {
     });
   }
 
+  for (const optName of ['sgd', 'adam'] as const) {
+    it(`the backward compiled, the ${optName} step outside it: replays' gradients reach the step (arena slots leave them where the replay writes)`, async () => {
+      // the optimizer used to move a gradient the recording computes into its arena slot, and the
+      // replays then wrote the old buffer while .grad read the slot: stale gradients, silently
+      const data = batches(7);
+      const eager = mlp(3, optName), comp = mlp(3, optName);
+      const body = (m: typeof comp) => (x: wt.Tensor, y: wt.Tensor) => {
+        m.opt.zeroGrad();
+        const loss = wt.F.crossEntropy(m.net.forward(x), y);
+        loss.backward();
+        return loss;
+      };
+      const step = wt.compile(body(comp)), eagerBody = body(eager);
+      const want = await losses((x, y) => { const l = wt.tidy(() => eagerBody(x, y)); eager.opt.step(); return l; }, data);
+      const got = await losses((x, y) => { const l = step(x, y); comp.opt.step(); return l; }, data);
+      expect(got).toEqual(want);
+      expect(await params(comp.net)).toEqual(await params(eager.net));
+      expect(step.stats.replayed).toBeGreaterThan(0);
+      data.flat().forEach((t) => t.dispose());
+      step.dispose();
+    });
+  }
+
   for (const fusion of [true, false]) {
     it(`every call's output keeps its value when read after later replays (fusion ${fusion ? 'on' : 'off'})`, async () => {
       // the second recording's output was copied into a buffer the replays then wrote an
