@@ -150,11 +150,9 @@ export class GPT2LMHeadModel extends CausalLM {
     return this.transformer.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
-    // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
+    // tied: the embedding's matrix, packed where wte is quantized (wt.quantize with embeddings: true, a GGUF's quantized token_embd)
     const wte = this.transformer.wte;
-    if (wte instanceof QuantizedEmbedding) return vocabProjectQuantized(h, wte);
-    const q = this._tiedQuantizedHead(wte.weight);
-    return q ? vocabProjectQuantized(h, q) : vocabProject(h, wte.weight);
+    return wte instanceof QuantizedEmbedding ? vocabProjectQuantized(h, wte) : vocabProject(h, wte.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

@@ -148,12 +148,10 @@ export class LlamaForCausalLM extends CausalLM {
   protected head(h: Tensor): Tensor {
     const lmHead = this.lmHead;
     if (!lmHead) {
-      // tied: the quantized embedding itself (wt.quantize with embeddings: true, or its checkpoint),
-      // a quantized copy of the embedding (GGUF) while it is current, else the float embedding
+      // tied: the embedding's matrix, packed where the embedding is quantized (wt.quantize with
+      // embeddings: true, its saved checkpoint, a GGUF's quantized token_embd)
       const emb = this.model.embedTokens;
-      if (emb instanceof QuantizedEmbedding) return vocabProjectQuantized(h, emb);
-      const q = this._tiedQuantizedHead(emb.weight);
-      return q ? vocabProjectQuantized(h, q) : vocabProject(h, emb.weight);
+      return emb instanceof QuantizedEmbedding ? vocabProjectQuantized(h, emb) : vocabProject(h, emb.weight);
     }
     // a quantized head (wt.quantize or a quantized checkpoint: a QuantizedLinear, no float weight)
     // runs in row blocks of its codes where they exceed a binding; wrapped by an adapter, its own forward
