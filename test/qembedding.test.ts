@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import * as wt from '../src/index.js';
 import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
 import { loadCausalLM, type CausalLM } from '../src/lm/index.js';
-import { forEachBackend } from './backends.js';
+import { LlamaForCausalLM } from '../src/lm/llama.js';
+import { CpuBackend } from '../src/backend/cpu/index.js';
+import { createWebGPUBackend } from '../src/backend/webgpu/index.js';
+import { BACKENDS, forEachBackend } from './backends.js';
 import { randomValues } from './helpers.js';
 
 type Case = { bits: 4 | 8; groupSize: number; mins: boolean };
@@ -204,5 +207,37 @@ forEachBackend((kind) => {
       expect(await greedy(m, [1, 5, 9])).toEqual(tt);
       m.dispose();
     });
+  });
+});
+
+if (BACKENDS.includes('webgpu')) describe('webgpu: a quantized embedding larger than one binding', () => {
+  it('looks up and projects in row blocks of its codes: the CPU\'s logits and greedy tokens under a 4 KiB binding limit', async () => {
+    // tiny-qwen2 4-bit g32: the embedding's codes are [144, 8] int32 (4.5 KiB); every other weight fits 4 KiB
+    const cpu = new CpuBackend();
+    wt.setBackend(cpu);
+    const a = await wt.quantize(await loadCausalLM(`${FIXTURES}tiny-qwen2`), { bits: 4, groupSize: 32, embeddings: true });
+    const dir = mkdtempSync(join(tmpdir(), 'wt-qemb-'));
+    writeFileSync(join(dir, 'config.json'), readFileSync(join(FIXTURES, 'tiny-qwen2', 'config.json')));
+    writeFileSync(join(dir, 'model.safetensors'), await wt.save(a.stateDict()));
+    const ids = [[140, 5, 143, 0]];
+    const want = await wt.noGrad(() => a.forward(ids)).data();
+    const wantTokens = await greedy(a, [140, 17, 42, 99, 7]);
+    a.dispose();
+    const gpu = await createWebGPUBackend(undefined, { maxBindingBytes: 4 * 1024 });
+    try {
+      wt.setBackend(gpu);
+      const b = await loadCausalLM(dir);
+      const emb = (b as LlamaForCausalLM).model.embedTokens as unknown as wt.nn.QuantizedEmbedding;
+      expect(emb).toBeInstanceOf(wt.nn.QuantizedEmbedding);
+      expect(emb.qweight.shape[0] * emb.qweight.shape[1] * 4).toBeGreaterThan(gpu.bindingLimit);
+      const got = await wt.noGrad(() => b.forward(ids)).data();
+      expect(maxRel(got, want)).toBeLessThan(1e-5);
+      expect(await greedy(b, [140, 17, 42, 99, 7])).toEqual(wantTokens);
+      // ids past the vocabulary are still refused
+      await expect(async () => wt.noGrad(() => b.forward([[3, 144]])).data()).rejects.toThrow(/144/);
+      b.dispose();
+    } finally {
+      gpu.destroy();
+    }
   });
 });
