@@ -175,11 +175,14 @@ export async function quantize<M extends Module>(model: M, opts: QuantizeModelOp
       else if (Array.isArray(v)) v.forEach((c, i) => { const t = c instanceof Module ? made.get(c) : undefined; if (t) v[i] = t; });
     }
   }
+  const freed = new Set<Tensor>();
   for (const m of made.keys()) {
     const w = (m as unknown as { weight: Tensor }).weight;
-    // a weight tied elsewhere (an embedding) stays alive there
+    // a weight tied elsewhere (a float embedding) stays alive there; one shared by two converted
+    // layers (a tied head and its embedding, both quantized) is freed once
     const tied = model.namedModules().some(([, o]) => !made.has(o) && Object.values(o).includes(w));
-    if (!tied) w.dispose();
+    if (!tied && !freed.has(w)) w.dispose();
+    freed.add(w);
   }
   return model;
 }
