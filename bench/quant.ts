@@ -9,7 +9,8 @@
  *     intermediate 1536, vocabulary 49152, tied embeddings; random weights) at f32, int8 and
  *     4-bit (wt.quantize: every Linear of the layers; the output projection is tied to the
  *     embedding table, which stays float32 — `+head` variants add a quantized copy of it as the
- *     head, untied): resident bytes (wt.memory().bytes once the model is
+ *     head, untied; `+emb` variants quantize the embedding table itself, `embeddings: true`, and
+ *     the tied head projects with it — one quantized matrix for both): resident bytes (wt.memory().bytes once the model is
  *     built), the peak during generation, and decode tokens/s (generate() at temperature 0, the
  *     tokens after the first over their time; median of runs). f16: webtensor has no float16
  *     dtype — F16 checkpoints are widened to float32 at load — so an f16 model is the f32 row.
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
     prompt: { type: 'string', default: '16' },
     new: { type: 'string', default: '16' },
     runs: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'f32,int8,4bit-g32,4bit-g64,int8+head,4bit-g32+head' },
+    variants: { type: 'string', default: 'f32,int8,4bit-g32,4bit-g64,int8+head,4bit-g32+head,int8+emb,4bit-g32+emb' },
   },
 });
 
@@ -81,13 +82,15 @@ async function matmulPart(label: string): Promise<void> {
   wt.dispose([up, down, ...q.flat().flatMap((w) => [w.q, w.scales])]);
 }
 
-const VARIANTS: Record<string, wt.QuantizeOptions | null> = {
+const VARIANTS: Record<string, wt.QuantizeModelOptions | null> = {
   f32: null,
   int8: { bits: 8, groupSize: 32 },
   '4bit-g32': { bits: 4, groupSize: 32 },
   '4bit-g64': { bits: 4, groupSize: 64 },
   'int8+head': { bits: 8, groupSize: 32 },
   '4bit-g32+head': { bits: 4, groupSize: 32 },
+  'int8+emb': { bits: 8, groupSize: 32, embeddings: true },
+  '4bit-g32+emb': { bits: 4, groupSize: 32, embeddings: true },
 };
 
 async function modelPart(label: string, layers: number): Promise<void> {
@@ -106,7 +109,7 @@ async function modelPart(label: string, layers: number): Promise<void> {
     if (opts) await wt.quantize(model, opts);
     // +head: the tied output projection untied into a quantized copy of the embedding (the table
     // itself stays float32 for the gather); without it the head is a float32 [49152, 576] product
-    if (opts && name.endsWith('+head')) model.lmHead = new wt.nn.QuantizedLinear(await wt.quantizeWeight(model.model.embedTokens.weight, opts)) as unknown as typeof model.lmHead;
+    if (opts && name.endsWith('+head')) model.lmHead = new wt.nn.QuantizedLinear(await wt.quantizeWeight(model.model.embedTokens.weight, { bits: opts.bits, groupSize: opts.groupSize })) as unknown as typeof model.lmHead;
     const resident = wt.memory().bytes - before;
     const prompt = Array.from({ length: T }, (_, i) => (i * 7919) % 49152);
     const gen = async (k: number) => {

@@ -22,13 +22,20 @@
 // values stored into workgroup memory. The core's u.M, u.N, u.K are the GEMM's: forward (M, N, K)
 // as for the direct kernel, TRANSPOSE (M, K, N): the output's columns are the weight's K and the
 // depth is the weight's N. G must be a multiple of 4 (a vec4 of codes never leaves a word or a group).
+//
+// GATHER (with TRANSPOSE and ROW1; the `qembedding` routine, a quantized embedding's lookup):
+// binding 1 holds int32 ids instead of x; each thread writes 4 consecutive k of row ids[m]
+// (clamped to [0, N)) of the dequantized weight, decoded by the same deq4 as the transposed
+// product, so a lookup equals `dequantize` (that product on an identity) then a gather.
 struct Uniforms {
   M: u32, N: u32, K: u32, Wd: u32,
   Gn: u32, xOff: u32, qOff: u32, sOff: u32,
   mOff: u32, oOff: u32, rowBlocks: u32, colBlocks: u32,
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
-#if X4
+#if GATHER
+@group(0) @binding(1) var<storage, read> ids: array<i32>;
+#elif X4
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -146,6 +153,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let j = k / {{P}}u;
   let sh = (k % {{P}}u) * BITS;
   let g = k / G;
+#if GATHER
+  // GATHER (with ROW1): row ids[m0] of the weight, each value as deq4 gives it to the product below
+  let n = u32(clamp(ids[u.xOff + m0], 0, i32(N) - 1));
+  storeT(m0, k, deq4(q[u.qOff + n * Wd + j], sh, sc[u.sOff + n * Gn + g], minOf(n, g)));
+#else
   let x0 = u.xOff + m0 * N;
 #if !ROW1
   let x1 = u.xOff + min(m0 + 1u, M - 1u) * N;
@@ -170,6 +182,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   storeT(m0 + 1u, k, a1);
   storeT(m0 + 2u, k, a2);
   storeT(m0 + 3u, k, a3);
+#endif
 #endif
 #else
   // R rows by 4 columns; per group the dots of x with the raw codes, then scaled (and the
@@ -249,6 +262,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
 }
 
+#if !TRANSPOSE
 // x[b + k .. b + k + 3], zero past K (X4: b and K multiples of 4, one vec4 load)
 fn loadX4(b: u32, k: u32, K: u32) -> vec4<f32> {
 #if X4
@@ -259,6 +273,7 @@ fn loadX4(b: u32, k: u32, K: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), v, vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(K));
 #endif
 }
+#endif
 
 #if TRANSPOSE
 fn storeT(m: u32, k: u32, v: vec4<f32>) {

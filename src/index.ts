@@ -31,7 +31,7 @@ export { multinomial, type MultinomialOptions } from './ops/sample.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp.js';
 export { matmul, mm, linear } from './ops/linalg.js';
-export { qlinear, quantizeWeight, quantizeData, dequantize, type QuantizedWeight, type QuantizeOptions } from './ops/quant.js';
+export { qlinear, qembedding, quantizeWeight, quantizeData, dequantize, type QuantizedWeight, type QuantizeOptions } from './ops/quant.js';
 export { quantize, type QuantizeModelOptions } from './nn/quant.js';
 export { bmm, einsum } from './ops/contract.js';
 export { conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, type IntPair, type Conv2dOptions, type ConvTranspose2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/conv.js';

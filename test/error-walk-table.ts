@@ -152,10 +152,11 @@ export const functions: Record<string, Entry> = {
   linear: { args: () => [fx.x(), fx.x4().T, wt.zeros([4])] },
   // a quantized weight is a plain object, not options
   qlinear: { args: () => [wt.randn([2, 32], { seed: 1 }), qweight(), wt.zeros([4])], notOptions: [1] },
+  qembedding: { args: () => [wt.tensor(new Int32Array([1, 3])), qweight()], notOptions: [1] },
   quantizeData: { args: () => [new Float32Array(4 * 32).fill(0.5), [4, 32], { bits: 4, groupSize: 32, mins: true }] },
   quantizeWeight: { args: () => [wt.randn([4, 32], { seed: 1 }), { bits: 8, groupSize: 32, mins: false }] },
   dequantize: { args: () => [qweight()], notOptions: [0] },
-  quantize: { args: () => [new nn.Sequential(new nn.Linear(32, 4)), { bits: 4, groupSize: 32, mins: false, exclude: [] }] },
+  quantize: { args: () => [new nn.Sequential(new nn.Linear(32, 4)), { bits: 4, groupSize: 32, mins: false, exclude: [], embeddings: false }] },
   linspace: { args: () => [0, 1, 5, {}] },
   load: { args: () => [files.model] },
   loadMetadata: { args: () => [files.model] },
@@ -360,6 +361,7 @@ export const classes: Record<string, ClassEntry> = {
   'nn.LayerNorm': { args: () => [3, {}], methods: forward(() => [fx.x()]) },
   'nn.LeakyReLU': { args: () => [0.1], methods: forward(() => [fx.x()]) },
   'nn.LearnedPositionalEmbedding': { args: () => [8, 4, {}], methods: forward(() => [fx.seq(), 0]) },
+  'nn.QuantizedEmbedding': { args: () => [qweight()], notOptions: [0], methods: forward(() => [wt.tensor(new Int32Array([0, 3]))]) },
   'nn.QuantizedLinear': { args: () => [qweight(), wt.zeros([4])], notOptions: [0], methods: forward(() => [wt.randn([2, 32], { seed: 1 })]) },
   'nn.Linear': {
     args: () => [3, 3, {}],

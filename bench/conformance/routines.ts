@@ -289,6 +289,18 @@ function qlinearCase(name: string, M: number, N: number, K: number, opts: wt.Qua
   });
 }
 
+/**
+ * The quantized embedding lookup: rows of a [N, K] quantized table picked by L ids and dequantized
+ * (no gradient). Symmetric codes are one product s·(u − 2^(bits−1)), exact; with mins s·u + m may
+ * round once more without a fused multiply-add.
+ */
+function qembeddingCase(name: string, N: number, K: number, L: number, opts: wt.QuantizeOptions): Case {
+  return routine('qembedding', name, `q${opts.bits}[${N},${K}] g${opts.groupSize}${opts.mins ? ' mins' : ''} ← [${L}]`, ONLY_DEFAULT, () => {
+    const qw = wt.quantizeData(uniformData(N * K, 99, -0.1, 0.1), [N, K], opts);
+    return [{ name: 'y', value: wt.qembedding(indices([L], 89, N), qw), tol: opts.mins ? sum(1) : exact }];
+  });
+}
+
 /** int32 or bool data of this shape (the index routines only move 32-bit words) */
 function typedData(shape: number[], dtype: wt.DType): wt.Tensor {
   const n = shape.reduce((p, q) => p * q, 1);
@@ -402,6 +414,10 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
     qmatmul: [
       qlinearCase('qlinear 8-bit, decode row', 1, s(4096, 130), s(4096, 256), { bits: 8, groupSize: 64 }),
       qlinearCase('qlinear 4-bit with mins, prefill', s(128, 17), s(4096, 130), s(4096, 200), { bits: 4, groupSize: 128, mins: true }),
+    ],
+    qembedding: [
+      qembeddingCase('qembedding 8-bit, embedding lookup', s(49152, 1000), s(576, 200), s(512, 37), { bits: 8, groupSize: 32 }),
+      qembeddingCase('qembedding 4-bit with mins, odd width', s(49152, 1000), s(577, 131), s(512, 37), { bits: 4, groupSize: 64, mins: true }),
     ],
     sampleCategorical: [
       multinomialCase('multinomial of vocabulary rows', s(64, 4), s(50257, 5000), s(1000, 200)),

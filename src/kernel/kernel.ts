@@ -238,6 +238,13 @@ export interface Routines {
    * Gn = ⌈K/G⌉ (the last group padded with zero codes past K).
    */
   qmatmul: QuantConfig & { transpose: boolean };
+  /**
+   * Gather-dequantize (a quantized embedding's lookup): ids int32[R], q int32[N,Wd], scales[N,Gn],
+   * mins?[N,Gn] (all contiguous) → out[R,K]: row ids[r] of the dequantized [N, K] weight, each
+   * value computed as the transposed qmatmul computes it (so equal to `dequantize` then a gather).
+   * K is out's last dim; ids out of [0, N) are clamped (the front end checks them).
+   */
+  qembedding: QuantConfig;
 }
 
 /**

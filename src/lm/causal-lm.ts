@@ -16,7 +16,6 @@ import { Tensor } from '../tensor.js';
 import { checkNumber, checkOptionalNumber, checkOptions, describeValue } from '../validate.js';
 import type { LMConfig } from './config.js';
 import { KVCache } from './layers.js';
-import type { QuantizedLinear } from '../nn/quant.js';
 
 /** Token ids: a Tensor (int32 [T] or [B, T]), a list of ids, or a list of lists of equal length. */
 export type TokenIds = Tensor | readonly number[] | readonly (readonly number[])[] | Int32Array;
@@ -90,43 +89,6 @@ export abstract class CausalLM extends Module {
 
   /** whether training forward passes recompute each decoder block in backward (gradientCheckpointingEnable) */
   private checkpointBlocks = false;
-
-  /**
-   * A quantized copy of a tied output projection (the GGUF loader makes it from a quantized
-   * token_embd) and the embedding weight it copies, with that weight's write count then. Not a
-   * child module: not in the state dict, freed with the model.
-   */
-  private tiedCopy: { head: QuantizedLinear; weight: Tensor; writes: number } | null = null;
-
-  /** @internal Sets the quantized copy of the tied head (see {@link _tiedQuantizedHead}). */
-  _setTiedQuantizedHead(head: QuantizedLinear, weight: Tensor): void {
-    this.tiedCopy?.head.dispose();
-    this.tiedCopy = { head, weight, writes: weight._store.writes };
-  }
-
-  /**
-   * The quantized copy of a tied head to project with, or null for the float embedding: the copy
-   * serves while the embedding is the tensor it was made from, unwritten since (its storage's
-   * write count: an optimizer step or a copy_ into it makes the copy stale, and it is freed),
-   * and no gradient for the embedding is being recorded (training a tied embedding goes through
-   * the float weight, as the tie means).
-   */
-  protected _tiedQuantizedHead(weight: Tensor): QuantizedLinear | null {
-    const c = this.tiedCopy;
-    if (!c) return null;
-    if (c.weight !== weight || weight._store.writes !== c.writes) {
-      c.head.dispose();
-      this.tiedCopy = null;
-      return null;
-    }
-    return engine.gradEnabled && weight.requiresGrad ? null : c.head;
-  }
-
-  override dispose(): void {
-    this.tiedCopy?.head.dispose();
-    this.tiedCopy = null;
-    super.dispose();
-  }
 
   /**
    * Gradient checkpointing, as transformers' `model.gradient_checkpointing_enable()`: while the

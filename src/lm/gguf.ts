@@ -11,16 +11,15 @@
  * Linear layers' matrices stored Q8_0 / Q4_0 / Q4_K / Q6_K stay quantized on the device: they
  * are repacked exactly into the quantized matmul's layout (src/io/gguf.ts repackGgufTensor) and
  * the model gets a QuantizedLinear there (made empty at construction, so no float weight is ever
- * allocated). Everything else is converted to float32 once at load (decodeGgufTensor): F32 as is,
- * F16/BF16 widened, quantized embeddings (token_embd) dequantized. A tied model (no output.weight,
- * or GPT-2) whose token_embd is quantized keeps its codes too, as a quantized copy its head
- * projects with (CausalLM._tiedQuantizedHead). `dequantize: true` converts every tensor (the
- * earlier behaviour).
+ * allocated). A token_embd stored in one of those types stays packed too, as a QuantizedEmbedding
+ * (its lookup gathers and dequantizes rows; a tied model's head — no output.weight, or GPT-2 —
+ * projects with the same codes). Everything else is converted to float32 once at load
+ * (decodeGgufTensor): F32 as is, F16/BF16 widened, other quantized tensors (a quantized
+ * position_embd) dequantized. `dequantize: true` converts every tensor (the earlier behaviour).
  */
 import { FormatError, ShapeError, fmt } from '../errors.js';
 import { GGML_BLOCK, GGUF_REPACK, decodeGgufTensor, readGguf, repackGgufTensor, type GgufFile, type GgufTensorEntry } from '../io/gguf.js';
-import { QuantizedLinear } from '../nn/quant.js';
-import { empty } from '../ops/run.js';
+import type { QuantizedLinear } from '../nn/quant.js';
 import { construction } from './layers.js';
 import type { ByteSource } from '../io/source.js';
 import type { Tensor } from '../tensor.js';
@@ -161,14 +160,15 @@ const CHUNK_BYTES = 16 << 20;
 
 /** The module path of a Linear layer's weight key (null: not one: embeddings, norms, biases, 1-D). */
 function linearLayer(key: string): string | null {
-  if (/(^|\.)(wte|wpe|embed_tokens)\.weight$/.test(key) || !key.endsWith('.weight')) return null;
+  if (/(^|\.)(wte|embed_tokens)\.weight$/.test(key)) return key.slice(0, -'.weight'.length);
+  if (/(^|\.)wpe\.weight$/.test(key) || !key.endsWith('.weight')) return null;
   return /(_proj|\.c_attn|\.c_proj|\.c_fc|^lm_head)\.weight$/.test(key) ? key.slice(0, -'.weight'.length) : null;
 }
 
 /**
  * Which tensors load quantized: 2-D matrices of Linear layers (Llama's projections and lm_head,
- * GPT-2's Conv1D matrices, stored [out, in] by the converter as QuantizedLinear wants them)
- * stored Q8_0 / Q4_0 / Q4_K / Q6_K. Embeddings are dequantized (no quantized gather yet).
+ * GPT-2's Conv1D matrices, stored [out, in] by the converter as QuantizedLinear wants them) and
+ * the token embedding ([vocab, hidden]: a QuantizedEmbedding) stored Q8_0 / Q4_0 / Q4_K / Q6_K.
  */
 export function ggufQuantizedLayers(arch: string, g: GgufFile): Map<string, { bits: 4 | 8; groupSize: number; mins: boolean }> {
   const out = new Map<string, { bits: 4 | 8; groupSize: number; mins: boolean }>();
@@ -180,16 +180,6 @@ export function ggufQuantizedLayers(arch: string, g: GgufFile): Map<string, { bi
   return out;
 }
 
-/**
- * The token embedding a tied model keeps a quantized copy of for its output projection (GGUF
- * arch gpt2, or no output.weight), when it is stored in a type that repacks; else undefined.
- */
-function tiedCopySource(arch: string, g: GgufFile): GgufTensorEntry | undefined {
-  const e = tensorNamed(g, 'token_embd.weight');
-  const tied = arch === 'gpt2' || !tensorNamed(g, 'output.weight');
-  return tied && e && GGUF_REPACK[e.type] && e.shape.length === 2 ? e : undefined;
-}
-
 /** The packed tensors of a quantized [N, K] layer at `layer`, in 4-byte elements. */
 function packedShapes(layer: string, [N, K]: number[], cfg: { bits: number; groupSize: number; mins: boolean }): { name: string; shape: number[] }[] {
   const Gn = K / cfg.groupSize;
@@ -198,20 +188,17 @@ function packedShapes(layer: string, [N, K]: number[], cfg: { bits: number; grou
 
 /**
  * The tensors a GGUF model holds on the device (hub names; shapes in 4-byte elements, as the
- * memory estimate counts them): a quantized layer's packed codes, scales and mins, every other
- * tensor in float32, and a tied model's quantized copy of its embedding for the head (as
- * `lm_head.*`). With `dequantize`, every tensor in float32.
+ * memory estimate counts them): a quantized layer's (or token embedding's) packed codes, scales
+ * and mins, every other tensor in float32. With `dequantize`, every tensor in float32.
  */
 export function ggufDeviceTensors(arch: string, g: GgufFile, dequantize = false): { name: string; shape: number[] }[] {
   const quantized = dequantize ? new Map() : ggufQuantizedLayers(arch, g);
-  const out = g.tensors.flatMap((e) => {
+  return g.tensors.flatMap((e) => {
     const key = ggufTensorKey(arch, e.name);
     if (!key) return [];
     const layer = linearLayer(key), cfg = layer ? quantized.get(layer) : undefined;
     return layer && cfg ? packedShapes(layer, e.shape, cfg) : [{ name: key, shape: e.shape }];
   });
-  const tied = dequantize ? undefined : tiedCopySource(arch, g);
-  return tied ? [...out, ...packedShapes('lm_head', tied.shape, GGUF_REPACK[tied.type])] : out;
 }
 
 /** Loads a GGUF model from an open source (the caller closes it). */
@@ -220,7 +207,6 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
   const raw = ggufConfig(op, g);
   const arch = raw.model_type as string;
   const quantized = hooks.dequantize ? new Map() as ReturnType<typeof ggufQuantizedLayers> : ggufQuantizedLayers(arch, g);
-  const tiedSource = hooks.dequantize ? undefined : tiedCopySource(arch, g);
   if (hooks.beforeModel) hooks.beforeModel(raw, ggufDeviceTensors(arch, g, hooks.dequantize));
   construction.quantized = (name) => quantized.get(name) ?? null;
   let model: CausalLM;
@@ -229,7 +215,6 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
   } finally {
     construction.quantized = null;
   }
-  let tiedHead: { head: QuantizedLinear; weight: Tensor } | null = null;
   try {
     const targets = new Map(Object.entries(model.stateDict()));
     const modules = new Map(model.namedModules());
@@ -280,16 +265,6 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
           hooks.copyRows(target[1], rows(r.scales), [N, r.groups]);
           if (r.mins) hooks.copyRows(target[2], rows(r.mins), [N, r.groups]);
         } else {
-          if (e === tiedSource) {
-            // a tied head: the embedding is dequantized for lookups, and its codes kept for the head's matmul
-            const r = repackGgufTensor(e, data, `${op}: ${where}`);
-            const [N, K] = e.shape;
-            const head = new QuantizedLinear({ q: empty([N, r.words], 'int32'), scales: empty([N, r.groups], 'float32'), mins: r.mins ? empty([N, r.groups], 'float32') : null, bits: r.bits, groupSize: r.groupSize, shape: [N, K] });
-            hooks.copyRows(head.qweight, r.q, [N, r.words]);
-            hooks.copyRows(head.scales, r.scales, [N, r.groups]);
-            if (r.mins) hooks.copyRows(head.mins!, r.mins, [N, r.groups]);
-            tiedHead = { head, weight: target[0] };
-          }
           let values = rows(decodeGgufTensor(e, data, `${op}: ${where}`)) as Float32Array;
           if (conv1d(arch, key)) values = transpose2d(values, e.shape[0], e.shape[1]);
           hooks.copyRows(target[0], values, target[0].shape);
@@ -300,9 +275,6 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
       hooks.onProgress?.({ loaded, total, tensors: done, count, file: where });
       i = j;
     }
-    // after every write into the embedding (the copy records its write count)
-    if (tiedHead) model._setTiedQuantizedHead(tiedHead.head, tiedHead.weight);
-    tiedHead = null;
     const freqs = tensorNamed(g, 'rope_freqs.weight');
     if (freqs && arch !== 'gpt2') {
       const f = decodeGgufTensor(freqs, await source.read(freqs.begin, freqs.end), `${op}: ${where}`);
@@ -314,7 +286,6 @@ export async function loadGgufModel(op: string, source: ByteSource, where: strin
     }
     return { model, gguf: g };
   } catch (e) {
-    (tiedHead as { head: QuantizedLinear } | null)?.head.dispose();
     model.dispose();
     throw e;
   }

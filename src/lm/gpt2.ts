@@ -12,7 +12,9 @@ import type { Tensor } from '../tensor.js';
 import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js';
 import { gpt2Config, type GPT2Config } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
-import { Conv1D, causalAttention, hubConv1D, hubEmbedding, vocabLookup, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
+import { Conv1D, causalAttention, hubConv1D, embedLookup, hubEmbedding, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
+import { QuantizedEmbedding } from '../nn/quant.js';
+import { arange } from '../ops/creation.js';
 
 /** The activation of a config's activation_function / hidden_act. */
 export function activationFn(name: string): (x: Tensor) => Tensor {
@@ -95,14 +97,17 @@ class GPT2Model extends Module {
   lnF: LayerNorm;
   constructor(readonly cfg: GPT2Config, seed: number) {
     super();
-    this.wte = hubEmbedding(cfg.vocab_size, cfg.n_embd, cfg.initializer_range, seed);
-    this.wpe = hubEmbedding(cfg.n_positions, cfg.n_embd, cfg.initializer_range, seed + 1);
+    this.wte = hubEmbedding(cfg.vocab_size, cfg.n_embd, cfg.initializer_range, seed, 'transformer.wte');
+    this.wpe = hubEmbedding(cfg.n_positions, cfg.n_embd, cfg.initializer_range, seed + 1, 'transformer.wpe');
     this.h = Array.from({ length: cfg.n_layer }, (_, i) => new GPT2Block(cfg, i, seed + 10 * (i + 1)));
     this.lnF = new LayerNorm(cfg.n_embd, { eps: cfg.layer_norm_epsilon });
   }
   forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x) => fn(x)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
-    let x = vocabLookup(this.wte.weight, ids, () => this.wte.forward(ids)).add(this.wpe.weight.narrow(0, past, T));
+    // positions: rows past.. of wpe (a quantized wpe looks them up)
+    const wpe = this.wpe;
+    const pos = wpe instanceof QuantizedEmbedding ? wpe.forward(arange(past, past + T, 1, { dtype: 'int32' })) : wpe.weight.narrow(0, past, T);
+    let x = embedLookup(this.wte, ids).add(pos);
     for (const b of this.h) x = run((h) => b.forward(h, cache), x);
     if (cache) cache.length += T;
     return this.lnF.forward(x);
@@ -145,9 +150,9 @@ export class GPT2LMHeadModel extends CausalLM {
     return this.transformer.forward(ids, cache, this.blockRunner(cache));
   }
   protected head(h: Tensor): Tensor {
-    // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
-    const q = this._tiedQuantizedHead(this.transformer.wte.weight);
-    return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.transformer.wte.weight);
+    // tied: the embedding's matrix, packed where wte is quantized (wt.quantize with embeddings: true, a GGUF's quantized token_embd)
+    const wte = this.transformer.wte;
+    return wte instanceof QuantizedEmbedding ? vocabProjectQuantized(h, wte) : vocabProject(h, wte.weight);
   }
   /** The model's state-dict key of a checkpoint tensor; null: a buffer to skip; undefined: not this model's. */
   checkpointKey(name: string): string | null | undefined {

@@ -19,8 +19,9 @@ import * as init from '../nn/init.js';
 import type { Tensor } from '../tensor.js';
 import { checkFloat, checkNumber, checkNumel, checkPositiveInt } from '../validate.js';
 import type { RopeScaling } from './config.js';
-import { QuantizedLinear } from '../nn/quant.js';
-import { qlinear } from '../ops/quant.js';
+import { QuantizedEmbedding, QuantizedLinear } from '../nn/quant.js';
+import { qembedding, qlinear, type QuantizedWeight } from '../ops/quant.js';
+import { checkIndexRange } from '../ops/indexing.js';
 import type { QuantConfig } from '../kernel/kernel.js';
 
 /**
@@ -77,8 +78,20 @@ export function hubLinear(inF: number, outF: number, bias: boolean, std: number,
   return l;
 }
 
-/** A wt.nn.Embedding with weights of standard deviation `std` (normalParam); uninitialised while loading. */
-export function hubEmbedding(num: number, dim: number, std: number, seed: number): Embedding {
+/**
+ * A wt.nn.Embedding with weights of standard deviation `std` (normalParam); uninitialised while
+ * loading; an empty QuantizedEmbedding where the quantized checkpoint being loaded holds the one at
+ * module path `name` packed.
+ */
+export function hubEmbedding(num: number, dim: number, std: number, seed: number, name?: string): Embedding {
+  const cfg = construction.empty && name !== undefined ? construction.quantized?.(name) : null;
+  if (cfg) {
+    const Gn = Math.ceil(dim / cfg.groupSize), Wd = (Gn * cfg.groupSize * cfg.bits) / 32;
+    return new QuantizedEmbedding({
+      q: empty([num, Wd], 'int32'), scales: empty([num, Gn], 'float32'), mins: cfg.mins ? empty([num, Gn], 'float32') : null,
+      bits: cfg.bits, groupSize: cfg.groupSize, shape: [num, dim],
+    }) as unknown as Embedding;
+  }
   const e = new Embedding(1, 1);
   e.weight.dispose();
   e.weight = normalParam([num, dim], std, seed);
@@ -327,16 +340,46 @@ export function vocabProject(h: Tensor, weight: Tensor, whole: () => Tensor = ()
  * the packed codes fit one binding, else one quantized product per row block of the codes,
  * scales (and mins), joined along the vocabulary, as vocabProject does for a float head.
  */
-export function vocabProjectQuantized(h: Tensor, head: QuantizedLinear): Tensor {
-  const qw = head.quantized, [V, C] = qw.shape;
+export function vocabProjectQuantized(h: Tensor, head: QuantizedLinear | QuantizedEmbedding): Tensor {
+  const qw = head.quantized;
+  const bias = head instanceof QuantizedLinear ? head.bias : null;
+  const blocks = quantizedBlocks(qw);
+  if (blocks.length === 1) return head instanceof QuantizedLinear ? head.forward(h) : qlinear(h, qw);
+  return cat(blocks.map(([s, n]) => qlinear(h, quantizedRows(qw, s, n), bias ? bias.narrow(0, s, n) : null)), -1);
+}
+
+/** Row blocks [start, rows] of a quantized [V, C] matrix whose codes each fit one binding (one block in the common case). */
+function quantizedBlocks(qw: QuantizedWeight): [number, number][] {
+  const V = qw.shape[0];
   // the codes are the widest per row (a word holds at most 8 codes; a group at least 16 values)
   const rowBytes = qw.q.shape[1] * 4, limit = bindingLimit();
-  if (V * rowBytes <= limit) return head.forward(h);
+  if (V * rowBytes <= limit) return [[0, V]];
   const per = Math.max(1, Math.floor((limit - 256) / rowBytes));
-  const parts: Tensor[] = [];
-  for (let s = 0; s < V; s += per) {
-    const n = Math.min(per, V - s);
-    parts.push(qlinear(h, { q: qw.q.narrow(0, s, n), scales: qw.scales.narrow(0, s, n), mins: qw.mins ? qw.mins.narrow(0, s, n) : null, bits: qw.bits, groupSize: qw.groupSize, shape: [n, C] }, head.bias ? head.bias.narrow(0, s, n) : null));
+  const out: [number, number][] = [];
+  for (let s = 0; s < V; s += per) out.push([s, Math.min(per, V - s)]);
+  return out;
+}
+
+/** Rows s .. s+n-1 of a quantized weight (views of its codes, scales and mins). */
+function quantizedRows(qw: QuantizedWeight, s: number, n: number): QuantizedWeight {
+  return { q: qw.q.narrow(0, s, n), scales: qw.scales.narrow(0, s, n), mins: qw.mins ? qw.mins.narrow(0, s, n) : null, bits: qw.bits, groupSize: qw.groupSize, shape: [n, qw.shape[1]] };
+}
+
+/**
+ * Token embeddings through an embedding module: a QuantizedEmbedding's lookup (per row block of
+ * its codes where they exceed a binding), else {@link vocabLookup} of the float weight.
+ */
+export function embedLookup(emb: Embedding, ids: Tensor): Tensor {
+  if (!(emb instanceof QuantizedEmbedding)) return vocabLookup(emb.weight, ids, () => emb.forward(ids));
+  const qw = emb.quantized, blocks = quantizedBlocks(qw);
+  if (blocks.length === 1) return emb.forward(ids);
+  checkIndexRange('QuantizedEmbedding.forward', 'indices', ids, qw.shape[0], `a quantized weight ${fmt(qw.shape)}`);
+  let out: Tensor | null = null;
+  for (const [s, n] of blocks) {
+    const local = ids.sub(s).clamp(0, n - 1);
+    const inBlock = ids.ge(s).logicalAnd(ids.lt(s + n)).unsqueeze(-1);
+    const part = where(inBlock, qembedding(local, quantizedRows(qw, s, n)), 0);
+    out = out ? out.add(part) : part;
   }
-  return cat(parts, -1);
+  return out!;
 }

@@ -14,8 +14,8 @@ import { checkOptions, checkOptionalNumber, describeValue } from '../validate.js
 import { llamaConfig, type LlamaConfig } from './config.js';
 import { CausalLM, type BlockRunner } from './causal-lm.js';
 import { activationFn, type ModelInitOptions } from './gpt2.js';
-import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, vocabLookup, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
-import { QuantizedLinear } from '../nn/quant.js';
+import { RMSNorm, applyRope, causalAttention, hubEmbedding, hubLinear, ropeInvFreq, ropeTables, embedLookup, vocabProject, vocabProjectQuantized, type KVCache } from './layers.js';
+import { QuantizedEmbedding, QuantizedLinear } from '../nn/quant.js';
 
 class LlamaAttention extends Module {
   qProj: Linear;
@@ -91,7 +91,7 @@ class LlamaModel extends Module {
   private readonly invFreq: Float32Array;
   constructor(readonly cfg: LlamaConfig, seed: number) {
     super();
-    this.embedTokens = hubEmbedding(cfg.vocab_size, cfg.hidden_size, cfg.initializer_range, seed);
+    this.embedTokens = hubEmbedding(cfg.vocab_size, cfg.hidden_size, cfg.initializer_range, seed, 'model.embed_tokens');
     this.layers = Array.from({ length: cfg.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(cfg, i, seed + 10 * (i + 1)));
     this.norm = new RMSNorm(cfg.hidden_size, cfg.rms_norm_eps);
     this.invFreq = ropeInvFreq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
@@ -99,7 +99,7 @@ class LlamaModel extends Module {
   forward(ids: Tensor, cache: KVCache | null, run: BlockRunner = (fn, x, ...e) => fn(x, ...e)): Tensor {
     const T = ids.shape[1], past = cache?.length ?? 0;
     const [cos, sin] = ropeTables(this.invFreq, past, T);
-    let x = vocabLookup(this.embedTokens.weight, ids, () => this.embedTokens.forward(ids));
+    let x = embedLookup(this.embedTokens, ids);
     // the rotary tables go in as arguments: a checkpointed block reads them again in backward
     for (const l of this.layers) x = run((h, c, s) => l.forward(h, c, s, cache), x, cos, sin);
     if (cache) cache.length += T;
@@ -148,9 +148,10 @@ export class LlamaForCausalLM extends CausalLM {
   protected head(h: Tensor): Tensor {
     const lmHead = this.lmHead;
     if (!lmHead) {
-      // tied: a quantized copy of the embedding (GGUF) while it is current, else the float embedding
-      const q = this._tiedQuantizedHead(this.model.embedTokens.weight);
-      return q ? vocabProjectQuantized(h, q) : vocabProject(h, this.model.embedTokens.weight);
+      // tied: the embedding's matrix, packed where the embedding is quantized (wt.quantize with
+      // embeddings: true, its saved checkpoint, a GGUF's quantized token_embd)
+      const emb = this.model.embedTokens;
+      return emb instanceof QuantizedEmbedding ? vocabProjectQuantized(h, emb) : vocabProject(h, emb.weight);
     }
     // a quantized head (wt.quantize or a quantized checkpoint: a QuantizedLinear, no float weight)
     // runs in row blocks of its codes where they exceed a binding; wrapped by an adapter, its own forward

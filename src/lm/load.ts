@@ -125,7 +125,7 @@ async function weightFiles(op: string, files: ModelFiles): Promise<string[]> {
 }
 
 /** The vocabulary matrices (held in one buffer, run in row blocks where they exceed a binding). */
-const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$|(^|\.)lm_head\.(qweight|scales|mins)$/;
+const VOCAB = /(^|\.)(wte|embed_tokens|lm_head)\.weight$|(^|\.)(wte|embed_tokens|lm_head)\.(qweight|scales|mins)$/;
 
 /**
  * Copies a weight's values into its parameter: at once, or a block of rows at a time where the

@@ -11,4 +11,4 @@ export * from './containers.js';
 export * from './decoder.js';
 export { summary, type SummaryRow } from './summary.js';
 export * as lora from './lora.js';
-export { QuantizedLinear, type QuantizeModelOptions } from './quant.js';
+export { QuantizedEmbedding, QuantizedLinear, type QuantizeModelOptions } from './quant.js';

@@ -9,11 +9,11 @@
  * read as [out, in]): a QuantizedLinear replaces it too.
  */
 import { Module, isParameter } from './module.js';
-import { Linear } from './layers.js';
+import { Embedding, Linear } from './layers.js';
 import { Tensor } from '../tensor.js';
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import { checkFloat, checkOptions, describeValue } from '../validate.js';
-import { checkQuantized, packedLayouts, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
+import { checkQuantized, packedLayouts, qembedding, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
 
 /**
  * y = x @ Wᵀ + b with W quantized group-wise along in-features; the weight is dequantized
@@ -64,6 +64,51 @@ export class QuantizedLinear extends Module {
   }
 }
 
+/**
+ * An Embedding whose [numEmbeddings, embeddingDim] weight is stored group-wise quantized along
+ * embeddingDim (buffers `qweight`, `scales`, `mins`, as QuantizedLinear's): `forward(ids)` gathers
+ * the ids' rows of the codes and dequantizes them (wt.qembedding). The same packed weight serves
+ * a tied language-model head (h @ Wᵀ through the quantized matmul), so a tied model keeps one
+ * quantized matrix for both. No gradient, no optimizer state.
+ *
+ * @example
+ * const e = new wt.nn.QuantizedEmbedding(await wt.quantizeWeight(emb.weight, { bits: 4, groupSize: 32 }));
+ */
+export class QuantizedEmbedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly bits: 4 | 8;
+  readonly groupSize: number;
+  declare qweight: Tensor;
+  declare scales: Tensor;
+  declare mins: Tensor | null;
+  constructor(weight: QuantizedWeight) {
+    super();
+    const qw = checkQuantized('QuantizedEmbedding', 'weight', weight);
+    const [N, K] = qw.shape;
+    this.numEmbeddings = N;
+    this.embeddingDim = K;
+    this.bits = qw.bits;
+    this.groupSize = qw.groupSize;
+    this.registerBuffer('qweight', qw.q);
+    packedLayouts.set(qw.q, { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null, shape: [N, K] });
+    this.registerBuffer('scales', qw.scales);
+    this.registerBuffer('mins', qw.mins);
+  }
+  /** The packed weight as qembedding and qlinear take it ([numEmbeddings, embeddingDim]). */
+  get quantized(): QuantizedWeight {
+    return { q: this.qweight, scales: this.scales, mins: this.mins, bits: this.bits, groupSize: this.groupSize, shape: [this.numEmbeddings, this.embeddingDim] };
+  }
+  forward(ids: Tensor): Tensor {
+    const op = 'QuantizedEmbedding.forward';
+    if (!(ids instanceof Tensor) || ids.dtype !== 'int32') throw new DTypeError(`${op}: indices must be an int32 Tensor, got ${ids instanceof Tensor ? `${ids.dtype} of shape ${fmt(ids.shape)}` : describeValue(ids)}`);
+    return qembedding(ids, this.quantized);
+  }
+  override extraRepr(): string {
+    return `numEmbeddings=${this.numEmbeddings}, embeddingDim=${this.embeddingDim}, bits=${this.bits}, groupSize=${this.groupSize}, mins=${this.mins !== null}`;
+  }
+}
+
 /** {@link quantize}'s options: the quantization, and module names to leave in float32. */
 export interface QuantizeModelOptions extends QuantizeOptions {
   /**
@@ -71,6 +116,11 @@ export interface QuantizeModelOptions extends QuantizeOptions {
    * (`'lm_head'`, `'mlp.down_proj'`), or a RegExp testing the full name.
    */
   exclude?: readonly (string | RegExp)[];
+  /**
+   * Also replace Embedding layers by QuantizedEmbedding (default false: embeddings stay float).
+   * A tied language-model head (tie_word_embeddings) then projects with the quantized embedding.
+   */
+  embeddings?: boolean;
 }
 
 /** A GPT-2 Conv1D (weight [nx, nf], x @ W + b). */
@@ -86,7 +136,8 @@ function excluded(name: string, ex: readonly (string | RegExp)[]): boolean {
 /**
  * Replaces the model's Linear layers (and GPT-2 Conv1D layers, transposed) by QuantizedLinear
  * in place, except those `exclude` names; returns the model. Each float weight is read back to
- * the host to quantize it (hence async) and then disposed. Embeddings and norms stay float.
+ * the host to quantize it (hence async) and then disposed. Norms stay float; Embedding layers
+ * too unless `embeddings: true` (then QuantizedEmbedding, quantized along the embedding dim).
  *
  * @example
  * await wt.quantize(model, { bits: 4, groupSize: 64, exclude: ['lm_head'] });
@@ -94,16 +145,21 @@ function excluded(name: string, ex: readonly (string | RegExp)[]): boolean {
 export async function quantize<M extends Module>(model: M, opts: QuantizeModelOptions = {}): Promise<M> {
   const op = 'quantize';
   if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be an nn.Module, got ${describeValue(model)}`);
-  checkOptions(op, opts, ['bits', 'groupSize', 'mins', 'exclude']);
-  const { exclude = [], ...q } = opts ?? {};
+  checkOptions(op, opts, ['bits', 'groupSize', 'mins', 'exclude', 'embeddings']);
+  const { exclude = [], embeddings = false, ...q } = opts ?? {};
   quantOptions(op, q);
+  if (typeof embeddings !== 'boolean') throw new ArgumentError(`${op}: embeddings must be a boolean, got ${describeValue(embeddings)}`);
   if (!Array.isArray(exclude) || !exclude.every((e) => typeof e === 'string' || e instanceof RegExp)) {
     throw new ArgumentError(`${op}: exclude must be an array of module names or RegExps, got ${describeValue(exclude)}`);
   }
-  const targets: [string, Module][] = model.namedModules().filter(([n, m]) => n !== '' && (m instanceof Linear || conv1dLike(m)) && !excluded(n, exclude));
-  const made = new Map<Module, QuantizedLinear>();
+  const targets: [string, Module][] = model.namedModules().filter(([n, m]) => n !== '' && (m instanceof Linear || conv1dLike(m) || (embeddings && m instanceof Embedding)) && !excluded(n, exclude));
+  const made = new Map<Module, QuantizedLinear | QuantizedEmbedding>();
   for (const [, m] of targets) {
     if (made.has(m)) continue;
+    if (m instanceof Embedding) {
+      made.set(m, new QuantizedEmbedding(await quantizeWeight(m.weight, q)));
+      continue;
+    }
     const lin = m as Module & { weight: Tensor; bias: Tensor | null };
     const w = m instanceof Linear ? lin.weight : lin.weight.detach().T;
     const qw = await quantizeWeight(w, q);
@@ -119,11 +175,14 @@ export async function quantize<M extends Module>(model: M, opts: QuantizeModelOp
       else if (Array.isArray(v)) v.forEach((c, i) => { const t = c instanceof Module ? made.get(c) : undefined; if (t) v[i] = t; });
     }
   }
+  const freed = new Set<Tensor>();
   for (const m of made.keys()) {
     const w = (m as unknown as { weight: Tensor }).weight;
-    // a weight tied elsewhere (an embedding) stays alive there
+    // a weight tied elsewhere (a float embedding) stays alive there; one shared by two converted
+    // layers (a tied head and its embedding, both quantized) is freed once
     const tied = model.namedModules().some(([, o]) => !made.has(o) && Object.values(o).includes(w));
-    if (!tied) w.dispose();
+    if (!tied && !freed.has(w)) w.dispose();
+    freed.add(w);
   }
   return model;
 }

@@ -21,7 +21,7 @@ import { record } from '../autograd/graph.js';
 import type { Node } from '../autograd/graph.js';
 import type { GradTable } from '../autograd/rules.js';
 import { noGrad } from '../engine.js';
-import { ArgumentError, ShapeError, fmt } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmt } from '../errors.js';
 import type { QuantConfig } from '../kernel/kernel.js';
 import { tidy } from '../memory.js';
 import { numel } from '../shape.js';
@@ -29,6 +29,7 @@ import { Tensor } from '../tensor.js';
 import { checkFloat, checkOneOf, checkOptions, describeValue } from '../validate.js';
 import { checkSameBackend, empty, runRoutine } from './run.js';
 import { tensor, eye } from './creation.js';
+import { checkIndexRange } from './indexing.js';
 
 /** How to quantize: `bits` 8 or 4, `groupSize` (a multiple of 32, default 64), `mins` (asymmetric, default false). */
 export interface QuantizeOptions {
@@ -241,6 +242,32 @@ export function dequantize(weight: QuantizedWeight): Tensor {
   return tidy(() => noGrad(() => {
     const I = eye(N);
     return runRoutine('qmatmul', cfgOf(qw, true), [I, ...parts(qw)], [{ shape: [N, K], dtype: 'float32' }])[0];
+  }));
+}
+
+/**
+ * Quantized embedding lookup: rows of the [N, K] quantized weight picked by int32 `ids` of any
+ * shape and dequantized → float32 [...ids.shape, K] (equal to `dequantize(weight)` then
+ * `embedding`, without widening the weight). Ids out of [0, N) are an ArgumentError, as
+ * `embedding`'s. No gradient (the codes are not trainable).
+ *
+ * @example
+ * const e = wt.qembedding(wt.tensor([[1, 2]], { dtype: 'int32' }), await wt.quantizeWeight(wt.randn([10, 64]))); // [1, 2, 64]
+ */
+export function qembedding(ids: Tensor, weight: QuantizedWeight): Tensor {
+  const op = 'qembedding';
+  if (!(ids instanceof Tensor)) throw new ArgumentError(`${op}: ids must be an int32 Tensor, got ${describeValue(ids)}`);
+  if (ids.dtype !== 'int32') throw new DTypeError(`${op}: ids must be int32, got ${ids.dtype} of shape ${fmt(ids.shape)}`);
+  const qw = checkQuantized(op, 'weight', weight);
+  checkSameBackend(op, [ids, ...parts(qw)]);
+  const [N, K] = qw.shape;
+  checkIndexRange(op, 'ids', ids, N, `a quantized weight ${fmt(qw.shape)}`);
+  const R = ids.numel();
+  return tidy(() => noGrad(() => {
+    if (R === 0) return empty([...ids.shape, K], 'float32', ids.backend, op);
+    const flat = ids.contiguous().reshape([R]);
+    const [out] = runRoutine('qembedding', { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null }, [flat, ...parts(qw)], [{ shape: [R, K], dtype: 'float32' }]);
+    return out.reshape([...ids.shape, K]);
   }));
 }
 

@@ -248,3 +248,40 @@ export const qmatmul: CpuRoutine<'qmatmul'> = (cfg, inputs, outputs) => {
   }
   for (let i = 0; i < acc.length; i++) od[oo + i] = acc[i];
 };
+
+/**
+ * Gather-dequantize (src/kernel/kernel.ts `qembedding`): out[r, k] = W[ids[r], k], each value
+ * s·(u - 2^(bits-1)) or s·u + m in float64 and stored once, as the transposed product above
+ * computes a dequantized value (so `dequantize` then a gather gives the same floats).
+ */
+export const qembedding: CpuRoutine<'qembedding'> = (cfg, inputs, outputs) => {
+  const { bits, groupSize: G, mins } = cfg;
+  const [ids, q, sc, mn] = inputs;
+  const [out] = outputs;
+  if (inputs.length !== (mins ? 4 : 3)) throw new BackendError(`qembedding (cpu): expected ${mins ? 4 : 3} inputs, got ${inputs.length}`);
+  const [R, K] = dims(out);
+  const N = q.shape[0];
+  const P = 32 / bits, mask = (1 << bits) - 1, zero = 1 << (bits - 1);
+  const Gn = Math.ceil(K / G), Wd = (Gn * G) / P;
+  if (numelOf(ids) !== R || q.shape[1] !== Wd || sc.shape[0] !== N || sc.shape[1] !== Gn) throw new BackendError(`qembedding (cpu): ids [${ids.shape}], q [${q.shape}], scales [${sc.shape}], out [${out.shape}] do not agree (group ${G})`);
+  const idd = ids.data, qd = q.data, sd = sc.data, md = mn?.data, od = out.data;
+  const io = ids.offset, qo = q.offset, so = sc.offset, mo = mn?.offset ?? 0, oo = out.offset;
+  for (let r = 0; r < R; r++) {
+    const n = Math.min(N - 1, Math.max(0, idd[io + r]));
+    const ob = oo + r * K;
+    for (let g = 0; g < Gn; g++) {
+      const s = sd[so + n * Gn + g], m = md ? md[mo + n * Gn + g] : 0;
+      const k0 = g * G, e = Math.min(k0 + G, K), wb = qo + n * Wd + k0 / P;
+      for (let j = 0, k = k0; k < e; j++) {
+        let word = qd[wb + j] >>> 0;
+        for (let i = 0; i < P && k < e; i++, k++, word >>>= bits) od[ob + k] = md ? s * (word & mask) + m : s * ((word & mask) - zero);
+      }
+    }
+  }
+};
+
+function numelOf(v: CpuView): number {
+  let n = 1;
+  for (const d of v.shape) n *= d;
+  return n;
+}

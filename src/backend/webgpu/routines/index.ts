@@ -9,7 +9,7 @@
 import type { RoutineName } from '../../../kernel/kernel.js';
 import type { GpuRoutine } from '../launch.js';
 import { matmul } from './matmul.js';
-import { qmatmul } from './qmatmul.js';
+import { qembedding, qmatmul } from './qmatmul.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
@@ -47,4 +47,5 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   sort,
   sampleCategorical,
   qmatmul,
+  qembedding,
 };

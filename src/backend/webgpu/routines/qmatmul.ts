@@ -66,3 +66,36 @@ export const qmatmul: GpuRoutine<'qmatmul'> = (cfg, inputs, outputs, ctx) => {
     workgroups: grid2d(Math.ceil((rowBlocks * colBlocks) / 64), maxGroups(ctx)),
   }];
 };
+
+/**
+ * Gather-dequantize (src/kernel/kernel.ts `qembedding`): the direct kernel's transposed path
+ * under GATHER (shaders/qmatmul.wgsl), one thread per 4 consecutive values of an output row,
+ * the row's id read from binding 1 in place of x.
+ */
+export const qembedding: GpuRoutine<'qembedding'> = (cfg, inputs, outputs, ctx) => {
+  const { bits, groupSize: G, mins } = cfg;
+  if (inputs.length !== (mins ? 4 : 3)) throw new BackendError(`qembedding (webgpu): expected ${mins ? 4 : 3} inputs, got ${inputs.length}`);
+  const [ids, q, sc, mn] = inputs;
+  const [out] = outputs;
+  const named: [string, View][] = [['ids', ids], ['q', q], ['scales', sc], ['out', out], ...(mn ? [['mins', mn] as [string, View]] : [])];
+  for (const [what, v] of named) {
+    if (!isContiguous(v.shape, v.strides)) throw new BackendError(`qembedding (webgpu): ${what} must be contiguous, got shape [${v.shape}] strides [${v.strides}]`);
+  }
+  const K = out.shape[out.shape.length - 1], R = K ? numel(out.shape) / K : 0;
+  const N = q.shape[0];
+  const P = 32 / bits, Gn = Math.ceil(K / G), Wd = (Gn * G) / P;
+  if (numel(ids.shape) !== R || q.shape[1] !== Wd || sc.shape[0] !== N || sc.shape[1] !== Gn) {
+    throw new BackendError(`qembedding (webgpu): ids [${ids.shape}], q [${q.shape}], scales [${sc.shape}], out [${out.shape}] do not agree (group ${G})`);
+  }
+  if (R * K === 0) return [];
+  const flags = [...(mins ? ['MINS'] : []), 'TRANSPOSE', 'ROW1', 'GATHER'];
+  const colBlocks = Math.ceil(K / 4);
+  return [{
+    key: `qmatmul|${bits}|${G}|${flags.join('|')}`,
+    code: () => render(qmatmulSrc, { BITS: bits, G, P, R: 1, HALVES: P / 4 }, flags, 'qmatmul.wgsl'),
+    inputs,
+    outputs: [out],
+    uniforms: new Uint32Array([R, N, K, Wd, Gn, ids.offset, q.offset, sc.offset, mn ? mn.offset : 0, out.offset, R, colBlocks]),
+    workgroups: grid2d(Math.ceil((R * colBlocks) / 64), maxGroups(ctx)),
+  }];
+};
