@@ -32,6 +32,8 @@ export interface Variant {
   fusedAttention?: boolean;
   /** false: steps run eagerly instead of through wt.compile */
   compiled?: boolean;
+  /** false: optimizers made in it keep no parameter arenas (wt.optim.Optimizer.arenas) */
+  arenas?: boolean;
   /** pipeline keys of the path the configuration exists for */
   marks?: RegExp;
   /** why this adapter (with the plans asked for) cannot run it: it is then left out */
@@ -69,8 +71,9 @@ export const VARIANTS: { [K in VariantName]: Variant } = {
   'no subgroups': { what: 'subgroupOps off: workgroup trees and barriers', options: { subgroupOps: false } },
   'fused attention': { what: 'setFusedAttention(true): attention in the fused kernels (short-sequence or flash)', fusedAttention: true, marks: /^r:attention(Short)?\|/ },
   'unfused attention': { what: 'setFusedAttention(false): matmuls and a causal softmax', fusedAttention: false },
-  // fusion off: a pending gradient folds into its parameter's own kernel, never into a segment
-  segments: { what: 'optimizer steps packing parameters into multi-segment kernels (fusion off)', options: { segments: true }, fusion: false, marks: /^x:segments/ },
+  // fusion off: a pending gradient folds into its parameter's own kernel, never into a segment;
+  // arenas off: an optimizer with arenas steps each group in one kernel and never packs segments
+  segments: { what: 'optimizer steps packing parameters into multi-segment kernels (fusion and parameter arenas off)', options: { segments: true }, fusion: false, arenas: false, marks: /^x:segments/ },
 };
 
 /** The backend options of a configuration on this adapter. */
@@ -98,12 +101,14 @@ export async function enter(name: VariantName, be: wt.Backend): Promise<() => vo
   wt.setFusion(v.fusion ?? 'auto');
   wt.setFusedAttention(v.fusedAttention ?? 'auto');
   wt.setFloat32MatmulPrecision(v.precision ?? 'highest');
+  wt.optim.Optimizer.arenas = v.arenas ?? true;
   // 'medium' switches the f16 tiles on after their check on the device
   if (v.precision === 'medium') await (be as { halfReady?: () => Promise<boolean> }).halfReady?.();
   return () => {
     wt.setFusion('auto');
     wt.setFusedAttention('auto');
     wt.setFloat32MatmulPrecision('highest');
+    wt.optim.Optimizer.arenas = true;
   };
 }
 
