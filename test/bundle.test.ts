@@ -115,8 +115,9 @@ describe('bundle size and tree shaking', () => {
     // inverse/hyperbolic WGSL functions, scan/sort/sample kernels, einsum, interpolate, decoder;
     // 171 after issue 22's matmul epilogues: pending matmuls, generated GEMM epilogues, row sums; 175 with the short attention kernels;
     // 182 with issue 24's wt.nn.lora (PEFT-compatible adapters) and wt.checkpoint; 188 with issue
-    // 25's quantized matmul: the qmatmul shader and routines, QuantizedLinear, wt.quantize)
+    // 25's quantized matmul: the qmatmul shader and routines, QuantizedLinear, wt.quantize; 195
+    // with the tiled qmatmul, the wasm decode loop, QuantizedEmbedding and issue 22's parameter arenas)
     const whole = await bundleSize(entryOf(`import * as wt from 'webtensor'`));
-    expect(whole.gzip).toBeLessThan(192 * 1024);
+    expect(whole.gzip).toBeLessThan(200 * 1024);
   });
 });
