@@ -63,8 +63,9 @@ describe('npm pack', () => {
     expect(paths.filter((f) => /\.map$|^(src|shaders|examples|test|bench|demo)\//.test(f))).toEqual([]);
     expect(Math.max(...packed.files.map((f) => f.size))).toBeLessThan(800 * 1024);
     // the whole tarball: the library twice (modules for bundlers, one file for a script tag) and its types
-    // (716 KB with webtensor/lm, wt.nn.lora and webtensor/worker)
-    expect(packed.size).toBeLessThan(760 * 1024);
+    // (716 KB with webtensor/lm, wt.nn.lora and webtensor/worker; 791 KiB with issue 25's quantized
+    // kernels, layers and GGUF repacking, issue 22's arenas and issue 26's seven examples in the CLI)
+    expect(packed.size).toBeLessThan(830 * 1024);
     expect(readFileSync(`${root}LICENSE`, 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the webtensor authors\n/);
   });
 
