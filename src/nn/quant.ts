@@ -16,6 +16,17 @@ import { checkFloat, checkOptions, describeValue } from '../validate.js';
 import { checkQuantized, packedLayouts, qembedding, qlinear, quantOptions, quantizeWeight, type QuantizeOptions, type QuantizedWeight } from '../ops/quant.js';
 
 /**
+ * Registers a packed weight's tensors as module `m`'s buffers `qweight`, `scales`, `mins` (so state
+ * dicts and wt.save carry them) and notes its layout for the quantized-checkpoint metadata.
+ */
+function registerPacked(m: Module, qw: QuantizedWeight): void {
+  m.registerBuffer('qweight', qw.q);
+  packedLayouts.set(qw.q, { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null, shape: [qw.shape[0], qw.shape[1]] });
+  m.registerBuffer('scales', qw.scales);
+  m.registerBuffer('mins', qw.mins);
+}
+
+/**
  * y = x @ Wᵀ + b with W quantized group-wise along in-features; the weight is dequantized
  * inside the matmul's K loop. Gradients reach the input (and the bias); the weight has none.
  *
@@ -43,10 +54,7 @@ export class QuantizedLinear extends Module {
     this.inFeatures = K;
     this.bits = qw.bits;
     this.groupSize = qw.groupSize;
-    this.registerBuffer('qweight', qw.q);
-    packedLayouts.set(qw.q, { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null, shape: [N, K] });
-    this.registerBuffer('scales', qw.scales);
-    this.registerBuffer('mins', qw.mins);
+    registerPacked(this, qw);
     this.bias = bias;
   }
   /** The packed weight as qlinear takes it. */
@@ -90,10 +98,7 @@ export class QuantizedEmbedding extends Module {
     this.embeddingDim = K;
     this.bits = qw.bits;
     this.groupSize = qw.groupSize;
-    this.registerBuffer('qweight', qw.q);
-    packedLayouts.set(qw.q, { bits: qw.bits, groupSize: qw.groupSize, mins: qw.mins !== null, shape: [N, K] });
-    this.registerBuffer('scales', qw.scales);
-    this.registerBuffer('mins', qw.mins);
+    registerPacked(this, qw);
   }
   /** The packed weight as qembedding and qlinear take it ([numEmbeddings, embeddingDim]). */
   get quantized(): QuantizedWeight {
