@@ -16,11 +16,11 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGPUBackend } from '../src/backend/webgpu/index.js';
 import { GGUF_REPACK, decodeGgufTensor, readGguf, repackGgufTensor } from '../src/io/gguf.js';
 import type { ByteSource } from '../src/io/source.js';
-import { dequantizeArrays, quantizeArrays } from '../src/ops/quant.js';
+import { dequantizeArrays } from '../src/ops/quant.js';
 import { inspectModel, loadCausalLM, type CausalLM } from '../src/lm/index.js';
 import { LlamaForCausalLM } from '../src/lm/llama.js';
 import { forEachBackend } from './backends.js';
-import { expectClose, randomValues, rng } from './helpers.js';
+import { expectClose, rng } from './helpers.js';
 import { T, writeGguf, type QType } from './fixtures/gguf_writer.js';
 import { FIXTURES, stateToGguf } from './fixtures/gguf_models.js';
 
@@ -59,57 +59,10 @@ describe('GGUF repack into the quantized matmul layout', () => {
   });
 });
 
-/** x[M,K] @ Wᵀ in float64 from the dequantized reference, and Σ|x||w| per entry. */
-function refMatmul(x: ArrayLike<number>, w: Float64Array, M: number, N: number, K: number): [Float64Array, Float64Array] {
-  const y = new Float64Array(M * N), s = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) {
-    let a = 0, b = 0;
-    for (let k = 0; k < K; k++) (a += x[i * K + k] * w[n * K + k]), (b += Math.abs(x[i * K + k] * w[n * K + k]));
-    y[i * N + n] = a;
-    s[i * N + n] = b;
-  }
-  return [y, s];
-}
-
-const worstRel = (got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>) => {
-  let m = 0;
-  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]) / (scale[i] + 1e-30));
-  return m;
-};
-
-forEachBackend((kind) => {
-  describe('qmatmul with 8-bit groups of 16 (Q6_K\'s layout; not open to wt.quantize)', () => {
-    // odd sizes: K not a multiple of 16 (a padded last group), 4+ rows (the CPU's blocked path), one row (decode)
-    for (const [M, N, K] of [[1, 7, 41], [3, 5, 48], [6, 9, 33], [5, 130, 80]] as const) {
-      it(`[${M}, ${K}] @ [${N}, ${K}]ᵀ and its transpose against a float64 reference`, async () => {
-        const cfg = { bits: 8 as const, groupSize: 16, mins: false };
-        const w = randomValues(N * K, N + K), xv = randomValues(M * K, M + 1), gv = randomValues(M * N, M + 2);
-        const a = quantizeArrays(w, N, K, cfg);
-        const d = dequantizeArrays(a, N, K, cfg);
-        const qw: wt.QuantizedWeight = {
-          q: wt.tensor(a.q, { shape: [N, a.words] }), scales: wt.tensor(a.scales, { shape: [N, a.groups] }), mins: null, bits: 8, groupSize: 16, shape: [N, K],
-        };
-        const x = wt.tensor(Float32Array.from(xv), { shape: [M, K] });
-        const [want, scale] = refMatmul(xv, d, M, N, K);
-        expect(worstRel(await wt.qlinear(x, qw).data(), want, scale), `${kind} forward`).toBeLessThan(K * 1.2e-7);
-        const g = wt.tensor(Float32Array.from(gv), { shape: [M, N] });
-        const gx = await wt.tidy(() => {
-          const xr = x.clone().requiresGrad_();
-          wt.qlinear(xr, qw).mul(g).sum().backward();
-          return wt.keep(xr.grad!);
-        }).data();
-        const wantT = new Float64Array(M * K), scaleT = new Float64Array(M * K);
-        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
-          wantT[i * K + k] += gv[i * N + n] * d[n * K + k];
-          scaleT[i * K + k] += Math.abs(gv[i * N + n] * d[n * K + k]);
-        }
-        expect(worstRel(gx, wantT, scaleT), `${kind} transpose`).toBeLessThan(N * 1.2e-7);
-        // symmetric codes dequantize exactly (one rounding)
-        const dw = await wt.dequantize(qw).data();
-        expectClose(dw, Float32Array.from(d), 0, 0, 'dequantize');
-        wt.dispose([x, g, qw.q, qw.scales]);
-      });
-    }
+forEachBackend(() => {
+  describe('qmatmul with groups of 16 (Q6_K\'s layout; not open to wt.quantize)', () => {
+    // the kernels against a float64 reference with groups of 16 (8-bit with and without mins,
+    // 4-bit with mins, Q6_K's odd sizes among them): test/quant.test.ts KERNEL_CASES
     it('other group sizes that are not multiples of 32 are refused (typed error)', () => {
       const q = wt.zeros([2, 4], { dtype: 'int32' }), s = wt.zeros([2, 2]);
       expect(() => wt.qlinear(wt.zeros([1, 48]), { q, scales: s, mins: null, bits: 4, groupSize: 24, shape: [2, 48] })).toThrow(/qlinear: weight.groupSize must be 16 or a multiple of 32 in \[32, 4096\], got 24 with 4 bits/);

@@ -79,6 +79,8 @@ forEachBackend((kind) => {
       // from 32 rows WebGPU's tiled kernel, M, N, K not multiples of its 64×64×16 tiles)
       const shapes: (readonly [number, number, number])[] = [[1, 5, c.groupSize], [1, 67, 3 * c.groupSize + 9], [3, 33, 2 * c.groupSize], [17, 130, 3 * c.groupSize], [3, 33, c.groupSize + 5], [5, 33, c.groupSize + 5], [37, 71, 2 * c.groupSize + 13], [70, 130, 5 * c.groupSize + 4]];
       if (c === CASES[0]) shapes.push([5, 700, 520], [40, 700, 520]);
+      // Q6_K's repack (8-bit, groups of 16): K not a multiple of 16, one row, the CPU's blocked path
+      if (c.groupSize === 16 && c.bits === 8 && !c.mins) shapes.push([1, 7, 41], [3, 5, 48], [6, 9, 33], [5, 130, 80]);
       for (const [M, N, K] of shapes) {
         it(`${c.bits}-bit group ${c.groupSize}${c.mins ? ' mins' : ''}: [${M}, ${K}] @ [${N}, ${K}]ᵀ and its transpose`, async () => {
           const w = randomValues(N * K, M * 7 + N), xv = randomValues(M * K, K + 3), gv = randomValues(M * N, N + 5);
