@@ -6,17 +6,19 @@
 //             when |mean| ≫ std (mean 1000, std 0.05: 0.1%), so the mean is m0 + m1 with
 //             m1 = mean(d), and var = mean(d²) - m1² (m1 is tiny: no cancellation); mean is
 //             stored as the pair (m0, m1); biased variance
-//   BACKWARD  x, gy, mean, rstd, [w] → gx       one workgroup per row:
-//             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)), x̂ = ((x - m0) - m1) * rstd, ĝ = gy * w
+//   BACKWARD  x, gy, mean, rstd, [w], [gres] → gx       one workgroup per row:
+//             gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ x̂)) [+ gres], x̂ = ((x - m0) - m1) * rstd,
+//             ĝ = gy * w; RESIDUAL adds gres, the gradient x has from its other consumers
 //             (FORWARD/BACKWARD follow rowreduce.wgsl: with ROWTHREAD, one thread per row)
 //   PARAMS    x, gy, mean, rstd → gw, gb        gw = Σ_rows gy x̂, gb = Σ_rows gy; 32 columns
 //             per workgroup, 8 lanes splitting the rows, summed in workgroup memory
-// AFFINE adds the w (and b) bindings. Placeholders: WG (FORWARD/BACKWARD threads per row) and
-// the binding numbers of the outputs (Y, MEAN, RSTD, GX).
+// AFFINE adds the w (and b) bindings. Placeholders: WG (FORWARD/BACKWARD threads per row), the
+// binding numbers of the outputs (Y, MEAN, RSTD, GX) and, for BACKWARD, the uniform offset
+// fields of w, gres and gx (OW, ORES, OGX: the bindings before them vary).
 
 struct Uniforms {
   R: u32, D: u32, eps: f32,
-  o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32,   // element offsets, in binding order
+  o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, o6: u32,   // element offsets, in binding order
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 
@@ -37,6 +39,9 @@ struct Uniforms {
 #if BACKWARD
 #if AFFINE
 @group(0) @binding(5) var<storage, read> w: array<f32>;
+#endif
+#if RESIDUAL
+@group(0) @binding({{RES}}) var<storage, read> gres: array<f32>;
 #endif
 @group(0) @binding({{GX}}) var<storage, read_write> gx: array<f32>;
 #else
@@ -135,7 +140,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let h = ((x[u.o0 + base + j] - m0) - m1) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE
-    g *= w[u.o4 + j];
+    g *= w[u.{{OW}} + j];
 #endif
     acc += vec2<f32>(g, g * h);
   }
@@ -144,11 +149,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let h = ((x[u.o0 + base + j] - m0) - m1) * rs;
     var g = gy[u.o1 + base + j];
 #if AFFINE
-    g *= w[u.o4 + j];
-    gx[u.o5 + base + j] = rs * (g - m.x - h * m.y);
-#else
-    gx[u.o4 + base + j] = rs * (g - m.x - h * m.y);
+    g *= w[u.{{OW}} + j];
 #endif
+    var v = rs * (g - m.x - h * m.y);
+#if RESIDUAL
+    v += gres[u.{{ORES}} + base + j];
+#endif
+    gx[u.{{OGX}} + base + j] = v;
   }
 #endif
 }

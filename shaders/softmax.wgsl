@@ -7,7 +7,8 @@
 //   SOFTMAX           x → y                     y = softmax(x) or log_softmax(x) (const LOG)
 //   SOFTMAX_BACKWARD  y, gy → gx                gx = y*(gy - sum(gy*y)) | gy - exp(y)*sum(gy)
 //   XENT              x, target → loss          loss = logsumexp(x) - x[target]
-//   XENT_BACKWARD     x, target, gloss → gx     gx = (softmax(x) - onehot(target)) * gloss
+//   XENT_BACKWARD     x, target, gloss → gx     gx = (softmax(x) - onehot(target)) * gloss; gloss
+//                     read with stride u.gstride (0: one upstream gradient for every row)
 // CAUSAL (with SOFTMAX): row r keeps columns j <= r % L (u.L rows per matrix); the others are
 // taken as -inf, so they get weight 0 (-inf for log-softmax) and the backward needs no change.
 // target == ignoreIndex gives 0 (loss and gradient); any other target outside [0, D) gives NaN
@@ -22,6 +23,7 @@ struct Uniforms {
   off0: u32, off1: u32, off2: u32, off3: u32,   // element offsets of the bindings, in order
   ignoreIndex: i32,
   L: u32,                                       // rows per matrix (CAUSAL)
+  gstride: u32,                                 // gloss's stride (XENT_BACKWARD)
 }
 @group(0) @binding(0) var<uniform> u: Uniforms;
 
@@ -150,7 +152,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     return;
   }
   let st = rowStats(u.off0 + base, lid, u.D);
-  let g = gloss[u.off2 + row];
+  let g = gloss[u.off2 + row * u.gstride];
   for (var j = lid; j < u.D; j += STEP) {
     let p = wt_fastexp(x[u.off0 + base + j] - st.x) / st.y;
     let v = (p - select(0.0, 1.0, i32(j) == t)) * g;

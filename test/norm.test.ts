@@ -285,6 +285,23 @@ forEachBackend((kind) => {
       await expect(gradcheck((x, w, b) => wt.layerNorm(x, [2, 3], w, b, 0.01), [wt.randn([2, 2, 3], { seed: 4 }), wt.randn([2, 3], { seed: 5 }), wt.randn([2, 3], { seed: 6 })])).resolves.toBe(true);
     });
 
+    it('gradients (gradcheck) where the normalised input has other consumers: the skip path\'s gradient added in the backward kernel', async () => {
+      const [x, w, b] = [wt.randn([3, 4], { seed: 7 }), wt.randn([4], { seed: 8 }), wt.randn([4], { seed: 9 })];
+      // a pre-norm block: h + f(layerNorm(h)), then the same again (the second block's gradient of h arrives first)
+      const block = (h: wt.Tensor, w: wt.Tensor, b: wt.Tensor) => h.add(wt.layerNorm(h, 4, w, b).tanh().mul(0.7));
+      await expect(gradcheck((x, w, b) => block(block(x.mul(1.5), w, b), w, b), [x, w, b])).resolves.toBe(true);
+      // the other gradient a transposed (non-contiguous) view, without affine parameters; three consumers
+      await expect(gradcheck((x) => {
+        const h = x.mul(1.5);
+        return wt.layerNorm(h, 4).sin().add(h.T.tanh().T).add(h.square());
+      }, [x])).resolves.toBe(true);
+      // leading dims, a consumer reached only after the layer norm's node (the sum feeds the norm's output)
+      await expect(gradcheck((x) => {
+        const h = x.reshape([3, 2, 2]).exp();
+        return wt.layerNorm(h, [2, 2]).mul(h.sum([1, 2], true)).cos();
+      }, [x])).resolves.toBe(true);
+    });
+
     it('rejects bad arguments with the shapes in the message', () => {
       const x = wt.zeros([2, 3, 4]);
       expect(() => wt.layerNorm(x, [3])).toThrow(wt.ShapeError);

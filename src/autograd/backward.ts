@@ -7,7 +7,7 @@ import { ArgumentError, ShapeError, fmt } from '../errors.js';
 import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { Node } from './graph.js';
-import { gradRules } from './rules.js';
+import { gradRules, type TakeGrad } from './rules.js';
 import { disposeGrad, isPadded, merge, realize } from './padded.js';
 import { onesLike } from '../ops/creation.js';
 import { placeGrad } from '../arena.js';
@@ -147,8 +147,17 @@ export function backprop(seeds: readonly [Node, Tensor][], retainGraph: boolean,
         g.dispose();
         throw new ArgumentError(stale);
       }
-      const rule = gradRules[node.op] as (n: Node, g: Tensor) => (Tensor | null)[];
-      const ins = rule(node, g);
+      const rule = gradRules[node.op] as (n: Node, g: Tensor, take: TakeGrad) => (Tensor | null)[];
+      // the gradient input i has so far from its other consumers, handed to a rule that adds it
+      // in its own kernel (what it returns for i is then the sum)
+      const take: TakeGrad = (i) => {
+        const parent = node.parents[i];
+        const prev = parent && !stop?.nodes.has(parent) ? grads.get(parent) : undefined;
+        if (!parent || !prev) return null;
+        grads.delete(parent);
+        return realize(prev);
+      };
+      const ins = rule(node, g, take);
       node.inputs.forEach((x, i) => {
         let gi = ins[i];
         if (!gi) return;

@@ -17,7 +17,14 @@ import { quantGrads } from '../ops/quant.js';
 import { where } from '../ops/functions.js';
 import { tidy } from '../memory.js';
 
-export type GradRule<K extends OpName> = (node: Node<K>, g: Tensor) => (Tensor | null)[];
+/**
+ * Takes the gradient already accumulated for input i from the node's other consumers (or null):
+ * a rule that takes it returns the sum — its own contribution plus the taken one — for that
+ * input, so a kernel that can add it in its output pass saves the separate add (layerNorm's
+ * backward and a pre-norm block's skip path). The taker owns (disposes) what it takes.
+ */
+export type TakeGrad = (i: number) => Tensor | null;
+export type GradRule<K extends OpName> = (node: Node<K>, g: Tensor, take: TakeGrad) => (Tensor | null)[];
 export type GradTable<K extends OpName> = { [P in K]: GradRule<P> };
 
 /** g reshaped so it broadcasts against the input of a reduction (reduced dims as size 1). */

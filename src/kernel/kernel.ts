@@ -153,7 +153,10 @@ export interface Routines {
   softmaxBackward: { log: boolean };
   /** logits[R,D], target int32[R] → loss[R] = logsumexp(row) - row[target] (0 where target == ignoreIndex) */
   crossEntropy: { ignoreIndex: number };
-  /** logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss */
+  /**
+   * logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss;
+   * gloss may have any stride (0: a mean's one upstream gradient, broadcast without a copy)
+   */
   crossEntropyBackward: { ignoreIndex: number };
   /**
    * x[R,D], w?[D], b?[D] → y[R,D], mean[R,2], rstd[R]. Each row's mean is the pair (m0, m1),
@@ -161,8 +164,12 @@ export interface Routines {
    * is off by half its ulp, 3e-5 for a mean of 1000, which is 6e-4 of a std of 0.05)
    */
   layerNorm: { eps: number; affine: boolean };
-  /** x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine */
-  layerNormBackward: { affine: boolean };
+  /**
+   * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D], gres?[R,D] → gx[R,D], then gw[D], gb[D] when
+   * affine. With `residual`, gres (the gradient x already has from elsewhere: a pre-norm block's
+   * skip path) is added to gx in the same pass
+   */
+  layerNormBackward: { affine: boolean; residual?: boolean };
   /**
    * Batch norm, training statistics. x[N,C,S] (S = H·W·…, 1 for [N,C]), w?[C], b?[C] →
    * y[N,C,S], mean[C,2], invstd[C]: per channel over N and S, biased variance,

@@ -324,25 +324,32 @@ export const normGrads: GradTable<'softmax' | 'crossEntropy' | 'layerNorm' | 'ba
     return [tidy(() => {
       // the upstream gradient per row: g itself ('none'), or g (/ count) broadcast to every row
       const gs = reduction === 'mean' ? g.div(count) : g;
-      const gl = reduction === 'none' ? gs.reshape([R]).contiguous() : gs.reshape([1]).expand([R]).contiguous();
+      // (a broadcast view: the routine reads gloss at its stride, 0 here, so no copy)
+      const gl = reduction === 'none' ? gs.reshape([R]) : gs.reshape([1]).expand([R]);
       const [gr] = runOrZeros('crossEntropyBackward', { ignoreIndex }, [rows, t, gl], [{ shape: rows.shape, dtype: 'float32' }], rows.numel());
       return fromRows(gr, logits.shape, cdim);
     })];
   },
-  layerNorm: (n, g) => {
+  layerNorm: (n, g, take) => {
     const [xr, mean, rstd, w] = n.saved;
     const { affine } = n.meta;
     const [R, D] = xr.shape;
-    return tidy(() => {
+    // x's gradient from its other consumers (a pre-norm block's skip path), added in the dx pass
+    const prev = R * D > 0 ? take(0) : null;
+    const out = tidy(() => {
       const gr = g.contiguous().reshape([R, D]);
       // the weight gradient straight into its slot of an optimizer's gradient arena, where it has one
       const gwOut = affine && R * D > 0 ? gradOut(n.inputs[1], [D]) : { shape: [D], dtype: 'float32' as const };
       const outs = [{ shape: [R, D], dtype: 'float32' as const }, ...(affine ? [gwOut, { shape: [D], dtype: 'float32' as const }] : [])];
-      const [gx, gw, gb] = runOrZeros('layerNormBackward', { affine }, affine ? [xr, gr, mean, rstd, w] : [xr, gr, mean, rstd], outs, R * D);
+      const ins = affine ? [xr, gr, mean, rstd, w] : [xr, gr, mean, rstd];
+      if (prev) ins.push(prev.contiguous().reshape([R, D]));
+      const [gx, gw, gb] = runOrZeros('layerNormBackward', { affine, residual: !!prev }, ins, outs, R * D);
       const res = [gx.reshape([...n.inputs[0].shape])];
       if (affine) res.push(gw.reshape([...n.inputs[1].shape]), gb.reshape([...n.inputs[2].shape]));
       return res;
     });
+    prev?.dispose();
+    return out;
   },
   batchNorm: (n, g) => {
     const [x3, mean, invstd, w] = n.saved;

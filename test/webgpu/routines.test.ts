@@ -623,6 +623,11 @@ suite('webgpu softmax and cross-entropy', () => {
       // an ignoreIndex inside the class range
       await vsCpu(h, 'crossEntropy', { ignoreIndex: 2 }, [rand([4, 5], 3), ints([0, 2, 4, 2])], [zerosOf([4])], ROW, `${variant} crossEntropy ignoreIndex=2`, ctx);
       await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: 2 }, [rand([4, 5], 4), ints([0, 2, 4, 2]), rand([4], 5)], [zerosOf([4, 5], 1)], ROW, `${variant} crossEntropyBackward ignoreIndex=2`, ctx);
+      // the upstream gradient broadcast (stride 0: a mean's one value, no copy) and strided
+      const bcast: Operand = { data: Float32Array.of(9, 0.37, 9), shape: [7], strides: [0], offset: 1 };
+      await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [rand([7, 65], 6), ints([0, 64, 3, 9, 17, 2, 40]), bcast], [zerosOf([7, 65])], ROW, `${variant} crossEntropyBackward broadcast gloss`, ctx);
+      const strided: Operand = { data: f32s(16, 7, -1, 1), shape: [7], strides: [2], offset: 2 };
+      await vsCpu(h, 'crossEntropyBackward', { ignoreIndex: -100 }, [rand([7, 33], 8), ints([0, 32, 3, 9, 17, 2, 30]), strided], [zerosOf([7, 33])], ROW, `${variant} crossEntropyBackward strided gloss`, ctx);
     });
   }
 });
@@ -641,7 +646,11 @@ suite('webgpu layerNorm', () => {
         const mean: Operand = { data: Float32Array.from({ length: 2 * R }, (_, i) => (i % 2 ? 1e-5 * ((i * 7) % 5 - 2) : 99.5 + ((i * 13) % 11) / 11)), shape: [R, 2], offset: 0 };
         const rstd = rand([R], seed++, 1, 0.5, 2);
         const outs = affine ? [zerosOf([R, D]), zerosOf([D], 1), zerosOf([D])] : [zerosOf([R, D])];
-        await vsCpu(h, 'layerNormBackward', { affine }, [x, rand([R, D], seed++), mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`, ctx);
+        const gy = rand([R, D], seed++);
+        await vsCpu(h, 'layerNormBackward', { affine }, [x, gy, mean, rstd, ...params.slice(0, 1)], outs, [1e-4, 1e-4], `${what} backward`, ctx);
+        // the gradient x has from elsewhere, added in the same pass (read at an offset)
+        const gres = rand([R, D], seed++, 3);
+        await vsCpu(h, 'layerNormBackward', { affine, residual: true }, [x, gy, mean, rstd, ...params.slice(0, 1), gres], outs, [1e-4, 1e-4], `${what} backward + residual`, ctx);
       }
     });
   }

@@ -218,6 +218,8 @@ export const crossEntropy: CpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logit
 export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits]) => {
   const [R, D] = rowsOf(logits);
   const la = logits.data, ta = target.data, ga = gloss.data, oa = glogits.data;
+  // gloss at any stride (0: one upstream gradient for every row)
+  const gs = gloss.strides[0] ?? 0;
   const w = wasmExp(D, la);
   for (let r = 0; r < R; r++) {
     const t = ta[target.offset + r];
@@ -230,7 +232,7 @@ export const crossEntropyBackward: CpuRoutine<'crossEntropyBackward'> = ({ ignor
       for (let j = 0; j < D; j++) oa[oo + j] = NaN;
       continue;
     }
-    const g = ga[gloss.offset + r];
+    const g = ga[gloss.offset + r * gs];
     const lse = rowLogSumExp(la, lo, D, w);
     if (w && Number.isFinite(lse)) {
       // exp(x - lse) is the softmax row itself
@@ -294,14 +296,26 @@ export function loadMean(mean: CpuView, r: number): number {
 }
 
 /**
- * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine.
- * With x̂ = (x - mean) * rstd and ĝ = gy * w:  gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)),
- * gw = Σ_rows gy * x̂, gb = Σ_rows gy. gw and gb are overwritten, not accumulated.
+ * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D], gres?[R,D] → gx[R,D], then gw[D], gb[D] when affine.
+ * With x̂ = (x - mean) * rstd and ĝ = gy * w:  gx = rstd * (ĝ - mean(ĝ) - x̂ * mean(ĝ * x̂)) (+ gres
+ * with `residual`, added to the float32 value as the WebGPU kernel does), gw = Σ_rows gy * x̂,
+ * gb = Σ_rows gy. gw and gb are overwritten, not accumulated.
  */
-export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, inputs, outputs) => {
-  const [x, gy, mean, rstd, w] = inputs;
+export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine, residual }, inputs, outputs) => {
+  const [x, gy, mean, rstd] = inputs;
+  const w = inputs[4];
   const [gx, gw, gb] = outputs;
   const [R, D] = rowsOf(x);
+  lnBackwardRows(!!affine, R, D, x, gy, mean, rstd, w, gx, gw, gb);
+  if (!residual) return;
+  const gres = inputs[affine ? 5 : 4], ra = gres.data, oa = gx.data;
+  for (let r = 0; r < R; r++) {
+    const ro = gres.offset + r * D, oo = gx.offset + r * D;
+    for (let j = 0; j < D; j++) oa[oo + j] += ra[ro + j];
+  }
+};
+
+function lnBackwardRows(affine: boolean, R: number, D: number, x: CpuView, gy: CpuView, mean: CpuView, rstd: CpuView, w: CpuView, gx: CpuView, gw: CpuView, gb: CpuView): void {
   const xa = x.data, ga = gy.data, oa = gx.data;
   const wa = affine ? w.data : null, wo = affine ? w.offset : 0;
   const k = wasmLayerNorm(D, xa, ga, oa, ...(wa ? [wa, gw.data, gb.data] : []));
@@ -337,7 +351,7 @@ export const layerNormBackward: CpuRoutine<'layerNormBackward'> = ({ affine }, i
       gb.data[gb.offset + j] = sb![j];
     }
   }
-};
+}
 
 /** layerNorm's rows in wasm (see wasmLayerNorm): x and each output row copied through its memory. */
 function layerNormWasm(k: WasmLayerNorm, R: number, D: number, eps: number, x: CpuView, y: CpuView, mean: CpuView, rstd: CpuView, wb: [Float32Array, Float32Array] | null): void {

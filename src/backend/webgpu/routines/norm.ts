@@ -105,7 +105,9 @@ function softmaxLaunch(routine: string, flag: string, log: boolean, ignoreIndex:
     else expectNumel(routine, 'operand', v, R * D);
   }
   const L = causal ? causalRows(routine, x) : 0;
-  const words = [R, D, ...offsets([...inputs, ...outputs], 4), ignoreIndex | 0, L];
+  // XENT_BACKWARD reads its per-row gloss (inputs[2]) with its stride: 0 broadcasts one value
+  const gstride = flag === 'XENT_BACKWARD' ? inputs[2].strides[0] ?? 0 : 0;
+  const words = [R, D, ...offsets([...inputs, ...outputs], 4), ignoreIndex | 0, L, gstride];
   const flags = causal ? [flag, 'CAUSAL'] : [flag];
   return rowLaunch(`softmax|${flags.join('|')}|${log}`, softmaxSrc, 'softmax.wgsl', R, D, { LOG: String(log) }, flags, inputs, outputs, words, ctx);
 }
@@ -132,7 +134,7 @@ export const softmaxBackward: GpuRoutine<'softmaxBackward'> = ({ log }, [y, gy],
 export const crossEntropy: GpuRoutine<'crossEntropy'> = ({ ignoreIndex }, [logits, target], [loss], ctx) =>
   softmaxLaunch('crossEntropy', 'XENT', false, ignoreIndex, logits, [logits, target], [loss], ctx);
 
-/** logits[R,D], target int32[R], gloss[R] → glogits[R,D] = (softmax(row) - onehot) * gloss. */
+/** logits[R,D], target int32[R], gloss[R] (any stride) → glogits[R,D] = (softmax(row) - onehot) * gloss. */
 export const crossEntropyBackward: GpuRoutine<'crossEntropyBackward'> = ({ ignoreIndex }, [logits, target, gloss], [glogits], ctx) =>
   softmaxLaunch('crossEntropyBackward', 'XENT_BACKWARD', false, ignoreIndex, logits, [logits, target, gloss], [glogits], ctx);
 
@@ -153,29 +155,32 @@ export const layerNorm: GpuRoutine<'layerNorm'> = ({ eps, affine }, inputs, outp
   if (affine) ins.slice(1).forEach((v, i) => expectNumel('layerNorm', i ? 'b' : 'w', v, D));
   const views = [...ins, ...outputs];
   const first = ins.length + 1;
-  const words = [R, D, f32(eps), ...offsets(views, 6)];
+  const words = [R, D, f32(eps), ...offsets(views, 7)];
   const vars = { Y: first, MEAN: first + 1, RSTD: first + 2, GX: 0 };
   return rowLaunch(`layernorm|FORWARD|${affine}`, layernormSrc, 'layernorm.wgsl', R, D, vars, affine ? ['FORWARD', 'AFFINE'] : ['FORWARD'], ins, outputs, words, ctx);
 };
 
 /**
- * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D] → gx[R,D], then gw[D], gb[D] when affine (a second
- * launch: 32 columns per workgroup reducing over every row, so gw/gb are overwritten, not
- * accumulated, and deterministic).
+ * x[R,D], gy[R,D], mean[R,2], rstd[R], w?[D], gres?[R,D] → gx[R,D] (+ gres with `residual`), then
+ * gw[D], gb[D] when affine (a second launch: 32 columns per workgroup reducing over every row, so
+ * gw/gb are overwritten, not accumulated, and deterministic).
  */
-export const layerNormBackward: GpuRoutine<'layerNormBackward'> = ({ affine }, inputs, outputs, ctx) => {
+export const layerNormBackward: GpuRoutine<'layerNormBackward'> = ({ affine, residual }, inputs, outputs, ctx) => {
   const [x, gy, mean, rstd] = inputs;
-  const ins = affine ? inputs.slice(0, 5) : inputs.slice(0, 4);
+  const ins = inputs.slice(0, 4 + (affine ? 1 : 0) + (residual ? 1 : 0));
   const [R, D] = rows('layerNormBackward', 'x', x);
   rows('layerNormBackward', 'gy', gy);
   expectNumel('layerNormBackward', 'mean', mean, 2 * R);
   expectNumel('layerNormBackward', 'rstd', rstd, R);
+  if (residual) expectNumel('layerNormBackward', 'gres', ins[ins.length - 1], R * D);
   const [gx, gw, gb] = outputs;
   rows('layerNormBackward', 'gx', gx);
-  const flags = affine ? ['BACKWARD', 'AFFINE'] : ['BACKWARD'];
-  const vars = { Y: 0, MEAN: 0, RSTD: 0, GX: ins.length + 1 };
-  const launches = rowLaunch(`layernorm|BACKWARD|${affine}`, layernormSrc, 'layernorm.wgsl', R, D, vars, flags, ins, [gx],
-    [R, D, 0, ...offsets([...ins, gx], 6)], ctx);
+  const flags = ['BACKWARD', ...(affine ? ['AFFINE'] : []), ...(residual ? ['RESIDUAL'] : [])];
+  // binding i + 1 and offset field o{i} for the i-th view: x gy mean rstd [w] [gres] gx
+  const n = ins.length;
+  const vars = { Y: 0, MEAN: 0, RSTD: 0, GX: n + 1, RES: n, OW: 'o4', ORES: `o${n - 1}`, OGX: `o${n}` };
+  const launches = rowLaunch(`layernorm|BACKWARD|${affine}|${!!residual}`, layernormSrc, 'layernorm.wgsl', R, D, vars, flags, ins, [gx],
+    [R, D, 0, ...offsets([...ins, gx], 7)], ctx);
   if (affine && D > 0) {
     expectNumel('layerNormBackward', 'gw', gw, D);
     expectNumel('layerNormBackward', 'gb', gb, D);
@@ -185,7 +190,7 @@ export const layerNormBackward: GpuRoutine<'layerNormBackward'> = ({ affine }, i
       code: () => withHelpers(render(layernormSrc, {}, ['PARAMS'], 'layernorm.wgsl')),
       inputs: pins,
       outputs: [gw, gb],
-      uniforms: new Uint32Array([R, D, 0, ...offsets([...pins, gw, gb], 6)]),
+      uniforms: new Uint32Array([R, D, 0, ...offsets([...pins, gw, gb], 7)]),
       workgroups: grid2d(Math.ceil(D / 32), maxGroups(ctx)),
     });
   }
