@@ -9,7 +9,8 @@
  * It prints the adapter with its features and limits, runs the WebGPU section at full sizes plus
  * matmul 2048³ and 4096³ for webtensor (training steps compiled with wt.compile), webtensor's
  * training steps eager (no capture), webtensor with multi-segment optimizer kernels
- * (DispatcherOptions.segments), webtensor with subgroup operations (subgroupOps), webtensor with
+ * (DispatcherOptions.segments), webtensor without the optimizers' parameter arenas (compiled and
+ * eager: one update kernel per parameter), webtensor with subgroup operations (subgroupOps), webtensor with
  * 64x64 and with 128x128 matmul tiles forced (gemmTile; the plain rows take the tile tune.ts timed
  * faster on the device, printed with the adapter), webtensor with the fused attention kernels forced on and off
  * (attention 4×8×1024×64 is added at full sizes), webtensor
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
   const libs = [
     webtensorLib('webgpu'), webtensorLib('webgpu', { compiled: false, trainingOnly: true, label: 'webtensor (eager)' }),
     webtensorLib('webgpu', { segments: true, label: 'webtensor (segments)' }),
+    // issue 22: the optimizers' parameter arenas off (one update kernel per parameter), compiled and eager
+    webtensorLib('webgpu', { arenas: false, trainingOnly: true, label: 'webtensor (no arenas)' }),
+    webtensorLib('webgpu', { arenas: false, compiled: false, trainingOnly: true, label: 'webtensor (eager, no arenas)' }),
     webtensorLib('webgpu', { subgroupOps: true, label: 'webtensor (subgroups)' }),
     webtensorLib('webgpu', { gemmTile: 64, matmulOnly: true, label: 'webtensor (64×64 tiles)' }),
     webtensorLib('webgpu', { gemmTile: 128, matmulOnly: true, label: 'webtensor (128×128 tiles)' }),
