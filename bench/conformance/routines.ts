@@ -135,22 +135,24 @@ function softmaxCase(target: 'softmax' | 'softmaxBackward', name: string, shape:
   }, { kernels: ['softmax', 'softmaxBackward'] });
 }
 
-function crossEntropyCase(target: 'crossEntropy' | 'crossEntropyBackward', name: string, R: number, D: number): Case {
-  return routine(target, name, `[${R},${D}], 10% ignored`, ROWS, () => {
+function crossEntropyCase(target: 'crossEntropy' | 'crossEntropyBackward', name: string, R: number, D: number, reduction: 'none' | 'mean' = 'none'): Case {
+  return routine(target, name, `[${R},${D}], 10% ignored${reduction === 'mean' ? ', mean (one upstream gradient read at stride 0)' : ''}`, ROWS, () => {
     const logits = input([R, D], 41, -3, 3);
     // every tenth target ignored (-100)
     const t = intData(R, 42, D).map((v, i) => (i % 10 === 3 ? -100 : v));
     const target = wt.tensor(t, { dtype: 'int32' });
-    return withGrads(wt.crossEntropy(logits, target, { reduction: 'none' }), sum(D), [['logits', logits, sum(D)]]);
+    return withGrads(wt.crossEntropy(logits, target, { reduction }), sum(reduction === 'mean' ? R * D : D), [['logits', logits, sum(D)]]);
   }, { kernels: ['crossEntropy', 'crossEntropyBackward'] });
 }
 
-function layerNormCase(target: 'layerNorm' | 'layerNormBackward', name: string, R: number, D: number, opts: { affine?: boolean; mean?: number; std?: number; known?: string } = {}): Case {
+function layerNormCase(target: 'layerNorm' | 'layerNormBackward', name: string, R: number, D: number, opts: { affine?: boolean; mean?: number; std?: number; known?: string; residual?: boolean } = {}): Case {
   const affine = opts.affine ?? true, mean = opts.mean ?? 0, std = opts.std ?? 1;
-  return routine(target, name, `[${R},${D}]${affine ? ' affine' : ''}${mean ? ` mean ${mean} std ${std}` : ''}`, ROWS, () => {
+  return routine(target, name, `[${R},${D}]${affine ? ' affine' : ''}${mean ? ` mean ${mean} std ${std}` : ''}${opts.residual ? ', h + layerNorm(h): the skip gradient added in the backward' : ''}`, ROWS, () => {
     const x = input([R, D], 51, mean - std * Math.sqrt(3), mean + std * Math.sqrt(3));
     const w = affine ? input([D], 52, 0.5, 1.5) : null, b = affine ? input([D], 53) : null;
-    const y = wt.layerNorm(x, [D], w, b);
+    // residual: a pre-norm block's skip path, whose gradient layerNormBackward adds in its dx pass
+    const h = opts.residual ? x.mul(1.5) : x;
+    const y = opts.residual ? h.add(wt.layerNorm(h, [D], w, b)) : wt.layerNorm(x, [D], w, b);
     const grads: [string, wt.Tensor, Tol][] = [['x', x, sum(D)]];
     if (w && b) grads.push(['w', w, sum(R)], ['b', b, sum(R)]);
     return withGrads(y, sum(D), grads);
@@ -360,13 +362,19 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       crossEntropyCase('crossEntropy', 'crossEntropy', s(8192, 300), s(1000, 10)),
       crossEntropyCase('crossEntropy', 'crossEntropy vocabulary rows', s(512, 16), s(50257, 2051)),
     ],
-    crossEntropyBackward: [crossEntropyCase('crossEntropyBackward', 'crossEntropy (backward)', s(4096, 333), 65)],
+    crossEntropyBackward: [
+      crossEntropyCase('crossEntropyBackward', 'crossEntropy (backward)', s(4096, 333), 65),
+      crossEntropyCase('crossEntropyBackward', 'crossEntropy mean (backward)', s(4096, 333), 65, 'mean'),
+    ],
     layerNorm: [
       layerNormCase('layerNorm', 'layerNorm', s(8192, 300), s(768, 96)),
       layerNormCase('layerNorm', 'layerNorm long rows, no affine', s(256, 8), s(8192, 2500), { affine: false }),
       layerNormCase('layerNorm', 'layerNorm |mean| ≫ std', s(1024, 64), s(768, 96), { mean: 1000, std: 0.05 }),
     ],
-    layerNormBackward: [layerNormCase('layerNormBackward', 'layerNorm odd rows (backward)', s(4097, 257), s(100, 33))],
+    layerNormBackward: [
+      layerNormCase('layerNormBackward', 'layerNorm odd rows (backward)', s(4097, 257), s(100, 33)),
+      layerNormCase('layerNormBackward', 'layerNorm with its skip path (backward)', s(4097, 768), s(100, 64), { residual: true }),
+    ],
     batchNorm: [
       batchNormCase('batchNorm', 'batchNorm 2d', s([64, 128, 28, 28], [8, 16, 9, 9])),
       batchNormCase('batchNorm', 'batchNorm 1d', s([256, 1024], [64, 40])),
