@@ -298,6 +298,33 @@ forEachBackend((kind) => {
       expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
     });
 
+    it('an embedding\'s gradient written into its slot, alone and tied to the output head (two gradients): the same numbers', async () => {
+      const scenario = async () => {
+        wt.manualSeed(5);
+        const emb = new wt.nn.Embedding(11, 6), emb2 = new wt.nn.Embedding(7, 6), ln = new wt.nn.LayerNorm(6);
+        const params = [...emb.parameters(), ...emb2.parameters(), ...ln.parameters()];
+        const opt = new wt.optim.Adam(params, { lr: 0.05 });
+        // repeated ids, an unused row (10); the head reuses emb's table (weight tying)
+        const ids = wt.tensor([[1, 4, 4, 0], [9, 1, 1, 2]], { dtype: 'int32' }), pos = wt.tensor([0, 1, 2, 3], { dtype: 'int32' });
+        const out: number[][][] = [];
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          wt.tidy(() => {
+            const h = ln.forward(emb.forward(ids).add(emb2.forward(pos)));
+            wt.F.crossEntropy(h.matmul(emb.weight.T).reshape([8, 11]), wt.tensor([4, 4, 0, 3, 1, 1, 2, 5], { dtype: 'int32' })).backward();
+          });
+          opt.step();
+          out.push(await Promise.all(params.map(async (p) => Array.from(await p.data()))));
+        }
+        opt.zeroGrad();
+        opt.dispose();
+        [emb, emb2, ln].forEach((m) => m.dispose());
+        wt.dispose([ids, pos]);
+        return out;
+      };
+      expect(await useArenas(true, scenario)).toEqual(await useArenas(false, scenario));
+    });
+
     it('a one-element parameter (a slot smaller than a 16-byte word) read broadcast by a vectorized kernel', async () => {
       const scenario = async () => {
         const ps = wt.tidy(() => [wt.tensor([0.5]).requiresGrad_(), wt.arange(16).float().mul(0.1).reshape([4, 4]).detach().requiresGrad_(), wt.tensor([0.25, -1]).requiresGrad_()]);

@@ -14,6 +14,7 @@
 import * as wt from '../../src/index.js';
 import type { RoutineName } from '../../src/kernel/kernel.js';
 import { setShortAttention } from '../../src/ops/attention.js';
+import { usesEmbeddingBackward } from '../../src/ops/indexing.js';
 import { GEMM, ONLY_DEFAULT, ROWS, SDPA, fmtShape, indices, input, intData, maxCount, uniformData, withGrads, type Case, type Out, type VariantName } from './cases.js';
 import { exact, half, sum, type Tol } from './tolerance.js';
 
@@ -226,13 +227,16 @@ function gatherCase(name: string, x: number[], dim: number, index: number[], kno
   }, { kernels: dtype === 'float32' ? ['gather', 'scatterAdd'] : ['gather'], known });
 }
 
-function indexSelectCase(target: 'indexSelect' | 'indexAdd', name: string, x: number[], dim: number, L: number, known?: string, dtype: wt.DType = 'float32'): Case {
+function indexSelectCase(target: 'indexSelect' | 'indexAdd' | 'embeddingBackward', name: string, x: number[], dim: number, L: number, known?: string, dtype: wt.DType = 'float32'): Case {
+  // the gradient's routine: embeddingBackward along dim 0 unless the index is long for the table
+  const backward = usesEmbeddingBackward(x, dim, L) ? 'embeddingBackward' : 'indexAdd';
+  if (target !== 'indexSelect' && target !== backward) throw new Error(`conformance: ${name} would take ${backward}, not ${target}`);
   return routine(target, name, `${fmtShape(x)} dim ${dim} ← [${L}]${dtype === 'float32' ? '' : ` ${dtype}`}`, ONLY_DEFAULT, () => {
     const idx = indices([L], 83, x[dim]);
     if (dtype !== 'float32') return [{ name: 'y', value: wt.indexSelect(typedData(x, dtype), dim, idx), tol: exact }];
     const xi = input(x, 84);
     return withGrads(wt.indexSelect(xi, dim, idx), exact, [['x', xi, sum(maxCount(intData(L, 83, x[dim])))]]);
-  }, { kernels: dtype === 'float32' ? ['indexSelect', 'indexAdd'] : ['indexSelect'], known });
+  }, { kernels: dtype === 'float32' ? ['indexSelect', backward] : ['indexSelect'], known });
 }
 
 function scatterAddCase(name: string, x: number[], dim: number, src: number[]): Case {
@@ -407,7 +411,14 @@ export function routineCases(small: boolean): { [K in RoutineName]: Case[] } {
       scatterAddCase('scatterAdd many duplicates', s([1000, 64], [50, 8]), 0, s([8192, 64], [400, 8])),
       scatterAddCase('scatterAdd dim 1', s([512, 300], [17, 30]), 1, s([512, 2000], [17, 90])),
     ],
-    indexAdd: [indexSelectCase('indexAdd', 'embedding gradient, 65 rows (backward)', s([65, 512], [65, 24]), 0, s(16384, 2000))],
+    indexAdd: [
+      indexSelectCase('indexAdd', 'embedding gradient, long index (backward)', s([65, 512], [65, 512]), 0, s(16384, 8192)),
+      indexSelectCase('indexAdd', 'indexSelect dim 1 (backward)', s([24, 65], [9, 65]), 1, s(2000, 300)),
+    ],
+    embeddingBackward: [
+      indexSelectCase('embeddingBackward', 'embedding gradient, 65 rows (backward)', s([65, 512], [65, 24]), 0, s(4096, 2000)),
+      indexSelectCase('embeddingBackward', 'embedding gradient, vocabulary rows (backward)', s([50257, 64], [3000, 16]), 0, s(2048, 300)),
+    ],
     scan: [
       scanCase('cumsum rows', s([4096, 1000], [65, 1000]), 1, 'cumsum'),
       scanCase('cumsum long rows', s([16, 100000], [3, 5000]), 1, 'cumsum'),

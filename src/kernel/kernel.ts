@@ -219,6 +219,12 @@ export interface Routines {
   /** index int32[L], src[..., L, ...] → out[..., S, ...] (read-write, accumulated) along dim */
   indexAdd: { dim: number };
   /**
+   * An embedding's gradient: index int32[N], g[N,C] (any strides) → out[V,C] (contiguous), every
+   * row written: out[v] = Σ_{i: index[i] = v} g[i], summed in increasing i (0 where no index is v;
+   * indices outside [0, V) skipped). Deterministic, and no zero-fill before it
+   */
+  embeddingBackward: Record<string, never>;
+  /**
    * Inclusive scan of each row: x[R,D] → y[R,D] (float32 or int32, y of x's dtype; int32 wraps),
    * y_i = x_0 + … + x_i ('sum') or x_0 · … · x_i ('prod'). 'affine' (float32): a[R,D], b[R,D] →
    * y with y_i = a_i·y_{i-1} + b_i, y_{-1} = 0 (cumprod's gradient). `reverse`: the row is taken

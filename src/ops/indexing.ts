@@ -22,7 +22,8 @@ import { Tensor } from '../tensor.js';
 import { arange, full, tensor, zeros } from './creation.js';
 import { elementwise } from './elementwise.js';
 import { cropNegative, pad, padPairs } from './movement.js';
-import { copyInto, runOrZeros } from './run.js';
+import { copyInto, runOrZeros, runRoutine } from './run.js';
+import { gradOut } from '../arena.js';
 import { IR } from '../kernel/ir.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isRecording, readBufferSync } from '../record.js';
@@ -116,6 +117,21 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normAxis('indexSelect', dim, x.ndim);
   checkIndexRange('indexSelect', 'index', index, x.shape[d], `dim ${d} of input ${fmt(x.shape)}`);
   return selectChecked(x, d, index);
+}
+
+/** Most index entries embeddingBackward's threads read in all (threads × N): 2^28. */
+const EMBEDDING_BACKWARD_WORK = 2 ** 28;
+
+/**
+ * Whether indexSelect's gradient for x of `shape` along `dim` with N indices is the
+ * embeddingBackward routine (dim 0: every row written by one deterministic kernel, no zero-fill)
+ * rather than a zero-fill and indexAdd: the WebGPU kernel walks the whole index once per thread
+ * (up to 65,536 of them), so a long index over a large table takes indexAdd's atomics instead.
+ * @internal (also the conformance check's)
+ */
+export function usesEmbeddingBackward(shape: readonly number[], dim: number, N: number): boolean {
+  const n = numel(shape);
+  return dim === 0 && n > 0 && N * Math.min(n, 65536) <= EMBEDDING_BACKWARD_WORK;
 }
 
 /** indexSelect once its arguments are checked (embedding checks its indices itself: one check, not two). */
@@ -351,7 +367,13 @@ export const indexGrads: GradTable<'gather' | 'indexSelect' | 'scatterAdd'> = {
   gather: (n, g) => [scatterIntoZeros(n.inputs[0].shape, n.meta.dim, n.saved[0], g)],
   indexSelect: (n, g) => {
     const [index] = n.saved;
-    const z = zeros(n.inputs[0].shape);
+    const x = n.inputs[0];
+    const N = index.numel(), V = x.shape[0], C = V ? x.numel() / V : 0;
+    // an embedding: straight into the weight's slot of an optimizer's gradient arena where it has one
+    if (usesEmbeddingBackward(x.shape, n.meta.dim, N)) {
+      return [tidy(() => runRoutine('embeddingBackward', {}, [index.reshape([N]), g.reshape([N, C])], [gradOut(x, [V, C])])[0].reshape([...x.shape]))];
+    }
+    const z = zeros(x.shape);
     return [tidy(() => runOrZeros('indexAdd', { dim: n.meta.dim }, [index.reshape([index.numel()]).contiguous(), g.contiguous()], [z], g.numel())[0])];
   },
   scatterAdd: (n, g) => {

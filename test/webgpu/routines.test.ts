@@ -669,7 +669,7 @@ suite('webgpu layerNorm', () => {
 
 });
 
-suite('webgpu gather / indexSelect / scatterAdd / indexAdd', () => {
+suite('webgpu gather / indexSelect / scatterAdd / indexAdd / embeddingBackward', () => {
   it('gather along every dim, strided x, out-of-range indices read 0', async () => {
     let seed = 1;
     const xs = [4, 5, 6];
@@ -701,6 +701,26 @@ suite('webgpu gather / indexSelect / scatterAdd / indexAdd', () => {
     const many = ints(Array.from({ length: 300 }, (_, i) => (i * 7) % 3));
     await vsCpu(h, 'indexAdd', { dim: 0 }, [many, rand([300, 4], 11)], [rand([5, 4], 12)], [1e-5, 1e-5], 'indexAdd dim 0');
     await vsCpu(h, 'indexAdd', { dim: 1 }, [ints([2, 0, 2, 9, -3]), rand([3, 5, 2], 13)], [rand([3, 4, 2], 14, 2)], [1e-5, 1e-5], 'indexAdd dim 1');
+  });
+
+  it('embeddingBackward writes every row (no zero-fill), sums repeated indices in index order: equal to the CPU bit for bit', async () => {
+    // one thread per column and all rows (software adapters), and a thread per column and row
+    // block (GPUs: 1 row, or 2 where V·C passes 65,536 threads)
+    for (const [mode, c] of [['software', { ...h.ctx, software: true }], ['gpu', { ...h.ctx, software: false }]] as [string, GpuContext][]) {
+      let seed = 20;
+      for (const [V, C, N] of [[1, 1, 1], [5, 3, 7], [65, 64, 256], [7, 33, 1000], [300, 300, 500], [10, 5, 0]] as [number, number, number][]) {
+        const r = rng(seed++);
+        // repeated rows, an unused row or more, and (where N > 5) indices outside [0, V): skipped
+        const idx = Array.from({ length: N }, (_, i) => (i % 11 === 5 ? (i % 2 ? V : -1) : Math.floor(r() * Math.max(1, V - 1))));
+        // the output starts as garbage: every row must be written
+        await vsCpu(h, 'embeddingBackward', {}, [ints(idx, [N]), rand([N, C], seed++)], [rand([V, C], seed++, 2)], [0, 0], `${mode} embeddingBackward V ${V} C ${C} N ${N}`, c);
+      }
+      // g as a transposed view ([C, N] buffer), the index strided
+      const N = 40, C = 9, V = 6;
+      const gT: Operand = { data: f32s(N * C + 1, 30), shape: [N, C], strides: [1, N], offset: 1 };
+      const idx2: Operand = { data: Int32Array.from({ length: 2 * N }, (_, i) => (i * 5) % V), shape: [N], strides: [2] };
+      await vsCpu(h, 'embeddingBackward', {}, [idx2, gT], [rand([V, C], 31, 3)], [0, 0], `${mode} embeddingBackward strided`, c);
+    }
   });
 });
 

@@ -110,3 +110,21 @@ export const indexAdd: CpuRoutine<'indexAdd'> = ({ dim }, [index, src], [out]) =
     }
   }
 };
+
+/**
+ * index int32[N], g[N,C] (any strides) → out[V,C]: every row written, out[v] = Σ_{index[i] = v} g[i]
+ * in increasing i (float32 sums, as the WebGPU kernel's: the two agree bit for bit); indices
+ * outside [0, V) skipped.
+ */
+export const embeddingBackward: CpuRoutine<'embeddingBackward'> = (_config, [index, g], [out]) => {
+  const [N, C] = g.shape, V = out.shape[0];
+  const ia = index.data, ga = g.data, oa = out.data;
+  const is = index.strides[0] ?? 0, [gr, gc] = g.strides;
+  oa.fill(0, out.offset, out.offset + V * C);
+  for (let i = 0; i < N; i++) {
+    const v = ia[index.offset + i * is];
+    if (v < 0 || v >= V) continue;
+    const src = g.offset + i * gr, dst = out.offset + v * C;
+    for (let c = 0; c < C; c++) oa[dst + c] += ga[src + c * gc];
+  }
+};

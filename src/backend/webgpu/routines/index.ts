@@ -13,7 +13,7 @@ import { qembedding, qmatmul } from './qmatmul.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool.js';
 import { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './norm.js';
-import { gather, indexSelect, scatterAdd, indexAdd } from './indexing.js';
+import { gather, indexSelect, scatterAdd, indexAdd, embeddingBackward } from './indexing.js';
 import { batchNorm, batchNormBackward } from './batchnorm.js';
 import { attention, attentionBackward, attentionShort, attentionShortBackward } from './attention.js';
 import { scan, sort, sampleCategorical } from './sort.js';
@@ -43,6 +43,7 @@ export const gpuRoutines: { [K in RoutineName]: GpuRoutine<K> } = {
   indexSelect,
   scatterAdd,
   indexAdd,
+  embeddingBackward,
   scan,
   sort,
   sampleCategorical,

@@ -18,6 +18,7 @@ import { BackendError, DTypeError } from '../../../errors.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, numel, render } from './template.js';
 import indexingSrc from '../../../../shaders/indexing.wgsl';
+import embeddingBackwardSrc from '../../../../shaders/embedding-backward.wgsl';
 
 const MAX_RANK = 8;
 
@@ -96,3 +97,32 @@ export const scatterAdd: GpuRoutine<'scatterAdd'> = ({ dim }, [index, src], [out
 /** index int32[L], src[..., L, ...] → out[..., S, ...] (accumulated): slice l of src added at index[l]. */
 export const indexAdd: GpuRoutine<'indexAdd'> = ({ dim }, [index, src], [out], ctx) =>
   indexingLaunch('indexAdd', true, dim, out, broadcastIndex('indexAdd', index, src.shape, dim), src, [index, src], [out], ctx);
+
+/** Threads embeddingBackward aims for on a GPU (rows per thread = V·C / this, at least 1). */
+const EMBEDDING_BACKWARD_THREADS = 65536;
+
+/**
+ * index int32[N], g[N,C] → out[V,C], every row written: out[v] = Σ_{index[i] = v} g[i] in
+ * increasing i (shaders/embedding-backward.wgsl: a thread per column and block of rows, each
+ * walking the whole index; one block of all V rows on a software adapter, where threads are few
+ * and walks are what costs).
+ */
+export const embeddingBackward: GpuRoutine<'embeddingBackward'> = (_config, [index, g], [out], ctx) => {
+  if (index.dtype !== 'int32') throw new DTypeError(`embeddingBackward (webgpu): index must be int32, got ${index.dtype}`);
+  if (g.dtype !== 'float32' || out.dtype !== 'float32') throw new DTypeError(`embeddingBackward (webgpu): g and out must be float32, got ${g.dtype} and ${out.dtype}`);
+  if (index.shape.length !== 1 || g.shape.length !== 2 || out.shape.length !== 2) throw new BackendError(`embeddingBackward (webgpu): expected index [N], g [N,C], out [V,C], got [${index.shape}], [${g.shape}], [${out.shape}]`);
+  const [N, C] = g.shape, V = out.shape[0];
+  if (index.shape[0] !== N || out.shape[1] !== C) throw new BackendError(`embeddingBackward (webgpu): index [${index.shape}], g [${g.shape}] and out [${out.shape}] do not agree`);
+  if (out.strides[0] !== C || (C > 1 && out.strides[1] !== 1)) throw new BackendError(`embeddingBackward (webgpu): out must be contiguous, got strides [${out.strides}]`);
+  if (V * C === 0) return [];
+  const R = ctx.software ? V : Math.max(1, Math.ceil((V * C) / EMBEDDING_BACKWARD_THREADS));
+  const threads = C * Math.ceil(V / R);
+  return [{
+    key: 'embedding-backward',
+    code: () => embeddingBackwardSrc,
+    inputs: [index, g],
+    outputs: [out],
+    uniforms: new Uint32Array([N, C, V, R, index.offset, index.strides[0] ?? 0, g.offset, g.strides[0], g.strides[1], out.offset, 0, 0]),
+    workgroups: grid2d(Math.ceil(threads / 64), maxGroups(ctx)),
+  }];
+};
