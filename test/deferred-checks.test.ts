@@ -174,5 +174,43 @@ forEachBackend((kind) => {
       emb.dispose();
       opt.dispose();
     });
+
+    it(`replays not read for many steps: each recorded check is carried once, not once per replay; a bad replay among them still fails the next read (${kind})`, async () => {
+      wt.manualSeed(3);
+      const emb = new wt.nn.Embedding(10, 4);
+      const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
+      const step = wt.compile((idx: wt.Tensor) => {
+        opt.zeroGrad();
+        const l = emb.forward(idx).sum();
+        l.backward();
+        opt.step();
+        return l;
+      });
+      const good = int([1, 2, 3]), bad = int([1, 12, 3]);
+      for (let i = 0; i < 4; i++) {
+        const l = step(good);
+        await l.item();
+        l.dispose();
+      }
+      // 40 replays, none read: the weight's list of carried checks stays short (it grew by one per
+      // replay before, and was copied on each: a loop reading every N steps cost O(N) per step)
+      const carried = () => emb.weight._store.checks?.length ?? 0;
+      for (let i = 0; i < 40; i++) step(good).dispose();
+      expect(carried()).toBeLessThanOrEqual(2);
+      const last = step(good);
+      expect(Number.isFinite(await last.item())).toBe(true);
+      // a bad replay between good unread ones: the flags of every replay are judged
+      for (let i = 0; i < 5; i++) step(good).dispose();
+      step(bad).dispose();
+      for (let i = 0; i < 5; i++) step(good).dispose();
+      expect(carried()).toBeLessThanOrEqual(2);
+      const after = step(good);
+      await rejects(after, /^embedding: indices \[3\] holds a value out of range \[0, 10\)/);
+      await rejects(emb.weight, /^embedding/);
+      wt.dispose([good, bad, last, after]);
+      step.dispose();
+      emb.dispose();
+      opt.dispose();
+    });
   });
 });
