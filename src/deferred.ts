@@ -39,8 +39,25 @@ type Rule = (flags: number[]) => Error | null;
 
 /** A queued check: flag slots on the device and the rule that judges them once they are read. */
 export class Check {
+  private ruled: Error | false | null = null;
+  /**
+   * A fold of checks (see `put`): its verdict is its parts' — the first error among them, false
+   * once every part passed, null while one before any error is unjudged. Otherwise null.
+   */
+  parts: Check[] | null = null;
   /** null until read; then the rule's error, or false when it passed */
-  verdict: Error | false | null = null;
+  get verdict(): Error | false | null {
+    if (this.ruled !== null || !this.parts) return this.ruled;
+    for (const p of this.parts) {
+      const v = p.verdict;
+      if (v === null) return null;
+      if (v) return (this.ruled = v);
+    }
+    return (this.ruled = false);
+  }
+  set verdict(v: Error | false | null) {
+    this.ruled = v;
+  }
   /**
    * While a step is being recorded: the storages the check was attached to (and whether reads of
    * them throw it: Carried.self), so that each replay's copy is attached to the same ones.
@@ -127,9 +144,42 @@ function add(list: Carried[], c: Check, self: boolean): void {
   else if (self && !list[k].self) list[k] = { check: c, self };
 }
 
+/**
+ * Most unjudged checks a storage carries before they are folded into one. Every step of a loop
+ * that reads its results only now and then queues new checks (index ranges) that reach the
+ * parameters it updates; unfolded, a parameter would carry one per unread step and every op
+ * reading it would copy that growing list.
+ */
+const FOLD_AT = 8;
+
 function put(s: Storage, list: Carried[]): void {
+  if (list.length > FOLD_AT) list = fold(list);
   s.checks = list.length ? list : null;
   for (const e of list) if (e.check.reached && !e.check.reached.get(s)) e.check.reached.set(s, e.self);
+}
+
+/**
+ * The list with its unjudged checks folded into one check per `self` value (a fold's parts are
+ * flattened into the new fold). Checks of a step being recorded (`reached` set) stay apart: a
+ * replay attaches each where the recording run attached it.
+ */
+function fold(list: Carried[]): Carried[] {
+  const out: Carried[] = [];
+  const parts: [Set<Check>, Set<Check>] = [new Set(), new Set()];
+  for (const e of list) {
+    if (e.check.reached || e.check.verdict !== null) out.push(e);
+    else for (const c of e.check.parts ?? [e.check]) parts[e.self ? 1 : 0].add(c);
+  }
+  // a check carried both ways is carried as self (the stronger)
+  for (const c of parts[1]) parts[0].delete(c);
+  parts.forEach((ps, self) => {
+    if (ps.size === 0) return;
+    if (ps.size === 1) return out.push({ check: [...ps][0], self: self === 1 });
+    const f = new Check([], () => null);
+    f.parts = [...ps];
+    out.push({ check: f, self: self === 1 });
+  });
+  return out;
 }
 
 /** Reads of `s` throw if `c` fails, and results computed from `s` carry it. */

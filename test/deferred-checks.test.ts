@@ -175,6 +175,49 @@ forEachBackend((kind) => {
       opt.dispose();
     });
 
+    it(`eager training steps not read for many steps: the checks a parameter carries are folded, not one per step; a bad step among them still fails the reads (${kind})`, async () => {
+      wt.manualSeed(4);
+      const emb = new wt.nn.Embedding(10, 4);
+      const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
+      const stepOf = (idx: wt.Tensor) => wt.tidy(() => {
+        opt.zeroGrad();
+        const l = emb.forward(idx).sum();
+        l.backward();
+        opt.step();
+        return l;
+      });
+      const carried = () => emb.weight._store.checks?.length ?? 0;
+      // each batch a new index tensor (a data loader's): a new check each step
+      for (let i = 0; i < 60; i++) {
+        const idx = int([i % 10, (i * 3) % 10]);
+        stepOf(idx).dispose();
+        idx.dispose();
+      }
+      expect(carried()).toBeLessThanOrEqual(10);
+      const ok = int([4, 5]);
+      const l = stepOf(ok);
+      expect(Number.isFinite(await l.item())).toBe(true);
+      expect(Number.isFinite((await emb.weight.data())[0])).toBe(true);
+      // a bad batch among 40 unread ones: the next reads throw its error (the CPU backend checks
+      // eager indices at once: the bad step throws and updates nothing)
+      const batches = Array.from({ length: 40 }, (_, i) => int(i === 17 ? [3, 11] : [i % 10, 1]));
+      for (const [i, b] of batches.entries()) {
+        if (kind === 'cpu' && i === 17) expect(() => stepOf(b)).toThrow(/^embedding: indices \[2\] holds 11/);
+        else stepOf(b).dispose();
+      }
+      expect(carried()).toBeLessThanOrEqual(10);
+      const after = stepOf(ok);
+      if (kind === 'webgpu') {
+        await rejects(after, /^embedding: indices \[2\] holds a value out of range \[0, 10\)/);
+        await rejects(emb.weight, /^embedding/);
+      } else expect(Number.isFinite(await after.item())).toBe(true);
+      // results that do not depend on it read
+      expect(await wt.tensor([3]).item()).toBe(3);
+      wt.dispose([ok, l, after, ...batches]);
+      emb.dispose();
+      opt.dispose();
+    });
+
     it(`replays not read for many steps: each recorded check is carried once, not once per replay; a bad replay among them still fails the next read (${kind})`, async () => {
       wt.manualSeed(3);
       const emb = new wt.nn.Embedding(10, 4);
