@@ -63,22 +63,7 @@ export class Check {
    * them throw it: Carried.self), so that each replay's copy is attached to the same ones.
    */
   reached: Map<Storage, boolean> | null = null;
-  /** how many slots the rule judges at once: `slots` holds one group per replay merged in */
-  readonly width: number;
-  constructor(readonly slots: number[], readonly rule: Rule) {
-    this.width = slots.length;
-  }
-
-  /** The rule over each group of slots in turn: the first error, or false when every group passed. */
-  judge(flags: Int32Array): Error | false {
-    const w = this.width;
-    if (w === 0) return this.rule([]) ?? false;
-    for (let g = 0; g < this.slots.length; g += w) {
-      const err = this.rule(this.slots.slice(g, g + w).map((s) => flags[s]));
-      if (err) return err;
-    }
-    return false;
-  }
+  constructor(readonly slots: readonly number[], readonly rule: Rule) {}
 }
 
 /** A check on a storage; `self` false: it is only passed on to results computed from the storage. */
@@ -244,7 +229,7 @@ export function runDeferred(backend: Backend): Promise<void> {
       const n = Math.min(CHUNK, used - k * CHUNK);
       flags.set(await readBuffer(backend, q.bufs[k], 'int32', 0, n), k * CHUNK);
     }
-    for (const c of checks) c.verdict = c.judge(flags);
+    for (const c of checks) c.verdict = c.rule(c.slots.map((s) => flags[s])) ?? false;
   };
   let set = judging.get(backend);
   if (!set) judging.set(backend, (set = new Set()));
@@ -280,9 +265,6 @@ export interface RecordedChecks {
 }
 
 const saved = new WeakMap<Backend, Queue | undefined>();
-
-/** The live copy of each recorded check that its latest replay queued (requeueChecks). */
-const lastCopy = new WeakMap<Check, Check>();
 
 /** While a step is recorded: what its ops computed from and wrote (noteFlow). */
 let flows: { reads: Set<Storage>; writes: Set<Storage> } | null = null;
@@ -346,21 +328,11 @@ export function requeueChecks(backend: Backend, c: RecordedChecks, copy: (src: B
     copy(c.bufs[Math.floor(s / CHUNK)], s % CHUNK, q.bufs[Math.floor(i / CHUNK)], i % CHUNK);
   }
   for (const r of c.checks) {
-    const slots = r.slots.map((s) => s + base);
-    // the copy an earlier replay queued, not judged yet and still in this queue: this replay's
-    // flags join it (judged group by group), so that the storages the replays update carry one
-    // check per recorded check, not one per replay since the last read (those lists, copied on
-    // every replay, made a loop that reads its loss every N steps cost O(N) per step)
-    const prev = replace ? undefined : lastCopy.get(r);
-    let now: Check;
-    if (prev && prev.verdict === null && q.checks.includes(prev)) {
-      prev.slots.push(...slots);
-      now = prev;
-    } else {
-      now = new Check(slots, r.rule);
-      q.checks.push(now);
-      if (!replace) lastCopy.set(r, now);
-    }
+    // a copy per replay: its outputs carry their own run's check only (a bad run among unread
+    // ones fails its results, not a good run's); the parameters and state every replay updates
+    // carry them all, folded (`put`) while unjudged
+    const now = new Check(r.slots.map((s) => s + base), r.rule);
+    q.checks.push(now);
     for (const [s, self] of r.reached ?? []) {
       if (replace) {
         if (s.checks) s.checks = s.checks.map((x) => (x.check === r ? { check: now, self: x.self } : x));
