@@ -119,6 +119,27 @@ describe.runIf(BACKENDS.includes('webgpu'))('deferred index checks (webgpu)', ()
   });
 });
 
+/** A compiled SGD step on an embedding (its index checked on the device), recorded with good indices. */
+async function embeddingStep(): Promise<{ emb: wt.nn.Embedding; opt: wt.optim.SGD; step: wt.Compiled<[wt.Tensor], wt.Tensor> }> {
+  const emb = new wt.nn.Embedding(10, 4);
+  const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
+  const step = wt.compile((idx: wt.Tensor) => {
+    opt.zeroGrad();
+    const l = emb.forward(idx).sum();
+    l.backward();
+    opt.step();
+    return l;
+  });
+  const good = int([1, 2, 3]);
+  for (let i = 0; i < 4; i++) {
+    const l = step(good);
+    await l.item();
+    l.dispose();
+  }
+  good.dispose();
+  return { emb, opt, step };
+}
+
 forEachBackend((kind) => {
   describe('deferred checks in compiled steps', () => {
     it('a replay with a bad index throws from its output; unrelated tensors read; a good replay of a step without state reads', async () => {
@@ -164,21 +185,8 @@ forEachBackend((kind) => {
 
     it(`a replayed training step with a bad index poisons the parameters it updated (${kind})`, async () => {
       wt.manualSeed(2);
-      const emb = new wt.nn.Embedding(10, 4);
-      const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
-      const step = wt.compile((idx: wt.Tensor) => {
-        opt.zeroGrad();
-        const l = emb.forward(idx).sum();
-        l.backward();
-        opt.step();
-        return l;
-      });
+      const { emb, opt, step } = await embeddingStep();
       const good = int([1, 2, 3]), bad = int([1, 12, 3]);
-      for (let i = 0; i < 4; i++) {
-        const l = step(good);
-        await l.item();
-        l.dispose();
-      }
       expect(step.stats.replayed).toBe(1);
       const l = step(bad);
       expect(step.stats.replayed).toBe(2);
@@ -236,23 +244,10 @@ forEachBackend((kind) => {
       opt.dispose();
     });
 
-    it(`replays not read for many steps: each recorded check is carried once, not once per replay; a bad replay among them still fails the next read (${kind})`, async () => {
+    it(`replays not read for many steps: the checks the parameters carry stay few (folded); a bad replay among them still fails the next read (${kind})`, async () => {
       wt.manualSeed(3);
-      const emb = new wt.nn.Embedding(10, 4);
-      const opt = new wt.optim.SGD(emb.parameters(), { lr: 0.1 });
-      const step = wt.compile((idx: wt.Tensor) => {
-        opt.zeroGrad();
-        const l = emb.forward(idx).sum();
-        l.backward();
-        opt.step();
-        return l;
-      });
+      const { emb, opt, step } = await embeddingStep();
       const good = int([1, 2, 3]), bad = int([1, 12, 3]);
-      for (let i = 0; i < 4; i++) {
-        const l = step(good);
-        await l.item();
-        l.dispose();
-      }
       // 40 replays, none read: the weight's list of carried checks stays short (it grew by one per
       // replay before, and was copied on each: a loop reading every N steps cost O(N) per step)
       const carried = () => emb.weight._store.checks?.length ?? 0;

@@ -324,3 +324,6 @@ function opsOf(exprs: readonly Expr[]): string {
 export function reduceDType(op: ReduceOp, body: DType): DType {
   return op === 'argmax' || op === 'argmin' ? 'int32' : op === 'mean' ? 'float32' : body;
 }
+
+/** Most threads the WebGPU embeddingBackward kernel runs (each walks the whole index; rows per thread = V·C / this). */
+export const EMBEDDING_BACKWARD_THREADS = 65536;

@@ -25,6 +25,7 @@ import { cropNegative, pad, padPairs } from './movement.js';
 import { copyInto, runOrZeros, runRoutine } from './run.js';
 import { gradOut } from '../arena.js';
 import { IR } from '../kernel/ir.js';
+import { EMBEDDING_BACKWARD_THREADS } from '../kernel/kernel.js';
 import { carry, deferCheck, flagSlot } from '../deferred.js';
 import { isRecording, readBufferSync } from '../record.js';
 import { checkNumber, checkOptions, checkTensor, describeValue } from '../validate.js';
@@ -131,7 +132,7 @@ const EMBEDDING_BACKWARD_WORK = 2 ** 28;
  */
 export function usesEmbeddingBackward(shape: readonly number[], dim: number, N: number): boolean {
   const n = numel(shape);
-  return dim === 0 && n > 0 && N * Math.min(n, 65536) <= EMBEDDING_BACKWARD_WORK;
+  return dim === 0 && n > 0 && N * Math.min(n, EMBEDDING_BACKWARD_THREADS) <= EMBEDDING_BACKWARD_WORK;
 }
 
 /** indexSelect once its arguments are checked (embedding checks its indices itself: one check, not two). */
@@ -374,7 +375,7 @@ export const indexGrads: GradTable<'gather' | 'indexSelect' | 'scatterAdd'> = {
       return [tidy(() => runRoutine('embeddingBackward', {}, [index.reshape([N]), g.reshape([N, C])], [gradOut(x, [V, C])])[0].reshape([...x.shape]))];
     }
     const z = zeros(x.shape);
-    return [tidy(() => runOrZeros('indexAdd', { dim: n.meta.dim }, [index.reshape([index.numel()]).contiguous(), g.contiguous()], [z], g.numel())[0])];
+    return [tidy(() => runOrZeros('indexAdd', { dim: n.meta.dim }, [index.reshape([N]).contiguous(), g.contiguous()], [z], g.numel())[0])];
   },
   scatterAdd: (n, g) => {
     const [index] = n.saved;

@@ -18,6 +18,7 @@ import { BackendError, DTypeError } from '../../../errors.js';
 import type { GpuContext, GpuLaunch, GpuRoutine } from '../launch.js';
 import { grid2d, maxGroups, numel, render } from './template.js';
 import indexingSrc from '../../../../shaders/indexing.wgsl';
+import { EMBEDDING_BACKWARD_THREADS } from '../../../kernel/kernel.js';
 import embeddingBackwardSrc from '../../../../shaders/embedding-backward.wgsl';
 
 const MAX_RANK = 8;
@@ -98,8 +99,6 @@ export const scatterAdd: GpuRoutine<'scatterAdd'> = ({ dim }, [index, src], [out
 export const indexAdd: GpuRoutine<'indexAdd'> = ({ dim }, [index, src], [out], ctx) =>
   indexingLaunch('indexAdd', true, dim, out, broadcastIndex('indexAdd', index, src.shape, dim), src, [index, src], [out], ctx);
 
-/** Threads embeddingBackward aims for on a GPU (rows per thread = V·C / this, at least 1). */
-const EMBEDDING_BACKWARD_THREADS = 65536;
 
 /**
  * index int32[N], g[N,C] → out[V,C], every row written: out[v] = Σ_{index[i] = v} g[i] in
